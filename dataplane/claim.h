@@ -1,0 +1,44 @@
+/* One FCP request to its reply: window, admission, winner table, stock, journal (DESIGN.md "One claim"). */
+#ifndef FS_CLAIM_H
+#define FS_CLAIM_H
+
+#include <stdint.h>
+
+#include "counters.h"
+#include "fcp.h"
+#include "journal.h"
+#include "sale.h"
+
+/** Order ids: node id (16 bits) | worker index (8 bits) | journal seq (40 bits). Never 0. */
+#define FS_ORDER_ID(node, worker, seq)                                                            \
+	(((uint64_t)(node) << 48) | ((uint64_t)(worker) << 40) | ((uint64_t)(seq) & ((1ull << 40) - 1)))
+
+#define FS_RETRY_TRANSIT_MS 1u /**< retry_after_ms while units are in transit between slices */
+#define FS_RETRY_JOURNAL_MS 100u /**< retry_after_ms when the journal cannot record an order */
+#define FS_RETRY_LEASE_MS 20u  /**< retry_after_ms when this node waits for a lease */
+
+/** Per-worker context of fs_claim(); owned by one worker lcore. */
+struct fs_claim_env {
+	uint16_t node_id;
+	uint8_t worker;             /**< 0..n_workers-1: slice index and journal index */
+	struct fs_journal *journal; /**< this worker's journal */
+	int64_t now_ms;             /**< unix ms, from the TSC clock, refreshed once per burst */
+	uint64_t now_ns;            /**< unix ns, same instant */
+	uint64_t *cnt;              /**< this worker's fs_lcore_stats.cnt */
+};
+
+/**
+ * Answer one parsed request (CLAIM or SALE_STATUS). Steps for a CLAIM: sale lookup
+ * (UNKNOWN_SALE), window (ENDED, NOT_STARTED), admission (BAD_TOKEN), winner lookup
+ * (ALREADY_WON), cached sold-out flag (SOLD_OUT), take a unit (SOLD_OUT / RETRY), reserve the
+ * user, append the order to the journal (failure: unit and reservation given back, RETRY),
+ * publish the order id, commit the unit: WON. The journal record exists before this returns WON.
+ * Counts the reply's status in env->cnt. No allocation, lock or syscall (but the rare journal
+ * segment roll-over).
+ * @param raw  the 48 request bytes as received (the token MAC covers them).
+ * @param rep  filled completely (type, ids, status, node_id, ...), ready to encode.
+ */
+void fs_claim(const struct fs_sale_table *t, struct fs_claim_env *env, const struct fs_fcp_req *req,
+	const uint8_t raw[48], struct fs_fcp_reply *rep);
+
+#endif

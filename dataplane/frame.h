@@ -1,0 +1,80 @@
+/* L2/L3/L4 frame handling on raw bytes: classify a received frame and turn it into its reply in place. */
+#ifndef FS_FRAME_H
+#define FS_FRAME_H
+
+#include <stdint.h>
+
+#include "counters.h"
+
+/** What the node answers as; all in network byte order except @c udp_port. */
+struct fs_frame_cfg {
+	uint8_t mac[6];    /**< the receiving port's MAC */
+	uint32_t ip;       /**< the node's IPv4 address, network byte order */
+	uint16_t udp_port; /**< claim port, host byte order (default 7777) */
+};
+
+enum fs_frame_kind {
+	FS_FRAME_DROP = 0, /**< drop, reason in fs_frame_info.drop */
+	FS_FRAME_ARP,      /**< ARP request for our address: answer with fs_frame_arp_reply() */
+	FS_FRAME_ICMP,     /**< ICMP echo request to us: answer with fs_frame_icmp_reply() */
+	FS_FRAME_FCP,      /**< UDP to the claim port with a 48-byte payload at payload_off */
+};
+
+/** Offsets found by fs_frame_classify(), in bytes from the frame start. */
+struct fs_frame_info {
+	enum fs_drop drop;    /**< reason when kind is FS_FRAME_DROP */
+	uint16_t l3_off;      /**< IPv4 or ARP header (14, or 18 with one VLAN tag) */
+	uint16_t l4_off;      /**< UDP/ICMP header (l3_off + IHL*4) */
+	uint16_t payload_off; /**< FCP payload (l4_off + 8) */
+	uint16_t l4_len;      /**< UDP length field, or ICMP bytes (IP total length - IHL*4) */
+};
+
+/**
+ * Classify a received Ethernet frame against every drop rule of PROTOCOL.md "What gets no
+ * reply", reading no byte beyond @p len. Accepts at most one 802.1Q tag (0x8100); two tags
+ * (0x88a8 or 0x8100 followed by another) are dropped. IPv4 options are skipped. A UDP checksum
+ * of zero is accepted; a non-zero one must verify. The FCP header itself is not checked here
+ * (fs_fcp_parse does it), only that the UDP payload is exactly 48 bytes.
+ * @param frame  frame bytes starting at the destination MAC (not modified).
+ * @param len    frame length in bytes (mbuf data_len); trailing Ethernet padding is allowed.
+ * @return the kind; @p info is filled (info->drop set for FS_FRAME_DROP). Thread safe.
+ */
+enum fs_frame_kind fs_frame_classify(const struct fs_frame_cfg *cfg, const uint8_t *frame,
+	uint32_t len, struct fs_frame_info *info);
+
+/**
+ * Turn an ARP request classified FS_FRAME_ARP into the ARP reply, in place.
+ * @return the reply's length in bytes (same as the request's, VLAN tag kept).
+ */
+uint32_t fs_frame_arp_reply(const struct fs_frame_cfg *cfg, uint8_t *frame,
+	const struct fs_frame_info *info);
+
+/**
+ * Turn an ICMP echo request classified FS_FRAME_ICMP into the echo reply, in place: MACs and
+ * addresses swapped, type 0, IP options removed, checksums recomputed.
+ * @return the reply's length in bytes (never more than the request's).
+ */
+uint32_t fs_frame_icmp_reply(const struct fs_frame_cfg *cfg, uint8_t *frame, uint32_t len,
+	const struct fs_frame_info *info);
+
+/**
+ * Turn a frame classified FS_FRAME_FCP into its reply, in place: the 48-byte reply payload
+ * @p reply is written, MACs, addresses and ports swapped, the VLAN tag kept, IP options removed
+ * (IHL 5, the UDP header and payload moved down), TTL 64, IP id 0, DF set, IPv4 checksum
+ * (rte_ipv4_cksum) and UDP checksum (rte_ipv4_udptcp_cksum) computed.
+ * @return the reply frame length in bytes (l3_off + 20 + 8 + 48), never more than the request.
+ */
+uint32_t fs_frame_fcp_reply(const struct fs_frame_cfg *cfg, uint8_t *frame,
+	const struct fs_frame_info *info, const uint8_t reply[48]);
+
+/**
+ * Build a complete FCP request frame (Ethernet, optional VLAN, IPv4 IHL 5, UDP with checksum),
+ * for flashgen and tests. @p vlan_tci 0 means untagged.
+ * @param src_ip, dst_ip network byte order; @p src_port, @p dst_port host byte order.
+ * @return the frame length in bytes (90 untagged, 94 tagged); @p out needs 94 bytes.
+ */
+uint32_t fs_frame_build_request(uint8_t *out, const uint8_t src_mac[6], const uint8_t dst_mac[6],
+	uint16_t vlan_tci, uint32_t src_ip, uint32_t dst_ip, uint16_t src_port, uint16_t dst_port,
+	const uint8_t payload[48]);
+
+#endif

@@ -1,0 +1,131 @@
+/* The journal: per-worker append-only files of fixed 64-byte records with a CRC (the order queue). */
+#ifndef FS_JOURNAL_H
+#define FS_JOURNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/*
+ * Layout: DIR/journal-<III>-<SSSSSS>.fsj, III = journal index (worker index 0..254; 255 is the
+ * control journal of sale definitions), SSSSSS = segment number from 0. Each segment is
+ * FS_JOURNAL_SEG_RECS records, preallocated with posix_fallocate (so a full disk fails at
+ * creation, never as SIGBUS on a mapped page) and memory-mapped shared. Record i (from 0) of the
+ * journal has seq i + 1 and lives in segment i / FS_JOURNAL_SEG_RECS. Records are host byte order
+ * (x86-64 little endian).
+ *
+ * A record is valid iff magic == FS_JREC_MAGIC, seq is the expected one and crc == CRC32C
+ * (rte_hash_crc, Castagnoli polynomial, RFC 3720 B.4) of bytes [8, 64). Readers stop at the first
+ * invalid record: a torn last record (crash mid-write) is never read, and the writer overwrites
+ * it on restart.
+ */
+#define FS_JREC_MAGIC 0x314a5346u /**< "FSJ1" */
+#define FS_JOURNAL_SEG_RECS (1u << 18) /**< records per segment: 16 MiB */
+#define FS_JOURNAL_CONTROL 255u        /**< index of the control journal */
+#define FS_JOURNAL_MAX 256u
+
+enum fs_jrec_type {
+	FS_JREC_ORDER = 1, /**< a WON: body.order */
+	FS_JREC_SALE = 2,  /**< a sale defined on this node: body.sale */
+	FS_JREC_STOP = 3,  /**< a sale stopped by the operator: no body */
+	FS_JREC_LEASE = 4, /**< units leased to this node: body.lease */
+	FS_JREC_KEY = 5,   /**< the sale's token key: body.key */
+};
+
+struct fs_jrec {
+	uint32_t magic;
+	uint32_t crc;     /**< CRC32C of bytes [8, 64) */
+	uint64_t seq;     /**< 1, 2, ... within one journal */
+	uint32_t sale_id;
+	uint16_t node_id;
+	uint8_t type;     /**< enum fs_jrec_type */
+	uint8_t lcore;    /**< journal index that wrote it */
+	uint64_t time_ns; /**< unix time in ns: won_at for orders, written_at otherwise */
+	union {
+		struct {
+			uint64_t order_id;
+			uint64_t user_id;
+			uint64_t request_id;
+			uint64_t reserved;
+		} order;
+		struct {
+			uint64_t stock;
+			int64_t start_ms; /**< unix ms */
+			int64_t end_ms;   /**< unix ms */
+			uint8_t admission; /**< 0 open, 1 token */
+			uint8_t reserved[7];
+		} sale;
+		struct {
+			uint64_t units;
+			uint8_t final;
+			uint8_t reserved[23];
+		} lease;
+		struct {
+			uint8_t key[16];
+			uint8_t reserved[16];
+		} key;
+	} body;
+};
+_Static_assert(sizeof(struct fs_jrec) == 64, "journal record is 64 bytes");
+
+/** Fill magic and crc of @p rec (seq and body already set). Thread safe. */
+void fs_jrec_seal(struct fs_jrec *rec);
+/** True if @p rec has the magic, @p expect_seq (0 = any) and a matching CRC. Thread safe. */
+bool fs_jrec_valid(const struct fs_jrec *rec, uint64_t expect_seq);
+
+struct fs_journal;
+
+/**
+ * Open (or create) journal @p index in @p dir for appending: maps the segments, finds the last
+ * valid record by scanning, and positions after it (a torn record after it is overwritten).
+ * @return NULL with errno set (ENOSPC, EACCES, ...). Not for the hot path (syscalls).
+ */
+struct fs_journal *fs_journal_open(const char *dir, unsigned index);
+
+/**
+ * Append @p rec: sets seq, lcore, magic and crc, copies the 64 bytes into the mapped segment
+ * with the magic word stored last (release), so a concurrent reader sees either nothing or the
+ * whole record. Opens (fallocate + mmap) the next segment when one fills: a syscall every
+ * FS_JOURNAL_SEG_RECS records. One writer per journal; no locking.
+ * @return 0, or -errno (-ENOSPC, -EIO, ...) when the next segment cannot be created: nothing
+ *         was written and the caller must not reply WON.
+ */
+int fs_journal_append(struct fs_journal *j, struct fs_jrec *rec);
+
+/** seq the next append will get (1 for an empty journal). */
+uint64_t fs_journal_next_seq(const struct fs_journal *j);
+
+/** msync the records appended since the last sync (power-loss durability). @return 0 or -errno. */
+int fs_journal_sync(struct fs_journal *j);
+
+/** Unmap and close. NULL is a no-op. */
+void fs_journal_close(struct fs_journal *j);
+
+struct fs_journal_reader;
+
+/**
+ * Open journal @p index of @p dir for reading from record @p from_seq (>= 1). A journal with no
+ * segment yet is fine: reads return 0 until records appear.
+ * @return NULL with errno set.
+ */
+struct fs_journal_reader *fs_journal_reader_open(const char *dir, unsigned index,
+	uint64_t from_seq);
+
+/**
+ * Read up to @p max valid records in order into @p out, stopping at the first record that is
+ * not (yet) valid. Re-reading after more appends continues where it stopped.
+ * @return records read (0 = nothing new), or -errno.
+ */
+int fs_journal_read(struct fs_journal_reader *r, struct fs_jrec *out, unsigned max);
+
+/** seq of the next record the reader will return. */
+uint64_t fs_journal_reader_pos(const struct fs_journal_reader *r);
+
+void fs_journal_reader_close(struct fs_journal_reader *r);
+
+/**
+ * List the journal indexes present in @p dir (any segment file), ascending, into @p idx.
+ * @return the count (<= @p max), or -errno.
+ */
+int fs_journal_list(const char *dir, unsigned *idx, unsigned max);
+
+#endif

@@ -1,0 +1,75 @@
+/* Stock of one sale on this node: node pool and per-worker slices with stealing (DESIGN.md "Stock"). */
+#ifndef FS_STOCK_H
+#define FS_STOCK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define FS_MAX_WORKERS 32 /**< worker lcores per dataplane */
+
+/** One worker's slice of a sale. */
+struct fs_slice {
+	uint64_t units; /**< units ready to sell; owner and stealers take with CAS (atomic) */
+	uint64_t sold;  /**< units sold by this worker since start: owner: wo (release), others: ro */
+} __attribute__((aligned(64)));
+
+/**
+ * Units move leased -> node_pool -> a slice -> taken (in hand) -> sold (committed) or back to a
+ * slice (put). sold_base + sum(slice.sold) counts committed sales, including those recovered from
+ * the journals. The sale is sold out when the lease is final and every leased unit is sold.
+ */
+struct fs_stock {
+	uint64_t leased;    /**< units leased to this node in total; cp: wo (atomic add), dp: ro */
+	uint64_t node_pool; /**< units not yet in any slice; atomic (CAS) */
+	uint64_t sold_base; /**< sold before this process started (journals); set before workers run */
+	uint32_t chunk;     /**< refill size from node_pool to a slice */
+	uint32_t n_workers; /**< slices in use, <= FS_MAX_WORKERS */
+	uint8_t final;      /**< 1 once no more leases can come; cp: wo, dp: ro */
+	struct fs_slice slices[FS_MAX_WORKERS];
+};
+
+enum fs_take {
+	FS_TAKE_OK = 0,   /**< one unit is in the caller's hand: commit or put it */
+	FS_TAKE_RETRY,    /**< nothing at hand now, but units are leased and unsold or may come */
+	FS_TAKE_SOLD_OUT, /**< lease final and every leased unit sold: final */
+};
+
+/**
+ * Initialise with no units. @p chunk 0 picks clamp(stock / (8 * n_workers), 1, 256).
+ * Not thread safe: before publication.
+ */
+void fs_stock_init(struct fs_stock *s, unsigned n_workers, uint64_t stock, uint32_t chunk);
+
+/** Add @p units to the lease and the node pool; @p final marks the last lease. Control path. */
+void fs_stock_lease(struct fs_stock *s, uint64_t units, bool final);
+
+/**
+ * Account @p sold units recovered from the journals: moved from the node pool to sold_base.
+ * Call after the lease that covers them and before workers run. Returns -ERANGE (and changes
+ * nothing) if the node pool holds fewer than @p sold units.
+ */
+int fs_stock_recover(struct fs_stock *s, uint64_t sold);
+
+/**
+ * Take one unit for worker @p w: its own slice, else a chunk from the node pool, else steal from
+ * the other slices (one unit each, round robin). Spins a bounded number of times while units are
+ * in transit before answering FS_TAKE_RETRY. Lock-free; thread safe for distinct @p w.
+ */
+enum fs_take fs_stock_take(struct fs_stock *s, unsigned w);
+
+/** Commit a taken unit as sold by worker @p w (owner-only store, release order). */
+void fs_stock_commit(struct fs_stock *s, unsigned w);
+
+/** Give back a taken unit that was not sold (to @p w's slice). */
+void fs_stock_put(struct fs_stock *s, unsigned w);
+
+/** Units committed as sold, all workers (relaxed sum; exact once workers are quiet). */
+uint64_t fs_stock_sold(const struct fs_stock *s);
+
+/** Units leased and not yet sold (leased - sold, never negative). */
+uint64_t fs_stock_remaining(const struct fs_stock *s);
+
+/** True when the lease is final and sold == leased. */
+bool fs_stock_sold_out(const struct fs_stock *s);
+
+#endif
