@@ -1,2 +1,284 @@
-/* placeholder: being written */
-int main(void) { return 1; }
+/* flashsale-dp: EAL, arguments, recovery, ports, telemetry, worker launch and orderly shutdown. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <rte_eal.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_log.h>
+
+#include "clock.h"
+#include "fcp.h"
+#include "journal.h"
+#include "port.h"
+#include "sale.h"
+#include "telemetry.h"
+#include "worker.h"
+
+#define PROG "flashsale-dp"
+
+/** Application options (after `--`). */
+struct dp_opts {
+	const char *addr_str;
+	uint32_t addr; /* network byte order */
+	uint16_t udp_port;
+	uint16_t node_id;
+	const char *state_dir;
+	bool journal_fsync;
+};
+
+static volatile sig_atomic_t quit_signal;
+
+static struct fs_sale_table table;
+static struct fs_worker workers[FS_MAX_WORKERS];
+static struct fs_port ports[FS_MAX_PORTS];
+
+static void on_signal(int sig)
+{
+	quit_signal = sig;
+}
+
+static void usage_error(const char *fmt, const char *arg)
+{
+	fprintf(stderr, PROG ": ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, " (usage: " PROG " [EAL options] -- --addr A.B.C.D --state-dir DIR "
+			"[--port 7777] [--node-id 1] [--journal-sync none|fsync])\n");
+	rte_eal_cleanup();
+	exit(2);
+}
+
+static unsigned long parse_ulong(
+	const char *name, const char *s, unsigned long min, unsigned long max)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (*s < '0' || *s > '9' || errno != 0 || *end != '\0' || v < min || v > max)
+		usage_error(name, s);
+	return v;
+}
+
+static void parse_args(int argc, char **argv, struct dp_opts *o)
+{
+	static const struct option longopts[] = {
+		{"addr", required_argument, NULL, 'a'},
+		{"port", required_argument, NULL, 'p'},
+		{"node-id", required_argument, NULL, 'n'},
+		{"state-dir", required_argument, NULL, 's'},
+		{"journal-sync", required_argument, NULL, 'j'},
+		{NULL, 0, NULL, 0},
+	};
+	struct in_addr in;
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->udp_port = FS_FCP_PORT;
+	o->node_id = 1;
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'a':
+			if (inet_pton(AF_INET, optarg, &in) != 1)
+				usage_error("bad --addr '%s'", optarg);
+			o->addr = in.s_addr;
+			o->addr_str = optarg;
+			break;
+		case 'p':
+			o->udp_port = (uint16_t)parse_ulong("bad --port '%s'", optarg, 1, 65535);
+			break;
+		case 'n':
+			o->node_id = (uint16_t)parse_ulong("bad --node-id '%s'", optarg, 1, 65535);
+			break;
+		case 's':
+			if (optarg[0] == '\0')
+				usage_error("empty --state-dir%s", "");
+			o->state_dir = optarg;
+			break;
+		case 'j':
+			if (strcmp(optarg, "fsync") == 0)
+				o->journal_fsync = true;
+			else if (strcmp(optarg, "none") == 0)
+				o->journal_fsync = false;
+			else
+				usage_error("bad --journal-sync '%s' (none or fsync)", optarg);
+			break;
+		case ':':
+			usage_error("option %s needs a value", argv[optind - 1]);
+			break;
+		default:
+			usage_error("unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		usage_error("unexpected argument '%s'", argv[optind]);
+	if (o->addr_str == NULL)
+		usage_error("--addr is required%s", "");
+	if (o->state_dir == NULL)
+		usage_error("--state-dir is required%s", "");
+}
+
+/* mkdir -p @p path (mode 0755). Returns 0 or -errno. */
+static int make_dirs(const char *path)
+{
+	char buf[4096];
+	size_t i, len = strlen(path);
+
+	if (len == 0 || len >= sizeof(buf))
+		return -ENAMETOOLONG;
+	memcpy(buf, path, len + 1);
+	for (i = 1; i <= len; i++) {
+		if (buf[i] != '/' && buf[i] != '\0')
+			continue;
+		buf[i] = '\0';
+		if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+			return -errno;
+		buf[i] = path[i];
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct fs_journal *journals[FS_MAX_WORKERS] = {NULL};
+	struct fs_journal *ctl;
+	struct fs_telemetry_ctx tctx;
+	struct fs_recovery rec;
+	struct dp_opts opt;
+	struct sigaction sa;
+	unsigned n_workers, n_ports, w, lcore;
+	int ret;
+
+	ret = rte_eal_init(argc, argv);
+	if (ret < 0)
+		rte_exit(EXIT_FAILURE, "EAL initialisation failed: %s\n", rte_strerror(rte_errno));
+	argc -= ret;
+	argv += ret;
+	parse_args(argc, argv, &opt);
+
+	fs_logtype_dp = rte_log_register_type_and_pick_level("flashsale.dp", RTE_LOG_INFO);
+	if (fs_logtype_dp < 0)
+		rte_exit(EXIT_FAILURE, "cannot register log type flashsale.dp\n");
+	ret = fs_clock_init();
+	if (ret != 0)
+		rte_exit(EXIT_FAILURE, "TSC clock calibration failed: %s\n", strerror(-ret));
+
+	n_workers = rte_lcore_count() - 1;
+	if (n_workers == 0 || n_workers > FS_MAX_WORKERS)
+		rte_exit(EXIT_FAILURE, "need 1..%u worker lcores besides the main one, have %u\n",
+			FS_MAX_WORKERS, n_workers);
+
+	ret = make_dirs(opt.state_dir);
+	if (ret != 0)
+		rte_exit(EXIT_FAILURE, "cannot create state dir %s: %s\n", opt.state_dir,
+			strerror(-ret));
+
+	/* the sales and their winners as the journals left them, before any claim is answered */
+	fs_sale_table_init(&table, n_workers);
+	memset(&rec, 0, sizeof(rec));
+	ret = fs_sale_recover(&table, opt.state_dir, &rec);
+	if (ret != 0)
+		rte_exit(EXIT_FAILURE, "recovery from %s failed: %s\n", opt.state_dir,
+			strerror(-ret));
+	FS_LOG(INFO,
+		"recovered from %s: %" PRIu64 " sales, %" PRIu64 " orders, %" PRIu64
+		" skipped, %u worker journals",
+		opt.state_dir, rec.sales, rec.orders, rec.skipped, rec.journals);
+
+	for (w = 0; w < n_workers; w++) {
+		journals[w] = fs_journal_open(opt.state_dir, w);
+		if (journals[w] == NULL)
+			rte_exit(EXIT_FAILURE, "cannot open journal %u in %s: %s\n", w,
+				opt.state_dir, strerror(errno));
+	}
+	ctl = fs_journal_open(opt.state_dir, FS_JOURNAL_CONTROL);
+	if (ctl == NULL)
+		rte_exit(EXIT_FAILURE, "cannot open the control journal in %s: %s\n", opt.state_dir,
+			strerror(errno));
+
+	ret = fs_port_setup_all(n_workers, opt.addr, opt.udp_port, ports, &n_ports);
+	if (ret != 0) {
+		fs_port_close_all(ports, n_ports);
+		rte_exit(EXIT_FAILURE, "port set-up failed: %s\n", rte_strerror(-ret));
+	}
+	if (n_ports == 0)
+		FS_LOG(WARNING, "no port probed: claims cannot arrive (add a --vdev)");
+
+	memset(&tctx, 0, sizeof(tctx));
+	tctx.table = &table;
+	tctx.ctl = ctl;
+	tctx.workers = workers;
+	tctx.n_workers = n_workers;
+	tctx.node_id = opt.node_id;
+	tctx.journal_fsync = opt.journal_fsync;
+	tctx.start_ms = fs_clock_ms();
+	ret = fs_telemetry_init(&tctx);
+	if (ret != 0)
+		rte_exit(EXIT_FAILURE, "telemetry registration failed: %s\n", strerror(-ret));
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+
+	w = 0;
+	RTE_LCORE_FOREACH_WORKER(lcore)
+	{
+		struct fs_worker *wk = &workers[w];
+
+		wk->table = &table;
+		wk->journal = journals[w];
+		wk->journal_fsync = opt.journal_fsync;
+		wk->lcore_id = lcore;
+		wk->env.node_id = opt.node_id;
+		wk->env.worker = (uint8_t)w;
+		wk->env.journal = journals[w];
+		wk->env.cnt = wk->stats.cnt;
+		fs_worker_assign(wk, w, ports, n_ports);
+		ret = rte_eal_remote_launch(fs_worker_main, wk, lcore);
+		if (ret != 0)
+			rte_exit(EXIT_FAILURE, "cannot launch worker %u on lcore %u\n", w, lcore);
+		w++;
+	}
+
+	printf("flashsale-dp ready node=%u workers=%u ports=%u addr=%s port=%u\n", opt.node_id,
+		n_workers, n_ports, opt.addr_str, opt.udp_port);
+	fflush(stdout);
+
+	while (quit_signal == 0) {
+		struct timespec ts = {.tv_sec = 0, .tv_nsec = 50 * 1000 * 1000};
+
+		nanosleep(&ts, NULL);
+	}
+	FS_LOG(INFO, "signal %d: stopping", (int)quit_signal);
+
+	fs_worker_request_stop();
+	rte_eal_mp_wait_lcore();
+	fs_telemetry_shutdown();
+	for (w = 0; w < n_workers; w++) {
+		ret = fs_journal_sync(journals[w]);
+		if (ret != 0)
+			FS_LOG(ERR, "journal %u sync: %s", w, strerror(-ret));
+		fs_journal_close(journals[w]);
+	}
+	ret = fs_journal_sync(ctl);
+	if (ret != 0)
+		FS_LOG(ERR, "control journal sync: %s", strerror(-ret));
+	fs_journal_close(ctl);
+	fs_port_close_all(ports, n_ports);
+	rte_eal_cleanup();
+	return 0;
+}

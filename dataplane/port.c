@@ -1,1 +1,126 @@
-/* placeholder: being written */
+/* Port set-up: configure, start and describe every probed ethdev; stop and close them at exit. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+
+#include "port.h"
+#include "worker.h"
+
+static int port_setup(struct fs_port *p, uint16_t port_id, unsigned n_workers)
+{
+	struct rte_eth_conf conf;
+	struct rte_eth_dev_info info;
+	struct rte_ether_addr mac;
+	uint16_t nb_rxd = FS_PORT_DESC, nb_txd = FS_PORT_DESC;
+	char pool_name[RTE_MEMPOOL_NAMESIZE];
+	int socket = rte_eth_dev_socket_id(port_id);
+	unsigned nq, q;
+	int ret;
+
+	if (socket < 0)
+		socket = (int)rte_socket_id();
+	ret = rte_eth_dev_info_get(port_id, &info);
+	if (ret != 0)
+		return ret;
+	ret = rte_eth_dev_get_name_by_port(port_id, p->name);
+	if (ret != 0)
+		snprintf(p->name, sizeof(p->name), "port%u", port_id);
+
+	nq = RTE_MIN(n_workers, (unsigned)RTE_MIN(info.max_rx_queues, info.max_tx_queues));
+	if (nq == 0)
+		return -ENOTSUP;
+	memset(&conf, 0, sizeof(conf));
+	p->rss_hf = 0;
+	if (nq > 1)
+		p->rss_hf = info.flow_type_rss_offloads & (RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP);
+	if (p->rss_hf != 0) {
+		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+		conf.rx_adv_conf.rss_conf.rss_key = NULL; /* the driver's default key */
+		conf.rx_adv_conf.rss_conf.rss_hf = p->rss_hf;
+	}
+	ret = rte_eth_dev_configure(port_id, nq, nq, &conf);
+	if (ret != 0)
+		return ret;
+	ret = rte_eth_dev_adjust_nb_rx_tx_desc(port_id, &nb_rxd, &nb_txd);
+	if (ret != 0)
+		return ret;
+
+	snprintf(pool_name, sizeof(pool_name), "fs_pool_%u", port_id);
+	p->pool = rte_pktmbuf_pool_create(pool_name, FS_PORT_MBUFS * nq, FS_PORT_MBUF_CACHE, 0,
+		RTE_MBUF_DEFAULT_BUF_SIZE, socket);
+	if (p->pool == NULL)
+		return -rte_errno;
+
+	for (q = 0; q < nq; q++) {
+		ret = rte_eth_rx_queue_setup(port_id, q, nb_rxd, socket, NULL, p->pool);
+		if (ret != 0)
+			return ret;
+		ret = rte_eth_tx_queue_setup(port_id, q, nb_txd, socket, NULL);
+		if (ret != 0)
+			return ret;
+	}
+	ret = rte_eth_dev_start(port_id);
+	if (ret != 0)
+		return ret;
+	ret = rte_eth_macaddr_get(port_id, &mac);
+	if (ret != 0)
+		return ret;
+
+	p->port_id = port_id;
+	p->nb_queues = (uint16_t)nq;
+	memcpy(p->cfg.mac, mac.addr_bytes, sizeof(p->cfg.mac));
+	FS_LOG(INFO,
+		"port %u %s mac " RTE_ETHER_ADDR_PRT_FMT " queues %u desc %u/%u rss 0x%" PRIx64,
+		port_id, p->name, RTE_ETHER_ADDR_BYTES(&mac), nq, nb_rxd, nb_txd, p->rss_hf);
+	return 0;
+}
+
+int fs_port_setup_all(unsigned n_workers, uint32_t ip, uint16_t udp_port, struct fs_port *ports,
+	unsigned *n_ports)
+{
+	uint16_t port_id;
+	int ret;
+
+	*n_ports = 0;
+	RTE_ETH_FOREACH_DEV(port_id)
+	{
+		struct fs_port *p = &ports[*n_ports];
+
+		if (*n_ports == FS_MAX_PORTS) {
+			FS_LOG(WARNING, "port %u ignored: at most %u ports", port_id, FS_MAX_PORTS);
+			continue;
+		}
+		memset(p, 0, sizeof(*p));
+		p->cfg.ip = ip;
+		p->cfg.udp_port = udp_port;
+		ret = port_setup(p, port_id, n_workers);
+		if (ret != 0) {
+			FS_LOG(ERR, "port %u set-up failed: %s", port_id, rte_strerror(-ret));
+			rte_eth_dev_close(port_id);
+			rte_mempool_free(p->pool); /* NULL is a no-op */
+			return ret;
+		}
+		(*n_ports)++;
+	}
+	return 0;
+}
+
+void fs_port_close_all(struct fs_port *ports, unsigned n)
+{
+	unsigned i;
+
+	for (i = 0; i < n; i++) {
+		int ret = rte_eth_dev_stop(ports[i].port_id);
+
+		if (ret != 0)
+			FS_LOG(WARNING, "port %u stop: %s", ports[i].port_id, rte_strerror(-ret));
+		rte_eth_dev_close(ports[i].port_id);
+		/* the pool is freed only after the port is closed: no descriptor holds an mbuf */
+		rte_mempool_free(ports[i].pool);
+		ports[i].pool = NULL;
+	}
+}

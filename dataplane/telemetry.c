@@ -1,1 +1,419 @@
-/* placeholder: being written */
+/* Telemetry commands under /flashsale/: statistics, sale status and the control operations. */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_telemetry.h>
+
+#include "clock.h"
+#include "counters.h"
+#include "sale.h"
+#include "stock.h"
+#include "telemetry.h"
+#include "worker.h"
+
+#define TEL_MAX_PARAMS 8
+#define TEL_PARAMS_LEN 256
+
+static struct fs_telemetry_ctx tel;
+/* serialises the control operations (sale table and control journal writers) and `closing` */
+static pthread_mutex_t tel_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool closing; /* under tel_lock */
+
+/* {"error": msg} */
+static int reply_error(struct rte_tel_data *d, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static int reply_error(struct rte_tel_data *d, const char *fmt, ...)
+{
+	char msg[RTE_TEL_MAX_STRING_LEN];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_string(d, "error", msg);
+	return 0;
+}
+
+/* Split a copy of @p params at commas into @p f (at most TEL_MAX_PARAMS). Returns the count. */
+static int split_params(const char *params, char *buf, char **f)
+{
+	int n = 0;
+	char *save = NULL, *tok;
+
+	if (params == NULL)
+		return 0;
+	if (snprintf(buf, TEL_PARAMS_LEN, "%s", params) >= TEL_PARAMS_LEN)
+		return -1;
+	for (tok = strtok_r(buf, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
+		if (n == TEL_MAX_PARAMS)
+			return -1;
+		while (*tok == ' ')
+			tok++;
+		f[n++] = tok;
+	}
+	return n;
+}
+
+/* Whole-string unsigned decimal no larger than @p max. */
+static int parse_u64(const char *s, uint64_t max, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	while (*end == ' ')
+		end++;
+	if (errno != 0 || *end != '\0' || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int parse_i64(const char *s, int64_t *out)
+{
+	char *end;
+	long long v;
+
+	if ((*s < '0' || *s > '9') && *s != '-')
+		return -EINVAL;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	while (*end == ' ')
+		end++;
+	if (errno != 0 || *end != '\0')
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Exactly 32 hex digits into 16 bytes. */
+static int parse_key(const char *s, uint8_t key[16])
+{
+	unsigned i;
+
+	for (i = 0; i < 16; i++) {
+		int hi = hexval(s[2 * i]), lo;
+
+		if (hi < 0)
+			return -EINVAL;
+		lo = hexval(s[2 * i + 1]);
+		if (lo < 0)
+			return -EINVAL;
+		key[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return s[32] == '\0' ? 0 : -EINVAL;
+}
+
+static int parse_sale_id(const char *s, uint32_t *id)
+{
+	uint64_t v;
+	int ret = parse_u64(s, UINT32_MAX, &v);
+
+	*id = (uint32_t)v;
+	return ret;
+}
+
+/* The status dict of @p s (HACKING.md). */
+static void status_dict(struct rte_tel_data *d, const struct fs_sale *s)
+{
+	int64_t now = fs_clock_ms();
+	bool sold_out =
+		__atomic_load_n(&s->sold_out, __ATOMIC_RELAXED) || fs_stock_sold_out(&s->stock);
+
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_u64(d, "sale_id", s->sale_id);
+	rte_tel_data_add_dict_u64(d, "total", s->total);
+	rte_tel_data_add_dict_u64(d, "leased", __atomic_load_n(&s->stock.leased, __ATOMIC_RELAXED));
+	rte_tel_data_add_dict_u64(d, "final", __atomic_load_n(&s->stock.final, __ATOMIC_RELAXED));
+	rte_tel_data_add_dict_u64(d, "sold", fs_stock_sold(&s->stock));
+	rte_tel_data_add_dict_u64(d, "remaining", fs_stock_remaining(&s->stock));
+	rte_tel_data_add_dict_u64(d, "start_ms", (uint64_t)s->start_ms);
+	rte_tel_data_add_dict_u64(d, "end_ms", (uint64_t)s->end_ms);
+	rte_tel_data_add_dict_string(
+		d, "admission", s->admission == FS_ADM_TOKEN ? "token" : "open");
+	rte_tel_data_add_dict_string(d, "state", fs_sale_state_name(fs_sale_state(s, now)));
+	rte_tel_data_add_dict_u64(d, "sold_out", sold_out ? 1 : 0);
+	rte_tel_data_add_dict_u64(d, "key_set", __atomic_load_n(&s->key_set, __ATOMIC_ACQUIRE));
+}
+
+/* Reply for a control operation's result @p ret on sale @p id (tel_lock held). */
+static int control_reply(struct rte_tel_data *d, int ret, uint32_t id)
+{
+	const struct fs_sale *s;
+
+	if (tel.journal_fsync && ret == 0 && tel.ctl != NULL)
+		ret = fs_journal_sync(tel.ctl);
+	switch (ret) {
+	case 0:
+		break;
+	case -EEXIST:
+		return reply_error(d, "sale %" PRIu32 " exists", id);
+	case -ENOENT:
+		return reply_error(d, "unknown sale %" PRIu32, id);
+	case -EINVAL:
+		return reply_error(d, "invalid parameters for sale %" PRIu32, id);
+	default:
+		return reply_error(d, "sale %" PRIu32 ": %s", id, strerror(-ret));
+	}
+	s = fs_sale_lookup(tel.table, id);
+	if (s == NULL)
+		return reply_error(d, "unknown sale %" PRIu32, id);
+	status_dict(d, s);
+	return 0;
+}
+
+/* Take tel_lock unless shutting down; returns false (reply set) when refused. */
+static bool control_begin(struct rte_tel_data *d)
+{
+	pthread_mutex_lock(&tel_lock);
+	if (!closing)
+		return true;
+	pthread_mutex_unlock(&tel_lock);
+	reply_error(d, "shutting down");
+	return false;
+}
+
+static int cmd_stats(
+	const char *cmd __rte_unused, const char *params __rte_unused, struct rte_tel_data *d)
+{
+	struct fs_lcore_stats sum;
+	uint32_t sales;
+	int i;
+
+	fs_worker_stats_sum(tel.workers, tel.n_workers, &sum);
+	pthread_mutex_lock(&tel_lock);
+	sales = tel.table->n;
+	pthread_mutex_unlock(&tel_lock);
+
+	rte_tel_data_start_dict(d);
+	for (i = 0; i < FS_CNT__COUNT; i++)
+		rte_tel_data_add_dict_u64(d, fs_counter_name((enum fs_counter)i), sum.cnt[i]);
+	for (i = FS_DROP_NONE + 1; i < FS_DROP__COUNT; i++)
+		rte_tel_data_add_dict_u64(d, fs_drop_name((enum fs_drop)i), sum.drop[i]);
+	rte_tel_data_add_dict_u64(d, "node_id", tel.node_id);
+	rte_tel_data_add_dict_u64(d, "workers", tel.n_workers);
+	rte_tel_data_add_dict_u64(d, "sales", sales);
+	rte_tel_data_add_dict_u64(d, "uptime_ms", (uint64_t)(fs_clock_ms() - tel.start_ms));
+	return 0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int cmd_sale_list(
+	const char *cmd __rte_unused, const char *params __rte_unused, struct rte_tel_data *d)
+{
+	static uint64_t ids[FS_MAX_SALES]; /* under tel_lock */
+	struct rte_tel_data *arr = rte_tel_data_alloc();
+	unsigned i, n = 0;
+
+	if (arr == NULL)
+		return reply_error(d, "out of memory");
+	rte_tel_data_start_array(arr, RTE_TEL_U64_VAL);
+	pthread_mutex_lock(&tel_lock);
+	for (i = 0; i < FS_SALE_SLOTS && n < FS_MAX_SALES; i++) {
+		const struct fs_sale *s = __atomic_load_n(&tel.table->slot[i], __ATOMIC_ACQUIRE);
+
+		if (s != NULL)
+			ids[n++] = s->sale_id;
+	}
+	qsort(ids, n, sizeof(ids[0]), cmp_u64);
+	/* a telemetry array holds RTE_TEL_MAX_ARRAY_ENTRIES values: the lowest ids are listed */
+	for (i = 0; i < n && i < RTE_TEL_MAX_ARRAY_ENTRIES; i++)
+		rte_tel_data_add_array_u64(arr, ids[i]);
+	pthread_mutex_unlock(&tel_lock);
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_container(d, "sales", arr, 0);
+	return 0;
+}
+
+static int cmd_sale_status(const char *cmd __rte_unused, const char *params, struct rte_tel_data *d)
+{
+	char buf[TEL_PARAMS_LEN];
+	char *f[TEL_MAX_PARAMS];
+	const struct fs_sale *s;
+	uint32_t id;
+
+	if (split_params(params, buf, f) != 1 || parse_sale_id(f[0], &id) != 0)
+		return reply_error(d, "usage: /flashsale/sale/status,ID");
+	s = fs_sale_lookup(tel.table, id);
+	if (s == NULL)
+		return reply_error(d, "unknown sale %" PRIu32, id);
+	status_dict(d, s);
+	return 0;
+}
+
+/* Same definition as @p def: the idempotent re-create of the daemon. */
+static bool same_def(const struct fs_sale *s, const struct fs_sale_def *def)
+{
+	if (s->total != def->stock || s->start_ms != def->start_ms || s->end_ms != def->end_ms ||
+		s->admission != def->admission)
+		return false;
+	if (def->has_key && __atomic_load_n(&s->key_set, __ATOMIC_ACQUIRE) &&
+		memcmp(s->key, def->key, sizeof(def->key)) != 0)
+		return false;
+	return true;
+}
+
+static int cmd_sale_create(const char *cmd __rte_unused, const char *params, struct rte_tel_data *d)
+{
+	static const char usage[] =
+		"usage: /flashsale/sale/create,ID,STOCK,START_MS,END_MS,open|token[,KEYHEX32]";
+	char buf[TEL_PARAMS_LEN];
+	char *f[TEL_MAX_PARAMS];
+	struct fs_sale_def def;
+	const struct fs_sale *s;
+	int n = split_params(params, buf, f);
+	int ret;
+
+	memset(&def, 0, sizeof(def));
+	if (n != 5 && n != 6)
+		return reply_error(d, "%s", usage);
+	if (parse_sale_id(f[0], &def.sale_id) != 0 ||
+		parse_u64(f[1], UINT32_MAX, &def.stock) != 0 ||
+		parse_i64(f[2], &def.start_ms) != 0 || parse_i64(f[3], &def.end_ms) != 0)
+		return reply_error(d, "%s", usage);
+	if (strcmp(f[4], "open") == 0)
+		def.admission = FS_ADM_OPEN;
+	else if (strcmp(f[4], "token") == 0)
+		def.admission = FS_ADM_TOKEN;
+	else
+		return reply_error(d, "%s", usage);
+	if (n == 6) {
+		if (parse_key(f[5], def.key) != 0)
+			return reply_error(d, "bad key: 32 hex digits expected");
+		def.has_key = true;
+	}
+
+	if (!control_begin(d))
+		return 0;
+	s = fs_sale_lookup(tel.table, def.sale_id);
+	if (s != NULL) {
+		if (!same_def(s, &def))
+			ret = -EEXIST;
+		else if (def.has_key && !__atomic_load_n(&s->key_set, __ATOMIC_ACQUIRE))
+			ret = fs_sale_rekey(tel.table, tel.ctl, tel.node_id, def.sale_id, def.key);
+		else
+			ret = 0;
+	} else {
+		ret = fs_sale_define(tel.table, tel.ctl, tel.node_id, &def);
+		if (ret == 0)
+			FS_LOG(INFO,
+				"sale %" PRIu32 " created: stock %" PRIu64 " window [%" PRId64
+				", %" PRId64 ") %s",
+				def.sale_id, def.stock, def.start_ms, def.end_ms, f[4]);
+	}
+	control_reply(d, ret, def.sale_id);
+	pthread_mutex_unlock(&tel_lock);
+	return 0;
+}
+
+static int cmd_sale_lease(const char *cmd __rte_unused, const char *params, struct rte_tel_data *d)
+{
+	char buf[TEL_PARAMS_LEN];
+	char *f[TEL_MAX_PARAMS];
+	uint64_t units, final;
+	uint32_t id;
+
+	if (split_params(params, buf, f) != 3 || parse_sale_id(f[0], &id) != 0 ||
+		parse_u64(f[1], UINT32_MAX, &units) != 0 || parse_u64(f[2], 1, &final) != 0)
+		return reply_error(d, "usage: /flashsale/sale/lease,ID,UNITS,FINAL(0/1)");
+	if (!control_begin(d))
+		return 0;
+	control_reply(d, fs_sale_lease(tel.table, tel.ctl, tel.node_id, id, units, final != 0), id);
+	pthread_mutex_unlock(&tel_lock);
+	return 0;
+}
+
+static int cmd_sale_key(const char *cmd __rte_unused, const char *params, struct rte_tel_data *d)
+{
+	char buf[TEL_PARAMS_LEN];
+	char *f[TEL_MAX_PARAMS];
+	uint8_t key[16];
+	uint32_t id;
+
+	if (split_params(params, buf, f) != 2 || parse_sale_id(f[0], &id) != 0 ||
+		parse_key(f[1], key) != 0)
+		return reply_error(d, "usage: /flashsale/sale/key,ID,KEYHEX32");
+	if (!control_begin(d))
+		return 0;
+	control_reply(d, fs_sale_rekey(tel.table, tel.ctl, tel.node_id, id, key), id);
+	pthread_mutex_unlock(&tel_lock);
+	return 0;
+}
+
+static int cmd_sale_stop(const char *cmd __rte_unused, const char *params, struct rte_tel_data *d)
+{
+	char buf[TEL_PARAMS_LEN];
+	char *f[TEL_MAX_PARAMS];
+	uint32_t id;
+
+	if (split_params(params, buf, f) != 1 || parse_sale_id(f[0], &id) != 0)
+		return reply_error(d, "usage: /flashsale/sale/stop,ID");
+	if (!control_begin(d))
+		return 0;
+	control_reply(d, fs_sale_halt(tel.table, tel.ctl, tel.node_id, id), id);
+	pthread_mutex_unlock(&tel_lock);
+	return 0;
+}
+
+int fs_telemetry_init(const struct fs_telemetry_ctx *ctx)
+{
+	static const struct {
+		const char *cmd;
+		telemetry_cb fn;
+		const char *help;
+	} cmds[] = {
+		{"/flashsale/stats", cmd_stats, "Counters summed over workers. No parameters"},
+		{"/flashsale/sale/list", cmd_sale_list, "Sale ids. No parameters"},
+		{"/flashsale/sale/status", cmd_sale_status, "Sale status. Parameters: ID"},
+		{"/flashsale/sale/create", cmd_sale_create,
+			"Create a sale. Parameters: "
+			"ID,STOCK,START_MS,END_MS,open|token[,KEYHEX32]"},
+		{"/flashsale/sale/lease", cmd_sale_lease,
+			"Lease units to this node. Parameters: ID,UNITS,FINAL(0/1)"},
+		{"/flashsale/sale/key", cmd_sale_key, "Set the token key. Parameters: ID,KEYHEX32"},
+		{"/flashsale/sale/stop", cmd_sale_stop, "Stop a sale. Parameters: ID"},
+	};
+	unsigned i;
+	int ret;
+
+	tel = *ctx;
+	for (i = 0; i < RTE_DIM(cmds); i++) {
+		ret = rte_telemetry_register_cmd(cmds[i].cmd, cmds[i].fn, cmds[i].help);
+		if (ret != 0)
+			return ret;
+	}
+	return 0;
+}
+
+void fs_telemetry_shutdown(void)
+{
+	pthread_mutex_lock(&tel_lock);
+	closing = true;
+	pthread_mutex_unlock(&tel_lock);
+}

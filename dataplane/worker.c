@@ -1,1 +1,218 @@
-/* placeholder: being written */
+/* Worker lcores: RX burst, classify, answer ARP/ICMP/FCP in place, one TX burst per queue. */
+#include <string.h>
+
+#include <rte_branch_prediction.h>
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+#include <rte_prefetch.h>
+
+#include "claim.h"
+#include "clock.h"
+#include "fcp.h"
+#include "frame.h"
+#include "worker.h"
+
+int fs_logtype_dp;
+
+/* main: wo (release, once, at shutdown), workers: ro (acquire, every loop turn) */
+static bool worker_stop;
+
+/* FCP parse errors to their drop reasons */
+static const enum fs_drop fcp_drop[] = {
+	[FS_FCP_OK] = FS_DROP_NONE,
+	[FS_FCP_ERR_LEN] = FS_DROP_FCP_LEN,
+	[FS_FCP_ERR_MAGIC] = FS_DROP_FCP_MAGIC,
+	[FS_FCP_ERR_VERSION] = FS_DROP_FCP_VERSION,
+	[FS_FCP_ERR_TYPE] = FS_DROP_FCP_TYPE,
+	[FS_FCP_ERR_FLAGS] = FS_DROP_FCP_FLAGS,
+};
+
+/* Counters of one loop turn, added to the worker's fs_lcore_stats once. */
+struct burst_cnt {
+	uint64_t cnt[FS_CNT__COUNT];
+	uint64_t drop[FS_DROP__COUNT];
+};
+
+void fs_worker_assign(
+	struct fs_worker *w, unsigned index, const struct fs_port *ports, unsigned n_ports)
+{
+	unsigned i;
+
+	w->n_rxq = 0;
+	for (i = 0; i < n_ports; i++) {
+		if (index >= ports[i].nb_queues)
+			continue;
+		w->rxq[w->n_rxq].port_id = ports[i].port_id;
+		w->rxq[w->n_rxq].queue_id = (uint16_t)index;
+		w->rxq[w->n_rxq].cfg = &ports[i].cfg;
+		w->n_rxq++;
+	}
+}
+
+void fs_worker_request_stop(void)
+{
+	__atomic_store_n(&worker_stop, true, __ATOMIC_RELEASE);
+}
+
+static inline void count_drop(struct burst_cnt *bc, enum fs_drop d)
+{
+	bc->drop[d]++;
+	bc->cnt[FS_CNT_DROPS]++;
+}
+
+/*
+ * Turn one received mbuf into its reply in place. Returns true if @p m is to be sent, false if
+ * it was dropped (and freed here).
+ */
+static inline bool handle_pkt(struct fs_worker *w, const struct fs_frame_cfg *cfg,
+	struct rte_mbuf *m, struct burst_cnt *bc)
+{
+	uint8_t *data = rte_pktmbuf_mtod(m, uint8_t *);
+	struct fs_frame_info info;
+	uint32_t len;
+
+	if (unlikely(m->data_len != m->pkt_len)) {
+		/* a chained mbuf: the headers are not contiguous; we never build such replies */
+		count_drop(bc, FS_DROP_TRUNCATED);
+		rte_pktmbuf_free(m);
+		return false;
+	}
+	switch (fs_frame_classify(cfg, data, m->data_len, &info)) {
+	case FS_FRAME_FCP: {
+		const uint8_t *payload = data + info.payload_off;
+		struct fs_fcp_req req;
+		struct fs_fcp_reply rep;
+		uint8_t out[FS_FCP_LEN];
+		enum fs_fcp_err err = fs_fcp_parse(payload, FS_FCP_LEN, &req);
+
+		if (unlikely(err != FS_FCP_OK)) {
+			count_drop(bc, fcp_drop[err]);
+			rte_pktmbuf_free(m);
+			return false;
+		}
+		fs_claim(w->table, &w->env, &req, payload, &rep);
+		fs_fcp_encode_reply(&rep, out);
+		len = fs_frame_fcp_reply(cfg, data, &info, out);
+		break;
+	}
+	case FS_FRAME_ARP:
+		len = fs_frame_arp_reply(cfg, data, &info);
+		bc->cnt[FS_CNT_ARP_REPLIES]++;
+		break;
+	case FS_FRAME_ICMP:
+		len = fs_frame_icmp_reply(cfg, data, m->data_len, &info);
+		bc->cnt[FS_CNT_ICMP_REPLIES]++;
+		break;
+	case FS_FRAME_DROP:
+	default:
+		count_drop(bc, info.drop);
+		rte_pktmbuf_free(m);
+		return false;
+	}
+	m->data_len = (uint16_t)len;
+	m->pkt_len = len;
+	return true;
+}
+
+/* Poll one (port, queue): one RX burst, its replies in one TX burst. Returns mbufs received. */
+static inline uint16_t poll_rxq(struct fs_worker *w, const struct fs_rxq *q, struct burst_cnt *bc)
+{
+	struct rte_mbuf *pkts[FS_BURST];
+	struct rte_mbuf *tx[FS_BURST];
+	uint16_t nb_rx, nb_tx = 0, sent, i;
+	uint64_t seq0 = 0;
+	uint64_t tsc;
+
+	nb_rx = rte_eth_rx_burst(q->port_id, q->queue_id, pkts, FS_BURST);
+	if (nb_rx == 0)
+		return 0;
+	bc->cnt[FS_CNT_RX_PKTS] += nb_rx;
+
+	/* one clock read per burst: every claim of the burst sees the same instant */
+	tsc = rte_rdtsc();
+	w->env.now_ns = fs_clock_now_ns(tsc);
+	w->env.now_ms = (int64_t)(w->env.now_ns / 1000000u);
+	if (w->journal_fsync)
+		seq0 = fs_journal_next_seq(w->journal);
+
+	for (i = 0; i < nb_rx && i < FS_PREFETCH_AHEAD; i++)
+		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
+	for (i = 0; i < nb_rx; i++) {
+		if (i + FS_PREFETCH_AHEAD < nb_rx)
+			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + FS_PREFETCH_AHEAD], void *));
+		if (handle_pkt(w, q->cfg, pkts[i], bc))
+			tx[nb_tx++] = pkts[i];
+	}
+	if (nb_tx == 0)
+		return nb_rx;
+
+	/* group commit: the burst's WON records reach the disk before any of its replies leave */
+	if (w->journal_fsync && fs_journal_next_seq(w->journal) != seq0) {
+		if (unlikely(fs_journal_sync(w->journal) != 0))
+			bc->cnt[FS_CNT_JOURNAL_ERRORS]++;
+	}
+
+	sent = rte_eth_tx_burst(q->port_id, q->queue_id, tx, nb_tx);
+	bc->cnt[FS_CNT_TX_PKTS] += sent;
+	if (unlikely(sent < nb_tx)) {
+		bc->cnt[FS_CNT_TX_DROPPED] += (uint64_t)(nb_tx - sent);
+		rte_pktmbuf_free_bulk(&tx[sent], nb_tx - sent);
+	}
+	return nb_rx;
+}
+
+/* Add one turn's counters: owner-only stores, relaxed (telemetry tolerates a stale sum). */
+static void stats_add(struct fs_lcore_stats *st, const struct burst_cnt *bc)
+{
+	unsigned i;
+
+	for (i = 0; i < FS_CNT__COUNT; i++)
+		if (bc->cnt[i] != 0)
+			__atomic_store_n(&st->cnt[i], st->cnt[i] + bc->cnt[i], __ATOMIC_RELAXED);
+	for (i = 0; i < FS_DROP__COUNT; i++)
+		if (bc->drop[i] != 0)
+			__atomic_store_n(&st->drop[i], st->drop[i] + bc->drop[i], __ATOMIC_RELAXED);
+}
+
+int fs_worker_main(void *arg)
+{
+	struct fs_worker *w = arg;
+	struct burst_cnt bc;
+	unsigned i;
+
+	FS_LOG(INFO, "worker %u on lcore %u polls %u queue(s)", w->env.worker, rte_lcore_id(),
+		w->n_rxq);
+	/* fs_claim counts reply statuses through env.cnt: into this turn's local counters */
+	w->env.cnt = bc.cnt;
+	memset(&bc, 0, sizeof(bc));
+	while (!__atomic_load_n(&worker_stop, __ATOMIC_ACQUIRE)) {
+		uint32_t got = 0;
+
+		for (i = 0; i < w->n_rxq; i++)
+			got += poll_rxq(w, &w->rxq[i], &bc);
+		if (got == 0) {
+			rte_pause();
+			continue;
+		}
+		stats_add(&w->stats, &bc);
+		memset(&bc, 0, sizeof(bc));
+	}
+	w->env.cnt = w->stats.cnt;
+	FS_LOG(INFO, "worker %u stopped", w->env.worker);
+	return 0;
+}
+
+void fs_worker_stats_sum(const struct fs_worker *workers, unsigned n, struct fs_lcore_stats *out)
+{
+	unsigned w, i;
+
+	memset(out, 0, sizeof(*out));
+	for (w = 0; w < n; w++) {
+		for (i = 0; i < FS_CNT__COUNT; i++)
+			out->cnt[i] += __atomic_load_n(&workers[w].stats.cnt[i], __ATOMIC_RELAXED);
+		for (i = 0; i < FS_DROP__COUNT; i++)
+			out->drop[i] +=
+				__atomic_load_n(&workers[w].stats.drop[i], __ATOMIC_RELAXED);
+	}
+}

@@ -1,0 +1,45 @@
+/* Port set-up: every probed ethdev with its mbuf pool, min(workers, max queues) queue pairs. */
+#ifndef FS_PORT_H
+#define FS_PORT_H
+
+#include <stdint.h>
+
+#include <rte_ethdev.h>
+#include <rte_mempool.h>
+
+#include "frame.h"
+
+#define FS_MAX_PORTS 16u    /**< ports served by one dataplane */
+#define FS_PORT_DESC 1024u  /**< RX and TX descriptors per queue (adjusted to the port's limits) */
+#define FS_PORT_MBUFS 8191u /**< mbufs per queue pair in the port's pool */
+#define FS_PORT_MBUF_CACHE 256u /**< per-lcore mempool cache */
+
+/** One port in service. Written by fs_port_setup_all() before workers run; read-only after. */
+struct fs_port {
+	uint16_t port_id;
+	uint16_t nb_queues;	  /**< RX/TX queue pairs; queue w is polled by worker w */
+	uint64_t rss_hf;	  /**< RSS hash functions in use, 0 = no RSS */
+	struct rte_mempool *pool; /**< the port's mbuf pool */
+	struct fs_frame_cfg cfg;  /**< the port's MAC, the node's address and claim port */
+	char name[RTE_ETH_NAME_MAX_LEN];
+};
+
+/**
+ * Configure and start every available port (RTE_ETH_FOREACH_DEV): a pool of
+ * FS_PORT_MBUFS * nq mbufs, nq = min(@p n_workers, max_rx_queues, max_tx_queues) queue pairs,
+ * RSS over IP/UDP when nq > 1 and the port offers it, FS_PORT_DESC descriptors. Logs each port.
+ * Start-up only (allocates, not thread safe).
+ * @param ip        the node's IPv4 address, network byte order.
+ * @param udp_port  the claim port, host byte order.
+ * @param ports     array of FS_MAX_PORTS entries, filled from index 0.
+ * @param n_ports   set to the number of ports started (0 is possible).
+ * @return 0, or -errno from the ethdev/mempool call that failed (ports started so far stay up:
+ *         call fs_port_close_all()).
+ */
+int fs_port_setup_all(unsigned n_workers, uint32_t ip, uint16_t udp_port, struct fs_port *ports,
+	unsigned *n_ports);
+
+/** Stop and close @p n ports (net_tap removes its kernel interface). Workers must be stopped. */
+void fs_port_close_all(struct fs_port *ports, unsigned n);
+
+#endif
