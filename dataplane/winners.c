@@ -1,1 +1,208 @@
-/* placeholder: being written */
+/* Winner table of one sale: lock-free open addressing (linear probing) from user to order id. */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+
+#include "winners.h"
+
+struct fs_winner_entry {
+	uint64_t key;	/**< fs_winners_key(user), 0 = empty; set once by CAS, never cleared */
+	uint64_t order; /**< 0 = reserved, FS_ORDER_RELEASED, or the published order id */
+};
+_Static_assert(sizeof(struct fs_winner_entry) == 16, "winner entry is 16 bytes");
+
+struct fs_winners {
+	uint64_t mask;		     /**< capacity - 1 */
+	struct fs_winner_entry zero; /**< the user whose key is 0: key 0 = absent, 1 = present */
+	struct fs_winner_entry *tab;
+};
+
+/*
+ * Memory orders. A slot's key goes 0 -> key once (CAS, acq_rel); its order is 0 from calloc, so
+ * a reader that sees the key (acquire) reads order 0 or a later value. The order goes 0 -> id
+ * (publish, release) or 0 -> RELEASED (release) -> 0 (CAS by a new reserver, acq_rel); readers
+ * load it with acquire, so whoever sees an order id also sees what the publisher wrote before
+ * publishing (the journal record).
+ */
+
+/**
+ * The splitmix64 finalizer (Steele, Lea, Flood, OOPSLA 2014): xor-shifts and multiplications by
+ * odd constants, each invertible mod 2^64, so the mix is a bijection. Every step maps 0 to 0, so
+ * user 0 is the one user whose key is 0.
+ */
+static inline uint64_t fs_winners_key(uint64_t user)
+{
+	uint64_t z = user;
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+struct fs_winners *fs_winners_create(uint64_t stock)
+{
+	uint64_t want, cap = 64;
+	struct fs_winners *w;
+
+	if (stock > (UINT64_MAX >> 4)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	want = 2 * stock + 64;
+	while (cap < want)
+		cap <<= 1;
+	w = calloc(1, sizeof(*w));
+	if (w == NULL)
+		return NULL;
+	w->tab = calloc(cap, sizeof(*w->tab));
+	if (w->tab == NULL) {
+		free(w);
+		errno = ENOMEM;
+		return NULL;
+	}
+	w->mask = cap - 1;
+	return w;
+}
+
+void fs_winners_free(struct fs_winners *w)
+{
+	if (w == NULL)
+		return;
+	free(w->tab);
+	free(w);
+}
+
+uint64_t fs_winners_capacity(const struct fs_winners *w)
+{
+	return w->mask + 1;
+}
+
+/* State of an entry whose key matched. */
+static inline enum fs_win entry_state(const struct fs_winner_entry *e, uint64_t *order)
+{
+	/* acquire: pairs with the release store of fs_winners_publish(). */
+	uint64_t o = __atomic_load_n(&e->order, __ATOMIC_ACQUIRE);
+
+	if (o == 0)
+		return FS_WIN_PENDING;
+	if (o == FS_ORDER_RELEASED)
+		return FS_WIN_ABSENT;
+	*order = o;
+	return FS_WIN_FOUND;
+}
+
+enum fs_win fs_winners_find(const struct fs_winners *w, uint64_t user, uint64_t *order)
+{
+	uint64_t k = fs_winners_key(user);
+
+	if (k == 0) {
+		/* acquire: pairs with the CAS that marks the dedicated entry present. */
+		if (__atomic_load_n(&w->zero.key, __ATOMIC_ACQUIRE) == 0)
+			return FS_WIN_ABSENT;
+		return entry_state(&w->zero, order);
+	}
+	for (uint64_t n = 0, i = k & w->mask; n <= w->mask; n++, i = (i + 1) & w->mask) {
+		const struct fs_winner_entry *e = &w->tab[i];
+		/* acquire: pairs with the key CAS in reserve; order 0 (calloc) is visible. */
+		uint64_t kk = __atomic_load_n(&e->key, __ATOMIC_ACQUIRE);
+
+		if (kk == 0)
+			return FS_WIN_ABSENT;
+		if (kk == k)
+			return entry_state(e, order);
+	}
+	return FS_WIN_ABSENT;
+}
+
+/* Reserve an entry that holds our key: a released one becomes ours again. */
+static enum fs_win entry_reserve(
+	struct fs_winner_entry *e, struct fs_winner_entry **entry, uint64_t *order)
+{
+	uint64_t o = __atomic_load_n(&e->order, __ATOMIC_ACQUIRE); /* acquire: see top */
+
+	for (;;) {
+		if (o == 0)
+			return FS_WIN_PENDING;
+		if (o != FS_ORDER_RELEASED) {
+			*order = o;
+			return FS_WIN_FOUND;
+		}
+		/* acq_rel: the winner of this CAS owns the entry; a loser reloads (acquire) and
+		 * sees 0 (PENDING) or the winner's published order. */
+		if (__atomic_compare_exchange_n(
+			    &e->order, &o, 0, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+			*entry = e;
+			return FS_WIN_RESERVED;
+		}
+	}
+}
+
+enum fs_win fs_winners_reserve(
+	struct fs_winners *w, uint64_t user, struct fs_winner_entry **entry, uint64_t *order)
+{
+	uint64_t k = fs_winners_key(user);
+
+	if (k == 0) {
+		uint64_t z = 0;
+
+		/* acq_rel: the first reserver of user 0 marks the dedicated entry present with
+		 * order 0 (reserved); others fail the CAS and read its order. */
+		if (__atomic_compare_exchange_n(
+			    &w->zero.key, &z, 1, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+			*entry = &w->zero;
+			return FS_WIN_RESERVED;
+		}
+		return entry_reserve(&w->zero, entry, order);
+	}
+	for (uint64_t n = 0, i = k & w->mask; n <= w->mask; n++, i = (i + 1) & w->mask) {
+		struct fs_winner_entry *e = &w->tab[i];
+		uint64_t kk = __atomic_load_n(&e->key, __ATOMIC_ACQUIRE); /* acquire: see top */
+
+		if (kk == 0) {
+			/* acq_rel: claim the empty slot for our key; its order is 0 = reserved by
+			 * us. A racing reserver of the same user probes the same chain, so it
+			 * meets this slot and sees our key with order 0: PENDING. */
+			if (__atomic_compare_exchange_n(
+				    &e->key, &kk, k, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+				*entry = e;
+				return FS_WIN_RESERVED;
+			}
+			/* Lost the race: kk now holds the winner's key; examine this slot again. */
+		}
+		if (kk == k)
+			return entry_reserve(e, entry, order);
+	}
+	return FS_WIN_FULL;
+}
+
+void fs_winners_publish(struct fs_winner_entry *entry, uint64_t order)
+{
+	/* release: readers that acquire the order see what we wrote before (journal record). */
+	__atomic_store_n(&entry->order, order, __ATOMIC_RELEASE);
+}
+
+void fs_winners_release(struct fs_winner_entry *entry)
+{
+	/* release: paired with the acquire of the next reserver's CAS. */
+	__atomic_store_n(&entry->order, FS_ORDER_RELEASED, __ATOMIC_RELEASE);
+}
+
+uint64_t fs_winners_count(const struct fs_winners *w)
+{
+	uint64_t n = 0, o;
+
+	for (uint64_t i = 0; i <= w->mask; i++) {
+		/* relaxed: a count for the control path, exact once workers are quiet. */
+		if (__atomic_load_n(&w->tab[i].key, __ATOMIC_RELAXED) == 0)
+			continue;
+		o = __atomic_load_n(&w->tab[i].order, __ATOMIC_RELAXED);
+		if (o != 0 && o != FS_ORDER_RELEASED)
+			n++;
+	}
+	if (__atomic_load_n(&w->zero.key, __ATOMIC_RELAXED) != 0) {
+		o = __atomic_load_n(&w->zero.order, __ATOMIC_RELAXED);
+		if (o != 0 && o != FS_ORDER_RELEASED)
+			n++;
+	}
+	return n;
+}
