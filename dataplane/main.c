@@ -88,7 +88,7 @@ static void parse_args(int argc, char **argv, struct dp_opts *o)
 	o->node_id = 1;
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'a':
 			if (inet_pton(AF_INET, optarg, &in) != 1)
