@@ -1,1 +1,198 @@
-/* placeholder: being written */
+/* One FCP request to its reply: window, admission, winner table, stock, journal, in that order. */
+#include <string.h>
+
+#include "claim.h"
+
+/* Units this node still knows to be unsold, saturated to 32 bits; 0 once sold out. */
+static inline uint32_t claim_remaining(const struct fs_sale *s)
+{
+	uint64_t r = fs_stock_remaining(&s->stock);
+
+	return r > UINT32_MAX ? UINT32_MAX : (uint32_t)r;
+}
+
+static inline void claim_retry(struct fs_fcp_reply *rep, uint32_t ms)
+{
+	rep->status = FS_ST_RETRY;
+	rep->retry_after_ms = ms;
+}
+
+/* Answer a SALE_STATUS request for @p s. */
+static void claim_status(
+	const struct fs_sale *s, const struct fs_claim_env *env, struct fs_fcp_reply *rep)
+{
+	switch (fs_sale_state(s, env->now_ms)) {
+	case FS_SALE_PENDING: {
+		int64_t d = s->start_ms - env->now_ms;
+
+		rep->status = FS_ST_NOT_STARTED;
+		rep->retry_after_ms = d > UINT32_MAX ? UINT32_MAX : (uint32_t)d;
+		break;
+	}
+	case FS_SALE_ACTIVE:
+		rep->status = FS_ST_ACTIVE;
+		break;
+	case FS_SALE_SOLD_OUT:
+		rep->status = FS_ST_SOLD_OUT;
+		break;
+	case FS_SALE_ENDED:
+	case FS_SALE_STOPPED:
+	default:
+		rep->status = FS_ST_ENDED;
+		break;
+	}
+}
+
+/* Admission of a token sale: 0 = admitted, else the status to answer. */
+static int claim_admit(const struct fs_sale *s, const struct fs_claim_env *env,
+	const struct fs_fcp_req *req, const uint8_t raw[48], struct fs_fcp_reply *rep)
+{
+	if ((int64_t)req->token_expiry < env->now_ms / 1000 ||
+		(req->node_id != 0 && req->node_id != env->node_id)) {
+		rep->status = FS_ST_BAD_TOKEN;
+		return -1;
+	}
+	/* acquire: pairs with the release store of key_set; the key bytes are complete. */
+	if (!__atomic_load_n(&s->key_set, __ATOMIC_ACQUIRE)) {
+		claim_retry(rep, FS_RETRY_LEASE_MS);
+		return -1;
+	}
+	if (!fs_fcp_token_verify(s->key, raw)) {
+		rep->status = FS_ST_BAD_TOKEN;
+		return -1;
+	}
+	return 0;
+}
+
+/* The claim proper, from the window on; fills rep->status and what goes with it. */
+static void claim_sale(struct fs_sale *s, struct fs_claim_env *env, const struct fs_fcp_req *req,
+	const uint8_t raw[48], struct fs_fcp_reply *rep)
+{
+	struct fs_winner_entry *entry;
+	struct fs_jrec rec;
+	uint64_t order;
+	enum fs_take tk;
+
+	/* relaxed: stopped is a plain flag (sale.h). */
+	if (__atomic_load_n(&s->stopped, __ATOMIC_RELAXED) || env->now_ms >= s->end_ms) {
+		rep->status = FS_ST_ENDED;
+		return;
+	}
+	if (env->now_ms < s->start_ms) {
+		int64_t d = s->start_ms - env->now_ms;
+
+		rep->status = FS_ST_NOT_STARTED;
+		rep->retry_after_ms = d > UINT32_MAX ? UINT32_MAX : (uint32_t)d;
+		return;
+	}
+	if (s->admission == FS_ADM_TOKEN && claim_admit(s, env, req, raw, rep) != 0)
+		return;
+
+	switch (fs_winners_find(s->winners, req->user_id, &order)) {
+	case FS_WIN_FOUND:
+		rep->status = FS_ST_ALREADY_WON;
+		rep->order_id = order;
+		return;
+	case FS_WIN_PENDING:
+		claim_retry(rep, FS_RETRY_TRANSIT_MS);
+		return;
+	default:
+		break;
+	}
+	/* relaxed: the cached flag only short-cuts a state fs_stock_take would find anyway. */
+	if (__atomic_load_n(&s->sold_out, __ATOMIC_RELAXED)) {
+		rep->status = FS_ST_SOLD_OUT;
+		return;
+	}
+	tk = fs_stock_take(&s->stock, env->worker);
+	if (tk == FS_TAKE_SOLD_OUT) {
+		__atomic_store_n(&s->sold_out, 1, __ATOMIC_RELAXED); /* relaxed: see above */
+		rep->status = FS_ST_SOLD_OUT;
+		return;
+	}
+	if (tk == FS_TAKE_RETRY) {
+		/* acquire: pairs with the release store of final (stock.c). */
+		claim_retry(rep, __atomic_load_n(&s->stock.final, __ATOMIC_ACQUIRE)
+					 ? FS_RETRY_TRANSIT_MS
+					 : FS_RETRY_LEASE_MS);
+		return;
+	}
+
+	/* One unit in hand: every path below either commits it or puts it back. */
+	switch (fs_winners_reserve(s->winners, req->user_id, &entry, &order)) {
+	case FS_WIN_RESERVED:
+		break;
+	case FS_WIN_FOUND:
+		fs_stock_put(&s->stock, env->worker);
+		rep->status = FS_ST_ALREADY_WON;
+		rep->order_id = order;
+		return;
+	case FS_WIN_FULL:
+		fs_stock_put(&s->stock, env->worker);
+		if (env->cnt != NULL)
+			env->cnt[FS_CNT_WINNERS_FULL]++;
+		claim_retry(rep, FS_RETRY_JOURNAL_MS);
+		return;
+	case FS_WIN_PENDING:
+	default:
+		fs_stock_put(&s->stock, env->worker);
+		claim_retry(rep, FS_RETRY_TRANSIT_MS);
+		return;
+	}
+
+	if (env->journal == NULL)
+		goto journal_error;
+	order = FS_ORDER_ID(env->node_id, env->worker, fs_journal_next_seq(env->journal));
+	memset(&rec, 0, sizeof(rec));
+	rec.sale_id = s->sale_id;
+	rec.node_id = env->node_id;
+	rec.type = FS_JREC_ORDER;
+	rec.time_ns = env->now_ns;
+	rec.body.order.order_id = order;
+	rec.body.order.user_id = req->user_id;
+	rec.body.order.request_id = req->request_id;
+	if (fs_journal_append(env->journal, &rec) != 0)
+		goto journal_error;
+	/* The record is written: now others may see the order, and the unit counts as sold. */
+	fs_winners_publish(entry, order);
+	fs_stock_commit(&s->stock, env->worker);
+	rep->status = FS_ST_WON;
+	rep->order_id = order;
+	return;
+
+journal_error:
+	fs_winners_release(entry);
+	fs_stock_put(&s->stock, env->worker);
+	if (env->cnt != NULL)
+		env->cnt[FS_CNT_JOURNAL_ERRORS]++;
+	claim_retry(rep, FS_RETRY_JOURNAL_MS);
+}
+
+void fs_claim(const struct fs_sale_table *t, struct fs_claim_env *env, const struct fs_fcp_req *req,
+	const uint8_t raw[48], struct fs_fcp_reply *rep)
+{
+	bool status_req = req->type == FS_FCP_SALE_STATUS;
+	struct fs_sale *s;
+
+	memset(rep, 0, sizeof(*rep));
+	rep->type = status_req ? FS_FCP_SALE_STATUS_RESULT : FS_FCP_CLAIM_RESULT;
+	rep->sale_id = req->sale_id;
+	rep->user_id = req->user_id;
+	rep->request_id = req->request_id;
+	rep->node_id = env->node_id;
+
+	s = fs_sale_lookup(t, req->sale_id);
+	if (s == NULL)
+		rep->status = FS_ST_UNKNOWN_SALE;
+	else if (status_req)
+		claim_status(s, env, rep);
+	else
+		claim_sale(s, env, req, raw, rep);
+	if (s != NULL)
+		rep->remaining = rep->status == FS_ST_SOLD_OUT ? 0 : claim_remaining(s);
+
+	if (env->cnt != NULL) {
+		env->cnt[status_req ? FS_CNT_STATUS_REQS : FS_CNT_CLAIMS]++;
+		env->cnt[FS_CNT_ST_WON + rep->status]++;
+	}
+}

@@ -1,1 +1,381 @@
-/* placeholder: being written */
+/* The journal: per-worker append-only, memory-mapped segment files of 64-byte CRC32C records. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <rte_hash_crc.h>
+
+#include "journal.h"
+
+#define FS_JSEG_BYTES ((size_t)FS_JOURNAL_SEG_RECS * sizeof(struct fs_jrec))
+
+struct fs_journal {
+	char dir[PATH_MAX];
+	unsigned index;
+	uint64_t next_seq;    /**< seq of the next append */
+	uint64_t seg_no;      /**< segment mapped in base */
+	struct fs_jrec *base; /**< current segment, read-write */
+	uint32_t pos;	      /**< next record index in base */
+	uint32_t sync_pos;    /**< records of base before it are synced */
+	struct fs_jrec *prev; /**< previous segment kept mapped until its tail is synced */
+	uint32_t prev_sync;   /**< records of prev before it are synced */
+};
+
+struct fs_journal_reader {
+	char dir[PATH_MAX];
+	unsigned index;
+	uint64_t next_seq;	    /**< seq of the next record to return */
+	uint64_t seg_no;	    /**< segment mapped in base */
+	const struct fs_jrec *base; /**< NULL until the segment exists */
+};
+
+static uint32_t jrec_crc(const struct fs_jrec *rec)
+{
+	/* CRC32C (Castagnoli) of bytes [8, 64), standard init and final inversion (RFC 3720 B.4).
+	 */
+	return ~rte_hash_crc((const uint8_t *)rec + 8, sizeof(*rec) - 8, 0xffffffffu);
+}
+
+void fs_jrec_seal(struct fs_jrec *rec)
+{
+	rec->magic = FS_JREC_MAGIC;
+	rec->crc = jrec_crc(rec);
+}
+
+bool fs_jrec_valid(const struct fs_jrec *rec, uint64_t expect_seq)
+{
+	if (rec->magic != FS_JREC_MAGIC)
+		return false;
+	if (expect_seq != 0 && rec->seq != expect_seq)
+		return false;
+	return rec->crc == jrec_crc(rec);
+}
+
+static int seg_path(char *buf, size_t len, const char *dir, unsigned index, uint64_t seg)
+{
+	int n = snprintf(
+		buf, len, "%s/journal-%03u-%06llu.fsj", dir, index, (unsigned long long)seg);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+/* Create (or open) segment @p seg at full size and map it read-write. */
+static int seg_map_rw(const char *dir, unsigned index, uint64_t seg, struct fs_jrec **out)
+{
+	char path[PATH_MAX];
+	int fd, rc;
+	void *p;
+
+	rc = seg_path(path, sizeof(path), dir, index, seg);
+	if (rc < 0)
+		return rc;
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	/* Allocate every block now: a full disk fails here, not as SIGBUS on a page later. */
+	rc = posix_fallocate(fd, 0, (off_t)FS_JSEG_BYTES);
+	if (rc != 0) {
+		rc = -rc;
+		goto out;
+	}
+	p = mmap(NULL, FS_JSEG_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		rc = -errno;
+		goto out;
+	}
+	*out = p;
+	rc = 0;
+out:
+	close(fd);
+	return rc;
+}
+
+/* Map segment @p seg read-only if it exists at full size; -ENOENT otherwise. */
+static int seg_map_ro(const char *dir, unsigned index, uint64_t seg, const struct fs_jrec **out)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	int fd, rc;
+	void *p;
+
+	rc = seg_path(path, sizeof(path), dir, index, seg);
+	if (rc < 0)
+		return rc;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	/* A segment still being allocated is shorter: mapping it could SIGBUS; try later. */
+	if (fstat(fd, &st) < 0) {
+		rc = -errno;
+		goto out;
+	}
+	if ((size_t)st.st_size < FS_JSEG_BYTES) {
+		rc = -ENOENT;
+		goto out;
+	}
+	p = mmap(NULL, FS_JSEG_BYTES, PROT_READ, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		rc = -errno;
+		goto out;
+	}
+	*out = p;
+	rc = 0;
+out:
+	close(fd);
+	return rc;
+}
+
+static bool seg_exists(const char *dir, unsigned index, uint64_t seg)
+{
+	char path[PATH_MAX];
+
+	return seg_path(path, sizeof(path), dir, index, seg) == 0 && access(path, F_OK) == 0;
+}
+
+/* msync records [from, to) of a mapped segment. */
+static int seg_sync(struct fs_jrec *base, uint32_t from, uint32_t to)
+{
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t a = (uintptr_t)(base + from) & ~(page - 1);
+	uintptr_t b = (uintptr_t)(base + to);
+
+	if (to <= from)
+		return 0;
+	return msync((void *)a, b - a, MS_SYNC) < 0 ? -errno : 0;
+}
+
+struct fs_journal *fs_journal_open(const char *dir, unsigned index)
+{
+	struct fs_journal *j;
+	uint64_t seg = 0;
+	int rc;
+
+	if (index >= FS_JOURNAL_MAX) {
+		errno = EINVAL;
+		return NULL;
+	}
+	j = calloc(1, sizeof(*j));
+	if (j == NULL)
+		return NULL;
+	if (strlen(dir) >= sizeof(j->dir)) {
+		rc = -ENAMETOOLONG;
+		goto fail;
+	}
+	strcpy(j->dir, dir);
+	j->index = index;
+	j->next_seq = 1;
+	for (;;) {
+		uint32_t i;
+
+		rc = seg_map_rw(dir, index, seg, &j->base);
+		if (rc < 0)
+			goto fail;
+		for (i = 0; i < FS_JOURNAL_SEG_RECS; i++) {
+			if (!fs_jrec_valid(&j->base[i], j->next_seq))
+				break;
+			j->next_seq++;
+		}
+		/* A full segment followed by another one: continue there. A full last segment:
+		 * the next append rolls over. */
+		if (i == FS_JOURNAL_SEG_RECS && seg_exists(dir, index, seg + 1)) {
+			munmap(j->base, FS_JSEG_BYTES);
+			j->base = NULL;
+			seg++;
+			continue;
+		}
+		j->seg_no = seg;
+		j->pos = i;
+		j->sync_pos = i;
+		break;
+	}
+	/* Whatever follows the last valid record (a torn record) is overwritten: clear its
+	 * magic first so no reader takes the old bytes for a record while we rewrite it. */
+	if (j->pos < FS_JOURNAL_SEG_RECS && j->base[j->pos].magic != 0)
+		__atomic_store_n(&j->base[j->pos].magic, 0, __ATOMIC_RELEASE);
+	return j;
+fail:
+	free(j);
+	errno = -rc;
+	return NULL;
+}
+
+/* Move to the next segment (a syscall every FS_JOURNAL_SEG_RECS records). */
+static int journal_roll(struct fs_journal *j)
+{
+	struct fs_jrec *next;
+	int rc;
+
+	rc = seg_map_rw(j->dir, j->index, j->seg_no + 1, &next);
+	if (rc < 0)
+		return rc;
+	if (j->prev != NULL) {
+		/* Two roll-overs without a sync: sync the older one now, we drop its mapping. */
+		seg_sync(j->prev, j->prev_sync, FS_JOURNAL_SEG_RECS);
+		munmap(j->prev, FS_JSEG_BYTES);
+	}
+	j->prev = j->base;
+	j->prev_sync = j->sync_pos;
+	j->base = next;
+	j->seg_no++;
+	j->pos = 0;
+	j->sync_pos = 0;
+	return 0;
+}
+
+int fs_journal_append(struct fs_journal *j, struct fs_jrec *rec)
+{
+	struct fs_jrec *dst;
+
+	if (j->pos == FS_JOURNAL_SEG_RECS) {
+		int rc = journal_roll(j);
+
+		if (rc < 0)
+			return rc;
+	}
+	rec->seq = j->next_seq;
+	rec->lcore = (uint8_t)j->index;
+	fs_jrec_seal(rec);
+	dst = &j->base[j->pos];
+	/* Body first, the magic word last (release): a reader that acquires the magic sees the
+	 * whole record; a crash before the store leaves no magic, or a CRC mismatch. */
+	memcpy((uint8_t *)dst + sizeof(dst->magic), (const uint8_t *)rec + sizeof(rec->magic),
+		sizeof(*rec) - sizeof(rec->magic));
+	__atomic_store_n(&dst->magic, rec->magic, __ATOMIC_RELEASE);
+	j->pos++;
+	j->next_seq++;
+	return 0;
+}
+
+uint64_t fs_journal_next_seq(const struct fs_journal *j)
+{
+	return j->next_seq;
+}
+
+int fs_journal_sync(struct fs_journal *j)
+{
+	int rc = 0, r;
+
+	if (j->prev != NULL) {
+		rc = seg_sync(j->prev, j->prev_sync, FS_JOURNAL_SEG_RECS);
+		munmap(j->prev, FS_JSEG_BYTES);
+		j->prev = NULL;
+	}
+	r = seg_sync(j->base, j->sync_pos, j->pos);
+	if (r == 0)
+		j->sync_pos = j->pos;
+	return rc < 0 ? rc : r;
+}
+
+void fs_journal_close(struct fs_journal *j)
+{
+	if (j == NULL)
+		return;
+	if (j->prev != NULL)
+		munmap(j->prev, FS_JSEG_BYTES);
+	if (j->base != NULL)
+		munmap(j->base, FS_JSEG_BYTES);
+	free(j);
+}
+
+struct fs_journal_reader *fs_journal_reader_open(const char *dir, unsigned index, uint64_t from_seq)
+{
+	struct fs_journal_reader *r;
+
+	if (index >= FS_JOURNAL_MAX || from_seq == 0 || strlen(dir) >= PATH_MAX) {
+		errno = EINVAL;
+		return NULL;
+	}
+	r = calloc(1, sizeof(*r));
+	if (r == NULL)
+		return NULL;
+	strcpy(r->dir, dir);
+	r->index = index;
+	r->next_seq = from_seq;
+	return r;
+}
+
+int fs_journal_read(struct fs_journal_reader *r, struct fs_jrec *out, unsigned max)
+{
+	unsigned n = 0;
+
+	while (n < max) {
+		uint64_t i = r->next_seq - 1;
+		uint64_t seg = i / FS_JOURNAL_SEG_RECS;
+		const struct fs_jrec *src;
+		struct fs_jrec rec;
+
+		if (r->base == NULL || r->seg_no != seg) {
+			const struct fs_jrec *m;
+			int rc = seg_map_ro(r->dir, r->index, seg, &m);
+
+			if (rc == -ENOENT)
+				break; /* not written yet */
+			if (rc < 0)
+				return n > 0 ? (int)n : rc;
+			if (r->base != NULL)
+				munmap((void *)r->base, FS_JSEG_BYTES);
+			r->base = m;
+			r->seg_no = seg;
+		}
+		src = &r->base[i % FS_JOURNAL_SEG_RECS];
+		/* acquire: pairs with the writer's release store of the magic, stored last. */
+		if (__atomic_load_n(&src->magic, __ATOMIC_ACQUIRE) != FS_JREC_MAGIC)
+			break;
+		memcpy(&rec, src, sizeof(rec));
+		if (!fs_jrec_valid(&rec, r->next_seq))
+			break;
+		out[n++] = rec;
+		r->next_seq++;
+	}
+	return (int)n;
+}
+
+uint64_t fs_journal_reader_pos(const struct fs_journal_reader *r)
+{
+	return r->next_seq;
+}
+
+void fs_journal_reader_close(struct fs_journal_reader *r)
+{
+	if (r == NULL)
+		return;
+	if (r->base != NULL)
+		munmap((void *)r->base, FS_JSEG_BYTES);
+	free(r);
+}
+
+int fs_journal_list(const char *dir, unsigned *idx, unsigned max)
+{
+	bool seen[FS_JOURNAL_MAX] = {false};
+	struct dirent *de;
+	unsigned n = 0;
+	DIR *d;
+
+	d = opendir(dir);
+	if (d == NULL)
+		return -errno;
+	while ((de = readdir(d)) != NULL) {
+		unsigned index, seg;
+		int end = 0;
+
+		/* journal-III-SSSSSS.fsj, exactly */
+		if (strlen(de->d_name) != strlen("journal-000-000000.fsj"))
+			continue;
+		if (sscanf(de->d_name, "journal-%3u-%6u.fsj%n", &index, &seg, &end) != 2 ||
+			end != (int)strlen(de->d_name) || index >= FS_JOURNAL_MAX)
+			continue;
+		seen[index] = true;
+	}
+	closedir(d);
+	for (unsigned i = 0; i < FS_JOURNAL_MAX && n < max; i++)
+		if (seen[i])
+			idx[n++] = i;
+	return (int)n;
+}

@@ -1,1 +1,407 @@
-/* placeholder: being written */
+/* Sale table: lock-free lookup by sale id, journaled control operations, recovery. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sale.h"
+
+#define FS_RECOVER_BATCH 256u
+
+static inline uint32_t sale_hash(uint32_t sale_id)
+{
+	/* Fibonacci hashing (Knuth, TAOCP vol. 3, 6.4): top 11 bits of id * 2^32/phi. */
+	return (sale_id * 0x9e3779b1u) >> (32 - 11);
+}
+_Static_assert(FS_SALE_SLOTS == (1u << 11), "sale_hash assumes 2^11 slots");
+
+void fs_sale_table_init(struct fs_sale_table *t, unsigned n_workers)
+{
+	memset(t, 0, sizeof(*t));
+	if (n_workers == 0)
+		n_workers = 1;
+	if (n_workers > FS_MAX_WORKERS)
+		n_workers = FS_MAX_WORKERS;
+	t->n_workers = n_workers;
+}
+
+void fs_sale_table_fini(struct fs_sale_table *t)
+{
+	for (unsigned i = 0; i < FS_SALE_SLOTS; i++) {
+		struct fs_sale *s = t->slot[i];
+
+		if (s == NULL)
+			continue;
+		fs_winners_free(s->winners);
+		free(s);
+		t->slot[i] = NULL;
+	}
+	t->n = 0;
+}
+
+struct fs_sale *fs_sale_lookup(const struct fs_sale_table *t, uint32_t sale_id)
+{
+	uint32_t i = sale_hash(sale_id);
+
+	for (unsigned n = 0; n < FS_SALE_SLOTS; n++, i = (i + 1) & (FS_SALE_SLOTS - 1)) {
+		/* acquire: pairs with the release store that published the sale, so its fields
+		 * (set before publication) are visible. Slots are never emptied while running. */
+		struct fs_sale *s = __atomic_load_n(&t->slot[i], __ATOMIC_ACQUIRE);
+
+		if (s == NULL)
+			return NULL;
+		if (s->sale_id == sale_id)
+			return s;
+	}
+	return NULL;
+}
+
+static int sale_def_check(const struct fs_sale_table *t, const struct fs_sale_def *def)
+{
+	if (def->stock == 0 || def->stock > UINT32_MAX || def->start_ms >= def->end_ms ||
+		def->admission > FS_ADM_TOKEN)
+		return -EINVAL;
+	if (fs_sale_lookup(t, def->sale_id) != NULL)
+		return -EEXIST;
+	if (t->n >= FS_MAX_SALES)
+		return -ENOSPC;
+	return 0;
+}
+
+struct fs_sale *fs_sale_create(struct fs_sale_table *t, const struct fs_sale_def *def)
+{
+	struct fs_sale *s;
+	uint32_t i;
+	int rc;
+
+	rc = sale_def_check(t, def);
+	if (rc < 0) {
+		errno = -rc;
+		return NULL;
+	}
+	s = aligned_alloc(64, sizeof(*s));
+	if (s == NULL) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	memset(s, 0, sizeof(*s));
+	s->sale_id = def->sale_id;
+	s->admission = def->admission;
+	s->start_ms = def->start_ms;
+	s->end_ms = def->end_ms;
+	s->total = def->stock;
+	if (def->has_key) {
+		memcpy(s->key, def->key, sizeof(s->key));
+		s->key_set = 1;
+	}
+	s->winners = fs_winners_create(def->stock);
+	if (s->winners == NULL) {
+		free(s);
+		errno = ENOMEM;
+		return NULL;
+	}
+	fs_stock_init(&s->stock, t->n_workers, def->stock, 0);
+	for (i = sale_hash(def->sale_id); t->slot[i] != NULL; i = (i + 1) & (FS_SALE_SLOTS - 1))
+		;
+	/* release: the sale's fields are complete before a worker can find it. */
+	__atomic_store_n(&t->slot[i], s, __ATOMIC_RELEASE);
+	t->n++;
+	return s;
+}
+
+void fs_sale_set_key(struct fs_sale *s, const uint8_t key[16])
+{
+	/* A claim racing a key replacement may read a mix of both keys and answer BAD_TOKEN;
+	 * the client retries. The first key is complete before key_set is seen. */
+	memcpy(s->key, key, sizeof(s->key));
+	/* release: pairs with the workers' acquire load of key_set. */
+	__atomic_store_n(&s->key_set, 1, __ATOMIC_RELEASE);
+}
+
+void fs_sale_stop(struct fs_sale *s)
+{
+	/* relaxed: a flag with nothing published under it; workers see it within nanoseconds. */
+	__atomic_store_n(&s->stopped, 1, __ATOMIC_RELAXED);
+}
+
+enum fs_sale_state fs_sale_state(const struct fs_sale *s, int64_t now_ms)
+{
+	/* relaxed: flags (see struct fs_sale). */
+	if (__atomic_load_n(&s->stopped, __ATOMIC_RELAXED))
+		return FS_SALE_STOPPED;
+	if (now_ms >= s->end_ms)
+		return FS_SALE_ENDED;
+	if (now_ms < s->start_ms)
+		return FS_SALE_PENDING;
+	if (__atomic_load_n(&s->sold_out, __ATOMIC_RELAXED) || fs_stock_sold_out(&s->stock))
+		return FS_SALE_SOLD_OUT;
+	return FS_SALE_ACTIVE;
+}
+
+const char *fs_sale_state_name(enum fs_sale_state st)
+{
+	static const char *const names[] = {
+		[FS_SALE_PENDING] = "pending",
+		[FS_SALE_ACTIVE] = "active",
+		[FS_SALE_SOLD_OUT] = "sold_out",
+		[FS_SALE_ENDED] = "ended",
+		[FS_SALE_STOPPED] = "stopped",
+	};
+
+	if ((unsigned)st >= sizeof(names) / sizeof(names[0]))
+		return "invalid";
+	return names[st];
+}
+
+/* Append one control record (type, sale, node; body from @p rec) to @p ctl if there is one. */
+static int ctl_append(struct fs_journal *ctl, uint16_t node_id, uint32_t sale_id, uint8_t type,
+	struct fs_jrec *rec)
+{
+	struct timespec ts;
+
+	if (ctl == NULL)
+		return 0;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	rec->sale_id = sale_id;
+	rec->node_id = node_id;
+	rec->type = type;
+	rec->time_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	return fs_journal_append(ctl, rec);
+}
+
+int fs_sale_define(struct fs_sale_table *t, struct fs_journal *ctl, uint16_t node_id,
+	const struct fs_sale_def *def)
+{
+	struct fs_jrec rec;
+	int rc;
+
+	rc = sale_def_check(t, def);
+	if (rc < 0)
+		return rc;
+	memset(&rec, 0, sizeof(rec));
+	rec.body.sale.stock = def->stock;
+	rec.body.sale.start_ms = def->start_ms;
+	rec.body.sale.end_ms = def->end_ms;
+	rec.body.sale.admission = def->admission;
+	rc = ctl_append(ctl, node_id, def->sale_id, FS_JREC_SALE, &rec);
+	if (rc < 0)
+		return rc;
+	if (def->has_key) {
+		memset(&rec, 0, sizeof(rec));
+		memcpy(rec.body.key.key, def->key, sizeof(rec.body.key.key));
+		rc = ctl_append(ctl, node_id, def->sale_id, FS_JREC_KEY, &rec);
+		if (rc < 0)
+			return rc;
+	}
+	return fs_sale_create(t, def) != NULL ? 0 : -errno;
+}
+
+int fs_sale_lease(struct fs_sale_table *t, struct fs_journal *ctl, uint16_t node_id,
+	uint32_t sale_id, uint64_t units, bool final)
+{
+	struct fs_sale *s = fs_sale_lookup(t, sale_id);
+	struct fs_jrec rec;
+	int rc;
+
+	if (s == NULL)
+		return -ENOENT;
+	if (s->stock.final) {
+		/* Nothing can come after the final lease; repeating it is a no-op. */
+		return units == 0 ? 0 : -EINVAL;
+	}
+	/* Never lease more than the sale's whole stock. */
+	if (units > s->total || s->stock.leased + units > s->total)
+		return -EINVAL;
+	memset(&rec, 0, sizeof(rec));
+	rec.body.lease.units = units;
+	rec.body.lease.final = final;
+	rc = ctl_append(ctl, node_id, sale_id, FS_JREC_LEASE, &rec);
+	if (rc < 0)
+		return rc;
+	fs_stock_lease(&s->stock, units, final);
+	return 0;
+}
+
+int fs_sale_halt(
+	struct fs_sale_table *t, struct fs_journal *ctl, uint16_t node_id, uint32_t sale_id)
+{
+	struct fs_sale *s = fs_sale_lookup(t, sale_id);
+	struct fs_jrec rec;
+	int rc;
+
+	if (s == NULL)
+		return -ENOENT;
+	memset(&rec, 0, sizeof(rec));
+	rc = ctl_append(ctl, node_id, sale_id, FS_JREC_STOP, &rec);
+	if (rc < 0)
+		return rc;
+	fs_sale_stop(s);
+	return 0;
+}
+
+int fs_sale_rekey(struct fs_sale_table *t, struct fs_journal *ctl, uint16_t node_id,
+	uint32_t sale_id, const uint8_t key[16])
+{
+	struct fs_sale *s = fs_sale_lookup(t, sale_id);
+	struct fs_jrec rec;
+	int rc;
+
+	if (s == NULL)
+		return -ENOENT;
+	memset(&rec, 0, sizeof(rec));
+	memcpy(rec.body.key.key, key, sizeof(rec.body.key.key));
+	rc = ctl_append(ctl, node_id, sale_id, FS_JREC_KEY, &rec);
+	if (rc < 0)
+		return rc;
+	fs_sale_set_key(s, key);
+	return 0;
+}
+
+/* Apply one control record without journaling it again. */
+static void recover_control(
+	struct fs_sale_table *t, const struct fs_jrec *rec, struct fs_recovery *out)
+{
+	struct fs_sale *s;
+
+	if (rec->type == FS_JREC_SALE) {
+		struct fs_sale_def def = {
+			.sale_id = rec->sale_id,
+			.stock = rec->body.sale.stock,
+			.start_ms = rec->body.sale.start_ms,
+			.end_ms = rec->body.sale.end_ms,
+			.admission = rec->body.sale.admission,
+		};
+
+		if (fs_sale_create(t, &def) != NULL)
+			out->sales++;
+		return;
+	}
+	s = fs_sale_lookup(t, rec->sale_id);
+	if (s == NULL)
+		return;
+	switch (rec->type) {
+	case FS_JREC_LEASE:
+		if (!s->stock.final)
+			fs_stock_lease(&s->stock, rec->body.lease.units, rec->body.lease.final);
+		break;
+	case FS_JREC_KEY:
+		fs_sale_set_key(s, rec->body.key.key);
+		break;
+	case FS_JREC_STOP:
+		fs_sale_stop(s);
+		break;
+	default:
+		break;
+	}
+}
+
+/* Read every record of journal @p index, calling @p fn on each. */
+static int recover_journal(struct fs_sale_table *t, const char *dir, unsigned index,
+	void (*fn)(
+		struct fs_sale_table *, const struct fs_jrec *, struct fs_recovery *, uint64_t *),
+	struct fs_recovery *out, uint64_t *sold)
+{
+	struct fs_jrec *buf;
+	struct fs_journal_reader *r;
+	int n, rc = 0;
+
+	buf = malloc(FS_RECOVER_BATCH * sizeof(*buf));
+	if (buf == NULL)
+		return -ENOMEM;
+	r = fs_journal_reader_open(dir, index, 1);
+	if (r == NULL) {
+		rc = -errno;
+		goto out;
+	}
+	while ((n = fs_journal_read(r, buf, FS_RECOVER_BATCH)) > 0)
+		for (int i = 0; i < n; i++)
+			fn(t, &buf[i], out, sold);
+	if (n < 0)
+		rc = n;
+	fs_journal_reader_close(r);
+out:
+	free(buf);
+	return rc;
+}
+
+static void recover_control_fn(
+	struct fs_sale_table *t, const struct fs_jrec *rec, struct fs_recovery *out, uint64_t *sold)
+{
+	(void)sold;
+	recover_control(t, rec, out);
+}
+
+/* Which table slot holds @p s (for the per-sale sold counts). */
+static uint32_t sale_slot(const struct fs_sale_table *t, const struct fs_sale *s)
+{
+	uint32_t i = sale_hash(s->sale_id);
+
+	while (t->slot[i] != s)
+		i = (i + 1) & (FS_SALE_SLOTS - 1);
+	return i;
+}
+
+static void recover_order_fn(
+	struct fs_sale_table *t, const struct fs_jrec *rec, struct fs_recovery *out, uint64_t *sold)
+{
+	struct fs_winner_entry *e;
+	struct fs_sale *s;
+	uint64_t order;
+
+	if (rec->type != FS_JREC_ORDER)
+		return;
+	s = fs_sale_lookup(t, rec->sale_id);
+	if (s == NULL || rec->body.order.order_id == 0 ||
+		rec->body.order.order_id == FS_ORDER_RELEASED ||
+		fs_winners_reserve(s->winners, rec->body.order.user_id, &e, &order) !=
+			FS_WIN_RESERVED) {
+		out->skipped++;
+		return;
+	}
+	fs_winners_publish(e, rec->body.order.order_id);
+	sold[sale_slot(t, s)]++;
+	out->orders++;
+}
+
+int fs_sale_recover(struct fs_sale_table *t, const char *dir, struct fs_recovery *out)
+{
+	unsigned idx[FS_JOURNAL_MAX];
+	uint64_t *sold;
+	int n, rc;
+
+	memset(out, 0, sizeof(*out));
+	sold = calloc(FS_SALE_SLOTS, sizeof(*sold));
+	if (sold == NULL)
+		return -ENOMEM;
+	rc = recover_journal(t, dir, FS_JOURNAL_CONTROL, recover_control_fn, out, sold);
+	if (rc < 0)
+		goto out;
+	n = fs_journal_list(dir, idx, FS_JOURNAL_MAX);
+	if (n < 0) {
+		rc = n;
+		goto out;
+	}
+	for (int i = 0; i < n; i++) {
+		if (idx[i] == FS_JOURNAL_CONTROL)
+			continue;
+		rc = recover_journal(t, dir, idx[i], recover_order_fn, out, sold);
+		if (rc < 0)
+			goto out;
+		out->journals++;
+	}
+	for (unsigned i = 0; i < FS_SALE_SLOTS; i++) {
+		struct fs_sale *s = t->slot[i];
+		int r;
+
+		if (s == NULL || sold[i] == 0)
+			continue;
+		r = fs_stock_recover(&s->stock, sold[i]);
+		if (r < 0 && rc == 0)
+			rc = r; /* more orders than leased units: a corrupt state directory */
+		if (fs_stock_sold_out(&s->stock))
+			s->sold_out = 1;
+	}
+out:
+	free(sold);
+	return rc;
+}

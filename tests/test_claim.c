@@ -1,1 +1,528 @@
+/* Unit tests of claim.c: every status path of fs_claim, and one unit per user across workers. */
+#include <errno.h>
+#include <ftw.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
 #include <criterion/criterion.h>
+#include <sodium.h>
+
+#include "claim.h"
+
+#define NODE 3
+#define N_WORKERS 8
+#define NOW_MS 1798000000000ll /* before the PROTOCOL.md vectors' expiry 1798761600 s */
+
+static char tmpdir[64];
+static struct fs_sale_table tab;
+static struct fs_journal *jr[N_WORKERS];
+static uint64_t cnt[N_WORKERS][FS_CNT__COUNT];
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static void setup(void)
+{
+	strcpy(tmpdir, "/tmp/coreb-claim-XXXXXX");
+	cr_assert_not_null(mkdtemp(tmpdir));
+	fs_sale_table_init(&tab, N_WORKERS);
+	memset(cnt, 0, sizeof(cnt));
+	for (unsigned i = 0; i < N_WORKERS; i++) {
+		jr[i] = fs_journal_open(tmpdir, i);
+		cr_assert_not_null(jr[i]);
+	}
+}
+
+static void teardown(void)
+{
+	for (unsigned i = 0; i < N_WORKERS; i++)
+		fs_journal_close(jr[i]);
+	fs_sale_table_fini(&tab);
+	nftw(tmpdir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+TestSuite(claim, .init = setup, .fini = teardown);
+
+static struct fs_claim_env env_of(unsigned w, int64_t now_ms)
+{
+	return (struct fs_claim_env){.node_id = NODE,
+		.worker = (uint8_t)w,
+		.journal = jr[w],
+		.now_ms = now_ms,
+		.now_ns = (uint64_t)now_ms * 1000000ull,
+		.cnt = cnt[w]};
+}
+
+/* An open sale of @p stock units, all leased (final), in its window around NOW_MS. */
+static struct fs_sale *open_sale(uint32_t id, uint64_t stock)
+{
+	struct fs_sale_def def = {
+		.sale_id = id, .stock = stock, .start_ms = NOW_MS - 1000, .end_ms = NOW_MS + 60000};
+
+	cr_assert_eq(fs_sale_define(&tab, NULL, NODE, &def), 0);
+	cr_assert_eq(fs_sale_lease(&tab, NULL, NODE, id, stock, true), 0);
+	return fs_sale_lookup(&tab, id);
+}
+
+/* Run one request through fs_claim; @p raw NULL means 48 zero bytes (open sales). */
+static struct fs_fcp_reply do_req(
+	unsigned w, int64_t now_ms, uint8_t type, uint32_t sale, uint64_t user, uint64_t request_id)
+{
+	struct fs_claim_env env = env_of(w, now_ms);
+	struct fs_fcp_req req = {
+		.type = type, .sale_id = sale, .user_id = user, .request_id = request_id};
+	uint8_t raw[48] = {0};
+	struct fs_fcp_reply rep;
+
+	memset(&rep, 0xee, sizeof(rep)); /* fs_claim must fill every field */
+	fs_claim(&tab, &env, &req, raw, &rep);
+	cr_assert_eq(rep.sale_id, sale);
+	cr_assert_eq(rep.user_id, user);
+	cr_assert_eq(rep.request_id, request_id);
+	cr_assert_eq(rep.node_id, NODE);
+	cr_assert_eq(
+		rep.type, type == FS_FCP_CLAIM ? FS_FCP_CLAIM_RESULT : FS_FCP_SALE_STATUS_RESULT);
+	return rep;
+}
+
+static struct fs_fcp_reply claim(
+	unsigned w, int64_t now_ms, uint32_t sale, uint64_t user, uint64_t request_id)
+{
+	return do_req(w, now_ms, FS_FCP_CLAIM, sale, user, request_id);
+}
+
+static struct fs_fcp_reply status(int64_t now_ms, uint32_t sale)
+{
+	return do_req(0, now_ms, FS_FCP_SALE_STATUS, sale, 0, 99);
+}
+
+Test(claim, unknown_sale)
+{
+	struct fs_fcp_reply rep;
+
+	open_sale(1, 10);
+	rep = claim(0, NOW_MS, 2, 5, 6);
+	cr_assert_eq(rep.status, FS_ST_UNKNOWN_SALE);
+	cr_assert_eq(rep.order_id, 0);
+	cr_assert_eq(rep.remaining, 0);
+	cr_assert_eq(rep.retry_after_ms, 0);
+	cr_assert_eq(status(NOW_MS, 2).status, FS_ST_UNKNOWN_SALE);
+	cr_assert_eq(cnt[0][FS_CNT_CLAIMS], 1);
+	cr_assert_eq(cnt[0][FS_CNT_STATUS_REQS], 1);
+	cr_assert_eq(cnt[0][FS_CNT_ST_UNKNOWN_SALE], 2);
+}
+
+Test(claim, not_started_with_retry_after)
+{
+	struct fs_sale *s = open_sale(1, 10);
+	struct fs_fcp_reply rep;
+
+	rep = claim(0, s->start_ms - 1500, 1, 5, 6);
+	cr_assert_eq(rep.status, FS_ST_NOT_STARTED);
+	cr_assert_eq(rep.retry_after_ms, 1500);
+	cr_assert_eq(rep.remaining, 10);
+	/* Saturates at 2^32-1 ms. */
+	rep = claim(0, s->start_ms - (1ll << 40), 1, 5, 6);
+	cr_assert_eq(rep.status, FS_ST_NOT_STARTED);
+	cr_assert_eq(rep.retry_after_ms, UINT32_MAX);
+	/* The start instant is inclusive. */
+	rep = claim(0, s->start_ms, 1, 5, 6);
+	cr_assert_eq(rep.status, FS_ST_WON);
+	cr_assert_eq(cnt[0][FS_CNT_ST_NOT_STARTED], 2);
+	cr_assert_eq(cnt[0][FS_CNT_ST_WON], 1);
+}
+
+Test(claim, ended_by_time)
+{
+	struct fs_sale *s = open_sale(1, 10);
+
+	cr_assert_eq(claim(0, s->end_ms, 1, 5, 6).status, FS_ST_ENDED);
+	cr_assert_eq(claim(0, s->end_ms + 100000, 1, 5, 6).status, FS_ST_ENDED);
+	cr_assert_eq(claim(0, s->end_ms - 1, 1, 5, 6).status, FS_ST_WON);
+	cr_assert_eq(cnt[0][FS_CNT_ST_ENDED], 2);
+}
+
+Test(claim, ended_by_stop)
+{
+	open_sale(1, 10);
+	cr_assert_eq(claim(0, NOW_MS, 1, 5, 6).status, FS_ST_WON);
+	cr_assert_eq(fs_sale_halt(&tab, NULL, NODE, 1), 0);
+	cr_assert_eq(claim(0, NOW_MS, 1, 6, 7).status, FS_ST_ENDED);
+	cr_assert_eq(claim(0, NOW_MS, 1, 5, 8).status, FS_ST_ENDED, "even for the winner");
+}
+
+Test(claim, won_then_already_won_same_order)
+{
+	struct fs_journal_reader *r;
+	struct fs_fcp_reply rep, rep2;
+	struct fs_jrec rec[4];
+
+	open_sale(1, 10);
+	rep = claim(2, NOW_MS, 1, 555, 1);
+	cr_assert_eq(rep.status, FS_ST_WON);
+	cr_assert_eq(
+		rep.order_id, FS_ORDER_ID(NODE, 2, 1), "order id %lx", (unsigned long)rep.order_id);
+	cr_assert_eq(rep.remaining, 9);
+	cr_assert_eq(rep.retry_after_ms, 0);
+	/* A second request_id, on the same and on another worker. */
+	rep2 = claim(2, NOW_MS, 1, 555, 2);
+	cr_assert_eq(rep2.status, FS_ST_ALREADY_WON);
+	cr_assert_eq(rep2.order_id, rep.order_id);
+	cr_assert_eq(rep2.request_id, 2);
+	rep2 = claim(5, NOW_MS, 1, 555, 3);
+	cr_assert_eq(rep2.status, FS_ST_ALREADY_WON);
+	cr_assert_eq(rep2.order_id, rep.order_id);
+	cr_assert_eq(rep2.remaining, 9);
+	/* The journal holds exactly the one order, written before the WON. */
+	r = fs_journal_reader_open(tmpdir, 2, 1);
+	cr_assert_eq(fs_journal_read(r, rec, 4), 1);
+	fs_journal_reader_close(r);
+	cr_assert_eq(rec[0].type, FS_JREC_ORDER);
+	cr_assert_eq(rec[0].sale_id, 1);
+	cr_assert_eq(rec[0].node_id, NODE);
+	cr_assert_eq(rec[0].lcore, 2);
+	cr_assert_eq(rec[0].time_ns, (uint64_t)NOW_MS * 1000000ull);
+	cr_assert_eq(rec[0].body.order.order_id, rep.order_id);
+	cr_assert_eq(rec[0].body.order.user_id, 555);
+	cr_assert_eq(rec[0].body.order.request_id, 1);
+	r = fs_journal_reader_open(tmpdir, 5, 1);
+	cr_assert_eq(fs_journal_read(r, rec, 4), 0);
+	fs_journal_reader_close(r);
+	cr_assert_eq(cnt[2][FS_CNT_ST_WON], 1);
+	cr_assert_eq(cnt[2][FS_CNT_ST_ALREADY_WON], 1);
+	cr_assert_eq(cnt[5][FS_CNT_ST_ALREADY_WON], 1);
+}
+
+Test(claim, sold_out_after_stock)
+{
+	struct fs_sale *s = open_sale(1, 5);
+	struct fs_fcp_reply rep;
+	uint64_t first = 0;
+
+	for (uint64_t u = 1; u <= 5; u++) {
+		rep = claim(u % N_WORKERS, NOW_MS, 1, u, u);
+		cr_assert_eq(rep.status, FS_ST_WON);
+		cr_assert_eq(rep.remaining, 5 - u);
+		if (u == 1)
+			first = rep.order_id;
+	}
+	cr_assert_not(s->sold_out);
+	rep = claim(0, NOW_MS, 1, 6, 6);
+	cr_assert_eq(rep.status, FS_ST_SOLD_OUT);
+	cr_assert_eq(rep.remaining, 0);
+	cr_assert_eq(rep.order_id, 0);
+	cr_assert(s->sold_out, "the cached flag is set");
+	cr_assert_eq(claim(3, NOW_MS, 1, 7, 7).status, FS_ST_SOLD_OUT);
+	/* A winner still hears about its order. */
+	rep = claim(4, NOW_MS, 1, 1, 8);
+	cr_assert_eq(rep.status, FS_ST_ALREADY_WON);
+	cr_assert_eq(rep.order_id, first);
+	cr_assert_eq(fs_stock_sold(&s->stock), 5);
+	cr_assert_eq(fs_winners_count(s->winners), 5);
+}
+
+Test(claim, retry_while_waiting_for_lease)
+{
+	struct fs_sale_def def = {.sale_id = 1, .stock = 10, .start_ms = 0, .end_ms = INT64_MAX};
+	struct fs_fcp_reply rep;
+
+	cr_assert_eq(fs_sale_define(&tab, NULL, NODE, &def), 0);
+	rep = claim(0, NOW_MS, 1, 1, 1);
+	cr_assert_eq(rep.status, FS_ST_RETRY, "no lease yet");
+	cr_assert_eq(rep.retry_after_ms, FS_RETRY_LEASE_MS);
+	cr_assert_eq(fs_sale_lease(&tab, NULL, NODE, 1, 1, false), 0);
+	cr_assert_eq(claim(0, NOW_MS, 1, 1, 2).status, FS_ST_WON);
+	rep = claim(1, NOW_MS, 1, 2, 3);
+	cr_assert_eq(rep.status, FS_ST_RETRY, "lease used up, more may come");
+	cr_assert_eq(rep.retry_after_ms, FS_RETRY_LEASE_MS);
+	cr_assert_eq(fs_sale_lease(&tab, NULL, NODE, 1, 0, true), 0);
+	cr_assert_eq(claim(1, NOW_MS, 1, 2, 4).status, FS_ST_SOLD_OUT);
+	cr_assert_eq(cnt[0][FS_CNT_ST_RETRY] + cnt[1][FS_CNT_ST_RETRY], 2);
+}
+
+Test(claim, journal_failure_gives_everything_back)
+{
+	struct fs_sale *s = open_sale(1, 3);
+	struct fs_claim_env env = env_of(0, NOW_MS);
+	struct fs_fcp_req req = {.type = FS_FCP_CLAIM, .sale_id = 1, .user_id = 9};
+	struct fs_fcp_reply rep;
+	uint8_t raw[48] = {0};
+	uint64_t order;
+
+	env.journal = NULL; /* the journal cannot record */
+	fs_claim(&tab, &env, &req, raw, &rep);
+	cr_assert_eq(rep.status, FS_ST_RETRY);
+	cr_assert_eq(rep.retry_after_ms, FS_RETRY_JOURNAL_MS);
+	cr_assert_eq(rep.order_id, 0);
+	cr_assert_eq(rep.remaining, 3);
+	cr_assert_eq(cnt[0][FS_CNT_JOURNAL_ERRORS], 1);
+	cr_assert_eq(fs_winners_find(s->winners, 9, &order), FS_WIN_ABSENT);
+	/* The unit and the user are free again. */
+	for (uint64_t u = 9; u < 12; u++)
+		cr_assert_eq(claim(0, NOW_MS, 1, u, u).status, FS_ST_WON);
+	cr_assert_eq(claim(0, NOW_MS, 1, 12, 12).status, FS_ST_SOLD_OUT);
+}
+
+Test(claim, winners_full_is_retry)
+{
+	struct fs_sale *s = open_sale(1, 1);
+	struct fs_claim_env env = env_of(0, NOW_MS);
+	struct fs_fcp_req req = {.type = FS_FCP_CLAIM, .sale_id = 1};
+	uint64_t cap = fs_winners_capacity(s->winners);
+	struct fs_fcp_reply rep;
+	uint8_t raw[48] = {0};
+
+	/* Failed claims leave released entries behind: fill every slot with them. */
+	env.journal = NULL;
+	for (uint64_t u = 1; u <= cap; u++) {
+		req.user_id = u;
+		fs_claim(&tab, &env, &req, raw, &rep);
+		cr_assert_eq(rep.status, FS_ST_RETRY);
+	}
+	cr_assert_eq(cnt[0][FS_CNT_WINNERS_FULL], 0);
+	rep = claim(0, NOW_MS, 1, cap + 1, 1);
+	cr_assert_eq(rep.status, FS_ST_RETRY);
+	cr_assert_eq(cnt[0][FS_CNT_WINNERS_FULL], 1);
+	cr_assert_eq(fs_stock_remaining(&s->stock), 1, "the unit went back");
+	cr_assert_eq(claim(0, NOW_MS, 1, 5, 2).status, FS_ST_WON, "a released user wins");
+}
+
+/* ---- token sales ---- */
+
+static const uint8_t KEY[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+
+static void token_sale(uint32_t id, bool has_key)
+{
+	struct fs_sale_def def = {.sale_id = id,
+		.stock = 10,
+		.start_ms = 0,
+		.end_ms = INT64_MAX,
+		.admission = FS_ADM_TOKEN,
+		.has_key = has_key};
+
+	memcpy(def.key, KEY, 16);
+	cr_assert_eq(fs_sale_define(&tab, NULL, NODE, &def), 0);
+	cr_assert_eq(fs_sale_lease(&tab, NULL, NODE, id, 10, true), 0);
+}
+
+/* Encode a token CLAIM by hand (PROTOCOL.md, big-endian) with a SipHash-2-4-128 token computed
+ * here with libsodium, independent of fcp.c; run it through fs_claim. */
+static struct fs_fcp_reply token_claim(uint32_t sale, uint64_t user, uint32_t expiry, uint16_t node,
+	const uint8_t key[16], bool corrupt)
+{
+	struct fs_claim_env env = env_of(1, NOW_MS);
+	struct fs_fcp_req req = {.type = FS_FCP_CLAIM,
+		.sale_id = sale,
+		.user_id = user,
+		.token_expiry = expiry,
+		.node_id = node,
+		.request_id = 1};
+	struct fs_fcp_reply rep;
+	uint8_t raw[48] = {0x46, 0x43, 1, FS_FCP_CLAIM};
+
+	for (int i = 0; i < 4; i++)
+		raw[4 + i] = (uint8_t)(sale >> (24 - 8 * i));
+	for (int i = 0; i < 8; i++)
+		raw[8 + i] = (uint8_t)(user >> (56 - 8 * i));
+	for (int i = 0; i < 4; i++)
+		raw[16 + i] = (uint8_t)(expiry >> (24 - 8 * i));
+	raw[20] = (uint8_t)(node >> 8);
+	raw[21] = (uint8_t)node;
+	raw[47] = 1;
+	cr_assert_eq(sodium_init() >= 0, true);
+	crypto_shorthash_siphashx24(raw + 24, raw + 4, 20, key);
+	if (corrupt)
+		raw[30] ^= 1;
+	memcpy(req.token, raw + 24, 16);
+	fs_claim(&tab, &env, &req, raw, &rep);
+	return rep;
+}
+
+Test(claim, token_ok_on_any_node_and_ours)
+{
+	token_sale(42, true);
+	cr_assert_eq(token_claim(42, 1001, 1798761600, 0, KEY, false).status, FS_ST_WON);
+	cr_assert_eq(token_claim(42, 1002, 1798761600, NODE, KEY, false).status, FS_ST_WON);
+	cr_assert_eq(token_claim(42, 1002, 1798761600, NODE, KEY, false).status, FS_ST_ALREADY_WON);
+	/* Expiry is in seconds; the token is good up to and including its second. */
+	cr_assert_eq(token_claim(42, 1003, NOW_MS / 1000, 0, KEY, false).status, FS_ST_WON);
+}
+
+Test(claim, token_protocol_vector_wins)
+{
+	/* PROTOCOL.md test vector 1: sale 42, user 1001, expiry 1798761600, node 0. */
+	static const char *hex = "464301010000002a00000000000003e96b36ec8000000000e5f464adbcd410d8f"
+				 "ba87eb6a924e63b0102030405060708";
+	struct fs_claim_env env = env_of(0, NOW_MS);
+	struct fs_fcp_req req = {.type = FS_FCP_CLAIM,
+		.sale_id = 42,
+		.user_id = 1001,
+		.token_expiry = 1798761600,
+		.request_id = 0x0102030405060708ull};
+	struct fs_fcp_reply rep;
+	uint8_t raw[48];
+
+	for (int i = 0; i < 48; i++)
+		sscanf(hex + 2 * i, "%2hhx", &raw[i]);
+	memcpy(req.token, raw + 24, 16);
+	token_sale(42, true);
+	fs_claim(&tab, &env, &req, raw, &rep);
+	cr_assert_eq(rep.status, FS_ST_WON);
+}
+
+Test(claim, bad_token_wrong_mac_expired_other_node)
+{
+	uint8_t other_key[16] = {9};
+
+	token_sale(42, true);
+	cr_assert_eq(token_claim(42, 1, 1798761600, 0, KEY, true).status, FS_ST_BAD_TOKEN,
+		"corrupted MAC");
+	cr_assert_eq(token_claim(42, 1, 1798761600, 0, other_key, false).status, FS_ST_BAD_TOKEN,
+		"another key");
+	cr_assert_eq(token_claim(42, 1, NOW_MS / 1000 - 1, 0, KEY, false).status, FS_ST_BAD_TOKEN,
+		"expired");
+	cr_assert_eq(token_claim(42, 1, 1798761600, NODE + 1, KEY, false).status, FS_ST_BAD_TOKEN,
+		"bound to another node");
+	cr_assert_eq(cnt[1][FS_CNT_ST_BAD_TOKEN], 4);
+	cr_assert_eq(token_claim(42, 1, 1798761600, 0, KEY, false).status, FS_ST_WON);
+	/* An open sale ignores the token fields. */
+	open_sale(43, 1);
+	cr_assert_eq(token_claim(43, 1, 1, 999, other_key, true).status, FS_ST_WON);
+}
+
+Test(claim, token_key_not_set_is_retry)
+{
+	token_sale(42, false);
+	cr_assert_eq(token_claim(42, 1, 1798761600, 0, KEY, false).status, FS_ST_RETRY);
+	cr_assert_eq(fs_sale_rekey(&tab, NULL, NODE, 42, KEY), 0);
+	cr_assert_eq(token_claim(42, 1, 1798761600, 0, KEY, false).status, FS_ST_WON);
+}
+
+Test(claim, sale_status_answers)
+{
+	struct fs_sale *s = open_sale(1, 2);
+	struct fs_fcp_reply rep;
+
+	rep = status(s->start_ms - 250, 1);
+	cr_assert_eq(rep.status, FS_ST_NOT_STARTED);
+	cr_assert_eq(rep.retry_after_ms, 250);
+	rep = status(NOW_MS, 1);
+	cr_assert_eq(rep.status, FS_ST_ACTIVE);
+	cr_assert_eq(rep.remaining, 2);
+	cr_assert_eq(rep.order_id, 0);
+	cr_assert_eq(claim(0, NOW_MS, 1, 1, 1).status, FS_ST_WON);
+	cr_assert_eq(status(NOW_MS, 1).remaining, 1);
+	cr_assert_eq(claim(1, NOW_MS, 1, 2, 2).status, FS_ST_WON);
+	rep = status(NOW_MS, 1);
+	cr_assert_eq(rep.status, FS_ST_SOLD_OUT, "sold out even before any claim saw it");
+	cr_assert_eq(rep.remaining, 0);
+	cr_assert_eq(status(s->end_ms, 1).status, FS_ST_ENDED);
+	open_sale(2, 5);
+	cr_assert_eq(fs_sale_halt(&tab, NULL, NODE, 2), 0);
+	cr_assert_eq(status(NOW_MS, 2).status, FS_ST_ENDED);
+	cr_assert_eq(cnt[0][FS_CNT_STATUS_REQS], 6);
+	cr_assert_eq(cnt[0][FS_CNT_ST_ACTIVE], 2);
+}
+
+/* ---- one per user across workers ---- */
+
+#define RACE_USERS 300
+
+struct racer {
+	unsigned w;
+	uint64_t user;
+	pthread_barrier_t *start;
+	struct fs_fcp_reply rep;
+	unsigned retries;
+};
+
+static void *racer_run(void *arg)
+{
+	struct racer *r = arg;
+	struct fs_claim_env env = env_of(r->w, NOW_MS);
+	struct fs_fcp_req req = {
+		.type = FS_FCP_CLAIM, .sale_id = 1, .user_id = r->user, .request_id = r->w};
+	uint8_t raw[48] = {0};
+
+	pthread_barrier_wait(r->start);
+	for (unsigned i = 0; i < 1000000; i++) {
+		fs_claim(&tab, &env, &req, raw, &r->rep);
+		if (r->rep.status != FS_ST_RETRY)
+			break;
+		r->retries++;
+		sched_yield(); /* a client waits retry_after_ms; yielding is enough here */
+	}
+	return NULL;
+}
+
+Test(claim, one_per_user_across_workers, .timeout = 120)
+{
+	struct racer r[N_WORKERS];
+	pthread_t th[N_WORKERS];
+	pthread_barrier_t start;
+	static uint64_t records[RACE_USERS + 1];
+	struct fs_jrec buf[64];
+	unsigned total_records = 0, retries = 0;
+	struct timespec t0, t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	open_sale(1, 100000);
+	pthread_barrier_init(&start, NULL, N_WORKERS);
+	for (uint64_t user = 1; user <= RACE_USERS; user++) {
+		unsigned won = 0;
+		uint64_t order = 0;
+
+		for (unsigned i = 0; i < N_WORKERS; i++) {
+			r[i] = (struct racer){.w = i, .user = user, .start = &start};
+			cr_assert_eq(pthread_create(&th[i], NULL, racer_run, &r[i]), 0);
+		}
+		for (unsigned i = 0; i < N_WORKERS; i++) {
+			pthread_join(th[i], NULL);
+			retries += r[i].retries;
+			if (r[i].rep.status == FS_ST_WON) {
+				won++;
+				order = r[i].rep.order_id;
+			} else {
+				cr_assert_eq(r[i].rep.status, FS_ST_ALREADY_WON,
+					"user %lu worker %u: %s", (unsigned long)user, i,
+					fs_fcp_status_name(r[i].rep.status));
+			}
+		}
+		cr_assert_eq(won, 1, "user %lu won %u times", (unsigned long)user, won);
+		for (unsigned i = 0; i < N_WORKERS; i++)
+			cr_assert_eq(r[i].rep.order_id, order);
+	}
+	pthread_barrier_destroy(&start);
+	/* Exactly one journal record per user, over all workers' journals. */
+	for (unsigned i = 0; i < N_WORKERS; i++) {
+		struct fs_journal_reader *rd = fs_journal_reader_open(tmpdir, i, 1);
+		int n;
+
+		while ((n = fs_journal_read(rd, buf, 64)) > 0) {
+			for (int k = 0; k < n; k++) {
+				cr_assert_leq(buf[k].body.order.user_id, RACE_USERS);
+				records[buf[k].body.order.user_id]++;
+				total_records++;
+			}
+		}
+		fs_journal_reader_close(rd);
+	}
+	cr_assert_eq(total_records, RACE_USERS);
+	for (uint64_t user = 1; user <= RACE_USERS; user++)
+		cr_assert_eq(records[user], 1, "user %lu has %lu records", (unsigned long)user,
+			(unsigned long)records[user]);
+	cr_assert_eq(fs_stock_sold(&fs_sale_lookup(&tab, 1)->stock), RACE_USERS);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	fprintf(stderr, "# one_per_user_across_workers: %u users x %u workers: %.2f s, %u RETRY\n",
+		RACE_USERS, N_WORKERS, (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9,
+		retries);
+}

@@ -1,1 +1,440 @@
+/* Unit tests of journal.c and recovery: round trip, torn records, reopen, restart rebuilds winners.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
 #include <criterion/criterion.h>
+
+#include "claim.h"
+#include "journal.h"
+#include "sale.h"
+
+static char tmpdir[64];
+
+static void mk_tmpdir(void)
+{
+	strcpy(tmpdir, "/tmp/coreb-journal-XXXXXX");
+	cr_assert_not_null(mkdtemp(tmpdir));
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static void rm_tmpdir(void)
+{
+	nftw(tmpdir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void order_rec(struct fs_jrec *rec, uint64_t i)
+{
+	memset(rec, 0, sizeof(*rec));
+	rec->sale_id = 9;
+	rec->node_id = 3;
+	rec->type = FS_JREC_ORDER;
+	rec->time_ns = 1700000000000000000ull + i;
+	rec->body.order.order_id = 1000000 + i;
+	rec->body.order.user_id = i * 7;
+	rec->body.order.request_id = i ^ 0x5555;
+}
+
+static void append_n(struct fs_journal *j, uint64_t first, uint64_t n)
+{
+	struct fs_jrec rec;
+
+	for (uint64_t i = first; i < first + n; i++) {
+		order_rec(&rec, i);
+		cr_assert_eq(fs_journal_append(j, &rec), 0);
+		cr_assert_eq(rec.seq, i);
+	}
+}
+
+/* Read everything from @p from_seq and check it is records from..to-1 as append_n wrote them. */
+static uint64_t read_check(unsigned index, uint64_t from_seq)
+{
+	struct fs_journal_reader *r = fs_journal_reader_open(tmpdir, index, from_seq);
+	static struct fs_jrec buf[4096];
+	uint64_t seq = from_seq;
+	int n;
+
+	cr_assert_not_null(r);
+	while ((n = fs_journal_read(r, buf, 4096)) > 0) {
+		for (int k = 0; k < n; k++, seq++) {
+			struct fs_jrec want;
+
+			order_rec(&want, seq);
+			cr_assert_eq(buf[k].seq, seq);
+			cr_assert_eq(buf[k].magic, FS_JREC_MAGIC);
+			cr_assert_eq(buf[k].lcore, index);
+			cr_assert_eq(buf[k].body.order.order_id, want.body.order.order_id);
+			cr_assert_eq(buf[k].body.order.user_id, want.body.order.user_id);
+			cr_assert_eq(buf[k].body.order.request_id, want.body.order.request_id);
+			cr_assert_eq(buf[k].time_ns, want.time_ns);
+			cr_assert(fs_jrec_valid(&buf[k], seq));
+		}
+	}
+	cr_assert_geq(n, 0);
+	cr_assert_eq(fs_journal_reader_pos(r), seq);
+	fs_journal_reader_close(r);
+	return seq;
+}
+
+TestSuite(journal, .init = mk_tmpdir, .fini = rm_tmpdir);
+
+Test(journal, seal_and_valid)
+{
+	struct fs_jrec rec;
+
+	order_rec(&rec, 5);
+	rec.seq = 5;
+	fs_jrec_seal(&rec);
+	cr_assert(fs_jrec_valid(&rec, 5));
+	cr_assert(fs_jrec_valid(&rec, 0));
+	cr_assert_not(fs_jrec_valid(&rec, 6));
+	for (unsigned b = 8; b < 64; b++) {
+		((uint8_t *)&rec)[b] ^= 0x10;
+		cr_assert_not(fs_jrec_valid(&rec, 5), "flip in byte %u undetected", b);
+		((uint8_t *)&rec)[b] ^= 0x10;
+	}
+	rec.magic = 0;
+	cr_assert_not(fs_jrec_valid(&rec, 5));
+}
+
+Test(journal, round_trip_across_segment_boundary, .timeout = 120)
+{
+	const uint64_t n = 300000; /* > FS_JOURNAL_SEG_RECS: two segments */
+	struct fs_journal *j = fs_journal_open(tmpdir, 4);
+	unsigned idx[8];
+	char path[128];
+	double t0 = now_s();
+
+	cr_assert_not_null(j);
+	cr_assert_eq(fs_journal_next_seq(j), 1);
+	append_n(j, 1, n);
+	cr_assert_eq(fs_journal_next_seq(j), n + 1);
+	cr_assert_eq(fs_journal_sync(j), 0);
+	/* Readable while the writer is open, and after it closed. */
+	cr_assert_eq(read_check(4, 1), n + 1);
+	fs_journal_close(j);
+	cr_assert_eq(read_check(4, 1), n + 1);
+	cr_assert_eq(read_check(4, FS_JOURNAL_SEG_RECS - 1), n + 1); /* start in segment 0 */
+	cr_assert_eq(read_check(4, FS_JOURNAL_SEG_RECS + 10), n + 1);
+	snprintf(path, sizeof(path), "%s/journal-004-000001.fsj", tmpdir);
+	cr_assert_eq(access(path, F_OK), 0, "second segment file exists");
+	cr_assert_eq(fs_journal_list(tmpdir, idx, 8), 1);
+	cr_assert_eq(idx[0], 4);
+	fprintf(stderr, "# round_trip: %lu records over 2 segments, written and read 4x: %.2f s\n",
+		(unsigned long)n, now_s() - t0);
+}
+
+Test(journal, reader_follows_live_writer)
+{
+	struct fs_journal_reader *r = fs_journal_reader_open(tmpdir, 0, 1);
+	struct fs_jrec buf[16];
+	struct fs_journal *j;
+
+	cr_assert_not_null(r);
+	cr_assert_eq(fs_journal_read(r, buf, 16), 0, "no segment yet: nothing, no error");
+	j = fs_journal_open(tmpdir, 0);
+	cr_assert_not_null(j);
+	cr_assert_eq(fs_journal_read(r, buf, 16), 0);
+	append_n(j, 1, 5);
+	cr_assert_eq(fs_journal_read(r, buf, 16), 5);
+	cr_assert_eq(buf[4].seq, 5);
+	cr_assert_eq(fs_journal_read(r, buf, 16), 0);
+	append_n(j, 6, 3);
+	cr_assert_eq(fs_journal_read(r, buf, 2), 2);
+	cr_assert_eq(fs_journal_read(r, buf, 16), 1);
+	cr_assert_eq(buf[0].seq, 8);
+	cr_assert_eq(fs_journal_reader_pos(r), 9);
+	fs_journal_reader_close(r);
+	fs_journal_close(j);
+}
+
+Test(journal, reopen_continues_seq)
+{
+	struct fs_journal *j = fs_journal_open(tmpdir, 1);
+
+	append_n(j, 1, 5);
+	fs_journal_close(j);
+	j = fs_journal_open(tmpdir, 1);
+	cr_assert_not_null(j);
+	cr_assert_eq(fs_journal_next_seq(j), 6);
+	append_n(j, 6, 5);
+	fs_journal_close(j);
+	cr_assert_eq(read_check(1, 1), 11);
+}
+
+/* Overwrite @p len bytes at @p off of record @p seq (1-based) of journal 2, segment 0. */
+static void tear(uint64_t seq, unsigned off, unsigned len)
+{
+	char path[128];
+	uint8_t junk[64];
+	int fd;
+
+	memset(junk, 0xa5, sizeof(junk));
+	snprintf(path, sizeof(path), "%s/journal-002-000000.fsj", tmpdir);
+	fd = open(path, O_WRONLY);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(pwrite(fd, junk, len, (off_t)((seq - 1) * 64 + off)), (ssize_t)len);
+	close(fd);
+}
+
+Test(journal, torn_last_record_ignored_then_overwritten)
+{
+	struct fs_journal *j = fs_journal_open(tmpdir, 2);
+
+	append_n(j, 1, 10);
+	fs_journal_close(j);
+	/* A crash mid-write: part of the last record's body is garbage. */
+	tear(10, 30, 12);
+	cr_assert_eq(read_check(2, 1), 10, "reader stops before the torn record 10");
+	j = fs_journal_open(tmpdir, 2);
+	cr_assert_not_null(j);
+	cr_assert_eq(fs_journal_next_seq(j), 10, "writer positions on the torn record");
+	append_n(j, 10, 3);
+	fs_journal_close(j);
+	cr_assert_eq(read_check(2, 1), 13, "the torn record was overwritten");
+
+	/* A torn magic word (the last store of an append) is the same story. */
+	tear(13, 0, 4);
+	cr_assert_eq(read_check(2, 1), 13);
+	j = fs_journal_open(tmpdir, 2);
+	cr_assert_eq(fs_journal_next_seq(j), 13);
+	append_n(j, 13, 1);
+	fs_journal_close(j);
+	cr_assert_eq(read_check(2, 1), 14);
+}
+
+Test(journal, list_parses_file_names)
+{
+	const char *names[] = {"journal-000-000000.fsj", "journal-255-000000.fsj",
+		"journal-003-000001.fsj", "journal-3-0.fsj", "journal-004-000000.fsjx",
+		"journal-005-000000.tmp", "notes.txt", "journal-256-000000.fsj"};
+	unsigned idx[8];
+	char path[128];
+
+	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", tmpdir, names[i]);
+		fclose(fopen(path, "w"));
+	}
+	cr_assert_eq(fs_journal_list(tmpdir, idx, 8), 3);
+	cr_assert_eq(idx[0], 0);
+	cr_assert_eq(idx[1], 3);
+	cr_assert_eq(idx[2], 255);
+	cr_assert_eq(fs_journal_list(tmpdir, idx, 2), 2);
+	cr_assert_eq(fs_journal_list("/nonexistent-coreb", idx, 8), -ENOENT);
+}
+
+/* ---- restart rebuilds the same winners ---- */
+
+#define R_WORKERS 4
+#define R_STOCK 500
+#define R_USERS 3000
+#define R_SALE 77
+
+static struct fs_sale_table tab;
+static struct fs_sale_table tab2;
+
+struct claimer {
+	unsigned w;
+	struct fs_journal *j;
+	pthread_barrier_t *start;
+	uint64_t cnt[FS_CNT__COUNT];
+	uint64_t won_user[R_STOCK + 1];
+	uint64_t won_order[R_STOCK + 1];
+	unsigned n_won;
+	unsigned bad;
+};
+
+static void *claimer_run(void *arg)
+{
+	struct claimer *c = arg;
+	struct timespec ts;
+	struct fs_claim_env env = {
+		.node_id = 3, .worker = (uint8_t)c->w, .journal = c->j, .cnt = c->cnt};
+	uint8_t raw[48] = {0};
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	env.now_ms = ts.tv_sec * 1000ll + ts.tv_nsec / 1000000;
+	env.now_ns = ts.tv_sec * 1000000000ull + ts.tv_nsec;
+	pthread_barrier_wait(c->start);
+	/* Every worker goes through all users, from its own starting point, so users meet
+	 * each other on several workers (ALREADY_WON) and the stock runs out. */
+	for (unsigned k = 0; k < R_USERS; k++) {
+		struct fs_fcp_req req = {.type = FS_FCP_CLAIM,
+			.sale_id = R_SALE,
+			.user_id = 1 + (k + c->w * 997) % R_USERS,
+			.request_id = k};
+		struct fs_fcp_reply rep;
+
+		do
+			fs_claim(&tab, &env, &req, raw, &rep);
+		while (rep.status == FS_ST_RETRY);
+		if (rep.status == FS_ST_WON) {
+			if (c->n_won > R_STOCK) {
+				c->bad++;
+				continue;
+			}
+			c->won_user[c->n_won] = req.user_id;
+			c->won_order[c->n_won++] = rep.order_id;
+		} else if (rep.status != FS_ST_ALREADY_WON && rep.status != FS_ST_SOLD_OUT) {
+			c->bad++;
+		}
+	}
+	return NULL;
+}
+
+Test(journal, restart_rebuilds_same_winners, .timeout = 120)
+{
+	static struct claimer c[R_WORKERS];
+	const uint8_t key[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+	const uint8_t key2[16] = {0xff};
+	struct fs_sale_def def = {
+		.sale_id = R_SALE, .stock = R_STOCK, .start_ms = 0, .end_ms = INT64_MAX};
+	struct fs_sale_def def2 = {.sale_id = 78,
+		.stock = 10,
+		.start_ms = 5,
+		.end_ms = 50,
+		.admission = FS_ADM_TOKEN,
+		.has_key = true};
+	pthread_t th[R_WORKERS];
+	pthread_barrier_t start;
+	struct fs_recovery rec;
+	struct fs_journal *ctl;
+	struct fs_sale *s, *s2;
+	unsigned won = 0;
+	double t0 = now_s();
+
+	memcpy(def2.key, key, 16);
+	fs_sale_table_init(&tab, R_WORKERS);
+	ctl = fs_journal_open(tmpdir, FS_JOURNAL_CONTROL);
+	cr_assert_not_null(ctl);
+	cr_assert_eq(fs_sale_define(&tab, ctl, 3, &def), 0);
+	cr_assert_eq(fs_sale_define(&tab, ctl, 3, &def), -EEXIST);
+	cr_assert_eq(fs_sale_lease(&tab, ctl, 3, R_SALE, 200, false), 0);
+	cr_assert_eq(fs_sale_lease(&tab, ctl, 3, R_SALE, 301, true), -EINVAL, "beyond stock");
+	cr_assert_eq(fs_sale_lease(&tab, ctl, 3, R_SALE, 300, true), 0);
+	cr_assert_eq(fs_sale_define(&tab, ctl, 3, &def2), 0);
+	cr_assert_eq(fs_sale_rekey(&tab, ctl, 3, 78, key2), 0);
+	cr_assert_eq(fs_sale_halt(&tab, ctl, 3, 78), 0);
+	cr_assert_eq(fs_sale_halt(&tab, ctl, 3, 79), -ENOENT);
+	fs_journal_close(ctl);
+
+	pthread_barrier_init(&start, NULL, R_WORKERS);
+	for (unsigned i = 0; i < R_WORKERS; i++) {
+		c[i].w = i;
+		c[i].start = &start;
+		c[i].j = fs_journal_open(tmpdir, i);
+		cr_assert_not_null(c[i].j);
+		cr_assert_eq(pthread_create(&th[i], NULL, claimer_run, &c[i]), 0);
+	}
+	for (unsigned i = 0; i < R_WORKERS; i++) {
+		pthread_join(th[i], NULL);
+		fs_journal_close(c[i].j);
+		cr_assert_eq(c[i].bad, 0);
+		won += c[i].n_won;
+	}
+	pthread_barrier_destroy(&start);
+	s = fs_sale_lookup(&tab, R_SALE);
+	cr_assert_eq(won, R_STOCK);
+	cr_assert_eq(fs_stock_sold(&s->stock), R_STOCK);
+
+	/* Restart: a fresh table from the journals alone. */
+	fs_sale_table_init(&tab2, R_WORKERS);
+	cr_assert_eq(fs_sale_recover(&tab2, tmpdir, &rec), 0);
+	cr_assert_eq(rec.sales, 2);
+	cr_assert_eq(rec.orders, R_STOCK);
+	cr_assert_eq(rec.skipped, 0);
+	cr_assert_eq(rec.journals, R_WORKERS);
+	s2 = fs_sale_lookup(&tab2, R_SALE);
+	cr_assert_not_null(s2);
+	cr_assert_eq(fs_stock_sold(&s2->stock), R_STOCK);
+	cr_assert_eq(s2->stock.leased, R_STOCK);
+	cr_assert(s2->stock.final);
+	cr_assert(fs_stock_sold_out(&s2->stock));
+	cr_assert_eq(fs_winners_count(s2->winners), R_STOCK);
+	for (unsigned i = 0; i < R_WORKERS; i++) {
+		for (unsigned k = 0; k < c[i].n_won; k++) {
+			uint64_t o1 = 0, o2 = 0;
+
+			cr_assert_eq(
+				fs_winners_find(s->winners, c[i].won_user[k], &o1), FS_WIN_FOUND);
+			cr_assert_eq(
+				fs_winners_find(s2->winners, c[i].won_user[k], &o2), FS_WIN_FOUND);
+			cr_assert_eq(o1, c[i].won_order[k]);
+			cr_assert_eq(o2, c[i].won_order[k]);
+		}
+	}
+	for (uint64_t u = 1; u <= R_USERS; u++) {
+		uint64_t o1, o2;
+
+		cr_assert_eq(
+			fs_winners_find(s->winners, u, &o1), fs_winners_find(s2->winners, u, &o2));
+	}
+	/* The control journal replayed the second sale's key and stop. */
+	s2 = fs_sale_lookup(&tab2, 78);
+	cr_assert_not_null(s2);
+	cr_assert_eq(s2->admission, FS_ADM_TOKEN);
+	cr_assert(s2->key_set);
+	cr_assert_arr_eq(s2->key, key2, 16);
+	cr_assert(s2->stopped);
+	cr_assert_eq(s2->start_ms, 5);
+	cr_assert_eq(s2->end_ms, 50);
+	cr_assert_eq(s2->total, 10);
+	fs_sale_table_fini(&tab);
+	fs_sale_table_fini(&tab2);
+	fprintf(stderr, "# restart_rebuilds: %u workers x %u users, stock %u, recover: %.2f s\n",
+		R_WORKERS, R_USERS, R_STOCK, now_s() - t0);
+}
+
+Test(journal, recover_skips_unknown_sales_and_duplicates)
+{
+	struct fs_journal *j = fs_journal_open(tmpdir, 0);
+	struct fs_journal *ctl = fs_journal_open(tmpdir, FS_JOURNAL_CONTROL);
+	struct fs_sale_def def = {.sale_id = 9, .stock = 10, .start_ms = 0, .end_ms = 100};
+	struct fs_recovery rec;
+	struct fs_jrec r;
+	struct fs_sale *s;
+
+	fs_sale_table_init(&tab, 2);
+	cr_assert_eq(fs_sale_define(&tab, ctl, 3, &def), 0);
+	cr_assert_eq(fs_sale_lease(&tab, ctl, 3, 9, 10, true), 0);
+	fs_journal_close(ctl);
+	fs_sale_table_fini(&tab);
+	append_n(j, 1, 3); /* sale 9: users 7, 14, 21 */
+	order_rec(&r, 1);  /* user 7 again: a duplicate */
+	fs_journal_append(j, &r);
+	order_rec(&r, 5);
+	r.sale_id = 1234; /* no such sale */
+	fs_journal_append(j, &r);
+	fs_journal_close(j);
+
+	fs_sale_table_init(&tab2, 2);
+	cr_assert_eq(fs_sale_recover(&tab2, tmpdir, &rec), 0);
+	cr_assert_eq(rec.orders, 3);
+	cr_assert_eq(rec.skipped, 2);
+	s = fs_sale_lookup(&tab2, 9);
+	cr_assert_eq(fs_stock_sold(&s->stock), 3);
+	cr_assert_eq(fs_stock_remaining(&s->stock), 7);
+	fs_sale_table_fini(&tab2);
+}
