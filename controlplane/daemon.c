@@ -1,1 +1,386 @@
-/* placeholder: being written */
+/* flashctl daemon: per tick, lease Redis stock to this node, sync the dataplane, publish totals. */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "daemon.h"
+#include "dpctl.h"
+#include "redis.h"
+#include "timeparse.h"
+
+/* What the daemon remembers of a sale between ticks (to log state changes once). */
+struct sale_mem {
+	uint32_t sale_id;
+	uint32_t events;    /**< events known published (cache of events_published) */
+	uint64_t last_sold; /**< last sold count published, UINT64_MAX before the first */
+	char last_err[FS_DPCTL_ERRSTR_LEN]; /**< last error logged for this sale */
+};
+
+struct daemon {
+	const struct fs_daemon_conf *conf;
+	struct fs_redis redis;
+	struct fs_dpctl dp;
+	bool redis_down, dp_down; /* last known state, to log transitions only */
+	struct sale_mem *mem;
+	size_t n_mem, cap_mem;
+};
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+static void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void logf_(const char *fmt, ...)
+{
+	struct timespec ts;
+	struct tm tm;
+	char when[32];
+	va_list ap;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	localtime_r(&ts.tv_sec, &tm);
+	strftime(when, sizeof(when), "%H:%M:%S", &tm);
+	fprintf(stderr, "flashctl daemon %s.%03ld: ", when, ts.tv_nsec / 1000000);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static struct sale_mem *mem_get(struct daemon *d, uint32_t sale_id)
+{
+	struct sale_mem *m;
+
+	for (size_t i = 0; i < d->n_mem; i++)
+		if (d->mem[i].sale_id == sale_id)
+			return &d->mem[i];
+	if (d->n_mem == d->cap_mem) {
+		size_t cap = d->cap_mem ? 2 * d->cap_mem : 16;
+		m = realloc(d->mem, cap * sizeof(*m));
+		if (m == NULL)
+			return NULL;
+		d->mem = m;
+		d->cap_mem = cap;
+	}
+	m = &d->mem[d->n_mem++];
+	memset(m, 0, sizeof(*m));
+	m->sale_id = sale_id;
+	m->last_sold = UINT64_MAX;
+	return m;
+}
+
+/* Log a per-sale error once until it changes or clears. */
+static void sale_err(struct sale_mem *m, const char *what, const char *text)
+{
+	char line[FS_DPCTL_ERRSTR_LEN];
+
+	snprintf(line, sizeof(line), "%s: %s", what, text);
+	if (strcmp(line, m->last_err) == 0)
+		return;
+	snprintf(m->last_err, sizeof(m->last_err), "%s", line);
+	logf_("sale %" PRIu32 ": %s", m->sale_id, line);
+}
+
+/* The dataplane failed at the socket level: drop the connection, retry next tick. */
+static void dp_lost(struct daemon *d)
+{
+	if (!d->dp_down)
+		logf_("dataplane unreachable: %s (retrying every tick)", d->dp.errstr);
+	d->dp_down = true;
+	fs_dpctl_close(&d->dp);
+}
+
+/* Run one dataplane command; on success *out is the reply dict (caller puts it). */
+static int dp_cmd(struct daemon *d, struct json_object **out, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int dp_cmd(struct daemon *d, struct json_object **out, const char *fmt, ...)
+{
+	char cmd[512];
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	rc = fs_dpctl_cmd(&d->dp, cmd, out);
+	if (rc < 0 && rc != -EREMOTEIO)
+		dp_lost(d);
+	return rc;
+}
+
+static void publish_event(struct daemon *d, struct sale_mem *m, enum fs_redis_event ev)
+{
+	uint32_t mask;
+	int rc;
+
+	if (m->events & ev)
+		return;
+	rc = fs_redis_publish_event(&d->redis, m->sale_id, ev, &mask);
+	if (rc < 0) {
+		sale_err(m, "publish event", d->redis.errstr);
+		return;
+	}
+	m->events = mask;
+	if (rc == 1)
+		logf_("sale %" PRIu32 ": published %s", m->sale_id, fs_redis_event_name(ev));
+}
+
+/*
+ * Bring the dataplane in line with Redis for one sale. Returns the dataplane's status dict (a new
+ * reference) or NULL if the dataplane is down or refused.
+ */
+static struct json_object *dp_sync(struct daemon *d, struct sale_mem *m,
+	const struct fs_redis_sale *s, const struct fs_redis_lease *lease)
+{
+	struct json_object *st = NULL, *rep;
+	long long dp_leased = 0, dp_final = 0, key_set = 0;
+	const char *dp_state;
+	char hex[33] = "";
+	uint32_t id = s->sale_id;
+	int rc;
+
+	rc = dp_cmd(d, &st, "/flashsale/sale/status,%" PRIu32, id);
+	if (rc == -EREMOTEIO) {
+		/* Not on the dataplane yet (or it refused): define it. */
+		if (s->has_key)
+			sodium_bin2hex(hex, sizeof(hex), s->key, sizeof(s->key));
+		rc = dp_cmd(d, &st,
+			"/flashsale/sale/create,%" PRIu32 ",%" PRIu64 ",%" PRId64 ",%" PRId64
+			",%s%s%s",
+			id, s->stock, s->start_ms, s->end_ms, s->admission, hex[0] ? "," : "", hex);
+		if (rc == -EREMOTEIO) {
+			sale_err(m, "dataplane create", d->dp.errstr);
+			return NULL;
+		}
+		if (rc < 0)
+			return NULL;
+		logf_("sale %" PRIu32 ": created on the dataplane (stock %" PRIu64 ", %s)", id,
+			s->stock, s->admission);
+	} else if (rc < 0) {
+		return NULL;
+	}
+
+	fs_dpctl_get_i64(st, "leased", &dp_leased);
+	fs_dpctl_get_i64(st, "final", &dp_final);
+	fs_dpctl_get_i64(st, "key_set", &key_set);
+	if (lease->leased > (uint64_t)dp_leased || (lease->pool_empty && !dp_final)) {
+		uint64_t units = lease->leased - (uint64_t)dp_leased;
+		int fin = lease->pool_empty ? 1 : 0;
+
+		rc = dp_cmd(d, &rep, "/flashsale/sale/lease,%" PRIu32 ",%" PRIu64 ",%d", id, units,
+			fin);
+		if (rc == -EREMOTEIO) {
+			sale_err(m, "dataplane lease", d->dp.errstr);
+		} else if (rc == 0) {
+			logf_("sale %" PRIu32 ": leased %" PRIu64
+			      " units to the dataplane (final %d)",
+				id, units, fin);
+			json_object_put(st);
+			st = rep;
+		} else {
+			goto fail;
+		}
+	} else if (lease->leased < (uint64_t)dp_leased) {
+		char text[96];
+		snprintf(text, sizeof(text),
+			"dataplane has %lld units leased, Redis lease key %" PRIu64, dp_leased,
+			lease->leased);
+		sale_err(m, "lease mismatch", text);
+	}
+
+	if (s->has_key && !key_set && strcmp(s->admission, "token") == 0) {
+		sodium_bin2hex(hex, sizeof(hex), s->key, sizeof(s->key));
+		rc = dp_cmd(d, &rep, "/flashsale/sale/key,%" PRIu32 ",%s", id, hex);
+		if (rc == -EREMOTEIO) {
+			sale_err(m, "dataplane key", d->dp.errstr);
+		} else if (rc == 0) {
+			logf_("sale %" PRIu32 ": token key set on the dataplane", id);
+			json_object_put(st);
+			st = rep;
+		} else {
+			goto fail;
+		}
+	}
+
+	dp_state = fs_dpctl_get_str(st, "state");
+	if (strcmp(s->state, "stopped") == 0 && (dp_state == NULL || strcmp(dp_state, "stopped"))) {
+		rc = dp_cmd(d, &rep, "/flashsale/sale/stop,%" PRIu32, id);
+		if (rc == -EREMOTEIO) {
+			sale_err(m, "dataplane stop", d->dp.errstr);
+		} else if (rc == 0) {
+			logf_("sale %" PRIu32 ": stopped on the dataplane", id);
+			json_object_put(st);
+			st = rep;
+		} else {
+			goto fail;
+		}
+	}
+	return st;
+fail:
+	json_object_put(st);
+	return NULL;
+}
+
+/* One sale, one tick. Returns a negative errno if Redis failed at the connection level. */
+static int sync_sale(struct daemon *d, uint32_t id, int64_t now)
+{
+	struct fs_redis_lease lease;
+	struct fs_redis_sale s;
+	struct json_object *st = NULL;
+	struct sale_mem *m;
+	long long sold = 0, sold_out = 0;
+	bool stopped;
+	int rc;
+
+	m = mem_get(d, id);
+	if (m == NULL)
+		return -ENOMEM;
+	rc = fs_redis_sale_get(&d->redis, id, &s);
+	if (rc < 0) {
+		if (fs_redis_usable(&d->redis))
+			sale_err(m, "redis", d->redis.errstr);
+		return fs_redis_usable(&d->redis) ? 0 : rc;
+	}
+	m->events |= s.events_published;
+	stopped = strcmp(s.state, "stopped") == 0;
+
+	/* Single node: lease the whole pool (want = stock, which the pool never exceeds). */
+	rc = fs_redis_lease(&d->redis, id, d->conf->node_id, s.stock, &lease);
+	if (rc < 0) {
+		sale_err(m, "redis lease", d->redis.errstr);
+		return fs_redis_usable(&d->redis) ? 0 : rc;
+	}
+	if (lease.taken > 0)
+		logf_("sale %" PRIu32 ": leased %" PRIu64 " units from the pool to node %u "
+		      "(node total %" PRIu64 ", pool empty %d)",
+			id, lease.taken, d->conf->node_id, lease.leased, lease.pool_empty);
+
+	if (!d->dp_down)
+		st = dp_sync(d, m, &s, &lease);
+	if (st != NULL) {
+		if (fs_dpctl_get_i64(st, "sold", &sold) == 0 && sold >= 0 &&
+			(uint64_t)sold != m->last_sold) {
+			uint64_t total;
+			rc = fs_redis_publish_totals(
+				&d->redis, id, d->conf->node_id, (uint64_t)sold, &total);
+			if (rc < 0) {
+				sale_err(m, "redis totals", d->redis.errstr);
+			} else {
+				logf_("sale %" PRIu32 ": node %u sold %lld, all nodes %" PRIu64
+				      ", remaining %" PRId64,
+					id, d->conf->node_id, sold, total,
+					(int64_t)s.stock - (int64_t)total);
+				m->last_sold = (uint64_t)sold;
+			}
+		}
+		fs_dpctl_get_i64(st, "sold_out", &sold_out);
+		json_object_put(st);
+		m->last_err[0] = '\0';
+	}
+
+	if (now >= s.start_ms && now < s.end_ms && !stopped)
+		publish_event(d, m, FS_EV_STARTED);
+	if (sold_out == 1)
+		publish_event(d, m, FS_EV_SOLD_OUT);
+	if (now >= s.end_ms || stopped)
+		publish_event(d, m, FS_EV_ENDED);
+	return fs_redis_usable(&d->redis) ? 0 : -EIO;
+}
+
+static void tick(struct daemon *d)
+{
+	uint32_t *ids = NULL;
+	size_t n = 0;
+	int64_t now = fs_time_now_ms();
+	int rc;
+
+	if (!fs_redis_usable(&d->redis)) {
+		rc = fs_redis_connect(&d->redis, d->conf->redis_url, d->conf->timeout_ms);
+		if (rc < 0) {
+			if (!d->redis_down)
+				logf_("redis unreachable: %s (retrying every tick)",
+					d->redis.errstr);
+			d->redis_down = true;
+			return;
+		}
+		logf_("redis connected (%s)", d->conf->redis_url);
+		d->redis_down = false;
+	}
+	if (d->dp.fd < 0) {
+		rc = fs_dpctl_connect(&d->dp, d->conf->dp_socket, d->conf->timeout_ms);
+		if (rc < 0) {
+			dp_lost(d);
+		} else {
+			logf_("dataplane connected (%s)", d->conf->dp_socket);
+			d->dp_down = false;
+		}
+	}
+	rc = fs_redis_sale_list(&d->redis, &ids, &n);
+	if (rc < 0) {
+		logf_("%s", d->redis.errstr);
+		goto out;
+	}
+	for (size_t i = 0; i < n && !stop_requested; i++) {
+		rc = sync_sale(d, ids[i], now);
+		if (rc < 0)
+			break;
+	}
+out:
+	if (!fs_redis_usable(&d->redis)) {
+		logf_("redis connection lost: %s (reconnecting next tick)", d->redis.errstr);
+		fs_redis_close(&d->redis);
+		d->redis_down = true;
+	}
+	free(ids);
+}
+
+int fs_daemon_run(const struct fs_daemon_conf *conf)
+{
+	struct sigaction sa = {.sa_handler = on_signal};
+	struct daemon d = {.conf = conf};
+	struct timespec next, now;
+
+	if (sodium_init() < 0)
+		return -EIO;
+	fs_dpctl_init(&d.dp);
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	logf_("started: node %u, interval %u ms, dataplane %s", conf->node_id, conf->interval_ms,
+		conf->dp_socket);
+
+	clock_gettime(CLOCK_MONOTONIC, &next);
+	while (!stop_requested) {
+		tick(&d);
+		next.tv_nsec += (long)(conf->interval_ms % 1000) * 1000000L;
+		next.tv_sec += conf->interval_ms / 1000 + next.tv_nsec / 1000000000L;
+		next.tv_nsec %= 1000000000L;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec > next.tv_sec ||
+			(now.tv_sec == next.tv_sec && now.tv_nsec > next.tv_nsec))
+			next = now; /* overran: do not try to catch up */
+		while (!stop_requested &&
+			clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL) == EINTR)
+			;
+	}
+	logf_("stopping on signal");
+	fs_redis_close(&d.redis);
+	fs_dpctl_close(&d.dp);
+	free(d.mem);
+	return 0;
+}

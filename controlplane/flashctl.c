@@ -1,2 +1,628 @@
-/* placeholder: being written */
-int main(void) { return 1; }
+/* flashctl: the operators' CLI (sales in Redis, the dataplane's view, tokens) and its daemon. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+
+#include <sodium.h>
+
+#include "daemon.h"
+#include "dpctl.h"
+#include "fcp.h"
+#include "redis.h"
+#include "timeparse.h"
+
+#define EXIT_USAGE 2
+#define IO_TIMEOUT_MS 2000
+
+static const char usage_text[] =
+	"usage: flashctl [--redis URL] [--dp PREFIX | --dp-socket PATH] [--node-id N] COMMAND ...\n"
+	"  sale create --sale N --stock S --start T --end T [--admission open|token]\n"
+	"  sale status --sale N\n"
+	"  sale stop --sale N\n"
+	"  sale list\n"
+	"  token --sale N --user U [--expiry UNIX_S] [--node K]\n"
+	"  stats\n"
+	"  daemon [--interval-ms 100]\n"
+	"T: unix ms, now, +5s, +500ms, +2m. --redis defaults to $REDIS_URL or " FS_REDIS_URL_DEFAULT
+	"\n";
+
+struct globals {
+	const char *redis_url;
+	const char *dp_prefix;
+	const char *dp_socket;
+	char dp_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	unsigned node_id;
+};
+
+static int usage_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* One-line usage error on stderr; returns exit code 2. */
+static int usage_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("flashctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs(" (flashctl --help)\n", stderr);
+	return EXIT_USAGE;
+}
+
+/* One-line runtime error on stderr; returns exit code 1. */
+static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("flashctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return EXIT_FAILURE;
+}
+
+/* Strict unsigned decimal in [min, max]. */
+static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *v)
+{
+	char *end;
+
+	if (s == NULL || *s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	unsigned long long x = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0' || x < min || x > max)
+		return -EINVAL;
+	*v = x;
+	return 0;
+}
+
+static int parse_key(const char *hex, uint8_t key[16])
+{
+	size_t n = 0;
+
+	if (hex == NULL || strlen(hex) != 32 ||
+		sodium_hex2bin(key, 16, hex, 32, NULL, &n, NULL) != 0 || n != 16)
+		return -EINVAL;
+	return 0;
+}
+
+static int redis_open(const struct globals *g, struct fs_redis *r)
+{
+	memset(r, 0, sizeof(*r));
+	if (fs_redis_connect(r, g->redis_url, IO_TIMEOUT_MS) < 0)
+		return fail("%s", r->errstr);
+	return 0;
+}
+
+static bool have_dp(const struct globals *g)
+{
+	return g->dp_socket != NULL;
+}
+
+static int dp_open(const struct globals *g, struct fs_dpctl *d)
+{
+	fs_dpctl_init(d);
+	return fs_dpctl_connect(d, g->dp_socket, IO_TIMEOUT_MS);
+}
+
+/* Print every member of a dataplane dict as PREFIXkey=value. */
+static void print_dict(const char *prefix, struct json_object *dict)
+{
+	json_object_object_foreach(dict, k, v)
+	{
+		const char *s = "";
+		if (v != NULL && (json_object_is_type(v, json_type_array) ||
+					 json_object_is_type(v, json_type_object)))
+			s = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN);
+		else if (v != NULL)
+			s = json_object_get_string(v);
+		printf("%s%s=%s\n", prefix, k, s);
+	}
+}
+
+/* getopt_long over a sub-command's arguments; argv[0] is the sub-command's name. */
+#define SUBOPT_LOOP(argc, argv, longopts, c)                                                       \
+	for (optind = 1, opterr = 0;                                                               \
+		((c) = getopt_long((argc), (argv), "", (longopts), NULL)) != -1;)
+
+static int bad_opt(char **argv)
+{
+	if (optopt == 0 && optind > 0 && argv[optind - 1] != NULL)
+		return usage_err("%s: unknown option '%s'", argv[0], argv[optind - 1]);
+	return usage_err("%s: option '%s' needs a value", argv[0], argv[optind - 1]);
+}
+
+static int cmd_sale_create(const struct globals *g, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{"sale", required_argument, NULL, 's'},
+		{"stock", required_argument, NULL, 'k'},
+		{"start", required_argument, NULL, 'b'},
+		{"end", required_argument, NULL, 'e'},
+		{"admission", required_argument, NULL, 'a'},
+		{"key", required_argument, NULL, 'K'}, /* hidden: fixed token key, for tests */
+		{NULL, 0, NULL, 0},
+	};
+	const char *sale = NULL, *stock = NULL, *start = NULL, *end = NULL, *key = NULL;
+	struct fs_redis_sale def = {0};
+	struct fs_redis r;
+	uint64_t v;
+	int64_t now = fs_time_now_ms();
+	char hex[33];
+	int c, rc;
+
+	snprintf(def.admission, sizeof(def.admission), "open");
+	SUBOPT_LOOP(argc, argv, lo, c)
+	{
+		switch (c) {
+		case 's':
+			sale = optarg;
+			break;
+		case 'k':
+			stock = optarg;
+			break;
+		case 'b':
+			start = optarg;
+			break;
+		case 'e':
+			end = optarg;
+			break;
+		case 'a':
+			if (strcmp(optarg, "open") != 0 && strcmp(optarg, "token") != 0)
+				return usage_err(
+					"--admission must be open or token, not '%s'", optarg);
+			snprintf(def.admission, sizeof(def.admission), "%s", optarg);
+			break;
+		case 'K':
+			key = optarg;
+			break;
+		default:
+			return bad_opt(argv);
+		}
+	}
+	if (optind < argc)
+		return usage_err("sale create: unexpected argument '%s'", argv[optind]);
+	if (!sale || !stock || !start || !end)
+		return usage_err("sale create needs --sale, --stock, --start and --end");
+	if (parse_u64(sale, 0, UINT32_MAX, &v) < 0)
+		return usage_err("bad --sale '%s' (0..4294967295)", sale);
+	def.sale_id = (uint32_t)v;
+	if (parse_u64(stock, 1, UINT32_MAX, &def.stock) < 0)
+		return usage_err("bad --stock '%s' (1..4294967295)", stock);
+	if (fs_time_parse(start, now, &def.start_ms) < 0)
+		return usage_err("bad --start '%s' (unix ms, now, +5s, +500ms, +2m)", start);
+	if (fs_time_parse(end, now, &def.end_ms) < 0)
+		return usage_err("bad --end '%s' (unix ms, now, +5s, +500ms, +2m)", end);
+	if (def.end_ms <= def.start_ms)
+		return usage_err("--end must be after --start");
+	if (key != NULL && strcmp(def.admission, "token") != 0)
+		return usage_err("--key needs --admission token");
+	if (strcmp(def.admission, "token") == 0) {
+		if (key != NULL) {
+			if (parse_key(key, def.key) < 0)
+				return usage_err("bad --key (32 hex digits)");
+		} else {
+			randombytes_buf(def.key, sizeof(def.key));
+		}
+		def.has_key = true;
+	}
+	if (redis_open(g, &r) != 0)
+		return EXIT_FAILURE;
+	rc = fs_redis_sale_create(&r, &def);
+	fs_redis_close(&r);
+	if (rc < 0)
+		return fail("%s", r.errstr);
+	printf("sale=%" PRIu32 "\n", def.sale_id);
+	printf("stock=%" PRIu64 "\n", def.stock);
+	printf("start_ms=%" PRId64 "\n", def.start_ms);
+	printf("end_ms=%" PRId64 "\n", def.end_ms);
+	printf("admission=%s\n", def.admission);
+	if (def.has_key) {
+		sodium_bin2hex(hex, sizeof(hex), def.key, sizeof(def.key));
+		printf("token_key=%s\n", hex);
+	}
+	return 0;
+}
+
+/* --sale N for status and stop. */
+static int parse_sale_only(int argc, char **argv, uint32_t *id)
+{
+	static const struct option lo[] = {
+		{"sale", required_argument, NULL, 's'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *sale = NULL;
+	uint64_t v;
+	int c;
+
+	SUBOPT_LOOP(argc, argv, lo, c)
+	{
+		if (c != 's')
+			return bad_opt(argv);
+		sale = optarg;
+	}
+	if (optind < argc)
+		return usage_err("sale %s: unexpected argument '%s'", argv[0], argv[optind]);
+	if (sale == NULL)
+		return usage_err("sale %s needs --sale N", argv[0]);
+	if (parse_u64(sale, 0, UINT32_MAX, &v) < 0)
+		return usage_err("bad --sale '%s' (0..4294967295)", sale);
+	*id = (uint32_t)v;
+	return 0;
+}
+
+static int cmd_sale_status(const struct globals *g, int argc, char **argv)
+{
+	struct fs_redis_sale s;
+	struct fs_redis r;
+	struct fs_dpctl d;
+	struct json_object *st;
+	char cmd[64], hex[33];
+	uint32_t id;
+	int rc;
+
+	rc = parse_sale_only(argc, argv, &id);
+	if (rc != 0)
+		return rc;
+	if (redis_open(g, &r) != 0)
+		return EXIT_FAILURE;
+	rc = fs_redis_sale_get(&r, id, &s);
+	fs_redis_close(&r);
+	if (rc < 0)
+		return fail("%s", r.errstr);
+	printf("sale=%" PRIu32 "\n", s.sale_id);
+	printf("stock=%" PRIu64 "\n", s.stock);
+	printf("start_ms=%" PRId64 "\n", s.start_ms);
+	printf("end_ms=%" PRId64 "\n", s.end_ms);
+	printf("admission=%s\n", s.admission);
+	printf("state=%s\n", s.state);
+	printf("pool=%" PRId64 "\n", s.pool);
+	printf("sold=%" PRId64 "\n", s.sold);
+	printf("remaining=%" PRId64 "\n", s.remaining);
+	printf("events_published=%" PRIu32 "\n", s.events_published);
+	if (s.has_key) {
+		sodium_bin2hex(hex, sizeof(hex), s.key, sizeof(s.key));
+		printf("token_key=%s\n", hex);
+	}
+	if (!have_dp(g))
+		return 0;
+	if (dp_open(g, &d) < 0) {
+		fflush(stdout);
+		fprintf(stderr, "flashctl: %s (dataplane view left out)\n", d.errstr);
+		return 0;
+	}
+	snprintf(cmd, sizeof(cmd), "/flashsale/sale/status,%" PRIu32, id);
+	rc = fs_dpctl_cmd(&d, cmd, &st);
+	fs_dpctl_close(&d);
+	if (rc == -EREMOTEIO) {
+		printf("dp_error=%s\n", d.errstr);
+	} else if (rc < 0) {
+		fflush(stdout);
+		fprintf(stderr, "flashctl: %s (dataplane view left out)\n", d.errstr);
+	} else {
+		print_dict("dp_", st);
+		json_object_put(st);
+	}
+	return 0;
+}
+
+static int cmd_sale_stop(const struct globals *g, int argc, char **argv)
+{
+	struct fs_redis r;
+	struct fs_dpctl d;
+	struct json_object *st;
+	char cmd[64];
+	uint32_t id;
+	int rc;
+
+	rc = parse_sale_only(argc, argv, &id);
+	if (rc != 0)
+		return rc;
+	if (redis_open(g, &r) != 0)
+		return EXIT_FAILURE;
+	rc = fs_redis_sale_stop(&r, id);
+	fs_redis_close(&r);
+	if (rc < 0)
+		return fail("%s", r.errstr);
+	printf("sale=%" PRIu32 "\nstate=stopped\n", id);
+	if (!have_dp(g))
+		return 0; /* the daemon stops it on the dataplane within one interval */
+	if (dp_open(g, &d) < 0)
+		return fail("%s", d.errstr);
+	snprintf(cmd, sizeof(cmd), "/flashsale/sale/stop,%" PRIu32, id);
+	rc = fs_dpctl_cmd(&d, cmd, &st);
+	fs_dpctl_close(&d);
+	if (rc < 0)
+		return fail("%s", d.errstr);
+	print_dict("dp_", st);
+	json_object_put(st);
+	return 0;
+}
+
+static int cmd_sale_list(const struct globals *g, int argc, char **argv)
+{
+	struct fs_redis r;
+	uint32_t *ids;
+	size_t n;
+	int rc;
+
+	if (argc > 1)
+		return usage_err("sale list: unexpected argument '%s'", argv[1]);
+	if (redis_open(g, &r) != 0)
+		return EXIT_FAILURE;
+	rc = fs_redis_sale_list(&r, &ids, &n);
+	fs_redis_close(&r);
+	if (rc < 0)
+		return fail("%s", r.errstr);
+	printf("count=%zu\n", n);
+	for (size_t i = 0; i < n; i++)
+		printf("sale=%" PRIu32 "\n", ids[i]);
+	free(ids);
+	return 0;
+}
+
+static int cmd_sale(const struct globals *g, int argc, char **argv)
+{
+	if (argc < 2)
+		return usage_err("sale needs a sub-command: create, status, stop or list");
+	if (strcmp(argv[1], "create") == 0)
+		return cmd_sale_create(g, argc - 1, argv + 1);
+	if (strcmp(argv[1], "status") == 0)
+		return cmd_sale_status(g, argc - 1, argv + 1);
+	if (strcmp(argv[1], "stop") == 0)
+		return cmd_sale_stop(g, argc - 1, argv + 1);
+	if (strcmp(argv[1], "list") == 0)
+		return cmd_sale_list(g, argc - 1, argv + 1);
+	return usage_err("unknown sale sub-command '%s'", argv[1]);
+}
+
+static int cmd_token(const struct globals *g, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{"sale", required_argument, NULL, 's'},
+		{"user", required_argument, NULL, 'u'},
+		{"expiry", required_argument, NULL, 'x'},
+		{"node", required_argument, NULL, 'n'},
+		{"key", required_argument, NULL, 'K'}, /* hidden: key given, no Redis */
+		{NULL, 0, NULL, 0},
+	};
+	const char *sale = NULL, *user = NULL, *expiry = NULL, *node = NULL, *key = NULL;
+	struct fs_fcp_req req = {.type = FS_FCP_CLAIM};
+	uint8_t k[16], wire[FS_FCP_LEN], tok[FS_FCP_TOKEN_LEN];
+	int64_t now = fs_time_now_ms(), exp_ms = -1;
+	char hex[33];
+	uint64_t v;
+	int c;
+
+	SUBOPT_LOOP(argc, argv, lo, c)
+	{
+		switch (c) {
+		case 's':
+			sale = optarg;
+			break;
+		case 'u':
+			user = optarg;
+			break;
+		case 'x':
+			expiry = optarg;
+			break;
+		case 'n':
+			node = optarg;
+			break;
+		case 'K':
+			key = optarg;
+			break;
+		default:
+			return bad_opt(argv);
+		}
+	}
+	if (optind < argc)
+		return usage_err("token: unexpected argument '%s'", argv[optind]);
+	if (!sale || !user)
+		return usage_err("token needs --sale and --user");
+	if (parse_u64(sale, 0, UINT32_MAX, &v) < 0)
+		return usage_err("bad --sale '%s' (0..4294967295)", sale);
+	req.sale_id = (uint32_t)v;
+	if (parse_u64(user, 0, UINT64_MAX, &req.user_id) < 0)
+		return usage_err("bad --user '%s'", user);
+	if (node != NULL) {
+		if (parse_u64(node, 0, UINT16_MAX, &v) < 0)
+			return usage_err("bad --node '%s' (0..65535)", node);
+		req.node_id = (uint16_t)v;
+	}
+	if (expiry != NULL) {
+		/* Unix seconds, or a relative time (+1h, now). */
+		if (parse_u64(expiry, 0, UINT32_MAX, &v) == 0) {
+			req.token_expiry = (uint32_t)v;
+		} else if (expiry[0] != '\0' && (expiry[0] == '+' || strcmp(expiry, "now") == 0) &&
+			   fs_time_parse(expiry, now, &exp_ms) == 0 &&
+			   exp_ms / 1000 <= UINT32_MAX) {
+			req.token_expiry = (uint32_t)((exp_ms + 999) / 1000);
+		} else {
+			return usage_err("bad --expiry '%s' (unix seconds or +N[s|m|h])", expiry);
+		}
+	}
+	if (key != NULL) {
+		if (parse_key(key, k) < 0)
+			return usage_err("bad --key (32 hex digits)");
+		if (expiry == NULL)
+			req.token_expiry = (uint32_t)(now / 1000 + 3600);
+	} else {
+		struct fs_redis_sale s;
+		struct fs_redis r;
+		int rc;
+
+		if (redis_open(g, &r) != 0)
+			return EXIT_FAILURE;
+		rc = fs_redis_sale_get(&r, req.sale_id, &s);
+		fs_redis_close(&r);
+		if (rc < 0)
+			return fail("%s", r.errstr);
+		if (!s.has_key)
+			return fail("sale %" PRIu32 " has admission %s and no token key",
+				req.sale_id, s.admission);
+		memcpy(k, s.key, sizeof(k));
+		if (expiry == NULL) /* valid for the whole sale */
+			req.token_expiry = (uint32_t)((s.end_ms + 999) / 1000);
+	}
+	fs_fcp_encode_req(&req, wire);
+	fs_fcp_token(k, wire, tok);
+	sodium_bin2hex(hex, sizeof(hex), tok, sizeof(tok));
+	printf("sale=%" PRIu32 "\n", req.sale_id);
+	printf("user=%" PRIu64 "\n", req.user_id);
+	printf("expiry=%" PRIu32 "\n", req.token_expiry);
+	printf("node=%u\n", (unsigned)req.node_id);
+	printf("token=%s\n", hex);
+	return 0;
+}
+
+static int cmd_stats(const struct globals *g, int argc, char **argv)
+{
+	struct json_object *st;
+	struct fs_dpctl d;
+	int rc;
+
+	if (argc > 1)
+		return usage_err("stats: unexpected argument '%s'", argv[1]);
+	if (!have_dp(g))
+		return usage_err("stats needs --dp PREFIX or --dp-socket PATH");
+	if (dp_open(g, &d) < 0)
+		return fail("%s", d.errstr);
+	rc = fs_dpctl_cmd(&d, "/flashsale/stats", &st);
+	fs_dpctl_close(&d);
+	if (rc < 0)
+		return fail("%s", d.errstr);
+	print_dict("", st);
+	json_object_put(st);
+	return 0;
+}
+
+static int cmd_daemon(const struct globals *g, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{"interval-ms", required_argument, NULL, 'i'},
+		{NULL, 0, NULL, 0},
+	};
+	struct fs_daemon_conf conf = {
+		.redis_url = g->redis_url,
+		.dp_socket = g->dp_socket,
+		.node_id = g->node_id,
+		.interval_ms = 100,
+		.timeout_ms = 1000,
+	};
+	uint64_t v;
+	int c;
+
+	SUBOPT_LOOP(argc, argv, lo, c)
+	{
+		if (c != 'i')
+			return bad_opt(argv);
+		if (parse_u64(optarg, 1, 3600 * 1000, &v) < 0)
+			return usage_err("bad --interval-ms '%s' (1..3600000)", optarg);
+		conf.interval_ms = (unsigned)v;
+	}
+	if (optind < argc)
+		return usage_err("daemon: unexpected argument '%s'", argv[optind]);
+	if (!have_dp(g))
+		return usage_err("daemon needs --dp PREFIX or --dp-socket PATH");
+	if (conf.interval_ms < (unsigned)conf.timeout_ms)
+		conf.timeout_ms = conf.interval_ms < 100 ? 100 : (int)conf.interval_ms;
+	if (fs_daemon_run(&conf) < 0)
+		return fail("daemon could not start");
+	return 0;
+}
+
+/* Value of a global option given as "--opt VALUE" or "--opt=VALUE"; NULL if @p a is not it. */
+static const char *global_val(int argc, char **argv, int *i, const char *name, bool *missing)
+{
+	size_t n = strlen(name);
+	const char *a = argv[*i];
+
+	if (strncmp(a, name, n) != 0)
+		return NULL;
+	if (a[n] == '=')
+		return a + n + 1;
+	if (a[n] != '\0')
+		return NULL;
+	if (*i + 1 >= argc) {
+		*missing = true;
+		return NULL;
+	}
+	return argv[++*i];
+}
+
+int main(int argc, char **argv)
+{
+	struct globals g = {.node_id = 1};
+	const char *v;
+	bool missing = false;
+	uint64_t n;
+	int i;
+
+	g.redis_url = getenv("REDIS_URL");
+	if (g.redis_url == NULL || *g.redis_url == '\0')
+		g.redis_url = FS_REDIS_URL_DEFAULT;
+	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+			fputs(usage_text, stdout);
+			return 0;
+		}
+		if ((v = global_val(argc, argv, &i, "--redis", &missing)) != NULL) {
+			g.redis_url = v;
+		} else if ((v = global_val(argc, argv, &i, "--dp-socket", &missing)) != NULL) {
+			g.dp_socket = v;
+		} else if ((v = global_val(argc, argv, &i, "--dp", &missing)) != NULL) {
+			g.dp_prefix = v;
+		} else if ((v = global_val(argc, argv, &i, "--node-id", &missing)) != NULL) {
+			if (parse_u64(v, 1, UINT16_MAX, &n) < 0)
+				return usage_err("bad --node-id '%s' (1..65535)", v);
+			g.node_id = (unsigned)n;
+		} else if (missing) {
+			return usage_err("option '%s' needs a value", argv[i]);
+		} else {
+			return usage_err("unknown option '%s'", argv[i]);
+		}
+	}
+	if (i >= argc)
+		return usage_err("no command given");
+	{
+		char host[256];
+		int port, db;
+		if (fs_redis_parse_url(g.redis_url, host, sizeof(host), &port, &db) < 0)
+			return usage_err(
+				"bad Redis URL '%s' (redis://host[:port][/db])", g.redis_url);
+	}
+	if (g.dp_prefix != NULL && g.dp_socket != NULL)
+		return usage_err("give --dp or --dp-socket, not both");
+	if (g.dp_prefix != NULL) {
+		if (*g.dp_prefix == '\0' || strchr(g.dp_prefix, '/') != NULL)
+			return usage_err("bad --dp '%s'", g.dp_prefix);
+		if (fs_dpctl_path(g.dp_prefix, g.dp_path, sizeof(g.dp_path)) < 0)
+			return usage_err("--dp '%s': socket path too long", g.dp_prefix);
+		g.dp_socket = g.dp_path;
+	}
+	if (sodium_init() < 0)
+		return fail("libsodium init failed");
+	setvbuf(stdout, NULL, _IOLBF, 0);
+
+	argc -= i;
+	argv += i;
+	if (strcmp(argv[0], "sale") == 0)
+		return cmd_sale(&g, argc, argv);
+	if (strcmp(argv[0], "token") == 0)
+		return cmd_token(&g, argc, argv);
+	if (strcmp(argv[0], "stats") == 0)
+		return cmd_stats(&g, argc, argv);
+	if (strcmp(argv[0], "daemon") == 0)
+		return cmd_daemon(&g, argc, argv);
+	return usage_err("unknown command '%s'", argv[0]);
+}

@@ -1,1 +1,576 @@
-/* placeholder: being written */
+/* Redis access of the control plane (the only file including hiredis): sales, leases, totals. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include <hiredis/hiredis.h>
+#include <sodium.h>
+
+#include "redis.h"
+
+#define KEYLEN 64
+
+/* The Lua scripts: one Lua line per C line. */
+/* clang-format off */
+
+/*
+ * KEYS: sale hash, pool, sold, remaining, fs:sales.
+ * ARGV: sale id, stock, start_ms, end_ms, admission, token key hex or "".
+ * Returns 0 if the sale exists (nothing changed), 1 if created.
+ */
+static const char create_lua[] =
+	"if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end\n"
+	"redis.call('HSET', KEYS[1], 'stock', ARGV[2], 'start_ms', ARGV[3], 'end_ms', ARGV[4],\n"
+	"  'admission', ARGV[5], 'state', 'created', 'events_published', '0')\n"
+	"if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'token_key', ARGV[6]) end\n"
+	"redis.call('SET', KEYS[2], ARGV[2])\n"
+	"redis.call('SET', KEYS[3], '0')\n"
+	"redis.call('SET', KEYS[4], ARGV[2])\n"
+	"redis.call('SADD', KEYS[5], ARGV[1])\n"
+	"return 1\n";
+
+/* KEYS: sale hash. Returns 0 if there is no such sale, 1 once state is "stopped". */
+static const char stop_lua[] =
+	"if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end\n"
+	"redis.call('HSET', KEYS[1], 'state', 'stopped')\n"
+	"return 1\n";
+
+/*
+ * KEYS: pool, the node's lease key. ARGV: units wanted (>= 0).
+ * Takes min(want, pool) (never below zero). Returns {taken, pool_empty, lease}.
+ */
+static const char lease_lua[] =
+	"local pool = tonumber(redis.call('GET', KEYS[1]) or '0')\n"
+	"local want = tonumber(ARGV[1])\n"
+	"local take = want\n"
+	"if pool < take then take = pool end\n"
+	"if take < 0 then take = 0 end\n"
+	"if take > 0 then\n"
+	"  redis.call('DECRBY', KEYS[1], take)\n"
+	"  redis.call('INCRBY', KEYS[2], take)\n"
+	"end\n"
+	"local lease = tonumber(redis.call('GET', KEYS[2]) or '0')\n"
+	"local empty = 0\n"
+	"if pool - take <= 0 then empty = 1 end\n"
+	"return {take, empty, lease}\n";
+
+/*
+ * KEYS: node_sold hash, sold, remaining, sale hash. ARGV: node, sold.
+ * Returns the cluster-wide sold count.
+ */
+static const char totals_lua[] =
+	"redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])\n"
+	"local s = 0\n"
+	"for _, v in ipairs(redis.call('HVALS', KEYS[1])) do s = s + tonumber(v) end\n"
+	"local stock = tonumber(redis.call('HGET', KEYS[4], 'stock') or '0')\n"
+	"redis.call('SET', KEYS[2], string.format('%d', s))\n"
+	"redis.call('SET', KEYS[3], string.format('%d', stock - s))\n"
+	"return s\n";
+
+/*
+ * KEYS: sale hash, events channel. ARGV: bit, event name.
+ * Returns {published_now (0/1), mask after}.
+ */
+static const char event_lua[] =
+	"if redis.call('EXISTS', KEYS[1]) == 0 then return {0, 0} end\n"
+	"local m = tonumber(redis.call('HGET', KEYS[1], 'events_published') or '0')\n"
+	"local b = tonumber(ARGV[1])\n"
+	"if bit.band(m, b) ~= 0 then return {0, m} end\n"
+	"m = bit.bor(m, b)\n"
+	"redis.call('HSET', KEYS[1], 'events_published', m)\n"
+	"redis.call('PUBLISH', KEYS[2], ARGV[2])\n"
+	"return {1, m}\n";
+/* clang-format on */
+
+static int set_err(struct fs_redis *r, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	r->err = err;
+	va_start(ap, fmt);
+	vsnprintf(r->errstr, sizeof(r->errstr), fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+/* Map a failed context (NULL reply or failed connect) to a negative errno and text. */
+static int ctx_err(struct fs_redis *r, const redisContext *c)
+{
+	int e = -EIO;
+
+	if (c == NULL)
+		return set_err(r, -ENOMEM, "redis: out of memory");
+	switch (c->err) {
+	case REDIS_ERR_IO:
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ETIMEDOUT)
+			e = -ETIMEDOUT;
+		else if (errno == ECONNREFUSED)
+			e = -ECONNREFUSED;
+		break;
+	case REDIS_ERR_EOF:
+		e = -ECONNRESET;
+		break;
+	case REDIS_ERR_PROTOCOL:
+		e = -EPROTO;
+		break;
+	case REDIS_ERR_OOM:
+		e = -ENOMEM;
+		break;
+	default:
+		e = -EIO;
+	}
+	return set_err(r, e, "redis: %s", c->errstr[0] ? c->errstr : "connection failed");
+}
+
+/*
+ * Run one command from an argv of NUL-terminated strings. On success *out holds the reply (caller
+ * frees) unless it is an error reply, which is freed here and becomes -EREMOTEIO.
+ */
+static int command(struct fs_redis *r, redisReply **out, int argc, const char **argv)
+{
+	redisContext *c = r->ctx;
+	redisReply *rep;
+
+	*out = NULL;
+	if (c == NULL)
+		return set_err(r, -ENOTCONN, "redis: not connected");
+	rep = redisCommandArgv(c, argc, argv, NULL);
+	if (rep == NULL)
+		return ctx_err(r, c);
+	if (rep->type == REDIS_REPLY_ERROR) {
+		set_err(r, -EREMOTEIO, "redis: %s", rep->str ? rep->str : "error reply");
+		freeReplyObject(rep);
+		return r->err;
+	}
+	*out = rep;
+	return 0;
+}
+
+int fs_redis_parse_url(const char *url, char *host, size_t hostlen, int *port, int *db)
+{
+	static const char scheme[] = "redis://";
+	const char *p, *end;
+	char *e;
+	long v;
+	size_t n;
+
+	if (url == NULL || strncmp(url, scheme, sizeof(scheme) - 1) != 0)
+		return -EINVAL;
+	p = url + sizeof(scheme) - 1;
+	end = p + strcspn(p, ":/");
+	n = (size_t)(end - p);
+	if (n == 0 || n >= hostlen)
+		return -EINVAL;
+	memcpy(host, p, n);
+	host[n] = '\0';
+	*port = 6379;
+	*db = 0;
+	p = end;
+	if (*p == ':') {
+		errno = 0;
+		v = strtol(p + 1, &e, 10);
+		if (e == p + 1 || errno != 0 || v < 1 || v > 65535)
+			return -EINVAL;
+		*port = (int)v;
+		p = e;
+	}
+	if (*p == '/') {
+		if (p[1] == '\0')
+			return 0;
+		errno = 0;
+		v = strtol(p + 1, &e, 10);
+		if (e == p + 1 || errno != 0 || v < 0 || v > 1000000 || *e != '\0')
+			return -EINVAL;
+		*db = (int)v;
+		p = e;
+	}
+	return *p == '\0' ? 0 : -EINVAL;
+}
+
+int fs_redis_connect(struct fs_redis *r, const char *url, int timeout_ms)
+{
+	struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
+	char host[256], dbs[16];
+	redisContext *c;
+	redisReply *rep;
+	int port, db, rc;
+
+	fs_redis_close(r);
+	r->err = 0;
+	r->errstr[0] = '\0';
+	if (fs_redis_parse_url(url, host, sizeof(host), &port, &db) < 0)
+		return set_err(r, -EINVAL, "redis: bad URL '%s' (want redis://host[:port][/db])",
+			url ? url : "");
+	c = redisConnectWithTimeout(host, port, tv);
+	if (c == NULL || c->err) {
+		rc = ctx_err(r, c);
+		/* Append the address so the one-line error says where. */
+		size_t len = strlen(r->errstr);
+		snprintf(r->errstr + len, sizeof(r->errstr) - len, " (%.64s:%d)", host, port);
+		if (c != NULL)
+			redisFree(c);
+		return rc;
+	}
+	if (redisSetTimeout(c, tv) != REDIS_OK) {
+		rc = ctx_err(r, c);
+		redisFree(c);
+		return rc;
+	}
+	r->ctx = c;
+	if (db != 0) {
+		const char *argv[] = {"SELECT", dbs};
+		snprintf(dbs, sizeof(dbs), "%d", db);
+		rc = command(r, &rep, 2, argv);
+		if (rc < 0) {
+			fs_redis_close(r);
+			return rc;
+		}
+		freeReplyObject(rep);
+	}
+	return 0;
+}
+
+void fs_redis_close(struct fs_redis *r)
+{
+	if (r->ctx != NULL)
+		redisFree(r->ctx);
+	r->ctx = NULL;
+}
+
+bool fs_redis_usable(const struct fs_redis *r)
+{
+	const redisContext *c = r->ctx;
+
+	return c != NULL && c->err == 0;
+}
+
+static void key_of(char *out, uint32_t sale_id, const char *what)
+{
+	snprintf(out, KEYLEN, "fs:{%" PRIu32 "}:%s", sale_id, what);
+}
+
+static int reply_int(struct fs_redis *r, const redisReply *rep, long long *v)
+{
+	if (rep->type != REDIS_REPLY_INTEGER)
+		return set_err(r, -EPROTO, "redis: unexpected reply type %d", rep->type);
+	*v = rep->integer;
+	return 0;
+}
+
+int fs_redis_sale_create(struct fs_redis *r, const struct fs_redis_sale *def)
+{
+	char k_sale[KEYLEN], k_pool[KEYLEN], k_sold[KEYLEN], k_rem[KEYLEN];
+	char id[16], stock[24], start[24], end[24], hex[2 * 16 + 1] = "";
+	redisReply *rep;
+	long long v = 0;
+	int rc;
+
+	key_of(k_sale, def->sale_id, "sale");
+	key_of(k_pool, def->sale_id, "pool");
+	key_of(k_sold, def->sale_id, "sold");
+	key_of(k_rem, def->sale_id, "remaining");
+	snprintf(id, sizeof(id), "%" PRIu32, def->sale_id);
+	snprintf(stock, sizeof(stock), "%" PRIu64, def->stock);
+	snprintf(start, sizeof(start), "%" PRId64, def->start_ms);
+	snprintf(end, sizeof(end), "%" PRId64, def->end_ms);
+	if (def->has_key)
+		sodium_bin2hex(hex, sizeof(hex), def->key, sizeof(def->key));
+	const char *argv[] = {"EVAL", create_lua, "5", k_sale, k_pool, k_sold, k_rem, "fs:sales",
+		id, stock, start, end, def->admission, hex};
+	rc = command(r, &rep, (int)(sizeof(argv) / sizeof(argv[0])), argv);
+	if (rc < 0)
+		return rc;
+	rc = reply_int(r, rep, &v);
+	freeReplyObject(rep);
+	if (rc < 0)
+		return rc;
+	if (v == 0)
+		return set_err(r, -EEXIST, "sale %" PRIu32 " exists", def->sale_id);
+	return 0;
+}
+
+/* Parse a decimal integer reply string (string or nil); nil gives 0. */
+static int str_i64(const redisReply *e, int64_t *v)
+{
+	char *end;
+
+	if (e->type == REDIS_REPLY_NIL) {
+		*v = 0;
+		return 0;
+	}
+	if (e->type != REDIS_REPLY_STRING || e->len == 0)
+		return -EPROTO;
+	errno = 0;
+	long long x = strtoll(e->str, &end, 10);
+	if (errno != 0 || *end != '\0')
+		return -EPROTO;
+	*v = x;
+	return 0;
+}
+
+static int copy_str(const redisReply *e, char *out, size_t n)
+{
+	if (e->type == REDIS_REPLY_NIL) {
+		out[0] = '\0';
+		return 0;
+	}
+	if (e->type != REDIS_REPLY_STRING || e->len >= n)
+		return -EPROTO;
+	memcpy(out, e->str, e->len);
+	out[e->len] = '\0';
+	return 0;
+}
+
+int fs_redis_sale_get(struct fs_redis *r, uint32_t sale_id, struct fs_redis_sale *out)
+{
+	static const char *fields[] = {"stock", "start_ms", "end_ms", "admission", "state",
+		"token_key", "events_published"};
+	char k_sale[KEYLEN], k_pool[KEYLEN], k_sold[KEYLEN], k_rem[KEYLEN];
+	const char *argv[2 + 7];
+	redisReply *rep = NULL;
+	int64_t v[3], ev;
+	int rc;
+
+	key_of(k_sale, sale_id, "sale");
+	key_of(k_pool, sale_id, "pool");
+	key_of(k_sold, sale_id, "sold");
+	key_of(k_rem, sale_id, "remaining");
+	argv[0] = "HMGET";
+	argv[1] = k_sale;
+	for (int i = 0; i < 7; i++)
+		argv[2 + i] = fields[i];
+	rc = command(r, &rep, 9, argv);
+	if (rc < 0)
+		return rc;
+	memset(out, 0, sizeof(*out));
+	out->sale_id = sale_id;
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 7) {
+		rc = set_err(r, -EPROTO, "redis: unexpected HMGET reply");
+		goto out;
+	}
+	if (rep->element[0]->type == REDIS_REPLY_NIL) {
+		rc = set_err(r, -ENOENT, "sale %" PRIu32 " not found", sale_id);
+		goto out;
+	}
+	if (str_i64(rep->element[0], &v[0]) < 0 || v[0] <= 0 ||
+		str_i64(rep->element[1], &out->start_ms) < 0 ||
+		str_i64(rep->element[2], &out->end_ms) < 0 ||
+		copy_str(rep->element[3], out->admission, sizeof(out->admission)) < 0 ||
+		copy_str(rep->element[4], out->state, sizeof(out->state)) < 0 ||
+		str_i64(rep->element[6], &ev) < 0) {
+		rc = set_err(r, -EPROTO, "sale %" PRIu32 ": malformed hash %s", sale_id, k_sale);
+		goto out;
+	}
+	out->stock = (uint64_t)v[0];
+	out->events_published = (uint32_t)ev;
+	if (rep->element[5]->type == REDIS_REPLY_STRING && rep->element[5]->len > 0) {
+		size_t bin_len = 0;
+		if (sodium_hex2bin(out->key, sizeof(out->key), rep->element[5]->str,
+			    rep->element[5]->len, NULL, &bin_len, NULL) != 0 ||
+			bin_len != sizeof(out->key)) {
+			rc = set_err(r, -EPROTO, "sale %" PRIu32 ": malformed token_key", sale_id);
+			goto out;
+		}
+		out->has_key = true;
+	}
+	freeReplyObject(rep);
+	rep = NULL;
+
+	const char *mget[] = {"MGET", k_pool, k_sold, k_rem};
+	rc = command(r, &rep, 4, mget);
+	if (rc < 0)
+		return rc;
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 3) {
+		rc = set_err(r, -EPROTO, "redis: unexpected MGET reply");
+		goto out;
+	}
+	for (int i = 0; i < 3; i++) {
+		if (str_i64(rep->element[i], &v[i]) < 0) {
+			rc = set_err(r, -EPROTO, "sale %" PRIu32 ": malformed counter", sale_id);
+			goto out;
+		}
+	}
+	out->pool = v[0];
+	out->sold = v[1];
+	out->remaining = v[2];
+	rc = 0;
+out:
+	if (rep != NULL)
+		freeReplyObject(rep);
+	return rc;
+}
+
+int fs_redis_sale_stop(struct fs_redis *r, uint32_t sale_id)
+{
+	char k_sale[KEYLEN];
+	redisReply *rep;
+	long long v = 0;
+	int rc;
+
+	key_of(k_sale, sale_id, "sale");
+	const char *argv[] = {"EVAL", stop_lua, "1", k_sale};
+	rc = command(r, &rep, 4, argv);
+	if (rc < 0)
+		return rc;
+	rc = reply_int(r, rep, &v);
+	freeReplyObject(rep);
+	if (rc < 0)
+		return rc;
+	if (v == 0)
+		return set_err(r, -ENOENT, "sale %" PRIu32 " not found", sale_id);
+	return 0;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+int fs_redis_sale_list(struct fs_redis *r, uint32_t **ids, size_t *n)
+{
+	const char *argv[] = {"SMEMBERS", "fs:sales"};
+	uint32_t *a = NULL;
+	redisReply *rep;
+	int rc;
+
+	*ids = NULL;
+	*n = 0;
+	rc = command(r, &rep, 2, argv);
+	if (rc < 0)
+		return rc;
+	if (rep->type != REDIS_REPLY_ARRAY) {
+		rc = set_err(r, -EPROTO, "redis: unexpected SMEMBERS reply");
+		goto out;
+	}
+	if (rep->elements > 0) {
+		a = calloc(rep->elements, sizeof(*a));
+		if (a == NULL) {
+			rc = set_err(r, -ENOMEM, "redis: out of memory");
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < rep->elements; i++) {
+		int64_t v;
+		if (str_i64(rep->element[i], &v) < 0 || v < 0 || v > UINT32_MAX) {
+			rc = set_err(r, -EPROTO, "redis: fs:sales holds a non-id member");
+			free(a);
+			a = NULL;
+			goto out;
+		}
+		a[i] = (uint32_t)v;
+	}
+	if (a != NULL)
+		qsort(a, rep->elements, sizeof(*a), cmp_u32);
+	*ids = a;
+	*n = rep->elements;
+	rc = 0;
+out:
+	freeReplyObject(rep);
+	return rc;
+}
+
+int fs_redis_lease(struct fs_redis *r, uint32_t sale_id, unsigned node, uint64_t want,
+	struct fs_redis_lease *out)
+{
+	char k_pool[KEYLEN], k_lease[KEYLEN], what[32], wants[24];
+	redisReply *rep;
+	int rc = 0;
+
+	key_of(k_pool, sale_id, "pool");
+	snprintf(what, sizeof(what), "lease:%u", node);
+	key_of(k_lease, sale_id, what);
+	snprintf(wants, sizeof(wants), "%" PRIu64, want);
+	const char *argv[] = {"EVAL", lease_lua, "2", k_pool, k_lease, wants};
+	rc = command(r, &rep, 6, argv);
+	if (rc < 0)
+		return rc;
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 3 ||
+		rep->element[0]->type != REDIS_REPLY_INTEGER ||
+		rep->element[1]->type != REDIS_REPLY_INTEGER ||
+		rep->element[2]->type != REDIS_REPLY_INTEGER || rep->element[0]->integer < 0 ||
+		rep->element[2]->integer < 0) {
+		rc = set_err(r, -EPROTO, "redis: unexpected lease reply");
+		goto out;
+	}
+	out->taken = (uint64_t)rep->element[0]->integer;
+	out->pool_empty = rep->element[1]->integer != 0;
+	out->leased = (uint64_t)rep->element[2]->integer;
+out:
+	freeReplyObject(rep);
+	return rc;
+}
+
+int fs_redis_publish_totals(
+	struct fs_redis *r, uint32_t sale_id, unsigned node, uint64_t sold, uint64_t *total)
+{
+	char k_ns[KEYLEN], k_sold[KEYLEN], k_rem[KEYLEN], k_sale[KEYLEN], nodes[16], solds[24];
+	redisReply *rep;
+	long long v = 0;
+	int rc;
+
+	key_of(k_ns, sale_id, "node_sold");
+	key_of(k_sold, sale_id, "sold");
+	key_of(k_rem, sale_id, "remaining");
+	key_of(k_sale, sale_id, "sale");
+	snprintf(nodes, sizeof(nodes), "%u", node);
+	snprintf(solds, sizeof(solds), "%" PRIu64, sold);
+	const char *argv[] = {"EVAL", totals_lua, "4", k_ns, k_sold, k_rem, k_sale, nodes, solds};
+	rc = command(r, &rep, 9, argv);
+	if (rc < 0)
+		return rc;
+	rc = reply_int(r, rep, &v);
+	freeReplyObject(rep);
+	if (rc == 0 && total != NULL)
+		*total = v < 0 ? 0 : (uint64_t)v;
+	return rc;
+}
+
+const char *fs_redis_event_name(enum fs_redis_event ev)
+{
+	switch (ev) {
+	case FS_EV_STARTED:
+		return "started";
+	case FS_EV_SOLD_OUT:
+		return "sold_out";
+	case FS_EV_ENDED:
+		return "ended";
+	}
+	return NULL;
+}
+
+int fs_redis_publish_event(
+	struct fs_redis *r, uint32_t sale_id, enum fs_redis_event ev, uint32_t *mask)
+{
+	char k_sale[KEYLEN], k_chan[KEYLEN], bits[16];
+	const char *name = fs_redis_event_name(ev);
+	redisReply *rep;
+	int rc;
+
+	if (name == NULL)
+		return set_err(r, -EINVAL, "unknown event %d", (int)ev);
+	key_of(k_sale, sale_id, "sale");
+	key_of(k_chan, sale_id, "events");
+	snprintf(bits, sizeof(bits), "%u", (unsigned)ev);
+	const char *argv[] = {"EVAL", event_lua, "2", k_sale, k_chan, bits, name};
+	rc = command(r, &rep, 7, argv);
+	if (rc < 0)
+		return rc;
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
+		rep->element[0]->type != REDIS_REPLY_INTEGER ||
+		rep->element[1]->type != REDIS_REPLY_INTEGER) {
+		rc = set_err(r, -EPROTO, "redis: unexpected event reply");
+		goto out;
+	}
+	if (mask != NULL)
+		*mask = (uint32_t)rep->element[1]->integer;
+	rc = rep->element[0]->integer ? 1 : 0;
+out:
+	freeReplyObject(rep);
+	return rc;
+}

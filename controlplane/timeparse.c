@@ -1,1 +1,80 @@
-/* placeholder: being written */
+/* Time arguments of flashctl: "now", relative offsets and unix milliseconds (pure parsing). */
+#include <errno.h>
+#include <stdbool.h>
+#include <string.h>
+#include <time.h>
+
+#include "timeparse.h"
+
+/* Parse a run of decimal digits (at least one) into *v; *end points past them. */
+static int parse_digits(const char *s, const char **end, int64_t *v)
+{
+	int64_t acc = 0;
+	const char *p = s;
+
+	if (*p < '0' || *p > '9')
+		return -EINVAL;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (acc > (INT64_MAX - (*p - '0')) / 10)
+			return -ERANGE;
+		acc = acc * 10 + (*p - '0');
+	}
+	*end = p;
+	*v = acc;
+	return 0;
+}
+
+int fs_time_parse(const char *s, int64_t now_ms, int64_t *out_ms)
+{
+	static const struct {
+		const char *name;
+		int64_t ms;
+	} units[] = {
+		{"ms", 1},
+		{"s", 1000},
+		{"m", 60 * 1000},
+		{"h", 3600 * 1000},
+	};
+	const char *end;
+	int64_t n;
+	int rc;
+
+	if (s == NULL || *s == '\0')
+		return -EINVAL;
+	if (strcmp(s, "now") == 0) {
+		*out_ms = now_ms;
+		return 0;
+	}
+	if (*s != '+') {
+		rc = parse_digits(s, &end, &n);
+		if (rc < 0)
+			return rc;
+		if (*end != '\0')
+			return -EINVAL;
+		*out_ms = n;
+		return 0;
+	}
+	rc = parse_digits(s + 1, &end, &n);
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(end, units[i].name) != 0)
+			continue;
+		if (n > INT64_MAX / units[i].ms)
+			return -ERANGE;
+		n *= units[i].ms;
+		if (now_ms > 0 && n > INT64_MAX - now_ms)
+			return -ERANGE;
+		*out_ms = now_ms + n;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+int64_t fs_time_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
