@@ -15,6 +15,7 @@ TMP=$(mktemp -d /tmp/fs-ctl-test.XXXXXX)
 KEY=000102030405060708090a0b0c0d0e0f
 PIDS=()
 OWN_REDIS_PORT=
+PREFIX=
 
 cleanup() {
 	local p
@@ -29,6 +30,7 @@ cleanup() {
 	if [ -n "$OWN_REDIS_PORT" ]; then
 		redis-cli -p "$OWN_REDIS_PORT" shutdown nosave >/dev/null 2>&1
 	fi
+	[ -n "$PREFIX" ] && rm -rf "/var/run/dpdk/$PREFIX"
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
