@@ -1,1 +1,185 @@
-/* placeholder: being written */
+/* FCP/1 codec and admission token (../shared/PROTOCOL.md): big-endian fields, no EAL. */
+#include <endian.h>
+#include <errno.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "fcp.h"
+
+static inline uint16_t fs_fcp_ld16(const uint8_t *p)
+{
+	uint16_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return be16toh(v);
+}
+
+static inline uint32_t fs_fcp_ld32(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return be32toh(v);
+}
+
+static inline uint64_t fs_fcp_ld64(const uint8_t *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return be64toh(v);
+}
+
+static inline void fs_fcp_st16(uint8_t *p, uint16_t v)
+{
+	v = htobe16(v);
+	memcpy(p, &v, sizeof(v));
+}
+
+static inline void fs_fcp_st32(uint8_t *p, uint32_t v)
+{
+	v = htobe32(v);
+	memcpy(p, &v, sizeof(v));
+}
+
+static inline void fs_fcp_st64(uint8_t *p, uint64_t v)
+{
+	v = htobe64(v);
+	memcpy(p, &v, sizeof(v));
+}
+
+enum fs_fcp_err fs_fcp_parse(const uint8_t *buf, size_t len, struct fs_fcp_req *req)
+{
+	uint16_t flags;
+
+	if (len != FS_FCP_LEN)
+		return FS_FCP_ERR_LEN;
+	if (fs_fcp_ld16(buf) != FS_FCP_MAGIC)
+		return FS_FCP_ERR_MAGIC;
+	if (buf[2] != FS_FCP_VERSION)
+		return FS_FCP_ERR_VERSION;
+	if (buf[3] != FS_FCP_CLAIM && buf[3] != FS_FCP_SALE_STATUS)
+		return FS_FCP_ERR_TYPE;
+	flags = fs_fcp_ld16(buf + 22);
+	if (flags != 0)
+		return FS_FCP_ERR_FLAGS;
+
+	req->type = buf[3];
+	req->sale_id = fs_fcp_ld32(buf + 4);
+	req->user_id = fs_fcp_ld64(buf + 8);
+	req->token_expiry = fs_fcp_ld32(buf + 16);
+	req->node_id = fs_fcp_ld16(buf + 20);
+	req->flags = flags;
+	memcpy(req->token, buf + 24, FS_FCP_TOKEN_LEN);
+	req->request_id = fs_fcp_ld64(buf + 40);
+	return FS_FCP_OK;
+}
+
+void fs_fcp_encode_req(const struct fs_fcp_req *req, uint8_t out[FS_FCP_LEN])
+{
+	fs_fcp_st16(out, FS_FCP_MAGIC);
+	out[2] = FS_FCP_VERSION;
+	out[3] = req->type;
+	fs_fcp_st32(out + 4, req->sale_id);
+	fs_fcp_st64(out + 8, req->user_id);
+	fs_fcp_st32(out + 16, req->token_expiry);
+	fs_fcp_st16(out + 20, req->node_id);
+	fs_fcp_st16(out + 22, req->flags);
+	memcpy(out + 24, req->token, FS_FCP_TOKEN_LEN);
+	fs_fcp_st64(out + 40, req->request_id);
+}
+
+void fs_fcp_encode_reply(const struct fs_fcp_reply *rep, uint8_t out[FS_FCP_LEN])
+{
+	fs_fcp_st16(out, FS_FCP_MAGIC);
+	out[2] = FS_FCP_VERSION;
+	out[3] = rep->type;
+	fs_fcp_st32(out + 4, rep->sale_id);
+	fs_fcp_st64(out + 8, rep->user_id);
+	out[16] = rep->status;
+	out[17] = 0;
+	fs_fcp_st16(out + 18, rep->node_id);
+	fs_fcp_st32(out + 20, rep->retry_after_ms);
+	fs_fcp_st64(out + 24, rep->order_id);
+	fs_fcp_st32(out + 32, rep->remaining);
+	fs_fcp_st32(out + 36, 0);
+	fs_fcp_st64(out + 40, rep->request_id);
+}
+
+int fs_fcp_decode_reply(const uint8_t *buf, size_t len, struct fs_fcp_reply *rep)
+{
+	if (len != FS_FCP_LEN || fs_fcp_ld16(buf) != FS_FCP_MAGIC || buf[2] != FS_FCP_VERSION)
+		return -EINVAL;
+	if (buf[3] != FS_FCP_CLAIM_RESULT && buf[3] != FS_FCP_SALE_STATUS_RESULT)
+		return -EINVAL;
+	if (buf[16] >= FS_ST__COUNT)
+		return -EINVAL;
+
+	rep->type = buf[3];
+	rep->sale_id = fs_fcp_ld32(buf + 4);
+	rep->user_id = fs_fcp_ld64(buf + 8);
+	rep->status = buf[16];
+	rep->node_id = fs_fcp_ld16(buf + 18);
+	rep->retry_after_ms = fs_fcp_ld32(buf + 20);
+	rep->order_id = fs_fcp_ld64(buf + 24);
+	rep->remaining = fs_fcp_ld32(buf + 32);
+	rep->request_id = fs_fcp_ld64(buf + 40);
+	return 0;
+}
+
+/*
+ * crypto_shorthash_siphashx24 and sodium_memcmp need no sodium_init(); it is still called once
+ * (its documented contract for any libsodium use). The flag read is relaxed: sodium_init() is
+ * itself thread safe and idempotent, so a race only calls it twice.
+ */
+static int fs_fcp_sodium_ready;
+
+static inline void fs_fcp_sodium_once(void)
+{
+	if (__builtin_expect(!__atomic_load_n(&fs_fcp_sodium_ready, __ATOMIC_RELAXED), 0)) {
+		if (sodium_init() >= 0)
+			__atomic_store_n(&fs_fcp_sodium_ready, 1, __ATOMIC_RELAXED);
+	}
+}
+
+_Static_assert(crypto_shorthash_siphashx24_BYTES == FS_FCP_TOKEN_LEN, "token is 128 bits");
+_Static_assert(crypto_shorthash_siphashx24_KEYBYTES == FS_FCP_TOKEN_LEN, "key is 128 bits");
+
+void fs_fcp_token(const uint8_t key[FS_FCP_TOKEN_LEN], const uint8_t req[FS_FCP_LEN],
+	uint8_t out[FS_FCP_TOKEN_LEN])
+{
+	fs_fcp_sodium_once();
+	crypto_shorthash_siphashx24(out, req + FS_FCP_TOKEN_MSG_OFF, FS_FCP_TOKEN_MSG_LEN, key);
+}
+
+bool fs_fcp_token_verify(const uint8_t key[FS_FCP_TOKEN_LEN], const uint8_t req[FS_FCP_LEN])
+{
+	uint8_t want[FS_FCP_TOKEN_LEN];
+
+	fs_fcp_token(key, req, want);
+	return sodium_memcmp(want, req + 24, FS_FCP_TOKEN_LEN) == 0;
+}
+
+static const char *const fs_fcp_status_names[FS_ST__COUNT] = {
+#define FS_X(v, n, s) [v] = s,
+	FS_FCP_STATUSES(FS_X)
+#undef FS_X
+};
+
+const char *fs_fcp_status_name(unsigned status)
+{
+	if (status >= FS_ST__COUNT)
+		return "INVALID";
+	return fs_fcp_status_names[status];
+}
+
+int fs_fcp_status_from_name(const char *name)
+{
+	if (name == NULL)
+		return -1;
+	for (unsigned i = 0; i < FS_ST__COUNT; i++)
+		if (strcmp(name, fs_fcp_status_names[i]) == 0)
+			return (int)i;
+	return -1;
+}
