@@ -210,6 +210,7 @@ PREFIX=ctltest$$
 IFACE=ctlt$(($$ % 100000))
 NET=10.$((200 + $$ % 50)).$(($$ % 250)) # a /30 of our own on the tap
 mkdir -p "$TMP/state"
+: >"$TMP/dp.out" # exists before the first grep below
 "$DP" --no-pci --file-prefix "$PREFIX" -m 256 --lcores 0@0,1@1 \
 	--vdev "net_tap0,iface=$IFACE" -- --addr "$NET.1" --state-dir "$TMP/state" \
 	>"$TMP/dp.out" 2>"$TMP/dp.err" &
@@ -237,6 +238,8 @@ for _ in $(seq 60); do
 	[ "$(val "$out" dp_final)" = 1 ] && break
 	sleep 0.05
 done
+# read again: the Redis part of the status above was read before its dataplane part
+out=$("$CTL" --dp "$PREFIX" sale status --sale $S_DP 2>&1)
 [ "$(val "$out" dp_leased)" = 3 ] && [ "$(val "$out" dp_final)" = 1 ] && [ "$(val "$out" pool)" = 0 ] &&
 	[ "$("${RCLI[@]}" get "fs:{$S_DP}:lease:1")" = 3 ]
 ok $? "daemon creates the sale on the dataplane and leases the whole pool (pool 0 + lease 3 = 3)" \
