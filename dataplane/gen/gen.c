@@ -1,2 +1,1127 @@
-/* placeholder: being written */
-int main(void) { return 1; }
+/* flashgen: DPDK generator of FCP claims for performance runs (HACKING.md "flashgen"). */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <rte_arp.h>
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_ether.h>
+#include <rte_ethdev.h>
+#include <rte_ip.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+#include <rte_udp.h>
+#include <sodium.h>
+
+#include "fcp.h"
+#include "frame.h"
+
+#define FG_EXIT_SETUP 1
+#define FG_EXIT_USAGE 2
+
+#define FG_BURST 32
+#define FG_NB_DESC 1024
+#define FG_NB_MBUF 16383
+#define FG_MBUF_CACHE 256
+#define FG_PORT_ID 0
+#define FG_SRC_PORT_BASE 10000u
+#define FG_USERS_PER_IP 50000u
+#define FG_ARP_RETRY_MS 100
+#define FG_ARP_GIVEUP_MS 5000
+#define FG_LINK_WAIT_MS 5000
+#define FG_PROGRESS_MS 200
+#define FG_RETRY_CAP_MS 1000u
+#define FG_WHEEL_SLOTS 1024u /* > FG_RETRY_CAP_MS: a delayed resend never wraps the wheel */
+#define FG_REQID_CLAIM_BITS 24
+
+/* Latency histogram in ns, HDR-like: exact below 2^11, then 1024 sub-buckets per power of two. */
+#define FG_HIST_SUB_BITS 10
+#define FG_HIST_EXACT (1u << (FG_HIST_SUB_BITS + 1))
+#define FG_HIST_MAX_EXP 40 /* values clamp at 2^51 ns */
+#define FG_HIST_SIZE (FG_HIST_EXACT + FG_HIST_MAX_EXP * (1u << FG_HIST_SUB_BITS))
+
+#define FG_NONE UINT32_MAX
+
+enum fg_user_state {
+	FG_READY = 0, /* in the ready queue */
+	FG_PEND,      /* built, waiting for the port to take it */
+	FG_OUT,	      /* request in flight */
+	FG_WAIT,      /* in the wheel, resend after retry_after_ms */
+	FG_DONE,      /* every claim has its final answer */
+};
+
+struct fg_user {
+	uint64_t send_tsc;    /* TSC of the last transmission of the current request */
+	uint32_t claims_done; /* claims with a final answer */
+	uint32_t next;	      /* wheel slot list link */
+	uint8_t state;	      /* enum fg_user_state */
+};
+
+struct fg_opts {
+	uint32_t dst_ip; /* network byte order */
+	uint32_t src_ip; /* host byte order, per-user offset added */
+	uint32_t sale;
+	uint64_t users;
+	uint32_t claims;
+	uint64_t user_base;
+	uint16_t port;
+	uint64_t rate;
+	uint32_t window;
+	uint32_t timeout_ms;
+	uint32_t max_seconds;
+	bool have_key;
+	uint8_t key[FS_FCP_TOKEN_LEN];
+	uint32_t token_expiry;
+	uint16_t node;
+	const char *won_file;
+	uint16_t vlan;
+	bool progress;
+	bool have_dst_mac;
+	struct rte_ether_addr dst_mac;
+	bool echo;
+};
+
+/* Timeout FIFO entry: lazily deleted, stale when the user has sent again or got its answer. */
+struct fg_tmo {
+	uint64_t tsc;
+	uint32_t user;
+};
+
+struct fg_stats {
+	uint64_t sent;
+	uint64_t replies;
+	uint64_t lost;
+	uint64_t unparsed;
+	uint64_t stale;
+	uint64_t tx_refused;
+	uint64_t status[FS_ST__COUNT];
+	uint64_t finished; /* claims with a final answer */
+};
+
+struct fg_ctx {
+	struct fg_opts o;
+	struct rte_mempool *pool;
+	struct rte_ether_addr src_mac;
+	struct fg_user *users;
+	uint64_t hz;
+	/* ready deque of user indices, capacity users + 1 */
+	uint32_t *ready;
+	uint64_t rcap, rhead, rlen;
+	/* timeout FIFO ring, grows by doubling */
+	struct fg_tmo *tmo;
+	uint64_t tcap, thead, tlen;
+	/* wheel of delayed resends, 1 ms per slot */
+	uint32_t wheel[FG_WHEEL_SLOTS];
+	uint64_t wheel_ms; /* next slot to drain, ms since t0 */
+	uint64_t t0, tsc_per_ms;
+	uint64_t outstanding;
+	uint64_t users_done;
+	uint64_t first_send, last_reply;
+	uint64_t *hist;
+	uint64_t lat_max_ns;
+	/* built frames the port has not taken yet; their users are FG_PEND */
+	struct rte_mbuf *pend[FG_BURST];
+	uint32_t pend_who[FG_BURST];
+	uint16_t npend;
+	bool port_started;
+	FILE *won;
+	struct fg_stats st;
+};
+
+static volatile sig_atomic_t fg_stop;
+
+static void fg_on_signal(int sig)
+{
+	(void)sig;
+	fg_stop = 1;
+}
+
+static void fg_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: flashgen [EAL options] -- --dst-ip A --src-ip A --sale ID --users N\n"
+		"         [--claims K] [--user-base U] [--port 7777] [--rate R] [--window W]\n"
+		"         [--timeout-ms 200] [--max-seconds S] [--token-key HEX32 [--token-expiry "
+		"S]]\n"
+		"         [--node K] [--won-file FILE] [--vlan TCI] [--progress]\n"
+		"         [--dst-mac MAC] [--echo]\n"
+		"  --dst-mac MAC  skip ARP and send to MAC\n"
+		"  --echo         count any returned frame carrying an outstanding request as its\n"
+		"                 reply (measures the link with a reflector such as testpmd "
+		"macswap)\n");
+}
+
+/* Parse an unsigned decimal (or 0x hex) number within [min, max]; 0 or -EINVAL. */
+static int fg_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (s == NULL || *s == '\0' || *s == '-')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int fg_parse_ip(const char *s, uint32_t *net)
+{
+	struct in_addr a;
+
+	if (inet_pton(AF_INET, s, &a) != 1)
+		return -EINVAL;
+	*net = a.s_addr;
+	return 0;
+}
+
+enum {
+	OPT_DST_IP = 256,
+	OPT_SRC_IP,
+	OPT_SALE,
+	OPT_USERS,
+	OPT_CLAIMS,
+	OPT_USER_BASE,
+	OPT_PORT,
+	OPT_RATE,
+	OPT_WINDOW,
+	OPT_TIMEOUT,
+	OPT_MAX_SECONDS,
+	OPT_TOKEN_KEY,
+	OPT_TOKEN_EXPIRY,
+	OPT_NODE,
+	OPT_WON_FILE,
+	OPT_VLAN,
+	OPT_PROGRESS,
+	OPT_DST_MAC,
+	OPT_ECHO,
+	OPT_HELP,
+};
+
+static const struct option fg_longopts[] = {
+	{"dst-ip", required_argument, NULL, OPT_DST_IP},
+	{"src-ip", required_argument, NULL, OPT_SRC_IP},
+	{"sale", required_argument, NULL, OPT_SALE},
+	{"users", required_argument, NULL, OPT_USERS},
+	{"claims", required_argument, NULL, OPT_CLAIMS},
+	{"user-base", required_argument, NULL, OPT_USER_BASE},
+	{"port", required_argument, NULL, OPT_PORT},
+	{"rate", required_argument, NULL, OPT_RATE},
+	{"window", required_argument, NULL, OPT_WINDOW},
+	{"timeout-ms", required_argument, NULL, OPT_TIMEOUT},
+	{"max-seconds", required_argument, NULL, OPT_MAX_SECONDS},
+	{"token-key", required_argument, NULL, OPT_TOKEN_KEY},
+	{"token-expiry", required_argument, NULL, OPT_TOKEN_EXPIRY},
+	{"node", required_argument, NULL, OPT_NODE},
+	{"won-file", required_argument, NULL, OPT_WON_FILE},
+	{"vlan", required_argument, NULL, OPT_VLAN},
+	{"progress", no_argument, NULL, OPT_PROGRESS},
+	{"dst-mac", required_argument, NULL, OPT_DST_MAC},
+	{"echo", no_argument, NULL, OPT_ECHO},
+	{"help", no_argument, NULL, OPT_HELP},
+	{NULL, 0, NULL, 0},
+};
+
+/* Parse the application's options; 0, 1 for --help, or -EINVAL after printing why. */
+static int fg_parse_args(int argc, char **argv, struct fg_opts *o)
+{
+	bool have_dst = false, have_src = false, have_sale = false, have_users = false;
+	bool have_expiry = false;
+	uint64_t v;
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->claims = 1;
+	o->user_base = 1;
+	o->port = FS_FCP_PORT;
+	o->window = 4096;
+	o->timeout_ms = 200;
+	o->max_seconds = 60;
+
+	optind = 1;
+	opterr = 1;
+	while ((c = getopt_long(argc, argv, "", fg_longopts, NULL)) != -1) {
+		int rc = 0;
+		uint32_t ip = 0;
+
+		switch (c) {
+		case OPT_DST_IP:
+			rc = fg_parse_ip(optarg, &o->dst_ip);
+			have_dst = true;
+			break;
+		case OPT_SRC_IP:
+			rc = fg_parse_ip(optarg, &ip);
+			o->src_ip = ntohl(ip);
+			have_src = true;
+			break;
+		case OPT_SALE:
+			rc = fg_parse_u64(optarg, 0, UINT32_MAX, &v);
+			o->sale = (uint32_t)v;
+			have_sale = true;
+			break;
+		case OPT_USERS:
+			rc = fg_parse_u64(optarg, 1, UINT32_MAX - 1, &v);
+			o->users = v;
+			have_users = true;
+			break;
+		case OPT_CLAIMS:
+			rc = fg_parse_u64(optarg, 1, (1u << FG_REQID_CLAIM_BITS) - 1, &v);
+			o->claims = (uint32_t)v;
+			break;
+		case OPT_USER_BASE:
+			rc = fg_parse_u64(optarg, 0, UINT64_MAX, &v);
+			o->user_base = v;
+			break;
+		case OPT_PORT:
+			rc = fg_parse_u64(optarg, 1, UINT16_MAX, &v);
+			o->port = (uint16_t)v;
+			break;
+		case OPT_RATE:
+			rc = fg_parse_u64(optarg, 0, UINT32_MAX, &v);
+			o->rate = v;
+			break;
+		case OPT_WINDOW:
+			rc = fg_parse_u64(optarg, 1, UINT32_MAX - 1, &v);
+			o->window = (uint32_t)v;
+			break;
+		case OPT_TIMEOUT:
+			rc = fg_parse_u64(optarg, 1, 3600000, &v);
+			o->timeout_ms = (uint32_t)v;
+			break;
+		case OPT_MAX_SECONDS:
+			rc = fg_parse_u64(optarg, 1, 86400, &v);
+			o->max_seconds = (uint32_t)v;
+			break;
+		case OPT_TOKEN_KEY: {
+			size_t n = 0;
+
+			if (strlen(optarg) != 2 * FS_FCP_TOKEN_LEN ||
+				sodium_hex2bin(o->key, sizeof(o->key), optarg, strlen(optarg), NULL,
+					&n, NULL) != 0 ||
+				n != FS_FCP_TOKEN_LEN)
+				rc = -EINVAL;
+			o->have_key = true;
+			break;
+		}
+		case OPT_TOKEN_EXPIRY:
+			rc = fg_parse_u64(optarg, 0, UINT32_MAX, &v);
+			o->token_expiry = (uint32_t)v;
+			have_expiry = true;
+			break;
+		case OPT_NODE:
+			rc = fg_parse_u64(optarg, 0, UINT16_MAX, &v);
+			o->node = (uint16_t)v;
+			break;
+		case OPT_WON_FILE:
+			o->won_file = optarg;
+			break;
+		case OPT_VLAN:
+			rc = fg_parse_u64(optarg, 1, 0xffff, &v);
+			if (rc == 0 && (v & 0xfff) == 0)
+				rc = -EINVAL; /* VLAN id 0 would be sent as untagged */
+			o->vlan = (uint16_t)v;
+			break;
+		case OPT_PROGRESS:
+			o->progress = true;
+			break;
+		case OPT_DST_MAC:
+			rc = rte_ether_unformat_addr(optarg, &o->dst_mac) == 0 ? 0 : -EINVAL;
+			o->have_dst_mac = true;
+			break;
+		case OPT_ECHO:
+			o->echo = true;
+			break;
+		case OPT_HELP:
+			fg_usage(stdout);
+			return 1;
+		default:
+			fg_usage(stderr);
+			return -EINVAL;
+		}
+		if (rc != 0) {
+			fprintf(stderr, "flashgen: bad value for --%s: '%s'\n",
+				fg_longopts[c - OPT_DST_IP].name, optarg);
+			return -EINVAL;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "flashgen: unexpected argument '%s'\n", argv[optind]);
+		fg_usage(stderr);
+		return -EINVAL;
+	}
+	if (!have_dst || !have_src || !have_sale || !have_users) {
+		fprintf(stderr, "flashgen: --dst-ip, --src-ip, --sale and --users are required\n");
+		fg_usage(stderr);
+		return -EINVAL;
+	}
+	if (have_expiry && !o->have_key) {
+		fprintf(stderr, "flashgen: --token-expiry needs --token-key\n");
+		return -EINVAL;
+	}
+	if (o->user_base > UINT64_MAX - (o->users - 1)) {
+		fprintf(stderr, "flashgen: --user-base + --users overflows 64 bits\n");
+		return -EINVAL;
+	}
+	if ((uint64_t)o->src_ip + (o->users - 1) / FG_USERS_PER_IP > UINT32_MAX) {
+		fprintf(stderr, "flashgen: too many users for --src-ip (one address per %u)\n",
+			FG_USERS_PER_IP);
+		return -EINVAL;
+	}
+	if (o->have_key && !have_expiry)
+		o->token_expiry = (uint32_t)(time(NULL) + 3600);
+	return 0;
+}
+
+/* ---- ready deque ---- */
+
+static inline void fg_ready_push_back(struct fg_ctx *g, uint32_t u)
+{
+	g->ready[(g->rhead + g->rlen) % g->rcap] = u;
+	g->rlen++;
+	g->users[u].state = FG_READY;
+}
+
+static inline void fg_ready_push_front(struct fg_ctx *g, uint32_t u)
+{
+	g->rhead = (g->rhead + g->rcap - 1) % g->rcap;
+	g->ready[g->rhead] = u;
+	g->rlen++;
+	g->users[u].state = FG_READY;
+}
+
+static inline uint32_t fg_ready_pop(struct fg_ctx *g)
+{
+	uint32_t u = g->ready[g->rhead];
+
+	g->rhead = (g->rhead + 1) % g->rcap;
+	g->rlen--;
+	return u;
+}
+
+/* ---- timeout FIFO ---- */
+
+static int fg_tmo_push(struct fg_ctx *g, uint32_t u, uint64_t tsc)
+{
+	if (g->tlen == g->tcap) {
+		uint64_t ncap = g->tcap * 2;
+		struct fg_tmo *n = malloc(ncap * sizeof(*n));
+
+		if (n == NULL)
+			return -ENOMEM;
+		for (uint64_t i = 0; i < g->tlen; i++)
+			n[i] = g->tmo[(g->thead + i) & (g->tcap - 1)];
+		free(g->tmo);
+		g->tmo = n;
+		g->tcap = ncap;
+		g->thead = 0;
+	}
+	g->tmo[(g->thead + g->tlen) & (g->tcap - 1)] = (struct fg_tmo){.tsc = tsc, .user = u};
+	g->tlen++;
+	return 0;
+}
+
+/* Resend, at the front of the ready queue, every request older than --timeout-ms. */
+static void fg_tmo_check(struct fg_ctx *g, uint64_t now)
+{
+	uint64_t limit = (uint64_t)g->o.timeout_ms * g->tsc_per_ms;
+
+	while (g->tlen > 0) {
+		struct fg_tmo *t = &g->tmo[g->thead];
+		struct fg_user *us = &g->users[t->user];
+		bool live = us->state == FG_OUT && us->send_tsc == t->tsc;
+
+		if (live && now - t->tsc < limit)
+			break;
+		if (live) {
+			g->outstanding--;
+			g->st.lost++;
+			fg_ready_push_front(g, t->user);
+		}
+		g->thead = (g->thead + 1) & (g->tcap - 1);
+		g->tlen--;
+	}
+}
+
+/* ---- wheel of delayed resends ---- */
+
+static void fg_wheel_add(struct fg_ctx *g, uint32_t u, uint64_t now_ms, uint32_t delay_ms)
+{
+	uint32_t slot = (uint32_t)((now_ms + delay_ms) % FG_WHEEL_SLOTS);
+
+	g->users[u].state = FG_WAIT;
+	g->users[u].next = g->wheel[slot];
+	g->wheel[slot] = u;
+}
+
+static void fg_wheel_drain(struct fg_ctx *g, uint64_t now_ms)
+{
+	for (; g->wheel_ms <= now_ms; g->wheel_ms++) {
+		uint32_t slot = (uint32_t)(g->wheel_ms % FG_WHEEL_SLOTS);
+		uint32_t u = g->wheel[slot];
+
+		g->wheel[slot] = FG_NONE;
+		while (u != FG_NONE) {
+			uint32_t next = g->users[u].next;
+
+			fg_ready_push_back(g, u);
+			u = next;
+		}
+	}
+}
+
+/* ---- latency histogram ---- */
+
+static inline uint32_t fg_hist_index(uint64_t ns)
+{
+	unsigned msb, shift;
+
+	if (ns < FG_HIST_EXACT)
+		return (uint32_t)ns;
+	msb = 63 - (unsigned)__builtin_clzll(ns);
+	shift = msb - FG_HIST_SUB_BITS;
+	if (shift > FG_HIST_MAX_EXP)
+		return FG_HIST_SIZE - 1;
+	return FG_HIST_EXACT + (shift - 1) * (1u << FG_HIST_SUB_BITS) +
+	       (uint32_t)((ns >> shift) - (1u << FG_HIST_SUB_BITS));
+}
+
+/* Lowest value of a bucket, in ns. */
+static uint64_t fg_hist_value(uint32_t idx)
+{
+	uint32_t shift, sub;
+
+	if (idx < FG_HIST_EXACT)
+		return idx;
+	shift = (idx - FG_HIST_EXACT) / (1u << FG_HIST_SUB_BITS) + 1;
+	sub = (idx - FG_HIST_EXACT) % (1u << FG_HIST_SUB_BITS);
+	return ((uint64_t)sub + (1u << FG_HIST_SUB_BITS)) << shift;
+}
+
+/* Value at quantile @p q (0..1] in ns, 0 if empty. */
+static uint64_t fg_hist_quantile(const struct fg_ctx *g, uint64_t total, double q)
+{
+	uint64_t want, seen = 0;
+
+	if (total == 0)
+		return 0;
+	want = (uint64_t)(q * (double)total + 0.999999);
+	if (want == 0)
+		want = 1;
+	for (uint32_t i = 0; i < FG_HIST_SIZE; i++) {
+		seen += g->hist[i];
+		if (seen >= want) {
+			uint64_t v = fg_hist_value(i);
+
+			return v > g->lat_max_ns ? g->lat_max_ns : v;
+		}
+	}
+	return g->lat_max_ns;
+}
+
+/* ---- frames ---- */
+
+/* Find the UDP payload of an IPv4/UDP frame; NULL if it is not one with a 48-byte payload. */
+static const uint8_t *fg_udp_payload(const uint8_t *f, uint32_t len, uint16_t *etype_out)
+{
+	uint32_t off = RTE_ETHER_HDR_LEN;
+	uint16_t etype;
+	const struct rte_ipv4_hdr *ip;
+	const struct rte_udp_hdr *udp;
+	uint32_t ihl, tot;
+
+	if (len < off)
+		return NULL;
+	etype = (uint16_t)(f[12] << 8 | f[13]);
+	if (etype == RTE_ETHER_TYPE_VLAN) {
+		if (len < off + 4)
+			return NULL;
+		etype = (uint16_t)(f[16] << 8 | f[17]);
+		off += 4;
+	}
+	*etype_out = etype;
+	if (etype != RTE_ETHER_TYPE_IPV4 || len < off + sizeof(*ip))
+		return NULL;
+	ip = (const struct rte_ipv4_hdr *)(f + off);
+	ihl = (uint32_t)(ip->version_ihl & 0x0f) * 4;
+	tot = rte_be_to_cpu_16(ip->total_length);
+	if ((ip->version_ihl >> 4) != 4 || ihl < 20 || ip->next_proto_id != IPPROTO_UDP ||
+		tot < ihl + sizeof(*udp) || len < off + tot)
+		return NULL;
+	udp = (const struct rte_udp_hdr *)(f + off + ihl);
+	if (rte_be_to_cpu_16(udp->dgram_len) != sizeof(*udp) + FS_FCP_LEN ||
+		tot < ihl + sizeof(*udp) + FS_FCP_LEN)
+		return NULL;
+	return f + off + ihl + sizeof(*udp);
+}
+
+static uint16_t fg_eth_hdr(
+	const struct fg_ctx *g, uint8_t *f, const struct rte_ether_addr *dst, uint16_t etype)
+{
+	uint16_t off = RTE_ETHER_HDR_LEN;
+
+	memcpy(f, dst->addr_bytes, RTE_ETHER_ADDR_LEN);
+	memcpy(f + 6, g->src_mac.addr_bytes, RTE_ETHER_ADDR_LEN);
+	if (g->o.vlan != 0) {
+		*(rte_be16_t *)(f + 12) = rte_cpu_to_be_16(RTE_ETHER_TYPE_VLAN);
+		*(rte_be16_t *)(f + 14) = rte_cpu_to_be_16(g->o.vlan);
+		*(rte_be16_t *)(f + 16) = rte_cpu_to_be_16(etype);
+		off += 4;
+	} else {
+		*(rte_be16_t *)(f + 12) = rte_cpu_to_be_16(etype);
+	}
+	return off;
+}
+
+static int fg_send_arp(struct fg_ctx *g)
+{
+	struct rte_ether_addr bcast = {.addr_bytes = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff}};
+	struct rte_mbuf *m = rte_pktmbuf_alloc(g->pool);
+	struct rte_arp_hdr *arp;
+	uint8_t *f;
+	uint16_t off;
+
+	if (m == NULL)
+		return -ENOMEM;
+	f = rte_pktmbuf_mtod(m, uint8_t *);
+	off = fg_eth_hdr(g, f, &bcast, RTE_ETHER_TYPE_ARP);
+	arp = (struct rte_arp_hdr *)(f + off);
+	arp->arp_hardware = rte_cpu_to_be_16(RTE_ARP_HRD_ETHER);
+	arp->arp_protocol = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+	arp->arp_hlen = RTE_ETHER_ADDR_LEN;
+	arp->arp_plen = 4;
+	arp->arp_opcode = rte_cpu_to_be_16(RTE_ARP_OP_REQUEST);
+	arp->arp_data.arp_sha = g->src_mac;
+	arp->arp_data.arp_sip = rte_cpu_to_be_32(g->o.src_ip);
+	memset(&arp->arp_data.arp_tha, 0, sizeof(arp->arp_data.arp_tha));
+	arp->arp_data.arp_tip = g->o.dst_ip;
+	m->data_len = m->pkt_len = RTE_MAX((uint32_t)(off + sizeof(*arp)), 60u);
+	if (rte_eth_tx_burst(FG_PORT_ID, 0, &m, 1) != 1) {
+		rte_pktmbuf_free(m);
+		return -EAGAIN;
+	}
+	return 0;
+}
+
+/* Is @p m the ARP reply for --dst-ip? Then store the sender's MAC. */
+static bool fg_is_arp_reply(struct fg_ctx *g, struct rte_mbuf *m)
+{
+	const uint8_t *f = rte_pktmbuf_mtod(m, const uint8_t *);
+	uint32_t len = rte_pktmbuf_data_len(m), off = RTE_ETHER_HDR_LEN;
+	const struct rte_arp_hdr *arp;
+	uint16_t etype;
+
+	if (len < off)
+		return false;
+	etype = (uint16_t)(f[12] << 8 | f[13]);
+	if (etype == RTE_ETHER_TYPE_VLAN && len >= off + 4) {
+		etype = (uint16_t)(f[16] << 8 | f[17]);
+		off += 4;
+	}
+	if (etype != RTE_ETHER_TYPE_ARP || len < off + sizeof(*arp))
+		return false;
+	arp = (const struct rte_arp_hdr *)(f + off);
+	if (arp->arp_opcode != rte_cpu_to_be_16(RTE_ARP_OP_REPLY) ||
+		arp->arp_data.arp_sip != g->o.dst_ip)
+		return false;
+	g->o.dst_mac = arp->arp_data.arp_sha;
+	return true;
+}
+
+/* Learn the dataplane's MAC: ARP every 100 ms, give up after 5 s. */
+static int fg_arp_resolve(struct fg_ctx *g)
+{
+	uint64_t start = rte_rdtsc(), last = 0;
+	struct rte_mbuf *rx[FG_BURST];
+
+	while (!fg_stop) {
+		uint64_t now = rte_rdtsc();
+		uint16_t n;
+		bool found = false;
+
+		if (now - start > FG_ARP_GIVEUP_MS * g->tsc_per_ms)
+			return -ETIMEDOUT;
+		if (last == 0 || now - last > FG_ARP_RETRY_MS * g->tsc_per_ms) {
+			fg_send_arp(g);
+			last = now;
+		}
+		n = rte_eth_rx_burst(FG_PORT_ID, 0, rx, FG_BURST);
+		for (uint16_t i = 0; i < n; i++) {
+			if (!found && fg_is_arp_reply(g, rx[i]))
+				found = true;
+			rte_pktmbuf_free(rx[i]);
+		}
+		if (found)
+			return 0;
+		rte_delay_us_sleep(100);
+	}
+	return -EINTR;
+}
+
+/* ---- claims ---- */
+
+static inline uint64_t fg_request_id(uint32_t u, uint32_t claim_no)
+{
+	return (uint64_t)u << FG_REQID_CLAIM_BITS | claim_no;
+}
+
+/* Write the request frame of user @p u's current claim into @p m. */
+static void fg_build(struct fg_ctx *g, struct rte_mbuf *m, uint32_t u)
+{
+	struct fs_fcp_req req = {
+		.type = FS_FCP_CLAIM,
+		.sale_id = g->o.sale,
+		.user_id = g->o.user_base + u,
+		.token_expiry = g->o.have_key ? g->o.token_expiry : 0,
+		.node_id = g->o.node,
+		.request_id = fg_request_id(u, g->users[u].claims_done),
+	};
+	uint8_t payload[FS_FCP_LEN];
+	uint32_t len;
+
+	fs_fcp_encode_req(&req, payload);
+	if (g->o.have_key)
+		fs_fcp_token(g->o.key, payload, payload + 24);
+	len = fs_frame_build_request(rte_pktmbuf_mtod(m, uint8_t *), g->src_mac.addr_bytes,
+		g->o.dst_mac.addr_bytes, g->o.vlan,
+		rte_cpu_to_be_32(g->o.src_ip + u / FG_USERS_PER_IP), g->o.dst_ip,
+		(uint16_t)(FG_SRC_PORT_BASE + u % FG_USERS_PER_IP), g->o.port, payload);
+	m->data_len = m->pkt_len = len;
+}
+
+/*
+ * Fill the pending burst with up to @p room more due claims, then offer at most @p can_send of
+ * it to the port. Frames the port refuses stay pending (built once) for the next turn; a claim
+ * counts as sent, and its timer starts, only when the port took it. Returns how many it took.
+ */
+static uint16_t fg_tx(struct fg_ctx *g, uint64_t room, uint64_t can_send, uint64_t now)
+{
+	uint16_t add = (uint16_t)RTE_MIN(RTE_MIN(room, g->rlen), (uint64_t)(FG_BURST - g->npend));
+	uint16_t offer, sent;
+
+	if (add > 0 && rte_pktmbuf_alloc_bulk(g->pool, g->pend + g->npend, add) == 0) {
+		for (uint16_t i = 0; i < add; i++) {
+			uint32_t u = fg_ready_pop(g);
+
+			g->pend_who[g->npend + i] = u;
+			g->users[u].state = FG_PEND;
+			fg_build(g, g->pend[g->npend + i], u);
+		}
+		g->npend += add;
+	}
+	offer = (uint16_t)RTE_MIN((uint64_t)g->npend, can_send);
+	if (offer == 0)
+		return 0;
+	sent = rte_eth_tx_burst(FG_PORT_ID, 0, g->pend, offer);
+	for (uint16_t i = 0; i < sent; i++) {
+		uint32_t u = g->pend_who[i];
+
+		g->users[u].state = FG_OUT;
+		g->users[u].send_tsc = now;
+		if (fg_tmo_push(g, u, now) != 0) {
+			/* no memory for the timer: the claim would never be resent; stop cleanly */
+			fprintf(stderr, "flashgen: out of memory for timeouts, stopping\n");
+			fg_stop = 1;
+		}
+	}
+	g->outstanding += sent;
+	g->st.sent += sent;
+	g->st.tx_refused += offer - sent;
+	if (sent > 0 && g->first_send == 0)
+		g->first_send = now;
+	if (sent > 0 && sent < g->npend) {
+		memmove(g->pend, g->pend + sent, (g->npend - sent) * sizeof(g->pend[0]));
+		memmove(g->pend_who, g->pend_who + sent,
+			(g->npend - sent) * sizeof(g->pend_who[0]));
+	}
+	g->npend -= sent;
+	return sent;
+}
+
+static void fg_claim_final(struct fg_ctx *g, uint32_t u)
+{
+	struct fg_user *us = &g->users[u];
+
+	us->claims_done++;
+	g->st.finished++;
+	if (us->claims_done >= g->o.claims) {
+		us->state = FG_DONE;
+		g->users_done++;
+	} else {
+		fg_ready_push_back(g, u);
+	}
+}
+
+static void fg_rx_one(struct fg_ctx *g, struct rte_mbuf *m, uint64_t now, uint64_t now_ms)
+{
+	const uint8_t *f = rte_pktmbuf_mtod(m, const uint8_t *);
+	struct fs_fcp_reply rep;
+	const uint8_t *p;
+	uint16_t etype = 0;
+	uint64_t user_id, request_id, idx, ns;
+	struct fg_user *us;
+	bool decoded;
+
+	p = fg_udp_payload(f, rte_pktmbuf_data_len(m), &etype);
+	if (p == NULL) {
+		if (etype != RTE_ETHER_TYPE_ARP)
+			g->st.unparsed++;
+		return;
+	}
+	decoded = fs_fcp_decode_reply(p, FS_FCP_LEN, &rep) == 0;
+	if (!decoded) {
+		g->st.unparsed++;
+		if (!g->o.echo)
+			return;
+		/* echo mode: a reflected request; user_id and request_id sit where a reply has them
+		 */
+		memset(&rep, 0, sizeof(rep));
+		rep.user_id = rte_be_to_cpu_64(*(const unaligned_uint64_t *)(p + 8));
+		rep.request_id = rte_be_to_cpu_64(*(const unaligned_uint64_t *)(p + 40));
+	}
+	user_id = rep.user_id;
+	request_id = rep.request_id;
+	idx = user_id - g->o.user_base;
+	if (user_id < g->o.user_base || idx >= g->o.users) {
+		g->st.stale++;
+		return;
+	}
+	us = &g->users[idx];
+	if (us->state != FG_OUT || request_id != fg_request_id((uint32_t)idx, us->claims_done)) {
+		g->st.stale++;
+		return;
+	}
+	ns = (now - us->send_tsc) * 1000000000ull / g->hz;
+	g->hist[fg_hist_index(ns)]++;
+	if (ns > g->lat_max_ns)
+		g->lat_max_ns = ns;
+	g->st.replies++;
+	g->last_reply = now;
+	g->outstanding--;
+	if (!decoded) {
+		fg_claim_final(g, (uint32_t)idx);
+		return;
+	}
+	g->st.status[rep.status]++;
+	switch (rep.status) {
+	case FS_ST_NOT_STARTED:
+	case FS_ST_RETRY:
+	case FS_ST_RATE_LIMITED: {
+		uint32_t d = RTE_MIN(rep.retry_after_ms, FG_RETRY_CAP_MS);
+
+		fg_wheel_add(g, (uint32_t)idx, now_ms, d == 0 ? 1 : d);
+		break;
+	}
+	case FS_ST_WON:
+		if (g->won != NULL)
+			fprintf(g->won, "%" PRIu64 " %" PRIu64 "\n", user_id, rep.order_id);
+		/* fall through */
+	default:
+		fg_claim_final(g, (uint32_t)idx);
+		break;
+	}
+}
+
+static double fg_seconds(const struct fg_ctx *g, uint64_t tsc)
+{
+	return (double)tsc / (double)g->hz;
+}
+
+static void fg_progress(struct fg_ctx *g, uint64_t now)
+{
+	fprintf(stderr,
+		"progress elapsed_ms=%" PRIu64 " sent=%" PRIu64 " replies=%" PRIu64 " won=%" PRIu64
+		"\n",
+		(now - g->t0) / g->tsc_per_ms, g->st.sent, g->st.replies, g->st.status[FS_ST_WON]);
+}
+
+/* The TX + RX loop: until every claim is final, --max-seconds, or a signal. */
+static void fg_run(struct fg_ctx *g)
+{
+	uint64_t deadline = g->t0 + (uint64_t)g->o.max_seconds * g->hz;
+	uint64_t next_progress = g->t0 + FG_PROGRESS_MS * g->tsc_per_ms;
+	/* token bucket in units of 1/hz claims: tokens * hz <= burst * hz */
+	uint64_t bucket = 0, bucket_max = 0, last_fill = g->t0;
+	struct rte_mbuf *rx[FG_BURST];
+
+	if (g->o.rate != 0) {
+		/* up to 10 ms of sends at once: absorbs scheduling hiccups of a shared CPU */
+		uint64_t burst = RTE_MAX(g->o.rate / 100, (uint64_t)FG_BURST);
+
+		bucket_max = burst * g->hz;
+		bucket = (uint64_t)FG_BURST * g->hz;
+	}
+	while (!fg_stop && g->users_done < g->o.users) {
+		uint64_t now = rte_rdtsc();
+		uint64_t now_ms = (now - g->t0) / g->tsc_per_ms;
+		uint64_t busy, room, can_send;
+		uint16_t n;
+
+		/* drain first: a delayed resend added below lands within the next 1000 slots */
+		if (g->wheel_ms <= now_ms)
+			fg_wheel_drain(g, now_ms);
+		n = rte_eth_rx_burst(FG_PORT_ID, 0, rx, FG_BURST);
+		for (uint16_t i = 0; i < n; i++) {
+			fg_rx_one(g, rx[i], now, now_ms);
+			rte_pktmbuf_free(rx[i]);
+		}
+		fg_tmo_check(g, now);
+
+		busy = g->outstanding + g->npend;
+		room = busy < g->o.window ? g->o.window - busy : 0;
+		can_send = FG_BURST;
+		if (g->o.rate != 0) {
+			/* rate * dt fits 64 bits: rate < 2^32, dt bounded by bucket_max below */
+			uint64_t dt = now - last_fill;
+
+			last_fill = now;
+			if (dt > bucket_max / g->o.rate + 1)
+				bucket = bucket_max;
+			else
+				bucket = RTE_MIN(bucket + dt * g->o.rate, bucket_max);
+			can_send = RTE_MIN(can_send, bucket / g->hz);
+		}
+		if (room > 0 || g->npend > 0) {
+			uint16_t s = fg_tx(g, room, can_send, now);
+
+			if (g->o.rate != 0)
+				bucket -= (uint64_t)s * g->hz;
+		}
+		if (now >= next_progress) {
+			if (g->o.progress)
+				fg_progress(g, now);
+			next_progress += FG_PROGRESS_MS * g->tsc_per_ms;
+			if (next_progress < now)
+				next_progress = now + FG_PROGRESS_MS * g->tsc_per_ms;
+		}
+		if (now >= deadline)
+			break;
+	}
+}
+
+static void fg_report(struct fg_ctx *g)
+{
+	static const char *const names[FS_ST__COUNT] = {
+#define FS_X(v, n, s) [v] = #n,
+		FS_FCP_STATUSES(FS_X)
+#undef FS_X
+	};
+	uint64_t total = 0;
+	double elapsed = 0;
+	double q[4] = {0.5, 0.9, 0.99, 0.999};
+	const char *qn[4] = {"p50_us", "p90_us", "p99_us", "p999_us"};
+
+	for (uint32_t i = 0; i < FG_HIST_SIZE; i++)
+		total += g->hist[i];
+	if (g->first_send != 0 && g->last_reply > g->first_send)
+		elapsed = fg_seconds(g, g->last_reply - g->first_send);
+	printf("sent=%" PRIu64 "\n", g->st.sent);
+	printf("replies=%" PRIu64 "\n", g->st.replies);
+	printf("lost=%" PRIu64 "\n", g->st.lost);
+	printf("claims_per_s=%.0f\n", elapsed > 0 ? (double)g->st.replies / elapsed : 0.0);
+	for (int i = 0; i < 4; i++)
+		printf("%s=%.1f\n", qn[i], (double)fg_hist_quantile(g, total, q[i]) / 1000.0);
+	printf("max_us=%.1f\n", (double)g->lat_max_ns / 1000.0);
+	printf("elapsed_s=%.6f\n", elapsed);
+	for (unsigned s = 0; s < FS_ST__COUNT; s++) {
+		char lower[32];
+		size_t k;
+
+		for (k = 0; names[s][k] != '\0' && k < sizeof(lower) - 1; k++)
+			lower[k] = (char)tolower((unsigned char)names[s][k]);
+		lower[k] = '\0';
+		printf("%s=%" PRIu64 "\n", lower, g->st.status[s]);
+	}
+	printf("claims=%" PRIu64 "\n", g->o.users * g->o.claims);
+	printf("finished=%" PRIu64 "\n", g->st.finished);
+	printf("unparsed=%" PRIu64 "\n", g->st.unparsed);
+	printf("stale=%" PRIu64 "\n", g->st.stale);
+	printf("tx_refused=%" PRIu64 "\n", g->st.tx_refused);
+	printf("complete=%d\n", g->users_done == g->o.users ? 1 : 0);
+	fflush(stdout);
+}
+
+static int fg_port_init(struct fg_ctx *g)
+{
+	struct rte_eth_conf conf = {0};
+	struct rte_eth_dev_info info;
+	struct rte_eth_link link;
+	uint16_t nrx = FG_NB_DESC, ntx = FG_NB_DESC;
+	int rc, socket = rte_eth_dev_socket_id(FG_PORT_ID);
+	uint64_t start;
+
+	if (socket < 0)
+		socket = (int)rte_socket_id();
+	rc = rte_eth_dev_info_get(FG_PORT_ID, &info);
+	if (rc != 0)
+		return rc;
+	rc = rte_eth_dev_configure(FG_PORT_ID, 1, 1, &conf);
+	if (rc != 0)
+		return rc;
+	rc = rte_eth_dev_adjust_nb_rx_tx_desc(FG_PORT_ID, &nrx, &ntx);
+	if (rc != 0)
+		return rc;
+	rc = rte_eth_rx_queue_setup(FG_PORT_ID, 0, nrx, (unsigned)socket, NULL, g->pool);
+	if (rc != 0)
+		return rc;
+	rc = rte_eth_tx_queue_setup(FG_PORT_ID, 0, ntx, (unsigned)socket, NULL);
+	if (rc != 0)
+		return rc;
+	rc = rte_eth_dev_start(FG_PORT_ID);
+	if (rc != 0)
+		return -ENOLINK; /* net_memif client: the server socket is not there */
+	g->port_started = true;
+	rte_eth_promiscuous_enable(FG_PORT_ID);
+	rc = rte_eth_macaddr_get(FG_PORT_ID, &g->src_mac);
+	if (rc != 0)
+		return rc;
+	start = rte_rdtsc();
+	do {
+		memset(&link, 0, sizeof(link));
+		rte_eth_link_get_nowait(FG_PORT_ID, &link);
+		if (link.link_status == RTE_ETH_LINK_UP)
+			return 0;
+		rte_delay_us_sleep(10000);
+	} while (!fg_stop && rte_rdtsc() - start < FG_LINK_WAIT_MS * g->tsc_per_ms);
+	return -ENOLINK;
+}
+
+/* Find "--" in argv: the application's options follow it. */
+static int fg_split_args(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--") == 0)
+			return i;
+	return argc;
+}
+
+int main(int argc, char **argv)
+{
+	static struct fg_ctx ctx;
+	struct fg_ctx *g = &ctx;
+	int sep = fg_split_args(argc, argv);
+	int rc, ret = FG_EXIT_SETUP;
+
+	/* usage first: bad options exit 2 without touching hugepages */
+	{
+		char *app_argv[argc - sep + 1];
+		int app_argc = 0;
+
+		app_argv[app_argc++] = argv[0];
+		for (int i = sep + 1; i < argc; i++)
+			app_argv[app_argc++] = argv[i];
+		app_argv[app_argc] = NULL;
+		rc = fg_parse_args(app_argc, app_argv, &g->o);
+		if (rc == 1)
+			return 0;
+		if (rc != 0)
+			return FG_EXIT_USAGE;
+	}
+	if (sodium_init() < 0) {
+		fprintf(stderr, "flashgen: sodium_init failed\n");
+		return FG_EXIT_SETUP;
+	}
+	signal(SIGINT, fg_on_signal);
+	signal(SIGTERM, fg_on_signal);
+
+	rc = rte_eal_init(sep, argv);
+	if (rc < 0) {
+		fprintf(stderr, "flashgen: EAL init failed: %s\n", rte_strerror(rte_errno));
+		return FG_EXIT_SETUP;
+	}
+	g->hz = rte_get_tsc_hz();
+	g->tsc_per_ms = g->hz / 1000;
+	if (rte_eth_dev_count_avail() == 0 || !rte_eth_dev_is_valid_port(FG_PORT_ID)) {
+		fprintf(stderr, "flashgen: no port 0 (give --vdev net_memif0,role=client,...)\n");
+		goto out_eal;
+	}
+	g->pool = rte_pktmbuf_pool_create("fg_pool", FG_NB_MBUF, FG_MBUF_CACHE, 0,
+		RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
+	if (g->pool == NULL) {
+		fprintf(stderr, "flashgen: mbuf pool: %s\n", rte_strerror(rte_errno));
+		goto out_eal;
+	}
+	rc = fg_port_init(g);
+	if (rc != 0) {
+		if (rc == -ENOLINK)
+			fprintf(stderr, "flashgen: port 0 not up (is the memif server running?)\n");
+		else
+			fprintf(stderr, "flashgen: port 0 set-up: %s\n", strerror(-rc));
+		goto out_port;
+	}
+
+	g->users = calloc(g->o.users, sizeof(*g->users));
+	g->rcap = g->o.users + 1;
+	g->ready = malloc(g->rcap * sizeof(*g->ready));
+	g->tcap = 1u << 16;
+	g->tmo = malloc(g->tcap * sizeof(*g->tmo));
+	g->hist = calloc(FG_HIST_SIZE, sizeof(*g->hist));
+	if (g->users == NULL || g->ready == NULL || g->tmo == NULL || g->hist == NULL) {
+		fprintf(stderr, "flashgen: out of memory for %" PRIu64 " users\n", g->o.users);
+		goto out_port;
+	}
+	for (uint32_t s = 0; s < FG_WHEEL_SLOTS; s++)
+		g->wheel[s] = FG_NONE;
+	for (uint64_t u = 0; u < g->o.users; u++)
+		fg_ready_push_back(g, (uint32_t)u);
+	if (g->o.won_file != NULL) {
+		g->won = fopen(g->o.won_file, "w");
+		if (g->won == NULL) {
+			fprintf(stderr, "flashgen: %s: %s\n", g->o.won_file, strerror(errno));
+			goto out_port;
+		}
+		setvbuf(g->won, NULL, _IOFBF, 1 << 20);
+	}
+
+	if (!g->o.have_dst_mac) {
+		rc = fg_arp_resolve(g);
+		if (rc != 0) {
+			char ip[INET_ADDRSTRLEN];
+
+			inet_ntop(AF_INET, &g->o.dst_ip, ip, sizeof(ip));
+			fprintf(stderr, "flashgen: no ARP reply from %s within %d ms\n", ip,
+				FG_ARP_GIVEUP_MS);
+			goto out_port;
+		}
+	}
+	g->t0 = rte_rdtsc();
+	g->wheel_ms = 0;
+	fg_run(g);
+	rte_pktmbuf_free_bulk(g->pend, g->npend);
+	g->npend = 0;
+	if (g->o.progress)
+		fg_progress(g, rte_rdtsc());
+	fg_report(g);
+	ret = 0;
+	if (g->won != NULL && fclose(g->won) != 0) {
+		fprintf(stderr, "flashgen: %s: %s\n", g->o.won_file, strerror(errno));
+		ret = FG_EXIT_SETUP;
+	}
+	g->won = NULL;
+
+out_port:
+	if (g->won != NULL)
+		fclose(g->won);
+	if (g->port_started)
+		rte_eth_dev_stop(FG_PORT_ID);
+	rte_eth_dev_close(FG_PORT_ID);
+	free(g->users);
+	free(g->ready);
+	free(g->tmo);
+	free(g->hist);
+out_eal:
+	rte_eal_cleanup();
+	return ret;
+}
