@@ -66,9 +66,11 @@ static int seg_path(char *buf, size_t len, const char *dir, unsigned index, uint
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
-/* Create (or open) segment @p seg at full size and map it read-write. */
-static int seg_map_rw(const char *dir, unsigned index, uint64_t seg, struct fs_jrec **out)
+/* Create (or open) segment @p seg at full size and map it read-write; *existed: it had data. */
+static int seg_map_rw(
+	const char *dir, unsigned index, uint64_t seg, struct fs_jrec **out, bool *existed)
 {
+	struct stat st;
 	char path[PATH_MAX];
 	int fd, rc;
 	void *p;
@@ -79,6 +81,11 @@ static int seg_map_rw(const char *dir, unsigned index, uint64_t seg, struct fs_j
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -errno;
+	if (fstat(fd, &st) < 0) {
+		rc = -errno;
+		goto out;
+	}
+	*existed = st.st_size > 0;
 	/* Allocate every block now: a full disk fails here, not as SIGBUS on a page later. */
 	rc = posix_fallocate(fd, 0, (off_t)FS_JSEG_BYTES);
 	if (rc != 0) {
@@ -151,10 +158,20 @@ static int seg_sync(struct fs_jrec *base, uint32_t from, uint32_t to)
 	return msync((void *)a, b - a, MS_SYNC) < 0 ? -errno : 0;
 }
 
+/* Clear the magic of every record from @p from on (only pages that hold data are written). */
+static void seg_clear_tail(struct fs_jrec *base, uint32_t from)
+{
+	for (uint32_t i = from; i < FS_JOURNAL_SEG_RECS; i++)
+		if (base[i].magic != 0)
+			/* release: no reader may see old bytes as part of a later record. */
+			__atomic_store_n(&base[i].magic, 0, __ATOMIC_RELEASE);
+}
+
 struct fs_journal *fs_journal_open(const char *dir, unsigned index)
 {
 	struct fs_journal *j;
 	uint64_t seg = 0;
+	bool existed;
 	int rc;
 
 	if (index >= FS_JOURNAL_MAX) {
@@ -174,7 +191,7 @@ struct fs_journal *fs_journal_open(const char *dir, unsigned index)
 	for (;;) {
 		uint32_t i;
 
-		rc = seg_map_rw(dir, index, seg, &j->base);
+		rc = seg_map_rw(dir, index, seg, &j->base, &existed);
 		if (rc < 0)
 			goto fail;
 		for (i = 0; i < FS_JOURNAL_SEG_RECS; i++) {
@@ -195,10 +212,11 @@ struct fs_journal *fs_journal_open(const char *dir, unsigned index)
 		j->sync_pos = i;
 		break;
 	}
-	/* Whatever follows the last valid record (a torn record) is overwritten: clear its
-	 * magic first so no reader takes the old bytes for a record while we rewrite it. */
-	if (j->pos < FS_JOURNAL_SEG_RECS && j->base[j->pos].magic != 0)
-		__atomic_store_n(&j->base[j->pos].magic, 0, __ATOMIC_RELEASE);
+	/* Whatever follows the last valid record (a torn record, or stale pages flushed out of
+	 * order before a power loss) is overwritten: clear it first so no reader takes old bytes
+	 * for a record while we rewrite them. */
+	if (existed)
+		seg_clear_tail(j->base, j->pos);
 	return j;
 fail:
 	free(j);
@@ -210,11 +228,14 @@ fail:
 static int journal_roll(struct fs_journal *j)
 {
 	struct fs_jrec *next;
+	bool existed;
 	int rc;
 
-	rc = seg_map_rw(j->dir, j->index, j->seg_no + 1, &next);
+	rc = seg_map_rw(j->dir, j->index, j->seg_no + 1, &next, &existed);
 	if (rc < 0)
 		return rc;
+	if (existed)
+		seg_clear_tail(next, 0); /* left over from before a crash: see fs_journal_open() */
 	if (j->prev != NULL) {
 		/* Two roll-overs without a sync: sync the older one now, we drop its mapping. */
 		seg_sync(j->prev, j->prev_sync, FS_JOURNAL_SEG_RECS);
