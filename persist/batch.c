@@ -1,1 +1,201 @@
-/* placeholder: being written */
+/* Batch building: journal records to COPY rows (orders) and parameterized statements (sales). */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "batch.h"
+
+/* Unix seconds of 0001-01-01T00:00:00Z and of 10000-01-01T00:00:00Z (proleptic Gregorian). */
+#define FS_BATCH_MIN_S (-62135596800LL)
+#define FS_BATCH_END_S (253402300800LL)
+
+static const char *const fs_batch_sql[FS_BATCH_STMT_KINDS] = {
+	[FS_BATCH_SALE_UPSERT] =
+		"INSERT INTO sales (sale_id, stock, starts_at, ends_at, admission) "
+		"VALUES ($1::bigint, $2::bigint, $3::timestamptz, $4::timestamptz, $5::text) "
+		"ON CONFLICT (sale_id) DO UPDATE SET stock = EXCLUDED.stock, "
+		"starts_at = EXCLUDED.starts_at, ends_at = EXCLUDED.ends_at, "
+		"admission = EXCLUDED.admission",
+	[FS_BATCH_SALE_STOP] = "UPDATE sales SET ends_at = $2::timestamptz "
+			       "WHERE sale_id = $1::bigint AND ends_at > $2::timestamptz",
+};
+
+const char *fs_batch_stmt_sql(unsigned kind)
+{
+	return kind < FS_BATCH_STMT_KINDS ? fs_batch_sql[kind] : NULL;
+}
+
+/* Format seconds + microseconds; secs within [FS_BATCH_MIN_S, FS_BATCH_END_S). */
+static int fs_batch_time_fmt(int64_t secs, unsigned usec, char *buf, size_t len)
+{
+	time_t t = (time_t)secs;
+	struct tm tm;
+	int n;
+
+	if (gmtime_r(&t, &tm) == NULL)
+		return -EINVAL;
+	n = snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%06uZ", tm.tm_year + 1900,
+		tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, usec);
+	if (n < 0 || (size_t)n >= len)
+		return -ENOSPC;
+	return n;
+}
+
+int fs_batch_time_ns(uint64_t time_ns, char *buf, size_t len)
+{
+	/* u64 ns ends in year 2554: always within range. */
+	return fs_batch_time_fmt((int64_t)(time_ns / 1000000000u),
+		(unsigned)((time_ns / 1000u) % 1000000u), buf, len);
+}
+
+int fs_batch_time_ms(int64_t ms, char *buf, size_t len)
+{
+	int64_t secs = ms / 1000;
+	int64_t rem = ms % 1000;
+	int n;
+
+	if (rem < 0) { /* floor division for times before 1970 */
+		secs -= 1;
+		rem += 1000;
+	}
+	if (secs < FS_BATCH_MIN_S || secs >= FS_BATCH_END_S) {
+		n = snprintf(buf, len, "%s", secs < 0 ? "-infinity" : "infinity");
+		return (n < 0 || (size_t)n >= len) ? -ENOSPC : n;
+	}
+	return fs_batch_time_fmt(secs, (unsigned)rem * 1000u, buf, len);
+}
+
+int fs_batch_order_row(const struct fs_jrec *rec, char *buf, size_t len)
+{
+	char won_at[FS_BATCH_TIME_MAX];
+	int n;
+
+	if (rec->type != FS_JREC_ORDER)
+		return -EINVAL;
+	n = fs_batch_time_ns(rec->time_ns, won_at, sizeof(won_at));
+	if (n < 0)
+		return n;
+	/* order_id: the int64 with the u64's bits (schema.sql); user_id: numeric(20,0). */
+	n = snprintf(buf, len, "%" PRIu32 "\t%" PRId64 "\t%" PRIu64 "\t%u\t%s\n", rec->sale_id,
+		(int64_t)rec->body.order.order_id, rec->body.order.user_id, (unsigned)rec->node_id,
+		won_at);
+	if (n < 0 || (size_t)n >= len)
+		return -ENOSPC;
+	return n;
+}
+
+int fs_batch_init(struct fs_batch *b, unsigned cap)
+{
+	memset(b, 0, sizeof(*b));
+	if (cap == 0)
+		return -EINVAL;
+	b->copy = malloc((size_t)cap * FS_BATCH_ROW_MAX);
+	b->stmts = calloc(cap, sizeof(*b->stmts));
+	if (b->copy == NULL || b->stmts == NULL) {
+		fs_batch_fini(b);
+		return -ENOMEM;
+	}
+	b->cap = cap;
+	return 0;
+}
+
+void fs_batch_fini(struct fs_batch *b)
+{
+	free(b->copy);
+	free(b->stmts);
+	memset(b, 0, sizeof(*b));
+}
+
+void fs_batch_reset(struct fs_batch *b, unsigned journal)
+{
+	b->journal = journal;
+	b->records = 0;
+	b->first_seq = 0;
+	b->last_seq = 0;
+	b->copy_len = 0;
+	b->orders = 0;
+	b->n_stmts = 0;
+}
+
+static int fs_batch_param(struct fs_batch_stmt *st, unsigned i, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int fs_batch_param(struct fs_batch_stmt *st, unsigned i, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(st->param[i], FS_BATCH_PARAM_LEN, fmt, ap);
+	va_end(ap);
+	return (n < 0 || n >= (int)FS_BATCH_PARAM_LEN) ? -EINVAL : 0;
+}
+
+/* Fill @p st from SALE or STOP record @p rec. */
+static int fs_batch_stmt_fill(struct fs_batch_stmt *st, const struct fs_jrec *rec)
+{
+	int rc;
+
+	if (rec->type == FS_JREC_SALE) {
+		st->kind = FS_BATCH_SALE_UPSERT;
+		st->nparams = 5;
+		rc = fs_batch_param(st, 0, "%" PRIu32, rec->sale_id);
+		if (rc == 0)
+			rc = fs_batch_param(st, 1, "%" PRId64, (int64_t)rec->body.sale.stock);
+		if (rc == 0 && fs_batch_time_ms(rec->body.sale.start_ms, st->param[2],
+				       FS_BATCH_PARAM_LEN) < 0)
+			rc = -EINVAL;
+		if (rc == 0 && fs_batch_time_ms(
+				       rec->body.sale.end_ms, st->param[3], FS_BATCH_PARAM_LEN) < 0)
+			rc = -EINVAL;
+		if (rc == 0)
+			rc = fs_batch_param(
+				st, 4, "%s", rec->body.sale.admission ? "token" : "open");
+		return rc;
+	}
+	/* FS_JREC_STOP: the stop time is the record's written_at. */
+	st->kind = FS_BATCH_SALE_STOP;
+	st->nparams = 2;
+	rc = fs_batch_param(st, 0, "%" PRIu32, rec->sale_id);
+	if (rc == 0 && fs_batch_time_ns(rec->time_ns, st->param[1], FS_BATCH_PARAM_LEN) < 0)
+		rc = -EINVAL;
+	return rc;
+}
+
+int fs_batch_add(struct fs_batch *b, const struct fs_jrec *rec)
+{
+	int n;
+
+	if (b->records >= b->cap)
+		return -ENOSPC;
+	if (b->records > 0 && rec->seq != b->last_seq + 1)
+		return -EINVAL;
+
+	switch (rec->type) {
+	case FS_JREC_ORDER:
+		n = fs_batch_order_row(rec, b->copy + b->copy_len, FS_BATCH_ROW_MAX);
+		if (n < 0)
+			return -EINVAL;
+		b->copy_len += (size_t)n;
+		b->orders++;
+		break;
+	case FS_JREC_SALE:
+	case FS_JREC_STOP:
+		n = fs_batch_stmt_fill(&b->stmts[b->n_stmts], rec);
+		if (n < 0)
+			return n;
+		b->n_stmts++;
+		break;
+	default: /* LEASE, KEY, unknown: nothing to write but the checkpoint */
+		break;
+	}
+	if (b->records == 0)
+		b->first_seq = rec->seq;
+	b->last_seq = rec->seq;
+	b->records++;
+	return 0;
+}

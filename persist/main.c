@@ -1,2 +1,429 @@
-/* placeholder: being written */
-int main(void) { return 1; }
+/* flashsale-persist: tails the journals of a state directory into PostgreSQL, exactly once. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "batch.h"
+#include "journal.h"
+#include "pg.h"
+
+#define FS_PERSIST_BACKOFF_MIN_MS 100u
+#define FS_PERSIST_BACKOFF_MAX_MS 5000u
+#define FS_PERSIST_ONCE_GIVE_UP_MS 30000u /* --once: stop retrying a dead server after this */
+#define FS_PERSIST_LOG_MS 1000u
+
+struct fs_persist_opts {
+	const char *state_dir;
+	const char *pg_url;
+	uint16_t node_id;
+	unsigned batch;
+	unsigned interval_ms;
+	bool once;
+};
+
+/* Log counters since the last log line (at most one per FS_PERSIST_LOG_MS). */
+struct fs_persist_log {
+	uint64_t last_ms;
+	uint64_t batches, records, inserted;
+	unsigned journal;
+	uint64_t first_seq, last_seq;
+};
+
+struct fs_persist {
+	struct fs_persist_opts o;
+	struct fs_pg *pg;
+	struct fs_batch batch;
+	struct fs_jrec *recs;
+	struct fs_journal_reader *rd[FS_JOURNAL_MAX];
+	uint64_t ckpt[FS_JOURNAL_MAX]; /* seq of the last committed record, from PostgreSQL */
+	bool connected;
+	bool ready;
+	unsigned backoff_ms;
+	uint64_t fail_since_ms; /* first failure of the current run of failures (0: none) */
+	uint64_t total_records, total_inserted;
+	struct fs_persist_log log;
+	int dir_errno; /* last fs_journal_list error logged, to log each kind once */
+};
+
+static volatile sig_atomic_t fs_persist_stop;
+
+static void fs_persist_on_signal(int sig)
+{
+	(void)sig;
+	fs_persist_stop = 1;
+}
+
+static uint64_t fs_persist_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Sleep @p ms in slices of at most 100 ms, returning early once a stop is asked. */
+static void fs_persist_sleep(unsigned ms)
+{
+	while (ms > 0 && !fs_persist_stop) {
+		unsigned step = ms > 100 ? 100 : ms;
+		struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)step * 1000000L};
+
+		nanosleep(&ts, NULL);
+		ms -= step;
+	}
+}
+
+static void fs_persist_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: flashsale-persist --state-dir DIR --pg URL [--node-id 1] [--batch 10000] "
+		"[--interval-ms 20] [--once]\n");
+}
+
+/* Parse an unsigned decimal in [lo, hi]. */
+static int fs_persist_num(const char *s, unsigned long lo, unsigned long hi, unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (s == NULL || *s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < lo || v > hi)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+/* @return 0, 1 for --help, or -EINVAL after printing a one-line error. */
+static int fs_persist_parse(int argc, char **argv, struct fs_persist_opts *o)
+{
+	static const struct option longopts[] = {
+		{"batch", required_argument, NULL, 'b'},
+		{"help", no_argument, NULL, 'h'},
+		{"interval-ms", required_argument, NULL, 'i'},
+		{"node-id", required_argument, NULL, 'n'},
+		{"once", no_argument, NULL, 'o'},
+		{"pg", required_argument, NULL, 'p'},
+		{"state-dir", required_argument, NULL, 's'},
+		{NULL, 0, NULL, 0},
+	};
+	unsigned long v;
+	int c;
+
+	*o = (struct fs_persist_opts){.node_id = 1, .batch = 10000, .interval_ms = 20};
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'b':
+			if (fs_persist_num(optarg, 1, 1000000, &v) < 0) {
+				fprintf(stderr, "flashsale-persist: --batch wants 1..1000000\n");
+				return -EINVAL;
+			}
+			o->batch = (unsigned)v;
+			break;
+		case 'h':
+			return 1;
+		case 'i':
+			if (fs_persist_num(optarg, 0, 60000, &v) < 0) {
+				fprintf(stderr,
+					"flashsale-persist: --interval-ms wants 0..60000\n");
+				return -EINVAL;
+			}
+			o->interval_ms = (unsigned)v;
+			break;
+		case 'n':
+			if (fs_persist_num(optarg, 1, 65535, &v) < 0) {
+				fprintf(stderr, "flashsale-persist: --node-id wants 1..65535\n");
+				return -EINVAL;
+			}
+			o->node_id = (uint16_t)v;
+			break;
+		case 'o':
+			o->once = true;
+			break;
+		case 'p':
+			o->pg_url = optarg;
+			break;
+		case 's':
+			o->state_dir = optarg;
+			break;
+		default:
+			fprintf(stderr, "flashsale-persist: bad option %s\n", argv[optind - 1]);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "flashsale-persist: unexpected argument %s\n", argv[optind]);
+		return -EINVAL;
+	}
+	if (o->state_dir == NULL || o->state_dir[0] == '\0') {
+		fprintf(stderr, "flashsale-persist: --state-dir DIR is required\n");
+		return -EINVAL;
+	}
+	if (o->pg_url == NULL || o->pg_url[0] == '\0') {
+		fprintf(stderr, "flashsale-persist: --pg URL is required\n");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void fs_persist_close_readers(struct fs_persist *p)
+{
+	unsigned j;
+
+	for (j = 0; j < FS_JOURNAL_MAX; j++) {
+		fs_journal_reader_close(p->rd[j]);
+		p->rd[j] = NULL;
+	}
+}
+
+/* Note a failure: drop the connection and readers, wait the backoff, double it. */
+static void fs_persist_fail(struct fs_persist *p, const char *what)
+{
+	uint64_t now = fs_persist_now_ms();
+
+	fprintf(stderr, "flashsale-persist: %s: %s (retry in %u ms)\n", what, fs_pg_error(p->pg),
+		p->backoff_ms);
+	if (p->fail_since_ms == 0)
+		p->fail_since_ms = now;
+	/* Keep the PGconn: fs_pg_connect() will PQreset it. Readers re-read from the checkpoint. */
+	p->connected = false;
+	fs_persist_close_readers(p);
+	fs_persist_sleep(p->backoff_ms);
+	p->backoff_ms *= 2;
+	if (p->backoff_ms > FS_PERSIST_BACKOFF_MAX_MS)
+		p->backoff_ms = FS_PERSIST_BACKOFF_MAX_MS;
+}
+
+/* Connect, apply the schema, load the checkpoints. @return 0 or -errno. */
+static int fs_persist_connect(struct fs_persist *p)
+{
+	if (fs_pg_connect(p->pg) < 0)
+		return -ECONNREFUSED;
+	if (fs_pg_apply_schema(p->pg) < 0 ||
+		fs_pg_load_checkpoints(p->pg, p->o.node_id, p->ckpt) < 0) {
+		fs_pg_disconnect(p->pg);
+		return -EIO;
+	}
+	fs_persist_close_readers(p);
+	p->connected = true;
+	if (!p->ready) {
+		p->ready = true;
+		printf("flashsale-persist ready\n");
+		fflush(stdout);
+	}
+	return 0;
+}
+
+static void fs_persist_log_batch(struct fs_persist *p, const struct fs_batch *b, bool force)
+{
+	struct fs_persist_log *l = &p->log;
+	uint64_t now = fs_persist_now_ms();
+
+	if (b != NULL) {
+		l->batches++;
+		l->records += b->records;
+		l->inserted += fs_pg_last_inserted(p->pg);
+		if (l->first_seq == 0 || l->journal != b->journal)
+			l->first_seq = b->first_seq;
+		l->journal = b->journal;
+		l->last_seq = b->last_seq;
+	}
+	if (l->batches == 0 || (!force && now - l->last_ms < FS_PERSIST_LOG_MS))
+		return;
+	fprintf(stderr,
+		"flashsale-persist: %" PRIu64 " batches, %" PRIu64 " records, %" PRIu64
+		" orders inserted; last journal %u seq %" PRIu64 "..%" PRIu64 "\n",
+		l->batches, l->records, l->inserted, l->journal, l->first_seq, l->last_seq);
+	*l = (struct fs_persist_log){.last_ms = now};
+}
+
+/*
+ * Read up to --batch records of journal @p j from where its reader stands and write them.
+ * @return records committed (0: nothing new or journal unreadable), or -EIO on a database error.
+ */
+static int fs_persist_journal(struct fs_persist *p, unsigned j, bool *read_failed)
+{
+	struct fs_batch *b = &p->batch;
+	int n, i, rc;
+
+	if (p->rd[j] == NULL) {
+		p->rd[j] = fs_journal_reader_open(p->o.state_dir, j, p->ckpt[j] + 1);
+		if (p->rd[j] == NULL) {
+			fprintf(stderr, "flashsale-persist: journal %u: open: %s\n", j,
+				strerror(errno));
+			*read_failed = true;
+			return 0;
+		}
+	}
+	n = fs_journal_read(p->rd[j], p->recs, p->o.batch);
+	if (n < 0) {
+		fprintf(stderr, "flashsale-persist: journal %u: read: %s\n", j, strerror(-n));
+		fs_journal_reader_close(p->rd[j]);
+		p->rd[j] = NULL;
+		*read_failed = true;
+		return 0;
+	}
+	if (n == 0)
+		return 0;
+
+	fs_batch_reset(b, j);
+	for (i = 0; i < n; i++) {
+		rc = fs_batch_add(b, &p->recs[i]);
+		if (rc < 0) {
+			/* Cannot happen with a correct reader; write what came before it. */
+			fprintf(stderr,
+				"flashsale-persist: journal %u: record seq %" PRIu64 ": %s\n", j,
+				p->recs[i].seq, strerror(-rc));
+			*read_failed = true;
+			break;
+		}
+	}
+	if (b->records == 0 || b->first_seq != p->ckpt[j] + 1) {
+		if (b->records > 0)
+			fprintf(stderr,
+				"flashsale-persist: journal %u: reader at seq %" PRIu64
+				", checkpoint %" PRIu64 ": reopening\n",
+				j, b->first_seq, p->ckpt[j]);
+		fs_journal_reader_close(p->rd[j]);
+		p->rd[j] = NULL;
+		*read_failed = true;
+		return 0;
+	}
+	rc = fs_pg_write_batch(p->pg, p->o.node_id, b);
+	if (rc < 0)
+		return -EIO;
+	p->ckpt[j] = b->last_seq;
+	p->total_records += b->records;
+	p->total_inserted += fs_pg_last_inserted(p->pg);
+	p->backoff_ms = FS_PERSIST_BACKOFF_MIN_MS;
+	p->fail_since_ms = 0;
+	fs_persist_log_batch(p, b, false);
+	return (int)b->records;
+}
+
+/* One pass over every journal, control journal first. @return records written, or -EIO. */
+static int fs_persist_pass(struct fs_persist *p, bool *read_failed)
+{
+	unsigned idx[FS_JOURNAL_MAX], order[FS_JOURNAL_MAX];
+	unsigned k, m = 0;
+	int n, rc, total = 0;
+
+	n = fs_journal_list(p->o.state_dir, idx, FS_JOURNAL_MAX);
+	if (n < 0) {
+		if (p->dir_errno != -n)
+			fprintf(stderr, "flashsale-persist: %s: %s\n", p->o.state_dir,
+				strerror(-n));
+		p->dir_errno = -n;
+		*read_failed = true;
+		return 0;
+	}
+	p->dir_errno = 0;
+	for (k = 0; k < (unsigned)n; k++)
+		if (idx[k] == FS_JOURNAL_CONTROL)
+			order[m++] = idx[k];
+	for (k = 0; k < (unsigned)n; k++)
+		if (idx[k] != FS_JOURNAL_CONTROL && idx[k] < FS_JOURNAL_MAX)
+			order[m++] = idx[k];
+
+	for (k = 0; k < m && !fs_persist_stop; k++) {
+		rc = fs_persist_journal(p, order[k], read_failed);
+		if (rc < 0)
+			return rc;
+		total += rc;
+	}
+	return total;
+}
+
+static int fs_persist_run(struct fs_persist *p)
+{
+	bool read_failed;
+	int rc;
+
+	while (!fs_persist_stop) {
+		if (!p->connected) {
+			if (fs_persist_connect(p) < 0) {
+				if (p->o.once && p->fail_since_ms != 0 &&
+					fs_persist_now_ms() - p->fail_since_ms >=
+						FS_PERSIST_ONCE_GIVE_UP_MS) {
+					fprintf(stderr, "flashsale-persist: giving up: %s\n",
+						fs_pg_error(p->pg));
+					return 1;
+				}
+				fs_persist_fail(p, "database");
+				continue;
+			}
+		}
+		read_failed = false;
+		rc = fs_persist_pass(p, &read_failed);
+		if (rc < 0) {
+			fs_persist_fail(p, "batch");
+			continue;
+		}
+		if (rc > 0)
+			continue;
+		/* Idle: everything readable is committed. */
+		fs_persist_log_batch(p, NULL, true);
+		if (p->o.once)
+			return read_failed ? 1 : 0;
+		fs_persist_sleep(p->o.interval_ms);
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct fs_persist *p;
+	struct sigaction sa;
+	int rc;
+
+	p = calloc(1, sizeof(*p));
+	if (p == NULL) {
+		fprintf(stderr, "flashsale-persist: out of memory\n");
+		return 1;
+	}
+	rc = fs_persist_parse(argc, argv, &p->o);
+	if (rc != 0) { /* bad usage: the one-line error only; --help: the usage */
+		if (rc > 0)
+			fs_persist_usage(stdout);
+		free(p);
+		return rc > 0 ? 0 : 2;
+	}
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = fs_persist_on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	p->backoff_ms = FS_PERSIST_BACKOFF_MIN_MS;
+	p->pg = fs_pg_new(p->o.pg_url);
+	p->recs = calloc(p->o.batch, sizeof(*p->recs));
+	if (p->pg == NULL || p->recs == NULL || fs_batch_init(&p->batch, p->o.batch) < 0) {
+		fprintf(stderr, "flashsale-persist: out of memory\n");
+		rc = 1;
+		goto out;
+	}
+	rc = fs_persist_run(p);
+	fs_persist_log_batch(p, NULL, true);
+	fprintf(stderr,
+		"flashsale-persist: exiting: %" PRIu64 " records, %" PRIu64 " orders inserted\n",
+		p->total_records, p->total_inserted);
+out:
+	fs_persist_close_readers(p);
+	fs_batch_fini(&p->batch);
+	free(p->recs);
+	fs_pg_free(p->pg);
+	free(p);
+	return rc;
+}

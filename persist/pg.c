@@ -1,1 +1,312 @@
-/* placeholder: being written */
+/* flashsale-persist's PostgreSQL side: connect, schema, checkpoints, one transaction per batch. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "pg.h"
+#include "schema_sql.h"
+
+#define FS_PG_COPY_CHUNK (1u << 20) /* bytes per PQputCopyData call */
+
+struct fs_pg {
+	PGconn *conn;
+	char *url;
+	uint64_t inserted;
+	char err[256];
+};
+
+static const char fs_pg_temp_sql[] =
+	"CREATE TEMP TABLE IF NOT EXISTS orders_in (LIKE orders INCLUDING DEFAULTS) "
+	"ON COMMIT DELETE ROWS";
+
+static const char fs_pg_copy_sql[] = "COPY orders_in (" FS_BATCH_COPY_COLUMNS ") FROM STDIN";
+
+/* DISTINCT ON: the same order twice in one batch (a journal re-read) must not fail the batch. */
+static const char fs_pg_insert_sql[] =
+	"INSERT INTO orders (sale_id, order_id, user_id, node_id, won_at, status) "
+	"SELECT DISTINCT ON (sale_id, order_id) "
+	"sale_id, order_id, user_id, node_id, won_at, status "
+	"FROM orders_in ORDER BY sale_id, order_id "
+	"ON CONFLICT DO NOTHING";
+
+static const char fs_pg_checkpoint_sql[] =
+	"INSERT INTO persist_checkpoints (node_id, journal, seq, updated_at) "
+	"VALUES ($1::int, $2::int, $3::bigint, now()) "
+	"ON CONFLICT (node_id, journal) DO UPDATE SET seq = EXCLUDED.seq, "
+	"updated_at = EXCLUDED.updated_at";
+
+static const char fs_pg_load_sql[] =
+	"SELECT journal, seq FROM persist_checkpoints WHERE node_id = $1::int";
+
+/* Record a one-line error: @p what, then libpq's message with newlines folded. */
+static void fs_pg_fail(struct fs_pg *pg, const char *what, const char *detail)
+{
+	size_t i;
+
+	snprintf(pg->err, sizeof(pg->err), "%s: %s", what,
+		detail != NULL && detail[0] != '\0' ? detail : "unknown error");
+	for (i = 0; pg->err[i] != '\0'; i++)
+		if (pg->err[i] == '\n' || pg->err[i] == '\r' || pg->err[i] == '\t')
+			pg->err[i] = ' ';
+	i = strlen(pg->err);
+	while (i > 0 && pg->err[i - 1] == ' ')
+		pg->err[--i] = '\0';
+}
+
+/* Server notices ("relation already exists, skipping") are expected: drop them. */
+static void fs_pg_notice(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
+struct fs_pg *fs_pg_new(const char *url)
+{
+	struct fs_pg *pg = calloc(1, sizeof(*pg));
+
+	if (pg == NULL)
+		return NULL;
+	pg->url = strdup(url);
+	if (pg->url == NULL) {
+		free(pg);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return pg;
+}
+
+void fs_pg_free(struct fs_pg *pg)
+{
+	if (pg == NULL)
+		return;
+	fs_pg_disconnect(pg);
+	free(pg->url);
+	free(pg);
+}
+
+void fs_pg_disconnect(struct fs_pg *pg)
+{
+	if (pg->conn != NULL)
+		PQfinish(pg->conn);
+	pg->conn = NULL;
+}
+
+int fs_pg_connect(struct fs_pg *pg)
+{
+	/* Defaults first: the URL (expanded from dbname) overrides them if it sets them. */
+	static const char *const keys[] = {"connect_timeout", "application_name", "dbname", NULL};
+	const char *vals[] = {"10", "flashsale-persist", pg->url, NULL};
+
+	pg->err[0] = '\0';
+	if (pg->conn != NULL) {
+		PQreset(pg->conn);
+	} else {
+		pg->conn = PQconnectdbParams(keys, vals, 1);
+		if (pg->conn == NULL) {
+			fs_pg_fail(pg, "connect", "out of memory");
+			return -ENOMEM;
+		}
+	}
+	if (PQstatus(pg->conn) != CONNECTION_OK) {
+		fs_pg_fail(pg, "connect", PQerrorMessage(pg->conn));
+		fs_pg_disconnect(pg);
+		return -ECONNREFUSED;
+	}
+	PQsetNoticeProcessor(pg->conn, fs_pg_notice, NULL);
+	return 0;
+}
+
+/* Run @p sql (no parameters when @p n is 0) and expect @p want; the result is cleared. */
+static int fs_pg_exec(struct fs_pg *pg, ExecStatusType want, const char *sql, int n,
+	const char *const *params, const char *what)
+{
+	PGresult *res;
+	int rc = 0;
+
+	if (pg->conn == NULL) {
+		fs_pg_fail(pg, what, "not connected");
+		return -EIO;
+	}
+	if (n == 0)
+		res = PQexec(pg->conn, sql);
+	else
+		res = PQexecParams(pg->conn, sql, n, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != want) {
+		fs_pg_fail(pg, what,
+			res != NULL ? PQresultErrorMessage(res) : PQerrorMessage(pg->conn));
+		rc = -EIO;
+	}
+	PQclear(res);
+	return rc;
+}
+
+int fs_pg_apply_schema(struct fs_pg *pg)
+{
+	return fs_pg_exec(pg, PGRES_COMMAND_OK, fs_schema_sql, 0, NULL, "schema");
+}
+
+int fs_pg_load_checkpoints(struct fs_pg *pg, uint16_t node_id, uint64_t seq[FS_JOURNAL_MAX])
+{
+	char node[8];
+	const char *params[1] = {node};
+	PGresult *res;
+	int i, rc = 0;
+
+	memset(seq, 0, FS_JOURNAL_MAX * sizeof(seq[0]));
+	if (pg->conn == NULL) {
+		fs_pg_fail(pg, "checkpoints", "not connected");
+		return -EIO;
+	}
+	snprintf(node, sizeof(node), "%u", (unsigned)node_id);
+	res = PQexecParams(pg->conn, fs_pg_load_sql, 1, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		fs_pg_fail(pg, "checkpoints",
+			res != NULL ? PQresultErrorMessage(res) : PQerrorMessage(pg->conn));
+		rc = -EIO;
+		goto out;
+	}
+	for (i = 0; i < PQntuples(res); i++) {
+		long journal = strtol(PQgetvalue(res, i, 0), NULL, 10);
+		long long s = strtoll(PQgetvalue(res, i, 1), NULL, 10);
+
+		/* Rows for journals we do not know, or negative seqs, are ignored. */
+		if (journal >= 0 && journal < (long)FS_JOURNAL_MAX && s > 0)
+			seq[journal] = (uint64_t)s;
+	}
+out:
+	PQclear(res);
+	return rc;
+}
+
+/* COPY the batch's rows into orders_in. */
+static int fs_pg_copy(struct fs_pg *pg, const struct fs_batch *b)
+{
+	PGresult *res;
+	size_t off = 0;
+	int rc = 0;
+
+	res = PQexec(pg->conn, fs_pg_copy_sql);
+	if (PQresultStatus(res) != PGRES_COPY_IN) {
+		fs_pg_fail(pg, "copy",
+			res != NULL ? PQresultErrorMessage(res) : PQerrorMessage(pg->conn));
+		PQclear(res);
+		return -EIO;
+	}
+	PQclear(res);
+
+	while (off < b->copy_len) {
+		size_t n = b->copy_len - off;
+
+		if (n > FS_PG_COPY_CHUNK)
+			n = FS_PG_COPY_CHUNK;
+		if (PQputCopyData(pg->conn, b->copy + off, (int)n) != 1) {
+			fs_pg_fail(pg, "copy data", PQerrorMessage(pg->conn));
+			rc = -EIO;
+			break;
+		}
+		off += n;
+	}
+	/* End the COPY even after a failed send, so the connection leaves COPY_IN state. */
+	if (PQputCopyEnd(pg->conn, rc == 0 ? NULL : "flashsale-persist: send failed") != 1) {
+		if (rc == 0)
+			fs_pg_fail(pg, "copy end", PQerrorMessage(pg->conn));
+		rc = -EIO;
+	}
+	/* Collect every result until NULL; the first must be COMMAND_OK. */
+	while ((res = PQgetResult(pg->conn)) != NULL) {
+		if (PQresultStatus(res) != PGRES_COMMAND_OK && rc == 0) {
+			fs_pg_fail(pg, "copy", PQresultErrorMessage(res));
+			rc = -EIO;
+		}
+		PQclear(res);
+	}
+	return rc;
+}
+
+/* INSERT orders_in into orders; counts the rows actually inserted. */
+static int fs_pg_insert(struct fs_pg *pg)
+{
+	PGresult *res = PQexec(pg->conn, fs_pg_insert_sql);
+	int rc = 0;
+
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		fs_pg_fail(pg, "insert",
+			res != NULL ? PQresultErrorMessage(res) : PQerrorMessage(pg->conn));
+		rc = -EIO;
+	} else {
+		pg->inserted = strtoull(PQcmdTuples(res), NULL, 10);
+	}
+	PQclear(res);
+	return rc;
+}
+
+int fs_pg_write_batch(struct fs_pg *pg, uint16_t node_id, const struct fs_batch *b)
+{
+	char node[8], journal[8], seq[24];
+	const char *ckpt[3] = {node, journal, seq};
+	unsigned i;
+	int rc;
+
+	pg->inserted = 0;
+	pg->err[0] = '\0';
+	if (b->records == 0)
+		return 0;
+
+	rc = fs_pg_exec(pg, PGRES_COMMAND_OK, "BEGIN", 0, NULL, "begin");
+	if (rc < 0)
+		return rc;
+	if (b->orders > 0) {
+		rc = fs_pg_exec(pg, PGRES_COMMAND_OK, fs_pg_temp_sql, 0, NULL, "temp table");
+		if (rc == 0)
+			rc = fs_pg_copy(pg, b);
+		if (rc == 0)
+			rc = fs_pg_insert(pg);
+		if (rc < 0)
+			goto fail;
+	}
+	for (i = 0; i < b->n_stmts; i++) {
+		const struct fs_batch_stmt *st = &b->stmts[i];
+		const char *params[FS_BATCH_PARAMS];
+		unsigned k;
+
+		for (k = 0; k < st->nparams; k++)
+			params[k] = st->param[k];
+		rc = fs_pg_exec(pg, PGRES_COMMAND_OK, fs_batch_stmt_sql(st->kind), st->nparams,
+			params, st->kind == FS_BATCH_SALE_UPSERT ? "sale upsert" : "sale stop");
+		if (rc < 0)
+			goto fail;
+	}
+	snprintf(node, sizeof(node), "%u", (unsigned)node_id);
+	snprintf(journal, sizeof(journal), "%u", b->journal);
+	snprintf(seq, sizeof(seq), "%" PRIu64, b->last_seq);
+	rc = fs_pg_exec(pg, PGRES_COMMAND_OK, fs_pg_checkpoint_sql, 3, ckpt, "checkpoint");
+	if (rc < 0)
+		goto fail;
+	/* A broken connection here leaves the outcome unknown: the caller reloads checkpoints. */
+	return fs_pg_exec(pg, PGRES_COMMAND_OK, "COMMIT", 0, NULL, "commit");
+
+fail:
+	/* Best effort: the caller resets the connection anyway, which aborts the transaction. */
+	if (pg->conn != NULL && PQstatus(pg->conn) == CONNECTION_OK) {
+		PGresult *res = PQexec(pg->conn, "ROLLBACK");
+
+		PQclear(res);
+	}
+	pg->inserted = 0;
+	return rc;
+}
+
+uint64_t fs_pg_last_inserted(const struct fs_pg *pg)
+{
+	return pg->inserted;
+}
+
+const char *fs_pg_error(const struct fs_pg *pg)
+{
+	return pg->err;
+}

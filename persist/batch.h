@@ -1,0 +1,105 @@
+/* Batch building: journal records to COPY rows (orders) and parameterized statements (sales). */
+#ifndef FS_BATCH_H
+#define FS_BATCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "journal.h"
+
+/*
+ * Pure code: no libpq, no I/O, so the unit tests need no PostgreSQL. pg.c sends what is built here.
+ *
+ * An ORDER record becomes one COPY text-format row for
+ *   COPY orders_in (sale_id, order_id, user_id, node_id, won_at) FROM STDIN
+ * (tab separated, newline terminated; every field is numeric or a timestamp, nothing to escape).
+ * order_id is printed as the int64 with the same bits as the u64 (see schema.sql), user_id as the
+ * u64 in decimal (numeric(20,0)), won_at as UTC ISO 8601 with microseconds.
+ *
+ * A SALE record becomes an upsert of `sales`, a STOP record an update moving ends_at to the stop
+ * time if earlier. LEASE and KEY records (and unknown types) carry nothing for PostgreSQL: they
+ * only advance the checkpoint.
+ */
+
+#define FS_BATCH_ROW_MAX 128u  /**< bytes of one COPY row, newline included (longest is ~90) */
+#define FS_BATCH_TIME_MAX 40u  /**< bytes of a formatted timestamp, NUL included */
+#define FS_BATCH_PARAMS 5u     /**< parameters of the widest statement */
+#define FS_BATCH_PARAM_LEN 48u /**< bytes per parameter, NUL included */
+
+/** Column list of the COPY rows, in order. */
+#define FS_BATCH_COPY_COLUMNS "sale_id, order_id, user_id, node_id, won_at"
+
+enum fs_batch_stmt_kind {
+	/** $1 sale_id, $2 stock, $3 starts_at, $4 ends_at, $5 admission */
+	FS_BATCH_SALE_UPSERT = 0,
+	/** $1 sale_id, $2 stopped_at */
+	FS_BATCH_SALE_STOP = 1,
+	FS_BATCH_STMT_KINDS
+};
+
+/** One parameterized statement, parameters in text format. */
+struct fs_batch_stmt {
+	uint8_t kind; /**< enum fs_batch_stmt_kind */
+	uint8_t nparams;
+	char param[FS_BATCH_PARAMS][FS_BATCH_PARAM_LEN];
+};
+
+/** Records first_seq..last_seq of one journal, to be written in one transaction. */
+struct fs_batch {
+	unsigned journal;   /**< journal index the records came from */
+	unsigned records;   /**< records added (all types) */
+	unsigned cap;	    /**< records it can hold */
+	uint64_t first_seq; /**< seq of the first record added (0 while empty) */
+	uint64_t last_seq;  /**< seq of the last record added: the checkpoint after commit */
+	char *copy;	    /**< COPY text rows of the ORDER records, not NUL terminated */
+	size_t copy_len;    /**< bytes in copy */
+	unsigned orders;    /**< rows in copy */
+	struct fs_batch_stmt *stmts; /**< SALE/STOP statements, in journal order */
+	unsigned n_stmts;
+};
+
+/**
+ * Allocate buffers for up to @p cap records (cap * FS_BATCH_ROW_MAX bytes of rows and cap
+ * statements). Not thread safe per batch.
+ * @return 0, -EINVAL (cap 0), or -ENOMEM.
+ */
+int fs_batch_init(struct fs_batch *b, unsigned cap);
+
+/** Free the buffers; the batch can be initialised again. NULL-safe members. */
+void fs_batch_fini(struct fs_batch *b);
+
+/** Empty @p b and bind it to journal @p journal. */
+void fs_batch_reset(struct fs_batch *b, unsigned journal);
+
+/**
+ * Add record @p rec (already validated by the journal reader) to @p b.
+ * @return 0; -ENOSPC when @p b holds cap records; -EINVAL when rec->seq does not follow the
+ *         last one added (records of one batch must be consecutive) or a field cannot be
+ *         formatted. Nothing is added on error.
+ */
+int fs_batch_add(struct fs_batch *b, const struct fs_jrec *rec);
+
+/**
+ * Format unix time @p time_ns (nanoseconds) as UTC ISO 8601 with microseconds
+ * (`2026-11-29T09:14:39.123456Z`, truncated, not rounded) into @p buf.
+ * @return characters written (without NUL), or -ENOSPC if @p len is too small.
+ */
+int fs_batch_time_ns(uint64_t time_ns, char *buf, size_t len);
+
+/**
+ * Format unix time @p ms (milliseconds, may be negative) as UTC ISO 8601 with microseconds.
+ * Times outside years 1..9999 become `-infinity` / `infinity` (PostgreSQL accepts both).
+ * @return characters written (without NUL), or -ENOSPC.
+ */
+int fs_batch_time_ms(int64_t ms, char *buf, size_t len);
+
+/**
+ * Format the COPY row of ORDER record @p rec into @p buf (newline included, NUL added).
+ * @return characters written (without NUL), -EINVAL if @p rec is not an ORDER, or -ENOSPC.
+ */
+int fs_batch_order_row(const struct fs_jrec *rec, char *buf, size_t len);
+
+/** SQL text of statement kind @p kind (uses $1..$n), or NULL for an unknown kind. */
+const char *fs_batch_stmt_sql(unsigned kind);
+
+#endif
