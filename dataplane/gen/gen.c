@@ -115,6 +115,7 @@ struct fg_ctx {
 	struct rte_ether_addr src_mac;
 	struct fg_user *users;
 	uint64_t hz;
+	double ns_per_tsc;
 	/* ready deque of user indices, capacity users + 1 */
 	uint32_t *ready;
 	uint64_t rcap, rhead, rlen;
@@ -803,7 +804,7 @@ static void fg_rx_one(struct fg_ctx *g, struct rte_mbuf *m, uint64_t now, uint64
 		g->st.stale++;
 		return;
 	}
-	ns = (now - us->send_tsc) * 1000000000ull / g->hz;
+	ns = (uint64_t)((double)(now - us->send_tsc) * g->ns_per_tsc);
 	g->hist[fg_hist_index(ns)]++;
 	if (ns > g->lat_max_ns)
 		g->lat_max_ns = ns;
@@ -1043,6 +1044,7 @@ int main(int argc, char **argv)
 	}
 	g->hz = rte_get_tsc_hz();
 	g->tsc_per_ms = g->hz / 1000;
+	g->ns_per_tsc = 1e9 / (double)g->hz;
 	if (rte_eth_dev_count_avail() == 0 || !rte_eth_dev_is_valid_port(FG_PORT_ID)) {
 		fprintf(stderr, "flashgen: no port 0 (give --vdev net_memif0,role=client,...)\n");
 		goto out_eal;
