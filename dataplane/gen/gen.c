@@ -66,6 +66,7 @@ struct fg_user {
 	uint32_t claims_done; /* claims with a final answer */
 	uint32_t next;	      /* wheel slot list link */
 	uint8_t state;	      /* enum fg_user_state */
+	uint8_t holds;	      /* this user holds an order (a WON, or an ALREADY_WON first seen) */
 };
 
 struct fg_opts {
@@ -107,6 +108,7 @@ struct fg_stats {
 	uint64_t tx_refused;
 	uint64_t status[FS_ST__COUNT];
 	uint64_t finished; /* claims with a final answer */
+	uint64_t winners;  /* users known to hold an order: won-file lines */
 };
 
 struct fg_ctx {
@@ -826,9 +828,19 @@ static void fg_rx_one(struct fg_ctx *g, struct rte_mbuf *m, uint64_t now, uint64
 		break;
 	}
 	case FS_ST_WON:
-		if (g->won != NULL)
-			fprintf(g->won, "%" PRIu64 " %" PRIu64 "\n", user_id, rep.order_id);
-		/* fall through */
+	case FS_ST_ALREADY_WON:
+		/*
+		 * A user's order is known from its WON, or from an ALREADY_WON when the WON reply
+		 * was lost and the resend (same request_id) was answered ALREADY_WON.
+		 */
+		if (!us->holds) {
+			us->holds = 1;
+			g->st.winners++;
+			if (g->won != NULL)
+				fprintf(g->won, "%" PRIu64 " %" PRIu64 "\n", user_id, rep.order_id);
+		}
+		fg_claim_final(g, (uint32_t)idx);
+		break;
 	default:
 		fg_claim_final(g, (uint32_t)idx);
 		break;
@@ -947,6 +959,7 @@ static void fg_report(struct fg_ctx *g)
 	}
 	printf("claims=%" PRIu64 "\n", g->o.users * g->o.claims);
 	printf("finished=%" PRIu64 "\n", g->st.finished);
+	printf("winners=%" PRIu64 "\n", g->st.winners);
 	printf("unparsed=%" PRIu64 "\n", g->st.unparsed);
 	printf("stale=%" PRIu64 "\n", g->st.stale);
 	printf("tx_refused=%" PRIu64 "\n", g->st.tx_refused);
