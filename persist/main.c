@@ -233,16 +233,15 @@ static void fs_persist_log_batch(struct fs_persist *p, const struct fs_batch *b,
 		l->batches++;
 		l->records += b->records;
 		l->inserted += fs_pg_last_inserted(p->pg);
-		if (l->first_seq == 0 || l->journal != b->journal)
-			l->first_seq = b->first_seq;
 		l->journal = b->journal;
+		l->first_seq = b->first_seq;
 		l->last_seq = b->last_seq;
 	}
 	if (l->batches == 0 || (!force && now - l->last_ms < FS_PERSIST_LOG_MS))
 		return;
 	fprintf(stderr,
 		"flashsale-persist: %" PRIu64 " batches, %" PRIu64 " records, %" PRIu64
-		" orders inserted; last journal %u seq %" PRIu64 "..%" PRIu64 "\n",
+		" orders inserted; last batch: journal %u seq %" PRIu64 "..%" PRIu64 "\n",
 		l->batches, l->records, l->inserted, l->journal, l->first_seq, l->last_seq);
 	*l = (struct fs_persist_log){.last_ms = now};
 }
