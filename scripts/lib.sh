@@ -1,0 +1,535 @@
+# Shared shell steps for demo.sh, test.sh, bench.sh and the integration tests (sourced, bash only).
+#
+# Set-up:   fs_deps, fs_build DIR [release|debug] [MESON_OPTS...], fs_hugepages
+# Services: fs_redis_start DIR, fs_pg_start DIR (REDIS_URL / PG_URL: used as given when set)
+# Helpers:  fs_cleanup_add CMD, fs_wait_line FILE PATTERN TIMEOUT [PID], fs_free_port, fs_stop PID [S]
+# The stack (the demo path, shared with tests/integration/e2e.sh):
+#           fs_stack_start DIR, fs_sale_run DIR, fs_stack_settle DIR, fs_report, fs_checks FORMAT
+# Every process is started by us and stopped by its PID, never by name.
+
+FS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+FS_DEBIAN_PACKAGES=(dpdk dpdk-dev libdpdk-dev libhiredis-dev libpq-dev libcriterion-dev libsodium-dev
+	libpcap-dev libjson-c-dev redis-server postgresql meson ninja-build pkg-config clang python3
+	iproute2)
+FS_CLEANUP=()
+: "${FS_LOG_TAG:=flashsale}"
+
+fs_log() { printf '[%s] %s\n' "$FS_LOG_TAG" "$*" >&2; }
+# fs_die MSG: log MSG, call the function named by FS_DIE_HOOK (if any) with MSG, exit 1 (the EXIT
+# trap then stops what was started). Not for use inside $(...).
+fs_die() {
+	fs_log "error: $*"
+	[ -z "${FS_DIE_HOOK:-}" ] || "$FS_DIE_HOOK" "$*"
+	exit 1
+}
+fs_is_root() { [ "$(id -u)" -eq 0 ]; }
+
+# ---------------------------------------------------------------- cleanup
+
+# fs_cleanup_add CMD: run CMD (eval'd) when the script exits, fails or is interrupted; last added
+# runs first.
+fs_cleanup_add() { FS_CLEANUP+=("$1"); }
+
+fs__cleanup_run() {
+	local i
+	set +e
+	for ((i = ${#FS_CLEANUP[@]} - 1; i >= 0; i--)); do
+		eval "${FS_CLEANUP[i]}" >/dev/null 2>&1
+	done
+	FS_CLEANUP=()
+}
+trap 'fs__rc=$?; trap - EXIT; fs__cleanup_run; exit $fs__rc' EXIT
+trap 'fs_log "interrupted, stopping"; exit 130' INT
+trap 'fs_log "terminated, stopping"; exit 143' TERM
+
+# fs_stop PID [SECONDS]: SIGTERM the process, wait up to SECONDS (default 10), then SIGKILL it.
+# Reaps it when it is our child.
+fs_stop() {
+	local pid=$1 secs=${2:-10} i state
+	[ -n "$pid" ] || return 0
+	kill -TERM "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
+	for ((i = 0; i < secs * 10; i++)); do
+		state=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) || state=gone
+		case $state in gone | Z | X) break ;; esac
+		sleep 0.1
+	done
+	if kill -0 "$pid" 2>/dev/null && [ "$state" != Z ]; then
+		fs_log "pid $pid did not stop in ${secs}s, killing it"
+		kill -KILL "$pid" 2>/dev/null
+	fi
+	wait "$pid" 2>/dev/null
+	return 0
+}
+
+# fs_wait_line FILE PATTERN TIMEOUT [PID]: wait until FILE has a line matching the extended regex
+# PATTERN. Returns 1 after TIMEOUT seconds, or as soon as PID (if given) has exited.
+fs_wait_line() {
+	local file=$1 pat=$2 secs=$3 pid=${4:-} i
+	for ((i = 0; i < secs * 10; i++)); do
+		grep -Eq -- "$pat" "$file" 2>/dev/null && return 0
+		if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+			grep -Eq -- "$pat" "$file" 2>/dev/null && return 0
+			return 1
+		fi
+		sleep 0.1
+	done
+	return 1
+}
+
+# fs_free_port: print a TCP port on 127.0.0.1 that was free a moment ago.
+fs_free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# ---------------------------------------------------------------- set-up
+
+# fs_deps: install the Debian packages that are missing (apt-get, non-interactive; root only).
+fs_deps() {
+	local p missing=()
+	for p in "${FS_DEBIAN_PACKAGES[@]}"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+			missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	fs_is_root || fs_die "missing packages: ${missing[*]} (run as root to install them)"
+	fs_log "installing: ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -q </dev/null >&2 || fs_die "apt-get update failed"
+	apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null >&2 ||
+		fs_die "apt-get install failed"
+}
+
+# fs_build DIR [release|debug|""] [MESON_OPTION...]: meson setup DIR when needed, then ninja.
+fs_build() {
+	local dir=$1 type=${2:-}
+	shift $(($# < 2 ? $# : 2))
+	local opts=("$@")
+	case $type in
+	release) opts+=(--buildtype=release) ;;
+	debug) opts+=(--buildtype=debug) ;;
+	"") ;;
+	*) fs_die "fs_build: unknown build type '$type'" ;;
+	esac
+	if [ ! -f "$dir/build.ninja" ]; then
+		fs_log "meson setup $dir ${opts[*]}"
+		meson setup "$dir" "$FS_ROOT" "${opts[@]}" >&2 || fs_die "meson setup failed"
+	elif [ ${#opts[@]} -gt 0 ]; then
+		meson configure "$dir" "${opts[@]/#--/-D}" >/dev/null 2>&1 ||
+			meson configure "$dir" "${opts[@]}" >&2 || fs_die "meson configure failed"
+	fi
+	fs_log "building in $dir"
+	ninja -C "$dir" >&2 || fs_die "build failed (ninja -C $dir)"
+}
+
+# fs_hugepages: at least 1024 free 2 MiB pages, hugetlbfs on /dev/hugepages, and no stale files
+# left by our own processes (file prefixes fs*) after a kill -9.
+fs_hugepages() {
+	local sys=/sys/kernel/mm/hugepages/hugepages-2048kB want=1024 free total f
+	free=$(cat "$sys/free_hugepages" 2>/dev/null || echo 0)
+	if [ "$free" -lt "$want" ]; then
+		total=$(cat "$sys/nr_hugepages" 2>/dev/null || echo 0)
+		fs_log "reserving hugepages: $free free of $total, asking for $((total + want - free))"
+		echo $((total + want - free)) >"$sys/nr_hugepages" 2>/dev/null ||
+			fs_log "warning: cannot write $sys/nr_hugepages"
+		free=$(cat "$sys/free_hugepages" 2>/dev/null || echo 0)
+		[ "$free" -ge 256 ] || fs_die "only $free free 2 MiB hugepages"
+	fi
+	if ! mountpoint -q /dev/hugepages; then
+		mkdir -p /dev/hugepages
+		mount -t hugetlbfs -o pagesize=2M nodev /dev/hugepages || fs_die "cannot mount hugetlbfs"
+	fi
+	# A live DPDK process holds a lock on each of its page files: remove only unlocked ones.
+	for f in /dev/hugepages/fs*; do
+		[ -e "$f" ] || continue
+		flock -n -x "$f" rm -f "$f" 2>/dev/null || true
+	done
+}
+
+# ---------------------------------------------------------------- Redis, PostgreSQL
+
+# fs_redis_start DIR: a throwaway Redis on a free loopback port (files in DIR), exported as
+# REDIS_URL, unless REDIS_URL is already set: then check that it answers.
+fs_redis_start() {
+	local dir=$1 port pid i
+	if [ -n "${REDIS_URL:-}" ]; then
+		timeout 5 redis-cli -u "$REDIS_URL" ping 2>/dev/null | grep -q PONG ||
+			fs_die "REDIS_URL=$REDIS_URL does not answer PING"
+		fs_log "using Redis at $REDIS_URL"
+		return 0
+	fi
+	mkdir -p "$dir/redis"
+	port=$(fs_free_port)
+	redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
+		--pidfile "$dir/redis/redis.pid" --dir "$dir/redis" --logfile "$dir/redis/redis.log" \
+		>/dev/null || fs_die "redis-server did not start"
+	for ((i = 0; i < 50; i++)); do
+		[ -s "$dir/redis/redis.pid" ] && redis-cli -p "$port" ping 2>/dev/null | grep -q PONG && break
+		sleep 0.1
+	done
+	pid=$(cat "$dir/redis/redis.pid" 2>/dev/null) || fs_die "redis-server wrote no pid file"
+	fs_cleanup_add "fs_stop $pid"
+	redis-cli -p "$port" ping 2>/dev/null | grep -q PONG || fs_die "Redis on port $port does not answer"
+	export REDIS_URL="redis://127.0.0.1:$port"
+	fs_log "Redis (throwaway) at $REDIS_URL, pid $pid"
+}
+
+fs__pg_bin() {
+	local d
+	d=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+	[ -n "$d" ] && [ -x "$d/initdb" ] || fs_die "PostgreSQL server binaries not found"
+	echo "$d"
+}
+
+# fs_pg_start DIR: a throwaway PostgreSQL (initdb as the postgres user in DIR/pg, which it owns),
+# listening on 127.0.0.1 at a free port, socket in DIR/pg; exported as PG_URL, unless PG_URL is
+# already set: then check that it answers.
+fs_pg_start() {
+	local dir=$1 bin port pid pg as=()
+	if [ -n "${PG_URL:-}" ]; then
+		timeout 10 psql "$PG_URL" -XAtqc 'select 1' >/dev/null 2>&1 ||
+			fs_die "PG_URL=$PG_URL does not answer"
+		fs_log "using PostgreSQL at $PG_URL"
+		return 0
+	fi
+	bin=$(fs__pg_bin)
+	pg=$dir/pg
+	mkdir -p "$pg"
+	if fs_is_root; then
+		chmod o+x "$dir"
+		chown postgres: "$pg"
+		as=(runuser -u postgres --)
+	fi
+	port=$(fs_free_port)
+	"${as[@]}" "$bin/initdb" -D "$pg/data" -U postgres -A trust --no-sync -E UTF8 >"$pg/initdb.log" 2>&1 ||
+		fs_die "initdb failed: $(tail -n 3 "$pg/initdb.log")"
+	"${as[@]}" "$bin/pg_ctl" -D "$pg/data" -l "$pg/postgres.log" -w -t 30 \
+		-o "-p $port -k $pg -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off" \
+		start >/dev/null 2>&1 || fs_die "PostgreSQL did not start: $(tail -n 3 "$pg/postgres.log")"
+	pid=$(head -n 1 "$pg/data/postmaster.pid")
+	# SIGINT: PostgreSQL's fast shutdown.
+	fs_cleanup_add "kill -INT $pid; fs_stop $pid 20"
+	export PG_URL="postgresql://postgres@127.0.0.1:$port/postgres"
+	fs_log "PostgreSQL (throwaway) at $PG_URL, pid $pid"
+}
+
+# fs_sql SQL: run SQL against PG_URL, print unaligned tuples only.
+fs_sql() { timeout 30 psql "$PG_URL" -XAtq -v ON_ERROR_STOP=1 -c "$1"; }
+
+# fs_redis ARGS...: redis-cli against REDIS_URL, raw output.
+fs_redis() { timeout 5 redis-cli -u "$REDIS_URL" --raw "$@" 2>/dev/null; }
+
+# ---------------------------------------------------------------- the stack (demo path)
+# Knobs (environment, set before fs_stack_start; the defaults are the demo's):
+#   FS_BUILD       build dir holding the programs              FS_NAME  tag: file prefixes, tap name
+#   FS_NET         first three octets of the tap's /24          FS_SALE  sale id (default: random)
+#   FS_STOCK FS_USERS FS_CLAIMS FS_CLIENTS FS_START_IN (s) FS_END_IN (s)
+#   FS_DP_LCORES FS_GEN_LCORES                                   FS_LIVE  tty|lines|none
+: "${FS_NAME:=fsdemo}" "${FS_NET:=10.77.0}" "${FS_STOCK:=500}" "${FS_USERS:=100000}"
+: "${FS_CLAIMS:=2}" "${FS_CLIENTS:=5}" "${FS_START_IN:=4}" "${FS_END_IN:=60}"
+: "${FS_DP_LCORES:=0@0,1@1}" "${FS_GEN_LCORES:=0@0}" "${FS_LIVE:=none}"
+: "${FS_SALE:=$(((RANDOM << 15 | RANDOM) % 900000000 + 100000000))}"
+FS_CLIENT_BASE=4000000000 # kernel clients' user ids: far outside flashgen's 1..FS_USERS
+
+fs__alive() {
+	local st
+	st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+	[ "$st" != Z ] && [ "$st" != X ]
+}
+
+# fs__kv FILE KEY: the value of the first KEY=value in FILE (a line of key=value words), or empty.
+fs__kv() { grep -oE "(^|[[:space:]])$2=[^[:space:]]*" "$1" 2>/dev/null | head -n 1 | sed 's/.*=//'; }
+
+fs__prog() { echo "$FS_BUILD/$1"; }
+
+# fs_stack_check_built: die unless the five programs are built in FS_BUILD.
+fs_stack_check_built() {
+	local p
+	for p in dataplane/flashsale-dp dataplane/flashgen persist/flashsale-persist \
+		controlplane/flashctl controlplane/flashclaim; do
+		[ -x "$FS_BUILD/$p" ] || fs_die "$FS_BUILD/$p is not built"
+	done
+}
+
+# fs_stack_start DIR: flashsale-dp (memif server for flashgen + tap FS_NAME0 with FS_NET.2 for
+# kernel clients, kernel side FS_NET.1/24), flashsale-persist and flashctl daemon, state in DIR.
+# Needs REDIS_URL, PG_URL, root, hugepages.
+fs_stack_start() {
+	local dir=$1 dp persist ctl
+	FS_IFACE=${FS_NAME}0
+	fs_stack_check_built
+	dp=$(fs__prog dataplane/flashsale-dp)
+	persist=$(fs__prog persist/flashsale-persist)
+	ctl=$(fs__prog controlplane/flashctl)
+	mkdir -p "$dir/state"
+	! ip link show "$FS_IFACE" >/dev/null 2>&1 ||
+		fs_die "interface $FS_IFACE exists already (another run of this script?)"
+
+	fs_log "starting flashsale-dp (lcores $FS_DP_LCORES, memif + tap $FS_IFACE $FS_NET.2)"
+	stdbuf -oL "$dp" --no-pci --file-prefix "${FS_NAME}dp" -m 256 --lcores "$FS_DP_LCORES" \
+		--vdev "net_memif0,role=server,socket=$dir/memif.sock" \
+		--vdev "net_tap0,iface=$FS_IFACE" \
+		-- --addr "$FS_NET.2" --state-dir "$dir/state" --node-id 1 >"$dir/dp.log" 2>&1 &
+	FS_DP_PID=$!
+	fs_cleanup_add "rm -rf /var/run/dpdk/${FS_NAME}dp; rm -f /dev/hugepages/${FS_NAME}dpmap_*"
+	fs_cleanup_add "fs_stop $FS_DP_PID 15"
+	fs_wait_line "$dir/dp.log" '^flashsale-dp ready' 60 "$FS_DP_PID" ||
+		fs_die "flashsale-dp did not become ready; last lines of $dir/dp.log:
+$(tail -n 15 "$dir/dp.log")"
+	ip addr add "$FS_NET.1/24" dev "$FS_IFACE" || fs_die "cannot address $FS_IFACE"
+	ip link set "$FS_IFACE" up || fs_die "cannot bring $FS_IFACE up"
+
+	fs_log "starting flashsale-persist"
+	stdbuf -oL "$persist" --state-dir "$dir/state" --pg "$PG_URL" --node-id 1 \
+		>"$dir/persist.log" 2>&1 &
+	FS_PERSIST_PID=$!
+	fs_cleanup_add "fs_stop $FS_PERSIST_PID 15"
+	fs_wait_line "$dir/persist.log" '^flashsale-persist ready' 30 "$FS_PERSIST_PID" ||
+		fs_die "flashsale-persist did not become ready; last lines of $dir/persist.log:
+$(tail -n 15 "$dir/persist.log")"
+
+	fs_log "starting flashctl daemon"
+	stdbuf -oL "$ctl" --redis "$REDIS_URL" --dp "${FS_NAME}dp" --node-id 1 daemon --interval-ms 100 \
+		>"$dir/ctl.log" 2>&1 &
+	FS_CTL_PID=$!
+	fs_cleanup_add "fs_stop $FS_CTL_PID"
+	sleep 0.3
+	fs__alive "$FS_CTL_PID" || fs_die "flashctl daemon exited; $dir/ctl.log:
+$(tail -n 15 "$dir/ctl.log")"
+}
+
+# fs_claim_loop SALE USER DEADLINE_S: one kernel-socket client (flashclaim through the tap) that
+# claims until it gets a final answer (NOT_STARTED, RETRY and RATE_LIMITED wait retry_after_ms,
+# at most 1 s) or the unix time DEADLINE_S passes. Prints flashclaim's last line.
+fs_claim_loop() {
+	local sale=$1 user=$2 deadline=$3 claim out st ra
+	claim=$(fs__prog controlplane/flashclaim)
+	while [ "$(date +%s)" -lt "$deadline" ]; do
+		if ! out=$(timeout 10 "$claim" --server "$FS_NET.2" --sale "$sale" --user "$user" \
+			--timeout-ms 300 --retries 5 2>&1); then
+			sleep 0.2
+			continue
+		fi
+		out=$(grep 'status=' <<<"$out" | tail -n 1)
+		st=$(sed -n 's/.*status=\([A-Z_]*\).*/\1/p' <<<"$out")
+		case $st in
+		NOT_STARTED | RETRY | RATE_LIMITED)
+			ra=$(sed -n 's/.*retry_after_ms=\([0-9]*\).*/\1/p' <<<"$out")
+			ra=${ra:-100}
+			[ "$ra" -ge 10 ] || ra=10
+			[ "$ra" -le 1000 ] || ra=1000
+			sleep "$(printf '%d.%03d' $((ra / 1000)) $((ra % 1000)))"
+			;;
+		"") sleep 0.2 ;;
+		*)
+			echo "$out"
+			return 0
+			;;
+		esac
+	done
+	echo "status=NO_ANSWER user_id=$user"
+	return 1
+}
+
+fs__live_line() {
+	local dir=$1 line ems replies sold rem rate
+	line=$(tail -n 50 "$dir/gen.err" 2>/dev/null | grep '^progress' | tail -n 1)
+	ems=$(sed -n 's/.*elapsed_ms=\([0-9]*\).*/\1/p' <<<"$line")
+	replies=$(sed -n 's/.*replies=\([0-9]*\).*/\1/p' <<<"$line")
+	ems=${ems:-0} replies=${replies:-0}
+	rate=0
+	if [ "$ems" -gt "$FS__LIVE_MS" ]; then
+		rate=$(((replies - FS__LIVE_REPLIES) * 1000 / (ems - FS__LIVE_MS)))
+		FS__LIVE_MS=$ems FS__LIVE_REPLIES=$replies
+	fi
+	sold=$(fs_redis GET "fs:{$FS_SALE}:sold")
+	rem=$(fs_redis GET "fs:{$FS_SALE}:remaining")
+	printf '  %6.1f s  %9d claims/s  sold %6s  remaining %6s' "$((ems / 100))e-1" "$rate" \
+		"${sold:--}" "${rem:--}"
+}
+
+# fs_sale_run DIR: create the sale (FS_STOCK units, opens in FS_START_IN s), wait until the
+# dataplane has it, run flashgen (FS_USERS users x FS_CLAIMS claims over memif) and FS_CLIENTS
+# flashclaim clients (through the tap) until every claim has a final answer. Shows the live line
+# (FS_LIVE). Returns non-zero if flashgen failed.
+fs_sale_run() {
+	local dir=$1 ctl gen i v deadline rc=0 pids=()
+	ctl=$(fs__prog controlplane/flashctl)
+	gen=$(fs__prog dataplane/flashgen)
+	fs_log "creating sale $FS_SALE: $FS_STOCK units, opens in ${FS_START_IN}s"
+	timeout 10 "$ctl" --redis "$REDIS_URL" sale create --sale "$FS_SALE" --stock "$FS_STOCK" \
+		--start "+${FS_START_IN}s" --end "+${FS_END_IN}s" >"$dir/create.out" 2>&1 ||
+		fs_die "flashctl sale create failed: $(cat "$dir/create.out")"
+	# Redis has the sale at once; wait until the daemon has loaded it, stock leased, into the
+	# dataplane (else the first claims would get UNKNOWN_SALE, a final answer).
+	for ((i = 0; i < 100; i++)); do
+		timeout 5 "$ctl" --redis "$REDIS_URL" --dp "${FS_NAME}dp" sale status --sale "$FS_SALE" \
+			>"$dir/status.out" 2>&1 || true
+		v=$(fs__kv "$dir/status.out" dp_leased)
+		[ "$v" = "$FS_STOCK" ] && break
+		sleep 0.1
+	done
+	[ "$v" = "$FS_STOCK" ] || fs_die "the daemon did not load sale $FS_SALE into the dataplane in 10 s
+$(cat "$dir/status.out")
+$(tail -n 15 "$dir/ctl.log")"
+
+	fs_log "flashgen: $FS_USERS users x $FS_CLAIMS claims (lcores $FS_GEN_LCORES); $FS_CLIENTS kernel clients"
+	stdbuf -oL "$gen" --no-pci --file-prefix "${FS_NAME}gen" -m 256 --lcores "$FS_GEN_LCORES" \
+		--vdev "net_memif0,role=client,socket=$dir/memif.sock" \
+		-- --dst-ip "$FS_NET.2" --src-ip "$FS_NET.100" --sale "$FS_SALE" --users "$FS_USERS" \
+		--claims "$FS_CLAIMS" --user-base 1 --won-file "$dir/won.gen" \
+		--max-seconds $((FS_START_IN + 40)) --progress >"$dir/gen.out" 2>"$dir/gen.err" &
+	FS_GEN_PID=$!
+	fs_cleanup_add "rm -rf /var/run/dpdk/${FS_NAME}gen; rm -f /dev/hugepages/${FS_NAME}genmap_*"
+	fs_cleanup_add "fs_stop $FS_GEN_PID"
+	deadline=$(($(date +%s) + FS_START_IN + 30))
+	for ((i = 1; i <= FS_CLIENTS; i++)); do
+		fs_claim_loop "$FS_SALE" $((FS_CLIENT_BASE + i)) "$deadline" >"$dir/claim.$i.out" 2>&1 &
+		pids+=($!)
+		fs_cleanup_add "fs_stop $! 2"
+	done
+
+	FS__LIVE_MS=0 FS__LIVE_REPLIES=0
+	while fs__alive "$FS_GEN_PID"; do
+		case $FS_LIVE in
+		tty)
+			sleep 0.5
+			printf '\r%s \033[K' "$(fs__live_line "$dir")"
+			;;
+		lines)
+			sleep 1
+			printf '%s\n' "$(fs__live_line "$dir")"
+			;;
+		*) sleep 0.2 ;;
+		esac
+	done
+	[ "$FS_LIVE" = tty ] && printf '\r%s \033[K\n' "$(fs__live_line "$dir")"
+	wait "$FS_GEN_PID" || rc=$?
+	[ $rc -eq 0 ] || fs_log "flashgen exited with status $rc; $dir/gen.err:
+$(grep -v '^progress' "$dir/gen.err" | tail -n 15)"
+	for i in "${pids[@]}"; do wait "$i" || true; done
+	return $rc
+}
+
+# fs_stack_settle DIR: after the sale: wait (at most 15 s) until PostgreSQL holds as many orders as
+# there were WON replies, and (at most 5 s) until Redis's sold count says the same.
+fs_stack_settle() {
+	local dir=$1 i n won
+	fs__collect "$dir"
+	won=$FS_R_WON
+	for ((i = 0; i < 150; i++)); do
+		n=$(fs_sql "select count(*) from orders where sale_id = $FS_SALE" 2>/dev/null || true)
+		[ "$n" = "$won" ] && break
+		sleep 0.1
+	done
+	for ((i = 0; i < 50; i++)); do
+		[ "$(fs_redis GET "fs:{$FS_SALE}:sold")" = "$won" ] && break
+		sleep 0.1
+	done
+	fs__collect "$dir"
+}
+
+FS_STATUSES=(won already_won sold_out not_started ended unknown_sale bad_token rate_limited retry active)
+
+# fs__collect DIR: read the results into FS_R_* variables.
+fs__collect() {
+	local dir=$1 f st s
+	FS_R_GEN_WON=$(fs__kv "$dir/gen.out" won)
+	FS_R_GEN_WON=${FS_R_GEN_WON:-0}
+	FS_R_LOST=$(fs__kv "$dir/gen.out" lost)
+	FS_R_CLAIMS=$(fs__kv "$dir/gen.out" claims)
+	FS_R_FINISHED=$(fs__kv "$dir/gen.out" finished)
+	FS_R_CPS=$(fs__kv "$dir/gen.out" claims_per_s)
+	FS_R_P50=$(fs__kv "$dir/gen.out" p50_us)
+	FS_R_P99=$(fs__kv "$dir/gen.out" p99_us)
+	FS_R_GEN_STATUS=""
+	for s in "${FS_STATUSES[@]}"; do
+		st=$(fs__kv "$dir/gen.out" "$s")
+		[ -n "$st" ] && [ "$st" != 0 ] && FS_R_GEN_STATUS+=" $s=$st"
+	done
+	FS_R_CLIENT_WON=0 FS_R_CLIENT_NOANSWER=0 FS_R_CLIENT_STATUS=""
+	cp "$dir/won.gen" "$dir/won.all" 2>/dev/null || : >"$dir/won.all"
+	declare -A cs=()
+	for f in "$dir"/claim.*.out; do
+		[ -e "$f" ] || continue
+		st=$(sed -n 's/.*status=\([A-Z_]*\).*/\1/p' "$f" | tail -n 1)
+		st=${st:-NO_ANSWER}
+		cs[$st]=$((${cs[$st]:-0} + 1))
+		case $st in
+		WON)
+			FS_R_CLIENT_WON=$((FS_R_CLIENT_WON + 1))
+			echo "$(fs__kv "$f" user_id) $(fs__kv "$f" order_id)" >>"$dir/won.all"
+			;;
+		NO_ANSWER) FS_R_CLIENT_NOANSWER=$((FS_R_CLIENT_NOANSWER + 1)) ;;
+		esac
+	done
+	for s in "${!cs[@]}"; do FS_R_CLIENT_STATUS+=" ${s,,}=${cs[$s]}"; done
+	FS_R_WON=$((FS_R_GEN_WON + FS_R_CLIENT_WON))
+	FS_R_WONFILE=$(grep -c . "$dir/won.all" || true)
+	FS_R_ORDERS=$(fs_sql "select count(*) from orders where sale_id = $FS_SALE" 2>/dev/null || echo '?')
+	FS_R_DUPS=$(fs_sql "select count(*) from (select user_id from orders where sale_id = $FS_SALE
+		group by user_id having count(*) > 1) d" 2>/dev/null || echo '?')
+	FS_R_MISSING=$(fs__missing_orders "$dir" 2>"$dir/missing.err" || echo '?')
+	FS_R_SOLD=$(fs_redis GET "fs:{$FS_SALE}:sold")
+	FS_R_REMAINING=$(fs_redis GET "fs:{$FS_SALE}:remaining")
+}
+
+# fs__missing_orders DIR: how many WON replies (user, order) in DIR/won.all have no such row in
+# orders (orders.order_id holds the u64 order id cast to bigint: see persist/schema.sql).
+fs__missing_orders() {
+	timeout 30 psql "$PG_URL" -XAtq -v ON_ERROR_STOP=1 <<SQL
+create temp table won (user_id numeric, order_id numeric);
+\\copy won from '$1/won.all' with (format text, delimiter ' ')
+select count(*) from won w
+	where not exists (select 1 from orders o where o.sale_id = $FS_SALE
+		and o.user_id::numeric = w.user_id
+		and (o.order_id::numeric + 18446744073709551616) % 18446744073709551616 = w.order_id);
+SQL
+}
+
+# fs_report: print the results (FS_REPORT_PREFIX before each line, e.g. "# " for TAP).
+fs_report() {
+	local p=${FS_REPORT_PREFIX:-}
+	{
+		echo "== sale $FS_SALE: stock $FS_STOCK; flashgen $FS_USERS users x $FS_CLAIMS claims;" \
+			"$FS_CLIENTS flashclaim clients =="
+		echo "replies (flashgen):   ${FS_R_GEN_STATUS# }"
+		echo "                      (timeouts resent: ${FS_R_LOST:-?})"
+		echo "replies (flashclaim): ${FS_R_CLIENT_STATUS# }"
+		echo "WON total:            $FS_R_WON (flashgen $FS_R_GEN_WON + flashclaim $FS_R_CLIENT_WON)"
+		echo "claims/s:             ${FS_R_CPS:-?} (flashgen replies / time from first send to last reply)"
+		echo "latency:              p50 ${FS_R_P50:-?} us, p99 ${FS_R_P99:-?} us"
+		echo "orders in PostgreSQL: $FS_R_ORDERS"
+		echo "Redis:                sold ${FS_R_SOLD:-?}, remaining ${FS_R_REMAINING:-?}"
+	} | sed "s/^/$p/"
+}
+
+# fs_checks plain|tap [FIRST]: the invariants, one line each: "PASS name" / "FAIL name (why)", or
+# TAP "ok N - name" numbered from FIRST (default 1). Returns the number of failures (capped).
+FS_CHECK_COUNT=6
+fs_checks() {
+	local fmt=$1 n=${2:-1} fail=0
+	fs__check() {
+		local name=$1 ok=$2
+		if [ "$fmt" = tap ]; then
+			if [ "$ok" = 1 ]; then echo "ok $n - $name"; else echo "not ok $n - $name"; fi
+		else
+			if [ "$ok" = 1 ]; then echo "PASS  $name"; else echo "FAIL  $name"; fi
+		fi
+		[ "$ok" = 1 ] || fail=$((fail + 1))
+		n=$((n + 1))
+	}
+	local s=$FS_STOCK
+	fs__check "WON replies = stock ($FS_R_WON = $s)" "$([ "$FS_R_WON" = "$s" ] && echo 1)"
+	fs__check "orders in PostgreSQL = stock ($FS_R_ORDERS = $s)" "$([ "$FS_R_ORDERS" = "$s" ] && echo 1)"
+	fs__check "Redis sold = stock, remaining = 0 (${FS_R_SOLD:-?}, ${FS_R_REMAINING:-?})" \
+		"$([ "$FS_R_SOLD" = "$s" ] && [ "$FS_R_REMAINING" = 0 ] && echo 1)"
+	fs__check "no user holds two orders ($FS_R_DUPS users with more than one)" \
+		"$([ "$FS_R_DUPS" = 0 ] && echo 1)"
+	fs__check "every WON order id is in PostgreSQL ($FS_R_MISSING of $FS_R_WONFILE missing)" \
+		"$([ "$FS_R_MISSING" = 0 ] && [ "$FS_R_WONFILE" = "$FS_R_WON" ] && echo 1)"
+	fs__check "every claim got a final answer (flashgen ${FS_R_FINISHED:-?} of ${FS_R_CLAIMS:-?}, flashclaim unanswered $FS_R_CLIENT_NOANSWER)" \
+		"$([ -n "$FS_R_CLAIMS" ] && [ "$FS_R_FINISHED" = "$FS_R_CLAIMS" ] &&
+			[ "$FS_R_CLIENT_NOANSWER" = 0 ] && echo 1)"
+	[ $fail -le 100 ] || fail=100
+	return $fail
+}

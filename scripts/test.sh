@@ -1,0 +1,77 @@
+#!/bin/bash
+# Runs every test suite (unit, integration, fault) after doing its own set-up; prints "N passed, N failed".
+#
+# Set-up: missing Debian packages, the build (tests on), hugepages, a throwaway Redis and PostgreSQL
+# on loopback (unless REDIS_URL / PG_URL name real ones). Environment: FS_BUILD_DIR (default
+# build-test), REDIS_URL, PG_URL, FS_TEST_ARGS (extra `meson test` arguments).
+set -euo pipefail
+FS_LOG_TAG=test
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+build=${FS_BUILD_DIR:-$FS_ROOT/build-test}
+case $build in /*) ;; *) build=$PWD/$build ;; esac
+
+fs_deps
+fs_build "$build" "" -Dtests=true
+fs_is_root && fs_hugepages || fs_log "not root: hugepages left as they are"
+work=$(mktemp -d /tmp/flashsale-test.XXXXXX)
+fs_cleanup_add "rm -rf '$work'"
+fs_redis_start "$work"
+fs_pg_start "$work"
+export REDIS_URL PG_URL FS_BUILD=$build
+
+junit=$build/meson-logs/testlog.junit.xml
+json=$build/meson-logs/testlog.json
+rm -f "$junit" "$json"
+suites=()
+for s in unit integration fault; do suites+=(--suite "$s"); done
+meson_rc=0
+# Suites that have no test yet select nothing: meson then runs the others.
+# shellcheck disable=SC2086
+meson test -C "$build" --print-errorlogs "${suites[@]}" ${FS_TEST_ARGS:-} </dev/null || meson_rc=$?
+
+# Count every test that ran: one junit testcase per TAP subtest (Criterion runs with --tap=-), or
+# one per test without subtests. A test that failed as a whole (bad exit, crash, timeout) while all
+# its subtests passed counts as one more failure.
+counts=$(python3 - "$junit" "$json" <<'PY'
+import json, sys, xml.etree.ElementTree as ET
+
+junit, jsonlog = sys.argv[1], sys.argv[2]
+passed = failed = skipped = 0
+failed_names = set()  # tests with at least one failed testcase
+try:
+    root = ET.parse(junit).getroot()
+except (OSError, ET.ParseError) as e:
+    print(f"cannot read {junit}: {e}", file=sys.stderr)
+    root = ET.Element("testsuites")
+for suite in root.iter("testsuite"):
+    for case in suite.iter("testcase"):
+        if case.find("failure") is not None or case.find("error") is not None:
+            failed += 1
+            # subtests: suite "<project>.<test>"; a test without subtests: testcase "<test>"
+            failed_names.add(suite.get("name", "").split(".", 1)[-1])
+            failed_names.add(case.get("name", ""))
+        elif case.find("skipped") is not None:
+            skipped += 1
+        else:
+            passed += 1
+try:
+    with open(jsonlog) as f:
+        for line in f:
+            t = json.loads(line)
+            if t.get("result") in ("FAIL", "ERROR", "TIMEOUT", "UNEXPECTEDPASS") \
+                    and t.get("name") not in failed_names:
+                print(f"{t.get('name')}: {t.get('result')} although no subtest failed",
+                      file=sys.stderr)
+                failed += 1
+except (OSError, ValueError):
+    pass
+print(f"{passed} passed, {failed} failed" + (f", {skipped} skipped" if skipped else ""))
+print(failed)
+PY
+) || counts=$'0 passed, 1 failed\n1'
+summary=$(sed -n 1p <<<"$counts")
+failed=$(sed -n 2p <<<"$counts")
+[ "$meson_rc" -eq 0 ] || fs_log "meson test exited with status $meson_rc"
+echo "$summary"
+[ "$meson_rc" -eq 0 ] && [ "$failed" -eq 0 ]
