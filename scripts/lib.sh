@@ -331,7 +331,7 @@ fs_claim_loop() {
 }
 
 fs__live_line() {
-	local dir=$1 line ems replies sold rem rate
+	local dir=$1 line ems replies sold rem rate to_open phase
 	line=$(tail -n 50 "$dir/gen.err" 2>/dev/null | grep '^progress' | tail -n 1)
 	ems=$(sed -n 's/.*elapsed_ms=\([0-9]*\).*/\1/p' <<<"$line")
 	replies=$(sed -n 's/.*replies=\([0-9]*\).*/\1/p' <<<"$line")
@@ -343,8 +343,16 @@ fs__live_line() {
 	fi
 	sold=$(fs_redis GET "fs:{$FS_SALE}:sold")
 	rem=$(fs_redis GET "fs:{$FS_SALE}:remaining")
-	printf '  %6.1f s  %9d claims/s  sold %6s  remaining %6s' "$((ems / 100))e-1" "$rate" \
-		"${sold:--}" "${rem:--}"
+	to_open=$((FS__OPEN_MS - $(date +%s%3N)))
+	if [ "$to_open" -gt 0 ]; then
+		phase="opens in $(((to_open + 999) / 1000)) s"
+	elif [ "${rem:-1}" = 0 ]; then
+		phase="sold out"
+	else
+		phase=open
+	fi
+	printf '  %6.1f s  %9d claims/s  sold %6s  remaining %6s  (%s)' "$((ems / 100))e-1" "$rate" \
+		"${sold:--}" "${rem:--}" "$phase"
 }
 
 # fs_sale_run DIR: create the sale (FS_STOCK units, opens in FS_START_IN s), wait until the
@@ -389,6 +397,8 @@ $(tail -n 15 "$dir/ctl.log")"
 	done
 
 	FS__LIVE_MS=0 FS__LIVE_REPLIES=0
+	FS__OPEN_MS=$(fs__kv "$dir/status.out" dp_start_ms)
+	FS__OPEN_MS=${FS__OPEN_MS:-0}
 	while fs__alive "$FS_GEN_PID"; do
 		case $FS_LIVE in
 		tty)
