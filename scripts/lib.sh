@@ -209,6 +209,7 @@ fs_pg_start() {
 	# SIGINT: PostgreSQL's fast shutdown.
 	fs_cleanup_add "kill -INT $pid; fs_stop $pid 20"
 	export PG_URL="postgresql://postgres@127.0.0.1:$port/postgres"
+	FS_PG_OWN=1
 	fs_log "PostgreSQL (throwaway) at $PG_URL, pid $pid"
 }
 
@@ -224,6 +225,7 @@ fs_redis() { timeout 5 redis-cli -u "$REDIS_URL" --raw "$@" 2>/dev/null; }
 #   FS_NET         first three octets of the tap's /24          FS_SALE  sale id (default: random)
 #   FS_STOCK FS_USERS FS_CLAIMS FS_CLIENTS FS_START_IN (s) FS_END_IN (s)
 #   FS_DP_LCORES FS_GEN_LCORES                                   FS_LIVE  tty|lines|none
+#   FS_NODE        node id (default 1 with our own PostgreSQL, else random)
 : "${FS_NAME:=fsdemo}" "${FS_NET:=10.77.0}" "${FS_STOCK:=500}" "${FS_USERS:=100000}"
 : "${FS_CLAIMS:=2}" "${FS_CLIENTS:=5}" "${FS_START_IN:=4}" "${FS_END_IN:=60}"
 : "${FS_DP_LCORES:=0@0,1@1}" "${FS_GEN_LCORES:=0@0}" "${FS_LIVE:=none}"
@@ -256,6 +258,11 @@ fs_stack_check_built() {
 fs_stack_start() {
 	local dir=$1 dp persist ctl
 	FS_IFACE=${FS_NAME}0
+	# persist checkpoints are per (node, journal): a fresh state dir must not reuse a node id that
+	# an earlier run left checkpoints for in a PostgreSQL we did not create ourselves.
+	if [ -z "${FS_NODE:-}" ]; then
+		if [ "${FS_PG_OWN:-0}" = 1 ]; then FS_NODE=1; else FS_NODE=$((RANDOM % 60000 + 2000)); fi
+	fi
 	fs_stack_check_built
 	dp=$(fs__prog dataplane/flashsale-dp)
 	persist=$(fs__prog persist/flashsale-persist)
@@ -264,11 +271,11 @@ fs_stack_start() {
 	! ip link show "$FS_IFACE" >/dev/null 2>&1 ||
 		fs_die "interface $FS_IFACE exists already (another run of this script?)"
 
-	fs_log "starting flashsale-dp (lcores $FS_DP_LCORES, memif + tap $FS_IFACE $FS_NET.2)"
+	fs_log "starting flashsale-dp node $FS_NODE (lcores $FS_DP_LCORES, memif + tap $FS_IFACE $FS_NET.2)"
 	stdbuf -oL "$dp" --no-pci --file-prefix "${FS_NAME}dp" -m 256 --lcores "$FS_DP_LCORES" \
 		--vdev "net_memif0,role=server,socket=$dir/memif.sock" \
 		--vdev "net_tap0,iface=$FS_IFACE" \
-		-- --addr "$FS_NET.2" --state-dir "$dir/state" --node-id 1 >"$dir/dp.log" 2>&1 &
+		-- --addr "$FS_NET.2" --state-dir "$dir/state" --node-id "$FS_NODE" >"$dir/dp.log" 2>&1 &
 	FS_DP_PID=$!
 	fs_cleanup_add "rm -rf /var/run/dpdk/${FS_NAME}dp; rm -f /dev/hugepages/${FS_NAME}dpmap_*"
 	fs_cleanup_add "fs_stop $FS_DP_PID 15"
@@ -279,7 +286,7 @@ $(tail -n 15 "$dir/dp.log")"
 	ip link set "$FS_IFACE" up || fs_die "cannot bring $FS_IFACE up"
 
 	fs_log "starting flashsale-persist"
-	stdbuf -oL "$persist" --state-dir "$dir/state" --pg "$PG_URL" --node-id 1 \
+	stdbuf -oL "$persist" --state-dir "$dir/state" --pg "$PG_URL" --node-id "$FS_NODE" \
 		>"$dir/persist.log" 2>&1 &
 	FS_PERSIST_PID=$!
 	fs_cleanup_add "fs_stop $FS_PERSIST_PID 15"
@@ -288,7 +295,7 @@ $(tail -n 15 "$dir/dp.log")"
 $(tail -n 15 "$dir/persist.log")"
 
 	fs_log "starting flashctl daemon"
-	stdbuf -oL "$ctl" --redis "$REDIS_URL" --dp "${FS_NAME}dp" --node-id 1 daemon --interval-ms 100 \
+	stdbuf -oL "$ctl" --redis "$REDIS_URL" --dp "${FS_NAME}dp" --node-id "$FS_NODE" daemon --interval-ms 100 \
 		>"$dir/ctl.log" 2>&1 &
 	FS_CTL_PID=$!
 	fs_cleanup_add "fs_stop $FS_CTL_PID"
