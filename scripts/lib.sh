@@ -34,7 +34,7 @@ fs__cleanup_run() {
 	local i
 	set +e
 	for ((i = ${#FS_CLEANUP[@]} - 1; i >= 0; i--)); do
-		eval "${FS_CLEANUP[i]}" >/dev/null 2>&1
+		eval "${FS_CLEANUP[i]}" >/dev/null
 	done
 	FS_CLEANUP=()
 }
@@ -99,6 +99,22 @@ fs_deps() {
 		fs_die "apt-get install failed"
 }
 
+# fs__meson_has DIR -DKEY=VALUE...: true if the build dir already has every one of these options.
+fs__meson_has() {
+	local dir=$1
+	shift
+	meson introspect "$dir" --buildoptions 2>/dev/null | python3 -c '
+import json, sys
+have = {o["name"]: o["value"] for o in json.load(sys.stdin)}
+def s(v):
+    return str(v).lower() if isinstance(v, bool) else str(v)
+for a in sys.argv[1:]:
+    k, _, v = a[2:].partition("=")
+    if k not in have or s(have[k]) != v:
+        sys.exit(1)
+' "$@"
+}
+
 # fs_build DIR [release|debug|""] [MESON_OPTION...]: meson setup DIR when needed, then ninja.
 fs_build() {
 	local dir=$1 type=${2:-}
@@ -113,9 +129,9 @@ fs_build() {
 	if [ ! -f "$dir/build.ninja" ]; then
 		fs_log "meson setup $dir ${opts[*]}"
 		meson setup "$dir" "$FS_ROOT" "${opts[@]}" >&2 || fs_die "meson setup failed"
-	elif [ ${#opts[@]} -gt 0 ]; then
-		meson configure "$dir" "${opts[@]/#--/-D}" >/dev/null 2>&1 ||
-			meson configure "$dir" "${opts[@]}" >&2 || fs_die "meson configure failed"
+	elif [ ${#opts[@]} -gt 0 ] && ! fs__meson_has "$dir" "${opts[@]/#--/-D}"; then
+		fs_log "meson configure $dir ${opts[*]}"
+		meson configure "$dir" "${opts[@]/#--/-D}" >&2 || fs_die "meson configure failed"
 	fi
 	fs_log "building in $dir"
 	ninja -C "$dir" >&2 || fs_die "build failed (ninja -C $dir)"
