@@ -16,11 +16,18 @@
 #include "redis.h"
 #include "timeparse.h"
 
-/* What the daemon remembers of a sale between ticks (to log state changes once). */
+/*
+ * What the daemon remembers of a sale between ticks: to log state changes once, and what the
+ * dataplane cannot give back when Redis loses the sale (flush, restart without persistence):
+ * the token key, the operator's stop and the events already published.
+ */
 struct sale_mem {
 	uint32_t sale_id;
-	uint32_t events;    /**< events known published (cache of events_published) */
+	uint32_t events;    /**< events known published (only ever gains bits) */
 	uint64_t last_sold; /**< last sold count published, UINT64_MAX before the first */
+	bool has_key;	    /**< key holds the token key seen in Redis */
+	uint8_t key[16];
+	bool stopped;			    /**< Redis said "stopped" once */
 	char last_err[FS_DPCTL_ERRSTR_LEN]; /**< last error logged for this sale */
 };
 
@@ -134,7 +141,7 @@ static void publish_event(struct daemon *d, struct sale_mem *m, enum fs_redis_ev
 		sale_err(m, "publish event", d->redis.errstr);
 		return;
 	}
-	m->events = mask;
+	m->events |= mask; /* a flushed hash reads as 0: never forget what was published */
 	if (rc == 1)
 		logf_("sale %" PRIu32 ": published %s", m->sale_id, fs_redis_event_name(ev));
 }
@@ -177,7 +184,8 @@ static struct json_object *dp_sync(struct daemon *d, struct sale_mem *m,
 	fs_dpctl_get_i64(st, "leased", &dp_leased);
 	fs_dpctl_get_i64(st, "final", &dp_final);
 	fs_dpctl_get_i64(st, "key_set", &key_set);
-	if (lease->leased > (uint64_t)dp_leased || (lease->pool_empty && !dp_final)) {
+	if (lease->leased > (uint64_t)dp_leased ||
+		(lease->pool_empty && !dp_final && lease->leased == (uint64_t)dp_leased)) {
 		uint64_t units = lease->leased - (uint64_t)dp_leased;
 		int fin = lease->pool_empty ? 1 : 0;
 
@@ -235,6 +243,75 @@ fail:
 	return NULL;
 }
 
+/*
+ * Redis lost sale @p id (not in fs:sales, or its hash gone) and the dataplane has it: rebuild its
+ * keys from the dataplane's status (definition, this node's lease, sold) and from memory (token
+ * key, stop, events already published, so none is published twice). Missing keys only.
+ */
+static void rebuild_sale(struct daemon *d, uint32_t id)
+{
+	struct fs_redis_sale def = {.sale_id = id};
+	struct json_object *st = NULL;
+	long long total = 0, start = 0, end = 0, leased = 0, fin = 0, sold = -1;
+	const char *adm, *state;
+	struct sale_mem *m;
+	unsigned rebuilt = 0;
+	int rc;
+
+	m = mem_get(d, id);
+	if (m == NULL)
+		return;
+	rc = dp_cmd(d, &st, "/flashsale/sale/status,%" PRIu32, id);
+	if (rc == -EREMOTEIO) {
+		sale_err(m, "redis lost the sale and the dataplane has none", d->dp.errstr);
+		return;
+	}
+	if (rc < 0)
+		return;
+	adm = fs_dpctl_get_str(st, "admission");
+	state = fs_dpctl_get_str(st, "state");
+	if (fs_dpctl_get_i64(st, "total", &total) < 0 || total <= 0 ||
+		fs_dpctl_get_i64(st, "start_ms", &start) < 0 ||
+		fs_dpctl_get_i64(st, "end_ms", &end) < 0 ||
+		fs_dpctl_get_i64(st, "leased", &leased) < 0 || leased < 0 ||
+		fs_dpctl_get_i64(st, "final", &fin) < 0 ||
+		fs_dpctl_get_i64(st, "sold", &sold) < 0 || sold < 0 || adm == NULL ||
+		(strcmp(adm, "open") != 0 && strcmp(adm, "token") != 0)) {
+		sale_err(m, "rebuild", "dataplane status incomplete");
+		goto out;
+	}
+	def.stock = (uint64_t)total;
+	def.start_ms = start;
+	def.end_ms = end;
+	snprintf(def.admission, sizeof(def.admission), "%s", adm);
+	snprintf(def.state, sizeof(def.state), "%s",
+		m->stopped || (state != NULL && strcmp(state, "stopped") == 0) ? "stopped"
+									       : "created");
+	def.events_published = m->events;
+	if (m->has_key) {
+		memcpy(def.key, m->key, sizeof(def.key));
+		def.has_key = true;
+	} else if (strcmp(adm, "token") == 0) {
+		sale_err(m, "rebuild", "token key never seen by this daemon: rebuilt without it");
+	}
+	rc = fs_redis_sale_rebuild(&d->redis, &def, d->conf->node_id, (uint64_t)leased, fin != 0,
+		(uint64_t)sold, &rebuilt);
+	if (rc < 0) {
+		sale_err(m, "redis rebuild", d->redis.errstr);
+		goto out;
+	}
+	if (rebuilt != 0)
+		logf_("sale %" PRIu32
+		      ": rebuilt in Redis from the dataplane (%s%s%s%s): stock %lld, "
+		      "lease %lld%s, sold %lld, events 0x%" PRIx32 "%s",
+			id, rebuilt & 1 ? "hash " : "", rebuilt & 2 ? "fs:sales " : "",
+			rebuilt & 4 ? "pool " : "", rebuilt & 8 ? "lease" : "", total, leased,
+			fin ? " (final)" : "", sold, m->events, def.has_key ? ", token key" : "");
+	m->last_sold = (uint64_t)sold;
+out:
+	json_object_put(st);
+}
+
 /* One sale, one tick. Returns a negative errno if Redis failed at the connection level. */
 static int sync_sale(struct daemon *d, uint32_t id, int64_t now)
 {
@@ -250,6 +327,11 @@ static int sync_sale(struct daemon *d, uint32_t id, int64_t now)
 	if (m == NULL)
 		return -ENOMEM;
 	rc = fs_redis_sale_get(&d->redis, id, &s);
+	if (rc == -ENOENT && !d->dp_down) {
+		/* In fs:sales but the hash is gone: rebuild it if the dataplane has the sale. */
+		rebuild_sale(d, id);
+		return fs_redis_usable(&d->redis) ? 0 : -EIO;
+	}
 	if (rc < 0) {
 		if (fs_redis_usable(&d->redis))
 			sale_err(m, "redis", d->redis.errstr);
@@ -257,9 +339,16 @@ static int sync_sale(struct daemon *d, uint32_t id, int64_t now)
 	}
 	m->events |= s.events_published;
 	stopped = strcmp(s.state, "stopped") == 0;
+	m->stopped = m->stopped || stopped;
+	if (s.has_key) {
+		memcpy(m->key, s.key, sizeof(m->key));
+		m->has_key = true;
+	}
 
 	/* Single node: lease the whole pool (want = stock, which the pool never exceeds). */
 	rc = fs_redis_lease(&d->redis, id, d->conf->node_id, s.stock, &lease);
+	if (rc == -ENOENT)
+		return 0; /* flushed since the read above: rebuilt next tick */
 	if (rc < 0) {
 		sale_err(m, "redis lease", d->redis.errstr);
 		return fs_redis_usable(&d->redis) ? 0 : rc;
@@ -272,6 +361,8 @@ static int sync_sale(struct daemon *d, uint32_t id, int64_t now)
 	if (!d->dp_down)
 		st = dp_sync(d, m, &s, &lease);
 	if (st != NULL) {
+		/* sold_out from the same status as sold, and only once that sold is in Redis. */
+		fs_dpctl_get_i64(st, "sold_out", &sold_out);
 		if (fs_dpctl_get_i64(st, "sold", &sold) == 0 && sold >= 0 &&
 			(uint64_t)sold != m->last_sold) {
 			uint64_t total;
@@ -279,6 +370,7 @@ static int sync_sale(struct daemon *d, uint32_t id, int64_t now)
 				&d->redis, id, d->conf->node_id, (uint64_t)sold, &total);
 			if (rc < 0) {
 				sale_err(m, "redis totals", d->redis.errstr);
+				sold_out = 0;
 			} else {
 				logf_("sale %" PRIu32 ": node %u sold %lld, all nodes %" PRIu64
 				      ", remaining %" PRId64,
@@ -287,7 +379,6 @@ static int sync_sale(struct daemon *d, uint32_t id, int64_t now)
 				m->last_sold = (uint64_t)sold;
 			}
 		}
-		fs_dpctl_get_i64(st, "sold_out", &sold_out);
 		json_object_put(st);
 		m->last_err[0] = '\0';
 	}
@@ -299,6 +390,39 @@ static int sync_sale(struct daemon *d, uint32_t id, int64_t now)
 	if (now >= s.end_ms || stopped)
 		publish_event(d, m, FS_EV_ENDED);
 	return fs_redis_usable(&d->redis) ? 0 : -EIO;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Sales the dataplane has and fs:sales (@p ids, sorted) lacks: Redis lost them; rebuild. */
+static void rebuild_missing(struct daemon *d, const uint32_t *ids, size_t n)
+{
+	struct json_object *lst = NULL, *arr;
+	size_t len;
+
+	if (dp_cmd(d, &lst, "/flashsale/sale/list") < 0)
+		return;
+	if (json_object_object_get_ex(lst, "sales", &arr) &&
+		json_object_is_type(arr, json_type_array)) {
+		len = json_object_array_length(arr);
+		for (size_t i = 0; i < len && !stop_requested; i++) {
+			int64_t v = json_object_get_int64(json_object_array_get_idx(arr, i));
+			uint32_t id = (uint32_t)v;
+
+			if (v < 0 || v > UINT32_MAX ||
+				(n > 0 && bsearch(&id, ids, n, sizeof(*ids), cmp_u32) != NULL))
+				continue;
+			rebuild_sale(d, id);
+			if (!fs_redis_usable(&d->redis) || d->dp.fd < 0)
+				break;
+		}
+	}
+	json_object_put(lst);
 }
 
 static void tick(struct daemon *d)
@@ -337,8 +461,10 @@ static void tick(struct daemon *d)
 	for (size_t i = 0; i < n && !stop_requested; i++) {
 		rc = sync_sale(d, ids[i], now);
 		if (rc < 0)
-			break;
+			goto out;
 	}
+	if (!d->dp_down && d->dp.fd >= 0)
+		rebuild_missing(d, ids, n);
 out:
 	if (!fs_redis_usable(&d->redis)) {
 		logf_("redis connection lost: %s (reconnecting next tick)", d->redis.errstr);

@@ -11,6 +11,7 @@
 
 #include <sodium.h>
 
+#include "audit.h"
 #include "daemon.h"
 #include "dpctl.h"
 #include "fcp.h"
@@ -29,6 +30,8 @@ static const char usage_text[] =
 	"  token --sale N --user U [--expiry UNIX_S] [--node K]\n"
 	"  stats\n"
 	"  daemon [--interval-ms 100]\n"
+	"  audit --sale N [--state-dir DIR] [--pg URL] [--won-file FILE] [--wait-s 10]\n"
+	"    (exit 0: consistent, 1: drift, one 'drift: ...' line each)\n"
 	"T: unix ms, now, +5s, +500ms, +2m. --redis defaults to $REDIS_URL or " FS_REDIS_URL_DEFAULT
 	"\n";
 
@@ -541,6 +544,69 @@ static int cmd_daemon(const struct globals *g, int argc, char **argv)
 	return 0;
 }
 
+static int cmd_audit(const struct globals *g, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{"sale", required_argument, NULL, 's'},
+		{"state-dir", required_argument, NULL, 'd'},
+		{"pg", required_argument, NULL, 'p'},
+		{"won-file", required_argument, NULL, 'w'},
+		{"wait-s", required_argument, NULL, 't'},
+		{NULL, 0, NULL, 0},
+	};
+	struct fs_audit_conf conf = {
+		.redis_url = g->redis_url,
+		.dp_socket = g->dp_socket,
+		.wait_s = 10,
+		.timeout_ms = IO_TIMEOUT_MS,
+	};
+	const char *sale = NULL;
+	uint64_t v;
+	int c, rc;
+
+	SUBOPT_LOOP(argc, argv, lo, c)
+	{
+		switch (c) {
+		case 's':
+			sale = optarg;
+			break;
+		case 'd':
+			conf.state_dir = optarg;
+			break;
+		case 'p':
+			conf.pg_url = optarg;
+			break;
+		case 'w':
+			conf.won_file = optarg;
+			break;
+		case 't':
+			if (parse_u64(optarg, 0, 3600, &v) < 0)
+				return usage_err("bad --wait-s '%s' (0..3600)", optarg);
+			conf.wait_s = (unsigned)v;
+			break;
+		default:
+			return bad_opt(argv);
+		}
+	}
+	if (optind < argc)
+		return usage_err("audit: unexpected argument '%s'", argv[optind]);
+	if (sale == NULL)
+		return usage_err("audit needs --sale N");
+	if (parse_u64(sale, 0, UINT32_MAX, &v) < 0)
+		return usage_err("bad --sale '%s' (0..4294967295)", sale);
+	conf.sale_id = (uint32_t)v;
+	if (conf.state_dir != NULL && *conf.state_dir == '\0')
+		return usage_err("bad --state-dir ''");
+	if (conf.pg_url != NULL && *conf.pg_url == '\0')
+		return usage_err("bad --pg ''");
+	if (conf.won_file != NULL && conf.pg_url == NULL && conf.state_dir == NULL)
+		return usage_err("--won-file needs --pg or --state-dir to check it against");
+	rc = fs_audit_run(&conf);
+	if (rc < 0)
+		return fail("audit: %s", strerror(-rc));
+	return rc;
+}
+
 /* Value of a global option given as "--opt VALUE" or "--opt=VALUE"; NULL if @p a is not it. */
 static const char *global_val(int argc, char **argv, int *i, const char *name, bool *missing)
 {
@@ -624,5 +690,7 @@ int main(int argc, char **argv)
 		return cmd_stats(&g, argc, argv);
 	if (strcmp(argv[0], "daemon") == 0)
 		return cmd_daemon(&g, argc, argv);
+	if (strcmp(argv[0], "audit") == 0)
+		return cmd_audit(&g, argc, argv);
 	return usage_err("unknown command '%s'", argv[0]);
 }

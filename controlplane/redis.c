@@ -40,10 +40,13 @@ static const char stop_lua[] =
 	"return 1\n";
 
 /*
- * KEYS: pool, the node's lease key. ARGV: units wanted (>= 0).
- * Takes min(want, pool) (never below zero). Returns {taken, pool_empty, lease}.
+ * KEYS: pool, the node's lease key, sale hash. ARGV: units wanted (>= 0).
+ * Takes min(want, pool) (never below zero). Returns {taken, pool_empty, lease}, or {-1, 0, 0}
+ * when the sale hash is gone (Redis flushed or restarted empty: nothing is leased from a pool
+ * that no longer says what it belongs to).
  */
 static const char lease_lua[] =
+	"if redis.call('EXISTS', KEYS[3]) == 0 then return {-1, 0, 0} end\n"
 	"local pool = tonumber(redis.call('GET', KEYS[1]) or '0')\n"
 	"local want = tonumber(ARGV[1])\n"
 	"local take = want\n"
@@ -60,9 +63,11 @@ static const char lease_lua[] =
 
 /*
  * KEYS: node_sold hash, sold, remaining, sale hash. ARGV: node, sold.
- * Returns the cluster-wide sold count.
+ * Returns the cluster-wide sold count, or -1 (nothing written) when the sale hash is gone: a
+ * total without its stock would publish a wrong remaining.
  */
 static const char totals_lua[] =
+	"if redis.call('EXISTS', KEYS[4]) == 0 then return -1 end\n"
 	"redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])\n"
 	"local s = 0\n"
 	"for _, v in ipairs(redis.call('HVALS', KEYS[1])) do s = s + tonumber(v) end\n"
@@ -84,6 +89,54 @@ static const char event_lua[] =
 	"redis.call('HSET', KEYS[1], 'events_published', m)\n"
 	"redis.call('PUBLISH', KEYS[2], ARGV[2])\n"
 	"return {1, m}\n";
+
+/*
+ * Rebuild a sale's keys from the dataplane after Redis lost them (flush, restart without
+ * persistence). Atomic; touches only what is missing, so a second daemon racing it is harmless.
+ * KEYS: sale hash, pool, this node's lease, node_sold hash, sold, remaining, fs:sales.
+ * ARGV: id, stock, start_ms, end_ms, admission, state, events_published, key hex or "", node,
+ *       leased (the dataplane's), final (0/1), sold (the dataplane's).
+ * The pool, when missing: 0 if this node's lease is final (it was empty when that lease was
+ * given), else stock - lease (clamped at 0). The lease, when missing: the dataplane's, taken
+ * from the pool. node_sold only ever goes up; sold and remaining follow from it.
+ * Returns a bit mask of what was rebuilt: 1 hash, 2 fs:sales member, 4 pool, 8 lease.
+ */
+static const char rebuild_lua[] =
+	"local done = 0\n"
+	"local stock = tonumber(ARGV[2])\n"
+	"local leased = tonumber(ARGV[10])\n"
+	"if redis.call('EXISTS', KEYS[1]) == 0 then\n"
+	"  redis.call('HSET', KEYS[1], 'stock', ARGV[2], 'start_ms', ARGV[3], 'end_ms', ARGV[4],\n"
+	"    'admission', ARGV[5], 'state', ARGV[6], 'events_published', ARGV[7])\n"
+	"  if ARGV[8] ~= '' then redis.call('HSET', KEYS[1], 'token_key', ARGV[8]) end\n"
+	"  done = done + 1\n"
+	"else\n"
+	"  stock = tonumber(redis.call('HGET', KEYS[1], 'stock') or ARGV[2])\n"
+	"end\n"
+	"if redis.call('SADD', KEYS[7], ARGV[1]) == 1 then done = done + 2 end\n"
+	"local lease_missing = redis.call('EXISTS', KEYS[3]) == 0\n"
+	"local pool = nil\n"
+	"if redis.call('EXISTS', KEYS[2]) == 0 then\n"
+	"  if ARGV[11] == '1' then pool = 0 else pool = stock - leased end\n"
+	"elseif lease_missing then\n"
+	"  pool = tonumber(redis.call('GET', KEYS[2])) - leased\n"
+	"end\n"
+	"if pool ~= nil then\n"
+	"  if pool < 0 then pool = 0 end\n"
+	"  redis.call('SET', KEYS[2], string.format('%d', pool))\n"
+	"  done = done + 4\n"
+	"end\n"
+	"if lease_missing then\n"
+	"  redis.call('SET', KEYS[3], ARGV[10])\n"
+	"  done = done + 8\n"
+	"end\n"
+	"local cur = tonumber(redis.call('HGET', KEYS[4], ARGV[9]) or '-1')\n"
+	"if cur < tonumber(ARGV[12]) then redis.call('HSET', KEYS[4], ARGV[9], ARGV[12]) end\n"
+	"local s = 0\n"
+	"for _, v in ipairs(redis.call('HVALS', KEYS[4])) do s = s + tonumber(v) end\n"
+	"redis.call('SET', KEYS[5], string.format('%d', s))\n"
+	"redis.call('SET', KEYS[6], string.format('%d', stock - s))\n"
+	"return done\n";
 /* clang-format on */
 
 static int set_err(struct fs_redis *r, int err, const char *fmt, ...)
@@ -478,24 +531,29 @@ out:
 int fs_redis_lease(struct fs_redis *r, uint32_t sale_id, unsigned node, uint64_t want,
 	struct fs_redis_lease *out)
 {
-	char k_pool[KEYLEN], k_lease[KEYLEN], what[32], wants[24];
+	char k_pool[KEYLEN], k_lease[KEYLEN], k_sale[KEYLEN], what[32], wants[24];
 	redisReply *rep;
 	int rc = 0;
 
 	key_of(k_pool, sale_id, "pool");
 	snprintf(what, sizeof(what), "lease:%u", node);
 	key_of(k_lease, sale_id, what);
+	key_of(k_sale, sale_id, "sale");
 	snprintf(wants, sizeof(wants), "%" PRIu64, want);
-	const char *argv[] = {"EVAL", lease_lua, "2", k_pool, k_lease, wants};
-	rc = command(r, &rep, 6, argv);
+	const char *argv[] = {"EVAL", lease_lua, "3", k_pool, k_lease, k_sale, wants};
+	rc = command(r, &rep, 7, argv);
 	if (rc < 0)
 		return rc;
 	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 3 ||
 		rep->element[0]->type != REDIS_REPLY_INTEGER ||
 		rep->element[1]->type != REDIS_REPLY_INTEGER ||
-		rep->element[2]->type != REDIS_REPLY_INTEGER || rep->element[0]->integer < 0 ||
+		rep->element[2]->type != REDIS_REPLY_INTEGER || rep->element[0]->integer < -1 ||
 		rep->element[2]->integer < 0) {
 		rc = set_err(r, -EPROTO, "redis: unexpected lease reply");
+		goto out;
+	}
+	if (rep->element[0]->integer == -1) {
+		rc = set_err(r, -ENOENT, "sale %" PRIu32 " not found (hash gone)", sale_id);
 		goto out;
 	}
 	out->taken = (uint64_t)rep->element[0]->integer;
@@ -526,8 +584,10 @@ int fs_redis_publish_totals(
 		return rc;
 	rc = reply_int(r, rep, &v);
 	freeReplyObject(rep);
+	if (rc == 0 && v < 0)
+		return set_err(r, -ENOENT, "sale %" PRIu32 " not found (hash gone)", sale_id);
 	if (rc == 0 && total != NULL)
-		*total = v < 0 ? 0 : (uint64_t)v;
+		*total = (uint64_t)v;
 	return rc;
 }
 
@@ -573,4 +633,151 @@ int fs_redis_publish_event(
 out:
 	freeReplyObject(rep);
 	return rc;
+}
+
+int fs_redis_sale_rebuild(struct fs_redis *r, const struct fs_redis_sale *def, unsigned node,
+	uint64_t leased, bool final, uint64_t sold, unsigned *rebuilt)
+{
+	char k_sale[KEYLEN], k_pool[KEYLEN], k_lease[KEYLEN], k_ns[KEYLEN], k_sold[KEYLEN];
+	char k_rem[KEYLEN], what[32], id[16], stock[24], start[24], end[24], ev[16], nodes[16];
+	char leaseds[24], solds[24], hex[2 * 16 + 1] = "";
+	redisReply *rep;
+	long long v = 0;
+	int rc;
+
+	key_of(k_sale, def->sale_id, "sale");
+	key_of(k_pool, def->sale_id, "pool");
+	snprintf(what, sizeof(what), "lease:%u", node);
+	key_of(k_lease, def->sale_id, what);
+	key_of(k_ns, def->sale_id, "node_sold");
+	key_of(k_sold, def->sale_id, "sold");
+	key_of(k_rem, def->sale_id, "remaining");
+	snprintf(id, sizeof(id), "%" PRIu32, def->sale_id);
+	snprintf(stock, sizeof(stock), "%" PRIu64, def->stock);
+	snprintf(start, sizeof(start), "%" PRId64, def->start_ms);
+	snprintf(end, sizeof(end), "%" PRId64, def->end_ms);
+	snprintf(ev, sizeof(ev), "%" PRIu32, def->events_published);
+	snprintf(nodes, sizeof(nodes), "%u", node);
+	snprintf(leaseds, sizeof(leaseds), "%" PRIu64, leased);
+	snprintf(solds, sizeof(solds), "%" PRIu64, sold);
+	if (def->has_key)
+		sodium_bin2hex(hex, sizeof(hex), def->key, sizeof(def->key));
+	const char *argv[] = {"EVAL", rebuild_lua, "7", k_sale, k_pool, k_lease, k_ns, k_sold,
+		k_rem, "fs:sales", id, stock, start, end, def->admission,
+		def->state[0] ? def->state : "created", ev, hex, nodes, leaseds, final ? "1" : "0",
+		solds};
+	rc = command(r, &rep, (int)(sizeof(argv) / sizeof(argv[0])), argv);
+	if (rc < 0)
+		return rc;
+	rc = reply_int(r, rep, &v);
+	freeReplyObject(rep);
+	if (rc == 0 && rebuilt != NULL)
+		*rebuilt = (unsigned)v;
+	return rc;
+}
+
+/* GET of a counter key into *v; *has false when the key does not exist. */
+static int get_i64(struct fs_redis *r, const char *key, bool *has, int64_t *v)
+{
+	const char *argv[] = {"GET", key};
+	redisReply *rep;
+	int rc;
+
+	rc = command(r, &rep, 2, argv);
+	if (rc < 0)
+		return rc;
+	*has = rep->type != REDIS_REPLY_NIL;
+	rc = str_i64(rep, v);
+	freeReplyObject(rep);
+	if (rc < 0)
+		return set_err(r, -EPROTO, "redis: %s is not an integer", key);
+	return 0;
+}
+
+int fs_redis_audit_read(struct fs_redis *r, uint32_t sale_id, struct fs_redis_audit *out)
+{
+	char k_sale[KEYLEN], k_pool[KEYLEN], k_sold[KEYLEN], k_rem[KEYLEN], k_ns[KEYLEN];
+	char id[16], pattern[KEYLEN], cursor[32] = "0";
+	redisReply *rep = NULL;
+	int64_t v;
+	bool has;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	key_of(k_sale, sale_id, "sale");
+	key_of(k_pool, sale_id, "pool");
+	key_of(k_sold, sale_id, "sold");
+	key_of(k_rem, sale_id, "remaining");
+	key_of(k_ns, sale_id, "node_sold");
+	key_of(pattern, sale_id, "lease:*");
+	snprintf(id, sizeof(id), "%" PRIu32, sale_id);
+
+	const char *ism[] = {"SISMEMBER", "fs:sales", id};
+	rc = command(r, &rep, 3, ism);
+	if (rc < 0)
+		return rc;
+	out->in_sales = rep->type == REDIS_REPLY_INTEGER && rep->integer == 1;
+	freeReplyObject(rep);
+
+	const char *hget[] = {"HGET", k_sale, "stock"};
+	rc = command(r, &rep, 3, hget);
+	if (rc < 0)
+		return rc;
+	out->has_hash = rep->type != REDIS_REPLY_NIL;
+	rc = str_i64(rep, &v);
+	freeReplyObject(rep);
+	if (rc < 0 || v < 0)
+		return set_err(r, -EPROTO, "redis: %s stock is not an integer", k_sale);
+	out->stock = (uint64_t)v;
+
+	if ((rc = get_i64(r, k_pool, &out->has_pool, &out->pool)) < 0 ||
+		(rc = get_i64(r, k_sold, &out->has_sold, &out->sold)) < 0 ||
+		(rc = get_i64(r, k_rem, &out->has_remaining, &out->remaining)) < 0)
+		return rc;
+
+	const char *hvals[] = {"HVALS", k_ns};
+	rc = command(r, &rep, 2, hvals);
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; rep->type == REDIS_REPLY_ARRAY && i < rep->elements; i++) {
+		if (str_i64(rep->element[i], &v) < 0) {
+			freeReplyObject(rep);
+			return set_err(r, -EPROTO, "redis: %s holds a non-integer", k_ns);
+		}
+		out->node_sold += v;
+	}
+	freeReplyObject(rep);
+
+	/* The leases of every node: SCAN (never KEYS) until the cursor comes back to 0. */
+	do {
+		const char *scan[] = {"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"};
+		rc = command(r, &rep, 6, scan);
+		if (rc < 0)
+			return rc;
+		if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
+			rep->element[0]->type != REDIS_REPLY_STRING ||
+			rep->element[1]->type != REDIS_REPLY_ARRAY ||
+			rep->element[0]->len >= sizeof(cursor)) {
+			freeReplyObject(rep);
+			return set_err(r, -EPROTO, "redis: unexpected SCAN reply");
+		}
+		memcpy(cursor, rep->element[0]->str, rep->element[0]->len);
+		cursor[rep->element[0]->len] = '\0';
+		for (size_t i = 0; i < rep->element[1]->elements; i++) {
+			const redisReply *k = rep->element[1]->element[i];
+			if (k->type != REDIS_REPLY_STRING || k->len >= KEYLEN)
+				continue;
+			rc = get_i64(r, k->str, &has, &v);
+			if (rc < 0) {
+				freeReplyObject(rep);
+				return rc;
+			}
+			if (has) {
+				out->leases += v;
+				out->n_leases++;
+			}
+		}
+		freeReplyObject(rep);
+	} while (strcmp(cursor, "0") != 0);
+	return 0;
 }

@@ -100,17 +100,19 @@ int fs_redis_sale_list(struct fs_redis *r, uint32_t **ids, size_t *n);
 /**
  * Lease up to @p want units from fs:{N}:pool to @p node (Lua, atomic): takes min(want, pool),
  * never leaving the pool below zero, and INCRBYs fs:{N}:lease:{NODE} by what it took.
- * Conserves stock = pool + sum of leases.
- * @return 0 or a negative errno on a Redis error.
+ * Conserves stock = pool + sum of leases. Leases nothing if the sale hash is gone.
+ * @return 0, -ENOENT if fs:{N}:sale does not exist (Redis lost it), or a negative errno on a
+ *         Redis error.
  */
 int fs_redis_lease(struct fs_redis *r, uint32_t sale_id, unsigned node, uint64_t want,
 	struct fs_redis_lease *out);
 
 /**
  * Publish this node's sold count (Lua, atomic): HSET fs:{N}:node_sold NODE sold, then
- * fs:{N}:sold = sum over nodes and fs:{N}:remaining = stock - that sum.
+ * fs:{N}:sold = sum over nodes and fs:{N}:remaining = stock - that sum. Writes nothing if the
+ * sale hash is gone (no stock to subtract from).
  * @param total  out (may be NULL): the cluster-wide sold count.
- * @return 0 or a negative errno on a Redis error.
+ * @return 0, -ENOENT if fs:{N}:sale does not exist, or a negative errno on a Redis error.
  */
 int fs_redis_publish_totals(
 	struct fs_redis *r, uint32_t sale_id, unsigned node, uint64_t sold, uint64_t *total);
@@ -123,6 +125,44 @@ int fs_redis_publish_totals(
  */
 int fs_redis_publish_event(
 	struct fs_redis *r, uint32_t sale_id, enum fs_redis_event ev, uint32_t *mask);
+
+/**
+ * Rebuild what Redis lost of a sale (after FLUSHALL or a restart without persistence) from the
+ * dataplane's authoritative state (Lua, atomic; only missing keys are written, so it is safe to
+ * run twice or from two daemons):
+ * - the hash from @p def (stock = the dataplane's total, start_ms, end_ms, admission, state,
+ *   events_published, token_key if def->has_key), and N in fs:sales;
+ * - fs:{N}:lease:{NODE} = @p leased (the dataplane's), taken from the pool when the pool exists;
+ *   a missing pool becomes 0 if @p final (the pool was empty when the final lease was given),
+ *   else stock - leased (never below 0);
+ * - node_sold[NODE] = max(its value, @p sold), then fs:{N}:sold = sum and remaining = stock - sum.
+ * Counter fields of @p def are ignored.
+ * @param rebuilt  out (may be NULL): bits of what was missing: 1 hash, 2 fs:sales member,
+ *                 4 pool, 8 lease.
+ * @return 0 or a negative errno on a Redis error.
+ */
+int fs_redis_sale_rebuild(struct fs_redis *r, const struct fs_redis_sale *def, unsigned node,
+	uint64_t leased, bool final, uint64_t sold, unsigned *rebuilt);
+
+/** What flashctl audit reads of one sale in Redis (absent keys read as 0 with has_* false). */
+struct fs_redis_audit {
+	bool in_sales;	/**< N is a member of fs:sales */
+	bool has_hash;	/**< fs:{N}:sale exists */
+	uint64_t stock; /**< the hash's stock */
+	bool has_pool, has_sold, has_remaining;
+	int64_t pool, sold, remaining;
+	uint64_t leases;   /**< sum of fs:{N}:lease:* over every node */
+	unsigned n_leases; /**< how many lease keys */
+	int64_t node_sold; /**< sum of the fs:{N}:node_sold hash */
+};
+
+/**
+ * Read a sale's keys for an audit: membership, stock, counters, the sum of every node's lease
+ * (SCAN MATCH fs:{N}:lease:*, never KEYS), the sum of node_sold. Not atomic: run it on a settled
+ * sale.
+ * @return 0, -EPROTO if a value is malformed, or a negative errno on a Redis error.
+ */
+int fs_redis_audit_read(struct fs_redis *r, uint32_t sale_id, struct fs_redis_audit *out);
 
 /** Channel name of an event: "started", "sold_out", "ended" (NULL if unknown). Thread safe. */
 const char *fs_redis_event_name(enum fs_redis_event ev);

@@ -1,0 +1,160 @@
+/* flashctl audit's PostgreSQL reads: a sale's order rows and sales row, one snapshot. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "pgaudit.h"
+
+static int set_err(char *err, size_t errlen, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int set_err(char *err, size_t errlen, int rc, const char *fmt, ...)
+{
+	va_list ap;
+	size_t n;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	n = strlen(err); /* libpq messages end with a newline: one line only */
+	while (n > 0 && (err[n - 1] == '\n' || err[n - 1] == '\r'))
+		err[--n] = '\0';
+	return rc;
+}
+
+/* One statement with the sale id as $1; NULL (error text set) unless it returned tuples/ok. */
+static PGresult *exec1(
+	PGconn *c, const char *sql, const char *id, ExecStatusType want, char *err, size_t errlen)
+{
+	const char *params[1] = {id};
+	PGresult *res;
+
+	res = PQexecParams(c, sql, id ? 1 : 0, NULL, id ? params : NULL, NULL, NULL, 0);
+	if (res == NULL || PQresultStatus(res) != want) {
+		set_err(err, errlen, -EIO, "postgresql: %s", PQerrorMessage(c));
+		PQclear(res);
+		return NULL;
+	}
+	return res;
+}
+
+static int parse_u64(const char *s, uint64_t *v)
+{
+	char *end;
+
+	if (s == NULL || *s < '0' || *s > '9')
+		return -EPROTO;
+	errno = 0;
+	unsigned long long x = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0')
+		return -EPROTO;
+	*v = x;
+	return 0;
+}
+
+/* orders.order_id is the u64's bits as a bigint (persist/schema.sql). */
+static int parse_order_id(const char *s, uint64_t *v)
+{
+	char *end;
+
+	if (s == NULL || *s == '\0')
+		return -EPROTO;
+	errno = 0;
+	long long x = strtoll(s, &end, 10);
+	if (errno != 0 || *end != '\0')
+		return -EPROTO;
+	*v = (uint64_t)x;
+	return 0;
+}
+
+int fs_pgaudit_read(const char *url, uint32_t sale_id, int timeout_s, struct fs_pgaudit_sale *out,
+	char *err, size_t errlen)
+{
+	const char *keys[] = {"dbname", "connect_timeout", NULL};
+	char tmo[16], id[16];
+	const char *vals[] = {url, tmo, NULL};
+	PGresult *res = NULL;
+	PGconn *c;
+	int rc = 0, n;
+
+	memset(out, 0, sizeof(*out));
+	err[0] = '\0';
+	snprintf(tmo, sizeof(tmo), "%d", timeout_s > 0 ? timeout_s : 5);
+	snprintf(id, sizeof(id), "%" PRIu32, sale_id);
+	c = PQconnectdbParams(keys, vals, 1);
+	if (c == NULL)
+		return set_err(err, errlen, -ENOMEM, "postgresql: out of memory");
+	if (PQstatus(c) != CONNECTION_OK) {
+		rc = set_err(err, errlen, -ECONNREFUSED, "postgresql: %s", PQerrorMessage(c));
+		goto out;
+	}
+	res = exec1(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", NULL, PGRES_COMMAND_OK,
+		err, errlen);
+	if (res == NULL) {
+		rc = -EIO;
+		goto out;
+	}
+	PQclear(res);
+
+	res = exec1(
+		c, "SELECT stock FROM sales WHERE sale_id = $1", id, PGRES_TUPLES_OK, err, errlen);
+	if (res == NULL) {
+		rc = -EIO;
+		goto out;
+	}
+	if (PQntuples(res) == 1) {
+		if (parse_u64(PQgetvalue(res, 0, 0), &out->stock) < 0) {
+			rc = set_err(err, errlen, -EPROTO, "postgresql: sales.stock malformed");
+			goto out;
+		}
+		out->has_sale = true;
+	}
+	PQclear(res);
+
+	res = exec1(c, "SELECT order_id, user_id::text FROM orders WHERE sale_id = $1", id,
+		PGRES_TUPLES_OK, err, errlen);
+	if (res == NULL) {
+		rc = -EIO;
+		goto out;
+	}
+	n = PQntuples(res);
+	if (n > 0) {
+		out->orders = calloc((size_t)n, sizeof(*out->orders));
+		if (out->orders == NULL) {
+			rc = set_err(err, errlen, -ENOMEM, "out of memory for %d rows", n);
+			goto out;
+		}
+	}
+	for (int i = 0; i < n; i++) {
+		if (parse_order_id(PQgetvalue(res, i, 0), &out->orders[i].order_id) < 0 ||
+			parse_u64(PQgetvalue(res, i, 1), &out->orders[i].user_id) < 0) {
+			rc = set_err(
+				err, errlen, -EPROTO, "postgresql: orders row %d malformed", i);
+			goto out;
+		}
+	}
+	out->n_orders = (size_t)n;
+	PQclear(res);
+	res = exec1(c, "COMMIT", NULL, PGRES_COMMAND_OK, err, errlen);
+	if (res == NULL)
+		rc = -EIO;
+out:
+	PQclear(res);
+	PQfinish(c);
+	if (rc < 0)
+		fs_pgaudit_free(out);
+	return rc;
+}
+
+void fs_pgaudit_free(struct fs_pgaudit_sale *s)
+{
+	if (s == NULL)
+		return;
+	free(s->orders);
+	memset(s, 0, sizeof(*s));
+}
