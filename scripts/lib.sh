@@ -322,7 +322,7 @@ $(tail -n 15 "$dir/ctl.log")"
 
 # fs_claim_loop SALE USER DEADLINE_S: one kernel-socket client (flashclaim through the tap) that
 # claims until it gets a final answer (NOT_STARTED, RETRY and RATE_LIMITED wait retry_after_ms,
-# at most 1 s) or the unix time DEADLINE_S passes. Prints flashclaim's last line.
+# at most 1 s) or the unix time DEADLINE_S passes. Prints "user_id=USER " and flashclaim's last line.
 fs_claim_loop() {
 	local sale=$1 user=$2 deadline=$3 claim out st ra
 	claim=$(fs__prog controlplane/flashclaim)
@@ -344,7 +344,7 @@ fs_claim_loop() {
 			;;
 		"") sleep 0.2 ;;
 		*)
-			echo "$out"
+			echo "user_id=$user $out"
 			return 0
 			;;
 		esac

@@ -38,7 +38,7 @@ setup_failed() {
 FS_DIE_HOOK=setup_failed
 
 work=$(mktemp -d /tmp/fs-e2e.XXXXXX)
-fs_cleanup_add "rm -rf '$work'"
+fs_cleanup_add "[ \"\${FS_KEEP:-0}\" = 1 ] || rm -rf '$work'"
 fs_redis_start "$work"
 fs_pg_start "$work"
 fs_stack_start "$work"
@@ -54,4 +54,8 @@ fi
 fs_report
 failed=0
 fs_checks tap 2 || failed=$?
-[ "$failed" -eq 0 ] && [ $run_rc -eq 0 ]
+if [ "$failed" -ne 0 ] || [ $run_rc -ne 0 ]; then
+	FS_KEEP=1
+	echo "# logs and state kept in $work"
+	exit 1
+fi
