@@ -7,13 +7,14 @@
 # Exit 0 only if every check passes. Stops everything it started, also on failure and Ctrl-C.
 # Environment: FS_BUILD_DIR (default build-release), REDIS_URL, PG_URL; knobs in scripts/lib.sh.
 set -euo pipefail
-FS_LOG_TAG=demo
+FS_LOG_TAG="demo"
+# shellcheck source=scripts/lib.sh disable=SC2034
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 fs_is_root || fs_die "run as root (hugepages, tap interface, PostgreSQL as the postgres user)"
 FS_BUILD=${FS_BUILD_DIR:-$FS_ROOT/build-release}
 case $FS_BUILD in /*) ;; *) FS_BUILD=$PWD/$FS_BUILD ;; esac
-if [ -t 1 ]; then FS_LIVE=tty; else FS_LIVE=lines; fi
+if [ -t 1 ]; then FS_LIVE="tty"; else FS_LIVE="lines"; fi
 
 fs_deps
 fs_build "$FS_BUILD" release

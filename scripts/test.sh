@@ -5,7 +5,8 @@
 # on loopback (unless REDIS_URL / PG_URL name real ones). Environment: FS_BUILD_DIR (default
 # build-test), REDIS_URL, PG_URL, FS_TEST_ARGS (extra `meson test` arguments).
 set -euo pipefail
-FS_LOG_TAG=test
+FS_LOG_TAG="test"
+# shellcheck source=scripts/lib.sh disable=SC2034
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 build=${FS_BUILD_DIR:-$FS_ROOT/build-test}

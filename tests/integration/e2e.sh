@@ -7,6 +7,7 @@
 # Env: FS_BUILD (build dir; default ./build-test).
 set -euo pipefail
 FS_LOG_TAG=e2e
+# shellcheck source=scripts/lib.sh disable=SC2034
 . "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib.sh"
 
 FS_BUILD=${FS_BUILD:-$FS_ROOT/build-test}
