@@ -30,6 +30,7 @@ run_rc=0
 fs_sale_run "$work" || run_rc=$?
 fs_log "sale over after $(($(date +%s) - t0)) s; waiting for flashsale-persist and the daemon"
 fs_stack_settle "$work"
+fs_stack_audit "$work"
 
 echo
 fs_report
@@ -43,6 +44,7 @@ if [ "$failed" -eq 0 ]; then
 	echo "demo: all checks passed ($(($(date +%s) - t0)) s)"
 else
 	FS_KEEP=1
+	grep '^drift' "$work/audit.out" 2>/dev/null | head -n 10
 	echo "demo: $failed check(s) failed; logs and state kept in $work"
 fi
 [ "$failed" -eq 0 ]

@@ -461,6 +461,20 @@ fs_stack_settle() {
 	fs__collect "$dir"
 }
 
+# fs_stack_audit DIR: flashctl audit of the sale while the stack still runs: journals, dataplane,
+# PostgreSQL, Redis (pool + leases = stock) and the WON replies seen (DIR/won.all, written by
+# fs__collect) must agree. Sets FS_R_AUDIT_RC (0 consistent) and FS_R_DRIFTS; output in DIR/audit.out.
+fs_stack_audit() {
+	local dir=$1 ctl
+	ctl=$(fs__prog controlplane/flashctl)
+	FS_R_AUDIT_RC=0
+	timeout 60 "$ctl" --redis "$REDIS_URL" --dp "${FS_NAME}dp" --node-id "$FS_NODE" audit \
+		--sale "$FS_SALE" --state-dir "$dir/state" --pg "$PG_URL" --won-file "$dir/won.all" \
+		--wait-s 5 >"$dir/audit.out" 2>&1 || FS_R_AUDIT_RC=$?
+	FS_R_DRIFTS=$(fs__kv "$dir/audit.out" drifts)
+	FS_R_DRIFTS=${FS_R_DRIFTS:-?}
+}
+
 FS_STATUSES=(won already_won sold_out not_started ended unknown_sale bad_token rate_limited retry active)
 
 # fs__collect DIR: read the results into FS_R_* variables.
@@ -538,7 +552,7 @@ fs_report() {
 
 # fs_checks plain|tap [FIRST]: the invariants, one line each: "PASS name" / "FAIL name (why)", or
 # TAP "ok N - name" numbered from FIRST (default 1). Returns the number of failures (capped).
-FS_CHECK_COUNT=6
+FS_CHECK_COUNT=7
 fs_checks() {
 	local fmt=$1 n=${2:-1} fail=0
 	fs__check() {
@@ -563,6 +577,8 @@ fs_checks() {
 	fs__check "every claim got a final answer (flashgen ${FS_R_FINISHED:-?} of ${FS_R_CLAIMS:-?}, flashclaim unanswered $FS_R_CLIENT_NOANSWER)" \
 		"$([ -n "$FS_R_CLAIMS" ] && [ "$FS_R_FINISHED" = "$FS_R_CLAIMS" ] &&
 			[ "$FS_R_CLIENT_NOANSWER" = 0 ] && echo 1)"
+	fs__check "flashctl audit: journals, dataplane, PostgreSQL, Redis agree (drifts ${FS_R_DRIFTS:-not run})" \
+		"$([ "${FS_R_AUDIT_RC:-x}" = 0 ] && echo 1)"
 	[ $fail -le 100 ] || fail=100
 	return $fail
 }

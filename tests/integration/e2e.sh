@@ -47,6 +47,7 @@ run_rc=0
 fs_sale_run "$work" || run_rc=$?
 FS_DIE_HOOK=
 fs_stack_settle "$work"
+fs_stack_audit "$work"
 if [ $run_rc -eq 0 ]; then
 	echo "ok 1 - stack starts and the sale runs"
 else
