@@ -1,9 +1,11 @@
 /* flashsale-dp: EAL, arguments, recovery, ports, telemetry, worker launch and orderly shutdown. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,6 +152,43 @@ static int make_dirs(const char *path)
 	return 0;
 }
 
+/*
+ * Start-up failure: one line "flashsale-dp: ..." on stderr (rte_exit prints two), exit 1.
+ * Start-up only (EAL initialised).
+ */
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, PROG ": ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n");
+	rte_eal_cleanup();
+	exit(EXIT_FAILURE);
+}
+
+/*
+ * Can we create files in @p dir? (root ignores mode bits, but not a read-only mount.) Returns 0
+ * or -errno.
+ */
+static int check_writable(const char *dir)
+{
+	char path[4096];
+	int fd;
+
+	if (snprintf(path, sizeof(path), "%s/.flashsale-dp-probe", dir) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	unlink(path);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct fs_journal *journals[FS_MAX_WORKERS] = {NULL};
@@ -182,8 +221,11 @@ int main(int argc, char **argv)
 
 	ret = make_dirs(opt.state_dir);
 	if (ret != 0)
-		rte_exit(EXIT_FAILURE, "cannot create state dir %s: %s\n", opt.state_dir,
-			strerror(-ret));
+		die("cannot create state dir %s: %s", opt.state_dir, strerror(-ret));
+	/* refuse to start rather than answer RETRY to every claim for want of a journal */
+	ret = check_writable(opt.state_dir);
+	if (ret != 0)
+		die("state dir %s is not writable: %s", opt.state_dir, strerror(-ret));
 
 	/* the sales and their winners as the journals left them, before any claim is answered */
 	fs_sale_table_init(&table, n_workers);
@@ -200,13 +242,11 @@ int main(int argc, char **argv)
 	for (w = 0; w < n_workers; w++) {
 		journals[w] = fs_journal_open(opt.state_dir, w);
 		if (journals[w] == NULL)
-			rte_exit(EXIT_FAILURE, "cannot open journal %u in %s: %s\n", w,
-				opt.state_dir, strerror(errno));
+			die("cannot open journal %u in %s: %s", w, opt.state_dir, strerror(errno));
 	}
 	ctl = fs_journal_open(opt.state_dir, FS_JOURNAL_CONTROL);
 	if (ctl == NULL)
-		rte_exit(EXIT_FAILURE, "cannot open the control journal in %s: %s\n", opt.state_dir,
-			strerror(errno));
+		die("cannot open the control journal in %s: %s", opt.state_dir, strerror(errno));
 
 	ret = fs_port_setup_all(n_workers, opt.addr, opt.udp_port, ports, &n_ports);
 	if (ret != 0) {
@@ -227,6 +267,10 @@ int main(int argc, char **argv)
 	ret = fs_telemetry_init(&tctx);
 	if (ret != 0)
 		rte_exit(EXIT_FAILURE, "telemetry registration failed: %s\n", strerror(-ret));
+
+	ret = fs_worker_guard_init(n_workers);
+	if (ret != 0)
+		die("cannot set up the worker unmap guard: %s", strerror(-ret));
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;

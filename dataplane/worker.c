@@ -1,11 +1,19 @@
 /* Worker lcores: RX burst, classify, answer ARP/ICMP/FCP in place, one TX burst per queue. */
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <rte_branch_prediction.h>
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
+#include <rte_ip.h>
 #include <rte_mbuf.h>
 #include <rte_prefetch.h>
+#include <rte_rcu_qsbr.h>
+#include <rte_udp.h>
 
 #include "claim.h"
 #include "clock.h"
@@ -17,6 +25,11 @@ int fs_logtype_dp;
 
 /* main: wo (release, once, at shutdown), workers: ro (acquire, every loop turn) */
 static bool worker_stop;
+
+/* main: wo (release, once, before launch), every thread: ro (acquire) in munmap() */
+static struct rte_rcu_qsbr *worker_qsbr;
+/* true on worker lcores while they run fs_worker_main */
+static __thread bool worker_self;
 
 /* FCP parse errors to their drop reasons */
 static const enum fs_drop fcp_drop[] = {
@@ -55,6 +68,47 @@ void fs_worker_request_stop(void)
 	__atomic_store_n(&worker_stop, true, __ATOMIC_RELEASE);
 }
 
+int fs_worker_guard_init(unsigned n_workers)
+{
+	size_t sz = RTE_ALIGN_CEIL(rte_rcu_qsbr_get_memsize(n_workers), RTE_CACHE_LINE_SIZE);
+	struct rte_rcu_qsbr *v;
+
+	/* libc heap, not rte_malloc: munmap() reads it during rte_eal_cleanup(), after the
+	 * hugepage memory is gone; kept for the life of the process. */
+	v = aligned_alloc(RTE_CACHE_LINE_SIZE, sz);
+	if (v == NULL)
+		return -ENOMEM;
+	memset(v, 0, sz);
+	if (rte_rcu_qsbr_init(v, n_workers) != 0) {
+		free(v);
+		return -EINVAL;
+	}
+	/* release: a thread that sees the pointer sees an initialised variable */
+	__atomic_store_n(&worker_qsbr, v, __ATOMIC_RELEASE);
+	return 0;
+}
+
+/*
+ * munmap() of the whole process (this definition interposes libc's for the shared DPDK
+ * libraries and PMDs). DPDK 22.11's memif PMD, on a peer's disconnect, clears its CONNECTED flag
+ * and then unmaps the peer's rings from the interrupt thread, with no synchronisation with the
+ * lcores in rte_eth_rx_burst/tx_burst: a worker in the middle of a burst then faults (seen as a
+ * segmentation fault of flashsale-dp when flashgen ends its run). Here an unmapping thread that
+ * is not a worker first waits until every online worker has finished the loop turn it was in;
+ * the next turn sees the flag cleared. Workers unmap their own journal segments directly.
+ */
+int munmap(void *addr, size_t len)
+{
+	struct rte_rcu_qsbr *v = __atomic_load_n(&worker_qsbr, __ATOMIC_ACQUIRE);
+
+	if (v != NULL && !worker_self) {
+		/* full barrier: the PMD's flag store is visible before we wait for the turn ends */
+		rte_smp_mb();
+		rte_rcu_qsbr_synchronize(v, RTE_QSBR_THRID_INVALID);
+	}
+	return (int)syscall(SYS_munmap, addr, len);
+}
+
 static inline void count_drop(struct burst_cnt *bc, enum fs_drop d)
 {
 	bc->drop[d]++;
@@ -63,10 +117,10 @@ static inline void count_drop(struct burst_cnt *bc, enum fs_drop d)
 
 /*
  * Turn one received mbuf into its reply in place. Returns true if @p m is to be sent, false if
- * it was dropped (and freed here).
+ * it was dropped (and freed here). *won: the reply is a WON (its IPv4 header at *l3_off).
  */
 static inline bool handle_pkt(struct fs_worker *w, const struct fs_frame_cfg *cfg,
-	struct rte_mbuf *m, struct burst_cnt *bc)
+	struct rte_mbuf *m, struct burst_cnt *bc, bool *won, uint16_t *l3_off)
 {
 	uint8_t *data = rte_pktmbuf_mtod(m, uint8_t *);
 	struct fs_frame_info info;
@@ -94,6 +148,8 @@ static inline bool handle_pkt(struct fs_worker *w, const struct fs_frame_cfg *cf
 		fs_claim(w->table, &w->env, &req, payload, &rep);
 		fs_fcp_encode_reply(&rep, out);
 		len = fs_frame_fcp_reply(cfg, data, &info, out);
+		*won = rep.status == FS_ST_WON;
+		*l3_off = info.l3_off;
 		break;
 	}
 	case FS_FRAME_ARP:
@@ -115,12 +171,37 @@ static inline bool handle_pkt(struct fs_worker *w, const struct fs_frame_cfg *cf
 	return true;
 }
 
+/*
+ * A WON reply built by fs_frame_fcp_reply() (IPv4 header at @p l3_off, IHL 5) becomes a RETRY
+ * (FS_RETRY_JOURNAL_MS, no order id), UDP checksum recomputed. The order stays in the journal:
+ * the client's retry gets ALREADY_WON with it.
+ */
+static void won_to_retry(struct rte_mbuf *m, uint16_t l3_off)
+{
+	uint8_t *data = rte_pktmbuf_mtod(m, uint8_t *);
+	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(data + l3_off);
+	struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(ip + 1);
+	uint8_t *payload = (uint8_t *)(udp + 1);
+	struct fs_fcp_reply rep;
+
+	if (fs_fcp_decode_reply(payload, FS_FCP_LEN, &rep) != 0)
+		return; /* we built it: cannot happen */
+	rep.status = FS_ST_RETRY;
+	rep.retry_after_ms = FS_RETRY_JOURNAL_MS;
+	rep.order_id = 0;
+	fs_fcp_encode_reply(&rep, payload);
+	udp->dgram_cksum = 0;
+	udp->dgram_cksum = rte_ipv4_udptcp_cksum(ip, udp);
+}
+
 /* Poll one (port, queue): one RX burst, its replies in one TX burst. Returns mbufs received. */
 static inline uint16_t poll_rxq(struct fs_worker *w, const struct fs_rxq *q, struct burst_cnt *bc)
 {
 	struct rte_mbuf *pkts[FS_BURST];
 	struct rte_mbuf *tx[FS_BURST];
-	uint16_t nb_rx, nb_tx = 0, sent, i;
+	uint16_t won_l3[FS_BURST]; /* fsync: IPv4 offset of each WON reply */
+	uint16_t won_tx[FS_BURST]; /* fsync: its index in tx[] */
+	uint16_t nb_rx, nb_tx = 0, nb_won = 0, sent, i;
 	uint64_t seq0 = 0;
 	uint64_t tsc;
 
@@ -141,16 +222,46 @@ static inline uint16_t poll_rxq(struct fs_worker *w, const struct fs_rxq *q, str
 	for (i = 0; i < nb_rx; i++) {
 		if (i + FS_PREFETCH_AHEAD < nb_rx)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + FS_PREFETCH_AHEAD], void *));
-		if (handle_pkt(w, q->cfg, pkts[i], bc))
-			tx[nb_tx++] = pkts[i];
+		bool won = false;
+		uint16_t l3 = 0;
+
+		if (!handle_pkt(w, q->cfg, pkts[i], bc, &won, &l3))
+			continue;
+		if (won) {
+			won_l3[nb_won] = l3;
+			won_tx[nb_won++] = nb_tx;
+		}
+		tx[nb_tx++] = pkts[i];
 	}
 	if (nb_tx == 0)
 		return nb_rx;
 
-	/* group commit: the burst's WON records reach the disk before any of its replies leave */
+	/*
+	 * Group commit: the burst's WON records reach the disk before any of its replies leave.
+	 * If the sync fails, no WON of the burst leaves: each becomes a RETRY (the records exist,
+	 * so the retry gets ALREADY_WON), counted as a journal error.
+	 */
 	if (w->journal_fsync && fs_journal_next_seq(w->journal) != seq0) {
-		if (unlikely(fs_journal_sync(w->journal) != 0))
-			bc->cnt[FS_CNT_JOURNAL_ERRORS]++;
+		int rc = fs_journal_sync(w->journal);
+
+		if (unlikely(rc != 0)) {
+			if (!w->journal_failing) {
+				w->journal_failing = true;
+				FS_LOG(ERR,
+					"journal %u: sync failed (%s): WON replies are sent as "
+					"RETRY until it works again",
+					w->env.worker, strerror(-rc));
+			}
+			for (i = 0; i < nb_won; i++)
+				won_to_retry(tx[won_tx[i]], won_l3[i]);
+			bc->cnt[FS_CNT_ST_WON] -= nb_won;
+			bc->cnt[FS_CNT_ST_RETRY] += nb_won;
+			bc->cnt[FS_CNT_JOURNAL_ERRORS] += nb_won;
+			/* a sync error with no WON in this burst (an unanswered record) counts once
+			 */
+			if (nb_won == 0)
+				bc->cnt[FS_CNT_JOURNAL_ERRORS]++;
+		}
 	}
 
 	sent = rte_eth_tx_burst(q->port_id, q->queue_id, tx, nb_tx);
@@ -175,28 +286,68 @@ static void stats_add(struct fs_lcore_stats *st, const struct burst_cnt *bc)
 			__atomic_store_n(&st->drop[i], st->drop[i] + bc->drop[i], __ATOMIC_RELAXED);
 }
 
+/*
+ * Log, once per episode, that this worker's journal refuses orders (claim.c answers RETRY and
+ * counts a journal error when fs_journal_append fails, e.g. -ENOSPC: the next segment cannot be
+ * created), and once when orders are recorded again. Off the per-packet path: once per turn
+ * that had a journal error or a WON.
+ */
+static void journal_health(struct fs_worker *w, const struct burst_cnt *bc)
+{
+	if (bc->cnt[FS_CNT_JOURNAL_ERRORS] != 0) {
+		if (!w->journal_failing) {
+			w->journal_failing = true;
+			FS_LOG(ERR,
+				"journal %u cannot record orders (segment %s): claims are "
+				"answered RETRY until it can",
+				w->env.worker,
+				w->journal_fsync ? "roll-over or sync failed"
+						 : "roll-over failed: state directory full?");
+		}
+	} else if (bc->cnt[FS_CNT_ST_WON] != 0 && w->journal_failing) {
+		w->journal_failing = false;
+		FS_LOG(NOTICE, "journal %u records orders again", w->env.worker);
+	}
+}
+
 int fs_worker_main(void *arg)
 {
 	struct fs_worker *w = arg;
+	struct rte_rcu_qsbr *v = __atomic_load_n(&worker_qsbr, __ATOMIC_ACQUIRE);
+	unsigned qid = w->env.worker;
 	struct burst_cnt bc;
 	unsigned i;
 
 	FS_LOG(INFO, "worker %u on lcore %u polls %u queue(s)", w->env.worker, rte_lcore_id(),
 		w->n_rxq);
+	worker_self = true;
+	if (v != NULL) {
+		rte_rcu_qsbr_thread_register(v, qid);
+		rte_rcu_qsbr_thread_online(v, qid);
+	}
 	/* fs_claim counts reply statuses through env.cnt: into this turn's local counters */
 	w->env.cnt = bc.cnt;
 	memset(&bc, 0, sizeof(bc));
 	while (!__atomic_load_n(&worker_stop, __ATOMIC_ACQUIRE)) {
 		uint32_t got = 0;
 
+		/* between turns no burst is in progress: memory a PMD unmaps may go now */
+		if (v != NULL)
+			rte_rcu_qsbr_quiescent(v, qid);
 		for (i = 0; i < w->n_rxq; i++)
 			got += poll_rxq(w, &w->rxq[i], &bc);
 		if (got == 0) {
 			rte_pause();
 			continue;
 		}
+		if (unlikely(bc.cnt[FS_CNT_JOURNAL_ERRORS] != 0 || w->journal_failing))
+			journal_health(w, &bc);
 		stats_add(&w->stats, &bc);
 		memset(&bc, 0, sizeof(bc));
+	}
+	if (v != NULL) {
+		rte_rcu_qsbr_thread_offline(v, qid);
+		rte_rcu_qsbr_thread_unregister(v, qid);
 	}
 	w->env.cnt = w->stats.cnt;
 	FS_LOG(INFO, "worker %u stopped", w->env.worker);

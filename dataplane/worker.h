@@ -39,10 +39,22 @@ struct fs_worker {
 	const struct fs_sale_table *table;
 	struct fs_journal *journal; /**< this worker's journal (also env.journal) */
 	bool journal_fsync;	    /**< --journal-sync fsync: group commit before each TX burst */
+	bool journal_failing;	    /**< dp only: journal errors logged, not yet recovered */
 	unsigned lcore_id;
 	unsigned n_rxq;
 	struct fs_rxq rxq[FS_MAX_PORTS];
 } __rte_cache_aligned;
+
+/**
+ * Set up the guard that lets another thread unmap memory a worker may be reading (the memif
+ * PMD unmaps a disconnected peer's rings from the interrupt thread while workers poll them):
+ * every munmap() of the process made by a thread that is not a worker first waits, with DPDK's
+ * QSBR RCU (rte_rcu_qsbr), until each worker has finished the loop turn it was in. Workers
+ * report a quiescent state once per loop turn (one store, no syscall). Call once, after
+ * rte_eal_init() and before launching the workers.
+ * @return 0 or -ENOMEM.
+ */
+int fs_worker_guard_init(unsigned n_workers);
 
 /**
  * Fill @p w's poll list: queue @p index of every port that has that many queues.
