@@ -379,6 +379,43 @@ static int fs_persist_run(struct fs_persist *p)
 	return 0;
 }
 
+/*
+ * The exit line: totals, then `checkpoints J:SEQ ...` (the last committed seq of every journal
+ * this run read or has a checkpoint for) and `uncommitted none`, or `uncommitted J:FROM..TO ...`
+ * for records read and not committed (a batch whose COMMIT failed or whose outcome is unknown).
+ */
+static void fs_persist_log_exit(const struct fs_persist *p)
+{
+	char line[4096];
+	size_t off, cut;
+	unsigned j;
+	bool none = true;
+
+	off = (size_t)snprintf(line, sizeof(line),
+		"flashsale-persist: exiting: %" PRIu64 " records, %" PRIu64
+		" orders inserted; checkpoints",
+		p->total_records, p->total_inserted);
+	for (j = 0; j < FS_JOURNAL_MAX && off < sizeof(line); j++)
+		if (p->ckpt[j] > 0 || p->rd[j] != NULL)
+			off += (size_t)snprintf(line + off, sizeof(line) - off, " %u:%" PRIu64, j,
+				p->ckpt[j]);
+	if (off < sizeof(line))
+		off += (size_t)snprintf(line + off, sizeof(line) - off, "; uncommitted");
+	cut = off;
+	for (j = 0; j < FS_JOURNAL_MAX && off < sizeof(line); j++) {
+		uint64_t pos = p->rd[j] != NULL ? fs_journal_reader_pos(p->rd[j]) : 0;
+
+		if (pos > p->ckpt[j] + 1) {
+			off += (size_t)snprintf(line + off, sizeof(line) - off,
+				" %u:%" PRIu64 "..%" PRIu64, j, p->ckpt[j] + 1, pos - 1);
+			none = false;
+		}
+	}
+	if (none && cut < sizeof(line))
+		snprintf(line + cut, sizeof(line) - cut, " none");
+	fprintf(stderr, "%s\n", line);
+}
+
 int main(int argc, char **argv)
 {
 	struct fs_persist *p;
@@ -415,9 +452,7 @@ int main(int argc, char **argv)
 	}
 	rc = fs_persist_run(p);
 	fs_persist_log_batch(p, NULL, true);
-	fprintf(stderr,
-		"flashsale-persist: exiting: %" PRIu64 " records, %" PRIu64 " orders inserted\n",
-		p->total_records, p->total_inserted);
+	fs_persist_log_exit(p);
 out:
 	fs_persist_close_readers(p);
 	fs_batch_fini(&p->batch);

@@ -217,13 +217,23 @@ static int fs_pg_copy(struct fs_pg *pg, const struct fs_batch *b)
 			fs_pg_fail(pg, "copy end", PQerrorMessage(pg->conn));
 		rc = -EIO;
 	}
-	/* Collect every result until NULL; the first must be COMMAND_OK. */
+	/*
+	 * Collect every result until NULL; the first must be COMMAND_OK. A COPY_IN result means
+	 * the copy end was never sent: PQgetResult would return it forever, so stop (the caller
+	 * resets the connection).
+	 */
 	while ((res = PQgetResult(pg->conn)) != NULL) {
-		if (PQresultStatus(res) != PGRES_COMMAND_OK && rc == 0) {
-			fs_pg_fail(pg, "copy", PQresultErrorMessage(res));
+		ExecStatusType st = PQresultStatus(res);
+
+		if (st != PGRES_COMMAND_OK && rc == 0) {
+			fs_pg_fail(pg, "copy",
+				st == PGRES_COPY_IN ? "copy end not sent"
+						    : PQresultErrorMessage(res));
 			rc = -EIO;
 		}
 		PQclear(res);
+		if (st == PGRES_COPY_IN)
+			break;
 	}
 	return rc;
 }
