@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "batch.h"
 #include "journal.h"
@@ -18,6 +19,7 @@
 #define FS_PERSIST_BACKOFF_MAX_MS 5000u
 #define FS_PERSIST_ONCE_GIVE_UP_MS 30000u /* --once: stop retrying a dead server after this */
 #define FS_PERSIST_LOG_MS 1000u
+#define FS_PERSIST_STOP_GRACE_S 10u /* after SIGTERM/SIGINT: exit 1 if still blocked after this */
 
 struct fs_persist_opts {
 	const char *state_dir;
@@ -54,10 +56,33 @@ struct fs_persist {
 
 static volatile sig_atomic_t fs_persist_stop;
 
+/*
+ * SIGTERM/SIGINT: finish (commit) the batch in hand, then exit 0. libpq retries its waits on
+ * EINTR, so a database that never answers (a hung server, a silent network) would block the stop
+ * forever: an alarm bounds it. A second signal exits at once. Leaving without the answer is safe:
+ * the checkpoint commits with the rows, and the next run resumes from it.
+ */
 static void fs_persist_on_signal(int sig)
 {
+	static const char msg[] = "flashsale-persist: second signal, exiting now\n";
+
 	(void)sig;
+	if (fs_persist_stop) {
+		(void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
+		_exit(1);
+	}
 	fs_persist_stop = 1;
+	alarm(FS_PERSIST_STOP_GRACE_S);
+}
+
+static void fs_persist_on_alarm(int sig)
+{
+	static const char msg[] = "flashsale-persist: stop: the database did not answer in time, "
+				  "exiting without the batch in hand\n";
+
+	(void)sig;
+	(void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
+	_exit(1);
 }
 
 static uint64_t fs_persist_now_ms(void)
@@ -440,6 +465,8 @@ int main(int argc, char **argv)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = fs_persist_on_alarm;
+	sigaction(SIGALRM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
 	p->backoff_ms = FS_PERSIST_BACKOFF_MIN_MS;

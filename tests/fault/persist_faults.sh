@@ -31,7 +31,7 @@ for p in "$DP" "$GEN" "$PERSIST" "$JW"; do
 done
 fs_is_root || { echo "1..0 # SKIP needs root (hugepages, DPDK, PostgreSQL as postgres)"; exit 0; }
 
-N_TESTS=20
+N_TESTS=21
 echo "1..$N_TESTS"
 T=0
 FAILS=0
@@ -444,6 +444,36 @@ why=$(exit_ckpts_match) || bad+=" $why;"
 ok "$([ -z "$bad" ] && echo 0 || echo 1)" \
 	"SIGTERM while PostgreSQL is down: exit 0, checkpoints = what was committed" "$bad"
 
+# A stop while the database does not answer (the proxy holds the COMMIT): a second signal exits
+# at once; a single one exits 1 after the stop grace (10 s). Either way the COMMIT is never sent.
+bad=""
+for sigs in "INT TERM" "TERM"; do
+	persist_start || bad+=" [$sigs] not ready;"
+	held=$(count ' held$' "$TMP/proxy.log")
+	gone=$(count ' held-client-gone$' "$TMP/proxy.log")
+	echo hold >"$MODE"
+	wait_count ' held$' "$TMP/proxy.log" $((held + 1)) 30 || bad+=" [$sigs] no COMMIT held;"
+	before=$(ckpt 0)
+	t=$SECONDS
+	for sig in $sigs; do
+		kill -"$sig" "$PERSIST_PID"
+		sleep 0.3
+	done
+	persist_wait 20
+	t=$((SECONDS - t))
+	[ "$PERSIST_RC" = 1 ] || bad+=" [$sigs] exit $PERSIST_RC;"
+	case $sigs in
+	*" "*) [ "$t" -le 3 ] || bad+=" [$sigs] took ${t}s;" ;;
+	*) [ "$t" -ge 8 ] && [ "$t" -le 14 ] || bad+=" [$sigs] took ${t}s, not the 10 s grace;" ;;
+	esac
+	wait_count ' held-client-gone$' "$TMP/proxy.log" $((gone + 1)) 10 ||
+		bad+=" [$sigs] the held COMMIT went on;"
+	echo pass >"$MODE"
+	[ "$(ckpt 0)" = "$before" ] || bad+=" [$sigs] checkpoint moved;"
+done
+ok "$([ -z "$bad" ] && echo 0 || echo 1)" \
+	"stop with a COMMIT held: 2nd signal exits 1 at once, one signal exits 1 after 10 s" "$bad"
+
 # ---------------------------------------------------------------- drain and check
 
 persist_start || true
@@ -514,7 +544,7 @@ ok "$([ "$PERSIST_RC" = 0 ] && [ -z "$why" ] && echo 0 || echo 1)" \
 
 FAULTS="$KILLS SIGKILL with a held COMMIT, $(count ' dropped tag=' "$TMP/proxy.log") dropped"
 FAULTS+=" COMMIT answers, $(count ' cut-in-copy$' "$TMP/proxy.log") cut COPYs, $((3 + TERMS))"
-FAULTS+=" terminated backends, 2 PG restarts + 1 stop, 2 rewinds, SIGTERM x3 + SIGINT"
+FAULTS+=" terminated backends, 2 PG restarts + 1 stop, 2 rewinds, SIGTERM x6 + SIGINT x2"
 echo "# faults: $FAULTS; orders checked: $ROWS; persist runs: $PERSIST_RUNS; $((SECONDS - T0)) s"
 [ "$T" -eq "$N_TESTS" ] || echo "# planned $N_TESTS, ran $T"
 exit $((FAILS > 0 ? 1 : 0))
