@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -399,4 +400,56 @@ int fs_journal_list(const char *dir, unsigned *idx, unsigned max)
 		if (seen[i])
 			idx[n++] = i;
 	return (int)n;
+}
+
+/* Read DIR/instance: 0 and *id, -ENOENT if absent, -EIO if malformed. */
+static int fs_journal_instance_read(const char *path, uint64_t *id)
+{
+	char buf[32];
+	char *end;
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n < 16)
+		return -EIO;
+	buf[n] = '\0';
+	errno = 0;
+	*id = strtoull(buf, &end, 16);
+	if (errno != 0 || end != buf + 16 || *id == 0)
+		return -EIO;
+	return 0;
+}
+
+int fs_journal_instance(const char *dir, uint64_t *id)
+{
+	char path[PATH_MAX], tmp[PATH_MAX], line[24];
+	uint64_t fresh = 0;
+	int fd, rc, len;
+
+	snprintf(path, sizeof(path), "%s/instance", dir);
+	rc = fs_journal_instance_read(path, id);
+	if (rc != -ENOENT)
+		return rc;
+	while (fresh == 0)
+		if (getrandom(&fresh, sizeof(fresh), 0) != (ssize_t)sizeof(fresh))
+			return -EIO;
+	snprintf(tmp, sizeof(tmp), "%s/.instance.%d", dir, (int)getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	len = snprintf(line, sizeof(line), "%016llx\n", (unsigned long long)fresh);
+	rc = write(fd, line, (size_t)len) == len && fsync(fd) == 0 ? 0 : -EIO;
+	close(fd);
+	/* link() fails with EEXIST when another process won the race: use its id */
+	if (rc == 0 && link(tmp, path) != 0 && errno != EEXIST)
+		rc = -errno;
+	unlink(tmp);
+	if (rc != 0)
+		return rc;
+	return fs_journal_instance_read(path, id);
 }

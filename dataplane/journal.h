@@ -100,6 +100,16 @@ int fs_journal_sync(struct fs_journal *j);
 /** Unmap and close. NULL is a no-op. */
 void fs_journal_close(struct fs_journal *j);
 
+/**
+ * The identity of the journals of @p dir: a random non-zero 64-bit id kept in DIR/instance
+ * (16 hex digits and a newline), created by whichever process asks first (written to a temporary
+ * file, then link()ed into place, so two racing creators agree on one id). A state directory made
+ * anew gets a new id, so flashsale-persist never applies an old directory's checkpoints (by
+ * journal and seq) to new journals. Not for the hot path.
+ * @return 0 and *id set, or -errno (-EIO if the file holds no valid id).
+ */
+int fs_journal_instance(const char *dir, uint64_t *id);
+
 struct fs_journal_reader;
 
 /**

@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +46,7 @@ struct fs_persist {
 	struct fs_jrec *recs;
 	struct fs_journal_reader *rd[FS_JOURNAL_MAX];
 	uint64_t ckpt[FS_JOURNAL_MAX]; /* seq of the last committed record, from PostgreSQL */
+	uint64_t instance;             /* the state directory's identity (fs_journal_instance) */
 	bool connected;
 	bool ready;
 	unsigned backoff_ms;
@@ -235,7 +237,7 @@ static int fs_persist_connect(struct fs_persist *p)
 	if (fs_pg_connect(p->pg) < 0)
 		return -ECONNREFUSED;
 	if (fs_pg_apply_schema(p->pg) < 0 ||
-		fs_pg_load_checkpoints(p->pg, p->o.node_id, p->ckpt) < 0) {
+		fs_pg_load_checkpoints(p->pg, p->o.node_id, p->instance, p->ckpt) < 0) {
 		fs_pg_disconnect(p->pg);
 		return -EIO;
 	}
@@ -323,7 +325,7 @@ static int fs_persist_journal(struct fs_persist *p, unsigned j, bool *read_faile
 		*read_failed = true;
 		return 0;
 	}
-	rc = fs_pg_write_batch(p->pg, p->o.node_id, b);
+	rc = fs_pg_write_batch(p->pg, p->o.node_id, p->instance, b);
 	if (rc < 0)
 		return -EIO;
 	p->ckpt[j] = b->last_seq;
@@ -469,6 +471,18 @@ int main(int argc, char **argv)
 	sigaction(SIGALRM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	/* the journals' identity keys the checkpoints: the dataplane may not have made the dir yet */
+	if (mkdir(p->o.state_dir, 0755) != 0 && errno != EEXIST) {
+		fprintf(stderr, "flashsale-persist: %s: %s\n", p->o.state_dir, strerror(errno));
+		rc = 1;
+		goto out;
+	}
+	rc = fs_journal_instance(p->o.state_dir, &p->instance);
+	if (rc != 0) {
+		fprintf(stderr, "flashsale-persist: %s/instance: %s\n", p->o.state_dir, strerror(-rc));
+		rc = 1;
+		goto out;
+	}
 	p->backoff_ms = FS_PERSIST_BACKOFF_MIN_MS;
 	p->pg = fs_pg_new(p->o.pg_url);
 	p->recs = calloc(p->o.batch, sizeof(*p->recs));

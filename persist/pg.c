@@ -35,13 +35,13 @@ static const char fs_pg_insert_sql[] =
 	"ON CONFLICT DO NOTHING";
 
 static const char fs_pg_checkpoint_sql[] =
-	"INSERT INTO persist_checkpoints (node_id, journal, seq, updated_at) "
-	"VALUES ($1::int, $2::int, $3::bigint, now()) "
-	"ON CONFLICT (node_id, journal) DO UPDATE SET seq = EXCLUDED.seq, "
+	"INSERT INTO persist_checkpoints (node_id, instance, journal, seq, updated_at) "
+	"VALUES ($1::int, $4::bigint, $2::int, $3::bigint, now()) "
+	"ON CONFLICT (node_id, instance, journal) DO UPDATE SET seq = EXCLUDED.seq, "
 	"updated_at = EXCLUDED.updated_at";
 
 static const char fs_pg_load_sql[] =
-	"SELECT journal, seq FROM persist_checkpoints WHERE node_id = $1::int";
+	"SELECT journal, seq FROM persist_checkpoints WHERE node_id = $1::int AND instance = $2::bigint";
 
 /* Record a one-line error: @p what, then libpq's message with newlines folded. */
 static void fs_pg_fail(struct fs_pg *pg, const char *what, const char *detail)
@@ -150,10 +150,11 @@ int fs_pg_apply_schema(struct fs_pg *pg)
 	return fs_pg_exec(pg, PGRES_COMMAND_OK, fs_schema_sql, 0, NULL, "schema");
 }
 
-int fs_pg_load_checkpoints(struct fs_pg *pg, uint16_t node_id, uint64_t seq[FS_JOURNAL_MAX])
+int fs_pg_load_checkpoints(struct fs_pg *pg, uint16_t node_id, uint64_t instance,
+	uint64_t seq[FS_JOURNAL_MAX])
 {
-	char node[8];
-	const char *params[1] = {node};
+	char node[8], inst[24];
+	const char *params[2] = {node, inst};
 	PGresult *res;
 	int i, rc = 0;
 
@@ -163,7 +164,9 @@ int fs_pg_load_checkpoints(struct fs_pg *pg, uint16_t node_id, uint64_t seq[FS_J
 		return -EIO;
 	}
 	snprintf(node, sizeof(node), "%u", (unsigned)node_id);
-	res = PQexecParams(pg->conn, fs_pg_load_sql, 1, NULL, params, NULL, NULL, 0);
+	/* the u64 as the bigint of the same bits, like order ids */
+	snprintf(inst, sizeof(inst), "%" PRId64, (int64_t)instance);
+	res = PQexecParams(pg->conn, fs_pg_load_sql, 2, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		fs_pg_fail(pg, "checkpoints",
 			res != NULL ? PQresultErrorMessage(res) : PQerrorMessage(pg->conn));
@@ -255,10 +258,11 @@ static int fs_pg_insert(struct fs_pg *pg)
 	return rc;
 }
 
-int fs_pg_write_batch(struct fs_pg *pg, uint16_t node_id, const struct fs_batch *b)
+int fs_pg_write_batch(struct fs_pg *pg, uint16_t node_id, uint64_t instance,
+	const struct fs_batch *b)
 {
-	char node[8], journal[8], seq[24];
-	const char *ckpt[3] = {node, journal, seq};
+	char node[8], journal[8], seq[24], inst[24];
+	const char *ckpt[4] = {node, journal, seq, inst};
 	unsigned i;
 	int rc;
 
@@ -294,7 +298,8 @@ int fs_pg_write_batch(struct fs_pg *pg, uint16_t node_id, const struct fs_batch 
 	snprintf(node, sizeof(node), "%u", (unsigned)node_id);
 	snprintf(journal, sizeof(journal), "%u", b->journal);
 	snprintf(seq, sizeof(seq), "%" PRIu64, b->last_seq);
-	rc = fs_pg_exec(pg, PGRES_COMMAND_OK, fs_pg_checkpoint_sql, 3, ckpt, "checkpoint");
+	snprintf(inst, sizeof(inst), "%" PRId64, (int64_t)instance);
+	rc = fs_pg_exec(pg, PGRES_COMMAND_OK, fs_pg_checkpoint_sql, 4, ckpt, "checkpoint");
 	if (rc < 0)
 		goto fail;
 	/* A broken connection here leaves the outcome unknown: the caller reloads checkpoints. */

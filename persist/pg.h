@@ -42,21 +42,24 @@ void fs_pg_disconnect(struct fs_pg *pg);
 int fs_pg_apply_schema(struct fs_pg *pg);
 
 /**
- * Load the checkpoints of node @p node_id: @p seq[j] = seq of the last committed record of
- * journal j, 0 if none. @p seq has FS_JOURNAL_MAX entries.
+ * Load the checkpoints of node @p node_id's state directory @p instance (fs_journal_instance):
+ * @p seq[j] = seq of the last committed record of journal j, 0 if none. @p seq has
+ * FS_JOURNAL_MAX entries.
  * @return 0 or -EIO.
  */
-int fs_pg_load_checkpoints(struct fs_pg *pg, uint16_t node_id, uint64_t seq[FS_JOURNAL_MAX]);
+int fs_pg_load_checkpoints(struct fs_pg *pg, uint16_t node_id, uint64_t instance,
+	uint64_t seq[FS_JOURNAL_MAX]);
 
 /**
  * Write batch @p b of node @p node_id in ONE transaction: COPY its order rows into orders_in,
  * INSERT them into orders (de-duplicated within the batch, ON CONFLICT DO NOTHING against rows
  * already there), run its sale statements in journal order, set the checkpoint of
- * (node_id, b->journal) to b->last_seq, COMMIT. An empty batch is a no-op.
+ * (node_id, instance, b->journal) to b->last_seq, COMMIT. An empty batch is a no-op.
  * @return 0 when committed; -EIO otherwise (the transaction may or may not have committed if
  *         the connection broke during COMMIT: reload the checkpoints).
  */
-int fs_pg_write_batch(struct fs_pg *pg, uint16_t node_id, const struct fs_batch *b);
+int fs_pg_write_batch(struct fs_pg *pg, uint16_t node_id, uint64_t instance,
+	const struct fs_batch *b);
 
 /** Rows the last successful fs_pg_write_batch() inserted into orders (duplicates excluded). */
 uint64_t fs_pg_last_inserted(const struct fs_pg *pg);

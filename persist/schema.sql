@@ -35,11 +35,14 @@ CREATE TABLE IF NOT EXISTS orders (
 
 -- How far flashsale-persist has written each journal of each node: seq of the last record
 -- committed (0 or no row = nothing yet). Updated in the same transaction as the rows it covers,
--- so a restart resumes exactly where the last commit stopped.
+-- so a restart resumes exactly where the last commit stopped. instance is the state directory's
+-- identity (DIR/instance, the u64 as the bigint of the same bits): journals of a directory made
+-- anew start at seq 1 again and must not inherit an old directory's checkpoints.
 CREATE TABLE IF NOT EXISTS persist_checkpoints (
 	node_id int NOT NULL,
+	instance bigint NOT NULL,
 	journal int NOT NULL,
 	seq bigint NOT NULL,
 	updated_at timestamptz NOT NULL DEFAULT now(),
-	PRIMARY KEY (node_id, journal)
+	PRIMARY KEY (node_id, instance, journal)
 );

@@ -458,3 +458,27 @@ Test(journal, recover_skips_unknown_sales_and_duplicates)
 	cr_assert_eq(fs_stock_remaining(&s->stock), 7);
 	fs_sale_table_fini(&tab2);
 }
+
+Test(journal, instance_made_once_per_directory)
+{
+	char other[64] = "/tmp/coreb-journal-XXXXXX";
+	char path[128];
+	uint64_t a = 0, b = 0, c = 0;
+	FILE *f;
+
+	cr_assert_eq(fs_journal_instance(tmpdir, &a), 0);
+	cr_assert_neq(a, 0);
+	cr_assert_eq(fs_journal_instance(tmpdir, &b), 0);
+	cr_assert_eq(a, b, "the same directory keeps its id");
+	cr_assert_not_null(mkdtemp(other));
+	cr_assert_eq(fs_journal_instance(other, &c), 0);
+	cr_assert_neq(a, c, "a directory made anew gets a new id");
+	snprintf(path, sizeof(path), "%s/instance", other);
+	f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fputs("not hex\n", f);
+	fclose(f);
+	cr_assert_eq(fs_journal_instance(other, &c), -EIO, "a malformed id is an error, not replaced");
+	unlink(path);
+	rmdir(other);
+}
