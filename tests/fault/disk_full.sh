@@ -1,3 +1,223 @@
 #!/bin/bash
-# placeholder: being written
-echo "1..0 # SKIP not written yet"
+# Fault test, TAP: the state directory fills up, and a state directory that cannot be written.
+#
+# 1. flashsale-dp's state dir on a 56 MiB tmpfs mounted here (the control journal and the first
+#    worker segment take 16 MiB each, preallocated), the rest filled with a file. flashgen (memif)
+#    claims a sale whose stock (300,000) is above one segment (FS_JOURNAL_SEG_RECS = 262,144): once
+#    the first segment is full the next cannot be created, so claims are answered RETRY, counted
+#    as journal_errors and logged once; never a WON without a record. After the filler is removed,
+#    claiming resumes with WON. flashsale-persist (PG_URL) then holds exactly the journal's orders.
+# 2. A read-only state dir (tmpfs remounted ro: root ignores mode bits): flashsale-dp refuses to
+#    start with one error line and a non-zero exit.
+# Everything mounted here is unmounted on exit, also on failure. Needs root and hugepages, else
+# skipped. Env: FS_BUILD (default ./build-test), PG_URL (a throwaway PostgreSQL when unset).
+set -uo pipefail
+FS_LOG_TAG=disk_full
+. "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib.sh"
+
+FS_BUILD=${FS_BUILD:-$FS_ROOT/build-test}
+SEG_RECS=262144
+STOCK=300000
+
+skip_all() {
+	echo "1..0 # SKIP $*"
+	exit 0
+}
+fs_is_root || skip_all "needs root (mount, hugepages)"
+[ "$(cat /sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages 2>/dev/null || echo 0)" -ge 512 ] ||
+	skip_all "fewer than 512 free 2 MiB hugepages"
+for p in dataplane/flashsale-dp dataplane/flashgen persist/flashsale-persist; do
+	[ -x "$FS_BUILD/$p" ] || skip_all "$FS_BUILD/$p is not built"
+done
+DP=$FS_BUILD/dataplane/flashsale-dp
+GEN=$FS_BUILD/dataplane/flashgen
+PERSIST=$FS_BUILD/persist/flashsale-persist
+
+N_TESTS=10
+echo "1..$N_TESTS"
+T=0
+FAILED=0
+tap() {
+	local ok=$1 name=$2
+	shift 2
+	T=$((T + 1))
+	if [ "$ok" = 1 ]; then echo "ok $T - $name"; else
+		echo "not ok $T - $name"
+		FAILED=$((FAILED + 1))
+	fi
+	[ $# -eq 0 ] || printf '%s\n' "$@" | sed 's/^/# /'
+}
+setup_failed() {
+	echo "# set-up failed: $1" | head -n 20
+	while [ "$T" -lt "$N_TESTS" ]; do tap 0 "not run (set-up failed)"; done
+}
+FS_DIE_HOOK=setup_failed
+
+TAG=fsdf$$
+PREFIX=${TAG}dp
+ADDR=10.84.0.2
+SALE=$(((RANDOM << 15 | RANDOM) % 900000000 + 100000000))
+
+work=$(mktemp -d /tmp/fs-diskfull.XXXXXX)
+fs_cleanup_add "[ \"\${FS_KEEP:-0}\" = 1 ] || rm -rf '$work'"
+own_pg=0
+[ -n "${PG_URL:-}" ] || own_pg=1
+fs_pg_start "$work"
+if [ $own_pg = 1 ]; then NODE=1; else NODE=$((RANDOM % 60000 + 2000)); fi
+
+# umount_all: our mounts, lazily if a process we could not stop still holds a file.
+full=$work/full
+ro=$work/ro
+mkdir -p "$full" "$ro"
+umount_all() {
+	local m
+	for m in "$ro" "$full"; do
+		mountpoint -q "$m" || continue
+		umount "$m" 2>/dev/null || umount -l "$m"
+	done
+}
+fs_cleanup_add umount_all
+mount -t tmpfs -o size=56m,mode=0755 "fs-diskfull-$$" "$full" || fs_die "cannot mount a tmpfs on $full"
+fs_cleanup_add "rm -rf /var/run/dpdk/${TAG}*; rm -f /dev/hugepages/${TAG}*map_*"
+
+tel() { echo "$1" | timeout 10 dpdk-telemetry.py -f "$PREFIX" 2>/dev/null; }
+json_num() { grep -oE "\"$2\": *[0-9]+" <<<"$1" | head -n 1 | grep -oE '[0-9]+$'; }
+# journal_records DIR: valid-looking order records (magic "FSJ1") in worker journal 0's segments.
+journal_records() {
+	python3 - "$1" <<'PY'
+import glob, struct, sys
+n = 0
+for f in sorted(glob.glob(sys.argv[1] + "/journal-000-*.fsj")):
+    with open(f, "rb") as fh:
+        data = fh.read()
+    for off in range(0, len(data) - 63, 64):
+        if data[off:off + 4] != b"FSJ1":
+            continue
+        if data[off + 22] == 1:  # type FS_JREC_ORDER
+            n += 1
+print(n)
+PY
+}
+
+# ---------------------------------------------------------------- 1. the state dir fills up
+state=$full/state
+stdbuf -oL "$DP" --no-pci --file-prefix "$PREFIX" -m 256 --lcores 0@0,1@1 \
+	--vdev "net_memif0,role=server,socket=$work/memif.sock" \
+	-- --addr "$ADDR" --state-dir "$state" --node-id "$NODE" >"$work/dp.log" 2>&1 &
+DP_PID=$!
+fs_cleanup_add 'fs_stop "$DP_PID" 15'
+fs_wait_line "$work/dp.log" '^flashsale-dp ready' 60 "$DP_PID" ||
+	fs_die "flashsale-dp did not start: $(tail -n 10 "$work/dp.log")"
+stdbuf -oL "$PERSIST" --state-dir "$state" --pg "$PG_URL" --node-id "$NODE" \
+	>"$work/persist.log" 2>&1 &
+PERSIST_PID=$!
+fs_cleanup_add 'fs_stop "$PERSIST_PID" 15'
+fs_wait_line "$work/persist.log" '^flashsale-persist ready' 30 "$PERSIST_PID" ||
+	fs_die "flashsale-persist did not start: $(tail -n 10 "$work/persist.log")"
+
+now=$(($(date +%s%N) / 1000000))
+tel "/flashsale/sale/create,$SALE,$STOCK,$((now - 1000)),$((now + 600000)),open" >/dev/null
+tel "/flashsale/sale/lease,$SALE,$STOCK,1" >"$work/lease.out"
+grep -q '"leased"' "$work/lease.out" || fs_die "cannot create sale $SALE: $(cat "$work/lease.out")"
+
+# Fill the file system (the filler stops at ENOSPC).
+dd if=/dev/zero of="$full/filler" bs=64k status=none 2>/dev/null
+avail=$(df -B1 --output=avail "$full" | tail -n 1 | tr -d ' ')
+FS_DIE_HOOK=
+
+"$GEN" --no-pci --file-prefix "${TAG}gen" -m 256 --lcores 0@0 \
+	--vdev "net_memif0,role=client,socket=$work/memif.sock" \
+	-- --dst-ip "$ADDR" --src-ip 10.84.0.100 --sale "$SALE" --users "$STOCK" --claims 1 \
+	--max-seconds 60 --won-file "$work/won" --progress >"$work/gen.out" 2>"$work/gen.err" &
+GEN_PID=$!
+fs_cleanup_add 'fs_stop "$GEN_PID" 5'
+
+# Wait for the first segment to fill and RETRY to be answered for a while.
+errs=0
+for ((i = 0; i < 300; i++)); do
+	errs=$(json_num "$(tel /flashsale/stats)" journal_errors)
+	[ "${errs:-0}" -gt 1000 ] && break
+	sleep 0.1
+done
+sleep 2
+stats=$(tel /flashsale/stats)
+errs=$(json_num "$stats" journal_errors)
+won_full=$(json_num "$stats" won)
+retry_full=$(json_num "$stats" retry)
+recs_full=$(journal_records "$state")
+logs=$(grep -c 'cannot record orders' "$work/dp.log")
+
+tap "$([ "$won_full" = "$SEG_RECS" ] && [ "$recs_full" = "$SEG_RECS" ] && echo 1)" \
+	"state dir full: WON replies stop at one segment ($won_full WON, $recs_full journal records, $SEG_RECS per segment; $avail bytes free)"
+tap "$([ "${retry_full:-0}" -gt 0 ] && echo 1)" "claims past it are answered RETRY ($retry_full)"
+tap "$([ "${errs:-0}" -gt 0 ] && echo 1)" "journal_errors counted ($errs)"
+tap "$([ "$logs" = 1 ] && echo 1)" "the worker logs it once ($logs lines)" \
+	"$(grep 'cannot record orders' "$work/dp.log" | head -n 3)"
+
+# Free the space: the next segment can be created, claiming resumes.
+rm -f "$full/filler"
+fs_wait_line "$work/dp.log" 'records orders again' 20 "$DP_PID"
+for ((i = 0; i < 300; i++)); do
+	fs__alive "$GEN_PID" || break
+	sleep 0.1
+done
+gen_rc=0
+wait "$GEN_PID" || gen_rc=$?
+GEN_PID=
+stats=$(tel /flashsale/stats)
+won_end=$(json_num "$stats" won)
+gen_won=$(fs__kv "$work/gen.out" won)
+gen_winners=$(fs__kv "$work/gen.out" winners)
+tap "$([ "$won_end" = "$STOCK" ] && [ "$gen_winners" = "$STOCK" ] && echo 1)" \
+	"after freeing space claiming resumes with WON (dataplane won $won_end; flashgen: $gen_winners of $STOCK users hold an order, $gen_won WON replies received; exit $gen_rc)" \
+	"$(grep 'records orders again' "$work/dp.log" | head -n 2)"
+
+# persist catches up: WON count == journal records == rows
+rows=
+for ((i = 0; i < 300; i++)); do
+	rows=$(fs_sql "select count(*) from orders where sale_id = $SALE" 2>/dev/null)
+	[ "$rows" = "$won_end" ] && break
+	sleep 0.1
+done
+recs=$(journal_records "$state")
+missing=$(timeout 60 psql "$PG_URL" -XAtq -v ON_ERROR_STOP=1 2>"$work/missing.err" <<SQL || echo '?'
+create temp table won (user_id numeric, order_id numeric);
+\\copy won from '$work/won' with (format text, delimiter ' ')
+select count(*) from won w
+	where not exists (select 1 from orders o where o.sale_id = $SALE
+		and o.user_id::numeric = w.user_id
+		and (o.order_id::numeric + 18446744073709551616) % 18446744073709551616 = w.order_id);
+SQL
+)
+tap "$([ "$won_end" = "$recs" ] && [ "$recs" = "$rows" ] && echo 1)" \
+	"WON replies = journal records = orders rows ($won_end = $recs = $rows)"
+won_lines=$(grep -c . "$work/won" 2>/dev/null || echo 0)
+tap "$([ "$missing" = 0 ] && [ "$won_lines" = "$STOCK" ] && echo 1)" \
+	"every WON flashgen saw is in orders ($missing of $won_lines missing)"
+
+kill -TERM "$DP_PID"
+rc=0
+wait "$DP_PID" || rc=$?
+DP_PID=
+fs_stop "$PERSIST_PID" 15
+PERSIST_PID=
+tap "$([ $rc = 0 ] && echo 1)" "SIGTERM: flashsale-dp exits 0 ($rc)"
+
+# ---------------------------------------------------------------- 2. read-only state dir
+mount -t tmpfs -o size=1m "fs-diskfull-ro-$$" "$ro" && mkdir -p "$ro/state" &&
+	mount -o remount,ro "$ro" || fs_log "warning: cannot set up the read-only mount"
+out=$(timeout 60 "$DP" --no-pci --file-prefix "${TAG}ro" -m 256 --lcores 0@0,1@1 \
+	-- --addr "$ADDR" --state-dir "$ro/state" --node-id "$NODE" 2>&1)
+rc=$?
+errline=$(grep -E '^flashsale-dp: ' <<<"$out")
+nerr=$(grep -cE '^flashsale-dp: |Cause:|PANIC' <<<"$out")
+tap "$([ $rc -ne 0 ] && [ $rc -ne 124 ] && ! grep -q '^flashsale-dp ready' <<<"$out" && echo 1)" \
+	"read-only state dir: flashsale-dp refuses to start (exit $rc)"
+tap "$([ "$nerr" = 1 ] && grep -q "$ro/state" <<<"$errline" && echo 1)" \
+	"with one error line naming the directory" "$errline"
+
+if [ "$FAILED" -ne 0 ]; then
+	FS_KEEP=1
+	echo "# logs kept in $work (unmounted)"
+fi
+[ "$FAILED" -eq 0 ]
