@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <rte_hash_crc.h>
@@ -27,7 +28,12 @@ struct fs_journal {
 	uint32_t sync_pos;    /**< records of base before it are synced */
 	struct fs_jrec *prev; /**< previous segment kept mapped until its tail is synced */
 	uint32_t prev_sync;   /**< records of prev before it are synced */
+	int roll_err;         /**< last roll-over error (-errno), 0 if none */
+	uint64_t roll_retry_ns; /**< CLOCK_MONOTONIC_COARSE time before which it is not retried */
 };
+
+/* A failed roll-over (disk full) is retried at most this often, not on every claim. */
+#define FS_JOURNAL_ROLL_RETRY_NS (50ull * 1000 * 1000)
 
 struct fs_journal_reader {
 	char dir[PATH_MAX];
@@ -256,10 +262,21 @@ int fs_journal_append(struct fs_journal *j, struct fs_jrec *rec)
 	struct fs_jrec *dst;
 
 	if (j->pos == FS_JOURNAL_SEG_RECS) {
-		int rc = journal_roll(j);
+		struct timespec ts;
+		uint64_t now;
+		int rc;
 
-		if (rc < 0)
+		/* vDSO clock, no syscall: while the disk stays full, fail fast between retries */
+		clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+		now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+		if (j->roll_err != 0 && now < j->roll_retry_ns)
+			return j->roll_err;
+		rc = journal_roll(j);
+		j->roll_err = rc < 0 ? rc : 0;
+		if (rc < 0) {
+			j->roll_retry_ns = now + FS_JOURNAL_ROLL_RETRY_NS;
 			return rc;
+		}
 	}
 	rec->seq = j->next_seq;
 	rec->lcore = (uint8_t)j->index;

@@ -85,7 +85,8 @@ struct fs_journal *fs_journal_open(const char *dir, unsigned index);
  * Append @p rec: sets seq, lcore, magic and crc, copies the 64 bytes into the mapped segment
  * with the magic word stored last (release), so a concurrent reader sees either nothing or the
  * whole record. Opens (fallocate + mmap) the next segment when one fills: a syscall every
- * FS_JOURNAL_SEG_RECS records. One writer per journal; no locking.
+ * FS_JOURNAL_SEG_RECS records; when that fails (disk full) the error is returned again without
+ * a syscall for 50 ms before the next try. One writer per journal; no locking.
  * @return 0, or -errno (-ENOSPC, -EIO, ...) when the next segment cannot be created: nothing
  *         was written and the caller must not reply WON.
  */

@@ -46,3 +46,18 @@ CREATE TABLE IF NOT EXISTS persist_checkpoints (
 	updated_at timestamptz NOT NULL DEFAULT now(),
 	PRIMARY KEY (node_id, instance, journal)
 );
+
+-- Databases made before checkpoints carried the state directory's identity: add the column and
+-- widen the key. Their old rows (instance 0) match no directory, so persist re-reads those journals
+-- from the start and ON CONFLICT DO NOTHING absorbs the rows already there.
+ALTER TABLE persist_checkpoints ADD COLUMN IF NOT EXISTS instance bigint NOT NULL DEFAULT 0;
+DO $$
+BEGIN
+	IF NOT EXISTS (SELECT 1 FROM pg_constraint
+			WHERE conrelid = 'persist_checkpoints'::regclass AND contype = 'p'
+			AND array_length(conkey, 1) = 3) THEN
+		ALTER TABLE persist_checkpoints DROP CONSTRAINT IF EXISTS persist_checkpoints_pkey;
+		ALTER TABLE persist_checkpoints ADD PRIMARY KEY (node_id, instance, journal);
+	END IF;
+END
+$$;
