@@ -135,8 +135,9 @@ static enum fs_frame_kind fs_frame_classify_udp(const struct fs_frame_cfg *cfg,
 		return fs_frame_drop(info, FS_DROP_UDP_PORT);
 	if (udp_len != FS_FRAME_UDP_HDR + FS_FCP_LEN)
 		return fs_frame_drop(info, FS_DROP_FCP_LEN);
+	/* Source port 0 means "no reply expected" (RFC 768): a reply to it cannot be delivered. */
 	if (rte_is_multicast_ether_addr(&eth->src_addr) ||
-		fs_frame_ip_unanswerable(ip->src_addr, cfg->ip))
+		fs_frame_ip_unanswerable(ip->src_addr, cfg->ip) || udp->src_port == 0)
 		return fs_frame_drop(info, FS_DROP_SRC_UNANSWERABLE);
 	return FS_FRAME_FCP;
 }

@@ -1,9 +1,11 @@
 #!/bin/bash
-# Runs every test suite (unit, integration, fault) after doing its own set-up; prints "N passed, N failed".
+# Runs every test suite (unit, integration, fault, fuzz) after doing its own set-up; prints "N passed, N failed".
 #
 # Set-up: missing Debian packages, the build (tests on), hugepages, a throwaway Redis and PostgreSQL
 # on loopback (unless REDIS_URL / PG_URL name real ones). Environment: FS_BUILD_DIR (default
-# build-test), REDIS_URL, PG_URL, FS_TEST_ARGS (extra `meson test` arguments).
+# build-test), REDIS_URL, PG_URL, FS_TEST_ARGS (extra `meson test` arguments). The suite 'fuzz'
+# (60 s of tests/fuzz/fuzz_rx) needs clang: it runs in a second build dir, FS_FUZZ_BUILD_DIR
+# (default build-fuzz), configured with CC=clang; its results are counted with the others.
 set -euo pipefail
 FS_LOG_TAG="test"
 # shellcheck source=scripts/lib.sh disable=SC2034
@@ -11,9 +13,14 @@ FS_LOG_TAG="test"
 
 build=${FS_BUILD_DIR:-$FS_ROOT/build-test}
 case $build in /*) ;; *) build=$PWD/$build ;; esac
+fuzz_build=${FS_FUZZ_BUILD_DIR:-$FS_ROOT/build-fuzz}
+case $fuzz_build in /*) ;; *) fuzz_build=$PWD/$fuzz_build ;; esac
 
 fs_deps
 fs_build "$build" "" -Dtests=true
+CC=clang fs_build "$fuzz_build" "" -Dtests=true
+[ -x "$fuzz_build/tests/fuzz/fuzz_rx" ] ||
+	fs_die "$fuzz_build has no tests/fuzz/fuzz_rx: not a clang build dir? (remove it, or set FS_FUZZ_BUILD_DIR)"
 # Without hugepages (not root, a container) the DPDK tests skip themselves; the rest still runs.
 if fs_is_root; then
 	(fs_hugepages) || fs_log "warning: no hugepages; the tests that need them will skip"
@@ -26,52 +33,56 @@ fs_redis_start "$work"
 fs_pg_start "$work"
 export REDIS_URL PG_URL FS_BUILD=$build
 
-junit=$build/meson-logs/testlog.junit.xml
-json=$build/meson-logs/testlog.json
-rm -f "$junit" "$json"
+logs=()
+for b in "$build" "$fuzz_build"; do
+	logs+=("$b/meson-logs/testlog.junit.xml" "$b/meson-logs/testlog.json")
+	rm -f "$b/meson-logs/testlog.junit.xml" "$b/meson-logs/testlog.json"
+done
 suites=()
 for s in unit integration fault; do suites+=(--suite "$s"); done
 meson_rc=0
 # Suites that have no test yet select nothing: meson then runs the others.
 # shellcheck disable=SC2086
 meson test -C "$build" --print-errorlogs "${suites[@]}" ${FS_TEST_ARGS:-} </dev/null || meson_rc=$?
+# The fuzz suite, in the clang build dir.
+meson test -C "$fuzz_build" --print-errorlogs --suite fuzz </dev/null || meson_rc=$?
 
-# Count every test that ran: one junit testcase per TAP subtest (Criterion runs with --tap=-), or
-# one per test without subtests. A test that failed as a whole (bad exit, crash, timeout) while all
-# its subtests passed counts as one more failure.
-counts=$(python3 - "$junit" "$json" <<'PY'
+# Count every test that ran, in both build dirs (junit and json log pairs): one junit testcase per
+# TAP subtest (Criterion runs with --tap=-), or one per test without subtests. A test that failed as
+# a whole (bad exit, crash, timeout) while all its subtests passed counts as one more failure.
+counts=$(python3 - "${logs[@]}" <<'PY'
 import json, sys, xml.etree.ElementTree as ET
 
-junit, jsonlog = sys.argv[1], sys.argv[2]
 passed = failed = skipped = 0
-failed_names = set()  # tests with at least one failed testcase
-try:
-    root = ET.parse(junit).getroot()
-except (OSError, ET.ParseError) as e:
-    print(f"cannot read {junit}: {e}", file=sys.stderr)
-    root = ET.Element("testsuites")
-for suite in root.iter("testsuite"):
-    for case in suite.iter("testcase"):
-        if case.find("failure") is not None or case.find("error") is not None:
-            failed += 1
-            # subtests: suite "<project>.<test>"; a test without subtests: testcase "<test>"
-            failed_names.add(suite.get("name", "").split(".", 1)[-1])
-            failed_names.add(case.get("name", ""))
-        elif case.find("skipped") is not None:
-            skipped += 1
-        else:
-            passed += 1
-try:
-    with open(jsonlog) as f:
-        for line in f:
-            t = json.loads(line)
-            if t.get("result") in ("FAIL", "ERROR", "TIMEOUT", "UNEXPECTEDPASS") \
-                    and t.get("name") not in failed_names:
-                print(f"{t.get('name')}: {t.get('result')} although no subtest failed",
-                      file=sys.stderr)
+for junit, jsonlog in zip(sys.argv[1::2], sys.argv[2::2]):
+    failed_names = set()  # tests with at least one failed testcase
+    try:
+        root = ET.parse(junit).getroot()
+    except (OSError, ET.ParseError) as e:
+        print(f"cannot read {junit}: {e}", file=sys.stderr)
+        root = ET.Element("testsuites")
+    for suite in root.iter("testsuite"):
+        for case in suite.iter("testcase"):
+            if case.find("failure") is not None or case.find("error") is not None:
                 failed += 1
-except (OSError, ValueError):
-    pass
+                # subtests: suite "<project>.<test>"; a test without subtests: testcase "<test>"
+                failed_names.add(suite.get("name", "").split(".", 1)[-1])
+                failed_names.add(case.get("name", ""))
+            elif case.find("skipped") is not None:
+                skipped += 1
+            else:
+                passed += 1
+    try:
+        with open(jsonlog) as f:
+            for line in f:
+                t = json.loads(line)
+                if t.get("result") in ("FAIL", "ERROR", "TIMEOUT", "UNEXPECTEDPASS") \
+                        and t.get("name") not in failed_names:
+                    print(f"{t.get('name')}: {t.get('result')} although no subtest failed",
+                          file=sys.stderr)
+                    failed += 1
+    except (OSError, ValueError):
+        pass
 print(f"{passed} passed, {failed} failed" + (f", {skipped} skipped" if skipped else ""))
 print(failed)
 PY

@@ -275,6 +275,7 @@ enum mut {
 	M_SRC_SELF,
 	M_SRC_MAC_MCAST,
 	M_SRC_MAC_BCAST,
+	M_SRC_PORT_ZERO,
 	M_ICMP_SRC_BCAST,
 	M_FCP_MAGIC,
 	M_FCP_VERSION,
@@ -353,6 +354,7 @@ static struct frame_case frame_cases[] = {
 	DROP(M_SRC_SELF, SRC_UNANSWERABLE),
 	DROP(M_SRC_MAC_MCAST, SRC_UNANSWERABLE),
 	DROP(M_SRC_MAC_BCAST, SRC_UNANSWERABLE),
+	DROP(M_SRC_PORT_ZERO, SRC_UNANSWERABLE), /* was answered, to port 0 */
 	DROP(M_ICMP_SRC_BCAST, SRC_UNANSWERABLE),
 	DROP(M_FCP_MAGIC, FCP_MAGIC),
 	DROP(M_FCP_VERSION, FCP_VERSION),
@@ -583,6 +585,10 @@ static uint32_t build(enum mut m, uint8_t *f)
 		return len;
 	case M_SRC_MAC_BCAST:
 		memset(f + 6, 0xff, 6);
+		return len;
+	case M_SRC_PORT_ZERO:
+		udp->src_port = 0;
+		udpfix(f, 14);
 		return len;
 	case M_ICMP_SRC_BCAST:
 		len = make_icmp(f, 0, RTE_IP_ICMP_ECHO_REQUEST, 8);

@@ -1,0 +1,87 @@
+#!/bin/bash
+# Hostile input through the running dataplane, TAP: every drop rule gets no reply and moves its
+# drop counter by exactly the frames sent; the legal oddities are answered; a storm of every
+# malformed kind leaves every sale and every other counter as it was.
+#
+# flashsale-dp with a tap (no Redis/PostgreSQL: sales created over the telemetry socket); raw frames
+# written and replies read on the kernel side with AF_PACKET by rawframes.py (the case table).
+# The kernel side has no address and IPv6 off, so nothing but the test's frames reaches the port.
+# Needs root, hugepages and /dev/net/tun, else skipped. Env: FS_BUILD (build dir), FS_STORM (frames).
+set -euo pipefail
+FS_LOG_TAG=malformed
+# shellcheck source=scripts/lib.sh disable=SC2034
+. "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib.sh"
+
+FS_BUILD=${FS_BUILD:-$FS_ROOT/build-test}
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+skip_all() {
+	echo "1..0 # SKIP $*"
+	exit 0
+}
+fs_is_root || skip_all "needs root (tap interface, AF_PACKET, hugepages)"
+[ -c /dev/net/tun ] || skip_all "no /dev/net/tun"
+[ "$(cat /sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages 2>/dev/null || echo 0)" -ge 256 ] ||
+	skip_all "fewer than 256 free 2 MiB hugepages"
+[ -x "$FS_BUILD/dataplane/flashsale-dp" ] || skip_all "$FS_BUILD/dataplane/flashsale-dp is not built"
+command -v dpdk-telemetry.py >/dev/null || skip_all "no dpdk-telemetry.py"
+
+name=fuzzmal$$
+iface=fsmal$(($$ % 100000))
+net=10.76.$(($$ % 250))
+dp_mac=02:76:00:00:00:02
+prefix=${name}dp
+S_OPEN=101 S_TOKEN=102 S_PENDING=103 S_STOPPED=104 S_SOLDOUT=105
+
+FS_DIE_HOOK=fail_all_hook
+fail_all_hook() {
+	echo "1..1"
+	echo "not ok 1 - set-up"
+	printf '%s\n' "$1" | sed 's/^/# /'
+}
+
+work=$(mktemp -d /tmp/fs-malformed.XXXXXX)
+fs_cleanup_add "[ \"\${FS_KEEP:-0}\" = 1 ] || rm -rf '$work'"
+! ip link show "$iface" >/dev/null 2>&1 || fs_die "interface $iface exists already"
+
+stdbuf -oL "$FS_BUILD/dataplane/flashsale-dp" --no-pci --file-prefix "$prefix" -m 256 \
+	--lcores 0@0,1@1 --vdev "net_tap0,iface=$iface,mac=$dp_mac" \
+	-- --addr "$net.2" --state-dir "$work/state" --node-id 7 >"$work/dp.log" 2>&1 &
+dp_pid=$!
+fs_cleanup_add "rm -rf /var/run/dpdk/$prefix; rm -f /dev/hugepages/${prefix}map_*"
+fs_cleanup_add "fs_stop $dp_pid 15"
+fs_wait_line "$work/dp.log" '^flashsale-dp ready' 60 "$dp_pid" ||
+	fs_die "flashsale-dp did not become ready: $(tail -n 10 "$work/dp.log")"
+# Quiet kernel side: no IPv6 (router solicitations, MLD), no IPv4 address (no ARP of its own).
+sysctl -qw "net.ipv6.conf.$iface.disable_ipv6=1" || fs_die "cannot turn IPv6 off on $iface"
+ip link set "$iface" up || fs_die "cannot bring $iface up"
+sleep 0.5
+
+# tel CMD: one telemetry command; dies on an error reply.
+tel() {
+	local out
+	out=$(echo "$1" | timeout 10 dpdk-telemetry.py -f "$prefix" 2>&1) || fs_die "telemetry $1: $out"
+	! grep -q '"error"' <<<"$out" || fs_die "telemetry $1: $out"
+}
+now=$(($(date +%s%N) / 1000000))
+end=$((now + 1800000))
+tel "/flashsale/sale/create,$S_OPEN,1000,$((now - 1000)),$end,open"
+tel "/flashsale/sale/lease,$S_OPEN,1000,1"
+tel "/flashsale/sale/create,$S_TOKEN,10,$((now - 1000)),$end,token,000102030405060708090a0b0c0d0e0f"
+tel "/flashsale/sale/lease,$S_TOKEN,10,1"
+tel "/flashsale/sale/create,$S_PENDING,10,$((now + 3600000)),$((now + 7200000)),open"
+tel "/flashsale/sale/lease,$S_PENDING,10,1"
+tel "/flashsale/sale/create,$S_STOPPED,10,$((now - 1000)),$end,open"
+tel "/flashsale/sale/lease,$S_STOPPED,10,1"
+tel "/flashsale/sale/stop,$S_STOPPED"
+tel "/flashsale/sale/create,$S_SOLDOUT,1,$((now - 1000)),$end,open"
+tel "/flashsale/sale/lease,$S_SOLDOUT,1,1"
+FS_DIE_HOOK=
+
+rc=0
+python3 "$here/rawframes.py" --iface "$iface" --prefix "$prefix" --our-mac "$dp_mac" \
+	--our-ip "$net.2" --peer-ip "$net.9" --sale-open "$S_OPEN" --sale-soldout "$S_SOLDOUT" \
+	--sales "$S_OPEN,$S_TOKEN,$S_PENDING,$S_STOPPED,$S_SOLDOUT" --state-dir "$work/state" \
+	--storm "${FS_STORM:-6000}" || rc=$?
+kill -0 "$dp_pid" 2>/dev/null || { echo "# flashsale-dp died:"; tail -n 10 "$work/dp.log" | sed 's/^/# /'; rc=1; }
+[ $rc -eq 0 ] || { FS_KEEP=1; echo "# logs kept in $work"; }
+exit $rc
