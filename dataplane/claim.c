@@ -47,26 +47,46 @@ static void claim_status(
 static int claim_admit(const struct fs_sale *s, const struct fs_claim_env *env,
 	const struct fs_fcp_req *req, const uint8_t raw[48], struct fs_fcp_reply *rep)
 {
+	int ok;
+
 	if ((int64_t)req->token_expiry < env->now_ms / 1000 ||
 		(req->node_id != 0 && req->node_id != env->node_id)) {
 		rep->status = FS_ST_BAD_TOKEN;
 		return -1;
 	}
-	/* acquire: pairs with the release store of key_set; the key bytes are complete. */
-	if (!__atomic_load_n(&s->key_set, __ATOMIC_ACQUIRE)) {
+	ok = fs_sale_token_check(s, raw, env->now_ms);
+	if (ok < 0) {
+		/* no key yet: the control plane is pushing it */
 		claim_retry(rep, FS_RETRY_LEASE_MS);
 		return -1;
 	}
-	if (!fs_fcp_token_verify(s->key, raw)) {
+	if (ok == 0) {
 		rep->status = FS_ST_BAD_TOKEN;
 		return -1;
 	}
 	return 0;
 }
 
+/* Per-source limit: 0 = admitted, else RATE_LIMITED set in @p rep. */
+static inline int claim_limit(const struct fs_sale_table *t, const struct fs_sale *s,
+	struct fs_claim_env *env, struct fs_fcp_reply *rep)
+{
+	uint32_t rate, burst, wait;
+
+	if (env->rl == NULL)
+		return 0;
+	fs_sale_limits(t, s, &rate, &burst);
+	wait = fs_ratelimit_take(env->rl, env->src_ip, s->sale_id, rate, burst, env->now_ms);
+	if (wait == 0)
+		return 0;
+	rep->status = FS_ST_RATE_LIMITED;
+	rep->retry_after_ms = wait;
+	return -1;
+}
+
 /* The claim proper, from the window on; fills rep->status and what goes with it. */
-static void claim_sale(struct fs_sale *s, struct fs_claim_env *env, const struct fs_fcp_req *req,
-	const uint8_t raw[48], struct fs_fcp_reply *rep)
+static void claim_sale(const struct fs_sale_table *t, struct fs_sale *s, struct fs_claim_env *env,
+	const struct fs_fcp_req *req, const uint8_t raw[48], struct fs_fcp_reply *rep)
 {
 	struct fs_winner_entry *entry;
 	struct fs_jrec rec;
@@ -86,6 +106,8 @@ static void claim_sale(struct fs_sale *s, struct fs_claim_env *env, const struct
 		return;
 	}
 	if (s->admission == FS_ADM_TOKEN && claim_admit(s, env, req, raw, rep) != 0)
+		return;
+	if (claim_limit(t, s, env, rep) != 0)
 		return;
 
 	switch (fs_winners_find(s->winners, req->user_id, &order)) {
@@ -184,10 +206,12 @@ void fs_claim(const struct fs_sale_table *t, struct fs_claim_env *env, const str
 	s = fs_sale_lookup(t, req->sale_id);
 	if (s == NULL)
 		rep->status = FS_ST_UNKNOWN_SALE;
-	else if (status_req)
-		claim_status(s, env, rep);
-	else
-		claim_sale(s, env, req, raw, rep);
+	else if (status_req) {
+		if (claim_limit(t, s, env, rep) == 0)
+			claim_status(s, env, rep);
+	} else {
+		claim_sale(t, s, env, req, raw, rep);
+	}
 	if (s != NULL)
 		rep->remaining = rep->status == FS_ST_SOLD_OUT ? 0 : claim_remaining(s);
 

@@ -7,6 +7,7 @@
 #include "counters.h"
 #include "fcp.h"
 #include "journal.h"
+#include "ratelimit.h"
 #include "sale.h"
 
 /** Order ids: node id (16 bits) | worker index (8 bits) | journal seq (40 bits). Never 0. */
@@ -25,14 +26,20 @@ struct fs_claim_env {
 	int64_t now_ms;             /**< unix ms, from the TSC clock, refreshed once per burst */
 	uint64_t now_ns;            /**< unix ns, same instant */
 	uint64_t *cnt;              /**< this worker's fs_lcore_stats.cnt */
+	struct fs_ratelimit *rl;    /**< this worker's per-source limiter; NULL: no limits */
+	uint32_t src_ip;            /**< the request's IPv4 source, network byte order, set by the
+				     *   caller before each fs_claim(); 0: unknown, not limited */
 };
 
 /**
  * Answer one parsed request (CLAIM or SALE_STATUS). Steps for a CLAIM: sale lookup
- * (UNKNOWN_SALE), window (ENDED, NOT_STARTED), admission (BAD_TOKEN), winner lookup
+ * (UNKNOWN_SALE), window (ENDED, NOT_STARTED), admission (BAD_TOKEN: current key, or the
+ * previous one during its grace period; then RATE_LIMITED: the bucket of (env->src_ip, sale) in
+ * env->rl, with the sale's limits or the table's defaults), winner lookup
  * (ALREADY_WON), cached sold-out flag (SOLD_OUT), take a unit (SOLD_OUT / RETRY), reserve the
  * user, append the order to the journal (failure: unit and reservation given back, RETRY),
  * publish the order id, commit the unit: WON. The journal record exists before this returns WON.
+ * A SALE_STATUS of a known sale takes from the same bucket (RATE_LIMITED) before its answer.
  * Counts the reply's status in env->cnt. No allocation, lock or syscall (but the rare journal
  * segment roll-over).
  * @param raw  the 48 request bytes as received (the token MAC covers them).

@@ -52,7 +52,9 @@ struct fs_jrec {
 			int64_t start_ms; /**< unix ms */
 			int64_t end_ms;   /**< unix ms */
 			uint8_t admission; /**< 0 open, 1 token */
-			uint8_t reserved[7];
+			uint8_t rl_set;    /**< 1: rl_rate/rl_burst are the sale's own limits */
+			uint16_t rl_burst; /**< claims per source bucket */
+			uint32_t rl_rate;  /**< claims/s per source, 0 = not limited */
 		} sale;
 		struct {
 			uint64_t units;
@@ -61,7 +63,8 @@ struct fs_jrec {
 		} lease;
 		struct {
 			uint8_t key[16];
-			uint8_t reserved[16];
+			int64_t prev_until_ms; /**< the key it replaces stays valid until (0: not) */
+			uint8_t reserved[8];
 		} key;
 	} body;
 };

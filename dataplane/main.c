@@ -22,6 +22,7 @@
 #include "fcp.h"
 #include "journal.h"
 #include "port.h"
+#include "ratelimit.h"
 #include "sale.h"
 #include "telemetry.h"
 #include "worker.h"
@@ -36,6 +37,8 @@ struct dp_opts {
 	uint16_t node_id;
 	const char *state_dir;
 	bool journal_fsync;
+	uint32_t rl_rate;  /* --rate-limit: claims/s per source, 0 = off */
+	uint32_t rl_burst; /* --rate-burst: claims; 0 = as many as the rate (at least 1) */
 };
 
 static volatile sig_atomic_t quit_signal;
@@ -43,6 +46,7 @@ static volatile sig_atomic_t quit_signal;
 static struct fs_sale_table table;
 static struct fs_worker workers[FS_MAX_WORKERS];
 static struct fs_port ports[FS_MAX_PORTS];
+static struct fs_ratelimit limiters[FS_MAX_WORKERS];
 
 static void on_signal(int sig)
 {
@@ -54,7 +58,8 @@ static void usage_error(const char *fmt, const char *arg)
 	fprintf(stderr, PROG ": ");
 	fprintf(stderr, fmt, arg);
 	fprintf(stderr, " (usage: " PROG " [EAL options] -- --addr A.B.C.D --state-dir DIR "
-			"[--port 7777] [--node-id 1] [--journal-sync none|fsync])\n");
+			"[--port 7777] [--node-id 1] [--journal-sync none|fsync] "
+			"[--rate-limit RATE] [--rate-burst N])\n");
 	rte_eal_cleanup();
 	exit(2);
 }
@@ -80,6 +85,8 @@ static void parse_args(int argc, char **argv, struct dp_opts *o)
 		{"node-id", required_argument, NULL, 'n'},
 		{"state-dir", required_argument, NULL, 's'},
 		{"journal-sync", required_argument, NULL, 'j'},
+		{"rate-burst", required_argument, NULL, 'B'},
+		{"rate-limit", required_argument, NULL, 'R'},
 		{NULL, 0, NULL, 0},
 	};
 	struct in_addr in;
@@ -117,6 +124,15 @@ static void parse_args(int argc, char **argv, struct dp_opts *o)
 			else
 				usage_error("bad --journal-sync '%s' (none or fsync)", optarg);
 			break;
+		case 'R':
+			o->rl_rate =
+				(uint32_t)parse_ulong("bad --rate-limit '%s' (0..1000000 claims/s)",
+					optarg, 0, FS_RL_RATE_MAX);
+			break;
+		case 'B':
+			o->rl_burst = (uint32_t)parse_ulong(
+				"bad --rate-burst '%s' (1..65535)", optarg, 1, FS_RL_BURST_MAX);
+			break;
 		case ':':
 			usage_error("option %s needs a value", argv[optind - 1]);
 			break;
@@ -130,6 +146,10 @@ static void parse_args(int argc, char **argv, struct dp_opts *o)
 		usage_error("--addr is required%s", "");
 	if (o->state_dir == NULL)
 		usage_error("--state-dir is required%s", "");
+	if (o->rl_burst == 0)
+		o->rl_burst = o->rl_rate == 0 ? 1 : o->rl_rate;
+	if (o->rl_burst > FS_RL_BURST_MAX)
+		o->rl_burst = FS_RL_BURST_MAX;
 }
 
 /* mkdir -p @p path (mode 0755). Returns 0 or -errno. */
@@ -229,6 +249,8 @@ int main(int argc, char **argv)
 
 	/* the sales and their winners as the journals left them, before any claim is answered */
 	fs_sale_table_init(&table, n_workers);
+	table.rl_rate = opt.rl_rate;
+	table.rl_burst = opt.rl_burst;
 	memset(&rec, 0, sizeof(rec));
 	ret = fs_sale_recover(&table, opt.state_dir, &rec);
 	if (ret != 0)
@@ -244,6 +266,15 @@ int main(int argc, char **argv)
 		if (journals[w] == NULL)
 			die("cannot open journal %u in %s: %s", w, opt.state_dir, strerror(errno));
 	}
+	/* 1 MiB per worker, resident from now on, whatever the number of sources later */
+	for (w = 0; w < n_workers; w++) {
+		ret = fs_ratelimit_init(&limiters[w], 0);
+		if (ret != 0)
+			die("cannot allocate the rate-limit table: %s", strerror(-ret));
+	}
+	if (opt.rl_rate != 0)
+		FS_LOG(INFO, "rate limit per source: %u claims/s, burst %u", opt.rl_rate,
+			opt.rl_burst);
 	ctl = fs_journal_open(opt.state_dir, FS_JOURNAL_CONTROL);
 	if (ctl == NULL)
 		die("cannot open the control journal in %s: %s", opt.state_dir, strerror(errno));
@@ -291,6 +322,7 @@ int main(int argc, char **argv)
 		wk->env.worker = (uint8_t)w;
 		wk->env.journal = journals[w];
 		wk->env.cnt = wk->stats.cnt;
+		wk->env.rl = &limiters[w];
 		fs_worker_assign(wk, w, ports, n_ports);
 		ret = rte_eal_remote_launch(fs_worker_main, wk, lcore);
 		if (ret != 0)
@@ -323,6 +355,8 @@ int main(int argc, char **argv)
 		FS_LOG(ERR, "control journal sync: %s", strerror(-ret));
 	fs_journal_close(ctl);
 	fs_port_close_all(ports, n_ports);
+	for (w = 0; w < n_workers; w++)
+		fs_ratelimit_fini(&limiters[w]);
 	rte_eal_cleanup();
 	return 0;
 }

@@ -4,6 +4,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "fcp.h"
+#include "ratelimit.h"
 #include "sale.h"
 
 #define FS_RECOVER_BATCH 256u
@@ -61,6 +63,9 @@ static int sale_def_check(const struct fs_sale_table *t, const struct fs_sale_de
 	if (def->stock == 0 || def->stock > UINT32_MAX || def->start_ms >= def->end_ms ||
 		def->admission > FS_ADM_TOKEN)
 		return -EINVAL;
+	if (def->rl_set && (def->rl_rate > FS_RL_RATE_MAX || def->rl_burst > FS_RL_BURST_MAX ||
+				   (def->rl_rate != 0 && def->rl_burst == 0)))
+		return -EINVAL;
 	if (fs_sale_lookup(t, def->sale_id) != NULL)
 		return -EEXIST;
 	if (t->n >= FS_MAX_SALES)
@@ -90,8 +95,15 @@ struct fs_sale *fs_sale_create(struct fs_sale_table *t, const struct fs_sale_def
 	s->start_ms = def->start_ms;
 	s->end_ms = def->end_ms;
 	s->total = def->stock;
+	if (def->rl_set) {
+		s->rl_set = 1;
+		s->rl_rate = def->rl_rate;
+		s->rl_burst = def->rl_burst;
+	}
 	if (def->has_key) {
 		memcpy(s->key, def->key, sizeof(s->key));
+		memcpy(s->keys[0].key, def->key, sizeof(s->key));
+		s->key_state = FS_KEYST_HAS_CUR;
 		s->key_set = 1;
 	}
 	s->winners = fs_winners_create(def->stock);
@@ -111,11 +123,64 @@ struct fs_sale *fs_sale_create(struct fs_sale_table *t, const struct fs_sale_def
 
 void fs_sale_set_key(struct fs_sale *s, const uint8_t key[16])
 {
-	/* A claim racing a key replacement may read a mix of both keys and answer BAD_TOKEN;
-	 * the client retries. The first key is complete before key_set is seen. */
+	fs_sale_set_key_grace(s, key, 0);
+}
+
+void fs_sale_set_key_grace(struct fs_sale *s, const uint8_t key[16], int64_t prev_until_ms)
+{
+	uint32_t st = __atomic_load_n(&s->key_state, __ATOMIC_RELAXED); /* we are the writer */
+	uint32_t cur = FS_KEYST_CUR(st), prev = FS_KEYST_PREV(st), slot = 0, nst;
+
+	if ((st & FS_KEYST_HAS_CUR) && memcmp(s->keys[cur].key, key, 16) == 0)
+		return; /* already the current key: a repeated push keeps the grace as it is */
+	if (st & FS_KEYST_HAS_CUR) {
+		/* the slot that is neither current nor previous: no published state names it */
+		while (slot == cur || ((st & FS_KEYST_HAS_PREV) && slot == prev))
+			slot++;
+		s->keys[cur].prev_until_ms = prev_until_ms;
+	}
+	memcpy(s->keys[slot].key, key, 16);
+	s->keys[slot].prev_until_ms = 0;
+	nst = (st & ~0xffu) + FS_KEYST_GEN_ONE;
+	nst |= slot | FS_KEYST_HAS_CUR;
+	if ((st & FS_KEYST_HAS_CUR) && prev_until_ms > 0)
+		nst |= cur << 2 | FS_KEYST_HAS_PREV;
+	/* release: the slot's bytes (and the old slot's deadline) before the state naming them */
+	__atomic_store_n(&s->key_state, nst, __ATOMIC_RELEASE);
 	memcpy(s->key, key, sizeof(s->key));
-	/* release: pairs with the workers' acquire load of key_set. */
+	/* release: pairs with the acquire load of key_set (telemetry, tests) */
 	__atomic_store_n(&s->key_set, 1, __ATOMIC_RELEASE);
+}
+
+int fs_sale_token_check(const struct fs_sale *s, const uint8_t raw[48], int64_t now_ms)
+{
+	for (;;) {
+		/* acquire: pairs with the release store of a state; the slots it names are whole */
+		uint32_t st = __atomic_load_n(&s->key_state, __ATOMIC_ACQUIRE);
+		const struct fs_sale_key *p = &s->keys[FS_KEYST_PREV(st)];
+		int ok;
+
+		if (!(st & FS_KEYST_HAS_CUR))
+			return -EAGAIN;
+		if (fs_fcp_token_verify(s->keys[FS_KEYST_CUR(st)].key, raw))
+			ok = 1;
+		else if ((st & FS_KEYST_HAS_PREV) && now_ms < p->prev_until_ms &&
+			 fs_fcp_token_verify(p->key, raw))
+			ok = 2;
+		else
+			ok = 0;
+		/* seqlock check: the key bytes read above were not being rewritten meanwhile */
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		if (__atomic_load_n(&s->key_state, __ATOMIC_RELAXED) == st)
+			return ok;
+	}
+}
+
+int64_t fs_sale_prev_until(const struct fs_sale *s)
+{
+	uint32_t st = __atomic_load_n(&s->key_state, __ATOMIC_ACQUIRE);
+
+	return (st & FS_KEYST_HAS_PREV) ? s->keys[FS_KEYST_PREV(st)].prev_until_ms : 0;
 }
 
 void fs_sale_stop(struct fs_sale *s)
@@ -183,6 +248,9 @@ int fs_sale_define(struct fs_sale_table *t, struct fs_journal *ctl, uint16_t nod
 	rec.body.sale.start_ms = def->start_ms;
 	rec.body.sale.end_ms = def->end_ms;
 	rec.body.sale.admission = def->admission;
+	rec.body.sale.rl_set = def->rl_set;
+	rec.body.sale.rl_rate = def->rl_rate;
+	rec.body.sale.rl_burst = (uint16_t)def->rl_burst;
 	rc = ctl_append(ctl, node_id, def->sale_id, FS_JREC_SALE, &rec);
 	if (rc < 0)
 		return rc;
@@ -242,18 +310,27 @@ int fs_sale_halt(
 int fs_sale_rekey(struct fs_sale_table *t, struct fs_journal *ctl, uint16_t node_id,
 	uint32_t sale_id, const uint8_t key[16])
 {
+	return fs_sale_rekey_grace(t, ctl, node_id, sale_id, key, 0);
+}
+
+int fs_sale_rekey_grace(struct fs_sale_table *t, struct fs_journal *ctl, uint16_t node_id,
+	uint32_t sale_id, const uint8_t key[16], int64_t prev_until_ms)
+{
 	struct fs_sale *s = fs_sale_lookup(t, sale_id);
 	struct fs_jrec rec;
 	int rc;
 
 	if (s == NULL)
 		return -ENOENT;
+	if (s->key_set && memcmp(s->key, key, 16) == 0)
+		return 0; /* already the current key: nothing to journal */
 	memset(&rec, 0, sizeof(rec));
 	memcpy(rec.body.key.key, key, sizeof(rec.body.key.key));
+	rec.body.key.prev_until_ms = prev_until_ms;
 	rc = ctl_append(ctl, node_id, sale_id, FS_JREC_KEY, &rec);
 	if (rc < 0)
 		return rc;
-	fs_sale_set_key(s, key);
+	fs_sale_set_key_grace(s, key, prev_until_ms);
 	return 0;
 }
 
@@ -270,6 +347,9 @@ static void recover_control(
 			.start_ms = rec->body.sale.start_ms,
 			.end_ms = rec->body.sale.end_ms,
 			.admission = rec->body.sale.admission,
+			.rl_set = rec->body.sale.rl_set != 0,
+			.rl_rate = rec->body.sale.rl_rate,
+			.rl_burst = rec->body.sale.rl_burst,
 		};
 
 		if (fs_sale_create(t, &def) != NULL)
@@ -285,7 +365,7 @@ static void recover_control(
 			fs_stock_lease(&s->stock, rec->body.lease.units, rec->body.lease.final);
 		break;
 	case FS_JREC_KEY:
-		fs_sale_set_key(s, rec->body.key.key);
+		fs_sale_set_key_grace(s, rec->body.key.key, rec->body.key.prev_until_ms);
 		break;
 	case FS_JREC_STOP:
 		fs_sale_stop(s);

@@ -23,6 +23,22 @@ enum fs_sale_state {
 	FS_SALE_STOPPED,     /**< stopped by the operator */
 };
 
+#define FS_SALE_KEY_SLOTS 3u      /**< token key slots: current, previous, and one being written */
+#define FS_SALE_GRACE_MS 60000    /**< default time the previous key stays valid after a rekey */
+
+/* fs_sale.key_state: which slots hold the current and previous keys, and a generation. */
+#define FS_KEYST_CUR(st) ((st) & 3u)
+#define FS_KEYST_PREV(st) (((st) >> 2) & 3u)
+#define FS_KEYST_HAS_CUR 0x10u  /**< a key is set */
+#define FS_KEYST_HAS_PREV 0x20u /**< a previous key is valid until its slot's prev_until_ms */
+#define FS_KEYST_GEN_ONE 0x100u /**< generation counter in bits 8..31 */
+
+/** One token key slot. */
+struct fs_sale_key {
+	uint8_t key[16];
+	int64_t prev_until_ms; /**< unix ms until which this key is accepted as the previous key */
+};
+
 /**
  * One sale. Fields set at creation are read-only once the sale is published in the table; the
  * ones that change say who writes them. Sales are never freed while the process runs (a stopped
@@ -37,7 +53,19 @@ struct fs_sale {
 	int64_t start_ms;    /**< unix ms, inclusive */
 	int64_t end_ms;      /**< unix ms, exclusive */
 	uint64_t total;      /**< the sale's whole stock (all nodes) */
-	uint8_t key[16];     /**< token key; cp: wo before key_set */
+	uint8_t key[16];     /**< the current token key, cp only (workers read keys[]) */
+	uint8_t rl_set;      /**< rl_rate/rl_burst are this sale's own (else the table's defaults) */
+	uint32_t rl_rate;    /**< claims/s per source, 0 = not limited (when rl_set) */
+	uint32_t rl_burst;   /**< bucket size in claims (when rl_set) */
+	/**
+	 * Token keys, read by workers like a seqlock: load key_state (acquire), verify with the
+	 * slots it names, then re-load it (after an acquire fence) and start again if it changed.
+	 * The control path writes only the slot key_state names neither as current nor previous,
+	 * then publishes it (release): a claim never uses a half-written key. Rekey takes one
+	 * telemetry round trip (ms), far longer than a claim (ns), so retries are rare.
+	 */
+	uint32_t key_state;  /**< FS_KEYST_*; cp: wo (release), dp: ro (acquire) */
+	struct fs_sale_key keys[FS_SALE_KEY_SLOTS]; /**< cp: wo (unpublished slot only) */
 	struct fs_winners *winners;
 	struct fs_stock stock;
 };
@@ -47,6 +75,8 @@ struct fs_sale_table {
 	struct fs_sale *slot[FS_SALE_SLOTS]; /**< cp: wo (release), dp: ro (acquire) */
 	uint32_t n;                          /**< cp only */
 	uint32_t n_workers;                  /**< slices per sale */
+	uint32_t rl_rate;  /**< default claims/s per source (--rate-limit), 0 = off; set at start */
+	uint32_t rl_burst; /**< default bucket size in claims (--rate-burst); set at start */
 };
 
 /** Zero the table for @p n_workers workers (1..FS_MAX_WORKERS). Not thread safe. */
@@ -66,6 +96,9 @@ struct fs_sale_def {
 	uint8_t admission;
 	bool has_key;
 	uint8_t key[16];
+	bool rl_set;       /**< this sale has its own limits (else the node's defaults apply) */
+	uint32_t rl_rate;  /**< claims/s per source, 0..FS_RL_RATE_MAX, 0 = not limited */
+	uint32_t rl_burst; /**< claims, 1..FS_RL_BURST_MAX (0 with rate 0) */
 };
 
 /**
@@ -75,8 +108,45 @@ struct fs_sale_def {
  */
 struct fs_sale *fs_sale_create(struct fs_sale_table *t, const struct fs_sale_def *def);
 
-/** Set (or replace) the token key. Control path. */
+/** Set (or replace, the old key refused at once) the token key. Control path. */
 void fs_sale_set_key(struct fs_sale *s, const uint8_t key[16]);
+
+/**
+ * Set or replace the token key, keeping the current one valid until @p prev_until_ms (unix ms;
+ * 0 or past: refused at once). Setting the key that is already current changes nothing.
+ * Writes an unused key slot, then publishes it with a release store (struct fs_sale). Control
+ * path, one writer at a time.
+ */
+void fs_sale_set_key_grace(struct fs_sale *s, const uint8_t key[16], int64_t prev_until_ms);
+
+/**
+ * Check the token of request @p raw (48 bytes as received) against the sale's keys at
+ * @p now_ms: the current key, then, only if that fails and the grace period runs, the previous
+ * one; both MACs compared in constant time (fs_fcp_token_verify). Cost: one SipHash for a good
+ * token, two for a bad one during a grace period. Wait-free for workers (a retry if a rekey
+ * publishes mid-check). Thread safe against one control-path writer.
+ * @return 1 current key, 2 previous key (grace), 0 does not verify, -EAGAIN no key set yet.
+ */
+int fs_sale_token_check(const struct fs_sale *s, const uint8_t raw[48], int64_t now_ms);
+
+/** Previous key's deadline (unix ms), 0 if there is none. Control path. */
+int64_t fs_sale_prev_until(const struct fs_sale *s);
+
+/**
+ * The per-source limit that applies to @p s: its own, else the table's defaults.
+ * @param rate, burst  out: claims/s (0 = none) and bucket size. Thread safe.
+ */
+static inline void fs_sale_limits(const struct fs_sale_table *t, const struct fs_sale *s,
+	uint32_t *rate, uint32_t *burst)
+{
+	if (s->rl_set) {
+		*rate = s->rl_rate;
+		*burst = s->rl_burst;
+	} else {
+		*rate = t->rl_rate;
+		*burst = t->rl_burst;
+	}
+}
 
 /** Stop the sale: claims get ENDED from now on. Control path. */
 void fs_sale_stop(struct fs_sale *s);
@@ -101,6 +171,9 @@ int fs_sale_halt(struct fs_sale_table *t, struct fs_journal *ctl, uint16_t node_
 	uint32_t sale_id);
 int fs_sale_rekey(struct fs_sale_table *t, struct fs_journal *ctl, uint16_t node_id,
 	uint32_t sale_id, const uint8_t key[16]);
+/** fs_sale_rekey() with the previous key valid until @p prev_until_ms (fs_sale_set_key_grace). */
+int fs_sale_rekey_grace(struct fs_sale_table *t, struct fs_journal *ctl, uint16_t node_id,
+	uint32_t sale_id, const uint8_t key[16], int64_t prev_until_ms);
 
 /** What fs_sale_recover() found. */
 struct fs_recovery {

@@ -8,9 +8,11 @@
 #include <string.h>
 
 #include <rte_telemetry.h>
+#include <sodium.h>
 
 #include "clock.h"
 #include "counters.h"
+#include "ratelimit.h"
 #include "sale.h"
 #include "stock.h"
 #include "telemetry.h"
@@ -133,6 +135,15 @@ static int parse_sale_id(const char *s, uint32_t *id)
 	return ret;
 }
 
+/* Key id: 16 hex digits of BLAKE2b-64 of the key, so the daemon can compare keys unseen. */
+static void key_fp(const uint8_t key[16], char out[17])
+{
+	uint8_t h[8];
+
+	crypto_generichash(h, sizeof(h), key, 16, NULL, 0);
+	sodium_bin2hex(out, 17, h, sizeof(h));
+}
+
 /* The status dict of @p s (HACKING.md). */
 static void status_dict(struct rte_tel_data *d, const struct fs_sale *s)
 {
@@ -154,6 +165,21 @@ static void status_dict(struct rte_tel_data *d, const struct fs_sale *s)
 	rte_tel_data_add_dict_string(d, "state", fs_sale_state_name(fs_sale_state(s, now)));
 	rte_tel_data_add_dict_u64(d, "sold_out", sold_out ? 1 : 0);
 	rte_tel_data_add_dict_u64(d, "key_set", __atomic_load_n(&s->key_set, __ATOMIC_ACQUIRE));
+	if (s->key_set) {
+		char fp[17];
+
+		key_fp(s->key, fp);
+		rte_tel_data_add_dict_string(d, "key_id", fp);
+		rte_tel_data_add_dict_u64(d, "prev_key_until_ms", (uint64_t)fs_sale_prev_until(s));
+	}
+	{
+		uint32_t rate, burst;
+
+		fs_sale_limits(tel.table, s, &rate, &burst);
+		rte_tel_data_add_dict_u64(d, "rate_limit", rate);
+		rte_tel_data_add_dict_u64(d, "rate_burst", burst);
+		rte_tel_data_add_dict_u64(d, "rate_own", s->rl_set);
+	}
 }
 
 /* Reply for a control operation's result @p ret on sale @p id (tel_lock held). */
@@ -271,7 +297,8 @@ static int cmd_sale_status(const char *cmd __rte_unused, const char *params, str
 static bool same_def(const struct fs_sale *s, const struct fs_sale_def *def)
 {
 	if (s->total != def->stock || s->start_ms != def->start_ms || s->end_ms != def->end_ms ||
-		s->admission != def->admission)
+		s->admission != def->admission || s->rl_set != def->rl_set ||
+		(def->rl_set && (s->rl_rate != def->rl_rate || s->rl_burst != def->rl_burst)))
 		return false;
 	if (def->has_key && __atomic_load_n(&s->key_set, __ATOMIC_ACQUIRE) &&
 		memcmp(s->key, def->key, sizeof(def->key)) != 0)
@@ -279,10 +306,30 @@ static bool same_def(const struct fs_sale *s, const struct fs_sale_def *def)
 	return true;
 }
 
+/* An optional create parameter: rate=R or burst=B. 0, 1 if not one of these, or -EINVAL. */
+static int parse_limit(const char *f, struct fs_sale_def *def)
+{
+	uint64_t v;
+
+	if (strncmp(f, "rate=", 5) == 0) {
+		if (parse_u64(f + 5, FS_RL_RATE_MAX, &v) != 0)
+			return -EINVAL;
+		def->rl_rate = (uint32_t)v;
+	} else if (strncmp(f, "burst=", 6) == 0) {
+		if (parse_u64(f + 6, FS_RL_BURST_MAX, &v) != 0 || v == 0)
+			return -EINVAL;
+		def->rl_burst = (uint32_t)v;
+	} else {
+		return 1;
+	}
+	def->rl_set = true;
+	return 0;
+}
+
 static int cmd_sale_create(const char *cmd __rte_unused, const char *params, struct rte_tel_data *d)
 {
-	static const char usage[] =
-		"usage: /flashsale/sale/create,ID,STOCK,START_MS,END_MS,open|token[,KEYHEX32]";
+	static const char usage[] = "usage: /flashsale/sale/create,ID,STOCK,START_MS,END_MS,"
+				    "open|token[,KEYHEX32][,rate=R][,burst=B]";
 	char buf[TEL_PARAMS_LEN];
 	char *f[TEL_MAX_PARAMS];
 	struct fs_sale_def def;
@@ -291,7 +338,7 @@ static int cmd_sale_create(const char *cmd __rte_unused, const char *params, str
 	int ret;
 
 	memset(&def, 0, sizeof(def));
-	if (n != 5 && n != 6)
+	if (n < 5)
 		return reply_error(d, "%s", usage);
 	if (parse_sale_id(f[0], &def.sale_id) != 0 ||
 		parse_u64(f[1], UINT32_MAX, &def.stock) != 0 ||
@@ -303,11 +350,19 @@ static int cmd_sale_create(const char *cmd __rte_unused, const char *params, str
 		def.admission = FS_ADM_TOKEN;
 	else
 		return reply_error(d, "%s", usage);
-	if (n == 6) {
-		if (parse_key(f[5], def.key) != 0)
+	for (int i = 5; i < n; i++) {
+		ret = parse_limit(f[i], &def);
+		if (ret < 0)
+			return reply_error(d, "bad %s: rate=0..%u, burst=1..%u", f[i],
+				FS_RL_RATE_MAX, FS_RL_BURST_MAX);
+		if (ret == 0)
+			continue;
+		if (i != 5 || parse_key(f[5], def.key) != 0)
 			return reply_error(d, "bad key: 32 hex digits expected");
 		def.has_key = true;
 	}
+	if (def.rl_set && def.rl_burst == 0 && def.rl_rate != 0)
+		def.rl_burst = def.rl_rate > FS_RL_BURST_MAX ? FS_RL_BURST_MAX : def.rl_rate;
 
 	if (!control_begin(d))
 		return 0;
@@ -324,8 +379,11 @@ static int cmd_sale_create(const char *cmd __rte_unused, const char *params, str
 		if (ret == 0)
 			FS_LOG(INFO,
 				"sale %" PRIu32 " created: stock %" PRIu64 " window [%" PRId64
-				", %" PRId64 ") %s",
-				def.sale_id, def.stock, def.start_ms, def.end_ms, f[4]);
+				", %" PRId64 ") %s, rate limit %s%u/s burst %u",
+				def.sale_id, def.stock, def.start_ms, def.end_ms, f[4],
+				def.rl_set ? "" : "(node default) ",
+				def.rl_set ? def.rl_rate : tel.table->rl_rate,
+				def.rl_set ? def.rl_burst : tel.table->rl_burst);
 	}
 	control_reply(d, ret, def.sale_id);
 	pthread_mutex_unlock(&tel_lock);
@@ -353,15 +411,21 @@ static int cmd_sale_key(const char *cmd __rte_unused, const char *params, struct
 {
 	char buf[TEL_PARAMS_LEN];
 	char *f[TEL_MAX_PARAMS];
+	uint64_t grace = FS_SALE_GRACE_MS;
 	uint8_t key[16];
 	uint32_t id;
+	int n = split_params(params, buf, f);
 
-	if (split_params(params, buf, f) != 2 || parse_sale_id(f[0], &id) != 0 ||
-		parse_key(f[1], key) != 0)
-		return reply_error(d, "usage: /flashsale/sale/key,ID,KEYHEX32");
+	if ((n != 2 && n != 3) || parse_sale_id(f[0], &id) != 0 || parse_key(f[1], key) != 0 ||
+		(n == 3 && parse_u64(f[2], 7ull * 24 * 3600 * 1000, &grace) != 0))
+		return reply_error(d, "usage: /flashsale/sale/key,ID,KEYHEX32[,GRACE_MS]");
 	if (!control_begin(d))
 		return 0;
-	control_reply(d, fs_sale_rekey(tel.table, tel.ctl, tel.node_id, id, key), id);
+	/* the key it replaces stays valid for GRACE_MS more (0: refused at once) */
+	control_reply(d,
+		fs_sale_rekey_grace(tel.table, tel.ctl, tel.node_id, id, key,
+			grace == 0 ? 0 : fs_clock_ms() + (int64_t)grace),
+		id);
 	pthread_mutex_unlock(&tel_lock);
 	return 0;
 }
@@ -393,10 +457,12 @@ int fs_telemetry_init(const struct fs_telemetry_ctx *ctx)
 		{"/flashsale/sale/status", cmd_sale_status, "Sale status. Parameters: ID"},
 		{"/flashsale/sale/create", cmd_sale_create,
 			"Create a sale. Parameters: "
-			"ID,STOCK,START_MS,END_MS,open|token[,KEYHEX32]"},
+			"ID,STOCK,START_MS,END_MS,open|token[,KEYHEX32][,rate=R][,burst=B]"},
 		{"/flashsale/sale/lease", cmd_sale_lease,
 			"Lease units to this node. Parameters: ID,UNITS,FINAL(0/1)"},
-		{"/flashsale/sale/key", cmd_sale_key, "Set the token key. Parameters: ID,KEYHEX32"},
+		{"/flashsale/sale/key", cmd_sale_key,
+			"Set the token key, the old one valid GRACE_MS more (default 60000). "
+			"Parameters: ID,KEYHEX32[,GRACE_MS]"},
 		{"/flashsale/sale/stop", cmd_sale_stop, "Stop a sale. Parameters: ID"},
 	};
 	unsigned i;

@@ -145,6 +145,8 @@ static inline bool handle_pkt(struct fs_worker *w, const struct fs_frame_cfg *cf
 			rte_pktmbuf_free(m);
 			return false;
 		}
+		/* the IPv4 source address (network byte order) keys the per-source rate limit */
+		memcpy(&w->env.src_ip, data + info.l3_off + 12, sizeof(w->env.src_ip));
 		fs_claim(w->table, &w->env, &req, payload, &rep);
 		fs_fcp_encode_reply(&rep, out);
 		len = fs_frame_fcp_reply(cfg, data, &info, out);

@@ -21,6 +21,7 @@ static char tmpdir[64];
 static struct fs_sale_table tab;
 static struct fs_journal *jr[N_WORKERS];
 static uint64_t cnt[N_WORKERS][FS_CNT__COUNT];
+static int64_t tok_now; /* token_claim()'s clock */
 
 static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
@@ -36,6 +37,7 @@ static void setup(void)
 	cr_assert_not_null(mkdtemp(tmpdir));
 	fs_sale_table_init(&tab, N_WORKERS);
 	memset(cnt, 0, sizeof(cnt));
+	tok_now = NOW_MS;
 	for (unsigned i = 0; i < N_WORKERS; i++) {
 		jr[i] = fs_journal_open(tmpdir, i);
 		cr_assert_not_null(jr[i]);
@@ -319,7 +321,7 @@ static void token_sale(uint32_t id, bool has_key)
 static struct fs_fcp_reply token_claim(uint32_t sale, uint64_t user, uint32_t expiry, uint16_t node,
 	const uint8_t key[16], bool corrupt)
 {
-	struct fs_claim_env env = env_of(1, NOW_MS);
+	struct fs_claim_env env = env_of(1, tok_now);
 	struct fs_fcp_req req = {.type = FS_FCP_CLAIM,
 		.sale_id = sale,
 		.user_id = user,
@@ -525,4 +527,216 @@ Test(claim, one_per_user_across_workers, .timeout = 120)
 	fprintf(stderr, "# one_per_user_across_workers: %u users x %u workers: %.2f s, %u RETRY\n",
 		RACE_USERS, N_WORKERS, (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9,
 		retries);
+}
+
+/* ---- per-source rate limits ---- */
+
+static struct fs_ratelimit lim;
+
+/* One request from source @p src (dotted quad's last byte: 10.1.1.SRC) through the limiter. */
+static struct fs_fcp_reply limited_req(
+	uint8_t type, int64_t now_ms, uint32_t sale, uint64_t user, uint8_t src)
+{
+	struct fs_claim_env env = env_of(0, now_ms);
+	struct fs_fcp_req req = {.type = type, .sale_id = sale, .user_id = user, .request_id = 1};
+	uint8_t raw[48] = {0}, a[4] = {10, 1, 1, src};
+	struct fs_fcp_reply rep;
+
+	env.rl = &lim;
+	memcpy(&env.src_ip, a, 4);
+	fs_claim(&tab, &env, &req, raw, &rep);
+	return rep;
+}
+
+Test(claim, rate_limited_per_source)
+{
+	struct fs_sale_def def = {.sale_id = 70,
+		.stock = 100,
+		.start_ms = NOW_MS - 1000,
+		.end_ms = NOW_MS + 60000,
+		.rl_set = true,
+		.rl_rate = 2,
+		.rl_burst = 3};
+	struct fs_fcp_reply rep;
+
+	cr_assert_eq(fs_ratelimit_init(&lim, 7), 0);
+	cr_assert_eq(fs_sale_define(&tab, NULL, NODE, &def), 0);
+	cr_assert_eq(fs_sale_lease(&tab, NULL, NODE, 70, 100, true), 0);
+	for (uint64_t u = 1; u <= 3; u++)
+		cr_assert_eq(limited_req(FS_FCP_CLAIM, NOW_MS, 70, u, 1).status, FS_ST_WON);
+	rep = limited_req(FS_FCP_CLAIM, NOW_MS, 70, 4, 1);
+	cr_assert_eq(rep.status, FS_ST_RATE_LIMITED);
+	cr_assert_eq(rep.retry_after_ms, 500, "2/s: one claim back after 500 ms");
+	cr_assert_eq(rep.order_id, 0);
+	cr_assert_eq(cnt[0][FS_CNT_ST_RATE_LIMITED], 1);
+	/* a status request takes from the same bucket */
+	rep = limited_req(FS_FCP_SALE_STATUS, NOW_MS + 100, 70, 0, 1);
+	cr_assert_eq(rep.status, FS_ST_RATE_LIMITED);
+	cr_assert_eq(rep.retry_after_ms, 400);
+	/* another source is not limited */
+	cr_assert_eq(limited_req(FS_FCP_CLAIM, NOW_MS, 70, 5, 2).status, FS_ST_WON);
+	cr_assert_eq(limited_req(FS_FCP_SALE_STATUS, NOW_MS, 70, 0, 2).status, FS_ST_ACTIVE);
+	/* after the wait, the first source is admitted again, once */
+	cr_assert_eq(limited_req(FS_FCP_CLAIM, NOW_MS + 500, 70, 4, 1).status, FS_ST_WON);
+	cr_assert_eq(limited_req(FS_FCP_CLAIM, NOW_MS + 500, 70, 6, 1).status, FS_ST_RATE_LIMITED);
+	/* no limiter (env.rl NULL): never limited */
+	cr_assert_eq(claim(0, NOW_MS, 70, 7, 1).status, FS_ST_WON);
+	fs_ratelimit_fini(&lim);
+}
+
+Test(claim, rate_limit_node_default_and_sale_override)
+{
+	struct fs_sale_def own_off = {.sale_id = 72,
+		.stock = 100,
+		.start_ms = NOW_MS - 1000,
+		.end_ms = NOW_MS + 60000,
+		.rl_set = true,
+		.rl_rate = 0};
+	struct fs_sale_def bad = own_off;
+
+	cr_assert_eq(fs_ratelimit_init(&lim, 0), 0);
+	tab.rl_rate = 1;
+	tab.rl_burst = 1;
+	open_sale(71, 100); /* node default: 1/s, burst 1 */
+	cr_assert_eq(limited_req(FS_FCP_CLAIM, NOW_MS, 71, 1, 9).status, FS_ST_WON);
+	cr_assert_eq(limited_req(FS_FCP_CLAIM, NOW_MS, 71, 2, 9).retry_after_ms, 1000);
+	/* a sale that turns limits off for itself */
+	cr_assert_eq(fs_sale_define(&tab, NULL, NODE, &own_off), 0);
+	cr_assert_eq(fs_sale_lease(&tab, NULL, NODE, 72, 100, true), 0);
+	for (uint64_t u = 1; u <= 10; u++)
+		cr_assert_eq(limited_req(FS_FCP_CLAIM, NOW_MS, 72, u, 9).status, FS_ST_WON);
+	/* a rate with no burst, or beyond the maxima, is refused */
+	bad.sale_id = 73;
+	bad.rl_rate = 5;
+	cr_assert_eq(fs_sale_define(&tab, NULL, NODE, &bad), -EINVAL);
+	bad.rl_burst = FS_RL_BURST_MAX + 1;
+	cr_assert_eq(fs_sale_define(&tab, NULL, NODE, &bad), -EINVAL);
+	fs_ratelimit_fini(&lim);
+}
+
+Test(claim, rate_limit_before_window_checks_not)
+{
+	struct fs_sale_def def = {.sale_id = 74,
+		.stock = 5,
+		.start_ms = NOW_MS + 1000,
+		.end_ms = NOW_MS + 60000,
+		.rl_set = true,
+		.rl_rate = 1,
+		.rl_burst = 1};
+
+	cr_assert_eq(fs_ratelimit_init(&lim, 0), 0);
+	cr_assert_eq(fs_sale_define(&tab, NULL, NODE, &def), 0);
+	/* NOT_STARTED answers cost nothing and take nothing from the bucket (DESIGN.md order) */
+	for (int i = 0; i < 5; i++)
+		cr_assert_eq(limited_req(FS_FCP_CLAIM, NOW_MS, 74, 1, 3).status, FS_ST_NOT_STARTED);
+	fs_ratelimit_fini(&lim);
+}
+
+/* ---- key rotation ---- */
+
+static const uint8_t KEY2[16] = {0xa0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+static const uint8_t KEY3[16] = {0xb0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+
+Test(claim, rekey_grace_window)
+{
+	token_sale(42, true);
+	cr_assert_eq(fs_sale_rekey_grace(&tab, NULL, NODE, 42, KEY2, NOW_MS + 1000), 0);
+	/* during the grace period both keys verify */
+	cr_assert_eq(token_claim(42, 1, 1798761600, 0, KEY, false).status, FS_ST_WON);
+	cr_assert_eq(token_claim(42, 2, 1798761600, 0, KEY2, false).status, FS_ST_WON);
+	cr_assert_eq(token_claim(42, 3, 1798761600, 0, KEY3, false).status, FS_ST_BAD_TOKEN);
+	tok_now = NOW_MS + 999;
+	cr_assert_eq(token_claim(42, 4, 1798761600, 0, KEY, false).status, FS_ST_WON);
+	/* from the deadline on, the old key is refused */
+	tok_now = NOW_MS + 1000;
+	cr_assert_eq(token_claim(42, 5, 1798761600, 0, KEY, false).status, FS_ST_BAD_TOKEN);
+	cr_assert_eq(token_claim(42, 6, 1798761600, 0, KEY2, false).status, FS_ST_WON);
+	/* pushing the current key again changes nothing */
+	cr_assert_eq(fs_sale_rekey_grace(&tab, NULL, NODE, 42, KEY2, NOW_MS + 99999), 0);
+	cr_assert_eq(token_claim(42, 7, 1798761600, 0, KEY, false).status, FS_ST_BAD_TOKEN);
+	/* a rekey without grace refuses the old key at once */
+	cr_assert_eq(fs_sale_rekey(&tab, NULL, NODE, 42, KEY3), 0);
+	cr_assert_eq(token_claim(42, 8, 1798761600, 0, KEY2, false).status, FS_ST_BAD_TOKEN);
+	cr_assert_eq(token_claim(42, 9, 1798761600, 0, KEY3, false).status, FS_ST_WON);
+}
+
+Test(claim, rekey_twice_only_last_two_keys)
+{
+	token_sale(42, true);
+	cr_assert_eq(fs_sale_rekey_grace(&tab, NULL, NODE, 42, KEY2, NOW_MS + 5000), 0);
+	cr_assert_eq(fs_sale_rekey_grace(&tab, NULL, NODE, 42, KEY3, NOW_MS + 5000), 0);
+	cr_assert_eq(token_claim(42, 1, 1798761600, 0, KEY, false).status, FS_ST_BAD_TOKEN);
+	cr_assert_eq(token_claim(42, 2, 1798761600, 0, KEY2, false).status, FS_ST_WON);
+	cr_assert_eq(token_claim(42, 3, 1798761600, 0, KEY3, false).status, FS_ST_WON);
+	cr_assert_eq(fs_sale_prev_until(fs_sale_lookup(&tab, 42)), NOW_MS + 5000);
+}
+
+Test(claim, rekey_grace_survives_recovery)
+{
+	struct fs_journal *ctl = fs_journal_open(tmpdir, FS_JOURNAL_CONTROL);
+	struct fs_sale_def def = {.sale_id = 44,
+		.stock = 10,
+		.start_ms = 0,
+		.end_ms = INT64_MAX,
+		.admission = FS_ADM_TOKEN,
+		.has_key = true,
+		.rl_set = true,
+		.rl_rate = 9,
+		.rl_burst = 4};
+	struct fs_sale_table t2;
+	struct fs_recovery rec;
+	const struct fs_sale *s;
+
+	cr_assert_not_null(ctl);
+	memcpy(def.key, KEY, 16);
+	cr_assert_eq(fs_sale_define(&tab, ctl, NODE, &def), 0);
+	cr_assert_eq(fs_sale_rekey_grace(&tab, ctl, NODE, 44, KEY2, NOW_MS + 700), 0);
+	fs_journal_close(ctl);
+	fs_sale_table_init(&t2, N_WORKERS);
+	cr_assert_eq(fs_sale_recover(&t2, tmpdir, &rec), 0);
+	s = fs_sale_lookup(&t2, 44);
+	cr_assert_not_null(s);
+	cr_assert_eq(s->rl_set, 1);
+	cr_assert_eq(s->rl_rate, 9);
+	cr_assert_eq(s->rl_burst, 4);
+	cr_assert_arr_eq(s->key, KEY2, 16);
+	cr_assert_eq(fs_sale_prev_until(s), NOW_MS + 700);
+	fs_sale_table_fini(&t2);
+}
+
+struct rekeyer {
+	struct fs_sale *s;
+	volatile int stop;
+	unsigned n;
+};
+
+static void *rekey_run(void *arg)
+{
+	struct rekeyer *r = arg;
+
+	/* alternate KEY2 and KEY with an endless grace: KEY is always current or previous */
+	while (!r->stop) {
+		fs_sale_set_key_grace(r->s, r->n % 2 ? KEY : KEY2, INT64_MAX);
+		r->n++;
+	}
+	return NULL;
+}
+
+Test(claim, rekey_never_tears_a_key, .timeout = 60)
+{
+	struct rekeyer r = {0};
+	pthread_t th;
+	uint8_t raw[48] = {0x46, 0x43, 1, FS_FCP_CLAIM, 0, 0, 0, 42};
+	unsigned bad = 0;
+
+	token_sale(42, true);
+	r.s = fs_sale_lookup(&tab, 42);
+	crypto_shorthash_siphashx24(raw + 24, raw + 4, 20, KEY);
+	cr_assert_eq(pthread_create(&th, NULL, rekey_run, &r), 0);
+	for (int i = 0; i < 2000000; i++)
+		bad += fs_sale_token_check(r.s, raw, NOW_MS) <= 0;
+	r.stop = 1;
+	pthread_join(th, NULL);
+	cr_assert_eq(bad, 0, "%u of 2M checks refused a valid key during %u rekeys", bad, r.n);
+	cr_assert_gt(r.n, 100);
 }
