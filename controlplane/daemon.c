@@ -146,6 +146,58 @@ static void publish_event(struct daemon *d, struct sale_mem *m, enum fs_redis_ev
 		logf_("sale %" PRIu32 ": published %s", m->sale_id, fs_redis_event_name(ev));
 }
 
+/* Key id as the dataplane's status shows it (key_id): hex of BLAKE2b-64 of the key. */
+static void key_id(const uint8_t key[16], char out[17])
+{
+	uint8_t h[8];
+
+	crypto_generichash(h, sizeof(h), key, 16, NULL, 0);
+	sodium_bin2hex(out, 17, h, sizeof(h));
+}
+
+/*
+ * Token key: push Redis's token_key when the dataplane has no key or another one (a rekey).
+ * The dataplane's key stays valid until Redis's prev_key_until_ms if it is Redis's
+ * prev_token_key (the key the rekey replaced); any other key is replaced at once. Returns the
+ * status dict to use from now on (a new reference; @p st is consumed) or NULL on a socket error.
+ */
+static struct json_object *dp_sync_key(
+	struct daemon *d, struct sale_mem *m, const struct fs_redis_sale *s, struct json_object *st)
+{
+	struct json_object *rep;
+	const char *dp_id = fs_dpctl_get_str(st, "key_id");
+	char hex[33], want[17], prev[17] = "";
+	long long key_set = 0;
+	int64_t grace = 0, now = fs_time_now_ms();
+	int rc;
+
+	fs_dpctl_get_i64(st, "key_set", &key_set);
+	key_id(s->key, want);
+	if (key_set && dp_id != NULL && strcmp(dp_id, want) == 0)
+		return st;
+	if (s->has_prev_key)
+		key_id(s->prev_key, prev);
+	if (key_set && dp_id != NULL && s->has_prev_key && strcmp(dp_id, prev) == 0 &&
+		s->prev_key_until_ms > now)
+		grace = s->prev_key_until_ms - now;
+	sodium_bin2hex(hex, sizeof(hex), s->key, sizeof(s->key));
+	rc = dp_cmd(d, &rep, "/flashsale/sale/key,%" PRIu32 ",%s,%" PRId64, s->sale_id, hex, grace);
+	if (rc == -EREMOTEIO) {
+		sale_err(m, "dataplane key", d->dp.errstr);
+		return st;
+	}
+	json_object_put(st);
+	if (rc < 0)
+		return NULL;
+	if (key_set)
+		logf_("sale %" PRIu32 ": token key rotated on the dataplane (old key valid %" PRId64
+		      " ms more)",
+			s->sale_id, grace);
+	else
+		logf_("sale %" PRIu32 ": token key set on the dataplane", s->sale_id);
+	return rep;
+}
+
 /*
  * Bring the dataplane in line with Redis for one sale. Returns the dataplane's status dict (a new
  * reference) or NULL if the dataplane is down or refused.
@@ -154,9 +206,9 @@ static struct json_object *dp_sync(struct daemon *d, struct sale_mem *m,
 	const struct fs_redis_sale *s, const struct fs_redis_lease *lease)
 {
 	struct json_object *st = NULL, *rep;
-	long long dp_leased = 0, dp_final = 0, key_set = 0;
+	long long dp_leased = 0, dp_final = 0;
 	const char *dp_state;
-	char hex[33] = "";
+	char hex[33] = "", limits[48] = "";
 	uint32_t id = s->sale_id;
 	int rc;
 
@@ -165,10 +217,16 @@ static struct json_object *dp_sync(struct daemon *d, struct sale_mem *m,
 		/* Not on the dataplane yet (or it refused): define it. */
 		if (s->has_key)
 			sodium_bin2hex(hex, sizeof(hex), s->key, sizeof(s->key));
+		if (s->has_rl && s->rl_rate == 0)
+			snprintf(limits, sizeof(limits), ",rate=0");
+		else if (s->has_rl)
+			snprintf(limits, sizeof(limits), ",rate=%" PRIu32 ",burst=%" PRIu32,
+				s->rl_rate, s->rl_burst);
 		rc = dp_cmd(d, &st,
 			"/flashsale/sale/create,%" PRIu32 ",%" PRIu64 ",%" PRId64 ",%" PRId64
-			",%s%s%s",
-			id, s->stock, s->start_ms, s->end_ms, s->admission, hex[0] ? "," : "", hex);
+			",%s%s%s%s",
+			id, s->stock, s->start_ms, s->end_ms, s->admission, hex[0] ? "," : "", hex,
+			limits);
 		if (rc == -EREMOTEIO) {
 			sale_err(m, "dataplane create", d->dp.errstr);
 			return NULL;
@@ -183,7 +241,6 @@ static struct json_object *dp_sync(struct daemon *d, struct sale_mem *m,
 
 	fs_dpctl_get_i64(st, "leased", &dp_leased);
 	fs_dpctl_get_i64(st, "final", &dp_final);
-	fs_dpctl_get_i64(st, "key_set", &key_set);
 	if (lease->leased > (uint64_t)dp_leased ||
 		(lease->pool_empty && !dp_final && lease->leased == (uint64_t)dp_leased)) {
 		uint64_t units = lease->leased - (uint64_t)dp_leased;
@@ -210,18 +267,10 @@ static struct json_object *dp_sync(struct daemon *d, struct sale_mem *m,
 		sale_err(m, "lease mismatch", text);
 	}
 
-	if (s->has_key && !key_set && strcmp(s->admission, "token") == 0) {
-		sodium_bin2hex(hex, sizeof(hex), s->key, sizeof(s->key));
-		rc = dp_cmd(d, &rep, "/flashsale/sale/key,%" PRIu32 ",%s", id, hex);
-		if (rc == -EREMOTEIO) {
-			sale_err(m, "dataplane key", d->dp.errstr);
-		} else if (rc == 0) {
-			logf_("sale %" PRIu32 ": token key set on the dataplane", id);
-			json_object_put(st);
-			st = rep;
-		} else {
-			goto fail;
-		}
+	if (s->has_key && strcmp(s->admission, "token") == 0) {
+		st = dp_sync_key(d, m, s, st);
+		if (st == NULL)
+			return NULL;
 	}
 
 	dp_state = fs_dpctl_get_str(st, "state");
@@ -253,6 +302,7 @@ static void rebuild_sale(struct daemon *d, uint32_t id)
 	struct fs_redis_sale def = {.sale_id = id};
 	struct json_object *st = NULL;
 	long long total = 0, start = 0, end = 0, leased = 0, fin = 0, sold = -1;
+	long long rate_own = 0, rate = 0, burst = 0;
 	const char *adm, *state;
 	struct sale_mem *m;
 	unsigned rebuilt = 0;
@@ -288,6 +338,13 @@ static void rebuild_sale(struct daemon *d, uint32_t id)
 		m->stopped || (state != NULL && strcmp(state, "stopped") == 0) ? "stopped"
 									       : "created");
 	def.events_published = m->events;
+	if (fs_dpctl_get_i64(st, "rate_own", &rate_own) == 0 && rate_own == 1 &&
+		fs_dpctl_get_i64(st, "rate_limit", &rate) == 0 &&
+		fs_dpctl_get_i64(st, "rate_burst", &burst) == 0 && rate >= 0 && burst >= 0) {
+		def.has_rl = true;
+		def.rl_rate = (uint32_t)rate;
+		def.rl_burst = (uint32_t)burst;
+	}
 	if (m->has_key) {
 		memcpy(def.key, m->key, sizeof(def.key));
 		def.has_key = true;

@@ -24,6 +24,8 @@
 static const char usage_text[] =
 	"usage: flashctl [--redis URL] [--dp PREFIX | --dp-socket PATH] [--node-id N] COMMAND ...\n"
 	"  sale create --sale N --stock S --start T --end T [--admission open|token]\n"
+	"              [--rate-limit R [--rate-burst B]]   (claims/s per source; 0 = none)\n"
+	"  sale rekey --sale N [--grace-s 60]   (new token key; the old one valid S more seconds)\n"
 	"  sale status --sale N\n"
 	"  sale stop --sale N\n"
 	"  sale list\n"
@@ -153,9 +155,12 @@ static int cmd_sale_create(const struct globals *g, int argc, char **argv)
 		{"end", required_argument, NULL, 'e'},
 		{"admission", required_argument, NULL, 'a'},
 		{"key", required_argument, NULL, 'K'}, /* hidden: fixed token key, for tests */
+		{"rate-limit", required_argument, NULL, 'R'},
+		{"rate-burst", required_argument, NULL, 'B'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *sale = NULL, *stock = NULL, *start = NULL, *end = NULL, *key = NULL;
+	const char *rate = NULL, *burst = NULL;
 	struct fs_redis_sale def = {0};
 	struct fs_redis r;
 	uint64_t v;
@@ -188,12 +193,35 @@ static int cmd_sale_create(const struct globals *g, int argc, char **argv)
 		case 'K':
 			key = optarg;
 			break;
+		case 'R':
+			rate = optarg;
+			break;
+		case 'B':
+			burst = optarg;
+			break;
 		default:
 			return bad_opt(argv);
 		}
 	}
 	if (optind < argc)
 		return usage_err("sale create: unexpected argument '%s'", argv[optind]);
+	if (burst != NULL && rate == NULL)
+		return usage_err("--rate-burst needs --rate-limit");
+	if (rate != NULL) {
+		uint64_t x;
+
+		/* limits of flashsale-dp (dataplane/ratelimit.h) */
+		if (parse_u64(rate, 0, 1000000, &x) < 0)
+			return usage_err("bad --rate-limit '%s' (0..1000000 claims/s)", rate);
+		def.has_rl = true;
+		def.rl_rate = (uint32_t)x;
+		def.rl_burst = x == 0 ? 0 : x > 65535 ? 65535 : (uint32_t)x;
+		if (burst != NULL) {
+			if (parse_u64(burst, 1, 65535, &x) < 0)
+				return usage_err("bad --rate-burst '%s' (1..65535)", burst);
+			def.rl_burst = (uint32_t)x;
+		}
+	}
 	if (!sale || !stock || !start || !end)
 		return usage_err("sale create needs --sale, --stock, --start and --end");
 	if (parse_u64(sale, 0, UINT32_MAX, &v) < 0)
@@ -229,9 +257,88 @@ static int cmd_sale_create(const struct globals *g, int argc, char **argv)
 	printf("start_ms=%" PRId64 "\n", def.start_ms);
 	printf("end_ms=%" PRId64 "\n", def.end_ms);
 	printf("admission=%s\n", def.admission);
+	if (def.has_rl)
+		printf("rate_limit=%" PRIu32 "\nrate_burst=%" PRIu32 "\n", def.rl_rate,
+			def.rl_burst);
 	if (def.has_key) {
 		sodium_bin2hex(hex, sizeof(hex), def.key, sizeof(def.key));
 		printf("token_key=%s\n", hex);
+	}
+	return 0;
+}
+
+/*
+ * sale rekey: a new random token key in Redis (the old one kept as prev_token_key, valid until
+ * now + grace), pushed to the dataplane at once when --dp is given (else the daemon does it).
+ */
+static int cmd_sale_rekey(const struct globals *g, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{"sale", required_argument, NULL, 's'},
+		{"grace-s", required_argument, NULL, 'g'},
+		{"key", required_argument, NULL, 'K'}, /* hidden: fixed new key, for tests */
+		{NULL, 0, NULL, 0},
+	};
+	const char *sale = NULL, *key = NULL;
+	uint64_t v, grace_s = 60;
+	uint8_t k[16];
+	char hex[33], cmd[128];
+	int64_t until;
+	struct fs_redis r;
+	int c, rc;
+
+	SUBOPT_LOOP(argc, argv, lo, c)
+	{
+		switch (c) {
+		case 's':
+			sale = optarg;
+			break;
+		case 'g':
+			if (parse_u64(optarg, 0, 7 * 24 * 3600, &grace_s) < 0)
+				return usage_err("bad --grace-s '%s' (0..604800)", optarg);
+			break;
+		case 'K':
+			key = optarg;
+			break;
+		default:
+			return bad_opt(argv);
+		}
+	}
+	if (optind < argc)
+		return usage_err("sale rekey: unexpected argument '%s'", argv[optind]);
+	if (sale == NULL)
+		return usage_err("sale rekey needs --sale N");
+	if (parse_u64(sale, 0, UINT32_MAX, &v) < 0)
+		return usage_err("bad --sale '%s' (0..4294967295)", sale);
+	if (key != NULL) {
+		if (parse_key(key, k) < 0)
+			return usage_err("bad --key (32 hex digits)");
+	} else {
+		randombytes_buf(k, sizeof(k));
+	}
+	until = grace_s == 0 ? 0 : fs_time_now_ms() + (int64_t)grace_s * 1000;
+	if (redis_open(g, &r) != 0)
+		return EXIT_FAILURE;
+	rc = fs_redis_sale_rekey(&r, (uint32_t)v, k, until);
+	fs_redis_close(&r);
+	if (rc < 0)
+		return fail("%s", r.errstr);
+	sodium_bin2hex(hex, sizeof(hex), k, sizeof(k));
+	printf("sale=%" PRIu64 "\ntoken_key=%s\nprev_key_until_ms=%" PRId64 "\n", v, hex, until);
+	if (have_dp(g)) {
+		struct json_object *st;
+		struct fs_dpctl d;
+
+		if (dp_open(g, &d) < 0)
+			return fail("%s (the daemon pushes the key)", d.errstr);
+		snprintf(cmd, sizeof(cmd), "/flashsale/sale/key,%" PRIu64 ",%s,%" PRIu64, v, hex,
+			grace_s * 1000);
+		rc = fs_dpctl_cmd(&d, cmd, &st);
+		fs_dpctl_close(&d);
+		if (rc < 0)
+			return fail("%s (the daemon pushes the key)", d.errstr);
+		print_dict("dp_", st);
+		json_object_put(st);
 	}
 	return 0;
 }
@@ -292,10 +399,14 @@ static int cmd_sale_status(const struct globals *g, int argc, char **argv)
 	printf("sold=%" PRId64 "\n", s.sold);
 	printf("remaining=%" PRId64 "\n", s.remaining);
 	printf("events_published=%" PRIu32 "\n", s.events_published);
+	if (s.has_rl)
+		printf("rate_limit=%" PRIu32 "\nrate_burst=%" PRIu32 "\n", s.rl_rate, s.rl_burst);
 	if (s.has_key) {
 		sodium_bin2hex(hex, sizeof(hex), s.key, sizeof(s.key));
 		printf("token_key=%s\n", hex);
 	}
+	if (s.has_prev_key)
+		printf("prev_key_until_ms=%" PRId64 "\n", s.prev_key_until_ms);
 	if (!have_dp(g))
 		return 0;
 	if (dp_open(g, &d) < 0) {
@@ -376,9 +487,11 @@ static int cmd_sale_list(const struct globals *g, int argc, char **argv)
 static int cmd_sale(const struct globals *g, int argc, char **argv)
 {
 	if (argc < 2)
-		return usage_err("sale needs a sub-command: create, status, stop or list");
+		return usage_err("sale needs a sub-command: create, rekey, status, stop or list");
 	if (strcmp(argv[1], "create") == 0)
 		return cmd_sale_create(g, argc - 1, argv + 1);
+	if (strcmp(argv[1], "rekey") == 0)
+		return cmd_sale_rekey(g, argc - 1, argv + 1);
 	if (strcmp(argv[1], "status") == 0)
 		return cmd_sale_status(g, argc - 1, argv + 1);
 	if (strcmp(argv[1], "stop") == 0)

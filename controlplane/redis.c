@@ -19,7 +19,8 @@
 
 /*
  * KEYS: sale hash, pool, sold, remaining, fs:sales.
- * ARGV: sale id, stock, start_ms, end_ms, admission, token key hex or "".
+ * ARGV: sale id, stock, start_ms, end_ms, admission, token key hex or "", rate limit or "",
+ *       rate burst or "".
  * Returns 0 if the sale exists (nothing changed), 1 if created.
  */
 static const char create_lua[] =
@@ -27,10 +28,27 @@ static const char create_lua[] =
 	"redis.call('HSET', KEYS[1], 'stock', ARGV[2], 'start_ms', ARGV[3], 'end_ms', ARGV[4],\n"
 	"  'admission', ARGV[5], 'state', 'created', 'events_published', '0')\n"
 	"if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'token_key', ARGV[6]) end\n"
+	"if ARGV[7] ~= '' then\n"
+	"  redis.call('HSET', KEYS[1], 'rate_limit', ARGV[7], 'rate_burst', ARGV[8])\n"
+	"end\n"
 	"redis.call('SET', KEYS[2], ARGV[2])\n"
 	"redis.call('SET', KEYS[3], '0')\n"
 	"redis.call('SET', KEYS[4], ARGV[2])\n"
 	"redis.call('SADD', KEYS[5], ARGV[1])\n"
+	"return 1\n";
+
+/*
+ * KEYS: sale hash. ARGV: new key hex, prev_key_until_ms.
+ * Returns 0 if there is no such sale, -1 if it is not a token sale, 1 once rotated.
+ */
+static const char rekey_lua[] =
+	"if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end\n"
+	"if redis.call('HGET', KEYS[1], 'admission') ~= 'token' then return -1 end\n"
+	"local old = redis.call('HGET', KEYS[1], 'token_key')\n"
+	"if old then\n"
+	"  redis.call('HSET', KEYS[1], 'prev_token_key', old, 'prev_key_until_ms', ARGV[2])\n"
+	"end\n"
+	"redis.call('HSET', KEYS[1], 'token_key', ARGV[1])\n"
 	"return 1\n";
 
 /* KEYS: sale hash. Returns 0 if there is no such sale, 1 once state is "stopped". */
@@ -95,7 +113,8 @@ static const char event_lua[] =
  * persistence). Atomic; touches only what is missing, so a second daemon racing it is harmless.
  * KEYS: sale hash, pool, this node's lease, node_sold hash, sold, remaining, fs:sales.
  * ARGV: id, stock, start_ms, end_ms, admission, state, events_published, key hex or "", node,
- *       leased (the dataplane's), final (0/1), sold (the dataplane's).
+ *       leased (the dataplane's), final (0/1), sold (the dataplane's), rate limit or "",
+ *       rate burst.
  * The pool, when missing: 0 if this node's lease is final (it was empty when that lease was
  * given), else stock - lease (clamped at 0). The lease, when missing: the dataplane's, taken
  * from the pool. node_sold only ever goes up; sold and remaining follow from it.
@@ -109,6 +128,9 @@ static const char rebuild_lua[] =
 	"  redis.call('HSET', KEYS[1], 'stock', ARGV[2], 'start_ms', ARGV[3], 'end_ms', ARGV[4],\n"
 	"    'admission', ARGV[5], 'state', ARGV[6], 'events_published', ARGV[7])\n"
 	"  if ARGV[8] ~= '' then redis.call('HSET', KEYS[1], 'token_key', ARGV[8]) end\n"
+	"  if ARGV[13] ~= '' then\n"
+	"    redis.call('HSET', KEYS[1], 'rate_limit', ARGV[13], 'rate_burst', ARGV[14])\n"
+	"  end\n"
 	"  done = done + 1\n"
 	"else\n"
 	"  stock = tonumber(redis.call('HGET', KEYS[1], 'stock') or ARGV[2])\n"
@@ -318,6 +340,7 @@ int fs_redis_sale_create(struct fs_redis *r, const struct fs_redis_sale *def)
 {
 	char k_sale[KEYLEN], k_pool[KEYLEN], k_sold[KEYLEN], k_rem[KEYLEN];
 	char id[16], stock[24], start[24], end[24], hex[2 * 16 + 1] = "";
+	char rate[16] = "", burst[16] = "";
 	redisReply *rep;
 	long long v = 0;
 	int rc;
@@ -326,6 +349,10 @@ int fs_redis_sale_create(struct fs_redis *r, const struct fs_redis_sale *def)
 	key_of(k_pool, def->sale_id, "pool");
 	key_of(k_sold, def->sale_id, "sold");
 	key_of(k_rem, def->sale_id, "remaining");
+	if (def->has_rl) {
+		snprintf(rate, sizeof(rate), "%" PRIu32, def->rl_rate);
+		snprintf(burst, sizeof(burst), "%" PRIu32, def->rl_burst);
+	}
 	snprintf(id, sizeof(id), "%" PRIu32, def->sale_id);
 	snprintf(stock, sizeof(stock), "%" PRIu64, def->stock);
 	snprintf(start, sizeof(start), "%" PRId64, def->start_ms);
@@ -333,7 +360,7 @@ int fs_redis_sale_create(struct fs_redis *r, const struct fs_redis_sale *def)
 	if (def->has_key)
 		sodium_bin2hex(hex, sizeof(hex), def->key, sizeof(def->key));
 	const char *argv[] = {"EVAL", create_lua, "5", k_sale, k_pool, k_sold, k_rem, "fs:sales",
-		id, stock, start, end, def->admission, hex};
+		id, stock, start, end, def->admission, hex, rate, burst};
 	rc = command(r, &rep, (int)(sizeof(argv) / sizeof(argv[0])), argv);
 	if (rc < 0)
 		return rc;
@@ -344,6 +371,44 @@ int fs_redis_sale_create(struct fs_redis *r, const struct fs_redis_sale *def)
 	if (v == 0)
 		return set_err(r, -EEXIST, "sale %" PRIu32 " exists", def->sale_id);
 	return 0;
+}
+
+int fs_redis_sale_rekey(
+	struct fs_redis *r, uint32_t sale_id, const uint8_t key[16], int64_t prev_until_ms)
+{
+	char k_sale[KEYLEN], hex[2 * 16 + 1], until[24];
+	redisReply *rep;
+	long long v = 0;
+	int rc;
+
+	key_of(k_sale, sale_id, "sale");
+	sodium_bin2hex(hex, sizeof(hex), key, 16);
+	snprintf(until, sizeof(until), "%" PRId64, prev_until_ms);
+	const char *argv[] = {"EVAL", rekey_lua, "1", k_sale, hex, until};
+	rc = command(r, &rep, 6, argv);
+	if (rc < 0)
+		return rc;
+	rc = reply_int(r, rep, &v);
+	freeReplyObject(rep);
+	if (rc < 0)
+		return rc;
+	if (v == 0)
+		return set_err(r, -ENOENT, "sale %" PRIu32 " not found", sale_id);
+	if (v < 0)
+		return set_err(r, -EINVAL, "sale %" PRIu32 " is not a token sale", sale_id);
+	return 0;
+}
+
+/* A 32-hex-digit key field (string, non-empty) into @p key. 1 set, 0 absent, -EPROTO. */
+static int hex_key(const redisReply *e, uint8_t key[16])
+{
+	size_t bin_len = 0;
+
+	if (e->type != REDIS_REPLY_STRING || e->len == 0)
+		return 0;
+	if (sodium_hex2bin(key, 16, e->str, e->len, NULL, &bin_len, NULL) != 0 || bin_len != 16)
+		return -EPROTO;
+	return 1;
 }
 
 /* Parse a decimal integer reply string (string or nil); nil gives 0. */
@@ -381,12 +446,14 @@ static int copy_str(const redisReply *e, char *out, size_t n)
 int fs_redis_sale_get(struct fs_redis *r, uint32_t sale_id, struct fs_redis_sale *out)
 {
 	static const char *fields[] = {"stock", "start_ms", "end_ms", "admission", "state",
-		"token_key", "events_published"};
+		"token_key", "events_published", "rate_limit", "rate_burst", "prev_token_key",
+		"prev_key_until_ms"};
+	enum { N_FIELDS = sizeof(fields) / sizeof(fields[0]) };
 	char k_sale[KEYLEN], k_pool[KEYLEN], k_sold[KEYLEN], k_rem[KEYLEN];
-	const char *argv[2 + 7];
+	const char *argv[2 + N_FIELDS];
 	redisReply *rep = NULL;
-	int64_t v[3], ev;
-	int rc;
+	int64_t v[3], ev, rate, burst;
+	int rc, kr;
 
 	key_of(k_sale, sale_id, "sale");
 	key_of(k_pool, sale_id, "pool");
@@ -394,14 +461,14 @@ int fs_redis_sale_get(struct fs_redis *r, uint32_t sale_id, struct fs_redis_sale
 	key_of(k_rem, sale_id, "remaining");
 	argv[0] = "HMGET";
 	argv[1] = k_sale;
-	for (int i = 0; i < 7; i++)
+	for (int i = 0; i < N_FIELDS; i++)
 		argv[2 + i] = fields[i];
-	rc = command(r, &rep, 9, argv);
+	rc = command(r, &rep, 2 + N_FIELDS, argv);
 	if (rc < 0)
 		return rc;
 	memset(out, 0, sizeof(*out));
 	out->sale_id = sale_id;
-	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 7) {
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != N_FIELDS) {
 		rc = set_err(r, -EPROTO, "redis: unexpected HMGET reply");
 		goto out;
 	}
@@ -414,22 +481,30 @@ int fs_redis_sale_get(struct fs_redis *r, uint32_t sale_id, struct fs_redis_sale
 		str_i64(rep->element[2], &out->end_ms) < 0 ||
 		copy_str(rep->element[3], out->admission, sizeof(out->admission)) < 0 ||
 		copy_str(rep->element[4], out->state, sizeof(out->state)) < 0 ||
-		str_i64(rep->element[6], &ev) < 0) {
+		str_i64(rep->element[6], &ev) < 0 || str_i64(rep->element[7], &rate) < 0 ||
+		str_i64(rep->element[8], &burst) < 0 || rate < 0 || rate > UINT32_MAX ||
+		burst < 0 || burst > UINT32_MAX ||
+		str_i64(rep->element[10], &out->prev_key_until_ms) < 0) {
 		rc = set_err(r, -EPROTO, "sale %" PRIu32 ": malformed hash %s", sale_id, k_sale);
 		goto out;
 	}
 	out->stock = (uint64_t)v[0];
 	out->events_published = (uint32_t)ev;
-	if (rep->element[5]->type == REDIS_REPLY_STRING && rep->element[5]->len > 0) {
-		size_t bin_len = 0;
-		if (sodium_hex2bin(out->key, sizeof(out->key), rep->element[5]->str,
-			    rep->element[5]->len, NULL, &bin_len, NULL) != 0 ||
-			bin_len != sizeof(out->key)) {
-			rc = set_err(r, -EPROTO, "sale %" PRIu32 ": malformed token_key", sale_id);
-			goto out;
-		}
-		out->has_key = true;
+	out->has_rl = rep->element[7]->type == REDIS_REPLY_STRING;
+	out->rl_rate = (uint32_t)rate;
+	out->rl_burst = (uint32_t)burst;
+	kr = hex_key(rep->element[5], out->key);
+	if (kr < 0) {
+		rc = set_err(r, -EPROTO, "sale %" PRIu32 ": malformed token_key", sale_id);
+		goto out;
 	}
+	out->has_key = kr == 1;
+	kr = hex_key(rep->element[9], out->prev_key);
+	if (kr < 0) {
+		rc = set_err(r, -EPROTO, "sale %" PRIu32 ": malformed prev_token_key", sale_id);
+		goto out;
+	}
+	out->has_prev_key = kr == 1;
 	freeReplyObject(rep);
 	rep = NULL;
 
@@ -640,7 +715,7 @@ int fs_redis_sale_rebuild(struct fs_redis *r, const struct fs_redis_sale *def, u
 {
 	char k_sale[KEYLEN], k_pool[KEYLEN], k_lease[KEYLEN], k_ns[KEYLEN], k_sold[KEYLEN];
 	char k_rem[KEYLEN], what[32], id[16], stock[24], start[24], end[24], ev[16], nodes[16];
-	char leaseds[24], solds[24], hex[2 * 16 + 1] = "";
+	char leaseds[24], solds[24], hex[2 * 16 + 1] = "", rate[16] = "", burst[16] = "";
 	redisReply *rep;
 	long long v = 0;
 	int rc;
@@ -662,10 +737,14 @@ int fs_redis_sale_rebuild(struct fs_redis *r, const struct fs_redis_sale *def, u
 	snprintf(solds, sizeof(solds), "%" PRIu64, sold);
 	if (def->has_key)
 		sodium_bin2hex(hex, sizeof(hex), def->key, sizeof(def->key));
+	if (def->has_rl) {
+		snprintf(rate, sizeof(rate), "%" PRIu32, def->rl_rate);
+		snprintf(burst, sizeof(burst), "%" PRIu32, def->rl_burst);
+	}
 	const char *argv[] = {"EVAL", rebuild_lua, "7", k_sale, k_pool, k_lease, k_ns, k_sold,
 		k_rem, "fs:sales", id, stock, start, end, def->admission,
 		def->state[0] ? def->state : "created", ev, hex, nodes, leaseds, final ? "1" : "0",
-		solds};
+		solds, rate, burst};
 	rc = command(r, &rep, (int)(sizeof(argv) / sizeof(argv[0])), argv);
 	if (rc < 0)
 		return rc;

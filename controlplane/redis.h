@@ -40,6 +40,12 @@ struct fs_redis_sale {
 	int64_t sold;		   /**< fs:{N}:sold */
 	int64_t remaining;	   /**< fs:{N}:remaining */
 	uint32_t events_published; /**< enum fs_redis_event bits */
+	bool has_rl;	      /**< rate_limit/rate_burst fields set (else the node's defaults) */
+	uint32_t rl_rate;     /**< claims/s per source, 0 = not limited */
+	uint32_t rl_burst;    /**< bucket size in claims */
+	bool has_prev_key;    /**< prev_token_key set (by sale rekey) */
+	uint8_t prev_key[16]; /**< the key before the last rekey */
+	int64_t prev_key_until_ms; /**< unix ms until which prev_key stays valid */
 };
 
 /** Result of one lease. */
@@ -71,7 +77,8 @@ bool fs_redis_usable(const struct fs_redis *r);
 
 /**
  * Create a sale atomically (Lua): fails if fs:{N}:sale exists; sets the hash (state "created",
- * events_published 0, token_key if @p def->has_key), pool = stock, sold = 0, remaining = stock,
+ * events_published 0, token_key if @p def->has_key, rate_limit and rate_burst if
+ * @p def->has_rl), pool = stock, sold = 0, remaining = stock,
  * and adds N to fs:sales. Counter fields of @p def are ignored.
  * @return 0, -EEXIST if the sale exists, or a negative errno on a Redis error.
  */
@@ -83,6 +90,15 @@ int fs_redis_sale_create(struct fs_redis *r, const struct fs_redis_sale *def);
  *         negative errno on a Redis error.
  */
 int fs_redis_sale_get(struct fs_redis *r, uint32_t sale_id, struct fs_redis_sale *out);
+
+/**
+ * Rotate a token sale's key (Lua, atomic): prev_token_key = the old token_key,
+ * prev_key_until_ms = @p prev_until_ms, token_key = @p key.
+ * @return 0, -ENOENT if the sale does not exist, -EINVAL if its admission is not token, or a
+ *         negative errno on a Redis error.
+ */
+int fs_redis_sale_rekey(
+	struct fs_redis *r, uint32_t sale_id, const uint8_t key[16], int64_t prev_until_ms);
 
 /**
  * Set the sale's state field to "stopped" if the sale exists (Lua, atomic).
@@ -131,7 +147,8 @@ int fs_redis_publish_event(
  * dataplane's authoritative state (Lua, atomic; only missing keys are written, so it is safe to
  * run twice or from two daemons):
  * - the hash from @p def (stock = the dataplane's total, start_ms, end_ms, admission, state,
- *   events_published, token_key if def->has_key), and N in fs:sales;
+ *   events_published, token_key if def->has_key, rate_limit/rate_burst if def->has_rl), and N
+ *   in fs:sales;
  * - fs:{N}:lease:{NODE} = @p leased (the dataplane's), taken from the pool when the pool exists;
  *   a missing pool becomes 0 if @p final (the pool was empty when the final lease was given),
  *   else stock - leased (never below 0);
