@@ -18,6 +18,7 @@
 #include "fcp.h"
 #include "frame.h"
 #include "journal.h"
+#include "ratelimit.h"
 #include "sale.h"
 
 /*
@@ -55,13 +56,24 @@ static const struct fs_frame_cfg fz_cfg = {
 	.ip = RTE_BE32(0x0a000002), /* 10.0.0.2 */
 	.udp_port = FS_FCP_PORT,
 };
+/* the token sale's previous key (the vectors'), valid until FZ_PREV_UNTIL_MS, and its current */
 static const uint8_t fz_key[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+static const uint8_t fz_key2[16] = {0xf0, 0xf1, 0xf2, 0xf3, 0xf4, 0xf5, 0xf6, 0xf7, 0xf8, 0xf9,
+	0xfa, 0xfb, 0xfc, 0xfd, 0xfe, 0xff};
+#define FZ_PREV_UNTIL_MS (FZ_NOW_MS + FZ_HOUR_MS)
+/* per-source limits: the table's default, and the token sale's own (tight) */
+#define FZ_RL_RATE 1000u
+#define FZ_RL_BURST 16u
+#define FZ_RL_TOKEN_RATE 1u
+#define FZ_RL_TOKEN_BURST 2u
 
 static char fz_dir[256];
 static struct fs_sale_table fz_table;
 static struct fs_journal *fz_journal[FZ_WORKERS];
+static struct fs_ratelimit fz_rl[FZ_WORKERS];
 static uint64_t fz_cnt[FZ_WORKERS][FS_CNT__COUNT];
 static uint64_t fz_runs;
+static uint64_t fz_table_runs; /* runs since the table was made: the clock moves 1 ms a run */
 static const uint32_t fz_sales[] = {
 	FZ_SALE_OPEN, FZ_SALE_TOKEN, FZ_SALE_PENDING, FZ_SALE_STOPPED, FZ_SALE_NO_LEASE};
 #define FZ_N_SALES (sizeof(fz_sales) / sizeof(fz_sales[0]))
@@ -107,6 +119,8 @@ static void fz_cleanup(void)
 		fz_journal[w] = NULL;
 	}
 	fs_sale_table_fini(&fz_table);
+	for (unsigned w = 0; w < FZ_WORKERS; w++)
+		fs_ratelimit_fini(&fz_rl[w]);
 	if (fz_dir[0] != '\0')
 		nftw(fz_dir, fz_rm_one, 8, FTW_DEPTH | FTW_PHYS);
 }
@@ -141,6 +155,13 @@ static void fz_define(uint32_t id, uint8_t adm, int64_t start, int64_t end, uint
 	int rc;
 
 	memcpy(def.key, fz_key, sizeof(fz_key));
+	if (id == FZ_SALE_TOKEN) {
+		def.rl_set = true;
+		def.rl_rate = FZ_RL_TOKEN_RATE;
+		def.rl_burst = FZ_RL_TOKEN_BURST;
+	} else if (id == FZ_SALE_NO_LEASE) {
+		def.rl_set = true; /* its own limit: none */
+	}
 	rc = fs_sale_define(&fz_table, NULL, FZ_NODE, &def);
 	if (rc != 0)
 		fz_die("fs_sale_define", -rc);
@@ -155,6 +176,13 @@ static void fz_table_make(void)
 
 	fs_sale_table_fini(&fz_table);
 	fs_sale_table_init(&fz_table, FZ_WORKERS);
+	fz_table.rl_rate = FZ_RL_RATE;
+	fz_table.rl_burst = FZ_RL_BURST;
+	for (unsigned w = 0; w < FZ_WORKERS; w++) {
+		fs_ratelimit_fini(&fz_rl[w]);
+		if ((rc = fs_ratelimit_init(&fz_rl[w], 1 + w)) != 0)
+			fz_die("fs_ratelimit_init", -rc);
+	}
 	/* the token sale runs past the vectors' expiry, so the expiry instant is inside it */
 	fz_define(FZ_SALE_OPEN, FS_ADM_OPEN, FZ_NOW_MS - 1000, FZ_NOW_MS + FZ_HOUR_MS, FZ_STOCK);
 	fz_define(
@@ -164,8 +192,14 @@ static void fz_table_make(void)
 	fz_define(FZ_SALE_STOPPED, FS_ADM_OPEN, FZ_NOW_MS - 1000, FZ_NOW_MS + FZ_HOUR_MS, FZ_STOCK);
 	if ((rc = fs_sale_halt(&fz_table, NULL, FZ_NODE, FZ_SALE_STOPPED)) != 0)
 		fz_die("fs_sale_halt", -rc);
+	/* key rotation: the vectors' key stays valid as the previous one for a while */
+	rc = fs_sale_rekey_grace(
+		&fz_table, NULL, FZ_NODE, FZ_SALE_TOKEN, fz_key2, FZ_PREV_UNTIL_MS);
+	if (rc != 0)
+		fz_die("fs_sale_rekey_grace", -rc);
 	fz_define(FZ_SALE_NO_LEASE, FS_ADM_OPEN, FZ_NOW_MS - 1000, FZ_NOW_MS + FZ_HOUR_MS, 0);
 	memset(fz_won, 0, sizeof(fz_won));
+	fz_table_runs = 0;
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -286,11 +320,13 @@ static void fz_check_fcp_reply(const uint8_t *f, uint32_t rlen, const struct fs_
 
 /* What the claim path must have answered, from the sale's state before the request. */
 static void fz_check_status(const struct fs_fcp_req *req, const uint8_t raw[48],
-	const struct fs_fcp_reply *rep, int64_t now, bool had_winner, uint64_t had_order)
+	const struct fs_fcp_reply *rep, int64_t now, uint32_t src_ip, bool had_winner,
+	uint64_t had_order)
 {
 	const struct fs_sale *s = fs_sale_lookup(&fz_table, req->sale_id);
 	bool claim = req->type == FS_FCP_CLAIM;
 	uint8_t st = rep->status;
+	uint32_t rate, burst;
 
 	if (s == NULL) {
 		FZ_CHECK(st == FS_ST_UNKNOWN_SALE && rep->remaining == 0);
@@ -299,7 +335,13 @@ static void fz_check_status(const struct fs_fcp_req *req, const uint8_t raw[48],
 	FZ_CHECK(st != FS_ST_UNKNOWN_SALE);
 	FZ_CHECK(claim ? st != FS_ST_ACTIVE
 		       : (st == FS_ST_ACTIVE || st == FS_ST_SOLD_OUT || st == FS_ST_NOT_STARTED ||
-				 st == FS_ST_ENDED));
+				 st == FS_ST_ENDED || st == FS_ST_RATE_LIMITED));
+	/* per-source limits: only where one applies, with a wait */
+	fs_sale_limits(&fz_table, s, &rate, &burst);
+	if (st == FS_ST_RATE_LIMITED) {
+		FZ_CHECK(rate != 0 && src_ip != 0 && rep->retry_after_ms >= 1);
+		return;
+	}
 	/* the window: start inclusive, end exclusive, a stop ends it */
 	if (s->stopped || now >= s->end_ms)
 		FZ_CHECK(st == FS_ST_ENDED);
@@ -311,9 +353,11 @@ static void fz_check_status(const struct fs_fcp_req *req, const uint8_t raw[48],
 	FZ_CHECK(rep->remaining == (st == FS_ST_SOLD_OUT ? 0 : fs_stock_remaining(&s->stock)));
 	if (!claim)
 		return;
-	/* admission: a unit or an order only with a token that verifies, in time, for this node */
+	/* admission: a unit or an order only with a token that verifies (the current key, or the
+	 * previous one before its deadline), in time, for this node */
 	if (s->admission == FS_ADM_TOKEN && (st == FS_ST_WON || st == FS_ST_ALREADY_WON))
-		FZ_CHECK(fs_fcp_token_verify(fz_key, raw) &&
+		FZ_CHECK((fs_fcp_token_verify(fz_key2, raw) ||
+				 (fs_fcp_token_verify(fz_key, raw) && now <= FZ_PREV_UNTIL_MS)) &&
 			 (int64_t)req->token_expiry >= now / 1000 &&
 			 (req->node_id == 0 || req->node_id == FZ_NODE));
 	/* one unit per user: a winner gets its first order back, a new user never does */
@@ -378,9 +422,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		now = FZ_EXPIRY_MS + 999; /* the vectors' expiry second: still valid */
 		break;
 	default:
-		now = FZ_NOW_MS;
+		now = FZ_NOW_MS + (int64_t)fz_table_runs; /* buckets refill */
 		break;
 	}
+	fz_table_runs++;
 	env = (struct fs_claim_env){
 		.node_id = FZ_NODE,
 		.worker = (uint8_t)w,
@@ -388,6 +433,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.now_ms = now,
 		.now_ns = (uint64_t)now * 1000000u,
 		.cnt = fz_cnt[w],
+		.rl = &fz_rl[w],
 	};
 
 	/* dataplane/worker.c handle_pkt() */
@@ -409,12 +455,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (err != FS_FCP_OK)
 			break;
 		memcpy(raw, payload, sizeof(raw)); /* the reply overwrites the frame */
+		/* the IPv4 source address (network byte order) keys the per-source rate limit */
+		memcpy(&env.src_ip, f + info.l3_off + 12, sizeof(env.src_ip));
 		s = fs_sale_lookup(&fz_table, req.sale_id);
 		if (s != NULL)
 			had_winner = fs_winners_find(s->winners, req.user_id, &had_order) ==
 				     FS_WIN_FOUND;
 		fs_claim(&fz_table, &env, &req, payload, &rep);
-		fz_check_status(&req, raw, &rep, now, had_winner, had_order);
+		fz_check_status(&req, raw, &rep, now, env.src_ip, had_winner, had_order);
 		fs_fcp_encode_reply(&rep, out);
 		rlen = fs_frame_fcp_reply(&fz_cfg, f, &info, out);
 		FZ_CHECK(rlen <= len);

@@ -15,6 +15,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import rawframes as rf  # noqa: E402
 
 FIX_IP, FIX_L4, ZERO_UDP, WORKER1 = 0x01, 0x02, 0x04, 0x08
+# instants (flags & 0x30): the clock, a start/end, just before it, the vectors' expiry second
+AT_NOW, AT_HOUR, AT_HOUR_LESS_1, AT_EXPIRY = 0x00, 0x10, 0x20, 0x30
 SALE_OPEN, SALE_TOKEN, SALE_PENDING, SALE_STOPPED, SALE_NO_LEASE, SALE_UNKNOWN = 1, 42, 3, 4, 5, 99
 
 # PROTOCOL.md token vectors (key 00..0f): sale 42 users 1001 (node 0) and 1002 (node 3, fuzz_rx's
@@ -45,6 +47,12 @@ def main():
     for v in VECTORS:
         add(rf.claim_frame(n, v))
         add(rf.claim_frame(n, v, tags=[(0x8100, 5)]), WORKER1)
+    for at in (AT_HOUR, AT_HOUR_LESS_1, AT_EXPIRY):
+        for v in VECTORS[:2]:
+            add(rf.claim_frame(n, v), at)
+        for sale in (SALE_OPEN, SALE_PENDING):
+            add(rf.claim_frame(n, rf.fcp(1, sale, 77, rid=at)), at)
+            add(rf.claim_frame(n, rf.fcp(2, sale, 77, rid=at)), at | WORKER1)
     bad_token = VECTORS[0][:30] + bytes([VECTORS[0][30] ^ 1]) + VECTORS[0][31:]
     add(rf.claim_frame(n, bad_token))
     add(rf.claim_frame(n, rf.fcp(1, SALE_TOKEN, 1001, expiry=1, rid=3)))  # expired
