@@ -1,4 +1,4 @@
-/* flashgen: DPDK generator of FCP claims for performance runs (HACKING.md "flashgen"). */
+/* flashgen: DPDK generator of FCP claims for performance runs (HACKING.md "flashgen", gen/README.md). */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
@@ -10,8 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
+#include <rte_alarm.h>
 #include <rte_arp.h>
 #include <rte_cycles.h>
 #include <rte_eal.h>
@@ -19,8 +23,10 @@
 #include <rte_ethdev.h>
 #include <rte_ip.h>
 #include <rte_lcore.h>
+#include <rte_log.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
+#include <rte_pause.h>
 #include <rte_udp.h>
 #include <sodium.h>
 
@@ -40,6 +46,8 @@
 #define FG_ARP_RETRY_MS 100
 #define FG_ARP_GIVEUP_MS 5000
 #define FG_LINK_WAIT_MS 5000
+#define FG_RECONNECT_LINK_MS 1000 /* after a port restart, wait this long for the link */
+#define FG_RECONNECT_RETRY_MS 100 /* between port restarts while the server is away */
 #define FG_PROGRESS_MS 200
 #define FG_RETRY_CAP_MS 1000u
 #define FG_WHEEL_SLOTS 1024u /* > FG_RETRY_CAP_MS: a delayed resend never wraps the wheel */
@@ -91,6 +99,8 @@ struct fg_opts {
 	bool have_dst_mac;
 	struct rte_ether_addr dst_mac;
 	bool echo;
+	uint32_t src_ips; /* 0: one address per FG_USERS_PER_IP users; N: base + user % N */
+	bool no_reply;	  /* flood: send every claim once, track nothing, window ignored */
 };
 
 /* Timeout FIFO entry: lazily deleted, stale when the user has sent again or got its answer. */
@@ -109,6 +119,8 @@ struct fg_stats {
 	uint64_t status[FS_ST__COUNT];
 	uint64_t finished; /* claims with a final answer */
 	uint64_t winners;  /* users known to hold an order: won-file lines */
+	uint64_t reconnects; /* port restarts after the link went down */
+	uint64_t requeued;   /* claims in flight when the link went down, sent again */
 };
 
 struct fg_ctx {
@@ -130,7 +142,10 @@ struct fg_ctx {
 	uint64_t t0, tsc_per_ms;
 	uint64_t outstanding;
 	uint64_t users_done;
-	uint64_t first_send, last_reply;
+	uint64_t first_send, last_send, last_reply;
+	uint64_t link_ms; /* ms since t0 of the last link check */
+	/* --no-reply: claims numbered 0 .. users * claims - 1, user = n % users */
+	uint64_t flood_next, flood_total;
 	uint64_t *hist;
 	uint64_t lat_max_ns;
 	/* built frames the port has not taken yet; their users are FG_PEND */
@@ -150,6 +165,72 @@ static void fg_on_signal(int sig)
 	fg_stop = 1;
 }
 
+/*
+ * Burst guard. DPDK 22.11's memif PMD, when the server goes away, runs memif_disconnect() on the
+ * EAL interrupt thread: it clears its CONNECTED flag, then munmap()s the shared region, with no
+ * synchronisation with an lcore inside rte_eth_rx_burst/tx_burst (which test the flag once, on
+ * entry, then use the rings): that lcore faults. flashgen's one lcore brackets every burst with
+ * a sequence count (odd inside a burst); munmap() below, called by any other thread, first waits
+ * for the burst in progress to end. The next burst sees the flag cleared and touches nothing.
+ * fg_burst_seq: lcore wo, other threads ro.
+ */
+static uint64_t fg_burst_seq;
+/* true on the thread that runs the lcore loop (the main thread) */
+static __thread bool fg_on_lcore;
+
+static inline void fg_burst_enter(void)
+{
+	__atomic_store_n(&fg_burst_seq, __atomic_load_n(&fg_burst_seq, __ATOMIC_RELAXED) + 1,
+		__ATOMIC_RELAXED);
+	/* full barrier: the odd count is visible before the PMD's flag is read (store-load) */
+	rte_smp_mb();
+}
+
+static inline void fg_burst_leave(void)
+{
+	__atomic_store_n(&fg_burst_seq, __atomic_load_n(&fg_burst_seq, __ATOMIC_RELAXED) + 1,
+		__ATOMIC_RELEASE);
+}
+
+static inline uint16_t fg_rx_burst(struct rte_mbuf **rx, uint16_t n)
+{
+	uint16_t got;
+
+	fg_burst_enter();
+	got = rte_eth_rx_burst(FG_PORT_ID, 0, rx, n);
+	fg_burst_leave();
+	return got;
+}
+
+static inline uint16_t fg_tx_burst(struct rte_mbuf **tx, uint16_t n)
+{
+	uint16_t sent;
+
+	fg_burst_enter();
+	sent = rte_eth_tx_burst(FG_PORT_ID, 0, tx, n);
+	fg_burst_leave();
+	return sent;
+}
+
+/*
+ * munmap() of the whole process (this definition interposes libc's for the shared DPDK libraries
+ * and PMDs): a thread other than the lcore's waits until the lcore is out of the burst it is in.
+ */
+int munmap(void *addr, size_t len)
+{
+	if (!fg_on_lcore) {
+		uint64_t seq;
+
+		/* full barrier: the PMD's flag store is visible before we read the count */
+		rte_smp_mb();
+		seq = __atomic_load_n(&fg_burst_seq, __ATOMIC_ACQUIRE);
+		if (seq & 1)
+			while (__atomic_load_n(&fg_burst_seq, __ATOMIC_ACQUIRE) == seq)
+				rte_pause();
+	}
+	return (int)syscall(SYS_munmap, addr, len);
+}
+
 static void fg_usage(FILE *f)
 {
 	fprintf(f,
@@ -158,11 +239,22 @@ static void fg_usage(FILE *f)
 		"         [--timeout-ms 200] [--max-seconds S] [--token-key HEX32 [--token-expiry "
 		"S]]\n"
 		"         [--node K] [--won-file FILE] [--vlan TCI] [--progress]\n"
-		"         [--dst-mac MAC] [--echo]\n"
+		"         [--dst-mac MAC] [--echo] [--src-ips N] [--no-reply]\n"
 		"  --dst-mac MAC  skip ARP and send to MAC\n"
 		"  --echo         count any returned frame carrying an outstanding request as its\n"
 		"                 reply (measures the link with a reflector such as testpmd "
-		"macswap)\n");
+		"macswap)\n"
+		"  --src-ips N    user u sends from --src-ip + (u %% N), UDP port 10000 + (u / N) %% "
+		"50000\n"
+		"                 (default: --src-ip + u / 50000, port 10000 + u %% 50000); the N "
+		"addresses\n"
+		"                 must not pass 255.255.255.255 (10.0.0.0 + 10000000 ends at "
+		"10.152.150.127)\n"
+		"  --no-reply     flood: send each of the users x claims claims once at --rate (0: "
+		"at once),\n"
+		"                 no window, no resend, no per-user state; replies are counted by "
+		"status;\n"
+		"                 stops --timeout-ms after the last send\n");
 }
 
 /* Parse an unsigned decimal (or 0x hex) number within [min, max]; 0 or -EINVAL. */
@@ -211,6 +303,8 @@ enum {
 	OPT_PROGRESS,
 	OPT_DST_MAC,
 	OPT_ECHO,
+	OPT_SRC_IPS,
+	OPT_NO_REPLY,
 	OPT_HELP,
 };
 
@@ -234,6 +328,8 @@ static const struct option fg_longopts[] = {
 	{"progress", no_argument, NULL, OPT_PROGRESS},
 	{"dst-mac", required_argument, NULL, OPT_DST_MAC},
 	{"echo", no_argument, NULL, OPT_ECHO},
+	{"src-ips", required_argument, NULL, OPT_SRC_IPS},
+	{"no-reply", no_argument, NULL, OPT_NO_REPLY},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
 };
@@ -347,6 +443,13 @@ static int fg_parse_args(int argc, char **argv, struct fg_opts *o)
 		case OPT_ECHO:
 			o->echo = true;
 			break;
+		case OPT_SRC_IPS:
+			rc = fg_parse_u64(optarg, 1, UINT32_MAX, &v);
+			o->src_ips = (uint32_t)v;
+			break;
+		case OPT_NO_REPLY:
+			o->no_reply = true;
+			break;
 		case OPT_HELP:
 			fg_usage(stdout);
 			return 1;
@@ -378,7 +481,12 @@ static int fg_parse_args(int argc, char **argv, struct fg_opts *o)
 		fprintf(stderr, "flashgen: --user-base + --users overflows 64 bits\n");
 		return -EINVAL;
 	}
-	if ((uint64_t)o->src_ip + (o->users - 1) / FG_USERS_PER_IP > UINT32_MAX) {
+	if (o->src_ips != 0 && (uint64_t)o->src_ip + (o->src_ips - 1) > UINT32_MAX) {
+		fprintf(stderr, "flashgen: --src-ip + --src-ips passes 255.255.255.255\n");
+		return -EINVAL;
+	}
+	if (o->src_ips == 0 &&
+		(uint64_t)o->src_ip + (o->users - 1) / FG_USERS_PER_IP > UINT32_MAX) {
 		fprintf(stderr, "flashgen: too many users for --src-ip (one address per %u)\n",
 			FG_USERS_PER_IP);
 		return -EINVAL;
@@ -611,7 +719,7 @@ static int fg_send_arp(struct fg_ctx *g)
 	memset(&arp->arp_data.arp_tha, 0, sizeof(arp->arp_data.arp_tha));
 	arp->arp_data.arp_tip = g->o.dst_ip;
 	m->data_len = m->pkt_len = RTE_MAX((uint32_t)(off + sizeof(*arp)), 60u);
-	if (rte_eth_tx_burst(FG_PORT_ID, 0, &m, 1) != 1) {
+	if (fg_tx_burst(&m, 1) != 1) {
 		rte_pktmbuf_free(m);
 		return -EAGAIN;
 	}
@@ -643,8 +751,20 @@ static bool fg_is_arp_reply(struct fg_ctx *g, struct rte_mbuf *m)
 	return true;
 }
 
-/* Learn the dataplane's MAC: ARP every 100 ms, give up after 5 s. */
-static int fg_arp_resolve(struct fg_ctx *g)
+static bool fg_link_up(void)
+{
+	struct rte_eth_link link;
+
+	memset(&link, 0, sizeof(link));
+	return rte_eth_link_get_nowait(FG_PORT_ID, &link) == 0 &&
+	       link.link_status == RTE_ETH_LINK_UP;
+}
+
+/*
+ * Learn the dataplane's MAC: ARP every 100 ms. 0, -ETIMEDOUT after 5 s or at TSC @p deadline,
+ * -ENOLINK if the link goes down, -EINTR on a signal.
+ */
+static int fg_arp_resolve(struct fg_ctx *g, uint64_t deadline)
 {
 	uint64_t start = rte_rdtsc(), last = 0;
 	struct rte_mbuf *rx[FG_BURST];
@@ -654,13 +774,15 @@ static int fg_arp_resolve(struct fg_ctx *g)
 		uint16_t n;
 		bool found = false;
 
-		if (now - start > FG_ARP_GIVEUP_MS * g->tsc_per_ms)
+		if (now - start > FG_ARP_GIVEUP_MS * g->tsc_per_ms || now >= deadline)
 			return -ETIMEDOUT;
+		if (!fg_link_up())
+			return -ENOLINK;
 		if (last == 0 || now - last > FG_ARP_RETRY_MS * g->tsc_per_ms) {
 			fg_send_arp(g);
 			last = now;
 		}
-		n = rte_eth_rx_burst(FG_PORT_ID, 0, rx, FG_BURST);
+		n = fg_rx_burst(rx, FG_BURST);
 		for (uint16_t i = 0; i < n; i++) {
 			if (!found && fg_is_arp_reply(g, rx[i]))
 				found = true;
@@ -680,8 +802,8 @@ static inline uint64_t fg_request_id(uint32_t u, uint32_t claim_no)
 	return (uint64_t)u << FG_REQID_CLAIM_BITS | claim_no;
 }
 
-/* Write the request frame of user @p u's current claim into @p m. */
-static void fg_build(struct fg_ctx *g, struct rte_mbuf *m, uint32_t u)
+/* Write the request frame of user @p u's claim number @p claim_no into @p m. */
+static void fg_build(struct fg_ctx *g, struct rte_mbuf *m, uint32_t u, uint32_t claim_no)
 {
 	struct fs_fcp_req req = {
 		.type = FS_FCP_CLAIM,
@@ -689,46 +811,63 @@ static void fg_build(struct fg_ctx *g, struct rte_mbuf *m, uint32_t u)
 		.user_id = g->o.user_base + u,
 		.token_expiry = g->o.have_key ? g->o.token_expiry : 0,
 		.node_id = g->o.node,
-		.request_id = fg_request_id(u, g->users[u].claims_done),
+		.request_id = fg_request_id(u, claim_no),
 	};
 	uint8_t payload[FS_FCP_LEN];
-	uint32_t len;
+	uint32_t len, ip;
+	uint16_t sport;
 
+	if (g->o.src_ips != 0) {
+		ip = g->o.src_ip + u % g->o.src_ips;
+		sport = (uint16_t)(FG_SRC_PORT_BASE + (u / g->o.src_ips) % FG_USERS_PER_IP);
+	} else {
+		ip = g->o.src_ip + u / FG_USERS_PER_IP;
+		sport = (uint16_t)(FG_SRC_PORT_BASE + u % FG_USERS_PER_IP);
+	}
 	fs_fcp_encode_req(&req, payload);
 	if (g->o.have_key)
 		fs_fcp_token(g->o.key, payload, payload + 24);
 	len = fs_frame_build_request(rte_pktmbuf_mtod(m, uint8_t *), g->src_mac.addr_bytes,
-		g->o.dst_mac.addr_bytes, g->o.vlan,
-		rte_cpu_to_be_32(g->o.src_ip + u / FG_USERS_PER_IP), g->o.dst_ip,
-		(uint16_t)(FG_SRC_PORT_BASE + u % FG_USERS_PER_IP), g->o.port, payload);
+		g->o.dst_mac.addr_bytes, g->o.vlan, rte_cpu_to_be_32(ip), g->o.dst_ip, sport,
+		g->o.port, payload);
 	m->data_len = m->pkt_len = len;
 }
 
 /*
- * Fill the pending burst with up to @p room more due claims, then offer at most @p can_send of
- * it to the port. Frames the port refuses stay pending (built once) for the next turn; a claim
- * counts as sent, and its timer starts, only when the port took it. Returns how many it took.
+ * Fill the pending burst with up to @p room more due claims (the ready queue's, or with
+ * --no-reply the next numbers), then offer at most @p can_send of it to the port. Frames the port
+ * refuses stay pending (built once) for the next turn; a claim counts as sent, and its timer
+ * starts, only when the port took it. Returns how many it took.
  */
 static uint16_t fg_tx(struct fg_ctx *g, uint64_t room, uint64_t can_send, uint64_t now)
 {
-	uint16_t add = (uint16_t)RTE_MIN(RTE_MIN(room, g->rlen), (uint64_t)(FG_BURST - g->npend));
+	uint64_t due = g->o.no_reply ? g->flood_total - g->flood_next : g->rlen;
+	uint16_t add = (uint16_t)RTE_MIN(RTE_MIN(room, due), (uint64_t)(FG_BURST - g->npend));
 	uint16_t offer, sent;
 
 	if (add > 0 && rte_pktmbuf_alloc_bulk(g->pool, g->pend + g->npend, add) == 0) {
 		for (uint16_t i = 0; i < add; i++) {
-			uint32_t u = fg_ready_pop(g);
+			uint32_t u;
 
+			if (g->o.no_reply) {
+				u = (uint32_t)(g->flood_next % g->o.users);
+				fg_build(g, g->pend[g->npend + i], u,
+					(uint32_t)(g->flood_next / g->o.users));
+				g->flood_next++;
+				continue;
+			}
+			u = fg_ready_pop(g);
 			g->pend_who[g->npend + i] = u;
 			g->users[u].state = FG_PEND;
-			fg_build(g, g->pend[g->npend + i], u);
+			fg_build(g, g->pend[g->npend + i], u, g->users[u].claims_done);
 		}
 		g->npend += add;
 	}
 	offer = (uint16_t)RTE_MIN((uint64_t)g->npend, can_send);
 	if (offer == 0)
 		return 0;
-	sent = rte_eth_tx_burst(FG_PORT_ID, 0, g->pend, offer);
-	for (uint16_t i = 0; i < sent; i++) {
+	sent = fg_tx_burst(g->pend, offer);
+	for (uint16_t i = 0; i < sent && !g->o.no_reply; i++) {
 		uint32_t u = g->pend_who[i];
 
 		g->users[u].state = FG_OUT;
@@ -739,11 +878,14 @@ static uint16_t fg_tx(struct fg_ctx *g, uint64_t room, uint64_t can_send, uint64
 			fg_stop = 1;
 		}
 	}
-	g->outstanding += sent;
+	if (!g->o.no_reply)
+		g->outstanding += sent;
 	g->st.sent += sent;
 	g->st.tx_refused += offer - sent;
 	if (sent > 0 && g->first_send == 0)
 		g->first_send = now;
+	if (sent > 0)
+		g->last_send = now;
 	if (sent > 0 && sent < g->npend) {
 		memmove(g->pend, g->pend + sent, (g->npend - sent) * sizeof(g->pend[0]));
 		memmove(g->pend_who, g->pend_who + sent,
@@ -799,6 +941,20 @@ static void fg_rx_one(struct fg_ctx *g, struct rte_mbuf *m, uint64_t now, uint64
 	idx = user_id - g->o.user_base;
 	if (user_id < g->o.user_base || idx >= g->o.users) {
 		g->st.stale++;
+		return;
+	}
+	if (g->o.no_reply) {
+		/* flood: nothing tracked, no latency; a WON is written as it comes */
+		g->st.replies++;
+		g->last_reply = now;
+		if (!decoded)
+			return;
+		g->st.status[rep.status]++;
+		if (rep.status == FS_ST_WON) {
+			g->st.winners++;
+			if (g->won != NULL)
+				fprintf(g->won, "%" PRIu64 " %" PRIu64 "\n", user_id, rep.order_id);
+		}
 		return;
 	}
 	us = &g->users[idx];
@@ -860,6 +1016,124 @@ static void fg_progress(struct fg_ctx *g, uint64_t now)
 		(now - g->t0) / g->tsc_per_ms, g->st.sent, g->st.replies, g->st.status[FS_ST_WON]);
 }
 
+/*
+ * After a disconnect every frame in flight or built is gone: put their claims back at the front
+ * of the ready queue, oldest first, to be sent again with the same request_ids (the dataplane
+ * answers a repeated request_id from its dedup, or ALREADY_WON). --no-reply: the built frames are
+ * rebuilt (new MAC), the ones in flight are not resent.
+ */
+static void fg_requeue_all(struct fg_ctx *g)
+{
+	if (g->o.no_reply) {
+		g->flood_next -= g->npend;
+	} else {
+		for (uint16_t i = g->npend; i-- > 0;)
+			fg_ready_push_front(g, g->pend_who[i]);
+		for (uint64_t i = g->tlen; i-- > 0;) {
+			struct fg_tmo *t = &g->tmo[(g->thead + i) & (g->tcap - 1)];
+			struct fg_user *us = &g->users[t->user];
+
+			if (us->state != FG_OUT || us->send_tsc != t->tsc)
+				continue; /* stale entry */
+			g->outstanding--;
+			g->st.requeued++;
+			fg_ready_push_front(g, t->user);
+		}
+		g->thead = 0;
+		g->tlen = 0;
+	}
+	rte_pktmbuf_free_bulk(g->pend, g->npend);
+	g->npend = 0;
+}
+
+static void fg_intr_mark(void *arg)
+{
+	__atomic_store_n((bool *)arg, true, __ATOMIC_RELEASE);
+}
+
+/*
+ * Wait until the EAL interrupt thread has finished the callback it is in: an alarm callback runs
+ * on that thread, after it. The memif PMD marks the link down at the start of memif_disconnect()
+ * on that thread; a port stop from the lcore while it runs would be a second memif_disconnect()
+ * at the same time (both free the regions and the control channel: crashes, "Invalid memory").
+ */
+static void fg_intr_barrier(struct fg_ctx *g)
+{
+	static bool fired; /* static: a late alarm after a timeout writes here, not to a stack */
+	uint64_t t = rte_rdtsc();
+
+	__atomic_store_n(&fired, false, __ATOMIC_RELAXED);
+	if (rte_eal_alarm_set(1, fg_intr_mark, &fired) != 0) {
+		rte_delay_us_sleep(100000);
+		return;
+	}
+	while (!__atomic_load_n(&fired, __ATOMIC_ACQUIRE) &&
+		rte_rdtsc() - t < FG_RECONNECT_LINK_MS * g->tsc_per_ms)
+		rte_delay_us_sleep(100);
+	if (!__atomic_load_n(&fired, __ATOMIC_ACQUIRE))
+		rte_eal_alarm_cancel(fg_intr_mark, &fired);
+}
+
+/*
+ * The link went down (the memif server left; the memif client PMD never reconnects by itself):
+ * restart the port every 100 ms until it connects and, unless --dst-mac, the dataplane answers
+ * ARP again. 0, or -EINTR on a signal, -ETIMEDOUT at TSC @p deadline.
+ */
+static int fg_reconnect(struct fg_ctx *g, uint64_t deadline)
+{
+	int memif_log = rte_log_get_level(rte_log_register("pmd.net.memif"));
+	uint64_t start = rte_rdtsc();
+	unsigned tries = 0;
+	int rc = -ETIMEDOUT;
+
+	g->st.reconnects++;
+	fprintf(stderr,
+		"flashgen: link down after %" PRIu64 " ms, %" PRIu64 " claims in flight, "
+		"reconnecting\n",
+		(start - g->t0) / g->tsc_per_ms, g->outstanding + g->npend);
+	fg_requeue_all(g);
+	fg_intr_barrier(g);
+	while (!fg_stop && rte_rdtsc() < deadline) {
+		uint64_t t;
+
+		/* "failed to connect socket" every 100 ms while the server is away: once is enough */
+		if (tries++ == 1 && memif_log >= 0)
+			rte_log_set_level_pattern("pmd.net.memif*", RTE_LOG_CRIT);
+		/* stop: memif_disconnect() (idle after the peer's); start: connect to the socket */
+		if (g->port_started)
+			rte_eth_dev_stop(FG_PORT_ID);
+		g->port_started = rte_eth_dev_start(FG_PORT_ID) == 0;
+		if (g->port_started) {
+			t = rte_rdtsc();
+			while (!fg_stop && !fg_link_up() &&
+				rte_rdtsc() - t < FG_RECONNECT_LINK_MS * g->tsc_per_ms)
+				rte_delay_us_sleep(1000);
+			if (fg_link_up() &&
+				(g->o.have_dst_mac || fg_arp_resolve(g, deadline) == 0)) {
+				rc = 0;
+				break;
+			}
+		}
+		rte_delay_us_sleep(FG_RECONNECT_RETRY_MS * 1000);
+	}
+	if (memif_log >= 0)
+		rte_log_set_level_pattern("pmd.net.memif*", (uint32_t)memif_log);
+	if (rc == 0)
+		fprintf(stderr, "flashgen: reconnected after %" PRIu64 " ms, %" PRIu64
+				" claims in flight sent again\n",
+			(rte_rdtsc() - start) / g->tsc_per_ms, g->st.requeued);
+	return fg_stop ? -EINTR : rc;
+}
+
+/* Is the run over? Every claim final, or with --no-reply every claim sent --timeout-ms ago. */
+static bool fg_done(const struct fg_ctx *g, uint64_t now)
+{
+	if (!g->o.no_reply)
+		return g->users_done >= g->o.users;
+	return g->flood_next == g->flood_total && g->npend == 0 &&
+	       now - g->last_send >= (uint64_t)g->o.timeout_ms * g->tsc_per_ms;
+}
+
 /* The TX + RX loop: until every claim is final, --max-seconds, or a signal. */
 static void fg_run(struct fg_ctx *g)
 {
@@ -876,24 +1150,39 @@ static void fg_run(struct fg_ctx *g)
 		bucket_max = burst * g->hz;
 		bucket = (uint64_t)FG_BURST * g->hz;
 	}
-	while (!fg_stop && g->users_done < g->o.users) {
+	while (!fg_stop) {
 		uint64_t now = rte_rdtsc();
 		uint64_t now_ms = (now - g->t0) / g->tsc_per_ms;
 		uint64_t busy, room, can_send;
 		uint16_t n;
 
+		if (fg_done(g, now) || now >= deadline)
+			break;
+		/* once a millisecond: has the link gone down (memif server gone)? */
+		if (now_ms != g->link_ms) {
+			g->link_ms = now_ms;
+			if (!fg_link_up()) {
+				if (fg_reconnect(g, deadline) != 0)
+					break;
+				continue;
+			}
+		}
 		/* drain first: a delayed resend added below lands within the next 1000 slots */
 		if (g->wheel_ms <= now_ms)
 			fg_wheel_drain(g, now_ms);
-		n = rte_eth_rx_burst(FG_PORT_ID, 0, rx, FG_BURST);
-		for (uint16_t i = 0; i < n; i++) {
+		n = fg_rx_burst(rx, FG_BURST);
+		for (uint16_t i = 0; i < n; i++)
 			fg_rx_one(g, rx[i], now, now_ms);
-			rte_pktmbuf_free(rx[i]);
-		}
+		if (n > 0)
+			rte_pktmbuf_free_bulk(rx, n);
 		fg_tmo_check(g, now);
 
-		busy = g->outstanding + g->npend;
-		room = busy < g->o.window ? g->o.window - busy : 0;
+		if (g->o.no_reply) {
+			room = FG_BURST; /* no window */
+		} else {
+			busy = g->outstanding + g->npend;
+			room = busy < g->o.window ? g->o.window - busy : 0;
+		}
 		can_send = FG_BURST;
 		if (g->o.rate != 0) {
 			/* rate * dt fits 64 bits: rate < 2^32, dt bounded by bucket_max below */
@@ -919,8 +1208,6 @@ static void fg_run(struct fg_ctx *g)
 			if (next_progress < now)
 				next_progress = now + FG_PROGRESS_MS * g->tsc_per_ms;
 		}
-		if (now >= deadline)
-			break;
 	}
 }
 
@@ -944,6 +1231,9 @@ static void fg_report(struct fg_ctx *g)
 	printf("replies=%" PRIu64 "\n", g->st.replies);
 	printf("lost=%" PRIu64 "\n", g->st.lost);
 	printf("claims_per_s=%.0f\n", elapsed > 0 ? (double)g->st.replies / elapsed : 0.0);
+	printf("sends_per_s=%.0f\n", g->last_send > g->first_send
+			? (double)g->st.sent / fg_seconds(g, g->last_send - g->first_send)
+			: 0.0);
 	for (int i = 0; i < 4; i++)
 		printf("%s=%.1f\n", qn[i], (double)fg_hist_quantile(g, total, q[i]) / 1000.0);
 	printf("max_us=%.1f\n", (double)g->lat_max_ns / 1000.0);
@@ -958,12 +1248,15 @@ static void fg_report(struct fg_ctx *g)
 		printf("%s=%" PRIu64 "\n", lower, g->st.status[s]);
 	}
 	printf("claims=%" PRIu64 "\n", g->o.users * g->o.claims);
+	printf("reconnects=%" PRIu64 "\n", g->st.reconnects);
+	printf("requeued=%" PRIu64 "\n", g->st.requeued);
 	printf("finished=%" PRIu64 "\n", g->st.finished);
 	printf("winners=%" PRIu64 "\n", g->st.winners);
 	printf("unparsed=%" PRIu64 "\n", g->st.unparsed);
 	printf("stale=%" PRIu64 "\n", g->st.stale);
 	printf("tx_refused=%" PRIu64 "\n", g->st.tx_refused);
-	printf("complete=%d\n", g->users_done == g->o.users ? 1 : 0);
+	printf("complete=%d\n", g->o.no_reply ? g->flood_next == g->flood_total
+					     : g->users_done == g->o.users);
 	fflush(stdout);
 }
 
@@ -1049,6 +1342,7 @@ int main(int argc, char **argv)
 	}
 	signal(SIGINT, fg_on_signal);
 	signal(SIGTERM, fg_on_signal);
+	fg_on_lcore = true; /* the main thread runs the loop */
 
 	rc = rte_eal_init(sep, argv);
 	if (rc < 0) {
@@ -1077,8 +1371,9 @@ int main(int argc, char **argv)
 		goto out_port;
 	}
 
-	g->users = calloc(g->o.users, sizeof(*g->users));
-	g->rcap = g->o.users + 1;
+	/* --no-reply keeps no per-user state: 10 million users cost nothing */
+	g->rcap = g->o.no_reply ? 1 : g->o.users + 1;
+	g->users = calloc(g->o.no_reply ? 1 : g->o.users, sizeof(*g->users));
 	g->ready = malloc(g->rcap * sizeof(*g->ready));
 	g->tcap = 1u << 16;
 	g->tmo = malloc(g->tcap * sizeof(*g->tmo));
@@ -1089,7 +1384,8 @@ int main(int argc, char **argv)
 	}
 	for (uint32_t s = 0; s < FG_WHEEL_SLOTS; s++)
 		g->wheel[s] = FG_NONE;
-	for (uint64_t u = 0; u < g->o.users; u++)
+	g->flood_total = g->o.users * g->o.claims;
+	for (uint64_t u = 0; !g->o.no_reply && u < g->o.users; u++)
 		fg_ready_push_back(g, (uint32_t)u);
 	if (g->o.won_file != NULL) {
 		g->won = fopen(g->o.won_file, "w");
@@ -1101,7 +1397,7 @@ int main(int argc, char **argv)
 	}
 
 	if (!g->o.have_dst_mac) {
-		rc = fg_arp_resolve(g);
+		rc = fg_arp_resolve(g, UINT64_MAX);
 		if (rc != 0) {
 			char ip[INET_ADDRSTRLEN];
 
