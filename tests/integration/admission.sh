@@ -6,86 +6,33 @@
 # Env: FS_BUILD (build dir, default ./build), REDIS_URL (else a throwaway redis-server is started).
 # Needs root, hugepages and /dev/net/tun; else skipped.
 set -u
+FS_LOG_TAG=admission
+# shellcheck source=../lib.sh
+. "$(dirname "$0")/../lib.sh"
 
-SRC=$(cd "$(dirname "$0")/../.." && pwd)
-FS_BUILD=$(cd "${FS_BUILD:-$SRC/build}" && pwd) || { echo "1..0 # SKIP no build dir"; exit 0; }
+FS_BUILD=$(cd "${FS_BUILD:-$FS_ROOT/build}" && pwd) || ft_skip_all "no build dir"
 CTL=$FS_BUILD/controlplane/flashctl
 CLAIM=$FS_BUILD/controlplane/flashclaim
 DP=$FS_BUILD/dataplane/flashsale-dp
 TMP=$(mktemp -d /tmp/fs-admission-test.XXXXXX)
+fs_cleanup_add "rm -rf '$TMP'"
 K1=000102030405060708090a0b0c0d0e0f
 K3=f0e0d0c0b0a090807060504030201000
-PIDS=()
-OWN_REDIS_PORT=
-PREFIX=
 
-cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do
-		kill -TERM "$p" 2>/dev/null
-	done
-	sleep 0.3
-	for p in "${PIDS[@]}"; do
-		kill -9 "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-	if [ -n "$OWN_REDIS_PORT" ]; then
-		redis-cli -p "$OWN_REDIS_PORT" shutdown nosave >/dev/null 2>&1
-	fi
-	[ -n "$PREFIX" ] && rm -rf "/var/run/dpdk/$PREFIX"
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-N_TESTS=20
-T=0
-FAILS=0
-echo "1..$N_TESTS"
-ok() { # ok STATUS DESCRIPTION [DIAG]
-	T=$((T + 1))
-	if [ "$1" -eq 0 ]; then
-		echo "ok $T - $2"
-	else
-		FAILS=$((FAILS + 1))
-		echo "not ok $T - $2"
-		[ -n "${3:-}" ] && printf '%s\n' "$3" | sed 's/^/# /'
-	fi
-}
-skip() { # skip COUNT REASON
-	local i
-	for ((i = 0; i < $1; i++)); do
-		T=$((T + 1))
-		echo "ok $T # SKIP $2"
-	done
-}
-val() { printf '%s\n' "$1" | sed -n "s/^$2=//p" | head -1; }
-
+ft_plan 20
 why=
-[ "$(id -u)" -eq 0 ] || why="not root"
+fs_is_root || why="not root"
 [ -x "$DP" ] && [ -x "$CTL" ] && [ -x "$CLAIM" ] || why="programs not built in $FS_BUILD"
 [ -c /dev/net/tun ] || why="no /dev/net/tun"
 grep -q hugetlbfs /proc/mounts || why="no hugetlbfs mounted"
 command -v python3 >/dev/null || why="no python3"
-if [ -z "$why" ] && [ -z "${REDIS_URL:-}" ]; then
-	if command -v redis-server >/dev/null; then
-		OWN_REDIS_PORT=$((20000 + ($$ + 7) % 20000))
-		redis-server --port "$OWN_REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
-			--daemonize yes --pidfile "$TMP/redis.pid" >/dev/null
-		export REDIS_URL=redis://127.0.0.1:$OWN_REDIS_PORT
-		for _ in $(seq 50); do
-			redis-cli -p "$OWN_REDIS_PORT" ping >/dev/null 2>&1 && break
-			sleep 0.1
-		done
-	else
-		why="no REDIS_URL and no redis-server"
-	fi
-fi
+[ -n "$why" ] || [ -n "${REDIS_URL:-}" ] || command -v redis-server >/dev/null ||
+	why="no REDIS_URL and no redis-server"
 if [ -n "$why" ]; then
-	skip $N_TESTS "$why"
+	ft_skip_rest "$why"
 	exit 0
 fi
-export REDIS_URL
+fs_redis_start "$TMP"
 
 BASE=$(((RANDOM << 15 | RANDOM) % 1000000000 + 1000000000))
 S_RL=$BASE
@@ -95,21 +42,8 @@ PREFIX=admtest$$
 IFACE=admt$(($$ % 100000))
 NET=10.$((200 + $$ % 50)).$(($$ % 250)) # a /29 of our own on the tap: .1 dataplane, .2 .3 us
 mkdir -p "$TMP/state"
-: >"$TMP/dp.out"
-"$DP" --no-pci --file-prefix "$PREFIX" -m 256 --lcores 0@0,1@1 \
-	--vdev "net_tap0,iface=$IFACE" -- --addr "$NET.1" --state-dir "$TMP/state" \
-	>"$TMP/dp.out" 2>"$TMP/dp.err" &
-PIDS+=($!)
-for _ in $(seq 200); do
-	grep -q "flashsale-dp ready" "$TMP/dp.out" && break
-	sleep 0.1
-done
-if ! grep -q "flashsale-dp ready" "$TMP/dp.out"; then
-	ok 1 "flashsale-dp starts" "$(tail -5 "$TMP/dp.err")"
-	skip $((N_TESTS - 1)) "no dataplane"
-	exit 1
-fi
-ok 0 "flashsale-dp starts"
+ft_dp_start_ok "$PREFIX" "$TMP/dp.log" --vdev "net_tap0,iface=$IFACE" \
+	-- --addr "$NET.1" --state-dir "$TMP/state"
 ip addr add "$NET.2/29" dev "$IFACE" && ip addr add "$NET.3/29" dev "$IFACE" &&
 	ip link set "$IFACE" up
 
@@ -141,108 +75,108 @@ EOF
 # --- rate limit per source ---------------------------------------------------------------------
 out=$("$CTL" sale create --sale $S_RL --stock 100 --start now --end +5m --rate-limit 2 \
 	--rate-burst 3 2>&1)
-[ "$(val "$out" rate_limit)" = 2 ] && [ "$(val "$out" rate_burst)" = 3 ] &&
+[ "$(ft_val "$out" rate_limit)" = 2 ] && [ "$(ft_val "$out" rate_burst)" = 3 ] &&
 	[ "$(redis-cli -u "$REDIS_URL" hget "fs:{$S_RL}:sale" rate_limit)" = 2 ]
-ok $? "sale create --rate-limit 2 --rate-burst 3: in Redis (rate_limit, rate_burst)" "$out"
+ft_ok $? "sale create --rate-limit 2 --rate-burst 3: in Redis (rate_limit, rate_burst)" "$out"
 
 "$CTL" --dp "$PREFIX" daemon --interval-ms 50 2>"$TMP/daemon.err" &
-PIDS+=($!)
+fs_cleanup_add "fs_stop $! 2"
 for _ in $(seq 100); do
 	out=$("$CTL" --dp "$PREFIX" sale status --sale $S_RL 2>&1)
-	[ "$(val "$out" dp_final)" = 1 ] && break
+	[ "$(ft_val "$out" dp_final)" = 1 ] && break
 	sleep 0.05
 done
-[ "$(val "$out" dp_rate_limit)" = 2 ] && [ "$(val "$out" dp_rate_burst)" = 3 ] &&
-	[ "$(val "$out" dp_rate_own)" = 1 ]
-ok $? "the daemon creates the sale on the dataplane with its limits" "$out"
+[ "$(ft_val "$out" dp_rate_limit)" = 2 ] && [ "$(ft_val "$out" dp_rate_burst)" = 3 ] &&
+	[ "$(ft_val "$out" dp_rate_own)" = 1 ]
+ft_ok $? "the daemon creates the sale on the dataplane with its limits" "$out"
 
 for u in 1 2 3 4; do
 	"$CLAIM" --server "$NET.1" --sale $S_RL --user $u --timeout-ms 300 --retries 3
 done >"$TMP/rl.claims" 2>&1
 [ "$(grep -c 'status=WON' "$TMP/rl.claims")" -eq 3 ]
-ok $? "a source gets its burst of 3 WON" "$(cat "$TMP/rl.claims")"
+ft_ok $? "a source gets its burst of 3 WON" "$(cat "$TMP/rl.claims")"
 line=$(grep -v 'status=WON' "$TMP/rl.claims")
-ra=$(val "$(printf '%s\n' "$line" | tr ' ' '\n')" retry_after_ms)
+ra=$(ft_val "$(printf '%s\n' "$line" | tr ' ' '\n')" retry_after_ms)
 [[ "$line" == status=RATE_LIMITED* ]] && [ "${ra:-0}" -gt 0 ] && [ "${ra:-0}" -le 500 ]
-ok $? "the 4th claim: RATE_LIMITED with 0 < retry_after_ms <= 500 (2/s)" "$line"
+ft_ok $? "the 4th claim: RATE_LIMITED with 0 < retry_after_ms <= 500 (2/s)" "$line"
 
 out=$("$CLAIM" --server "$NET.1" --sale $S_RL --user 1 --type status --timeout-ms 300 2>&1)
 [[ "$out" == status=RATE_LIMITED* ]]
-ok $? "SALE_STATUS from the limited source takes from the same bucket" "$out"
+ft_ok $? "SALE_STATUS from the limited source takes from the same bucket" "$out"
 
 out=$(pyclaim "$NET.3" $S_RL 10)
 [ "$out" = "status=0 retry_after_ms=0" ]
-ok $? "another source is not limited (WON)" "$out"
+ft_ok $? "another source is not limited (WON)" "$out"
 out=$(pyclaim "$NET.3" $S_RL 0 status)
 [ "$out" = "status=9 retry_after_ms=0" ]
-ok $? "another source's SALE_STATUS: ACTIVE" "$out"
+ft_ok $? "another source's SALE_STATUS: ACTIVE" "$out"
 
 sleep 0.6
 out=$("$CLAIM" --server "$NET.1" --sale $S_RL --user 4 --timeout-ms 300 2>&1)
 [[ "$out" == status=WON* ]]
-ok $? "after retry_after_ms the source is admitted again" "$out"
+ft_ok $? "after retry_after_ms the source is admitted again" "$out"
 
 out=$("$CTL" --dp "$PREFIX" stats 2>&1)
-[ "$(val "$out" rate_limited)" -ge 2 ]
-ok $? "stats count rate_limited replies" "$(printf '%s\n' "$out" | grep rate_limited)"
+[ "$(ft_val "$out" rate_limited)" -ge 2 ]
+ft_ok $? "stats count rate_limited replies" "$(printf '%s\n' "$out" | grep rate_limited)"
 
 # --- key rotation mid-sale ---------------------------------------------------------------------
 out=$("$CTL" sale create --sale $S_TOK --stock 100 --start now --end +5m --admission token \
 	--key $K1 2>&1)
-[ "$(val "$out" token_key)" = $K1 ]
-ok $? "token sale created with key K1" "$out"
+[ "$(ft_val "$out" token_key)" = $K1 ]
+ft_ok $? "token sale created with key K1" "$out"
 for _ in $(seq 100); do
 	out=$("$CTL" --dp "$PREFIX" sale status --sale $S_TOK 2>&1)
-	[ "$(val "$out" dp_key_set)" = 1 ] && [ "$(val "$out" dp_final)" = 1 ] && break
+	[ "$(ft_val "$out" dp_key_set)" = 1 ] && [ "$(ft_val "$out" dp_final)" = 1 ] && break
 	sleep 0.05
 done
-k1_id=$(val "$out" dp_key_id)
+k1_id=$(ft_val "$out" dp_key_id)
 out=$("$CLAIM" --server "$NET.1" --sale $S_TOK --user 100 --token-key $K1 --timeout-ms 300 2>&1)
 [[ "$out" == status=WON* ]] && [ -n "$k1_id" ]
-ok $? "a K1 token wins" "$out"
+ft_ok $? "a K1 token wins" "$out"
 
 out=$("$CTL" sale rekey --sale $S_TOK --grace-s 3 2>&1)
-K2=$(val "$out" token_key)
-until_ms=$(val "$out" prev_key_until_ms)
+K2=$(ft_val "$out" token_key)
+until_ms=$(ft_val "$out" prev_key_until_ms)
 [[ "$K2" =~ ^[0-9a-f]{32}$ ]] && [ "$K2" != $K1 ] &&
 	[ "$(redis-cli -u "$REDIS_URL" hget "fs:{$S_TOK}:sale" prev_token_key)" = $K1 ] &&
 	[ "$(redis-cli -u "$REDIS_URL" hget "fs:{$S_TOK}:sale" token_key)" = "$K2" ]
-ok $? "sale rekey: new token_key, the old one kept as prev_token_key in Redis" "$out"
+ft_ok $? "sale rekey: new token_key, the old one kept as prev_token_key in Redis" "$out"
 
 for _ in $(seq 100); do
 	out=$("$CTL" --dp "$PREFIX" sale status --sale $S_TOK 2>&1)
-	[ -n "$(val "$out" dp_key_id)" ] && [ "$(val "$out" dp_key_id)" != "$k1_id" ] && break
+	[ -n "$(ft_val "$out" dp_key_id)" ] && [ "$(ft_val "$out" dp_key_id)" != "$k1_id" ] && break
 	sleep 0.05
 done
-pu=$(val "$out" dp_prev_key_until_ms)
-[ "$(val "$out" dp_key_id)" != "$k1_id" ] && [ "${pu:-0}" -gt 0 ] &&
+pu=$(ft_val "$out" dp_prev_key_until_ms)
+[ "$(ft_val "$out" dp_key_id)" != "$k1_id" ] && [ "${pu:-0}" -gt 0 ] &&
 	[ $((pu - until_ms)) -le 200 ] && [ $((until_ms - pu)) -le 200 ]
-ok $? "the daemon pushes the new key, old key valid until prev_key_until_ms" "$out"
+ft_ok $? "the daemon pushes the new key, old key valid until prev_key_until_ms" "$out"
 
 out=$("$CLAIM" --server "$NET.1" --sale $S_TOK --user 101 --token-key $K1 --timeout-ms 300 2>&1)
 [[ "$out" == status=WON* ]]
-ok $? "during the grace period a K1 token still wins" "$out"
+ft_ok $? "during the grace period a K1 token still wins" "$out"
 tok=$("$CTL" token --sale $S_TOK --user 102 2>&1)
-out=$("$CLAIM" --server "$NET.1" --sale $S_TOK --user 102 --token "$(val "$tok" token)" \
-	--expiry "$(val "$tok" expiry)" --timeout-ms 300 2>&1)
+out=$("$CLAIM" --server "$NET.1" --sale $S_TOK --user 102 --token "$(ft_val "$tok" token)" \
+	--expiry "$(ft_val "$tok" expiry)" --timeout-ms 300 2>&1)
 [[ "$out" == status=WON* ]]
-ok $? "flashctl token issues tokens with the new key (WON)" "$tok / $out"
+ft_ok $? "flashctl token issues tokens with the new key (WON)" "$tok / $out"
 
 now_ms=$(($(date +%s%N) / 1000000))
 [ "$until_ms" -gt "$now_ms" ] && sleep "$(awk "BEGIN{print ($until_ms - $now_ms) / 1000 + 0.2}")"
 out=$("$CLAIM" --server "$NET.1" --sale $S_TOK --user 103 --token-key $K1 --timeout-ms 300 2>&1)
 [[ "$out" == status=BAD_TOKEN* ]]
-ok $? "after the grace period a K1 token gets BAD_TOKEN" "$out"
+ft_ok $? "after the grace period a K1 token gets BAD_TOKEN" "$out"
 out=$("$CLAIM" --server "$NET.1" --sale $S_TOK --user 104 --token-key "$K2" --timeout-ms 300 2>&1)
 [[ "$out" == status=WON* ]]
-ok $? "a K2 token wins" "$out"
+ft_ok $? "a K2 token wins" "$out"
 
 out=$("$CTL" --dp "$PREFIX" sale rekey --sale $S_TOK --grace-s 0 --key $K3 2>&1)
-[ "$(val "$out" token_key)" = $K3 ] && [ "$(val "$out" dp_prev_key_until_ms)" = 0 ]
-ok $? "sale rekey --dp --grace-s 0 pushes K3 at once, no grace" "$out"
+[ "$(ft_val "$out" token_key)" = $K3 ] && [ "$(ft_val "$out" dp_prev_key_until_ms)" = 0 ]
+ft_ok $? "sale rekey --dp --grace-s 0 pushes K3 at once, no grace" "$out"
 a=$("$CLAIM" --server "$NET.1" --sale $S_TOK --user 105 --token-key "$K2" --timeout-ms 300 2>&1)
 b=$("$CLAIM" --server "$NET.1" --sale $S_TOK --user 106 --token-key $K3 --timeout-ms 300 2>&1)
 [[ "$a" == status=BAD_TOKEN* ]] && [[ "$b" == status=WON* ]]
-ok $? "K2 refused at once, K3 wins" "$a / $b"
+ft_ok $? "K2 refused at once, K3 wins" "$a / $b"
 
 exit $((FAILS > 0))

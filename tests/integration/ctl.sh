@@ -5,60 +5,19 @@
 # are random so it can share one; if unset and redis-server exists, it starts a throwaway one).
 # The dataplane part (daemon, claims, events) needs root, hugepages and /dev/net/tun; else skipped.
 set -u
+FS_LOG_TAG=ctl
+# shellcheck source=../lib.sh
+. "$(dirname "$0")/../lib.sh"
 
-SRC=$(cd "$(dirname "$0")/../.." && pwd)
-FS_BUILD=$(cd "${FS_BUILD:-$SRC/build}" && pwd) || { echo "1..0 # SKIP no build dir"; exit 0; }
+FS_BUILD=$(cd "${FS_BUILD:-$FS_ROOT/build}" && pwd) || ft_skip_all "no build dir"
 CTL=$FS_BUILD/controlplane/flashctl
 CLAIM=$FS_BUILD/controlplane/flashclaim
 DP=$FS_BUILD/dataplane/flashsale-dp
 TMP=$(mktemp -d /tmp/fs-ctl-test.XXXXXX)
+fs_cleanup_add "rm -rf '$TMP'"
 KEY=000102030405060708090a0b0c0d0e0f
-PIDS=()
-OWN_REDIS_PORT=
-PREFIX=
 
-cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do
-		kill -TERM "$p" 2>/dev/null
-	done
-	sleep 0.3
-	for p in "${PIDS[@]}"; do
-		kill -9 "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-	if [ -n "$OWN_REDIS_PORT" ]; then
-		redis-cli -p "$OWN_REDIS_PORT" shutdown nosave >/dev/null 2>&1
-	fi
-	[ -n "$PREFIX" ] && rm -rf "/var/run/dpdk/$PREFIX"
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-N_TESTS=48
-T=0
-FAILS=0
-echo "1..$N_TESTS"
-ok() { # ok STATUS DESCRIPTION [DIAG]
-	T=$((T + 1))
-	if [ "$1" -eq 0 ]; then
-		echo "ok $T - $2"
-	else
-		FAILS=$((FAILS + 1))
-		echo "not ok $T - $2"
-		[ -n "${3:-}" ] && printf '%s\n' "$3" | sed 's/^/# /'
-	fi
-}
-skip() { # skip COUNT REASON
-	local i
-	for ((i = 0; i < $1; i++)); do
-		T=$((T + 1))
-		echo "ok $T # SKIP $2"
-	done
-}
-# val OUTPUT KEY: the value of the first KEY=... line
-val() { printf '%s\n' "$1" | sed -n "s/^$2=//p" | head -1; }
+ft_plan 48
 # expect_exit CODE DESCRIPTION CMD...: the command exits with CODE
 expect_exit() {
 	local want=$1 desc=$2 out rc
@@ -66,28 +25,18 @@ expect_exit() {
 	out=$("$@" 2>&1)
 	rc=$?
 	[ "$rc" -eq "$want" ]
-	ok $? "$desc (exit $want)" "exit $rc: $out"
+	ft_ok $? "$desc (exit $want)" "exit $rc: $out"
 }
 
 if [ ! -x "$CTL" ] || [ ! -x "$CLAIM" ]; then
-	skip $N_TESTS "flashctl/flashclaim not built in $FS_BUILD"
+	ft_skip_rest "flashctl/flashclaim not built in $FS_BUILD"
 	exit 0
 fi
-if [ -z "${REDIS_URL:-}" ]; then
-	if ! command -v redis-server >/dev/null; then
-		skip $N_TESTS "no REDIS_URL and no redis-server"
-		exit 0
-	fi
-	OWN_REDIS_PORT=$((20000 + $$ % 20000))
-	redis-server --port "$OWN_REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
-		--daemonize yes --pidfile "$TMP/redis.pid" >/dev/null
-	export REDIS_URL=redis://127.0.0.1:$OWN_REDIS_PORT
-	for _ in $(seq 50); do
-		redis-cli -p "$OWN_REDIS_PORT" ping >/dev/null 2>&1 && break
-		sleep 0.1
-	done
+if [ -z "${REDIS_URL:-}" ] && ! command -v redis-server >/dev/null; then
+	ft_skip_rest "no REDIS_URL and no redis-server"
+	exit 0
 fi
-export REDIS_URL
+fs_redis_start "$TMP"
 RCLI=(redis-cli -u "$REDIS_URL")
 
 # Random sale ids, so several runs can share one Redis.
@@ -99,68 +48,68 @@ S_DP=$((BASE + 2))
 # --- sale create / status / list / stop -----------------------------------------------------------
 out=$("$CTL" sale create --sale $S_OPEN --stock 100 --start now --end +10m 2>&1)
 rc=$?
-[ $rc -eq 0 ] && [ "$(val "$out" sale)" = "$S_OPEN" ] && [ -z "$(val "$out" token_key)" ]
-ok $? "sale create (open) prints sale=N and no token_key" "$out"
+[ $rc -eq 0 ] && [ "$(ft_val "$out" sale)" = "$S_OPEN" ] && [ -z "$(ft_val "$out" token_key)" ]
+ft_ok $? "sale create (open) prints sale=N and no token_key" "$out"
 
 out=$("$CTL" sale status --sale $S_OPEN 2>&1)
-[ "$(val "$out" stock)" = 100 ] && [ "$(val "$out" pool)" = 100 ] && [ "$(val "$out" sold)" = 0 ] &&
-	[ "$(val "$out" remaining)" = 100 ] && [ "$(val "$out" state)" = created ] &&
-	[ "$(val "$out" admission)" = open ]
-ok $? "sale status: stock=pool=remaining=100, sold=0, state created" "$out"
+[ "$(ft_val "$out" stock)" = 100 ] && [ "$(ft_val "$out" pool)" = 100 ] && [ "$(ft_val "$out" sold)" = 0 ] &&
+	[ "$(ft_val "$out" remaining)" = 100 ] && [ "$(ft_val "$out" state)" = created ] &&
+	[ "$(ft_val "$out" admission)" = open ]
+ft_ok $? "sale status: stock=pool=remaining=100, sold=0, state created" "$out"
 
 [ "$("${RCLI[@]}" get "fs:{$S_OPEN}:pool")" = 100 ] &&
 	[ "$("${RCLI[@]}" hget "fs:{$S_OPEN}:sale" stock)" = 100 ]
-ok $? "Redis keys fs:{N}:pool and fs:{N}:sale as HACKING.md names them"
+ft_ok $? "Redis keys fs:{N}:pool and fs:{N}:sale as HACKING.md names them"
 
 expect_exit 1 "sale create of an existing sale fails" \
 	"$CTL" sale create --sale $S_OPEN --stock 5 --start now --end +1m
 [ "$("${RCLI[@]}" get "fs:{$S_OPEN}:pool")" = 100 ]
-ok $? "a refused create changes nothing"
+ft_ok $? "a refused create changes nothing"
 
 out=$("$CTL" sale create --sale $S_TOK --stock 5 --start +1h --end +2h --admission token \
 	--key $KEY 2>&1)
-[ "$(val "$out" token_key)" = $KEY ]
-ok $? "sale create --admission token prints token_key" "$out"
+[ "$(ft_val "$out" token_key)" = $KEY ]
+ft_ok $? "sale create --admission token prints token_key" "$out"
 
 out=$("$CTL" sale create --sale $((BASE + 3)) --stock 5 --start +1h --end +2h --admission token 2>&1)
-k=$(val "$out" token_key)
+k=$(ft_val "$out" token_key)
 [[ "$k" =~ ^[0-9a-f]{32}$ ]] && [ "$k" != $KEY ] &&
 	[ "$("${RCLI[@]}" hget "fs:{$((BASE + 3))}:sale" token_key)" = "$k" ]
-ok $? "a token sale gets a random key, stored hex in the sale hash" "$out"
+ft_ok $? "a token sale gets a random key, stored hex in the sale hash" "$out"
 
 out=$("$CTL" sale list 2>&1)
 printf '%s\n' "$out" | grep -qx "sale=$S_OPEN" && printf '%s\n' "$out" | grep -qx "sale=$S_TOK"
-ok $? "sale list shows both sales" "$out"
+ft_ok $? "sale list shows both sales" "$out"
 
-out=$("$CTL" sale stop --sale $S_OPEN 2>&1) && [ "$(val "$out" state)" = stopped ] &&
-	[ "$(val "$("$CTL" sale status --sale $S_OPEN)" state)" = stopped ]
-ok $? "sale stop: state stopped" "$out"
+out=$("$CTL" sale stop --sale $S_OPEN 2>&1) && [ "$(ft_val "$out" state)" = stopped ] &&
+	[ "$(ft_val "$("$CTL" sale status --sale $S_OPEN)" state)" = stopped ]
+ft_ok $? "sale stop: state stopped" "$out"
 
 expect_exit 1 "sale status of an unknown sale" "$CTL" sale status --sale $((BASE + 9))
 expect_exit 1 "sale stop of an unknown sale" "$CTL" sale stop --sale $((BASE + 9))
 
 # --- tokens -------------------------------------------------------------------------------------
 out=$("$CTL" token --sale 42 --user 1001 --expiry 1798761600 --key $KEY 2>&1)
-[ "$(val "$out" token)" = e5f464adbcd410d8fba87eb6a924e63b ] && [ "$(val "$out" node)" = 0 ] &&
-	[ "$(val "$out" expiry)" = 1798761600 ]
-ok $? "token: PROTOCOL.md vector 1" "$out"
+[ "$(ft_val "$out" token)" = e5f464adbcd410d8fba87eb6a924e63b ] && [ "$(ft_val "$out" node)" = 0 ] &&
+	[ "$(ft_val "$out" expiry)" = 1798761600 ]
+ft_ok $? "token: PROTOCOL.md vector 1" "$out"
 out=$("$CTL" token --sale 42 --user 1002 --expiry 1798761600 --node 3 --key $KEY 2>&1)
-[ "$(val "$out" token)" = 29cb10add8d1dd099944c505b2c053c6 ]
-ok $? "token: PROTOCOL.md vector 2 (node 3)" "$out"
+[ "$(ft_val "$out" token)" = 29cb10add8d1dd099944c505b2c053c6 ]
+ft_ok $? "token: PROTOCOL.md vector 2 (node 3)" "$out"
 out=$("$CTL" token --sale 7 --user 18446744073709551615 --expiry 4294967295 --node 65535 \
 	--key $KEY 2>&1)
-[ "$(val "$out" token)" = 31b35e5130e0d5465fe207222797f198 ]
-ok $? "token: PROTOCOL.md vector 3 (all ones)" "$out"
+[ "$(ft_val "$out" token)" = 31b35e5130e0d5465fe207222797f198 ]
+ft_ok $? "token: PROTOCOL.md vector 3 (all ones)" "$out"
 
 a=$("$CTL" token --sale $S_TOK --user 77 --expiry 1798761600 --node 2 2>&1)
 b=$("$CTL" token --sale $S_TOK --user 77 --expiry 1798761600 --node 2 --key $KEY 2>&1)
-[ -n "$(val "$a" token)" ] && [ "$(val "$a" token)" = "$(val "$b" token)" ]
-ok $? "token with the key read from Redis equals token with --key" "$a / $b"
+[ -n "$(ft_val "$a" token)" ] && [ "$(ft_val "$a" token)" = "$(ft_val "$b" token)" ]
+ft_ok $? "token with the key read from Redis equals token with --key" "$a / $b"
 
 out=$("$CTL" token --sale $S_TOK --user 77 2>&1)
-end_ms=$(val "$("$CTL" sale status --sale $S_TOK)" end_ms)
-[ "$(val "$out" expiry)" = $(((end_ms + 999) / 1000)) ]
-ok $? "token expiry defaults to the sale's end" "$out"
+end_ms=$(ft_val "$("$CTL" sale status --sale $S_TOK)" end_ms)
+[ "$(ft_val "$out" expiry)" = $(((end_ms + 999) / 1000)) ]
+ft_ok $? "token expiry defaults to the sale's end" "$out"
 
 expect_exit 1 "token for an open sale" "$CTL" token --sale $S_OPEN --user 1
 expect_exit 1 "token for an unknown sale" "$CTL" token --sale $((BASE + 9)) --user 1
@@ -169,7 +118,7 @@ expect_exit 1 "token for an unknown sale" "$CTL" token --sale $((BASE + 9)) --us
 out=$("$CTL" --redis redis://127.0.0.1:1 sale list 2>&1)
 rc=$?
 [ $rc -eq 1 ] && [ "$(printf '%s\n' "$out" | wc -l)" -eq 1 ]
-ok $? "unreachable Redis: one-line error, exit 1" "exit $rc: $out"
+ft_ok $? "unreachable Redis: one-line error, exit 1" "exit $rc: $out"
 expect_exit 1 "unreachable dataplane for stats" "$CTL" --dp-socket "$TMP/nothing" stats
 
 expect_exit 2 "no command" "$CTL"
@@ -195,14 +144,13 @@ expect_exit 1 "flashclaim with nobody answering" \
 	"$CLAIM" --server 127.0.0.1 --port 9 --sale 1 --user 1 --timeout-ms 50 --retries 1
 
 # --- the daemon against a real dataplane ---------------------------------------------------------
-DP_TESTS=10
 why=
-[ "$(id -u)" -eq 0 ] || why="not root"
+fs_is_root || why="not root"
 [ -x "$DP" ] || why="flashsale-dp not built"
 [ -c /dev/net/tun ] || why="no /dev/net/tun"
 grep -q hugetlbfs /proc/mounts || why="no hugetlbfs mounted"
 if [ -n "$why" ]; then
-	skip $DP_TESTS "$why"
+	ft_skip_rest "$why"
 	exit $((FAILS > 0))
 fi
 
@@ -210,39 +158,26 @@ PREFIX=ctltest$$
 IFACE=ctlt$(($$ % 100000))
 NET=10.$((200 + $$ % 50)).$(($$ % 250)) # a /30 of our own on the tap
 mkdir -p "$TMP/state"
-: >"$TMP/dp.out" # exists before the first grep below
-"$DP" --no-pci --file-prefix "$PREFIX" -m 256 --lcores 0@0,1@1 \
-	--vdev "net_tap0,iface=$IFACE" -- --addr "$NET.1" --state-dir "$TMP/state" \
-	>"$TMP/dp.out" 2>"$TMP/dp.err" &
-PIDS+=($!)
-for _ in $(seq 200); do
-	grep -q "flashsale-dp ready" "$TMP/dp.out" && break
-	sleep 0.1
-done
-if ! grep -q "flashsale-dp ready" "$TMP/dp.out"; then
-	ok 1 "flashsale-dp starts" "$(tail -5 "$TMP/dp.err")"
-	skip $((DP_TESTS - 1)) "no dataplane"
-	exit 1
-fi
-ok 0 "flashsale-dp starts"
+ft_dp_start_ok "$PREFIX" "$TMP/dp.log" --vdev "net_tap0,iface=$IFACE" \
+	-- --addr "$NET.1" --state-dir "$TMP/state"
 ip addr add "$NET.2/30" dev "$IFACE" && ip link set "$IFACE" up
 
 "${RCLI[@]}" subscribe "fs:{$S_DP}:events" >"$TMP/events" 2>&1 &
-PIDS+=($!)
+fs_cleanup_add "fs_stop $! 2"
 "$CTL" sale create --sale $S_DP --stock 3 --start +1s --end +20s >/dev/null
 "$CTL" --dp "$PREFIX" daemon --interval-ms 50 2>"$TMP/daemon1.err" &
 DAEMON=$!
-PIDS+=($DAEMON)
+fs_cleanup_add "fs_stop $DAEMON 2"
 for _ in $(seq 60); do
 	out=$("$CTL" --dp "$PREFIX" sale status --sale $S_DP 2>&1)
-	[ "$(val "$out" dp_final)" = 1 ] && break
+	[ "$(ft_val "$out" dp_final)" = 1 ] && break
 	sleep 0.05
 done
 # read again: the Redis part of the status above was read before its dataplane part
 out=$("$CTL" --dp "$PREFIX" sale status --sale $S_DP 2>&1)
-[ "$(val "$out" dp_leased)" = 3 ] && [ "$(val "$out" dp_final)" = 1 ] && [ "$(val "$out" pool)" = 0 ] &&
+[ "$(ft_val "$out" dp_leased)" = 3 ] && [ "$(ft_val "$out" dp_final)" = 1 ] && [ "$(ft_val "$out" pool)" = 0 ] &&
 	[ "$("${RCLI[@]}" get "fs:{$S_DP}:lease:1")" = 3 ]
-ok $? "daemon creates the sale on the dataplane and leases the whole pool (pool 0 + lease 3 = 3)" \
+ft_ok $? "daemon creates the sale on the dataplane and leases the whole pool (pool 0 + lease 3 = 3)" \
 	"$out"
 
 sleep 1.2
@@ -250,48 +185,48 @@ for u in 1 2 3 4; do
 	"$CLAIM" --server "$NET.1" --sale $S_DP --user $u --timeout-ms 300 --retries 3
 done >"$TMP/claims" 2>&1
 [ "$(grep -c 'status=WON' "$TMP/claims")" -eq 3 ] && grep -q 'status=SOLD_OUT' "$TMP/claims"
-ok $? "flashclaim: 3 WON then SOLD_OUT" "$(cat "$TMP/claims")"
+ft_ok $? "flashclaim: 3 WON then SOLD_OUT" "$(cat "$TMP/claims")"
 
 for _ in $(seq 40); do
 	out=$("$CTL" sale status --sale $S_DP 2>&1)
-	[ "$(val "$out" sold)" = 3 ] && grep -q sold_out "$TMP/events" && break
+	[ "$(ft_val "$out" sold)" = 3 ] && grep -q sold_out "$TMP/events" && break
 	sleep 0.05
 done
-[ "$(val "$out" sold)" = 3 ] && [ "$(val "$out" remaining)" = 0 ]
-ok $? "daemon publishes sold=3 remaining=0 from the dataplane" "$out"
+[ "$(ft_val "$out" sold)" = 3 ] && [ "$(ft_val "$out" remaining)" = 0 ]
+ft_ok $? "daemon publishes sold=3 remaining=0 from the dataplane" "$out"
 grep -q started "$TMP/events" && grep -q sold_out "$TMP/events"
-ok $? "events started and sold_out published" "$(cat "$TMP/events")"
+ft_ok $? "events started and sold_out published" "$(cat "$TMP/events")"
 
 kill -TERM $DAEMON
 wait $DAEMON
-ok $? "daemon exits 0 on SIGTERM"
+ft_ok $? "daemon exits 0 on SIGTERM"
 
 "$CTL" --dp "$PREFIX" daemon --interval-ms 50 2>"$TMP/daemon2.err" &
 DAEMON=$!
-PIDS+=($DAEMON)
+fs_cleanup_add "fs_stop $DAEMON 2"
 "$CTL" sale stop --sale $S_DP >/dev/null
 for _ in $(seq 60); do
 	out=$("$CTL" --dp "$PREFIX" sale status --sale $S_DP 2>&1)
-	[ "$(val "$out" dp_state)" = stopped ] && grep -q ended "$TMP/events" && break
+	[ "$(ft_val "$out" dp_state)" = stopped ] && grep -q ended "$TMP/events" && break
 	sleep 0.05
 done
-[ "$(val "$out" dp_state)" = stopped ]
-ok $? "sale stop reaches the dataplane through the daemon" "$out"
+[ "$(ft_val "$out" dp_state)" = stopped ]
+ft_ok $? "sale stop reaches the dataplane through the daemon" "$out"
 sleep 0.3
 [ "$(grep -c -x started "$TMP/events")" -eq 1 ] && [ "$(grep -c -x sold_out "$TMP/events")" -eq 1 ] &&
 	[ "$(grep -c -x ended "$TMP/events")" -eq 1 ]
-ok $? "a restarted daemon publishes each event exactly once" "$(cat "$TMP/events")"
+ft_ok $? "a restarted daemon publishes each event exactly once" "$(cat "$TMP/events")"
 
 out=$("$CTL" --dp "$PREFIX" stats 2>&1)
-[ "$(val "$out" won)" = 3 ] && [ -n "$(val "$out" node_id)" ]
-ok $? "stats prints the dataplane counters as key=value" "$(printf '%s\n' "$out" | head -12)"
+[ "$(ft_val "$out" won)" = 3 ] && [ -n "$(ft_val "$out" node_id)" ]
+ft_ok $? "stats prints the dataplane counters as key=value" "$(printf '%s\n' "$out" | head -12)"
 
-kill -TERM "${PIDS[0]}"
-wait "${PIDS[0]}" 2>/dev/null
+kill -TERM "$FT_DP_PID"
+wait "$FT_DP_PID" 2>/dev/null
 sleep 0.5
 "$CTL" sale create --sale $((BASE + 4)) --stock 2 --start now --end +1m >/dev/null
 sleep 0.5
 kill -0 $DAEMON 2>/dev/null && grep -q "dataplane unreachable" "$TMP/daemon2.err"
-ok $? "daemon survives the dataplane going away" "$(tail -5 "$TMP/daemon2.err")"
+ft_ok $? "daemon survives the dataplane going away" "$(tail -5 "$TMP/daemon2.err")"
 
 exit $((FAILS > 0))

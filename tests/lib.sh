@@ -1,0 +1,120 @@
+# Shared set-up of the integration and fault tests (sourced, bash only), on top of scripts/lib.sh.
+#
+# Skips:   ft_skip_all REASON, ft_need_root WHY, ft_need_tun, ft_need_hugepages N,
+#          ft_need_built PROG..., ft_need_stack (what fs_stack_start needs)
+# TAP:     ft_plan N, ft_ok STATUS NAME [DIAG], ft_tap OK NAME [DETAIL...], ft_skip COUNT REASON,
+#          ft_skip_rest REASON, ft_fail_rest NAME (counters: N_TESTS, T, FAILS)
+# Output:  ft_val OUTPUT KEY
+# Programs: ft_dp_start PREFIX LOG ARG... (flashsale-dp, stopped on exit), ft_dp_start_ok (as a test)
+# Set FS_LOG_TAG (and FS_BUILD after sourcing, where it has a default of its own) as with scripts/lib.sh.
+
+# shellcheck source=../scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
+
+# ---------------------------------------------------------------- skips
+
+# ft_skip_all REASON...: the whole script is skipped (TAP plan 1..0), exit 0.
+ft_skip_all() {
+	echo "1..0 # SKIP $*"
+	exit 0
+}
+# ft_need_root WHY: skip unless root; WHY says what needs it.
+ft_need_root() { fs_is_root || ft_skip_all "needs root ($1)"; }
+ft_need_tun() { [ -c /dev/net/tun ] || ft_skip_all "no /dev/net/tun"; }
+# ft_need_hugepages N: skip unless at least N 2 MiB hugepages are free.
+ft_need_hugepages() {
+	[ "$(cat /sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages 2>/dev/null || echo 0)" \
+		-ge "$1" ] || ft_skip_all "fewer than $1 free 2 MiB hugepages"
+}
+# ft_need_built PROG...: skip unless every PROG (a path below FS_BUILD) is built.
+ft_need_built() {
+	local p
+	for p in "$@"; do
+		[ -x "$FS_BUILD/$p" ] || ft_skip_all "$FS_BUILD/$p is not built"
+	done
+}
+# ft_need_stack: what fs_stack_start needs: root, /dev/net/tun, 256 free hugepages, five programs.
+ft_need_stack() {
+	ft_need_root "tap interface, hugepages"
+	ft_need_tun
+	ft_need_hugepages 256
+	ft_need_built dataplane/flashsale-dp dataplane/flashgen persist/flashsale-persist \
+		controlplane/flashctl controlplane/flashclaim
+}
+
+# ---------------------------------------------------------------- TAP
+
+N_TESTS=0 T=0 FAILS=0
+# ft_plan N: print the plan 1..N (N_TESTS).
+ft_plan() {
+	N_TESTS=$1
+	echo "1..$N_TESTS"
+}
+# ft_ok STATUS NAME [DIAG]: test T+1 passes when STATUS is 0; when it fails, DIAG's lines follow as
+# TAP comments and FAILS counts it. Always returns 0.
+ft_ok() {
+	T=$((T + 1))
+	if [ "$1" -eq 0 ]; then
+		echo "ok $T - $2"
+	else
+		FAILS=$((FAILS + 1))
+		echo "not ok $T - $2"
+		[ -z "${3:-}" ] || printf '%s\n' "$3" | sed 's/^/# /'
+	fi
+	return 0
+}
+# ft_tap OK NAME [DETAIL...]: ft_ok with OK 1 as the pass; the DETAIL lines follow as comments
+# whether it passed or not.
+ft_tap() {
+	local ok=$1 name=$2
+	shift 2
+	ft_ok "$([ "$ok" = 1 ]; echo $?)" "$name"
+	[ $# -eq 0 ] || printf '%s\n' "$@" | sed 's/^/# /'
+}
+# ft_skip COUNT REASON: COUNT tests skipped.
+ft_skip() {
+	local i
+	for ((i = 0; i < $1; i++)); do
+		T=$((T + 1))
+		echo "ok $T # SKIP $2"
+	done
+}
+# ft_skip_rest REASON: the tests left of the plan are skipped.
+ft_skip_rest() { ft_skip $((N_TESTS - T)) "$1"; }
+# ft_fail_rest NAME: the tests left of the plan fail as NAME (e.g. after a set-up failure).
+ft_fail_rest() { while [ "$T" -lt "$N_TESTS" ]; do ft_ok 1 "$1"; done; }
+
+# ft_val OUTPUT KEY: the value of the first KEY=... line of OUTPUT.
+ft_val() { printf '%s\n' "$1" | sed -n "s/^$2=//p" | head -1; }
+
+# ---------------------------------------------------------------- programs
+
+# ft_dp_start PREFIX LOG ARG...: flashsale-dp in the background (pid FT_DP_PID) with
+# --no-pci --file-prefix PREFIX -m 256 --lcores 0@0,1@1 ARG... (--vdev ... -- --addr ...), output
+# in LOG; on exit it is stopped and its runtime files removed. Dies (fs_die) unless it prints its
+# ready line within 60 s.
+ft_dp_start() {
+	local prefix=$1 log=$2
+	shift 2
+	stdbuf -oL "$FS_BUILD/dataplane/flashsale-dp" --no-pci --file-prefix "$prefix" -m 256 \
+		--lcores 0@0,1@1 "$@" >"$log" 2>&1 &
+	FT_DP_PID=$!
+	fs_cleanup_add "rm -rf /var/run/dpdk/$prefix; rm -f /dev/hugepages/${prefix}map_*"
+	fs_cleanup_add "fs_stop $FT_DP_PID 15"
+	fs_wait_line "$log" '^flashsale-dp ready' 60 "$FT_DP_PID" ||
+		fs_die "flashsale-dp did not start: $(tail -n 10 "$log")"
+}
+
+# ft_dp_start_ok PREFIX LOG ARG...: ft_dp_start as the test "flashsale-dp starts": when it does not
+# start, that test fails with the log's last lines, the tests left are skipped and the script exits 1.
+ft_dp_start_ok() {
+	local hook=${FS_DIE_HOOK:-}
+	FS_DIE_HOOK=ft__dp_failed
+	ft_dp_start "$@"
+	FS_DIE_HOOK=$hook
+	ft_ok 0 "flashsale-dp starts"
+}
+ft__dp_failed() {
+	ft_ok 1 "flashsale-dp starts" "$1"
+	ft_skip_rest "no dataplane"
+}
