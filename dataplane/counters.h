@@ -62,7 +62,8 @@ enum fs_drop {
 	X(ST_ACTIVE, "active")                                                                     \
 	X(JOURNAL_ERRORS, "journal_errors") /* WON refused because the journal write failed */  \
 	X(WINNERS_FULL, "winners_full")     /* WON refused because the winner table was full */ \
-	X(DROPS, "drops")                   /* sum of every drop reason */
+	X(DROPS, "drops")                   /* sum of every drop reason */                    \
+	X(BUSY_CYCLES, "busy_cycles")       /* TSC, RX burst return to TX return, bursts > 0 */
 
 enum fs_counter {
 #define FS_X(e, s) FS_CNT_##e,

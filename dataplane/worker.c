@@ -235,8 +235,10 @@ static inline uint16_t poll_rxq(struct fs_worker *w, const struct fs_rxq *q, str
 		}
 		tx[nb_tx++] = pkts[i];
 	}
-	if (nb_tx == 0)
+	if (nb_tx == 0) {
+		bc->cnt[FS_CNT_BUSY_CYCLES] += rte_rdtsc() - tsc;
 		return nb_rx;
+	}
 
 	/*
 	 * Group commit: the burst's WON records reach the disk before any of its replies leave.
@@ -272,6 +274,7 @@ static inline uint16_t poll_rxq(struct fs_worker *w, const struct fs_rxq *q, str
 		bc->cnt[FS_CNT_TX_DROPPED] += (uint64_t)(nb_tx - sent);
 		rte_pktmbuf_free_bulk(&tx[sent], nb_tx - sent);
 	}
+	bc->cnt[FS_CNT_BUSY_CYCLES] += rte_rdtsc() - tsc;
 	return nb_rx;
 }
 

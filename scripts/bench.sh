@@ -1,15 +1,22 @@
 #!/bin/bash
-# Benchmarks of the claim path: flashgen against flashsale-dp over net_memif, one worker lcore.
+# Benchmarks of the claim path: flashgen against flashsale-dp over net_memif, side by side with
+# the link's own limit (dpdk-testpmd macswap) and the seed design (one Redis Lua script).
 #
 # Usage: scripts/bench.sh [CLAIMS]   (default 2,000,000 claims per scenario)
 # Builds with optimisation (build-release), reserves hugepages, then runs, in one invocation on the
-# same link, each scenario for a fixed number of claims and prints one table. Figures are only
-# comparable within one run: the machine is shared and noisy.
-# Scenarios: every claim wins, sold out, fsync, token sale (the cost of verification per claim);
-# with a flashgen that has --src-ips: honest claims with per-source limits on, alone and while a
-# second flashgen floods from 1 and from 10,000,000 spoofed sources (flashsale-dp's RSS before/after).
-# Env: FS_BUILD_DIR (default build-release), FS_BENCH_WINDOW (2048), FS_BENCH_REPEAT (3: extra
-# open/token runs), FS_BENCH_PREFIX (EAL file-prefix stem, fsbench), FS_BENCH_FLOOD_RATE (200000/s).
+# same machine and the same net_memif link, each scenario for a fixed number of claims and prints
+# one table: claims/s, the ratios to testpmd and Redis, cycles per claim from the dataplane's own
+# busy_cycles counter, p50/p99 latency at half of the measured capacity, flashsale-dp's peak RSS.
+# Figures are only comparable within one run: the machine is shared and noisy.
+# Main scenarios: testpmd (macswap answering flashgen --echo), win (stock outlasts the run), soldout
+# (the late flood; flashsale-dp's RSS before/after CLAIMS distinct users), mix (sold-out flood with
+# repeat claims by winners, bad tokens, malformed frames: needs a flashgen with --mix), redis (the
+# Lua claim by redis-benchmark, unpipelined and -P 32), scale (1, 2, 4 workers, all claims from one
+# source: never oversold, every unit sold). More: fsync, token (verification cost per claim),
+# flood (per-source limits during a 1-source and a 10M-source spoofed flood; needs --src-ips).
+# Env: FS_BUILD_DIR (default build-release), FS_BENCH_WINDOW (2048), FS_BENCH_SCENARIOS (all:
+# "testpmd win soldout mix redis scale fsync token flood"), FS_BENCH_REPEAT (3: extra open/token
+# runs), FS_BENCH_PREFIX (EAL file-prefix stem, fsbench), FS_BENCH_FLOOD_RATE (200000/s).
 set -euo pipefail
 FS_LOG_TAG=bench
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -19,6 +26,8 @@ claims=${1:-2000000}
 window=${FS_BENCH_WINDOW:-2048}
 build=${FS_BUILD_DIR:-$FS_ROOT/build-release}
 case $build in /*) ;; *) build=$PWD/$build ;; esac
+scenarios=" ${FS_BENCH_SCENARIOS:-testpmd win soldout mix redis scale fsync token flood} "
+want() { [[ $scenarios == *" $1 "* ]]; }
 
 fs_is_root || fs_die "run as root (hugepages, DPDK)"
 fs_deps
@@ -31,14 +40,20 @@ prefix=${FS_BENCH_PREFIX:-fsbench} # EAL --file-prefix stem: runs with different
 dp_prefix=${prefix}dp
 gen_prefix=${prefix}gen
 flood_prefix=${prefix}flood
+pmd_prefix=${prefix}pmd
 token_key=000102030405060708090a0b0c0d0e0f
 addr=10.79.0.2
+half=$((claims / 2)) # claims of each latency run (at half of the measured capacity)
 
 # tel CMD: one dataplane telemetry command, reply JSON on stdout.
 tel() { echo "$1" | timeout 10 dpdk-telemetry.py -f "$dp_prefix" 2>/dev/null | tail -n +1; }
 
-# dp_start NAME [OPTIONS]: flashsale-dp with one worker lcore on CPU 1, memif server, fresh
-# state; with DP_FLOOD_PORT=1 a second memif port (NAME/flood.sock) for a flood generator.
+# stat NAME: one counter of /flashsale/stats.
+stat() { tel /flashsale/stats | python3 -c "import json,sys; print(json.load(sys.stdin)['/flashsale/stats']['$1'])"; }
+
+# dp_start NAME [OPTIONS]: flashsale-dp, memif server, fresh state. One worker lcore on CPU 1
+# (DP_LCORES overrides the --lcores map); with DP_FLOOD_PORT=1 a second memif port
+# (NAME/flood.sock) for a flood generator.
 dp_start() {
 	local name=$1 vdevs
 	mkdir -p "$work/$name"
@@ -46,7 +61,7 @@ dp_start() {
 	[ "${DP_FLOOD_PORT:-0}" = 1 ] &&
 		vdevs+=(--vdev "net_memif1,role=server,socket=$work/$name/flood.sock")
 	"$build/dataplane/flashsale-dp" --no-pci --file-prefix "$dp_prefix" -m 512 \
-		--lcores 0@0,1@1 "${vdevs[@]}" \
+		--lcores "${DP_LCORES:-0@0,1@1}" "${vdevs[@]}" \
 		-- --addr "$addr" --state-dir "$work/$name/state" "${@:2}" >"$work/$name/dp.log" 2>&1 &
 	dp_pid=$!
 	fs_cleanup_add "fs_stop $dp_pid 15"
@@ -54,7 +69,14 @@ dp_start() {
 		fs_die "flashsale-dp did not start: $(tail -n 5 "$work/$name/dp.log")"
 }
 
-dp_stop() { fs_stop "$dp_pid" 15; rm -rf "/var/run/dpdk/$dp_prefix"; }
+# dp_stop: stop flashsale-dp; its peak RSS (VmHWM, KiB) goes to dp_hwm and raises peak_hwm.
+peak_hwm=0
+dp_stop() {
+	dp_hwm=$(rss_kib VmHWM)
+	[ "${dp_hwm:-0}" -gt "$peak_hwm" ] && peak_hwm=$dp_hwm
+	fs_stop "$dp_pid" 15
+	rm -rf "/var/run/dpdk/$dp_prefix"
+}
 
 # sale ID STOCK [open|token,KEYHEX]: a sale that started a second ago, its whole stock leased to
 # this node.
@@ -65,15 +87,15 @@ sale() {
 	tel "/flashsale/sale/lease,$1,$2,1" | grep -q '"leased"' || fs_die "cannot create sale $1"
 }
 
-# gen NAME SALE USER_BASE [FLASHGEN OPTIONS]: flashgen over the memif link, CPU 0; key=value
-# report in NAME/gen.out.
+# gen NAME OUT SALE USER_BASE USERS [FLASHGEN OPTIONS]: flashgen over NAME's memif link, CPU 0;
+# key=value report in NAME/OUT.
 gen() {
-	local name=$1
+	local name=$1 out=$2
 	"$build/dataplane/flashgen" --no-pci --file-prefix "$gen_prefix" -m 512 --lcores 0@0 \
 		--vdev "net_memif0,role=client,socket=$work/$name/memif.sock,rsize=12" \
-		-- --dst-ip "$addr" --src-ip 10.79.1.1 --sale "$2" --users "$claims" --claims 1 \
-		--user-base "$3" --window "$window" --max-seconds 120 "${@:4}" >"$work/$name/gen.out" \
-		2>"$work/$name/gen.err" || fs_die "flashgen failed: $(tail -n 5 "$work/$name/gen.err")"
+		-- --dst-ip "$addr" --src-ip 10.79.1.1 --sale "$3" --users "$5" --claims 1 \
+		--user-base "$4" --window "$window" --max-seconds 120 "${@:6}" >"$work/$name/$out" \
+		2>"$work/$name/$out.err" || fs_die "flashgen failed: $(tail -n 5 "$work/$name/$out.err")"
 	rm -rf "/var/run/dpdk/$gen_prefix"
 }
 
@@ -100,73 +122,219 @@ flood_wait() {
 # rss_kib FIELD: VmRSS or VmHWM of the running flashsale-dp, in KiB.
 rss_kib() { awk -v f="$1:" '$1 == f {print $2}' "/proc/$dp_pid/status"; }
 
-kv() { fs__kv "$work/$1/gen.out" "$2"; }
+# kv NAME [OUT] KEY: a value of a flashgen report (OUT default gen.out).
+kv() { if [ $# -eq 2 ]; then fs__kv "$work/$1/gen.out" "$2"; else fs__kv "$work/$1/$2" "$3"; fi; }
 
-rows=()
-# row NAME LABEL: one table row from a scenario's flashgen report.
-row() {
-	rows+=("$(printf '%-34s %10s %12s %9s %9s %8s %8s' "$2" "$(kv "$1" replies)" \
-		"$(kv "$1" claims_per_s)" "$(kv "$1" p50_us)" "$(kv "$1" p99_us)" "$(kv "$1" won)" \
-		"$(kv "$1" sold_out)")")
+# ratio A B: A / B with two decimals ("-" when either is missing or B is 0).
+ratio() { awk -v a="${1:-}" -v b="${2:-}" 'BEGIN { if (a == "" || b == "" || b == 0) print "-"; else printf "%.2f", a / b }'; }
+
+# cycles NAME: busy_cycles / claims of the dataplane's counters (read into NAME/cyc by dp_cycles).
+dp_cycles() {
+	tel /flashsale/stats | python3 -c 'import json,sys
+s = json.load(sys.stdin)["/flashsale/stats"]
+n = s["claims"] + s["status_requests"] + s["drops"]
+print("%.0f" % (s["busy_cycles"] / n) if n and "busy_cycles" in s else "-")' >"$work/$1/cyc"
 }
 
-fs_log "scenario 1: every claim wins ($claims claims, stock $claims)"
-dp_start win
-sale 1 "$claims"
-gen win 1 1
-row win "1 worker, every claim wins"
-dp_stop
+# half_rate NAME: the rate for the latency run, half of the claims/s NAME measured.
+half_rate() { awk -v r="$(kv "$1" claims_per_s)" 'BEGIN { printf "%d", r / 2 }'; }
 
-fs_log "scenario 2: sold out ($claims claims, stock 1 already sold)"
-dp_start soldout
-sale 2 1
-gen soldout 2 1
-row soldout "1 worker, sold out"
-dp_stop
+# latency NAME SALE USER_BASE [FLASHGEN OPTIONS]: the latency run (half of the measured capacity,
+# claims/2 users from USER_BASE) into NAME/lat.out.
+latency() {
+	local name=$1 sale=$2 base=$3
+	gen "$name" lat.out "$sale" "$base" "$half" --rate "$(half_rate "$name")" "${@:4}"
+}
 
-fs_log "scenario 3: every claim wins, --journal-sync=fsync"
-dp_start fsync --journal-sync fsync
-sale 3 "$claims"
-gen fsync 3 1
-row fsync "1 worker, every claim wins, fsync"
-dp_stop
-
-fs_log "scenario 4: token sale, every claim wins (cost of token verification)"
-dp_start token
-sale 4 "$claims" "token,$token_key"
-gen token 4 1 --token-key "$token_key"
-row token "token sale, every claim wins"
-dp_stop
-
+rows=()
+# row NAME LABEL [RSS]: one table row: claims/s from NAME/gen.out, cycles/claim, latency from
+# NAME/lat.out, flashsale-dp's peak RSS (MiB).
+row() {
+	local cyc=- lat50 lat99 rss=-
+	[ -f "$work/$1/cyc" ] && cyc=$(cat "$work/$1/cyc")
+	lat50=$(kv "$1" lat.out p50_us)
+	lat99=$(kv "$1" lat.out p99_us)
+	[ -n "${3:-}" ] && rss=$(($3 / 1024))
+	rows+=("$(printf '%-40s %10s %11s %8s %9s %9s %9s %8s' "$2" "$(kv "$1" replies)" \
+		"$(kv "$1" claims_per_s)" "$(ratio "$(kv "$1" claims_per_s)" "${link_rate:-}")" \
+		"$cyc" "${lat50:--}" "${lat99:--}" "$rss")")
+}
 notes=()
-# The difference is small against run-to-run noise: open and token runs alternate
-# FS_BENCH_REPEAT more times (default 3) and the best claims/s of each is compared.
-best_open=$(kv win claims_per_s)
-best_token=$(kv token claims_per_s)
-for ((i = 1; i <= ${FS_BENCH_REPEAT:-3}; i++)); do
-	for kind in open token; do
-		fs_log "token cost, run $i: $kind"
-		dp_start "rep$kind$i"
-		if [ $kind = open ]; then
-			sale 1 "$claims"
-			gen "rep$kind$i" 1 1
-		else
-			sale 4 "$claims" "token,$token_key"
-			gen "rep$kind$i" 4 1 --token-key "$token_key"
-		fi
-		dp_stop
-		r=$(kv "rep$kind$i" claims_per_s)
-		if [ $kind = open ]; then
-			best_open=$(awk -v a="$best_open" -v b="$r" 'BEGIN { print (b > a ? b : a) }')
-		else
-			best_token=$(awk -v a="$best_token" -v b="$r" 'BEGIN { print (b > a ? b : a) }')
-		fi
-	done
-done
-notes+=("token verification: $(awk -v a="$best_open" -v b="$best_token" \
-	'BEGIN { printf "%.0f", 1e9 / b - 1e9 / a }') ns/claim (1e9/rate_token - 1e9/rate_open, best of $((${FS_BENCH_REPEAT:-3} + 1)) runs each: open $best_open/s, token $best_token/s)")
+declare -A redis_rate=()
 
-if grep -qa -- '--src-ips' "$build/dataplane/flashgen"; then
+if want testpmd; then
+	fs_log "scenario 1: dpdk-testpmd macswap answering flashgen ($claims claims): the link's limit"
+	mkdir -p "$work/testpmd"
+	dpdk-testpmd --no-pci --file-prefix "$pmd_prefix" -m 512 --lcores 0@0,1@1 \
+		--vdev "net_memif0,role=server,socket=$work/testpmd/memif.sock" -- \
+		--forward-mode=macswap --nb-cores=1 --rxq=1 --txq=1 --auto-start --stats-period 10 \
+		>"$work/testpmd/pmd.log" 2>&1 </dev/null &
+	pmd_pid=$!
+	fs_cleanup_add "fs_stop $pmd_pid 10"
+	fs_wait_line "$work/testpmd/pmd.log" 'Start automatic packet forwarding|forwards packets' 60 \
+		"$pmd_pid" || fs_die "dpdk-testpmd did not start: $(tail -n 5 "$work/testpmd/pmd.log")"
+	gen testpmd gen.out 1 1 "$claims" --echo --dst-mac 02:00:00:00:00:01
+	latency testpmd 1 $((claims + 1)) --echo --dst-mac 02:00:00:00:00:01
+	fs_stop "$pmd_pid" 10
+	rm -rf "/var/run/dpdk/$pmd_prefix"
+	link_rate=$(kv testpmd claims_per_s)
+	row testpmd "1 testpmd macswap (link limit)"
+fi
+
+if want win; then
+	fs_log "scenario 2: every claim wins ($claims claims, stock outlasts the run)"
+	dp_start win
+	sale 1 $((claims + half))
+	gen win gen.out 1 1 "$claims"
+	dp_cycles win
+	latency win 1 $((claims + 1))
+	dp_stop
+	row win "2 flashsale-dp, every claim wins" "$dp_hwm"
+fi
+
+if want soldout; then
+	fs_log "scenario 3: sold out ($claims distinct users, stock 1 already sold)"
+	dp_start soldout
+	sale 2 1
+	gen soldout gen.out 2 0 1 # user 0 takes the one unit
+	rss0=$(rss_kib VmRSS)
+	gen soldout gen.out 2 1 "$claims"
+	dp_cycles soldout
+	rss1=$(rss_kib VmRSS)
+	latency soldout 2 $((claims + 1))
+	dp_stop
+	row soldout "3 flashsale-dp, sold out" "$dp_hwm"
+	notes+=("sold out: $claims distinct users: flashsale-dp VmRSS $rss0 -> $rss1 KiB")
+fi
+
+if want mix; then
+	if grep -qa -- '--mix' "$build/dataplane/flashgen"; then
+		fs_log "scenario 4: realistic mix (token sale sold out; 5% repeats by winners, 1% bad tokens, 1% malformed)"
+		dp_start mix
+		sale 3 1000 "token,$token_key"
+		gen mix won.out 3 1 1000 --token-key "$token_key" --won-file "$work/mix/won"
+		gen mix gen.out 3 1001 "$claims" --token-key "$token_key" --mix 5,1,1 --mix-winners 1000
+		dp_cycles mix
+		latency mix 3 $((claims + 1001)) --token-key "$token_key" --mix 5,1,1 --mix-winners 1000
+		dp_stop
+		row mix "4 mix: sold out, 5% rep, 1% tok, 1% bad" "$dp_hwm"
+	else
+		notes+=("scenario 4 (mix) skipped: this flashgen has no --mix")
+	fi
+fi
+
+if want redis; then
+	fs_log "scenario 5: the seed design: the claim as one Redis Lua script (redis-benchmark)"
+	mkdir -p "$work/redis"
+	rport=$(fs_free_port)
+	taskset -c 1 redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no \
+		--daemonize yes --pidfile "$work/redis/redis.pid" --dir "$work/redis" \
+		--logfile "$work/redis/redis.log" >/dev/null || fs_die "redis-server did not start"
+	for ((i = 0; i < 50; i++)); do
+		redis-cli -p "$rport" ping 2>/dev/null | grep -q PONG && break
+		sleep 0.1
+	done
+	fs_cleanup_add "fs_stop $(cat "$work/redis/redis.pid")"
+	sha=$(redis-cli -p "$rport" script load "$(cat "$FS_ROOT/scripts/bench-lua/claim.lua")")
+	keys=(4 'fs:{1}:remaining' 'fs:{1}:winners' 'fs:{1}:orders' 'fs:{1}:order_id')
+	# redis_run NAME STOCK PIPELINE: CLAIMS claims of random users (1 of 10^8) on 50 connections.
+	redis_run() {
+		redis-cli -p "$rport" flushall >/dev/null
+		redis-cli -p "$rport" set 'fs:{1}:remaining' "$2" >/dev/null
+		redis-cli -p "$rport" sadd 'fs:{1}:winners' 0 >/dev/null
+		taskset -c 0 redis-benchmark -p "$rport" -n "$claims" -c 50 -P "$3" -r 100000000 --csv \
+			evalsha "$sha" "${keys[@]}" __rand_int__ >"$work/redis/$1.csv" 2>/dev/null ||
+			fs_die "redis-benchmark failed"
+		# "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms",...,"p99_latency_ms",...
+		awk -F'"' 'NR == 2 { print $4, $10 * 1000, $14 * 1000 }' "$work/redis/$1.csv"
+	}
+	for p in 1 32; do
+		for kind in win soldout; do
+			if [ $kind = win ]; then stock=$claims; else stock=0; fi
+			read -r rps p50 p99 <<<"$(redis_run "$kind$p" "$stock" "$p")"
+			redis_rate[$p$kind]=$rps
+			rows+=("$(printf '%-40s %10s %11.0f %8s %9s %9s %9s %8s' \
+				"5 Redis Lua, $kind, -P $p" "$claims" "$rps" \
+				"$(ratio "$rps" "${link_rate:-}")" - "$p50*" "$p99*" -)")
+		done
+	done
+	notes+=("Redis rows: redis-benchmark, 50 connections, redis-server on CPU 1, client on CPU 0; latency (*) at saturation, not at half capacity")
+fi
+
+if want scale; then
+	# Skewed RSS: flashgen sends every claim from one address and port on queue 0, so one
+	# worker gets them all and sells the units the others' slices and the node pool hold.
+	stock=$((claims / 4))
+	for n in 1 2 4; do
+		case $n in
+		1) map=0@0,1@1 ;;
+		2) map=0@0,1@1,2@0 ;;
+		4) map=0@0,1@1,2@0,3@1,4@0 ;;
+		esac
+		fs_log "scale: $n worker(s), stock $stock, $claims claims from one source"
+		DP_LCORES=$map dp_start "scale$n"
+		sale 7 "$stock"
+		gen "scale$n" gen.out 7 1 "$claims"
+		dp_cycles "scale$n"
+		sold=$(tel /flashsale/sale/status,7 | python3 -c \
+			'import json,sys; print(json.load(sys.stdin)["/flashsale/sale/status"]["sold"])')
+		dp_stop
+		won=$(kv "scale$n" won)
+		[ "$won" -le "$stock" ] && [ "$sold" -le "$stock" ] || fs_die "scale $n: oversold: won=$won sold=$sold stock=$stock"
+		[ "$sold" -eq "$stock" ] || fs_die "scale $n: units left unsold: sold=$sold stock=$stock"
+		row "scale$n" "scale: $n worker(s), one source" "$dp_hwm"
+		notes+=("scale $n worker(s): won=$won sold=$sold of stock $stock (never oversold, every unit sold)")
+	done
+fi
+
+if want fsync; then
+	fs_log "scenario: every claim wins, --journal-sync=fsync"
+	dp_start fsync --journal-sync fsync
+	sale 3 "$claims"
+	gen fsync gen.out 3 1 "$claims"
+	dp_cycles fsync
+	dp_stop
+	row fsync "flashsale-dp, every claim wins, fsync" "$dp_hwm"
+fi
+
+if want token; then
+	fs_log "scenario: token sale, every claim wins (cost of token verification)"
+	dp_start token
+	sale 4 "$claims" "token,$token_key"
+	gen token gen.out 4 1 "$claims" --token-key "$token_key"
+	dp_cycles token
+	dp_stop
+	row token "token sale, every claim wins" "$dp_hwm"
+
+	# The difference is small against run-to-run noise: open and token runs alternate
+	# FS_BENCH_REPEAT more times (default 3) and the best claims/s of each is compared.
+	best_open=$(kv win claims_per_s)
+	best_token=$(kv token claims_per_s)
+	for ((i = 1; i <= ${FS_BENCH_REPEAT:-3}; i++)); do
+		for kind in open token; do
+			fs_log "token cost, run $i: $kind"
+			dp_start "rep$kind$i"
+			if [ $kind = open ]; then
+				sale 1 "$claims"
+				gen "rep$kind$i" gen.out 1 1 "$claims"
+			else
+				sale 4 "$claims" "token,$token_key"
+				gen "rep$kind$i" gen.out 4 1 "$claims" --token-key "$token_key"
+			fi
+			dp_stop
+			r=$(kv "rep$kind$i" claims_per_s)
+			if [ $kind = open ]; then
+				best_open=$(awk -v a="${best_open:-0}" -v b="$r" 'BEGIN { print (b > a ? b : a) }')
+			else
+				best_token=$(awk -v a="$best_token" -v b="$r" 'BEGIN { print (b > a ? b : a) }')
+			fi
+		done
+	done
+	notes+=("token verification: $(awk -v a="$best_open" -v b="$best_token" \
+		'BEGIN { printf "%.0f", 1e9 / b - 1e9 / a }') ns/claim (1e9/rate_token - 1e9/rate_open, best of $((${FS_BENCH_REPEAT:-3} + 1)) runs each: open $best_open/s, token $best_token/s)")
+fi
+
+if want flood && grep -qa -- '--src-ips' "$build/dataplane/flashgen"; then
 	# Per-source limits on (1,000,000/s per source: honest sources are never limited, every
 	# claim goes through the table). The flood is a second flashgen on a second memif port,
 	# against a sold-out sale, sharing CPU 0 with the honest flashgen: its cost to honest
@@ -174,12 +342,12 @@ if grep -qa -- '--src-ips' "$build/dataplane/flashgen"; then
 	flood_rate=${FS_BENCH_FLOOD_RATE:-200000}
 	rl=(--rate-limit 1000000 --rate-burst 65535)
 
-	fs_log "scenario 5: honest claims alone, rate limit on"
+	fs_log "scenario: honest claims alone, rate limit on"
 	DP_FLOOD_PORT=1 dp_start rlalone "${rl[@]}"
 	sale 5 "$claims"
-	gen rlalone 5 1
-	row rlalone "rate limit on, honest alone"
+	gen rlalone gen.out 5 1 "$claims"
 	dp_stop
+	row rlalone "rate limit on, honest alone" "$dp_hwm"
 
 	for spread in 1 10000000; do
 		name=flood$spread
@@ -189,9 +357,8 @@ if grep -qa -- '--src-ips' "$build/dataplane/flashgen"; then
 		sale 6 1
 		flood_start "$name" 6 "$spread" "$flood_rate" 8
 		sleep 1
-		gen "$name" 5 1
+		gen "$name" gen.out 5 1 "$claims"
 		if [ "$spread" = 1 ]; then label="honest + flood, 1 source"; else label="honest + flood, 10M sources"; fi
-		row "$name" "$label"
 		flood_wait "$name"
 		notes+=("flood from $spread source(s) during the honest run: $(fs__kv "$work/$name/flood.out" sends_per_s) sent/s")
 		if [ "$spread" != 1 ]; then
@@ -205,19 +372,25 @@ if grep -qa -- '--src-ips' "$build/dataplane/flashgen"; then
 			notes+=("flood of $(fs__kv "$work/$name/flood2.out" sent) claims from $spread sources alone: flashsale-dp VmRSS $rss0 -> $rss1 KiB, VmHWM $hwm0 -> $hwm1 KiB")
 		fi
 		dp_stop
+		row "$name" "$label" "$dp_hwm"
 	done
 	notes+=("honest claims/s during the 10M-source flood: $(awk \
 		-v a="$(kv rlalone claims_per_s)" -v b="$(kv flood10000000 claims_per_s)" \
 		'BEGIN { if (a > 0) printf "%+.1f%%", 100 * (b - a) / a }') vs alone, $(awk \
 		-v a="$(kv flood1 claims_per_s)" -v b="$(kv flood10000000 claims_per_s)" \
 		'BEGIN { if (a > 0) printf "%+.1f%%", 100 * (b - a) / a }') vs the same flood from 1 source")
-else
+elif want flood; then
 	notes+=("flood scenarios skipped: this flashgen has no --src-ips")
 fi
 
+r2=$(kv win claims_per_s)
+r3=$(kv soldout claims_per_s)
 echo
-echo "flashsale bench: $claims claims per scenario, window $window, flashgen over net_memif"
-echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
-printf '%-34s %10s %12s %9s %9s %8s %8s\n' scenario replies claims/s p50_us p99_us won sold_out
+echo "flashsale bench: $claims claims per scenario, window $window, flashgen over net_memif (CPU 0), server on CPU 1"
+echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1), $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo), DPDK $(pkg-config --modversion libdpdk 2>/dev/null), $(uname -r)"
+printf '%-40s %10s %11s %8s %9s %9s %9s %8s\n' scenario replies claims/s /testpmd cyc/claim \
+	p50_us@½ p99_us@½ RSS_MiB
 for r in "${rows[@]}"; do echo "$r"; done
+echo "ratios: 2/1 $(ratio "$r2" "${link_rate:-}")  3/1 $(ratio "$r3" "${link_rate:-}")  3/5 $(ratio "$r3" "${redis_rate[1soldout]:-}") (unpipelined)  $(ratio "$r3" "${redis_rate[32soldout]:-}") (-P 32)"
+echo "flashsale-dp peak RSS (VmHWM, all runs): $((peak_hwm / 1024)) MiB"
 for n in "${notes[@]}"; do echo "$n"; done
