@@ -114,6 +114,11 @@ enum fs_win fs_winners_find(const struct fs_winners *w, uint64_t user, uint64_t 
 	return FS_WIN_ABSENT;
 }
 
+void fs_winners_prefetch(const struct fs_winners *w, uint64_t user)
+{
+	__builtin_prefetch(&w->tab[fs_winners_key(user) & w->mask], 0, 3);
+}
+
 /* Reserve an entry that holds our key: a released one becomes ours again. */
 static enum fs_win entry_reserve(
 	struct fs_winner_entry *e, struct fs_winner_entry **entry, uint64_t *order)

@@ -39,6 +39,14 @@ uint64_t fs_winners_capacity(const struct fs_winners *w);
 enum fs_win fs_winners_find(const struct fs_winners *w, uint64_t user, uint64_t *order);
 
 /**
+ * Prefetch (for reading) the cache line where the probe for @p user starts, so that a later
+ * fs_winners_find()/fs_winners_reserve() of the same user finds it in cache: a burst prefetches
+ * the slots of all its claims before claiming the first (the table is far larger than the cache,
+ * so each lookup is otherwise one memory miss). A hint only; wait-free, thread safe.
+ */
+void fs_winners_prefetch(const struct fs_winners *w, uint64_t user);
+
+/**
  * Reserve @p user: returns FS_WIN_RESERVED with *entry set when the user was absent (or released),
  * else FS_WIN_FOUND (with *order), FS_WIN_PENDING or FS_WIN_FULL. Lock-free, thread safe.
  */

@@ -115,56 +115,82 @@ static inline void count_drop(struct burst_cnt *bc, enum fs_drop d)
 	bc->cnt[FS_CNT_DROPS]++;
 }
 
+/* What the first pass over a burst learned about one received frame. */
+struct rx_meta {
+	enum fs_frame_kind kind;
+	struct fs_frame_info info; /**< info.drop set when kind is FS_FRAME_DROP */
+	struct fs_fcp_req req;     /**< FS_FRAME_FCP: the parsed request */
+};
+
 /*
- * Turn one received mbuf into its reply in place. Returns true if @p m is to be sent, false if
- * it was dropped (and freed here). *won: the reply is a WON (its IPv4 header at *l3_off).
+ * First pass, one frame: classify and parse it; for a claim, prefetch the winner-table slot the
+ * second pass will probe (the table is larger than the cache: each probe is otherwise a miss).
  */
-static inline bool handle_pkt(struct fs_worker *w, const struct fs_frame_cfg *cfg,
-	struct rte_mbuf *m, struct burst_cnt *bc, bool *won, uint16_t *l3_off)
+static inline void rx_classify(const struct fs_worker *w, const struct fs_frame_cfg *cfg,
+	struct rte_mbuf *m, struct rx_meta *rm)
 {
-	uint8_t *data = rte_pktmbuf_mtod(m, uint8_t *);
-	struct fs_frame_info info;
-	uint32_t len;
+	const uint8_t *data = rte_pktmbuf_mtod(m, const uint8_t *);
+	const struct fs_sale *s;
+	enum fs_fcp_err err;
 
 	if (unlikely(m->data_len != m->pkt_len)) {
 		/* a chained mbuf: the headers are not contiguous; we never build such replies */
-		count_drop(bc, FS_DROP_TRUNCATED);
-		rte_pktmbuf_free(m);
-		return false;
+		rm->kind = FS_FRAME_DROP;
+		rm->info.drop = FS_DROP_TRUNCATED;
+		return;
 	}
-	switch (fs_frame_classify(cfg, data, m->data_len, &info)) {
+	rm->kind = fs_frame_classify(cfg, data, m->data_len, &rm->info);
+	if (rm->kind != FS_FRAME_FCP)
+		return;
+	err = fs_fcp_parse(data + rm->info.payload_off, FS_FCP_LEN, &rm->req);
+	if (unlikely(err != FS_FCP_OK)) {
+		rm->kind = FS_FRAME_DROP;
+		rm->info.drop = fcp_drop[err];
+		return;
+	}
+	if (likely(rm->req.type == FS_FCP_CLAIM)) {
+		s = fs_sale_lookup(w->table, rm->req.sale_id);
+		if (likely(s != NULL))
+			fs_winners_prefetch(s->winners, rm->req.user_id);
+	}
+}
+
+/*
+ * Second pass, one frame: turn it into its reply in place. Returns true if @p m is to be sent,
+ * false if it was dropped (and freed here). *won: the reply is a WON (its IPv4 header at *l3_off).
+ */
+static inline bool handle_pkt(struct fs_worker *w, const struct fs_frame_cfg *cfg,
+	struct rte_mbuf *m, struct rx_meta *rm, struct burst_cnt *bc, bool *won, uint16_t *l3_off)
+{
+	uint8_t *data = rte_pktmbuf_mtod(m, uint8_t *);
+	uint32_t len;
+
+	switch (rm->kind) {
 	case FS_FRAME_FCP: {
-		const uint8_t *payload = data + info.payload_off;
-		struct fs_fcp_req req;
+		const uint8_t *payload = data + rm->info.payload_off;
 		struct fs_fcp_reply rep;
 		uint8_t out[FS_FCP_LEN];
-		enum fs_fcp_err err = fs_fcp_parse(payload, FS_FCP_LEN, &req);
 
-		if (unlikely(err != FS_FCP_OK)) {
-			count_drop(bc, fcp_drop[err]);
-			rte_pktmbuf_free(m);
-			return false;
-		}
 		/* the IPv4 source address (network byte order) keys the per-source rate limit */
-		memcpy(&w->env.src_ip, data + info.l3_off + 12, sizeof(w->env.src_ip));
-		fs_claim(w->table, &w->env, &req, payload, &rep);
+		memcpy(&w->env.src_ip, data + rm->info.l3_off + 12, sizeof(w->env.src_ip));
+		fs_claim(w->table, &w->env, &rm->req, payload, &rep);
 		fs_fcp_encode_reply(&rep, out);
-		len = fs_frame_fcp_reply(cfg, data, &info, out);
+		len = fs_frame_fcp_reply(cfg, data, &rm->info, out);
 		*won = rep.status == FS_ST_WON;
-		*l3_off = info.l3_off;
+		*l3_off = rm->info.l3_off;
 		break;
 	}
 	case FS_FRAME_ARP:
-		len = fs_frame_arp_reply(cfg, data, &info);
+		len = fs_frame_arp_reply(cfg, data, &rm->info);
 		bc->cnt[FS_CNT_ARP_REPLIES]++;
 		break;
 	case FS_FRAME_ICMP:
-		len = fs_frame_icmp_reply(cfg, data, m->data_len, &info);
+		len = fs_frame_icmp_reply(cfg, data, m->data_len, &rm->info);
 		bc->cnt[FS_CNT_ICMP_REPLIES]++;
 		break;
 	case FS_FRAME_DROP:
 	default:
-		count_drop(bc, info.drop);
+		count_drop(bc, rm->info.drop);
 		rte_pktmbuf_free(m);
 		return false;
 	}
@@ -201,6 +227,7 @@ static inline uint16_t poll_rxq(struct fs_worker *w, const struct fs_rxq *q, str
 {
 	struct rte_mbuf *pkts[FS_BURST];
 	struct rte_mbuf *tx[FS_BURST];
+	struct rx_meta meta[FS_BURST];
 	uint16_t won_l3[FS_BURST]; /* fsync: IPv4 offset of each WON reply */
 	uint16_t won_tx[FS_BURST]; /* fsync: its index in tx[] */
 	uint16_t nb_rx, nb_tx = 0, nb_won = 0, sent, i;
@@ -219,15 +246,20 @@ static inline uint16_t poll_rxq(struct fs_worker *w, const struct fs_rxq *q, str
 	if (w->journal_fsync)
 		seq0 = fs_journal_next_seq(w->journal);
 
+	/* Pass 1: classify and parse, frame data prefetched ahead, winner slots prefetched. */
 	for (i = 0; i < nb_rx && i < FS_PREFETCH_AHEAD; i++)
 		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
 	for (i = 0; i < nb_rx; i++) {
 		if (i + FS_PREFETCH_AHEAD < nb_rx)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + FS_PREFETCH_AHEAD], void *));
+		rx_classify(w, q->cfg, pkts[i], &meta[i]);
+	}
+	/* Pass 2: claim and reply in arrival order. */
+	for (i = 0; i < nb_rx; i++) {
 		bool won = false;
 		uint16_t l3 = 0;
 
-		if (!handle_pkt(w, q->cfg, pkts[i], bc, &won, &l3))
+		if (!handle_pkt(w, q->cfg, pkts[i], &meta[i], bc, &won, &l3))
 			continue;
 		if (won) {
 			won_l3[nb_won] = l3;
