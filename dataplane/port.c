@@ -1,5 +1,6 @@
 /* Port set-up: configure, start and describe every probed ethdev; stop and close them at exit. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -9,6 +10,12 @@
 
 #include "port.h"
 #include "worker.h"
+
+/* The ports in service, for fs_port_stats_read() on telemetry threads; set at the end of
+ * fs_port_setup_all(), cleared by fs_port_close_all() before a pool is freed. */
+static pthread_mutex_t port_pub_lock = PTHREAD_MUTEX_INITIALIZER;
+static const struct fs_port *port_pub; /* under port_pub_lock */
+static unsigned port_pub_n;	       /* under port_pub_lock */
 
 static int port_setup(struct fs_port *p, uint16_t port_id, unsigned n_workers)
 {
@@ -106,6 +113,10 @@ int fs_port_setup_all(unsigned n_workers, uint32_t ip, uint16_t udp_port, struct
 		}
 		(*n_ports)++;
 	}
+	pthread_mutex_lock(&port_pub_lock);
+	port_pub = ports;
+	port_pub_n = *n_ports;
+	pthread_mutex_unlock(&port_pub_lock);
 	return 0;
 }
 
@@ -113,6 +124,11 @@ void fs_port_close_all(struct fs_port *ports, unsigned n)
 {
 	unsigned i;
 
+	/* no telemetry read of a port or pool from here on (a read in progress ends first) */
+	pthread_mutex_lock(&port_pub_lock);
+	port_pub = NULL;
+	port_pub_n = 0;
+	pthread_mutex_unlock(&port_pub_lock);
 	for (i = 0; i < n; i++) {
 		int ret = rte_eth_dev_stop(ports[i].port_id);
 
@@ -123,4 +139,27 @@ void fs_port_close_all(struct fs_port *ports, unsigned n)
 		rte_mempool_free(ports[i].pool);
 		ports[i].pool = NULL;
 	}
+}
+
+unsigned fs_port_stats_read(struct fs_port_stats *out, unsigned max)
+{
+	unsigned i, n;
+
+	pthread_mutex_lock(&port_pub_lock);
+	n = RTE_MIN(port_pub_n, max);
+	for (i = 0; i < n; i++) {
+		const struct fs_port *p = &port_pub[i];
+		struct fs_port_stats *o = &out[i];
+
+		memset(o, 0, sizeof(*o));
+		o->port_id = p->port_id;
+		snprintf(o->name, sizeof(o->name), "%s", p->name);
+		o->stats_ret = rte_eth_stats_get(p->port_id, &o->eth);
+		if (o->stats_ret != 0)
+			memset(&o->eth, 0, sizeof(o->eth));
+		o->pool_in_use = rte_mempool_in_use_count(p->pool);
+		o->pool_size = p->pool->size;
+	}
+	pthread_mutex_unlock(&port_pub_lock);
+	return n;
 }

@@ -42,4 +42,26 @@ int fs_port_setup_all(unsigned n_workers, uint32_t ip, uint16_t udp_port, struct
 /** Stop and close @p n ports (net_tap removes its kernel interface). Workers must be stopped. */
 void fs_port_close_all(struct fs_port *ports, unsigned n);
 
+/** One port's counters and its mbuf pool's occupancy (telemetry's /flashsale/ports). */
+struct fs_port_stats {
+	uint16_t port_id;
+	/** rte_eth_stats_get()'s result; @ref eth is all zero unless it is 0 */
+	int stats_ret;
+	/** ipackets, opackets, imissed, ierrors, rx_nombuf, oerrors... as the PMD keeps them */
+	struct rte_eth_stats eth;
+	unsigned pool_in_use; /**< rte_mempool_in_use_count(): mbufs out of the pool */
+	unsigned pool_size;   /**< the pool's mbufs */
+	char name[RTE_ETH_NAME_MAX_LEN];
+};
+
+/**
+ * Read the counters of the ports fs_port_setup_all() started (rte_eth_stats_get) and their
+ * pools' in-use counts. Thread safe: any thread, while workers run (the figures of a port are
+ * read while it counts, so they are not one instant); serialised with fs_port_close_all(), after
+ * which no port is reported. An mbuf in a worker lcore's mempool cache counts as free.
+ * @param out  array of @p max entries, filled from index 0 in port order.
+ * @return the number of entries filled (0 before set-up or after close).
+ */
+unsigned fs_port_stats_read(struct fs_port_stats *out, unsigned max);
+
 #endif

@@ -12,6 +12,7 @@
 
 #include "clock.h"
 #include "counters.h"
+#include "port.h"
 #include "ratelimit.h"
 #include "sale.h"
 #include "stock.h"
@@ -219,6 +220,22 @@ static bool control_begin(struct rte_tel_data *d)
 	return false;
 }
 
+/* mbufs out of every port's pool (lcore caches count as free). */
+static uint64_t mbuf_in_use(void)
+{
+	static struct fs_port_stats st[FS_MAX_PORTS]; /* under lock */
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	uint64_t sum = 0;
+	unsigned i, n;
+
+	pthread_mutex_lock(&lock);
+	n = fs_port_stats_read(st, FS_MAX_PORTS);
+	for (i = 0; i < n; i++)
+		sum += st[i].pool_in_use;
+	pthread_mutex_unlock(&lock);
+	return sum;
+}
+
 static int cmd_stats(
 	const char *cmd __rte_unused, const char *params __rte_unused, struct rte_tel_data *d)
 {
@@ -240,6 +257,42 @@ static int cmd_stats(
 	rte_tel_data_add_dict_u64(d, "workers", tel.n_workers);
 	rte_tel_data_add_dict_u64(d, "sales", sales);
 	rte_tel_data_add_dict_u64(d, "uptime_ms", (uint64_t)(fs_clock_ms() - tel.start_ms));
+	rte_tel_data_add_dict_u64(d, "mbuf_in_use", mbuf_in_use());
+	return 0;
+}
+
+/* One dict per port, under its name: ethdev counters and its pool's occupancy. */
+static int cmd_ports(
+	const char *cmd __rte_unused, const char *params __rte_unused, struct rte_tel_data *d)
+{
+	static struct fs_port_stats st[FS_MAX_PORTS]; /* under ports_lock */
+	static pthread_mutex_t ports_lock = PTHREAD_MUTEX_INITIALIZER;
+	unsigned i, n;
+
+	rte_tel_data_start_dict(d);
+	pthread_mutex_lock(&ports_lock);
+	n = fs_port_stats_read(st, FS_MAX_PORTS);
+	for (i = 0; i < n; i++) {
+		struct rte_tel_data *p = rte_tel_data_alloc();
+
+		if (p == NULL)
+			break;
+		rte_tel_data_start_dict(p);
+		rte_tel_data_add_dict_string(p, "name", st[i].name);
+		rte_tel_data_add_dict_u64(p, "port_id", st[i].port_id);
+		rte_tel_data_add_dict_u64(p, "stats_ok", st[i].stats_ret == 0);
+		rte_tel_data_add_dict_u64(p, "rx_pkts", st[i].eth.ipackets);
+		rte_tel_data_add_dict_u64(p, "tx_pkts", st[i].eth.opackets);
+		rte_tel_data_add_dict_u64(p, "imissed", st[i].eth.imissed);
+		rte_tel_data_add_dict_u64(p, "ierrors", st[i].eth.ierrors);
+		rte_tel_data_add_dict_u64(p, "rx_nombuf", st[i].eth.rx_nombuf);
+		rte_tel_data_add_dict_u64(p, "oerrors", st[i].eth.oerrors);
+		rte_tel_data_add_dict_u64(p, "mempool_in_use", st[i].pool_in_use);
+		rte_tel_data_add_dict_u64(p, "mempool_size", st[i].pool_size);
+		if (rte_tel_data_add_dict_container(d, st[i].name, p, 0) != 0)
+			rte_tel_data_free(p);
+	}
+	pthread_mutex_unlock(&ports_lock);
 	return 0;
 }
 
@@ -454,6 +507,8 @@ int fs_telemetry_init(const struct fs_telemetry_ctx *ctx)
 	} cmds[] = {
 		{"/flashsale/stats", cmd_stats, "Counters summed over workers. No parameters"},
 		{"/flashsale/sale/list", cmd_sale_list, "Sale ids. No parameters"},
+		{"/flashsale/ports", cmd_ports,
+			"Per port: ethdev counters, mbuf pool in use and size. No parameters"},
 		{"/flashsale/sale/status", cmd_sale_status, "Sale status. Parameters: ID"},
 		{"/flashsale/sale/create", cmd_sale_create,
 			"Create a sale. Parameters: "

@@ -1,0 +1,313 @@
+#!/bin/bash
+# Fault test, TAP: floods far beyond what flashsale-dp answers, over net_memif; it keeps answering
+# honest claims, every frame is accounted for, and no mbuf leaks (the pool's in-use count returns
+# to its baseline), also when rte_eth_tx_burst takes fewer replies than offered and when the
+# flood peer is killed mid-flood.
+#
+# flashsale-dp with one worker lcore (CPU 1) as in scripts/bench.sh, three memif server ports:
+# honest.sock (an honest flashgen), flood1.sock and flood2.sock (flashgen --no-reply at full
+# speed, FS_FLOOD_GENS of them, default 1). Every flashgen runs on CPU 0.
+# 1. Baseline: /flashsale/stats mbuf_in_use (and /flashsale/ports per pool) after start; capacity
+#    = claims/s of an honest run (FS_FLOOD_CAP_CLAIMS, default 300,000) where every claim wins, and
+#    of one on the sold-out sale (its one unit goes to the first claim); in use again when idle.
+# 2. Flood on a sold-out sale, then on an open sale (stock FS_FLOOD_OPEN_STOCK): FS_FLOOD_S s each
+#    (default 6); 1 s in, an honest run with a small window (FS_FLOOD_WINDOW, 16) must get every
+#    claim answered (WON: its own sale never sells out).
+# 3. The same flood killed with SIGKILL mid-run (the memif peer vanishes with its rings full);
+#    then a new flood peer on the same socket is answered.
+# memif is lossless with back-pressure: the server never drops a frame on receive (the PMD has no
+# imissed/rx_nombuf; they are reported by /flashsale/ports and must stay 0), the sender's port
+# refuses what does not fit (flashgen tx_refused). So "what the port drops" is checked as: every
+# frame a flashgen's port took is received (dp rx_pkts = sum of sent + ARP), and every received
+# frame is answered, refused by TX (tx_dropped) or dropped by a rule: rx = tx + tx_dropped + drops.
+# Needs root and hugepages, else skipped. Env: FS_BUILD (default ./build-test), FS_KEEP=1 keeps logs.
+set -uo pipefail
+FS_LOG_TAG=flood
+# shellcheck source=../../scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib.sh"
+
+FS_BUILD=${FS_BUILD:-$FS_ROOT/build-test}
+CAP_CLAIMS=${FS_FLOOD_CAP_CLAIMS:-300000}
+FLOOD_S=${FS_FLOOD_S:-6}
+WINDOW=${FS_FLOOD_WINDOW:-16}
+HONEST_USERS=${FS_FLOOD_HONEST_USERS:-20000}
+OPEN_STOCK=${FS_FLOOD_OPEN_STOCK:-2000000}
+GENS=${FS_FLOOD_GENS:-1}
+
+skip_all() {
+	echo "1..0 # SKIP $*"
+	exit 0
+}
+fs_is_root || skip_all "needs root (hugepages)"
+[ "$(cat /sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages 2>/dev/null || echo 0)" -ge 768 ] ||
+	skip_all "fewer than 768 free 2 MiB hugepages"
+for p in dataplane/flashsale-dp dataplane/flashgen; do
+	[ -x "$FS_BUILD/$p" ] || skip_all "$FS_BUILD/$p is not built"
+done
+grep -qa -- '--no-reply' "$FS_BUILD/dataplane/flashgen" || skip_all "flashgen has no --no-reply"
+command -v dpdk-telemetry.py >/dev/null || skip_all "dpdk-telemetry.py not found"
+DP=$FS_BUILD/dataplane/flashsale-dp
+GEN=$FS_BUILD/dataplane/flashgen
+[[ $GENS =~ ^[12]$ ]] || GENS=1
+
+N_TESTS=16
+echo "1..$N_TESTS"
+T=0
+FAILED=0
+# tap OK NAME [DETAIL...]: one TAP line (OK 1 = pass), details as comments.
+tap() {
+	local ok=$1 name=$2
+	shift 2
+	T=$((T + 1))
+	if [ "$ok" = 1 ]; then echo "ok $T - $name"; else
+		echo "not ok $T - $name"
+		FAILED=$((FAILED + 1))
+	fi
+	[ $# -eq 0 ] || printf '%s\n' "$@" | sed 's/^/# /'
+}
+setup_failed() {
+	echo "# set-up failed: $1" | head -n 20
+	while [ "$T" -lt "$N_TESTS" ]; do tap 0 "not run (set-up failed)"; done
+}
+FS_DIE_HOOK=setup_failed
+
+TAG=fsfl$$
+PREFIX=${TAG}dp
+ADDR=10.79.0.2
+work=$(mktemp -d /tmp/fs-flood.XXXXXX)
+fs_cleanup_add "[ \"\${FS_KEEP:-0}\" = 1 ] || rm -rf '$work'"
+fs_cleanup_add "rm -rf /var/run/dpdk/${TAG}*; rm -f /dev/hugepages/${TAG}*map_*"
+
+# tel CMD: one telemetry command to the dataplane, JSON reply.
+tel() { echo "$1" | timeout 10 dpdk-telemetry.py -f "$PREFIX" 2>/dev/null; }
+# json_num JSON KEY: the first number after "KEY": in JSON.
+json_num() { grep -oE "\"$2\": *[0-9]+" <<<"$1" | head -n 1 | grep -oE '[0-9]+$'; }
+# stat KEY...: numbers of /flashsale/stats, one per KEY, space separated.
+stats() {
+	local j k out=()
+	j=$(tel /flashsale/stats)
+	for k in "$@"; do out+=("$(json_num "$j" "$k")"); done
+	echo "${out[*]}"
+}
+# pools: "name=in_use/size ..." of /flashsale/ports.
+pools() {
+	tel /flashsale/ports | python3 -c 'import json, sys
+d = json.load(sys.stdin)["/flashsale/ports"]
+print(" ".join("%s=%d/%d" % (n, p["mempool_in_use"], p["mempool_size"]) for n, p in d.items()))'
+}
+# port_drops: imissed + rx_nombuf + ierrors over every port.
+port_drops() {
+	tel /flashsale/ports | python3 -c 'import json, sys
+d = json.load(sys.stdin)["/flashsale/ports"]
+print(sum(p["imissed"] + p["rx_nombuf"] + p["ierrors"] for p in d.values()))'
+}
+# settle_mbufs BASE: poll mbuf_in_use for up to 2 s until it is BASE; prints the last value.
+settle_mbufs() {
+	local i v
+	for ((i = 0; i < 20; i++)); do
+		v=$(stats mbuf_in_use)
+		[ "$v" = "$1" ] && break
+		sleep 0.1
+	done
+	echo "$v"
+}
+# quiesce: until rx_pkts stops moving (rings drained), at most 3 s.
+quiesce() {
+	local i a b
+	a=$(stats rx_pkts)
+	for ((i = 0; i < 15; i++)); do
+		sleep 0.2
+		b=$(stats rx_pkts)
+		[ "$a" = "$b" ] && return 0
+		a=$b
+	done
+}
+
+# ---------------------------------------------------------------- the dataplane
+"$DP" --no-pci --file-prefix "$PREFIX" -m 512 --lcores 0@0,1@1 \
+	--vdev "net_memif0,role=server,socket=$work/honest.sock" \
+	--vdev "net_memif1,role=server,socket=$work/flood1.sock" \
+	--vdev "net_memif2,role=server,socket=$work/flood2.sock" \
+	-- --addr "$ADDR" --state-dir "$work/state" >"$work/dp.log" 2>&1 &
+DP_PID=$!
+fs_cleanup_add 'fs_stop "$DP_PID" 15'
+fs_wait_line "$work/dp.log" '^flashsale-dp ready' 60 "$DP_PID" ||
+	fs_die "flashsale-dp did not start: $(tail -n 5 "$work/dp.log")"
+
+now=$(($(date +%s%N) / 1000000))
+SOLD=1 OPEN=2 HON=3
+# sale ID STOCK: open admission, started a second ago, the whole stock leased to this node.
+sale() {
+	tel "/flashsale/sale/create,$1,$2,$((now - 1000)),$((now + 3600000)),open" >/dev/null
+	tel "/flashsale/sale/lease,$1,$2,1" | grep -q '"leased"' || fs_die "cannot create sale $1"
+}
+sale $SOLD 1
+sale $OPEN "$OPEN_STOCK"
+sale $HON 1000000
+
+# honest NAME SALE USER_BASE USERS WINDOW: flashgen on honest.sock, CPU 0, in the background
+# (H_PID); report in work/NAME.out.
+H_PID=
+honest() {
+	"$GEN" --no-pci --file-prefix "${TAG}h" -m 256 --lcores 0@0 \
+		--vdev "net_memif0,role=client,socket=$work/honest.sock,rsize=12" \
+		-- --dst-ip "$ADDR" --src-ip 10.79.1.1 --sale "$2" --user-base "$3" --users "$4" \
+		--claims 1 --window "$5" --timeout-ms 200 --max-seconds 40 \
+		>"$work/$1.out" 2>"$work/$1.err" &
+	H_PID=$!
+}
+fs_cleanup_add 'fs_stop "$H_PID" 5'
+# flood NAME K SALE SECONDS: flashgen --no-reply as fast as it can on floodK.sock, CPU 0, 10M
+# claims from 1000 spoofed sources, in the background (F_PIDS); report in work/NAME.K.out.
+F_PIDS=()
+flood() {
+	"$GEN" --no-pci --file-prefix "${TAG}f$2" -m 256 --lcores 0@0 \
+		--vdev "net_memif0,role=client,socket=$work/flood$2.sock,rsize=12" \
+		-- --dst-ip "$ADDR" --src-ip 10.0.0.1 --src-ips 1000 --sale "$3" --users 10000000 \
+		--user-base 100000000 --no-reply --rate 0 --max-seconds "$4" \
+		>"$work/$1.$2.out" 2>"$work/$1.$2.err" &
+	F_PIDS+=($!)
+}
+fs_cleanup_add 'for p in "${F_PIDS[@]}"; do fs_stop "$p" 5; done'
+floods_wait() {
+	local p
+	for p in "${F_PIDS[@]}"; do wait "$p"; done
+	F_PIDS=()
+}
+# sum_kv NAME KEY: KEY summed over the flood reports of NAME.
+sum_kv() {
+	local k s=0 v
+	for ((k = 1; k <= GENS; k++)); do
+		v=$(fs__kv "$work/$1.$k.out" "$2")
+		s=$((s + ${v:-0}))
+	done
+	echo "$s"
+}
+FS_DIE_HOOK=
+
+# ---------------------------------------------------------------- 1. baseline and capacity
+base=$(stats mbuf_in_use)
+base_pools=$(pools)
+honest cap $HON 1 "$CAP_CLAIMS" 2048
+wait "$H_PID"
+H_PID=
+honest cap_soldout $SOLD 50000000 "$CAP_CLAIMS" 2048
+wait "$H_PID"
+H_PID=
+cap_won=$(fs__kv "$work/cap.out" claims_per_s)
+cap_so=$(fs__kv "$work/cap_soldout.out" claims_per_s)
+idle=$(settle_mbufs "$base")
+tap "$([ -n "$base" ] && [ "$idle" = "$base" ] && [ "$(fs__kv "$work/cap.out" won)" = "$CAP_CLAIMS" ] &&
+	[ "$(fs__kv "$work/cap_soldout.out" complete)" = 1 ] && echo 1)" \
+	"baseline: mbufs in use after start $base, idle after two honest runs $idle" \
+	"pools: $base_pools" \
+	"capacity (one honest flashgen, window 2048): every claim wins $cap_won claims/s, sold out $cap_so claims/s"
+USER=$((CAP_CLAIMS + 1))
+
+# flood_phase NAME SALE CAPACITY: FLOOD_S s of flood on SALE with an honest run (small window) 1 s in;
+# checks: the dp is up, every honest claim answered, frames accounted for, mbufs back.
+flood_phase() {
+	local name=$1 cap=$3 s0 s1 k hrep fsent frefused fsps arp_d drop_d rx_d sent_sum mb tx_d lost
+	read -ra s0 <<<"$(stats rx_pkts tx_pkts tx_dropped drops arp_replies)"
+	for ((k = 1; k <= GENS; k++)); do flood "$name" "$k" "$2" "$FLOOD_S"; done
+	sleep 1
+	honest "$name.honest" $HON "$USER" "$HONEST_USERS" "$WINDOW"
+	wait "$H_PID"
+	H_PID=
+	floods_wait
+	quiesce
+	read -ra s1 <<<"$(stats rx_pkts tx_pkts tx_dropped drops arp_replies)"
+	mb=$(settle_mbufs "$base")
+	hrep=$work/$name.honest.out
+	fsent=$(sum_kv "$name" sent)
+	frefused=$(sum_kv "$name" tx_refused)
+	fsps=$(sum_kv "$name" sends_per_s)
+	rx_d=$((s1[0] - s0[0]))
+	tx_d=$((s1[2] - s0[2]))
+	drop_d=$((s1[3] - s0[3]))
+	arp_d=$((s1[4] - s0[4]))
+	sent_sum=$((fsent + $(fs__kv "$hrep" sent)))
+	TX_DROPPED_TOTAL=$((TX_DROPPED_TOTAL + tx_d))
+	tap "$(fs__alive "$DP_PID" && [ "$(fs__kv "$hrep" complete)" = 1 ] &&
+		[ "$(fs__kv "$hrep" won)" = "$HONEST_USERS" ] && echo 1)" \
+		"$name: flashsale-dp up, every honest claim answered WON during the flood" \
+		"honest (window $WINDOW): $(grep -E '^(sent|replies|claims_per_s|p50_us|p99_us|won|retry|elapsed_s)=' "$hrep" | tr '\n' ' ')" \
+		"flood: $GENS flashgen --no-reply, $fsent frames taken by its port at $fsps/s = $(awk -v a="$fsps" -v c="$cap" 'BEGIN { printf "%.2f", a / c }')x the honest capacity; its port refused $frefused offers (pending frames offered again every loop turn: $(awk -v a="$frefused" -v s="$FLOOD_S" -v c="$cap" 'BEGIN { printf "%.0f", a / s / c }')x capacity in offers/s)"
+	# a flood peer that leaves at --max-seconds takes the frames still in its ring with it (at
+	# most one ring, 2^12, each): they were never the dataplane's
+	lost=$((sent_sum + arp_d + drop_d - rx_d))
+	tap "$([ "$lost" -ge 0 ] && [ "$lost" -le $((4096 * GENS)) ] && [ "$frefused" -gt 0 ] &&
+		[ "$(port_drops)" = 0 ] && echo 1)" \
+		"$name: every frame the ports took was received, but for those left in the flood peer's ring when it left ($lost): rx $rx_d = sent $sent_sum + ARP $arp_d + rule drops $drop_d - $lost; the excess was refused at the sender ($frefused offers), port imissed/rx_nombuf/ierrors 0"
+	tap "$([ "${s1[0]}" = $((s1[1] + s1[2] + s1[3])) ] && echo 1)" \
+		"$name: every received frame answered, refused by TX or dropped: rx ${s1[0]} = tx ${s1[1]} + tx_dropped ${s1[2]} + drops ${s1[3]} (tx_dropped +$tx_d in this phase)"
+	tap "$([ "$mb" = "$base" ] && echo 1)" \
+		"$name: mbufs in use back to the baseline after the flood ($mb, baseline $base)" "pools: $(pools)"
+	USER=$((USER + HONEST_USERS))
+}
+
+# ---------------------------------------------------------------- 2. floods
+TX_DROPPED_TOTAL=0
+flood_phase soldout $SOLD "$cap_so"
+flood_phase open $OPEN "$cap_won"
+open_status=$(tel "/flashsale/sale/status,$OPEN")
+open_sold=$(json_num "$open_status" sold)
+tap "$([ -n "$open_sold" ] && [ "$open_sold" -gt 0 ] && [ "$open_sold" -le "$OPEN_STOCK" ] && echo 1)" \
+	"open sale: the flood bought $open_sold of $OPEN_STOCK, never more than the stock"
+
+# ---------------------------------------------------------------- 3. SIGSTOP then SIGKILL mid-flood
+# A flood peer that stops reading (SIGSTOP): its replies sit in the memif ring, which holds
+# copies, not our mbufs; then it is killed with its rings full.
+read -ra s0 <<<"$(stats rx_pkts tx_pkts tx_dropped drops)"
+flood kill 1 $SOLD 30
+fpid=${F_PIDS[0]}
+sleep 1.5
+kill -STOP "$fpid"
+sleep 0.5
+stopped_mb=$(settle_mbufs "$base")
+stopped_pools=$(pools)
+kill -CONT "$fpid"
+sleep 1
+kill -KILL "$fpid"
+wait "$fpid" 2>/dev/null
+F_PIDS=()
+sleep 0.5
+alive=0
+fs__alive "$DP_PID" && alive=1
+quiesce
+read -ra s1 <<<"$(stats rx_pkts tx_pkts tx_dropped drops)"
+TX_DROPPED_TOTAL=$((TX_DROPPED_TOTAL + s1[2] - s0[2]))
+mb=$(settle_mbufs "$base")
+tap "$([ "$stopped_mb" = "$base" ] && echo 1)" \
+	"a flood peer stopped mid-flood (SIGSTOP, replies unread in its ring): mbufs in use $stopped_mb = baseline $base" \
+	"pools: $stopped_pools"
+tap "$([ $alive = 1 ] && [ "$mb" = "$base" ] && [ "${s1[0]}" = $((s1[1] + s1[2] + s1[3])) ] && echo 1)" \
+	"flood peer killed (SIGKILL) mid-flood: flashsale-dp up, mbufs in use $mb = baseline, rx ${s1[0]} = tx ${s1[1]} + tx_dropped ${s1[2]} + drops ${s1[3]}" \
+	"received $((s1[0] - s0[0])) flood frames in 2.5 s; tx_dropped +$((s1[2] - s0[2]))"
+# the port serves the next peer, and honest claims are still answered
+flood after 1 $SOLD 2
+honest after.honest $HON "$USER" "$HONEST_USERS" "$WINDOW"
+wait "$H_PID"
+H_PID=
+floods_wait
+quiesce
+mb=$(settle_mbufs "$base")
+tap "$([ "$(fs__kv "$work/after.1.out" replies)" -gt 0 ] 2>/dev/null &&
+	[ "$(fs__kv "$work/after.honest.out" won)" = "$HONEST_USERS" ] && [ "$mb" = "$base" ] && echo 1)" \
+	"after the kill: a new flood peer on the same socket is answered ($(fs__kv "$work/after.1.out" replies) replies), honest claims all WON, mbufs in use $mb"
+
+# ---------------------------------------------------------------- totals
+tap "$([ "$TX_DROPPED_TOTAL" -gt 0 ] && echo 1)" \
+	"rte_eth_tx_burst took fewer replies than offered ($TX_DROPPED_TOTAL refused, counted as tx_dropped, freed: no leak above)"
+tap "$(fs__alive "$DP_PID" && echo 1)" "flashsale-dp still up at the end"
+kill -TERM "$DP_PID"
+rc=0
+wait "$DP_PID" || rc=$?
+DP_PID=
+tap "$([ $rc = 0 ] && echo 1)" "flashsale-dp exits 0 on SIGTERM after the floods (exit $rc)"
+
+if [ "$FAILED" -ne 0 ]; then
+	FS_KEEP=1
+	echo "# logs kept in $work"
+fi
+[ "$FAILED" -eq 0 ]
