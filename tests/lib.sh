@@ -5,8 +5,8 @@
 # TAP:     ft_plan N, ft_ok STATUS NAME [DIAG], ft_tap OK NAME [DETAIL...], ft_skip COUNT REASON,
 #          ft_skip_rest REASON, ft_fail_rest NAME (counters: N_TESTS, T, FAILS)
 # Output:  ft_val OUTPUT KEY
-# Programs: ft_dp_start PREFIX LOG ARG... (flashsale-dp, stopped on exit), ft_dp_start_ok (as a test)
-# Set FS_LOG_TAG (and FS_BUILD after sourcing, where it has a default of its own) as with scripts/lib.sh.
+# Programs: ft_dp_start PREFIX LOG ARG... (flashsale-dp, stopped on exit), ft_dp_start_ok (a test)
+# Set FS_LOG_TAG before sourcing, FS_BUILD after (each script has its own default).
 
 # shellcheck source=../scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
@@ -105,8 +105,8 @@ ft_dp_start() {
 		fs_die "flashsale-dp did not start: $(tail -n 10 "$log")"
 }
 
-# ft_dp_start_ok PREFIX LOG ARG...: ft_dp_start as the test "flashsale-dp starts": when it does not
-# start, that test fails with the log's last lines, the tests left are skipped and the script exits 1.
+# ft_dp_start_ok PREFIX LOG ARG...: ft_dp_start as the test "flashsale-dp starts": when it does
+# not start, that test fails with the log's last lines, the rest are skipped, the script exits 1.
 ft_dp_start_ok() {
 	local hook=${FS_DIE_HOOK:-}
 	FS_DIE_HOOK=ft__dp_failed

@@ -13,43 +13,24 @@
 # skipped. Env: FS_BUILD (default ./build-test), PG_URL (a throwaway PostgreSQL when unset).
 set -uo pipefail
 FS_LOG_TAG=disk_full
-. "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib.sh"
+# shellcheck source=../lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 FS_BUILD=${FS_BUILD:-$FS_ROOT/build-test}
 SEG_RECS=262144
 STOCK=300000
 
-skip_all() {
-	echo "1..0 # SKIP $*"
-	exit 0
-}
-fs_is_root || skip_all "needs root (mount, hugepages)"
-[ "$(cat /sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages 2>/dev/null || echo 0)" -ge 512 ] ||
-	skip_all "fewer than 512 free 2 MiB hugepages"
-for p in dataplane/flashsale-dp dataplane/flashgen persist/flashsale-persist; do
-	[ -x "$FS_BUILD/$p" ] || skip_all "$FS_BUILD/$p is not built"
-done
+ft_need_root "mount, hugepages"
+ft_need_hugepages 512
+ft_need_built dataplane/flashsale-dp dataplane/flashgen persist/flashsale-persist
 DP=$FS_BUILD/dataplane/flashsale-dp
 GEN=$FS_BUILD/dataplane/flashgen
 PERSIST=$FS_BUILD/persist/flashsale-persist
 
-N_TESTS=10
-echo "1..$N_TESTS"
-T=0
-FAILED=0
-tap() {
-	local ok=$1 name=$2
-	shift 2
-	T=$((T + 1))
-	if [ "$ok" = 1 ]; then echo "ok $T - $name"; else
-		echo "not ok $T - $name"
-		FAILED=$((FAILED + 1))
-	fi
-	[ $# -eq 0 ] || printf '%s\n' "$@" | sed 's/^/# /'
-}
+ft_plan 10
 setup_failed() {
 	echo "# set-up failed: $1" | head -n 20
-	while [ "$T" -lt "$N_TESTS" ]; do tap 0 "not run (set-up failed)"; done
+	ft_fail_rest "not run (set-up failed)"
 }
 FS_DIE_HOOK=setup_failed
 
@@ -101,13 +82,9 @@ PY
 
 # ---------------------------------------------------------------- 1. the state dir fills up
 state=$full/state
-stdbuf -oL "$DP" --no-pci --file-prefix "$PREFIX" -m 256 --lcores 0@0,1@1 \
-	--vdev "net_memif0,role=server,socket=$work/memif.sock" \
-	-- --addr "$ADDR" --state-dir "$state" --node-id "$NODE" >"$work/dp.log" 2>&1 &
-DP_PID=$!
-fs_cleanup_add 'fs_stop "$DP_PID" 15'
-fs_wait_line "$work/dp.log" '^flashsale-dp ready' 60 "$DP_PID" ||
-	fs_die "flashsale-dp did not start: $(tail -n 10 "$work/dp.log")"
+ft_dp_start "$PREFIX" "$work/dp.log" --vdev "net_memif0,role=server,socket=$work/memif.sock" \
+	-- --addr "$ADDR" --state-dir "$state" --node-id "$NODE"
+DP_PID=$FT_DP_PID
 stdbuf -oL "$PERSIST" --state-dir "$state" --pg "$PG_URL" --node-id "$NODE" \
 	>"$work/persist.log" 2>&1 &
 PERSIST_PID=$!
@@ -147,11 +124,11 @@ retry_full=$(json_num "$stats" retry)
 recs_full=$(journal_records "$state")
 logs=$(grep -c 'cannot record orders' "$work/dp.log")
 
-tap "$([ "$won_full" = "$SEG_RECS" ] && [ "$recs_full" = "$SEG_RECS" ] && echo 1)" \
+ft_tap "$([ "$won_full" = "$SEG_RECS" ] && [ "$recs_full" = "$SEG_RECS" ] && echo 1)" \
 	"state dir full: WON replies stop at one segment ($won_full WON, $recs_full journal records, $SEG_RECS per segment; $avail bytes free)"
-tap "$([ "${retry_full:-0}" -gt 0 ] && echo 1)" "claims past it are answered RETRY ($retry_full)"
-tap "$([ "${errs:-0}" -gt 0 ] && echo 1)" "journal_errors counted ($errs)"
-tap "$([ "$logs" = 1 ] && echo 1)" "the worker logs it once ($logs lines)" \
+ft_tap "$([ "${retry_full:-0}" -gt 0 ] && echo 1)" "claims past it are answered RETRY ($retry_full)"
+ft_tap "$([ "${errs:-0}" -gt 0 ] && echo 1)" "journal_errors counted ($errs)"
+ft_tap "$([ "$logs" = 1 ] && echo 1)" "the worker logs it once ($logs lines)" \
 	"$(grep 'cannot record orders' "$work/dp.log" | head -n 3)"
 
 # Free the space: the next segment can be created, claiming resumes.
@@ -168,7 +145,7 @@ stats=$(tel /flashsale/stats)
 won_end=$(json_num "$stats" won)
 gen_won=$(fs__kv "$work/gen.out" won)
 gen_winners=$(fs__kv "$work/gen.out" winners)
-tap "$([ "$won_end" = "$STOCK" ] && [ "$gen_winners" = "$STOCK" ] && echo 1)" \
+ft_tap "$([ "$won_end" = "$STOCK" ] && [ "$gen_winners" = "$STOCK" ] && echo 1)" \
 	"after freeing space claiming resumes with WON (dataplane won $won_end; flashgen: $gen_winners of $STOCK users hold an order, $gen_won WON replies received; exit $gen_rc)" \
 	"$(grep 'records orders again' "$work/dp.log" | head -n 2)"
 
@@ -189,10 +166,10 @@ select count(*) from won w
 		and (o.order_id::numeric + 18446744073709551616) % 18446744073709551616 = w.order_id);
 SQL
 )
-tap "$([ "$won_end" = "$recs" ] && [ "$recs" = "$rows" ] && echo 1)" \
+ft_tap "$([ "$won_end" = "$recs" ] && [ "$recs" = "$rows" ] && echo 1)" \
 	"WON replies = journal records = orders rows ($won_end = $recs = $rows)"
 won_lines=$(grep -c . "$work/won" 2>/dev/null || echo 0)
-tap "$([ "$missing" = 0 ] && [ "$won_lines" = "$STOCK" ] && echo 1)" \
+ft_tap "$([ "$missing" = 0 ] && [ "$won_lines" = "$STOCK" ] && echo 1)" \
 	"every WON flashgen saw is in orders ($missing of $won_lines missing)"
 
 kill -TERM "$DP_PID"
@@ -201,7 +178,7 @@ wait "$DP_PID" || rc=$?
 DP_PID=
 fs_stop "$PERSIST_PID" 15
 PERSIST_PID=
-tap "$([ $rc = 0 ] && echo 1)" "SIGTERM: flashsale-dp exits 0 ($rc)"
+ft_tap "$([ $rc = 0 ] && echo 1)" "SIGTERM: flashsale-dp exits 0 ($rc)"
 
 # ---------------------------------------------------------------- 2. read-only state dir
 mount -t tmpfs -o size=1m "fs-diskfull-ro-$$" "$ro" && mkdir -p "$ro/state" &&
@@ -211,13 +188,13 @@ out=$(timeout 60 "$DP" --no-pci --file-prefix "${TAG}ro" -m 256 --lcores 0@0,1@1
 rc=$?
 errline=$(grep -E '^flashsale-dp: ' <<<"$out")
 nerr=$(grep -cE '^flashsale-dp: |Cause:|PANIC' <<<"$out")
-tap "$([ $rc -ne 0 ] && [ $rc -ne 124 ] && ! grep -q '^flashsale-dp ready' <<<"$out" && echo 1)" \
+ft_tap "$([ $rc -ne 0 ] && [ $rc -ne 124 ] && ! grep -q '^flashsale-dp ready' <<<"$out" && echo 1)" \
 	"read-only state dir: flashsale-dp refuses to start (exit $rc)"
-tap "$([ "$nerr" = 1 ] && grep -q "$ro/state" <<<"$errline" && echo 1)" \
+ft_tap "$([ "$nerr" = 1 ] && grep -q "$ro/state" <<<"$errline" && echo 1)" \
 	"with one error line naming the directory" "$errline"
 
-if [ "$FAILED" -ne 0 ]; then
+if [ "$FAILS" -ne 0 ]; then
 	FS_KEEP=1
 	echo "# logs kept in $work (unmounted)"
 fi
-[ "$FAILED" -eq 0 ]
+[ "$FAILS" -eq 0 ]

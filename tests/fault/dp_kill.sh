@@ -15,7 +15,8 @@
 # Needs root and hugepages, else skipped. Env: FS_BUILD (default ./build-test), FS_DK_KILLS (20).
 set -uo pipefail
 FS_LOG_TAG=dp_kill
-. "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib.sh"
+# shellcheck source=../lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 FS_BUILD=${FS_BUILD:-$FS_ROOT/build-test}
 KILLS=${FS_DK_KILLS:-20}
@@ -25,40 +26,19 @@ RATE=${FS_DK_RATE:-250}
 DISCONNECTS=${FS_DK_DISCONNECTS:-8}
 SIGTERMS=${FS_DK_SIGTERMS:-3}
 
-skip_all() {
-	echo "1..0 # SKIP $*"
-	exit 0
-}
-fs_is_root || skip_all "needs root (hugepages, veth)"
-[ "$(cat /sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages 2>/dev/null || echo 0)" -ge 512 ] ||
-	skip_all "fewer than 512 free 2 MiB hugepages"
-for p in dataplane/flashsale-dp dataplane/flashgen persist/flashsale-persist controlplane/flashctl; do
-	[ -x "$FS_BUILD/$p" ] || skip_all "$FS_BUILD/$p is not built"
-done
+ft_need_root "hugepages, veth"
+ft_need_hugepages 512
+ft_need_built dataplane/flashsale-dp dataplane/flashgen persist/flashsale-persist controlplane/flashctl
 DP=$FS_BUILD/dataplane/flashsale-dp
 GEN=$FS_BUILD/dataplane/flashgen
 PERSIST=$FS_BUILD/persist/flashsale-persist
 CTL=$FS_BUILD/controlplane/flashctl
 
-N_TESTS=11
-echo "1..$N_TESTS"
-T=0
-FAILED=0
-# tap OK NAME [DETAIL...]: one TAP line (OK 1 = pass), details as comments.
-tap() {
-	local ok=$1 name=$2
-	shift 2
-	T=$((T + 1))
-	if [ "$ok" = 1 ]; then echo "ok $T - $name"; else
-		echo "not ok $T - $name"
-		FAILED=$((FAILED + 1))
-	fi
-	[ $# -eq 0 ] || printf '%s\n' "$@" | sed 's/^/# /'
-}
+ft_plan 11
 # A set-up failure: the remaining tests are reported as not run.
 setup_failed() {
 	echo "# set-up failed: $1" | head -n 20
-	while [ "$T" -lt "$N_TESTS" ]; do tap 0 "not run (set-up failed)"; done
+	ft_fail_rest "not run (set-up failed)"
 }
 FS_DIE_HOOK=setup_failed
 
@@ -217,19 +197,19 @@ timeout 90 "$CTL" --redis "$REDIS_URL" --dp "$PREFIX" --node-id "$NODE" audit --
 audit_rc=$?
 drifts=$(fs__kv "$work/audit.out" drifts)
 
-tap "$([ "$survived" -ge 20 ] && [ "$survived" = "$KILLS" ] && [ $gen_alive = 1 ] && echo 1)" \
+ft_tap "$([ "$survived" -ge 20 ] && [ "$survived" = "$KILLS" ] && [ $gen_alive = 1 ] && echo 1)" \
 	"$survived kills survived (SIGKILL, restart on the same state dir, flashgen kept running)" \
 	"${kill_log[@]}" "flashgen: $(grep -v '^progress' "$work/kill.out" | tr '\n' ' ')"
-tap "$([ "$missing" = 0 ] && [ "$won_lines" -gt 0 ] && echo 1)" \
+ft_tap "$([ "$missing" = 0 ] && [ "$won_lines" -gt 0 ] && echo 1)" \
 	"every WON order flashgen saw is in orders ($missing of $won_lines missing; won=$gen_won already_won=$gen_already)"
-tap "$([ "$dp_sold" = "$STOCK" ] && [ "$r_sold" = "$STOCK" ] && [ "$r_rem" = 0 ] &&
+ft_tap "$([ "$dp_sold" = "$STOCK" ] && [ "$r_sold" = "$STOCK" ] && [ "$r_rem" = 0 ] &&
 	[ "$rows" = "$STOCK" ] && echo 1)" \
 	"sold = stock $STOCK everywhere (dataplane $dp_sold, Redis sold $r_sold remaining $r_rem, orders $rows)"
-tap "$([ "$dups" = 0 ] && echo 1)" "no user holds two orders ($dups users with more than one)"
-tap "$([ "$audit_rc" = 0 ] && [ "$drifts" = 0 ] && echo 1)" \
+ft_tap "$([ "$dups" = 0 ] && echo 1)" "no user holds two orders ($dups users with more than one)"
+ft_tap "$([ "$audit_rc" = 0 ] && [ "$drifts" = 0 ] && echo 1)" \
 	"flashctl audit: every orders row has its journal record, journals = dataplane = PostgreSQL = Redis (drifts ${drifts:-?}, exit $audit_rc)" \
 	"$(grep -E '^drift' "$work/audit.out" | head -n 10)"
-tap "$([ $gen_rc = 0 ] && echo 1)" "flashgen ran to the end (exit $gen_rc)"
+ft_tap "$([ $gen_rc = 0 ] && echo 1)" "flashgen ran to the end (exit $gen_rc)"
 
 # ---------------------------------------------------------------- phase 2: memif peers leave
 # A full-speed flood over memif (the sold-out sale: cached SOLD_OUT replies, nothing journaled)
@@ -244,7 +224,7 @@ for ((k = 1; k <= DISCONNECTS; k++)); do
 	fs__alive "$DP_PID" || break
 	dc_ok=$((dc_ok + 1))
 done
-tap "$([ $dc_ok = "$DISCONNECTS" ] && echo 1)" \
+ft_tap "$([ $dc_ok = "$DISCONNECTS" ] && echo 1)" \
 	"flashsale-dp stays up while $DISCONNECTS memif clients leave mid-flood ($dc_ok survived)" \
 	"replies per client: $(for f in "$work"/memif*.out; do fs__kv "$f" replies; done | tr '\n' ' ')"
 
@@ -287,7 +267,7 @@ for ((k = 1; k <= SIGTERMS; k++)); do
 	w=$(grep -c . "$work/term$k.won" 2>/dev/null || echo 0)
 	recov_detail+=("term$k: flashgen saw $w WON, dp exit $rc")
 done
-tap "$([ $term_ok = "$SIGTERMS" ] && echo 1)" \
+ft_tap "$([ $term_ok = "$SIGTERMS" ] && echo 1)" \
 	"SIGTERM under load: flashsale-dp exits 0 ($term_ok of $SIGTERMS; exit codes ${term_rcs[*]})"
 
 # Persist catches up with sale 2 (millions of orders); then every WON seen in phase 3 is a row.
@@ -298,19 +278,19 @@ for ((i = 0; i < 600; i++)); do
 	sleep 0.2
 done
 m2=$(won_missing "$work/term.won" "$SALE2" 2>>"$work/missing.err" || echo '?')
-tap "$([ "$m2" = 0 ] && [ "$(grep -c . "$work/term.won")" -gt 0 ] && echo 1)" \
+ft_tap "$([ "$m2" = 0 ] && [ "$(grep -c . "$work/term.won")" -gt 0 ] && echo 1)" \
 	"journals flushed at SIGTERM: every WON seen before it is an order after restart ($m2 of $(grep -c . "$work/term.won") missing)" \
 	"${recov_detail[@]}"
 
 # the dataplane's own count after all the restarts: recovered sold = orders rows (sale 2)
 s2=$(json_num "$(tel "/flashsale/sale/status,$SALE2")" sold)
 r2=$(orders_count "$SALE2")
-tap "$([ -n "$s2" ] && [ "$s2" = "$r2" ] && echo 1)" \
+ft_tap "$([ -n "$s2" ] && [ "$s2" = "$r2" ] && echo 1)" \
 	"sale $SALE2: dataplane sold = orders rows after restarts ($s2 = $r2)"
-tap "$(fs__alive "$DP_PID" && echo 1)" "flashsale-dp still up at the end"
+ft_tap "$(fs__alive "$DP_PID" && echo 1)" "flashsale-dp still up at the end"
 
-if [ "$FAILED" -ne 0 ]; then
+if [ "$FAILS" -ne 0 ]; then
 	FS_KEEP=1
 	echo "# logs and state kept in $work"
 fi
-[ "$FAILED" -eq 0 ]
+[ "$FAILS" -eq 0 ]

@@ -14,38 +14,23 @@
 set -u
 
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
-FS_BUILD=$(cd "${FS_BUILD:-$SRC/build}" 2>/dev/null && pwd) ||
-	{ echo "1..0 # SKIP no build dir"; exit 0; }
 FS_LOG_TAG=persist_faults
-# shellcheck source=../../scripts/lib.sh
-. "$SRC/scripts/lib.sh"
+# shellcheck source=../lib.sh
+. "$SRC/tests/lib.sh"
+FS_BUILD=$(cd "${FS_BUILD:-$SRC/build}" 2>/dev/null && pwd) || ft_skip_all "no build dir"
 
-DP=$FS_BUILD/dataplane/flashsale-dp
 GEN=$FS_BUILD/dataplane/flashgen
 PERSIST=$FS_BUILD/persist/flashsale-persist
 JW=$FS_BUILD/tests/integration/persist_jwrite
 PROXY=$SRC/tests/fault/pgproxy.py
 
-for p in "$DP" "$GEN" "$PERSIST" "$JW"; do
-	[ -x "$p" ] || { echo "1..0 # SKIP $p not built"; exit 0; }
-done
-fs_is_root || { echo "1..0 # SKIP needs root (hugepages, DPDK, PostgreSQL as postgres)"; exit 0; }
+ft_need_built dataplane/flashsale-dp dataplane/flashgen persist/flashsale-persist \
+	tests/integration/persist_jwrite
+ft_need_root "hugepages, DPDK, PostgreSQL as postgres"
 
-N_TESTS=21
-echo "1..$N_TESTS"
-T=0
-FAILS=0
-# ok STATUS DESCRIPTION [DIAG]: one TAP line; STATUS 0 is a pass.
-ok() {
-	T=$((T + 1))
-	if [ "$1" -eq 0 ]; then
-		echo "ok $T - $2"
-	else
-		echo "not ok $T - $2"
-		[ -z "${3:-}" ] || printf '%s\n' "$3" | head -c 2000 | sed 's/^/# /'
-		FAILS=$((FAILS + 1))
-	fi
-}
+ft_plan 21
+# ok STATUS DESCRIPTION [DIAG]: one TAP line; STATUS 0 is a pass; at most 2000 bytes of DIAG.
+ok() { ft_ok "$1" "$2" "$(printf '%s\n' "${3:-}" | head -c 2000)"; }
 bail() { echo "Bail out! $*"; }
 FS_DIE_HOOK=bail
 
@@ -219,14 +204,9 @@ STOCK=100000000
 GEN_USERS=${FS_FAULT_USERS:-2000000}
 GEN_RATE=${FS_FAULT_RATE:-4000}
 
-"$DP" --no-pci --file-prefix "$DP_PREFIX" -m 256 --lcores 0@0,1@1 \
-	--vdev "net_memif0,role=server,socket=$TMP/memif.sock" \
-	-- --addr "$ADDR" --state-dir "$STATE" --node-id 1 >"$TMP/dp.log" 2>&1 &
-DP_PID=$!
-fs_cleanup_add "rm -rf /var/run/dpdk/$DP_PREFIX; rm -f /dev/hugepages/${DP_PREFIX}map_*"
-fs_cleanup_add "fs_stop $DP_PID 15"
-fs_wait_line "$TMP/dp.log" '^flashsale-dp ready' 60 "$DP_PID" ||
-	fs_die "flashsale-dp did not start: $(tail -n 5 "$TMP/dp.log")"
+ft_dp_start "$DP_PREFIX" "$TMP/dp.log" --vdev "net_memif0,role=server,socket=$TMP/memif.sock" \
+	-- --addr "$ADDR" --state-dir "$STATE" --node-id 1
+DP_PID=$FT_DP_PID
 # tel CMD PATTERN: a telemetry command, tried up to 5 times (the machine may be loaded) until its
 # reply matches PATTERN.
 tel() {

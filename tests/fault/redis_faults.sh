@@ -13,43 +13,21 @@
 # Env: FS_BUILD (build dir; default ./build-test).
 set -euo pipefail
 FS_LOG_TAG=redis_faults
-. "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib.sh"
+# shellcheck source=../lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 FS_BUILD=${FS_BUILD:-$FS_ROOT/build-test}
 FS_NAME=fsrf$$ FS_NET=10.82.$(($$ % 250))
 STOCK=100000 USERS=150000 RATE=20000 START_IN=3
 
-skip_all() {
-	echo "1..0 # SKIP $*"
-	exit 0
-}
-fs_is_root || skip_all "needs root (tap interface, hugepages)"
-[ -c /dev/net/tun ] || skip_all "no /dev/net/tun"
-[ "$(cat /sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages 2>/dev/null || echo 0)" -ge 256 ] ||
-	skip_all "fewer than 256 free 2 MiB hugepages"
-for p in dataplane/flashsale-dp dataplane/flashgen persist/flashsale-persist \
-	controlplane/flashctl controlplane/flashclaim; do
-	[ -x "$FS_BUILD/$p" ] || skip_all "$FS_BUILD/$p is not built"
-done
+ft_need_stack
 
-N_TESTS=11
-echo "1..$N_TESTS"
-n=0
+ft_plan 11
 # ok STATUS NAME [DIAG_FILE]: one TAP line; the file's last lines as diagnostics when it failed.
-ok() {
-	n=$((n + 1))
-	if [ "$1" -eq 0 ]; then
-		echo "ok $n - $2"
-	else
-		echo "not ok $n - $2"
-		[ -z "${3:-}" ] || tail -n 30 "$3" | sed 's/^/# /'
-	fi
-}
+ok() { ft_ok "$1" "$2" "$([ -z "${3:-}" ] || tail -n 30 "$3")"; }
 setup_failed() {
-	local i
-	echo "not ok $((n + 1)) - set-up: $1" | head -n 1
-	printf '%s\n' "$1" | sed 's/^/# /'
-	for ((i = n + 2; i <= N_TESTS; i++)); do echo "not ok $i - not checked (set-up failed)"; done
+	ft_ok 1 "set-up: $(head -n 1 <<<"$1")" "$1"
+	ft_fail_rest "not checked (set-up failed)"
 }
 FS_DIE_HOOK=setup_failed
 

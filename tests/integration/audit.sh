@@ -8,37 +8,18 @@
 # Env: FS_BUILD (build dir; default ./build-test).
 set -euo pipefail
 FS_LOG_TAG=audit
-. "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib.sh"
+# shellcheck source=../lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 FS_BUILD=${FS_BUILD:-$FS_ROOT/build-test}
 FS_NAME=fsaud$$ FS_NET=10.81.$(($$ % 250)) FS_STOCK=40 FS_USERS=400 FS_CLAIMS=1 FS_CLIENTS=0
 FS_START_IN=2 FS_END_IN=120 FS_LIVE=none
 
-skip_all() {
-	echo "1..0 # SKIP $*"
-	exit 0
-}
-fs_is_root || skip_all "needs root (tap interface, hugepages)"
-[ -c /dev/net/tun ] || skip_all "no /dev/net/tun"
-[ "$(cat /sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages 2>/dev/null || echo 0)" -ge 256 ] ||
-	skip_all "fewer than 256 free 2 MiB hugepages"
-for p in dataplane/flashsale-dp dataplane/flashgen persist/flashsale-persist \
-	controlplane/flashctl controlplane/flashclaim; do
-	[ -x "$FS_BUILD/$p" ] || skip_all "$FS_BUILD/$p is not built"
-done
+ft_need_stack
 
-echo "1..10"
-n=0
+ft_plan 10
 # ok COND_STATUS NAME [DIAG_FILE]: one TAP line; the file's lines as diagnostics when it failed.
-ok() {
-	n=$((n + 1))
-	if [ "$1" -eq 0 ]; then
-		echo "ok $n - $2"
-	else
-		echo "not ok $n - $2"
-		[ -z "${3:-}" ] || sed 's/^/# /' "$3"
-	fi
-}
+ok() { ft_ok "$1" "$2" "$([ -z "${3:-}" ] || cat "$3")"; }
 setup_failed() {
 	echo "not ok 1 - stack starts and the sale settles"
 	printf '%s\n' "$1" | sed 's/^/# /'

@@ -7,25 +7,14 @@
 # Env: FS_BUILD (build dir; default ./build-test).
 set -euo pipefail
 FS_LOG_TAG=e2e
-# shellcheck source=scripts/lib.sh disable=SC2034
-. "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib.sh"
+# shellcheck source=../lib.sh disable=SC2034
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 FS_BUILD=${FS_BUILD:-$FS_ROOT/build-test}
 FS_NAME=fse2e$$ FS_NET=10.78.$(($$ % 250)) FS_STOCK=50 FS_USERS=2000 FS_CLAIMS=2 FS_CLIENTS=3
 FS_START_IN=3 FS_END_IN=40 FS_LIVE=none FS_REPORT_PREFIX='# '
 
-skip_all() {
-	echo "1..0 # SKIP $*"
-	exit 0
-}
-fs_is_root || skip_all "needs root (tap interface, hugepages)"
-[ -c /dev/net/tun ] || skip_all "no /dev/net/tun"
-[ "$(cat /sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages 2>/dev/null || echo 0)" -ge 256 ] ||
-	skip_all "fewer than 256 free 2 MiB hugepages"
-for p in dataplane/flashsale-dp dataplane/flashgen persist/flashsale-persist \
-	controlplane/flashctl controlplane/flashclaim; do
-	[ -x "$FS_BUILD/$p" ] || skip_all "$FS_BUILD/$p is not built"
-done
+ft_need_stack
 
 n_checks=$((1 + FS_CHECK_COUNT))
 echo "1..$n_checks"

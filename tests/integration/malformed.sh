@@ -9,21 +9,16 @@
 # Needs root, hugepages and /dev/net/tun, else skipped. Env: FS_BUILD (build dir), FS_STORM (frames).
 set -euo pipefail
 FS_LOG_TAG=malformed
-# shellcheck source=scripts/lib.sh disable=SC2034
-. "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib.sh"
+# shellcheck source=../lib.sh disable=SC2034
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 FS_BUILD=${FS_BUILD:-$FS_ROOT/build-test}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-skip_all() {
-	echo "1..0 # SKIP $*"
-	exit 0
-}
-fs_is_root || skip_all "needs root (tap interface, AF_PACKET, hugepages)"
-[ -c /dev/net/tun ] || skip_all "no /dev/net/tun"
-[ "$(cat /sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages 2>/dev/null || echo 0)" -ge 256 ] ||
-	skip_all "fewer than 256 free 2 MiB hugepages"
-[ -x "$FS_BUILD/dataplane/flashsale-dp" ] || skip_all "$FS_BUILD/dataplane/flashsale-dp is not built"
-command -v dpdk-telemetry.py >/dev/null || skip_all "no dpdk-telemetry.py"
+ft_need_root "tap interface, AF_PACKET, hugepages"
+ft_need_tun
+ft_need_hugepages 256
+ft_need_built dataplane/flashsale-dp
+command -v dpdk-telemetry.py >/dev/null || ft_skip_all "no dpdk-telemetry.py"
 
 name=fuzzmal$$
 iface=fsmal$(($$ % 100000))
@@ -43,14 +38,8 @@ work=$(mktemp -d /tmp/fs-malformed.XXXXXX)
 fs_cleanup_add "[ \"\${FS_KEEP:-0}\" = 1 ] || rm -rf '$work'"
 ! ip link show "$iface" >/dev/null 2>&1 || fs_die "interface $iface exists already"
 
-stdbuf -oL "$FS_BUILD/dataplane/flashsale-dp" --no-pci --file-prefix "$prefix" -m 256 \
-	--lcores 0@0,1@1 --vdev "net_tap0,iface=$iface,mac=$dp_mac" \
-	-- --addr "$net.2" --state-dir "$work/state" --node-id 7 >"$work/dp.log" 2>&1 &
-dp_pid=$!
-fs_cleanup_add "rm -rf /var/run/dpdk/$prefix; rm -f /dev/hugepages/${prefix}map_*"
-fs_cleanup_add "fs_stop $dp_pid 15"
-fs_wait_line "$work/dp.log" '^flashsale-dp ready' 60 "$dp_pid" ||
-	fs_die "flashsale-dp did not become ready: $(tail -n 10 "$work/dp.log")"
+ft_dp_start "$prefix" "$work/dp.log" --vdev "net_tap0,iface=$iface,mac=$dp_mac" \
+	-- --addr "$net.2" --state-dir "$work/state" --node-id 7
 # Quiet kernel side: no IPv6 (router solicitations, MLD), no IPv4 address (no ARP of its own).
 sysctl -qw "net.ipv6.conf.$iface.disable_ipv6=1" || fs_die "cannot turn IPv6 off on $iface"
 ip link set "$iface" up || fs_die "cannot bring $iface up"
@@ -82,6 +71,6 @@ python3 "$here/rawframes.py" --iface "$iface" --prefix "$prefix" --our-mac "$dp_
 	--our-ip "$net.2" --peer-ip "$net.9" --sale-open "$S_OPEN" --sale-soldout "$S_SOLDOUT" \
 	--sales "$S_OPEN,$S_TOKEN,$S_PENDING,$S_STOPPED,$S_SOLDOUT" --state-dir "$work/state" \
 	--storm "${FS_STORM:-6000}" || rc=$?
-kill -0 "$dp_pid" 2>/dev/null || { echo "# flashsale-dp died:"; tail -n 10 "$work/dp.log" | sed 's/^/# /'; rc=1; }
+kill -0 "$FT_DP_PID" 2>/dev/null || { echo "# flashsale-dp died:"; tail -n 10 "$work/dp.log" | sed 's/^/# /'; rc=1; }
 [ $rc -eq 0 ] || { FS_KEEP=1; echo "# logs kept in $work"; }
 exit $rc
