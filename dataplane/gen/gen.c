@@ -1,4 +1,4 @@
-/* flashgen: DPDK generator of FCP claims for performance runs (HACKING.md "flashgen", gen/README.md). */
+/* flashgen: DPDK generator of FCP claims for performance runs (HACKING.md, gen/README.md). */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
@@ -117,8 +117,8 @@ struct fg_stats {
 	uint64_t stale;
 	uint64_t tx_refused;
 	uint64_t status[FS_ST__COUNT];
-	uint64_t finished; /* claims with a final answer */
-	uint64_t winners;  /* users known to hold an order: won-file lines */
+	uint64_t finished;   /* claims with a final answer */
+	uint64_t winners;    /* users known to hold an order: won-file lines */
 	uint64_t reconnects; /* port restarts after the link went down */
 	uint64_t requeued;   /* claims in flight when the link went down, sent again */
 };
@@ -244,17 +244,14 @@ static void fg_usage(FILE *f)
 		"  --echo         count any returned frame carrying an outstanding request as its\n"
 		"                 reply (measures the link with a reflector such as testpmd "
 		"macswap)\n"
-		"  --src-ips N    user u sends from --src-ip + (u %% N), UDP port 10000 + (u / N) %% "
-		"50000\n"
-		"                 (default: --src-ip + u / 50000, port 10000 + u %% 50000); the N "
-		"addresses\n"
-		"                 must not pass 255.255.255.255 (10.0.0.0 + 10000000 ends at "
-		"10.152.150.127)\n"
-		"  --no-reply     flood: send each of the users x claims claims once at --rate (0: "
-		"at once),\n"
-		"                 no window, no resend, no per-user state; replies are counted by "
-		"status;\n"
-		"                 stops --timeout-ms after the last send\n");
+		"  --src-ips N    user u sends from --src-ip + u %% N, UDP port\n"
+		"                 10000 + (u / N) %% 50000 (default: --src-ip + u / 50000, port\n"
+		"                 10000 + u %% 50000); the N addresses must not pass "
+		"255.255.255.255\n"
+		"  --no-reply     flood: send each of users x claims claims once at --rate (0: as\n"
+		"                 fast as the port takes them); no window, no resend, no per-user\n"
+		"                 state; replies counted by status; ends --timeout-ms after the\n"
+		"                 last send\n");
 }
 
 /* Parse an unsigned decimal (or 0x hex) number within [min, max]; 0 or -EINVAL. */
@@ -1096,7 +1093,7 @@ static int fg_reconnect(struct fg_ctx *g, uint64_t deadline)
 	while (!fg_stop && rte_rdtsc() < deadline) {
 		uint64_t t;
 
-		/* "failed to connect socket" every 100 ms while the server is away: once is enough */
+		/* "failed to connect socket" every 100 ms while the server is away: say it once */
 		if (tries++ == 1 && memif_log >= 0)
 			rte_log_set_level_pattern("pmd.net.memif*", RTE_LOG_CRIT);
 		/* stop: memif_disconnect() (idle after the peer's); start: connect to the socket */
@@ -1119,8 +1116,9 @@ static int fg_reconnect(struct fg_ctx *g, uint64_t deadline)
 	if (memif_log >= 0)
 		rte_log_set_level_pattern("pmd.net.memif*", (uint32_t)memif_log);
 	if (rc == 0)
-		fprintf(stderr, "flashgen: reconnected after %" PRIu64 " ms, %" PRIu64
-				" claims in flight sent again\n",
+		fprintf(stderr,
+			"flashgen: reconnected after %" PRIu64 " ms, %" PRIu64
+			" claims in flight sent again\n",
 			(rte_rdtsc() - start) / g->tsc_per_ms, g->st.requeued);
 	return fg_stop ? -EINTR : rc;
 }
@@ -1231,7 +1229,8 @@ static void fg_report(struct fg_ctx *g)
 	printf("replies=%" PRIu64 "\n", g->st.replies);
 	printf("lost=%" PRIu64 "\n", g->st.lost);
 	printf("claims_per_s=%.0f\n", elapsed > 0 ? (double)g->st.replies / elapsed : 0.0);
-	printf("sends_per_s=%.0f\n", g->last_send > g->first_send
+	printf("sends_per_s=%.0f\n",
+		g->last_send > g->first_send
 			? (double)g->st.sent / fg_seconds(g, g->last_send - g->first_send)
 			: 0.0);
 	for (int i = 0; i < 4; i++)
@@ -1255,8 +1254,8 @@ static void fg_report(struct fg_ctx *g)
 	printf("unparsed=%" PRIu64 "\n", g->st.unparsed);
 	printf("stale=%" PRIu64 "\n", g->st.stale);
 	printf("tx_refused=%" PRIu64 "\n", g->st.tx_refused);
-	printf("complete=%d\n", g->o.no_reply ? g->flood_next == g->flood_total
-					     : g->users_done == g->o.users);
+	printf("complete=%d\n",
+		g->o.no_reply ? g->flood_next == g->flood_total : g->users_done == g->o.users);
 	fflush(stdout);
 }
 
