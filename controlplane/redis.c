@@ -328,20 +328,73 @@ static void key_of(char *out, uint32_t sale_id, const char *what)
 	snprintf(out, KEYLEN, "fs:{%" PRIu32 "}:%s", sale_id, what);
 }
 
-static int reply_int(struct fs_redis *r, const redisReply *rep, long long *v)
+/* Run a command whose reply is an integer, into *v. */
+static int command_int(struct fs_redis *r, long long *v, int argc, const char **argv)
 {
+	redisReply *rep;
+	int rc;
+
+	rc = command(r, &rep, argc, argv);
+	if (rc < 0)
+		return rc;
 	if (rep->type != REDIS_REPLY_INTEGER)
-		return set_err(r, -EPROTO, "redis: unexpected reply type %d", rep->type);
-	*v = rep->integer;
-	return 0;
+		rc = set_err(r, -EPROTO, "redis: unexpected reply type %d", rep->type);
+	else
+		*v = rep->integer;
+	freeReplyObject(rep);
+	return rc;
+}
+
+/* Run a command whose reply is an array of @p n integers, into v[0..n-1]; @p what names it. */
+static int command_ints(
+	struct fs_redis *r, size_t n, long long *v, const char *what, int argc, const char **argv)
+{
+	redisReply *rep;
+	int rc;
+
+	rc = command(r, &rep, argc, argv);
+	if (rc < 0)
+		return rc;
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != n) {
+		rc = set_err(r, -EPROTO, "redis: unexpected %s reply", what);
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (rep->element[i]->type != REDIS_REPLY_INTEGER) {
+			rc = set_err(r, -EPROTO, "redis: unexpected %s reply", what);
+			goto out;
+		}
+		v[i] = rep->element[i]->integer;
+	}
+out:
+	freeReplyObject(rep);
+	return rc;
+}
+
+/* A sale definition as the strings create_lua and rebuild_lua take (empty: not set). */
+struct def_args {
+	char id[16], stock[24], start[24], end[24], hex[2 * 16 + 1], rate[16], burst[16];
+};
+
+static void def_args_of(const struct fs_redis_sale *def, struct def_args *a)
+{
+	memset(a, 0, sizeof(*a));
+	snprintf(a->id, sizeof(a->id), "%" PRIu32, def->sale_id);
+	snprintf(a->stock, sizeof(a->stock), "%" PRIu64, def->stock);
+	snprintf(a->start, sizeof(a->start), "%" PRId64, def->start_ms);
+	snprintf(a->end, sizeof(a->end), "%" PRId64, def->end_ms);
+	if (def->has_key)
+		sodium_bin2hex(a->hex, sizeof(a->hex), def->key, sizeof(def->key));
+	if (def->has_rl) {
+		snprintf(a->rate, sizeof(a->rate), "%" PRIu32, def->rl_rate);
+		snprintf(a->burst, sizeof(a->burst), "%" PRIu32, def->rl_burst);
+	}
 }
 
 int fs_redis_sale_create(struct fs_redis *r, const struct fs_redis_sale *def)
 {
 	char k_sale[KEYLEN], k_pool[KEYLEN], k_sold[KEYLEN], k_rem[KEYLEN];
-	char id[16], stock[24], start[24], end[24], hex[2 * 16 + 1] = "";
-	char rate[16] = "", burst[16] = "";
-	redisReply *rep;
+	struct def_args a;
 	long long v = 0;
 	int rc;
 
@@ -349,23 +402,10 @@ int fs_redis_sale_create(struct fs_redis *r, const struct fs_redis_sale *def)
 	key_of(k_pool, def->sale_id, "pool");
 	key_of(k_sold, def->sale_id, "sold");
 	key_of(k_rem, def->sale_id, "remaining");
-	if (def->has_rl) {
-		snprintf(rate, sizeof(rate), "%" PRIu32, def->rl_rate);
-		snprintf(burst, sizeof(burst), "%" PRIu32, def->rl_burst);
-	}
-	snprintf(id, sizeof(id), "%" PRIu32, def->sale_id);
-	snprintf(stock, sizeof(stock), "%" PRIu64, def->stock);
-	snprintf(start, sizeof(start), "%" PRId64, def->start_ms);
-	snprintf(end, sizeof(end), "%" PRId64, def->end_ms);
-	if (def->has_key)
-		sodium_bin2hex(hex, sizeof(hex), def->key, sizeof(def->key));
+	def_args_of(def, &a);
 	const char *argv[] = {"EVAL", create_lua, "5", k_sale, k_pool, k_sold, k_rem, "fs:sales",
-		id, stock, start, end, def->admission, hex, rate, burst};
-	rc = command(r, &rep, (int)(sizeof(argv) / sizeof(argv[0])), argv);
-	if (rc < 0)
-		return rc;
-	rc = reply_int(r, rep, &v);
-	freeReplyObject(rep);
+		a.id, a.stock, a.start, a.end, def->admission, a.hex, a.rate, a.burst};
+	rc = command_int(r, &v, (int)(sizeof(argv) / sizeof(argv[0])), argv);
 	if (rc < 0)
 		return rc;
 	if (v == 0)
@@ -377,7 +417,6 @@ int fs_redis_sale_rekey(
 	struct fs_redis *r, uint32_t sale_id, const uint8_t key[16], int64_t prev_until_ms)
 {
 	char k_sale[KEYLEN], hex[2 * 16 + 1], until[24];
-	redisReply *rep;
 	long long v = 0;
 	int rc;
 
@@ -385,11 +424,7 @@ int fs_redis_sale_rekey(
 	sodium_bin2hex(hex, sizeof(hex), key, 16);
 	snprintf(until, sizeof(until), "%" PRId64, prev_until_ms);
 	const char *argv[] = {"EVAL", rekey_lua, "1", k_sale, hex, until};
-	rc = command(r, &rep, 6, argv);
-	if (rc < 0)
-		return rc;
-	rc = reply_int(r, rep, &v);
-	freeReplyObject(rep);
+	rc = command_int(r, &v, 6, argv);
 	if (rc < 0)
 		return rc;
 	if (v == 0)
@@ -535,17 +570,12 @@ out:
 int fs_redis_sale_stop(struct fs_redis *r, uint32_t sale_id)
 {
 	char k_sale[KEYLEN];
-	redisReply *rep;
 	long long v = 0;
 	int rc;
 
 	key_of(k_sale, sale_id, "sale");
 	const char *argv[] = {"EVAL", stop_lua, "1", k_sale};
-	rc = command(r, &rep, 4, argv);
-	if (rc < 0)
-		return rc;
-	rc = reply_int(r, rep, &v);
-	freeReplyObject(rep);
+	rc = command_int(r, &v, 4, argv);
 	if (rc < 0)
 		return rc;
 	if (v == 0)
@@ -607,8 +637,8 @@ int fs_redis_lease(struct fs_redis *r, uint32_t sale_id, unsigned node, uint64_t
 	struct fs_redis_lease *out)
 {
 	char k_pool[KEYLEN], k_lease[KEYLEN], k_sale[KEYLEN], what[32], wants[24];
-	redisReply *rep;
-	int rc = 0;
+	long long v[3];
+	int rc;
 
 	key_of(k_pool, sale_id, "pool");
 	snprintf(what, sizeof(what), "lease:%u", node);
@@ -616,34 +646,23 @@ int fs_redis_lease(struct fs_redis *r, uint32_t sale_id, unsigned node, uint64_t
 	key_of(k_sale, sale_id, "sale");
 	snprintf(wants, sizeof(wants), "%" PRIu64, want);
 	const char *argv[] = {"EVAL", lease_lua, "3", k_pool, k_lease, k_sale, wants};
-	rc = command(r, &rep, 7, argv);
+	rc = command_ints(r, 3, v, "lease", 7, argv);
 	if (rc < 0)
 		return rc;
-	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 3 ||
-		rep->element[0]->type != REDIS_REPLY_INTEGER ||
-		rep->element[1]->type != REDIS_REPLY_INTEGER ||
-		rep->element[2]->type != REDIS_REPLY_INTEGER || rep->element[0]->integer < -1 ||
-		rep->element[2]->integer < 0) {
-		rc = set_err(r, -EPROTO, "redis: unexpected lease reply");
-		goto out;
-	}
-	if (rep->element[0]->integer == -1) {
-		rc = set_err(r, -ENOENT, "sale %" PRIu32 " not found (hash gone)", sale_id);
-		goto out;
-	}
-	out->taken = (uint64_t)rep->element[0]->integer;
-	out->pool_empty = rep->element[1]->integer != 0;
-	out->leased = (uint64_t)rep->element[2]->integer;
-out:
-	freeReplyObject(rep);
-	return rc;
+	if (v[0] < -1 || v[2] < 0)
+		return set_err(r, -EPROTO, "redis: unexpected lease reply");
+	if (v[0] == -1)
+		return set_err(r, -ENOENT, "sale %" PRIu32 " not found (hash gone)", sale_id);
+	out->taken = (uint64_t)v[0];
+	out->pool_empty = v[1] != 0;
+	out->leased = (uint64_t)v[2];
+	return 0;
 }
 
 int fs_redis_publish_totals(
 	struct fs_redis *r, uint32_t sale_id, unsigned node, uint64_t sold, uint64_t *total)
 {
 	char k_ns[KEYLEN], k_sold[KEYLEN], k_rem[KEYLEN], k_sale[KEYLEN], nodes[16], solds[24];
-	redisReply *rep;
 	long long v = 0;
 	int rc;
 
@@ -654,11 +673,7 @@ int fs_redis_publish_totals(
 	snprintf(nodes, sizeof(nodes), "%u", node);
 	snprintf(solds, sizeof(solds), "%" PRIu64, sold);
 	const char *argv[] = {"EVAL", totals_lua, "4", k_ns, k_sold, k_rem, k_sale, nodes, solds};
-	rc = command(r, &rep, 9, argv);
-	if (rc < 0)
-		return rc;
-	rc = reply_int(r, rep, &v);
-	freeReplyObject(rep);
+	rc = command_int(r, &v, 9, argv);
 	if (rc == 0 && v < 0)
 		return set_err(r, -ENOENT, "sale %" PRIu32 " not found (hash gone)", sale_id);
 	if (rc == 0 && total != NULL)
@@ -684,7 +699,7 @@ int fs_redis_publish_event(
 {
 	char k_sale[KEYLEN], k_chan[KEYLEN], bits[16];
 	const char *name = fs_redis_event_name(ev);
-	redisReply *rep;
+	long long v[2];
 	int rc;
 
 	if (name == NULL)
@@ -693,30 +708,20 @@ int fs_redis_publish_event(
 	key_of(k_chan, sale_id, "events");
 	snprintf(bits, sizeof(bits), "%u", (unsigned)ev);
 	const char *argv[] = {"EVAL", event_lua, "2", k_sale, k_chan, bits, name};
-	rc = command(r, &rep, 7, argv);
+	rc = command_ints(r, 2, v, "event", 7, argv);
 	if (rc < 0)
 		return rc;
-	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
-		rep->element[0]->type != REDIS_REPLY_INTEGER ||
-		rep->element[1]->type != REDIS_REPLY_INTEGER) {
-		rc = set_err(r, -EPROTO, "redis: unexpected event reply");
-		goto out;
-	}
 	if (mask != NULL)
-		*mask = (uint32_t)rep->element[1]->integer;
-	rc = rep->element[0]->integer ? 1 : 0;
-out:
-	freeReplyObject(rep);
-	return rc;
+		*mask = (uint32_t)v[1];
+	return v[0] ? 1 : 0;
 }
 
 int fs_redis_sale_rebuild(struct fs_redis *r, const struct fs_redis_sale *def, unsigned node,
 	uint64_t leased, bool final, uint64_t sold, unsigned *rebuilt)
 {
 	char k_sale[KEYLEN], k_pool[KEYLEN], k_lease[KEYLEN], k_ns[KEYLEN], k_sold[KEYLEN];
-	char k_rem[KEYLEN], what[32], id[16], stock[24], start[24], end[24], ev[16], nodes[16];
-	char leaseds[24], solds[24], hex[2 * 16 + 1] = "", rate[16] = "", burst[16] = "";
-	redisReply *rep;
+	char k_rem[KEYLEN], what[32], ev[16], nodes[16], leaseds[24], solds[24];
+	struct def_args a;
 	long long v = 0;
 	int rc;
 
@@ -727,29 +732,16 @@ int fs_redis_sale_rebuild(struct fs_redis *r, const struct fs_redis_sale *def, u
 	key_of(k_ns, def->sale_id, "node_sold");
 	key_of(k_sold, def->sale_id, "sold");
 	key_of(k_rem, def->sale_id, "remaining");
-	snprintf(id, sizeof(id), "%" PRIu32, def->sale_id);
-	snprintf(stock, sizeof(stock), "%" PRIu64, def->stock);
-	snprintf(start, sizeof(start), "%" PRId64, def->start_ms);
-	snprintf(end, sizeof(end), "%" PRId64, def->end_ms);
+	def_args_of(def, &a);
 	snprintf(ev, sizeof(ev), "%" PRIu32, def->events_published);
 	snprintf(nodes, sizeof(nodes), "%u", node);
 	snprintf(leaseds, sizeof(leaseds), "%" PRIu64, leased);
 	snprintf(solds, sizeof(solds), "%" PRIu64, sold);
-	if (def->has_key)
-		sodium_bin2hex(hex, sizeof(hex), def->key, sizeof(def->key));
-	if (def->has_rl) {
-		snprintf(rate, sizeof(rate), "%" PRIu32, def->rl_rate);
-		snprintf(burst, sizeof(burst), "%" PRIu32, def->rl_burst);
-	}
 	const char *argv[] = {"EVAL", rebuild_lua, "7", k_sale, k_pool, k_lease, k_ns, k_sold,
-		k_rem, "fs:sales", id, stock, start, end, def->admission,
-		def->state[0] ? def->state : "created", ev, hex, nodes, leaseds, final ? "1" : "0",
-		solds, rate, burst};
-	rc = command(r, &rep, (int)(sizeof(argv) / sizeof(argv[0])), argv);
-	if (rc < 0)
-		return rc;
-	rc = reply_int(r, rep, &v);
-	freeReplyObject(rep);
+		k_rem, "fs:sales", a.id, a.stock, a.start, a.end, def->admission,
+		def->state[0] ? def->state : "created", ev, a.hex, nodes, leaseds,
+		final ? "1" : "0", solds, a.rate, a.burst};
+	rc = command_int(r, &v, (int)(sizeof(argv) / sizeof(argv[0])), argv);
 	if (rc == 0 && rebuilt != NULL)
 		*rebuilt = (unsigned)v;
 	return rc;
