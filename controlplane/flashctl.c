@@ -45,10 +45,13 @@ struct globals {
 	unsigned node_id;
 };
 
-static int usage_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int msg(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* One-line usage error on stderr; returns exit code 2. */
-static int usage_err(const char *fmt, ...)
+/*
+ * One-line error on stderr, "flashctl: " first; returns @p code. EXIT_USAGE adds a pointer to
+ * --help.
+ */
+static int msg(int code, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -56,24 +59,14 @@ static int usage_err(const char *fmt, ...)
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fputs(" (flashctl --help)\n", stderr);
-	return EXIT_USAGE;
+	fputs(code == EXIT_USAGE ? " (flashctl --help)\n" : "\n", stderr);
+	return code;
 }
 
-/* One-line runtime error on stderr; returns exit code 1. */
-static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int fail(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("flashctl: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	return EXIT_FAILURE;
-}
+/* Usage error: returns exit code 2. */
+#define usage_err(...) msg(EXIT_USAGE, __VA_ARGS__)
+/* Runtime error: returns exit code 1. */
+#define fail(...) msg(EXIT_FAILURE, __VA_ARGS__)
 
 /* Strict unsigned decimal in [min, max]. */
 static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *v)
@@ -97,6 +90,29 @@ static int parse_key(const char *hex, uint8_t key[16])
 	if (hex == NULL || strlen(hex) != 32 ||
 		sodium_hex2bin(key, 16, hex, 32, NULL, &n, NULL) != 0 || n != 16)
 		return -EINVAL;
+	return 0;
+}
+
+/* --sale N: 0, or the usage error's exit code. */
+static int parse_sale(const char *s, uint32_t *id)
+{
+	uint64_t v;
+
+	if (parse_u64(s, 0, UINT32_MAX, &v) < 0)
+		return usage_err("bad --sale '%s' (0..4294967295)", s);
+	*id = (uint32_t)v;
+	return 0;
+}
+
+/* --key HEX32 when given, else a random key: 0, or the usage error's exit code. */
+static int key_or_random(const char *hex, uint8_t key[16])
+{
+	if (hex == NULL) {
+		randombytes_buf(key, 16);
+		return 0;
+	}
+	if (parse_key(hex, key) < 0)
+		return usage_err("bad --key (32 hex digits)");
 	return 0;
 }
 
@@ -134,77 +150,85 @@ static void print_dict(const char *prefix, struct json_object *dict)
 	}
 }
 
-/* getopt_long over a sub-command's arguments; argv[0] is the sub-command's name. */
-#define SUBOPT_LOOP(argc, argv, longopts, c)                                                       \
-	for (optind = 1, opterr = 0;                                                               \
-		((c) = getopt_long((argc), (argv), "", (longopts), NULL)) != -1;)
-
-static int bad_opt(char **argv)
+/*
+ * Send one telemetry command to the dataplane and print its reply dict (print_dict with @p prefix).
+ * Returns 0, or the runtime error's exit code; @p note follows the error text.
+ */
+static int dp_show(const struct globals *g, const char *cmd, const char *prefix, const char *note)
 {
-	if (optopt == 0 && optind > 0 && argv[optind - 1] != NULL)
-		return usage_err("%s: unknown option '%s'", argv[0], argv[optind - 1]);
-	return usage_err("%s: option '%s' needs a value", argv[0], argv[optind - 1]);
+	struct json_object *st;
+	struct fs_dpctl d;
+	int rc;
+
+	if (dp_open(g, &d) < 0)
+		return fail("%s%s", d.errstr, note);
+	rc = fs_dpctl_cmd(&d, cmd, &st);
+	fs_dpctl_close(&d);
+	if (rc < 0)
+		return fail("%s%s", d.errstr, note);
+	print_dict(prefix, st);
+	json_object_put(st);
+	return 0;
+}
+
+/*
+ * A sub-command's options (argv[0] is its name, @p group what comes before it, "sale " or ""):
+ * every option takes a value; the value of the option whose val is i (1 <= i < @p n; not 0, which
+ * is getopt's optopt for an unknown option) is left in val[i] (NULL when not given; the last one
+ * when given twice). Returns 0, or the usage error's exit code for an unknown option, a missing
+ * value or an argument that is no option.
+ */
+static int parse_opts(
+	int argc, char **argv, const char *group, const struct option *lo, const char **val, int n)
+{
+	int c;
+
+	for (int i = 0; i < n; i++)
+		val[i] = NULL;
+	for (optind = 1, opterr = 0; (c = getopt_long(argc, argv, "", lo, NULL)) != -1;) {
+		if (c >= 1 && c < n && c != '?') {
+			val[c] = optarg;
+			continue;
+		}
+		if (optopt == 0 && optind > 0 && argv[optind - 1] != NULL)
+			return usage_err("%s: unknown option '%s'", argv[0], argv[optind - 1]);
+		return usage_err("%s: option '%s' needs a value", argv[0], argv[optind - 1]);
+	}
+	if (optind < argc)
+		return usage_err("%s%s: unexpected argument '%s'", group, argv[0], argv[optind]);
+	return 0;
 }
 
 static int cmd_sale_create(const struct globals *g, int argc, char **argv)
 {
+	enum { SALE = 1, STOCK, START, END, ADMISSION, KEY, RATE, BURST, N_OPTS };
 	static const struct option lo[] = {
-		{"sale", required_argument, NULL, 's'},
-		{"stock", required_argument, NULL, 'k'},
-		{"start", required_argument, NULL, 'b'},
-		{"end", required_argument, NULL, 'e'},
-		{"admission", required_argument, NULL, 'a'},
-		{"key", required_argument, NULL, 'K'}, /* hidden: fixed token key, for tests */
-		{"rate-limit", required_argument, NULL, 'R'},
-		{"rate-burst", required_argument, NULL, 'B'},
+		{"sale", required_argument, NULL, SALE},
+		{"stock", required_argument, NULL, STOCK},
+		{"start", required_argument, NULL, START},
+		{"end", required_argument, NULL, END},
+		{"admission", required_argument, NULL, ADMISSION},
+		{"key", required_argument, NULL, KEY}, /* hidden: fixed token key, for tests */
+		{"rate-limit", required_argument, NULL, RATE},
+		{"rate-burst", required_argument, NULL, BURST},
 		{NULL, 0, NULL, 0},
 	};
-	const char *sale = NULL, *stock = NULL, *start = NULL, *end = NULL, *key = NULL;
-	const char *rate = NULL, *burst = NULL;
+	const char *o[N_OPTS];
 	struct fs_redis_sale def = {0};
 	struct fs_redis r;
-	uint64_t v;
 	int64_t now = fs_time_now_ms();
 	char hex[33];
-	int c, rc;
+	int rc;
 
-	snprintf(def.admission, sizeof(def.admission), "open");
-	SUBOPT_LOOP(argc, argv, lo, c)
-	{
-		switch (c) {
-		case 's':
-			sale = optarg;
-			break;
-		case 'k':
-			stock = optarg;
-			break;
-		case 'b':
-			start = optarg;
-			break;
-		case 'e':
-			end = optarg;
-			break;
-		case 'a':
-			if (strcmp(optarg, "open") != 0 && strcmp(optarg, "token") != 0)
-				return usage_err(
-					"--admission must be open or token, not '%s'", optarg);
-			snprintf(def.admission, sizeof(def.admission), "%s", optarg);
-			break;
-		case 'K':
-			key = optarg;
-			break;
-		case 'R':
-			rate = optarg;
-			break;
-		case 'B':
-			burst = optarg;
-			break;
-		default:
-			return bad_opt(argv);
-		}
-	}
-	if (optind < argc)
-		return usage_err("sale create: unexpected argument '%s'", argv[optind]);
+	rc = parse_opts(argc, argv, "sale ", lo, o, N_OPTS);
+	if (rc != 0)
+		return rc;
+	const char *sale = o[SALE], *stock = o[STOCK], *start = o[START], *end = o[END];
+	const char *key = o[KEY], *rate = o[RATE], *burst = o[BURST];
+
+	snprintf(def.admission, sizeof(def.admission), "%s", o[ADMISSION] ? o[ADMISSION] : "open");
+	if (strcmp(def.admission, "open") != 0 && strcmp(def.admission, "token") != 0)
+		return usage_err("--admission must be open or token, not '%s'", o[ADMISSION]);
 	if (burst != NULL && rate == NULL)
 		return usage_err("--rate-burst needs --rate-limit");
 	if (rate != NULL) {
@@ -224,9 +248,9 @@ static int cmd_sale_create(const struct globals *g, int argc, char **argv)
 	}
 	if (!sale || !stock || !start || !end)
 		return usage_err("sale create needs --sale, --stock, --start and --end");
-	if (parse_u64(sale, 0, UINT32_MAX, &v) < 0)
-		return usage_err("bad --sale '%s' (0..4294967295)", sale);
-	def.sale_id = (uint32_t)v;
+	rc = parse_sale(sale, &def.sale_id);
+	if (rc != 0)
+		return rc;
 	if (parse_u64(stock, 1, UINT32_MAX, &def.stock) < 0)
 		return usage_err("bad --stock '%s' (1..4294967295)", stock);
 	if (fs_time_parse(start, now, &def.start_ms) < 0)
@@ -238,12 +262,9 @@ static int cmd_sale_create(const struct globals *g, int argc, char **argv)
 	if (key != NULL && strcmp(def.admission, "token") != 0)
 		return usage_err("--key needs --admission token");
 	if (strcmp(def.admission, "token") == 0) {
-		if (key != NULL) {
-			if (parse_key(key, def.key) < 0)
-				return usage_err("bad --key (32 hex digits)");
-		} else {
-			randombytes_buf(def.key, sizeof(def.key));
-		}
+		rc = key_or_random(key, def.key);
+		if (rc != 0)
+			return rc;
 		def.has_key = true;
 	}
 	if (redis_open(g, &r) != 0)
@@ -273,101 +294,68 @@ static int cmd_sale_create(const struct globals *g, int argc, char **argv)
  */
 static int cmd_sale_rekey(const struct globals *g, int argc, char **argv)
 {
+	enum { SALE = 1, GRACE, KEY, N_OPTS };
 	static const struct option lo[] = {
-		{"sale", required_argument, NULL, 's'},
-		{"grace-s", required_argument, NULL, 'g'},
-		{"key", required_argument, NULL, 'K'}, /* hidden: fixed new key, for tests */
+		{"sale", required_argument, NULL, SALE},
+		{"grace-s", required_argument, NULL, GRACE},
+		{"key", required_argument, NULL, KEY}, /* hidden: fixed new key, for tests */
 		{NULL, 0, NULL, 0},
 	};
-	const char *sale = NULL, *key = NULL;
-	uint64_t v, grace_s = 60;
+	const char *o[N_OPTS];
+	uint64_t grace_s = 60;
+	uint32_t id;
 	uint8_t k[16];
 	char hex[33], cmd[128];
 	int64_t until;
 	struct fs_redis r;
-	int c, rc;
+	int rc;
 
-	SUBOPT_LOOP(argc, argv, lo, c)
-	{
-		switch (c) {
-		case 's':
-			sale = optarg;
-			break;
-		case 'g':
-			if (parse_u64(optarg, 0, 7 * 24 * 3600, &grace_s) < 0)
-				return usage_err("bad --grace-s '%s' (0..604800)", optarg);
-			break;
-		case 'K':
-			key = optarg;
-			break;
-		default:
-			return bad_opt(argv);
-		}
-	}
-	if (optind < argc)
-		return usage_err("sale rekey: unexpected argument '%s'", argv[optind]);
-	if (sale == NULL)
+	rc = parse_opts(argc, argv, "sale ", lo, o, N_OPTS);
+	if (rc != 0)
+		return rc;
+	if (o[GRACE] != NULL && parse_u64(o[GRACE], 0, 7 * 24 * 3600, &grace_s) < 0)
+		return usage_err("bad --grace-s '%s' (0..604800)", o[GRACE]);
+	if (o[SALE] == NULL)
 		return usage_err("sale rekey needs --sale N");
-	if (parse_u64(sale, 0, UINT32_MAX, &v) < 0)
-		return usage_err("bad --sale '%s' (0..4294967295)", sale);
-	if (key != NULL) {
-		if (parse_key(key, k) < 0)
-			return usage_err("bad --key (32 hex digits)");
-	} else {
-		randombytes_buf(k, sizeof(k));
-	}
+	rc = parse_sale(o[SALE], &id);
+	if (rc == 0)
+		rc = key_or_random(o[KEY], k);
+	if (rc != 0)
+		return rc;
 	until = grace_s == 0 ? 0 : fs_time_now_ms() + (int64_t)grace_s * 1000;
 	if (redis_open(g, &r) != 0)
 		return EXIT_FAILURE;
-	rc = fs_redis_sale_rekey(&r, (uint32_t)v, k, until);
+	rc = fs_redis_sale_rekey(&r, id, k, until);
 	fs_redis_close(&r);
 	if (rc < 0)
 		return fail("%s", r.errstr);
 	sodium_bin2hex(hex, sizeof(hex), k, sizeof(k));
-	printf("sale=%" PRIu64 "\ntoken_key=%s\nprev_key_until_ms=%" PRId64 "\n", v, hex, until);
-	if (have_dp(g)) {
-		struct json_object *st;
-		struct fs_dpctl d;
-
-		if (dp_open(g, &d) < 0)
-			return fail("%s (the daemon pushes the key)", d.errstr);
-		snprintf(cmd, sizeof(cmd), "/flashsale/sale/key,%" PRIu64 ",%s,%" PRIu64, v, hex,
-			grace_s * 1000);
-		rc = fs_dpctl_cmd(&d, cmd, &st);
-		fs_dpctl_close(&d);
-		if (rc < 0)
-			return fail("%s (the daemon pushes the key)", d.errstr);
-		print_dict("dp_", st);
-		json_object_put(st);
-	}
-	return 0;
+	printf("sale=%" PRIu32 "\ntoken_key=%s\nprev_key_until_ms=%" PRId64 "\n", id, hex, until);
+	if (!have_dp(g))
+		return 0;
+	snprintf(cmd, sizeof(cmd), "/flashsale/sale/key,%" PRIu32 ",%s,%" PRIu64, id, hex,
+		grace_s * 1000);
+	return dp_show(g, cmd, "dp_", " (the daemon pushes the key)");
 }
 
 /* --sale N for status and stop. */
 static int parse_sale_only(int argc, char **argv, uint32_t *id)
 {
 	static const struct option lo[] = {
-		{"sale", required_argument, NULL, 's'},
+		{"sale", required_argument, NULL, 1},
 		{NULL, 0, NULL, 0},
 	};
-	const char *sale = NULL;
-	uint64_t v;
-	int c;
+	const char *o[2];
+	int rc;
 
-	SUBOPT_LOOP(argc, argv, lo, c)
-	{
-		if (c != 's')
-			return bad_opt(argv);
-		sale = optarg;
-	}
-	if (optind < argc)
-		return usage_err("sale %s: unexpected argument '%s'", argv[0], argv[optind]);
+	rc = parse_opts(argc, argv, "sale ", lo, o, 2);
+	if (rc != 0)
+		return rc;
+	const char *sale = o[1];
+
 	if (sale == NULL)
 		return usage_err("sale %s needs --sale N", argv[0]);
-	if (parse_u64(sale, 0, UINT32_MAX, &v) < 0)
-		return usage_err("bad --sale '%s' (0..4294967295)", sale);
-	*id = (uint32_t)v;
-	return 0;
+	return parse_sale(sale, id);
 }
 
 static int cmd_sale_status(const struct globals *g, int argc, char **argv)
@@ -432,8 +420,6 @@ static int cmd_sale_status(const struct globals *g, int argc, char **argv)
 static int cmd_sale_stop(const struct globals *g, int argc, char **argv)
 {
 	struct fs_redis r;
-	struct fs_dpctl d;
-	struct json_object *st;
 	char cmd[64];
 	uint32_t id;
 	int rc;
@@ -450,16 +436,8 @@ static int cmd_sale_stop(const struct globals *g, int argc, char **argv)
 	printf("sale=%" PRIu32 "\nstate=stopped\n", id);
 	if (!have_dp(g))
 		return 0; /* the daemon stops it on the dataplane within one interval */
-	if (dp_open(g, &d) < 0)
-		return fail("%s", d.errstr);
 	snprintf(cmd, sizeof(cmd), "/flashsale/sale/stop,%" PRIu32, id);
-	rc = fs_dpctl_cmd(&d, cmd, &st);
-	fs_dpctl_close(&d);
-	if (rc < 0)
-		return fail("%s", d.errstr);
-	print_dict("dp_", st);
-	json_object_put(st);
-	return 0;
+	return dp_show(g, cmd, "dp_", "");
 }
 
 static int cmd_sale_list(const struct globals *g, int argc, char **argv)
@@ -503,15 +481,16 @@ static int cmd_sale(const struct globals *g, int argc, char **argv)
 
 static int cmd_token(const struct globals *g, int argc, char **argv)
 {
+	enum { SALE = 1, USER, EXPIRY, NODE, KEY, N_OPTS };
 	static const struct option lo[] = {
-		{"sale", required_argument, NULL, 's'},
-		{"user", required_argument, NULL, 'u'},
-		{"expiry", required_argument, NULL, 'x'},
-		{"node", required_argument, NULL, 'n'},
-		{"key", required_argument, NULL, 'K'}, /* hidden: key given, no Redis */
+		{"sale", required_argument, NULL, SALE},
+		{"user", required_argument, NULL, USER},
+		{"expiry", required_argument, NULL, EXPIRY},
+		{"node", required_argument, NULL, NODE},
+		{"key", required_argument, NULL, KEY}, /* hidden: key given, no Redis */
 		{NULL, 0, NULL, 0},
 	};
-	const char *sale = NULL, *user = NULL, *expiry = NULL, *node = NULL, *key = NULL;
+	const char *o[N_OPTS];
 	struct fs_fcp_req req = {.type = FS_FCP_CLAIM};
 	uint8_t k[16], wire[FS_FCP_LEN], tok[FS_FCP_TOKEN_LEN];
 	int64_t now = fs_time_now_ms(), exp_ms = -1;
@@ -519,35 +498,17 @@ static int cmd_token(const struct globals *g, int argc, char **argv)
 	uint64_t v;
 	int c;
 
-	SUBOPT_LOOP(argc, argv, lo, c)
-	{
-		switch (c) {
-		case 's':
-			sale = optarg;
-			break;
-		case 'u':
-			user = optarg;
-			break;
-		case 'x':
-			expiry = optarg;
-			break;
-		case 'n':
-			node = optarg;
-			break;
-		case 'K':
-			key = optarg;
-			break;
-		default:
-			return bad_opt(argv);
-		}
-	}
-	if (optind < argc)
-		return usage_err("token: unexpected argument '%s'", argv[optind]);
+	c = parse_opts(argc, argv, "", lo, o, N_OPTS);
+	if (c != 0)
+		return c;
+	const char *sale = o[SALE], *user = o[USER], *expiry = o[EXPIRY], *node = o[NODE];
+	const char *key = o[KEY];
+
 	if (!sale || !user)
 		return usage_err("token needs --sale and --user");
-	if (parse_u64(sale, 0, UINT32_MAX, &v) < 0)
-		return usage_err("bad --sale '%s' (0..4294967295)", sale);
-	req.sale_id = (uint32_t)v;
+	c = parse_sale(sale, &req.sale_id);
+	if (c != 0)
+		return c;
 	if (parse_u64(user, 0, UINT64_MAX, &req.user_id) < 0)
 		return usage_err("bad --user '%s'", user);
 	if (node != NULL) {
@@ -603,29 +564,17 @@ static int cmd_token(const struct globals *g, int argc, char **argv)
 
 static int cmd_stats(const struct globals *g, int argc, char **argv)
 {
-	struct json_object *st;
-	struct fs_dpctl d;
-	int rc;
-
 	if (argc > 1)
 		return usage_err("stats: unexpected argument '%s'", argv[1]);
 	if (!have_dp(g))
 		return usage_err("stats needs --dp PREFIX or --dp-socket PATH");
-	if (dp_open(g, &d) < 0)
-		return fail("%s", d.errstr);
-	rc = fs_dpctl_cmd(&d, "/flashsale/stats", &st);
-	fs_dpctl_close(&d);
-	if (rc < 0)
-		return fail("%s", d.errstr);
-	print_dict("", st);
-	json_object_put(st);
-	return 0;
+	return dp_show(g, "/flashsale/stats", "", "");
 }
 
 static int cmd_daemon(const struct globals *g, int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{"interval-ms", required_argument, NULL, 'i'},
+		{"interval-ms", required_argument, NULL, 1},
 		{NULL, 0, NULL, 0},
 	};
 	struct fs_daemon_conf conf = {
@@ -635,19 +584,18 @@ static int cmd_daemon(const struct globals *g, int argc, char **argv)
 		.interval_ms = 100,
 		.timeout_ms = 1000,
 	};
+	const char *o[2];
 	uint64_t v;
-	int c;
+	int rc;
 
-	SUBOPT_LOOP(argc, argv, lo, c)
-	{
-		if (c != 'i')
-			return bad_opt(argv);
-		if (parse_u64(optarg, 1, 3600 * 1000, &v) < 0)
-			return usage_err("bad --interval-ms '%s' (1..3600000)", optarg);
+	rc = parse_opts(argc, argv, "", lo, o, 2);
+	if (rc != 0)
+		return rc;
+	if (o[1] != NULL) {
+		if (parse_u64(o[1], 1, 3600 * 1000, &v) < 0)
+			return usage_err("bad --interval-ms '%s' (1..3600000)", o[1]);
 		conf.interval_ms = (unsigned)v;
 	}
-	if (optind < argc)
-		return usage_err("daemon: unexpected argument '%s'", argv[optind]);
 	if (!have_dp(g))
 		return usage_err("daemon needs --dp PREFIX or --dp-socket PATH");
 	if (conf.interval_ms < (unsigned)conf.timeout_ms)
@@ -659,12 +607,13 @@ static int cmd_daemon(const struct globals *g, int argc, char **argv)
 
 static int cmd_audit(const struct globals *g, int argc, char **argv)
 {
+	enum { SALE = 1, STATE_DIR, PG, WON_FILE, WAIT, N_OPTS };
 	static const struct option lo[] = {
-		{"sale", required_argument, NULL, 's'},
-		{"state-dir", required_argument, NULL, 'd'},
-		{"pg", required_argument, NULL, 'p'},
-		{"won-file", required_argument, NULL, 'w'},
-		{"wait-s", required_argument, NULL, 't'},
+		{"sale", required_argument, NULL, SALE},
+		{"state-dir", required_argument, NULL, STATE_DIR},
+		{"pg", required_argument, NULL, PG},
+		{"won-file", required_argument, NULL, WON_FILE},
+		{"wait-s", required_argument, NULL, WAIT},
 		{NULL, 0, NULL, 0},
 	};
 	struct fs_audit_conf conf = {
@@ -673,41 +622,26 @@ static int cmd_audit(const struct globals *g, int argc, char **argv)
 		.wait_s = 10,
 		.timeout_ms = IO_TIMEOUT_MS,
 	};
-	const char *sale = NULL;
+	const char *o[N_OPTS];
 	uint64_t v;
-	int c, rc;
+	int rc;
 
-	SUBOPT_LOOP(argc, argv, lo, c)
-	{
-		switch (c) {
-		case 's':
-			sale = optarg;
-			break;
-		case 'd':
-			conf.state_dir = optarg;
-			break;
-		case 'p':
-			conf.pg_url = optarg;
-			break;
-		case 'w':
-			conf.won_file = optarg;
-			break;
-		case 't':
-			if (parse_u64(optarg, 0, 3600, &v) < 0)
-				return usage_err("bad --wait-s '%s' (0..3600)", optarg);
-			conf.wait_s = (unsigned)v;
-			break;
-		default:
-			return bad_opt(argv);
-		}
+	rc = parse_opts(argc, argv, "", lo, o, N_OPTS);
+	if (rc != 0)
+		return rc;
+	conf.state_dir = o[STATE_DIR];
+	conf.pg_url = o[PG];
+	conf.won_file = o[WON_FILE];
+	if (o[WAIT] != NULL) {
+		if (parse_u64(o[WAIT], 0, 3600, &v) < 0)
+			return usage_err("bad --wait-s '%s' (0..3600)", o[WAIT]);
+		conf.wait_s = (unsigned)v;
 	}
-	if (optind < argc)
-		return usage_err("audit: unexpected argument '%s'", argv[optind]);
-	if (sale == NULL)
+	if (o[SALE] == NULL)
 		return usage_err("audit needs --sale N");
-	if (parse_u64(sale, 0, UINT32_MAX, &v) < 0)
-		return usage_err("bad --sale '%s' (0..4294967295)", sale);
-	conf.sale_id = (uint32_t)v;
+	rc = parse_sale(o[SALE], &conf.sale_id);
+	if (rc != 0)
+		return rc;
 	if (conf.state_dir != NULL && *conf.state_dir == '\0')
 		return usage_err("bad --state-dir ''");
 	if (conf.pg_url != NULL && *conf.pg_url == '\0')
