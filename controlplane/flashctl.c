@@ -151,6 +151,36 @@ static void print_dict(const char *prefix, struct json_object *dict)
 }
 
 /*
+ * Print a sale as key=value lines: its definition; with @p state also its state and counters
+ * (between the admission and the limits) and the previous key's deadline (last).
+ */
+static void print_sale(const struct fs_redis_sale *s, bool state)
+{
+	char hex[33];
+
+	printf("sale=%" PRIu32 "\n", s->sale_id);
+	printf("stock=%" PRIu64 "\n", s->stock);
+	printf("start_ms=%" PRId64 "\n", s->start_ms);
+	printf("end_ms=%" PRId64 "\n", s->end_ms);
+	printf("admission=%s\n", s->admission);
+	if (state) {
+		printf("state=%s\n", s->state);
+		printf("pool=%" PRId64 "\n", s->pool);
+		printf("sold=%" PRId64 "\n", s->sold);
+		printf("remaining=%" PRId64 "\n", s->remaining);
+		printf("events_published=%" PRIu32 "\n", s->events_published);
+	}
+	if (s->has_rl)
+		printf("rate_limit=%" PRIu32 "\nrate_burst=%" PRIu32 "\n", s->rl_rate, s->rl_burst);
+	if (s->has_key) {
+		sodium_bin2hex(hex, sizeof(hex), s->key, sizeof(s->key));
+		printf("token_key=%s\n", hex);
+	}
+	if (state && s->has_prev_key)
+		printf("prev_key_until_ms=%" PRId64 "\n", s->prev_key_until_ms);
+}
+
+/*
  * Send one telemetry command to the dataplane and print its reply dict (print_dict with @p prefix).
  * Returns 0, or the runtime error's exit code; @p note follows the error text.
  */
@@ -217,7 +247,6 @@ static int cmd_sale_create(const struct globals *g, int argc, char **argv)
 	struct fs_redis_sale def = {0};
 	struct fs_redis r;
 	int64_t now = fs_time_now_ms();
-	char hex[33];
 	int rc;
 
 	rc = parse_opts(argc, argv, "sale ", lo, o, N_OPTS);
@@ -273,18 +302,7 @@ static int cmd_sale_create(const struct globals *g, int argc, char **argv)
 	fs_redis_close(&r);
 	if (rc < 0)
 		return fail("%s", r.errstr);
-	printf("sale=%" PRIu32 "\n", def.sale_id);
-	printf("stock=%" PRIu64 "\n", def.stock);
-	printf("start_ms=%" PRId64 "\n", def.start_ms);
-	printf("end_ms=%" PRId64 "\n", def.end_ms);
-	printf("admission=%s\n", def.admission);
-	if (def.has_rl)
-		printf("rate_limit=%" PRIu32 "\nrate_burst=%" PRIu32 "\n", def.rl_rate,
-			def.rl_burst);
-	if (def.has_key) {
-		sodium_bin2hex(hex, sizeof(hex), def.key, sizeof(def.key));
-		printf("token_key=%s\n", hex);
-	}
+	print_sale(&def, false);
 	return 0;
 }
 
@@ -364,7 +382,7 @@ static int cmd_sale_status(const struct globals *g, int argc, char **argv)
 	struct fs_redis r;
 	struct fs_dpctl d;
 	struct json_object *st;
-	char cmd[64], hex[33];
+	char cmd[64];
 	uint32_t id;
 	int rc;
 
@@ -377,24 +395,7 @@ static int cmd_sale_status(const struct globals *g, int argc, char **argv)
 	fs_redis_close(&r);
 	if (rc < 0)
 		return fail("%s", r.errstr);
-	printf("sale=%" PRIu32 "\n", s.sale_id);
-	printf("stock=%" PRIu64 "\n", s.stock);
-	printf("start_ms=%" PRId64 "\n", s.start_ms);
-	printf("end_ms=%" PRId64 "\n", s.end_ms);
-	printf("admission=%s\n", s.admission);
-	printf("state=%s\n", s.state);
-	printf("pool=%" PRId64 "\n", s.pool);
-	printf("sold=%" PRId64 "\n", s.sold);
-	printf("remaining=%" PRId64 "\n", s.remaining);
-	printf("events_published=%" PRIu32 "\n", s.events_published);
-	if (s.has_rl)
-		printf("rate_limit=%" PRIu32 "\nrate_burst=%" PRIu32 "\n", s.rl_rate, s.rl_burst);
-	if (s.has_key) {
-		sodium_bin2hex(hex, sizeof(hex), s.key, sizeof(s.key));
-		printf("token_key=%s\n", hex);
-	}
-	if (s.has_prev_key)
-		printf("prev_key_until_ms=%" PRId64 "\n", s.prev_key_until_ms);
+	print_sale(&s, true);
 	if (!have_dp(g))
 		return 0;
 	if (dp_open(g, &d) < 0) {
