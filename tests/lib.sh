@@ -3,8 +3,8 @@
 # Skips:   ft_skip_all REASON, ft_need_root WHY, ft_need_tun, ft_need_hugepages N,
 #          ft_need_built PROG..., ft_need_stack (what fs_stack_start needs)
 # TAP:     ft_plan N, ft_ok STATUS NAME [DIAG], ft_tap OK NAME [DETAIL...], ft_skip COUNT REASON,
-#          ft_skip_rest REASON, ft_fail_rest NAME (counters: N_TESTS, T, FAILS)
-# Output:  ft_val OUTPUT KEY
+#          ft_skip_rest REASON, ft_fail_rest NAME, ft_setup_failed MSG (counters: N_TESTS, T, FAILS)
+# Output:  ft_val OUTPUT KEY; ft_won_missing FILE SALE (WONs with no row in orders)
 # Programs: ft_dp_start PREFIX LOG ARG... (flashsale-dp, stopped on exit), ft_dp_start_ok (a test)
 # Set FS_LOG_TAG before sourcing, FS_BUILD after (each script has its own default).
 
@@ -83,9 +83,29 @@ ft_skip() {
 ft_skip_rest() { ft_skip $((N_TESTS - T)) "$1"; }
 # ft_fail_rest NAME: the tests left of the plan fail as NAME (e.g. after a set-up failure).
 ft_fail_rest() { while [ "$T" -lt "$N_TESTS" ]; do ft_ok 1 "$1"; done; }
+# ft_setup_failed MSG: an FS_DIE_HOOK: MSG as a comment, the tests left fail as not run.
+ft_setup_failed() {
+	echo "# set-up failed: $1" | head -n 20
+	ft_fail_rest "not run (set-up failed)"
+}
 
 # ft_val OUTPUT KEY: the value of the first KEY=... line of OUTPUT.
 ft_val() { printf '%s\n' "$1" | sed -n "s/^$2=//p" | head -1; }
+
+# ---------------------------------------------------------------- PostgreSQL
+
+# ft_won_missing FILE SALE: how many "user order" lines of FILE (a --won-file) have no such row in
+# orders of PG_URL (orders.order_id holds the u64 order id cast to bigint).
+ft_won_missing() {
+	timeout 60 psql "$PG_URL" -XAtq -v ON_ERROR_STOP=1 <<SQL
+create temp table won (user_id numeric, order_id numeric);
+\\copy won from '$1' with (format text, delimiter ' ')
+select count(*) from won w
+	where not exists (select 1 from orders o where o.sale_id = $2
+		and o.user_id::numeric = w.user_id
+		and (o.order_id::numeric + 18446744073709551616) % 18446744073709551616 = w.order_id);
+SQL
+}
 
 # ---------------------------------------------------------------- programs
 

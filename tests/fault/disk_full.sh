@@ -28,11 +28,7 @@ GEN=$FS_BUILD/dataplane/flashgen
 PERSIST=$FS_BUILD/persist/flashsale-persist
 
 ft_plan 10
-setup_failed() {
-	echo "# set-up failed: $1" | head -n 20
-	ft_fail_rest "not run (set-up failed)"
-}
-FS_DIE_HOOK=setup_failed
+FS_DIE_HOOK=ft_setup_failed
 
 TAG=fsdf$$
 PREFIX=${TAG}dp
@@ -157,15 +153,7 @@ for ((i = 0; i < 300; i++)); do
 	sleep 0.1
 done
 recs=$(journal_records "$state")
-missing=$(timeout 60 psql "$PG_URL" -XAtq -v ON_ERROR_STOP=1 2>"$work/missing.err" <<SQL || echo '?'
-create temp table won (user_id numeric, order_id numeric);
-\\copy won from '$work/won' with (format text, delimiter ' ')
-select count(*) from won w
-	where not exists (select 1 from orders o where o.sale_id = $SALE
-		and o.user_id::numeric = w.user_id
-		and (o.order_id::numeric + 18446744073709551616) % 18446744073709551616 = w.order_id);
-SQL
-)
+missing=$(ft_won_missing "$work/won" "$SALE" 2>"$work/missing.err" || echo '?')
 ft_tap "$([ "$won_end" = "$recs" ] && [ "$recs" = "$rows" ] && echo 1)" \
 	"WON replies = journal records = orders rows ($won_end = $recs = $rows)"
 won_lines=$(grep -c . "$work/won" 2>/dev/null || echo 0)

@@ -35,12 +35,7 @@ PERSIST=$FS_BUILD/persist/flashsale-persist
 CTL=$FS_BUILD/controlplane/flashctl
 
 ft_plan 11
-# A set-up failure: the remaining tests are reported as not run.
-setup_failed() {
-	echo "# set-up failed: $1" | head -n 20
-	ft_fail_rest "not run (set-up failed)"
-}
-FS_DIE_HOOK=setup_failed
+FS_DIE_HOOK=ft_setup_failed
 
 TAG=fsdk$$
 PREFIX=${TAG}dp
@@ -109,17 +104,6 @@ dp_status() { timeout 10 "$CTL" --redis "$REDIS_URL" --dp "$PREFIX" sale status 
 tel() { echo "$1" | timeout 10 dpdk-telemetry.py -f "$PREFIX" 2>/dev/null; }
 # json_num JSON KEY: the number after "KEY": in JSON.
 json_num() { grep -oE "\"$2\": *[0-9]+" <<<"$1" | head -n 1 | grep -oE '[0-9]+$'; }
-# won_missing FILE SALE: how many "user order" lines of FILE have no such row in orders.
-won_missing() {
-	timeout 60 psql "$PG_URL" -XAtq -v ON_ERROR_STOP=1 <<SQL
-create temp table won (user_id numeric, order_id numeric);
-\\copy won from '$1' with (format text, delimiter ' ')
-select count(*) from won w
-	where not exists (select 1 from orders o where o.sale_id = $2
-		and o.user_id::numeric = w.user_id
-		and (o.order_id::numeric + 18446744073709551616) % 18446744073709551616 = w.order_id);
-SQL
-}
 orders_count() { fs_sql "select count(*) from orders where sale_id = $1" 2>/dev/null; }
 
 # ---------------------------------------------------------------- the stack
@@ -188,7 +172,7 @@ r_rem=$(fs_redis GET "fs:{$SALE}:remaining")
 gen_won=$(fs__kv "$work/kill.out" won)
 gen_already=$(fs__kv "$work/kill.out" already_won)
 won_lines=$(grep -c . "$work/kill.won" 2>/dev/null || echo 0)
-missing=$(won_missing "$work/kill.won" "$SALE" 2>"$work/missing.err" || echo '?')
+missing=$(ft_won_missing "$work/kill.won" "$SALE" 2>"$work/missing.err" || echo '?')
 dups=$(fs_sql "select count(*) from (select user_id from orders where sale_id = $SALE
 	group by user_id having count(*) > 1) d" 2>/dev/null || echo '?')
 timeout 90 "$CTL" --redis "$REDIS_URL" --dp "$PREFIX" --node-id "$NODE" audit --sale "$SALE" \
@@ -277,7 +261,7 @@ for ((i = 0; i < 600; i++)); do
 	[ -n "$s2" ] && [ "$(orders_count "$SALE2")" = "$s2" ] && break
 	sleep 0.2
 done
-m2=$(won_missing "$work/term.won" "$SALE2" 2>>"$work/missing.err" || echo '?')
+m2=$(ft_won_missing "$work/term.won" "$SALE2" 2>>"$work/missing.err" || echo '?')
 ft_tap "$([ "$m2" = 0 ] && [ "$(grep -c . "$work/term.won")" -gt 0 ] && echo 1)" \
 	"journals flushed at SIGTERM: every WON seen before it is an order after restart ($m2 of $(grep -c . "$work/term.won") missing)" \
 	"${recov_detail[@]}"
