@@ -8,8 +8,8 @@
 # (stock FS_DK_STOCK, FS_DK_USERS users x 2 claims) and keeps running while the dataplane is
 # killed FS_DK_KILLS times (random sleeps 0.2-2 s) and restarted (same --file-prefix, state dir,
 # interfaces): the veth outlives the dataplane, so flashgen's timed-out claims are resent (same
-# request_id) to the next incarnation. (flashgen's memif client does not reconnect to a restarted
-# server, hence the veth.) Then the invariants, one TAP line each. Phase 2: flashgen memif clients
+# request_id) to the next incarnation (the memif path of the same reconnect is covered by
+# tests/integration/flashgen.sh). Then the invariants, one TAP line each. Phase 2: flashgen memif clients
 # that come and go mid-flood (the dataplane must stay up). Phase 3: SIGTERM under a flood: exit 0,
 # and the restart recovers every WON that flashgen saw.
 # Needs root and hugepages, else skipped. Env: FS_BUILD (default ./build-test), FS_DK_KILLS (20).
