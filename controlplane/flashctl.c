@@ -124,6 +124,14 @@ static int redis_open(const struct globals *g, struct fs_redis *r)
 	return 0;
 }
 
+/* After one fs_redis_* call on @p r: closes it; 0, or the runtime error's exit code when @p rc < 0.
+ */
+static int redis_done(struct fs_redis *r, int rc)
+{
+	fs_redis_close(r);
+	return rc < 0 ? fail("%s", r->errstr) : 0;
+}
+
 static bool have_dp(const struct globals *g)
 {
 	return g->dp_socket != NULL;
@@ -298,10 +306,9 @@ static int cmd_sale_create(const struct globals *g, int argc, char **argv)
 	}
 	if (redis_open(g, &r) != 0)
 		return EXIT_FAILURE;
-	rc = fs_redis_sale_create(&r, &def);
-	fs_redis_close(&r);
-	if (rc < 0)
-		return fail("%s", r.errstr);
+	rc = redis_done(&r, fs_redis_sale_create(&r, &def));
+	if (rc != 0)
+		return rc;
 	print_sale(&def, false);
 	return 0;
 }
@@ -343,10 +350,9 @@ static int cmd_sale_rekey(const struct globals *g, int argc, char **argv)
 	until = grace_s == 0 ? 0 : fs_time_now_ms() + (int64_t)grace_s * 1000;
 	if (redis_open(g, &r) != 0)
 		return EXIT_FAILURE;
-	rc = fs_redis_sale_rekey(&r, id, k, until);
-	fs_redis_close(&r);
-	if (rc < 0)
-		return fail("%s", r.errstr);
+	rc = redis_done(&r, fs_redis_sale_rekey(&r, id, k, until));
+	if (rc != 0)
+		return rc;
 	sodium_bin2hex(hex, sizeof(hex), k, sizeof(k));
 	printf("sale=%" PRIu32 "\ntoken_key=%s\nprev_key_until_ms=%" PRId64 "\n", id, hex, until);
 	if (!have_dp(g))
@@ -391,10 +397,9 @@ static int cmd_sale_status(const struct globals *g, int argc, char **argv)
 		return rc;
 	if (redis_open(g, &r) != 0)
 		return EXIT_FAILURE;
-	rc = fs_redis_sale_get(&r, id, &s);
-	fs_redis_close(&r);
-	if (rc < 0)
-		return fail("%s", r.errstr);
+	rc = redis_done(&r, fs_redis_sale_get(&r, id, &s));
+	if (rc != 0)
+		return rc;
 	print_sale(&s, true);
 	if (!have_dp(g))
 		return 0;
@@ -430,10 +435,9 @@ static int cmd_sale_stop(const struct globals *g, int argc, char **argv)
 		return rc;
 	if (redis_open(g, &r) != 0)
 		return EXIT_FAILURE;
-	rc = fs_redis_sale_stop(&r, id);
-	fs_redis_close(&r);
-	if (rc < 0)
-		return fail("%s", r.errstr);
+	rc = redis_done(&r, fs_redis_sale_stop(&r, id));
+	if (rc != 0)
+		return rc;
 	printf("sale=%" PRIu32 "\nstate=stopped\n", id);
 	if (!have_dp(g))
 		return 0; /* the daemon stops it on the dataplane within one interval */
@@ -452,10 +456,9 @@ static int cmd_sale_list(const struct globals *g, int argc, char **argv)
 		return usage_err("sale list: unexpected argument '%s'", argv[1]);
 	if (redis_open(g, &r) != 0)
 		return EXIT_FAILURE;
-	rc = fs_redis_sale_list(&r, &ids, &n);
-	fs_redis_close(&r);
-	if (rc < 0)
-		return fail("%s", r.errstr);
+	rc = redis_done(&r, fs_redis_sale_list(&r, &ids, &n));
+	if (rc != 0)
+		return rc;
 	printf("count=%zu\n", n);
 	for (size_t i = 0; i < n; i++)
 		printf("sale=%" PRIu32 "\n", ids[i]);
@@ -541,10 +544,9 @@ static int cmd_token(const struct globals *g, int argc, char **argv)
 
 		if (redis_open(g, &r) != 0)
 			return EXIT_FAILURE;
-		rc = fs_redis_sale_get(&r, req.sale_id, &s);
-		fs_redis_close(&r);
-		if (rc < 0)
-			return fail("%s", r.errstr);
+		rc = redis_done(&r, fs_redis_sale_get(&r, req.sale_id, &s));
+		if (rc != 0)
+			return rc;
 		if (!s.has_key)
 			return fail("sale %" PRIu32 " has admission %s and no token key",
 				req.sale_id, s.admission);
