@@ -5,7 +5,8 @@
 # TAP:     ft_plan N, ft_ok STATUS NAME [DIAG], ft_tap OK NAME [DETAIL...], ft_skip COUNT REASON,
 #          ft_skip_rest REASON, ft_fail_rest NAME, ft_setup_failed MSG (counters: N_TESTS, T, FAILS)
 # Output:  ft_val OUTPUT KEY; ft_won_missing FILE SALE (WONs with no row in orders)
-# Programs: ft_dp_start PREFIX LOG ARG... (flashsale-dp, stopped on exit), ft_dp_start_ok (a test)
+# Programs: ft_dp_start PREFIX LOG ARG... (flashsale-dp, stopped on exit), ft_dp_start_ok (a test),
+#          ft_persist_start STATE_DIR LOG NODE
 # Set FS_LOG_TAG before sourcing, FS_BUILD after (each script has its own default).
 
 # shellcheck source=../scripts/lib.sh
@@ -137,4 +138,16 @@ ft_dp_start_ok() {
 ft__dp_failed() {
 	ft_ok 1 "flashsale-dp starts" "$1"
 	ft_skip_rest "no dataplane"
+}
+
+# ft_persist_start STATE_DIR LOG NODE: flashsale-persist from STATE_DIR into PG_URL as node NODE in
+# the background (pid FT_PERSIST_PID), output in LOG, stopped on exit. Dies (fs_die) unless it
+# prints its ready line within 30 s.
+ft_persist_start() {
+	stdbuf -oL "$FS_BUILD/persist/flashsale-persist" --state-dir "$1" --pg "$PG_URL" \
+		--node-id "$3" >"$2" 2>&1 &
+	FT_PERSIST_PID=$!
+	fs_cleanup_add "fs_stop $FT_PERSIST_PID 15"
+	fs_wait_line "$2" '^flashsale-persist ready' 30 "$FT_PERSIST_PID" ||
+		fs_die "flashsale-persist did not start: $(tail -n 15 "$2")"
 }

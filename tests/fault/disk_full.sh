@@ -25,7 +25,6 @@ ft_need_hugepages 512
 ft_need_built dataplane/flashsale-dp dataplane/flashgen persist/flashsale-persist
 DP=$FS_BUILD/dataplane/flashsale-dp
 GEN=$FS_BUILD/dataplane/flashgen
-PERSIST=$FS_BUILD/persist/flashsale-persist
 
 ft_plan 10
 FS_DIE_HOOK=ft_setup_failed
@@ -81,12 +80,8 @@ state=$full/state
 ft_dp_start "$PREFIX" "$work/dp.log" --vdev "net_memif0,role=server,socket=$work/memif.sock" \
 	-- --addr "$ADDR" --state-dir "$state" --node-id "$NODE"
 DP_PID=$FT_DP_PID
-stdbuf -oL "$PERSIST" --state-dir "$state" --pg "$PG_URL" --node-id "$NODE" \
-	>"$work/persist.log" 2>&1 &
-PERSIST_PID=$!
-fs_cleanup_add 'fs_stop "$PERSIST_PID" 15'
-fs_wait_line "$work/persist.log" '^flashsale-persist ready' 30 "$PERSIST_PID" ||
-	fs_die "flashsale-persist did not start: $(tail -n 10 "$work/persist.log")"
+ft_persist_start "$state" "$work/persist.log" "$NODE"
+PERSIST_PID=$FT_PERSIST_PID
 
 now=$(($(date +%s%N) / 1000000))
 tel "/flashsale/sale/create,$SALE,$STOCK,$((now - 1000)),$((now + 600000)),open" >/dev/null

@@ -31,7 +31,6 @@ ft_need_hugepages 512
 ft_need_built dataplane/flashsale-dp dataplane/flashgen persist/flashsale-persist controlplane/flashctl
 DP=$FS_BUILD/dataplane/flashsale-dp
 GEN=$FS_BUILD/dataplane/flashgen
-PERSIST=$FS_BUILD/persist/flashsale-persist
 CTL=$FS_BUILD/controlplane/flashctl
 
 ft_plan 11
@@ -108,12 +107,7 @@ orders_count() { fs_sql "select count(*) from orders where sale_id = $1" 2>/dev/
 
 # ---------------------------------------------------------------- the stack
 dp_start || fs_die "flashsale-dp did not start: $(tail -n 15 "$work/dp.log")"
-stdbuf -oL "$PERSIST" --state-dir "$work/state" --pg "$PG_URL" --node-id "$NODE" \
-	>"$work/persist.log" 2>&1 &
-PERSIST_PID=$!
-fs_cleanup_add "fs_stop $PERSIST_PID 15"
-fs_wait_line "$work/persist.log" '^flashsale-persist ready' 30 "$PERSIST_PID" ||
-	fs_die "flashsale-persist did not start: $(tail -n 15 "$work/persist.log")"
+ft_persist_start "$work/state" "$work/persist.log" "$NODE"
 stdbuf -oL "$CTL" --redis "$REDIS_URL" --dp "$PREFIX" --node-id "$NODE" daemon --interval-ms 100 \
 	>"$work/ctl.log" 2>&1 &
 CTL_PID=$!
