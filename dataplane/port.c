@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <rte_alarm.h>
+#include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
@@ -120,15 +122,11 @@ int fs_port_setup_all(unsigned n_workers, uint32_t ip, uint16_t udp_port, struct
 	return 0;
 }
 
-void fs_port_close_all(struct fs_port *ports, unsigned n)
+/* Stop and close every port, then free its pool. */
+static void port_close_each(struct fs_port *ports, unsigned n)
 {
 	unsigned i;
 
-	/* no telemetry read of a port or pool from here on (a read in progress ends first) */
-	pthread_mutex_lock(&port_pub_lock);
-	port_pub = NULL;
-	port_pub_n = 0;
-	pthread_mutex_unlock(&port_pub_lock);
 	for (i = 0; i < n; i++) {
 		int ret = rte_eth_dev_stop(ports[i].port_id);
 
@@ -139,6 +137,57 @@ void fs_port_close_all(struct fs_port *ports, unsigned n)
 		rte_mempool_free(ports[i].pool);
 		ports[i].pool = NULL;
 	}
+}
+
+struct port_close_job {
+	struct fs_port *ports;
+	unsigned n;
+	bool done; /* intr thread: wo (release), main: ro (acquire) */
+};
+
+static void port_close_alarm(void *arg)
+{
+	struct port_close_job *job = arg;
+
+	port_close_each(job->ports, job->n);
+	__atomic_store_n(&job->done, true, __ATOMIC_RELEASE);
+}
+
+void fs_port_close_all(struct fs_port *ports, unsigned n)
+{
+	/* static: an alarm that fires after the wait below gave up still finds it */
+	static struct port_close_job job;
+	unsigned waited_ms;
+
+	/* no telemetry read of a port or pool from here on (a read in progress ends first) */
+	pthread_mutex_lock(&port_pub_lock);
+	port_pub = NULL;
+	port_pub_n = 0;
+	pthread_mutex_unlock(&port_pub_lock);
+	if (n == 0)
+		return;
+
+	/*
+	 * Close the ports on the EAL interrupt thread, in an alarm callback. DPDK 22.11's memif PMD
+	 * handles a peer's disconnect on that thread (memif_disconnect() unmaps the regions); a
+	 * port stop from this thread at the same moment is a second memif_disconnect() running
+	 * concurrently, which frees the same regions twice (seen as a segmentation fault of
+	 * flashsale-dp on SIGTERM while memif peers leave). On one thread the two are serialised.
+	 */
+	job = (struct port_close_job){.ports = ports, .n = n};
+	if (rte_eal_alarm_set(1, port_close_alarm, &job) == 0) {
+		for (waited_ms = 0; waited_ms < 5000; waited_ms++) {
+			if (__atomic_load_n(&job.done, __ATOMIC_ACQUIRE))
+				return;
+			rte_delay_us_sleep(1000);
+		}
+		if (rte_eal_alarm_cancel(port_close_alarm, &job) <= 0) {
+			/* running or ran: never close twice; the process is exiting anyway */
+			FS_LOG(WARNING, "port close did not finish in 5 s");
+			return;
+		}
+	}
+	port_close_each(ports, n);
 }
 
 unsigned fs_port_stats_read(struct fs_port_stats *out, unsigned max)
