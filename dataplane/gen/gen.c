@@ -75,6 +75,16 @@ struct fg_user {
 	uint32_t next;	      /* wheel slot list link */
 	uint8_t state;	      /* enum fg_user_state */
 	uint8_t holds;	      /* this user holds an order (a WON, or an ALREADY_WON first seen) */
+	uint8_t kind;	      /* enum fg_mix_kind of the current request */
+};
+
+/* --mix: what one claim is. */
+enum fg_mix_kind {
+	FG_MIX_NORMAL = 0,
+	FG_MIX_REPEAT,	  /* sent as one of the --mix-winners users: expects ALREADY_WON */
+	FG_MIX_BADTOKEN,  /* token with one bit flipped: expects BAD_TOKEN */
+	FG_MIX_MALFORMED, /* broken UDP checksum or wrong magic: no reply expected, never resent */
+	FG_MIX__COUNT,
 };
 
 struct fg_opts {
@@ -101,6 +111,9 @@ struct fg_opts {
 	bool echo;
 	uint32_t src_ips; /* 0: one address per FG_USERS_PER_IP users; N: base + user % N */
 	bool no_reply;	  /* flood: send every claim once, track nothing, window ignored */
+	uint32_t mix_pct[FG_MIX__COUNT]; /* --mix: percent of claims of each kind (NORMAL unused) */
+	uint64_t mix_winner_base;	 /* --mix-winners U,N: repeat claims by users U .. U+N-1 */
+	uint64_t mix_winners;
 };
 
 /* Timeout FIFO entry: lazily deleted, stale when the user has sent again or got its answer. */
@@ -121,6 +134,7 @@ struct fg_stats {
 	uint64_t winners;    /* users known to hold an order: won-file lines */
 	uint64_t reconnects; /* port restarts after the link went down */
 	uint64_t requeued;   /* claims in flight when the link went down, sent again */
+	uint64_t mix_sent[FG_MIX__COUNT]; /* --mix: claims taken by the port, by kind */
 };
 
 struct fg_ctx {
@@ -240,6 +254,7 @@ static void fg_usage(FILE *f)
 		"S]]\n"
 		"         [--node K] [--won-file FILE] [--vlan TCI] [--progress]\n"
 		"         [--dst-mac MAC] [--echo] [--src-ips N] [--no-reply]\n"
+		"         [--mix repeat=P,badtoken=P,malformed=P --mix-winners U,N]\n"
 		"  --dst-mac MAC  skip ARP and send to MAC\n"
 		"  --echo         count any returned frame carrying an outstanding request as its\n"
 		"                 reply (measures the link with a reflector such as testpmd "
@@ -251,7 +266,11 @@ static void fg_usage(FILE *f)
 		"  --no-reply     flood: send each of users x claims claims once at --rate (0: as\n"
 		"                 fast as the port takes them); no window, no resend, no per-user\n"
 		"                 state; replies counted by status; ends --timeout-ms after the\n"
-		"                 last send\n");
+		"                 last send\n"
+		"  --mix ...      P%% of claims (chosen by a hash of user and claim number) are\n"
+		"                 repeats by a winner (user id from --mix-winners U,N: U..U+N-1),\n"
+		"                 bad tokens (needs --token-key) or malformed frames (broken UDP\n"
+		"                 checksum or wrong magic; sent once, no reply expected)\n");
 }
 
 /* Parse an unsigned decimal (or 0x hex) number within [min, max]; 0 or -EINVAL. */
@@ -302,6 +321,8 @@ enum {
 	OPT_ECHO,
 	OPT_SRC_IPS,
 	OPT_NO_REPLY,
+	OPT_MIX,
+	OPT_MIX_WINNERS,
 	OPT_HELP,
 };
 
@@ -327,9 +348,45 @@ static const struct option fg_longopts[] = {
 	{"echo", no_argument, NULL, OPT_ECHO},
 	{"src-ips", required_argument, NULL, OPT_SRC_IPS},
 	{"no-reply", no_argument, NULL, OPT_NO_REPLY},
+	{"mix", required_argument, NULL, OPT_MIX},
+	{"mix-winners", required_argument, NULL, OPT_MIX_WINNERS},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
 };
+
+/* Parse --mix "repeat=P,badtoken=P,malformed=P" (any subset, any order) into @p o; 0 or -EINVAL. */
+static int fg_parse_mix(const char *s, struct fg_opts *o)
+{
+	static const char *const keys[FG_MIX__COUNT] = {
+		[FG_MIX_REPEAT] = "repeat",
+		[FG_MIX_BADTOKEN] = "badtoken",
+		[FG_MIX_MALFORMED] = "malformed",
+	};
+	char buf[128], *save = NULL, *tok;
+	uint32_t sum = 0;
+
+	if (strlen(s) >= sizeof(buf))
+		return -EINVAL;
+	strcpy(buf, s);
+	for (tok = strtok_r(buf, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(tok, '=');
+		uint64_t v;
+		int k;
+
+		if (eq == NULL)
+			return -EINVAL;
+		*eq = '\0';
+		for (k = FG_MIX_REPEAT; k < FG_MIX__COUNT; k++)
+			if (strcmp(tok, keys[k]) == 0)
+				break;
+		if (k == FG_MIX__COUNT || fg_parse_u64(eq + 1, 0, 100, &v) != 0)
+			return -EINVAL;
+		o->mix_pct[k] = (uint32_t)v;
+	}
+	for (int k = FG_MIX_REPEAT; k < FG_MIX__COUNT; k++)
+		sum += o->mix_pct[k];
+	return sum <= 100 ? 0 : -EINVAL;
+}
 
 /* Parse the application's options; 0, 1 for --help, or -EINVAL after printing why. */
 static int fg_parse_args(int argc, char **argv, struct fg_opts *o)
@@ -447,6 +504,20 @@ static int fg_parse_args(int argc, char **argv, struct fg_opts *o)
 		case OPT_NO_REPLY:
 			o->no_reply = true;
 			break;
+		case OPT_MIX:
+			rc = fg_parse_mix(optarg, o);
+			break;
+		case OPT_MIX_WINNERS: {
+			char *end;
+
+			errno = 0;
+			o->mix_winner_base = strtoull(optarg, &end, 10);
+			if (errno != 0 || *end != ',' || *optarg == '-' ||
+				fg_parse_u64(end + 1, 1, UINT32_MAX, &o->mix_winners) != 0 ||
+				o->mix_winner_base > UINT64_MAX - (o->mix_winners - 1))
+				rc = -EINVAL;
+			break;
+		}
 		case OPT_HELP:
 			fg_usage(stdout);
 			return 1;
@@ -486,6 +557,19 @@ static int fg_parse_args(int argc, char **argv, struct fg_opts *o)
 		(uint64_t)o->src_ip + (o->users - 1) / FG_USERS_PER_IP > UINT32_MAX) {
 		fprintf(stderr, "flashgen: too many users for --src-ip (one address per %u)\n",
 			FG_USERS_PER_IP);
+		return -EINVAL;
+	}
+	if (o->mix_pct[FG_MIX_REPEAT] != 0 && o->mix_winners == 0) {
+		fprintf(stderr, "flashgen: --mix repeat=P needs --mix-winners U,N\n");
+		return -EINVAL;
+	}
+	if (o->mix_pct[FG_MIX_BADTOKEN] != 0 && !o->have_key) {
+		fprintf(stderr, "flashgen: --mix badtoken=P needs --token-key\n");
+		return -EINVAL;
+	}
+	if ((o->no_reply || o->echo) &&
+		o->mix_pct[FG_MIX_REPEAT] + o->mix_pct[FG_MIX_BADTOKEN] + o->mix_pct[FG_MIX_MALFORMED] != 0) {
+		fprintf(stderr, "flashgen: --mix does not go with --no-reply or --echo\n");
 		return -EINVAL;
 	}
 	if (o->have_key && !have_expiry)
@@ -799,16 +883,43 @@ static inline uint64_t fg_request_id(uint32_t u, uint32_t claim_no)
 	return (uint64_t)u << FG_REQID_CLAIM_BITS | claim_no;
 }
 
-/* Write the request frame of user @p u's claim number @p claim_no into @p m. */
-static void fg_build(struct fg_ctx *g, struct rte_mbuf *m, uint32_t u, uint32_t claim_no)
+/* A well-mixed 64-bit function of @p x (splitmix64's finaliser). */
+static inline uint64_t fg_mix64(uint64_t x)
 {
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ull;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebull;
+	return x ^ (x >> 31);
+}
+
+/* --mix: the kind of user @p u's claim @p claim_no (the same every time it is built). */
+static inline uint8_t fg_mix_kind(const struct fg_ctx *g, uint32_t u, uint32_t claim_no)
+{
+	uint32_t h = (uint32_t)(fg_mix64(fg_request_id(u, claim_no) + 1) % 100), lim = 0;
+
+	for (uint8_t k = FG_MIX_REPEAT; k < FG_MIX__COUNT; k++) {
+		lim += g->o.mix_pct[k];
+		if (h < lim)
+			return k;
+	}
+	return FG_MIX_NORMAL;
+}
+
+/* Write the request frame of user @p u's claim number @p claim_no, of kind @p kind, into @p m. */
+static void fg_build(struct fg_ctx *g, struct rte_mbuf *m, uint32_t u, uint32_t claim_no,
+	uint8_t kind)
+{
+	uint64_t rid = fg_request_id(u, claim_no);
 	struct fs_fcp_req req = {
 		.type = FS_FCP_CLAIM,
 		.sale_id = g->o.sale,
-		.user_id = g->o.user_base + u,
+		.user_id = kind == FG_MIX_REPEAT
+				   ? g->o.mix_winner_base + fg_mix64(rid) % g->o.mix_winners
+				   : g->o.user_base + u,
 		.token_expiry = g->o.have_key ? g->o.token_expiry : 0,
 		.node_id = g->o.node,
-		.request_id = fg_request_id(u, claim_no),
+		.request_id = rid,
 	};
 	uint8_t payload[FS_FCP_LEN];
 	uint32_t len, ip;
@@ -824,11 +935,28 @@ static void fg_build(struct fg_ctx *g, struct rte_mbuf *m, uint32_t u, uint32_t 
 	fs_fcp_encode_req(&req, payload);
 	if (g->o.have_key)
 		fs_fcp_token(g->o.key, payload, payload + 24);
+	if (kind == FG_MIX_BADTOKEN)
+		payload[24] ^= 0x01;
+	/* malformed: half wrong magic (a valid UDP datagram), half a broken UDP checksum */
+	if (kind == FG_MIX_MALFORMED && (rid & 1) == 0)
+		payload[0] ^= 0xff;
 	len = fs_frame_build_request(rte_pktmbuf_mtod(m, uint8_t *), g->src_mac.addr_bytes,
 		g->o.dst_mac.addr_bytes, g->o.vlan, rte_cpu_to_be_32(ip), g->o.dst_ip, sport,
 		g->o.port, payload);
 	m->data_len = m->pkt_len = len;
+	if (kind == FG_MIX_MALFORMED && (rid & 1) != 0) {
+		uint16_t etype;
+		uint8_t *p = (uint8_t *)(uintptr_t)fg_udp_payload(
+			rte_pktmbuf_mtod(m, const uint8_t *), len, &etype);
+		unaligned_uint16_t *ck = (unaligned_uint16_t *)(p - 2);
+
+		/* nonzero (0 means "no checksum") and unlike the right one */
+		*ck = *ck == rte_cpu_to_be_16(0x1234) ? rte_cpu_to_be_16(0x4321)
+						      : rte_cpu_to_be_16(0x1234);
+	}
 }
+
+static void fg_claim_final(struct fg_ctx *g, uint32_t u);
 
 /*
  * Fill the pending burst with up to @p room more due claims (the ready queue's, or with
@@ -840,7 +968,7 @@ static uint16_t fg_tx(struct fg_ctx *g, uint64_t room, uint64_t can_send, uint64
 {
 	uint64_t due = g->o.no_reply ? g->flood_total - g->flood_next : g->rlen;
 	uint16_t add = (uint16_t)RTE_MIN(RTE_MIN(room, due), (uint64_t)(FG_BURST - g->npend));
-	uint16_t offer, sent;
+	uint16_t offer, sent, unanswered = 0;
 
 	if (add > 0 && rte_pktmbuf_alloc_bulk(g->pool, g->pend + g->npend, add) == 0) {
 		for (uint16_t i = 0; i < add; i++) {
@@ -849,14 +977,16 @@ static uint16_t fg_tx(struct fg_ctx *g, uint64_t room, uint64_t can_send, uint64
 			if (g->o.no_reply) {
 				u = (uint32_t)(g->flood_next % g->o.users);
 				fg_build(g, g->pend[g->npend + i], u,
-					(uint32_t)(g->flood_next / g->o.users));
+					(uint32_t)(g->flood_next / g->o.users), FG_MIX_NORMAL);
 				g->flood_next++;
 				continue;
 			}
 			u = fg_ready_pop(g);
 			g->pend_who[g->npend + i] = u;
 			g->users[u].state = FG_PEND;
-			fg_build(g, g->pend[g->npend + i], u, g->users[u].claims_done);
+			g->users[u].kind = fg_mix_kind(g, u, g->users[u].claims_done);
+			fg_build(g, g->pend[g->npend + i], u, g->users[u].claims_done,
+				g->users[u].kind);
 		}
 		g->npend += add;
 	}
@@ -867,6 +997,13 @@ static uint16_t fg_tx(struct fg_ctx *g, uint64_t room, uint64_t can_send, uint64
 	for (uint16_t i = 0; i < sent && !g->o.no_reply; i++) {
 		uint32_t u = g->pend_who[i];
 
+		g->st.mix_sent[g->users[u].kind]++;
+		if (g->users[u].kind == FG_MIX_MALFORMED) {
+			/* no reply will come: final once sent, not in flight, never resent */
+			unanswered++;
+			fg_claim_final(g, u);
+			continue;
+		}
 		g->users[u].state = FG_OUT;
 		g->users[u].send_tsc = now;
 		if (fg_tmo_push(g, u, now) != 0) {
@@ -876,7 +1013,7 @@ static uint16_t fg_tx(struct fg_ctx *g, uint64_t room, uint64_t can_send, uint64
 		}
 	}
 	if (!g->o.no_reply)
-		g->outstanding += sent;
+		g->outstanding += sent - unanswered;
 	g->st.sent += sent;
 	g->st.tx_refused += offer - sent;
 	if (sent > 0 && g->first_send == 0)
@@ -936,7 +1073,9 @@ static void fg_rx_one(struct fg_ctx *g, struct rte_mbuf *m, uint64_t now, uint64
 	user_id = rep.user_id;
 	request_id = rep.request_id;
 	idx = user_id - g->o.user_base;
-	if (user_id < g->o.user_base || idx >= g->o.users) {
+	if (g->o.mix_winners != 0) /* a repeat's reply carries a winner's user id */
+		idx = request_id >> FG_REQID_CLAIM_BITS;
+	if ((g->o.mix_winners == 0 && user_id < g->o.user_base) || idx >= g->o.users) {
 		g->st.stale++;
 		return;
 	}
@@ -986,7 +1125,7 @@ static void fg_rx_one(struct fg_ctx *g, struct rte_mbuf *m, uint64_t now, uint64
 		 * A user's order is known from its WON, or from an ALREADY_WON when the WON reply
 		 * was lost and the resend (same request_id) was answered ALREADY_WON.
 		 */
-		if (!us->holds) {
+		if (!us->holds && us->kind != FG_MIX_REPEAT) {
 			us->holds = 1;
 			g->st.winners++;
 			if (g->won != NULL)
@@ -1254,6 +1393,9 @@ static void fg_report(struct fg_ctx *g)
 	printf("unparsed=%" PRIu64 "\n", g->st.unparsed);
 	printf("stale=%" PRIu64 "\n", g->st.stale);
 	printf("tx_refused=%" PRIu64 "\n", g->st.tx_refused);
+	printf("mix_repeat=%" PRIu64 "\n", g->st.mix_sent[FG_MIX_REPEAT]);
+	printf("mix_badtoken=%" PRIu64 "\n", g->st.mix_sent[FG_MIX_BADTOKEN]);
+	printf("mix_malformed=%" PRIu64 "\n", g->st.mix_sent[FG_MIX_MALFORMED]);
 	printf("complete=%d\n",
 		g->o.no_reply ? g->flood_next == g->flood_total : g->users_done == g->o.users);
 	fflush(stdout);
