@@ -110,6 +110,21 @@ static void claim_sale(const struct fs_sale_table *t, struct fs_sale *s, struct 
 	if (claim_limit(t, s, env, rep) != 0)
 		return;
 
+	/*
+	 * The late flood: a sold-out sale answers from the cached flag and one winner lookup
+	 * (ALREADY_WON for a winner, else SOLD_OUT), nothing else. relaxed: the flag only
+	 * short-cuts a state fs_stock_take would find anyway.
+	 */
+	if (__atomic_load_n(&s->sold_out, __ATOMIC_RELAXED)) {
+		if (fs_winners_find(s->winners, req->user_id, &order) == FS_WIN_FOUND) {
+			rep->status = FS_ST_ALREADY_WON;
+			rep->order_id = order;
+		} else {
+			/* no pending entry can exist: each holds a unit not yet counted as sold */
+			rep->status = FS_ST_SOLD_OUT;
+		}
+		return;
+	}
 	switch (fs_winners_find(s->winners, req->user_id, &order)) {
 	case FS_WIN_FOUND:
 		rep->status = FS_ST_ALREADY_WON;
@@ -120,11 +135,6 @@ static void claim_sale(const struct fs_sale_table *t, struct fs_sale *s, struct 
 		return;
 	default:
 		break;
-	}
-	/* relaxed: the cached flag only short-cuts a state fs_stock_take would find anyway. */
-	if (__atomic_load_n(&s->sold_out, __ATOMIC_RELAXED)) {
-		rep->status = FS_ST_SOLD_OUT;
-		return;
 	}
 	tk = fs_stock_take(&s->stock, env->worker);
 	if (tk == FS_TAKE_SOLD_OUT) {
