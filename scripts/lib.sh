@@ -405,7 +405,7 @@ $(tail -n 15 "$dir/ctl.log")"
 
 	fs_log "flashgen: $FS_USERS users x $FS_CLAIMS claims (lcores $FS_GEN_LCORES); $FS_CLIENTS kernel clients"
 	stdbuf -oL "$gen" --no-pci --file-prefix "${FS_NAME}gen" -m 256 --lcores "$FS_GEN_LCORES" \
-		--vdev "net_memif0,role=client,socket=$dir/memif.sock" \
+		--vdev "net_memif0,role=client,socket=$dir/memif.sock,rsize=12" \
 		-- --dst-ip "$FS_NET.2" --src-ip "$FS_NET.100" --sale "$FS_SALE" --users "$FS_USERS" \
 		--claims "$FS_CLAIMS" --user-base 1 --won-file "$dir/won.gen" \
 		--max-seconds $((FS_START_IN + 40)) --progress >"$dir/gen.out" 2>"$dir/gen.err" &
