@@ -218,7 +218,7 @@ for ((k = 1; k <= KILLS; k++)); do
 	rm -rf "$work/c"
 	mkdir -p "$work/c"
 	dp_start "$work/c" "$work/c/dp.log"
-	sale 13 100000000
+	sale 13 1000000
 	gen "$work/c/gen.out" "$(memif "$work/c")" --dst-ip "$ADDR" --src-ip 10.84.4.1 --sale 13 \
 		--users 5000000 --window 4096 --max-seconds 3 --progress &
 	gpid=$!
