@@ -220,25 +220,21 @@ if want soldout; then
 fi
 
 if want mix; then
-	if grep -qa -- '--mix' "$build/dataplane/flashgen"; then
-		fs_log "scenario 4: realistic mix (token sale sold out; 5% repeats by winners," \
-			"1% bad tokens, 1% malformed)"
-		# repeats by the 1000 winners of the warm-up run (users 1..1000)
-		mix=(--mix repeat=5,badtoken=1,malformed=1 --mix-winners 1,1000)
-		dp_start mix
-		sale 3 1000 "token,$token_key"
-		gen mix won.out 3 1 1000 --token-key "$token_key" --won-file "$work/mix/won"
-		gen mix gen.out 3 1001 "$claims" --token-key "$token_key" "${mix[@]}"
-		dp_cycles mix
-		latency mix 3 $((claims + 1001)) --token-key "$token_key" "${mix[@]}"
-		dp_stop
-		row mix "4 mix: sold out, 5% rep, 1% tok, 1% bad" "$dp_hwm"
-		notes+=("mix: sold_out=$(kv mix sold_out) already_won=$(kv mix already_won)/$(kv mix \
+	fs_log "scenario 4: realistic mix (token sale sold out; 5% repeats by winners," \
+		"1% bad tokens, 1% malformed)"
+	# repeats by the 1000 winners of the warm-up run (users 1..1000)
+	mix=(--mix repeat=5,badtoken=1,malformed=1 --mix-winners 1,1000)
+	dp_start mix
+	sale 3 1000 "token,$token_key"
+	gen mix won.out 3 1 1000 --token-key "$token_key" --won-file "$work/mix/won"
+	gen mix gen.out 3 1001 "$claims" --token-key "$token_key" "${mix[@]}"
+	dp_cycles mix
+	latency mix 3 $((claims + 1001)) --token-key "$token_key" "${mix[@]}"
+	dp_stop
+	row mix "4 mix: sold out, 5% rep, 1% tok, 1% bad" "$dp_hwm"
+	notes+=("mix: sold_out=$(kv mix sold_out) already_won=$(kv mix already_won)/$(kv mix \
 mix_repeat) bad_token=$(kv mix bad_token)/$(kv mix mix_badtoken) malformed sent=$(kv mix \
 mix_malformed) (no reply expected)")
-	else
-		notes+=("scenario 4 (mix) skipped: this flashgen has no --mix")
-	fi
 fi
 
 if want redis; then
@@ -352,7 +348,7 @@ if want token; then
 		'BEGIN { printf "%.0f", 1e9 / b - 1e9 / a }') ns/claim (1e9/rate_token - 1e9/rate_open, best of $((${FS_BENCH_REPEAT:-3} + 1)) runs each: open $best_open/s, token $best_token/s)")
 fi
 
-if want flood && grep -qa -- '--src-ips' "$build/dataplane/flashgen"; then
+if want flood; then
 	# Per-source limits on (1,000,000/s per source: honest sources are never limited, every
 	# claim goes through the table). The flood is a second flashgen on a second memif port,
 	# against a sold-out sale, sharing CPU 0 with the honest flashgen: its cost to honest

@@ -44,7 +44,6 @@ fs_is_root || skip_all "needs root (hugepages)"
 for p in dataplane/flashsale-dp dataplane/flashgen; do
 	[ -x "$FS_BUILD/$p" ] || skip_all "$FS_BUILD/$p is not built"
 done
-grep -qa -- '--no-reply' "$FS_BUILD/dataplane/flashgen" || skip_all "flashgen has no --no-reply"
 command -v dpdk-telemetry.py >/dev/null || skip_all "dpdk-telemetry.py not found"
 DP=$FS_BUILD/dataplane/flashsale-dp
 GEN=$FS_BUILD/dataplane/flashgen
