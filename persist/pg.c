@@ -98,9 +98,16 @@ void fs_pg_disconnect(struct fs_pg *pg)
 
 int fs_pg_connect(struct fs_pg *pg)
 {
-	/* Defaults first: the URL (expanded from dbname) overrides them if it sets them. */
-	static const char *const keys[] = {"connect_timeout", "application_name", "dbname", NULL};
-	const char *vals[] = {"10", "flashsale-persist", pg->url, NULL};
+	/*
+	 * Defaults first: the URL (expanded from dbname) overrides them if it sets them. TCP
+	 * keepalives and a 30 s TCP user timeout turn a silent network (a peer gone without a FIN
+	 * or RST) into a connection error, so the batch is retried on a new connection instead of
+	 * waiting forever; the checkpoint decides what was committed.
+	 */
+	static const char *const keys[] = {"connect_timeout", "application_name", "keepalives",
+		"keepalives_idle", "keepalives_interval", "keepalives_count", "tcp_user_timeout",
+		"dbname", NULL};
+	const char *vals[] = {"10", "flashsale-persist", "1", "10", "5", "3", "30000", pg->url, NULL};
 
 	pg->err[0] = '\0';
 	if (pg->conn != NULL) {
