@@ -48,4 +48,12 @@ struct fs_claim_env {
 void fs_claim(const struct fs_sale_table *t, struct fs_claim_env *env, const struct fs_fcp_req *req,
 	const uint8_t raw[48], struct fs_fcp_reply *rep);
 
+/**
+ * fs_claim() for a request whose sale the caller has already looked up with fs_sale_lookup()
+ * (the worker does it in its first pass over a burst, to prefetch the winner slot): @p s NULL
+ * answers UNKNOWN_SALE. Same order of steps, same guarantees, same thread safety as fs_claim().
+ */
+void fs_claim_sale(const struct fs_sale_table *t, struct fs_sale *s, struct fs_claim_env *env,
+	const struct fs_fcp_req *req, const uint8_t raw[48], struct fs_fcp_reply *rep);
+
 #endif

@@ -120,17 +120,19 @@ struct rx_meta {
 	enum fs_frame_kind kind;
 	struct fs_frame_info info; /**< info.drop set when kind is FS_FRAME_DROP */
 	struct fs_fcp_req req;     /**< FS_FRAME_FCP: the parsed request */
+	struct fs_sale *sale;      /**< FS_FRAME_FCP: its sale, NULL if unknown */
 };
 
 /*
- * First pass, one frame: classify and parse it; for a claim, prefetch the winner-table slot the
- * second pass will probe (the table is larger than the cache: each probe is otherwise a miss).
+ * First pass, one frame: classify and parse it, look its sale up once (the second pass claims
+ * against that pointer: sales are never freed while workers run); for a claim, prefetch the
+ * winner-table slot the second pass will probe (the table is larger than the cache: each probe
+ * is otherwise a miss).
  */
 static inline void rx_classify(const struct fs_worker *w, const struct fs_frame_cfg *cfg,
 	struct rte_mbuf *m, struct rx_meta *rm)
 {
 	const uint8_t *data = rte_pktmbuf_mtod(m, const uint8_t *);
-	const struct fs_sale *s;
 	enum fs_fcp_err err;
 
 	if (unlikely(m->data_len != m->pkt_len)) {
@@ -148,11 +150,9 @@ static inline void rx_classify(const struct fs_worker *w, const struct fs_frame_
 		rm->info.drop = fcp_drop[err];
 		return;
 	}
-	if (likely(rm->req.type == FS_FCP_CLAIM)) {
-		s = fs_sale_lookup(w->table, rm->req.sale_id);
-		if (likely(s != NULL))
-			fs_winners_prefetch(s->winners, rm->req.user_id);
-	}
+	rm->sale = fs_sale_lookup(w->table, rm->req.sale_id);
+	if (likely(rm->sale != NULL && rm->req.type == FS_FCP_CLAIM))
+		fs_winners_prefetch(rm->sale->winners, rm->req.user_id);
 }
 
 /*
@@ -173,7 +173,7 @@ static inline bool handle_pkt(struct fs_worker *w, const struct fs_frame_cfg *cf
 
 		/* the IPv4 source address (network byte order) keys the per-source rate limit */
 		memcpy(&w->env.src_ip, data + rm->info.l3_off + 12, sizeof(w->env.src_ip));
-		fs_claim(w->table, &w->env, &rm->req, payload, &rep);
+		fs_claim_sale(w->table, rm->sale, &w->env, &rm->req, payload, &rep);
 		fs_fcp_encode_reply(&rep, out);
 		len = fs_frame_fcp_reply(cfg, data, &rm->info, out);
 		*won = rep.status == FS_ST_WON;
