@@ -7,45 +7,20 @@
 # Needs root and hugepages, else skipped. Env: FS_BUILD (build dir), FS_FG_KILLS (5).
 set -uo pipefail
 FS_LOG_TAG=flashgen
-# shellcheck source=scripts/lib.sh disable=SC2034
-. "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib.sh"
+# shellcheck source=../lib.sh disable=SC2034
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 FS_BUILD=${FS_BUILD:-$FS_ROOT/build-test}
 KILLS=${FS_FG_KILLS:-5}
-skip_all() {
-	echo "1..0 # SKIP $*"
-	exit 0
-}
-fs_is_root || skip_all "needs root (hugepages)"
-[ "$(cat /sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages 2>/dev/null || echo 0)" -ge 512 ] ||
-	skip_all "fewer than 512 free 2 MiB hugepages"
-for p in dataplane/flashsale-dp dataplane/flashgen; do
-	[ -x "$FS_BUILD/$p" ] || skip_all "$FS_BUILD/$p is not built"
-done
-command -v dpdk-telemetry.py >/dev/null || skip_all "no dpdk-telemetry.py"
+ft_need_root "hugepages"
+ft_need_hugepages 512
+ft_need_built dataplane/flashsale-dp dataplane/flashgen
+command -v dpdk-telemetry.py >/dev/null || ft_skip_all "no dpdk-telemetry.py"
 DP=$FS_BUILD/dataplane/flashsale-dp
 GEN=$FS_BUILD/dataplane/flashgen
 
-N_TESTS=8
-echo "1..$N_TESTS"
-T=0
-FAILED=0
-# tap OK NAME [DETAIL...]: one TAP line (OK 1 = pass), details as comments.
-tap() {
-	local ok=$1 name=$2
-	shift 2
-	T=$((T + 1))
-	if [ "$ok" = 1 ]; then echo "ok $T - $name"; else
-		echo "not ok $T - $name"
-		FAILED=$((FAILED + 1))
-	fi
-	[ $# -eq 0 ] || printf '%s\n' "$@" | sed 's/^/# /'
-}
-setup_failed() {
-	echo "# set-up failed: $1" | head -n 20
-	while [ "$T" -lt "$N_TESTS" ]; do tap 0 "not run (set-up failed)"; done
-}
-FS_DIE_HOOK=setup_failed
+ft_plan 8
+FS_DIE_HOOK=ft_setup_failed
 
 TAG=fsfg$$
 DPP=${TAG}dp
@@ -102,7 +77,7 @@ u1=0 u2=0 u3=0 u4=0
 "$GEN" -- --dst-ip 10.0.0.2 --src-ip 10.0.0.1 --src-ips 0 --sale 1 --users 5 >/dev/null 2>&1 || u4=$?
 ok=0
 [ "$u1" = 0 ] && [ "$u2" = 2 ] && [ "$u3" = 2 ] && [ "$u4" = 2 ] && ok=1
-tap $ok "usage: --help 0, missing --src-ip / --src-ips past 255.255.255.255 / --src-ips 0 exit 2" \
+ft_tap $ok "usage: --help 0, missing --src-ip / --src-ips past 255.255.255.255 / --src-ips 0 exit 2" \
 	"got $u1 $u2 $u3 $u4"
 
 # 2: source addresses, captured with net_pcap (flood mode, no ARP)
@@ -138,7 +113,7 @@ gen "$work/p2.out" "$(pcapdev p2)" "${base[@]}" --src-ip 10.1.0.1 --users 120000
 r2=$(pcap_src "$work/p2.pcap")
 ok=0
 [ "$r1" = "2000 300 1000 1000 10.0.0.250 10.0.2.37" ] && [ "$r2" = "120000 3 120000 120000 10.1.0.1 10.1.0.3" ] && ok=1
-tap $ok "--src-ips 300: 300 addresses from the base, one (address, port) per user; default: one address per 50000 users" \
+ft_tap $ok "--src-ips 300: 300 addresses from the base, one (address, port) per user; default: one address per 50000 users" \
 	"--src-ips 300, 1000 users x 2: $r1" "default, 120000 users: $r2"
 rm -f "$work"/p?.pcap
 
@@ -150,7 +125,7 @@ rc=$?
 ms=$((($(date +%s%N) - start) / 1000000))
 ok=0
 [ $rc = 0 ] && [ "$(kv "$work/null.out" sent)" = 10000000 ] && [ "$(kv "$work/null.out" complete)" = 1 ] && ok=1
-tap $ok "--no-reply --src-ips 10000000: 10 million claims sent from 10 million sources" \
+ft_tap $ok "--no-reply --src-ips 10000000: 10 million claims sent from 10 million sources" \
 	"rc=$rc in ${ms} ms, sends_per_s=$(kv "$work/null.out" sends_per_s)"
 
 # 4: a normal run against the dataplane
@@ -164,7 +139,7 @@ o=$work/a/gen.out
 ok=0
 [ $rc = 0 ] && [ "$(kv "$o" complete)" = 1 ] && [ "$(kv "$o" won)" = 1000 ] &&
 	[ "$(kv "$o" sold_out)" = 19000 ] && [ "$(sort -u "$work/a/won" | wc -l)" = 1000 ] && ok=1
-tap $ok "20000 claims on a stock of 1000: 1000 WON, 19000 SOLD_OUT" "rc=$rc $(tr '\n' ' ' <"$o")"
+ft_tap $ok "20000 claims on a stock of 1000: 1000 WON, 19000 SOLD_OUT" "rc=$rc $(tr '\n' ' ' <"$o")"
 
 # 5: a flood against the dataplane: replies counted by status
 gen "$work/a/flood.out" "$(memif "$work/a")" --dst-ip "$ADDR" --src-ip 10.84.2.1 --sale 11 \
@@ -179,7 +154,7 @@ done
 ok=0
 [ $rc = 0 ] && [ "$(kv "$o" sent)" = 200000 ] && [ "${rep:-0}" -gt 0 ] && [ "$sum" = "$rep" ] &&
 	[ "$(kv "$o" won)" = 0 ] && [ "$(kv "$o" sold_out)" -gt 0 ] && ok=1
-tap $ok "--no-reply flood on a sold-out sale: 200000 sent, every reply counted by status, no WON" \
+ft_tap $ok "--no-reply flood on a sold-out sale: 200000 sent, every reply counted by status, no WON" \
 	"rc=$rc $(tr '\n' ' ' <"$o")"
 dp_kill
 
@@ -200,14 +175,14 @@ rc=$?
 o=$work/b/gen.out
 ok=0
 [ $rc = 0 ] && [ "$(kv "$o" complete)" = 1 ] && [ "$(kv "$o" reconnects)" -ge 1 ] && ok=1
-tap $ok "dataplane SIGKILLed and restarted mid-run: flashgen reconnects and finishes every claim" \
+ft_tap $ok "dataplane SIGKILLed and restarted mid-run: flashgen reconnects and finishes every claim" \
 	"rc=$rc $(tr '\n' ' ' <"$o")" "$(grep '^flashgen:' "$o.err")"
 ok=0
 [ "$(kv "$o" winners)" = 5000 ] && [ "$(wc -l <"$work/b/won")" = 5000 ] &&
 	[ "$(awk '{print $1}' "$work/b/won" | sort -u | wc -l)" = 5000 ] &&
 	[ "$(awk '{print $2}' "$work/b/won" | sort -u | wc -l)" = 5000 ] &&
 	[ $(($(kv "$o" won) + $(kv "$o" already_won) + $(kv "$o" sold_out))) -ge 40000 ] && ok=1
-tap $ok "across the restart: 5000 winners, 5000 distinct users and orders in the won-file" \
+ft_tap $ok "across the restart: 5000 winners, 5000 distinct users and orders in the won-file" \
 	"winners=$(kv "$o" winners) won-file lines=$(wc -l <"$work/b/won")"
 fs_stop "$dp_pid" 15
 dp_pid=
@@ -233,7 +208,7 @@ for ((k = 1; k <= KILLS; k++)); do
 	fi
 	rm -rf "/var/run/dpdk/$DPP"
 done
-tap $((crashes == 0)) "dataplane SIGKILLed $KILLS times under a max-rate flashgen: flashgen exits 0" \
+ft_tap $((crashes == 0)) "dataplane SIGKILLed $KILLS times under a max-rate flashgen: flashgen exits 0" \
 	"${detail[@]}"
 
-[ "$FAILED" = 0 ]
+[ "$FAILS" = 0 ]
