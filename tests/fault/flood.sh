@@ -23,8 +23,8 @@
 # Needs root and hugepages, else skipped. Env: FS_BUILD (default ./build-test), FS_KEEP=1 keeps logs.
 set -uo pipefail
 FS_LOG_TAG=flood
-# shellcheck source=../../scripts/lib.sh
-. "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib.sh"
+# shellcheck source=../lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 FS_BUILD=${FS_BUILD:-$FS_ROOT/build-test}
 CAP_CLAIMS=${FS_FLOOD_CAP_CLAIMS:-300000}
@@ -34,41 +34,16 @@ HONEST_USERS=${FS_FLOOD_HONEST_USERS:-20000}
 OPEN_STOCK=${FS_FLOOD_OPEN_STOCK:-2000000}
 GENS=${FS_FLOOD_GENS:-1}
 
-skip_all() {
-	echo "1..0 # SKIP $*"
-	exit 0
-}
-fs_is_root || skip_all "needs root (hugepages)"
-[ "$(cat /sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages 2>/dev/null || echo 0)" -ge 768 ] ||
-	skip_all "fewer than 768 free 2 MiB hugepages"
-for p in dataplane/flashsale-dp dataplane/flashgen; do
-	[ -x "$FS_BUILD/$p" ] || skip_all "$FS_BUILD/$p is not built"
-done
-command -v dpdk-telemetry.py >/dev/null || skip_all "dpdk-telemetry.py not found"
+ft_need_root "hugepages"
+ft_need_hugepages 768
+ft_need_built dataplane/flashsale-dp dataplane/flashgen
+command -v dpdk-telemetry.py >/dev/null || ft_skip_all "dpdk-telemetry.py not found"
 DP=$FS_BUILD/dataplane/flashsale-dp
 GEN=$FS_BUILD/dataplane/flashgen
 [[ $GENS =~ ^[12]$ ]] || GENS=1
 
-N_TESTS=16
-echo "1..$N_TESTS"
-T=0
-FAILED=0
-# tap OK NAME [DETAIL...]: one TAP line (OK 1 = pass), details as comments.
-tap() {
-	local ok=$1 name=$2
-	shift 2
-	T=$((T + 1))
-	if [ "$ok" = 1 ]; then echo "ok $T - $name"; else
-		echo "not ok $T - $name"
-		FAILED=$((FAILED + 1))
-	fi
-	[ $# -eq 0 ] || printf '%s\n' "$@" | sed 's/^/# /'
-}
-setup_failed() {
-	echo "# set-up failed: $1" | head -n 20
-	while [ "$T" -lt "$N_TESTS" ]; do tap 0 "not run (set-up failed)"; done
-}
-FS_DIE_HOOK=setup_failed
+ft_plan 16
+FS_DIE_HOOK=ft_setup_failed
 
 TAG=fsfl$$
 PREFIX=${TAG}dp
@@ -196,7 +171,7 @@ H_PID=
 cap_won=$(fs__kv "$work/cap.out" claims_per_s)
 cap_so=$(fs__kv "$work/cap_soldout.out" claims_per_s)
 idle=$(settle_mbufs "$base")
-tap "$([ -n "$base" ] && [ "$idle" = "$base" ] && [ "$(fs__kv "$work/cap.out" won)" = "$CAP_CLAIMS" ] &&
+ft_tap "$([ -n "$base" ] && [ "$idle" = "$base" ] && [ "$(fs__kv "$work/cap.out" won)" = "$CAP_CLAIMS" ] &&
 	[ "$(fs__kv "$work/cap_soldout.out" complete)" = 1 ] && echo 1)" \
 	"baseline: mbufs in use after start $base, idle after two honest runs $idle" \
 	"pools: $base_pools" \
@@ -227,7 +202,7 @@ flood_phase() {
 	arp_d=$((s1[4] - s0[4]))
 	sent_sum=$((fsent + $(fs__kv "$hrep" sent)))
 	TX_DROPPED_TOTAL=$((TX_DROPPED_TOTAL + tx_d))
-	tap "$(fs__alive "$DP_PID" && [ "$(fs__kv "$hrep" complete)" = 1 ] &&
+	ft_tap "$(fs__alive "$DP_PID" && [ "$(fs__kv "$hrep" complete)" = 1 ] &&
 		[ "$(fs__kv "$hrep" won)" = "$HONEST_USERS" ] && echo 1)" \
 		"$name: flashsale-dp up, every honest claim answered WON during the flood" \
 		"honest (window $WINDOW): $(grep -E '^(sent|replies|claims_per_s|p50_us|p99_us|won|retry|elapsed_s)=' "$hrep" | tr '\n' ' ')" \
@@ -235,12 +210,12 @@ flood_phase() {
 	# a flood peer that leaves at --max-seconds takes the frames still in its ring with it (at
 	# most one ring, 2^12, each): they were never the dataplane's
 	lost=$((sent_sum + arp_d + drop_d - rx_d))
-	tap "$([ "$lost" -ge 0 ] && [ "$lost" -le $((4096 * GENS)) ] && [ "$frefused" -gt 0 ] &&
+	ft_tap "$([ "$lost" -ge 0 ] && [ "$lost" -le $((4096 * GENS)) ] && [ "$frefused" -gt 0 ] &&
 		[ "$(port_drops)" = 0 ] && echo 1)" \
 		"$name: every frame the ports took was received, but for those left in the flood peer's ring when it left ($lost): rx $rx_d = sent $sent_sum + ARP $arp_d + rule drops $drop_d - $lost; the excess was refused at the sender ($frefused offers), port imissed/rx_nombuf/ierrors 0"
-	tap "$([ "${s1[0]}" = $((s1[1] + s1[2] + s1[3])) ] && echo 1)" \
+	ft_tap "$([ "${s1[0]}" = $((s1[1] + s1[2] + s1[3])) ] && echo 1)" \
 		"$name: every received frame answered, refused by TX or dropped: rx ${s1[0]} = tx ${s1[1]} + tx_dropped ${s1[2]} + drops ${s1[3]} (tx_dropped +$tx_d in this phase)"
-	tap "$([ "$mb" = "$base" ] && echo 1)" \
+	ft_tap "$([ "$mb" = "$base" ] && echo 1)" \
 		"$name: mbufs in use back to the baseline after the flood ($mb, baseline $base)" "pools: $(pools)"
 	USER=$((USER + HONEST_USERS))
 }
@@ -251,7 +226,7 @@ flood_phase soldout $SOLD "$cap_so"
 flood_phase open $OPEN "$cap_won"
 open_status=$(tel "/flashsale/sale/status,$OPEN")
 open_sold=$(json_num "$open_status" sold)
-tap "$([ -n "$open_sold" ] && [ "$open_sold" -gt 0 ] && [ "$open_sold" -le "$OPEN_STOCK" ] && echo 1)" \
+ft_tap "$([ -n "$open_sold" ] && [ "$open_sold" -gt 0 ] && [ "$open_sold" -le "$OPEN_STOCK" ] && echo 1)" \
 	"open sale: the flood bought $open_sold of $OPEN_STOCK, never more than the stock"
 
 # ---------------------------------------------------------------- 3. SIGSTOP then SIGKILL mid-flood
@@ -277,10 +252,10 @@ quiesce
 read -ra s1 <<<"$(stats rx_pkts tx_pkts tx_dropped drops)"
 TX_DROPPED_TOTAL=$((TX_DROPPED_TOTAL + s1[2] - s0[2]))
 mb=$(settle_mbufs "$base")
-tap "$([ "$stopped_mb" = "$base" ] && echo 1)" \
+ft_tap "$([ "$stopped_mb" = "$base" ] && echo 1)" \
 	"a flood peer stopped mid-flood (SIGSTOP, replies unread in its ring): mbufs in use $stopped_mb = baseline $base" \
 	"pools: $stopped_pools"
-tap "$([ $alive = 1 ] && [ "$mb" = "$base" ] && [ "${s1[0]}" = $((s1[1] + s1[2] + s1[3])) ] && echo 1)" \
+ft_tap "$([ $alive = 1 ] && [ "$mb" = "$base" ] && [ "${s1[0]}" = $((s1[1] + s1[2] + s1[3])) ] && echo 1)" \
 	"flood peer killed (SIGKILL) mid-flood: flashsale-dp up, mbufs in use $mb = baseline, rx ${s1[0]} = tx ${s1[1]} + tx_dropped ${s1[2]} + drops ${s1[3]}" \
 	"received $((s1[0] - s0[0])) flood frames in 2.5 s; tx_dropped +$((s1[2] - s0[2]))"
 # the port serves the next peer, and honest claims are still answered
@@ -291,22 +266,22 @@ H_PID=
 floods_wait
 quiesce
 mb=$(settle_mbufs "$base")
-tap "$([ "$(fs__kv "$work/after.1.out" replies)" -gt 0 ] 2>/dev/null &&
+ft_tap "$([ "$(fs__kv "$work/after.1.out" replies)" -gt 0 ] 2>/dev/null &&
 	[ "$(fs__kv "$work/after.honest.out" won)" = "$HONEST_USERS" ] && [ "$mb" = "$base" ] && echo 1)" \
 	"after the kill: a new flood peer on the same socket is answered ($(fs__kv "$work/after.1.out" replies) replies), honest claims all WON, mbufs in use $mb"
 
 # ---------------------------------------------------------------- totals
-tap "$([ "$TX_DROPPED_TOTAL" -gt 0 ] && echo 1)" \
+ft_tap "$([ "$TX_DROPPED_TOTAL" -gt 0 ] && echo 1)" \
 	"rte_eth_tx_burst took fewer replies than offered ($TX_DROPPED_TOTAL refused, counted as tx_dropped, freed: no leak above)"
-tap "$(fs__alive "$DP_PID" && echo 1)" "flashsale-dp still up at the end"
+ft_tap "$(fs__alive "$DP_PID" && echo 1)" "flashsale-dp still up at the end"
 kill -TERM "$DP_PID"
 rc=0
 wait "$DP_PID" || rc=$?
 DP_PID=
-tap "$([ $rc = 0 ] && echo 1)" "flashsale-dp exits 0 on SIGTERM after the floods (exit $rc)"
+ft_tap "$([ $rc = 0 ] && echo 1)" "flashsale-dp exits 0 on SIGTERM after the floods (exit $rc)"
 
-if [ "$FAILED" -ne 0 ]; then
+if [ "$FAILS" -ne 0 ]; then
 	FS_KEEP=1
 	echo "# logs kept in $work"
 fi
-[ "$FAILED" -eq 0 ]
+[ "$FAILS" -eq 0 ]
