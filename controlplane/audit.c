@@ -150,7 +150,6 @@ static const char *list_u64(char *out, size_t n, const uint64_t *v, size_t count
 /* --------------------------------------------------------------------------- journals */
 
 struct journals {
-	bool ok;
 	struct pairs orders;
 	bool has_stock;
 	uint64_t stock;
@@ -200,7 +199,6 @@ static int read_journals(struct pass *p, const char *dir, uint32_t sale_id, stru
 		fs_journal_reader_close(r);
 	}
 	free(buf);
-	jv->ok = rc == 0;
 	return rc;
 }
 

@@ -18,6 +18,7 @@
 #include <sodium.h>
 
 #include "fcp.h"
+#include "parse.h"
 
 #define EXIT_USAGE 2
 
@@ -38,20 +39,6 @@ static int usage_err(const char *fmt, ...)
 	va_end(ap);
 	fputs(" (flashclaim --help)\n", stderr);
 	return EXIT_USAGE;
-}
-
-static int parse_u64(const char *s, uint64_t max, uint64_t *v)
-{
-	char *end;
-
-	if (s == NULL || *s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	unsigned long long x = strtoull(s, &end, 0);
-	if (errno != 0 || *end != '\0' || x > max)
-		return -EINVAL;
-	*v = x;
-	return 0;
 }
 
 static int parse_hex16(const char *hex, uint8_t out[16])
@@ -108,19 +95,19 @@ int main(int argc, char **argv)
 			server = optarg;
 			break;
 		case 's':
-			if (parse_u64(optarg, UINT32_MAX, &v) < 0)
+			if (fs_parse_u64(optarg, 0, UINT32_MAX, &v) < 0)
 				return usage_err("bad --sale '%s'", optarg);
 			req.sale_id = (uint32_t)v;
 			have_sale = true;
 			break;
 		case 'u':
-			if (parse_u64(optarg, UINT64_MAX, &v) < 0)
+			if (fs_parse_u64(optarg, 0, UINT64_MAX, &v) < 0)
 				return usage_err("bad --user '%s'", optarg);
 			req.user_id = v;
 			have_user = true;
 			break;
 		case 'p':
-			if (parse_u64(optarg, UINT16_MAX, &v) < 0 || v == 0)
+			if (fs_parse_u64(optarg, 0, UINT16_MAX, &v) < 0 || v == 0)
 				return usage_err("bad --port '%s'", optarg);
 			dst.sin_port = htons((uint16_t)v);
 			break;
@@ -139,29 +126,29 @@ int main(int argc, char **argv)
 			token_key = optarg;
 			break;
 		case 'x':
-			if (parse_u64(optarg, UINT32_MAX, &v) < 0)
+			if (fs_parse_u64(optarg, 0, UINT32_MAX, &v) < 0)
 				return usage_err("bad --expiry '%s' (unix seconds)", optarg);
 			req.token_expiry = (uint32_t)v;
 			have_expiry = true;
 			break;
 		case 'n':
-			if (parse_u64(optarg, UINT16_MAX, &v) < 0)
+			if (fs_parse_u64(optarg, 0, UINT16_MAX, &v) < 0)
 				return usage_err("bad --node '%s' (0..65535)", optarg);
 			req.node_id = (uint16_t)v;
 			break;
 		case 'r':
-			if (parse_u64(optarg, UINT64_MAX, &v) < 0)
+			if (fs_parse_u64(optarg, 0, UINT64_MAX, &v) < 0)
 				return usage_err("bad --request-id '%s'", optarg);
 			req.request_id = v;
 			have_rid = true;
 			break;
 		case 't':
-			if (parse_u64(optarg, 600000, &v) < 0 || v == 0)
+			if (fs_parse_u64(optarg, 0, 600000, &v) < 0 || v == 0)
 				return usage_err("bad --timeout-ms '%s' (1..600000)", optarg);
 			timeout_ms = v;
 			break;
 		case 'R':
-			if (parse_u64(optarg, 1000, &v) < 0)
+			if (fs_parse_u64(optarg, 0, 1000, &v) < 0)
 				return usage_err("bad --retries '%s' (0..1000)", optarg);
 			retries = v;
 			break;

@@ -15,6 +15,7 @@
 #include "daemon.h"
 #include "dpctl.h"
 #include "fcp.h"
+#include "parse.h"
 #include "redis.h"
 #include "timeparse.h"
 
@@ -68,21 +69,6 @@ static int msg(int code, const char *fmt, ...)
 /* Runtime error: returns exit code 1. */
 #define fail(...) msg(EXIT_FAILURE, __VA_ARGS__)
 
-/* Strict unsigned decimal in [min, max]. */
-static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *v)
-{
-	char *end;
-
-	if (s == NULL || *s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	unsigned long long x = strtoull(s, &end, 10);
-	if (errno != 0 || *end != '\0' || x < min || x > max)
-		return -EINVAL;
-	*v = x;
-	return 0;
-}
-
 static int parse_key(const char *hex, uint8_t key[16])
 {
 	size_t n = 0;
@@ -98,7 +84,7 @@ static int parse_sale(const char *s, uint32_t *id)
 {
 	uint64_t v;
 
-	if (parse_u64(s, 0, UINT32_MAX, &v) < 0)
+	if (fs_parse_u64(s, 0, UINT32_MAX, &v) < 0)
 		return usage_err("bad --sale '%s' (0..4294967295)", s);
 	*id = (uint32_t)v;
 	return 0;
@@ -272,13 +258,13 @@ static int cmd_sale_create(const struct globals *g, int argc, char **argv)
 		uint64_t x;
 
 		/* limits of flashsale-dp (dataplane/ratelimit.h) */
-		if (parse_u64(rate, 0, 1000000, &x) < 0)
+		if (fs_parse_u64(rate, 0, 1000000, &x) < 0)
 			return usage_err("bad --rate-limit '%s' (0..1000000 claims/s)", rate);
 		def.has_rl = true;
 		def.rl_rate = (uint32_t)x;
 		def.rl_burst = x == 0 ? 0 : x > 65535 ? 65535 : (uint32_t)x;
 		if (burst != NULL) {
-			if (parse_u64(burst, 1, 65535, &x) < 0)
+			if (fs_parse_u64(burst, 1, 65535, &x) < 0)
 				return usage_err("bad --rate-burst '%s' (1..65535)", burst);
 			def.rl_burst = (uint32_t)x;
 		}
@@ -288,7 +274,7 @@ static int cmd_sale_create(const struct globals *g, int argc, char **argv)
 	rc = parse_sale(sale, &def.sale_id);
 	if (rc != 0)
 		return rc;
-	if (parse_u64(stock, 1, UINT32_MAX, &def.stock) < 0)
+	if (fs_parse_u64(stock, 1, UINT32_MAX, &def.stock) < 0)
 		return usage_err("bad --stock '%s' (1..4294967295)", stock);
 	if (fs_time_parse(start, now, &def.start_ms) < 0)
 		return usage_err("bad --start '%s' (unix ms, now, +5s, +500ms, +2m)", start);
@@ -338,7 +324,7 @@ static int cmd_sale_rekey(const struct globals *g, int argc, char **argv)
 	rc = parse_opts(argc, argv, "sale ", lo, o, N_OPTS);
 	if (rc != 0)
 		return rc;
-	if (o[GRACE] != NULL && parse_u64(o[GRACE], 0, 7 * 24 * 3600, &grace_s) < 0)
+	if (o[GRACE] != NULL && fs_parse_u64(o[GRACE], 0, 7 * 24 * 3600, &grace_s) < 0)
 		return usage_err("bad --grace-s '%s' (0..604800)", o[GRACE]);
 	if (o[SALE] == NULL)
 		return usage_err("sale rekey needs --sale N");
@@ -513,16 +499,16 @@ static int cmd_token(const struct globals *g, int argc, char **argv)
 	c = parse_sale(sale, &req.sale_id);
 	if (c != 0)
 		return c;
-	if (parse_u64(user, 0, UINT64_MAX, &req.user_id) < 0)
+	if (fs_parse_u64(user, 0, UINT64_MAX, &req.user_id) < 0)
 		return usage_err("bad --user '%s'", user);
 	if (node != NULL) {
-		if (parse_u64(node, 0, UINT16_MAX, &v) < 0)
+		if (fs_parse_u64(node, 0, UINT16_MAX, &v) < 0)
 			return usage_err("bad --node '%s' (0..65535)", node);
 		req.node_id = (uint16_t)v;
 	}
 	if (expiry != NULL) {
 		/* Unix seconds, or a relative time (+1h, now). */
-		if (parse_u64(expiry, 0, UINT32_MAX, &v) == 0) {
+		if (fs_parse_u64(expiry, 0, UINT32_MAX, &v) == 0) {
 			req.token_expiry = (uint32_t)v;
 		} else if (expiry[0] != '\0' && (expiry[0] == '+' || strcmp(expiry, "now") == 0) &&
 			   fs_time_parse(expiry, now, &exp_ms) == 0 &&
@@ -595,7 +581,7 @@ static int cmd_daemon(const struct globals *g, int argc, char **argv)
 	if (rc != 0)
 		return rc;
 	if (o[1] != NULL) {
-		if (parse_u64(o[1], 1, 3600 * 1000, &v) < 0)
+		if (fs_parse_u64(o[1], 1, 3600 * 1000, &v) < 0)
 			return usage_err("bad --interval-ms '%s' (1..3600000)", o[1]);
 		conf.interval_ms = (unsigned)v;
 	}
@@ -636,7 +622,7 @@ static int cmd_audit(const struct globals *g, int argc, char **argv)
 	conf.pg_url = o[PG];
 	conf.won_file = o[WON_FILE];
 	if (o[WAIT] != NULL) {
-		if (parse_u64(o[WAIT], 0, 3600, &v) < 0)
+		if (fs_parse_u64(o[WAIT], 0, 3600, &v) < 0)
 			return usage_err("bad --wait-s '%s' (0..3600)", o[WAIT]);
 		conf.wait_s = (unsigned)v;
 	}
@@ -699,7 +685,7 @@ int main(int argc, char **argv)
 		} else if ((v = global_val(argc, argv, &i, "--dp", &missing)) != NULL) {
 			g.dp_prefix = v;
 		} else if ((v = global_val(argc, argv, &i, "--node-id", &missing)) != NULL) {
-			if (parse_u64(v, 1, UINT16_MAX, &n) < 0)
+			if (fs_parse_u64(v, 1, UINT16_MAX, &n) < 0)
 				return usage_err("bad --node-id '%s' (1..65535)", v);
 			g.node_id = (unsigned)n;
 		} else if (missing) {

@@ -21,6 +21,7 @@
 #include "clock.h"
 #include "fcp.h"
 #include "journal.h"
+#include "parse.h"
 #include "port.h"
 #include "ratelimit.h"
 #include "sale.h"
@@ -67,14 +68,11 @@ static void usage_error(const char *fmt, const char *arg)
 static unsigned long parse_ulong(
 	const char *name, const char *s, unsigned long min, unsigned long max)
 {
-	char *end;
-	unsigned long v;
+	uint64_t v;
 
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (*s < '0' || *s > '9' || errno != 0 || *end != '\0' || v < min || v > max)
+	if (fs_parse_u64(s, min, max, &v) < 0)
 		usage_error(name, s);
-	return v;
+	return (unsigned long)v;
 }
 
 static void parse_args(int argc, char **argv, struct dp_opts *o)

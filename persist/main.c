@@ -14,6 +14,7 @@
 
 #include "batch.h"
 #include "journal.h"
+#include "parse.h"
 #include "pg.h"
 
 #define FS_PERSIST_BACKOFF_MIN_MS 100u
@@ -114,22 +115,6 @@ static void fs_persist_usage(FILE *f)
 		"[--interval-ms 20] [--once]\n");
 }
 
-/* Parse an unsigned decimal in [lo, hi]. */
-static int fs_persist_num(const char *s, unsigned long lo, unsigned long hi, unsigned long *out)
-{
-	char *end;
-	unsigned long v;
-
-	if (s == NULL || *s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v < lo || v > hi)
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
-
 /* @return 0, 1 for --help, or -EINVAL after printing a one-line error. */
 static int fs_persist_parse(int argc, char **argv, struct fs_persist_opts *o)
 {
@@ -143,7 +128,7 @@ static int fs_persist_parse(int argc, char **argv, struct fs_persist_opts *o)
 		{"state-dir", required_argument, NULL, 's'},
 		{NULL, 0, NULL, 0},
 	};
-	unsigned long v;
+	uint64_t v;
 	int c;
 
 	*o = (struct fs_persist_opts){.node_id = 1, .batch = 10000, .interval_ms = 20};
@@ -151,7 +136,7 @@ static int fs_persist_parse(int argc, char **argv, struct fs_persist_opts *o)
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'b':
-			if (fs_persist_num(optarg, 1, 1000000, &v) < 0) {
+			if (fs_parse_u64(optarg, 1, 1000000, &v) < 0) {
 				fprintf(stderr, "flashsale-persist: --batch wants 1..1000000\n");
 				return -EINVAL;
 			}
@@ -160,7 +145,7 @@ static int fs_persist_parse(int argc, char **argv, struct fs_persist_opts *o)
 		case 'h':
 			return 1;
 		case 'i':
-			if (fs_persist_num(optarg, 0, 60000, &v) < 0) {
+			if (fs_parse_u64(optarg, 0, 60000, &v) < 0) {
 				fprintf(stderr,
 					"flashsale-persist: --interval-ms wants 0..60000\n");
 				return -EINVAL;
@@ -168,7 +153,7 @@ static int fs_persist_parse(int argc, char **argv, struct fs_persist_opts *o)
 			o->interval_ms = (unsigned)v;
 			break;
 		case 'n':
-			if (fs_persist_num(optarg, 1, 65535, &v) < 0) {
+			if (fs_parse_u64(optarg, 1, 65535, &v) < 0) {
 				fprintf(stderr, "flashsale-persist: --node-id wants 1..65535\n");
 				return -EINVAL;
 			}

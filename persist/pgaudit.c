@@ -8,6 +8,7 @@
 
 #include <libpq-fe.h>
 
+#include "parse.h"
 #include "pgaudit.h"
 
 static int set_err(char *err, size_t errlen, int rc, const char *fmt, ...)
@@ -41,20 +42,6 @@ static PGresult *exec1(
 		return NULL;
 	}
 	return res;
-}
-
-static int parse_u64(const char *s, uint64_t *v)
-{
-	char *end;
-
-	if (s == NULL || *s < '0' || *s > '9')
-		return -EPROTO;
-	errno = 0;
-	unsigned long long x = strtoull(s, &end, 10);
-	if (errno != 0 || *end != '\0')
-		return -EPROTO;
-	*v = x;
-	return 0;
 }
 
 /* orders.order_id is the u64's bits as a bigint (persist/schema.sql). */
@@ -108,7 +95,7 @@ int fs_pgaudit_read(const char *url, uint32_t sale_id, int timeout_s, struct fs_
 		goto out;
 	}
 	if (PQntuples(res) == 1) {
-		if (parse_u64(PQgetvalue(res, 0, 0), &out->stock) < 0) {
+		if (fs_parse_u64(PQgetvalue(res, 0, 0), 0, UINT64_MAX, &out->stock) < 0) {
 			rc = set_err(err, errlen, -EPROTO, "postgresql: sales.stock malformed");
 			goto out;
 		}
@@ -132,7 +119,8 @@ int fs_pgaudit_read(const char *url, uint32_t sale_id, int timeout_s, struct fs_
 	}
 	for (int i = 0; i < n; i++) {
 		if (parse_order_id(PQgetvalue(res, i, 0), &out->orders[i].order_id) < 0 ||
-			parse_u64(PQgetvalue(res, i, 1), &out->orders[i].user_id) < 0) {
+			fs_parse_u64(PQgetvalue(res, i, 1), 0, UINT64_MAX,
+				&out->orders[i].user_id) < 0) {
 			rc = set_err(
 				err, errlen, -EPROTO, "postgresql: orders row %d malformed", i);
 			goto out;

@@ -8,45 +8,18 @@
 set -u
 
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
-FS_BUILD=$(cd "${FS_BUILD:-$SRC/build}" && pwd) || { echo "1..0 # SKIP no build dir"; exit 0; }
+FS_LOG_TAG=persist # shellcheck disable=SC2034 # read by scripts/lib.sh
+# shellcheck source=../lib.sh
+. "$SRC/tests/lib.sh"
+FS_BUILD=$(cd "${FS_BUILD:-$SRC/build}" 2>/dev/null && pwd) || ft_skip_all "no build dir"
 PERSIST=$FS_BUILD/persist/flashsale-persist
-PGBIN=/usr/lib/postgresql/15/bin
 TMP=$(mktemp -d /tmp/fs-persist-test.XXXXXX)
+fs_cleanup_add "rm -rf '$TMP'"
 DB=fs_persist_t$$
-OWN_PG=
-PIDS=()
 ADMIN_URL=
-
-cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do
-		kill -9 "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-	if [ -n "$ADMIN_URL" ]; then
-		psql -qAt "$ADMIN_URL" -c "DROP DATABASE IF EXISTS $DB" >/dev/null 2>&1
-	fi
-	if [ -n "$OWN_PG" ]; then
-		runuser -u postgres -- "$PGBIN/pg_ctl" -D "$OWN_PG/data" -m immediate stop >/dev/null 2>&1
-	fi
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP PIPE
-
-N_TESTS=17
-T=0
-FAILS=0
-ok() { # ok COND_STATUS DESCRIPTION [DIAG]
-	T=$((T + 1))
-	if [ "$1" -eq 0 ]; then
-		echo "ok $T - $2"
-	else
-		echo "not ok $T - $2"
-		[ -n "${3:-}" ] && echo "# $3"
-		FAILS=$((FAILS + 1))
-	fi
-}
+PID= # the persist running in the background, if any
+# shellcheck disable=SC2016 # expanded when the clean-up runs
+fs_cleanup_add 'fs_stop "$PID" 5'
 
 # URL of database $2 on the server of URL/conninfo $1.
 url_with_db() {
@@ -62,37 +35,15 @@ url_with_db() {
 	esac
 }
 
-start_own_pg() {
-	local port
-	[ "$(id -u)" -eq 0 ] && [ -x "$PGBIN/initdb" ] || return 1
-	OWN_PG=$TMP/pg
-	mkdir -p "$OWN_PG" && chown postgres "$OWN_PG" && chmod 755 "$TMP" || return 1
-	runuser -u postgres -- "$PGBIN/initdb" -D "$OWN_PG/data" -A trust >/dev/null 2>&1 || return 1
-	for port in $(seq $((20000 + $$ % 20000)) $((20010 + $$ % 20000))); do
-		if runuser -u postgres -- "$PGBIN/pg_ctl" -D "$OWN_PG/data" -w \
-			-o "-k $OWN_PG -p $port -c listen_addresses=127.0.0.1" \
-			-l "$OWN_PG/log" start >/dev/null 2>&1; then
-			PG_URL=postgresql://postgres@127.0.0.1:$port/postgres
-			return 0
-		fi
-	done
-	return 1
-}
-
-if [ ! -x "$PERSIST" ]; then
-	echo "1..0 # SKIP $PERSIST not built"
-	exit 0
-fi
-if [ -z "${PG_URL:-}" ] && ! start_own_pg; then
-	echo "1..0 # SKIP PG_URL not set and no throwaway PostgreSQL could be started"
-	exit 0
-fi
+ft_need_built persist/flashsale-persist
+# A PostgreSQL that is set (PG_URL) or can be started but does not work is a failure, not a skip.
+bail() { echo "Bail out! $*"; }
+FS_DIE_HOOK=bail
+fs_pg_start "$TMP"
 ADMIN_URL=$PG_URL
-if ! psql -qAt "$ADMIN_URL" -c "CREATE DATABASE $DB" >/dev/null 2>"$TMP/psql.err"; then
-	ADMIN_URL=
-	echo "1..0 # SKIP cannot create a scratch database: $(head -1 "$TMP/psql.err")"
-	exit 0
-fi
+psql -qAt "$ADMIN_URL" -c "CREATE DATABASE $DB" >/dev/null 2>"$TMP/psql.err" ||
+	fs_die "cannot create a scratch database: $(head -1 "$TMP/psql.err")"
+fs_cleanup_add "psql -qAt '$ADMIN_URL' -c 'DROP DATABASE IF EXISTS $DB' >/dev/null 2>&1"
 URL=$(url_with_db "$PG_URL" "$DB")
 q() { psql -qAt "$URL" -c "$1"; }
 
@@ -104,12 +55,12 @@ if [ ! -x "$JW" ]; then
 		-I"$SRC/dataplane" $(pkg-config --cflags libdpdk) \
 		"$FS_BUILD/dataplane/libfs_core.a" $(pkg-config --libs libdpdk libsodium) \
 		2>"$TMP/cc.err"; then
-		echo "1..0 # SKIP cannot build persist_jwrite: $(head -1 "$TMP/cc.err")"
-		exit 0
+		ft_skip_all "cannot build persist_jwrite: $(head -1 "$TMP/cc.err")"
 	fi
 fi
 
-echo "1..$N_TESTS"
+ft_plan 17
+ok() { ft_ok "$@"; }
 STATE=$TMP/state
 mkdir -p "$STATE"
 
@@ -125,8 +76,9 @@ rc=$?
 ok $((rc == 2 && $(wc -l <"$TMP/err") == 1 ? 0 : 1)) "bad --batch: exit 2, one line" "rc=$rc"
 persist_once
 rc=$?
-ok $((rc == 0 ? 0 : 1)) "--once on an empty state dir exits 0 and prints ready" "rc=$rc"
-grep -qx "flashsale-persist ready" "$TMP/out" || echo "# no ready line"
+grep -qx "flashsale-persist ready" "$TMP/out"
+ok $((rc == 0 && $? == 0 ? 0 : 1)) "--once on an empty state dir exits 0 and prints ready" \
+	"rc=$rc stdout: $(head -c 300 "$TMP/out")"
 
 # 3-6: a sale, a lease, N orders over two journals (one journal writes every order twice).
 NOW=$(date +%s%3N)
@@ -172,7 +124,6 @@ ok $? "$M more orders in journal 2 (two segments)"
 N=$((N + M))
 "$PERSIST" --state-dir "$STATE" --pg "$URL" --batch 500 >"$TMP/out" 2>"$TMP/err" &
 PID=$!
-PIDS+=("$PID")
 mid=0
 c=0
 end=$((SECONDS + 30))
@@ -185,11 +136,13 @@ while [ $SECONDS -lt $end ]; do
 	fi
 	sleep 0.01
 done
+[ "$c" -gt 0 ] || kill -9 "$PID" # no checkpoint in 30 s: fails below (and no wait forever)
 wait "$PID" 2>/dev/null
 rc=$?
-ok $((rc == 137 ? 0 : 1)) "persist killed with SIGKILL while writing journal 2" \
-	"rc=$rc mid-run=$mid checkpoint=$c"
-[ "$mid" -eq 1 ] || echo "# note: the kill landed after the last batch"
+PID=
+# mid-run: journal 2 partly written (checkpoint 0 < c < M), else the restart below tests less
+ok $((rc == 137 && mid == 1 ? 0 : 1)) "persist killed with SIGKILL while writing journal 2" \
+	"rc=$rc mid-run=$mid checkpoint=$c of $M"
 persist_once
 rc=$?
 got=$(q "SELECT count(*) FROM orders")
@@ -200,7 +153,6 @@ ok $((dup == 0 ? 0 : 1)) "no user holds two orders" "dup=$dup"
 # 14-16: tailing: orders appended while persist runs are picked up; SIGTERM exits 0.
 "$PERSIST" --state-dir "$STATE" --pg "$URL" --interval-ms 10 >"$TMP/out" 2>"$TMP/err" &
 PID=$!
-PIDS+=("$PID")
 end=$((SECONDS + 15))
 while [ $SECONDS -lt $end ] && ! grep -q ready "$TMP/out"; do
 	sleep 0.02
@@ -220,9 +172,11 @@ end=$((SECONDS + 15))
 while [ $SECONDS -lt $end ] && kill -0 "$PID" 2>/dev/null; do
 	sleep 0.02
 done
+kill -0 "$PID" 2>/dev/null && kill -9 "$PID" # still up 15 s after SIGTERM: fails below
 wait "$PID" 2>/dev/null
 rc=$?
-ok $((rc == 0 ? 0 : 1)) "SIGTERM: exit 0" "rc=$rc"
+PID=
+ok $((rc == 0 ? 0 : 1)) "SIGTERM: exit 0 within 15 s" "rc=$rc"
 ck=$(q "SELECT string_agg(journal || ':' || seq, ' ' ORDER BY journal) FROM persist_checkpoints")
 ok $([ "$ck" = "0:7000 1:8000 2:$M 3:2000 255:3" ] && echo 0 || echo 1) \
 	"final checkpoints" "$ck"
