@@ -111,6 +111,7 @@ struct fg_opts {
 	bool echo;
 	uint32_t src_ips; /* 0: one address per FG_USERS_PER_IP users; N: base + user % N */
 	bool no_reply;	  /* flood: send every claim once, track nothing, window ignored */
+	uint64_t line_rate; /* --line-rate: frames/s presented whatever the port takes (lossy) */
 	uint32_t mix_pct[FG_MIX__COUNT]; /* --mix: percent of claims of each kind (NORMAL unused) */
 	uint64_t mix_winner_base;	 /* --mix-winners U,N: repeat claims by users U .. U+N-1 */
 	uint64_t mix_winners;
@@ -129,6 +130,7 @@ struct fg_stats {
 	uint64_t unparsed;
 	uint64_t stale;
 	uint64_t tx_refused;
+	uint64_t line_dropped; /* --line-rate: frames due while the port's ring was full */
 	uint64_t status[FS_ST__COUNT];
 	uint64_t finished;   /* claims with a final answer */
 	uint64_t winners;    /* users known to hold an order: won-file lines */
@@ -160,6 +162,8 @@ struct fg_ctx {
 	uint64_t link_ms; /* ms since t0 of the last link check */
 	/* --no-reply: claims numbered 0 .. users * claims - 1, user = n % users */
 	uint64_t flood_next, flood_total;
+	/* --line-rate: frames presented (sent + line_dropped) since line_t0, and when it last ran */
+	uint64_t line_offered, line_t0, line_last;
 	uint64_t *hist;
 	uint64_t lat_max_ns;
 	/* built frames the port has not taken yet; their users are FG_PEND */
@@ -253,7 +257,7 @@ static void fg_usage(FILE *f)
 		"         [--timeout-ms 200] [--max-seconds S] [--token-key HEX32 [--token-expiry "
 		"S]]\n"
 		"         [--node K] [--won-file FILE] [--vlan TCI] [--progress]\n"
-		"         [--dst-mac MAC] [--echo] [--src-ips N] [--no-reply]\n"
+		"         [--dst-mac MAC] [--echo] [--src-ips N] [--no-reply [--line-rate R]]\n"
 		"         [--mix repeat=P,badtoken=P,malformed=P --mix-winners U,N]\n"
 		"  --dst-mac MAC  skip ARP and send to MAC\n"
 		"  --echo         count any returned frame carrying an outstanding request as its\n"
@@ -267,6 +271,9 @@ static void fg_usage(FILE *f)
 		"                 fast as the port takes them); no window, no resend, no per-user\n"
 		"                 state; replies counted by status; ends --timeout-ms after the\n"
 		"                 last send\n"
+		"  --line-rate R  with --no-reply: a lossy line presenting R frames/s whatever\n"
+		"                 the port takes; frames due while its ring is full are dropped\n"
+		"                 and counted (line_dropped), as a NIC drops on a full RX ring\n"
 		"  --mix ...      P%% of claims (chosen by a hash of user and claim number) are\n"
 		"                 repeats by a winner (user id from --mix-winners U,N: U..U+N-1),\n"
 		"                 bad tokens (needs --token-key) or malformed frames (broken UDP\n"
@@ -321,6 +328,7 @@ enum {
 	OPT_ECHO,
 	OPT_SRC_IPS,
 	OPT_NO_REPLY,
+	OPT_LINE_RATE,
 	OPT_MIX,
 	OPT_MIX_WINNERS,
 	OPT_HELP,
@@ -348,6 +356,7 @@ static const struct option fg_longopts[] = {
 	{"echo", no_argument, NULL, OPT_ECHO},
 	{"src-ips", required_argument, NULL, OPT_SRC_IPS},
 	{"no-reply", no_argument, NULL, OPT_NO_REPLY},
+	{"line-rate", required_argument, NULL, OPT_LINE_RATE},
 	{"mix", required_argument, NULL, OPT_MIX},
 	{"mix-winners", required_argument, NULL, OPT_MIX_WINNERS},
 	{"help", no_argument, NULL, OPT_HELP},
@@ -445,6 +454,11 @@ static int fg_parse_args(int argc, char **argv, struct fg_opts *o)
 		case OPT_RATE:
 			rc = fg_parse_u64(optarg, 0, UINT32_MAX, &v);
 			o->rate = v;
+			break;
+		case OPT_LINE_RATE:
+			/* 10^10 frames/s: above any port; rate * tsc delta fits in 128 bits */
+			rc = fg_parse_u64(optarg, 1, 10000000000ull, &v);
+			o->line_rate = v;
 			break;
 		case OPT_WINDOW:
 			rc = fg_parse_u64(optarg, 1, UINT32_MAX - 1, &v);
@@ -570,6 +584,10 @@ static int fg_parse_args(int argc, char **argv, struct fg_opts *o)
 	if ((o->no_reply || o->echo) &&
 		o->mix_pct[FG_MIX_REPEAT] + o->mix_pct[FG_MIX_BADTOKEN] + o->mix_pct[FG_MIX_MALFORMED] != 0) {
 		fprintf(stderr, "flashgen: --mix does not go with --no-reply or --echo\n");
+		return -EINVAL;
+	}
+	if (o->line_rate != 0 && (!o->no_reply || o->rate != 0)) {
+		fprintf(stderr, "flashgen: --line-rate needs --no-reply and no --rate\n");
 		return -EINVAL;
 	}
 	if (o->have_key && !have_expiry)
@@ -1262,6 +1280,41 @@ static int fg_reconnect(struct fg_ctx *g, uint64_t deadline)
 	return fg_stop ? -EINTR : rc;
 }
 
+/*
+ * --line-rate: the line presents line_rate frames/s since line_t0 whatever the port does. Offer
+ * the frames due since the last turn, a burst at a time, while the port takes whole bursts; once
+ * it refuses (its ring is full), every frame still due this turn is dropped and counted, as a NIC
+ * drops what arrives on a full RX ring. The dropped frames are not built (nobody would see them):
+ * their claim numbers are skipped. Refused frames stay pending and go first next turn.
+ */
+static void fg_line_tx(struct fg_ctx *g, uint64_t now)
+{
+	uint64_t presented, due;
+
+	if (g->line_t0 == 0)
+		g->line_t0 = now;
+	presented = (uint64_t)((unsigned __int128)(now - g->line_t0) * g->o.line_rate / g->hz);
+	due = presented - g->line_offered;
+	g->line_last = now;
+	while (due > 0) {
+		uint16_t want = (uint16_t)RTE_MIN(due, (uint64_t)FG_BURST);
+		uint16_t sent = fg_tx(g, want, want, now);
+		uint64_t left, drop;
+
+		g->line_offered += sent;
+		due -= sent;
+		if (sent == want)
+			continue;
+		/* ring full, or every claim built: the rest of this turn's frames are lost */
+		left = g->flood_total - g->flood_next;
+		drop = RTE_MIN(due, left);
+		g->flood_next += drop;
+		g->st.line_dropped += drop;
+		g->line_offered += due;
+		break;
+	}
+}
+
 /* Is the run over? Every claim final, or with --no-reply every claim sent --timeout-ms ago. */
 static bool fg_done(const struct fg_ctx *g, uint64_t now)
 {
@@ -1332,7 +1385,10 @@ static void fg_run(struct fg_ctx *g)
 				bucket = RTE_MIN(bucket + dt * g->o.rate, bucket_max);
 			can_send = RTE_MIN(can_send, bucket / g->hz);
 		}
-		if (room > 0 || g->npend > 0) {
+		if (g->o.line_rate != 0) {
+			if (g->flood_next < g->flood_total || g->npend > 0)
+				fg_line_tx(g, now);
+		} else if (room > 0 || g->npend > 0) {
 			uint16_t s = fg_tx(g, room, can_send, now);
 
 			if (g->o.rate != 0)
@@ -1393,6 +1449,12 @@ static void fg_report(struct fg_ctx *g)
 	printf("unparsed=%" PRIu64 "\n", g->st.unparsed);
 	printf("stale=%" PRIu64 "\n", g->st.stale);
 	printf("tx_refused=%" PRIu64 "\n", g->st.tx_refused);
+	printf("line_dropped=%" PRIu64 "\n", g->st.line_dropped);
+	printf("offered_per_s=%.0f\n",
+		g->line_last > g->line_t0
+			? (double)(g->st.sent + g->st.line_dropped) /
+				  fg_seconds(g, g->line_last - g->line_t0)
+			: 0.0);
 	printf("mix_repeat=%" PRIu64 "\n", g->st.mix_sent[FG_MIX_REPEAT]);
 	printf("mix_badtoken=%" PRIu64 "\n", g->st.mix_sent[FG_MIX_BADTOKEN]);
 	printf("mix_malformed=%" PRIu64 "\n", g->st.mix_sent[FG_MIX_MALFORMED]);

@@ -13,6 +13,9 @@
 # 2. Flood on a sold-out sale, then on an open sale (stock FS_FLOOD_OPEN_STOCK): FS_FLOOD_S s each
 #    (default 6); 1 s in, an honest run with a small window (FS_FLOOD_WINDOW, 16) must get every
 #    claim answered (WON: its own sale never sells out).
+#    Then the line flood: flashgen --line-rate presents 50x the dataplane's capacity (the larger of
+#    the honest sold-out capacity and the sold-out flood's intake) whatever the port takes, and
+#    drops (counts) what arrives while the memif ring is full, as a NIC drops on a full RX ring.
 # 3. The same flood killed with SIGKILL mid-run (the memif peer vanishes with its rings full);
 #    then a new flood peer on the same socket is answered.
 # memif is lossless with back-pressure: the server never drops a frame on receive (the PMD has no
@@ -42,7 +45,7 @@ DP=$FS_BUILD/dataplane/flashsale-dp
 GEN=$FS_BUILD/dataplane/flashgen
 [[ $GENS =~ ^[12]$ ]] || GENS=1
 
-ft_plan 16
+ft_plan 21
 FS_DIE_HOOK=ft_setup_failed
 
 TAG=fsfl$$
@@ -133,12 +136,18 @@ honest() {
 fs_cleanup_add 'fs_stop "$H_PID" 5'
 # flood NAME K SALE SECONDS: flashgen --no-reply as fast as it can on floodK.sock, CPU 0, 10M
 # claims from 1000 spoofed sources, in the background (F_PIDS); report in work/NAME.K.out.
+# F_CLAIMS claims per user (default 1); with LINE_RATE set: a lossy line of LINE_RATE frames/s
+# (--line-rate).
 F_PIDS=()
+LINE_RATE=
+F_CLAIMS=1
 flood() {
+	local line=(--claims "$F_CLAIMS")
+	[ -n "$LINE_RATE" ] && line+=(--line-rate "$LINE_RATE")
 	"$GEN" --no-pci --file-prefix "${TAG}f$2" -m 256 --lcores 0@0 \
 		--vdev "net_memif0,role=client,socket=$work/flood$2.sock,rsize=12" \
 		-- --dst-ip "$ADDR" --src-ip 10.0.0.1 --src-ips 1000 --sale "$3" --users 10000000 \
-		--user-base 100000000 --no-reply --rate 0 --max-seconds "$4" \
+		--user-base 100000000 --no-reply --rate 0 --max-seconds "$4" "${line[@]}" \
 		>"$work/$1.$2.out" 2>"$work/$1.$2.err" &
 	F_PIDS+=($!)
 }
@@ -148,6 +157,8 @@ floods_wait() {
 	for p in "${F_PIDS[@]}"; do wait "$p"; done
 	F_PIDS=()
 }
+# ratio_of A B: A / B, two decimals.
+ratio_of() { awk -v a="${1:-0}" -v b="${2:-0}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 # sum_kv NAME KEY: KEY summed over the flood reports of NAME.
 sum_kv() {
 	local k s=0 v
@@ -206,6 +217,7 @@ flood_phase() {
 		[ "$(fs__kv "$hrep" won)" = "$HONEST_USERS" ] && echo 1)" \
 		"$name: flashsale-dp up, every honest claim answered WON during the flood" \
 		"honest (window $WINDOW): $(grep -E '^(sent|replies|claims_per_s|p50_us|p99_us|won|retry|elapsed_s)=' "$hrep" | tr '\n' ' ')" \
+		"flashsale-dp in this phase: received $rx_d, answered $((s1[1] - s0[1])), its TX refused $tx_d" \
 		"flood: $GENS flashgen --no-reply, $fsent frames taken by its port at $fsps/s = $(awk -v a="$fsps" -v c="$cap" 'BEGIN { printf "%.2f", a / c }')x the honest capacity; its port refused $frefused offers (pending frames offered again every loop turn: $(awk -v a="$frefused" -v s="$FLOOD_S" -v c="$cap" 'BEGIN { printf "%.0f", a / s / c }')x capacity in offers/s)"
 	# a flood peer that leaves at --max-seconds takes the frames still in its ring with it (at
 	# most one ring, 2^12, each): they were never the dataplane's
@@ -224,6 +236,21 @@ flood_phase() {
 TX_DROPPED_TOTAL=0
 flood_phase soldout $SOLD "$cap_so"
 flood_phase open $OPEN "$cap_won"
+# the line flood: 50x the larger of the two capacities of the sold-out sale
+intake=$(awk -v a="$(sum_kv soldout sends_per_s)" 'BEGIN { printf "%d", a }')
+line_cap=$(awk -v a="$intake" -v b="$cap_so" 'BEGIN { printf "%d", (a > b ? a : b) }')
+LINE_RATE=$((50 * line_cap))
+F_CLAIMS=1000 # 10^10 frames: the line runs for the whole FLOOD_S
+flood_phase line50 $SOLD "$line_cap"
+LINE_RATE=
+F_CLAIMS=1
+lsent=$(sum_kv line50 sent)
+ldropped=$(sum_kv line50 line_dropped)
+loffered=$(sum_kv line50 offered_per_s)
+ft_tap "$([ "${ldropped:-0}" -gt 0 ] && [ "$lsent" -gt 0 ] &&
+	awk -v o="$loffered" -v c="$line_cap" 'BEGIN { exit !(o >= 49.5 * c) }' && echo 1)" \
+	"line50: a line at 50x capacity: frames that met a full ring dropped and counted ($ldropped), the port took $lsent" \
+	"presented $loffered frames/s = $(ratio_of "$loffered" "$line_cap")x capacity $line_cap/s (the larger of the honest sold-out run, $cap_so/s, and the sold-out flood's intake, $intake/s); the port took $(ratio_of "$lsent" "$((lsent + ldropped))") of them"
 open_status=$(tel "/flashsale/sale/status,$OPEN")
 open_sold=$(json_num "$open_status" sold)
 ft_tap "$([ -n "$open_sold" ] && [ "$open_sold" -gt 0 ] && [ "$open_sold" -le "$OPEN_STOCK" ] && echo 1)" \
@@ -233,10 +260,13 @@ ft_tap "$([ -n "$open_sold" ] && [ "$open_sold" -gt 0 ] && [ "$open_sold" -le "$
 # A flood peer that stops reading (SIGSTOP): its replies sit in the memif ring, which holds
 # copies, not our mbufs; then it is killed with its rings full.
 read -ra s0 <<<"$(stats rx_pkts tx_pkts tx_dropped drops)"
+F_CLAIMS=100 # 10^9 claims: still flooding at the SIGSTOP and the SIGKILL below (30 s at most)
 flood kill 1 $SOLD 30
+F_CLAIMS=1
 fpid=${F_PIDS[0]}
 sleep 1.5
-kill -STOP "$fpid"
+was_stopped=0
+kill -STOP "$fpid" && was_stopped=1
 sleep 0.5
 stopped_mb=$(settle_mbufs "$base")
 stopped_pools=$(pools)
@@ -244,6 +274,7 @@ kill -CONT "$fpid"
 sleep 1
 kill -KILL "$fpid"
 wait "$fpid" 2>/dev/null
+krc=$?
 F_PIDS=()
 sleep 0.5
 alive=0
@@ -252,12 +283,12 @@ quiesce
 read -ra s1 <<<"$(stats rx_pkts tx_pkts tx_dropped drops)"
 TX_DROPPED_TOTAL=$((TX_DROPPED_TOTAL + s1[2] - s0[2]))
 mb=$(settle_mbufs "$base")
-ft_tap "$([ "$stopped_mb" = "$base" ] && echo 1)" \
+ft_tap "$([ $was_stopped = 1 ] && [ "$stopped_mb" = "$base" ] && echo 1)" \
 	"a flood peer stopped mid-flood (SIGSTOP, replies unread in its ring): mbufs in use $stopped_mb = baseline $base" \
 	"pools: $stopped_pools"
-ft_tap "$([ $alive = 1 ] && [ "$mb" = "$base" ] && [ "${s1[0]}" = $((s1[1] + s1[2] + s1[3])) ] && echo 1)" \
+ft_tap "$([ $krc = 137 ] && [ $alive = 1 ] && [ "$mb" = "$base" ] && [ "${s1[0]}" = $((s1[1] + s1[2] + s1[3])) ] && echo 1)" \
 	"flood peer killed (SIGKILL) mid-flood: flashsale-dp up, mbufs in use $mb = baseline, rx ${s1[0]} = tx ${s1[1]} + tx_dropped ${s1[2]} + drops ${s1[3]}" \
-	"received $((s1[0] - s0[0])) flood frames in 2.5 s; tx_dropped +$((s1[2] - s0[2]))"
+	"flood exit status $krc (137: killed while flooding); received $((s1[0] - s0[0])) flood frames in 2.5 s; tx_dropped +$((s1[2] - s0[2]))"
 # the port serves the next peer, and honest claims are still answered
 flood after 1 $SOLD 2
 honest after.honest $HON "$USER" "$HONEST_USERS" "$WINDOW"
