@@ -26,7 +26,7 @@ claims=${1:-2000000}
 window=${FS_BENCH_WINDOW:-2048}
 build=${FS_BUILD_DIR:-$FS_ROOT/build-release}
 case $build in /*) ;; *) build=$PWD/$build ;; esac
-scenarios=" ${FS_BENCH_SCENARIOS:-testpmd win soldout mix redis scale fsync token flood} "
+scenarios=" ${FS_BENCH_SCENARIOS:-testpmd win soldout mix redis scale fsync token flood flood50} "
 want() { [[ $scenarios == *" $1 "* ]]; }
 
 fs_is_root || fs_die "run as root (hugepages, DPDK)"
@@ -102,13 +102,14 @@ gen() {
 # flood_start NAME SALE SOURCES RATE SECONDS [OUT]: a second flashgen (own prefix, CPU 0, nice 10
 # so it takes a small share of the CPU the honest flashgen uses) on NAME/flood.sock sending up to
 # 10,000,000 claims once each (--no-reply) from SOURCES spoofed addresses at RATE/s (0: at once)
-# for at most SECONDS; report in NAME/OUT (flood.out).
+# for at most SECONDS; report in NAME/OUT (flood.out). flood_opts: more flashgen options.
+flood_opts=()
 flood_start() {
 	local name=$1 out=${6:-flood.out}
 	nice -n 10 "$build/dataplane/flashgen" --no-pci --file-prefix "$flood_prefix" -m 512 \
 		--lcores 0@0 --vdev "net_memif0,role=client,socket=$work/$name/flood.sock,rsize=12" \
 		-- --dst-ip "$addr" --src-ip 10.0.0.1 --src-ips "$3" --sale "$2" --users 10000000 \
-		--user-base 1 --no-reply --rate "$4" --max-seconds "$5" >"$work/$name/$out" \
+		--user-base 1 --no-reply --rate "$4" --max-seconds "$5" "${flood_opts[@]}" >"$work/$name/$out" \
 		2>"$work/$name/flood.err" &
 	flood_pid=$!
 	fs_cleanup_add "fs_stop $flood_pid 5"
@@ -395,6 +396,45 @@ if want flood; then
 		'BEGIN { if (a > 0) printf "%+.1f%%", 100 * (b - a) / a }') vs the same flood from 1 source")
 elif want flood; then
 	notes+=("flood scenarios skipped: this flashgen has no --src-ips")
+fi
+
+if want flood50; then
+	# Issue 4's flood: a line presenting 50x the dataplane's sold-out capacity (scenario 3, or a
+	# run here) whatever it takes (flashgen --line-rate: frames that meet a full memif ring are
+	# dropped and counted, as a NIC drops on a full RX ring), on a sold-out sale; honest claims
+	# on the other port 1 s in. Read: the dataplane's intake and answers during the flood
+	# against its capacity, what the line dropped, mbufs in use back to the baseline.
+	cap=$(kv soldout claims_per_s)
+	DP_FLOOD_PORT=1 dp_start flood50
+	sale 5 "$claims"
+	sale 6 1
+	if [ -z "$cap" ]; then
+		gen flood50 cap.out 6 0 "$claims"
+		cap=$(kv flood50 cap.out claims_per_s)
+	fi
+	cap=${cap%.*}
+	line_secs=${FS_BENCH_FLOOD50_S:-6}
+	mb0=$(stat mbuf_in_use)
+	read -r rx0 tx0 txd0 <<<"$(tel /flashsale/stats | python3 -c 'import json,sys
+s = json.load(sys.stdin)["/flashsale/stats"]; print(s["rx_pkts"], s["tx_pkts"], s["tx_dropped"])')"
+	flood_opts=(--line-rate $((50 * cap)) --claims 1000)
+	flood_start flood50 6 1000 0 "$line_secs"
+	flood_opts=()
+	sleep 1
+	gen flood50 gen.out 5 1 "$claims"
+	flood_wait flood50
+	sleep 1
+	read -r rx1 tx1 txd1 <<<"$(tel /flashsale/stats | python3 -c 'import json,sys
+s = json.load(sys.stdin)["/flashsale/stats"]; print(s["rx_pkts"], s["tx_pkts"], s["tx_dropped"])')"
+	mb1=$(stat mbuf_in_use)
+	dp_stop
+	row flood50 "honest + 50x line flood (sold out)" "$dp_hwm"
+	fo=$work/flood50/flood.out
+	l_sent=$(fs__kv "$fo" sent)
+	l_drop=$(fs__kv "$fo" line_dropped)
+	l_off=$(fs__kv "$fo" offered_per_s)
+	l_secs=$(awk -v s="$l_sent" -v d="$l_drop" -v o="$l_off" 'BEGIN { if (o > 0) printf "%.3f", (s + d) / o }')
+	notes+=("50x flood: line $(fs__kv "$fo" offered_per_s) frames/s = $(ratio "$l_off" "$cap")x the sold-out capacity $cap/s for ${l_secs}s; the port took $l_sent ($(awk -v a="$l_sent" -v s="$l_secs" 'BEGIN { if (s > 0) printf "%.0f", a / s }')/s = $(ratio "$(awk -v a="$l_sent" -v s="$l_secs" 'BEGIN { if (s > 0) printf "%.0f", a / s }')" "$cap")x capacity), the line dropped $l_drop (counted); flashsale-dp received $((rx1 - rx0)), answered $((tx1 - tx0)), its TX refused $((txd1 - txd0)) (the flood peer reads replies slower than it sends); honest: $(kv flood50 replies) of $claims answered; mbufs in use $mb0 -> $mb1")
 fi
 
 r2=$(kv win claims_per_s)
