@@ -27,7 +27,9 @@ enum fs_win {
 
 /**
  * Create a table for a sale of @p stock units: capacity is the next power of two >= 2 * stock + 64.
- * @return NULL with errno ENOMEM. Control path (uses calloc).
+ * Memory: capacity x 16 bytes, an anonymous mapping advised for transparent huge pages, faulted
+ * in at once when it is at most 256 MiB (stock up to ~8 M units), else as claims touch it.
+ * @return NULL with errno ENOMEM. Control path (mmap, madvise): not on a worker lcore.
  */
 struct fs_winners *fs_winners_create(uint64_t stock);
 void fs_winners_free(struct fs_winners *w);
