@@ -9,6 +9,7 @@
 #include <rte_ip.h>
 #include <rte_udp.h>
 
+#include "cksum.h"
 #include "fcp.h"
 #include "frame.h"
 
@@ -38,28 +39,22 @@ static inline bool fs_frame_ip_unanswerable(uint32_t ip_be, uint32_t self_be)
 	return ip == 0 || ip == UINT32_MAX || (ip & 0xf0000000u) == 0xe0000000u || ip_be == self_be;
 }
 
+/*
+ * Partial one's complement sum of the RFC 768 pseudo-header (source, destination, zero,
+ * protocol 17, UDP length) in host-order words, as fs_cksum_add() sums the datagram.
+ */
+static inline uint64_t fs_frame_udp_psd_sum(const struct rte_ipv4_hdr *ip, uint16_t udp_len)
+{
+	return (uint64_t)ip->src_addr + ip->dst_addr + rte_cpu_to_be_16(IPPROTO_UDP) +
+	       rte_cpu_to_be_16(udp_len);
+}
+
 /* RFC 768 checksum over the UDP datagram as its length field gives it, pseudo-header included. */
 static inline bool fs_frame_udp_cksum_ok(
 	const struct rte_ipv4_hdr *ip, const uint8_t *udp, uint16_t udp_len)
 {
-	struct {
-		rte_be32_t src;
-		rte_be32_t dst;
-		uint8_t zero;
-		uint8_t proto;
-		rte_be16_t len;
-	} __rte_packed psd = {
-		.src = ip->src_addr,
-		.dst = ip->dst_addr,
-		.zero = 0,
-		.proto = IPPROTO_UDP,
-		.len = rte_cpu_to_be_16(udp_len),
-	};
-	uint32_t sum;
-
-	sum = __rte_raw_cksum(&psd, sizeof(psd), 0);
-	sum = __rte_raw_cksum(udp, udp_len, sum);
-	return __rte_raw_cksum_reduce(sum) == 0xffff;
+	return fs_cksum_fold(fs_cksum_add(udp, udp_len, fs_frame_udp_psd_sum(ip, udp_len))) ==
+	       0xffff;
 }
 
 static enum fs_frame_kind fs_frame_classify_arp(const struct fs_frame_cfg *cfg,
@@ -167,7 +162,7 @@ static enum fs_frame_kind fs_frame_classify_ipv4(const struct fs_frame_cfg *cfg,
 	if (len < info->l3_off + hdr_len)
 		return fs_frame_drop(info, FS_DROP_TRUNCATED);
 	/* RFC 1071: the one's complement sum of a correct header, options included, is 0xffff. */
-	if (rte_raw_cksum(ip, hdr_len) != 0xffff)
+	if (fs_cksum_fold(fs_cksum_add(ip, hdr_len, 0)) != 0xffff)
 		return fs_frame_drop(info, FS_DROP_IP_CKSUM);
 	tot_len = rte_be_to_cpu_16(ip->total_length);
 	if (tot_len > len - info->l3_off || tot_len < hdr_len)
@@ -304,9 +299,15 @@ uint32_t fs_frame_fcp_reply(const struct fs_frame_cfg *cfg, uint8_t *frame,
 	ip->src_addr = cfg->ip;
 	ip->dst_addr = peer;
 	ip->hdr_checksum = 0;
-	ip->hdr_checksum = rte_ipv4_cksum(ip);
-	/* Sums the 56 bytes the total length names; a zero result is sent as 0xffff (RFC 768). */
-	udp->dgram_cksum = rte_ipv4_udptcp_cksum(ip, udp);
+	ip->hdr_checksum = (uint16_t)~fs_cksum_fold(fs_cksum_add(ip, FS_FRAME_IPV4_MIN_HDR, 0));
+	/*
+	 * The 56 bytes of the datagram and its pseudo-header (what rte_ipv4_udptcp_cksum() sums,
+	 * with 32-bit additions); a computed 0 is sent as 0xffff (RFC 768: 0 means "no checksum").
+	 */
+	udp->dgram_cksum = (uint16_t)~fs_cksum_fold(fs_cksum_add(udp, FS_FRAME_UDP_HDR + FS_FCP_LEN,
+		fs_frame_udp_psd_sum(ip, FS_FRAME_UDP_HDR + FS_FCP_LEN)));
+	if (udp->dgram_cksum == 0)
+		udp->dgram_cksum = 0xffff;
 	return (uint32_t)new_l4_off + FS_FRAME_UDP_HDR + FS_FCP_LEN;
 }
 
