@@ -107,6 +107,30 @@ void fs_fcp_encode_reply(const struct fs_fcp_reply *rep, uint8_t out[FS_FCP_LEN]
 	fs_fcp_st64(out + 40, rep->request_id);
 }
 
+uint16_t fs_fcp_reply_sum(const struct fs_fcp_reply *rep)
+{
+	/*
+	 * The encoded fields as big-endian 16-bit words, added as numbers: a 32-bit field adds as
+	 * one number (hi * 65536 + lo = hi + lo modulo 0xffff, which is all the folded sum keeps).
+	 * Byte offsets as in fs_fcp_encode_reply: every field starts at an even offset but type
+	 * (odd: the low byte of the word at 2) and status (even: the high byte of the word at 16).
+	 */
+	uint64_t s = (uint64_t)FS_FCP_MAGIC + ((uint32_t)FS_FCP_VERSION << 8 | rep->type) +
+		     rep->sale_id + (rep->user_id >> 32) + (uint32_t)rep->user_id +
+		     ((uint32_t)rep->status << 8) + rep->node_id + rep->retry_after_ms +
+		     (rep->order_id >> 32) + (uint32_t)rep->order_id + rep->remaining +
+		     (rep->request_id >> 32) + (uint32_t)rep->request_id;
+	uint16_t be;
+
+	s = (s & 0xffffffffu) + (s >> 32);
+	s = (s & 0xffffu) + (s >> 16);
+	s = (s & 0xffffu) + (s >> 16);
+	s = (s & 0xffffu) + (s >> 16);
+	/* a big-endian word sum; host-order words sum to its byte swap (RFC 1071 2(B)) */
+	be = (uint16_t)s;
+	return be16toh(be);
+}
+
 int fs_fcp_decode_reply(const uint8_t *buf, size_t len, struct fs_fcp_reply *rep)
 {
 	if (len != FS_FCP_LEN || fs_fcp_ld16(buf) != FS_FCP_MAGIC || buf[2] != FS_FCP_VERSION)

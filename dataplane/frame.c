@@ -271,6 +271,14 @@ uint32_t fs_frame_icmp_reply(const struct fs_frame_cfg *cfg, uint8_t *frame, uin
 uint32_t fs_frame_fcp_reply(const struct fs_frame_cfg *cfg, uint8_t *frame,
 	const struct fs_frame_info *info, const uint8_t reply[48])
 {
+	/* summed before the reply moves (it may be the request payload) */
+	return fs_frame_fcp_reply_sum(
+		cfg, frame, info, reply, fs_cksum_fold(fs_cksum_add(reply, FS_FCP_LEN, 0)));
+}
+
+uint32_t fs_frame_fcp_reply_sum(const struct fs_frame_cfg *cfg, uint8_t *frame,
+	const struct fs_frame_info *info, const uint8_t reply[48], uint16_t reply_sum)
+{
 	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)frame;
 	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(frame + info->l3_off);
 	uint16_t new_l4_off = info->l3_off + FS_FRAME_IPV4_MIN_HDR;
@@ -279,12 +287,17 @@ uint32_t fs_frame_fcp_reply(const struct fs_frame_cfg *cfg, uint8_t *frame,
 	uint32_t peer = ip->src_addr;
 	uint16_t peer_port = req_udp->src_port;
 	uint16_t our_port = req_udp->dst_port;
+	uint8_t tos = ip->type_of_service;
+	uint64_t addrs, sum;
+	uint16_t c;
 
 	rte_ether_addr_copy(&eth->src_addr, &eth->dst_addr);
 	memcpy(&eth->src_addr, cfg->mac, RTE_ETHER_ADDR_LEN);
 
-	/* memmove: @p reply may be the request payload itself, which moves down with options. */
-	memmove(frame + new_l4_off + FS_FRAME_UDP_HDR, reply, FS_FCP_LEN);
+	/* @p reply may already be in place (encoded over the request payload, no IP options), or
+	 * be the request payload, which moves down with the options: memmove. */
+	if (reply != frame + new_l4_off + FS_FRAME_UDP_HDR)
+		memmove(frame + new_l4_off + FS_FRAME_UDP_HDR, reply, FS_FCP_LEN);
 	udp->src_port = our_port;
 	udp->dst_port = peer_port;
 	udp->dgram_len = rte_cpu_to_be_16(FS_FRAME_UDP_HDR + FS_FCP_LEN);
@@ -298,16 +311,22 @@ uint32_t fs_frame_fcp_reply(const struct fs_frame_cfg *cfg, uint8_t *frame,
 	ip->next_proto_id = IPPROTO_UDP;
 	ip->src_addr = cfg->ip;
 	ip->dst_addr = peer;
-	ip->hdr_checksum = 0;
-	ip->hdr_checksum = (uint16_t)~fs_cksum_fold(fs_cksum_add(ip, FS_FRAME_IPV4_MIN_HDR, 0));
 	/*
-	 * The 56 bytes of the datagram and its pseudo-header (what rte_ipv4_udptcp_cksum() sums,
-	 * with 32-bit additions); a computed 0 is sent as 0xffff (RFC 768: 0 means "no checksum").
+	 * Both checksums from the values just stored, as big-endian 16-bit words added as numbers
+	 * (a 32-bit address adds as one: 65536 = 1 modulo 0xffff), folded once (fs_cksum_fold).
+	 * IPv4: the 20 header bytes, checksum 0. UDP: the RFC 768 pseudo-header (addresses, 17,
+	 * length), the header (ports, length, checksum 0) and the payload's sum, byte-swapped to
+	 * big-endian words; a computed 0 is sent as 0xffff (0 means "no checksum").
 	 */
-	udp->dgram_cksum = (uint16_t)~fs_cksum_fold(fs_cksum_add(udp, FS_FRAME_UDP_HDR + FS_FCP_LEN,
-		fs_frame_udp_psd_sum(ip, FS_FRAME_UDP_HDR + FS_FCP_LEN)));
-	if (udp->dgram_cksum == 0)
-		udp->dgram_cksum = 0xffff;
+	addrs = (uint64_t)rte_be_to_cpu_32(cfg->ip) + rte_be_to_cpu_32(peer);
+	sum = (0x4500u | tos) + (FS_FRAME_IPV4_MIN_HDR + FS_FRAME_UDP_HDR + FS_FCP_LEN) +
+	      RTE_IPV4_HDR_DF_FLAG + ((uint32_t)FS_FRAME_TTL << 8 | IPPROTO_UDP) + addrs;
+	ip->hdr_checksum = rte_cpu_to_be_16((uint16_t)~fs_cksum_fold(sum));
+	sum = addrs + IPPROTO_UDP + 2 * (FS_FRAME_UDP_HDR + FS_FCP_LEN) +
+	      rte_be_to_cpu_16(our_port) + rte_be_to_cpu_16(peer_port) +
+	      rte_be_to_cpu_16(reply_sum);
+	c = (uint16_t)~fs_cksum_fold(sum);
+	udp->dgram_cksum = rte_cpu_to_be_16(c == 0 ? 0xffff : c);
 	return (uint32_t)new_l4_off + FS_FRAME_UDP_HDR + FS_FCP_LEN;
 }
 

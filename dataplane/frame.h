@@ -60,12 +60,23 @@ uint32_t fs_frame_icmp_reply(const struct fs_frame_cfg *cfg, uint8_t *frame, uin
 /**
  * Turn a frame classified FS_FRAME_FCP into its reply, in place: the 48-byte reply payload
  * @p reply is written, MACs, addresses and ports swapped, the VLAN tag kept, IP options removed
- * (IHL 5, the UDP header and payload moved down), TTL 64, IP id 0, DF set, IPv4 checksum
- * (rte_ipv4_cksum) and UDP checksum (rte_ipv4_udptcp_cksum) computed.
+ * (IHL 5, the UDP header and payload moved down), TTL 64, IP id 0, DF set, IPv4 and UDP
+ * checksums computed (cksum.h: the values rte_ipv4_cksum and rte_ipv4_udptcp_cksum give).
+ * @p reply may be anywhere, the request's payload included; when it is already at the reply's
+ * payload offset (l3_off + 28: a request without IP options, encoded in place) it is not copied.
  * @return the reply frame length in bytes (l3_off + 20 + 8 + 48), never more than the request.
  */
 uint32_t fs_frame_fcp_reply(const struct fs_frame_cfg *cfg, uint8_t *frame,
 	const struct fs_frame_info *info, const uint8_t reply[48]);
+
+/**
+ * fs_frame_fcp_reply() with the payload's sum given: @p reply_sum is fs_fcp_reply_sum() of the
+ * reply @p reply encodes (or fs_cksum_fold(fs_cksum_add(reply, 48, 0))). Both checksums are then
+ * computed from values, with no read-back of the bytes just written. The claim path's variant.
+ * @return as fs_frame_fcp_reply(); the frame is byte for byte the same.
+ */
+uint32_t fs_frame_fcp_reply_sum(const struct fs_frame_cfg *cfg, uint8_t *frame,
+	const struct fs_frame_info *info, const uint8_t reply[48], uint16_t reply_sum);
 
 /**
  * Build a complete FCP request frame (Ethernet, optional VLAN, IPv4 IHL 5, UDP with checksum),

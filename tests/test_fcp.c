@@ -7,6 +7,7 @@
 #include <criterion/parameterized.h>
 
 #include "counters.h"
+#include "cksum.h"
 #include "fcp.h"
 
 static const uint8_t key[FS_FCP_TOKEN_LEN] = {0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08,
@@ -322,4 +323,37 @@ Test(counters, names)
 	cr_expect_null(fs_counter_name(FS_CNT__COUNT));
 	for (int c = 0; c < FS_CNT__COUNT; c++)
 		cr_expect_not_null(fs_counter_name(c));
+}
+
+/* The reply's sum from its fields equals the sum of its encoded bytes (cksum.h), any values. */
+Test(fcp, reply_sum_equals_sum_of_encoded_bytes)
+{
+	uint64_t x = 0x243f6a8885a308d3ull;
+
+	for (int i = 0; i < 20000; i++) {
+		struct fs_fcp_reply rep;
+		uint8_t buf[FS_FCP_LEN];
+		uint64_t r[6];
+
+		for (int k = 0; k < 6; k++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			r[k] = i < 2 ? (i == 0 ? 0 : UINT64_MAX) : x;
+		}
+		rep = (struct fs_fcp_reply){
+			.type = (uint8_t)r[0],
+			.sale_id = (uint32_t)(r[0] >> 8),
+			.user_id = r[1],
+			.status = (uint8_t)(r[0] >> 40),
+			.node_id = (uint16_t)(r[0] >> 48),
+			.retry_after_ms = (uint32_t)r[2],
+			.order_id = r[3],
+			.remaining = (uint32_t)(r[2] >> 32),
+			.request_id = r[4],
+		};
+		fs_fcp_encode_reply(&rep, buf);
+		cr_assert_eq(fs_fcp_reply_sum(&rep), fs_cksum_fold(fs_cksum_add(buf, FS_FCP_LEN, 0)),
+			"round %d", i);
+	}
 }

@@ -819,6 +819,49 @@ Test(frame, fcp_reply_strips_options)
 	}
 }
 
+/*
+ * The claim path's variant (payload sum from the reply's fields, checksums from values) builds
+ * the same frame byte for byte, for any TOS (kept) and reply values.
+ */
+Test(frame, fcp_reply_sum_variant_same_frame)
+{
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+
+	for (int i = 0; i < 2000; i++) {
+		uint8_t a[BUF] __attribute__((aligned(8))), b[BUF] __attribute__((aligned(8)));
+		uint8_t reply[FS_FCP_LEN];
+		struct fs_frame_info ia, ib;
+		struct fs_fcp_reply rep;
+		uint32_t len = make_fcp(a, i % 2 ? TCI : 0), l3 = i % 2 ? 18 : 14, ra, rb;
+		struct rte_ipv4_hdr *ip = ip_at(a, l3);
+
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		ip->type_of_service = (uint8_t)x;
+		ipfix(a, l3);
+		rep = (struct fs_fcp_reply){.type = FS_FCP_CLAIM_RESULT,
+			.sale_id = (uint32_t)x,
+			.user_id = x * 3,
+			.status = (uint8_t)(x % FS_ST__COUNT),
+			.node_id = (uint16_t)(x >> 16),
+			.retry_after_ms = (uint32_t)(x >> 20),
+			.order_id = ~x,
+			.remaining = (uint32_t)(x >> 32),
+			.request_id = x ^ 0x5555};
+		fs_fcp_encode_reply(&rep, reply);
+		memcpy(b, a, len);
+		cr_assert_eq(classify_exact(a, len, &ia, &cfg), FS_FRAME_FCP, "round %d", i);
+		cr_assert_eq(classify_exact(b, len, &ib, &cfg), FS_FRAME_FCP, "round %d", i);
+		ra = fs_frame_fcp_reply(&cfg, a, &ia, reply);
+		rb = fs_frame_fcp_reply_sum(&cfg, b, &ib, reply, fs_fcp_reply_sum(&rep));
+		cr_assert_eq(ra, rb);
+		cr_assert_arr_eq(a, b, ra, "round %d", i);
+		cr_assert_eq(ip_at(b, l3)->type_of_service, (uint8_t)x, "TOS kept");
+		check_fcp_reply(b, rb, l3, reply);
+	}
+}
+
 /* The reply may be written from the request's own payload bytes (aliasing is allowed). */
 Test(frame, fcp_reply_from_payload_in_place)
 {
