@@ -26,7 +26,7 @@ claims=${1:-2000000}
 window=${FS_BENCH_WINDOW:-2048}
 build=${FS_BUILD_DIR:-$FS_ROOT/build-release}
 case $build in /*) ;; *) build=$PWD/$build ;; esac
-scenarios=" ${FS_BENCH_SCENARIOS:-testpmd win soldout mix redis scale fsync token flood flood50} "
+scenarios=" ${FS_BENCH_SCENARIOS:-testpmd win soldout mix redis scale fsync token flood flood50 pcap} "
 want() { [[ $scenarios == *" $1 "* ]]; }
 
 fs_is_root || fs_die "run as root (hugepages, DPDK)"
@@ -435,6 +435,65 @@ s = json.load(sys.stdin)["/flashsale/stats"]; print(s["rx_pkts"], s["tx_pkts"], 
 	l_off=$(fs__kv "$fo" offered_per_s)
 	l_secs=$(awk -v s="$l_sent" -v d="$l_drop" -v o="$l_off" 'BEGIN { if (o > 0) printf "%.3f", (s + d) / o }')
 	notes+=("50x flood: line $(fs__kv "$fo" offered_per_s) frames/s = $(ratio "$l_off" "$cap")x the sold-out capacity $cap/s for ${l_secs}s; the port took $l_sent ($(awk -v a="$l_sent" -v s="$l_secs" 'BEGIN { if (s > 0) printf "%.0f", a / s }')/s = $(ratio "$(awk -v a="$l_sent" -v s="$l_secs" 'BEGIN { if (s > 0) printf "%.0f", a / s }')" "$cap")x capacity), the line dropped $l_drop (counted); flashsale-dp received $((rx1 - rx0)), answered $((tx1 - tx0)), its TX refused $((txd1 - txd0)) (the flood peer reads replies slower than it sends); honest: $(kv flood50 replies) of $claims answered; mbufs in use $mb0 -> $mb1")
+fi
+
+if want pcap; then
+	# One worker lcore with the generator taken away: net_pcap replays a pcap of 4096 claims
+	# (distinct users and sources, a sold-out sale) from memory without end (infinite_rx) and
+	# drops what is sent, so the worker is never idle and its bursts are always full. The same
+	# port under dpdk-testpmd macswap is this link's limit. Rates over FS_BENCH_PCAP_S seconds
+	# (default 3) of the dataplane's own counters (claims, busy_cycles) and testpmd's Rx-pps.
+	mkdir -p "$work/pcap"
+	pcap_s=${FS_BENCH_PCAP_S:-3}
+	# the PMD's MAC (its frames must be addressed to it): from a first start on a 1-frame pcap
+	python3 "$FS_ROOT/scripts/bench-pcap.py" "$work/pcap/probe.pcap" 02:00:00:00:00:01 "$addr" 2 1
+	pcap_vdev() { echo "net_pcap0,rx_pcap=$1,infinite_rx=1"; }
+	"$build/dataplane/flashsale-dp" --no-pci --file-prefix "$dp_prefix" -m 512 --lcores 0@0,1@1 \
+		--vdev "$(pcap_vdev "$work/pcap/probe.pcap")" -- --addr "$addr" \
+		--state-dir "$work/pcap/probe-state" >"$work/pcap/probe.log" 2>&1 &
+	dp_pid=$!
+	fs_cleanup_add "fs_stop $dp_pid 15"
+	fs_wait_line "$work/pcap/probe.log" '^flashsale-dp ready' 60 "$dp_pid" ||
+		fs_die "flashsale-dp did not start on net_pcap: $(tail -n 5 "$work/pcap/probe.log")"
+	pcap_mac=$(sed -n 's/.* net_pcap0 mac \([0-9a-f:]*\) .*/\1/p' "$work/pcap/probe.log" | head -n 1)
+	dp_stop
+	[ -n "$pcap_mac" ] || fs_die "no net_pcap0 MAC in $work/pcap/probe.log"
+	python3 "$FS_ROOT/scripts/bench-pcap.py" "$work/pcap/claims.pcap" "$pcap_mac" "$addr" 2 4096
+
+	fs_log "scenario: one worker saturated by net_pcap (infinite_rx), sold out, ${pcap_s}s"
+	"$build/dataplane/flashsale-dp" --no-pci --file-prefix "$dp_prefix" -m 512 --lcores 0@0,1@1 \
+		--vdev "$(pcap_vdev "$work/pcap/claims.pcap")" -- --addr "$addr" \
+		--state-dir "$work/pcap/state" >"$work/pcap/dp.log" 2>&1 &
+	dp_pid=$!
+	fs_cleanup_add "fs_stop $dp_pid 15"
+	fs_wait_line "$work/pcap/dp.log" '^flashsale-dp ready' 60 "$dp_pid" ||
+		fs_die "flashsale-dp did not start on net_pcap: $(tail -n 5 "$work/pcap/dp.log")"
+	sale 2 1
+	sleep 0.5
+	pcap_stats() { tel /flashsale/stats | python3 -c 'import json,sys,time
+s = json.load(sys.stdin)["/flashsale/stats"]
+print("%.6f %d %d %d %d" % (time.time(), s["claims"], s["busy_cycles"], s["sold_out"], s["drops"]))'; }
+	read -r t0 c0 b0 so0 d0 <<<"$(pcap_stats)"
+	sleep "$pcap_s"
+	read -r t1 c1 b1 so1 d1 <<<"$(pcap_stats)"
+	dp_stop
+	pcap_rate=$(awk -v a="$c0" -v b="$c1" -v s="$t0" -v e="$t1" 'BEGIN { printf "%.0f", (b - a) / (e - s) }')
+	pcap_cyc=$(awk -v a="$c0" -v b="$c1" -v x="$b0" -v y="$b1" 'BEGIN { if (b > a) printf "%.0f", (y - x) / (b - a); else print "-" }')
+	[ $((c1 - c0)) -gt 0 ] && [ $((d1 - d0)) -eq 0 ] ||
+		fs_die "pcap: no claims answered or frames dropped (claims $c0 -> $c1, drops $d0 -> $d1)"
+
+	fs_log "scenario: dpdk-testpmd macswap on the same net_pcap port, ${pcap_s}s"
+	timeout -s INT $((pcap_s + 3)) dpdk-testpmd --no-pci --file-prefix "$pmd_prefix" -m 512 \
+		--lcores 0@0,1@1 --vdev "$(pcap_vdev "$work/pcap/claims.pcap")" -- \
+		--forward-mode=macswap --nb-cores=1 --auto-start --stats-period 1 \
+		</dev/null >"$work/pcap/pmd.log" 2>&1 || true
+	rm -rf "/var/run/dpdk/$pmd_prefix"
+	pcap_link=$(sed -n 's/.*Rx-pps: *\([0-9]*\).*/\1/p' "$work/pcap/pmd.log" | sort -n | tail -n 1)
+	rows+=("$(printf '%-40s %10s %11s %8s %9s %9s %9s %8s' "pcap: testpmd macswap (link limit)" \
+		- "${pcap_link:--}" - - - - -)")
+	rows+=("$(printf '%-40s %10s %11s %8s %9s %9s %9s %8s' "pcap: flashsale-dp sold out, 1 worker" \
+		$((c1 - c0)) "$pcap_rate" "$(ratio "$pcap_rate" "${pcap_link:-}")" "$pcap_cyc" - - -)")
+	notes+=("pcap rows: one worker never idle (net_pcap infinite_rx replays 4096 claims from memory, TX dropped); /testpmd column is against the pcap testpmd row; sold_out answers in the window: $((so1 - so0)) of $((c1 - c0))")
 fi
 
 r2=$(kv win claims_per_s)
