@@ -1023,3 +1023,19 @@ Test(frame, icmp_echo_reply)
 		}
 	}
 }
+
+/* fs_frame_build_request's checksums verify with DPDK's own functions, VLAN or not. */
+Test(frame, build_request_checksums_verify_with_rte)
+{
+	for (int vlan = 0; vlan < 2; vlan++) {
+		uint8_t f[BUF] __attribute__((aligned(8)));
+		uint32_t l3 = vlan ? 18 : 14;
+		uint32_t len = make_fcp(f, vlan ? TCI : 0);
+		struct rte_ipv4_hdr *ip = ip_at(f, l3);
+
+		cr_expect_eq(len, l3 + 76);
+		cr_expect_eq(rte_raw_cksum(ip, 20), 0xffff, "IP checksum");
+		cr_expect_eq(rte_ipv4_udptcp_cksum_verify(ip, udp_at(f, l3)), 0, "UDP checksum");
+		cr_expect_eq(ip->type_of_service, 0);
+	}
+}
