@@ -250,9 +250,10 @@ static int journal_roll(struct fs_journal *j)
 	}
 	j->prev = j->base;
 	j->prev_sync = j->sync_pos;
-	j->base = next;
+	/* relaxed atomic stores: fs_journal_prefault() reads them from another thread */
+	__atomic_store_n(&j->base, next, __ATOMIC_RELAXED);
 	j->seg_no++;
-	j->pos = 0;
+	__atomic_store_n(&j->pos, 0, __ATOMIC_RELAXED);
 	j->sync_pos = 0;
 	return 0;
 }
@@ -287,9 +288,25 @@ int fs_journal_append(struct fs_journal *j, struct fs_jrec *rec)
 	memcpy((uint8_t *)dst + sizeof(dst->magic), (const uint8_t *)rec + sizeof(rec->magic),
 		sizeof(*rec) - sizeof(rec->magic));
 	__atomic_store_n(&dst->magic, rec->magic, __ATOMIC_RELEASE);
-	j->pos++;
+	__atomic_store_n(&j->pos, j->pos + 1, __ATOMIC_RELAXED); /* read by fs_journal_prefault */
 	j->next_seq++;
 	return 0;
+}
+
+void fs_journal_prefault(const struct fs_journal *j, size_t bytes)
+{
+	struct fs_jrec *base = __atomic_load_n(&j->base, __ATOMIC_RELAXED);
+	uint32_t pos = __atomic_load_n(&j->pos, __ATOMIC_RELAXED);
+	uintptr_t from, to, end;
+
+	if (base == NULL || pos >= FS_JOURNAL_SEG_RECS)
+		return;
+	from = (uintptr_t)(base + pos) & ~(uintptr_t)4095;
+	end = (uintptr_t)(base + FS_JOURNAL_SEG_RECS);
+	to = (uintptr_t)(base + pos) + bytes;
+	if (to > end || to < from)
+		to = end;
+	(void)madvise((void *)from, to - from, MADV_POPULATE_WRITE);
 }
 
 uint64_t fs_journal_next_seq(const struct fs_journal *j)

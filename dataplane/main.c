@@ -30,6 +30,11 @@
 
 #define PROG "flashsale-dp"
 
+/* Journal pages faulted in ahead of each worker: every 5 ms, the next 4 MiB (65,536 records:
+ * 80 ms of a worker answering WON at 800k/s, 5 ms at 13 M/s). */
+#define FS_PREFAULT_MS 5
+#define FS_PREFAULT_BYTES ((size_t)4 << 20)
+
 /** Application options (after `--`). */
 struct dp_opts {
 	const char *addr_str;
@@ -332,9 +337,16 @@ int main(int argc, char **argv)
 		n_workers, n_ports, opt.addr_str, opt.udp_port);
 	fflush(stdout);
 
+	/*
+	 * Until a signal: every FS_PREFAULT_MS, fault in the next journal pages of each worker
+	 * (fs_journal_prefault), so that a worker's first write to a page does not fault.
+	 */
 	while (quit_signal == 0) {
-		struct timespec ts = {.tv_sec = 0, .tv_nsec = 50 * 1000 * 1000};
+		struct timespec ts = {.tv_sec = 0, .tv_nsec = FS_PREFAULT_MS * 1000 * 1000};
 
+		for (w = 0; w < n_workers; w++)
+			if (workers[w].journal != NULL)
+				fs_journal_prefault(workers[w].journal, FS_PREFAULT_BYTES);
 		nanosleep(&ts, NULL);
 	}
 	FS_LOG(INFO, "signal %d: stopping", (int)quit_signal);

@@ -7,10 +7,6 @@
 
 #include "winners.h"
 
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23 /* Linux 5.14 (uapi asm-generic/mman-common.h) */
-#endif
-
 /* Tables up to this size are faulted in when created; larger ones 2 MiB at a time as used. */
 #define FS_WINNERS_PREFAULT_MAX (256ull << 20)
 
