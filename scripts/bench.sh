@@ -51,13 +51,20 @@ tel() { echo "$1" | timeout 10 dpdk-telemetry.py -f "$dp_prefix" 2>/dev/null | t
 # stat NAME: one counter of /flashsale/stats.
 stat() { tel /flashsale/stats | python3 -c "import json,sys; print(json.load(sys.stdin)['/flashsale/stats']['$1'])"; }
 
+# stats NAME...: the wall clock (s) and the named counters of /flashsale/stats, one line.
+stats() {
+	tel /flashsale/stats | python3 -c 'import json, sys, time
+s = json.load(sys.stdin)["/flashsale/stats"]
+print(" ".join(["%.6f" % time.time()] + [str(s[k]) for k in sys.argv[1:]]))' "$@"
+}
+
 # dp_start NAME [OPTIONS]: flashsale-dp, memif server, fresh state. One worker lcore on CPU 1
 # (DP_LCORES overrides the --lcores map); with DP_FLOOD_PORT=1 a second memif port
-# (NAME/flood.sock) for a flood generator.
+# (NAME/flood.sock) for a flood generator; DP_VDEV replaces the memif port.
 dp_start() {
 	local name=$1 vdevs
 	mkdir -p "$work/$name"
-	vdevs=(--vdev "net_memif0,role=server,socket=$work/$name/memif.sock")
+	vdevs=(--vdev "${DP_VDEV:-net_memif0,role=server,socket=$work/$name/memif.sock}")
 	[ "${DP_FLOOD_PORT:-0}" = 1 ] &&
 		vdevs+=(--vdev "net_memif1,role=server,socket=$work/$name/flood.sock")
 	"$build/dataplane/flashsale-dp" --no-pci --file-prefix "$dp_prefix" -m 512 \
@@ -398,45 +405,6 @@ elif want flood; then
 	notes+=("flood scenarios skipped: this flashgen has no --src-ips")
 fi
 
-if want flood50; then
-	# Issue 4's flood: a line presenting 50x the dataplane's sold-out capacity (scenario 3, or a
-	# run here) whatever it takes (flashgen --line-rate: frames that meet a full memif ring are
-	# dropped and counted, as a NIC drops on a full RX ring), on a sold-out sale; honest claims
-	# on the other port 1 s in. Read: the dataplane's intake and answers during the flood
-	# against its capacity, what the line dropped, mbufs in use back to the baseline.
-	cap=$(kv soldout claims_per_s)
-	DP_FLOOD_PORT=1 dp_start flood50
-	sale 5 "$claims"
-	sale 6 1
-	if [ -z "$cap" ]; then
-		gen flood50 cap.out 6 0 "$claims"
-		cap=$(kv flood50 cap.out claims_per_s)
-	fi
-	cap=${cap%.*}
-	line_secs=${FS_BENCH_FLOOD50_S:-6}
-	mb0=$(stat mbuf_in_use)
-	read -r rx0 tx0 txd0 <<<"$(tel /flashsale/stats | python3 -c 'import json,sys
-s = json.load(sys.stdin)["/flashsale/stats"]; print(s["rx_pkts"], s["tx_pkts"], s["tx_dropped"])')"
-	flood_opts=(--line-rate $((50 * cap)) --claims 1000)
-	flood_start flood50 6 1000 0 "$line_secs"
-	flood_opts=()
-	sleep 1
-	gen flood50 gen.out 5 1 "$claims"
-	flood_wait flood50
-	sleep 1
-	read -r rx1 tx1 txd1 <<<"$(tel /flashsale/stats | python3 -c 'import json,sys
-s = json.load(sys.stdin)["/flashsale/stats"]; print(s["rx_pkts"], s["tx_pkts"], s["tx_dropped"])')"
-	mb1=$(stat mbuf_in_use)
-	dp_stop
-	row flood50 "honest + 50x line flood (sold out)" "$dp_hwm"
-	fo=$work/flood50/flood.out
-	l_sent=$(fs__kv "$fo" sent)
-	l_drop=$(fs__kv "$fo" line_dropped)
-	l_off=$(fs__kv "$fo" offered_per_s)
-	l_secs=$(awk -v s="$l_sent" -v d="$l_drop" -v o="$l_off" 'BEGIN { if (o > 0) printf "%.3f", (s + d) / o }')
-	notes+=("50x flood: line $(fs__kv "$fo" offered_per_s) frames/s = $(ratio "$l_off" "$cap")x the sold-out capacity $cap/s for ${l_secs}s; the port took $l_sent ($(awk -v a="$l_sent" -v s="$l_secs" 'BEGIN { if (s > 0) printf "%.0f", a / s }')/s = $(ratio "$(awk -v a="$l_sent" -v s="$l_secs" 'BEGIN { if (s > 0) printf "%.0f", a / s }')" "$cap")x capacity), the line dropped $l_drop (counted); flashsale-dp received $((rx1 - rx0)), answered $((tx1 - tx0)), its TX refused $((txd1 - txd0)) (the flood peer reads replies slower than it sends); honest: $(kv flood50 replies) of $claims answered; mbufs in use $mb0 -> $mb1")
-fi
-
 if want pcap; then
 	# One worker lcore with the generator taken away: net_pcap replays a pcap of 4096 claims
 	# (distinct users and sources, a sold-out sale) from memory without end (infinite_rx) and
@@ -448,34 +416,19 @@ if want pcap; then
 	# the PMD's MAC (its frames must be addressed to it): from a first start on a 1-frame pcap
 	python3 "$FS_ROOT/scripts/bench-pcap.py" "$work/pcap/probe.pcap" 02:00:00:00:00:01 "$addr" 2 1
 	pcap_vdev() { echo "net_pcap0,rx_pcap=$1,infinite_rx=1"; }
-	"$build/dataplane/flashsale-dp" --no-pci --file-prefix "$dp_prefix" -m 512 --lcores 0@0,1@1 \
-		--vdev "$(pcap_vdev "$work/pcap/probe.pcap")" -- --addr "$addr" \
-		--state-dir "$work/pcap/probe-state" >"$work/pcap/probe.log" 2>&1 &
-	dp_pid=$!
-	fs_cleanup_add "fs_stop $dp_pid 15"
-	fs_wait_line "$work/pcap/probe.log" '^flashsale-dp ready' 60 "$dp_pid" ||
-		fs_die "flashsale-dp did not start on net_pcap: $(tail -n 5 "$work/pcap/probe.log")"
-	pcap_mac=$(sed -n 's/.* net_pcap0 mac \([0-9a-f:]*\) .*/\1/p' "$work/pcap/probe.log" | head -n 1)
+	DP_VDEV=$(pcap_vdev "$work/pcap/probe.pcap") dp_start pcap-probe
+	pcap_mac=$(sed -n 's/.* net_pcap0 mac \([0-9a-f:]*\) .*/\1/p' "$work/pcap-probe/dp.log" | head -n 1)
 	dp_stop
-	[ -n "$pcap_mac" ] || fs_die "no net_pcap0 MAC in $work/pcap/probe.log"
+	[ -n "$pcap_mac" ] || fs_die "no net_pcap0 MAC in $work/pcap-probe/dp.log"
 	python3 "$FS_ROOT/scripts/bench-pcap.py" "$work/pcap/claims.pcap" "$pcap_mac" "$addr" 2 4096
 
 	fs_log "scenario: one worker saturated by net_pcap (infinite_rx), sold out, ${pcap_s}s"
-	"$build/dataplane/flashsale-dp" --no-pci --file-prefix "$dp_prefix" -m 512 --lcores 0@0,1@1 \
-		--vdev "$(pcap_vdev "$work/pcap/claims.pcap")" -- --addr "$addr" \
-		--state-dir "$work/pcap/state" >"$work/pcap/dp.log" 2>&1 &
-	dp_pid=$!
-	fs_cleanup_add "fs_stop $dp_pid 15"
-	fs_wait_line "$work/pcap/dp.log" '^flashsale-dp ready' 60 "$dp_pid" ||
-		fs_die "flashsale-dp did not start on net_pcap: $(tail -n 5 "$work/pcap/dp.log")"
+	DP_VDEV=$(pcap_vdev "$work/pcap/claims.pcap") dp_start pcap
 	sale 2 1
 	sleep 0.5
-	pcap_stats() { tel /flashsale/stats | python3 -c 'import json,sys,time
-s = json.load(sys.stdin)["/flashsale/stats"]
-print("%.6f %d %d %d %d" % (time.time(), s["claims"], s["busy_cycles"], s["sold_out"], s["drops"]))'; }
-	read -r t0 c0 b0 so0 d0 <<<"$(pcap_stats)"
+	read -r t0 c0 b0 so0 d0 <<<"$(stats claims busy_cycles sold_out drops)"
 	sleep "$pcap_s"
-	read -r t1 c1 b1 so1 d1 <<<"$(pcap_stats)"
+	read -r t1 c1 b1 so1 d1 <<<"$(stats claims busy_cycles sold_out drops)"
 	dp_stop
 	pcap_rate=$(awk -v a="$c0" -v b="$c1" -v s="$t0" -v e="$t1" 'BEGIN { printf "%.0f", (b - a) / (e - s) }')
 	pcap_cyc=$(awk -v a="$c0" -v b="$c1" -v x="$b0" -v y="$b1" 'BEGIN { if (b > a) printf "%.0f", (y - x) / (b - a); else print "-" }')
@@ -494,6 +447,44 @@ print("%.6f %d %d %d %d" % (time.time(), s["claims"], s["busy_cycles"], s["sold_
 	rows+=("$(printf '%-40s %10s %11s %8s %9s %9s %9s %8s' "pcap: flashsale-dp sold out, 1 worker" \
 		$((c1 - c0)) "$pcap_rate" "$(ratio "$pcap_rate" "${pcap_link:-}")" "$pcap_cyc" - - -)")
 	notes+=("pcap rows: one worker never idle (net_pcap infinite_rx replays 4096 claims from memory, TX dropped); /testpmd column is against the pcap testpmd row; sold_out answers in the window: $((so1 - so0)) of $((c1 - c0))")
+fi
+
+if want flood50; then
+	# Issue 4's flood: a line presenting 50x the dataplane's sold-out capacity (below, or a run
+	# here) whatever it takes (flashgen --line-rate: frames that meet a full memif ring are
+	# dropped and counted, as a NIC drops on a full RX ring), on a sold-out sale; honest claims
+	# on the other port 1 s in. Read: the dataplane's intake and answers during the flood
+	# against its capacity, what the line dropped, mbufs in use back to the baseline.
+	# the larger of the sold-out capacity over memif (scenario 3) and with the generator taken
+	# away (pcap), when they ran
+	cap=$(awk -v a="$(kv soldout claims_per_s)" -v b="${pcap_rate:-}" \
+		'BEGIN { c = (a + 0 > b + 0) ? a : b; if (c + 0 > 0) printf "%d", c }')
+	DP_FLOOD_PORT=1 dp_start flood50
+	sale 5 "$claims"
+	sale 6 1
+	if [ -z "$cap" ]; then
+		gen flood50 cap.out 6 0 "$claims"
+		cap=$(kv flood50 cap.out claims_per_s)
+	fi
+	cap=${cap%.*}
+	line_secs=${FS_BENCH_FLOOD50_S:-6}
+	read -r _ rx0 tx0 txd0 mb0 <<<"$(stats rx_pkts tx_pkts tx_dropped mbuf_in_use)"
+	flood_opts=(--line-rate $((50 * cap)) --claims 1000)
+	flood_start flood50 6 1000 0 "$line_secs"
+	flood_opts=()
+	sleep 1
+	gen flood50 gen.out 5 1 "$claims"
+	flood_wait flood50
+	sleep 1
+	read -r _ rx1 tx1 txd1 mb1 <<<"$(stats rx_pkts tx_pkts tx_dropped mbuf_in_use)"
+	dp_stop
+	row flood50 "honest + 50x line flood (sold out)" "$dp_hwm"
+	fo=$work/flood50/flood.out
+	l_sent=$(fs__kv "$fo" sent)
+	l_drop=$(fs__kv "$fo" line_dropped)
+	l_off=$(fs__kv "$fo" offered_per_s)
+	l_secs=$(awk -v s="$l_sent" -v d="$l_drop" -v o="$l_off" 'BEGIN { if (o > 0) printf "%.3f", (s + d) / o }')
+	notes+=("50x flood: line $(fs__kv "$fo" offered_per_s) frames/s = $(ratio "$l_off" "$cap")x the sold-out capacity $cap/s for ${l_secs}s; the port took $l_sent ($(awk -v a="$l_sent" -v s="$l_secs" 'BEGIN { if (s > 0) printf "%.0f", a / s }')/s = $(ratio "$(awk -v a="$l_sent" -v s="$l_secs" 'BEGIN { if (s > 0) printf "%.0f", a / s }')" "$cap")x capacity), the line dropped $l_drop (counted); flashsale-dp received $((rx1 - rx0)), answered $((tx1 - tx0)), its TX refused $((txd1 - txd0)) (the flood peer reads replies slower than it sends); honest: $(kv flood50 replies) of $claims answered; mbufs in use $mb0 -> $mb1")
 fi
 
 r2=$(kv win claims_per_s)
