@@ -16,6 +16,9 @@
 #include "redis.h"
 #include "timeparse.h"
 
+/* A per-sale error line: what failed (a short literal) and the error text (dpctl errstr). */
+#define FS_SALE_ERR_LEN (FS_DPCTL_ERRSTR_LEN + 64)
+
 /*
  * What the daemon remembers of a sale between ticks: to log state changes once, and what the
  * dataplane cannot give back when Redis loses the sale (flush, restart without persistence):
@@ -28,7 +31,7 @@ struct sale_mem {
 	bool has_key;	    /**< key holds the token key seen in Redis */
 	uint8_t key[16];
 	bool stopped;			    /**< Redis said "stopped" once */
-	char last_err[FS_DPCTL_ERRSTR_LEN]; /**< last error logged for this sale */
+	char last_err[FS_SALE_ERR_LEN]; /**< last error logged for this sale */
 };
 
 struct daemon {
@@ -92,7 +95,7 @@ static struct sale_mem *mem_get(struct daemon *d, uint32_t sale_id)
 /* Log a per-sale error once until it changes or clears. */
 static void sale_err(struct sale_mem *m, const char *what, const char *text)
 {
-	char line[FS_DPCTL_ERRSTR_LEN];
+	char line[FS_SALE_ERR_LEN];
 
 	snprintf(line, sizeof(line), "%s: %s", what, text);
 	if (strcmp(line, m->last_err) == 0)

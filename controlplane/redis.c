@@ -699,7 +699,7 @@ int fs_redis_publish_event(
 {
 	char k_sale[KEYLEN], k_chan[KEYLEN], bits[16];
 	const char *name = fs_redis_event_name(ev);
-	long long v[2];
+	long long v[2] = {0, 0};
 	int rc;
 
 	if (name == NULL)

@@ -129,10 +129,11 @@ static int parse_key(const char *s, uint8_t key[16])
 
 static int parse_sale_id(const char *s, uint32_t *id)
 {
-	uint64_t v;
+	uint64_t v = 0;
 	int ret = parse_u64(s, UINT32_MAX, &v);
 
-	*id = (uint32_t)v;
+	if (ret == 0)
+		*id = (uint32_t)v;
 	return ret;
 }
 

@@ -13,10 +13,13 @@
 # repeat claims by winners, bad tokens, malformed frames: needs a flashgen with --mix), redis (the
 # Lua claim by redis-benchmark, unpipelined and -P 32), scale (1, 2, 4 workers, all claims from one
 # source: never oversold, every unit sold). More: fsync, token (verification cost per claim),
-# flood (per-source limits during a 1-source and a 10M-source spoofed flood; needs --src-ips).
+# flood (per-source limits during a 1-source and a 10M-source spoofed flood; needs --src-ips),
+# pcap (one worker saturated by net_pcap infinite_rx, generator taken away, against testpmd on the
+# same port), flood50 (honest claims during a line flood at 50x capacity, flashgen --line-rate).
 # Env: FS_BUILD_DIR (default build-release), FS_BENCH_WINDOW (2048), FS_BENCH_SCENARIOS (all:
-# "testpmd win soldout mix redis scale fsync token flood"), FS_BENCH_REPEAT (3: extra open/token
-# runs), FS_BENCH_PREFIX (EAL file-prefix stem, fsbench), FS_BENCH_FLOOD_RATE (200000/s).
+# "testpmd win soldout mix redis scale fsync token flood flood50 pcap"), FS_BENCH_REPEAT (3: extra
+# open/token runs), FS_BENCH_PREFIX (EAL file-prefix stem, fsbench: runs with different stems
+# coexist), FS_BENCH_FLOOD_RATE (200000/s), FS_BENCH_PCAP_S (3), FS_BENCH_FLOOD50_S (6).
 set -euo pipefail
 FS_LOG_TAG=bench
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -41,6 +44,8 @@ dp_prefix=${prefix}dp
 gen_prefix=${prefix}gen
 flood_prefix=${prefix}flood
 pmd_prefix=${prefix}pmd
+# the hugepage files of every DPDK process of this run (they exit without rte_eal_cleanup)
+fs_cleanup_add "rm -rf /var/run/dpdk/${prefix}*; rm -f /dev/hugepages/${prefix}*map_*"
 token_key=000102030405060708090a0b0c0d0e0f
 addr=10.79.0.2
 half=$((claims / 2)) # claims of each latency run (at half of the measured capacity)

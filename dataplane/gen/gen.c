@@ -271,9 +271,10 @@ static void fg_usage(FILE *f)
 		"                 fast as the port takes them); no window, no resend, no per-user\n"
 		"                 state; replies counted by status; ends --timeout-ms after the\n"
 		"                 last send\n"
-		"  --line-rate R  with --no-reply: a lossy line presenting R frames/s whatever\n"
-		"                 the port takes; frames due while its ring is full are dropped\n"
-		"                 and counted (line_dropped), as a NIC drops on a full RX ring\n"
+		"  --line-rate R  with --no-reply, not with --rate (R: 1..10^10): a lossy line\n"
+		"                 presenting R frames/s whatever the port takes; frames due while\n"
+		"                 its ring is full are dropped and counted (line_dropped,\n"
+		"                 offered_per_s), as a NIC drops on a full RX ring\n"
 		"  --mix ...      P%% of claims (chosen by a hash of user and claim number) are\n"
 		"                 repeats by a winner (user id from --mix-winners U,N: U..U+N-1),\n"
 		"                 bad tokens (needs --token-key) or malformed frames (broken UDP\n"
@@ -1523,6 +1524,14 @@ int main(int argc, char **argv)
 	struct fg_ctx *g = &ctx;
 	int sep = fg_split_args(argc, argv);
 	int rc, ret = FG_EXIT_SETUP;
+
+	/* --help anywhere (before or after "--"): our usage, not EAL's, exit 0 */
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			fg_usage(stdout);
+			return 0;
+		}
+	}
 
 	/* usage first: bad options exit 2 without touching hugepages */
 	{
