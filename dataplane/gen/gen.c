@@ -32,6 +32,7 @@
 
 #include "fcp.h"
 #include "frame.h"
+#include "parse.h"
 
 #define FG_EXIT_SETUP 1
 #define FG_EXIT_USAGE 2
@@ -281,22 +282,6 @@ static void fg_usage(FILE *f)
 		"                 checksum or wrong magic; sent once, no reply expected)\n");
 }
 
-/* Parse an unsigned decimal (or 0x hex) number within [min, max]; 0 or -EINVAL. */
-static int fg_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-
-	if (s == NULL || *s == '\0' || *s == '-')
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno != 0 || *end != '\0' || v < min || v > max)
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
-
 static int fg_parse_ip(const char *s, uint32_t *net)
 {
 	struct in_addr a;
@@ -389,7 +374,7 @@ static int fg_parse_mix(const char *s, struct fg_opts *o)
 		for (k = FG_MIX_REPEAT; k < FG_MIX__COUNT; k++)
 			if (strcmp(tok, keys[k]) == 0)
 				break;
-		if (k == FG_MIX__COUNT || fg_parse_u64(eq + 1, 0, 100, &v) != 0)
+		if (k == FG_MIX__COUNT || fs_parse_u64(eq + 1, 0, 100, &v) != 0)
 			return -EINVAL;
 		o->mix_pct[k] = (uint32_t)v;
 	}
@@ -431,46 +416,46 @@ static int fg_parse_args(int argc, char **argv, struct fg_opts *o)
 			have_src = true;
 			break;
 		case OPT_SALE:
-			rc = fg_parse_u64(optarg, 0, UINT32_MAX, &v);
+			rc = fs_parse_u64(optarg, 0, UINT32_MAX, &v);
 			o->sale = (uint32_t)v;
 			have_sale = true;
 			break;
 		case OPT_USERS:
-			rc = fg_parse_u64(optarg, 1, UINT32_MAX - 1, &v);
+			rc = fs_parse_u64(optarg, 1, UINT32_MAX - 1, &v);
 			o->users = v;
 			have_users = true;
 			break;
 		case OPT_CLAIMS:
-			rc = fg_parse_u64(optarg, 1, (1u << FG_REQID_CLAIM_BITS) - 1, &v);
+			rc = fs_parse_u64(optarg, 1, (1u << FG_REQID_CLAIM_BITS) - 1, &v);
 			o->claims = (uint32_t)v;
 			break;
 		case OPT_USER_BASE:
-			rc = fg_parse_u64(optarg, 0, UINT64_MAX, &v);
+			rc = fs_parse_u64(optarg, 0, UINT64_MAX, &v);
 			o->user_base = v;
 			break;
 		case OPT_PORT:
-			rc = fg_parse_u64(optarg, 1, UINT16_MAX, &v);
+			rc = fs_parse_u64(optarg, 1, UINT16_MAX, &v);
 			o->port = (uint16_t)v;
 			break;
 		case OPT_RATE:
-			rc = fg_parse_u64(optarg, 0, UINT32_MAX, &v);
+			rc = fs_parse_u64(optarg, 0, UINT32_MAX, &v);
 			o->rate = v;
 			break;
 		case OPT_LINE_RATE:
 			/* 10^10 frames/s: above any port; rate * tsc delta fits in 128 bits */
-			rc = fg_parse_u64(optarg, 1, 10000000000ull, &v);
+			rc = fs_parse_u64(optarg, 1, 10000000000ull, &v);
 			o->line_rate = v;
 			break;
 		case OPT_WINDOW:
-			rc = fg_parse_u64(optarg, 1, UINT32_MAX - 1, &v);
+			rc = fs_parse_u64(optarg, 1, UINT32_MAX - 1, &v);
 			o->window = (uint32_t)v;
 			break;
 		case OPT_TIMEOUT:
-			rc = fg_parse_u64(optarg, 1, 3600000, &v);
+			rc = fs_parse_u64(optarg, 1, 3600000, &v);
 			o->timeout_ms = (uint32_t)v;
 			break;
 		case OPT_MAX_SECONDS:
-			rc = fg_parse_u64(optarg, 1, 86400, &v);
+			rc = fs_parse_u64(optarg, 1, 86400, &v);
 			o->max_seconds = (uint32_t)v;
 			break;
 		case OPT_TOKEN_KEY: {
@@ -485,19 +470,19 @@ static int fg_parse_args(int argc, char **argv, struct fg_opts *o)
 			break;
 		}
 		case OPT_TOKEN_EXPIRY:
-			rc = fg_parse_u64(optarg, 0, UINT32_MAX, &v);
+			rc = fs_parse_u64(optarg, 0, UINT32_MAX, &v);
 			o->token_expiry = (uint32_t)v;
 			have_expiry = true;
 			break;
 		case OPT_NODE:
-			rc = fg_parse_u64(optarg, 0, UINT16_MAX, &v);
+			rc = fs_parse_u64(optarg, 0, UINT16_MAX, &v);
 			o->node = (uint16_t)v;
 			break;
 		case OPT_WON_FILE:
 			o->won_file = optarg;
 			break;
 		case OPT_VLAN:
-			rc = fg_parse_u64(optarg, 1, 0xffff, &v);
+			rc = fs_parse_u64(optarg, 1, 0xffff, &v);
 			if (rc == 0 && (v & 0xfff) == 0)
 				rc = -EINVAL; /* VLAN id 0 would be sent as untagged */
 			o->vlan = (uint16_t)v;
@@ -513,7 +498,7 @@ static int fg_parse_args(int argc, char **argv, struct fg_opts *o)
 			o->echo = true;
 			break;
 		case OPT_SRC_IPS:
-			rc = fg_parse_u64(optarg, 1, UINT32_MAX, &v);
+			rc = fs_parse_u64(optarg, 1, UINT32_MAX, &v);
 			o->src_ips = (uint32_t)v;
 			break;
 		case OPT_NO_REPLY:
@@ -528,7 +513,7 @@ static int fg_parse_args(int argc, char **argv, struct fg_opts *o)
 			errno = 0;
 			o->mix_winner_base = strtoull(optarg, &end, 10);
 			if (errno != 0 || *end != ',' || *optarg == '-' ||
-				fg_parse_u64(end + 1, 1, UINT32_MAX, &o->mix_winners) != 0 ||
+				fs_parse_u64(end + 1, 1, UINT32_MAX, &o->mix_winners) != 0 ||
 				o->mix_winner_base > UINT64_MAX - (o->mix_winners - 1))
 				rc = -EINVAL;
 			break;
