@@ -7,8 +7,13 @@
 
 #include "winners.h"
 
-/* Tables up to this size (stock up to ~2 M units) are faulted in, on huge pages, when created. */
-#define FS_WINNERS_PREFAULT_MAX (64ull << 20)
+/* Tables up to this size (stock up to ~4 M units) are faulted in, on huge pages, when created, */
+#define FS_WINNERS_PREFAULT_MAX (128ull << 20)
+/* while the tables so faulted in, all sales together, stay within this budget. */
+#define FS_WINNERS_PREFAULT_BUDGET (1ull << 30)
+
+/* Bytes of the tables faulted in at creation (the budget's use); any thread, atomic. */
+static uint64_t winners_prefaulted;
 
 struct fs_winner_entry {
 	uint64_t key;	/**< fs_winners_key(user), 0 = empty; set once by CAS, never cleared */
@@ -20,7 +25,8 @@ struct fs_winners {
 	uint64_t mask;		     /**< capacity - 1 */
 	struct fs_winner_entry zero; /**< the user whose key is 0: key 0 = absent, 1 = present */
 	struct fs_winner_entry *tab;
-	size_t bytes; /**< length of the tab mapping */
+	size_t bytes;	 /**< length of the tab mapping */
+	bool prefaulted; /**< counted in winners_prefaulted */
 };
 
 /*
@@ -35,16 +41,25 @@ struct fs_winners {
  * Either advice may be refused (THP off, a kernel before 5.14): the table then works as a large
  * one does, only slower at first touch.
  */
-static struct fs_winner_entry *winners_map(size_t bytes)
+static struct fs_winner_entry *winners_map(size_t bytes, bool *prefaulted)
 {
 	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint64_t used;
 
+	*prefaulted = false;
 	if (p == MAP_FAILED)
 		return NULL;
-	if (bytes <= FS_WINNERS_PREFAULT_MAX) {
-		(void)madvise(p, bytes, MADV_HUGEPAGE);
-		(void)madvise(p, bytes, MADV_POPULATE_WRITE);
+	if (bytes > FS_WINNERS_PREFAULT_MAX)
+		return p;
+	/* relaxed: a budget, ordering nothing else */
+	used = __atomic_add_fetch(&winners_prefaulted, bytes, __ATOMIC_RELAXED);
+	if (used > FS_WINNERS_PREFAULT_BUDGET) {
+		__atomic_sub_fetch(&winners_prefaulted, bytes, __ATOMIC_RELAXED);
+		return p;
 	}
+	*prefaulted = true;
+	(void)madvise(p, bytes, MADV_HUGEPAGE);
+	(void)madvise(p, bytes, MADV_POPULATE_WRITE);
 	return p;
 }
 
@@ -86,7 +101,7 @@ struct fs_winners *fs_winners_create(uint64_t stock)
 	if (w == NULL)
 		return NULL;
 	w->bytes = cap * sizeof(*w->tab);
-	w->tab = winners_map(w->bytes);
+	w->tab = winners_map(w->bytes, &w->prefaulted);
 	if (w->tab == NULL) {
 		free(w);
 		errno = ENOMEM;
@@ -101,6 +116,8 @@ void fs_winners_free(struct fs_winners *w)
 	if (w == NULL)
 		return;
 	munmap(w->tab, w->bytes);
+	if (w->prefaulted)
+		__atomic_sub_fetch(&winners_prefaulted, w->bytes, __ATOMIC_RELAXED);
 	free(w);
 }
 

@@ -27,9 +27,9 @@ enum fs_win {
 
 /**
  * Create a table for a sale of @p stock units: capacity is the next power of two >= 2 * stock + 64.
- * Memory: capacity x 16 bytes, an anonymous mapping. At most 64 MiB (stock up to ~2 M units):
- * on transparent huge pages and resident at once (faulted in here). Larger: 4 KiB pages faulted
- * in as claims touch them.
+ * Memory: capacity x 16 bytes, an anonymous mapping. At most 128 MiB (stock up to ~4 M units),
+ * while such tables of all sales together stay within 1 GiB: on transparent huge pages and
+ * resident at once (faulted in here). Otherwise 4 KiB pages faulted in as claims touch them.
  * @return NULL with errno ENOMEM. Control path (mmap, madvise): not on a worker lcore.
  */
 struct fs_winners *fs_winners_create(uint64_t stock);
