@@ -8,6 +8,7 @@
 #include <criterion/criterion.h>
 
 #include "ratelimit.h"
+#include "testutil.h"
 
 #define T0 1798000000000ll /* unix ms */
 
@@ -127,20 +128,6 @@ Test(ratelimit, seeds_differ)
 	cr_assert_lt(same, 20, "a random seed maps sources elsewhere (%u of 1000 equal)", same);
 }
 
-static long rss_kib(void)
-{
-	FILE *f = fopen("/proc/self/status", "r");
-	char line[256];
-	long v = -1;
-
-	cr_assert_not_null(f);
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (sscanf(line, "VmRSS: %ld kB", &v) == 1)
-			break;
-	fclose(f);
-	return v;
-}
-
 /*
  * 10 million spoofed sources (each sending a burst of 2) interleaved with an honest source that
  * claims at exactly its rate: the table stays the same 64 Ki entries, resident memory does not
@@ -151,7 +138,7 @@ Test(ratelimit, flood_of_10m_sources)
 	const uint32_t rate = 100, burst = 2; /* per source */
 	const struct fs_rl_entry *tab = rl.tab;
 	uint32_t honest = ip("192.0.2.1");
-	long rss0 = rss_kib(), rss1;
+	long rss0 = fs_test_rss_kib(), rss1;
 	int64_t now = T0;
 	unsigned limited = 0, flood_limited = 0, used = 0;
 
@@ -167,7 +154,7 @@ Test(ratelimit, flood_of_10m_sources)
 			limited += fs_ratelimit_take(&rl, honest, 5, rate, burst, now) != 0;
 		}
 	}
-	rss1 = rss_kib();
+	rss1 = fs_test_rss_kib();
 	for (uint32_t i = 0; i < FS_RL_ENTRIES; i++)
 		used += tab[i].ip != 0;
 	cr_assert_eq(rl.tab, tab, "the table never moves");

@@ -6,6 +6,7 @@
 
 #include <criterion/criterion.h>
 
+#include "testutil.h"
 #include "winners.h"
 
 #define N_THREADS 8
@@ -245,21 +246,6 @@ Test(winners, full_after_capacity_entries)
 	fs_winners_free(w);
 }
 
-/* VmRSS of this process in KiB (Linux /proc/self/status). */
-static long rss_kib(void)
-{
-	char line[256];
-	long kib = -1;
-	FILE *f = fopen("/proc/self/status", "r");
-
-	cr_assert_not_null(f);
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
-			break;
-	fclose(f);
-	return kib;
-}
-
 /*
  * Tables up to 128 MiB are resident from creation, while all such tables stay within 1 GiB;
  * past the budget, and above 128 MiB, a table costs memory only as it is used.
@@ -272,28 +258,28 @@ Test(winners, prefault_size_and_budget)
 	long r0, r1;
 
 	for (int i = 0; i < 8; i++) {
-		r0 = rss_kib();
+		r0 = fs_test_rss_kib();
 		w[i] = fs_winners_create(stock);
-		r1 = rss_kib();
+		r1 = fs_test_rss_kib();
 		cr_assert_not_null(w[i]);
 		cr_assert_eq(fs_winners_capacity(w[i]), 1ull << 23);
 		cr_assert_geq(r1 - r0, 120 * 1024, "table %d: +%ld KiB, want it resident", i, r1 - r0);
 	}
-	r0 = rss_kib();
+	r0 = fs_test_rss_kib();
 	w[8] = fs_winners_create(stock);
-	r1 = rss_kib();
+	r1 = fs_test_rss_kib();
 	cr_assert_not_null(w[8]);
 	cr_assert_lt(r1 - r0, 16 * 1024, "9th table past the 1 GiB budget: +%ld KiB", r1 - r0);
 	fs_winners_free(w[0]);
-	r0 = rss_kib();
+	r0 = fs_test_rss_kib();
 	big = fs_winners_create(stock + 1); /* 256 MiB: never faulted in at creation */
-	r1 = rss_kib();
+	r1 = fs_test_rss_kib();
 	cr_assert_not_null(big);
 	cr_assert_lt(r1 - r0, 16 * 1024, "256 MiB table: +%ld KiB", r1 - r0);
 	/* the budget freed by w[0] is used again */
-	r0 = rss_kib();
+	r0 = fs_test_rss_kib();
 	w[0] = fs_winners_create(stock);
-	r1 = rss_kib();
+	r1 = fs_test_rss_kib();
 	cr_assert_geq(r1 - r0, 120 * 1024, "after a free: +%ld KiB", r1 - r0);
 	for (int i = 0; i < 9; i++)
 		fs_winners_free(w[i]);
