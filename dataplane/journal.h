@@ -107,6 +107,14 @@ int fs_journal_append(struct fs_journal *j, struct fs_jrec *rec);
  */
 void fs_journal_prefault(const struct fs_journal *j, size_t bytes);
 
+/**
+ * Whether the writer msyncs records (`--journal-sync=fsync`, fs_journal_sync() after each burst):
+ * then a segment dropped at a roll-over is synced first. Off (the default): the page cache keeps
+ * and writes back a dropped segment's dirty pages; nothing is synced by the journal but at
+ * fs_journal_sync(). Call before the first append; single writer.
+ */
+void fs_journal_set_fsync(struct fs_journal *j, bool on);
+
 /** seq the next append will get (1 for an empty journal). */
 uint64_t fs_journal_next_seq(const struct fs_journal *j);
 

@@ -268,6 +268,7 @@ int main(int argc, char **argv)
 		journals[w] = fs_journal_open(opt.state_dir, w);
 		if (journals[w] == NULL)
 			die("cannot open journal %u in %s: %s", w, opt.state_dir, strerror(errno));
+		fs_journal_set_fsync(journals[w], opt.journal_fsync);
 	}
 	/* 1 MiB per worker, resident from now on, whatever the number of sources later */
 	for (w = 0; w < n_workers; w++) {
