@@ -5,6 +5,7 @@
 
 #include <sodium.h>
 
+#include "cksum.h"
 #include "fcp.h"
 
 static inline uint16_t fs_fcp_ld16(const uint8_t *p)
@@ -120,15 +121,9 @@ uint16_t fs_fcp_reply_sum(const struct fs_fcp_reply *rep)
 		     ((uint32_t)rep->status << 8) + rep->node_id + rep->retry_after_ms +
 		     (rep->order_id >> 32) + (uint32_t)rep->order_id + rep->remaining +
 		     (rep->request_id >> 32) + (uint32_t)rep->request_id;
-	uint16_t be;
 
-	s = (s & 0xffffffffu) + (s >> 32);
-	s = (s & 0xffffu) + (s >> 16);
-	s = (s & 0xffffu) + (s >> 16);
-	s = (s & 0xffffu) + (s >> 16);
 	/* a big-endian word sum; host-order words sum to its byte swap (RFC 1071 2(B)) */
-	be = (uint16_t)s;
-	return be16toh(be);
+	return be16toh(fs_cksum_fold(s));
 }
 
 int fs_fcp_decode_reply(const uint8_t *buf, size_t len, struct fs_fcp_reply *rep)
