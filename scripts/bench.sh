@@ -293,11 +293,7 @@ if want scale; then
 	# worker gets them all and sells the units the others' slices and the node pool hold.
 	stock=$((claims / 4))
 	for n in 1 2 4; do
-		case $n in
-		1) map=0@0,1@1 ;;
-		2) map=0@0,1@1,2@0 ;;
-		4) map=0@0,1@1,2@0,3@1,4@0 ;;
-		esac
+		map=$(fs_lcores_map "$n")
 		fs_log "scale: $n worker(s), stock $stock, $claims claims from one source"
 		DP_LCORES=$map dp_start "scale$n"
 		sale 7 "$stock"

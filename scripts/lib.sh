@@ -77,6 +77,14 @@ fs_wait_line() {
 }
 
 # fs_free_port: print a TCP port on 127.0.0.1 that was free a moment ago.
+# fs_lcores_map N: an EAL --lcores map with the main lcore 0 on CPU 0 and N worker lcores
+# 1..N alternating over CPUs 1 and 0 (two workers can share a CPU: races across lcores).
+fs_lcores_map() {
+	local map=0@0 i
+	for ((i = 1; i <= $1; i++)); do map+=",$i@$((i % 2))"; done
+	echo "$map"
+}
+
 fs_free_port() {
 	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }

@@ -27,11 +27,7 @@ status() {
 }
 
 for n in 1 2 4; do
-	case $n in
-	1) map=0@0,1@1 ;;
-	2) map=0@0,1@1,2@0 ;;
-	4) map=0@0,1@1,2@0,3@1,4@0 ;;
-	esac
+	map=$(fs_lcores_map "$n")
 	prefix=fsscale$n$$
 	dir=$work/w$n
 	mkdir -p "$dir"
