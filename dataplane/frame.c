@@ -345,6 +345,19 @@ uint32_t fs_frame_fcp_reply_sum(const struct fs_frame_cfg *cfg, uint8_t *frame,
 	return (uint32_t)new_l4_off + FS_FRAME_UDP_HDR + FS_FCP_LEN;
 }
 
+uint32_t fs_frame_fcp_answer(const struct fs_frame_cfg *cfg, uint8_t *frame,
+	const struct fs_frame_info *info, const struct fs_fcp_reply *rep)
+{
+	uint8_t out[FS_FCP_LEN];
+	uint8_t *enc = likely(info->payload_off == info->l3_off + FS_FRAME_IPV4_MIN_HDR +
+						     FS_FRAME_UDP_HDR)
+			       ? frame + info->payload_off
+			       : out;
+
+	fs_fcp_encode_reply(rep, enc);
+	return fs_frame_fcp_reply_sum(cfg, frame, info, enc, fs_fcp_reply_sum(rep));
+}
+
 uint32_t fs_frame_build_request(uint8_t *out, const uint8_t src_mac[6], const uint8_t dst_mac[6],
 	uint16_t vlan_tci, uint32_t src_ip, uint32_t dst_ip, uint16_t src_port, uint16_t dst_port,
 	const uint8_t payload[48])

@@ -78,6 +78,18 @@ uint32_t fs_frame_fcp_reply(const struct fs_frame_cfg *cfg, uint8_t *frame,
 uint32_t fs_frame_fcp_reply_sum(const struct fs_frame_cfg *cfg, uint8_t *frame,
 	const struct fs_frame_info *info, const uint8_t reply[48], uint16_t reply_sum);
 
+struct fs_fcp_reply;
+
+/**
+ * Answer a frame classified FS_FRAME_FCP with @p rep, in place: the claim path's reply step
+ * (dataplane/worker.c, and the fuzz target the same way). Without IP options the reply is
+ * encoded straight over the request payload (the request must not be read any more), with
+ * options into a copy that moves down; checksums from the values (fs_fcp_reply_sum,
+ * fs_frame_fcp_reply_sum). @return the reply frame length, as fs_frame_fcp_reply().
+ */
+uint32_t fs_frame_fcp_answer(const struct fs_frame_cfg *cfg, uint8_t *frame,
+	const struct fs_frame_info *info, const struct fs_fcp_reply *rep);
+
 /**
  * Build a complete FCP request frame (Ethernet, optional VLAN, IPv4 IHL 5, UDP with checksum),
  * for flashgen and tests. @p vlan_tci 0 means untagged.

@@ -167,19 +167,13 @@ static inline bool handle_pkt(struct fs_worker *w, const struct fs_frame_cfg *cf
 
 	switch (rm->kind) {
 	case FS_FRAME_FCP: {
-		uint8_t *payload = data + rm->info.payload_off;
 		struct fs_fcp_reply rep;
-		uint8_t out[FS_FCP_LEN];
-		uint8_t *enc;
 
 		/* the IPv4 source address (network byte order) keys the per-source rate limit */
 		memcpy(&w->env.src_ip, data + rm->info.l3_off + 12, sizeof(w->env.src_ip));
-		fs_claim_sale(w->table, rm->sale, &w->env, &rm->req, payload, &rep);
-		/* the request is no longer read: without IP options the reply's payload goes where
-		 * the request's is; with options it moves down, from a copy */
-		enc = likely(rm->info.payload_off == rm->info.l3_off + 28) ? payload : out;
-		fs_fcp_encode_reply(&rep, enc);
-		len = fs_frame_fcp_reply_sum(cfg, data, &rm->info, enc, fs_fcp_reply_sum(&rep));
+		fs_claim_sale(w->table, rm->sale, &w->env, &rm->req, data + rm->info.payload_off,
+			&rep);
+		len = fs_frame_fcp_answer(cfg, data, &rm->info, &rep);
 		*won = rep.status == FS_ST_WON;
 		*l3_off = rm->info.l3_off;
 		break;

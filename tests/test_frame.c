@@ -820,8 +820,9 @@ Test(frame, fcp_reply_strips_options)
 }
 
 /*
- * The claim path's variant (payload sum from the reply's fields, checksums from values) builds
- * the same frame byte for byte, for any TOS (kept) and reply values.
+ * The claim path's variants (payload sum from the reply's fields, checksums from values; and
+ * fs_frame_fcp_answer, encoding in place) build the same frame byte for byte, for any TOS (kept)
+ * and reply values.
  */
 Test(frame, fcp_reply_sum_variant_same_frame)
 {
@@ -829,10 +830,11 @@ Test(frame, fcp_reply_sum_variant_same_frame)
 
 	for (int i = 0; i < 2000; i++) {
 		uint8_t a[BUF] __attribute__((aligned(8))), b[BUF] __attribute__((aligned(8)));
+		uint8_t c[BUF] __attribute__((aligned(8)));
 		uint8_t reply[FS_FCP_LEN];
-		struct fs_frame_info ia, ib;
+		struct fs_frame_info ia, ib, ic;
 		struct fs_fcp_reply rep;
-		uint32_t len = make_fcp(a, i % 2 ? TCI : 0), l3 = i % 2 ? 18 : 14, ra, rb;
+		uint32_t len = make_fcp(a, i % 2 ? TCI : 0), l3 = i % 2 ? 18 : 14, ra, rb, rc;
 		struct rte_ipv4_hdr *ip = ip_at(a, l3);
 
 		x ^= x << 13;
@@ -853,12 +855,40 @@ Test(frame, fcp_reply_sum_variant_same_frame)
 		memcpy(b, a, len);
 		cr_assert_eq(classify_exact(a, len, &ia, &cfg), FS_FRAME_FCP, "round %d", i);
 		cr_assert_eq(classify_exact(b, len, &ib, &cfg), FS_FRAME_FCP, "round %d", i);
+		memcpy(c, a, len);
+		cr_assert_eq(classify_exact(c, len, &ic, &cfg), FS_FRAME_FCP, "round %d", i);
 		ra = fs_frame_fcp_reply(&cfg, a, &ia, reply);
 		rb = fs_frame_fcp_reply_sum(&cfg, b, &ib, reply, fs_fcp_reply_sum(&rep));
+		rc = fs_frame_fcp_answer(&cfg, c, &ic, &rep); /* encoded in place */
 		cr_assert_eq(ra, rb);
+		cr_assert_eq(ra, rc);
 		cr_assert_arr_eq(a, b, ra, "round %d", i);
+		cr_assert_arr_eq(a, c, ra, "round %d: fs_frame_fcp_answer", i);
 		cr_assert_eq(ip_at(b, l3)->type_of_service, (uint8_t)x, "TOS kept");
 		check_fcp_reply(b, rb, l3, reply);
+	}
+}
+
+/* fs_frame_fcp_answer with IP options (the reply moves down): the generic path's frame. */
+Test(frame, fcp_answer_strips_options)
+{
+	for (unsigned words = 1; words <= 10; words++) {
+		uint8_t a[BUF] __attribute__((aligned(8))), b[BUF] __attribute__((aligned(8)));
+		uint8_t reply[FS_FCP_LEN];
+		struct fs_fcp_reply rep;
+		struct fs_frame_info ia, ib;
+		uint32_t len = add_options(a, make_fcp(a, 0), 14, words), ra, rb;
+
+		make_reply_payload(reply);
+		cr_assert_eq(fs_fcp_decode_reply(reply, FS_FCP_LEN, &rep), 0);
+		memcpy(b, a, len);
+		cr_assert_eq(classify_exact(a, len, &ia, &cfg), FS_FRAME_FCP);
+		cr_assert_eq(classify_exact(b, len, &ib, &cfg), FS_FRAME_FCP);
+		ra = fs_frame_fcp_reply(&cfg, a, &ia, reply);
+		rb = fs_frame_fcp_answer(&cfg, b, &ib, &rep);
+		cr_assert_eq(ra, rb);
+		cr_assert_arr_eq(a, b, ra, "IHL %u", 5 + words);
+		check_fcp_reply(b, rb, 14, reply);
 	}
 }
 

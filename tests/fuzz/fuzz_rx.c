@@ -442,7 +442,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		const uint8_t *payload = f + info.payload_off;
 		struct fs_fcp_req req;
 		struct fs_fcp_reply rep;
-		uint8_t out[FS_FCP_LEN];
 		uint64_t seq0 = fs_journal_next_seq(env.journal);
 		const struct fs_sale *s;
 		uint64_t had_order = 0;
@@ -463,8 +462,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				     FS_WIN_FOUND;
 		fs_claim(&fz_table, &env, &req, payload, &rep);
 		fz_check_status(&req, raw, &rep, now, env.src_ip, had_winner, had_order);
-		fs_fcp_encode_reply(&rep, out);
-		rlen = fs_frame_fcp_reply(&fz_cfg, f, &info, out);
+		rlen = fs_frame_fcp_answer(&fz_cfg, f, &info, &rep);
 		FZ_CHECK(rlen <= len);
 		fz_check_fcp_reply(f, rlen, &info, &req, &rep);
 		if (rep.status == FS_ST_WON) {
