@@ -3,17 +3,23 @@
 
 #include "claim.h"
 
-/* Units this node still knows to be unsold, saturated to 32 bits; 0 once sold out. */
-static inline uint32_t claim_remaining(const struct fs_sale *s)
+/*
+ * Units this node still knows to be unsold, saturated to 32 bits; 0 once sold out. Computed once
+ * per sale until the caller clears env->rem_sale (claim.h), less this env's WONs meanwhile.
+ */
+static inline uint32_t claim_remaining(const struct fs_sale *s, struct fs_claim_env *env)
 {
 	uint64_t r;
 
 	/* relaxed: the cached flag is final; it spares reading every worker's slice line */
 	if (__atomic_load_n(&s->sold_out, __ATOMIC_RELAXED))
 		return 0;
+	if (env->rem_sale == s)
+		return env->rem;
 	r = fs_stock_remaining(&s->stock);
-
-	return r > UINT32_MAX ? UINT32_MAX : (uint32_t)r;
+	env->rem_sale = s;
+	env->rem = r > UINT32_MAX ? UINT32_MAX : (uint32_t)r;
+	return env->rem;
 }
 
 static inline void claim_retry(struct fs_fcp_reply *rep, uint32_t ms)
@@ -225,8 +231,13 @@ void fs_claim_sale(const struct fs_sale_table *t, struct fs_sale *s, struct fs_c
 	} else {
 		claim_sale(t, s, env, req, raw, rep);
 	}
-	if (s != NULL)
-		rep->remaining = rep->status == FS_ST_SOLD_OUT ? 0 : claim_remaining(s);
+	if (s != NULL) {
+		/* our own sale since the memo: one unit fewer (a saturated value stays saturated) */
+		if (rep->status == FS_ST_WON && env->rem_sale == s && env->rem != 0 &&
+			env->rem != UINT32_MAX)
+			env->rem--;
+		rep->remaining = rep->status == FS_ST_SOLD_OUT ? 0 : claim_remaining(s, env);
+	}
 
 	if (env->cnt != NULL) {
 		env->cnt[status_req ? FS_CNT_STATUS_REQS : FS_CNT_CLAIMS]++;

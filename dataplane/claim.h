@@ -29,6 +29,15 @@ struct fs_claim_env {
 	struct fs_ratelimit *rl;    /**< this worker's per-source limiter; NULL: no limits */
 	uint32_t src_ip;            /**< the request's IPv4 source, network byte order, set by the
 				     *   caller before each fs_claim(); 0: unknown, not limited */
+	/**
+	 * The reply's `remaining` sums every worker's slice (lines the other workers write on each
+	 * sale: a cache miss each). It is computed once for @p rem_sale and kept in @p rem, less
+	 * this env's own WONs, until the caller sets rem_sale to NULL (the worker: at each burst),
+	 * so within a burst other workers' sales are not seen ("units this node still knows to be
+	 * unsold", PROTOCOL.md). A zeroed env starts empty.
+	 */
+	const struct fs_sale *rem_sale;
+	uint32_t rem;
 };
 
 /**

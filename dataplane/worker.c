@@ -241,6 +241,7 @@ static inline uint16_t poll_rxq(struct fs_worker *w, const struct fs_rxq *q, str
 	tsc = rte_rdtsc();
 	w->env.now_ns = fs_clock_now_ns(tsc);
 	w->env.now_ms = (int64_t)(w->env.now_ns / 1000000u);
+	w->env.rem_sale = NULL; /* `remaining` is read from the slices once per burst and sale */
 	if (w->journal_fsync)
 		seq0 = fs_journal_next_seq(w->journal);
 

@@ -740,3 +740,45 @@ Test(claim, rekey_never_tears_a_key, .timeout = 60)
 	cr_assert_eq(bad, 0, "%u of 2M checks refused a valid key during %u rekeys", bad, r.n);
 	cr_assert_gt(r.n, 100);
 }
+
+/* One request through fs_claim with the caller's env (a burst: the env lives across requests). */
+static struct fs_fcp_reply claim_env(struct fs_claim_env *env, uint32_t sale, uint64_t user)
+{
+	struct fs_fcp_req req = {
+		.type = FS_FCP_CLAIM, .sale_id = sale, .user_id = user, .request_id = user};
+	uint8_t raw[48] = {0};
+	struct fs_fcp_reply rep;
+
+	fs_claim(&tab, env, &req, raw, &rep);
+	return rep;
+}
+
+/*
+ * `remaining` is read from the slices once per sale per burst (env->rem_sale), less the env's
+ * own WONs: exact for one worker; another worker's sales show once the burst ends.
+ */
+Test(claim, remaining_once_per_burst)
+{
+	struct fs_claim_env a = env_of(0, NOW_MS), b = env_of(1, NOW_MS);
+	struct fs_sale *s = open_sale(1, 10);
+
+	open_sale(2, 100);
+	for (uint64_t u = 1; u <= 4; u++) {
+		struct fs_fcp_reply rep = claim_env(&a, 1, u);
+
+		cr_assert_eq(rep.status, FS_ST_WON);
+		cr_assert_eq(rep.remaining, 10 - u, "own WON %lu", (unsigned long)u);
+		cr_assert_eq(a.rem_sale, s, "memo kept for the sale");
+	}
+	cr_assert_eq(claim_env(&b, 1, 100).remaining, 5, "worker 1 reads the slices: 5 left");
+	cr_assert_eq(claim_env(&a, 1, 1).status, FS_ST_ALREADY_WON);
+	cr_assert_eq(claim_env(&a, 1, 1).remaining, 6, "within a burst worker 0 still knows 6");
+	cr_assert_eq(claim_env(&a, 2, 1).remaining, 99, "another sale: read anew");
+	cr_assert_eq(a.rem_sale, fs_sale_lookup(&tab, 2));
+	a.rem_sale = NULL; /* the worker's next burst */
+	cr_assert_eq(claim_env(&a, 1, 1).remaining, 5, "next burst: worker 1's sale seen");
+	for (uint64_t u = 5; u <= 9; u++)
+		cr_assert_eq(claim_env(&a, 1, u).remaining, 9 - u);
+	cr_assert_eq(claim_env(&a, 1, 10).status, FS_ST_SOLD_OUT);
+	cr_assert_eq(claim_env(&a, 1, 10).remaining, 0, "sold out: 0 whatever the memo");
+}
