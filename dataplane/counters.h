@@ -74,6 +74,7 @@ enum fs_counter {
 
 /** Per-lcore statistics: written only by the owning lcore, read (relaxed) by telemetry. */
 struct fs_lcore_stats {
+	uint64_t seq; /**< odd while the owner adds a turn's counters (a seqlock for readers) */
 	uint64_t cnt[FS_CNT__COUNT];
 	uint64_t drop[FS_DROP__COUNT];
 } __attribute__((aligned(64)));

@@ -309,17 +309,28 @@ static inline uint16_t poll_rxq(struct fs_worker *w, const struct fs_rxq *q, str
 	return nb_rx;
 }
 
-/* Add one turn's counters: owner-only stores, relaxed (telemetry tolerates a stale sum). */
+/*
+ * Add one turn's counters: owner-only stores, relaxed, inside a seqlock (seq odd meanwhile; the
+ * C11 form of Boehm, "Can seqlocks get along with programming language memory models?", 2012):
+ * a reader sees every counter of a turn or none, so rx_pkts never runs ahead of the drop or TX
+ * counters of the same frames (malformed.sh read such a torn sum once). Once per loop turn.
+ */
 static void stats_add(struct fs_lcore_stats *st, const struct burst_cnt *bc)
 {
+	uint64_t seq = st->seq;
 	unsigned i;
 
+	__atomic_store_n(&st->seq, seq + 1, __ATOMIC_RELAXED);
+	/* release fence: the odd seq is visible before any counter store below */
+	__atomic_thread_fence(__ATOMIC_RELEASE);
 	for (i = 0; i < FS_CNT__COUNT; i++)
 		if (bc->cnt[i] != 0)
 			__atomic_store_n(&st->cnt[i], st->cnt[i] + bc->cnt[i], __ATOMIC_RELAXED);
 	for (i = 0; i < FS_DROP__COUNT; i++)
 		if (bc->drop[i] != 0)
 			__atomic_store_n(&st->drop[i], st->drop[i] + bc->drop[i], __ATOMIC_RELAXED);
+	/* release: the counters are visible before the even seq */
+	__atomic_store_n(&st->seq, seq + 2, __ATOMIC_RELEASE);
 }
 
 /*
@@ -396,10 +407,24 @@ void fs_worker_stats_sum(const struct fs_worker *workers, unsigned n, struct fs_
 
 	memset(out, 0, sizeof(*out));
 	for (w = 0; w < n; w++) {
+		const struct fs_lcore_stats *st = &workers[w].stats;
+		struct fs_lcore_stats snap;
+		uint64_t s0, s1;
+
+		/* a whole turn's counters or none (stats_add's seqlock); a turn is short */
+		do {
+			s0 = __atomic_load_n(&st->seq, __ATOMIC_ACQUIRE);
+			for (i = 0; i < FS_CNT__COUNT; i++)
+				snap.cnt[i] = __atomic_load_n(&st->cnt[i], __ATOMIC_RELAXED);
+			for (i = 0; i < FS_DROP__COUNT; i++)
+				snap.drop[i] = __atomic_load_n(&st->drop[i], __ATOMIC_RELAXED);
+			/* acquire fence: the loads above complete before seq is read again */
+			__atomic_thread_fence(__ATOMIC_ACQUIRE);
+			s1 = __atomic_load_n(&st->seq, __ATOMIC_RELAXED);
+		} while ((s0 & 1) != 0 || s0 != s1);
 		for (i = 0; i < FS_CNT__COUNT; i++)
-			out->cnt[i] += __atomic_load_n(&workers[w].stats.cnt[i], __ATOMIC_RELAXED);
+			out->cnt[i] += snap.cnt[i];
 		for (i = 0; i < FS_DROP__COUNT; i++)
-			out->drop[i] +=
-				__atomic_load_n(&workers[w].stats.drop[i], __ATOMIC_RELAXED);
+			out->drop[i] += snap.drop[i];
 	}
 }

@@ -78,7 +78,11 @@ void fs_worker_request_stop(void);
  */
 int fs_worker_main(void *arg);
 
-/** Sum every worker's counters into @p out (relaxed loads; exact once workers are stopped). */
+/**
+ * Sum every worker's counters into @p out: per worker a whole loop turn's counters or none
+ * (a seqlock with the worker's stats_add, retried while it writes). Any thread; exact once workers
+ * are stopped.
+ */
 void fs_worker_stats_sum(const struct fs_worker *workers, unsigned n, struct fs_lcore_stats *out);
 
 #endif
