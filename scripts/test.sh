@@ -6,6 +6,9 @@
 # build-test), REDIS_URL, PG_URL, FS_TEST_ARGS (extra `meson test` arguments). The suite 'fuzz'
 # (60 s of tests/fuzz/fuzz_rx) needs clang: it runs in a second build dir, FS_FUZZ_BUILD_DIR
 # (default build-fuzz), configured with CC=clang; its results are counted with the others.
+#
+# Usage: scripts/test.sh [TEST...]: with TEST names (meson test names, e.g. `test_claim e2e`), only
+# those run, and the fuzz build and suite are left out.
 set -euo pipefail
 FS_LOG_TAG="test"
 # shellcheck source=scripts/lib.sh disable=SC2034
@@ -16,11 +19,14 @@ case $build in /*) ;; *) build=$PWD/$build ;; esac
 fuzz_build=${FS_FUZZ_BUILD_DIR:-$FS_ROOT/build-fuzz}
 case $fuzz_build in /*) ;; *) fuzz_build=$PWD/$fuzz_build ;; esac
 
+only=("$@")
 fs_deps
 fs_build "$build" "" -Dtests=true
-CC=clang fs_build "$fuzz_build" "" -Dtests=true
-[ -x "$fuzz_build/tests/fuzz/fuzz_rx" ] ||
-	fs_die "$fuzz_build has no tests/fuzz/fuzz_rx: not a clang build dir? (remove it, or set FS_FUZZ_BUILD_DIR)"
+if [ ${#only[@]} -eq 0 ]; then
+	CC=clang fs_build "$fuzz_build" "" -Dtests=true
+	[ -x "$fuzz_build/tests/fuzz/fuzz_rx" ] ||
+		fs_die "$fuzz_build has no tests/fuzz/fuzz_rx: not a clang build dir? (remove it, or set FS_FUZZ_BUILD_DIR)"
+fi
 # Without hugepages (not root, a container) the DPDK tests skip themselves; the rest still runs.
 if fs_is_root; then
 	(fs_hugepages) || fs_log "warning: no hugepages; the tests that need them will skip"
@@ -34,18 +40,22 @@ fs_pg_start "$work"
 export REDIS_URL PG_URL FS_BUILD=$build
 
 logs=()
-for b in "$build" "$fuzz_build"; do
+dirs=("$build")
+[ ${#only[@]} -ne 0 ] || dirs+=("$fuzz_build")
+for b in "${dirs[@]}"; do
 	logs+=("$b/meson-logs/testlog.junit.xml" "$b/meson-logs/testlog.json")
 	rm -f "$b/meson-logs/testlog.junit.xml" "$b/meson-logs/testlog.json"
 done
 suites=()
 for s in unit integration fault; do suites+=(--suite "$s"); done
+[ ${#only[@]} -eq 0 ] || suites=("${only[@]}")
 meson_rc=0
 # Suites that have no test yet select nothing: meson then runs the others.
 # shellcheck disable=SC2086
 meson test -C "$build" --print-errorlogs "${suites[@]}" ${FS_TEST_ARGS:-} </dev/null || meson_rc=$?
 # The fuzz suite, in the clang build dir.
-meson test -C "$fuzz_build" --print-errorlogs --suite fuzz </dev/null || meson_rc=$?
+[ ${#only[@]} -ne 0 ] ||
+	meson test -C "$fuzz_build" --print-errorlogs --suite fuzz </dev/null || meson_rc=$?
 
 # Count every test that ran, in both build dirs (junit and json log pairs): one junit testcase per
 # TAP subtest (Criterion runs with --tap=-), or one per test without subtests. A test that failed as
