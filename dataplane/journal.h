@@ -29,6 +29,7 @@ enum fs_jrec_type {
 	FS_JREC_STOP = 3,  /**< a sale stopped by the operator: no body */
 	FS_JREC_LEASE = 4, /**< units leased to this node: body.lease */
 	FS_JREC_KEY = 5,   /**< the sale's token key: body.key */
+	FS_JREC_DELETE = 6, /**< a sale deleted by the operator (ended, stopped or sold out): no body */
 };
 
 struct fs_jrec {

@@ -11,6 +11,12 @@
 
 #define FS_MAX_SALES 1024u     /**< sales per node */
 #define FS_SALE_SLOTS 2048u    /**< open-addressing slots (power of two, 2x FS_MAX_SALES) */
+/**
+ * Largest stock of one sale, in units. Each node sizes the sale's winner table by the whole stock
+ * (16 bytes x the power of two >= 2 x stock + 64: 4 GiB of address space at this limit, faulted in
+ * as used), so `flashctl sale create` refuses more, and so does the dataplane.
+ */
+#define FS_SALE_MAX_STOCK 100000000u
 
 enum fs_admission { FS_ADM_OPEN = 0, FS_ADM_TOKEN = 1 };
 
