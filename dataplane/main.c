@@ -214,7 +214,8 @@ static int check_writable(const char *dir)
 
 int main(int argc, char **argv)
 {
-	struct fs_journal *journals[FS_MAX_WORKERS] = {NULL};
+	/* every worker's journal, for fs_claim's durability check (fs_claim_env.journals) */
+	static struct fs_journal *journals[FS_MAX_WORKERS];
 	struct fs_journal *ctl;
 	struct fs_telemetry_ctx tctx;
 	struct fs_recovery rec;
@@ -325,6 +326,8 @@ int main(int argc, char **argv)
 		wk->env.node_id = opt.node_id;
 		wk->env.worker = (uint8_t)w;
 		wk->env.journal = journals[w];
+		wk->env.journals = journals;
+		wk->env.n_journals = n_workers;
 		wk->env.cnt = wk->stats.cnt;
 		wk->env.rl = &limiters[w];
 		fs_worker_assign(wk, w, ports, n_ports);

@@ -433,7 +433,7 @@ static void recover_order_fn(
 	s = fs_sale_lookup(t, rec->sale_id);
 	if (s == NULL || rec->body.order.order_id == 0 ||
 		rec->body.order.order_id == FS_ORDER_RELEASED ||
-		fs_winners_reserve(s->winners, rec->body.order.user_id, &e, &order) !=
+		fs_winners_reserve(s->winners, rec->lcore, rec->body.order.user_id, &e, &order) !=
 			FS_WIN_RESERVED) {
 		out->skipped++;
 		return;

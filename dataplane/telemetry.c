@@ -166,6 +166,7 @@ static void status_dict(struct rte_tel_data *d, const struct fs_sale *s)
 		d, "admission", s->admission == FS_ADM_TOKEN ? "token" : "open");
 	rte_tel_data_add_dict_string(d, "state", fs_sale_state_name(fs_sale_state(s, now)));
 	rte_tel_data_add_dict_u64(d, "sold_out", sold_out ? 1 : 0);
+	rte_tel_data_add_dict_u64(d, "winners_used", fs_winners_used(s->winners));
 	rte_tel_data_add_dict_u64(d, "key_set", __atomic_load_n(&s->key_set, __ATOMIC_ACQUIRE));
 	if (s->key_set) {
 		char fp[17];

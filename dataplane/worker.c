@@ -199,8 +199,9 @@ static inline bool handle_pkt(struct fs_worker *w, const struct fs_frame_cfg *cf
 
 /*
  * A WON reply built by fs_frame_fcp_reply() (IPv4 header at @p l3_off, IHL 5) becomes a RETRY
- * (FS_RETRY_JOURNAL_MS, no order id), UDP checksum recomputed. The order stays in the journal:
- * the client's retry gets ALREADY_WON with it.
+ * (FS_RETRY_JOURNAL_MS, no order id), UDP checksum recomputed. The order stays in the journal
+ * and the winner table, not durable: the client's retries get RETRY until a sync covers it
+ * (fs_journal_durable), then ALREADY_WON.
  */
 static void won_to_retry(struct rte_mbuf *m, uint16_t l3_off)
 {
@@ -229,7 +230,6 @@ static inline uint16_t poll_rxq(struct fs_worker *w, const struct fs_rxq *q, str
 	uint16_t won_l3[FS_BURST]; /* fsync: IPv4 offset of each WON reply */
 	uint16_t won_tx[FS_BURST]; /* fsync: its index in tx[] */
 	uint16_t nb_rx, nb_tx = 0, nb_won = 0, sent, i;
-	uint64_t seq0 = 0;
 	uint64_t tsc;
 
 	nb_rx = rte_eth_rx_burst(q->port_id, q->queue_id, pkts, FS_BURST);
@@ -242,8 +242,6 @@ static inline uint16_t poll_rxq(struct fs_worker *w, const struct fs_rxq *q, str
 	w->env.now_ns = fs_clock_now_ns(tsc);
 	w->env.now_ms = (int64_t)(w->env.now_ns / 1000000u);
 	w->env.rem_sale = NULL; /* `remaining` is read from the slices once per burst and sale */
-	if (w->journal_fsync)
-		seq0 = fs_journal_next_seq(w->journal);
 
 	/* Pass 1: classify and parse, frame data prefetched ahead, winner slots prefetched. */
 	for (i = 0; i < nb_rx && i < FS_PREFETCH_AHEAD; i++)
@@ -273,10 +271,12 @@ static inline uint16_t poll_rxq(struct fs_worker *w, const struct fs_rxq *q, str
 
 	/*
 	 * Group commit: the burst's WON records reach the disk before any of its replies leave.
-	 * If the sync fails, no WON of the burst leaves: each becomes a RETRY (the records exist,
-	 * so the retry gets ALREADY_WON), counted as a journal error.
+	 * If the sync fails, no WON of the burst leaves: each becomes a RETRY, counted as a journal
+	 * error; the journal then refuses new orders (fs_journal_ready) and the sync is retried
+	 * here every FS_JOURNAL_RETRY_MS (fs_journal_sync_due) until it works: the orders become
+	 * durable and their users' retries get ALREADY_WON.
 	 */
-	if (w->journal_fsync && fs_journal_next_seq(w->journal) != seq0) {
+	if (w->journal_fsync && fs_journal_sync_due(w->journal)) {
 		int rc = fs_journal_sync(w->journal);
 
 		if (unlikely(rc != 0)) {
