@@ -255,6 +255,7 @@ int main(int argc, char **argv)
 	fs_sale_table_init(&table, n_workers);
 	table.rl_rate = opt.rl_rate;
 	table.rl_burst = opt.rl_burst;
+	table.synchronize = fs_worker_synchronize; /* a deleted sale is freed after the workers' */
 	memset(&rec, 0, sizeof(rec));
 	ret = fs_sale_recover(&table, opt.state_dir, &rec);
 	if (ret != 0)
@@ -262,8 +263,10 @@ int main(int argc, char **argv)
 			strerror(-ret));
 	FS_LOG(INFO,
 		"recovered from %s: %" PRIu64 " sales, %" PRIu64 " orders, %" PRIu64
-		" skipped, %u worker journals",
-		opt.state_dir, rec.sales, rec.orders, rec.skipped, rec.journals);
+		" skipped, %u worker journals; %" PRIu64 " sales deleted (%" PRIu64
+		" of their orders skipped)",
+		opt.state_dir, rec.sales, rec.orders, rec.skipped, rec.journals, rec.deleted,
+		rec.deleted_orders);
 
 	for (w = 0; w < n_workers; w++) {
 		journals[w] = fs_journal_open(opt.state_dir, w);

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <rte_branch_prediction.h>
@@ -22,6 +23,9 @@
 #include "worker.h"
 
 int fs_logtype_dp;
+
+/* fs_worker_synchronize: how long it sleeps between checks of the workers' quiescent states */
+#define FS_WORKER_SYNC_POLL_NS 10000
 
 /* main: wo (release, once, at shutdown), workers: ro (acquire, every loop turn) */
 static bool worker_stop;
@@ -88,6 +92,22 @@ int fs_worker_guard_init(unsigned n_workers)
 	return 0;
 }
 
+void fs_worker_synchronize(void)
+{
+	struct rte_rcu_qsbr *v = __atomic_load_n(&worker_qsbr, __ATOMIC_ACQUIRE);
+	struct timespec ts = {.tv_sec = 0, .tv_nsec = FS_WORKER_SYNC_POLL_NS};
+	uint64_t t;
+
+	if (v == NULL || worker_self)
+		return;
+	/* rte_rcu_qsbr_start's token increment (release) orders the caller's unpublishing
+	 * stores before it; a worker that reports the new token has seen them (acquire). */
+	t = rte_rcu_qsbr_start(v);
+	/* a sleep, not a spin, between checks: a worker may need this CPU to end its turn */
+	while (rte_rcu_qsbr_check(v, t, false) == 0)
+		nanosleep(&ts, NULL);
+}
+
 /*
  * munmap() of the whole process (this definition interposes libc's for the shared DPDK
  * libraries and PMDs). DPDK 22.11's memif PMD, on a peer's disconnect, clears its CONNECTED flag
@@ -125,7 +145,8 @@ struct rx_meta {
 
 /*
  * First pass, one frame: classify and parse it, look its sale up once (the second pass claims
- * against that pointer: sales are never freed while workers run); for a claim, prefetch the
+ * against that pointer: a deleted sale is freed only after every worker has ended the loop turn
+ * it was in, fs_worker_synchronize); for a claim, prefetch the
  * winner-table slot the second pass will probe (the table is larger than the cache: each probe
  * is otherwise a miss).
  */

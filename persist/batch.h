@@ -17,8 +17,9 @@
  * u64 in decimal (numeric(20,0)), won_at as UTC ISO 8601 with microseconds.
  *
  * A SALE record becomes an upsert of `sales`, a STOP record an update moving ends_at to the stop
- * time if earlier. LEASE and KEY records (and unknown types) carry nothing for PostgreSQL: they
- * only advance the checkpoint.
+ * time if earlier. LEASE, KEY and DELETE records (and unknown types) carry nothing for
+ * PostgreSQL: they only advance the checkpoint (a deleted sale keeps its `sales` and `orders`
+ * rows; the dataplane never creates its id again).
  */
 
 #define FS_BATCH_ROW_MAX 128u  /**< bytes of one COPY row, newline included (longest is ~90) */
