@@ -146,7 +146,7 @@ static void key_fp(const uint8_t key[16], char out[17])
 	sodium_bin2hex(out, 17, h, sizeof(h));
 }
 
-/* The status dict of @p s (HACKING.md). */
+/* The status dict of @p s (HACKING.md). Under tel_lock: rekeys and deletes wait for it. */
 static void status_dict(struct rte_tel_data *d, const struct fs_sale *s)
 {
 	int64_t now = fs_clock_ms();
@@ -343,6 +343,8 @@ static int cmd_sale_status(const char *cmd __rte_unused, const char *params, str
 
 	if (split_params(params, buf, f) != 1 || parse_sale_id(f[0], &id) != 0)
 		return reply_error(d, "usage: /flashsale/sale/status,ID");
+	/* the control lock: a rekey rewrites the key the status reads, a delete frees the sale */
+	pthread_mutex_lock(&tel_lock);
 	s = fs_sale_lookup(tel.table, id);
 	if (s == NULL && fs_sale_was_deleted(tel.table, id))
 		reply_error(d, "sale %" PRIu32 " was deleted", id);
@@ -350,6 +352,7 @@ static int cmd_sale_status(const char *cmd __rte_unused, const char *params, str
 		reply_error(d, "unknown sale %" PRIu32, id);
 	else
 		status_dict(d, s);
+	pthread_mutex_unlock(&tel_lock);
 	return 0;
 }
 
