@@ -159,11 +159,26 @@ $$;
 -- functions (granted by the operator), no privilege on the tables. EXECUTE is revoked from PUBLIC.
 --
 -- Outcomes are announced on channel flashsale_outcomes, payload JSON
---   {"sale": 7, "order": -9223372036854775807, "user": 42, "status": "paid"}
+--   {"sale" : 7, "order" : -9223372036854775807, "user" : 42, "status" : "paid"}
 -- (status paid | cancelled | expired; order is the bigint the functions take), delivered when
--- the transaction commits. New orders on channel flashsale_orders, once per persist batch and
--- sale: {"sale": 7, "node": 1, "orders": 1200}.
+-- the transaction commits, unless the setting flashsale.notify_outcomes is 'off' (per session, or
+-- ALTER DATABASE ... SET flashsale.notify_outcomes = off): PostgreSQL serialises the commits of
+-- all transactions that notify, so a notification per payment costs throughput (scripts/bench.sh
+-- pay). New orders on channel flashsale_orders, once per persist batch and sale:
+--   {"sale" : 7, "node" : 1, "orders" : 1200}.
 CREATE SCHEMA IF NOT EXISTS flashsale;
+
+-- flashsale.notify_outcome(sale, order_id, uid, status): the flashsale_outcomes notification.
+CREATE OR REPLACE FUNCTION flashsale.notify_outcome(sale bigint, order_id bigint, uid numeric,
+	status text) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+	IF current_setting('flashsale.notify_outcomes', true) IS DISTINCT FROM 'off' THEN
+		PERFORM pg_notify('flashsale_outcomes', json_build_object('sale', sale,
+			'order', order_id, 'user', uid, 'status', status)::text);
+	END IF;
+END
+$$;
 
 -- flashsale.hold_open(status, hold_until, at): may the order still be paid or cancelled at
 -- instant at? PL/pgSQL on purpose: the planner cannot see inside, so the UPDATEs of pay and
@@ -196,8 +211,7 @@ BEGIN
 				AND flashsale.hold_open(status, hold_until, t)
 			RETURNING user_id INTO u;
 		IF FOUND THEN
-			PERFORM pg_notify('flashsale_outcomes', json_build_object('sale', pay.sale,
-				'order', pay.order_id, 'user', u, 'status', 'paid')::text);
+			PERFORM flashsale.notify_outcome(pay.sale, pay.order_id, u, 'paid');
 			RETURN 'paid';
 		END IF;
 		SELECT status, hold_until INTO st, until FROM orders
@@ -240,8 +254,7 @@ BEGIN
 			SELECT sale_id, order_id, node_id, user_id, 'cancelled', t FROM upd
 			RETURNING user_id INTO u;
 		IF FOUND THEN
-			PERFORM pg_notify('flashsale_outcomes', json_build_object('sale', cancel.sale,
-				'order', cancel.order_id, 'user', u, 'status', 'cancelled')::text);
+			PERFORM flashsale.notify_outcome(cancel.sale, cancel.order_id, u, 'cancelled');
 			RETURN 'cancelled';
 		END IF;
 		SELECT status, hold_until INTO st, until FROM orders
@@ -318,8 +331,7 @@ BEGIN
 	ins AS (
 		INSERT INTO stock_returns (sale_id, order_id, node_id, user_id, reason, returned_at)
 		SELECT sale_id, order_id, node_id, user_id, 'expired', t FROM upd
-		RETURNING pg_notify('flashsale_outcomes', json_build_object('sale', sale_id,
-			'order', order_id, 'user', user_id, 'status', 'expired')::text))
+		RETURNING flashsale.notify_outcome(sale_id, order_id, user_id, 'expired'))
 	SELECT count(*) INTO n FROM ins;
 	RETURN n;
 END
