@@ -5,7 +5,6 @@
 # TAP:     ft_plan N, ft_ok STATUS NAME [DIAG], ft_tap OK NAME [DETAIL...], ft_skip COUNT REASON,
 #          ft_skip_rest REASON, ft_fail_rest NAME, ft_setup_failed MSG (counters: N_TESTS, T, FAILS)
 # Output:  ft_val OUTPUT KEY; ft_won_missing FILE SALE (WONs with no row in orders)
-# PG:      ft_url_with_db URL DB, ft_pg_scratch DB (a database dropped on exit: FT_DB_URL)
 # Programs: ft_dp_start PREFIX LOG ARG... (flashsale-dp, stopped on exit), ft_dp_start_ok (a test),
 #          ft_persist_start STATE_DIR LOG NODE
 # Set FS_LOG_TAG before sourcing, FS_BUILD after (each script has its own default).
@@ -95,30 +94,6 @@ ft_setup_failed() {
 ft_val() { printf '%s\n' "$1" | sed -n "s/^$2=//p" | head -1; }
 
 # ---------------------------------------------------------------- PostgreSQL
-
-# ft_url_with_db URL DB: the URL (or conninfo string) URL naming database DB instead.
-ft_url_with_db() {
-	local url=$1 db=$2 query= rest
-	case "$url" in
-	postgres://* | postgresql://*)
-		case "$url" in *\?*) query="?${url#*\?}"; url=${url%%\?*} ;; esac
-		rest=${url#*://}
-		case "$rest" in */*) rest=${rest%%/*} ;; esac
-		echo "${url%%://*}://$rest/$db$query"
-		;;
-	*) echo "$url dbname=$db" ;;
-	esac
-}
-
-# ft_pg_scratch DB: create database DB on PG_URL's server, dropped on exit (connections left to
-# it are ended), and set FT_DB_URL to its URL. Dies (fs_die) when it cannot.
-ft_pg_scratch() {
-	local db=$1 err
-	err=$(psql -qAt "$PG_URL" -c "CREATE DATABASE $db" 2>&1 >/dev/null) ||
-		fs_die "cannot create a scratch database: $(head -n 1 <<<"$err")"
-	fs_cleanup_add "psql -qAt '$PG_URL' -c 'DROP DATABASE IF EXISTS $db WITH (FORCE)' >/dev/null 2>&1"
-	FT_DB_URL=$(ft_url_with_db "$PG_URL" "$db")
-}
 
 # ft_won_missing FILE SALE: how many "user order" lines of FILE (a --won-file) have no such row in
 # orders of PG_URL (orders.order_id holds the u64 order id cast to bigint).

@@ -67,10 +67,10 @@ listened() {
 
 # ---------------------------------------------------------------- 1-4: the schema's migration
 
-ft_pg_scratch "fs_holds_mig$$"
-MIG=$FT_DB_URL
-ft_pg_scratch "fs_holds_new$$"
-NEW=$FT_DB_URL
+fs_pg_scratch "fs_holds_mig$$"
+MIG=$FS_DB_URL
+fs_pg_scratch "fs_holds_new$$"
+NEW=$FS_DB_URL
 qm() { psql -XAtq -v ON_ERROR_STOP=1 "$MIG" -c "$1"; }
 # the schema before holds (main at 492814d), with a sale, orders as its persist wrote them, and a
 # paid one (as an early merchant script might have set), then the schema of this tree, twice
@@ -110,8 +110,8 @@ ok $([ $rc != 0 ] && grep -q orders_held_until_check "$TMP/err" && [ "$got" = so
 
 # ---------------------------------------------------------------- 5-7: persist
 
-ft_pg_scratch "fs_holds_t$$"
-URL=$FT_DB_URL
+fs_pg_scratch "fs_holds_t$$"
+URL=$FS_DB_URL
 q() { psql -XAtq -v ON_ERROR_STOP=1 "$URL" -c "$1"; }
 schema "$URL" || fs_die "persist --once: $(tail -3 "$TMP/persist.err")"
 listen "$URL" "$TMP/orders.ntf" 5 flashsale_orders
@@ -288,8 +288,8 @@ fi
 
 N=${FS_RACE_ORDERS:-10000}
 SPREAD=${FS_RACE_SPREAD_MS:-5000}
-ft_pg_scratch "fs_holds_race$$"
-RURL=$FT_DB_URL
+fs_pg_scratch "fs_holds_race$$"
+RURL=$FS_DB_URL
 qr() { psql -XAtq -v ON_ERROR_STOP=1 "$RURL" -c "$1"; }
 # N held orders of sale 91 due over SPREAD ms from 3 s on. They are inserted paid and analysed
 # first, then set held: the statistics of a sale's first minute (nothing held), under which the

@@ -24,8 +24,8 @@ ft_need_built persist/flashsale-persist
 bail() { echo "Bail out! $*"; }
 FS_DIE_HOOK=bail
 fs_pg_start "$TMP"
-ft_pg_scratch "fs_persist_t$$"
-URL=$FT_DB_URL
+fs_pg_scratch "fs_persist_t$$"
+URL=$FS_DB_URL
 q() { psql -qAt "$URL" -c "$1"; }
 
 JW=$FS_BUILD/tests/integration/persist_jwrite
