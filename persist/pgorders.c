@@ -108,17 +108,25 @@ const char *fs_pgorders_result_name(enum fs_pgorders_result r)
 	return (unsigned)r < FS_PGORDERS_RESULTS ? fs_pgorders_results[r] : NULL;
 }
 
-int fs_pgorders_result_parse(const char *s, enum fs_pgorders_result *r)
+/* The index of @p s in @p names (@p n of them), or -EPROTO. */
+static int fs_pgorders_find(const char *const *names, unsigned n, const char *s)
 {
 	unsigned i;
 
-	for (i = 0; s != NULL && i < FS_PGORDERS_RESULTS; i++) {
-		if (strcmp(s, fs_pgorders_results[i]) == 0) {
-			*r = (enum fs_pgorders_result)i;
-			return 0;
-		}
-	}
+	for (i = 0; s != NULL && i < n; i++)
+		if (strcmp(s, names[i]) == 0)
+			return (int)i;
 	return -EPROTO;
+}
+
+int fs_pgorders_result_parse(const char *s, enum fs_pgorders_result *r)
+{
+	int i = fs_pgorders_find(fs_pgorders_results, FS_PGORDERS_RESULTS, s);
+
+	if (i < 0)
+		return i;
+	*r = (enum fs_pgorders_result)i;
+	return 0;
 }
 
 const char *fs_pgorders_status_name(enum fs_pgorders_status s)
@@ -128,15 +136,12 @@ const char *fs_pgorders_status_name(enum fs_pgorders_status s)
 
 int fs_pgorders_status_parse(const char *s, enum fs_pgorders_status *st)
 {
-	unsigned i;
+	int i = fs_pgorders_find(fs_pgorders_statuses, FS_PGORDERS_STATUSES, s);
 
-	for (i = 0; s != NULL && i < FS_PGORDERS_STATUSES; i++) {
-		if (strcmp(s, fs_pgorders_statuses[i]) == 0) {
-			*st = (enum fs_pgorders_status)i;
-			return 0;
-		}
-	}
-	return -EPROTO;
+	if (i < 0)
+		return i;
+	*st = (enum fs_pgorders_status)i;
+	return 0;
 }
 
 /* A signed decimal int64 (bigint text), whole string. */

@@ -191,6 +191,35 @@ BEGIN
 END
 $$;
 
+-- flashsale.refusal(sale, order_id, asked, at): why the order could not be made `asked` ('paid'
+-- or 'cancelled') at instant at: 'unknown' | 'already_<asked>' | 'not_held' | its other outcome |
+-- 'expired' (still held, but due); NULL when it is held and open after all (it appeared after
+-- the UPDATE's snapshot): the caller tries again.
+CREATE OR REPLACE FUNCTION flashsale.refusal(sale bigint, order_id bigint, asked text,
+	at timestamptz) RETURNS text
+LANGUAGE plpgsql STABLE SET search_path FROM CURRENT AS $$
+#variable_conflict use_column
+DECLARE
+	st text;
+	until timestamptz;
+BEGIN
+	SELECT status, hold_until INTO st, until FROM orders
+		WHERE sale_id = refusal.sale AND order_id = refusal.order_id;
+	IF NOT FOUND THEN
+		RETURN 'unknown';
+	ELSIF st = asked THEN
+		RETURN 'already_' || asked;
+	ELSIF st = 'sold' THEN
+		RETURN 'not_held';
+	ELSIF st <> 'held' THEN
+		RETURN st; -- the other outcome: 'paid', 'cancelled' or 'expired'
+	ELSIF until <= at THEN
+		RETURN 'expired'; -- due, not swept yet
+	END IF;
+	RETURN NULL;
+END
+$$;
+
 -- flashsale.pay(sale, order_id): 'paid' (now paid) | 'already_paid' | 'expired' (the hold ran
 -- out, whether or not the sweep has run yet: refund the buyer) | 'cancelled' | 'not_held' (an
 -- order of a sale without holds: final when won) | 'unknown' (no such order).
@@ -200,8 +229,7 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
 DECLARE
 	t timestamptz;
 	u numeric;
-	st text;
-	until timestamptz;
+	answer text;
 BEGIN
 	-- A second round only when the row appeared between the UPDATE and the look-up.
 	FOR attempt IN 1..3 LOOP
@@ -214,18 +242,9 @@ BEGIN
 			PERFORM flashsale.notify_outcome(pay.sale, pay.order_id, u, 'paid');
 			RETURN 'paid';
 		END IF;
-		SELECT status, hold_until INTO st, until FROM orders
-			WHERE sale_id = pay.sale AND order_id = pay.order_id;
-		IF NOT FOUND THEN
-			RETURN 'unknown';
-		ELSIF st = 'paid' THEN
-			RETURN 'already_paid';
-		ELSIF st = 'sold' THEN
-			RETURN 'not_held';
-		ELSIF st <> 'held' THEN
-			RETURN st; -- 'expired' or 'cancelled'
-		ELSIF until <= t THEN
-			RETURN 'expired'; -- due, not swept yet
+		answer := flashsale.refusal(pay.sale, pay.order_id, 'paid', t);
+		IF answer IS NOT NULL THEN
+			RETURN answer;
 		END IF;
 	END LOOP;
 	RAISE EXCEPTION 'flashsale.pay: order % of sale % keeps changing', pay.order_id, pay.sale;
@@ -240,8 +259,7 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
 DECLARE
 	t timestamptz;
 	u numeric;
-	st text;
-	until timestamptz;
+	answer text;
 BEGIN
 	FOR attempt IN 1..3 LOOP
 		t := clock_timestamp();
@@ -257,18 +275,9 @@ BEGIN
 			PERFORM flashsale.notify_outcome(cancel.sale, cancel.order_id, u, 'cancelled');
 			RETURN 'cancelled';
 		END IF;
-		SELECT status, hold_until INTO st, until FROM orders
-			WHERE sale_id = cancel.sale AND order_id = cancel.order_id;
-		IF NOT FOUND THEN
-			RETURN 'unknown';
-		ELSIF st = 'cancelled' THEN
-			RETURN 'already_cancelled';
-		ELSIF st = 'sold' THEN
-			RETURN 'not_held';
-		ELSIF st <> 'held' THEN
-			RETURN st; -- 'paid' or 'expired'
-		ELSIF until <= t THEN
-			RETURN 'expired'; -- due, not swept yet
+		answer := flashsale.refusal(cancel.sale, cancel.order_id, 'cancelled', t);
+		IF answer IS NOT NULL THEN
+			RETURN answer;
 		END IF;
 	END LOOP;
 	RAISE EXCEPTION 'flashsale.cancel: order % of sale % keeps changing', cancel.order_id,
