@@ -662,21 +662,21 @@ Test(protocol_doc, worked_example_sold_out_is_what_fs_claim_answers)
 	struct fs_fcp_req q;
 	struct ex_node nd;
 
-	ex_node_start(&nd, 1, key);
+	doc_find("A SOLD_OUT answer to this sale (no holds) would carry status `02`, "
+		 "retry_after_ms 0",
+		0, true);
 	cr_assert_eq(fs_fcp_parse(ex[0].b, FS_FCP_LEN, &q), FS_FCP_OK);
+	ex_node_start(&nd, 1, key);
 	q.user_id++;
 	fs_fcp_encode_req(&q, other);
 	fs_fcp_token(key, other, other + 24);
 	example_claim(&nd.tab, nd.j, other, EX_START_MS + 100, out);
-	cr_assert_eq(out[16], FS_ST_WON, "another user takes the only unit");
+	cr_expect_eq(out[16], FS_ST_WON, "another user takes the only unit");
 
 	example_claim(&nd.tab, nd.j, ex[0].b, EX_START_MS + 250, out);
 	memcpy(want, example_reply(ex, n, FS_ST_WON), FS_FCP_LEN);
 	want[16] = FS_ST_SOLD_OUT;
 	memset(want + 20, 0, 16); /* retry_after_ms, order_id, remaining */
 	cr_expect_arr_eq(out, want, FS_FCP_LEN, "SOLD_OUT as the document describes it");
-	doc_find("A SOLD_OUT answer to this sale (no holds) would carry status `02`, "
-		 "retry_after_ms 0",
-		0, true);
 	ex_node_stop(&nd);
 }
