@@ -34,6 +34,8 @@
  * 80 ms of a worker answering WON at 800k/s, 5 ms at 13 M/s). */
 #define FS_PREFAULT_MS 5
 #define FS_PREFAULT_BYTES ((size_t)4 << 20)
+/* The clock is re-anchored every FS_CLOCK_TURNS turns of the main loop: ~FS_CLOCK_ANCHOR_MS. */
+#define FS_CLOCK_TURNS (FS_CLOCK_ANCHOR_MS / FS_PREFAULT_MS)
 
 /** Application options (after `--`). */
 struct dp_opts {
@@ -193,6 +195,18 @@ static void die(const char *fmt, ...)
 	exit(EXIT_FAILURE);
 }
 
+/* Re-anchor the workers' clock (fs_clock_sync); a step of the system clock is logged. */
+static void clock_sync(void)
+{
+	int ret = fs_clock_sync();
+
+	if (ret == 1)
+		FS_LOG(NOTICE, "system clock stepped by %+.3f ms: followed",
+			(double)fs_clock_dp.last_offset_ns / 1e6);
+	else if (ret < 0)
+		FS_LOG(ERR, "clock anchor failed: %s", strerror(-ret));
+}
+
 /*
  * Can we create files in @p dir? (root ignores mode bits, but not a read-only mount.) Returns 0
  * or -errno.
@@ -220,7 +234,7 @@ int main(int argc, char **argv)
 	struct fs_recovery rec;
 	struct dp_opts opt;
 	struct sigaction sa;
-	unsigned n_workers, n_ports, w, lcore;
+	unsigned n_workers, n_ports, w, lcore, turn = 0;
 	int ret;
 
 	ret = rte_eal_init(argc, argv);
@@ -298,7 +312,7 @@ int main(int argc, char **argv)
 	tctx.n_workers = n_workers;
 	tctx.node_id = opt.node_id;
 	tctx.journal_fsync = opt.journal_fsync;
-	tctx.start_ms = fs_clock_ms();
+	tctx.start_ms = fs_clock_mono_ms();
 	ret = fs_telemetry_init(&tctx);
 	if (ret != 0)
 		rte_exit(EXIT_FAILURE, "telemetry registration failed: %s\n", strerror(-ret));
@@ -340,7 +354,8 @@ int main(int argc, char **argv)
 
 	/*
 	 * Until a signal: every FS_PREFAULT_MS, fault in the next journal pages of each worker
-	 * (fs_journal_prefault), so that a worker's first write to a page does not fault.
+	 * (fs_journal_prefault), so that a worker's first write to a page does not fault; every
+	 * FS_CLOCK_TURNS turns, re-anchor the clock the workers read.
 	 */
 	while (quit_signal == 0) {
 		struct timespec ts = {.tv_sec = 0, .tv_nsec = FS_PREFAULT_MS * 1000 * 1000};
@@ -348,6 +363,8 @@ int main(int argc, char **argv)
 		for (w = 0; w < n_workers; w++)
 			if (workers[w].journal != NULL)
 				fs_journal_prefault(workers[w].journal, FS_PREFAULT_BYTES);
+		if (++turn % FS_CLOCK_TURNS == 0)
+			clock_sync();
 		nanosleep(&ts, NULL);
 	}
 	FS_LOG(INFO, "signal %d: stopping", (int)quit_signal);
