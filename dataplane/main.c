@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -25,6 +24,7 @@
 #include "port.h"
 #include "ratelimit.h"
 #include "sale.h"
+#include "statedir.h"
 #include "telemetry.h"
 #include "worker.h"
 
@@ -157,26 +157,6 @@ static void parse_args(int argc, char **argv, struct dp_opts *o)
 		o->rl_burst = FS_RL_BURST_MAX;
 }
 
-/* mkdir -p @p path (mode 0755). Returns 0 or -errno. */
-static int make_dirs(const char *path)
-{
-	char buf[4096];
-	size_t i, len = strlen(path);
-
-	if (len == 0 || len >= sizeof(buf))
-		return -ENAMETOOLONG;
-	memcpy(buf, path, len + 1);
-	for (i = 1; i <= len; i++) {
-		if (buf[i] != '/' && buf[i] != '\0')
-			continue;
-		buf[i] = '\0';
-		if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-			return -errno;
-		buf[i] = path[i];
-	}
-	return 0;
-}
-
 /*
  * Start-up failure: one line "flashsale-dp: ..." on stderr (rte_exit prints two), exit 1.
  * Start-up only (EAL initialised).
@@ -226,6 +206,26 @@ static int check_writable(const char *dir)
 	return 0;
 }
 
+/*
+ * The state directory, or exit: created (parents too), refused unless ours and writable by us
+ * alone (it holds the token keys), made 0700 with its files 0600, and writable.
+ */
+static void state_dir_setup(const char *dir)
+{
+	char why[512];
+	int ret;
+
+	ret = fs_statedir_make(dir);
+	if (ret != 0)
+		die("cannot create state dir %s: %s", dir, strerror(-ret));
+	if (fs_statedir_secure(dir, why, sizeof(why)) != 0)
+		die("%s", why);
+	/* refuse to start rather than answer RETRY to every claim for want of a journal */
+	ret = check_writable(dir);
+	if (ret != 0)
+		die("state dir %s is not writable: %s", dir, strerror(-ret));
+}
+
 int main(int argc, char **argv)
 {
 	struct fs_journal *journals[FS_MAX_WORKERS] = {NULL};
@@ -256,13 +256,7 @@ int main(int argc, char **argv)
 		rte_exit(EXIT_FAILURE, "need 1..%u worker lcores besides the main one, have %u\n",
 			FS_MAX_WORKERS, n_workers);
 
-	ret = make_dirs(opt.state_dir);
-	if (ret != 0)
-		die("cannot create state dir %s: %s", opt.state_dir, strerror(-ret));
-	/* refuse to start rather than answer RETRY to every claim for want of a journal */
-	ret = check_writable(opt.state_dir);
-	if (ret != 0)
-		die("state dir %s is not writable: %s", opt.state_dir, strerror(-ret));
+	state_dir_setup(opt.state_dir);
 
 	/* the sales and their winners as the journals left them, before any claim is answered */
 	fs_sale_table_init(&table, n_workers);
