@@ -16,6 +16,7 @@
 #include "journal.h"
 #include "parse.h"
 #include "pg.h"
+#include "statedir.h"
 
 #define FS_PERSIST_BACKOFF_MIN_MS 100u
 #define FS_PERSIST_BACKOFF_MAX_MS 5000u
@@ -432,6 +433,7 @@ int main(int argc, char **argv)
 {
 	struct fs_persist *p;
 	struct sigaction sa;
+	char why[512];
 	int rc;
 
 	p = calloc(1, sizeof(*p));
@@ -457,8 +459,14 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	/* the journals' identity keys the checkpoints: the dataplane may not have made the dir yet */
-	if (mkdir(p->o.state_dir, 0755) != 0 && errno != EEXIST) {
+	if (mkdir(p->o.state_dir, 0700) != 0 && errno != EEXIST) {
 		fprintf(stderr, "flashsale-persist: %s: %s\n", p->o.state_dir, strerror(errno));
+		rc = 1;
+		goto out;
+	}
+	/* 0700 and its files 0600 (token keys in the control journal), or refused */
+	if (fs_statedir_secure(p->o.state_dir, why, sizeof(why)) != 0) {
+		fprintf(stderr, "flashsale-persist: %s\n", why);
 		rc = 1;
 		goto out;
 	}
