@@ -14,152 +14,17 @@
 
 #define KEYLEN 64
 
-/* The Lua scripts: one Lua line per C line. */
-/* clang-format off */
-
 /*
- * KEYS: sale hash, pool, sold, remaining, fs:sales.
- * ARGV: sale id, stock, start_ms, end_ms, admission, token key hex or "", rate limit or "",
- *       rate burst or "".
- * Returns 0 if the sale exists (nothing changed), 1 if created.
+ * The Lua scripts, one file each in controlplane/lua/ (their KEYS, ARGV and replies are written
+ * at the top of each), embedded at build time as fs_lua_NAME.
  */
-static const char create_lua[] =
-	"if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end\n"
-	"redis.call('HSET', KEYS[1], 'stock', ARGV[2], 'start_ms', ARGV[3], 'end_ms', ARGV[4],\n"
-	"  'admission', ARGV[5], 'state', 'created', 'events_published', '0')\n"
-	"if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'token_key', ARGV[6]) end\n"
-	"if ARGV[7] ~= '' then\n"
-	"  redis.call('HSET', KEYS[1], 'rate_limit', ARGV[7], 'rate_burst', ARGV[8])\n"
-	"end\n"
-	"redis.call('SET', KEYS[2], ARGV[2])\n"
-	"redis.call('SET', KEYS[3], '0')\n"
-	"redis.call('SET', KEYS[4], ARGV[2])\n"
-	"redis.call('SADD', KEYS[5], ARGV[1])\n"
-	"return 1\n";
-
-/*
- * KEYS: sale hash. ARGV: new key hex, prev_key_until_ms.
- * Returns 0 if there is no such sale, -1 if it is not a token sale, 1 once rotated.
- */
-static const char rekey_lua[] =
-	"if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end\n"
-	"if redis.call('HGET', KEYS[1], 'admission') ~= 'token' then return -1 end\n"
-	"local old = redis.call('HGET', KEYS[1], 'token_key')\n"
-	"if old then\n"
-	"  redis.call('HSET', KEYS[1], 'prev_token_key', old, 'prev_key_until_ms', ARGV[2])\n"
-	"end\n"
-	"redis.call('HSET', KEYS[1], 'token_key', ARGV[1])\n"
-	"return 1\n";
-
-/* KEYS: sale hash. Returns 0 if there is no such sale, 1 once state is "stopped". */
-static const char stop_lua[] =
-	"if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end\n"
-	"redis.call('HSET', KEYS[1], 'state', 'stopped')\n"
-	"return 1\n";
-
-/*
- * KEYS: pool, the node's lease key, sale hash. ARGV: units wanted (>= 0).
- * Takes min(want, pool) (never below zero). Returns {taken, pool_empty, lease}, or {-1, 0, 0}
- * when the sale hash is gone (Redis flushed or restarted empty: nothing is leased from a pool
- * that no longer says what it belongs to).
- */
-static const char lease_lua[] =
-	"if redis.call('EXISTS', KEYS[3]) == 0 then return {-1, 0, 0} end\n"
-	"local pool = tonumber(redis.call('GET', KEYS[1]) or '0')\n"
-	"local want = tonumber(ARGV[1])\n"
-	"local take = want\n"
-	"if pool < take then take = pool end\n"
-	"if take < 0 then take = 0 end\n"
-	"if take > 0 then\n"
-	"  redis.call('DECRBY', KEYS[1], take)\n"
-	"  redis.call('INCRBY', KEYS[2], take)\n"
-	"end\n"
-	"local lease = tonumber(redis.call('GET', KEYS[2]) or '0')\n"
-	"local empty = 0\n"
-	"if pool - take <= 0 then empty = 1 end\n"
-	"return {take, empty, lease}\n";
-
-/*
- * KEYS: node_sold hash, sold, remaining, sale hash. ARGV: node, sold.
- * Returns the cluster-wide sold count, or -1 (nothing written) when the sale hash is gone: a
- * total without its stock would publish a wrong remaining.
- */
-static const char totals_lua[] =
-	"if redis.call('EXISTS', KEYS[4]) == 0 then return -1 end\n"
-	"redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])\n"
-	"local s = 0\n"
-	"for _, v in ipairs(redis.call('HVALS', KEYS[1])) do s = s + tonumber(v) end\n"
-	"local stock = tonumber(redis.call('HGET', KEYS[4], 'stock') or '0')\n"
-	"redis.call('SET', KEYS[2], string.format('%d', s))\n"
-	"redis.call('SET', KEYS[3], string.format('%d', stock - s))\n"
-	"return s\n";
-
-/*
- * KEYS: sale hash, events channel. ARGV: bit, event name.
- * Returns {published_now (0/1), mask after}.
- */
-static const char event_lua[] =
-	"if redis.call('EXISTS', KEYS[1]) == 0 then return {0, 0} end\n"
-	"local m = tonumber(redis.call('HGET', KEYS[1], 'events_published') or '0')\n"
-	"local b = tonumber(ARGV[1])\n"
-	"if bit.band(m, b) ~= 0 then return {0, m} end\n"
-	"m = bit.bor(m, b)\n"
-	"redis.call('HSET', KEYS[1], 'events_published', m)\n"
-	"redis.call('PUBLISH', KEYS[2], ARGV[2])\n"
-	"return {1, m}\n";
-
-/*
- * Rebuild a sale's keys from the dataplane after Redis lost them (flush, restart without
- * persistence). Atomic; touches only what is missing, so a second daemon racing it is harmless.
- * KEYS: sale hash, pool, this node's lease, node_sold hash, sold, remaining, fs:sales.
- * ARGV: id, stock, start_ms, end_ms, admission, state, events_published, key hex or "", node,
- *       leased (the dataplane's), final (0/1), sold (the dataplane's), rate limit or "",
- *       rate burst.
- * The pool, when missing: 0 if this node's lease is final (it was empty when that lease was
- * given), else stock - lease (clamped at 0). The lease, when missing: the dataplane's, taken
- * from the pool. node_sold only ever goes up; sold and remaining follow from it.
- * Returns a bit mask of what was rebuilt: 1 hash, 2 fs:sales member, 4 pool, 8 lease.
- */
-static const char rebuild_lua[] =
-	"local done = 0\n"
-	"local stock = tonumber(ARGV[2])\n"
-	"local leased = tonumber(ARGV[10])\n"
-	"if redis.call('EXISTS', KEYS[1]) == 0 then\n"
-	"  redis.call('HSET', KEYS[1], 'stock', ARGV[2], 'start_ms', ARGV[3], 'end_ms', ARGV[4],\n"
-	"    'admission', ARGV[5], 'state', ARGV[6], 'events_published', ARGV[7])\n"
-	"  if ARGV[8] ~= '' then redis.call('HSET', KEYS[1], 'token_key', ARGV[8]) end\n"
-	"  if ARGV[13] ~= '' then\n"
-	"    redis.call('HSET', KEYS[1], 'rate_limit', ARGV[13], 'rate_burst', ARGV[14])\n"
-	"  end\n"
-	"  done = done + 1\n"
-	"else\n"
-	"  stock = tonumber(redis.call('HGET', KEYS[1], 'stock') or ARGV[2])\n"
-	"end\n"
-	"if redis.call('SADD', KEYS[7], ARGV[1]) == 1 then done = done + 2 end\n"
-	"local lease_missing = redis.call('EXISTS', KEYS[3]) == 0\n"
-	"local pool = nil\n"
-	"if redis.call('EXISTS', KEYS[2]) == 0 then\n"
-	"  if ARGV[11] == '1' then pool = 0 else pool = stock - leased end\n"
-	"elseif lease_missing then\n"
-	"  pool = tonumber(redis.call('GET', KEYS[2])) - leased\n"
-	"end\n"
-	"if pool ~= nil then\n"
-	"  if pool < 0 then pool = 0 end\n"
-	"  redis.call('SET', KEYS[2], string.format('%d', pool))\n"
-	"  done = done + 4\n"
-	"end\n"
-	"if lease_missing then\n"
-	"  redis.call('SET', KEYS[3], ARGV[10])\n"
-	"  done = done + 8\n"
-	"end\n"
-	"local cur = tonumber(redis.call('HGET', KEYS[4], ARGV[9]) or '-1')\n"
-	"if cur < tonumber(ARGV[12]) then redis.call('HSET', KEYS[4], ARGV[9], ARGV[12]) end\n"
-	"local s = 0\n"
-	"for _, v in ipairs(redis.call('HVALS', KEYS[4])) do s = s + tonumber(v) end\n"
-	"redis.call('SET', KEYS[5], string.format('%d', s))\n"
-	"redis.call('SET', KEYS[6], string.format('%d', stock - s))\n"
-	"return done\n";
-/* clang-format on */
+#include "lua_create.h"
+#include "lua_event.h"
+#include "lua_lease.h"
+#include "lua_rebuild.h"
+#include "lua_rekey.h"
+#include "lua_stop.h"
+#include "lua_totals.h"
 
 static int set_err(struct fs_redis *r, int err, const char *fmt, ...)
 {
@@ -371,7 +236,7 @@ out:
 	return rc;
 }
 
-/* A sale definition as the strings create_lua and rebuild_lua take (empty: not set). */
+/* A sale definition as the strings create.lua and rebuild.lua take (empty: not set). */
 struct def_args {
 	char id[16], stock[24], start[24], end[24], hex[2 * 16 + 1], rate[16], burst[16];
 };
@@ -403,7 +268,7 @@ int fs_redis_sale_create(struct fs_redis *r, const struct fs_redis_sale *def)
 	key_of(k_sold, def->sale_id, "sold");
 	key_of(k_rem, def->sale_id, "remaining");
 	def_args_of(def, &a);
-	const char *argv[] = {"EVAL", create_lua, "5", k_sale, k_pool, k_sold, k_rem, "fs:sales",
+	const char *argv[] = {"EVAL", fs_lua_create, "5", k_sale, k_pool, k_sold, k_rem, "fs:sales",
 		a.id, a.stock, a.start, a.end, def->admission, a.hex, a.rate, a.burst};
 	rc = command_int(r, &v, (int)(sizeof(argv) / sizeof(argv[0])), argv);
 	if (rc < 0)
@@ -423,7 +288,7 @@ int fs_redis_sale_rekey(
 	key_of(k_sale, sale_id, "sale");
 	sodium_bin2hex(hex, sizeof(hex), key, 16);
 	snprintf(until, sizeof(until), "%" PRId64, prev_until_ms);
-	const char *argv[] = {"EVAL", rekey_lua, "1", k_sale, hex, until};
+	const char *argv[] = {"EVAL", fs_lua_rekey, "1", k_sale, hex, until};
 	rc = command_int(r, &v, 6, argv);
 	if (rc < 0)
 		return rc;
@@ -478,71 +343,60 @@ static int copy_str(const redisReply *e, char *out, size_t n)
 	return 0;
 }
 
-int fs_redis_sale_get(struct fs_redis *r, uint32_t sale_id, struct fs_redis_sale *out)
-{
-	static const char *fields[] = {"stock", "start_ms", "end_ms", "admission", "state",
-		"token_key", "events_published", "rate_limit", "rate_burst", "prev_token_key",
-		"prev_key_until_ms"};
-	enum { N_FIELDS = sizeof(fields) / sizeof(fields[0]) };
-	char k_sale[KEYLEN], k_pool[KEYLEN], k_sold[KEYLEN], k_rem[KEYLEN];
-	const char *argv[2 + N_FIELDS];
-	redisReply *rep = NULL;
-	int64_t v[3], ev, rate, burst;
-	int rc, kr;
+/* The fields fs_redis_sale_get reads of the sale hash (HMGET), in this order. */
+static const char *const sale_fields[] = {"stock", "start_ms", "end_ms", "admission", "state",
+	"token_key", "events_published", "rate_limit", "rate_burst", "prev_token_key",
+	"prev_key_until_ms"};
+enum { N_SALE_FIELDS = sizeof(sale_fields) / sizeof(sale_fields[0]) };
 
-	key_of(k_sale, sale_id, "sale");
-	key_of(k_pool, sale_id, "pool");
-	key_of(k_sold, sale_id, "sold");
-	key_of(k_rem, sale_id, "remaining");
-	argv[0] = "HMGET";
-	argv[1] = k_sale;
-	for (int i = 0; i < N_FIELDS; i++)
-		argv[2 + i] = fields[i];
-	rc = command(r, &rep, 2 + N_FIELDS, argv);
-	if (rc < 0)
-		return rc;
-	memset(out, 0, sizeof(*out));
-	out->sale_id = sale_id;
-	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != N_FIELDS) {
-		rc = set_err(r, -EPROTO, "redis: unexpected HMGET reply");
-		goto out;
-	}
-	if (rep->element[0]->type == REDIS_REPLY_NIL) {
-		rc = set_err(r, -ENOENT, "sale %" PRIu32 " not found", sale_id);
-		goto out;
-	}
-	if (str_i64(rep->element[0], &v[0]) < 0 || v[0] <= 0 ||
-		str_i64(rep->element[1], &out->start_ms) < 0 ||
-		str_i64(rep->element[2], &out->end_ms) < 0 ||
-		copy_str(rep->element[3], out->admission, sizeof(out->admission)) < 0 ||
-		copy_str(rep->element[4], out->state, sizeof(out->state)) < 0 ||
-		str_i64(rep->element[6], &ev) < 0 || str_i64(rep->element[7], &rate) < 0 ||
-		str_i64(rep->element[8], &burst) < 0 || rate < 0 || rate > UINT32_MAX ||
-		burst < 0 || burst > UINT32_MAX ||
-		str_i64(rep->element[10], &out->prev_key_until_ms) < 0) {
-		rc = set_err(r, -EPROTO, "sale %" PRIu32 ": malformed hash %s", sale_id, k_sale);
-		goto out;
-	}
-	out->stock = (uint64_t)v[0];
+/*
+ * The definition part of @p out from an HMGET of sale_fields (@p e, N_SALE_FIELDS elements).
+ * Returns 0, -ENOENT (no hash) or -EPROTO, with the error set on @p r.
+ */
+static int sale_from_hash(struct fs_redis *r, redisReply *const *e, struct fs_redis_sale *out)
+{
+	int64_t stock, ev, rate, burst;
+	uint32_t id = out->sale_id;
+	int kr;
+
+	if (e[0]->type == REDIS_REPLY_NIL)
+		return set_err(r, -ENOENT, "sale %" PRIu32 " not found", id);
+	if (str_i64(e[0], &stock) < 0 || stock <= 0 || str_i64(e[1], &out->start_ms) < 0 ||
+		str_i64(e[2], &out->end_ms) < 0 ||
+		copy_str(e[3], out->admission, sizeof(out->admission)) < 0 ||
+		copy_str(e[4], out->state, sizeof(out->state)) < 0 || str_i64(e[6], &ev) < 0 ||
+		str_i64(e[7], &rate) < 0 || str_i64(e[8], &burst) < 0 || rate < 0 ||
+		rate > UINT32_MAX || burst < 0 || burst > UINT32_MAX ||
+		str_i64(e[10], &out->prev_key_until_ms) < 0)
+		return set_err(r, -EPROTO, "sale %" PRIu32 ": malformed hash fs:{%" PRIu32 "}:sale",
+			id, id);
+	out->stock = (uint64_t)stock;
 	out->events_published = (uint32_t)ev;
-	out->has_rl = rep->element[7]->type == REDIS_REPLY_STRING;
+	out->has_rl = e[7]->type == REDIS_REPLY_STRING;
 	out->rl_rate = (uint32_t)rate;
 	out->rl_burst = (uint32_t)burst;
-	kr = hex_key(rep->element[5], out->key);
-	if (kr < 0) {
-		rc = set_err(r, -EPROTO, "sale %" PRIu32 ": malformed token_key", sale_id);
-		goto out;
-	}
+	kr = hex_key(e[5], out->key);
+	if (kr < 0)
+		return set_err(r, -EPROTO, "sale %" PRIu32 ": malformed token_key", id);
 	out->has_key = kr == 1;
-	kr = hex_key(rep->element[9], out->prev_key);
-	if (kr < 0) {
-		rc = set_err(r, -EPROTO, "sale %" PRIu32 ": malformed prev_token_key", sale_id);
-		goto out;
-	}
+	kr = hex_key(e[9], out->prev_key);
+	if (kr < 0)
+		return set_err(r, -EPROTO, "sale %" PRIu32 ": malformed prev_token_key", id);
 	out->has_prev_key = kr == 1;
-	freeReplyObject(rep);
-	rep = NULL;
+	return 0;
+}
 
+/* The counters of @p out (pool, sold, remaining: absent keys read 0) with one MGET. */
+static int sale_counters(struct fs_redis *r, struct fs_redis_sale *out)
+{
+	char k_pool[KEYLEN], k_sold[KEYLEN], k_rem[KEYLEN];
+	redisReply *rep;
+	int64_t v[3];
+	int rc = 0;
+
+	key_of(k_pool, out->sale_id, "pool");
+	key_of(k_sold, out->sale_id, "sold");
+	key_of(k_rem, out->sale_id, "remaining");
 	const char *mget[] = {"MGET", k_pool, k_sold, k_rem};
 	rc = command(r, &rep, 4, mget);
 	if (rc < 0)
@@ -553,18 +407,44 @@ int fs_redis_sale_get(struct fs_redis *r, uint32_t sale_id, struct fs_redis_sale
 	}
 	for (int i = 0; i < 3; i++) {
 		if (str_i64(rep->element[i], &v[i]) < 0) {
-			rc = set_err(r, -EPROTO, "sale %" PRIu32 ": malformed counter", sale_id);
+			rc = set_err(r, -EPROTO, "sale %" PRIu32 ": malformed counter",
+				out->sale_id);
 			goto out;
 		}
 	}
 	out->pool = v[0];
 	out->sold = v[1];
 	out->remaining = v[2];
-	rc = 0;
 out:
-	if (rep != NULL)
-		freeReplyObject(rep);
+	freeReplyObject(rep);
 	return rc;
+}
+
+int fs_redis_sale_get(struct fs_redis *r, uint32_t sale_id, struct fs_redis_sale *out)
+{
+	char k_sale[KEYLEN];
+	const char *argv[2 + N_SALE_FIELDS];
+	redisReply *rep = NULL;
+	int rc;
+
+	key_of(k_sale, sale_id, "sale");
+	argv[0] = "HMGET";
+	argv[1] = k_sale;
+	for (int i = 0; i < N_SALE_FIELDS; i++)
+		argv[2 + i] = sale_fields[i];
+	rc = command(r, &rep, 2 + N_SALE_FIELDS, argv);
+	if (rc < 0)
+		return rc;
+	memset(out, 0, sizeof(*out));
+	out->sale_id = sale_id;
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != N_SALE_FIELDS)
+		rc = set_err(r, -EPROTO, "redis: unexpected HMGET reply");
+	else
+		rc = sale_from_hash(r, rep->element, out);
+	freeReplyObject(rep);
+	if (rc < 0)
+		return rc;
+	return sale_counters(r, out);
 }
 
 int fs_redis_sale_stop(struct fs_redis *r, uint32_t sale_id)
@@ -574,7 +454,7 @@ int fs_redis_sale_stop(struct fs_redis *r, uint32_t sale_id)
 	int rc;
 
 	key_of(k_sale, sale_id, "sale");
-	const char *argv[] = {"EVAL", stop_lua, "1", k_sale};
+	const char *argv[] = {"EVAL", fs_lua_stop, "1", k_sale};
 	rc = command_int(r, &v, 4, argv);
 	if (rc < 0)
 		return rc;
@@ -645,7 +525,7 @@ int fs_redis_lease(struct fs_redis *r, uint32_t sale_id, unsigned node, uint64_t
 	key_of(k_lease, sale_id, what);
 	key_of(k_sale, sale_id, "sale");
 	snprintf(wants, sizeof(wants), "%" PRIu64, want);
-	const char *argv[] = {"EVAL", lease_lua, "3", k_pool, k_lease, k_sale, wants};
+	const char *argv[] = {"EVAL", fs_lua_lease, "3", k_pool, k_lease, k_sale, wants};
 	rc = command_ints(r, 3, v, "lease", 7, argv);
 	if (rc < 0)
 		return rc;
@@ -672,7 +552,7 @@ int fs_redis_publish_totals(
 	key_of(k_sale, sale_id, "sale");
 	snprintf(nodes, sizeof(nodes), "%u", node);
 	snprintf(solds, sizeof(solds), "%" PRIu64, sold);
-	const char *argv[] = {"EVAL", totals_lua, "4", k_ns, k_sold, k_rem, k_sale, nodes, solds};
+	const char *argv[] = {"EVAL", fs_lua_totals, "4", k_ns, k_sold, k_rem, k_sale, nodes, solds};
 	rc = command_int(r, &v, 9, argv);
 	if (rc == 0 && v < 0)
 		return set_err(r, -ENOENT, "sale %" PRIu32 " not found (hash gone)", sale_id);
@@ -707,7 +587,7 @@ int fs_redis_publish_event(
 	key_of(k_sale, sale_id, "sale");
 	key_of(k_chan, sale_id, "events");
 	snprintf(bits, sizeof(bits), "%u", (unsigned)ev);
-	const char *argv[] = {"EVAL", event_lua, "2", k_sale, k_chan, bits, name};
+	const char *argv[] = {"EVAL", fs_lua_event, "2", k_sale, k_chan, bits, name};
 	rc = command_ints(r, 2, v, "event", 7, argv);
 	if (rc < 0)
 		return rc;
@@ -737,7 +617,7 @@ int fs_redis_sale_rebuild(struct fs_redis *r, const struct fs_redis_sale *def, u
 	snprintf(nodes, sizeof(nodes), "%u", node);
 	snprintf(leaseds, sizeof(leaseds), "%" PRIu64, leased);
 	snprintf(solds, sizeof(solds), "%" PRIu64, sold);
-	const char *argv[] = {"EVAL", rebuild_lua, "7", k_sale, k_pool, k_lease, k_ns, k_sold,
+	const char *argv[] = {"EVAL", fs_lua_rebuild, "7", k_sale, k_pool, k_lease, k_ns, k_sold,
 		k_rem, "fs:sales", a.id, a.stock, a.start, a.end, def->admission,
 		def->state[0] ? def->state : "created", ev, a.hex, nodes, leaseds,
 		final ? "1" : "0", solds, a.rate, a.burst};
@@ -765,24 +645,16 @@ static int get_i64(struct fs_redis *r, const char *key, bool *has, int64_t *v)
 	return 0;
 }
 
-int fs_redis_audit_read(struct fs_redis *r, uint32_t sale_id, struct fs_redis_audit *out)
+/* Audit: membership in fs:sales and the hash's stock. */
+static int audit_hash(struct fs_redis *r, uint32_t sale_id, struct fs_redis_audit *out)
 {
-	char k_sale[KEYLEN], k_pool[KEYLEN], k_sold[KEYLEN], k_rem[KEYLEN], k_ns[KEYLEN];
-	char id[16], pattern[KEYLEN], cursor[32] = "0";
-	redisReply *rep = NULL;
+	char k_sale[KEYLEN], id[16];
+	redisReply *rep;
 	int64_t v;
-	bool has;
 	int rc;
 
-	memset(out, 0, sizeof(*out));
 	key_of(k_sale, sale_id, "sale");
-	key_of(k_pool, sale_id, "pool");
-	key_of(k_sold, sale_id, "sold");
-	key_of(k_rem, sale_id, "remaining");
-	key_of(k_ns, sale_id, "node_sold");
-	key_of(pattern, sale_id, "lease:*");
 	snprintf(id, sizeof(id), "%" PRIu32, sale_id);
-
 	const char *ism[] = {"SISMEMBER", "fs:sales", id};
 	rc = command(r, &rep, 3, ism);
 	if (rc < 0)
@@ -800,12 +672,18 @@ int fs_redis_audit_read(struct fs_redis *r, uint32_t sale_id, struct fs_redis_au
 	if (rc < 0 || v < 0)
 		return set_err(r, -EPROTO, "redis: %s stock is not an integer", k_sale);
 	out->stock = (uint64_t)v;
+	return 0;
+}
 
-	if ((rc = get_i64(r, k_pool, &out->has_pool, &out->pool)) < 0 ||
-		(rc = get_i64(r, k_sold, &out->has_sold, &out->sold)) < 0 ||
-		(rc = get_i64(r, k_rem, &out->has_remaining, &out->remaining)) < 0)
-		return rc;
+/* Audit: the sum of the node_sold hash. */
+static int audit_node_sold(struct fs_redis *r, uint32_t sale_id, struct fs_redis_audit *out)
+{
+	char k_ns[KEYLEN];
+	redisReply *rep;
+	int64_t v;
+	int rc;
 
+	key_of(k_ns, sale_id, "node_sold");
 	const char *hvals[] = {"HVALS", k_ns};
 	rc = command(r, &rep, 2, hvals);
 	if (rc < 0)
@@ -818,8 +696,40 @@ int fs_redis_audit_read(struct fs_redis *r, uint32_t sale_id, struct fs_redis_au
 		out->node_sold += v;
 	}
 	freeReplyObject(rep);
+	return 0;
+}
 
-	/* The leases of every node: SCAN (never KEYS) until the cursor comes back to 0. */
+/* Audit: add the lease keys of one SCAN batch (@p keys, an array reply) to @p out. */
+static int audit_lease_keys(struct fs_redis *r, const redisReply *keys, struct fs_redis_audit *out)
+{
+	int64_t v;
+	bool has;
+	int rc;
+
+	for (size_t i = 0; i < keys->elements; i++) {
+		const redisReply *k = keys->element[i];
+
+		if (k->type != REDIS_REPLY_STRING || k->len >= KEYLEN)
+			continue;
+		rc = get_i64(r, k->str, &has, &v);
+		if (rc < 0)
+			return rc;
+		if (has) {
+			out->leases += v;
+			out->n_leases++;
+		}
+	}
+	return 0;
+}
+
+/* Audit: the leases of every node: SCAN (never KEYS) until the cursor comes back to 0. */
+static int audit_leases(struct fs_redis *r, uint32_t sale_id, struct fs_redis_audit *out)
+{
+	char pattern[KEYLEN], cursor[32] = "0";
+	redisReply *rep;
+	int rc;
+
+	key_of(pattern, sale_id, "lease:*");
 	do {
 		const char *scan[] = {"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"};
 		rc = command(r, &rep, 6, scan);
@@ -834,21 +744,28 @@ int fs_redis_audit_read(struct fs_redis *r, uint32_t sale_id, struct fs_redis_au
 		}
 		memcpy(cursor, rep->element[0]->str, rep->element[0]->len);
 		cursor[rep->element[0]->len] = '\0';
-		for (size_t i = 0; i < rep->element[1]->elements; i++) {
-			const redisReply *k = rep->element[1]->element[i];
-			if (k->type != REDIS_REPLY_STRING || k->len >= KEYLEN)
-				continue;
-			rc = get_i64(r, k->str, &has, &v);
-			if (rc < 0) {
-				freeReplyObject(rep);
-				return rc;
-			}
-			if (has) {
-				out->leases += v;
-				out->n_leases++;
-			}
-		}
+		rc = audit_lease_keys(r, rep->element[1], out);
 		freeReplyObject(rep);
+		if (rc < 0)
+			return rc;
 	} while (strcmp(cursor, "0") != 0);
 	return 0;
+}
+
+int fs_redis_audit_read(struct fs_redis *r, uint32_t sale_id, struct fs_redis_audit *out)
+{
+	char k_pool[KEYLEN], k_sold[KEYLEN], k_rem[KEYLEN];
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	key_of(k_pool, sale_id, "pool");
+	key_of(k_sold, sale_id, "sold");
+	key_of(k_rem, sale_id, "remaining");
+	if ((rc = audit_hash(r, sale_id, out)) < 0 ||
+		(rc = get_i64(r, k_pool, &out->has_pool, &out->pool)) < 0 ||
+		(rc = get_i64(r, k_sold, &out->has_sold, &out->sold)) < 0 ||
+		(rc = get_i64(r, k_rem, &out->has_remaining, &out->remaining)) < 0 ||
+		(rc = audit_node_sold(r, sale_id, out)) < 0)
+		return rc;
+	return audit_leases(r, sale_id, out);
 }
