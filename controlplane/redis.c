@@ -5,7 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include <hiredis/hiredis.h>
 #include <sodium.h>
@@ -19,10 +22,12 @@
  * at the top of each), embedded at build time as fs_lua_NAME.
  */
 #include "lua_create.h"
+#include "lua_delete.h"
 #include "lua_event.h"
 #include "lua_lease.h"
 #include "lua_rebuild.h"
 #include "lua_rekey.h"
+#include "lua_state.h"
 #include "lua_stop.h"
 #include "lua_totals.h"
 
@@ -90,67 +95,220 @@ static int command(struct fs_redis *r, redisReply **out, int argc, const char **
 	return 0;
 }
 
-int fs_redis_parse_url(const char *url, char *host, size_t hostlen, int *port, int *db)
+static int hexval(char c)
 {
-	static const char scheme[] = "redis://";
-	const char *p, *end;
-	char *e;
-	long v;
-	size_t n;
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
 
-	if (url == NULL || strncmp(url, scheme, sizeof(scheme) - 1) != 0)
-		return -EINVAL;
-	p = url + sizeof(scheme) - 1;
-	end = p + strcspn(p, ":/");
-	n = (size_t)(end - p);
-	if (n == 0 || n >= hostlen)
-		return -EINVAL;
-	memcpy(host, p, n);
-	host[n] = '\0';
-	*port = 6379;
-	*db = 0;
-	p = end;
-	if (*p == ':') {
-		errno = 0;
-		v = strtol(p + 1, &e, 10);
-		if (e == p + 1 || errno != 0 || v < 1 || v > 65535)
+/* Percent-decode @p n bytes of @p in into @p out (@p cap bytes with the NUL); 0 or -EINVAL. */
+static int pct_decode(const char *in, size_t n, char *out, size_t cap)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i++, o++) {
+		char c = in[i];
+
+		if (o + 1 >= cap)
 			return -EINVAL;
-		*port = (int)v;
-		p = e;
+		if (c == '%') {
+			int hi = i + 2 < n ? hexval(in[i + 1]) : -1;
+			int lo = i + 2 < n ? hexval(in[i + 2]) : -1;
+
+			if (hi < 0 || lo < 0 || (hi | lo) == 0)
+				return -EINVAL;
+			c = (char)(hi << 4 | lo);
+			i += 2;
+		}
+		out[o] = c;
 	}
+	out[o] = '\0';
+	return 0;
+}
+
+/*
+ * The userinfo of a URL, "[user][:password]" (@p n bytes at @p p), into @p u. Returns 0 or
+ * -EINVAL.
+ */
+static int parse_userinfo(const char *p, size_t n, struct fs_redis_url *u)
+{
+	const char *colon = memchr(p, ':', n);
+	size_t ul = colon != NULL ? (size_t)(colon - p) : n;
+
+	if (pct_decode(p, ul, u->user, sizeof(u->user)) < 0)
+		return -EINVAL;
+	if (colon == NULL)
+		return 0;
+	u->has_pass = true;
+	return pct_decode(colon + 1, n - ul - 1, u->pass, sizeof(u->pass));
+}
+
+/* A decimal in [lo, hi] at @p p, ending at *end; 0 or -EINVAL. */
+static int url_num(const char *p, long lo, long hi, const char **end, int *v)
+{
+	char *e;
+	long x;
+
+	if (*p < '0' || *p > '9')
+		return -EINVAL;
+	errno = 0;
+	x = strtol(p, &e, 10);
+	if (errno != 0 || x < lo || x > hi)
+		return -EINVAL;
+	*v = (int)x;
+	*end = e;
+	return 0;
+}
+
+/* The part of a redis:// URL after its userinfo: host[:port][/db]. */
+static int parse_tcp(const char *p, struct fs_redis_url *u)
+{
+	size_t n = strcspn(p, ":/");
+
+	if (n == 0 || n >= sizeof(u->host))
+		return -EINVAL;
+	memcpy(u->host, p, n);
+	u->host[n] = '\0';
+	p += n;
+	if (*p == ':' && url_num(p + 1, 1, 65535, &p, &u->port) < 0)
+		return -EINVAL;
 	if (*p == '/') {
 		if (p[1] == '\0')
 			return 0;
-		errno = 0;
-		v = strtol(p + 1, &e, 10);
-		if (e == p + 1 || errno != 0 || v < 0 || v > 1000000 || *e != '\0')
+		if (url_num(p + 1, 0, 1000000, &p, &u->db) < 0)
 			return -EINVAL;
-		*db = (int)v;
-		p = e;
 	}
 	return *p == '\0' ? 0 : -EINVAL;
 }
 
-int fs_redis_connect(struct fs_redis *r, const char *url, int timeout_ms)
+/* The part of a unix:// URL after its userinfo: /path[?db=N]. */
+static int parse_unix(const char *p, struct fs_redis_url *u)
 {
-	struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
-	char host[256], dbs[16];
-	redisContext *c;
-	redisReply *rep;
-	int port, db, rc;
+	size_t n = strcspn(p, "?");
 
-	fs_redis_close(r);
-	r->err = 0;
-	r->errstr[0] = '\0';
-	if (fs_redis_parse_url(url, host, sizeof(host), &port, &db) < 0)
-		return set_err(r, -EINVAL, "redis: bad URL '%s' (want redis://host[:port][/db])",
-			url ? url : "");
-	c = redisConnectWithTimeout(host, port, tv);
+	if (p[0] != '/' || n >= sizeof(u->path))
+		return -EINVAL;
+	memcpy(u->path, p, n);
+	u->path[n] = '\0';
+	p += n;
+	if (*p == '\0')
+		return 0;
+	if (strncmp(p, "?db=", 4) != 0 || url_num(p + 4, 0, 1000000, &p, &u->db) < 0)
+		return -EINVAL;
+	return *p == '\0' ? 0 : -EINVAL;
+}
+
+int fs_redis_parse_url(const char *url, struct fs_redis_url *u)
+{
+	const char *p, *at, *end;
+
+	memset(u, 0, sizeof(*u));
+	u->port = 6379;
+	if (url == NULL)
+		return -EINVAL;
+	if (strncmp(url, "rediss://", 9) == 0)
+		return -EPROTONOSUPPORT;
+	if (strncmp(url, "redis://", 8) == 0) {
+		p = url + 8;
+		end = p + strcspn(p, "/");
+	} else if (strncmp(url, "unix://", 7) == 0) {
+		u->is_unix = true;
+		p = url + 7;
+		end = strchr(p, '/') != NULL ? strchr(p, '/') : p + strlen(p);
+	} else {
+		return -EINVAL;
+	}
+	/* userinfo: up to the last '@' before the host (TCP) or the path (unix) */
+	at = NULL;
+	for (const char *q = p; q < end; q++)
+		if (*q == '@')
+			at = q;
+	if (at != NULL) {
+		if (parse_userinfo(p, (size_t)(at - p), u) < 0)
+			return -EINVAL;
+		p = at + 1;
+	} else if (u->is_unix && p != end) {
+		return -EINVAL; /* unix://host/... */
+	}
+	return u->is_unix ? parse_unix(p, u) : parse_tcp(p, u);
+}
+
+size_t fs_redis_url_mask(const char *url, char *out, size_t n)
+{
+	const char *p = url, *end, *at = NULL, *colon;
+	int len;
+
+	if (n == 0)
+		return 0;
+	if (url == NULL) {
+		out[0] = '\0';
+		return 0;
+	}
+	p = strstr(url, "://");
+	p = p != NULL ? p + 3 : url;
+	end = p + strcspn(p, "/");
+	for (const char *q = p; q < end; q++)
+		if (*q == '@')
+			at = q;
+	colon = at != NULL ? memchr(p, ':', (size_t)(at - p)) : NULL;
+	if (colon == NULL)
+		len = snprintf(out, n, "%s", url);
+	else
+		len = snprintf(out, n, "%.*s:***%s", (int)(colon - url), url, at);
+	return len < 0 ? 0 : (size_t)len;
+}
+
+/* AUTH [user] password on a fresh connection; the error text never holds the password. */
+static int auth(struct fs_redis *r, const struct fs_redis_url *u, const char *pass)
+{
+	redisReply *rep;
+	int rc;
+
+	if (pass == NULL) {
+		if (u->user[0] == '\0')
+			return 0;
+		return set_err(r, -EACCES, "redis: user '%.64s' given without a password", u->user);
+	}
+	if (u->user[0] != '\0') {
+		const char *argv[] = {"AUTH", u->user, pass};
+		rc = command(r, &rep, 3, argv);
+	} else {
+		const char *argv[] = {"AUTH", pass};
+		rc = command(r, &rep, 2, argv);
+	}
+	if (rc == -EREMOTEIO)
+		return set_err(r, -EACCES, "redis: AUTH%s%.64s refused: %.80s",
+			u->user[0] ? " as " : "", u->user, r->errstr + 7);
+	if (rc == 0)
+		freeReplyObject(rep);
+	return rc;
+}
+
+/* Open the TCP or unix connection of @p u; sets r->ctx or the error. */
+static int open_ctx(struct fs_redis *r, const struct fs_redis_url *u, struct timeval tv)
+{
+	redisContext *c;
+	size_t len;
+	int rc;
+
+	if (u->is_unix)
+		c = redisConnectUnixWithTimeout(u->path, tv);
+	else
+		c = redisConnectWithTimeout(u->host, u->port, tv);
 	if (c == NULL || c->err) {
 		rc = ctx_err(r, c);
 		/* Append the address so the one-line error says where. */
-		size_t len = strlen(r->errstr);
-		snprintf(r->errstr + len, sizeof(r->errstr) - len, " (%.64s:%d)", host, port);
+		len = strlen(r->errstr);
+		if (u->is_unix)
+			snprintf(r->errstr + len, sizeof(r->errstr) - len, " (%.64s)", u->path);
+		else
+			snprintf(r->errstr + len, sizeof(r->errstr) - len, " (%.64s:%d)", u->host,
+				u->port);
 		if (c != NULL)
 			redisFree(c);
 		return rc;
@@ -161,17 +319,72 @@ int fs_redis_connect(struct fs_redis *r, const char *url, int timeout_ms)
 		return rc;
 	}
 	r->ctx = c;
-	if (db != 0) {
-		const char *argv[] = {"SELECT", dbs};
-		snprintf(dbs, sizeof(dbs), "%d", db);
-		rc = command(r, &rep, 2, argv);
-		if (rc < 0) {
-			fs_redis_close(r);
-			return rc;
-		}
-		freeReplyObject(rep);
-	}
 	return 0;
+}
+
+int fs_redis_connect(struct fs_redis *r, const char *url, int timeout_ms)
+{
+	struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
+	struct fs_redis_url u;
+	redisReply *rep;
+	char dbs[16];
+	int rc;
+
+	fs_redis_close(r);
+	r->err = 0;
+	r->errstr[0] = '\0';
+	rc = fs_redis_parse_url(url, &u);
+	if (rc == -EPROTONOSUPPORT)
+		return set_err(r, rc, "redis: %s", FS_REDIS_NO_TLS);
+	if (rc < 0)
+		return set_err(r, -EINVAL, "redis: bad URL (want %s)", FS_REDIS_URL_FORMS);
+	rc = open_ctx(r, &u, tv);
+	if (rc == 0)
+		rc = auth(r, &u, r->password != NULL ? r->password : u.has_pass ? u.pass : NULL);
+	if (rc == 0 && u.db != 0) {
+		const char *argv[] = {"SELECT", dbs};
+		snprintf(dbs, sizeof(dbs), "%d", u.db);
+		rc = command(r, &rep, 2, argv);
+		if (rc == 0)
+			freeReplyObject(rep);
+	}
+	sodium_memzero(u.pass, sizeof(u.pass));
+	if (rc < 0)
+		fs_redis_close(r);
+	return rc;
+}
+
+int fs_redis_password_file(const char *path, char *out, size_t n)
+{
+	struct stat st;
+	ssize_t got;
+	size_t len;
+	int fd, rc = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0)
+		rc = -errno;
+	else if (!S_ISREG(st.st_mode))
+		rc = -EINVAL;
+	else if ((st.st_mode & 077) != 0)
+		rc = -EPERM;
+	if (rc == 0) {
+		got = read(fd, out, n - 1);
+		if (got < 0)
+			rc = -errno;
+		else if ((size_t)got == n - 1)
+			rc = -EINVAL; /* too long (or no room for its line end) */
+		else
+			out[got] = '\0';
+	}
+	close(fd);
+	if (rc < 0)
+		return rc;
+	len = strcspn(out, "\r\n");
+	out[len] = '\0';
+	return len == 0 ? -EINVAL : 0;
 }
 
 void fs_redis_close(struct fs_redis *r)
@@ -258,7 +471,7 @@ static void def_args_of(const struct fs_redis_sale *def, struct def_args *a)
 
 int fs_redis_sale_create(struct fs_redis *r, const struct fs_redis_sale *def)
 {
-	char k_sale[KEYLEN], k_pool[KEYLEN], k_sold[KEYLEN], k_rem[KEYLEN];
+	char k_sale[KEYLEN], k_pool[KEYLEN], k_sold[KEYLEN], k_rem[KEYLEN], k_dead[KEYLEN];
 	struct def_args a;
 	long long v = 0;
 	int rc;
@@ -267,14 +480,19 @@ int fs_redis_sale_create(struct fs_redis *r, const struct fs_redis_sale *def)
 	key_of(k_pool, def->sale_id, "pool");
 	key_of(k_sold, def->sale_id, "sold");
 	key_of(k_rem, def->sale_id, "remaining");
+	key_of(k_dead, def->sale_id, "deleted");
 	def_args_of(def, &a);
-	const char *argv[] = {"EVAL", fs_lua_create, "5", k_sale, k_pool, k_sold, k_rem, "fs:sales",
-		a.id, a.stock, a.start, a.end, def->admission, a.hex, a.rate, a.burst};
+	const char *argv[] = {"EVAL", fs_lua_create, "6", k_sale, k_pool, k_sold, k_rem, "fs:sales",
+		k_dead, a.id, a.stock, a.start, a.end, def->admission, a.hex, a.rate, a.burst};
 	rc = command_int(r, &v, (int)(sizeof(argv) / sizeof(argv[0])), argv);
 	if (rc < 0)
 		return rc;
 	if (v == 0)
 		return set_err(r, -EEXIST, "sale %" PRIu32 " exists", def->sale_id);
+	if (v < 0)
+		return set_err(r, -EEXIST,
+			"sale %" PRIu32 " was deleted (%s): sale ids are never reused", def->sale_id,
+			k_dead);
 	return 0;
 }
 
@@ -412,6 +630,9 @@ static int sale_counters(struct fs_redis *r, struct fs_redis_sale *out)
 			goto out;
 		}
 	}
+	out->has_pool = rep->element[0]->type != REDIS_REPLY_NIL;
+	out->has_sold = rep->element[1]->type != REDIS_REPLY_NIL;
+	out->has_remaining = rep->element[2]->type != REDIS_REPLY_NIL;
 	out->pool = v[0];
 	out->sold = v[1];
 	out->remaining = v[2];
@@ -539,26 +760,79 @@ int fs_redis_lease(struct fs_redis *r, uint32_t sale_id, unsigned node, uint64_t
 	return 0;
 }
 
-int fs_redis_publish_totals(
-	struct fs_redis *r, uint32_t sale_id, unsigned node, uint64_t sold, uint64_t *total)
+int fs_redis_publish_totals(struct fs_redis *r, uint32_t sale_id, unsigned node, uint64_t sold,
+	bool final, uint64_t *total, bool *pool_set)
 {
-	char k_ns[KEYLEN], k_sold[KEYLEN], k_rem[KEYLEN], k_sale[KEYLEN], nodes[16], solds[24];
-	long long v = 0;
+	char k_ns[KEYLEN], k_sold[KEYLEN], k_rem[KEYLEN], k_sale[KEYLEN], k_pool[KEYLEN];
+	char nodes[16], solds[24];
+	long long v[2] = {0, 0};
 	int rc;
 
 	key_of(k_ns, sale_id, "node_sold");
 	key_of(k_sold, sale_id, "sold");
 	key_of(k_rem, sale_id, "remaining");
 	key_of(k_sale, sale_id, "sale");
+	key_of(k_pool, sale_id, "pool");
 	snprintf(nodes, sizeof(nodes), "%u", node);
 	snprintf(solds, sizeof(solds), "%" PRIu64, sold);
-	const char *argv[] = {"EVAL", fs_lua_totals, "4", k_ns, k_sold, k_rem, k_sale, nodes, solds};
-	rc = command_int(r, &v, 9, argv);
-	if (rc == 0 && v < 0)
+	const char *argv[] = {"EVAL", fs_lua_totals, "5", k_ns, k_sold, k_rem, k_sale, k_pool, nodes,
+		solds, final ? "1" : "0"};
+	rc = command_ints(r, 2, v, "totals", (int)(sizeof(argv) / sizeof(argv[0])), argv);
+	if (rc < 0)
+		return rc;
+	if (v[0] < 0)
 		return set_err(r, -ENOENT, "sale %" PRIu32 " not found (hash gone)", sale_id);
-	if (rc == 0 && total != NULL)
-		*total = (uint64_t)v;
-	return rc;
+	if (total != NULL)
+		*total = (uint64_t)v[0];
+	if (pool_set != NULL)
+		*pool_set = v[1] != 0;
+	return 0;
+}
+
+const char *fs_redis_state_name(enum fs_redis_state st)
+{
+	switch (st) {
+	case FS_RS_CREATED:
+		return "created";
+	case FS_RS_ACTIVE:
+		return "active";
+	case FS_RS_SOLD_OUT:
+		return "sold_out";
+	case FS_RS_ENDED:
+		return "ended";
+	case FS_RS_STOPPED:
+		return "stopped";
+	}
+	return NULL;
+}
+
+enum fs_redis_state fs_redis_state_at(int64_t now_ms, int64_t start_ms, int64_t end_ms,
+	uint64_t stock, uint64_t sold, bool stopped)
+{
+	if (stopped)
+		return FS_RS_STOPPED;
+	if (now_ms >= end_ms)
+		return FS_RS_ENDED;
+	if (sold >= stock)
+		return FS_RS_SOLD_OUT;
+	if (now_ms >= start_ms)
+		return FS_RS_ACTIVE;
+	return FS_RS_CREATED;
+}
+
+int fs_redis_sale_set_state(struct fs_redis *r, uint32_t sale_id, enum fs_redis_state st)
+{
+	const char *name = fs_redis_state_name(st);
+	char k_sale[KEYLEN];
+	long long v = 0;
+	int rc;
+
+	if (name == NULL || st == FS_RS_STOPPED)
+		return set_err(r, -EINVAL, "state %d is not set by the daemon", (int)st);
+	key_of(k_sale, sale_id, "sale");
+	const char *argv[] = {"EVAL", fs_lua_state, "1", k_sale, name};
+	rc = command_int(r, &v, 5, argv);
+	return rc < 0 ? rc : v != 0;
 }
 
 const char *fs_redis_event_name(enum fs_redis_event ev)
@@ -600,7 +874,7 @@ int fs_redis_sale_rebuild(struct fs_redis *r, const struct fs_redis_sale *def, u
 	uint64_t leased, bool final, uint64_t sold, unsigned *rebuilt)
 {
 	char k_sale[KEYLEN], k_pool[KEYLEN], k_lease[KEYLEN], k_ns[KEYLEN], k_sold[KEYLEN];
-	char k_rem[KEYLEN], what[32], ev[16], nodes[16], leaseds[24], solds[24];
+	char k_rem[KEYLEN], k_dead[KEYLEN], what[32], ev[16], nodes[16], leaseds[24], solds[24];
 	struct def_args a;
 	long long v = 0;
 	int rc;
@@ -612,16 +886,19 @@ int fs_redis_sale_rebuild(struct fs_redis *r, const struct fs_redis_sale *def, u
 	key_of(k_ns, def->sale_id, "node_sold");
 	key_of(k_sold, def->sale_id, "sold");
 	key_of(k_rem, def->sale_id, "remaining");
+	key_of(k_dead, def->sale_id, "deleted");
 	def_args_of(def, &a);
 	snprintf(ev, sizeof(ev), "%" PRIu32, def->events_published);
 	snprintf(nodes, sizeof(nodes), "%u", node);
 	snprintf(leaseds, sizeof(leaseds), "%" PRIu64, leased);
 	snprintf(solds, sizeof(solds), "%" PRIu64, sold);
-	const char *argv[] = {"EVAL", fs_lua_rebuild, "7", k_sale, k_pool, k_lease, k_ns, k_sold,
-		k_rem, "fs:sales", a.id, a.stock, a.start, a.end, def->admission,
+	const char *argv[] = {"EVAL", fs_lua_rebuild, "8", k_sale, k_pool, k_lease, k_ns, k_sold,
+		k_rem, "fs:sales", k_dead, a.id, a.stock, a.start, a.end, def->admission,
 		def->state[0] ? def->state : "created", ev, a.hex, nodes, leaseds,
 		final ? "1" : "0", solds, a.rate, a.burst};
 	rc = command_int(r, &v, (int)(sizeof(argv) / sizeof(argv[0])), argv);
+	if (rc == 0 && v < 0)
+		return set_err(r, -ESTALE, "sale %" PRIu32 " was deleted", def->sale_id);
 	if (rc == 0 && rebuilt != NULL)
 		*rebuilt = (unsigned)v;
 	return rc;
@@ -768,4 +1045,138 @@ int fs_redis_audit_read(struct fs_redis *r, uint32_t sale_id, struct fs_redis_au
 		(rc = audit_node_sold(r, sale_id, out)) < 0)
 		return rc;
 	return audit_leases(r, sale_id, out);
+}
+
+/* Every fs:{N}:lease:* key of the sale (SCAN), appended to @p keys (@p cap slots of KEYLEN). */
+static int scan_leases(struct fs_redis *r, uint32_t sale_id, char (*keys)[KEYLEN], size_t cap,
+	size_t *n)
+{
+	char pattern[KEYLEN], cursor[32] = "0";
+	redisReply *rep;
+	int rc;
+
+	key_of(pattern, sale_id, "lease:*");
+	do {
+		const char *scan[] = {"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"};
+		rc = command(r, &rep, 6, scan);
+		if (rc < 0)
+			return rc;
+		if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
+			rep->element[0]->type != REDIS_REPLY_STRING ||
+			rep->element[1]->type != REDIS_REPLY_ARRAY ||
+			rep->element[0]->len >= sizeof(cursor)) {
+			freeReplyObject(rep);
+			return set_err(r, -EPROTO, "redis: unexpected SCAN reply");
+		}
+		memcpy(cursor, rep->element[0]->str, rep->element[0]->len);
+		cursor[rep->element[0]->len] = '\0';
+		for (size_t i = 0; i < rep->element[1]->elements; i++) {
+			const redisReply *k = rep->element[1]->element[i];
+
+			if (k->type != REDIS_REPLY_STRING || k->len >= KEYLEN)
+				continue;
+			if (*n == cap) {
+				freeReplyObject(rep);
+				return set_err(r, -E2BIG, "sale %" PRIu32 ": over %zu lease keys",
+					sale_id, cap);
+			}
+			memcpy(keys[*n], k->str, k->len + 1);
+			(*n)++;
+		}
+		freeReplyObject(rep);
+	} while (strcmp(cursor, "0") != 0);
+	return 0;
+}
+
+#define DEL_FIXED 7	   /* keys of delete.lua before the lease keys */
+#define DEL_MAX_LEASES 4096 /* nodes of one sale (node ids are 16 bits; 4096 is plenty) */
+
+/* Run delete.lua on the sale's keys and the lease keys in @p lk[0..nl). */
+static int delete_eval(struct fs_redis *r, uint32_t sale_id, int64_t now_ms, char (*lk)[KEYLEN],
+	size_t nl, long long v[2])
+{
+	char fixed[DEL_FIXED - 1][KEYLEN], id[16], nows[24], nkeys[16];
+	static const char *const what[] = {"sale", "deleted", "sold", "pool", "remaining",
+		"node_sold"};
+	const char **argv;
+	size_t argc = 0;
+	int rc;
+
+	argv = calloc(3 + DEL_FIXED + nl + 2, sizeof(*argv));
+	if (argv == NULL)
+		return set_err(r, -ENOMEM, "redis: out of memory");
+	snprintf(id, sizeof(id), "%" PRIu32, sale_id);
+	snprintf(nows, sizeof(nows), "%" PRId64, now_ms);
+	snprintf(nkeys, sizeof(nkeys), "%zu", DEL_FIXED + nl);
+	argv[argc++] = "EVAL";
+	argv[argc++] = fs_lua_delete;
+	argv[argc++] = nkeys;
+	key_of(fixed[0], sale_id, what[0]);
+	argv[argc++] = fixed[0];
+	argv[argc++] = "fs:sales";
+	for (int i = 1; i < DEL_FIXED - 1; i++) {
+		key_of(fixed[i], sale_id, what[i]);
+		argv[argc++] = fixed[i];
+	}
+	for (size_t i = 0; i < nl; i++)
+		argv[argc++] = lk[i];
+	argv[argc++] = id;
+	argv[argc++] = nows;
+	rc = command_ints(r, 2, v, "delete", (int)argc, argv);
+	free(argv);
+	return rc;
+}
+
+int fs_redis_sale_delete(
+	struct fs_redis *r, uint32_t sale_id, int64_t now_ms, struct fs_redis_delete *out)
+{
+	char(*lk)[KEYLEN];
+	long long v[2] = {0, 0};
+	size_t nl = 0;
+	int rc;
+
+	lk = calloc(DEL_MAX_LEASES, sizeof(*lk));
+	if (lk == NULL)
+		return set_err(r, -ENOMEM, "redis: out of memory");
+	rc = scan_leases(r, sale_id, lk, DEL_MAX_LEASES, &nl);
+	if (rc == 0)
+		rc = delete_eval(r, sale_id, now_ms, lk, nl, v);
+	if (rc == 0 && v[0] == -1)
+		rc = set_err(r, -ENOENT, "sale %" PRIu32 " not found", sale_id);
+	else if (rc == 0 && v[0] == -2)
+		rc = set_err(r, -EBUSY, "sale %" PRIu32 " is not over", sale_id);
+	else if (rc == 0 && (v[0] < 0 || v[0] > 1))
+		rc = set_err(r, -EPROTO, "redis: unexpected delete reply");
+	if (rc == 0) {
+		out->already = v[0] == 0;
+		out->deleted_ms = v[1];
+		/* A lease written between the SCAN and the delete (a daemon's lease.lua needs the
+		 * hash, so none after it): remove what a second SCAN finds. */
+		nl = 0;
+		rc = scan_leases(r, sale_id, lk, DEL_MAX_LEASES, &nl);
+		for (size_t i = 0; rc == 0 && i < nl; i++) {
+			const char *del[] = {"DEL", lk[i]};
+			long long x;
+
+			rc = command_int(r, &x, 2, del);
+		}
+	}
+	free(lk);
+	return rc;
+}
+
+int fs_redis_sale_deleted(struct fs_redis *r, uint32_t sale_id, int64_t *ms)
+{
+	char k_dead[KEYLEN];
+	int64_t v = 0;
+	bool has = false;
+	int rc;
+
+	key_of(k_dead, sale_id, "deleted");
+	rc = get_i64(r, k_dead, &has, &v);
+	if (rc < 0)
+		return rc;
+	if (ms != NULL)
+		*ms = v;
+	return has ? 1 : 0;
 }

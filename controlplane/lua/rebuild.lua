@@ -1,14 +1,17 @@
 -- Rebuild a sale's keys from the dataplane after Redis lost them (flush, restart without
 -- persistence): fs_redis_sale_rebuild in controlplane/redis.c. Atomic; touches only what is
 -- missing, so a second daemon racing it is harmless.
--- KEYS: sale hash, pool, this node's lease, node_sold hash, sold, remaining, fs:sales.
+-- KEYS: sale hash, pool, this node's lease, node_sold hash, sold, remaining, fs:sales,
+--       tombstone (fs:{N}:deleted).
 -- ARGV: id, stock, start_ms, end_ms, admission, state, events_published, key hex or "", node,
 --       leased (the dataplane's), final (0/1), sold (the dataplane's), rate limit or "",
 --       rate burst.
 -- The pool, when missing: 0 if this node's lease is final (it was empty when that lease was
 -- given), else stock - lease (clamped at 0). The lease, when missing: the dataplane's, taken
 -- from the pool. node_sold only ever goes up; sold and remaining follow from it.
--- Returns a bit mask of what was rebuilt: 1 hash, 2 fs:sales member, 4 pool, 8 lease.
+-- Returns a bit mask of what was rebuilt: 1 hash, 2 fs:sales member, 4 pool, 8 lease; or -1
+-- (nothing written) when the sale was deleted: the daemon removes it from its dataplane instead.
+if redis.call('EXISTS', KEYS[8]) == 1 then return -1 end
 local done = 0
 local stock = tonumber(ARGV[2])
 local leased = tonumber(ARGV[10])
