@@ -723,8 +723,8 @@ static bool redis_ready(struct daemon *d, int64_t now)
 	if (!d->redis_seen)
 		logf_("redis connected (%s)", d->redis_url);
 	d->redis_seen = true;
-	cond_ok(&d->redis_c, mono_ms(), "redis answers again");
-	return true;
+	return true; /* the condition ends with the first command answered (a stopped Redis
+			      * still accepts connections): see tick() */
 }
 
 /*
@@ -788,9 +788,11 @@ static void tick(struct daemon *d)
 		return; /* another node's dataplane: nothing synced or published */
 	rc = fs_redis_sale_list(&d->redis, &ids, &n);
 	if (rc < 0) {
-		logf_("%s", d->redis.errstr);
+		if (fs_redis_usable(&d->redis))
+			logf_("%s", d->redis.errstr);
 		goto out;
 	}
+	cond_ok(&d->redis_c, mono_ms(), "redis answers again");
 	for (size_t i = 0; i < n && !stop_requested; i++) {
 		rc = sync_sale(d, ids[i], now);
 		if (rc < 0)
