@@ -95,17 +95,6 @@ static int command(struct fs_redis *r, redisReply **out, int argc, const char **
 	return 0;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Percent-decode @p n bytes of @p in into @p out (@p cap bytes with the NUL); 0 or -EINVAL. */
 static int pct_decode(const char *in, size_t n, char *out, size_t cap)
 {
@@ -117,12 +106,14 @@ static int pct_decode(const char *in, size_t n, char *out, size_t cap)
 		if (o + 1 >= cap)
 			return -EINVAL;
 		if (c == '%') {
-			int hi = i + 2 < n ? hexval(in[i + 1]) : -1;
-			int lo = i + 2 < n ? hexval(in[i + 2]) : -1;
+			unsigned char b;
+			size_t got = 0;
 
-			if (hi < 0 || lo < 0 || (hi | lo) == 0)
+			if (i + 2 >= n ||
+				sodium_hex2bin(&b, 1, in + i + 1, 2, NULL, &got, NULL) != 0 ||
+				got != 1 || b == 0)
 				return -EINVAL;
-			c = (char)(hi << 4 | lo);
+			c = (char)b;
 			i += 2;
 		}
 		out[o] = c;
@@ -976,37 +967,18 @@ static int audit_node_sold(struct fs_redis *r, uint32_t sale_id, struct fs_redis
 	return 0;
 }
 
-/* Audit: add the lease keys of one SCAN batch (@p keys, an array reply) to @p out. */
-static int audit_lease_keys(struct fs_redis *r, const redisReply *keys, struct fs_redis_audit *out)
-{
-	int64_t v;
-	bool has;
-	int rc;
-
-	for (size_t i = 0; i < keys->elements; i++) {
-		const redisReply *k = keys->element[i];
-
-		if (k->type != REDIS_REPLY_STRING || k->len >= KEYLEN)
-			continue;
-		rc = get_i64(r, k->str, &has, &v);
-		if (rc < 0)
-			return rc;
-		if (has) {
-			out->leases += v;
-			out->n_leases++;
-		}
-	}
-	return 0;
-}
-
-/* Audit: the leases of every node: SCAN (never KEYS) until the cursor comes back to 0. */
-static int audit_leases(struct fs_redis *r, uint32_t sale_id, struct fs_redis_audit *out)
+/*
+ * Call @p fn(r, key, arg) on every key of the sale matching fs:{N}:@p what (SCAN, never KEYS,
+ * until the cursor comes back to 0). Stops at the first error @p fn returns.
+ */
+static int scan_keys(struct fs_redis *r, uint32_t sale_id, const char *what,
+	int (*fn)(struct fs_redis *r, const char *key, void *arg), void *arg)
 {
 	char pattern[KEYLEN], cursor[32] = "0";
 	redisReply *rep;
 	int rc;
 
-	key_of(pattern, sale_id, "lease:*");
+	key_of(pattern, sale_id, what);
 	do {
 		const char *scan[] = {"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"};
 		rc = command(r, &rep, 6, scan);
@@ -1021,12 +993,33 @@ static int audit_leases(struct fs_redis *r, uint32_t sale_id, struct fs_redis_au
 		}
 		memcpy(cursor, rep->element[0]->str, rep->element[0]->len);
 		cursor[rep->element[0]->len] = '\0';
-		rc = audit_lease_keys(r, rep->element[1], out);
+		for (size_t i = 0; rc == 0 && i < rep->element[1]->elements; i++) {
+			const redisReply *k = rep->element[1]->element[i];
+
+			if (k->type == REDIS_REPLY_STRING && k->len < KEYLEN)
+				rc = fn(r, k->str, arg);
+		}
 		freeReplyObject(rep);
 		if (rc < 0)
 			return rc;
 	} while (strcmp(cursor, "0") != 0);
 	return 0;
+}
+
+/* scan_keys callback of the audit: add one node's lease to the sum. */
+static int audit_lease(struct fs_redis *r, const char *key, void *arg)
+{
+	struct fs_redis_audit *out = arg;
+	int64_t v;
+	bool has;
+	int rc;
+
+	rc = get_i64(r, key, &has, &v);
+	if (rc == 0 && has) {
+		out->leases += v;
+		out->n_leases++;
+	}
+	return rc;
 }
 
 int fs_redis_audit_read(struct fs_redis *r, uint32_t sale_id, struct fs_redis_audit *out)
@@ -1044,47 +1037,24 @@ int fs_redis_audit_read(struct fs_redis *r, uint32_t sale_id, struct fs_redis_au
 		(rc = get_i64(r, k_rem, &out->has_remaining, &out->remaining)) < 0 ||
 		(rc = audit_node_sold(r, sale_id, out)) < 0)
 		return rc;
-	return audit_leases(r, sale_id, out);
+	return scan_keys(r, sale_id, "lease:*", audit_lease, out);
 }
 
-/* Every fs:{N}:lease:* key of the sale (SCAN), appended to @p keys (@p cap slots of KEYLEN). */
-static int scan_leases(struct fs_redis *r, uint32_t sale_id, char (*keys)[KEYLEN], size_t cap,
-	size_t *n)
+/* Lease keys collected by scan_keys for a delete. */
+struct key_list {
+	char (*keys)[KEYLEN];
+	size_t n, cap;
+	uint32_t sale_id;
+};
+
+static int collect_key(struct fs_redis *r, const char *key, void *arg)
 {
-	char pattern[KEYLEN], cursor[32] = "0";
-	redisReply *rep;
-	int rc;
+	struct key_list *l = arg;
 
-	key_of(pattern, sale_id, "lease:*");
-	do {
-		const char *scan[] = {"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"};
-		rc = command(r, &rep, 6, scan);
-		if (rc < 0)
-			return rc;
-		if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
-			rep->element[0]->type != REDIS_REPLY_STRING ||
-			rep->element[1]->type != REDIS_REPLY_ARRAY ||
-			rep->element[0]->len >= sizeof(cursor)) {
-			freeReplyObject(rep);
-			return set_err(r, -EPROTO, "redis: unexpected SCAN reply");
-		}
-		memcpy(cursor, rep->element[0]->str, rep->element[0]->len);
-		cursor[rep->element[0]->len] = '\0';
-		for (size_t i = 0; i < rep->element[1]->elements; i++) {
-			const redisReply *k = rep->element[1]->element[i];
-
-			if (k->type != REDIS_REPLY_STRING || k->len >= KEYLEN)
-				continue;
-			if (*n == cap) {
-				freeReplyObject(rep);
-				return set_err(r, -E2BIG, "sale %" PRIu32 ": over %zu lease keys",
-					sale_id, cap);
-			}
-			memcpy(keys[*n], k->str, k->len + 1);
-			(*n)++;
-		}
-		freeReplyObject(rep);
-	} while (strcmp(cursor, "0") != 0);
+	if (l->n == l->cap)
+		return set_err(r, -E2BIG, "sale %" PRIu32 ": over %zu lease keys", l->sale_id,
+			l->cap);
+	snprintf(l->keys[l->n++], KEYLEN, "%s", key);
 	return 0;
 }
 
@@ -1130,17 +1100,16 @@ static int delete_eval(struct fs_redis *r, uint32_t sale_id, int64_t now_ms, cha
 int fs_redis_sale_delete(
 	struct fs_redis *r, uint32_t sale_id, int64_t now_ms, struct fs_redis_delete *out)
 {
-	char(*lk)[KEYLEN];
+	struct key_list l = {.cap = DEL_MAX_LEASES, .sale_id = sale_id};
 	long long v[2] = {0, 0};
-	size_t nl = 0;
 	int rc;
 
-	lk = calloc(DEL_MAX_LEASES, sizeof(*lk));
-	if (lk == NULL)
+	l.keys = calloc(DEL_MAX_LEASES, sizeof(*l.keys));
+	if (l.keys == NULL)
 		return set_err(r, -ENOMEM, "redis: out of memory");
-	rc = scan_leases(r, sale_id, lk, DEL_MAX_LEASES, &nl);
+	rc = scan_keys(r, sale_id, "lease:*", collect_key, &l);
 	if (rc == 0)
-		rc = delete_eval(r, sale_id, now_ms, lk, nl, v);
+		rc = delete_eval(r, sale_id, now_ms, l.keys, l.n, v);
 	if (rc == 0 && v[0] == -1)
 		rc = set_err(r, -ENOENT, "sale %" PRIu32 " not found", sale_id);
 	else if (rc == 0 && v[0] == -2)
@@ -1152,16 +1121,16 @@ int fs_redis_sale_delete(
 		out->deleted_ms = v[1];
 		/* A lease written between the SCAN and the delete (a daemon's lease.lua needs the
 		 * hash, so none after it): remove what a second SCAN finds. */
-		nl = 0;
-		rc = scan_leases(r, sale_id, lk, DEL_MAX_LEASES, &nl);
-		for (size_t i = 0; rc == 0 && i < nl; i++) {
-			const char *del[] = {"DEL", lk[i]};
+		l.n = 0;
+		rc = scan_keys(r, sale_id, "lease:*", collect_key, &l);
+		for (size_t i = 0; rc == 0 && i < l.n; i++) {
+			const char *del[] = {"DEL", l.keys[i]};
 			long long x;
 
 			rc = command_int(r, &x, 2, del);
 		}
 	}
-	free(lk);
+	free(l.keys);
 	return rc;
 }
 
