@@ -31,9 +31,9 @@ struct sale_mem {
 	int64_t totals_ms;  /**< monotonic ms of the last totals published */
 	bool has_key;	    /**< key holds the token key seen in Redis */
 	uint8_t key[16];
-	bool stopped;		   /**< Redis said "stopped" once */
-	int64_t create_retry_ms;   /**< refused create: not tried again before (monotonic ms) */
-	unsigned create_dp_gen;	   /**< ... on the same dataplane connection */
+	bool stopped;		 /**< Redis said "stopped" once */
+	int64_t create_retry_ms; /**< refused create: not tried again before (monotonic ms) */
+	unsigned create_dp_gen;	 /**< ... on the same dataplane connection */
 	char last_err[FS_SALE_ERR_LEN]; /**< last error logged for this sale */
 };
 
@@ -43,10 +43,10 @@ struct sale_mem {
  */
 struct cond {
 	bool on;
-	int64_t since_ms;     /**< monotonic ms it started */
-	unsigned fails;	      /**< attempts failed since */
-	unsigned backoff_ms;  /**< wait before the next attempt */
-	int64_t next_ms;      /**< monotonic ms of the next attempt */
+	int64_t since_ms;    /**< monotonic ms it started */
+	unsigned fails;	     /**< attempts failed since */
+	unsigned backoff_ms; /**< wait before the next attempt */
+	int64_t next_ms;     /**< monotonic ms of the next attempt */
 };
 
 struct daemon {
@@ -435,8 +435,8 @@ static void dp_delete(struct daemon *d, struct sale_mem *m, int64_t deleted_ms)
 }
 
 /* The dataplane's status of a sale, as a definition for fs_redis_sale_rebuild. */
-static int def_from_status(struct json_object *st, struct fs_redis_sale *def,
-	long long *leased, long long *fin, long long *sold)
+static int def_from_status(struct json_object *st, struct fs_redis_sale *def, long long *leased,
+	long long *fin, long long *sold)
 {
 	long long total = 0, start = 0, end = 0, rate_own = 0, rate = 0, burst = 0;
 	const char *adm = fs_dpctl_get_str(st, "admission");
@@ -548,7 +548,8 @@ static int64_t publish_totals(struct daemon *d, struct sale_mem *m, const struct
 	bool pool_set = false;
 	int rc;
 
-	if ((uint64_t)sold == m->last_sold && !missing && now - m->totals_ms < FS_DAEMON_REPUBLISH_MS)
+	if ((uint64_t)sold == m->last_sold && !missing &&
+		now - m->totals_ms < FS_DAEMON_REPUBLISH_MS)
 		return s->sold;
 	rc = fs_redis_publish_totals(
 		&d->redis, m->sale_id, d->conf->node_id, (uint64_t)sold, final, &total, &pool_set);
@@ -561,8 +562,10 @@ static int64_t publish_totals(struct daemon *d, struct sale_mem *m, const struct
 			s->has_sold ? "" : " sold", s->has_remaining ? "" : " remaining",
 			pool_set ? " pool (0: the final lease was given)" : "");
 	if ((uint64_t)sold != m->last_sold)
-		logf_("sale %" PRIu32 ": node %u sold %lld, all nodes %" PRIu64 ", remaining %" PRId64,
-			m->sale_id, d->conf->node_id, sold, total, (int64_t)s->stock - (int64_t)total);
+		logf_("sale %" PRIu32 ": node %u sold %lld, all nodes %" PRIu64
+		      ", remaining %" PRId64,
+			m->sale_id, d->conf->node_id, sold, total,
+			(int64_t)s->stock - (int64_t)total);
 	m->last_sold = (uint64_t)sold;
 	m->totals_ms = now;
 	return (int64_t)total;
@@ -724,7 +727,7 @@ static bool redis_ready(struct daemon *d, int64_t now)
 		logf_("redis connected (%s)", d->redis_url);
 	d->redis_seen = true;
 	return true; /* the condition ends with the first command answered (a stopped Redis
-			      * still accepts connections): see tick() */
+		      * still accepts connections): see tick() */
 }
 
 /*
@@ -744,7 +747,8 @@ static bool dp_check_node(struct daemon *d, int64_t now)
 	json_object_put(st);
 	if (node != (long long)d->conf->node_id) {
 		cond_fail(&d->node_c, now, d->conf->interval_ms,
-			"dataplane %s is node %lld, this daemon node %u: refused (nothing synced or "
+			"dataplane %s is node %lld, this daemon node %u: refused (nothing synced "
+			"or "
 			"published for it; checked every tick)",
 			d->conf->dp_socket, node, d->conf->node_id);
 		d->node_c.next_ms = now; /* every tick, not backed off */

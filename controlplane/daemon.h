@@ -2,7 +2,7 @@
 #ifndef FS_DAEMON_H
 #define FS_DAEMON_H
 
-#define FS_DAEMON_TIMEOUT_MS 2000u   /**< default Redis and dataplane I/O timeouts */
+#define FS_DAEMON_TIMEOUT_MS 2000u     /**< default Redis and dataplane I/O timeouts */
 #define FS_DAEMON_BACKOFF_MAX_MS 5000u /**< reconnect attempts at most this far apart */
 /** A sale the dataplane refused to create is tried again after this (or a reconnect). */
 #define FS_DAEMON_CREATE_RETRY_MS 60000u
@@ -14,10 +14,10 @@ struct fs_daemon_conf {
 	const char *redis_url;	    /**< see fs_redis_parse_url */
 	const char *redis_password; /**< AUTH password from a file or $REDIS_PASSWORD, or NULL */
 	const char *dp_socket;	    /**< telemetry socket path of the dataplane */
-	unsigned node_id;	    /**< this node (lease key fs:{N}:lease:{NODE}, node_sold field) */
-	unsigned interval_ms;	    /**< tick period, > 0 */
-	int redis_timeout_ms;	    /**< Redis connect and command timeout, > 0 */
-	int dp_timeout_ms;	    /**< dataplane connect and command timeout, > 0 */
+	unsigned node_id;     /**< this node (lease key fs:{N}:lease:{NODE}, node_sold field) */
+	unsigned interval_ms; /**< tick period, > 0 */
+	int redis_timeout_ms; /**< Redis connect and command timeout, > 0 */
+	int dp_timeout_ms;    /**< dataplane connect and command timeout, > 0 */
 };
 
 /**

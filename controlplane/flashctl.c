@@ -24,7 +24,8 @@
 #define IO_TIMEOUT_MS 2000
 
 static const char usage_text[] =
-	"usage: flashctl [--redis URL] [--redis-password-file FILE] [--dp PREFIX | --dp-socket PATH]\n"
+	"usage: flashctl [--redis URL] [--redis-password-file FILE] [--dp PREFIX | --dp-socket "
+	"PATH]\n"
 	"                [--node-id N] COMMAND ...\n"
 	"  sale create --sale N --stock S --start T --end T [--admission open|token]\n"
 	"              [--rate-limit R [--rate-burst B]] [--start-in-past]\n"
@@ -41,7 +42,8 @@ static const char usage_text[] =
 	"    (exit 0: consistent, 1: drift, one 'drift: ...' line each)\n"
 	"T: unix ms, now, +5s, +500ms, +2m. --redis defaults to $REDIS_URL or " FS_REDIS_URL_DEFAULT
 	"\nURL: " FS_REDIS_URL_FORMS "\n"
-	"The Redis password: --redis-password-file FILE (mode 0600), else $REDIS_PASSWORD, else the\n"
+	"The Redis password: --redis-password-file FILE (mode 0600), else $REDIS_PASSWORD, else "
+	"the\n"
 	"URL's (hidden from ps once read).\n";
 
 struct globals {
@@ -206,10 +208,10 @@ static int dp_show(const struct globals *g, const char *cmd, const char *prefix,
 
 /*
  * A sub-command's options (argv[0] is its name, @p group what comes before it, "sale " or ""):
- * every option takes a value but flags (no_argument, left as "" when given); the value of the option whose val is i (1 <= i < @p n; not 0, which
- * is getopt's optopt for an unknown option) is left in val[i] (NULL when not given; the last one
- * when given twice). Returns 0, or the usage error's exit code for an unknown option, a missing
- * value or an argument that is no option.
+ * every option takes a value but flags (no_argument, left as "" when given); the value of the
+ * option whose val is i (1 <= i < @p n; not 0, which is getopt's optopt for an unknown option) is
+ * left in val[i] (NULL when not given; the last one when given twice). Returns 0, or the usage
+ * error's exit code for an unknown option, a missing value or an argument that is no option.
  */
 static int parse_opts(
 	int argc, char **argv, const char *group, const struct option *lo, const char **val, int n)
@@ -229,6 +231,29 @@ static int parse_opts(
 	}
 	if (optind < argc)
 		return usage_err("%s%s: unexpected argument '%s'", group, argv[0], argv[optind]);
+	return 0;
+}
+
+/*
+ * --start and --end of sale create into @p def: the end after the start and not passed, the start
+ * not in the past unless @p past_ok (--start-in-past). 0, or the usage error's exit code.
+ */
+static int parse_window(
+	const char *start, const char *end, bool past_ok, int64_t now, struct fs_redis_sale *def)
+{
+	if (fs_time_parse(start, now, &def->start_ms) < 0)
+		return usage_err("bad --start '%s' (unix ms, now, +5s, +500ms, +2m)", start);
+	if (fs_time_parse(end, now, &def->end_ms) < 0)
+		return usage_err("bad --end '%s' (unix ms, now, +5s, +500ms, +2m)", end);
+	if (def->end_ms <= def->start_ms)
+		return usage_err("--end must be after --start");
+	if (def->end_ms <= now)
+		return usage_err("--end %s: the window has ended already", end);
+	if (def->start_ms < now && !past_ok)
+		return usage_err("--start %s is %" PRId64
+				 " ms in the past (--start-in-past to open "
+				 "the sale at once)",
+			start, now - def->start_ms);
 	return 0;
 }
 
@@ -289,18 +314,9 @@ static int cmd_sale_create(const struct globals *g, int argc, char **argv)
 	if (def.stock > FS_SALE_MAX_STOCK)
 		return usage_err("--stock %s: a node holds at most %u units of a sale", stock,
 			FS_SALE_MAX_STOCK);
-	if (fs_time_parse(start, now, &def.start_ms) < 0)
-		return usage_err("bad --start '%s' (unix ms, now, +5s, +500ms, +2m)", start);
-	if (fs_time_parse(end, now, &def.end_ms) < 0)
-		return usage_err("bad --end '%s' (unix ms, now, +5s, +500ms, +2m)", end);
-	if (def.end_ms <= def.start_ms)
-		return usage_err("--end must be after --start");
-	if (def.end_ms <= now)
-		return usage_err("--end %s: the window has ended already", end);
-	if (def.start_ms < now && o[PAST] == NULL)
-		return usage_err("--start %s is %" PRId64 " ms in the past (--start-in-past to open "
-				 "the sale at once)",
-			start, now - def.start_ms);
+	rc = parse_window(start, end, o[PAST] != NULL, now, &def);
+	if (rc != 0)
+		return rc;
 	if (key != NULL && strcmp(def.admission, "token") != 0)
 		return usage_err("--key needs --admission token");
 	if (strcmp(def.admission, "token") == 0) {
@@ -845,12 +861,14 @@ static int redis_globals(struct globals *g, const char *pwfile)
 	if (pwfile != NULL) {
 		rc = fs_redis_password_file(pwfile, g->password_buf, sizeof(g->password_buf));
 		if (rc == -EPERM)
-			return fail("--redis-password-file %s: group or others may read it (chmod 600 "
-				    "it)",
+			return fail(
+				"--redis-password-file %s: group or others may read it (chmod 600 "
+				"it)",
 				pwfile);
 		if (rc == -EINVAL)
-			return fail("--redis-password-file %s: not a file holding one password line "
-				    "(at most %zu bytes)",
+			return fail(
+				"--redis-password-file %s: not a file holding one password line "
+				"(at most %zu bytes)",
 				pwfile, sizeof(g->password_buf) - 2);
 		if (rc < 0)
 			return fail("--redis-password-file %s: %s", pwfile, strerror(-rc));

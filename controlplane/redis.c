@@ -482,8 +482,8 @@ int fs_redis_sale_create(struct fs_redis *r, const struct fs_redis_sale *def)
 		return set_err(r, -EEXIST, "sale %" PRIu32 " exists", def->sale_id);
 	if (v < 0)
 		return set_err(r, -EEXIST,
-			"sale %" PRIu32 " was deleted (%s): sale ids are never reused", def->sale_id,
-			k_dead);
+			"sale %" PRIu32 " was deleted (%s): sale ids are never reused",
+			def->sale_id, k_dead);
 	return 0;
 }
 
@@ -616,8 +616,8 @@ static int sale_counters(struct fs_redis *r, struct fs_redis_sale *out)
 	}
 	for (int i = 0; i < 3; i++) {
 		if (str_i64(rep->element[i], &v[i]) < 0) {
-			rc = set_err(r, -EPROTO, "sale %" PRIu32 ": malformed counter",
-				out->sale_id);
+			rc = set_err(
+				r, -EPROTO, "sale %" PRIu32 ": malformed counter", out->sale_id);
 			goto out;
 		}
 	}
@@ -766,8 +766,8 @@ int fs_redis_publish_totals(struct fs_redis *r, uint32_t sale_id, unsigned node,
 	key_of(k_pool, sale_id, "pool");
 	snprintf(nodes, sizeof(nodes), "%u", node);
 	snprintf(solds, sizeof(solds), "%" PRIu64, sold);
-	const char *argv[] = {"EVAL", fs_lua_totals, "5", k_ns, k_sold, k_rem, k_sale, k_pool, nodes,
-		solds, final ? "1" : "0"};
+	const char *argv[] = {"EVAL", fs_lua_totals, "5", k_ns, k_sold, k_rem, k_sale, k_pool,
+		nodes, solds, final ? "1" : "0"};
 	rc = command_ints(r, 2, v, "totals", (int)(sizeof(argv) / sizeof(argv[0])), argv);
 	if (rc < 0)
 		return rc;
@@ -1052,13 +1052,13 @@ static int collect_key(struct fs_redis *r, const char *key, void *arg)
 	struct key_list *l = arg;
 
 	if (l->n == l->cap)
-		return set_err(r, -E2BIG, "sale %" PRIu32 ": over %zu lease keys", l->sale_id,
-			l->cap);
+		return set_err(
+			r, -E2BIG, "sale %" PRIu32 ": over %zu lease keys", l->sale_id, l->cap);
 	snprintf(l->keys[l->n++], KEYLEN, "%s", key);
 	return 0;
 }
 
-#define DEL_FIXED 7	   /* keys of delete.lua before the lease keys */
+#define DEL_FIXED 7	    /* keys of delete.lua before the lease keys */
 #define DEL_MAX_LEASES 4096 /* nodes of one sale (node ids are 16 bits; 4096 is plenty) */
 
 /* Run delete.lua on the sale's keys and the lease keys in @p lk[0..nl). */
@@ -1066,8 +1066,8 @@ static int delete_eval(struct fs_redis *r, uint32_t sale_id, int64_t now_ms, cha
 	size_t nl, long long v[2])
 {
 	char fixed[DEL_FIXED - 1][KEYLEN], id[16], nows[24], nkeys[16];
-	static const char *const what[] = {"sale", "deleted", "sold", "pool", "remaining",
-		"node_sold"};
+	static const char *const what[] = {
+		"sale", "deleted", "sold", "pool", "remaining", "node_sold"};
 	const char **argv;
 	size_t argc = 0;
 	int rc;

@@ -12,7 +12,7 @@
 	"redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] or unix://[[USER]:PASSWORD@]/PATH[?db=DB]"
 /** Why rediss:// is refused (one line). */
 #define FS_REDIS_NO_TLS                                                                            \
-	"rediss:// (TLS) is not supported: Debian 12's hiredis 0.14 has no TLS; reach a TLS "       \
+	"rediss:// (TLS) is not supported: Debian 12's hiredis 0.14 has no TLS; reach a TLS "      \
 	"Redis through a local tunnel (e.g. stunnel) with redis:// or unix://"
 #define FS_REDIS_ERRSTR_LEN 200
 
@@ -60,12 +60,12 @@ struct fs_redis_sale {
 	/** created, active, sold_out, ended (kept current by the daemon) or stopped (operator) */
 	char state[16];
 	bool has_key;
-	uint8_t key[16];	   /**< token key, when has_key */
-	int64_t pool;		   /**< fs:{N}:pool (0 when absent) */
-	int64_t sold;		   /**< fs:{N}:sold (0 when absent) */
-	int64_t remaining;	   /**< fs:{N}:remaining (0 when absent) */
+	uint8_t key[16];			/**< token key, when has_key */
+	int64_t pool;				/**< fs:{N}:pool (0 when absent) */
+	int64_t sold;				/**< fs:{N}:sold (0 when absent) */
+	int64_t remaining;			/**< fs:{N}:remaining (0 when absent) */
 	bool has_pool, has_sold, has_remaining; /**< those keys exist */
-	uint32_t events_published; /**< enum fs_redis_event bits */
+	uint32_t events_published;		/**< enum fs_redis_event bits */
 	bool has_rl;	      /**< rate_limit/rate_burst fields set (else the node's defaults) */
 	uint32_t rl_rate;     /**< claims/s per source, 0 = not limited */
 	uint32_t rl_burst;    /**< bucket size in claims */
