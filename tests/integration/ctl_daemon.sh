@@ -63,8 +63,7 @@ grep -q 100000000 <<<"$LAST_OUT"
 ft_ok $? "the refusal names the limit (100000000)" "$LAST_OUT"
 now=$(date +%s%3N)
 expect_exit 2 "sale create of a window that has ended refused" \
-	"$CTL" sale create --sale $S5 --stock 5 --start $((now - 20000)) --end $((now - 10000)) \
-	--start-in-past
+	"$CTL" sale create --sale $S5 --stock 5 --start $((now - 20000)) --end $((now - 10000))
 expect_exit 2 "sale create with a start in the past refused without --start-in-past" \
 	"$CTL" sale create --sale $S5 --stock 5 --start $((now - 20000)) --end +1m
 [ -z "$(R HGET "fs:{$S5}:sale" stock)" ] && [ "$(R SISMEMBER fs:sales $S5)" = 0 ]
@@ -82,7 +81,7 @@ ft_dp_start_ok "$PREFIX" "$TMP/dp.log" --vdev "net_tap0,iface=$IFACE" \
 DP_PID=$FT_DP_PID
 ip addr add "$NET.2/30" dev "$IFACE" && ip link set "$IFACE" up
 
-"$CTL" sale create --sale $S1 --stock 3 --start +3s --end +12s >/dev/null
+"$CTL" sale create --sale $S1 --stock 3 --start +3s --end +16s >/dev/null
 "$CTL" sale create --sale $S3 --stock 5 --start now --end +1h >/dev/null
 "$CTL" --dp "$PREFIX" daemon --interval-ms 50 2>"$TMP/d1.log" &
 D1=$!
@@ -101,7 +100,7 @@ sleep 0.5
 ft_ok $? "a daemon of node 2 logs the node-1 dataplane once (one line) and keeps running" \
 	"$(cat "$TMP/d2.log")"
 
-wait_for 5 is active HGET "fs:{$S1}:sale" state
+wait_for 4 is active HGET "fs:{$S1}:sale" state
 ft_ok $? "from its start the state is active" "$(R HGET "fs:{$S1}:sale" state)"
 for u in 1 2 3 4; do
 	"$CLAIM" --server "$NET.1" --sale $S1 --user $u --timeout-ms 300 --retries 3
@@ -174,7 +173,7 @@ ft_ok $? "reconnects during it are backed off ($((c1 - c0)) connections, at most
 
 # The state after the end; an operator's stop stands.
 "$CTL" sale stop --sale $S5 >/dev/null
-wait_for 15 is ended HGET "fs:{$S1}:sale" state
+wait_for 20 is ended HGET "fs:{$S1}:sale" state
 ft_ok $? "after its end the state is ended" "$(R HGET "fs:{$S1}:sale" state)"
 is stopped HGET "fs:{$S5}:sale" state
 ft_ok $? "a stopped sale stays stopped" "$(R HGET "fs:{$S5}:sale" state)"
@@ -190,6 +189,8 @@ left=$(timeout 5 redis-cli -u "$REDIS_URL" --scan --pattern "fs:{$S1}:*" | tr '\
 ft_ok $? "sale delete of an ended sale: only the tombstone fs:{N}:deleted is left" "$out / $left"
 expect_exit 1 "sale create of a deleted id refused" \
 	"$CTL" sale create --sale $S1 --stock 3 --start +1m --end +2m
+grep -q 'never reused' <<<"$LAST_OUT"
+ft_ok $? "... saying that sale ids are never reused" "$LAST_OUT"
 sleep 1
 [ -z "$(R HGET "fs:{$S1}:sale" stock)" ] && ! grep -q "sale $S1: rebuilt" "$TMP/d1.log"
 ft_ok $? "the daemon does not rebuild the deleted sale from the dataplane" \
