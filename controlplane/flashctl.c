@@ -403,6 +403,17 @@ static int parse_sale_only(int argc, char **argv, uint32_t *id)
 	return parse_sale(sale, id);
 }
 
+/* --sale N of status, stop and delete, then Redis opened: 0, or the exit code. */
+static int sale_and_redis(
+	const struct globals *g, int argc, char **argv, uint32_t *id, struct fs_redis *r)
+{
+	int rc = parse_sale_only(argc, argv, id);
+
+	if (rc != 0)
+		return rc;
+	return redis_open(g, r) != 0 ? EXIT_FAILURE : 0;
+}
+
 static int cmd_sale_status(const struct globals *g, int argc, char **argv)
 {
 	struct fs_redis_sale s;
@@ -413,11 +424,9 @@ static int cmd_sale_status(const struct globals *g, int argc, char **argv)
 	uint32_t id;
 	int rc;
 
-	rc = parse_sale_only(argc, argv, &id);
+	rc = sale_and_redis(g, argc, argv, &id, &r);
 	if (rc != 0)
 		return rc;
-	if (redis_open(g, &r) != 0)
-		return EXIT_FAILURE;
 	rc = fs_redis_sale_get(&r, id, &s);
 	if (rc == -ENOENT && fs_redis_sale_deleted(&r, id, &s.end_ms) == 1) {
 		fs_redis_close(&r);
@@ -456,11 +465,9 @@ static int cmd_sale_stop(const struct globals *g, int argc, char **argv)
 	uint32_t id;
 	int rc;
 
-	rc = parse_sale_only(argc, argv, &id);
+	rc = sale_and_redis(g, argc, argv, &id, &r);
 	if (rc != 0)
 		return rc;
-	if (redis_open(g, &r) != 0)
-		return EXIT_FAILURE;
 	rc = redis_done(&r, fs_redis_sale_stop(&r, id));
 	if (rc != 0)
 		return rc;
@@ -500,11 +507,9 @@ static int cmd_sale_delete(const struct globals *g, int argc, char **argv)
 	uint32_t id;
 	int rc;
 
-	rc = parse_sale_only(argc, argv, &id);
+	rc = sale_and_redis(g, argc, argv, &id, &r);
 	if (rc != 0)
 		return rc;
-	if (redis_open(g, &r) != 0)
-		return EXIT_FAILURE;
 	rc = fs_redis_sale_delete(&r, id, fs_time_now_ms(), &del);
 	if (rc == -EBUSY)
 		return delete_refused(&r, id);

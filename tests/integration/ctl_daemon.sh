@@ -29,16 +29,8 @@ R() { timeout 5 redis-cli -u "$REDIS_URL" --raw "$@" 2>/dev/null; }
 fs_cleanup_add "kill -CONT $RPID 2>/dev/null"
 
 ft_plan 29
-# expect_exit CODE DESCRIPTION CMD...: the command exits with CODE and prints one line
-expect_exit() {
-	local want=$1 desc=$2 out rc
-	shift 2
-	out=$("$@" 2>&1)
-	rc=$?
-	[ "$rc" -eq "$want" ] && [ "$(printf '%s\n' "$out" | wc -l)" -eq 1 ]
-	ft_ok $? "$desc (exit $want, one line)" "exit $rc: $out"
-	LAST_OUT=$out
-}
+# expect_exit CODE DESCRIPTION CMD...: the command exits with CODE and prints one line (FT_OUT)
+expect_exit() { FT_ONE_LINE=1 ft_expect_exit "$@"; }
 # wait_for SECONDS CMD...: until CMD succeeds (every 50 ms)
 wait_for() {
 	local i n=$(($1 * 20))
@@ -59,8 +51,8 @@ S1=$BASE S2=$((BASE + 1)) S3=$((BASE + 2)) S4=$((BASE + 3)) S5=$((BASE + 4))
 # --- sale create refuses what no node can run (issue 9, durability 3) ----------------------------
 expect_exit 2 "sale create --stock 100000001 refused" \
 	"$CTL" sale create --sale $S5 --stock 100000001 --start +1m --end +2m
-grep -q 100000000 <<<"$LAST_OUT"
-ft_ok $? "the refusal names the limit (100000000)" "$LAST_OUT"
+grep -q 100000000 <<<"$FT_OUT"
+ft_ok $? "the refusal names the limit (100000000)" "$FT_OUT"
 now=$(date +%s%3N)
 expect_exit 2 "sale create of a window that has ended refused" \
 	"$CTL" sale create --sale $S5 --stock 5 --start $((now - 20000)) --end $((now - 10000))
@@ -189,8 +181,8 @@ left=$(timeout 5 redis-cli -u "$REDIS_URL" --scan --pattern "fs:{$S1}:*" | tr '\
 ft_ok $? "sale delete of an ended sale: only the tombstone fs:{N}:deleted is left" "$out / $left"
 expect_exit 1 "sale create of a deleted id refused" \
 	"$CTL" sale create --sale $S1 --stock 3 --start +1m --end +2m
-grep -q 'never reused' <<<"$LAST_OUT"
-ft_ok $? "... saying that sale ids are never reused" "$LAST_OUT"
+grep -q 'never reused' <<<"$FT_OUT"
+ft_ok $? "... saying that sale ids are never reused" "$FT_OUT"
 sleep 1
 [ -z "$(R HGET "fs:{$S1}:sale" stock)" ] && ! grep -q "sale $S1: rebuilt" "$TMP/d1.log"
 ft_ok $? "the daemon does not rebuild the deleted sale from the dataplane" \
