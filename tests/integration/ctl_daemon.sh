@@ -130,7 +130,7 @@ timeout 5 redis-cli -u "$REDIS_URL" --eval "$FS_ROOT/controlplane/lua/create.lua
 wait_for 3 grep -q "sale $S4: dataplane refused" "$TMP/d1.log"
 timeout 3 strace -f -p $D1 -e trace=sendto,sendmsg,write -s 128 -o "$TMP/strace" 2>/dev/null
 tries=$(grep -c "sale/create,$S4," "$TMP/strace")
-lines=$(grep -c "sale $S4:" "$TMP/d1.log")
+lines=$(grep -c "sale $S4: dataplane refused" "$TMP/d1.log")
 [ "$tries" -eq 0 ] && [ "$lines" -eq 1 ]
 ft_ok $? "a refused create: one log line, not sent again ($tries sends in 3 s)" \
 	"$(grep "sale $S4" "$TMP/d1.log")"
