@@ -59,7 +59,7 @@ if [ ! -x "$JW" ]; then
 	fi
 fi
 
-ft_plan 17
+ft_plan 21
 ok() { ft_ok "$@"; }
 STATE=$TMP/state
 mkdir -p "$STATE"
@@ -70,15 +70,24 @@ persist_once() {
 		>"$TMP/out" 2>"$TMP/err"
 }
 
-# 1-2: usage errors exit 2 with one line; --once on an empty state directory exits 0.
+# 1-3: usage errors exit 2 with one line; a state directory that holds no journals, or does not
+# exist (a mistyped --state-dir), is refused the same way (issue 9: it was created, "ready" was
+# printed and --once exited 0 having done nothing).
 "$PERSIST" --state-dir "$STATE" --batch 0 --pg "$URL" >/dev/null 2>"$TMP/err"
 rc=$?
 ok $((rc == 2 && $(wc -l <"$TMP/err") == 1 ? 0 : 1)) "bad --batch: exit 2, one line" "rc=$rc"
 persist_once
 rc=$?
-grep -qx "flashsale-persist ready" "$TMP/out"
-ok $((rc == 0 && $? == 0 ? 0 : 1)) "--once on an empty state dir exits 0 and prints ready" \
-	"rc=$rc stdout: $(head -c 300 "$TMP/out")"
+grep -q "ready" "$TMP/out"
+ok $((rc == 2 && $? == 1 && $(wc -l <"$TMP/err") == 1 ? 0 : 1)) \
+	"--once on a state dir without journals: refused, exit 2, one line, not ready" \
+	"rc=$rc stdout: $(head -c 300 "$TMP/out") stderr: $(head -c 300 "$TMP/err")"
+timeout 60 "$PERSIST" --state-dir "$TMP/mistyped" --pg "$URL" --once >"$TMP/out" 2>"$TMP/err"
+rc=$?
+made=$([ -e "$TMP/mistyped" ] && echo 1 || echo 0)
+ok $((rc == 2 && made == 0 && $(wc -l <"$TMP/err") == 1 ? 0 : 1)) \
+	"a --state-dir that does not exist: refused, exit 2, one line, not created" \
+	"rc=$rc created=$made $(cat "$TMP/err")"
 
 # 3-6: a sale, a lease, N orders over two journals (one journal writes every order twice).
 NOW=$(date +%s%3N)
@@ -180,6 +189,28 @@ ok $((rc == 0 ? 0 : 1)) "SIGTERM: exit 0 within 15 s" "rc=$rc"
 ck=$(q "SELECT string_agg(journal || ':' || seq, ' ' ORDER BY journal) FROM persist_checkpoints")
 ok $([ "$ck" = "0:7000 1:8000 2:$M 3:2000 255:3" ] && echo 0 || echo 1) \
 	"final checkpoints" "$ck"
+
+# 19-21: --wait-for-journals waits for a state directory to appear and hold journals, then works.
+W=$TMP/later
+timeout 120 "$PERSIST" --state-dir "$W" --pg "$URL" --once --wait-for-journals --node-id 9 \
+	>"$TMP/out" 2>"$TMP/err" &
+PID=$!
+sleep 1
+kill -0 "$PID" 2>/dev/null && ! grep -q ready "$TMP/out" && [ ! -e "$W" ] &&
+	[ "$(grep -c "waiting for journals in $W" "$TMP/err")" -eq 1 ]
+ok $? "--wait-for-journals on a missing dir: waits (logged once), creates nothing" \
+	"$(cat "$TMP/err")"
+mkdir -p "$W"
+sleep 0.5
+kill -0 "$PID" 2>/dev/null
+ok $? "... and on the directory while it holds no journal"
+"$JW" "$W" sale 43 10 "$NOW" $((NOW + 3600000)) >/dev/null
+wait "$PID"
+rc=$?
+PID=
+sale=$(q "SELECT stock FROM sales WHERE sale_id = 43")
+ok $((rc == 0 && sale == 10 ? 0 : 1)) "... then drains the journals once they appear (--once: exit 0)" \
+	"rc=$rc sale 43 stock '$sale' $(tail -2 "$TMP/err")"
 
 [ "$T" -eq "$N_TESTS" ] || echo "# planned $N_TESTS, ran $T"
 exit $((FAILS > 0 ? 1 : 0))
