@@ -4,7 +4,6 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
-#include <sys/stat.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +15,7 @@
 #include "journal.h"
 #include "parse.h"
 #include "pg.h"
+#include "statedir.h"
 
 #define FS_PERSIST_BACKOFF_MIN_MS 100u
 #define FS_PERSIST_BACKOFF_MAX_MS 5000u
@@ -30,6 +30,7 @@ struct fs_persist_opts {
 	unsigned batch;
 	unsigned interval_ms;
 	bool once;
+	bool wait_journals; /* --wait-for-journals: a missing or empty state dir is waited for */
 };
 
 /* Log counters since the last log line (at most one per FS_PERSIST_LOG_MS). */
@@ -118,7 +119,9 @@ static void fs_persist_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: flashsale-persist --state-dir DIR --pg URL [--node-id 1] [--batch 10000] "
-		"[--interval-ms 20] [--once]\n");
+		"[--interval-ms 20] [--once] [--wait-for-journals]\n"
+		"  DIR must hold a dataplane's journals (journal-*.fsj), unless --wait-for-journals:\n"
+		"  then it waits for them to appear.\n");
 }
 
 /* @return 0, 1 for --help, or -EINVAL after printing a one-line error. */
@@ -132,6 +135,7 @@ static int fs_persist_parse(int argc, char **argv, struct fs_persist_opts *o)
 		{"once", no_argument, NULL, 'o'},
 		{"pg", required_argument, NULL, 'p'},
 		{"state-dir", required_argument, NULL, 's'},
+		{"wait-for-journals", no_argument, NULL, 'w'},
 		{NULL, 0, NULL, 0},
 	};
 	uint64_t v;
@@ -174,6 +178,9 @@ static int fs_persist_parse(int argc, char **argv, struct fs_persist_opts *o)
 		case 's':
 			o->state_dir = optarg;
 			break;
+		case 'w':
+			o->wait_journals = true;
+			break;
 		default:
 			fprintf(stderr, "flashsale-persist: bad option %s\n", argv[optind - 1]);
 			return -EINVAL;
@@ -208,6 +215,43 @@ static void fs_persist_buf_fini(struct fs_persist_buf *buf)
 	fs_batch_fini(&buf->batch);
 	free(buf->recs);
 	buf->recs = NULL;
+}
+
+/*
+ * The state directory must exist and hold journals (a mistyped --state-dir would otherwise be
+ * created and tailed forever with nothing in it), unless --wait-for-journals: then wait (logged
+ * once) until it does, or a stop is asked. @return 0, or 2 after a one-line error.
+ */
+static int fs_persist_check_dir(const struct fs_persist_opts *o)
+{
+	unsigned idx[FS_JOURNAL_MAX];
+	bool logged = false;
+	int n;
+
+	for (;;) {
+		n = fs_journal_list(o->state_dir, idx, FS_JOURNAL_MAX);
+		if (n > 0)
+			return 0;
+		if (n < 0 && n != -ENOENT) {
+			fprintf(stderr, "flashsale-persist: --state-dir %s: %s\n", o->state_dir,
+				strerror(-n));
+			return 2;
+		}
+		if (!o->wait_journals) {
+			fprintf(stderr,
+				"flashsale-persist: --state-dir %s: %s (a dataplane's --state-dir; "
+				"--wait-for-journals to wait for one)\n",
+				o->state_dir, n < 0 ? "no such directory" : "holds no journals");
+			return 2;
+		}
+		if (!logged)
+			fprintf(stderr, "flashsale-persist: waiting for journals in %s\n",
+				o->state_dir);
+		logged = true;
+		fs_persist_sleep(100);
+		if (fs_persist_stop)
+			return 0;
+	}
 }
 
 static void fs_persist_close_readers(struct fs_persist *p)
@@ -506,6 +550,7 @@ int main(int argc, char **argv)
 {
 	struct fs_persist *p;
 	struct sigaction sa;
+	char why[512];
 	int rc;
 
 	p = calloc(1, sizeof(*p));
@@ -530,12 +575,16 @@ int main(int argc, char **argv)
 	sigaction(SIGALRM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	/* the journals' identity keys the checkpoints: the dataplane may not have made the dir yet */
-	if (mkdir(p->o.state_dir, 0755) != 0 && errno != EEXIST) {
-		fprintf(stderr, "flashsale-persist: %s: %s\n", p->o.state_dir, strerror(errno));
+	rc = fs_persist_check_dir(&p->o);
+	if (rc != 0 || fs_persist_stop)
+		goto out;
+	/* 0700 and its files 0600 (token keys in the control journal), or refused */
+	if (fs_statedir_secure(p->o.state_dir, why, sizeof(why)) != 0) {
+		fprintf(stderr, "flashsale-persist: %s\n", why);
 		rc = 1;
 		goto out;
 	}
+	/* the journals' identity keys the checkpoints */
 	rc = fs_journal_instance(p->o.state_dir, &p->instance);
 	if (rc != 0) {
 		fprintf(stderr, "flashsale-persist: %s/instance: %s\n", p->o.state_dir, strerror(-rc));

@@ -498,13 +498,13 @@ if want sweep || want pay; then
 	# The order lifecycle in PostgreSQL (issue 11). ROWS held orders of sale 1 in a fresh table,
 	# vacuumed and analysed, before each run; rates are rows / wall time of the run alone.
 	sql_rows=${FS_BENCH_SQL_ROWS:-1000000}
-	mkdir -p "$work/sql/empty"
+	mkdir -p "$work/sql"
 	fs_pg_start "$work"
 	fs_pg_scratch "fs_bench_$$"
 	burl=$FS_DB_URL
 	bq() { psql -XAtq -v ON_ERROR_STOP=1 "$burl" -c "$1"; }
-	"$build/persist/flashsale-persist" --state-dir "$work/sql/empty" --pg "$burl" --once \
-		>/dev/null 2>"$work/sql/schema.err" || fs_die "schema: $(tail -n 3 "$work/sql/schema.err")"
+	psql -XAtq -1 -v ON_ERROR_STOP=1 "$burl" -f "$FS_ROOT/persist/schema.sql" >/dev/null \
+		2>"$work/sql/schema.err" || fs_die "schema: $(tail -n 3 "$work/sql/schema.err")"
 	# sql_held AHEAD_S: the ROWS orders held until AHEAD_S seconds from now (negative: due).
 	sql_held() {
 		bq "TRUNCATE orders, stock_returns;

@@ -11,7 +11,7 @@
 FS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 FS_DEBIAN_PACKAGES=(dpdk dpdk-dev libdpdk-dev libhiredis-dev libpq-dev libcriterion-dev libsodium-dev
 	libpcap-dev libjson-c-dev redis-server postgresql meson ninja-build pkg-config clang python3
-	iproute2)
+	iproute2 strace)
 FS_CLEANUP=()
 : "${FS_LOG_TAG:=flashsale}"
 

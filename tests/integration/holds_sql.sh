@@ -40,10 +40,12 @@ persist_once() {
 	timeout 60 "$PERSIST" --state-dir "$TMP/state" --pg "$url" --once "$@" \
 		>"$TMP/persist.out" 2>"$TMP/persist.err"
 }
-# schema URL: the embedded schema applied to URL (persist --once on an empty state directory).
+# schema URL: persist's embedded schema applied to URL: persist --once on a state directory of
+# its own holding one LEASE record (a checkpoint row is all it writes besides the schema).
 schema() {
-	mkdir -p "$TMP/empty"
-	timeout 60 "$PERSIST" --state-dir "$TMP/empty" --pg "$1" --once >"$TMP/persist.out" \
+	[ -d "$TMP/lease" ] || { mkdir -m 700 "$TMP/lease" && "$JW" "$TMP/lease" lease 999999 0 \
+		>/dev/null; } || return 1
+	timeout 60 "$PERSIST" --state-dir "$TMP/lease" --pg "$1" --once >"$TMP/persist.out" \
 		2>"$TMP/persist.err"
 }
 # listen URL OUT COUNT CHANNEL...: holds_pg listen in the background (pid LPID) until COUNT
