@@ -388,7 +388,7 @@ static int audit_pass(const struct fs_audit_conf *c, struct pass *p)
 
 	/* Redis: the published view. */
 	{
-		struct fs_redis r = {0};
+		struct fs_redis r = {.password = c->redis_password};
 		struct fs_redis_audit ra;
 
 		rc = fs_redis_connect(&r, c->redis_url, c->timeout_ms);

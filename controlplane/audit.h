@@ -7,13 +7,14 @@
 /** What to compare. Each source is optional except Redis (always read). */
 struct fs_audit_conf {
 	uint32_t sale_id;
-	const char *redis_url; /**< redis://host[:port][/db] */
-	const char *dp_socket; /**< dataplane telemetry socket, or NULL */
-	const char *state_dir; /**< the dataplane's journals, or NULL */
-	const char *pg_url;    /**< libpq URL, or NULL */
-	const char *won_file;  /**< flashgen's `user_id order_id` lines, or NULL */
-	unsigned wait_s;       /**< how long drift that can still settle may take to settle */
-	int timeout_ms;	       /**< per-source I/O timeout */
+	const char *redis_url;	    /**< see fs_redis_parse_url */
+	const char *redis_password; /**< AUTH password (file or $REDIS_PASSWORD), or NULL */
+	const char *dp_socket;	    /**< dataplane telemetry socket, or NULL */
+	const char *state_dir;	    /**< the dataplane's journals, or NULL */
+	const char *pg_url;	    /**< libpq URL, or NULL */
+	const char *won_file;	    /**< flashgen's `user_id order_id` lines, or NULL */
+	unsigned wait_s;	    /**< how long drift that can still settle may take to settle */
+	int timeout_ms;		    /**< per-source I/O timeout */
 };
 
 /**

@@ -28,17 +28,37 @@ struct sale_mem {
 	uint32_t sale_id;
 	uint32_t events;    /**< events known published (only ever gains bits) */
 	uint64_t last_sold; /**< last sold count published, UINT64_MAX before the first */
+	int64_t totals_ms;  /**< monotonic ms of the last totals published */
 	bool has_key;	    /**< key holds the token key seen in Redis */
 	uint8_t key[16];
-	bool stopped;			    /**< Redis said "stopped" once */
+	bool stopped;		 /**< Redis said "stopped" once */
+	int64_t create_retry_ms; /**< refused create: not tried again before (monotonic ms) */
+	unsigned create_dp_gen;	 /**< ... on the same dataplane connection */
 	char last_err[FS_SALE_ERR_LEN]; /**< last error logged for this sale */
+};
+
+/*
+ * A condition logged once when it starts and once when it ends (with its duration), and the
+ * back-off of the attempts to end it.
+ */
+struct cond {
+	bool on;
+	int64_t since_ms;    /**< monotonic ms it started */
+	unsigned fails;	     /**< attempts failed since */
+	unsigned backoff_ms; /**< wait before the next attempt */
+	int64_t next_ms;     /**< monotonic ms of the next attempt */
 };
 
 struct daemon {
 	const struct fs_daemon_conf *conf;
 	struct fs_redis redis;
 	struct fs_dpctl dp;
-	bool redis_down, dp_down; /* last known state, to log transitions only */
+	char redis_url[256];	   /**< the URL as printed: password masked */
+	struct cond redis_c, dp_c; /**< Redis / the dataplane unreachable */
+	struct cond node_c;	   /**< the dataplane is another node */
+	bool redis_seen;	   /**< connected once (the first connect is logged) */
+	bool dp_node_ok;	   /**< the node id of this dataplane connection was checked */
+	unsigned dp_gen;	   /**< dataplane connections made */
 	struct sale_mem *mem;
 	size_t n_mem, cap_mem;
 };
@@ -68,6 +88,56 @@ static void logf_(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* True when an attempt to end condition @p c is due (always when it is off). */
+static bool cond_due(const struct cond *c, int64_t now)
+{
+	return !c->on || now >= c->next_ms;
+}
+
+/*
+ * An attempt failed: the first failure starts the condition and is logged (@p fmt, "%s" the
+ * error text); the next attempt is @p base_ms later, doubling per failure up to
+ * FS_DAEMON_BACKOFF_MAX_MS.
+ */
+static void cond_fail(struct cond *c, int64_t now, unsigned base_ms, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void cond_fail(struct cond *c, int64_t now, unsigned base_ms, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+
+	if (!c->on) {
+		va_start(ap, fmt);
+		vsnprintf(line, sizeof(line), fmt, ap);
+		va_end(ap);
+		logf_("%s", line);
+		*c = (struct cond){.on = true, .since_ms = now, .backoff_ms = base_ms};
+	}
+	c->fails++;
+	c->next_ms = now + c->backoff_ms;
+	c->backoff_ms = c->backoff_ms * 2 > FS_DAEMON_BACKOFF_MAX_MS ? FS_DAEMON_BACKOFF_MAX_MS
+								     : c->backoff_ms * 2;
+}
+
+/* An attempt succeeded: if the condition was on, log its end (@p what) and duration. */
+static void cond_ok(struct cond *c, int64_t now, const char *what)
+{
+	if (!c->on)
+		return;
+	logf_("%s after %.1f s (%u failed attempt%s)", what, (double)(now - c->since_ms) / 1000.0,
+		c->fails, c->fails == 1 ? "" : "s");
+	*c = (struct cond){0};
 }
 
 static struct sale_mem *mem_get(struct daemon *d, uint32_t sale_id)
@@ -104,13 +174,21 @@ static void sale_err(struct sale_mem *m, const char *what, const char *text)
 	logf_("sale %" PRIu32 ": %s", m->sale_id, line);
 }
 
-/* The dataplane failed at the socket level: drop the connection, retry next tick. */
+/* The dataplane failed at the socket level: drop the connection, retry after the back-off. */
 static void dp_lost(struct daemon *d)
 {
-	if (!d->dp_down)
-		logf_("dataplane unreachable: %s (retrying every tick)", d->dp.errstr);
-	d->dp_down = true;
+	cond_fail(&d->dp_c, mono_ms(), d->conf->interval_ms,
+		"dataplane unreachable: %s (retrying with back-off up to %u ms; logged again when "
+		"it answers)",
+		d->dp.errstr, FS_DAEMON_BACKOFF_MAX_MS);
 	fs_dpctl_close(&d->dp);
+	d->dp_node_ok = false;
+}
+
+/* Whether the dataplane is connected and is this node (so it may be synced). */
+static bool dp_usable(const struct daemon *d)
+{
+	return d->dp.fd >= 0 && d->dp_node_ok;
 }
 
 /* Run one dataplane command; on success *out is the reply dict (caller puts it). */
@@ -202,45 +280,62 @@ static struct json_object *dp_sync_key(
 }
 
 /*
- * Bring the dataplane in line with Redis for one sale. Returns the dataplane's status dict (a new
- * reference) or NULL if the dataplane is down or refused.
+ * Define sale @p s on the dataplane (its status said it has none). A refusal (too large, a
+ * different sale of that id, too many sales) is logged once per error text and not tried again
+ * for FS_DAEMON_CREATE_RETRY_MS unless the dataplane connection is made anew (a restarted
+ * dataplane). Returns the status dict (a new reference) or NULL.
  */
-static struct json_object *dp_sync(struct daemon *d, struct sale_mem *m,
-	const struct fs_redis_sale *s, const struct fs_redis_lease *lease)
+static struct json_object *dp_create(
+	struct daemon *d, struct sale_mem *m, const struct fs_redis_sale *s)
 {
-	struct json_object *st = NULL, *rep;
-	long long dp_leased = 0, dp_final = 0;
-	const char *dp_state;
+	struct json_object *st = NULL;
 	char hex[33] = "", limits[48] = "";
-	uint32_t id = s->sale_id;
+	int64_t now = mono_ms();
 	int rc;
 
-	rc = dp_cmd(d, &st, "/flashsale/sale/status,%" PRIu32, id);
+	if (m->create_retry_ms != 0 && m->create_dp_gen == d->dp_gen && now < m->create_retry_ms)
+		return NULL;
+	if (s->has_key)
+		sodium_bin2hex(hex, sizeof(hex), s->key, sizeof(s->key));
+	if (s->has_rl && s->rl_rate == 0)
+		snprintf(limits, sizeof(limits), ",rate=0");
+	else if (s->has_rl)
+		snprintf(limits, sizeof(limits), ",rate=%" PRIu32 ",burst=%" PRIu32, s->rl_rate,
+			s->rl_burst);
+	rc = dp_cmd(d, &st,
+		"/flashsale/sale/create,%" PRIu32 ",%" PRIu64 ",%" PRId64 ",%" PRId64 ",%s%s%s%s",
+		s->sale_id, s->stock, s->start_ms, s->end_ms, s->admission, hex[0] ? "," : "", hex,
+		limits);
 	if (rc == -EREMOTEIO) {
-		/* Not on the dataplane yet (or it refused): define it. */
-		if (s->has_key)
-			sodium_bin2hex(hex, sizeof(hex), s->key, sizeof(s->key));
-		if (s->has_rl && s->rl_rate == 0)
-			snprintf(limits, sizeof(limits), ",rate=0");
-		else if (s->has_rl)
-			snprintf(limits, sizeof(limits), ",rate=%" PRIu32 ",burst=%" PRIu32,
-				s->rl_rate, s->rl_burst);
-		rc = dp_cmd(d, &st,
-			"/flashsale/sale/create,%" PRIu32 ",%" PRIu64 ",%" PRId64 ",%" PRId64
-			",%s%s%s%s",
-			id, s->stock, s->start_ms, s->end_ms, s->admission, hex[0] ? "," : "", hex,
-			limits);
-		if (rc == -EREMOTEIO) {
-			sale_err(m, "dataplane create", d->dp.errstr);
-			return NULL;
-		}
-		if (rc < 0)
-			return NULL;
-		logf_("sale %" PRIu32 ": created on the dataplane (stock %" PRIu64 ", %s)", id,
-			s->stock, s->admission);
-	} else if (rc < 0) {
+		char what[80];
+
+		snprintf(what, sizeof(what), "dataplane refused to create it (tried again in %u s)",
+			FS_DAEMON_CREATE_RETRY_MS / 1000);
+		sale_err(m, what, d->dp.errstr);
+		m->create_retry_ms = now + FS_DAEMON_CREATE_RETRY_MS;
+		m->create_dp_gen = d->dp_gen;
 		return NULL;
 	}
+	if (rc < 0)
+		return NULL;
+	m->create_retry_ms = 0;
+	logf_("sale %" PRIu32 ": created on the dataplane (stock %" PRIu64 ", %s)", s->sale_id,
+		s->stock, s->admission);
+	return st;
+}
+
+/*
+ * Give the dataplane the units Redis leased to this node that it does not have yet (and the
+ * final flag once the pool is empty). Returns the status dict to use from now on (@p st is
+ * consumed) or NULL on a socket error.
+ */
+static struct json_object *dp_sync_lease(struct daemon *d, struct sale_mem *m,
+	const struct fs_redis_lease *lease, struct json_object *st)
+{
+	long long dp_leased = 0, dp_final = 0;
+	struct json_object *rep;
+	uint32_t id = m->sale_id;
+	int rc;
 
 	fs_dpctl_get_i64(st, "leased", &dp_leased);
 	fs_dpctl_get_i64(st, "final", &dp_final);
@@ -253,67 +348,146 @@ static struct json_object *dp_sync(struct daemon *d, struct sale_mem *m,
 			fin);
 		if (rc == -EREMOTEIO) {
 			sale_err(m, "dataplane lease", d->dp.errstr);
-		} else if (rc == 0) {
-			logf_("sale %" PRIu32 ": leased %" PRIu64
-			      " units to the dataplane (final %d)",
-				id, units, fin);
-			json_object_put(st);
-			st = rep;
-		} else {
-			goto fail;
+			return st;
 		}
-	} else if (lease->leased < (uint64_t)dp_leased) {
+		json_object_put(st);
+		if (rc < 0)
+			return NULL;
+		logf_("sale %" PRIu32 ": leased %" PRIu64 " units to the dataplane (final %d)", id,
+			units, fin);
+		return rep;
+	}
+	if (lease->leased < (uint64_t)dp_leased) {
 		char text[96];
 		snprintf(text, sizeof(text),
 			"dataplane has %lld units leased, Redis lease key %" PRIu64, dp_leased,
 			lease->leased);
 		sale_err(m, "lease mismatch", text);
 	}
-
-	if (s->has_key && strcmp(s->admission, "token") == 0) {
-		st = dp_sync_key(d, m, s, st);
-		if (st == NULL)
-			return NULL;
-	}
-
-	dp_state = fs_dpctl_get_str(st, "state");
-	if (strcmp(s->state, "stopped") == 0 && (dp_state == NULL || strcmp(dp_state, "stopped"))) {
-		rc = dp_cmd(d, &rep, "/flashsale/sale/stop,%" PRIu32, id);
-		if (rc == -EREMOTEIO) {
-			sale_err(m, "dataplane stop", d->dp.errstr);
-		} else if (rc == 0) {
-			logf_("sale %" PRIu32 ": stopped on the dataplane", id);
-			json_object_put(st);
-			st = rep;
-		} else {
-			goto fail;
-		}
-	}
 	return st;
-fail:
+}
+
+/* The operator's stop, once, to the dataplane. Returns the status to use (as dp_sync_lease). */
+static struct json_object *dp_sync_stop(
+	struct daemon *d, struct sale_mem *m, struct json_object *st)
+{
+	const char *dp_state = fs_dpctl_get_str(st, "state");
+	struct json_object *rep;
+	int rc;
+
+	if (dp_state != NULL && strcmp(dp_state, "stopped") == 0)
+		return st;
+	rc = dp_cmd(d, &rep, "/flashsale/sale/stop,%" PRIu32, m->sale_id);
+	if (rc == -EREMOTEIO) {
+		sale_err(m, "dataplane stop", d->dp.errstr);
+		return st;
+	}
 	json_object_put(st);
-	return NULL;
+	if (rc < 0)
+		return NULL;
+	logf_("sale %" PRIu32 ": stopped on the dataplane", m->sale_id);
+	return rep;
+}
+
+/*
+ * Bring the dataplane in line with Redis for one sale. Returns the dataplane's status dict (a new
+ * reference) or NULL if the dataplane is down or refused.
+ */
+static struct json_object *dp_sync(struct daemon *d, struct sale_mem *m,
+	const struct fs_redis_sale *s, const struct fs_redis_lease *lease)
+{
+	struct json_object *st = NULL;
+	int rc;
+
+	rc = dp_cmd(d, &st, "/flashsale/sale/status,%" PRIu32, s->sale_id);
+	if (rc == -EREMOTEIO)
+		st = dp_create(d, m, s); /* not on the dataplane yet: define it */
+	if (st == NULL)
+		return NULL;
+	st = dp_sync_lease(d, m, lease, st);
+	if (st != NULL && s->has_key && strcmp(s->admission, "token") == 0)
+		st = dp_sync_key(d, m, s, st);
+	if (st != NULL && strcmp(s->state, "stopped") == 0)
+		st = dp_sync_stop(d, m, st);
+	return st;
+}
+
+/*
+ * Sale @p id is gone from Redis and its tombstone fs:{N}:deleted says it was deleted at
+ * @p deleted_ms: delete it from the dataplane too (instead of rebuilding it). "no sale N" means it
+ * is already gone. A refusal is logged once per error text and tried again next tick.
+ */
+static void dp_delete(struct daemon *d, struct sale_mem *m, int64_t deleted_ms)
+{
+	struct json_object *rep = NULL;
+	int rc;
+
+	rc = dp_cmd(d, &rep, "/flashsale/sale/delete,%" PRIu32, m->sale_id);
+	if (rc == -EREMOTEIO && strstr(d->dp.errstr, "no sale") == NULL) {
+		sale_err(m, "deleted in Redis, dataplane delete", d->dp.errstr);
+		return;
+	}
+	json_object_put(rep);
+	if (rc == 0 || rc == -EREMOTEIO)
+		logf_("sale %" PRIu32 ": deleted from the dataplane%s (deleted in Redis at %" PRId64
+		      ")",
+			m->sale_id, rc == 0 ? "" : " (it was gone already)", deleted_ms);
+}
+
+/* The dataplane's status of a sale, as a definition for fs_redis_sale_rebuild. */
+static int def_from_status(struct json_object *st, struct fs_redis_sale *def, long long *leased,
+	long long *fin, long long *sold)
+{
+	long long total = 0, start = 0, end = 0, rate_own = 0, rate = 0, burst = 0;
+	const char *adm = fs_dpctl_get_str(st, "admission");
+
+	if (fs_dpctl_get_i64(st, "total", &total) < 0 || total <= 0 ||
+		fs_dpctl_get_i64(st, "start_ms", &start) < 0 ||
+		fs_dpctl_get_i64(st, "end_ms", &end) < 0 ||
+		fs_dpctl_get_i64(st, "leased", leased) < 0 || *leased < 0 ||
+		fs_dpctl_get_i64(st, "final", fin) < 0 || fs_dpctl_get_i64(st, "sold", sold) < 0 ||
+		*sold < 0 || adm == NULL || (strcmp(adm, "open") != 0 && strcmp(adm, "token") != 0))
+		return -EPROTO;
+	def->stock = (uint64_t)total;
+	def->start_ms = start;
+	def->end_ms = end;
+	snprintf(def->admission, sizeof(def->admission), "%s", adm);
+	if (fs_dpctl_get_i64(st, "rate_own", &rate_own) == 0 && rate_own == 1 &&
+		fs_dpctl_get_i64(st, "rate_limit", &rate) == 0 &&
+		fs_dpctl_get_i64(st, "rate_burst", &burst) == 0 && rate >= 0 && burst >= 0) {
+		def->has_rl = true;
+		def->rl_rate = (uint32_t)rate;
+		def->rl_burst = (uint32_t)burst;
+	}
+	return 0;
 }
 
 /*
  * Redis lost sale @p id (not in fs:sales, or its hash gone) and the dataplane has it: rebuild its
  * keys from the dataplane's status (definition, this node's lease, sold) and from memory (token
- * key, stop, events already published, so none is published twice). Missing keys only.
+ * key, stop, events already published, so none is published twice). Missing keys only. A sale
+ * deleted in Redis (tombstone) is deleted from the dataplane instead.
  */
 static void rebuild_sale(struct daemon *d, uint32_t id)
 {
 	struct fs_redis_sale def = {.sale_id = id};
 	struct json_object *st = NULL;
-	long long total = 0, start = 0, end = 0, leased = 0, fin = 0, sold = -1;
-	long long rate_own = 0, rate = 0, burst = 0;
-	const char *adm, *state;
+	long long leased = 0, fin = 0, sold = -1;
+	const char *state;
 	struct sale_mem *m;
 	unsigned rebuilt = 0;
+	int64_t dead_ms = 0;
 	int rc;
 
 	m = mem_get(d, id);
 	if (m == NULL)
 		return;
+	rc = fs_redis_sale_deleted(&d->redis, id, &dead_ms);
+	if (rc != 0) {
+		if (rc > 0)
+			dp_delete(d, m, dead_ms);
+		return;
+	}
 	rc = dp_cmd(d, &st, "/flashsale/sale/status,%" PRIu32, id);
 	if (rc == -EREMOTEIO) {
 		sale_err(m, "redis lost the sale and the dataplane has none", d->dp.errstr);
@@ -321,55 +495,116 @@ static void rebuild_sale(struct daemon *d, uint32_t id)
 	}
 	if (rc < 0)
 		return;
-	adm = fs_dpctl_get_str(st, "admission");
-	state = fs_dpctl_get_str(st, "state");
-	if (fs_dpctl_get_i64(st, "total", &total) < 0 || total <= 0 ||
-		fs_dpctl_get_i64(st, "start_ms", &start) < 0 ||
-		fs_dpctl_get_i64(st, "end_ms", &end) < 0 ||
-		fs_dpctl_get_i64(st, "leased", &leased) < 0 || leased < 0 ||
-		fs_dpctl_get_i64(st, "final", &fin) < 0 ||
-		fs_dpctl_get_i64(st, "sold", &sold) < 0 || sold < 0 || adm == NULL ||
-		(strcmp(adm, "open") != 0 && strcmp(adm, "token") != 0)) {
+	if (def_from_status(st, &def, &leased, &fin, &sold) < 0) {
 		sale_err(m, "rebuild", "dataplane status incomplete");
 		goto out;
 	}
-	def.stock = (uint64_t)total;
-	def.start_ms = start;
-	def.end_ms = end;
-	snprintf(def.admission, sizeof(def.admission), "%s", adm);
+	state = fs_dpctl_get_str(st, "state");
+	m->stopped = m->stopped || (state != NULL && strcmp(state, "stopped") == 0);
 	snprintf(def.state, sizeof(def.state), "%s",
-		m->stopped || (state != NULL && strcmp(state, "stopped") == 0) ? "stopped"
-									       : "created");
+		fs_redis_state_name(fs_redis_state_at(fs_time_now_ms(), def.start_ms, def.end_ms,
+			def.stock, (uint64_t)sold, m->stopped)));
 	def.events_published = m->events;
-	if (fs_dpctl_get_i64(st, "rate_own", &rate_own) == 0 && rate_own == 1 &&
-		fs_dpctl_get_i64(st, "rate_limit", &rate) == 0 &&
-		fs_dpctl_get_i64(st, "rate_burst", &burst) == 0 && rate >= 0 && burst >= 0) {
-		def.has_rl = true;
-		def.rl_rate = (uint32_t)rate;
-		def.rl_burst = (uint32_t)burst;
-	}
 	if (m->has_key) {
 		memcpy(def.key, m->key, sizeof(def.key));
 		def.has_key = true;
-	} else if (strcmp(adm, "token") == 0) {
+	} else if (strcmp(def.admission, "token") == 0) {
 		sale_err(m, "rebuild", "token key never seen by this daemon: rebuilt without it");
 	}
 	rc = fs_redis_sale_rebuild(&d->redis, &def, d->conf->node_id, (uint64_t)leased, fin != 0,
 		(uint64_t)sold, &rebuilt);
+	if (rc == -ESTALE) {
+		dp_delete(d, m, fs_time_now_ms()); /* deleted between the check and the rebuild */
+		goto out;
+	}
 	if (rc < 0) {
 		sale_err(m, "redis rebuild", d->redis.errstr);
 		goto out;
 	}
 	if (rebuilt != 0)
 		logf_("sale %" PRIu32
-		      ": rebuilt in Redis from the dataplane (%s%s%s%s): stock %lld, "
-		      "lease %lld%s, sold %lld, events 0x%" PRIx32 "%s",
+		      ": rebuilt in Redis from the dataplane (%s%s%s%s): stock %" PRIu64
+		      ", lease %lld%s, sold %lld, state %s, events 0x%" PRIx32 "%s",
 			id, rebuilt & 1 ? "hash " : "", rebuilt & 2 ? "fs:sales " : "",
-			rebuilt & 4 ? "pool " : "", rebuilt & 8 ? "lease" : "", total, leased,
-			fin ? " (final)" : "", sold, m->events, def.has_key ? ", token key" : "");
+			rebuilt & 4 ? "pool " : "", rebuilt & 8 ? "lease" : "", def.stock, leased,
+			fin ? " (final)" : "", sold, def.state, m->events,
+			def.has_key ? ", token key" : "");
 	m->last_sold = (uint64_t)sold;
 out:
 	json_object_put(st);
+}
+
+/*
+ * Publish the dataplane's sold count when it changed, when a key it writes is missing (sold,
+ * remaining; the pool when this node's lease is final) or every FS_DAEMON_REPUBLISH_MS.
+ * Returns the cluster-wide sold count (Redis's when nothing was published), or -1 on an error.
+ */
+static int64_t publish_totals(struct daemon *d, struct sale_mem *m, const struct fs_redis_sale *s,
+	long long sold, bool final)
+{
+	bool missing = !s->has_sold || !s->has_remaining || (final && !s->has_pool);
+	int64_t now = mono_ms();
+	uint64_t total;
+	bool pool_set = false;
+	int rc;
+
+	if ((uint64_t)sold == m->last_sold && !missing &&
+		now - m->totals_ms < FS_DAEMON_REPUBLISH_MS)
+		return s->sold;
+	rc = fs_redis_publish_totals(
+		&d->redis, m->sale_id, d->conf->node_id, (uint64_t)sold, final, &total, &pool_set);
+	if (rc < 0) {
+		sale_err(m, "redis totals", d->redis.errstr);
+		return -1;
+	}
+	if (missing)
+		logf_("sale %" PRIu32 ": republished missing keys:%s%s%s", m->sale_id,
+			s->has_sold ? "" : " sold", s->has_remaining ? "" : " remaining",
+			pool_set ? " pool (0: the final lease was given)" : "");
+	if ((uint64_t)sold != m->last_sold)
+		logf_("sale %" PRIu32 ": node %u sold %lld, all nodes %" PRIu64
+		      ", remaining %" PRId64,
+			m->sale_id, d->conf->node_id, sold, total,
+			(int64_t)s->stock - (int64_t)total);
+	m->last_sold = (uint64_t)sold;
+	m->totals_ms = now;
+	return (int64_t)total;
+}
+
+/* Keep fs:{N}:sale's state current (never over the operator's stop). */
+static void publish_state(struct daemon *d, struct sale_mem *m, const struct fs_redis_sale *s,
+	int64_t now, int64_t total)
+{
+	enum fs_redis_state st;
+	const char *name;
+	int rc;
+
+	st = fs_redis_state_at(now, s->start_ms, s->end_ms, s->stock,
+		(uint64_t)(total > s->sold ? total : s->sold), m->stopped);
+	name = fs_redis_state_name(st);
+	if (st == FS_RS_STOPPED || strcmp(s->state, name) == 0)
+		return;
+	rc = fs_redis_sale_set_state(&d->redis, m->sale_id, st);
+	if (rc < 0)
+		sale_err(m, "redis state", d->redis.errstr);
+	else if (rc == 1)
+		logf_("sale %" PRIu32 ": state %s -> %s", m->sale_id, s->state, name);
+}
+
+/* Read sale @p id from Redis and remember what a rebuild would need. */
+static int read_sale(struct daemon *d, struct sale_mem *m, struct fs_redis_sale *s)
+{
+	int rc = fs_redis_sale_get(&d->redis, m->sale_id, s);
+
+	if (rc < 0)
+		return rc;
+	m->events |= s->events_published;
+	m->stopped = m->stopped || strcmp(s->state, "stopped") == 0;
+	if (s->has_key) {
+		memcpy(m->key, s->key, sizeof(m->key));
+		m->has_key = true;
+	}
+	return 0;
 }
 
 /* One sale, one tick. Returns a negative errno if Redis failed at the connection level. */
@@ -379,15 +614,15 @@ static int sync_sale(struct daemon *d, uint32_t id, int64_t now)
 	struct fs_redis_sale s;
 	struct json_object *st = NULL;
 	struct sale_mem *m;
-	long long sold = 0, sold_out = 0;
-	bool stopped;
+	long long sold = 0, sold_out = 0, fin = 0;
+	int64_t total = -1;
 	int rc;
 
 	m = mem_get(d, id);
 	if (m == NULL)
 		return -ENOMEM;
-	rc = fs_redis_sale_get(&d->redis, id, &s);
-	if (rc == -ENOENT && !d->dp_down) {
+	rc = read_sale(d, m, &s);
+	if (rc == -ENOENT && dp_usable(d)) {
 		/* In fs:sales but the hash is gone: rebuild it if the dataplane has the sale. */
 		rebuild_sale(d, id);
 		return fs_redis_usable(&d->redis) ? 0 : -EIO;
@@ -396,13 +631,6 @@ static int sync_sale(struct daemon *d, uint32_t id, int64_t now)
 		if (fs_redis_usable(&d->redis))
 			sale_err(m, "redis", d->redis.errstr);
 		return fs_redis_usable(&d->redis) ? 0 : rc;
-	}
-	m->events |= s.events_published;
-	stopped = strcmp(s.state, "stopped") == 0;
-	m->stopped = m->stopped || stopped;
-	if (s.has_key) {
-		memcpy(m->key, s.key, sizeof(m->key));
-		m->has_key = true;
 	}
 
 	/* Single node: lease the whole pool (want = stock, which the pool never exceeds). */
@@ -418,36 +646,25 @@ static int sync_sale(struct daemon *d, uint32_t id, int64_t now)
 		      "(node total %" PRIu64 ", pool empty %d)",
 			id, lease.taken, d->conf->node_id, lease.leased, lease.pool_empty);
 
-	if (!d->dp_down)
+	if (dp_usable(d))
 		st = dp_sync(d, m, &s, &lease);
 	if (st != NULL) {
 		/* sold_out from the same status as sold, and only once that sold is in Redis. */
 		fs_dpctl_get_i64(st, "sold_out", &sold_out);
-		if (fs_dpctl_get_i64(st, "sold", &sold) == 0 && sold >= 0 &&
-			(uint64_t)sold != m->last_sold) {
-			uint64_t total;
-			rc = fs_redis_publish_totals(
-				&d->redis, id, d->conf->node_id, (uint64_t)sold, &total);
-			if (rc < 0) {
-				sale_err(m, "redis totals", d->redis.errstr);
-				sold_out = 0;
-			} else {
-				logf_("sale %" PRIu32 ": node %u sold %lld, all nodes %" PRIu64
-				      ", remaining %" PRId64,
-					id, d->conf->node_id, sold, total,
-					(int64_t)s.stock - (int64_t)total);
-				m->last_sold = (uint64_t)sold;
-			}
-		}
+		fs_dpctl_get_i64(st, "final", &fin);
+		if (fs_dpctl_get_i64(st, "sold", &sold) == 0 && sold >= 0)
+			total = publish_totals(d, m, &s, sold, fin == 1);
+		if (total < 0)
+			sold_out = 0;
 		json_object_put(st);
 		m->last_err[0] = '\0';
 	}
-
-	if (now >= s.start_ms && now < s.end_ms && !stopped)
+	publish_state(d, m, &s, now, total);
+	if (now >= s.start_ms && now < s.end_ms && !m->stopped)
 		publish_event(d, m, FS_EV_STARTED);
 	if (sold_out == 1)
 		publish_event(d, m, FS_EV_SOLD_OUT);
-	if (now >= s.end_ms || stopped)
+	if (now >= s.end_ms || m->stopped)
 		publish_event(d, m, FS_EV_ENDED);
 	return fs_redis_usable(&d->redis) ? 0 : -EIO;
 }
@@ -459,7 +676,10 @@ static int cmp_u32(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* Sales the dataplane has and fs:sales (@p ids, sorted) lacks: Redis lost them; rebuild. */
+/*
+ * Sales the dataplane has and fs:sales (@p ids, sorted) lacks: Redis lost them (rebuild), or they
+ * were deleted (delete them from the dataplane).
+ */
 static void rebuild_missing(struct daemon *d, const uint32_t *ids, size_t n)
 {
 	struct json_object *lst = NULL, *arr;
@@ -485,51 +705,112 @@ static void rebuild_missing(struct daemon *d, const uint32_t *ids, size_t n)
 	json_object_put(lst);
 }
 
+/* Connect to Redis when not connected and an attempt is due. Returns true when connected. */
+static bool redis_ready(struct daemon *d, int64_t now)
+{
+	int rc;
+
+	if (fs_redis_usable(&d->redis))
+		return true;
+	if (!cond_due(&d->redis_c, now))
+		return false;
+	d->redis.password = d->conf->redis_password;
+	rc = fs_redis_connect(&d->redis, d->conf->redis_url, d->conf->redis_timeout_ms);
+	if (rc < 0) {
+		cond_fail(&d->redis_c, now, d->conf->interval_ms,
+			"redis unreachable: %s (retrying with back-off up to %u ms; logged again "
+			"when it answers)",
+			d->redis.errstr, FS_DAEMON_BACKOFF_MAX_MS);
+		return false;
+	}
+	if (!d->redis_seen)
+		logf_("redis connected (%s)", d->redis_url);
+	d->redis_seen = true;
+	return true; /* the condition ends with the first command answered (a stopped Redis
+		      * still accepts connections): see tick() */
+}
+
+/*
+ * Whether the connected dataplane is this node (/flashsale/stats node_id). A dataplane of another
+ * node is refused: logged once, nothing synced or published for it, checked again every tick.
+ */
+static bool dp_check_node(struct daemon *d, int64_t now)
+{
+	struct json_object *st = NULL;
+	long long node = -1;
+	int rc;
+
+	rc = dp_cmd(d, &st, "/flashsale/stats");
+	if (rc < 0)
+		return false;
+	fs_dpctl_get_i64(st, "node_id", &node);
+	json_object_put(st);
+	if (node != (long long)d->conf->node_id) {
+		cond_fail(&d->node_c, now, d->conf->interval_ms,
+			"dataplane %s is node %lld, this daemon node %u: refused (nothing synced "
+			"or "
+			"published for it; checked every tick)",
+			d->conf->dp_socket, node, d->conf->node_id);
+		d->node_c.next_ms = now; /* every tick, not backed off */
+		return false;
+	}
+	cond_ok(&d->node_c, now, "dataplane node id matches again");
+	return true;
+}
+
+/* Connect to the dataplane when not connected and an attempt is due, and check its node id. */
+static void dp_ready(struct daemon *d, int64_t now)
+{
+	if (d->dp.fd < 0) {
+		if (!cond_due(&d->dp_c, now))
+			return;
+		if (fs_dpctl_connect(&d->dp, d->conf->dp_socket, d->conf->dp_timeout_ms) < 0) {
+			dp_lost(d);
+			return;
+		}
+		d->dp_gen++;
+		d->dp_node_ok = false;
+		if (!d->dp_c.on && d->dp_gen == 1)
+			logf_("dataplane connected (%s)", d->conf->dp_socket);
+		cond_ok(&d->dp_c, now, "dataplane answers again");
+	}
+	if (!d->dp_node_ok)
+		d->dp_node_ok = dp_check_node(d, now);
+}
+
 static void tick(struct daemon *d)
 {
 	uint32_t *ids = NULL;
 	size_t n = 0;
-	int64_t now = fs_time_now_ms();
+	int64_t now = fs_time_now_ms(), mono = mono_ms();
 	int rc;
 
-	if (!fs_redis_usable(&d->redis)) {
-		rc = fs_redis_connect(&d->redis, d->conf->redis_url, d->conf->timeout_ms);
-		if (rc < 0) {
-			if (!d->redis_down)
-				logf_("redis unreachable: %s (retrying every tick)",
-					d->redis.errstr);
-			d->redis_down = true;
-			return;
-		}
-		logf_("redis connected (%s)", d->conf->redis_url);
-		d->redis_down = false;
-	}
-	if (d->dp.fd < 0) {
-		rc = fs_dpctl_connect(&d->dp, d->conf->dp_socket, d->conf->timeout_ms);
-		if (rc < 0) {
-			dp_lost(d);
-		} else {
-			logf_("dataplane connected (%s)", d->conf->dp_socket);
-			d->dp_down = false;
-		}
-	}
+	if (!redis_ready(d, mono))
+		return;
+	dp_ready(d, mono);
+	if (d->node_c.on)
+		return; /* another node's dataplane: nothing synced or published */
 	rc = fs_redis_sale_list(&d->redis, &ids, &n);
 	if (rc < 0) {
-		logf_("%s", d->redis.errstr);
+		if (fs_redis_usable(&d->redis))
+			logf_("%s", d->redis.errstr);
 		goto out;
 	}
+	cond_ok(&d->redis_c, mono_ms(), "redis answers again");
 	for (size_t i = 0; i < n && !stop_requested; i++) {
 		rc = sync_sale(d, ids[i], now);
 		if (rc < 0)
 			goto out;
 	}
-	if (!d->dp_down && d->dp.fd >= 0)
+	if (dp_usable(d))
 		rebuild_missing(d, ids, n);
 out:
 	if (!fs_redis_usable(&d->redis)) {
-		logf_("redis connection lost: %s (reconnecting next tick)", d->redis.errstr);
+		cond_fail(&d->redis_c, mono_ms(), d->conf->interval_ms,
+			"redis connection lost: %s (reconnecting with back-off up to %u ms; logged "
+			"again when it answers)",
+			d->redis.errstr, FS_DAEMON_BACKOFF_MAX_MS);
 		fs_redis_close(&d->redis);
-		d->redis_down = true;
 	}
 	free(ids);
 }
@@ -543,12 +824,15 @@ int fs_daemon_run(const struct fs_daemon_conf *conf)
 	if (sodium_init() < 0)
 		return -EIO;
 	fs_dpctl_init(&d.dp);
+	fs_redis_url_mask(conf->redis_url, d.redis_url, sizeof(d.redis_url));
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	logf_("started: node %u, interval %u ms, dataplane %s", conf->node_id, conf->interval_ms,
-		conf->dp_socket);
+	logf_("started: node %u, interval %u ms, timeouts Redis %d ms, dataplane %d ms, redis %s, "
+	      "dataplane %s",
+		conf->node_id, conf->interval_ms, conf->redis_timeout_ms, conf->dp_timeout_ms,
+		d.redis_url, conf->dp_socket);
 
 	clock_gettime(CLOCK_MONOTONIC, &next);
 	while (!stop_requested) {

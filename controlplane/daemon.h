@@ -2,21 +2,34 @@
 #ifndef FS_DAEMON_H
 #define FS_DAEMON_H
 
+#define FS_DAEMON_TIMEOUT_MS 2000u     /**< default Redis and dataplane I/O timeouts */
+#define FS_DAEMON_BACKOFF_MAX_MS 5000u /**< reconnect attempts at most this far apart */
+/** A sale the dataplane refused to create is tried again after this (or a reconnect). */
+#define FS_DAEMON_CREATE_RETRY_MS 60000u
+/** Totals are republished at least this often, even unchanged (evicted node_sold). */
+#define FS_DAEMON_REPUBLISH_MS 10000u
+
 /** What the daemon needs from flashctl's global options. */
 struct fs_daemon_conf {
-	const char *redis_url; /**< redis://host[:port][/db] */
-	const char *dp_socket; /**< telemetry socket path of the dataplane */
-	unsigned node_id;      /**< this node (lease key fs:{N}:lease:{NODE}, node_sold field) */
-	unsigned interval_ms;  /**< tick period, > 0 */
-	int timeout_ms;	       /**< Redis and dataplane I/O timeout */
+	const char *redis_url;	    /**< see fs_redis_parse_url */
+	const char *redis_password; /**< AUTH password from a file or $REDIS_PASSWORD, or NULL */
+	const char *dp_socket;	    /**< telemetry socket path of the dataplane */
+	unsigned node_id;     /**< this node (lease key fs:{N}:lease:{NODE}, node_sold field) */
+	unsigned interval_ms; /**< tick period, > 0 */
+	int redis_timeout_ms; /**< Redis connect and command timeout, > 0 */
+	int dp_timeout_ms;    /**< dataplane connect and command timeout, > 0 */
 };
 
 /**
- * Run the daemon loop until SIGTERM or SIGINT. Every tick: for each sale of fs:sales, lease the
+ * Run the daemon loop until SIGTERM or SIGINT. Every tick: check that the dataplane is node
+ * @c node_id (else nothing is synced or published for it); for each sale of fs:sales, lease the
  * pool to this node, make sure the dataplane has the sale (create, lease, key, stop), publish
- * sold/remaining from the dataplane's sold count, and publish started/sold_out/ended once each.
- * Redis or the dataplane being down is logged and retried on the next tick. One line per action
- * on stderr.
+ * sold/remaining from the dataplane's sold count (and keys found missing), keep the sale's state
+ * current, and publish started/sold_out/ended once each; sales the dataplane has and Redis lost
+ * are rebuilt, deleted ones (tombstone) are deleted from the dataplane. Redis or the dataplane
+ * being down is retried with back-off (interval doubling up to FS_DAEMON_BACKOFF_MAX_MS). One
+ * line per action on stderr; a condition (Redis or dataplane unreachable, wrong node id) is
+ * logged once when it starts and once when it ends, with its duration.
  * @return 0 when stopped by a signal, a negative errno if it could not start.
  */
 int fs_daemon_run(const struct fs_daemon_conf *conf);

@@ -17,29 +17,39 @@
 #include "fcp.h"
 #include "parse.h"
 #include "redis.h"
+#include "sale.h"
 #include "timeparse.h"
 
 #define EXIT_USAGE 2
 #define IO_TIMEOUT_MS 2000
 
 static const char usage_text[] =
-	"usage: flashctl [--redis URL] [--dp PREFIX | --dp-socket PATH] [--node-id N] COMMAND ...\n"
+	"usage: flashctl [--redis URL] [--redis-password-file FILE] [--dp PREFIX | --dp-socket "
+	"PATH]\n"
+	"                [--node-id N] COMMAND ...\n"
 	"  sale create --sale N --stock S --start T --end T [--admission open|token]\n"
-	"              [--rate-limit R [--rate-burst B]]   (claims/s per source; 0 = none)\n"
+	"              [--rate-limit R [--rate-burst B]] [--start-in-past]\n"
+	"              (S at most 100000000; R claims/s per source, 0 = none)\n"
 	"  sale rekey --sale N [--grace-s 60]   (new token key; the old one valid S more seconds)\n"
 	"  sale status --sale N\n"
 	"  sale stop --sale N\n"
+	"  sale delete --sale N   (an ended, stopped or sold-out sale; its id is never reused)\n"
 	"  sale list\n"
 	"  token --sale N --user U [--expiry UNIX_S] [--node K]\n"
 	"  stats\n"
-	"  daemon [--interval-ms 100]\n"
+	"  daemon [--interval-ms 100] [--redis-timeout-ms 2000] [--dp-timeout-ms 2000]\n"
 	"  audit --sale N [--state-dir DIR] [--pg URL] [--won-file FILE] [--wait-s 10]\n"
 	"    (exit 0: consistent, 1: drift, one 'drift: ...' line each)\n"
 	"T: unix ms, now, +5s, +500ms, +2m. --redis defaults to $REDIS_URL or " FS_REDIS_URL_DEFAULT
-	"\n";
+	"\nURL: " FS_REDIS_URL_FORMS "\n"
+	"The Redis password: --redis-password-file FILE (mode 0600), else $REDIS_PASSWORD, else "
+	"the\n"
+	"URL's (hidden from ps once read).\n";
 
 struct globals {
 	const char *redis_url;
+	const char *redis_password; /* from the file or $REDIS_PASSWORD; NULL: the URL's */
+	char password_buf[256];
 	const char *dp_prefix;
 	const char *dp_socket;
 	char dp_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -105,6 +115,7 @@ static int key_or_random(const char *hex, uint8_t key[16])
 static int redis_open(const struct globals *g, struct fs_redis *r)
 {
 	memset(r, 0, sizeof(*r));
+	r->password = g->redis_password;
 	if (fs_redis_connect(r, g->redis_url, IO_TIMEOUT_MS) < 0)
 		return fail("%s", r->errstr);
 	return 0;
@@ -197,10 +208,10 @@ static int dp_show(const struct globals *g, const char *cmd, const char *prefix,
 
 /*
  * A sub-command's options (argv[0] is its name, @p group what comes before it, "sale " or ""):
- * every option takes a value; the value of the option whose val is i (1 <= i < @p n; not 0, which
- * is getopt's optopt for an unknown option) is left in val[i] (NULL when not given; the last one
- * when given twice). Returns 0, or the usage error's exit code for an unknown option, a missing
- * value or an argument that is no option.
+ * every option takes a value but flags (no_argument, left as "" when given); the value of the
+ * option whose val is i (1 <= i < @p n; not 0, which is getopt's optopt for an unknown option) is
+ * left in val[i] (NULL when not given; the last one when given twice). Returns 0, or the usage
+ * error's exit code for an unknown option, a missing value or an argument that is no option.
  */
 static int parse_opts(
 	int argc, char **argv, const char *group, const struct option *lo, const char **val, int n)
@@ -211,7 +222,7 @@ static int parse_opts(
 		val[i] = NULL;
 	for (optind = 1, opterr = 0; (c = getopt_long(argc, argv, "", lo, NULL)) != -1;) {
 		if (c >= 1 && c < n && c != '?') {
-			val[c] = optarg;
+			val[c] = optarg != NULL ? optarg : ""; /* "": a flag without value, given */
 			continue;
 		}
 		if (optopt == 0 && optind > 0 && argv[optind - 1] != NULL)
@@ -223,11 +234,35 @@ static int parse_opts(
 	return 0;
 }
 
+/*
+ * --start and --end of sale create into @p def: the end after the start and not passed, the start
+ * not in the past unless @p past_ok (--start-in-past). 0, or the usage error's exit code.
+ */
+static int parse_window(
+	const char *start, const char *end, bool past_ok, int64_t now, struct fs_redis_sale *def)
+{
+	if (fs_time_parse(start, now, &def->start_ms) < 0)
+		return usage_err("bad --start '%s' (unix ms, now, +5s, +500ms, +2m)", start);
+	if (fs_time_parse(end, now, &def->end_ms) < 0)
+		return usage_err("bad --end '%s' (unix ms, now, +5s, +500ms, +2m)", end);
+	if (def->end_ms <= def->start_ms)
+		return usage_err("--end must be after --start");
+	if (def->end_ms <= now)
+		return usage_err("--end %s: the window has ended already", end);
+	if (def->start_ms < now && !past_ok)
+		return usage_err("--start %s is %" PRId64
+				 " ms in the past (--start-in-past to open "
+				 "the sale at once)",
+			start, now - def->start_ms);
+	return 0;
+}
+
 static int cmd_sale_create(const struct globals *g, int argc, char **argv)
 {
-	enum { SALE = 1, STOCK, START, END, ADMISSION, KEY, RATE, BURST, N_OPTS };
+	enum { SALE = 1, STOCK, START, END, ADMISSION, KEY, RATE, BURST, PAST, N_OPTS };
 	static const struct option lo[] = {
 		{"sale", required_argument, NULL, SALE},
+		{"start-in-past", no_argument, NULL, PAST},
 		{"stock", required_argument, NULL, STOCK},
 		{"start", required_argument, NULL, START},
 		{"end", required_argument, NULL, END},
@@ -274,14 +309,14 @@ static int cmd_sale_create(const struct globals *g, int argc, char **argv)
 	rc = parse_sale(sale, &def.sale_id);
 	if (rc != 0)
 		return rc;
-	if (fs_parse_u64(stock, 1, UINT32_MAX, &def.stock) < 0)
-		return usage_err("bad --stock '%s' (1..4294967295)", stock);
-	if (fs_time_parse(start, now, &def.start_ms) < 0)
-		return usage_err("bad --start '%s' (unix ms, now, +5s, +500ms, +2m)", start);
-	if (fs_time_parse(end, now, &def.end_ms) < 0)
-		return usage_err("bad --end '%s' (unix ms, now, +5s, +500ms, +2m)", end);
-	if (def.end_ms <= def.start_ms)
-		return usage_err("--end must be after --start");
+	if (fs_parse_u64(stock, 1, UINT64_MAX, &def.stock) < 0)
+		return usage_err("bad --stock '%s' (1..%u)", stock, FS_SALE_MAX_STOCK);
+	if (def.stock > FS_SALE_MAX_STOCK)
+		return usage_err("--stock %s: a node holds at most %u units of a sale", stock,
+			FS_SALE_MAX_STOCK);
+	rc = parse_window(start, end, o[PAST] != NULL, now, &def);
+	if (rc != 0)
+		return rc;
 	if (key != NULL && strcmp(def.admission, "token") != 0)
 		return usage_err("--key needs --admission token");
 	if (strcmp(def.admission, "token") == 0) {
@@ -368,6 +403,17 @@ static int parse_sale_only(int argc, char **argv, uint32_t *id)
 	return parse_sale(sale, id);
 }
 
+/* --sale N of status, stop and delete, then Redis opened: 0, or the exit code. */
+static int sale_and_redis(
+	const struct globals *g, int argc, char **argv, uint32_t *id, struct fs_redis *r)
+{
+	int rc = parse_sale_only(argc, argv, id);
+
+	if (rc != 0)
+		return rc;
+	return redis_open(g, r) != 0 ? EXIT_FAILURE : 0;
+}
+
 static int cmd_sale_status(const struct globals *g, int argc, char **argv)
 {
 	struct fs_redis_sale s;
@@ -378,12 +424,15 @@ static int cmd_sale_status(const struct globals *g, int argc, char **argv)
 	uint32_t id;
 	int rc;
 
-	rc = parse_sale_only(argc, argv, &id);
+	rc = sale_and_redis(g, argc, argv, &id, &r);
 	if (rc != 0)
 		return rc;
-	if (redis_open(g, &r) != 0)
-		return EXIT_FAILURE;
-	rc = redis_done(&r, fs_redis_sale_get(&r, id, &s));
+	rc = fs_redis_sale_get(&r, id, &s);
+	if (rc == -ENOENT && fs_redis_sale_deleted(&r, id, &s.end_ms) == 1) {
+		fs_redis_close(&r);
+		return fail("sale %" PRIu32 " was deleted at %" PRId64 " (unix ms)", id, s.end_ms);
+	}
+	rc = redis_done(&r, rc);
 	if (rc != 0)
 		return rc;
 	print_sale(&s, true);
@@ -416,11 +465,9 @@ static int cmd_sale_stop(const struct globals *g, int argc, char **argv)
 	uint32_t id;
 	int rc;
 
-	rc = parse_sale_only(argc, argv, &id);
+	rc = sale_and_redis(g, argc, argv, &id, &r);
 	if (rc != 0)
 		return rc;
-	if (redis_open(g, &r) != 0)
-		return EXIT_FAILURE;
 	rc = redis_done(&r, fs_redis_sale_stop(&r, id));
 	if (rc != 0)
 		return rc;
@@ -429,6 +476,64 @@ static int cmd_sale_stop(const struct globals *g, int argc, char **argv)
 		return 0; /* the daemon stops it on the dataplane within one interval */
 	snprintf(cmd, sizeof(cmd), "/flashsale/sale/stop,%" PRIu32, id);
 	return dp_show(g, cmd, "dp_", "");
+}
+
+/* The one-line refusal of deleting sale @p id that is not over (state and numbers from Redis). */
+static int delete_refused(struct fs_redis *r, uint32_t id)
+{
+	struct fs_redis_sale s;
+	int64_t now = fs_time_now_ms();
+
+	if (fs_redis_sale_get(r, id, &s) < 0)
+		return redis_done(r, -1);
+	fs_redis_close(r);
+	return fail("sale %" PRIu32 " is %s (ends in %" PRId64 " s, sold %" PRId64 " of %" PRIu64
+		    "): only an ended, stopped or sold-out sale can be deleted",
+		id, s.state, (s.end_ms - now + 999) / 1000, s.sold, s.stock);
+}
+
+/*
+ * sale delete: remove an ended, stopped or sold-out sale's Redis keys, leaving the tombstone
+ * fs:{N}:deleted (every daemon then deletes it from its dataplane; the id is never reused); with
+ * --dp also from that dataplane at once. PostgreSQL rows are kept.
+ */
+static int cmd_sale_delete(const struct globals *g, int argc, char **argv)
+{
+	struct fs_redis_delete del;
+	struct json_object *rep;
+	struct fs_redis r;
+	struct fs_dpctl d;
+	char cmd[64];
+	uint32_t id;
+	int rc;
+
+	rc = sale_and_redis(g, argc, argv, &id, &r);
+	if (rc != 0)
+		return rc;
+	rc = fs_redis_sale_delete(&r, id, fs_time_now_ms(), &del);
+	if (rc == -EBUSY)
+		return delete_refused(&r, id);
+	rc = redis_done(&r, rc);
+	if (rc != 0)
+		return rc;
+	printf("sale=%" PRIu32 "\ndeleted_ms=%" PRId64 "\nalready=%d\n", id, del.deleted_ms,
+		del.already);
+	if (!have_dp(g))
+		return 0; /* every node's daemon deletes it from its dataplane */
+	if (dp_open(g, &d) < 0)
+		return fail("%s (the daemon deletes it from the dataplane)", d.errstr);
+	snprintf(cmd, sizeof(cmd), "/flashsale/sale/delete,%" PRIu32, id);
+	rc = fs_dpctl_cmd(&d, cmd, &rep);
+	fs_dpctl_close(&d);
+	if (rc == -EREMOTEIO && strstr(d.errstr, "no sale") != NULL) {
+		printf("dp_deleted=0\n"); /* not on that dataplane (any more) */
+		return 0;
+	}
+	if (rc < 0)
+		return fail("%s (the daemon deletes it from the dataplane)", d.errstr);
+	print_dict("dp_", rep);
+	json_object_put(rep);
+	return 0;
 }
 
 static int cmd_sale_list(const struct globals *g, int argc, char **argv)
@@ -455,7 +560,8 @@ static int cmd_sale_list(const struct globals *g, int argc, char **argv)
 static int cmd_sale(const struct globals *g, int argc, char **argv)
 {
 	if (argc < 2)
-		return usage_err("sale needs a sub-command: create, rekey, status, stop or list");
+		return usage_err(
+			"sale needs a sub-command: create, rekey, status, stop, delete or list");
 	if (strcmp(argv[1], "create") == 0)
 		return cmd_sale_create(g, argc - 1, argv + 1);
 	if (strcmp(argv[1], "rekey") == 0)
@@ -464,6 +570,8 @@ static int cmd_sale(const struct globals *g, int argc, char **argv)
 		return cmd_sale_status(g, argc - 1, argv + 1);
 	if (strcmp(argv[1], "stop") == 0)
 		return cmd_sale_stop(g, argc - 1, argv + 1);
+	if (strcmp(argv[1], "delete") == 0)
+		return cmd_sale_delete(g, argc - 1, argv + 1);
 	if (strcmp(argv[1], "list") == 0)
 		return cmd_sale_list(g, argc - 1, argv + 1);
 	return usage_err("unknown sale sub-command '%s'", argv[1]);
@@ -562,33 +670,46 @@ static int cmd_stats(const struct globals *g, int argc, char **argv)
 
 static int cmd_daemon(const struct globals *g, int argc, char **argv)
 {
+	enum { INTERVAL = 1, REDIS_TO, DP_TO, N_OPTS };
 	static const struct option lo[] = {
-		{"interval-ms", required_argument, NULL, 1},
+		{"interval-ms", required_argument, NULL, INTERVAL},
+		{"redis-timeout-ms", required_argument, NULL, REDIS_TO},
+		{"dp-timeout-ms", required_argument, NULL, DP_TO},
 		{NULL, 0, NULL, 0},
 	};
 	struct fs_daemon_conf conf = {
 		.redis_url = g->redis_url,
+		.redis_password = g->redis_password,
 		.dp_socket = g->dp_socket,
 		.node_id = g->node_id,
 		.interval_ms = 100,
-		.timeout_ms = 1000,
+		.redis_timeout_ms = FS_DAEMON_TIMEOUT_MS,
+		.dp_timeout_ms = FS_DAEMON_TIMEOUT_MS,
 	};
-	const char *o[2];
+	const char *o[N_OPTS];
 	uint64_t v;
 	int rc;
 
-	rc = parse_opts(argc, argv, "", lo, o, 2);
+	rc = parse_opts(argc, argv, "", lo, o, N_OPTS);
 	if (rc != 0)
 		return rc;
-	if (o[1] != NULL) {
-		if (fs_parse_u64(o[1], 1, 3600 * 1000, &v) < 0)
-			return usage_err("bad --interval-ms '%s' (1..3600000)", o[1]);
+	if (o[INTERVAL] != NULL) {
+		if (fs_parse_u64(o[INTERVAL], 1, 3600 * 1000, &v) < 0)
+			return usage_err("bad --interval-ms '%s' (1..3600000)", o[INTERVAL]);
 		conf.interval_ms = (unsigned)v;
+	}
+	if (o[REDIS_TO] != NULL) {
+		if (fs_parse_u64(o[REDIS_TO], 10, 600000, &v) < 0)
+			return usage_err("bad --redis-timeout-ms '%s' (10..600000)", o[REDIS_TO]);
+		conf.redis_timeout_ms = (int)v;
+	}
+	if (o[DP_TO] != NULL) {
+		if (fs_parse_u64(o[DP_TO], 10, 600000, &v) < 0)
+			return usage_err("bad --dp-timeout-ms '%s' (10..600000)", o[DP_TO]);
+		conf.dp_timeout_ms = (int)v;
 	}
 	if (!have_dp(g))
 		return usage_err("daemon needs --dp PREFIX or --dp-socket PATH");
-	if (conf.interval_ms < (unsigned)conf.timeout_ms)
-		conf.timeout_ms = conf.interval_ms < 100 ? 100 : (int)conf.interval_ms;
 	if (fs_daemon_run(&conf) < 0)
 		return fail("daemon could not start");
 	return 0;
@@ -607,6 +728,7 @@ static int cmd_audit(const struct globals *g, int argc, char **argv)
 	};
 	struct fs_audit_conf conf = {
 		.redis_url = g->redis_url,
+		.redis_password = g->redis_password,
 		.dp_socket = g->dp_socket,
 		.wait_s = 10,
 		.timeout_ms = IO_TIMEOUT_MS,
@@ -662,56 +784,137 @@ static const char *global_val(int argc, char **argv, int *i, const char *name, b
 	return argv[++*i];
 }
 
+/*
+ * A password in a --redis URL given on the command line: keep a copy for ourselves and overwrite
+ * it with 'x' in argv, as mysql's client does, so ps and /proc/PID/cmdline do not show it (from
+ * then on: a ps in the first instant after exec may still see it; a password file does not).
+ * Returns the URL to use (@p arg itself when it holds no password).
+ */
+static const char *hide_url_password(char *arg)
+{
+	struct fs_redis_url u;
+	char *copy, *p, *end, *at = NULL, *colon;
+	int rc = fs_redis_parse_url(arg, &u);
+
+	sodium_memzero(u.pass, sizeof(u.pass));
+	if (rc < 0 || !u.has_pass)
+		return arg;
+	copy = strdup(arg);
+	if (copy == NULL)
+		return arg;
+	p = strstr(arg, "://") + 3;
+	end = p + strcspn(p, "/");
+	for (char *q = p; q < end; q++)
+		if (*q == '@')
+			at = q;
+	colon = at != NULL ? memchr(p, ':', (size_t)(at - p)) : NULL;
+	if (colon != NULL)
+		memset(colon + 1, 'x', (size_t)(at - colon - 1));
+	return copy;
+}
+
+/* The global options before the command; *i is the command's index. 0 or the exit code. */
+static int parse_globals(int argc, char **argv, struct globals *g, const char **pwfile, int *i)
+{
+	bool missing = false;
+	const char *v;
+	uint64_t n;
+
+	for (*i = 1; *i < argc && argv[*i][0] == '-'; (*i)++) {
+		if (strcmp(argv[*i], "-h") == 0 || strcmp(argv[*i], "--help") == 0) {
+			fputs(usage_text, stdout);
+			exit(0);
+		}
+		if ((v = global_val(argc, argv, i, "--redis", &missing)) != NULL) {
+			g->redis_url = hide_url_password((char *)v);
+		} else if ((v = global_val(argc, argv, i, "--redis-password-file", &missing))) {
+			*pwfile = v;
+		} else if ((v = global_val(argc, argv, i, "--dp-socket", &missing)) != NULL) {
+			g->dp_socket = v;
+		} else if ((v = global_val(argc, argv, i, "--dp", &missing)) != NULL) {
+			g->dp_prefix = v;
+		} else if ((v = global_val(argc, argv, i, "--node-id", &missing)) != NULL) {
+			if (fs_parse_u64(v, 1, UINT16_MAX, &n) < 0)
+				return usage_err("bad --node-id '%s' (1..65535)", v);
+			g->node_id = (unsigned)n;
+		} else if (missing) {
+			return usage_err("option '%s' needs a value", argv[*i]);
+		} else {
+			return usage_err("unknown option '%s'", argv[*i]);
+		}
+	}
+	if (*i >= argc)
+		return usage_err("no command given");
+	return 0;
+}
+
+/* The Redis URL checked and the password read (file, else $REDIS_PASSWORD). 0 or exit code. */
+static int redis_globals(struct globals *g, const char *pwfile)
+{
+	struct fs_redis_url u;
+	char masked[512];
+	const char *env = getenv("REDIS_PASSWORD");
+	int rc;
+
+	rc = fs_redis_parse_url(g->redis_url, &u);
+	sodium_memzero(u.pass, sizeof(u.pass));
+	if (rc == -EPROTONOSUPPORT)
+		return usage_err("%s", FS_REDIS_NO_TLS);
+	fs_redis_url_mask(g->redis_url, masked, sizeof(masked));
+	if (rc < 0)
+		return usage_err("bad Redis URL '%s' (%s)", masked, FS_REDIS_URL_FORMS);
+	if (pwfile != NULL) {
+		rc = fs_redis_password_file(pwfile, g->password_buf, sizeof(g->password_buf));
+		if (rc == -EPERM)
+			return fail(
+				"--redis-password-file %s: group or others may read it (chmod 600 "
+				"it)",
+				pwfile);
+		if (rc == -EINVAL)
+			return fail(
+				"--redis-password-file %s: not a file holding one password line "
+				"(at most %zu bytes)",
+				pwfile, sizeof(g->password_buf) - 2);
+		if (rc < 0)
+			return fail("--redis-password-file %s: %s", pwfile, strerror(-rc));
+		g->redis_password = g->password_buf;
+	} else if (env != NULL && *env != '\0') {
+		g->redis_password = env;
+	}
+	return 0;
+}
+
+/* --dp / --dp-socket into g->dp_socket. 0 or exit code. */
+static int dp_globals(struct globals *g)
+{
+	if (g->dp_prefix != NULL && g->dp_socket != NULL)
+		return usage_err("give --dp or --dp-socket, not both");
+	if (g->dp_prefix != NULL) {
+		if (*g->dp_prefix == '\0' || strchr(g->dp_prefix, '/') != NULL)
+			return usage_err("bad --dp '%s'", g->dp_prefix);
+		if (fs_dpctl_path(g->dp_prefix, g->dp_path, sizeof(g->dp_path)) < 0)
+			return usage_err("--dp '%s': socket path too long", g->dp_prefix);
+		g->dp_socket = g->dp_path;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
-	struct globals g = {.node_id = 1};
-	const char *v;
-	bool missing = false;
-	uint64_t n;
-	int i;
+	static struct globals g = {.node_id = 1};
+	const char *pwfile = NULL;
+	int i, rc;
 
 	g.redis_url = getenv("REDIS_URL");
 	if (g.redis_url == NULL || *g.redis_url == '\0')
 		g.redis_url = FS_REDIS_URL_DEFAULT;
-	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
-		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-			fputs(usage_text, stdout);
-			return 0;
-		}
-		if ((v = global_val(argc, argv, &i, "--redis", &missing)) != NULL) {
-			g.redis_url = v;
-		} else if ((v = global_val(argc, argv, &i, "--dp-socket", &missing)) != NULL) {
-			g.dp_socket = v;
-		} else if ((v = global_val(argc, argv, &i, "--dp", &missing)) != NULL) {
-			g.dp_prefix = v;
-		} else if ((v = global_val(argc, argv, &i, "--node-id", &missing)) != NULL) {
-			if (fs_parse_u64(v, 1, UINT16_MAX, &n) < 0)
-				return usage_err("bad --node-id '%s' (1..65535)", v);
-			g.node_id = (unsigned)n;
-		} else if (missing) {
-			return usage_err("option '%s' needs a value", argv[i]);
-		} else {
-			return usage_err("unknown option '%s'", argv[i]);
-		}
-	}
-	if (i >= argc)
-		return usage_err("no command given");
-	{
-		char host[256];
-		int port, db;
-		if (fs_redis_parse_url(g.redis_url, host, sizeof(host), &port, &db) < 0)
-			return usage_err(
-				"bad Redis URL '%s' (redis://host[:port][/db])", g.redis_url);
-	}
-	if (g.dp_prefix != NULL && g.dp_socket != NULL)
-		return usage_err("give --dp or --dp-socket, not both");
-	if (g.dp_prefix != NULL) {
-		if (*g.dp_prefix == '\0' || strchr(g.dp_prefix, '/') != NULL)
-			return usage_err("bad --dp '%s'", g.dp_prefix);
-		if (fs_dpctl_path(g.dp_prefix, g.dp_path, sizeof(g.dp_path)) < 0)
-			return usage_err("--dp '%s': socket path too long", g.dp_prefix);
-		g.dp_socket = g.dp_path;
-	}
+	rc = parse_globals(argc, argv, &g, &pwfile, &i);
+	if (rc == 0)
+		rc = dp_globals(&g);
+	if (rc == 0)
+		rc = redis_globals(&g, pwfile);
+	if (rc != 0)
+		return rc;
 	if (sodium_init() < 0)
 		return fail("libsodium init failed");
 	setvbuf(stdout, NULL, _IOLBF, 0);

@@ -5,7 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include <hiredis/hiredis.h>
 #include <sodium.h>
@@ -14,152 +17,19 @@
 
 #define KEYLEN 64
 
-/* The Lua scripts: one Lua line per C line. */
-/* clang-format off */
-
 /*
- * KEYS: sale hash, pool, sold, remaining, fs:sales.
- * ARGV: sale id, stock, start_ms, end_ms, admission, token key hex or "", rate limit or "",
- *       rate burst or "".
- * Returns 0 if the sale exists (nothing changed), 1 if created.
+ * The Lua scripts, one file each in controlplane/lua/ (their KEYS, ARGV and replies are written
+ * at the top of each), embedded at build time as fs_lua_NAME.
  */
-static const char create_lua[] =
-	"if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end\n"
-	"redis.call('HSET', KEYS[1], 'stock', ARGV[2], 'start_ms', ARGV[3], 'end_ms', ARGV[4],\n"
-	"  'admission', ARGV[5], 'state', 'created', 'events_published', '0')\n"
-	"if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'token_key', ARGV[6]) end\n"
-	"if ARGV[7] ~= '' then\n"
-	"  redis.call('HSET', KEYS[1], 'rate_limit', ARGV[7], 'rate_burst', ARGV[8])\n"
-	"end\n"
-	"redis.call('SET', KEYS[2], ARGV[2])\n"
-	"redis.call('SET', KEYS[3], '0')\n"
-	"redis.call('SET', KEYS[4], ARGV[2])\n"
-	"redis.call('SADD', KEYS[5], ARGV[1])\n"
-	"return 1\n";
-
-/*
- * KEYS: sale hash. ARGV: new key hex, prev_key_until_ms.
- * Returns 0 if there is no such sale, -1 if it is not a token sale, 1 once rotated.
- */
-static const char rekey_lua[] =
-	"if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end\n"
-	"if redis.call('HGET', KEYS[1], 'admission') ~= 'token' then return -1 end\n"
-	"local old = redis.call('HGET', KEYS[1], 'token_key')\n"
-	"if old then\n"
-	"  redis.call('HSET', KEYS[1], 'prev_token_key', old, 'prev_key_until_ms', ARGV[2])\n"
-	"end\n"
-	"redis.call('HSET', KEYS[1], 'token_key', ARGV[1])\n"
-	"return 1\n";
-
-/* KEYS: sale hash. Returns 0 if there is no such sale, 1 once state is "stopped". */
-static const char stop_lua[] =
-	"if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end\n"
-	"redis.call('HSET', KEYS[1], 'state', 'stopped')\n"
-	"return 1\n";
-
-/*
- * KEYS: pool, the node's lease key, sale hash. ARGV: units wanted (>= 0).
- * Takes min(want, pool) (never below zero). Returns {taken, pool_empty, lease}, or {-1, 0, 0}
- * when the sale hash is gone (Redis flushed or restarted empty: nothing is leased from a pool
- * that no longer says what it belongs to).
- */
-static const char lease_lua[] =
-	"if redis.call('EXISTS', KEYS[3]) == 0 then return {-1, 0, 0} end\n"
-	"local pool = tonumber(redis.call('GET', KEYS[1]) or '0')\n"
-	"local want = tonumber(ARGV[1])\n"
-	"local take = want\n"
-	"if pool < take then take = pool end\n"
-	"if take < 0 then take = 0 end\n"
-	"if take > 0 then\n"
-	"  redis.call('DECRBY', KEYS[1], take)\n"
-	"  redis.call('INCRBY', KEYS[2], take)\n"
-	"end\n"
-	"local lease = tonumber(redis.call('GET', KEYS[2]) or '0')\n"
-	"local empty = 0\n"
-	"if pool - take <= 0 then empty = 1 end\n"
-	"return {take, empty, lease}\n";
-
-/*
- * KEYS: node_sold hash, sold, remaining, sale hash. ARGV: node, sold.
- * Returns the cluster-wide sold count, or -1 (nothing written) when the sale hash is gone: a
- * total without its stock would publish a wrong remaining.
- */
-static const char totals_lua[] =
-	"if redis.call('EXISTS', KEYS[4]) == 0 then return -1 end\n"
-	"redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])\n"
-	"local s = 0\n"
-	"for _, v in ipairs(redis.call('HVALS', KEYS[1])) do s = s + tonumber(v) end\n"
-	"local stock = tonumber(redis.call('HGET', KEYS[4], 'stock') or '0')\n"
-	"redis.call('SET', KEYS[2], string.format('%d', s))\n"
-	"redis.call('SET', KEYS[3], string.format('%d', stock - s))\n"
-	"return s\n";
-
-/*
- * KEYS: sale hash, events channel. ARGV: bit, event name.
- * Returns {published_now (0/1), mask after}.
- */
-static const char event_lua[] =
-	"if redis.call('EXISTS', KEYS[1]) == 0 then return {0, 0} end\n"
-	"local m = tonumber(redis.call('HGET', KEYS[1], 'events_published') or '0')\n"
-	"local b = tonumber(ARGV[1])\n"
-	"if bit.band(m, b) ~= 0 then return {0, m} end\n"
-	"m = bit.bor(m, b)\n"
-	"redis.call('HSET', KEYS[1], 'events_published', m)\n"
-	"redis.call('PUBLISH', KEYS[2], ARGV[2])\n"
-	"return {1, m}\n";
-
-/*
- * Rebuild a sale's keys from the dataplane after Redis lost them (flush, restart without
- * persistence). Atomic; touches only what is missing, so a second daemon racing it is harmless.
- * KEYS: sale hash, pool, this node's lease, node_sold hash, sold, remaining, fs:sales.
- * ARGV: id, stock, start_ms, end_ms, admission, state, events_published, key hex or "", node,
- *       leased (the dataplane's), final (0/1), sold (the dataplane's), rate limit or "",
- *       rate burst.
- * The pool, when missing: 0 if this node's lease is final (it was empty when that lease was
- * given), else stock - lease (clamped at 0). The lease, when missing: the dataplane's, taken
- * from the pool. node_sold only ever goes up; sold and remaining follow from it.
- * Returns a bit mask of what was rebuilt: 1 hash, 2 fs:sales member, 4 pool, 8 lease.
- */
-static const char rebuild_lua[] =
-	"local done = 0\n"
-	"local stock = tonumber(ARGV[2])\n"
-	"local leased = tonumber(ARGV[10])\n"
-	"if redis.call('EXISTS', KEYS[1]) == 0 then\n"
-	"  redis.call('HSET', KEYS[1], 'stock', ARGV[2], 'start_ms', ARGV[3], 'end_ms', ARGV[4],\n"
-	"    'admission', ARGV[5], 'state', ARGV[6], 'events_published', ARGV[7])\n"
-	"  if ARGV[8] ~= '' then redis.call('HSET', KEYS[1], 'token_key', ARGV[8]) end\n"
-	"  if ARGV[13] ~= '' then\n"
-	"    redis.call('HSET', KEYS[1], 'rate_limit', ARGV[13], 'rate_burst', ARGV[14])\n"
-	"  end\n"
-	"  done = done + 1\n"
-	"else\n"
-	"  stock = tonumber(redis.call('HGET', KEYS[1], 'stock') or ARGV[2])\n"
-	"end\n"
-	"if redis.call('SADD', KEYS[7], ARGV[1]) == 1 then done = done + 2 end\n"
-	"local lease_missing = redis.call('EXISTS', KEYS[3]) == 0\n"
-	"local pool = nil\n"
-	"if redis.call('EXISTS', KEYS[2]) == 0 then\n"
-	"  if ARGV[11] == '1' then pool = 0 else pool = stock - leased end\n"
-	"elseif lease_missing then\n"
-	"  pool = tonumber(redis.call('GET', KEYS[2])) - leased\n"
-	"end\n"
-	"if pool ~= nil then\n"
-	"  if pool < 0 then pool = 0 end\n"
-	"  redis.call('SET', KEYS[2], string.format('%d', pool))\n"
-	"  done = done + 4\n"
-	"end\n"
-	"if lease_missing then\n"
-	"  redis.call('SET', KEYS[3], ARGV[10])\n"
-	"  done = done + 8\n"
-	"end\n"
-	"local cur = tonumber(redis.call('HGET', KEYS[4], ARGV[9]) or '-1')\n"
-	"if cur < tonumber(ARGV[12]) then redis.call('HSET', KEYS[4], ARGV[9], ARGV[12]) end\n"
-	"local s = 0\n"
-	"for _, v in ipairs(redis.call('HVALS', KEYS[4])) do s = s + tonumber(v) end\n"
-	"redis.call('SET', KEYS[5], string.format('%d', s))\n"
-	"redis.call('SET', KEYS[6], string.format('%d', stock - s))\n"
-	"return done\n";
-/* clang-format on */
+#include "lua_create.h"
+#include "lua_delete.h"
+#include "lua_event.h"
+#include "lua_lease.h"
+#include "lua_rebuild.h"
+#include "lua_rekey.h"
+#include "lua_state.h"
+#include "lua_stop.h"
+#include "lua_totals.h"
 
 static int set_err(struct fs_redis *r, int err, const char *fmt, ...)
 {
@@ -225,67 +95,211 @@ static int command(struct fs_redis *r, redisReply **out, int argc, const char **
 	return 0;
 }
 
-int fs_redis_parse_url(const char *url, char *host, size_t hostlen, int *port, int *db)
+/* Percent-decode @p n bytes of @p in into @p out (@p cap bytes with the NUL); 0 or -EINVAL. */
+static int pct_decode(const char *in, size_t n, char *out, size_t cap)
 {
-	static const char scheme[] = "redis://";
-	const char *p, *end;
-	char *e;
-	long v;
-	size_t n;
+	size_t o = 0;
 
-	if (url == NULL || strncmp(url, scheme, sizeof(scheme) - 1) != 0)
-		return -EINVAL;
-	p = url + sizeof(scheme) - 1;
-	end = p + strcspn(p, ":/");
-	n = (size_t)(end - p);
-	if (n == 0 || n >= hostlen)
-		return -EINVAL;
-	memcpy(host, p, n);
-	host[n] = '\0';
-	*port = 6379;
-	*db = 0;
-	p = end;
-	if (*p == ':') {
-		errno = 0;
-		v = strtol(p + 1, &e, 10);
-		if (e == p + 1 || errno != 0 || v < 1 || v > 65535)
+	for (size_t i = 0; i < n; i++, o++) {
+		char c = in[i];
+
+		if (o + 1 >= cap)
 			return -EINVAL;
-		*port = (int)v;
-		p = e;
+		if (c == '%') {
+			unsigned char b;
+			size_t got = 0;
+
+			if (i + 2 >= n ||
+				sodium_hex2bin(&b, 1, in + i + 1, 2, NULL, &got, NULL) != 0 ||
+				got != 1 || b == 0)
+				return -EINVAL;
+			c = (char)b;
+			i += 2;
+		}
+		out[o] = c;
 	}
+	out[o] = '\0';
+	return 0;
+}
+
+/*
+ * The userinfo of a URL, "[user][:password]" (@p n bytes at @p p), into @p u. Returns 0 or
+ * -EINVAL.
+ */
+static int parse_userinfo(const char *p, size_t n, struct fs_redis_url *u)
+{
+	const char *colon = memchr(p, ':', n);
+	size_t ul = colon != NULL ? (size_t)(colon - p) : n;
+
+	if (pct_decode(p, ul, u->user, sizeof(u->user)) < 0)
+		return -EINVAL;
+	if (colon == NULL)
+		return 0;
+	u->has_pass = true;
+	return pct_decode(colon + 1, n - ul - 1, u->pass, sizeof(u->pass));
+}
+
+/* A decimal in [lo, hi] at @p p, ending at *end; 0 or -EINVAL. */
+static int url_num(const char *p, long lo, long hi, const char **end, int *v)
+{
+	char *e;
+	long x;
+
+	if (*p < '0' || *p > '9')
+		return -EINVAL;
+	errno = 0;
+	x = strtol(p, &e, 10);
+	if (errno != 0 || x < lo || x > hi)
+		return -EINVAL;
+	*v = (int)x;
+	*end = e;
+	return 0;
+}
+
+/* The part of a redis:// URL after its userinfo: host[:port][/db]. */
+static int parse_tcp(const char *p, struct fs_redis_url *u)
+{
+	size_t n = strcspn(p, ":/");
+
+	if (n == 0 || n >= sizeof(u->host))
+		return -EINVAL;
+	memcpy(u->host, p, n);
+	u->host[n] = '\0';
+	p += n;
+	if (*p == ':' && url_num(p + 1, 1, 65535, &p, &u->port) < 0)
+		return -EINVAL;
 	if (*p == '/') {
 		if (p[1] == '\0')
 			return 0;
-		errno = 0;
-		v = strtol(p + 1, &e, 10);
-		if (e == p + 1 || errno != 0 || v < 0 || v > 1000000 || *e != '\0')
+		if (url_num(p + 1, 0, 1000000, &p, &u->db) < 0)
 			return -EINVAL;
-		*db = (int)v;
-		p = e;
 	}
 	return *p == '\0' ? 0 : -EINVAL;
 }
 
-int fs_redis_connect(struct fs_redis *r, const char *url, int timeout_ms)
+/* The part of a unix:// URL after its userinfo: /path[?db=N]. */
+static int parse_unix(const char *p, struct fs_redis_url *u)
 {
-	struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
-	char host[256], dbs[16];
-	redisContext *c;
-	redisReply *rep;
-	int port, db, rc;
+	size_t n = strcspn(p, "?");
 
-	fs_redis_close(r);
-	r->err = 0;
-	r->errstr[0] = '\0';
-	if (fs_redis_parse_url(url, host, sizeof(host), &port, &db) < 0)
-		return set_err(r, -EINVAL, "redis: bad URL '%s' (want redis://host[:port][/db])",
-			url ? url : "");
-	c = redisConnectWithTimeout(host, port, tv);
+	if (p[0] != '/' || n >= sizeof(u->path))
+		return -EINVAL;
+	memcpy(u->path, p, n);
+	u->path[n] = '\0';
+	p += n;
+	if (*p == '\0')
+		return 0;
+	if (strncmp(p, "?db=", 4) != 0 || url_num(p + 4, 0, 1000000, &p, &u->db) < 0)
+		return -EINVAL;
+	return *p == '\0' ? 0 : -EINVAL;
+}
+
+int fs_redis_parse_url(const char *url, struct fs_redis_url *u)
+{
+	const char *p, *at, *end;
+
+	memset(u, 0, sizeof(*u));
+	u->port = 6379;
+	if (url == NULL)
+		return -EINVAL;
+	if (strncmp(url, "rediss://", 9) == 0)
+		return -EPROTONOSUPPORT;
+	if (strncmp(url, "redis://", 8) == 0) {
+		p = url + 8;
+		end = p + strcspn(p, "/");
+	} else if (strncmp(url, "unix://", 7) == 0) {
+		u->is_unix = true;
+		p = url + 7;
+		end = strchr(p, '/') != NULL ? strchr(p, '/') : p + strlen(p);
+	} else {
+		return -EINVAL;
+	}
+	/* userinfo: up to the last '@' before the host (TCP) or the path (unix) */
+	at = NULL;
+	for (const char *q = p; q < end; q++)
+		if (*q == '@')
+			at = q;
+	if (at != NULL) {
+		if (parse_userinfo(p, (size_t)(at - p), u) < 0)
+			return -EINVAL;
+		p = at + 1;
+	} else if (u->is_unix && p != end) {
+		return -EINVAL; /* unix://host/... */
+	}
+	return u->is_unix ? parse_unix(p, u) : parse_tcp(p, u);
+}
+
+size_t fs_redis_url_mask(const char *url, char *out, size_t n)
+{
+	const char *p = url, *end, *at = NULL, *colon;
+	int len;
+
+	if (n == 0)
+		return 0;
+	if (url == NULL) {
+		out[0] = '\0';
+		return 0;
+	}
+	p = strstr(url, "://");
+	p = p != NULL ? p + 3 : url;
+	end = p + strcspn(p, "/");
+	for (const char *q = p; q < end; q++)
+		if (*q == '@')
+			at = q;
+	colon = at != NULL ? memchr(p, ':', (size_t)(at - p)) : NULL;
+	if (colon == NULL)
+		len = snprintf(out, n, "%s", url);
+	else
+		len = snprintf(out, n, "%.*s:***%s", (int)(colon - url), url, at);
+	return len < 0 ? 0 : (size_t)len;
+}
+
+/* AUTH [user] password on a fresh connection; the error text never holds the password. */
+static int auth(struct fs_redis *r, const struct fs_redis_url *u, const char *pass)
+{
+	redisReply *rep;
+	int rc;
+
+	if (pass == NULL) {
+		if (u->user[0] == '\0')
+			return 0;
+		return set_err(r, -EACCES, "redis: user '%.64s' given without a password", u->user);
+	}
+	if (u->user[0] != '\0') {
+		const char *argv[] = {"AUTH", u->user, pass};
+		rc = command(r, &rep, 3, argv);
+	} else {
+		const char *argv[] = {"AUTH", pass};
+		rc = command(r, &rep, 2, argv);
+	}
+	if (rc == -EREMOTEIO)
+		return set_err(r, -EACCES, "redis: AUTH%s%.64s refused: %.80s",
+			u->user[0] ? " as " : "", u->user, r->errstr + 7);
+	if (rc == 0)
+		freeReplyObject(rep);
+	return rc;
+}
+
+/* Open the TCP or unix connection of @p u; sets r->ctx or the error. */
+static int open_ctx(struct fs_redis *r, const struct fs_redis_url *u, struct timeval tv)
+{
+	redisContext *c;
+	size_t len;
+	int rc;
+
+	if (u->is_unix)
+		c = redisConnectUnixWithTimeout(u->path, tv);
+	else
+		c = redisConnectWithTimeout(u->host, u->port, tv);
 	if (c == NULL || c->err) {
 		rc = ctx_err(r, c);
 		/* Append the address so the one-line error says where. */
-		size_t len = strlen(r->errstr);
-		snprintf(r->errstr + len, sizeof(r->errstr) - len, " (%.64s:%d)", host, port);
+		len = strlen(r->errstr);
+		if (u->is_unix)
+			snprintf(r->errstr + len, sizeof(r->errstr) - len, " (%.64s)", u->path);
+		else
+			snprintf(r->errstr + len, sizeof(r->errstr) - len, " (%.64s:%d)", u->host,
+				u->port);
 		if (c != NULL)
 			redisFree(c);
 		return rc;
@@ -296,17 +310,72 @@ int fs_redis_connect(struct fs_redis *r, const char *url, int timeout_ms)
 		return rc;
 	}
 	r->ctx = c;
-	if (db != 0) {
-		const char *argv[] = {"SELECT", dbs};
-		snprintf(dbs, sizeof(dbs), "%d", db);
-		rc = command(r, &rep, 2, argv);
-		if (rc < 0) {
-			fs_redis_close(r);
-			return rc;
-		}
-		freeReplyObject(rep);
-	}
 	return 0;
+}
+
+int fs_redis_connect(struct fs_redis *r, const char *url, int timeout_ms)
+{
+	struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
+	struct fs_redis_url u;
+	redisReply *rep;
+	char dbs[16];
+	int rc;
+
+	fs_redis_close(r);
+	r->err = 0;
+	r->errstr[0] = '\0';
+	rc = fs_redis_parse_url(url, &u);
+	if (rc == -EPROTONOSUPPORT)
+		return set_err(r, rc, "redis: %s", FS_REDIS_NO_TLS);
+	if (rc < 0)
+		return set_err(r, -EINVAL, "redis: bad URL (want %s)", FS_REDIS_URL_FORMS);
+	rc = open_ctx(r, &u, tv);
+	if (rc == 0)
+		rc = auth(r, &u, r->password != NULL ? r->password : u.has_pass ? u.pass : NULL);
+	if (rc == 0 && u.db != 0) {
+		const char *argv[] = {"SELECT", dbs};
+		snprintf(dbs, sizeof(dbs), "%d", u.db);
+		rc = command(r, &rep, 2, argv);
+		if (rc == 0)
+			freeReplyObject(rep);
+	}
+	sodium_memzero(u.pass, sizeof(u.pass));
+	if (rc < 0)
+		fs_redis_close(r);
+	return rc;
+}
+
+int fs_redis_password_file(const char *path, char *out, size_t n)
+{
+	struct stat st;
+	ssize_t got;
+	size_t len;
+	int fd, rc = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0)
+		rc = -errno;
+	else if (!S_ISREG(st.st_mode))
+		rc = -EINVAL;
+	else if ((st.st_mode & 077) != 0)
+		rc = -EPERM;
+	if (rc == 0) {
+		got = read(fd, out, n - 1);
+		if (got < 0)
+			rc = -errno;
+		else if ((size_t)got == n - 1)
+			rc = -EINVAL; /* too long (or no room for its line end) */
+		else
+			out[got] = '\0';
+	}
+	close(fd);
+	if (rc < 0)
+		return rc;
+	len = strcspn(out, "\r\n");
+	out[len] = '\0';
+	return len == 0 ? -EINVAL : 0;
 }
 
 void fs_redis_close(struct fs_redis *r)
@@ -371,7 +440,7 @@ out:
 	return rc;
 }
 
-/* A sale definition as the strings create_lua and rebuild_lua take (empty: not set). */
+/* A sale definition as the strings create.lua and rebuild.lua take (empty: not set). */
 struct def_args {
 	char id[16], stock[24], start[24], end[24], hex[2 * 16 + 1], rate[16], burst[16];
 };
@@ -393,7 +462,7 @@ static void def_args_of(const struct fs_redis_sale *def, struct def_args *a)
 
 int fs_redis_sale_create(struct fs_redis *r, const struct fs_redis_sale *def)
 {
-	char k_sale[KEYLEN], k_pool[KEYLEN], k_sold[KEYLEN], k_rem[KEYLEN];
+	char k_sale[KEYLEN], k_pool[KEYLEN], k_sold[KEYLEN], k_rem[KEYLEN], k_dead[KEYLEN];
 	struct def_args a;
 	long long v = 0;
 	int rc;
@@ -402,14 +471,19 @@ int fs_redis_sale_create(struct fs_redis *r, const struct fs_redis_sale *def)
 	key_of(k_pool, def->sale_id, "pool");
 	key_of(k_sold, def->sale_id, "sold");
 	key_of(k_rem, def->sale_id, "remaining");
+	key_of(k_dead, def->sale_id, "deleted");
 	def_args_of(def, &a);
-	const char *argv[] = {"EVAL", create_lua, "5", k_sale, k_pool, k_sold, k_rem, "fs:sales",
-		a.id, a.stock, a.start, a.end, def->admission, a.hex, a.rate, a.burst};
+	const char *argv[] = {"EVAL", fs_lua_create, "6", k_sale, k_pool, k_sold, k_rem, "fs:sales",
+		k_dead, a.id, a.stock, a.start, a.end, def->admission, a.hex, a.rate, a.burst};
 	rc = command_int(r, &v, (int)(sizeof(argv) / sizeof(argv[0])), argv);
 	if (rc < 0)
 		return rc;
 	if (v == 0)
 		return set_err(r, -EEXIST, "sale %" PRIu32 " exists", def->sale_id);
+	if (v < 0)
+		return set_err(r, -EEXIST,
+			"sale %" PRIu32 " was deleted (%s): sale ids are never reused",
+			def->sale_id, k_dead);
 	return 0;
 }
 
@@ -423,7 +497,7 @@ int fs_redis_sale_rekey(
 	key_of(k_sale, sale_id, "sale");
 	sodium_bin2hex(hex, sizeof(hex), key, 16);
 	snprintf(until, sizeof(until), "%" PRId64, prev_until_ms);
-	const char *argv[] = {"EVAL", rekey_lua, "1", k_sale, hex, until};
+	const char *argv[] = {"EVAL", fs_lua_rekey, "1", k_sale, hex, until};
 	rc = command_int(r, &v, 6, argv);
 	if (rc < 0)
 		return rc;
@@ -478,71 +552,60 @@ static int copy_str(const redisReply *e, char *out, size_t n)
 	return 0;
 }
 
-int fs_redis_sale_get(struct fs_redis *r, uint32_t sale_id, struct fs_redis_sale *out)
-{
-	static const char *fields[] = {"stock", "start_ms", "end_ms", "admission", "state",
-		"token_key", "events_published", "rate_limit", "rate_burst", "prev_token_key",
-		"prev_key_until_ms"};
-	enum { N_FIELDS = sizeof(fields) / sizeof(fields[0]) };
-	char k_sale[KEYLEN], k_pool[KEYLEN], k_sold[KEYLEN], k_rem[KEYLEN];
-	const char *argv[2 + N_FIELDS];
-	redisReply *rep = NULL;
-	int64_t v[3], ev, rate, burst;
-	int rc, kr;
+/* The fields fs_redis_sale_get reads of the sale hash (HMGET), in this order. */
+static const char *const sale_fields[] = {"stock", "start_ms", "end_ms", "admission", "state",
+	"token_key", "events_published", "rate_limit", "rate_burst", "prev_token_key",
+	"prev_key_until_ms"};
+enum { N_SALE_FIELDS = sizeof(sale_fields) / sizeof(sale_fields[0]) };
 
-	key_of(k_sale, sale_id, "sale");
-	key_of(k_pool, sale_id, "pool");
-	key_of(k_sold, sale_id, "sold");
-	key_of(k_rem, sale_id, "remaining");
-	argv[0] = "HMGET";
-	argv[1] = k_sale;
-	for (int i = 0; i < N_FIELDS; i++)
-		argv[2 + i] = fields[i];
-	rc = command(r, &rep, 2 + N_FIELDS, argv);
-	if (rc < 0)
-		return rc;
-	memset(out, 0, sizeof(*out));
-	out->sale_id = sale_id;
-	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != N_FIELDS) {
-		rc = set_err(r, -EPROTO, "redis: unexpected HMGET reply");
-		goto out;
-	}
-	if (rep->element[0]->type == REDIS_REPLY_NIL) {
-		rc = set_err(r, -ENOENT, "sale %" PRIu32 " not found", sale_id);
-		goto out;
-	}
-	if (str_i64(rep->element[0], &v[0]) < 0 || v[0] <= 0 ||
-		str_i64(rep->element[1], &out->start_ms) < 0 ||
-		str_i64(rep->element[2], &out->end_ms) < 0 ||
-		copy_str(rep->element[3], out->admission, sizeof(out->admission)) < 0 ||
-		copy_str(rep->element[4], out->state, sizeof(out->state)) < 0 ||
-		str_i64(rep->element[6], &ev) < 0 || str_i64(rep->element[7], &rate) < 0 ||
-		str_i64(rep->element[8], &burst) < 0 || rate < 0 || rate > UINT32_MAX ||
-		burst < 0 || burst > UINT32_MAX ||
-		str_i64(rep->element[10], &out->prev_key_until_ms) < 0) {
-		rc = set_err(r, -EPROTO, "sale %" PRIu32 ": malformed hash %s", sale_id, k_sale);
-		goto out;
-	}
-	out->stock = (uint64_t)v[0];
+/*
+ * The definition part of @p out from an HMGET of sale_fields (@p e, N_SALE_FIELDS elements).
+ * Returns 0, -ENOENT (no hash) or -EPROTO, with the error set on @p r.
+ */
+static int sale_from_hash(struct fs_redis *r, redisReply *const *e, struct fs_redis_sale *out)
+{
+	int64_t stock, ev, rate, burst;
+	uint32_t id = out->sale_id;
+	int kr;
+
+	if (e[0]->type == REDIS_REPLY_NIL)
+		return set_err(r, -ENOENT, "sale %" PRIu32 " not found", id);
+	if (str_i64(e[0], &stock) < 0 || stock <= 0 || str_i64(e[1], &out->start_ms) < 0 ||
+		str_i64(e[2], &out->end_ms) < 0 ||
+		copy_str(e[3], out->admission, sizeof(out->admission)) < 0 ||
+		copy_str(e[4], out->state, sizeof(out->state)) < 0 || str_i64(e[6], &ev) < 0 ||
+		str_i64(e[7], &rate) < 0 || str_i64(e[8], &burst) < 0 || rate < 0 ||
+		rate > UINT32_MAX || burst < 0 || burst > UINT32_MAX ||
+		str_i64(e[10], &out->prev_key_until_ms) < 0)
+		return set_err(r, -EPROTO, "sale %" PRIu32 ": malformed hash fs:{%" PRIu32 "}:sale",
+			id, id);
+	out->stock = (uint64_t)stock;
 	out->events_published = (uint32_t)ev;
-	out->has_rl = rep->element[7]->type == REDIS_REPLY_STRING;
+	out->has_rl = e[7]->type == REDIS_REPLY_STRING;
 	out->rl_rate = (uint32_t)rate;
 	out->rl_burst = (uint32_t)burst;
-	kr = hex_key(rep->element[5], out->key);
-	if (kr < 0) {
-		rc = set_err(r, -EPROTO, "sale %" PRIu32 ": malformed token_key", sale_id);
-		goto out;
-	}
+	kr = hex_key(e[5], out->key);
+	if (kr < 0)
+		return set_err(r, -EPROTO, "sale %" PRIu32 ": malformed token_key", id);
 	out->has_key = kr == 1;
-	kr = hex_key(rep->element[9], out->prev_key);
-	if (kr < 0) {
-		rc = set_err(r, -EPROTO, "sale %" PRIu32 ": malformed prev_token_key", sale_id);
-		goto out;
-	}
+	kr = hex_key(e[9], out->prev_key);
+	if (kr < 0)
+		return set_err(r, -EPROTO, "sale %" PRIu32 ": malformed prev_token_key", id);
 	out->has_prev_key = kr == 1;
-	freeReplyObject(rep);
-	rep = NULL;
+	return 0;
+}
 
+/* The counters of @p out (pool, sold, remaining: absent keys read 0) with one MGET. */
+static int sale_counters(struct fs_redis *r, struct fs_redis_sale *out)
+{
+	char k_pool[KEYLEN], k_sold[KEYLEN], k_rem[KEYLEN];
+	redisReply *rep;
+	int64_t v[3];
+	int rc = 0;
+
+	key_of(k_pool, out->sale_id, "pool");
+	key_of(k_sold, out->sale_id, "sold");
+	key_of(k_rem, out->sale_id, "remaining");
 	const char *mget[] = {"MGET", k_pool, k_sold, k_rem};
 	rc = command(r, &rep, 4, mget);
 	if (rc < 0)
@@ -553,18 +616,47 @@ int fs_redis_sale_get(struct fs_redis *r, uint32_t sale_id, struct fs_redis_sale
 	}
 	for (int i = 0; i < 3; i++) {
 		if (str_i64(rep->element[i], &v[i]) < 0) {
-			rc = set_err(r, -EPROTO, "sale %" PRIu32 ": malformed counter", sale_id);
+			rc = set_err(
+				r, -EPROTO, "sale %" PRIu32 ": malformed counter", out->sale_id);
 			goto out;
 		}
 	}
+	out->has_pool = rep->element[0]->type != REDIS_REPLY_NIL;
+	out->has_sold = rep->element[1]->type != REDIS_REPLY_NIL;
+	out->has_remaining = rep->element[2]->type != REDIS_REPLY_NIL;
 	out->pool = v[0];
 	out->sold = v[1];
 	out->remaining = v[2];
-	rc = 0;
 out:
-	if (rep != NULL)
-		freeReplyObject(rep);
+	freeReplyObject(rep);
 	return rc;
+}
+
+int fs_redis_sale_get(struct fs_redis *r, uint32_t sale_id, struct fs_redis_sale *out)
+{
+	char k_sale[KEYLEN];
+	const char *argv[2 + N_SALE_FIELDS];
+	redisReply *rep = NULL;
+	int rc;
+
+	key_of(k_sale, sale_id, "sale");
+	argv[0] = "HMGET";
+	argv[1] = k_sale;
+	for (int i = 0; i < N_SALE_FIELDS; i++)
+		argv[2 + i] = sale_fields[i];
+	rc = command(r, &rep, 2 + N_SALE_FIELDS, argv);
+	if (rc < 0)
+		return rc;
+	memset(out, 0, sizeof(*out));
+	out->sale_id = sale_id;
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != N_SALE_FIELDS)
+		rc = set_err(r, -EPROTO, "redis: unexpected HMGET reply");
+	else
+		rc = sale_from_hash(r, rep->element, out);
+	freeReplyObject(rep);
+	if (rc < 0)
+		return rc;
+	return sale_counters(r, out);
 }
 
 int fs_redis_sale_stop(struct fs_redis *r, uint32_t sale_id)
@@ -574,7 +666,7 @@ int fs_redis_sale_stop(struct fs_redis *r, uint32_t sale_id)
 	int rc;
 
 	key_of(k_sale, sale_id, "sale");
-	const char *argv[] = {"EVAL", stop_lua, "1", k_sale};
+	const char *argv[] = {"EVAL", fs_lua_stop, "1", k_sale};
 	rc = command_int(r, &v, 4, argv);
 	if (rc < 0)
 		return rc;
@@ -645,7 +737,7 @@ int fs_redis_lease(struct fs_redis *r, uint32_t sale_id, unsigned node, uint64_t
 	key_of(k_lease, sale_id, what);
 	key_of(k_sale, sale_id, "sale");
 	snprintf(wants, sizeof(wants), "%" PRIu64, want);
-	const char *argv[] = {"EVAL", lease_lua, "3", k_pool, k_lease, k_sale, wants};
+	const char *argv[] = {"EVAL", fs_lua_lease, "3", k_pool, k_lease, k_sale, wants};
 	rc = command_ints(r, 3, v, "lease", 7, argv);
 	if (rc < 0)
 		return rc;
@@ -659,26 +751,79 @@ int fs_redis_lease(struct fs_redis *r, uint32_t sale_id, unsigned node, uint64_t
 	return 0;
 }
 
-int fs_redis_publish_totals(
-	struct fs_redis *r, uint32_t sale_id, unsigned node, uint64_t sold, uint64_t *total)
+int fs_redis_publish_totals(struct fs_redis *r, uint32_t sale_id, unsigned node, uint64_t sold,
+	bool final, uint64_t *total, bool *pool_set)
 {
-	char k_ns[KEYLEN], k_sold[KEYLEN], k_rem[KEYLEN], k_sale[KEYLEN], nodes[16], solds[24];
-	long long v = 0;
+	char k_ns[KEYLEN], k_sold[KEYLEN], k_rem[KEYLEN], k_sale[KEYLEN], k_pool[KEYLEN];
+	char nodes[16], solds[24];
+	long long v[2] = {0, 0};
 	int rc;
 
 	key_of(k_ns, sale_id, "node_sold");
 	key_of(k_sold, sale_id, "sold");
 	key_of(k_rem, sale_id, "remaining");
 	key_of(k_sale, sale_id, "sale");
+	key_of(k_pool, sale_id, "pool");
 	snprintf(nodes, sizeof(nodes), "%u", node);
 	snprintf(solds, sizeof(solds), "%" PRIu64, sold);
-	const char *argv[] = {"EVAL", totals_lua, "4", k_ns, k_sold, k_rem, k_sale, nodes, solds};
-	rc = command_int(r, &v, 9, argv);
-	if (rc == 0 && v < 0)
+	const char *argv[] = {"EVAL", fs_lua_totals, "5", k_ns, k_sold, k_rem, k_sale, k_pool,
+		nodes, solds, final ? "1" : "0"};
+	rc = command_ints(r, 2, v, "totals", (int)(sizeof(argv) / sizeof(argv[0])), argv);
+	if (rc < 0)
+		return rc;
+	if (v[0] < 0)
 		return set_err(r, -ENOENT, "sale %" PRIu32 " not found (hash gone)", sale_id);
-	if (rc == 0 && total != NULL)
-		*total = (uint64_t)v;
-	return rc;
+	if (total != NULL)
+		*total = (uint64_t)v[0];
+	if (pool_set != NULL)
+		*pool_set = v[1] != 0;
+	return 0;
+}
+
+const char *fs_redis_state_name(enum fs_redis_state st)
+{
+	switch (st) {
+	case FS_RS_CREATED:
+		return "created";
+	case FS_RS_ACTIVE:
+		return "active";
+	case FS_RS_SOLD_OUT:
+		return "sold_out";
+	case FS_RS_ENDED:
+		return "ended";
+	case FS_RS_STOPPED:
+		return "stopped";
+	}
+	return NULL;
+}
+
+enum fs_redis_state fs_redis_state_at(int64_t now_ms, int64_t start_ms, int64_t end_ms,
+	uint64_t stock, uint64_t sold, bool stopped)
+{
+	if (stopped)
+		return FS_RS_STOPPED;
+	if (now_ms >= end_ms)
+		return FS_RS_ENDED;
+	if (sold >= stock)
+		return FS_RS_SOLD_OUT;
+	if (now_ms >= start_ms)
+		return FS_RS_ACTIVE;
+	return FS_RS_CREATED;
+}
+
+int fs_redis_sale_set_state(struct fs_redis *r, uint32_t sale_id, enum fs_redis_state st)
+{
+	const char *name = fs_redis_state_name(st);
+	char k_sale[KEYLEN];
+	long long v = 0;
+	int rc;
+
+	if (name == NULL || st == FS_RS_STOPPED)
+		return set_err(r, -EINVAL, "state %d is not set by the daemon", (int)st);
+	key_of(k_sale, sale_id, "sale");
+	const char *argv[] = {"EVAL", fs_lua_state, "1", k_sale, name};
+	rc = command_int(r, &v, 5, argv);
+	return rc < 0 ? rc : v != 0;
 }
 
 const char *fs_redis_event_name(enum fs_redis_event ev)
@@ -707,7 +852,7 @@ int fs_redis_publish_event(
 	key_of(k_sale, sale_id, "sale");
 	key_of(k_chan, sale_id, "events");
 	snprintf(bits, sizeof(bits), "%u", (unsigned)ev);
-	const char *argv[] = {"EVAL", event_lua, "2", k_sale, k_chan, bits, name};
+	const char *argv[] = {"EVAL", fs_lua_event, "2", k_sale, k_chan, bits, name};
 	rc = command_ints(r, 2, v, "event", 7, argv);
 	if (rc < 0)
 		return rc;
@@ -720,7 +865,7 @@ int fs_redis_sale_rebuild(struct fs_redis *r, const struct fs_redis_sale *def, u
 	uint64_t leased, bool final, uint64_t sold, unsigned *rebuilt)
 {
 	char k_sale[KEYLEN], k_pool[KEYLEN], k_lease[KEYLEN], k_ns[KEYLEN], k_sold[KEYLEN];
-	char k_rem[KEYLEN], what[32], ev[16], nodes[16], leaseds[24], solds[24];
+	char k_rem[KEYLEN], k_dead[KEYLEN], what[32], ev[16], nodes[16], leaseds[24], solds[24];
 	struct def_args a;
 	long long v = 0;
 	int rc;
@@ -732,16 +877,19 @@ int fs_redis_sale_rebuild(struct fs_redis *r, const struct fs_redis_sale *def, u
 	key_of(k_ns, def->sale_id, "node_sold");
 	key_of(k_sold, def->sale_id, "sold");
 	key_of(k_rem, def->sale_id, "remaining");
+	key_of(k_dead, def->sale_id, "deleted");
 	def_args_of(def, &a);
 	snprintf(ev, sizeof(ev), "%" PRIu32, def->events_published);
 	snprintf(nodes, sizeof(nodes), "%u", node);
 	snprintf(leaseds, sizeof(leaseds), "%" PRIu64, leased);
 	snprintf(solds, sizeof(solds), "%" PRIu64, sold);
-	const char *argv[] = {"EVAL", rebuild_lua, "7", k_sale, k_pool, k_lease, k_ns, k_sold,
-		k_rem, "fs:sales", a.id, a.stock, a.start, a.end, def->admission,
+	const char *argv[] = {"EVAL", fs_lua_rebuild, "8", k_sale, k_pool, k_lease, k_ns, k_sold,
+		k_rem, "fs:sales", k_dead, a.id, a.stock, a.start, a.end, def->admission,
 		def->state[0] ? def->state : "created", ev, a.hex, nodes, leaseds,
 		final ? "1" : "0", solds, a.rate, a.burst};
 	rc = command_int(r, &v, (int)(sizeof(argv) / sizeof(argv[0])), argv);
+	if (rc == 0 && v < 0)
+		return set_err(r, -ESTALE, "sale %" PRIu32 " was deleted", def->sale_id);
 	if (rc == 0 && rebuilt != NULL)
 		*rebuilt = (unsigned)v;
 	return rc;
@@ -765,24 +913,16 @@ static int get_i64(struct fs_redis *r, const char *key, bool *has, int64_t *v)
 	return 0;
 }
 
-int fs_redis_audit_read(struct fs_redis *r, uint32_t sale_id, struct fs_redis_audit *out)
+/* Audit: membership in fs:sales and the hash's stock. */
+static int audit_hash(struct fs_redis *r, uint32_t sale_id, struct fs_redis_audit *out)
 {
-	char k_sale[KEYLEN], k_pool[KEYLEN], k_sold[KEYLEN], k_rem[KEYLEN], k_ns[KEYLEN];
-	char id[16], pattern[KEYLEN], cursor[32] = "0";
-	redisReply *rep = NULL;
+	char k_sale[KEYLEN], id[16];
+	redisReply *rep;
 	int64_t v;
-	bool has;
 	int rc;
 
-	memset(out, 0, sizeof(*out));
 	key_of(k_sale, sale_id, "sale");
-	key_of(k_pool, sale_id, "pool");
-	key_of(k_sold, sale_id, "sold");
-	key_of(k_rem, sale_id, "remaining");
-	key_of(k_ns, sale_id, "node_sold");
-	key_of(pattern, sale_id, "lease:*");
 	snprintf(id, sizeof(id), "%" PRIu32, sale_id);
-
 	const char *ism[] = {"SISMEMBER", "fs:sales", id};
 	rc = command(r, &rep, 3, ism);
 	if (rc < 0)
@@ -800,12 +940,18 @@ int fs_redis_audit_read(struct fs_redis *r, uint32_t sale_id, struct fs_redis_au
 	if (rc < 0 || v < 0)
 		return set_err(r, -EPROTO, "redis: %s stock is not an integer", k_sale);
 	out->stock = (uint64_t)v;
+	return 0;
+}
 
-	if ((rc = get_i64(r, k_pool, &out->has_pool, &out->pool)) < 0 ||
-		(rc = get_i64(r, k_sold, &out->has_sold, &out->sold)) < 0 ||
-		(rc = get_i64(r, k_rem, &out->has_remaining, &out->remaining)) < 0)
-		return rc;
+/* Audit: the sum of the node_sold hash. */
+static int audit_node_sold(struct fs_redis *r, uint32_t sale_id, struct fs_redis_audit *out)
+{
+	char k_ns[KEYLEN];
+	redisReply *rep;
+	int64_t v;
+	int rc;
 
+	key_of(k_ns, sale_id, "node_sold");
 	const char *hvals[] = {"HVALS", k_ns};
 	rc = command(r, &rep, 2, hvals);
 	if (rc < 0)
@@ -818,8 +964,21 @@ int fs_redis_audit_read(struct fs_redis *r, uint32_t sale_id, struct fs_redis_au
 		out->node_sold += v;
 	}
 	freeReplyObject(rep);
+	return 0;
+}
 
-	/* The leases of every node: SCAN (never KEYS) until the cursor comes back to 0. */
+/*
+ * Call @p fn(r, key, arg) on every key of the sale matching fs:{N}:@p what (SCAN, never KEYS,
+ * until the cursor comes back to 0). Stops at the first error @p fn returns.
+ */
+static int scan_keys(struct fs_redis *r, uint32_t sale_id, const char *what,
+	int (*fn)(struct fs_redis *r, const char *key, void *arg), void *arg)
+{
+	char pattern[KEYLEN], cursor[32] = "0";
+	redisReply *rep;
+	int rc;
+
+	key_of(pattern, sale_id, what);
 	do {
 		const char *scan[] = {"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"};
 		rc = command(r, &rep, 6, scan);
@@ -834,21 +993,159 @@ int fs_redis_audit_read(struct fs_redis *r, uint32_t sale_id, struct fs_redis_au
 		}
 		memcpy(cursor, rep->element[0]->str, rep->element[0]->len);
 		cursor[rep->element[0]->len] = '\0';
-		for (size_t i = 0; i < rep->element[1]->elements; i++) {
+		for (size_t i = 0; rc == 0 && i < rep->element[1]->elements; i++) {
 			const redisReply *k = rep->element[1]->element[i];
-			if (k->type != REDIS_REPLY_STRING || k->len >= KEYLEN)
-				continue;
-			rc = get_i64(r, k->str, &has, &v);
-			if (rc < 0) {
-				freeReplyObject(rep);
-				return rc;
-			}
-			if (has) {
-				out->leases += v;
-				out->n_leases++;
-			}
+
+			if (k->type == REDIS_REPLY_STRING && k->len < KEYLEN)
+				rc = fn(r, k->str, arg);
 		}
 		freeReplyObject(rep);
+		if (rc < 0)
+			return rc;
 	} while (strcmp(cursor, "0") != 0);
 	return 0;
+}
+
+/* scan_keys callback of the audit: add one node's lease to the sum. */
+static int audit_lease(struct fs_redis *r, const char *key, void *arg)
+{
+	struct fs_redis_audit *out = arg;
+	int64_t v;
+	bool has;
+	int rc;
+
+	rc = get_i64(r, key, &has, &v);
+	if (rc == 0 && has) {
+		out->leases += v;
+		out->n_leases++;
+	}
+	return rc;
+}
+
+int fs_redis_audit_read(struct fs_redis *r, uint32_t sale_id, struct fs_redis_audit *out)
+{
+	char k_pool[KEYLEN], k_sold[KEYLEN], k_rem[KEYLEN];
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	key_of(k_pool, sale_id, "pool");
+	key_of(k_sold, sale_id, "sold");
+	key_of(k_rem, sale_id, "remaining");
+	if ((rc = audit_hash(r, sale_id, out)) < 0 ||
+		(rc = get_i64(r, k_pool, &out->has_pool, &out->pool)) < 0 ||
+		(rc = get_i64(r, k_sold, &out->has_sold, &out->sold)) < 0 ||
+		(rc = get_i64(r, k_rem, &out->has_remaining, &out->remaining)) < 0 ||
+		(rc = audit_node_sold(r, sale_id, out)) < 0)
+		return rc;
+	return scan_keys(r, sale_id, "lease:*", audit_lease, out);
+}
+
+/* Lease keys collected by scan_keys for a delete. */
+struct key_list {
+	char (*keys)[KEYLEN];
+	size_t n, cap;
+	uint32_t sale_id;
+};
+
+static int collect_key(struct fs_redis *r, const char *key, void *arg)
+{
+	struct key_list *l = arg;
+
+	if (l->n == l->cap)
+		return set_err(
+			r, -E2BIG, "sale %" PRIu32 ": over %zu lease keys", l->sale_id, l->cap);
+	snprintf(l->keys[l->n++], KEYLEN, "%s", key);
+	return 0;
+}
+
+#define DEL_FIXED 7	    /* keys of delete.lua before the lease keys */
+#define DEL_MAX_LEASES 4096 /* nodes of one sale (node ids are 16 bits; 4096 is plenty) */
+
+/* Run delete.lua on the sale's keys and the lease keys in @p lk[0..nl). */
+static int delete_eval(struct fs_redis *r, uint32_t sale_id, int64_t now_ms, char (*lk)[KEYLEN],
+	size_t nl, long long v[2])
+{
+	char fixed[DEL_FIXED - 1][KEYLEN], id[16], nows[24], nkeys[16];
+	static const char *const what[] = {
+		"sale", "deleted", "sold", "pool", "remaining", "node_sold"};
+	const char **argv;
+	size_t argc = 0;
+	int rc;
+
+	argv = calloc(3 + DEL_FIXED + nl + 2, sizeof(*argv));
+	if (argv == NULL)
+		return set_err(r, -ENOMEM, "redis: out of memory");
+	snprintf(id, sizeof(id), "%" PRIu32, sale_id);
+	snprintf(nows, sizeof(nows), "%" PRId64, now_ms);
+	snprintf(nkeys, sizeof(nkeys), "%zu", DEL_FIXED + nl);
+	argv[argc++] = "EVAL";
+	argv[argc++] = fs_lua_delete;
+	argv[argc++] = nkeys;
+	key_of(fixed[0], sale_id, what[0]);
+	argv[argc++] = fixed[0];
+	argv[argc++] = "fs:sales";
+	for (int i = 1; i < DEL_FIXED - 1; i++) {
+		key_of(fixed[i], sale_id, what[i]);
+		argv[argc++] = fixed[i];
+	}
+	for (size_t i = 0; i < nl; i++)
+		argv[argc++] = lk[i];
+	argv[argc++] = id;
+	argv[argc++] = nows;
+	rc = command_ints(r, 2, v, "delete", (int)argc, argv);
+	free(argv);
+	return rc;
+}
+
+int fs_redis_sale_delete(
+	struct fs_redis *r, uint32_t sale_id, int64_t now_ms, struct fs_redis_delete *out)
+{
+	struct key_list l = {.cap = DEL_MAX_LEASES, .sale_id = sale_id};
+	long long v[2] = {0, 0};
+	int rc;
+
+	l.keys = calloc(DEL_MAX_LEASES, sizeof(*l.keys));
+	if (l.keys == NULL)
+		return set_err(r, -ENOMEM, "redis: out of memory");
+	rc = scan_keys(r, sale_id, "lease:*", collect_key, &l);
+	if (rc == 0)
+		rc = delete_eval(r, sale_id, now_ms, l.keys, l.n, v);
+	if (rc == 0 && v[0] == -1)
+		rc = set_err(r, -ENOENT, "sale %" PRIu32 " not found", sale_id);
+	else if (rc == 0 && v[0] == -2)
+		rc = set_err(r, -EBUSY, "sale %" PRIu32 " is not over", sale_id);
+	else if (rc == 0 && (v[0] < 0 || v[0] > 1))
+		rc = set_err(r, -EPROTO, "redis: unexpected delete reply");
+	if (rc == 0) {
+		out->already = v[0] == 0;
+		out->deleted_ms = v[1];
+		/* A lease written between the SCAN and the delete (a daemon's lease.lua needs the
+		 * hash, so none after it): remove what a second SCAN finds. */
+		l.n = 0;
+		rc = scan_keys(r, sale_id, "lease:*", collect_key, &l);
+		for (size_t i = 0; rc == 0 && i < l.n; i++) {
+			const char *del[] = {"DEL", l.keys[i]};
+			long long x;
+
+			rc = command_int(r, &x, 2, del);
+		}
+	}
+	free(l.keys);
+	return rc;
+}
+
+int fs_redis_sale_deleted(struct fs_redis *r, uint32_t sale_id, int64_t *ms)
+{
+	char k_dead[KEYLEN];
+	int64_t v = 0;
+	bool has = false;
+	int rc;
+
+	key_of(k_dead, sale_id, "deleted");
+	rc = get_i64(r, k_dead, &has, &v);
+	if (rc < 0)
+		return rc;
+	if (ms != NULL)
+		*ms = v;
+	return has ? 1 : 0;
 }

@@ -7,7 +7,14 @@
 #include <stdint.h>
 
 #define FS_REDIS_URL_DEFAULT "redis://127.0.0.1:6379"
-#define FS_REDIS_ERRSTR_LEN 160
+/** The URL forms fs_redis_parse_url takes, for usage and error lines. */
+#define FS_REDIS_URL_FORMS                                                                         \
+	"redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] or unix://[[USER]:PASSWORD@]/PATH[?db=DB]"
+/** Why rediss:// is refused (one line). */
+#define FS_REDIS_NO_TLS                                                                            \
+	"rediss:// (TLS) is not supported: Debian 12's hiredis 0.14 has no TLS; reach a TLS "      \
+	"Redis through a local tunnel (e.g. stunnel) with redis:// or unix://"
+#define FS_REDIS_ERRSTR_LEN 200
 
 /** Bits of the sale hash field `events_published`: events already PUBLISHed on fs:{N}:events. */
 enum fs_redis_event {
@@ -23,8 +30,25 @@ enum fs_redis_event {
  */
 struct fs_redis {
 	void *ctx; /**< redisContext, opaque so only redis.c includes hiredis */
+	/**
+	 * Password for AUTH, set by the caller before fs_redis_connect (from a password file or
+	 * $REDIS_PASSWORD); NULL: the URL's, if any. Not copied, never printed.
+	 */
+	const char *password;
 	int err;
-	char errstr[FS_REDIS_ERRSTR_LEN];
+	char errstr[FS_REDIS_ERRSTR_LEN]; /**< never holds a password */
+};
+
+/** A parsed Redis URL (fs_redis_parse_url). */
+struct fs_redis_url {
+	bool is_unix;	/**< unix:// (path), else redis:// (host, port) */
+	char host[256]; /**< TCP host name or address */
+	int port;	/**< TCP port, default 6379 */
+	char path[108]; /**< unix socket path (sun_path's size) */
+	int db;		/**< database to SELECT, default 0 */
+	char user[128]; /**< ACL user, "" for the default user (AUTH PASSWORD) */
+	bool has_pass;	/**< the URL holds a password (possibly empty) */
+	char pass[256]; /**< the URL's password, percent-decoded */
 };
 
 /** A sale as Redis holds it (fs:{N}:sale hash and its counters). */
@@ -33,13 +57,15 @@ struct fs_redis_sale {
 	uint64_t stock;
 	int64_t start_ms, end_ms; /**< unix ms, start inclusive, end exclusive */
 	char admission[8];	  /**< "open" or "token" */
-	char state[16];		  /**< "created" or "stopped" (operator intent) */
+	/** created, active, sold_out, ended (kept current by the daemon) or stopped (operator) */
+	char state[16];
 	bool has_key;
-	uint8_t key[16];	   /**< token key, when has_key */
-	int64_t pool;		   /**< fs:{N}:pool */
-	int64_t sold;		   /**< fs:{N}:sold */
-	int64_t remaining;	   /**< fs:{N}:remaining */
-	uint32_t events_published; /**< enum fs_redis_event bits */
+	uint8_t key[16];			/**< token key, when has_key */
+	int64_t pool;				/**< fs:{N}:pool (0 when absent) */
+	int64_t sold;				/**< fs:{N}:sold (0 when absent) */
+	int64_t remaining;			/**< fs:{N}:remaining (0 when absent) */
+	bool has_pool, has_sold, has_remaining; /**< those keys exist */
+	uint32_t events_published;		/**< enum fs_redis_event bits */
 	bool has_rl;	      /**< rate_limit/rate_burst fields set (else the node's defaults) */
 	uint32_t rl_rate;     /**< claims/s per source, 0 = not limited */
 	uint32_t rl_burst;    /**< bucket size in claims */
@@ -56,18 +82,39 @@ struct fs_redis_lease {
 };
 
 /**
- * Parse a URL `redis://host[:port][/db]` (hiredis 0.14 has no URL parser).
- * @param host  out, @p hostlen bytes. @param port, @param db  out (defaults 6379 and 0).
- * @return 0 or -EINVAL. Thread safe.
+ * Parse a Redis URL (hiredis 0.14 has no URL parser): `redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]`
+ * or `unix://[[USER]:PASSWORD@]/PATH[?db=DB]`; USER and PASSWORD may be percent-encoded.
+ * @param u  out: the parts (port 6379 and db 0 when not given).
+ * @return 0, -EPROTONOSUPPORT for rediss:// (no TLS in hiredis 0.14: FS_REDIS_NO_TLS), or
+ *         -EINVAL. Thread safe.
  */
-int fs_redis_parse_url(const char *url, char *host, size_t hostlen, int *port, int *db);
+int fs_redis_parse_url(const char *url, struct fs_redis_url *u);
+
+/**
+ * Copy @p url into @p out (@p n bytes, truncated, NUL-terminated) with its password, if any,
+ * replaced by "***": what every log and error line prints of a URL. Thread safe.
+ * @return the length of the masked URL (as snprintf).
+ */
+size_t fs_redis_url_mask(const char *url, char *out, size_t n);
 
 /**
  * Connect to @p url (see fs_redis_parse_url) with @p timeout_ms for the connect and for every
- * command, then SELECT the database if not 0. On failure the context is left closed.
- * @return 0 or a negative errno (also in r->err, text in r->errstr).
+ * command, AUTH (as the URL's user, with r->password if set, else the URL's password), then
+ * SELECT the database if not 0. On failure the context is left closed.
+ * @return 0 or a negative errno (also in r->err, text in r->errstr): -EINVAL bad URL,
+ *         -EPROTONOSUPPORT rediss://, -EACCES AUTH refused or a user without a password,
+ *         -ECONNREFUSED, -ETIMEDOUT, ...
  */
 int fs_redis_connect(struct fs_redis *r, const char *url, int timeout_ms);
+
+/**
+ * Read a Redis password from the first line of file @p path (without its line end) into @p out
+ * (@p n bytes). The file must be a regular file that neither its group nor others can read or
+ * write (mode 0600 or 0400), as a secret at rest must be.
+ * @return 0, -EPERM if group or others have access, -EINVAL if empty, too long or not a regular
+ *         file, or the errno of open/read (negative).
+ */
+int fs_redis_password_file(const char *path, char *out, size_t n);
 
 /** Close the connection (idempotent). Keeps err/errstr. */
 void fs_redis_close(struct fs_redis *r);
@@ -76,11 +123,13 @@ void fs_redis_close(struct fs_redis *r);
 bool fs_redis_usable(const struct fs_redis *r);
 
 /**
- * Create a sale atomically (Lua): fails if fs:{N}:sale exists; sets the hash (state "created",
+ * Create a sale atomically (Lua): fails if fs:{N}:sale or the tombstone fs:{N}:deleted exists
+ * (sale ids are never reused); sets the hash (state "created",
  * events_published 0, token_key if @p def->has_key, rate_limit and rate_burst if
  * @p def->has_rl), pool = stock, sold = 0, remaining = stock,
  * and adds N to fs:sales. Counter fields of @p def are ignored.
- * @return 0, -EEXIST if the sale exists, or a negative errno on a Redis error.
+ * @return 0, -EEXIST if the sale exists or was deleted (errstr says which), or a negative errno
+ *         on a Redis error.
  */
 int fs_redis_sale_create(struct fs_redis *r, const struct fs_redis_sale *def);
 
@@ -124,14 +173,73 @@ int fs_redis_lease(struct fs_redis *r, uint32_t sale_id, unsigned node, uint64_t
 	struct fs_redis_lease *out);
 
 /**
- * Publish this node's sold count (Lua, atomic): HSET fs:{N}:node_sold NODE sold, then
- * fs:{N}:sold = sum over nodes and fs:{N}:remaining = stock - that sum. Writes nothing if the
+ * Publish this node's sold count (Lua, atomic): fs:{N}:node_sold[NODE] = max(its value, @p sold)
+ * (a count read earlier, by a second daemon of the node, never lowers it), then
+ * fs:{N}:sold = sum over nodes and fs:{N}:remaining = stock - that sum (both rewritten, so keys
+ * evicted one at a time come back). With @p final (this node's lease was given when the pool was
+ * empty, and a pool never grows) a missing fs:{N}:pool is rewritten as 0. Writes nothing if the
  * sale hash is gone (no stock to subtract from).
  * @param total  out (may be NULL): the cluster-wide sold count.
+ * @param pool_set  out (may be NULL): the pool was missing and was written 0.
  * @return 0, -ENOENT if fs:{N}:sale does not exist, or a negative errno on a Redis error.
  */
-int fs_redis_publish_totals(
-	struct fs_redis *r, uint32_t sale_id, unsigned node, uint64_t sold, uint64_t *total);
+int fs_redis_publish_totals(struct fs_redis *r, uint32_t sale_id, unsigned node, uint64_t sold,
+	bool final, uint64_t *total, bool *pool_set);
+
+/** The states of fs:{N}:sale's state field (fs_redis_state_name). */
+enum fs_redis_state {
+	FS_RS_CREATED,	/**< defined, not yet open (before start_ms) */
+	FS_RS_ACTIVE,	/**< open: start_ms <= now < end_ms, units left */
+	FS_RS_SOLD_OUT, /**< every unit sold (fs:{N}:sold >= stock) before the end */
+	FS_RS_ENDED,	/**< end_ms passed */
+	FS_RS_STOPPED,	/**< stopped by the operator (flashctl sale stop): final */
+};
+
+/** The state's name as Redis holds it ("created", ...), NULL if unknown. Thread safe. */
+const char *fs_redis_state_name(enum fs_redis_state st);
+
+/**
+ * The state a sale is in at @p now_ms (unix ms): stopped if @p stopped, else ended once
+ * @p end_ms has passed, else sold_out once @p sold (all nodes) reaches @p stock, else active
+ * from @p start_ms, else created. Pure, thread safe.
+ */
+enum fs_redis_state fs_redis_state_at(int64_t now_ms, int64_t start_ms, int64_t end_ms,
+	uint64_t stock, uint64_t sold, bool stopped);
+
+/**
+ * Move the sale's state forward to @p st (Lua, atomic): created -> active -> sold_out -> ended,
+ * never back (two daemons with slightly different clocks do not make it flap), and never over
+ * "stopped" (an operator's stop stands). @p st must not be FS_RS_STOPPED (fs_redis_sale_stop).
+ * @return 1 if written, 0 if not (already there or further, stopped, or no such sale), or a
+ *         negative errno on a Redis error.
+ */
+int fs_redis_sale_set_state(struct fs_redis *r, uint32_t sale_id, enum fs_redis_state st);
+
+/** Result of fs_redis_sale_delete. */
+struct fs_redis_delete {
+	int64_t deleted_ms; /**< the tombstone's time: now, or the earlier delete's */
+	bool already;	    /**< the sale had been deleted before (nothing changed) */
+};
+
+/**
+ * Delete a sale that is over (Lua, atomic): only if its state is ended, stopped or sold_out, or
+ * @p now_ms >= end_ms, or fs:{N}:sold >= stock. Removes every fs:{N}:* key (the hash, pool, sold,
+ * remaining, node_sold, every node's lease, found with SCAN) and N from fs:sales, and sets the
+ * tombstone fs:{N}:deleted = @p now_ms (unix ms), which makes every daemon delete the sale from
+ * its dataplane and sale create refuse the id. Lease keys written between the SCAN and the
+ * delete are removed by a second SCAN.
+ * @return 0 (see @p out), -ENOENT if there is no such sale, -EBUSY if it is not over, or a
+ *         negative errno on a Redis error.
+ */
+int fs_redis_sale_delete(
+	struct fs_redis *r, uint32_t sale_id, int64_t now_ms, struct fs_redis_delete *out);
+
+/**
+ * Whether sale @p sale_id was deleted (the tombstone fs:{N}:deleted exists).
+ * @param ms  out (may be NULL): the tombstone's unix ms.
+ * @return 1 deleted, 0 not, or a negative errno on a Redis error.
+ */
+int fs_redis_sale_deleted(struct fs_redis *r, uint32_t sale_id, int64_t *ms);
 
 /**
  * Publish one event on fs:{N}:events once per sale (Lua, atomic): if the bit of @p ev is not
@@ -153,10 +261,11 @@ int fs_redis_publish_event(
  *   a missing pool becomes 0 if @p final (the pool was empty when the final lease was given),
  *   else stock - leased (never below 0);
  * - node_sold[NODE] = max(its value, @p sold), then fs:{N}:sold = sum and remaining = stock - sum.
- * Counter fields of @p def are ignored.
+ * Counter fields of @p def are ignored. Nothing is written for a deleted sale (tombstone).
  * @param rebuilt  out (may be NULL): bits of what was missing: 1 hash, 2 fs:sales member,
  *                 4 pool, 8 lease.
- * @return 0 or a negative errno on a Redis error.
+ * @return 0, -ESTALE if the sale was deleted (fs:{N}:deleted exists: remove it from the
+ *         dataplane instead), or a negative errno on a Redis error.
  */
 int fs_redis_sale_rebuild(struct fs_redis *r, const struct fs_redis_sale *def, unsigned node,
 	uint64_t leased, bool final, uint64_t sold, unsigned *rebuilt);

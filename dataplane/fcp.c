@@ -1,4 +1,4 @@
-/* FCP/1 codec and admission token (../shared/PROTOCOL.md): big-endian fields, no EAL. */
+/* FCP/1 codec and admission token (docs/PROTOCOL.md): big-endian fields, no EAL. */
 #include <endian.h>
 #include <errno.h>
 #include <string.h>

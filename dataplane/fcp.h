@@ -1,4 +1,4 @@
-/* FCP/1 codec: the Flash Claim Protocol wire format (../shared/PROTOCOL.md), pure C, no EAL. */
+/* FCP/1 codec: the Flash Claim Protocol wire format (docs/PROTOCOL.md), pure C, no EAL. */
 #ifndef FS_FCP_H
 #define FS_FCP_H
 

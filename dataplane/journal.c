@@ -95,7 +95,7 @@ static int seg_map_rw(
 	rc = seg_path(path, sizeof(path), dir, index, seg);
 	if (rc < 0)
 		return rc;
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
 	if (fstat(fd, &st) < 0) {
@@ -617,7 +617,7 @@ int fs_journal_instance(const char *dir, uint64_t *id)
 		if (getrandom(&fresh, sizeof(fresh), 0) != (ssize_t)sizeof(fresh))
 			return -EIO;
 	snprintf(tmp, sizeof(tmp), "%s/.instance.%d", dir, (int)getpid());
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
 	len = snprintf(line, sizeof(line), "%016llx\n", (unsigned long long)fresh);

@@ -30,6 +30,8 @@ enum fs_jrec_type {
 	FS_JREC_LEASE = 4, /**< units leased to this node: body.lease */
 	FS_JREC_KEY = 5,   /**< the sale's token key: body.key */
 	FS_JREC_DELETE = 6, /**< a sale deleted by the operator (ended, stopped or sold out): no body */
+	FS_JREC_HOLD = 7,   /**< the sale's hold time, right after its SALE record: body.hold */
+	FS_JREC_RELEASE = 8, /**< an order released (hold expired or cancelled): body.release */
 };
 
 struct fs_jrec {
@@ -67,6 +69,15 @@ struct fs_jrec {
 			int64_t prev_until_ms; /**< the key it replaces stays valid until (0: not) */
 			uint8_t reserved[8];
 		} key;
+		struct {
+			uint32_t hold_ms; /**< ms a won order is held for payment; 0: no holds */
+			uint8_t reserved[28];
+		} hold;
+		struct {
+			uint64_t order_id; /**< the released order */
+			uint64_t user_id;  /**< its user: later claims get RELEASED */
+			uint8_t reserved[16];
+		} release;
 	} body;
 };
 _Static_assert(sizeof(struct fs_jrec) == 64, "journal record is 64 bytes");

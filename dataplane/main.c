@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -25,6 +24,7 @@
 #include "port.h"
 #include "ratelimit.h"
 #include "sale.h"
+#include "statedir.h"
 #include "telemetry.h"
 #include "worker.h"
 
@@ -34,6 +34,8 @@
  * 80 ms of a worker answering WON at 800k/s, 5 ms at 13 M/s). */
 #define FS_PREFAULT_MS 5
 #define FS_PREFAULT_BYTES ((size_t)4 << 20)
+/* The clock is re-anchored every FS_CLOCK_TURNS turns of the main loop: ~FS_CLOCK_ANCHOR_MS. */
+#define FS_CLOCK_TURNS (FS_CLOCK_ANCHOR_MS / FS_PREFAULT_MS)
 
 /** Application options (after `--`). */
 struct dp_opts {
@@ -155,26 +157,6 @@ static void parse_args(int argc, char **argv, struct dp_opts *o)
 		o->rl_burst = FS_RL_BURST_MAX;
 }
 
-/* mkdir -p @p path (mode 0755). Returns 0 or -errno. */
-static int make_dirs(const char *path)
-{
-	char buf[4096];
-	size_t i, len = strlen(path);
-
-	if (len == 0 || len >= sizeof(buf))
-		return -ENAMETOOLONG;
-	memcpy(buf, path, len + 1);
-	for (i = 1; i <= len; i++) {
-		if (buf[i] != '/' && buf[i] != '\0')
-			continue;
-		buf[i] = '\0';
-		if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-			return -errno;
-		buf[i] = path[i];
-	}
-	return 0;
-}
-
 /*
  * Start-up failure: one line "flashsale-dp: ..." on stderr (rte_exit prints two), exit 1.
  * Start-up only (EAL initialised).
@@ -191,6 +173,18 @@ static void die(const char *fmt, ...)
 	fprintf(stderr, "\n");
 	rte_eal_cleanup();
 	exit(EXIT_FAILURE);
+}
+
+/* Re-anchor the workers' clock (fs_clock_sync); a step of the system clock is logged. */
+static void clock_sync(void)
+{
+	int ret = fs_clock_sync();
+
+	if (ret == 1)
+		FS_LOG(NOTICE, "system clock stepped by %+.3f ms: followed",
+			(double)fs_clock_dp.last_offset_ns / 1e6);
+	else if (ret < 0)
+		FS_LOG(ERR, "clock anchor failed: %s", strerror(-ret));
 }
 
 /*
@@ -212,6 +206,26 @@ static int check_writable(const char *dir)
 	return 0;
 }
 
+/*
+ * The state directory, or exit: created (parents too), refused unless ours and writable by us
+ * alone (it holds the token keys), made 0700 with its files 0600, and writable.
+ */
+static void state_dir_setup(const char *dir)
+{
+	char why[512];
+	int ret;
+
+	ret = fs_statedir_make(dir);
+	if (ret != 0)
+		die("cannot create state dir %s: %s", dir, strerror(-ret));
+	if (fs_statedir_secure(dir, why, sizeof(why)) != 0)
+		die("%s", why);
+	/* refuse to start rather than answer RETRY to every claim for want of a journal */
+	ret = check_writable(dir);
+	if (ret != 0)
+		die("state dir %s is not writable: %s", dir, strerror(-ret));
+}
+
 int main(int argc, char **argv)
 {
 	/* every worker's journal, for fs_claim's durability check (fs_claim_env.journals) */
@@ -221,7 +235,7 @@ int main(int argc, char **argv)
 	struct fs_recovery rec;
 	struct dp_opts opt;
 	struct sigaction sa;
-	unsigned n_workers, n_ports, w, lcore;
+	unsigned n_workers, n_ports, w, lcore, turn = 0;
 	int ret;
 
 	ret = rte_eal_init(argc, argv);
@@ -243,13 +257,7 @@ int main(int argc, char **argv)
 		rte_exit(EXIT_FAILURE, "need 1..%u worker lcores besides the main one, have %u\n",
 			FS_MAX_WORKERS, n_workers);
 
-	ret = make_dirs(opt.state_dir);
-	if (ret != 0)
-		die("cannot create state dir %s: %s", opt.state_dir, strerror(-ret));
-	/* refuse to start rather than answer RETRY to every claim for want of a journal */
-	ret = check_writable(opt.state_dir);
-	if (ret != 0)
-		die("state dir %s is not writable: %s", opt.state_dir, strerror(-ret));
+	state_dir_setup(opt.state_dir);
 
 	/* the sales and their winners as the journals left them, before any claim is answered */
 	fs_sale_table_init(&table, n_workers);
@@ -302,7 +310,7 @@ int main(int argc, char **argv)
 	tctx.n_workers = n_workers;
 	tctx.node_id = opt.node_id;
 	tctx.journal_fsync = opt.journal_fsync;
-	tctx.start_ms = fs_clock_ms();
+	tctx.start_ms = fs_clock_mono_ms();
 	ret = fs_telemetry_init(&tctx);
 	if (ret != 0)
 		rte_exit(EXIT_FAILURE, "telemetry registration failed: %s\n", strerror(-ret));
@@ -346,7 +354,8 @@ int main(int argc, char **argv)
 
 	/*
 	 * Until a signal: every FS_PREFAULT_MS, fault in the next journal pages of each worker
-	 * (fs_journal_prefault), so that a worker's first write to a page does not fault.
+	 * (fs_journal_prefault), so that a worker's first write to a page does not fault; every
+	 * FS_CLOCK_TURNS turns, re-anchor the clock the workers read.
 	 */
 	while (quit_signal == 0) {
 		struct timespec ts = {.tv_sec = 0, .tv_nsec = FS_PREFAULT_MS * 1000 * 1000};
@@ -354,6 +363,8 @@ int main(int argc, char **argv)
 		for (w = 0; w < n_workers; w++)
 			if (workers[w].journal != NULL)
 				fs_journal_prefault(workers[w].journal, FS_PREFAULT_BYTES);
+		if (++turn % FS_CLOCK_TURNS == 0)
+			clock_sync();
 		nanosleep(&ts, NULL);
 	}
 	FS_LOG(INFO, "signal %d: stopping", (int)quit_signal);

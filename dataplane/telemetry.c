@@ -273,7 +273,7 @@ static int cmd_stats(
 	rte_tel_data_add_dict_u64(d, "node_id", tel.node_id);
 	rte_tel_data_add_dict_u64(d, "workers", tel.n_workers);
 	rte_tel_data_add_dict_u64(d, "sales", sales);
-	rte_tel_data_add_dict_u64(d, "uptime_ms", (uint64_t)(fs_clock_ms() - tel.start_ms));
+	rte_tel_data_add_dict_u64(d, "uptime_ms", (uint64_t)(fs_clock_mono_ms() - tel.start_ms));
 	rte_tel_data_add_dict_u64(d, "mbuf_in_use", mbuf_in_use());
 	return 0;
 }

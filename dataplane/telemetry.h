@@ -16,7 +16,7 @@ struct fs_telemetry_ctx {
 	unsigned n_workers;
 	uint16_t node_id;
 	bool journal_fsync; /**< msync the control journal after each control operation */
-	int64_t start_ms;   /**< unix ms at start-up, for uptime_ms */
+	int64_t start_ms;   /**< CLOCK_MONOTONIC ms at start-up (fs_clock_mono_ms), for uptime_ms */
 };
 
 /**

@@ -258,9 +258,10 @@ static inline uint16_t poll_rxq(struct fs_worker *w, const struct fs_rxq *q, str
 		return 0;
 	bc->cnt[FS_CNT_RX_PKTS] += nb_rx;
 
-	/* one clock read per burst: every claim of the burst sees the same instant */
+	/* one clock read per burst: every claim of the burst sees the same instant; never earlier
+	 * than the last burst's (but for a step of the system clock back) */
 	tsc = rte_rdtsc();
-	w->env.now_ns = fs_clock_now_ns(tsc);
+	w->env.now_ns = fs_clock_mono(fs_clock_now_ns(tsc), w->env.now_ns);
 	w->env.now_ms = (int64_t)(w->env.now_ns / 1000000u);
 	w->env.rem_sale = NULL; /* `remaining` is read from the slices once per burst and sale */
 

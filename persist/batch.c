@@ -22,11 +22,23 @@ static const char *const fs_batch_sql[FS_BATCH_STMT_KINDS] = {
 		"admission = EXCLUDED.admission",
 	[FS_BATCH_SALE_STOP] = "UPDATE sales SET ends_at = $2::timestamptz "
 			       "WHERE sale_id = $1::bigint AND ends_at > $2::timestamptz",
+	[FS_BATCH_SALE_HOLD] = "UPDATE sales SET hold_ms = $2::bigint WHERE sale_id = $1::bigint",
+};
+
+static const char *const fs_batch_names[FS_BATCH_STMT_KINDS] = {
+	[FS_BATCH_SALE_UPSERT] = "sale upsert",
+	[FS_BATCH_SALE_STOP] = "sale stop",
+	[FS_BATCH_SALE_HOLD] = "sale hold",
 };
 
 const char *fs_batch_stmt_sql(unsigned kind)
 {
 	return kind < FS_BATCH_STMT_KINDS ? fs_batch_sql[kind] : NULL;
+}
+
+const char *fs_batch_stmt_name(unsigned kind)
+{
+	return kind < FS_BATCH_STMT_KINDS ? fs_batch_names[kind] : "statement";
 }
 
 /* Format seconds + microseconds; secs within [FS_BATCH_MIN_S, FS_BATCH_END_S). */
@@ -135,11 +147,21 @@ static int fs_batch_param(struct fs_batch_stmt *st, unsigned i, const char *fmt,
 	return (n < 0 || n >= (int)FS_BATCH_PARAM_LEN) ? -EINVAL : 0;
 }
 
-/* Fill @p st from SALE or STOP record @p rec. */
+/* Fill @p st from SALE, STOP or HOLD record @p rec. */
 static int fs_batch_stmt_fill(struct fs_batch_stmt *st, const struct fs_jrec *rec)
 {
 	int rc;
 
+	if (rec->type == FS_JREC_HOLD) {
+		if (rec->body.hold.hold_ms > FS_BATCH_HOLD_MS_MAX)
+			return -EINVAL;
+		st->kind = FS_BATCH_SALE_HOLD;
+		st->nparams = 2;
+		rc = fs_batch_param(st, 0, "%" PRIu32, rec->sale_id);
+		if (rc == 0)
+			rc = fs_batch_param(st, 1, "%" PRIu32, rec->body.hold.hold_ms);
+		return rc;
+	}
 	if (rec->type == FS_JREC_SALE) {
 		st->kind = FS_BATCH_SALE_UPSERT;
 		st->nparams = 5;
@@ -185,6 +207,7 @@ int fs_batch_add(struct fs_batch *b, const struct fs_jrec *rec)
 		break;
 	case FS_JREC_SALE:
 	case FS_JREC_STOP:
+	case FS_JREC_HOLD:
 		n = fs_batch_stmt_fill(&b->stmts[b->n_stmts], rec);
 		if (n < 0)
 			return n;
@@ -194,7 +217,7 @@ int fs_batch_add(struct fs_batch *b, const struct fs_jrec *rec)
 		/* a deleted sale keeps its rows (sales, orders): PostgreSQL is the record of what
 		 * was sold; the dataplane never reuses the id */
 		break;
-	default: /* LEASE, KEY, unknown: nothing to write but the checkpoint */
+	default: /* LEASE, KEY, RELEASE, unknown: nothing to write but the checkpoint */
 		break;
 	}
 	if (b->records == 0)

@@ -16,16 +16,20 @@
  * order_id is printed as the int64 with the same bits as the u64 (see schema.sql), user_id as the
  * u64 in decimal (numeric(20,0)), won_at as UTC ISO 8601 with microseconds.
  *
- * A SALE record becomes an upsert of `sales`, a STOP record an update moving ends_at to the stop
- * time if earlier. LEASE, KEY and DELETE records (and unknown types) carry nothing for
- * PostgreSQL: they only advance the checkpoint (a deleted sale keeps its `sales` and `orders`
- * rows; the dataplane never creates its id again).
+ * A SALE record becomes an upsert of `sales` (hold_ms left as it is: 0 for a new row), a HOLD
+ * record an update of the sale's hold_ms, a STOP record an update moving ends_at to the stop time
+ * if earlier. LEASE, KEY, RELEASE and DELETE records (and unknown types) carry nothing for
+ * PostgreSQL (a RELEASE's outcome is already there: the flashsale.* function that released the
+ * order wrote it; a deleted sale keeps its `sales` and `orders` rows, and the dataplane never
+ * creates its id again): they only advance the checkpoint.
  */
 
 #define FS_BATCH_ROW_MAX 128u  /**< bytes of one COPY row, newline included (longest is ~90) */
 #define FS_BATCH_TIME_MAX 40u  /**< bytes of a formatted timestamp, NUL included */
 #define FS_BATCH_PARAMS 5u     /**< parameters of the widest statement */
 #define FS_BATCH_PARAM_LEN 48u /**< bytes per parameter, NUL included */
+/** Longest hold a HOLD record may carry: 7 days in ms (sales.hold_ms's CHECK in schema.sql). */
+#define FS_BATCH_HOLD_MS_MAX 604800000u
 
 /** Column list of the COPY rows, in order. */
 #define FS_BATCH_COPY_COLUMNS "sale_id, order_id, user_id, node_id, won_at"
@@ -35,6 +39,8 @@ enum fs_batch_stmt_kind {
 	FS_BATCH_SALE_UPSERT = 0,
 	/** $1 sale_id, $2 stopped_at */
 	FS_BATCH_SALE_STOP = 1,
+	/** $1 sale_id, $2 hold_ms */
+	FS_BATCH_SALE_HOLD = 2,
 	FS_BATCH_STMT_KINDS
 };
 
@@ -55,7 +61,7 @@ struct fs_batch {
 	char *copy;	    /**< COPY text rows of the ORDER records, not NUL terminated */
 	size_t copy_len;    /**< bytes in copy */
 	unsigned orders;    /**< rows in copy */
-	struct fs_batch_stmt *stmts; /**< SALE/STOP statements, in journal order */
+	struct fs_batch_stmt *stmts; /**< SALE/STOP/HOLD statements, in journal order */
 	unsigned n_stmts;
 };
 
@@ -75,8 +81,9 @@ void fs_batch_reset(struct fs_batch *b, unsigned journal);
 /**
  * Add record @p rec (already validated by the journal reader) to @p b.
  * @return 0; -ENOSPC when @p b holds cap records; -EINVAL when rec->seq does not follow the
- *         last one added (records of one batch must be consecutive) or a field cannot be
- *         formatted. Nothing is added on error.
+ *         last one added (records of one batch must be consecutive), a field cannot be
+ *         formatted, or a HOLD record's hold_ms exceeds FS_BATCH_HOLD_MS_MAX (PostgreSQL would
+ *         refuse the batch). Nothing is added on error.
  */
 int fs_batch_add(struct fs_batch *b, const struct fs_jrec *rec);
 
@@ -102,5 +109,8 @@ int fs_batch_order_row(const struct fs_jrec *rec, char *buf, size_t len);
 
 /** SQL text of statement kind @p kind (uses $1..$n), or NULL for an unknown kind. */
 const char *fs_batch_stmt_sql(unsigned kind);
+
+/** Short name of statement kind @p kind for error messages ("sale upsert"), or "statement". */
+const char *fs_batch_stmt_name(unsigned kind);
 
 #endif

@@ -4,7 +4,6 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
-#include <sys/stat.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +15,7 @@
 #include "journal.h"
 #include "parse.h"
 #include "pg.h"
+#include "statedir.h"
 
 #define FS_PERSIST_BACKOFF_MIN_MS 100u
 #define FS_PERSIST_BACKOFF_MAX_MS 5000u
@@ -30,6 +30,7 @@ struct fs_persist_opts {
 	unsigned batch;
 	unsigned interval_ms;
 	bool once;
+	bool wait_journals; /* --wait-for-journals: a missing or empty state dir is waited for */
 };
 
 /* Log counters since the last log line (at most one per FS_PERSIST_LOG_MS). */
@@ -40,11 +41,17 @@ struct fs_persist_log {
 	uint64_t first_seq, last_seq;
 };
 
+/* Records read from one journal and the batch built from them. */
+struct fs_persist_buf {
+	struct fs_jrec *recs; /* --batch records */
+	struct fs_batch batch;
+};
+
 struct fs_persist {
 	struct fs_persist_opts o;
 	struct fs_pg *pg;
-	struct fs_batch batch;
-	struct fs_jrec *recs;
+	struct fs_persist_buf work; /* a worker journal's batch */
+	struct fs_persist_buf ctl;  /* the control journal's, written while work waits */
 	struct fs_journal_reader *rd[FS_JOURNAL_MAX];
 	uint64_t ckpt[FS_JOURNAL_MAX]; /* seq of the last committed record, from PostgreSQL */
 	uint64_t instance;             /* the state directory's identity (fs_journal_instance) */
@@ -112,7 +119,9 @@ static void fs_persist_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: flashsale-persist --state-dir DIR --pg URL [--node-id 1] [--batch 10000] "
-		"[--interval-ms 20] [--once]\n");
+		"[--interval-ms 20] [--once] [--wait-for-journals]\n"
+		"  DIR must hold a dataplane's journals (journal-*.fsj), unless --wait-for-journals:\n"
+		"  then it waits for them to appear.\n");
 }
 
 /* @return 0, 1 for --help, or -EINVAL after printing a one-line error. */
@@ -126,6 +135,7 @@ static int fs_persist_parse(int argc, char **argv, struct fs_persist_opts *o)
 		{"once", no_argument, NULL, 'o'},
 		{"pg", required_argument, NULL, 'p'},
 		{"state-dir", required_argument, NULL, 's'},
+		{"wait-for-journals", no_argument, NULL, 'w'},
 		{NULL, 0, NULL, 0},
 	};
 	uint64_t v;
@@ -168,6 +178,9 @@ static int fs_persist_parse(int argc, char **argv, struct fs_persist_opts *o)
 		case 's':
 			o->state_dir = optarg;
 			break;
+		case 'w':
+			o->wait_journals = true;
+			break;
 		default:
 			fprintf(stderr, "flashsale-persist: bad option %s\n", argv[optind - 1]);
 			return -EINVAL;
@@ -186,6 +199,59 @@ static int fs_persist_parse(int argc, char **argv, struct fs_persist_opts *o)
 		return -EINVAL;
 	}
 	return 0;
+}
+
+static int fs_persist_buf_init(struct fs_persist_buf *buf, unsigned cap)
+{
+	buf->recs = calloc(cap, sizeof(*buf->recs));
+	if (buf->recs == NULL)
+		return -ENOMEM;
+	return fs_batch_init(&buf->batch, cap);
+}
+
+/* NULL-safe members: after a failed or no init (calloc'd struct). */
+static void fs_persist_buf_fini(struct fs_persist_buf *buf)
+{
+	fs_batch_fini(&buf->batch);
+	free(buf->recs);
+	buf->recs = NULL;
+}
+
+/*
+ * The state directory must exist and hold journals (a mistyped --state-dir would otherwise be
+ * created and tailed forever with nothing in it), unless --wait-for-journals: then wait (logged
+ * once) until it does, or a stop is asked. @return 0, or 2 after a one-line error.
+ */
+static int fs_persist_check_dir(const struct fs_persist_opts *o)
+{
+	unsigned idx[FS_JOURNAL_MAX];
+	bool logged = false;
+	int n;
+
+	for (;;) {
+		n = fs_journal_list(o->state_dir, idx, FS_JOURNAL_MAX);
+		if (n > 0)
+			return 0;
+		if (n < 0 && n != -ENOENT) {
+			fprintf(stderr, "flashsale-persist: --state-dir %s: %s\n", o->state_dir,
+				strerror(-n));
+			return 2;
+		}
+		if (!o->wait_journals) {
+			fprintf(stderr,
+				"flashsale-persist: --state-dir %s: %s (a dataplane's --state-dir; "
+				"--wait-for-journals to wait for one)\n",
+				o->state_dir, n < 0 ? "no such directory" : "holds no journals");
+			return 2;
+		}
+		if (!logged)
+			fprintf(stderr, "flashsale-persist: waiting for journals in %s\n",
+				o->state_dir);
+		logged = true;
+		fs_persist_sleep(100);
+		if (fs_persist_stop)
+			return 0;
+	}
 }
 
 static void fs_persist_close_readers(struct fs_persist *p)
@@ -259,12 +325,13 @@ static void fs_persist_log_batch(struct fs_persist *p, const struct fs_batch *b,
 }
 
 /*
- * Read up to --batch records of journal @p j from where its reader stands and write them.
- * @return records committed (0: nothing new or journal unreadable), or -EIO on a database error.
+ * Read up to --batch records of journal @p j from where its reader stands into @p buf's batch.
+ * @return records in the batch (0: nothing new, or the journal is unreadable: *read_failed).
  */
-static int fs_persist_journal(struct fs_persist *p, unsigned j, bool *read_failed)
+static unsigned fs_persist_read(struct fs_persist *p, unsigned j, struct fs_persist_buf *buf,
+	bool *read_failed)
 {
-	struct fs_batch *b = &p->batch;
+	struct fs_batch *b = &buf->batch;
 	int n, i, rc;
 
 	if (p->rd[j] == NULL) {
@@ -276,7 +343,7 @@ static int fs_persist_journal(struct fs_persist *p, unsigned j, bool *read_faile
 			return 0;
 		}
 	}
-	n = fs_journal_read(p->rd[j], p->recs, p->o.batch);
+	n = fs_journal_read(p->rd[j], buf->recs, p->o.batch);
 	if (n < 0) {
 		fprintf(stderr, "flashsale-persist: journal %u: read: %s\n", j, strerror(-n));
 		fs_journal_reader_close(p->rd[j]);
@@ -284,36 +351,39 @@ static int fs_persist_journal(struct fs_persist *p, unsigned j, bool *read_faile
 		*read_failed = true;
 		return 0;
 	}
-	if (n == 0)
-		return 0;
-
 	fs_batch_reset(b, j);
 	for (i = 0; i < n; i++) {
-		rc = fs_batch_add(b, &p->recs[i]);
+		rc = fs_batch_add(b, &buf->recs[i]);
 		if (rc < 0) {
 			/* Cannot happen with a correct reader; write what came before it. */
 			fprintf(stderr,
 				"flashsale-persist: journal %u: record seq %" PRIu64 ": %s\n", j,
-				p->recs[i].seq, strerror(-rc));
+				buf->recs[i].seq, strerror(-rc));
 			*read_failed = true;
 			break;
 		}
 	}
-	if (b->records == 0 || b->first_seq != p->ckpt[j] + 1) {
-		if (b->records > 0)
-			fprintf(stderr,
-				"flashsale-persist: journal %u: reader at seq %" PRIu64
-				", checkpoint %" PRIu64 ": reopening\n",
-				j, b->first_seq, p->ckpt[j]);
+	if (b->records > 0 && b->first_seq != p->ckpt[j] + 1) {
+		fprintf(stderr,
+			"flashsale-persist: journal %u: reader at seq %" PRIu64
+			", checkpoint %" PRIu64 ": reopening\n",
+			j, b->first_seq, p->ckpt[j]);
+		fs_batch_reset(b, j);
+	}
+	if (b->records == 0 && n > 0) {
 		fs_journal_reader_close(p->rd[j]);
 		p->rd[j] = NULL;
 		*read_failed = true;
-		return 0;
 	}
-	rc = fs_pg_write_batch(p->pg, p->o.node_id, p->instance, b);
-	if (rc < 0)
+	return b->records;
+}
+
+/* Write batch @p b in one transaction. @return records committed, or -EIO. */
+static int fs_persist_write(struct fs_persist *p, const struct fs_batch *b)
+{
+	if (fs_pg_write_batch(p->pg, p->o.node_id, p->instance, b) < 0)
 		return -EIO;
-	p->ckpt[j] = b->last_seq;
+	p->ckpt[b->journal] = b->last_seq;
 	p->total_records += b->records;
 	p->total_inserted += fs_pg_last_inserted(p->pg);
 	p->backoff_ms = FS_PERSIST_BACKOFF_MIN_MS;
@@ -322,11 +392,55 @@ static int fs_persist_journal(struct fs_persist *p, unsigned j, bool *read_faile
 	return (int)b->records;
 }
 
-/* One pass over every journal, control journal first. @return records written, or -EIO. */
+/*
+ * Commit the control journal up to its end: batches until a read comes back short. Every record
+ * written before this call started is then committed.
+ * @return records committed, or -EIO.
+ */
+static int fs_persist_control(struct fs_persist *p, bool *read_failed)
+{
+	unsigned n;
+	int rc, total = 0;
+
+	do {
+		n = fs_persist_read(p, FS_JOURNAL_CONTROL, &p->ctl, read_failed);
+		if (n == 0)
+			break;
+		rc = fs_persist_write(p, &p->ctl.batch);
+		if (rc < 0)
+			return rc;
+		total += rc;
+	} while (n == p->o.batch && !fs_persist_stop);
+	return total;
+}
+
+/*
+ * One batch of worker journal @p j. An order's row takes its status from the sale's hold_ms
+ * (pg.c), so the sale's SALE and HOLD records must be committed first. The dataplane journals
+ * them before the sale takes claims, so every order read here has them in the control journal
+ * already: draining that journal after this read and before this write commits them, even when
+ * the sale was created after this pass began.
+ * @return records committed (0: nothing new or journal unreadable), or -EIO on a database error.
+ */
+static int fs_persist_journal(struct fs_persist *p, unsigned j, bool *read_failed)
+{
+	int rc, ctl;
+
+	if (fs_persist_read(p, j, &p->work, read_failed) == 0)
+		return 0;
+	ctl = fs_persist_control(p, read_failed);
+	if (ctl < 0)
+		return ctl;
+	rc = fs_persist_write(p, &p->work.batch);
+	return rc < 0 ? rc : rc + ctl;
+}
+
+/* One pass over every journal, the control journal first. @return records written, or -EIO. */
 static int fs_persist_pass(struct fs_persist *p, bool *read_failed)
 {
 	unsigned idx[FS_JOURNAL_MAX], order[FS_JOURNAL_MAX];
 	unsigned k, m = 0;
+	bool control = false;
 	int n, rc, total = 0;
 
 	n = fs_journal_list(p->o.state_dir, idx, FS_JOURNAL_MAX);
@@ -339,13 +453,17 @@ static int fs_persist_pass(struct fs_persist *p, bool *read_failed)
 		return 0;
 	}
 	p->dir_errno = 0;
-	for (k = 0; k < (unsigned)n; k++)
+	for (k = 0; k < (unsigned)n; k++) {
 		if (idx[k] == FS_JOURNAL_CONTROL)
+			control = true;
+		else if (idx[k] < FS_JOURNAL_MAX)
 			order[m++] = idx[k];
-	for (k = 0; k < (unsigned)n; k++)
-		if (idx[k] != FS_JOURNAL_CONTROL && idx[k] < FS_JOURNAL_MAX)
-			order[m++] = idx[k];
-
+	}
+	if (control) {
+		total = fs_persist_control(p, read_failed);
+		if (total < 0)
+			return total;
+	}
 	for (k = 0; k < m && !fs_persist_stop; k++) {
 		rc = fs_persist_journal(p, order[k], read_failed);
 		if (rc < 0)
@@ -432,6 +550,7 @@ int main(int argc, char **argv)
 {
 	struct fs_persist *p;
 	struct sigaction sa;
+	char why[512];
 	int rc;
 
 	p = calloc(1, sizeof(*p));
@@ -456,12 +575,16 @@ int main(int argc, char **argv)
 	sigaction(SIGALRM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	/* the journals' identity keys the checkpoints: the dataplane may not have made the dir yet */
-	if (mkdir(p->o.state_dir, 0755) != 0 && errno != EEXIST) {
-		fprintf(stderr, "flashsale-persist: %s: %s\n", p->o.state_dir, strerror(errno));
+	rc = fs_persist_check_dir(&p->o);
+	if (rc != 0 || fs_persist_stop)
+		goto out;
+	/* 0700 and its files 0600 (token keys in the control journal), or refused */
+	if (fs_statedir_secure(p->o.state_dir, why, sizeof(why)) != 0) {
+		fprintf(stderr, "flashsale-persist: %s\n", why);
 		rc = 1;
 		goto out;
 	}
+	/* the journals' identity keys the checkpoints */
 	rc = fs_journal_instance(p->o.state_dir, &p->instance);
 	if (rc != 0) {
 		fprintf(stderr, "flashsale-persist: %s/instance: %s\n", p->o.state_dir, strerror(-rc));
@@ -470,8 +593,8 @@ int main(int argc, char **argv)
 	}
 	p->backoff_ms = FS_PERSIST_BACKOFF_MIN_MS;
 	p->pg = fs_pg_new(p->o.pg_url);
-	p->recs = calloc(p->o.batch, sizeof(*p->recs));
-	if (p->pg == NULL || p->recs == NULL || fs_batch_init(&p->batch, p->o.batch) < 0) {
+	if (p->pg == NULL || fs_persist_buf_init(&p->work, p->o.batch) < 0 ||
+		fs_persist_buf_init(&p->ctl, p->o.batch) < 0) {
 		fprintf(stderr, "flashsale-persist: out of memory\n");
 		rc = 1;
 		goto out;
@@ -481,8 +604,8 @@ int main(int argc, char **argv)
 	fs_persist_log_exit(p);
 out:
 	fs_persist_close_readers(p);
-	fs_batch_fini(&p->batch);
-	free(p->recs);
+	fs_persist_buf_fini(&p->work);
+	fs_persist_buf_fini(&p->ctl);
 	fs_pg_free(p->pg);
 	free(p);
 	return rc;

@@ -9,6 +9,7 @@
 #include <libpq-fe.h>
 
 #include "pg.h"
+#include "pgconn.h"
 #include "schema_sql.h"
 
 #define FS_PG_COPY_CHUNK (1u << 20) /* bytes per PQputCopyData call */
@@ -26,13 +27,26 @@ static const char fs_pg_temp_sql[] =
 
 static const char fs_pg_copy_sql[] = "COPY orders_in (" FS_BATCH_COPY_COLUMNS ") FROM STDIN";
 
-/* DISTINCT ON: the same order twice in one batch (a journal re-read) must not fail the batch. */
+/*
+ * DISTINCT ON: the same order twice in one batch (a journal re-read) must not fail the batch.
+ * The sale's hold_ms decides the row: held until won_at + hold_ms, or sold (final) without holds
+ * or without a sales row. The rows inserted (not those already there) are counted per sale and
+ * node and announced on flashsale_orders (delivered at COMMIT): one notification per batch and
+ * sale, never one per row.
+ */
 static const char fs_pg_insert_sql[] =
-	"INSERT INTO orders (sale_id, order_id, user_id, node_id, won_at, status) "
-	"SELECT DISTINCT ON (sale_id, order_id) "
-	"sale_id, order_id, user_id, node_id, won_at, status "
-	"FROM orders_in ORDER BY sale_id, order_id "
-	"ON CONFLICT DO NOTHING";
+	"WITH ins AS ("
+	"INSERT INTO orders (sale_id, order_id, user_id, node_id, won_at, status, hold_until) "
+	"SELECT DISTINCT ON (i.sale_id, i.order_id) "
+	"i.sale_id, i.order_id, i.user_id, i.node_id, i.won_at, "
+	"CASE WHEN s.hold_ms > 0 THEN 'held' ELSE 'sold' END, "
+	"CASE WHEN s.hold_ms > 0 THEN i.won_at + s.hold_ms * interval '1 millisecond' END "
+	"FROM orders_in i LEFT JOIN sales s ON s.sale_id = i.sale_id "
+	"ORDER BY i.sale_id, i.order_id "
+	"ON CONFLICT DO NOTHING RETURNING sale_id, node_id) "
+	"SELECT count(*), pg_notify('flashsale_orders', json_build_object('sale', sale_id, "
+	"'node', node_id, 'orders', count(*))::text) "
+	"FROM ins GROUP BY sale_id, node_id";
 
 static const char fs_pg_checkpoint_sql[] =
 	"INSERT INTO persist_checkpoints (node_id, instance, journal, seq, updated_at) "
@@ -46,23 +60,7 @@ static const char fs_pg_load_sql[] =
 /* Record a one-line error: @p what, then libpq's message with newlines folded. */
 static void fs_pg_fail(struct fs_pg *pg, const char *what, const char *detail)
 {
-	size_t i;
-
-	snprintf(pg->err, sizeof(pg->err), "%s: %s", what,
-		detail != NULL && detail[0] != '\0' ? detail : "unknown error");
-	for (i = 0; pg->err[i] != '\0'; i++)
-		if (pg->err[i] == '\n' || pg->err[i] == '\r' || pg->err[i] == '\t')
-			pg->err[i] = ' ';
-	i = strlen(pg->err);
-	while (i > 0 && pg->err[i - 1] == ' ')
-		pg->err[--i] = '\0';
-}
-
-/* Server notices ("relation already exists, skipping") are expected: drop them. */
-static void fs_pg_notice(void *arg, const char *message)
-{
-	(void)arg;
-	(void)message;
+	fs_pgconn_error(pg->err, sizeof(pg->err), what, detail);
 }
 
 struct fs_pg *fs_pg_new(const char *url)
@@ -98,22 +96,11 @@ void fs_pg_disconnect(struct fs_pg *pg)
 
 int fs_pg_connect(struct fs_pg *pg)
 {
-	/*
-	 * Defaults first: the URL (expanded from dbname) overrides them if it sets them. TCP
-	 * keepalives and a 30 s TCP user timeout turn a silent network (a peer gone without a FIN
-	 * or RST) into a connection error, so the batch is retried on a new connection instead of
-	 * waiting forever; the checkpoint decides what was committed.
-	 */
-	static const char *const keys[] = {"connect_timeout", "application_name", "keepalives",
-		"keepalives_idle", "keepalives_interval", "keepalives_count", "tcp_user_timeout",
-		"dbname", NULL};
-	const char *vals[] = {"10", "flashsale-persist", "1", "10", "5", "3", "30000", pg->url, NULL};
-
 	pg->err[0] = '\0';
 	if (pg->conn != NULL) {
 		PQreset(pg->conn);
 	} else {
-		pg->conn = PQconnectdbParams(keys, vals, 1);
+		pg->conn = fs_pgconn_open(pg->url, "flashsale-persist", 10);
 		if (pg->conn == NULL) {
 			fs_pg_fail(pg, "connect", "out of memory");
 			return -ENOMEM;
@@ -124,7 +111,6 @@ int fs_pg_connect(struct fs_pg *pg)
 		fs_pg_disconnect(pg);
 		return -ECONNREFUSED;
 	}
-	PQsetNoticeProcessor(pg->conn, fs_pg_notice, NULL);
 	return 0;
 }
 
@@ -145,7 +131,7 @@ static int fs_pg_exec(struct fs_pg *pg, ExecStatusType want, const char *sql, in
 		res = PQexecParams(pg->conn, sql, n, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) != want) {
 		fs_pg_fail(pg, what,
-			res != NULL ? PQresultErrorMessage(res) : PQerrorMessage(pg->conn));
+			fs_pgconn_message(pg->conn, res));
 		rc = -EIO;
 	}
 	PQclear(res);
@@ -176,7 +162,7 @@ int fs_pg_load_checkpoints(struct fs_pg *pg, uint16_t node_id, uint64_t instance
 	res = PQexecParams(pg->conn, fs_pg_load_sql, 2, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		fs_pg_fail(pg, "checkpoints",
-			res != NULL ? PQresultErrorMessage(res) : PQerrorMessage(pg->conn));
+			fs_pgconn_message(pg->conn, res));
 		rc = -EIO;
 		goto out;
 	}
@@ -203,7 +189,7 @@ static int fs_pg_copy(struct fs_pg *pg, const struct fs_batch *b)
 	res = PQexec(pg->conn, fs_pg_copy_sql);
 	if (PQresultStatus(res) != PGRES_COPY_IN) {
 		fs_pg_fail(pg, "copy",
-			res != NULL ? PQresultErrorMessage(res) : PQerrorMessage(pg->conn));
+			fs_pgconn_message(pg->conn, res));
 		PQclear(res);
 		return -EIO;
 	}
@@ -248,18 +234,19 @@ static int fs_pg_copy(struct fs_pg *pg, const struct fs_batch *b)
 	return rc;
 }
 
-/* INSERT orders_in into orders; counts the rows actually inserted. */
+/* INSERT orders_in into orders; counts the rows actually inserted (one result row per sale). */
 static int fs_pg_insert(struct fs_pg *pg)
 {
 	PGresult *res = PQexec(pg->conn, fs_pg_insert_sql);
-	int rc = 0;
+	int i, rc = 0;
 
-	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		fs_pg_fail(pg, "insert",
-			res != NULL ? PQresultErrorMessage(res) : PQerrorMessage(pg->conn));
+			fs_pgconn_message(pg->conn, res));
 		rc = -EIO;
 	} else {
-		pg->inserted = strtoull(PQcmdTuples(res), NULL, 10);
+		for (i = 0; i < PQntuples(res); i++)
+			pg->inserted += strtoull(PQgetvalue(res, i, 0), NULL, 10);
 	}
 	PQclear(res);
 	return rc;
@@ -281,15 +268,7 @@ int fs_pg_write_batch(struct fs_pg *pg, uint16_t node_id, uint64_t instance,
 	rc = fs_pg_exec(pg, PGRES_COMMAND_OK, "BEGIN", 0, NULL, "begin");
 	if (rc < 0)
 		return rc;
-	if (b->orders > 0) {
-		rc = fs_pg_exec(pg, PGRES_COMMAND_OK, fs_pg_temp_sql, 0, NULL, "temp table");
-		if (rc == 0)
-			rc = fs_pg_copy(pg, b);
-		if (rc == 0)
-			rc = fs_pg_insert(pg);
-		if (rc < 0)
-			goto fail;
-	}
+	/* Sale statements first: orders of the same transaction see the sale's hold_ms. */
 	for (i = 0; i < b->n_stmts; i++) {
 		const struct fs_batch_stmt *st = &b->stmts[i];
 		const char *params[FS_BATCH_PARAMS];
@@ -298,7 +277,16 @@ int fs_pg_write_batch(struct fs_pg *pg, uint16_t node_id, uint64_t instance,
 		for (k = 0; k < st->nparams; k++)
 			params[k] = st->param[k];
 		rc = fs_pg_exec(pg, PGRES_COMMAND_OK, fs_batch_stmt_sql(st->kind), st->nparams,
-			params, st->kind == FS_BATCH_SALE_UPSERT ? "sale upsert" : "sale stop");
+			params, fs_batch_stmt_name(st->kind));
+		if (rc < 0)
+			goto fail;
+	}
+	if (b->orders > 0) {
+		rc = fs_pg_exec(pg, PGRES_COMMAND_OK, fs_pg_temp_sql, 0, NULL, "temp table");
+		if (rc == 0)
+			rc = fs_pg_copy(pg, b);
+		if (rc == 0)
+			rc = fs_pg_insert(pg);
 		if (rc < 0)
 			goto fail;
 	}

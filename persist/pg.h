@@ -8,7 +8,7 @@
 #include "journal.h"
 
 /*
- * The only libpq user (STYLE.md). One struct fs_pg per thread: nothing here is thread safe.
+ * libpq only in persist/pg*.c (STYLE.md). One struct fs_pg per thread: nothing here is thread safe.
  * Every function that fails leaves a one-line reason in fs_pg_error(); the caller then drops the
  * connection with fs_pg_disconnect() (or reconnects straight away with fs_pg_connect()) and
  * re-reads its checkpoints from PostgreSQL: after an error a transaction may or may not have
@@ -51,10 +51,14 @@ int fs_pg_load_checkpoints(struct fs_pg *pg, uint16_t node_id, uint64_t instance
 	uint64_t seq[FS_JOURNAL_MAX]);
 
 /**
- * Write batch @p b of node @p node_id in ONE transaction: COPY its order rows into orders_in,
- * INSERT them into orders (de-duplicated within the batch, ON CONFLICT DO NOTHING against rows
- * already there), run its sale statements in journal order, set the checkpoint of
- * (node_id, instance, b->journal) to b->last_seq, COMMIT. An empty batch is a no-op.
+ * Write batch @p b of node @p node_id in ONE transaction: run its sale statements in journal
+ * order, COPY its order rows into orders_in, INSERT them into orders (de-duplicated within the
+ * batch, ON CONFLICT DO NOTHING against rows already there; status 'held' with hold_until =
+ * won_at + sales.hold_ms when the sale has holds, else 'sold'), NOTIFY flashsale_orders once per
+ * sale and node with the rows inserted, set the checkpoint of (node_id, instance, b->journal) to
+ * b->last_seq, COMMIT. An empty batch is a no-op. The caller makes sure that the sales row (and
+ * its HOLD) of every order is committed first (flashsale-persist: the control journal is
+ * drained after a worker batch is read and before it is written).
  * @return 0 when committed; -EIO otherwise (the transaction may or may not have committed if
  *         the connection broke during COMMIT: reload the checkpoints).
  */

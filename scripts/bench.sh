@@ -15,11 +15,17 @@
 # source: never oversold, every unit sold). More: fsync, token (verification cost per claim),
 # flood (per-source limits during a 1-source and a 10M-source spoofed flood; needs --src-ips),
 # pcap (one worker saturated by net_pcap infinite_rx, generator taken away, against testpmd on the
-# same port), flood50 (honest claims during a line flood at 50x capacity, flashgen --line-rate).
+# same port), flood50 (honest claims during a line flood at 50x capacity, flashgen --line-rate),
+# sweep and pay (PostgreSQL, no DPDK: expiring FS_BENCH_SQL_ROWS due holds with
+# flashsale.expire_due, and paying as many orders through flashsale.pay from 8 connections, each
+# side by side with plain UPDATEs of the same rows).
 # Env: FS_BUILD_DIR (default build-release), FS_BENCH_WINDOW (2048), FS_BENCH_SCENARIOS (all:
-# "testpmd win soldout mix redis scale fsync token flood flood50 pcap"), FS_BENCH_REPEAT (3: extra
-# open/token runs), FS_BENCH_PREFIX (EAL file-prefix stem, fsbench: runs with different stems
-# coexist), FS_BENCH_FLOOD_RATE (200000/s), FS_BENCH_PCAP_S (3), FS_BENCH_FLOOD50_S (6).
+# "testpmd win soldout mix redis scale fsync token flood flood50 pcap sweep pay"),
+# FS_BENCH_REPEAT (3: extra open/token runs), FS_BENCH_PREFIX (EAL file-prefix stem, fsbench:
+# runs with different stems coexist), FS_BENCH_FLOOD_RATE (200000/s), FS_BENCH_PCAP_S (3),
+# FS_BENCH_FLOOD50_S (6), FS_BENCH_SQL_ROWS (1000000), FS_BENCH_SWEEP_BATCH (10000), PG_URL (a
+# PostgreSQL for sweep and pay, which create and drop a scratch database on it; default: a
+# throwaway server, fsync and synchronous_commit off).
 set -euo pipefail
 FS_LOG_TAG=bench
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -29,7 +35,7 @@ claims=${1:-2000000}
 window=${FS_BENCH_WINDOW:-2048}
 build=${FS_BUILD_DIR:-$FS_ROOT/build-release}
 case $build in /*) ;; *) build=$PWD/$build ;; esac
-scenarios=" ${FS_BENCH_SCENARIOS:-testpmd win soldout mix redis scale fsync token flood flood50 pcap} "
+scenarios=" ${FS_BENCH_SCENARIOS:-testpmd win soldout mix redis scale fsync token flood flood50 pcap sweep pay} "
 want() { [[ $scenarios == *" $1 "* ]]; }
 
 fs_is_root || fs_die "run as root (hugepages, DPDK)"
@@ -486,6 +492,124 @@ if want flood50; then
 	l_off=$(fs__kv "$fo" offered_per_s)
 	l_secs=$(awk -v s="$l_sent" -v d="$l_drop" -v o="$l_off" 'BEGIN { if (o > 0) printf "%.3f", (s + d) / o }')
 	notes+=("50x flood: line $(fs__kv "$fo" offered_per_s) frames/s = $(ratio "$l_off" "$cap")x the sold-out capacity $cap/s for ${l_secs}s; the port took $l_sent ($(awk -v a="$l_sent" -v s="$l_secs" 'BEGIN { if (s > 0) printf "%.0f", a / s }')/s = $(ratio "$(awk -v a="$l_sent" -v s="$l_secs" 'BEGIN { if (s > 0) printf "%.0f", a / s }')" "$cap")x capacity), the line dropped $l_drop (counted); flashsale-dp received $((rx1 - rx0)), answered $((tx1 - tx0)), its TX refused $((txd1 - txd0)) (the flood peer reads replies slower than it sends); honest: $(kv flood50 replies) of $claims answered; mbufs in use $mb0 -> $mb1")
+fi
+
+if want sweep || want pay; then
+	# The order lifecycle in PostgreSQL (issue 11). ROWS held orders of sale 1 in a fresh table,
+	# vacuumed and analysed, before each run; rates are rows / wall time of the run alone.
+	sql_rows=${FS_BENCH_SQL_ROWS:-1000000}
+	mkdir -p "$work/sql"
+	fs_pg_start "$work"
+	fs_pg_scratch "fs_bench_$$"
+	burl=$FS_DB_URL
+	bq() { psql -XAtq -v ON_ERROR_STOP=1 "$burl" -c "$1"; }
+	psql -XAtq -1 -v ON_ERROR_STOP=1 "$burl" -f "$FS_ROOT/persist/schema.sql" >/dev/null \
+		2>"$work/sql/schema.err" || fs_die "schema: $(tail -n 3 "$work/sql/schema.err")"
+	# sql_held AHEAD_S: the ROWS orders held until AHEAD_S seconds from now (negative: due).
+	sql_held() {
+		bq "TRUNCATE orders, stock_returns;
+			INSERT INTO sales (sale_id, stock, starts_at, ends_at, admission, hold_ms)
+			VALUES (1, $sql_rows, now(), now() + interval '1 h', 'open', 600000)
+			ON CONFLICT DO NOTHING;
+			INSERT INTO orders (sale_id, order_id, user_id, node_id, won_at, status, hold_until)
+			SELECT 1, g, g, 1, now(), 'held', now() + interval '1 s' * $1
+				+ interval '1 microsecond' * g FROM generate_series(1, $sql_rows) g" &&
+			bq "VACUUM ANALYZE orders" && bq "VACUUM ANALYZE stock_returns" && bq "CHECKPOINT" ||
+			fs_die "cannot make $sql_rows held orders"
+	}
+	# sql_time CMD...: run CMD, print its wall time in seconds.
+	sql_time() {
+		local t0 t1
+		t0=$(date +%s.%N)
+		"$@" || fs_die "failed: $*"
+		t1=$(date +%s.%N)
+		awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }'
+	}
+	# sql_count STATUS: orders of sale 1 with that status, and stock_returns rows.
+	sql_count() { bq "SELECT count(*) FROM orders WHERE status = '$1'; SELECT count(*) FROM stock_returns" | xargs; }
+	rate() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.0f", (s > 0 ? n / s : 0) }'; }
+fi
+
+if want sweep; then
+	batch=${FS_BENCH_SWEEP_BATCH:-10000}
+	calls=$((sql_rows / batch + 1))
+	fs_log "sweep: $sql_rows due holds, flashsale.expire_due($batch) x $calls"
+	sql_held -60
+	sweep_calls() {
+		local k
+		for ((k = 0; k < calls; k++)); do echo "SELECT flashsale.expire_due($batch);"; done |
+			psql -XAtq -v ON_ERROR_STOP=1 "$burl" >"$work/sql/sweep.out"
+	}
+	s_fn=$(sql_time sweep_calls)
+	got_fn="$(awk '{ n += $1 } END { print n + 0 }' "$work/sql/sweep.out") $(sql_count expired)"
+	fs_log "sweep: plain UPDATE + INSERT of the same rows, one statement"
+	sql_held -60
+	plain_expire() {
+		bq "WITH upd AS (UPDATE orders SET status = 'expired', settled_at = clock_timestamp()
+			WHERE status = 'held' AND hold_until <= clock_timestamp()
+			RETURNING sale_id, order_id, node_id, user_id)
+			INSERT INTO stock_returns (sale_id, order_id, node_id, user_id, reason)
+			SELECT sale_id, order_id, node_id, user_id, 'expired' FROM upd"
+	}
+	s_plain=$(sql_time plain_expire)
+	got_plain=$(sql_count expired)
+	fs_log "sweep: plain UPDATE + INSERT in batches of $batch (order id ranges)"
+	sql_held -60
+	plain_batches() {
+		local k
+		for ((k = 0; k < sql_rows; k += batch)); do
+			echo "WITH upd AS (UPDATE orders SET status = 'expired', settled_at = clock_timestamp()
+				WHERE sale_id = 1 AND order_id > $k AND order_id <= $((k + batch))
+				AND status = 'held' AND hold_until <= clock_timestamp()
+				RETURNING sale_id, order_id, node_id, user_id)
+				INSERT INTO stock_returns (sale_id, order_id, node_id, user_id, reason)
+				SELECT sale_id, order_id, node_id, user_id, 'expired' FROM upd;"
+		done | psql -XAtq -v ON_ERROR_STOP=1 "$burl" >/dev/null
+	}
+	s_batch=$(sql_time plain_batches)
+	got_batch=$(sql_count expired)
+	want3="$sql_rows $sql_rows $sql_rows"
+	[ "$got_fn" = "$want3" ] && [ "$got_plain" = "$sql_rows $sql_rows" ] &&
+		[ "$got_batch" = "$sql_rows $sql_rows" ] ||
+		fs_die "sweep: rows expired/returned: expire_due $got_fn, plain $got_plain, batches $got_batch"
+	notes+=("sweep: $sql_rows due holds: flashsale.expire_due($batch) x $calls: ${s_fn}s = $(rate "$sql_rows" "$s_fn") rows/s; plain UPDATE + INSERT, one statement: ${s_plain}s = $(rate "$sql_rows" "$s_plain") rows/s; plain, $batch per statement: ${s_batch}s = $(rate "$sql_rows" "$s_batch") rows/s (expire_due / plain batches: $(ratio "$s_batch" "$s_fn"))")
+fi
+
+if want pay; then
+	pgbench=$(fs__pg_bin)/pgbench
+	per=$((sql_rows / 8))
+	# pay_run NAME SQL: 8 connections (pgbench, 2 threads, prepared statements) run SQL per
+	# transaction, $per each; every order id comes once from the sequence bench_pay. Prints
+	# payments/s.
+	bq "SET client_min_messages = warning; CREATE SEQUENCE IF NOT EXISTS bench_pay"
+	pay_run() {
+		bq "ALTER SEQUENCE bench_pay RESTART" &&
+			printf '%s\n' "$2" >"$work/sql/$1.sql" &&
+			"$pgbench" -n -M prepared -c 8 -j 2 -t "$per" -f "$work/sql/$1.sql" "$burl" \
+				>"$work/sql/$1.out" 2>&1 ||
+			fs_die "pgbench $1: $(tail -n 3 "$work/sql/$1.out")"
+		sed -n 's/^tps = \([0-9.]*\).*without initial connection time.*/\1/p' \
+			"$work/sql/$1.out" | awk '{ printf "%.0f", $1 }'
+	}
+	fs_log "pay: $((per * 8)) orders through flashsale.pay from 8 connections"
+	sql_held 3600
+	p_fn=$(pay_run pay "SELECT flashsale.pay(1, nextval('bench_pay'));")
+	got_fn=$(sql_count paid)
+	fs_log "pay: the same with flashsale.notify_outcomes = off (no notification per payment)"
+	sql_held 3600
+	p_quiet=$(PGOPTIONS="-c flashsale.notify_outcomes=off" pay_run quiet \
+		"SELECT flashsale.pay(1, nextval('bench_pay'));")
+	got_quiet=$(sql_count paid)
+	fs_log "pay: plain UPDATE of the same rows from 8 connections"
+	sql_held 3600
+	p_plain=$(pay_run plain "UPDATE orders SET status = 'paid', settled_at = clock_timestamp()
+		WHERE sale_id = 1 AND order_id = (SELECT nextval('bench_pay')) AND status = 'held'
+		AND hold_until > clock_timestamp();")
+	got_plain=$(sql_count paid)
+	[ "$got_fn" = "$((per * 8)) 0" ] && [ "$got_quiet" = "$((per * 8)) 0" ] &&
+		[ "$got_plain" = "$((per * 8)) 0" ] ||
+		fs_die "pay: rows paid: flashsale.pay $got_fn, without notifications $got_quiet, plain $got_plain (want $((per * 8)) 0)"
+	notes+=("pay: $((per * 8)) held orders, 8 connections (pgbench -M prepared -c 8 -j 2, one payment per transaction): flashsale.pay ${p_fn}/s, with flashsale.notify_outcomes=off ${p_quiet}/s; plain UPDATE ${p_plain}/s (flashsale.pay / plain: $(ratio "$p_fn" "$p_plain"), without notifications: $(ratio "$p_quiet" "$p_plain"))")
 fi
 
 r2=$(kv win claims_per_s)

@@ -1,7 +1,8 @@
 # Shared shell steps for demo.sh, test.sh, bench.sh and the integration tests (sourced, bash only).
 #
 # Set-up:   fs_deps, fs_build DIR [release|debug] [MESON_OPTS...], fs_hugepages
-# Services: fs_redis_start DIR, fs_pg_start DIR (REDIS_URL / PG_URL: used as given when set)
+# Services: fs_redis_start DIR, fs_pg_start DIR (REDIS_URL / PG_URL: used as given when set),
+#           fs_pg_scratch DB (a database dropped on exit: FS_DB_URL), fs_url_with_db URL DB
 # Helpers:  fs_cleanup_add CMD, fs_wait_line FILE PATTERN TIMEOUT [PID], fs_free_port, fs_stop PID [S]
 # The stack (the demo path, shared with tests/integration/e2e.sh):
 #           fs_stack_start DIR, fs_sale_run DIR, fs_stack_settle DIR, fs_report, fs_checks FORMAT
@@ -10,7 +11,7 @@
 FS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 FS_DEBIAN_PACKAGES=(dpdk dpdk-dev libdpdk-dev libhiredis-dev libpq-dev libcriterion-dev libsodium-dev
 	libpcap-dev libjson-c-dev redis-server postgresql meson ninja-build pkg-config clang python3
-	iproute2)
+	iproute2 strace)
 FS_CLEANUP=()
 : "${FS_LOG_TAG:=flashsale}"
 
@@ -235,6 +236,30 @@ fs_pg_start() {
 	export PG_URL="postgresql://postgres@127.0.0.1:$port/postgres"
 	FS_PG_OWN=1
 	fs_log "PostgreSQL (throwaway) at $PG_URL, pid $pid"
+}
+
+# fs_url_with_db URL DB: the PostgreSQL URL (or conninfo string) URL naming database DB instead.
+fs_url_with_db() {
+	local url=$1 db=$2 query= rest
+	case "$url" in
+	postgres://* | postgresql://*)
+		case "$url" in *\?*) query="?${url#*\?}"; url=${url%%\?*} ;; esac
+		rest=${url#*://}
+		case "$rest" in */*) rest=${rest%%/*} ;; esac
+		echo "${url%%://*}://$rest/$db$query"
+		;;
+	*) echo "$url dbname=$db" ;;
+	esac
+}
+
+# fs_pg_scratch DB: create database DB on PG_URL's server, dropped on exit (connections left to
+# it are ended), and set FS_DB_URL to its URL. Dies (fs_die) when it cannot.
+fs_pg_scratch() {
+	local db=$1 err
+	err=$(psql -qAt "$PG_URL" -c "CREATE DATABASE $db" 2>&1 >/dev/null) ||
+		fs_die "cannot create a scratch database: $(head -n 1 <<<"$err")"
+	fs_cleanup_add "psql -qAt '$PG_URL' -c 'DROP DATABASE IF EXISTS $db WITH (FORCE)' >/dev/null 2>&1"
+	FS_DB_URL=$(fs_url_with_db "$PG_URL" "$db")
 }
 
 # fs_sql SQL: run SQL against PG_URL, print unaligned tuples only.

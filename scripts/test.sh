@@ -48,7 +48,14 @@ for b in "${dirs[@]}"; do
 done
 suites=()
 for s in unit integration fault; do suites+=(--suite "$s"); done
-[ ${#only[@]} -eq 0 ] || suites=("${only[@]}")
+if [ ${#only[@]} -ne 0 ]; then
+	# meson test NAME with an unknown NAME runs nothing and exits 0: refuse it instead
+	known=$(meson test -C "$build" --list 2>/dev/null | sed 's/.* \/ //')
+	for t in "${only[@]}"; do
+		grep -qxF "$t" <<<"$known" || fs_die "no test named '$t' (meson test -C $build --list)"
+	done
+	suites=("${only[@]}")
+fi
 meson_rc=0
 # Suites that have no test yet select nothing: meson then runs the others.
 # shellcheck disable=SC2086

@@ -4,7 +4,8 @@
 #          ft_need_built PROG..., ft_need_stack (what fs_stack_start needs)
 # TAP:     ft_plan N, ft_ok STATUS NAME [DIAG], ft_tap OK NAME [DETAIL...], ft_skip COUNT REASON,
 #          ft_skip_rest REASON, ft_fail_rest NAME, ft_setup_failed MSG (counters: N_TESTS, T, FAILS)
-# Output:  ft_val OUTPUT KEY; ft_won_missing FILE SALE (WONs with no row in orders)
+# Output:  ft_val OUTPUT KEY; ft_won_missing FILE SALE (WONs with no row in orders);
+#          ft_expect_exit CODE DESC CMD... (a test of a command's exit code)
 # Programs: ft_dp_start PREFIX LOG ARG... (flashsale-dp, stopped on exit), ft_dp_start_ok (a test),
 #          ft_persist_start STATE_DIR LOG NODE
 # Set FS_LOG_TAG before sourcing, FS_BUILD after (each script has its own default).
@@ -88,6 +89,20 @@ ft_fail_rest() { while [ "$T" -lt "$N_TESTS" ]; do ft_ok 1 "$1"; done; }
 ft_setup_failed() {
 	echo "# set-up failed: $1" | head -n 20
 	ft_fail_rest "not run (set-up failed)"
+}
+
+# ft_expect_exit CODE DESCRIPTION CMD...: the test "DESCRIPTION (exit CODE)": CMD exits with CODE
+# (and, with FT_ONE_LINE=1, prints exactly one line, stdout and stderr together). Its output is
+# left in FT_OUT.
+ft_expect_exit() {
+	local want=$1 desc=$2 rc ok
+	shift 2
+	FT_OUT=$("$@" 2>&1)
+	rc=$?
+	ok=$([ "$rc" -eq "$want" ] && echo 0 || echo 1)
+	if [ "${FT_ONE_LINE:-0}" = 1 ] && [ "$(printf '%s\n' "$FT_OUT" | wc -l)" -ne 1 ]; then ok=1; fi
+	ft_ok "$ok" "$desc (exit $want$([ "${FT_ONE_LINE:-0}" = 1 ] && echo ', one line'))" \
+		"exit $rc: $FT_OUT"
 }
 
 # ft_val OUTPUT KEY: the value of the first KEY=... line of OUTPUT.

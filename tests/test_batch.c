@@ -283,3 +283,44 @@ Test(batch, full_of_longest_rows)
 	cr_assert_eq(b.copy[b.copy_len - 1], '\n');
 	fs_batch_fini(&b);
 }
+
+Test(batch, hold_and_release)
+{
+	struct fs_batch b;
+	struct fs_jrec r;
+
+	cr_assert_eq(fs_batch_init(&b, 8), 0);
+	fs_batch_reset(&b, 255);
+	memset(&r, 0, sizeof(r));
+	r.seq = 1;
+	r.type = FS_JREC_HOLD;
+	r.sale_id = 42;
+	r.body.hold.hold_ms = FS_BATCH_HOLD_MS_MAX;
+	cr_assert_eq(fs_batch_add(&b, &r), 0);
+	cr_assert_eq(b.n_stmts, 1);
+	cr_assert_eq(b.stmts[0].kind, FS_BATCH_SALE_HOLD);
+	cr_assert_eq(b.stmts[0].nparams, 2);
+	cr_assert_str_eq(b.stmts[0].param[0], "42");
+	cr_assert_str_eq(b.stmts[0].param[1], "604800000");
+	cr_assert_not_null(strstr(fs_batch_stmt_sql(FS_BATCH_SALE_HOLD), "hold_ms = $2"));
+	cr_assert_str_eq(fs_batch_stmt_name(FS_BATCH_SALE_HOLD), "sale hold");
+	cr_assert_str_eq(fs_batch_stmt_name(FS_BATCH_STMT_KINDS), "statement");
+
+	/* Longer than the schema allows: refused, nothing added (PostgreSQL would fail the batch). */
+	r.seq = 2;
+	r.body.hold.hold_ms = FS_BATCH_HOLD_MS_MAX + 1;
+	cr_assert_eq(fs_batch_add(&b, &r), -EINVAL);
+	cr_assert_eq(b.records, 1);
+	cr_assert_eq(b.n_stmts, 1);
+
+	/* RELEASE: nothing for PostgreSQL but the checkpoint. */
+	r.type = FS_JREC_RELEASE;
+	r.body.release.order_id = 7;
+	r.body.release.user_id = 8;
+	cr_assert_eq(fs_batch_add(&b, &r), 0);
+	cr_assert_eq(b.records, 2);
+	cr_assert_eq(b.last_seq, 2);
+	cr_assert_eq(b.n_stmts, 1);
+	cr_assert_eq(b.orders, 0);
+	fs_batch_fini(&b);
+}

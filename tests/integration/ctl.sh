@@ -19,14 +19,7 @@ KEY=000102030405060708090a0b0c0d0e0f
 
 ft_plan 48
 # expect_exit CODE DESCRIPTION CMD...: the command exits with CODE
-expect_exit() {
-	local want=$1 desc=$2 out rc
-	shift 2
-	out=$("$@" 2>&1)
-	rc=$?
-	[ "$rc" -eq "$want" ]
-	ft_ok $? "$desc (exit $want)" "exit $rc: $out"
-}
+expect_exit() { ft_expect_exit "$@"; }
 
 if [ ! -x "$CTL" ] || [ ! -x "$CLAIM" ]; then
 	ft_skip_rest "flashctl/flashclaim not built in $FS_BUILD"

@@ -15,36 +15,17 @@ FS_BUILD=$(cd "${FS_BUILD:-$SRC/build}" 2>/dev/null && pwd) || ft_skip_all "no b
 PERSIST=$FS_BUILD/persist/flashsale-persist
 TMP=$(mktemp -d /tmp/fs-persist-test.XXXXXX)
 fs_cleanup_add "rm -rf '$TMP'"
-DB=fs_persist_t$$
-ADMIN_URL=
 PID= # the persist running in the background, if any
 # shellcheck disable=SC2016 # expanded when the clean-up runs
 fs_cleanup_add 'fs_stop "$PID" 5'
-
-# URL of database $2 on the server of URL/conninfo $1.
-url_with_db() {
-	local url=$1 db=$2 query= rest
-	case "$url" in
-	postgres://* | postgresql://*)
-		case "$url" in *\?*) query="?${url#*\?}"; url=${url%%\?*} ;; esac
-		rest=${url#*://}
-		case "$rest" in */*) rest=${rest%%/*} ;; esac
-		echo "${url%%://*}://$rest/$db$query"
-		;;
-	*) echo "$url dbname=$db" ;;
-	esac
-}
 
 ft_need_built persist/flashsale-persist
 # A PostgreSQL that is set (PG_URL) or can be started but does not work is a failure, not a skip.
 bail() { echo "Bail out! $*"; }
 FS_DIE_HOOK=bail
 fs_pg_start "$TMP"
-ADMIN_URL=$PG_URL
-psql -qAt "$ADMIN_URL" -c "CREATE DATABASE $DB" >/dev/null 2>"$TMP/psql.err" ||
-	fs_die "cannot create a scratch database: $(head -1 "$TMP/psql.err")"
-fs_cleanup_add "psql -qAt '$ADMIN_URL' -c 'DROP DATABASE IF EXISTS $DB' >/dev/null 2>&1"
-URL=$(url_with_db "$PG_URL" "$DB")
+fs_pg_scratch "fs_persist_t$$"
+URL=$FS_DB_URL
 q() { psql -qAt "$URL" -c "$1"; }
 
 JW=$FS_BUILD/tests/integration/persist_jwrite
@@ -59,7 +40,7 @@ if [ ! -x "$JW" ]; then
 	fi
 fi
 
-ft_plan 17
+ft_plan 24
 ok() { ft_ok "$@"; }
 STATE=$TMP/state
 mkdir -p "$STATE"
@@ -70,15 +51,24 @@ persist_once() {
 		>"$TMP/out" 2>"$TMP/err"
 }
 
-# 1-2: usage errors exit 2 with one line; --once on an empty state directory exits 0.
+# 1-3: usage errors exit 2 with one line; a state directory that holds no journals, or does not
+# exist (a mistyped --state-dir), is refused the same way (issue 9: it was created, "ready" was
+# printed and --once exited 0 having done nothing).
 "$PERSIST" --state-dir "$STATE" --batch 0 --pg "$URL" >/dev/null 2>"$TMP/err"
 rc=$?
 ok $((rc == 2 && $(wc -l <"$TMP/err") == 1 ? 0 : 1)) "bad --batch: exit 2, one line" "rc=$rc"
 persist_once
 rc=$?
-grep -qx "flashsale-persist ready" "$TMP/out"
-ok $((rc == 0 && $? == 0 ? 0 : 1)) "--once on an empty state dir exits 0 and prints ready" \
-	"rc=$rc stdout: $(head -c 300 "$TMP/out")"
+grep -q "ready" "$TMP/out"
+ok $((rc == 2 && $? == 1 && $(wc -l <"$TMP/err") == 1 ? 0 : 1)) \
+	"--once on a state dir without journals: refused, exit 2, one line, not ready" \
+	"rc=$rc stdout: $(head -c 300 "$TMP/out") stderr: $(head -c 300 "$TMP/err")"
+timeout 60 "$PERSIST" --state-dir "$TMP/mistyped" --pg "$URL" --once >"$TMP/out" 2>"$TMP/err"
+rc=$?
+made=$([ -e "$TMP/mistyped" ] && echo 1 || echo 0)
+ok $((rc == 2 && made == 0 && $(wc -l <"$TMP/err") == 1 ? 0 : 1)) \
+	"a --state-dir that does not exist: refused, exit 2, one line, not created" \
+	"rc=$rc created=$made $(cat "$TMP/err")"
 
 # 3-6: a sale, a lease, N orders over two journals (one journal writes every order twice).
 NOW=$(date +%s%3N)
@@ -97,11 +87,13 @@ ck=$(q "SELECT string_agg(journal || ':' || seq, ' ' ORDER BY journal) FROM pers
 ok $([ "$ck" = "0:6000 1:8000 255:2" ] && echo 0 || echo 1) "checkpoints at each journal's end" "$ck"
 
 # 7-8: the rows carry the journal's values; the sale row is there, STOP moves ends_at.
+# (a sale without holds: its orders are final when won, 'sold', no hold_until)
 bad=$(q "SELECT count(*) FROM orders WHERE sale_id <> 42 OR order_id >= 0 OR node_id <> 1
-	OR status <> 'held' OR won_at < now() - interval '1 hour' OR won_at > now()
+	OR status <> 'sold' OR hold_until IS NOT NULL OR settled_at IS NOT NULL
+	OR won_at < now() - interval '1 hour' OR won_at > now()
 	OR NOT (user_id BETWEEN 1000 AND 6999 OR user_id >= 18446744073709547615)")
 max=$(q "SELECT max(user_id) FROM orders")
-ok $((bad == 0 ? 0 : 1)) "order rows match the journal (u64 ids, won_at, held)" "bad=$bad max=$max"
+ok $((bad == 0 ? 0 : 1)) "order rows match the journal (u64 ids, won_at, sold)" "bad=$bad max=$max"
 "$JW" "$STATE" stop 42 >/dev/null && persist_once
 sale=$(q "SELECT stock || ' ' || admission || ' ' || (ends_at < starts_at + interval '1 hour')
 	FROM sales WHERE sale_id = 42")
@@ -180,6 +172,68 @@ ok $((rc == 0 ? 0 : 1)) "SIGTERM: exit 0 within 15 s" "rc=$rc"
 ck=$(q "SELECT string_agg(journal || ':' || seq, ' ' ORDER BY journal) FROM persist_checkpoints")
 ok $([ "$ck" = "0:7000 1:8000 2:$M 3:2000 255:3" ] && echo 0 || echo 1) \
 	"final checkpoints" "$ck"
+
+# 19-21: --wait-for-journals waits for a state directory to appear and hold journals, then works.
+W=$TMP/later
+timeout 120 "$PERSIST" --state-dir "$W" --pg "$URL" --once --wait-for-journals --node-id 9 \
+	>"$TMP/out" 2>"$TMP/err" &
+PID=$!
+sleep 1
+kill -0 "$PID" 2>/dev/null && ! grep -q ready "$TMP/out" && [ ! -e "$W" ] &&
+	[ "$(grep -c "waiting for journals in $W" "$TMP/err")" -eq 1 ]
+ok $? "--wait-for-journals on a missing dir: waits (logged once), creates nothing" \
+	"$(cat "$TMP/err")"
+mkdir -p "$W"
+sleep 0.5
+kill -0 "$PID" 2>/dev/null
+ok $? "... and on the directory while it holds no journal"
+"$JW" "$W" sale 43 10 "$NOW" $((NOW + 3600000)) >/dev/null
+wait "$PID"
+rc=$?
+PID=
+sale=$(q "SELECT stock FROM sales WHERE sale_id = 43")
+ok $((rc == 0 && sale == 10 ? 0 : 1)) "... then drains the journals once they appear (--once: exit 0)" \
+	"rc=$rc sale 43 stock '$sale' $(tail -2 "$TMP/err")"
+
+# 22: holds. A sale with a hold time (SALE then HOLD, as the dataplane journals them): its orders
+# are held until won_at + hold_ms; a sale without: sold. The sale's hold_ms is in sales.
+NOW=$(date +%s%3N)
+"$JW" "$STATE" sale 53 100 "$NOW" $((NOW + 3600000)) >/dev/null &&
+	"$JW" "$STATE" hold 53 90000 >/dev/null &&
+	"$JW" "$STATE" sale 54 100 "$NOW" $((NOW + 3600000)) >/dev/null &&
+	"$JW" "$STATE" orders 5 53 50 700000 >/dev/null &&
+	"$JW" "$STATE" orders 6 54 50 800000 >/dev/null && persist_once
+rc=$?
+got=$(q "SELECT string_agg(sale_id || ':' || hold_ms, ' ' ORDER BY sale_id) FROM sales
+	WHERE sale_id IN (42, 53, 54);
+	SELECT sale_id || ':' || status || ':' || count(*) FROM orders
+	WHERE sale_id IN (53, 54) AND settled_at IS NULL AND (status = 'held' AND
+		hold_until = won_at + interval '90 s' OR status = 'sold' AND hold_until IS NULL)
+	GROUP BY sale_id, status ORDER BY sale_id" | xargs)
+ok $([ $rc = 0 ] && [ "$got" = "42:0 53:90000 54:0 53:held:50 54:sold:50" ] && echo 0 || echo 1) \
+	"hold sale: 50 orders held until won_at + 90 s, hold-less sale: 50 sold" "rc=$rc $got"
+
+# 23: the control journal is committed before a worker batch that needs it: 40 records ahead of
+# a sale's SALE and HOLD, read 16 at a time, used to leave that sale's first orders 'sold' (the
+# worker batch was written after one control batch, before the sale's row existed).
+for i in $(seq 40); do "$JW" "$STATE" lease 42 1 >/dev/null || break; done
+"$JW" "$STATE" sale 55 100 "$NOW" $((NOW + 3600000)) >/dev/null &&
+	"$JW" "$STATE" hold 55 30000 >/dev/null &&
+	"$JW" "$STATE" orders 7 55 50 900000 >/dev/null && persist_once --batch 16
+rc=$?
+got=$(q "SELECT status || ':' || count(*) FROM orders WHERE sale_id = 55 GROUP BY status" | xargs)
+ok $([ $rc = 0 ] && [ "$got" = "held:50" ] && echo 0 || echo 1) \
+	"orders behind 40 control records (--batch 16): all held" "rc=$rc $got"
+
+# 24: RELEASE (an order released on the dataplane): only the checkpoint moves.
+before=$(q "SELECT seq FROM persist_checkpoints WHERE node_id = 1 AND journal = 255")
+oid=$(q "SELECT order_id FROM orders WHERE sale_id = 53 ORDER BY order_id LIMIT 1")
+"$JW" "$STATE" release 53 "$oid" 700000 >/dev/null && persist_once
+rc=$?
+got=$(q "SELECT seq - $before FROM persist_checkpoints WHERE node_id = 1 AND journal = 255;
+	SELECT count(*) FROM orders WHERE sale_id = 53 AND status = 'held'" | xargs)
+ok $([ $rc = 0 ] && [ "$got" = "1 50" ] && echo 0 || echo 1) \
+	"RELEASE record: control checkpoint +1, the order untouched" "rc=$rc $got"
 
 [ "$T" -eq "$N_TESTS" ] || echo "# planned $N_TESTS, ran $T"
 exit $((FAILS > 0 ? 1 : 0))

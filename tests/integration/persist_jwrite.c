@@ -12,6 +12,8 @@
  * persist_jwrite DIR sale SALE STOCK START_MS END_MS [NODE]    control journal: SALE record
  * persist_jwrite DIR stop SALE [NODE]                          control journal: STOP record
  * persist_jwrite DIR lease SALE UNITS [NODE]                   control journal: LEASE record
+ * persist_jwrite DIR hold SALE HOLD_MS [NODE]                  control journal: HOLD record
+ * persist_jwrite DIR release SALE ORDER USER [NODE]            control journal: RELEASE record
  * persist_jwrite DIR orders JOURNAL SALE COUNT USER_BASE [REPEAT [NODE]]
  *     COUNT ORDER records for users USER_BASE.. (wrapping at 2^64), each appended REPEAT times
  *     in a row (REPEAT 2: the same order twice, as a re-read would give), order id
@@ -59,7 +61,7 @@ int main(int argc, char **argv)
 	int rc = 0;
 
 	if (argc < 4) {
-		fprintf(stderr, "usage: persist_jwrite DIR sale|stop|lease|orders ...\n");
+		fprintf(stderr, "usage: persist_jwrite DIR sale|stop|lease|hold|release|orders ...\n");
 		return 2;
 	}
 	cmd = argv[2];
@@ -84,6 +86,19 @@ int main(int argc, char **argv)
 		r.body.lease.units = jw_num(argv[4]);
 		if (argc == 6)
 			r.node_id = (uint16_t)jw_num(argv[5]);
+	} else if (strcmp(cmd, "hold") == 0 && (argc == 5 || argc == 6)) {
+		r.type = FS_JREC_HOLD;
+		r.sale_id = (uint32_t)jw_num(argv[3]);
+		r.body.hold.hold_ms = (uint32_t)jw_num(argv[4]);
+		if (argc == 6)
+			r.node_id = (uint16_t)jw_num(argv[5]);
+	} else if (strcmp(cmd, "release") == 0 && (argc == 6 || argc == 7)) {
+		r.type = FS_JREC_RELEASE;
+		r.sale_id = (uint32_t)jw_num(argv[3]);
+		r.body.release.order_id = jw_num(argv[4]);
+		r.body.release.user_id = jw_num(argv[5]);
+		if (argc == 7)
+			r.node_id = (uint16_t)jw_num(argv[6]);
 	} else if (strcmp(cmd, "orders") == 0 && argc >= 7 && argc <= 9) {
 		index = (unsigned)jw_num(argv[3]);
 		if (index >= FS_JOURNAL_CONTROL) {
