@@ -1,6 +1,5 @@
 /* Unit tests of claim.c: every status path of fs_claim, and one unit per user across workers. */
 #include <errno.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
@@ -14,6 +13,7 @@
 #include <sodium.h>
 
 #include "claim.h"
+#include "testutil.h"
 
 #define NODE 3
 #define N_WORKERS 8
@@ -24,14 +24,6 @@ static struct fs_sale_table tab;
 static struct fs_journal *jr[N_WORKERS];
 static uint64_t cnt[N_WORKERS][FS_CNT__COUNT];
 static int64_t tok_now; /* token_claim()'s clock */
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
 
 static void setup(void)
 {
@@ -51,7 +43,7 @@ static void teardown(void)
 	for (unsigned i = 0; i < N_WORKERS; i++)
 		fs_journal_close(jr[i]);
 	fs_sale_table_fini(&tab);
-	nftw(tmpdir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	fs_test_rmtree(tmpdir);
 }
 
 TestSuite(claim, .init = setup, .fini = teardown);

@@ -3,7 +3,6 @@
  * Built with AddressSanitizer (tests/meson.build): a reader that touched a freed sale fails.
  */
 #include <errno.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,20 +17,13 @@
 #include "claim.h"
 #include "journal.h"
 #include "sale.h"
+#include "testutil.h"
 
 #define NODE 3
 #define N_WORKERS 2
 
 static char tmpdir[64];
 static struct fs_sale_table tab;
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
 
 static void setup(void)
 {
@@ -43,7 +35,7 @@ static void setup(void)
 static void teardown(void)
 {
 	fs_sale_table_fini(&tab);
-	nftw(tmpdir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	fs_test_rmtree(tmpdir);
 }
 
 TestSuite(sale, .init = setup, .fini = teardown);

@@ -63,8 +63,7 @@ fs_cleanup_add umount_all
 mount -t tmpfs -o size=56m,mode=0755 "fs-diskfull-$$" "$full" || fs_die "cannot mount a tmpfs on $full"
 fs_cleanup_add "rm -rf /var/run/dpdk/${TAG}*; rm -f /dev/hugepages/${TAG}*map_*"
 
-tel() { echo "$1" | timeout 10 dpdk-telemetry.py -f "$PREFIX" 2>/dev/null; }
-json_num() { grep -oE "\"$2\": *[0-9]+" <<<"$1" | head -n 1 | grep -oE '[0-9]+$'; }
+tel() { ft_tel "$PREFIX" "$1"; }
 # journal_records DIR SALE: valid-looking order records (magic "FSJ1") of SALE in worker journal
 # 0's segments.
 journal_records() {
@@ -84,7 +83,7 @@ print(n)
 PY
 }
 # status SALE KEY: one field of /flashsale/sale/status,SALE.
-status() { json_num "$(tel "/flashsale/sale/status,$1")" "$2"; }
+status() { ft_json_num "$(tel "/flashsale/sale/status,$1")" "$2"; }
 # gen PORT_SOCKET TAG ARG...: flashgen on a memif client of PORT_SOCKET, output in $work/TAG.out.
 gen() {
 	local sock=$1 tag=$2
@@ -126,7 +125,7 @@ fs_cleanup_add 'fs_stop "$GEN_PID" 5'
 # Wait for the first segment to fill and RETRY to be answered for a while.
 errs=0
 for ((i = 0; i < 300; i++)); do
-	errs=$(json_num "$(tel /flashsale/stats)" journal_errors)
+	errs=$(ft_json_num "$(tel /flashsale/stats)" journal_errors)
 	[ "${errs:-0}" -gt 1000 ] && break
 	sleep 0.1
 done
@@ -137,10 +136,10 @@ gen "$work/memif2.sock" flood --src-ip 10.84.0.101 --sale "$SALE_B" --users 2000
 	--no-reply --rate 50000 --user-base 1 --max-seconds 30 ||
 	fs_log "flashgen flood exit $?: $(tail -n 3 "$work/flood.err")"
 stats=$(tel /flashsale/stats)
-errs=$(json_num "$stats" journal_errors)
-won_full=$(json_num "$stats" won)
-retry_full=$(json_num "$stats" retry)
-wfull=$(json_num "$stats" winners_full)
+errs=$(ft_json_num "$stats" journal_errors)
+won_full=$(ft_json_num "$stats" won)
+retry_full=$(ft_json_num "$stats" retry)
+wfull=$(ft_json_num "$stats" winners_full)
 recs_full=$(journal_records "$state" "$SALE")
 used_a=$(status "$SALE" winners_used)
 used_b=$(status "$SALE_B" winners_used)

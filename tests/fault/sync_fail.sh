@@ -62,9 +62,8 @@ mkfs.ext4 -q -F -b 4096 -O ^has_journal -E lazy_itable_init=0,lazy_journal_init=
 mount -o errors=continue "$loop" "$ext" || fs_die "cannot mount $loop"
 state=$ext/state
 
-tel() { echo "$1" | timeout 10 dpdk-telemetry.py -f "$PREFIX" 2>/dev/null; }
-json_num() { grep -oE "\"$2\": *[0-9]+" <<<"$1" | head -n 1 | grep -oE '[0-9]+$'; }
-stat() { json_num "$(tel /flashsale/stats)" "$1"; }
+tel() { ft_tel "$PREFIX" "$1"; }
+stat() { ft_json_num "$(tel /flashsale/stats)" "$1"; }
 # fill / unfill: the tmpfs under the loop device full (to the last 4 KiB page) or not.
 fill() {
 	dd if=/dev/zero of="$outer/filler" bs=64k status=none 2>/dev/null
@@ -105,7 +104,7 @@ gen_rc=0
 wait "$GEN_PID" || gen_rc=$?
 GEN_PID=
 won_end=$(stat won)
-sold=$(json_num "$(tel "/flashsale/sale/status,$SALE")" sold)
+sold=$(ft_json_num "$(tel "/flashsale/sale/status,$SALE")" sold)
 fails=$(grep -c 'sync failed' "$work/dp.log")
 ft_tap "$([ "${errs:-0}" -gt 0 ] && [ "$fails" = 1 ] && echo 1)" \
 	"the disk failed the group commits: journal_errors $errs, logged once ($fails)" \

@@ -9,7 +9,6 @@ are exactly those kept. Each phase prints key=value lines (the facts the shell a
 writes what "check" needs to --state (JSON).
 """
 import argparse
-import glob
 import hashlib
 import json
 import os
@@ -24,7 +23,7 @@ import rawframes  # noqa: E402
 
 ST = ["WON", "ALREADY_WON", "SOLD_OUT", "NOT_STARTED", "ENDED", "UNKNOWN_SALE", "BAD_TOKEN",
       "RATE_LIMITED", "RETRY", "ACTIVE"]
-JREC_SALE, JREC_DELETE = 2, 6
+JREC_SALE = 2
 
 
 class Telemetry(rawframes.Telemetry):
@@ -67,18 +66,8 @@ class Claimer:
 
 def control_sale_records(state_dir, sale):
     """SALE records of @sale in the control journal (journal 255)."""
-    n = 0
-    for path in sorted(glob.glob(os.path.join(state_dir, "journal-255-*.fsj"))):
-        with open(path, "rb") as f:
-            data = f.read()
-        for off in range(0, len(data) - 63, 64):
-            magic, = struct.unpack_from("<I", data, off)
-            if magic == 0:
-                break
-            if magic == 0x314A5346 and data[off + 22] == JREC_SALE and \
-                    struct.unpack_from("<I", data, off + 16)[0] == sale:
-                n += 1
-    return n
+    return sum(1 for rtype, sid, _, _ in rawframes.journal_records(state_dir, control=True)
+               if rtype == JREC_SALE and sid == sale)
 
 
 class Background(threading.Thread):
