@@ -32,6 +32,7 @@
 
 #include "fcp.h"
 #include "frame.h"
+#include "mix.h"
 #include "parse.h"
 
 #define FG_EXIT_SETUP 1
@@ -383,6 +384,23 @@ static int fg_parse_mix(const char *s, struct fg_opts *o)
 	return sum <= 100 ? 0 : -EINVAL;
 }
 
+/* Parse --mix-winners "U,N" (users U .. U+N-1, N >= 1, within 64 bits) into @p o; 0 or -EINVAL. */
+static int fg_parse_winners(const char *s, struct fg_opts *o)
+{
+	const char *comma = strchr(s, ',');
+	char base[32];
+
+	if (comma == NULL || (size_t)(comma - s) >= sizeof(base))
+		return -EINVAL;
+	memcpy(base, s, (size_t)(comma - s));
+	base[comma - s] = '\0';
+	if (fs_parse_u64(base, 0, UINT64_MAX, &o->mix_winner_base) != 0 ||
+		fs_parse_u64(comma + 1, 1, UINT32_MAX, &o->mix_winners) != 0 ||
+		o->mix_winner_base > UINT64_MAX - (o->mix_winners - 1))
+		return -EINVAL;
+	return 0;
+}
+
 /* Parse the application's options; 0, 1 for --help, or -EINVAL after printing why. */
 static int fg_parse_args(int argc, char **argv, struct fg_opts *o)
 {
@@ -458,17 +476,10 @@ static int fg_parse_args(int argc, char **argv, struct fg_opts *o)
 			rc = fs_parse_u64(optarg, 1, 86400, &v);
 			o->max_seconds = (uint32_t)v;
 			break;
-		case OPT_TOKEN_KEY: {
-			size_t n = 0;
-
-			if (strlen(optarg) != 2 * FS_FCP_TOKEN_LEN ||
-				sodium_hex2bin(o->key, sizeof(o->key), optarg, strlen(optarg), NULL,
-					&n, NULL) != 0 ||
-				n != FS_FCP_TOKEN_LEN)
-				rc = -EINVAL;
+		case OPT_TOKEN_KEY:
+			rc = fs_parse_hex(optarg, o->key, sizeof(o->key));
 			o->have_key = true;
 			break;
-		}
 		case OPT_TOKEN_EXPIRY:
 			rc = fs_parse_u64(optarg, 0, UINT32_MAX, &v);
 			o->token_expiry = (uint32_t)v;
@@ -507,17 +518,9 @@ static int fg_parse_args(int argc, char **argv, struct fg_opts *o)
 		case OPT_MIX:
 			rc = fg_parse_mix(optarg, o);
 			break;
-		case OPT_MIX_WINNERS: {
-			char *end;
-
-			errno = 0;
-			o->mix_winner_base = strtoull(optarg, &end, 10);
-			if (errno != 0 || *end != ',' || *optarg == '-' ||
-				fs_parse_u64(end + 1, 1, UINT32_MAX, &o->mix_winners) != 0 ||
-				o->mix_winner_base > UINT64_MAX - (o->mix_winners - 1))
-				rc = -EINVAL;
+		case OPT_MIX_WINNERS:
+			rc = fg_parse_winners(optarg, o);
 			break;
-		}
 		case OPT_HELP:
 			fg_usage(stdout);
 			return 1;
@@ -729,40 +732,6 @@ static uint64_t fg_hist_quantile(const struct fg_ctx *g, uint64_t total, double 
 
 /* ---- frames ---- */
 
-/* Find the UDP payload of an IPv4/UDP frame; NULL if it is not one with a 48-byte payload. */
-static const uint8_t *fg_udp_payload(const uint8_t *f, uint32_t len, uint16_t *etype_out)
-{
-	uint32_t off = RTE_ETHER_HDR_LEN;
-	uint16_t etype;
-	const struct rte_ipv4_hdr *ip;
-	const struct rte_udp_hdr *udp;
-	uint32_t ihl, tot;
-
-	if (len < off)
-		return NULL;
-	etype = (uint16_t)(f[12] << 8 | f[13]);
-	if (etype == RTE_ETHER_TYPE_VLAN) {
-		if (len < off + 4)
-			return NULL;
-		etype = (uint16_t)(f[16] << 8 | f[17]);
-		off += 4;
-	}
-	*etype_out = etype;
-	if (etype != RTE_ETHER_TYPE_IPV4 || len < off + sizeof(*ip))
-		return NULL;
-	ip = (const struct rte_ipv4_hdr *)(f + off);
-	ihl = (uint32_t)(ip->version_ihl & 0x0f) * 4;
-	tot = rte_be_to_cpu_16(ip->total_length);
-	if ((ip->version_ihl >> 4) != 4 || ihl < 20 || ip->next_proto_id != IPPROTO_UDP ||
-		tot < ihl + sizeof(*udp) || len < off + tot)
-		return NULL;
-	udp = (const struct rte_udp_hdr *)(f + off + ihl);
-	if (rte_be_to_cpu_16(udp->dgram_len) != sizeof(*udp) + FS_FCP_LEN ||
-		tot < ihl + sizeof(*udp) + FS_FCP_LEN)
-		return NULL;
-	return f + off + ihl + sizeof(*udp);
-}
-
 static uint16_t fg_eth_hdr(
 	const struct fg_ctx *g, uint8_t *f, const struct rte_ether_addr *dst, uint16_t etype)
 {
@@ -815,20 +784,14 @@ static int fg_send_arp(struct fg_ctx *g)
 static bool fg_is_arp_reply(struct fg_ctx *g, struct rte_mbuf *m)
 {
 	const uint8_t *f = rte_pktmbuf_mtod(m, const uint8_t *);
-	uint32_t len = rte_pktmbuf_data_len(m), off = RTE_ETHER_HDR_LEN;
+	uint32_t len = rte_pktmbuf_data_len(m);
 	const struct rte_arp_hdr *arp;
-	uint16_t etype;
+	struct fs_frame_info info;
 
-	if (len < off)
+	if (fs_frame_classify_reply(f, len, &info) != FS_FRAME_ARP ||
+		len < info.l3_off + sizeof(*arp))
 		return false;
-	etype = (uint16_t)(f[12] << 8 | f[13]);
-	if (etype == RTE_ETHER_TYPE_VLAN && len >= off + 4) {
-		etype = (uint16_t)(f[16] << 8 | f[17]);
-		off += 4;
-	}
-	if (etype != RTE_ETHER_TYPE_ARP || len < off + sizeof(*arp))
-		return false;
-	arp = (const struct rte_arp_hdr *)(f + off);
+	arp = (const struct rte_arp_hdr *)(f + info.l3_off);
 	if (arp->arp_opcode != rte_cpu_to_be_16(RTE_ARP_OP_REPLY) ||
 		arp->arp_data.arp_sip != g->o.dst_ip)
 		return false;
@@ -887,20 +850,10 @@ static inline uint64_t fg_request_id(uint32_t u, uint32_t claim_no)
 	return (uint64_t)u << FG_REQID_CLAIM_BITS | claim_no;
 }
 
-/* A well-mixed 64-bit function of @p x (splitmix64's finaliser). */
-static inline uint64_t fg_mix64(uint64_t x)
-{
-	x ^= x >> 30;
-	x *= 0xbf58476d1ce4e5b9ull;
-	x ^= x >> 27;
-	x *= 0x94d049bb133111ebull;
-	return x ^ (x >> 31);
-}
-
 /* --mix: the kind of user @p u's claim @p claim_no (the same every time it is built). */
 static inline uint8_t fg_mix_kind(const struct fg_ctx *g, uint32_t u, uint32_t claim_no)
 {
-	uint32_t h = (uint32_t)(fg_mix64(fg_request_id(u, claim_no) + 1) % 100), lim = 0;
+	uint32_t h = (uint32_t)(fs_mix64(fg_request_id(u, claim_no) + 1) % 100), lim = 0;
 
 	for (uint8_t k = FG_MIX_REPEAT; k < FG_MIX__COUNT; k++) {
 		lim += g->o.mix_pct[k];
@@ -919,7 +872,7 @@ static void fg_build(struct fg_ctx *g, struct rte_mbuf *m, uint32_t u, uint32_t 
 		.type = FS_FCP_CLAIM,
 		.sale_id = g->o.sale,
 		.user_id = kind == FG_MIX_REPEAT
-				   ? g->o.mix_winner_base + fg_mix64(rid) % g->o.mix_winners
+				   ? g->o.mix_winner_base + fs_mix64(rid) % g->o.mix_winners
 				   : g->o.user_base + u,
 		.token_expiry = g->o.have_key ? g->o.token_expiry : 0,
 		.node_id = g->o.node,
@@ -949,10 +902,13 @@ static void fg_build(struct fg_ctx *g, struct rte_mbuf *m, uint32_t u, uint32_t 
 		g->o.port, payload);
 	m->data_len = m->pkt_len = len;
 	if (kind == FG_MIX_MALFORMED && (rid & 1) != 0) {
-		uint16_t etype;
-		uint8_t *p = (uint8_t *)(uintptr_t)fg_udp_payload(
-			rte_pktmbuf_mtod(m, const uint8_t *), len, &etype);
-		unaligned_uint16_t *ck = (unaligned_uint16_t *)(p - 2);
+		uint8_t *f = rte_pktmbuf_mtod(m, uint8_t *);
+		struct fs_frame_info info;
+		unaligned_uint16_t *ck;
+
+		/* our own frame (FS_FRAME_FCP): the UDP checksum sits just before the payload */
+		(void)fs_frame_classify_reply(f, len, &info);
+		ck = (unaligned_uint16_t *)(f + info.payload_off - 2);
 
 		/* nonzero (0 means "no checksum") and unlike the right one */
 		*ck = *ck == rte_cpu_to_be_16(0x1234) ? rte_cpu_to_be_16(0x4321)
@@ -1051,18 +1007,22 @@ static void fg_rx_one(struct fg_ctx *g, struct rte_mbuf *m, uint64_t now, uint64
 {
 	const uint8_t *f = rte_pktmbuf_mtod(m, const uint8_t *);
 	struct fs_fcp_reply rep;
+	struct fs_frame_info info;
 	const uint8_t *p;
-	uint16_t etype = 0;
 	uint64_t user_id, request_id, idx, ns;
 	struct fg_user *us;
 	bool decoded;
 
-	p = fg_udp_payload(f, rte_pktmbuf_data_len(m), &etype);
-	if (p == NULL) {
-		if (etype != RTE_ETHER_TYPE_ARP)
-			g->st.unparsed++;
+	switch (fs_frame_classify_reply(f, rte_pktmbuf_data_len(m), &info)) {
+	case FS_FRAME_FCP:
+		break;
+	case FS_FRAME_ARP:
+		return; /* ARP (a late answer to ours): not counted as unparsed */
+	default:
+		g->st.unparsed++;
 		return;
 	}
+	p = f + info.payload_off;
 	decoded = fs_fcp_decode_reply(p, FS_FCP_LEN, &rep) == 0;
 	if (!decoded) {
 		g->st.unparsed++;
