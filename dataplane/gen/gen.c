@@ -10,8 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,6 +30,7 @@
 
 #include "fcp.h"
 #include "frame.h"
+#include "memif_guard.h"
 #include "mix.h"
 #include "parse.h"
 
@@ -185,33 +184,7 @@ static void fg_on_signal(int sig)
 	fg_stop = 1;
 }
 
-/*
- * Burst guard. DPDK 22.11's memif PMD, when the server goes away, runs memif_disconnect() on the
- * EAL interrupt thread: it clears its CONNECTED flag, then munmap()s the shared region, with no
- * synchronisation with an lcore inside rte_eth_rx_burst/tx_burst (which test the flag once, on
- * entry, then use the rings): that lcore faults. flashgen's one lcore brackets every burst with
- * a sequence count (odd inside a burst); munmap() below, called by any other thread, first waits
- * for the burst in progress to end. The next burst sees the flag cleared and touches nothing.
- * fg_burst_seq: lcore wo, other threads ro.
- */
-static uint64_t fg_burst_seq;
-/* true on the thread that runs the lcore loop (the main thread) */
-static __thread bool fg_on_lcore;
-
-static inline void fg_burst_enter(void)
-{
-	__atomic_store_n(&fg_burst_seq, __atomic_load_n(&fg_burst_seq, __ATOMIC_RELAXED) + 1,
-		__ATOMIC_RELAXED);
-	/* full barrier: the odd count is visible before the PMD's flag is read (store-load) */
-	rte_smp_mb();
-}
-
-static inline void fg_burst_leave(void)
-{
-	__atomic_store_n(&fg_burst_seq, __atomic_load_n(&fg_burst_seq, __ATOMIC_RELAXED) + 1,
-		__ATOMIC_RELEASE);
-}
-
+/* Every burst is bracketed by fg_burst_enter/leave: see memif_guard.c. */
 static inline uint16_t fg_rx_burst(struct rte_mbuf **rx, uint16_t n)
 {
 	uint16_t got;
@@ -230,25 +203,6 @@ static inline uint16_t fg_tx_burst(struct rte_mbuf **tx, uint16_t n)
 	sent = rte_eth_tx_burst(FG_PORT_ID, 0, tx, n);
 	fg_burst_leave();
 	return sent;
-}
-
-/*
- * munmap() of the whole process (this definition interposes libc's for the shared DPDK libraries
- * and PMDs): a thread other than the lcore's waits until the lcore is out of the burst it is in.
- */
-int munmap(void *addr, size_t len)
-{
-	if (!fg_on_lcore) {
-		uint64_t seq;
-
-		/* full barrier: the PMD's flag store is visible before we read the count */
-		rte_smp_mb();
-		seq = __atomic_load_n(&fg_burst_seq, __ATOMIC_ACQUIRE);
-		if (seq & 1)
-			while (__atomic_load_n(&fg_burst_seq, __ATOMIC_ACQUIRE) == seq)
-				rte_pause();
-	}
-	return (int)syscall(SYS_munmap, addr, len);
 }
 
 static void fg_usage(FILE *f)
