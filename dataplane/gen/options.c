@@ -2,6 +2,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -56,61 +57,87 @@ static int fg_parse_ip(const char *s, uint32_t *net)
 	return 0;
 }
 
-enum {
-	OPT_DST_IP = 256,
-	OPT_SRC_IP,
-	OPT_SALE,
-	OPT_USERS,
-	OPT_CLAIMS,
-	OPT_USER_BASE,
-	OPT_PORT,
-	OPT_RATE,
-	OPT_WINDOW,
-	OPT_TIMEOUT,
-	OPT_MAX_SECONDS,
-	OPT_TOKEN_KEY,
-	OPT_TOKEN_EXPIRY,
-	OPT_NODE,
-	OPT_WON_FILE,
-	OPT_VLAN,
-	OPT_PROGRESS,
-	OPT_DST_MAC,
-	OPT_ECHO,
-	OPT_SRC_IPS,
-	OPT_NO_REPLY,
-	OPT_LINE_RATE,
-	OPT_MIX,
-	OPT_MIX_WINNERS,
-	OPT_HELP,
+/* The options (fg_optdefs); getopt_long returns FG_OPT_VAL + the index. */
+enum fg_opt {
+	FG_OPT_DST_IP,
+	FG_OPT_SRC_IP,
+	FG_OPT_SALE,
+	FG_OPT_USERS,
+	FG_OPT_CLAIMS,
+	FG_OPT_USER_BASE,
+	FG_OPT_PORT,
+	FG_OPT_RATE,
+	FG_OPT_WINDOW,
+	FG_OPT_TIMEOUT,
+	FG_OPT_MAX_SECONDS,
+	FG_OPT_TOKEN_KEY,
+	FG_OPT_TOKEN_EXPIRY,
+	FG_OPT_NODE,
+	FG_OPT_WON_FILE,
+	FG_OPT_VLAN,
+	FG_OPT_PROGRESS,
+	FG_OPT_DST_MAC,
+	FG_OPT_ECHO,
+	FG_OPT_SRC_IPS,
+	FG_OPT_NO_REPLY,
+	FG_OPT_LINE_RATE,
+	FG_OPT_MIX,
+	FG_OPT_MIX_WINNERS,
+	FG_OPT_HELP,
+	FG_OPT__COUNT,
 };
 
-static const struct option fg_longopts[] = {
-	{"dst-ip", required_argument, NULL, OPT_DST_IP},
-	{"src-ip", required_argument, NULL, OPT_SRC_IP},
-	{"sale", required_argument, NULL, OPT_SALE},
-	{"users", required_argument, NULL, OPT_USERS},
-	{"claims", required_argument, NULL, OPT_CLAIMS},
-	{"user-base", required_argument, NULL, OPT_USER_BASE},
-	{"port", required_argument, NULL, OPT_PORT},
-	{"rate", required_argument, NULL, OPT_RATE},
-	{"window", required_argument, NULL, OPT_WINDOW},
-	{"timeout-ms", required_argument, NULL, OPT_TIMEOUT},
-	{"max-seconds", required_argument, NULL, OPT_MAX_SECONDS},
-	{"token-key", required_argument, NULL, OPT_TOKEN_KEY},
-	{"token-expiry", required_argument, NULL, OPT_TOKEN_EXPIRY},
-	{"node", required_argument, NULL, OPT_NODE},
-	{"won-file", required_argument, NULL, OPT_WON_FILE},
-	{"vlan", required_argument, NULL, OPT_VLAN},
-	{"progress", no_argument, NULL, OPT_PROGRESS},
-	{"dst-mac", required_argument, NULL, OPT_DST_MAC},
-	{"echo", no_argument, NULL, OPT_ECHO},
-	{"src-ips", required_argument, NULL, OPT_SRC_IPS},
-	{"no-reply", no_argument, NULL, OPT_NO_REPLY},
-	{"line-rate", required_argument, NULL, OPT_LINE_RATE},
-	{"mix", required_argument, NULL, OPT_MIX},
-	{"mix-winners", required_argument, NULL, OPT_MIX_WINNERS},
-	{"help", no_argument, NULL, OPT_HELP},
-	{NULL, 0, NULL, 0},
+#define FG_OPT_VAL 256 /* getopt_long's value of option 0: above every short option */
+
+enum fg_opt_kind {
+	FG_KIND_NUM,   /* a decimal in [min, max] stored in the field at off (size bytes) */
+	FG_KIND_FLAG,  /* no value: the bool at off becomes true */
+	FG_KIND_OTHER, /* its own parser, in fg_set_other */
+	FG_KIND_HELP,  /* no value: fg_parse_args prints the usage */
+};
+
+struct fg_optdef {
+	const char *name;
+	uint8_t kind; /* enum fg_opt_kind */
+	uint8_t size; /* FG_KIND_NUM: 2, 4 or 8 */
+	uint16_t off; /* FG_KIND_NUM, FG_KIND_FLAG: offsetof the field in struct fg_opts */
+	uint64_t min, max;
+};
+
+/* clang-format off */
+#define FG_FIELD(f) .off = offsetof(struct fg_opts, f), .size = sizeof(((struct fg_opts *)0)->f)
+#define FG_NUM(n, f, lo, hi) {.name = n, .kind = FG_KIND_NUM, FG_FIELD(f), .min = lo, .max = hi}
+#define FG_FLAG(n, f) {.name = n, .kind = FG_KIND_FLAG, FG_FIELD(f)}
+#define FG_OTHER(n) {.name = n, .kind = FG_KIND_OTHER}
+/* clang-format on */
+
+static const struct fg_optdef fg_optdefs[FG_OPT__COUNT] = {
+	[FG_OPT_DST_IP] = FG_OTHER("dst-ip"),
+	[FG_OPT_SRC_IP] = FG_OTHER("src-ip"),
+	[FG_OPT_SALE] = FG_NUM("sale", sale, 0, UINT32_MAX),
+	[FG_OPT_USERS] = FG_NUM("users", users, 1, UINT32_MAX - 1),
+	[FG_OPT_CLAIMS] = FG_NUM("claims", claims, 1, (1u << FG_REQID_CLAIM_BITS) - 1),
+	[FG_OPT_USER_BASE] = FG_NUM("user-base", user_base, 0, UINT64_MAX),
+	[FG_OPT_PORT] = FG_NUM("port", port, 1, UINT16_MAX),
+	[FG_OPT_RATE] = FG_NUM("rate", rate, 0, UINT32_MAX),
+	[FG_OPT_WINDOW] = FG_NUM("window", window, 1, UINT32_MAX - 1),
+	[FG_OPT_TIMEOUT] = FG_NUM("timeout-ms", timeout_ms, 1, 3600000),
+	[FG_OPT_MAX_SECONDS] = FG_NUM("max-seconds", max_seconds, 1, 86400),
+	[FG_OPT_TOKEN_KEY] = FG_OTHER("token-key"),
+	[FG_OPT_TOKEN_EXPIRY] = FG_NUM("token-expiry", token_expiry, 0, UINT32_MAX),
+	[FG_OPT_NODE] = FG_NUM("node", node, 0, UINT16_MAX),
+	[FG_OPT_WON_FILE] = FG_OTHER("won-file"),
+	[FG_OPT_VLAN] = FG_OTHER("vlan"),
+	[FG_OPT_PROGRESS] = FG_FLAG("progress", progress),
+	[FG_OPT_DST_MAC] = FG_OTHER("dst-mac"),
+	[FG_OPT_ECHO] = FG_FLAG("echo", echo),
+	[FG_OPT_SRC_IPS] = FG_NUM("src-ips", src_ips, 1, UINT32_MAX),
+	[FG_OPT_NO_REPLY] = FG_FLAG("no-reply", no_reply),
+	/* 10^10 frames/s: above any port; rate * tsc delta fits in 128 bits */
+	[FG_OPT_LINE_RATE] = FG_NUM("line-rate", line_rate, 1, 10000000000ull),
+	[FG_OPT_MIX] = FG_OTHER("mix"),
+	[FG_OPT_MIX_WINNERS] = FG_OTHER("mix-winners"),
+	[FG_OPT_HELP] = {.name = "help", .kind = FG_KIND_HELP},
 };
 
 /* Parse --mix "repeat=P,badtoken=P,malformed=P" (any subset, any order) into @p o; 0 or -EINVAL. */
@@ -164,11 +191,118 @@ static int fg_parse_winners(const char *s, struct fg_opts *o)
 	return 0;
 }
 
+/* One line "flashgen: WHY" to stderr; returns -EINVAL. */
+static int fg_bad(const char *why)
+{
+	fprintf(stderr, "flashgen: %s\n", why);
+	return -EINVAL;
+}
+
+/* An option of kind FG_KIND_OTHER with value @p arg; 0 or -EINVAL. */
+static int fg_set_other(struct fg_opts *o, enum fg_opt opt, const char *arg)
+{
+	uint32_t ip = 0;
+	uint64_t v;
+	int rc;
+
+	switch (opt) {
+	case FG_OPT_DST_IP:
+		return fg_parse_ip(arg, &o->dst_ip);
+	case FG_OPT_SRC_IP:
+		rc = fg_parse_ip(arg, &ip);
+		o->src_ip = ntohl(ip);
+		return rc;
+	case FG_OPT_TOKEN_KEY:
+		o->have_key = true;
+		return fs_parse_hex(arg, o->key, sizeof(o->key));
+	case FG_OPT_WON_FILE:
+		o->won_file = arg;
+		return 0;
+	case FG_OPT_VLAN:
+		rc = fs_parse_u64(arg, 1, 0xffff, &v);
+		if (rc == 0 && (v & 0xfff) == 0)
+			rc = -EINVAL; /* VLAN id 0 would be sent as untagged */
+		o->vlan = (uint16_t)v;
+		return rc;
+	case FG_OPT_DST_MAC:
+		o->have_dst_mac = true;
+		return rte_ether_unformat_addr(arg, &o->dst_mac) == 0 ? 0 : -EINVAL;
+	case FG_OPT_MIX:
+		return fg_parse_mix(arg, o);
+	case FG_OPT_MIX_WINNERS:
+		return fg_parse_winners(arg, o);
+	default:
+		return -EINVAL; /* not an FG_KIND_OTHER option: cannot happen */
+	}
+}
+
+/* Option @p opt with value @p arg (NULL for a flag) into @p o; 0 or -EINVAL. */
+static int fg_set(struct fg_opts *o, enum fg_opt opt, const char *arg)
+{
+	const struct fg_optdef *d = &fg_optdefs[opt];
+	uint8_t *field = (uint8_t *)o + d->off;
+	uint64_t v = 0;
+	int rc;
+
+	switch (d->kind) {
+	case FG_KIND_FLAG:
+		*(bool *)field = true;
+		return 0;
+	case FG_KIND_NUM:
+		rc = fs_parse_u64(arg, d->min, d->max, &v);
+		if (d->size == sizeof(uint16_t))
+			*(uint16_t *)field = (uint16_t)v;
+		else if (d->size == sizeof(uint32_t))
+			*(uint32_t *)field = (uint32_t)v;
+		else
+			*(uint64_t *)field = v;
+		return rc;
+	default:
+		return fg_set_other(o, opt, arg);
+	}
+}
+
+/* The checks between options (after all are read), and the defaults that depend on others. */
+static int fg_check(struct fg_opts *o, const bool seen[FG_OPT__COUNT])
+{
+	uint32_t mixed = o->mix_pct[FG_MIX_REPEAT] + o->mix_pct[FG_MIX_BADTOKEN] +
+			 o->mix_pct[FG_MIX_MALFORMED];
+
+	if (!seen[FG_OPT_DST_IP] || !seen[FG_OPT_SRC_IP] || !seen[FG_OPT_SALE] ||
+		!seen[FG_OPT_USERS]) {
+		fprintf(stderr, "flashgen: --dst-ip, --src-ip, --sale and --users are required\n");
+		fg_usage(stderr);
+		return -EINVAL;
+	}
+	if (seen[FG_OPT_TOKEN_EXPIRY] && !o->have_key)
+		return fg_bad("--token-expiry needs --token-key");
+	if (o->user_base > UINT64_MAX - (o->users - 1))
+		return fg_bad("--user-base + --users overflows 64 bits");
+	if (o->src_ips != 0 && (uint64_t)o->src_ip + (o->src_ips - 1) > UINT32_MAX)
+		return fg_bad("--src-ip + --src-ips passes 255.255.255.255");
+	if (o->src_ips == 0 &&
+		(uint64_t)o->src_ip + (o->users - 1) / FG_USERS_PER_IP > UINT32_MAX) {
+		fprintf(stderr, "flashgen: too many users for --src-ip (one address per %u)\n",
+			FG_USERS_PER_IP);
+		return -EINVAL;
+	}
+	if (o->mix_pct[FG_MIX_REPEAT] != 0 && o->mix_winners == 0)
+		return fg_bad("--mix repeat=P needs --mix-winners U,N");
+	if (o->mix_pct[FG_MIX_BADTOKEN] != 0 && !o->have_key)
+		return fg_bad("--mix badtoken=P needs --token-key");
+	if ((o->no_reply || o->echo) && mixed != 0)
+		return fg_bad("--mix does not go with --no-reply or --echo");
+	if (o->line_rate != 0 && (!o->no_reply || o->rate != 0))
+		return fg_bad("--line-rate needs --no-reply and no --rate");
+	if (o->have_key && !seen[FG_OPT_TOKEN_EXPIRY])
+		o->token_expiry = (uint32_t)(time(NULL) + 3600);
+	return 0;
+}
+
 int fg_parse_args(int argc, char **argv, struct fg_opts *o)
 {
-	bool have_dst = false, have_src = false, have_sale = false, have_users = false;
-	bool have_expiry = false;
-	uint64_t v;
+	struct option lo[FG_OPT__COUNT + 1];
+	bool seen[FG_OPT__COUNT] = {false};
 	int c;
 
 	memset(o, 0, sizeof(*o));
@@ -178,121 +312,30 @@ int fg_parse_args(int argc, char **argv, struct fg_opts *o)
 	o->window = 4096;
 	o->timeout_ms = 200;
 	o->max_seconds = 60;
+	for (int i = 0; i < FG_OPT__COUNT; i++) {
+		bool flag =
+			fg_optdefs[i].kind == FG_KIND_FLAG || fg_optdefs[i].kind == FG_KIND_HELP;
+
+		lo[i] = (struct option){fg_optdefs[i].name, flag ? no_argument : required_argument,
+			NULL, FG_OPT_VAL + i};
+	}
+	lo[FG_OPT__COUNT] = (struct option){NULL, 0, NULL, 0};
 
 	optind = 1;
 	opterr = 1;
-	while ((c = getopt_long(argc, argv, "", fg_longopts, NULL)) != -1) {
-		int rc = 0;
-		uint32_t ip = 0;
-
-		switch (c) {
-		case OPT_DST_IP:
-			rc = fg_parse_ip(optarg, &o->dst_ip);
-			have_dst = true;
-			break;
-		case OPT_SRC_IP:
-			rc = fg_parse_ip(optarg, &ip);
-			o->src_ip = ntohl(ip);
-			have_src = true;
-			break;
-		case OPT_SALE:
-			rc = fs_parse_u64(optarg, 0, UINT32_MAX, &v);
-			o->sale = (uint32_t)v;
-			have_sale = true;
-			break;
-		case OPT_USERS:
-			rc = fs_parse_u64(optarg, 1, UINT32_MAX - 1, &v);
-			o->users = v;
-			have_users = true;
-			break;
-		case OPT_CLAIMS:
-			rc = fs_parse_u64(optarg, 1, (1u << FG_REQID_CLAIM_BITS) - 1, &v);
-			o->claims = (uint32_t)v;
-			break;
-		case OPT_USER_BASE:
-			rc = fs_parse_u64(optarg, 0, UINT64_MAX, &v);
-			o->user_base = v;
-			break;
-		case OPT_PORT:
-			rc = fs_parse_u64(optarg, 1, UINT16_MAX, &v);
-			o->port = (uint16_t)v;
-			break;
-		case OPT_RATE:
-			rc = fs_parse_u64(optarg, 0, UINT32_MAX, &v);
-			o->rate = v;
-			break;
-		case OPT_LINE_RATE:
-			/* 10^10 frames/s: above any port; rate * tsc delta fits in 128 bits */
-			rc = fs_parse_u64(optarg, 1, 10000000000ull, &v);
-			o->line_rate = v;
-			break;
-		case OPT_WINDOW:
-			rc = fs_parse_u64(optarg, 1, UINT32_MAX - 1, &v);
-			o->window = (uint32_t)v;
-			break;
-		case OPT_TIMEOUT:
-			rc = fs_parse_u64(optarg, 1, 3600000, &v);
-			o->timeout_ms = (uint32_t)v;
-			break;
-		case OPT_MAX_SECONDS:
-			rc = fs_parse_u64(optarg, 1, 86400, &v);
-			o->max_seconds = (uint32_t)v;
-			break;
-		case OPT_TOKEN_KEY:
-			rc = fs_parse_hex(optarg, o->key, sizeof(o->key));
-			o->have_key = true;
-			break;
-		case OPT_TOKEN_EXPIRY:
-			rc = fs_parse_u64(optarg, 0, UINT32_MAX, &v);
-			o->token_expiry = (uint32_t)v;
-			have_expiry = true;
-			break;
-		case OPT_NODE:
-			rc = fs_parse_u64(optarg, 0, UINT16_MAX, &v);
-			o->node = (uint16_t)v;
-			break;
-		case OPT_WON_FILE:
-			o->won_file = optarg;
-			break;
-		case OPT_VLAN:
-			rc = fs_parse_u64(optarg, 1, 0xffff, &v);
-			if (rc == 0 && (v & 0xfff) == 0)
-				rc = -EINVAL; /* VLAN id 0 would be sent as untagged */
-			o->vlan = (uint16_t)v;
-			break;
-		case OPT_PROGRESS:
-			o->progress = true;
-			break;
-		case OPT_DST_MAC:
-			rc = rte_ether_unformat_addr(optarg, &o->dst_mac) == 0 ? 0 : -EINVAL;
-			o->have_dst_mac = true;
-			break;
-		case OPT_ECHO:
-			o->echo = true;
-			break;
-		case OPT_SRC_IPS:
-			rc = fs_parse_u64(optarg, 1, UINT32_MAX, &v);
-			o->src_ips = (uint32_t)v;
-			break;
-		case OPT_NO_REPLY:
-			o->no_reply = true;
-			break;
-		case OPT_MIX:
-			rc = fg_parse_mix(optarg, o);
-			break;
-		case OPT_MIX_WINNERS:
-			rc = fg_parse_winners(optarg, o);
-			break;
-		case OPT_HELP:
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		if (c == FG_OPT_VAL + FG_OPT_HELP) {
 			fg_usage(stdout);
 			return 1;
-		default:
-			fg_usage(stderr);
+		}
+		if (c < FG_OPT_VAL || c >= FG_OPT_VAL + FG_OPT__COUNT) {
+			fg_usage(stderr); /* getopt said why */
 			return -EINVAL;
 		}
-		if (rc != 0) {
+		seen[c - FG_OPT_VAL] = true;
+		if (fg_set(o, (enum fg_opt)(c - FG_OPT_VAL), optarg) != 0) {
 			fprintf(stderr, "flashgen: bad value for --%s: '%s'\n",
-				fg_longopts[c - OPT_DST_IP].name, optarg);
+				fg_optdefs[c - FG_OPT_VAL].name, optarg);
 			return -EINVAL;
 		}
 	}
@@ -301,48 +344,5 @@ int fg_parse_args(int argc, char **argv, struct fg_opts *o)
 		fg_usage(stderr);
 		return -EINVAL;
 	}
-	if (!have_dst || !have_src || !have_sale || !have_users) {
-		fprintf(stderr, "flashgen: --dst-ip, --src-ip, --sale and --users are required\n");
-		fg_usage(stderr);
-		return -EINVAL;
-	}
-	if (have_expiry && !o->have_key) {
-		fprintf(stderr, "flashgen: --token-expiry needs --token-key\n");
-		return -EINVAL;
-	}
-	if (o->user_base > UINT64_MAX - (o->users - 1)) {
-		fprintf(stderr, "flashgen: --user-base + --users overflows 64 bits\n");
-		return -EINVAL;
-	}
-	if (o->src_ips != 0 && (uint64_t)o->src_ip + (o->src_ips - 1) > UINT32_MAX) {
-		fprintf(stderr, "flashgen: --src-ip + --src-ips passes 255.255.255.255\n");
-		return -EINVAL;
-	}
-	if (o->src_ips == 0 &&
-		(uint64_t)o->src_ip + (o->users - 1) / FG_USERS_PER_IP > UINT32_MAX) {
-		fprintf(stderr, "flashgen: too many users for --src-ip (one address per %u)\n",
-			FG_USERS_PER_IP);
-		return -EINVAL;
-	}
-	if (o->mix_pct[FG_MIX_REPEAT] != 0 && o->mix_winners == 0) {
-		fprintf(stderr, "flashgen: --mix repeat=P needs --mix-winners U,N\n");
-		return -EINVAL;
-	}
-	if (o->mix_pct[FG_MIX_BADTOKEN] != 0 && !o->have_key) {
-		fprintf(stderr, "flashgen: --mix badtoken=P needs --token-key\n");
-		return -EINVAL;
-	}
-	if ((o->no_reply || o->echo) && o->mix_pct[FG_MIX_REPEAT] + o->mix_pct[FG_MIX_BADTOKEN] +
-							o->mix_pct[FG_MIX_MALFORMED] !=
-						0) {
-		fprintf(stderr, "flashgen: --mix does not go with --no-reply or --echo\n");
-		return -EINVAL;
-	}
-	if (o->line_rate != 0 && (!o->no_reply || o->rate != 0)) {
-		fprintf(stderr, "flashgen: --line-rate needs --no-reply and no --rate\n");
-		return -EINVAL;
-	}
-	if (o->have_key && !have_expiry)
-		o->token_expiry = (uint32_t)(time(NULL) + 3600);
-	return 0;
+	return fg_check(o, seen);
 }

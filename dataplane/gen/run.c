@@ -106,83 +106,72 @@ static uint16_t fg_tx(struct fg_ctx *g, uint64_t room, uint64_t can_send, uint64
 	return sent;
 }
 
-static void fg_rx_one(struct fg_ctx *g, struct rte_mbuf *m, uint64_t now, uint64_t now_ms)
+/* User @p user_id holds order @p order_id: winners + 1, and its --won-file line. */
+static void fg_won(struct fg_ctx *g, uint64_t user_id, uint64_t order_id)
 {
-	const uint8_t *f = rte_pktmbuf_mtod(m, const uint8_t *);
-	struct fs_fcp_reply rep;
+	g->st.winners++;
+	if (g->won != NULL)
+		fprintf(g->won, "%" PRIu64 " %" PRIu64 "\n", user_id, order_id);
+}
+
+/*
+ * The reply in frame @p m: decode it into @p rep (*decoded false when it does not decode; with
+ * --echo the request's user_id and request_id are taken from where a reply has them), and find
+ * its user index, *idx. false, counted unparsed or stale, when it is not an answer to one of
+ * our users.
+ */
+static bool fg_rx_parse(struct fg_ctx *g, struct rte_mbuf *m, struct fs_fcp_reply *rep,
+	bool *decoded, uint64_t *idx)
+{
+	const uint8_t *f = rte_pktmbuf_mtod(m, const uint8_t *), *p;
 	struct fs_frame_info info;
-	const uint8_t *p;
-	uint64_t user_id, request_id, idx, ns;
-	struct fg_user *us;
-	bool decoded;
 
 	switch (fs_frame_classify_reply(f, rte_pktmbuf_data_len(m), &info)) {
 	case FS_FRAME_FCP:
 		break;
 	case FS_FRAME_ARP:
-		return; /* ARP (a late answer to ours): not counted as unparsed */
+		return false; /* ARP (a late answer to ours): not counted as unparsed */
 	default:
 		g->st.unparsed++;
-		return;
+		return false;
 	}
 	p = f + info.payload_off;
-	decoded = fs_fcp_decode_reply(p, FS_FCP_LEN, &rep) == 0;
-	if (!decoded) {
+	*decoded = fs_fcp_decode_reply(p, FS_FCP_LEN, rep) == 0;
+	if (!*decoded) {
 		g->st.unparsed++;
 		if (!g->o.echo)
-			return;
+			return false;
 		/* echo mode: a reflected request; user_id and request_id sit where a reply has them
 		 */
-		memset(&rep, 0, sizeof(rep));
-		rep.user_id = rte_be_to_cpu_64(*(const unaligned_uint64_t *)(p + 8));
-		rep.request_id = rte_be_to_cpu_64(*(const unaligned_uint64_t *)(p + 40));
+		memset(rep, 0, sizeof(*rep));
+		rep->user_id = rte_be_to_cpu_64(*(const unaligned_uint64_t *)(p + 8));
+		rep->request_id = rte_be_to_cpu_64(*(const unaligned_uint64_t *)(p + 40));
 	}
-	user_id = rep.user_id;
-	request_id = rep.request_id;
-	idx = user_id - g->o.user_base;
+	*idx = rep->user_id - g->o.user_base;
 	if (g->o.mix_winners != 0) /* a repeat's reply carries a winner's user id */
-		idx = request_id >> FG_REQID_CLAIM_BITS;
-	if ((g->o.mix_winners == 0 && user_id < g->o.user_base) || idx >= g->o.users) {
+		*idx = rep->request_id >> FG_REQID_CLAIM_BITS;
+	if ((g->o.mix_winners == 0 && rep->user_id < g->o.user_base) || *idx >= g->o.users) {
 		g->st.stale++;
-		return;
+		return false;
 	}
-	if (g->o.no_reply) {
-		/* flood: nothing tracked, no latency; a WON is written as it comes */
-		g->st.replies++;
-		g->last_reply = now;
-		if (!decoded)
-			return;
-		g->st.status[rep.status]++;
-		if (rep.status == FS_ST_WON) {
-			g->st.winners++;
-			if (g->won != NULL)
-				fprintf(g->won, "%" PRIu64 " %" PRIu64 "\n", user_id, rep.order_id);
-		}
-		return;
-	}
-	us = &g->users[idx];
-	if (us->state != FG_OUT || request_id != fg_request_id((uint32_t)idx, us->claims_done)) {
-		g->st.stale++;
-		return;
-	}
-	ns = (uint64_t)((double)(now - us->send_tsc) * g->ns_per_tsc);
-	fg_hist_add(&g->lat, ns);
-	g->st.replies++;
-	g->last_reply = now;
-	g->outstanding--;
-	if (!decoded) {
-		fg_claim_final(g, (uint32_t)idx);
-		return;
-	}
-	g->st.status[rep.status]++;
-	switch (rep.status) {
+	return true;
+}
+
+/* A decoded answer to user index @p u's claim in flight: final, or resent after retry_after_ms. */
+static void fg_rx_status(
+	struct fg_ctx *g, uint32_t u, const struct fs_fcp_reply *rep, uint64_t now_ms)
+{
+	struct fg_user *us = &g->users[u];
+
+	g->st.status[rep->status]++;
+	switch (rep->status) {
 	case FS_ST_NOT_STARTED:
 	case FS_ST_RETRY:
 	case FS_ST_RATE_LIMITED: {
-		uint32_t d = RTE_MIN(rep.retry_after_ms, FG_RETRY_CAP_MS);
+		uint32_t d = RTE_MIN(rep->retry_after_ms, FG_RETRY_CAP_MS);
 
-		fg_wheel_add(g, (uint32_t)idx, now_ms, d == 0 ? 1 : d);
-		break;
+		fg_wheel_add(g, u, now_ms, d == 0 ? 1 : d);
+		return;
 	}
 	case FS_ST_WON:
 	case FS_ST_ALREADY_WON:
@@ -192,16 +181,50 @@ static void fg_rx_one(struct fg_ctx *g, struct rte_mbuf *m, uint64_t now, uint64
 		 */
 		if (!us->holds && us->kind != FG_MIX_REPEAT) {
 			us->holds = 1;
-			g->st.winners++;
-			if (g->won != NULL)
-				fprintf(g->won, "%" PRIu64 " %" PRIu64 "\n", user_id, rep.order_id);
+			fg_won(g, rep->user_id, rep->order_id);
 		}
-		fg_claim_final(g, (uint32_t)idx);
 		break;
 	default:
-		fg_claim_final(g, (uint32_t)idx);
 		break;
 	}
+	fg_claim_final(g, u);
+}
+
+/* One received frame at TSC @p now (@p now_ms since t0): count it, and act on its claim. */
+static void fg_rx_one(struct fg_ctx *g, struct rte_mbuf *m, uint64_t now, uint64_t now_ms)
+{
+	struct fs_fcp_reply rep;
+	struct fg_user *us;
+	bool decoded;
+	uint64_t idx;
+
+	if (!fg_rx_parse(g, m, &rep, &decoded, &idx))
+		return;
+	if (g->o.no_reply) {
+		/* flood: nothing tracked, no latency; a WON is written as it comes */
+		g->st.replies++;
+		g->last_reply = now;
+		if (decoded) {
+			g->st.status[rep.status]++;
+			if (rep.status == FS_ST_WON)
+				fg_won(g, rep.user_id, rep.order_id);
+		}
+		return;
+	}
+	us = &g->users[idx];
+	if (us->state != FG_OUT ||
+		rep.request_id != fg_request_id((uint32_t)idx, us->claims_done)) {
+		g->st.stale++;
+		return;
+	}
+	fg_hist_add(&g->lat, (uint64_t)((double)(now - us->send_tsc) * g->ns_per_tsc));
+	g->st.replies++;
+	g->last_reply = now;
+	g->outstanding--;
+	if (decoded)
+		fg_rx_status(g, (uint32_t)idx, &rep, now_ms);
+	else
+		fg_claim_final(g, (uint32_t)idx);
 }
 
 /*
@@ -248,21 +271,47 @@ static bool fg_done(const struct fg_ctx *g, uint64_t now)
 	       now - g->last_send >= (uint64_t)g->o.timeout_ms * g->tsc_per_ms;
 }
 
-void fg_run(struct fg_ctx *g)
-{
-	uint64_t deadline = g->t0 + (uint64_t)g->o.max_seconds * g->hz;
-	uint64_t next_progress = g->t0 + FG_PROGRESS_MS * g->tsc_per_ms;
-	/* token bucket in units of 1/hz claims: tokens * hz <= burst * hz */
-	uint64_t bucket = 0, bucket_max = 0, last_fill = g->t0;
-	struct rte_mbuf *rx[FG_BURST];
+/* --rate: a token bucket in units of 1/hz claims (tokens * hz <= burst * hz). */
+struct fg_bucket {
+	uint64_t tokens, max, last_fill;
+};
 
+static void fg_bucket_init(const struct fg_ctx *g, struct fg_bucket *b)
+{
+	b->tokens = 0;
+	b->max = 0;
+	b->last_fill = g->t0;
 	if (g->o.rate != 0) {
 		/* up to 10 ms of sends at once: absorbs scheduling hiccups of a shared CPU */
 		uint64_t burst = RTE_MAX(g->o.rate / 100, (uint64_t)FG_BURST);
 
-		bucket_max = burst * g->hz;
-		bucket = (uint64_t)FG_BURST * g->hz;
+		b->max = burst * g->hz;
+		b->tokens = (uint64_t)FG_BURST * g->hz;
 	}
+}
+
+/* Fill the bucket up to TSC @p now; returns how many claims it allows now (--rate set). */
+static inline uint64_t fg_bucket_fill(const struct fg_ctx *g, struct fg_bucket *b, uint64_t now)
+{
+	/* rate * dt fits 64 bits: rate < 2^32, dt bounded by b->max below */
+	uint64_t dt = now - b->last_fill;
+
+	b->last_fill = now;
+	if (dt > b->max / g->o.rate + 1)
+		b->tokens = b->max;
+	else
+		b->tokens = RTE_MIN(b->tokens + dt * g->o.rate, b->max);
+	return b->tokens / g->hz;
+}
+
+void fg_run(struct fg_ctx *g)
+{
+	uint64_t deadline = g->t0 + (uint64_t)g->o.max_seconds * g->hz;
+	uint64_t next_progress = g->t0 + FG_PROGRESS_MS * g->tsc_per_ms;
+	struct rte_mbuf *rx[FG_BURST];
+	struct fg_bucket bucket;
+
+	fg_bucket_init(g, &bucket);
 	while (!fg_stop) {
 		uint64_t now = rte_rdtsc();
 		uint64_t now_ms = (now - g->t0) / g->tsc_per_ms;
@@ -297,17 +346,8 @@ void fg_run(struct fg_ctx *g)
 			room = busy < g->o.window ? g->o.window - busy : 0;
 		}
 		can_send = FG_BURST;
-		if (g->o.rate != 0) {
-			/* rate * dt fits 64 bits: rate < 2^32, dt bounded by bucket_max below */
-			uint64_t dt = now - last_fill;
-
-			last_fill = now;
-			if (dt > bucket_max / g->o.rate + 1)
-				bucket = bucket_max;
-			else
-				bucket = RTE_MIN(bucket + dt * g->o.rate, bucket_max);
-			can_send = RTE_MIN(can_send, bucket / g->hz);
-		}
+		if (g->o.rate != 0)
+			can_send = RTE_MIN(can_send, fg_bucket_fill(g, &bucket, now));
 		if (g->o.line_rate != 0) {
 			if (g->flood_next < g->flood_total || g->npend > 0)
 				fg_line_tx(g, now);
@@ -315,7 +355,7 @@ void fg_run(struct fg_ctx *g)
 			uint16_t s = fg_tx(g, room, can_send, now);
 
 			if (g->o.rate != 0)
-				bucket -= (uint64_t)s * g->hz;
+				bucket.tokens -= (uint64_t)s * g->hz;
 		}
 		if (now >= next_progress) {
 			if (g->o.progress)
