@@ -37,45 +37,20 @@ void fg_sched_free(struct fg_ctx *g)
 
 /* ---- timeout FIFO ---- */
 
-int fg_tmo_push(struct fg_ctx *g, uint32_t u, uint64_t tsc)
+int fg_tmo_grow(struct fg_ctx *g)
 {
-	if (g->tlen == g->tcap) {
-		uint64_t ncap = g->tcap * 2;
-		struct fg_tmo *n = malloc(ncap * sizeof(*n));
+	uint64_t ncap = g->tcap * 2;
+	struct fg_tmo *n = malloc(ncap * sizeof(*n));
 
-		if (n == NULL)
-			return -ENOMEM;
-		for (uint64_t i = 0; i < g->tlen; i++)
-			n[i] = g->tmo[(g->thead + i) & (g->tcap - 1)];
-		free(g->tmo);
-		g->tmo = n;
-		g->tcap = ncap;
-		g->thead = 0;
-	}
-	g->tmo[(g->thead + g->tlen) & (g->tcap - 1)] = (struct fg_tmo){.tsc = tsc, .user = u};
-	g->tlen++;
+	if (n == NULL)
+		return -ENOMEM;
+	for (uint64_t i = 0; i < g->tlen; i++)
+		n[i] = g->tmo[(g->thead + i) & (g->tcap - 1)];
+	free(g->tmo);
+	g->tmo = n;
+	g->tcap = ncap;
+	g->thead = 0;
 	return 0;
-}
-
-void fg_tmo_check(struct fg_ctx *g, uint64_t now)
-{
-	uint64_t limit = (uint64_t)g->o.timeout_ms * g->tsc_per_ms;
-
-	while (g->tlen > 0) {
-		struct fg_tmo *t = &g->tmo[g->thead];
-		struct fg_user *us = &g->users[t->user];
-		bool live = us->state == FG_OUT && us->send_tsc == t->tsc;
-
-		if (live && now - t->tsc < limit)
-			break;
-		if (live) {
-			g->outstanding--;
-			g->st.lost++;
-			fg_ready_push_front(g, t->user);
-		}
-		g->thead = (g->thead + 1) & (g->tcap - 1);
-		g->tlen--;
-	}
 }
 
 /* ---- wheel of delayed resends ---- */

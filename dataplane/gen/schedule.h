@@ -5,7 +5,11 @@
 #ifndef FG_SCHEDULE_H
 #define FG_SCHEDULE_H
 
+#include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
+
+#include <rte_branch_prediction.h>
 
 #include "gen.h"
 
@@ -46,12 +50,46 @@ static inline uint32_t fg_ready_pop(struct fg_ctx *g)
 	return u;
 }
 
-/** Record that user @p u sent at TSC @p tsc (its timeout). 0, or -ENOMEM if the FIFO cannot grow.
- */
-int fg_tmo_push(struct fg_ctx *g, uint32_t u, uint64_t tsc);
+/** Double the timeout FIFO's capacity (fg_tmo_push, when full). 0 or -ENOMEM. */
+int fg_tmo_grow(struct fg_ctx *g);
 
-/** Resend, at the front of the ready queue, every request older than --timeout-ms (lost++). */
-void fg_tmo_check(struct fg_ctx *g, uint64_t now);
+/**
+ * Record that user @p u sent at TSC @p tsc (its timeout): one per claim sent, so inline; the
+ * FIFO grows (malloc) only when full. 0, or -ENOMEM if it cannot grow.
+ */
+static inline int fg_tmo_push(struct fg_ctx *g, uint32_t u, uint64_t tsc)
+{
+	if (unlikely(g->tlen == g->tcap) && fg_tmo_grow(g) != 0)
+		return -ENOMEM;
+	g->tmo[(g->thead + g->tlen) & (g->tcap - 1)] = (struct fg_tmo){.tsc = tsc, .user = u};
+	g->tlen++;
+	return 0;
+}
+
+/**
+ * Resend, at the front of the ready queue, every request older than --timeout-ms (lost++), and
+ * drop the stale entries ahead of the first live one. Once per loop turn.
+ */
+static inline void fg_tmo_check(struct fg_ctx *g, uint64_t now)
+{
+	uint64_t limit = (uint64_t)g->o.timeout_ms * g->tsc_per_ms;
+
+	while (g->tlen > 0) {
+		struct fg_tmo *t = &g->tmo[g->thead];
+		struct fg_user *us = &g->users[t->user];
+		bool live = us->state == FG_OUT && us->send_tsc == t->tsc;
+
+		if (live && now - t->tsc < limit)
+			break;
+		if (live) {
+			g->outstanding--;
+			g->st.lost++;
+			fg_ready_push_front(g, t->user);
+		}
+		g->thead = (g->thead + 1) & (g->tcap - 1);
+		g->tlen--;
+	}
+}
 
 /** Resend user @p u's claim @p delay_ms (1 .. FG_RETRY_CAP_MS) after @p now_ms (ms since t0). */
 void fg_wheel_add(struct fg_ctx *g, uint32_t u, uint64_t now_ms, uint32_t delay_ms);
