@@ -1,6 +1,7 @@
 /* Strict number and hex parsing shared by the dataplane, flashgen, flashctl, flashclaim and
  * persist. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,15 +26,16 @@ int fs_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 
 int fs_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)
 {
-	const char *digits = s != NULL && *s == '-' ? s + 1 : s;
-	long long v;
-	char *end;
+	bool neg = s != NULL && *s == '-';
+	uint64_t mag;
+	int64_t v;
 
-	if (digits == NULL || *digits < '0' || *digits > '9')
+	/* the magnitude, strictly: a second sign, a space or nothing after '-' are refused */
+	if (fs_parse_u64(neg ? s + 1 : s, 0, neg ? (uint64_t)INT64_MAX + 1 : INT64_MAX, &mag) != 0)
 		return -EINVAL;
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v < min || v > max)
+	/* -mag in two's complement: 2^63 gives INT64_MIN */
+	v = neg ? (int64_t)(~mag + 1) : (int64_t)mag;
+	if (v < min || v > max)
 		return -EINVAL;
 	*out = v;
 	return 0;
