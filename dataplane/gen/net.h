@@ -13,27 +13,24 @@
 
 #define FG_ARP_GIVEUP_MS 5000 /* fg_arp_resolve gives up after this long */
 
-/** Receive up to @p n frames from the port; the burst is guarded (memif_guard.h). Lcore only. */
-static inline uint16_t fg_rx_burst(struct rte_mbuf **rx, uint16_t n)
+/**
+ * One burst on the port, guarded (memif_guard.h): receive up to @p n frames into @p m, or with
+ * @p tx offer @p n frames from @p m (the port takes the first ones, the rest stay the caller's).
+ * @return how many frames came or went. Lcore only; @p tx constant at every call, so inlined
+ * without a branch.
+ */
+static inline uint16_t fg_burst(bool tx, struct rte_mbuf **m, uint16_t n)
 {
-	uint16_t got;
+	uint16_t done;
 
 	fg_burst_enter();
-	got = rte_eth_rx_burst(FG_PORT_ID, 0, rx, n);
+	done = tx ? rte_eth_tx_burst(FG_PORT_ID, 0, m, n) : rte_eth_rx_burst(FG_PORT_ID, 0, m, n);
 	fg_burst_leave();
-	return got;
+	return done;
 }
 
-/** Offer @p n frames to the port; returns how many it took (the rest stay the caller's). */
-static inline uint16_t fg_tx_burst(struct rte_mbuf **tx, uint16_t n)
-{
-	uint16_t sent;
-
-	fg_burst_enter();
-	sent = rte_eth_tx_burst(FG_PORT_ID, 0, tx, n);
-	fg_burst_leave();
-	return sent;
-}
+#define fg_rx_burst(m, n) fg_burst(false, (m), (n)) /* receive: fg_burst */
+#define fg_tx_burst(m, n) fg_burst(true, (m), (n))  /* send: fg_burst */
 
 /**
  * Configure port FG_PORT_ID (one RX and one TX queue from g->pool), start it (port_started),
