@@ -190,36 +190,94 @@ static enum fs_frame_kind fs_frame_classify_ipv4(const struct fs_frame_cfg *cfg,
 	}
 }
 
-enum fs_frame_kind fs_frame_classify(const struct fs_frame_cfg *cfg, const uint8_t *frame,
-	uint32_t len, struct fs_frame_info *info)
+/*
+ * Zero @p info, then Ethernet and at most one 802.1Q tag: sets info->l3_off (14 or 18) and *type,
+ * the ethertype behind the tag. FS_DROP_NONE, or why the frame is dropped (too short, stacked
+ * tags).
+ */
+static inline enum fs_drop fs_frame_l2(
+	const uint8_t *frame, uint32_t len, struct fs_frame_info *info, uint16_t *type)
 {
 	const struct rte_ether_hdr *eth = (const struct rte_ether_hdr *)frame;
-	uint16_t type;
+	uint16_t t;
 
 	memset(info, 0, sizeof(*info));
 	if (len < sizeof(*eth))
-		return fs_frame_drop(info, FS_DROP_TRUNCATED);
+		return FS_DROP_TRUNCATED;
 	info->l3_off = sizeof(*eth);
-	type = rte_be_to_cpu_16(eth->ether_type);
-	if (type == RTE_ETHER_TYPE_QINQ || type == RTE_ETHER_TYPE_QINQ1)
-		return fs_frame_drop(info, FS_DROP_VLAN_STACKED);
-	if (type == RTE_ETHER_TYPE_VLAN) {
+	t = rte_be_to_cpu_16(eth->ether_type);
+	if (t == RTE_ETHER_TYPE_QINQ || t == RTE_ETHER_TYPE_QINQ1)
+		return FS_DROP_VLAN_STACKED;
+	if (t == RTE_ETHER_TYPE_VLAN) {
 		const struct rte_vlan_hdr *vlan;
 
 		if (len < sizeof(*eth) + sizeof(*vlan))
-			return fs_frame_drop(info, FS_DROP_TRUNCATED);
+			return FS_DROP_TRUNCATED;
 		vlan = (const struct rte_vlan_hdr *)(eth + 1);
-		type = rte_be_to_cpu_16(vlan->eth_proto);
-		if (type == RTE_ETHER_TYPE_VLAN || type == RTE_ETHER_TYPE_QINQ ||
-			type == RTE_ETHER_TYPE_QINQ1)
-			return fs_frame_drop(info, FS_DROP_VLAN_STACKED);
+		t = rte_be_to_cpu_16(vlan->eth_proto);
+		if (t == RTE_ETHER_TYPE_VLAN || t == RTE_ETHER_TYPE_QINQ ||
+			t == RTE_ETHER_TYPE_QINQ1)
+			return FS_DROP_VLAN_STACKED;
 		info->l3_off += sizeof(*vlan);
 	}
+	*type = t;
+	return FS_DROP_NONE;
+}
+
+enum fs_frame_kind fs_frame_classify(const struct fs_frame_cfg *cfg, const uint8_t *frame,
+	uint32_t len, struct fs_frame_info *info)
+{
+	enum fs_drop why;
+	uint16_t type;
+
+	why = fs_frame_l2(frame, len, info, &type);
+	if (why != FS_DROP_NONE)
+		return fs_frame_drop(info, why);
 	if (type == RTE_ETHER_TYPE_IPV4)
 		return fs_frame_classify_ipv4(cfg, frame, len, info);
 	if (type == RTE_ETHER_TYPE_ARP)
 		return fs_frame_classify_arp(cfg, frame, len, info);
 	return fs_frame_drop(info, FS_DROP_NOT_IPV4_OR_ARP);
+}
+
+enum fs_frame_kind fs_frame_classify_reply(
+	const uint8_t *frame, uint32_t len, struct fs_frame_info *info)
+{
+	const struct rte_ipv4_hdr *ip;
+	const struct rte_udp_hdr *udp;
+	uint32_t hdr_len, tot_len;
+	enum fs_drop why;
+	uint16_t type;
+
+	why = fs_frame_l2(frame, len, info, &type);
+	if (why != FS_DROP_NONE)
+		return fs_frame_drop(info, why);
+	if (type == RTE_ETHER_TYPE_ARP)
+		return FS_FRAME_ARP;
+	if (type != RTE_ETHER_TYPE_IPV4)
+		return fs_frame_drop(info, FS_DROP_NOT_IPV4_OR_ARP);
+	if (len < (uint32_t)info->l3_off + FS_FRAME_IPV4_MIN_HDR)
+		return fs_frame_drop(info, FS_DROP_TRUNCATED);
+	ip = (const struct rte_ipv4_hdr *)(frame + info->l3_off);
+	if ((ip->version_ihl >> 4) != 4)
+		return fs_frame_drop(info, FS_DROP_IP_VERSION);
+	hdr_len = rte_ipv4_hdr_len(ip);
+	if (hdr_len < FS_FRAME_IPV4_MIN_HDR)
+		return fs_frame_drop(info, FS_DROP_IP_IHL);
+	if (ip->next_proto_id != IPPROTO_UDP)
+		return fs_frame_drop(info, FS_DROP_IP_PROTO);
+	tot_len = rte_be_to_cpu_16(ip->total_length);
+	if (tot_len > len - info->l3_off || tot_len < hdr_len + FS_FRAME_UDP_HDR)
+		return fs_frame_drop(info, FS_DROP_IP_TOTLEN);
+	/* the UDP header is inside the frame: l3_off + hdr_len + 8 <= l3_off + tot_len <= len */
+	info->l4_off = (uint16_t)(info->l3_off + hdr_len);
+	udp = (const struct rte_udp_hdr *)(frame + info->l4_off);
+	info->l4_len = rte_be_to_cpu_16(udp->dgram_len);
+	if (info->l4_len != FS_FRAME_UDP_HDR + FS_FCP_LEN ||
+		tot_len < hdr_len + FS_FRAME_UDP_HDR + FS_FCP_LEN)
+		return fs_frame_drop(info, FS_DROP_FCP_LEN);
+	info->payload_off = (uint16_t)(info->l4_off + FS_FRAME_UDP_HDR);
+	return FS_FRAME_FCP;
 }
 
 uint32_t fs_frame_arp_reply(

@@ -43,6 +43,22 @@ enum fs_frame_kind fs_frame_classify(const struct fs_frame_cfg *cfg, const uint8
 	uint32_t len, struct fs_frame_info *info);
 
 /**
+ * Classify a frame received by a client (flashgen: the dataplane's replies, the peer's ARP), with
+ * the same Ethernet/802.1Q rules as fs_frame_classify() but none of the receiver's: no address,
+ * port, checksum or fragment check (a client matches replies by request_id, and reads the UDP
+ * checksum of its own frames), reading no byte beyond @p len.
+ * @param frame frame bytes starting at the destination MAC (not modified).
+ * @param len   frame length in bytes; trailing Ethernet padding is allowed.
+ * @return FS_FRAME_FCP for IPv4 (any IHL, options skipped) carrying UDP with a 48-byte payload
+ * (UDP length 56, inside the IP total length, which is inside the frame): @p info has l3_off,
+ * l4_off, l4_len (56) and payload_off; FS_FRAME_ARP for any ARP frame (only l3_off set: the
+ * ARP header is not read, the caller checks its length); FS_FRAME_DROP otherwise (info->drop
+ * says why: FS_DROP_FCP_LEN for UDP of another length). Thread safe.
+ */
+enum fs_frame_kind fs_frame_classify_reply(
+	const uint8_t *frame, uint32_t len, struct fs_frame_info *info);
+
+/**
  * Turn an ARP request classified FS_FRAME_ARP into the ARP reply, in place.
  * @return the reply's length in bytes (same as the request's, VLAN tag kept).
  */

@@ -1,6 +1,11 @@
-/* Strict unsigned decimal parsing shared by the dataplane, flashctl, flashclaim and persist. */
+/* Strict number and hex parsing shared by the dataplane, flashgen, flashctl, flashclaim and
+ * persist. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
 
 #include "parse.h"
 
@@ -16,5 +21,35 @@ int fs_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 	if (errno != 0 || *end != '\0' || v < min || v > max)
 		return -EINVAL;
 	*out = v;
+	return 0;
+}
+
+int fs_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)
+{
+	bool neg = s != NULL && *s == '-';
+	uint64_t mag;
+	int64_t v;
+
+	/* the magnitude, strictly: a second sign, a space or nothing after '-' are refused */
+	if (fs_parse_u64(neg ? s + 1 : s, 0, neg ? (uint64_t)INT64_MAX + 1 : INT64_MAX, &mag) != 0)
+		return -EINVAL;
+	/* -mag in two's complement: 2^63 gives INT64_MIN */
+	v = neg ? (int64_t)(~mag + 1) : (int64_t)mag;
+	if (v < min || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+int fs_parse_hex(const char *s, uint8_t *out, size_t n)
+{
+	static const char digits[] = "0123456789abcdefABCDEF";
+	size_t got = 0;
+
+	/* checked first, so that a bad string leaves @p out as it was */
+	if (s == NULL || strlen(s) != 2 * n || strspn(s, digits) != 2 * n)
+		return -EINVAL;
+	if (sodium_hex2bin(out, n, s, 2 * n, NULL, &got, NULL) != 0 || got != n)
+		return -EINVAL;
 	return 0;
 }

@@ -1069,3 +1069,152 @@ Test(frame, build_request_checksums_verify_with_rte)
 		cr_expect_eq(ip->type_of_service, 0);
 	}
 }
+
+/* ---- a client's receive side: fs_frame_classify_reply ---- */
+
+/* fs_frame_classify_reply on a copy of exactly @p len bytes (ASan sees any read past the end). */
+static enum fs_frame_kind classify_reply_exact(
+	const uint8_t *f, uint32_t len, struct fs_frame_info *info)
+{
+	uint8_t *copy = malloc(len ? len : 1);
+	enum fs_frame_kind k;
+
+	cr_assert_not_null(copy);
+	memcpy(copy, f, len);
+	k = fs_frame_classify_reply(copy, len, info);
+	free(copy);
+	return k;
+}
+
+/* The dataplane's replies (as fs_frame_fcp_answer makes them), tagged or not: offsets found. */
+Test(frame, classify_reply_finds_the_reply_payload)
+{
+	for (int vlan = 0; vlan < 2; vlan++) {
+		uint8_t f[BUF] __attribute__((aligned(8))), reply[FS_FCP_LEN];
+		uint32_t l3 = vlan ? 18 : 14, len = make_fcp(f, vlan ? TCI : 0), rlen;
+		struct fs_frame_info info;
+		struct fs_fcp_reply rep;
+
+		make_reply_payload(reply);
+		cr_assert_eq(fs_fcp_decode_reply(reply, FS_FCP_LEN, &rep), 0);
+		cr_assert_eq(fs_frame_classify(&cfg, f, len, &info), FS_FRAME_FCP);
+		rlen = fs_frame_fcp_answer(&cfg, f, &info, &rep);
+		/* 8 bytes of Ethernet padding after it */
+		cr_assert_eq(
+			classify_reply_exact(f, rlen + 8, &info), FS_FRAME_FCP, "vlan %d", vlan);
+		cr_expect_eq(info.drop, FS_DROP_NONE);
+		cr_expect_eq(info.l3_off, l3);
+		cr_expect_eq(info.l4_off, l3 + 20);
+		cr_expect_eq(info.l4_len, 56);
+		cr_expect_eq(info.payload_off, l3 + 28);
+		cr_expect_arr_eq(f + info.payload_off, reply, FS_FCP_LEN);
+	}
+}
+
+/* IP options are skipped; addresses, ports and checksums are not the client's business. */
+Test(frame, classify_reply_skips_options_checks_no_address)
+{
+	uint8_t f[BUF] __attribute__((aligned(8)));
+	struct fs_frame_info info;
+	uint32_t len = add_options(f, make_fcp(f, 0), 14, 10);
+
+	cr_assert_eq(fs_frame_classify_reply(f, len, &info), FS_FRAME_FCP);
+	cr_expect_eq(info.l4_off, 74);
+	cr_expect_eq(info.payload_off, 82);
+	cr_expect_arr_eq(f + info.payload_off, claim, FS_FCP_LEN);
+
+	len = make_fcp(f, 0);
+	f[0] ^= 0x01;			      /* another (a multicast) MAC */
+	ip_at(f, 14)->dst_addr ^= 0xffffffff; /* another address, IP checksum now wrong */
+	udp_at(f, 14)->dgram_cksum ^= 0x1234; /* wrong UDP checksum */
+	udp_at(f, 14)->dst_port = 0;
+	ip_at(f, 14)->fragment_offset = rte_cpu_to_be_16(RTE_IPV4_HDR_MF_FLAG);
+	cr_assert_eq(fs_frame_classify_reply(f, len, &info), FS_FRAME_FCP);
+	cr_expect_eq(info.payload_off, 42);
+}
+
+/* Any ARP frame, request or reply, tagged or not, with only l3_off set. */
+Test(frame, classify_reply_arp)
+{
+	uint8_t f[BUF] __attribute__((aligned(8)));
+	struct fs_frame_info info;
+
+	cr_assert_eq(fs_frame_classify_reply(f, make_arp(f, 0, RTE_ARP_OP_REPLY, PEER_IP), &info),
+		FS_FRAME_ARP);
+	cr_expect_eq(info.l3_off, 14);
+	cr_assert_eq(fs_frame_classify_reply(f, make_arp(f, TCI, RTE_ARP_OP_REQUEST, 1), &info),
+		FS_FRAME_ARP);
+	cr_expect_eq(info.l3_off, 18);
+	cr_expect_eq(info.payload_off, 0);
+	/* the ARP header is the caller's to check: the Ethernet header alone says ARP */
+	cr_expect_eq(classify_reply_exact(f, 18, &info), FS_FRAME_ARP);
+}
+
+/* Everything that is not IPv4/UDP with a 48-byte payload, nor ARP, is dropped, with a reason. */
+Test(frame, classify_reply_drops)
+{
+	uint8_t f[BUF] __attribute__((aligned(8)));
+	struct fs_frame_info info;
+	uint32_t len;
+
+	len = make_l2(f, cfg.mac, 0, 0x86dd);
+	cr_expect_eq(fs_frame_classify_reply(f, len + 60, &info), FS_FRAME_DROP);
+	cr_expect_eq(info.drop, FS_DROP_NOT_IPV4_OR_ARP);
+
+	len = make_fcp(f, TCI);
+	f[16] = 0x81; /* a second tag */
+	f[17] = 0x00;
+	cr_expect_eq(fs_frame_classify_reply(f, len, &info), FS_FRAME_DROP);
+	cr_expect_eq(info.drop, FS_DROP_VLAN_STACKED);
+
+	len = make_icmp(f, 0, RTE_IP_ICMP_ECHO_REPLY, 56);
+	cr_expect_eq(fs_frame_classify_reply(f, len, &info), FS_FRAME_DROP);
+	cr_expect_eq(info.drop, FS_DROP_IP_PROTO);
+
+	len = make_fcp(f, 0);
+	ip_at(f, 14)->version_ihl = 0x65;
+	cr_expect_eq(fs_frame_classify_reply(f, len, &info), FS_FRAME_DROP);
+	cr_expect_eq(info.drop, FS_DROP_IP_VERSION);
+	ip_at(f, 14)->version_ihl = 0x44;
+	cr_expect_eq(fs_frame_classify_reply(f, len, &info), FS_FRAME_DROP);
+	cr_expect_eq(info.drop, FS_DROP_IP_IHL);
+	ip_at(f, 14)->version_ihl = 0x45;
+	ip_at(f, 14)->total_length = rte_cpu_to_be_16(77); /* one byte past the frame */
+	cr_expect_eq(fs_frame_classify_reply(f, len, &info), FS_FRAME_DROP);
+	cr_expect_eq(info.drop, FS_DROP_IP_TOTLEN);
+	ip_at(f, 14)->total_length = rte_cpu_to_be_16(27); /* no room for the UDP header */
+	cr_expect_eq(fs_frame_classify_reply(f, len, &info), FS_FRAME_DROP);
+	cr_expect_eq(info.drop, FS_DROP_IP_TOTLEN);
+
+	for (uint32_t n = 46; n <= 50; n++) {
+		if (n == FS_FCP_LEN)
+			continue;
+		len = resize_payload(f, n);
+		cr_expect_eq(
+			fs_frame_classify_reply(f, len, &info), FS_FRAME_DROP, "payload %u", n);
+		cr_expect_eq(info.drop, FS_DROP_FCP_LEN);
+	}
+	/* UDP length 56 but an IP total length that ends inside the payload */
+	len = make_fcp(f, 0);
+	ip_at(f, 14)->total_length = rte_cpu_to_be_16(75);
+	cr_expect_eq(fs_frame_classify_reply(f, len, &info), FS_FRAME_DROP);
+	cr_expect_eq(info.drop, FS_DROP_FCP_LEN);
+}
+
+/* Every prefix of a reply frame is dropped as truncated, and nothing past it is read. */
+Test(frame, classify_reply_truncated_at_every_offset)
+{
+	for (int vlan = 0; vlan < 2; vlan++) {
+		uint8_t f[BUF] __attribute__((aligned(8)));
+		uint32_t full = add_options(f, make_fcp(f, vlan ? TCI : 0), vlan ? 18 : 14, 2);
+		struct fs_frame_info info;
+
+		for (uint32_t len = 0; len < full; len++) {
+			cr_expect_eq(
+				classify_reply_exact(f, len, &info), FS_FRAME_DROP, "len %u", len);
+			cr_expect(info.drop == FS_DROP_TRUNCATED || info.drop == FS_DROP_IP_TOTLEN,
+				"len %u: %s", len, fs_drop_name(info.drop));
+		}
+		cr_expect_eq(classify_reply_exact(f, full, &info), FS_FRAME_FCP);
+	}
+}
