@@ -33,6 +33,9 @@ class Telemetry(rawframes.Telemetry):
         r = super().cmd(c)
         return r if r is not None else {}
 
+    def close(self):
+        self.s.close()
+
 
 class Claimer:
     """Kernel UDP claims to the dataplane, one request at a time, resent on a timeout."""
@@ -128,35 +131,56 @@ def one_sale(tel, c, args, sid, i, facts, now):
     return user, order
 
 
-def rekey_stress(args, sid, seconds):
-    """Status and rekey in two threads on two telemetry connections: every status shows the
-    id of a key that was set (key_id: BLAKE2b-64 of the key, libsodium's crypto_generichash)."""
+def rekey_stress(args, sid, seconds, readers=2):
+    """Status reads and rekeys at once, each thread on its own telemetry connection (a thread
+    of its own in the dataplane) for @seconds: every status is the sale's and shows the id of a
+    key that was set (key_id: BLAKE2b-64 of the key, libsodium's crypto_generichash), every
+    rekey's reply shows the key it set. Prints the counts and the first wrong reply."""
     keys = [bytes([(k * 37 + b * 11) & 0xff for b in range(16)]) for k in range(1, 9)]
-    ids = {hashlib.blake2b(k, digest_size=8).hexdigest() for k in keys}
+    fp = [hashlib.blake2b(k, digest_size=8).hexdigest() for k in keys]
     now = int(time.time() * 1000)
-    tel = Telemetry(args.prefix)
-    expect(tel, "/flashsale/sale/create,%d,10,%d,%d,token,%s" % (
+    t = Telemetry(args.prefix)
+    expect(t, "/flashsale/sale/create,%d,10,%d,%d,token,%s" % (
         sid, now - 1000, now + 3600000, keys[0].hex()), "sale_id", sid)
+    t.close()
     done = threading.Event()
-    rekeys = [0]
+    count = {"reads": 0, "rekeys": 0, "bad": 0}
+    first_bad = []
+
+    def check(ok, r):
+        if not ok:
+            count["bad"] += 1
+            first_bad.append(r)
+
+    def reader():
+        t = Telemetry(args.prefix)
+        while not done.is_set():
+            r = t.cmd("/flashsale/sale/status,%d" % sid)
+            count["reads"] += 1
+            check(r.get("sale_id") == sid and r.get("key_id") in fp and r.get("key_set") == 1, r)
+        t.close()
 
     def rekeyer():
         t = Telemetry(args.prefix)
         while not done.is_set():
-            rekeys[0] += 1
-            t.cmd("/flashsale/sale/key,%d,%s,60000" % (sid, keys[rekeys[0] % len(keys)].hex()))
+            count["rekeys"] += 1
+            k = count["rekeys"] % len(keys)
+            r = t.cmd("/flashsale/sale/key,%d,%s,60000" % (sid, keys[k].hex()))
+            check(r.get("sale_id") == sid and r.get("key_id") == fp[k], r)
+        t.close()
 
-    th = threading.Thread(target=rekeyer, daemon=True)
-    th.start()
-    reads = bad = 0
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < seconds:
-        r = tel.cmd("/flashsale/sale/status,%d" % sid)
-        reads += 1
-        bad += r.get("key_id") not in ids or r.get("key_set") != 1
+    threads = [threading.Thread(target=rekeyer, daemon=True)] + \
+        [threading.Thread(target=reader, daemon=True) for _ in range(readers)]
+    for th in threads:
+        th.start()
+    time.sleep(seconds)
     done.set()
-    th.join()
-    print("rekey_status_reads=%d rekeys=%d rekey_bad=%d" % (reads, rekeys[0], bad))
+    for th in threads:
+        th.join()
+    print("rekey_status_reads=%d rekeys=%d rekey_bad=%d" % (
+        count["reads"], count["rekeys"], count["bad"]))
+    if first_bad:
+        print("rekey_first_bad=%s" % json.dumps(first_bad[0], separators=(",", ":")))
 
 
 def run(args):

@@ -3,7 +3,8 @@
 # stopped and deleted through the telemetry socket while claims keep working; after a restart on
 # the same state directory the live sales and winners are exactly those not deleted. Also: a
 # stock past FS_SALE_MAX_STOCK is refused by name with nothing journaled, and status reads during
-# rekeys always show a key that was set.
+# rekeys (two readers and a rekeyer, each on its own telemetry connection) always show the sale and
+# a key that was set, and every rekey's reply the key it set.
 #
 # flashsale-dp with a tap (sales over telemetry, no Redis), kernel UDP claims and the telemetry
 # client in sale_delete.py; flashsale-persist --once then copies the journals into PostgreSQL
@@ -78,7 +79,8 @@ ft_tap "$(case $(kv run big_error) in *100000000*) echo 1 ;; esac)" \
 ft_tap "$([ "$(kv run big_sale_records)" = 0 ] && echo 1)" \
 	"no SALE record journaled for it ($(kv run big_sale_records))"
 ft_tap "$([ "$(kv run rekey_bad)" = 0 ] && [ "$(kv run rekeys)" -gt 50 ] && echo 1)" \
-	"status during rekeys: every key_id is a key that was set ($(kv run rekey_status_reads) reads, $(kv run rekeys) rekeys, $(kv run rekey_bad) bad)"
+	"status during rekeys on 3 connections: every reply is the sale's, with a key that was set ($(kv run rekey_status_reads) reads, $(kv run rekeys) rekeys, $(kv run rekey_bad) wrong)" \
+	"$(grep rekey_first_bad "$work/run.out")"
 alive=0
 fs__alive "$FT_DP_PID" && alive=1
 kill -TERM "$FT_DP_PID"
