@@ -41,15 +41,6 @@ static int usage_err(const char *fmt, ...)
 	return EXIT_USAGE;
 }
 
-static int parse_hex16(const char *hex, uint8_t out[16])
-{
-	size_t n = 0;
-
-	if (strlen(hex) != 32 || sodium_hex2bin(out, 16, hex, 32, NULL, &n, NULL) != 0 || n != 16)
-		return -EINVAL;
-	return 0;
-}
-
 static int64_t mono_ms(void)
 {
 	struct timespec ts;
@@ -172,10 +163,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "flashclaim: libsodium init failed\n");
 		return 1;
 	}
-	if (token != NULL && parse_hex16(token, req.token) < 0)
+	if (token != NULL && fs_parse_hex(token, req.token, sizeof(req.token)) < 0)
 		return usage_err("bad --token (32 hex digits)");
 	if (token_key != NULL) {
-		if (parse_hex16(token_key, key) < 0)
+		if (fs_parse_hex(token_key, key, sizeof(key)) < 0)
 			return usage_err("bad --token-key (32 hex digits)");
 		if (!have_expiry)
 			req.token_expiry = (uint32_t)(time(NULL) + 3600);

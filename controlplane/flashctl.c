@@ -79,16 +79,6 @@ static int msg(int code, const char *fmt, ...)
 /* Runtime error: returns exit code 1. */
 #define fail(...) msg(EXIT_FAILURE, __VA_ARGS__)
 
-static int parse_key(const char *hex, uint8_t key[16])
-{
-	size_t n = 0;
-
-	if (hex == NULL || strlen(hex) != 32 ||
-		sodium_hex2bin(key, 16, hex, 32, NULL, &n, NULL) != 0 || n != 16)
-		return -EINVAL;
-	return 0;
-}
-
 /* --sale N: 0, or the usage error's exit code. */
 static int parse_sale(const char *s, uint32_t *id)
 {
@@ -107,7 +97,7 @@ static int key_or_random(const char *hex, uint8_t key[16])
 		randombytes_buf(key, 16);
 		return 0;
 	}
-	if (parse_key(hex, key) < 0)
+	if (fs_parse_hex(hex, key, 16) < 0)
 		return usage_err("bad --key (32 hex digits)");
 	return 0;
 }
@@ -627,7 +617,7 @@ static int cmd_token(const struct globals *g, int argc, char **argv)
 		}
 	}
 	if (key != NULL) {
-		if (parse_key(key, k) < 0)
+		if (fs_parse_hex(key, k, 16) < 0)
 			return usage_err("bad --key (32 hex digits)");
 		if (expiry == NULL)
 			req.token_expiry = (uint32_t)(now / 1000 + 3600);

@@ -13,6 +13,7 @@
 #include <hiredis/hiredis.h>
 #include <sodium.h>
 
+#include "parse.h"
 #include "redis.h"
 
 #define KEYLEN 64
@@ -106,12 +107,12 @@ static int pct_decode(const char *in, size_t n, char *out, size_t cap)
 		if (o + 1 >= cap)
 			return -EINVAL;
 		if (c == '%') {
-			unsigned char b;
-			size_t got = 0;
+			uint8_t b;
 
-			if (i + 2 >= n ||
-				sodium_hex2bin(&b, 1, in + i + 1, 2, NULL, &got, NULL) != 0 ||
-				got != 1 || b == 0)
+			if (i + 2 >= n)
+				return -EINVAL;
+			char hex[3] = {in[i + 1], in[i + 2], '\0'};
+			if (fs_parse_hex(hex, &b, 1) < 0 || b == 0)
 				return -EINVAL;
 			c = (char)b;
 			i += 2;
@@ -511,11 +512,10 @@ int fs_redis_sale_rekey(
 /* A 32-hex-digit key field (string, non-empty) into @p key. 1 set, 0 absent, -EPROTO. */
 static int hex_key(const redisReply *e, uint8_t key[16])
 {
-	size_t bin_len = 0;
-
 	if (e->type != REDIS_REPLY_STRING || e->len == 0)
 		return 0;
-	if (sodium_hex2bin(key, 16, e->str, e->len, NULL, &bin_len, NULL) != 0 || bin_len != 16)
+	/* hiredis ends every string with a NUL: a NUL inside makes it too short, so malformed */
+	if (fs_parse_hex(e->str, key, 16) < 0)
 		return -EPROTO;
 	return 1;
 }
