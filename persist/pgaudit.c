@@ -47,13 +47,9 @@ static PGresult *exec1(
 /* orders.order_id is the u64's bits as a bigint (persist/schema.sql). */
 static int parse_order_id(const char *s, uint64_t *v)
 {
-	char *end;
+	int64_t x;
 
-	if (s == NULL || *s == '\0')
-		return -EPROTO;
-	errno = 0;
-	long long x = strtoll(s, &end, 10);
-	if (errno != 0 || *end != '\0')
+	if (fs_parse_i64(s, INT64_MIN, INT64_MAX, &x) < 0)
 		return -EPROTO;
 	*v = (uint64_t)x;
 	return 0;
