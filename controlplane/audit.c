@@ -11,6 +11,7 @@
 #include "audit.h"
 #include "dpctl.h"
 #include "journal.h"
+#include "monotonic.h"
 #include "pgaudit.h"
 #include "redis.h"
 
@@ -535,17 +536,9 @@ out:
 	return rc;
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int fs_audit_run(const struct fs_audit_conf *c)
 {
-	int64_t start = now_ms(), deadline = start + (int64_t)c->wait_s * 1000;
+	int64_t start = fs_monotonic_ms(), deadline = start + (int64_t)c->wait_s * 1000;
 	struct pass p;
 	int rc;
 
@@ -564,7 +557,7 @@ int fs_audit_run(const struct fs_audit_conf *c)
 		rc = audit_pass(c, &p);
 		fclose(p.kv);
 		fclose(p.drift);
-		if (rc < 0 || p.drifts == 0 || p.final || now_ms() >= deadline)
+		if (rc < 0 || p.drifts == 0 || p.final || fs_monotonic_ms() >= deadline)
 			break;
 		free(p.kv_buf);
 		free(p.drift_buf);
@@ -572,7 +565,7 @@ int fs_audit_run(const struct fs_audit_conf *c)
 	}
 	if (rc == 0) {
 		fputs(p.kv_buf, stdout);
-		printf("waited_ms=%" PRId64 "\n", now_ms() - start);
+		printf("waited_ms=%" PRId64 "\n", fs_monotonic_ms() - start);
 		printf("drifts=%u\n", p.drifts);
 		fputs(p.drift_buf, stdout);
 		fflush(stdout);

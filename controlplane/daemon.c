@@ -13,6 +13,7 @@
 
 #include "daemon.h"
 #include "dpctl.h"
+#include "monotonic.h"
 #include "redis.h"
 #include "timeparse.h"
 
@@ -88,14 +89,6 @@ static void logf_(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
-}
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* True when an attempt to end condition @p c is due (always when it is off). */
@@ -177,7 +170,7 @@ static void sale_err(struct sale_mem *m, const char *what, const char *text)
 /* The dataplane failed at the socket level: drop the connection, retry after the back-off. */
 static void dp_lost(struct daemon *d)
 {
-	cond_fail(&d->dp_c, mono_ms(), d->conf->interval_ms,
+	cond_fail(&d->dp_c, fs_monotonic_ms(), d->conf->interval_ms,
 		"dataplane unreachable: %s (retrying with back-off up to %u ms; logged again when "
 		"it answers)",
 		d->dp.errstr, FS_DAEMON_BACKOFF_MAX_MS);
@@ -290,7 +283,7 @@ static struct json_object *dp_create(
 {
 	struct json_object *st = NULL;
 	char hex[33] = "", limits[48] = "";
-	int64_t now = mono_ms();
+	int64_t now = fs_monotonic_ms();
 	int rc;
 
 	if (m->create_retry_ms != 0 && m->create_dp_gen == d->dp_gen && now < m->create_retry_ms)
@@ -543,7 +536,7 @@ static int64_t publish_totals(struct daemon *d, struct sale_mem *m, const struct
 	long long sold, bool final)
 {
 	bool missing = !s->has_sold || !s->has_remaining || (final && !s->has_pool);
-	int64_t now = mono_ms();
+	int64_t now = fs_monotonic_ms();
 	uint64_t total;
 	bool pool_set = false;
 	int rc;
@@ -782,7 +775,7 @@ static void tick(struct daemon *d)
 {
 	uint32_t *ids = NULL;
 	size_t n = 0;
-	int64_t now = fs_time_now_ms(), mono = mono_ms();
+	int64_t now = fs_time_now_ms(), mono = fs_monotonic_ms();
 	int rc;
 
 	if (!redis_ready(d, mono))
@@ -796,7 +789,7 @@ static void tick(struct daemon *d)
 			logf_("%s", d->redis.errstr);
 		goto out;
 	}
-	cond_ok(&d->redis_c, mono_ms(), "redis answers again");
+	cond_ok(&d->redis_c, fs_monotonic_ms(), "redis answers again");
 	for (size_t i = 0; i < n && !stop_requested; i++) {
 		rc = sync_sale(d, ids[i], now);
 		if (rc < 0)
@@ -806,7 +799,7 @@ static void tick(struct daemon *d)
 		rebuild_missing(d, ids, n);
 out:
 	if (!fs_redis_usable(&d->redis)) {
-		cond_fail(&d->redis_c, mono_ms(), d->conf->interval_ms,
+		cond_fail(&d->redis_c, fs_monotonic_ms(), d->conf->interval_ms,
 			"redis connection lost: %s (reconnecting with back-off up to %u ms; logged "
 			"again when it answers)",
 			d->redis.errstr, FS_DAEMON_BACKOFF_MAX_MS);

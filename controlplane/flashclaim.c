@@ -18,6 +18,7 @@
 #include <sodium.h>
 
 #include "fcp.h"
+#include "monotonic.h"
 #include "parse.h"
 
 #define EXIT_USAGE 2
@@ -39,14 +40,6 @@ static int usage_err(const char *fmt, ...)
 	va_end(ap);
 	fputs(" (flashclaim --help)\n", stderr);
 	return EXIT_USAGE;
-}
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 int main(int argc, char **argv)
@@ -200,9 +193,9 @@ int main(int argc, char **argv)
 			fprintf(stderr, "flashclaim: send: %s\n", strerror(errno));
 			goto out;
 		}
-		deadline = mono_ms() + (int64_t)timeout_ms;
+		deadline = fs_monotonic_ms() + (int64_t)timeout_ms;
 		for (;;) {
-			int64_t left = deadline - mono_ms();
+			int64_t left = deadline - fs_monotonic_ms();
 			struct pollfd pfd = {.fd = fd, .events = POLLIN};
 			ssize_t n;
 
