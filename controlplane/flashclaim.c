@@ -5,7 +5,6 @@
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,30 +16,18 @@
 
 #include <sodium.h>
 
+#include "cli.h"
 #include "fcp.h"
 #include "monotonic.h"
 #include "parse.h"
-
-#define EXIT_USAGE 2
 
 static const char usage_text[] =
 	"usage: flashclaim --server IP --sale N --user U [--port 7777] [--type claim|status]\n"
 	"                  [--token HEX32 --expiry S] [--token-key HEX32] [--node K]\n"
 	"                  [--request-id R] [--timeout-ms 300] [--retries 5]\n";
 
-static int usage_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int usage_err(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("flashclaim: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputs(" (flashclaim --help)\n", stderr);
-	return EXIT_USAGE;
-}
+/* Usage error: one line on stderr, returns exit code 2. */
+#define usage_err(...) fs_cli_err("flashclaim", FS_EXIT_USAGE, __VA_ARGS__)
 
 int main(int argc, char **argv)
 {

@@ -2,7 +2,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +11,7 @@
 #include <sodium.h>
 
 #include "audit.h"
+#include "cli.h"
 #include "daemon.h"
 #include "dpctl.h"
 #include "fcp.h"
@@ -20,7 +20,6 @@
 #include "sale.h"
 #include "timeparse.h"
 
-#define EXIT_USAGE 2
 #define IO_TIMEOUT_MS 2000
 
 static const char usage_text[] =
@@ -56,28 +55,10 @@ struct globals {
 	unsigned node_id;
 };
 
-static int msg(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/*
- * One-line error on stderr, "flashctl: " first; returns @p code. EXIT_USAGE adds a pointer to
- * --help.
- */
-static int msg(int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("flashctl: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputs(code == EXIT_USAGE ? " (flashctl --help)\n" : "\n", stderr);
-	return code;
-}
-
-/* Usage error: returns exit code 2. */
-#define usage_err(...) msg(EXIT_USAGE, __VA_ARGS__)
-/* Runtime error: returns exit code 1. */
-#define fail(...) msg(EXIT_FAILURE, __VA_ARGS__)
+/* Usage error: one line on stderr, returns exit code 2. */
+#define usage_err(...) fs_cli_err("flashctl", FS_EXIT_USAGE, __VA_ARGS__)
+/* Runtime error: one line on stderr, returns exit code 1. */
+#define fail(...) fs_cli_err("flashctl", EXIT_FAILURE, __VA_ARGS__)
 
 /* --sale N: 0, or the usage error's exit code. */
 static int parse_sale(const char *s, uint32_t *id)
