@@ -2,13 +2,13 @@
  * flashctl audit: one sale's journals, dataplane, PostgreSQL, Redis and won-file, cross-checked.
  *
  * One pass reads every source, each with its own reader (read_journals, read_dp, read_pg,
- * read_redis, read_won) into its own struct of what it found, plus the problems it met reading
- * (a source that cannot be listed, reached or parsed), in struct sources. Then compare() turns
- * the structs into `key=value` lines and `drift: ...` lines, one check per source in this order:
+ * read_redis, read_won) into its own struct of what it found, plus (struct src) the problems it
+ * met reading: a source that cannot be listed, reached or parsed. Then compare() turns the
+ * structs into `key=value` lines and `drift: ...` lines, one check per source in this order:
  * check_journals, check_dp, check_pg, check_pg_orders (journals against PostgreSQL),
  * check_redis, check_stock (no source above the stock), check_won. Each check prints its
- * source's problems first, then its figures (kv), then its drifts. A check may compare its
- * source with any source checked before it; the stock to compare with (struct stock) is the
+ * source's problems first (src_check), then its figures (kv), then its drifts. A check may compare
+ * its source with any source checked before it; the stock to compare with (struct stock) is the
  * first one known: the journals' SALE record, else the dataplane's total, else PostgreSQL's
  * sales row, else Redis's hash.
  *
@@ -68,6 +68,13 @@ struct problems {
 	size_t n, cap;
 };
 
+/* What every source has: whether it was asked for, whether its figures hold, its problems. */
+struct src {
+	bool given; /* on the command line (Redis: always) */
+	bool ok;    /* its figures hold (its struct's other fields) */
+	struct problems probs;
+};
+
 /* A source's (order, user) pairs and what the checks need of them (count_orders). */
 struct order_set {
 	struct pairs all;	     /* sorted by (order, user) once counted */
@@ -80,40 +87,35 @@ struct order_set {
 
 /* The journals of --state-dir: the authoritative record of every WON. */
 struct journals_src {
-	bool read;		 /* --state-dir given: the figures below hold */
+	struct src src;		 /* ok as soon as given: problems or not, the figures hold */
 	struct order_set orders; /* every ORDER record of the sale (all.v malloc'd here) */
 	bool has_stock;
 	uint64_t stock; /* the last SALE record's stock */
-	struct problems probs;
 };
 
 /* The dataplane's status of the sale (--dp). */
 struct dp_src {
-	bool given, ok;				  /* ok: the status was read */
+	struct src src;				  /* ok: the status was read */
 	long long total, sold, leased, remaining; /* -1 when the status lacks it */
-	struct problems probs;
 };
 
 /* PostgreSQL (--pg): the sales row and the orders rows, one snapshot. */
 struct pg_src {
-	bool given, ok;		     /* ok: read and counted */
+	struct src src;		     /* ok: read and counted */
 	struct fs_pgaudit_sale sale; /* owns the rows */
 	struct order_set orders;     /* all.v: sale.orders, sorted in place */
-	struct problems probs;
 };
 
 /* Redis (always read): the published view. */
 struct redis_src {
-	bool ok;
+	struct src src; /* always given */
 	struct fs_redis_audit ra;
-	struct problems probs;
 };
 
 /* The won-file (--won-file): every WON a client saw. */
 struct won_src {
-	bool given, opened;
+	struct src src;	    /* ok: the file was opened */
 	struct pairs lines; /* (order, user) of each well-formed line, in file order */
-	struct problems probs;
 };
 
 struct sources {
@@ -188,17 +190,21 @@ static int problem(struct problems *pr, bool can_settle, const char *fmt, ...)
 	return 0;
 }
 
-static void drift_problems(struct pass *p, const struct problems *pr)
+/* A check's start: @p src's problems as drift lines; true when its figures are there to check. */
+static bool src_check(struct pass *p, const struct src *src)
 {
-	for (size_t i = 0; i < pr->n; i++)
-		drift(p, pr->v[i].can_settle, "%s", pr->v[i].text);
+	if (!src->given)
+		return false;
+	for (size_t i = 0; i < src->probs.n; i++)
+		drift(p, src->probs.v[i].can_settle, "%s", src->probs.v[i].text);
+	return src->ok;
 }
 
-static void problems_free(struct problems *pr)
+static void src_free(struct src *src)
 {
-	for (size_t i = 0; i < pr->n; i++)
-		free(pr->v[i].text);
-	free(pr->v);
+	for (size_t i = 0; i < src->probs.n; i++)
+		free(src->probs.v[i].text);
+	free(src->probs.v);
 }
 
 static int pairs_add(struct pairs *a, uint64_t order_id, uint64_t user_id)
@@ -312,8 +318,8 @@ static int read_journal(const char *dir, unsigned idx, uint32_t sale_id, struct 
 	int got, rc = 0;
 
 	if (r == NULL)
-		return problem(&j->probs, false, "journals: cannot open journal %u of %s: %s", idx,
-			dir, strerror(errno));
+		return problem(&j->src.probs, false, "journals: cannot open journal %u of %s: %s",
+			idx, dir, strerror(errno));
 	while ((got = fs_journal_read(r, buf, READ_BATCH)) > 0 && rc == 0) {
 		for (int k = 0; k < got && rc == 0; k++) {
 			const struct fs_jrec *rec = &buf[k];
@@ -330,8 +336,8 @@ static int read_journal(const char *dir, unsigned idx, uint32_t sale_id, struct 
 		}
 	}
 	if (got < 0 && rc == 0)
-		rc = problem(&j->probs, false, "journals: reading journal %u of %s: %s", idx, dir,
-			strerror(-got));
+		rc = problem(&j->src.probs, false, "journals: reading journal %u of %s: %s", idx,
+			dir, strerror(-got));
 	fs_journal_reader_close(r);
 	return rc;
 }
@@ -345,10 +351,10 @@ static int read_journals(const struct fs_audit_conf *c, struct journals_src *j)
 
 	if (c->state_dir == NULL)
 		return 0;
-	j->read = true;
+	j->src.given = j->src.ok = true;
 	n = fs_journal_list(c->state_dir, idx, FS_JOURNAL_MAX);
 	if (n < 0)
-		return problem(&j->probs, false, "journals: cannot list %s: %s", c->state_dir,
+		return problem(&j->src.probs, false, "journals: cannot list %s: %s", c->state_dir,
 			strerror(-n));
 	buf = malloc(READ_BATCH * sizeof(*buf));
 	if (buf == NULL)
@@ -369,7 +375,7 @@ static int read_dp(const struct fs_audit_conf *c, struct dp_src *dp)
 
 	if (c->dp_socket == NULL)
 		return 0;
-	dp->given = true;
+	dp->src.given = true;
 	fs_dpctl_init(&d);
 	snprintf(cmd, sizeof(cmd), "/flashsale/sale/status,%" PRIu32, c->sale_id);
 	rc = fs_dpctl_connect(&d, c->dp_socket, c->timeout_ms);
@@ -377,16 +383,16 @@ static int read_dp(const struct fs_audit_conf *c, struct dp_src *dp)
 		rc = fs_dpctl_cmd(&d, cmd, &st);
 	fs_dpctl_close(&d);
 	if (rc == -EREMOTEIO)
-		return problem(&dp->probs, false, "dataplane: %s", d.errstr);
+		return problem(&dp->src.probs, false, "dataplane: %s", d.errstr);
 	if (rc < 0)
-		return problem(&dp->probs, true, "dataplane: unreachable: %s", d.errstr);
+		return problem(&dp->src.probs, true, "dataplane: unreachable: %s", d.errstr);
 	dp->total = dp->sold = dp->leased = dp->remaining = -1;
 	fs_dpctl_get_i64(st, "total", &dp->total);
 	fs_dpctl_get_i64(st, "sold", &dp->sold);
 	fs_dpctl_get_i64(st, "leased", &dp->leased);
 	fs_dpctl_get_i64(st, "remaining", &dp->remaining);
 	json_object_put(st);
-	dp->ok = true;
+	dp->src.ok = true;
 	return 0;
 }
 
@@ -398,17 +404,17 @@ static int read_pg(const struct fs_audit_conf *c, struct pg_src *pg)
 
 	if (c->pg_url == NULL)
 		return 0;
-	pg->given = true;
+	pg->src.given = true;
 	rc = fs_pgaudit_read(
 		c->pg_url, c->sale_id, (c->timeout_ms + 999) / 1000, &pg->sale, err, sizeof(err));
 	if (rc == -ENOMEM)
 		return rc;
 	if (rc < 0)
-		return problem(&pg->probs, true, "postgresql: %s", err);
+		return problem(&pg->src.probs, true, "postgresql: %s", err);
 	pg->orders.all = (struct pairs){
 		.v = pg->sale.orders, .n = pg->sale.n_orders, .cap = pg->sale.n_orders};
 	rc = count_orders(&pg->orders);
-	pg->ok = rc == 0;
+	pg->src.ok = rc == 0;
 	return rc;
 }
 
@@ -418,13 +424,14 @@ static int read_redis(const struct fs_audit_conf *c, struct redis_src *rs)
 	struct fs_redis r = {.password = c->redis_password};
 	int rc;
 
+	rs->src.given = true;
 	rc = fs_redis_connect(&r, c->redis_url, c->timeout_ms);
 	if (rc == 0)
 		rc = fs_redis_audit_read(&r, c->sale_id, &rs->ra);
 	fs_redis_close(&r);
 	if (rc < 0)
-		return problem(&rs->probs, rc != -EPROTO, "redis: %s", r.errstr);
-	rs->ok = true;
+		return problem(&rs->src.probs, rc != -EPROTO, "redis: %s", r.errstr);
+	rs->src.ok = true;
 	return 0;
 }
 
@@ -438,12 +445,12 @@ static int read_won(const struct fs_audit_conf *c, struct won_src *w)
 
 	if (c->won_file == NULL)
 		return 0;
-	w->given = true;
+	w->src.given = true;
 	f = fopen(c->won_file, "r");
 	if (f == NULL)
-		return problem(&w->probs, false, "won-file: cannot open %s: %s", c->won_file,
+		return problem(&w->src.probs, false, "won-file: cannot open %s: %s", c->won_file,
 			strerror(errno));
-	w->opened = true;
+	w->src.ok = true;
 	while (rc == 0 && fgets(line, sizeof(line), f) != NULL) {
 		uint64_t u, o;
 		char tail;
@@ -452,7 +459,7 @@ static int read_won(const struct fs_audit_conf *c, struct won_src *w)
 		if (line[strspn(line, " \t\r\n")] == '\0')
 			continue;
 		if (sscanf(line, "%" SCNu64 " %" SCNu64 " %c", &u, &o, &tail) != 2)
-			rc = problem(&w->probs, false, "won-file: line %u malformed", lineno);
+			rc = problem(&w->src.probs, false, "won-file: line %u malformed", lineno);
 		else
 			rc = pairs_add(&w->lines, o, u);
 	}
@@ -475,13 +482,13 @@ static int read_sources(const struct fs_audit_conf *c, struct sources *s)
 static void sources_free(struct sources *s)
 {
 	free(s->j.orders.all.v);
-	problems_free(&s->j.probs);
-	problems_free(&s->dp.probs);
 	fs_pgaudit_free(&s->pg.sale);
-	problems_free(&s->pg.probs);
-	problems_free(&s->redis.probs);
 	free(s->won.lines.v);
-	problems_free(&s->won.probs);
+	src_free(&s->j.src);
+	src_free(&s->dp.src);
+	src_free(&s->pg.src);
+	src_free(&s->redis.src);
+	src_free(&s->won.src);
 }
 
 /* --------------------------------------------------------------------------- checks */
@@ -491,9 +498,8 @@ static void check_journals(struct pass *p, const struct journals_src *j, struct 
 	const struct order_set *o = &j->orders;
 	char list[128];
 
-	if (!j->read)
+	if (!src_check(p, &j->src))
 		return;
-	drift_problems(p, &j->probs);
 	kv(p, "journal_orders=%zu", o->all.n);
 	kv(p, "journal_users=%zu", o->n_users);
 	kv(p, "journal_order_ids=%zu", o->n_orders);
@@ -516,10 +522,7 @@ static void check_dp(struct pass *p, const struct sources *s, struct stock *stoc
 {
 	const struct dp_src *dp = &s->dp;
 
-	if (!dp->given)
-		return;
-	drift_problems(p, &dp->probs);
-	if (!dp->ok)
+	if (!src_check(p, &dp->src))
 		return;
 	kv(p, "dp_total=%lld", dp->total);
 	kv(p, "dp_sold=%lld", dp->sold);
@@ -536,7 +539,7 @@ static void check_dp(struct pass *p, const struct sources *s, struct stock *stoc
 	if (dp->remaining != dp->leased - dp->sold)
 		drift(p, true, "dataplane: remaining %lld != leased %lld - sold %lld",
 			dp->remaining, dp->leased, dp->sold);
-	if (s->j.read && (uint64_t)dp->sold != s->j.orders.all.n)
+	if (s->j.src.ok && (uint64_t)dp->sold != s->j.orders.all.n)
 		drift(p, true, "dataplane: sold %lld, journals hold %zu orders", dp->sold,
 			s->j.orders.all.n);
 }
@@ -546,10 +549,7 @@ static void check_pg(struct pass *p, const struct pg_src *pg, uint32_t sale_id, 
 {
 	char list[128];
 
-	if (!pg->given)
-		return;
-	drift_problems(p, &pg->probs);
-	if (!pg->ok)
+	if (!src_check(p, &pg->src))
 		return;
 	kv(p, "pg_orders=%zu", pg->sale.n_orders);
 	kv(p, "pg_users=%zu", pg->orders.n_users);
@@ -588,7 +588,7 @@ static void check_pg_orders(struct pass *p, const struct sources *s)
 	struct diff miss = {0}, extra = {0}, wrong = {0};
 	char list[128];
 
-	if (!s->j.read || !s->pg.ok)
+	if (!s->j.src.ok || !s->pg.src.ok)
 		return;
 	while (i < na || k < nb) {
 		int cmp = i == na ? 1 : k == nb ? -1 : cmp_u64(a[i].order_id, b[k].order_id);
@@ -645,7 +645,7 @@ static void check_redis_counters(struct pass *p, const struct sources *s)
 	if (ra->node_sold != ra->sold)
 		drift(p, true, "redis: node_sold sums to %" PRId64 ", sold %" PRId64, ra->node_sold,
 			ra->sold);
-	if (s->j.read && ra->sold >= 0 && (uint64_t)ra->sold != s->j.orders.all.n)
+	if (s->j.src.ok && ra->sold >= 0 && (uint64_t)ra->sold != s->j.orders.all.n)
 		drift(p, (uint64_t)ra->sold < s->j.orders.all.n,
 			"redis: sold %" PRId64 ", journals hold %zu orders", ra->sold,
 			s->j.orders.all.n);
@@ -656,8 +656,7 @@ static void check_redis(struct pass *p, const struct sources *s, struct stock *s
 {
 	const struct fs_redis_audit *ra = &s->redis.ra;
 
-	drift_problems(p, &s->redis.probs);
-	if (!s->redis.ok)
+	if (!src_check(p, &s->redis.src))
 		return;
 	if (!ra->has_hash) {
 		drift(p, true, "redis: fs:{%" PRIu32 "}:sale missing%s", s->sale_id,
@@ -685,10 +684,10 @@ static void check_stock(struct pass *p, const struct sources *s, const struct st
 	if (!stock->have)
 		return;
 	kv(p, "stock=%" PRIu64, stock->v);
-	if (s->j.read && s->j.orders.all.n > stock->v)
+	if (s->j.src.ok && s->j.orders.all.n > stock->v)
 		drift(p, false, "journals: %zu orders above stock %" PRIu64, s->j.orders.all.n,
 			stock->v);
-	if (s->pg.ok && s->pg.sale.n_orders > stock->v)
+	if (s->pg.src.ok && s->pg.sale.n_orders > stock->v)
 		drift(p, false, "postgresql: %zu orders above stock %" PRIu64, s->pg.sale.n_orders,
 			stock->v);
 }
@@ -697,19 +696,16 @@ static void check_stock(struct pass *p, const struct sources *s, const struct st
 static void check_won(struct pass *p, const struct sources *s)
 {
 	const struct won_src *w = &s->won;
-	const struct order_set *ref = s->pg.ok ? &s->pg.orders : &s->j.orders;
-	const char *where = s->pg.ok ? "postgresql" : "journals";
+	const struct order_set *ref = s->pg.src.ok ? &s->pg.orders : &s->j.orders;
+	const char *where = s->pg.src.ok ? "postgresql" : "journals";
 	size_t n_wrong = 0;
 	struct diff missing = {0};
 	char list[128];
 
-	if (!w->given)
-		return;
-	drift_problems(p, &w->probs);
-	if (!w->opened)
+	if (!src_check(p, &w->src))
 		return;
 	kv(p, "won_lines=%zu", w->lines.n);
-	if (!s->pg.ok && !s->j.read)
+	if (!s->pg.src.ok && !s->j.src.ok)
 		return;
 	for (size_t i = 0; i < w->lines.n; i++) {
 		const struct fs_pgaudit_order *line = &w->lines.v[i];
@@ -728,7 +724,7 @@ static void check_won(struct pass *p, const struct sources *s)
 	kv(p, "won_missing=%zu", missing.n);
 	kv(p, "won_wrong_user=%zu", n_wrong);
 	if (missing.n > 0)
-		drift(p, s->pg.ok, "won-file: %zu won orders not in %s (order %s)", missing.n,
+		drift(p, s->pg.src.ok, "won-file: %zu won orders not in %s (order %s)", missing.n,
 			where,
 			list_u64(list, sizeof(list), missing.ex,
 				missing.n < EXAMPLES ? missing.n : EXAMPLES));
