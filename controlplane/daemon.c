@@ -185,21 +185,59 @@ static bool dp_usable(const struct daemon *d)
 }
 
 /* Run one dataplane command; on success *out is the reply dict (caller puts it). */
+static int dp_vcmd(struct daemon *d, struct json_object **out, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+
+static int dp_vcmd(struct daemon *d, struct json_object **out, const char *fmt, va_list ap)
+{
+	char cmd[512];
+	int rc;
+
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	rc = fs_dpctl_cmd(&d->dp, cmd, out);
+	if (rc < 0 && rc != -EREMOTEIO)
+		dp_lost(d);
+	return rc;
+}
+
 static int dp_cmd(struct daemon *d, struct json_object **out, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 static int dp_cmd(struct daemon *d, struct json_object **out, const char *fmt, ...)
 {
-	char cmd[512];
 	va_list ap;
 	int rc;
 
 	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	rc = dp_vcmd(d, out, fmt, ap);
 	va_end(ap);
-	rc = fs_dpctl_cmd(&d->dp, cmd, out);
-	if (rc < 0 && rc != -EREMOTEIO)
-		dp_lost(d);
+	return rc;
+}
+
+/*
+ * A command that changes sale @p m on the dataplane and replies with its new status dict. A
+ * refusal is logged once (@p what: the error text) and *@p st kept; otherwise *@p st is put and
+ * replaced by the reply (NULL after a socket error). Returns dp_cmd's result: 0 when done.
+ */
+static int dp_sale_cmd(struct daemon *d, struct sale_mem *m, const char *what,
+	struct json_object **st, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static int dp_sale_cmd(struct daemon *d, struct sale_mem *m, const char *what,
+	struct json_object **st, const char *fmt, ...)
+{
+	struct json_object *rep = NULL;
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = dp_vcmd(d, &rep, fmt, ap);
+	va_end(ap);
+	if (rc == -EREMOTEIO) {
+		sale_err(m, what, d->dp.errstr);
+		return rc;
+	}
+	json_object_put(*st);
+	*st = rc < 0 ? NULL : rep;
 	return rc;
 }
 
@@ -238,12 +276,10 @@ static void key_id(const uint8_t key[16], char out[17])
 static struct json_object *dp_sync_key(
 	struct daemon *d, struct sale_mem *m, const struct fs_redis_sale *s, struct json_object *st)
 {
-	struct json_object *rep;
 	const char *dp_id = fs_dpctl_get_str(st, "key_id");
 	char hex[33], want[17], prev[17] = "";
 	long long key_set = 0;
 	int64_t grace = 0, now = fs_time_now_ms();
-	int rc;
 
 	fs_dpctl_get_i64(st, "key_set", &key_set);
 	key_id(s->key, want);
@@ -255,21 +291,16 @@ static struct json_object *dp_sync_key(
 		s->prev_key_until_ms > now)
 		grace = s->prev_key_until_ms - now;
 	sodium_bin2hex(hex, sizeof(hex), s->key, sizeof(s->key));
-	rc = dp_cmd(d, &rep, "/flashsale/sale/key,%" PRIu32 ",%s,%" PRId64, s->sale_id, hex, grace);
-	if (rc == -EREMOTEIO) {
-		sale_err(m, "dataplane key", d->dp.errstr);
+	if (dp_sale_cmd(d, m, "dataplane key", &st, "/flashsale/sale/key,%" PRIu32 ",%s,%" PRId64,
+		    s->sale_id, hex, grace) != 0)
 		return st;
-	}
-	json_object_put(st);
-	if (rc < 0)
-		return NULL;
 	if (key_set)
 		logf_("sale %" PRIu32 ": token key rotated on the dataplane (old key valid %" PRId64
 		      " ms more)",
 			s->sale_id, grace);
 	else
 		logf_("sale %" PRIu32 ": token key set on the dataplane", s->sale_id);
-	return rep;
+	return st;
 }
 
 /*
@@ -326,9 +357,7 @@ static struct json_object *dp_sync_lease(struct daemon *d, struct sale_mem *m,
 	const struct fs_redis_lease *lease, struct json_object *st)
 {
 	long long dp_leased = 0, dp_final = 0;
-	struct json_object *rep;
 	uint32_t id = m->sale_id;
-	int rc;
 
 	fs_dpctl_get_i64(st, "leased", &dp_leased);
 	fs_dpctl_get_i64(st, "final", &dp_final);
@@ -337,18 +366,13 @@ static struct json_object *dp_sync_lease(struct daemon *d, struct sale_mem *m,
 		uint64_t units = lease->leased - (uint64_t)dp_leased;
 		int fin = lease->pool_empty ? 1 : 0;
 
-		rc = dp_cmd(d, &rep, "/flashsale/sale/lease,%" PRIu32 ",%" PRIu64 ",%d", id, units,
-			fin);
-		if (rc == -EREMOTEIO) {
-			sale_err(m, "dataplane lease", d->dp.errstr);
-			return st;
-		}
-		json_object_put(st);
-		if (rc < 0)
-			return NULL;
-		logf_("sale %" PRIu32 ": leased %" PRIu64 " units to the dataplane (final %d)", id,
-			units, fin);
-		return rep;
+		if (dp_sale_cmd(d, m, "dataplane lease", &st,
+			    "/flashsale/sale/lease,%" PRIu32 ",%" PRIu64 ",%d", id, units,
+			    fin) == 0)
+			logf_("sale %" PRIu32 ": leased %" PRIu64
+			      " units to the dataplane (final %d)",
+				id, units, fin);
+		return st;
 	}
 	if (lease->leased < (uint64_t)dp_leased) {
 		char text[96];
@@ -365,21 +389,13 @@ static struct json_object *dp_sync_stop(
 	struct daemon *d, struct sale_mem *m, struct json_object *st)
 {
 	const char *dp_state = fs_dpctl_get_str(st, "state");
-	struct json_object *rep;
-	int rc;
 
 	if (dp_state != NULL && strcmp(dp_state, "stopped") == 0)
 		return st;
-	rc = dp_cmd(d, &rep, "/flashsale/sale/stop,%" PRIu32, m->sale_id);
-	if (rc == -EREMOTEIO) {
-		sale_err(m, "dataplane stop", d->dp.errstr);
-		return st;
-	}
-	json_object_put(st);
-	if (rc < 0)
-		return NULL;
-	logf_("sale %" PRIu32 ": stopped on the dataplane", m->sale_id);
-	return rep;
+	if (dp_sale_cmd(d, m, "dataplane stop", &st, "/flashsale/sale/stop,%" PRIu32, m->sale_id) ==
+		0)
+		logf_("sale %" PRIu32 ": stopped on the dataplane", m->sale_id);
+	return st;
 }
 
 /*
