@@ -12,9 +12,10 @@
  * first one known: the journals' SALE record, else the dataplane's total, else PostgreSQL's
  * sales row, else Redis's hash.
  *
- * To add a figure (say held orders): read it into the source's struct (PostgreSQL and Redis:
- * a field of struct fs_pgaudit_sale, pgaudit.c, or struct fs_redis_audit, redis.c), print it with
- * kv() in that source's check, and compare it there with drift(): can_settle true when a writer
+ * To add a figure (say held orders): read it into the source's struct (PostgreSQL: a field of
+ * struct fs_pgaudit_sale, read by one read_* more in pgaudit.c's read_snapshot(); Redis: a field
+ * of struct fs_redis_audit, read by fs_redis_audit_read() in redis.c), print it with kv() in
+ * that source's check, and compare it there with drift(): can_settle true when a writer
  * that lags (persist, the daemon) may still close the drift (it is re-checked until --wait-s),
  * false when nothing will (reported at once). A new source: a struct, a reader called from
  * read_sources (in the order the checks run) and a check called from compare.
