@@ -164,24 +164,37 @@ static void drift(struct pass *p, bool can_settle, const char *fmt, ...)
 		p->final = true;
 }
 
+/*
+ * Array @p v (@p n elements of @p size bytes used, room for *@p cap) with room for one more: @p v
+ * itself, or a larger copy (capacity doubled, @p first at first); NULL (@p v untouched) when out
+ * of memory.
+ */
+static void *grow(void *v, size_t n, size_t *cap, size_t size, size_t first)
+{
+	size_t c = *cap ? 2 * *cap : first;
+
+	if (n < *cap)
+		return v;
+	v = realloc(v, c * size);
+	if (v != NULL)
+		*cap = c;
+	return v;
+}
+
 /* Note a reader's problem (the text of a drift line). 0 or -ENOMEM. */
 static int problem(struct problems *pr, bool can_settle, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 static int problem(struct problems *pr, bool can_settle, const char *fmt, ...)
 {
+	struct problem *v = grow(pr->v, pr->n, &pr->cap, sizeof(*v), 4);
 	va_list ap;
 	char *text;
 	int n;
 
-	if (pr->n == pr->cap) {
-		size_t cap = pr->cap ? 2 * pr->cap : 4;
-		struct problem *v = realloc(pr->v, cap * sizeof(*v));
-		if (v == NULL)
-			return -ENOMEM;
-		pr->v = v;
-		pr->cap = cap;
-	}
+	if (v == NULL)
+		return -ENOMEM;
+	pr->v = v;
 	va_start(ap, fmt);
 	n = vasprintf(&text, fmt, ap);
 	va_end(ap);
@@ -210,14 +223,11 @@ static void src_free(struct src *src)
 
 static int pairs_add(struct pairs *a, uint64_t order_id, uint64_t user_id)
 {
-	if (a->n == a->cap) {
-		size_t cap = a->cap ? 2 * a->cap : 1024;
-		struct fs_pgaudit_order *v = realloc(a->v, cap * sizeof(*v));
-		if (v == NULL)
-			return -ENOMEM;
-		a->v = v;
-		a->cap = cap;
-	}
+	struct fs_pgaudit_order *v = grow(a->v, a->n, &a->cap, sizeof(*v), 1024);
+
+	if (v == NULL)
+		return -ENOMEM;
+	a->v = v;
 	a->v[a->n].order_id = order_id;
 	a->v[a->n].user_id = user_id;
 	a->n++;
