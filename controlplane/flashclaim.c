@@ -31,64 +31,51 @@ static const char usage_text[] =
 /* Runtime error: one line on stderr, returns exit code 1. */
 #define fail(...) fs_cli_err("flashclaim", 1, __VA_ARGS__)
 
+/* The numeric options: indexes of num_opts[] and of claim_opts' num[] and given[]. */
+enum { N_EXPIRY, N_NODE, N_PORT, N_REQUEST_ID, N_RETRIES, N_SALE, N_TIMEOUT, N_USER, N_NUMS };
+#define NUM_VAL 256 /* getopt's val of numeric option i: NUM_VAL + i (above every char) */
+
+/* Their ranges, and what follows "bad --NAME 'VALUE'" in the usage error. */
+static const struct num_opt {
+	uint64_t min, max;
+	const char *hint;
+} num_opts[N_NUMS] = {
+	[N_EXPIRY] = {0, UINT32_MAX, " (unix seconds)"},
+	[N_NODE] = {0, UINT16_MAX, " (0..65535)"},
+	[N_PORT] = {1, UINT16_MAX, ""},
+	[N_REQUEST_ID] = {0, UINT64_MAX, ""},
+	[N_RETRIES] = {0, 1000, " (0..1000)"},
+	[N_SALE] = {0, UINT32_MAX, ""},
+	[N_TIMEOUT] = {1, 600000, " (1..600000)"},
+	[N_USER] = {0, UINT64_MAX, ""},
+};
+
 /* What the command line asks for. */
 struct claim_opts {
 	const char *server, *token, *token_key;
-	struct fs_fcp_req req;	/* the request as sent, token and request_id included */
+	uint64_t num[N_NUMS];	/* the numeric options (defaults: port, timeout, retries) */
+	bool given[N_NUMS];	/* ... given on the command line */
+	struct fs_fcp_req req;	/* the request as sent (--type at once, the rest by check_args) */
 	struct sockaddr_in dst; /* --server, --port */
 	uint8_t key[16];	/* --token-key */
-	bool have_sale, have_user, have_expiry, have_rid;
-	uint64_t timeout_ms, retries;
 };
 
-/* The numeric options: range, and what follows "bad --NAME 'VALUE'" in the usage error. */
-static const struct num_opt {
-	int c;
-	const char *name;
-	uint64_t min, max;
-	const char *hint;
-} num_opts[] = {
-	{'n', "node", 0, UINT16_MAX, " (0..65535)"},
-	{'p', "port", 1, UINT16_MAX, ""},
-	{'r', "request-id", 0, UINT64_MAX, ""},
-	{'R', "retries", 0, 1000, " (0..1000)"},
-	{'s', "sale", 0, UINT32_MAX, ""},
-	{'t', "timeout-ms", 1, 600000, " (1..600000)"},
-	{'u', "user", 0, UINT64_MAX, ""},
-	{'x', "expiry", 0, UINT32_MAX, " (unix seconds)"},
-};
-
-static const struct num_opt *num_opt(int c)
+/* One option @p c (not a numeric one) with value @p arg: 0, or the usage error's exit code. */
+static int set_opt(struct claim_opts *o, int c, const char *arg, char **argv)
 {
-	for (size_t i = 0; i < sizeof(num_opts) / sizeof(num_opts[0]); i++)
-		if (num_opts[i].c == c)
-			return &num_opts[i];
-	return NULL;
-}
-
-/* One option @p c with value @p arg into @p o: 0, or the usage error's exit code. */
-static int set_opt(struct claim_opts *o, int c, const char *arg)
-{
-	const struct num_opt *n = num_opt(c);
-	uint64_t v = 0;
-
-	if (n != NULL && fs_parse_u64(arg, n->min, n->max, &v) < 0)
-		return usage_err("bad --%s '%s'%s", n->name, arg, n->hint);
 	switch (c) {
+	case 'h':
+		fputs(usage_text, stdout);
+		exit(0);
 	case 'S':
 		o->server = arg;
-		break;
-	case 's':
-		o->req.sale_id = (uint32_t)v;
-		o->have_sale = true;
-		break;
-	case 'u':
-		o->req.user_id = v;
-		o->have_user = true;
-		break;
-	case 'p':
-		o->dst.sin_port = htons((uint16_t)v);
-		break;
+		return 0;
+	case 'T':
+		o->token = arg;
+		return 0;
+	case 'K':
+		o->token_key = arg;
+		return 0;
 	case 'y':
 		if (strcmp(arg, "claim") == 0)
 			o->req.type = FS_FCP_CLAIM;
@@ -96,69 +83,47 @@ static int set_opt(struct claim_opts *o, int c, const char *arg)
 			o->req.type = FS_FCP_SALE_STATUS;
 		else
 			return usage_err("--type must be claim or status");
-		break;
-	case 'T':
-		o->token = arg;
-		break;
-	case 'K':
-		o->token_key = arg;
-		break;
-	case 'x':
-		o->req.token_expiry = (uint32_t)v;
-		o->have_expiry = true;
-		break;
-	case 'n':
-		o->req.node_id = (uint16_t)v;
-		break;
-	case 'r':
-		o->req.request_id = v;
-		o->have_rid = true;
-		break;
-	case 't':
-		o->timeout_ms = v;
-		break;
-	case 'R':
-		o->retries = v;
-		break;
+		return 0;
+	default: /* getopt's '?' */
+		if (optopt != 0)
+			return usage_err("option '%s' needs a value", argv[optind - 1]);
+		return usage_err("unknown option '%s'", argv[optind - 1]);
 	}
-	return 0;
 }
 
 /* The options into @p o (--help: the usage on stdout, exit 0): 0, or the usage error's code. */
 static int parse_args(int argc, char **argv, struct claim_opts *o)
 {
 	static const struct option lo[] = {
-		{"expiry", required_argument, NULL, 'x'},
+		{"expiry", required_argument, NULL, NUM_VAL + N_EXPIRY},
 		{"help", no_argument, NULL, 'h'},
-		{"node", required_argument, NULL, 'n'},
-		{"port", required_argument, NULL, 'p'},
-		{"request-id", required_argument, NULL, 'r'},
-		{"retries", required_argument, NULL, 'R'},
-		{"sale", required_argument, NULL, 's'},
+		{"node", required_argument, NULL, NUM_VAL + N_NODE},
+		{"port", required_argument, NULL, NUM_VAL + N_PORT},
+		{"request-id", required_argument, NULL, NUM_VAL + N_REQUEST_ID},
+		{"retries", required_argument, NULL, NUM_VAL + N_RETRIES},
+		{"sale", required_argument, NULL, NUM_VAL + N_SALE},
 		{"server", required_argument, NULL, 'S'},
-		{"timeout-ms", required_argument, NULL, 't'},
+		{"timeout-ms", required_argument, NULL, NUM_VAL + N_TIMEOUT},
 		{"token", required_argument, NULL, 'T'},
 		{"token-key", required_argument, NULL, 'K'},
 		{"type", required_argument, NULL, 'y'},
-		{"user", required_argument, NULL, 'u'},
+		{"user", required_argument, NULL, NUM_VAL + N_USER},
 		{NULL, 0, NULL, 0},
 	};
-	int c, rc;
+	int c, i, idx, rc;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
-		if (c == 'h') {
-			fputs(usage_text, stdout);
-			exit(0);
+	while ((c = getopt_long(argc, argv, "", lo, &idx)) != -1) {
+		i = c - NUM_VAL;
+		if (i < 0) {
+			rc = set_opt(o, c, optarg, argv);
+			if (rc != 0)
+				return rc;
+			continue;
 		}
-		if (c == '?' || c == ':') {
-			if (optopt != 0)
-				return usage_err("option '%s' needs a value", argv[optind - 1]);
-			return usage_err("unknown option '%s'", argv[optind - 1]);
-		}
-		rc = set_opt(o, c, optarg);
-		if (rc != 0)
-			return rc;
+		if (fs_parse_u64(optarg, num_opts[i].min, num_opts[i].max, &o->num[i]) < 0)
+			return usage_err("bad --%s '%s'%s", lo[idx].name, optarg, num_opts[i].hint);
+		o->given[i] = true;
 	}
 	if (optind < argc)
 		return usage_err("unexpected argument '%s'", argv[optind]);
@@ -166,33 +131,40 @@ static int parse_args(int argc, char **argv, struct claim_opts *o)
 }
 
 /*
- * The rules between options, the keys decoded and a random request id unless given: 0, or the
- * exit code (2: usage, 1: libsodium or getrandom failed).
+ * The rules between options, the request from the numbers, the keys decoded and a random
+ * request id unless given: 0, or the exit code (2: usage, 1: libsodium or getrandom failed).
  */
 static int check_args(struct claim_opts *o)
 {
 	struct fs_fcp_req *req = &o->req;
 
-	if (o->server == NULL || !o->have_sale || (!o->have_user && req->type == FS_FCP_CLAIM))
+	if (o->server == NULL || !o->given[N_SALE] ||
+		(!o->given[N_USER] && req->type == FS_FCP_CLAIM))
 		return usage_err("needs --server, --sale and --user");
 	if (inet_pton(AF_INET, o->server, &o->dst.sin_addr) != 1)
 		return usage_err("bad --server '%s' (IPv4 address)", o->server);
 	if (o->token != NULL && o->token_key != NULL)
 		return usage_err("give --token or --token-key, not both");
-	if (o->token != NULL && !o->have_expiry)
+	if (o->token != NULL && !o->given[N_EXPIRY])
 		return usage_err("--token needs --expiry");
 	if (sodium_init() < 0)
 		return fail("libsodium init failed");
+	o->dst.sin_port = htons((uint16_t)o->num[N_PORT]);
+	req->sale_id = (uint32_t)o->num[N_SALE];
+	req->user_id = o->num[N_USER];
+	req->node_id = (uint16_t)o->num[N_NODE];
+	req->token_expiry = (uint32_t)o->num[N_EXPIRY];
+	req->request_id = o->num[N_REQUEST_ID];
 	if (o->token != NULL && fs_parse_hex(o->token, req->token, sizeof(req->token)) < 0)
 		return usage_err("bad --token (32 hex digits)");
 	if (o->token_key != NULL) {
 		if (fs_parse_hex(o->token_key, o->key, sizeof(o->key)) < 0)
 			return usage_err("bad --token-key (32 hex digits)");
-		if (!o->have_expiry)
+		if (!o->given[N_EXPIRY])
 			req->token_expiry = (uint32_t)(time(NULL) + 3600);
 	}
-	if (!o->have_rid && getrandom(&req->request_id, sizeof(req->request_id), 0) !=
-				    (ssize_t)sizeof(req->request_id))
+	if (!o->given[N_REQUEST_ID] && getrandom(&req->request_id, sizeof(req->request_id), 0) !=
+					       (ssize_t)sizeof(req->request_id))
 		return fail("getrandom: %s", strerror(errno));
 	return 0;
 }
@@ -243,17 +215,17 @@ static int exchange(const struct claim_opts *o, const uint8_t wire[FS_FCP_LEN])
 		fail("connect %s: %s", o->server, strerror(errno));
 		goto out;
 	}
-	for (uint64_t attempt = 0; attempt <= o->retries; attempt++) {
+	for (uint64_t attempt = 0; attempt <= o->num[N_RETRIES]; attempt++) {
 		if (send(fd, wire, FS_FCP_LEN, 0) < 0 && errno != ECONNREFUSED) {
 			fail("send: %s", strerror(errno));
 			goto out;
 		}
-		if (await_reply(fd, &o->req, o->timeout_ms)) {
+		if (await_reply(fd, &o->req, o->num[N_TIMEOUT])) {
 			rc = 0;
 			goto out;
 		}
 	}
-	fail("no reply from %s after %" PRIu64 " tries", o->server, o->retries + 1);
+	fail("no reply from %s after %" PRIu64 " tries", o->server, o->num[N_RETRIES] + 1);
 out:
 	close(fd);
 	return rc;
@@ -262,10 +234,9 @@ out:
 int main(int argc, char **argv)
 {
 	struct claim_opts o = {
+		.num = {[N_PORT] = FS_FCP_PORT, [N_TIMEOUT] = 300, [N_RETRIES] = 5},
 		.req = {.type = FS_FCP_CLAIM},
-		.dst = {.sin_family = AF_INET, .sin_port = htons(FS_FCP_PORT)},
-		.timeout_ms = 300,
-		.retries = 5,
+		.dst = {.sin_family = AF_INET},
 	};
 	uint8_t wire[FS_FCP_LEN];
 	int rc;
