@@ -106,7 +106,8 @@ fs_deps() {
 	fs_is_root || fs_die "missing packages: ${missing[*]} (run as root to install them)"
 	fs_log "installing: ${missing[*]}"
 	export DEBIAN_FRONTEND=noninteractive
-	printf '%s\n' "${FS_DEBCONF[@]}" | debconf-set-selections || fs_die "debconf-set-selections failed"
+	printf '%s\n' "${FS_DEBCONF[@]}" | debconf-set-selections ||
+		fs_die "debconf-set-selections failed"
 	apt-get update -q </dev/null >&2 || fs_die "apt-get update failed"
 	apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null >&2 ||
 		fs_die "apt-get install failed"
