@@ -1,4 +1,25 @@
-/* flashctl audit: one sale's journals, dataplane, PostgreSQL, Redis and won-file, cross-checked. */
+/*
+ * flashctl audit: one sale's journals, dataplane, PostgreSQL, Redis and won-file, cross-checked.
+ *
+ * One pass reads every source, each with its own reader (read_journals, read_dp, read_pg,
+ * read_redis, read_won) into its own struct of what it found, plus (struct src) the problems it
+ * met reading: a source that cannot be listed, reached or parsed. Then compare() turns the
+ * structs into `key=value` lines and `drift: ...` lines, one check per source in this order:
+ * check_journals, check_dp, check_pg, check_pg_orders (journals against PostgreSQL),
+ * check_redis, check_stock (no source above the stock), check_won. Each check prints its
+ * source's problems first (src_check), then its figures (kv), then its drifts. A check may compare
+ * its source with any source checked before it; the stock to compare with (struct stock) is the
+ * first one known: the journals' SALE record, else the dataplane's total, else PostgreSQL's
+ * sales row, else Redis's hash.
+ *
+ * To add a figure (say held orders): read it into the source's struct (PostgreSQL: a field of
+ * struct fs_pgaudit_sale, read by one read_* more in pgaudit.c's read_snapshot(); Redis: a field
+ * of struct fs_redis_audit, read by fs_redis_audit_read() in redis.c), print it with kv() in
+ * that source's check, and compare it there with drift(): can_settle true when a writer
+ * that lags (persist, the daemon) may still close the drift (it is re-checked until --wait-s),
+ * false when nothing will (reported at once). A new source: a struct, a reader called from
+ * read_sources (in the order the checks run) and a check called from compare.
+ */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -11,6 +32,7 @@
 #include "audit.h"
 #include "dpctl.h"
 #include "journal.h"
+#include "monotonic.h"
 #include "pgaudit.h"
 #include "redis.h"
 
@@ -33,6 +55,83 @@ struct pass {
 struct pairs {
 	struct fs_pgaudit_order *v;
 	size_t n, cap;
+};
+
+/* A problem a reader met: one drift line, printed first by its source's check. */
+struct problem {
+	bool can_settle; /* as drift()'s */
+	char *text;	 /* malloc'd */
+};
+
+/* The problems one reader met, in the order met. */
+struct problems {
+	struct problem *v;
+	size_t n, cap;
+};
+
+/* What every source has: whether it was asked for, whether its figures hold, its problems. */
+struct src {
+	bool given; /* on the command line (Redis: always) */
+	bool ok;    /* its figures hold (its struct's other fields) */
+	struct problems probs;
+};
+
+/* A source's (order, user) pairs and what the checks need of them (count_orders). */
+struct order_set {
+	struct pairs all;	     /* sorted by (order, user) once counted */
+	size_t n_orders, n_users;    /* distinct order ids, distinct users */
+	uint64_t dup_user[EXAMPLES]; /* users holding two orders (the first few) */
+	size_t n_dup_user;
+	uint64_t dup_order[EXAMPLES]; /* order ids used twice (the first few) */
+	size_t n_dup_order;
+};
+
+/* The journals of --state-dir: the authoritative record of every WON. */
+struct journals_src {
+	struct src src;		 /* ok as soon as given: problems or not, the figures hold */
+	struct order_set orders; /* every ORDER record of the sale (all.v malloc'd here) */
+	bool has_stock;
+	uint64_t stock; /* the last SALE record's stock */
+};
+
+/* The dataplane's status of the sale (--dp). */
+struct dp_src {
+	struct src src;				  /* ok: the status was read */
+	long long total, sold, leased, remaining; /* -1 when the status lacks it */
+};
+
+/* PostgreSQL (--pg): the sales row and the orders rows, one snapshot. */
+struct pg_src {
+	struct src src;		     /* ok: read and counted */
+	struct fs_pgaudit_sale sale; /* owns the rows */
+	struct order_set orders;     /* all.v: sale.orders, sorted in place */
+};
+
+/* Redis (always read): the published view. */
+struct redis_src {
+	struct src src; /* always given */
+	struct fs_redis_audit ra;
+};
+
+/* The won-file (--won-file): every WON a client saw. */
+struct won_src {
+	struct src src;	    /* ok: the file was opened */
+	struct pairs lines; /* (order, user) of each well-formed line, in file order */
+};
+
+struct sources {
+	uint32_t sale_id;
+	struct journals_src j;
+	struct dp_src dp;
+	struct pg_src pg;
+	struct redis_src redis;
+	struct won_src won;
+};
+
+/* The stock the checks compare with: the first one a source gave (see the top of the file). */
+struct stock {
+	bool have;
+	uint64_t v;
 };
 
 static void kv(struct pass *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -65,16 +164,70 @@ static void drift(struct pass *p, bool can_settle, const char *fmt, ...)
 		p->final = true;
 }
 
+/*
+ * Array @p v (@p n elements of @p size bytes used, room for *@p cap) with room for one more: @p v
+ * itself, or a larger copy (capacity doubled, @p first at first); NULL (@p v untouched) when out
+ * of memory.
+ */
+static void *grow(void *v, size_t n, size_t *cap, size_t size, size_t first)
+{
+	size_t c = *cap ? 2 * *cap : first;
+
+	if (n < *cap)
+		return v;
+	v = realloc(v, c * size);
+	if (v != NULL)
+		*cap = c;
+	return v;
+}
+
+/* Note a reader's problem (the text of a drift line). 0 or -ENOMEM. */
+static int problem(struct problems *pr, bool can_settle, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int problem(struct problems *pr, bool can_settle, const char *fmt, ...)
+{
+	struct problem *v = grow(pr->v, pr->n, &pr->cap, sizeof(*v), 4);
+	va_list ap;
+	char *text;
+	int n;
+
+	if (v == NULL)
+		return -ENOMEM;
+	pr->v = v;
+	va_start(ap, fmt);
+	n = vasprintf(&text, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return -ENOMEM;
+	pr->v[pr->n++] = (struct problem){.can_settle = can_settle, .text = text};
+	return 0;
+}
+
+/* A check's start: @p src's problems as drift lines; true when its figures are there to check. */
+static bool src_check(struct pass *p, const struct src *src)
+{
+	if (!src->given)
+		return false;
+	for (size_t i = 0; i < src->probs.n; i++)
+		drift(p, src->probs.v[i].can_settle, "%s", src->probs.v[i].text);
+	return src->ok;
+}
+
+static void src_free(struct src *src)
+{
+	for (size_t i = 0; i < src->probs.n; i++)
+		free(src->probs.v[i].text);
+	free(src->probs.v);
+}
+
 static int pairs_add(struct pairs *a, uint64_t order_id, uint64_t user_id)
 {
-	if (a->n == a->cap) {
-		size_t cap = a->cap ? 2 * a->cap : 1024;
-		struct fs_pgaudit_order *v = realloc(a->v, cap * sizeof(*v));
-		if (v == NULL)
-			return -ENOMEM;
-		a->v = v;
-		a->cap = cap;
-	}
+	struct fs_pgaudit_order *v = grow(a->v, a->n, &a->cap, sizeof(*v), 1024);
+
+	if (v == NULL)
+		return -ENOMEM;
+	a->v = v;
 	a->v[a->n].order_id = order_id;
 	a->v[a->n].user_id = user_id;
 	a->n++;
@@ -103,15 +256,15 @@ static int by_user(const void *a, const void *b)
 }
 
 /*
- * Sort @p a by user (a copy) and count distinct users; @p dup gets up to EXAMPLES users seen
- * twice. @p a itself ends sorted by order id; returns distinct order ids via @p n_orders.
+ * Count @p s's distinct users (sorting a copy by user) and order ids, with up to EXAMPLES of
+ * each seen twice; s->all ends sorted by (order, user). 0 or -ENOMEM.
  */
-static int distinct(struct pairs *a, size_t *n_orders, size_t *n_users, uint64_t dup[EXAMPLES],
-	size_t *n_dup, uint64_t dup_order[EXAMPLES], size_t *n_dup_order)
+static int count_orders(struct order_set *s)
 {
-	struct fs_pgaudit_order *u = NULL;
+	const struct pairs *a = &s->all;
+	struct fs_pgaudit_order *u;
 
-	*n_orders = *n_users = *n_dup = *n_dup_order = 0;
+	s->n_orders = s->n_users = s->n_dup_user = s->n_dup_order = 0;
 	if (a->n == 0)
 		return 0;
 	u = malloc(a->n * sizeof(*u));
@@ -121,19 +274,38 @@ static int distinct(struct pairs *a, size_t *n_orders, size_t *n_users, uint64_t
 	qsort(u, a->n, sizeof(*u), by_user);
 	for (size_t i = 0; i < a->n; i++) {
 		if (i == 0 || u[i].user_id != u[i - 1].user_id)
-			(*n_users)++;
-		else if (*n_dup < EXAMPLES && (*n_dup == 0 || dup[*n_dup - 1] != u[i].user_id))
-			dup[(*n_dup)++] = u[i].user_id;
+			s->n_users++;
+		else if (s->n_dup_user < EXAMPLES &&
+			 (s->n_dup_user == 0 || s->dup_user[s->n_dup_user - 1] != u[i].user_id))
+			s->dup_user[s->n_dup_user++] = u[i].user_id;
 	}
 	free(u);
 	qsort(a->v, a->n, sizeof(*a->v), by_order);
 	for (size_t i = 0; i < a->n; i++) {
 		if (i == 0 || a->v[i].order_id != a->v[i - 1].order_id)
-			(*n_orders)++;
-		else if (*n_dup_order < EXAMPLES)
-			dup_order[(*n_dup_order)++] = a->v[i].order_id;
+			s->n_orders++;
+		else if (s->n_dup_order < EXAMPLES)
+			s->dup_order[s->n_dup_order++] = a->v[i].order_id;
 	}
 	return 0;
+}
+
+/* The first pair of order @p order_id in @p s (sorted by order, user), or NULL. */
+static const struct fs_pgaudit_order *find_order(const struct order_set *s, uint64_t order_id)
+{
+	const struct fs_pgaudit_order *v = s->all.v, *hit = NULL;
+
+	for (size_t lo = 0, hi = s->all.n; lo < hi;) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (v[mid].order_id < order_id) {
+			lo = mid + 1;
+		} else {
+			if (v[mid].order_id == order_id)
+				hit = &v[mid];
+			hi = mid;
+		}
+	}
+	return hit;
 }
 
 /* "a, b, c" of up to EXAMPLES numbers into @p out. */
@@ -147,405 +319,460 @@ static const char *list_u64(char *out, size_t n, const uint64_t *v, size_t count
 	return out;
 }
 
-/* --------------------------------------------------------------------------- journals */
+/* --------------------------------------------------------------------------- readers */
 
-struct journals {
-	struct pairs orders;
-	bool has_stock;
-	uint64_t stock;
-};
+/* The sale's records of one journal @p idx of @p dir into @p j. 0 or -ENOMEM. */
+static int read_journal(const char *dir, unsigned idx, uint32_t sale_id, struct fs_jrec *buf,
+	struct journals_src *j)
+{
+	struct fs_journal_reader *r = fs_journal_reader_open(dir, idx, 1);
+	int got, rc = 0;
 
-static int read_journals(struct pass *p, const char *dir, uint32_t sale_id, struct journals *jv)
+	if (r == NULL)
+		return problem(&j->src.probs, false, "journals: cannot open journal %u of %s: %s",
+			idx, dir, strerror(errno));
+	while ((got = fs_journal_read(r, buf, READ_BATCH)) > 0 && rc == 0) {
+		for (int k = 0; k < got && rc == 0; k++) {
+			const struct fs_jrec *rec = &buf[k];
+
+			if (rec->sale_id != sale_id)
+				continue;
+			if (rec->type == FS_JREC_ORDER) {
+				rc = pairs_add(&j->orders.all, rec->body.order.order_id,
+					rec->body.order.user_id);
+			} else if (rec->type == FS_JREC_SALE) {
+				j->has_stock = true;
+				j->stock = rec->body.sale.stock;
+			}
+		}
+	}
+	if (got < 0 && rc == 0)
+		rc = problem(&j->src.probs, false, "journals: reading journal %u of %s: %s", idx,
+			dir, strerror(-got));
+	fs_journal_reader_close(r);
+	return rc;
+}
+
+/* Every journal of --state-dir. 0 or -ENOMEM. */
+static int read_journals(const struct fs_audit_conf *c, struct journals_src *j)
 {
 	unsigned idx[FS_JOURNAL_MAX];
 	struct fs_jrec *buf;
-	int n, got, rc = 0;
+	int n, rc = 0;
 
-	memset(jv, 0, sizeof(*jv));
-	n = fs_journal_list(dir, idx, FS_JOURNAL_MAX);
-	if (n < 0) {
-		drift(p, false, "journals: cannot list %s: %s", dir, strerror(-n));
+	if (c->state_dir == NULL)
 		return 0;
-	}
+	j->src.given = j->src.ok = true;
+	n = fs_journal_list(c->state_dir, idx, FS_JOURNAL_MAX);
+	if (n < 0)
+		return problem(&j->src.probs, false, "journals: cannot list %s: %s", c->state_dir,
+			strerror(-n));
 	buf = malloc(READ_BATCH * sizeof(*buf));
 	if (buf == NULL)
 		return -ENOMEM;
-	for (int i = 0; i < n && rc == 0; i++) {
-		struct fs_journal_reader *r = fs_journal_reader_open(dir, idx[i], 1);
-
-		if (r == NULL) {
-			drift(p, false, "journals: cannot open journal %u of %s: %s", idx[i], dir,
-				strerror(errno));
-			continue;
-		}
-		while ((got = fs_journal_read(r, buf, READ_BATCH)) > 0 && rc == 0) {
-			for (int k = 0; k < got; k++) {
-				const struct fs_jrec *rec = &buf[k];
-
-				if (rec->sale_id != sale_id)
-					continue;
-				if (rec->type == FS_JREC_ORDER)
-					rc = pairs_add(&jv->orders, rec->body.order.order_id,
-						rec->body.order.user_id);
-				else if (rec->type == FS_JREC_SALE) {
-					jv->has_stock = true;
-					jv->stock = rec->body.sale.stock;
-				}
-			}
-		}
-		if (got < 0)
-			drift(p, false, "journals: reading journal %u of %s: %s", idx[i], dir,
-				strerror(-got));
-		fs_journal_reader_close(r);
-	}
+	for (int i = 0; i < n && rc == 0; i++)
+		rc = read_journal(c->state_dir, idx[i], c->sale_id, buf, j);
 	free(buf);
+	return rc < 0 ? rc : count_orders(&j->orders);
+}
+
+/* The dataplane's /flashsale/sale/status of the sale. 0 or -ENOMEM. */
+static int read_dp(const struct fs_audit_conf *c, struct dp_src *dp)
+{
+	struct json_object *st = NULL;
+	struct fs_dpctl d;
+	char cmd[64];
+	int rc;
+
+	if (c->dp_socket == NULL)
+		return 0;
+	dp->src.given = true;
+	fs_dpctl_init(&d);
+	snprintf(cmd, sizeof(cmd), "/flashsale/sale/status,%" PRIu32, c->sale_id);
+	rc = fs_dpctl_connect(&d, c->dp_socket, c->timeout_ms);
+	if (rc == 0)
+		rc = fs_dpctl_cmd(&d, cmd, &st);
+	fs_dpctl_close(&d);
+	if (rc == -EREMOTEIO)
+		return problem(&dp->src.probs, false, "dataplane: %s", d.errstr);
+	if (rc < 0)
+		return problem(&dp->src.probs, true, "dataplane: unreachable: %s", d.errstr);
+	dp->total = dp->sold = dp->leased = dp->remaining = -1;
+	fs_dpctl_get_i64(st, "total", &dp->total);
+	fs_dpctl_get_i64(st, "sold", &dp->sold);
+	fs_dpctl_get_i64(st, "leased", &dp->leased);
+	fs_dpctl_get_i64(st, "remaining", &dp->remaining);
+	json_object_put(st);
+	dp->src.ok = true;
+	return 0;
+}
+
+/* PostgreSQL's rows of the sale (fs_pgaudit_read). 0 or -ENOMEM. */
+static int read_pg(const struct fs_audit_conf *c, struct pg_src *pg)
+{
+	char err[256];
+	int rc;
+
+	if (c->pg_url == NULL)
+		return 0;
+	pg->src.given = true;
+	rc = fs_pgaudit_read(
+		c->pg_url, c->sale_id, (c->timeout_ms + 999) / 1000, &pg->sale, err, sizeof(err));
+	if (rc == -ENOMEM)
+		return rc;
+	if (rc < 0)
+		return problem(&pg->src.probs, true, "postgresql: %s", err);
+	pg->orders.all = (struct pairs){
+		.v = pg->sale.orders, .n = pg->sale.n_orders, .cap = pg->sale.n_orders};
+	rc = count_orders(&pg->orders);
+	pg->src.ok = rc == 0;
 	return rc;
+}
+
+/* Redis's keys of the sale (fs_redis_audit_read). 0 or -ENOMEM. */
+static int read_redis(const struct fs_audit_conf *c, struct redis_src *rs)
+{
+	struct fs_redis r = {.password = c->redis_password};
+	int rc;
+
+	rs->src.given = true;
+	rc = fs_redis_connect(&r, c->redis_url, c->timeout_ms);
+	if (rc == 0)
+		rc = fs_redis_audit_read(&r, c->sale_id, &rs->ra);
+	fs_redis_close(&r);
+	if (rc < 0)
+		return problem(&rs->src.probs, rc != -EPROTO, "redis: %s", r.errstr);
+	rs->src.ok = true;
+	return 0;
+}
+
+/* The won-file's `user_id order_id` lines (blank lines skipped). 0 or -ENOMEM. */
+static int read_won(const struct fs_audit_conf *c, struct won_src *w)
+{
+	FILE *f;
+	char line[128];
+	unsigned lineno = 0;
+	int rc = 0;
+
+	if (c->won_file == NULL)
+		return 0;
+	w->src.given = true;
+	f = fopen(c->won_file, "r");
+	if (f == NULL)
+		return problem(&w->src.probs, false, "won-file: cannot open %s: %s", c->won_file,
+			strerror(errno));
+	w->src.ok = true;
+	while (rc == 0 && fgets(line, sizeof(line), f) != NULL) {
+		uint64_t u, o;
+		char tail;
+
+		lineno++;
+		if (line[strspn(line, " \t\r\n")] == '\0')
+			continue;
+		if (sscanf(line, "%" SCNu64 " %" SCNu64 " %c", &u, &o, &tail) != 2)
+			rc = problem(&w->src.probs, false, "won-file: line %u malformed", lineno);
+		else
+			rc = pairs_add(&w->lines, o, u);
+	}
+	fclose(f);
+	return rc;
+}
+
+/* Every source, in the order of the checks; stops at the first -ENOMEM. */
+static int read_sources(const struct fs_audit_conf *c, struct sources *s)
+{
+	int rc;
+
+	s->sale_id = c->sale_id;
+	if ((rc = read_journals(c, &s->j)) < 0 || (rc = read_dp(c, &s->dp)) < 0 ||
+		(rc = read_pg(c, &s->pg)) < 0 || (rc = read_redis(c, &s->redis)) < 0)
+		return rc;
+	return read_won(c, &s->won);
+}
+
+static void sources_free(struct sources *s)
+{
+	free(s->j.orders.all.v);
+	fs_pgaudit_free(&s->pg.sale);
+	free(s->won.lines.v);
+	src_free(&s->j.src);
+	src_free(&s->dp.src);
+	src_free(&s->pg.src);
+	src_free(&s->redis.src);
+	src_free(&s->won.src);
+}
+
+/* --------------------------------------------------------------------------- checks */
+
+static void check_journals(struct pass *p, const struct journals_src *j, struct stock *stock)
+{
+	const struct order_set *o = &j->orders;
+	char list[128];
+
+	if (!src_check(p, &j->src))
+		return;
+	kv(p, "journal_orders=%zu", o->all.n);
+	kv(p, "journal_users=%zu", o->n_users);
+	kv(p, "journal_order_ids=%zu", o->n_orders);
+	if (j->has_stock) {
+		kv(p, "journal_stock=%" PRIu64, j->stock);
+		*stock = (struct stock){.have = true, .v = j->stock};
+	}
+	if (o->n_dup_user > 0)
+		drift(p, false,
+			"journals: %zu orders for %zu users: a user holds two orders (user %s)",
+			o->all.n, o->n_users,
+			list_u64(list, sizeof(list), o->dup_user, o->n_dup_user));
+	if (o->n_dup_order > 0)
+		drift(p, false, "journals: order id used twice (order %s)",
+			list_u64(list, sizeof(list), o->dup_order, o->n_dup_order));
+}
+
+/* What the dataplane sold and holds; the stock so far can only be the journals'. */
+static void check_dp(struct pass *p, const struct sources *s, struct stock *stock)
+{
+	const struct dp_src *dp = &s->dp;
+
+	if (!src_check(p, &dp->src))
+		return;
+	kv(p, "dp_total=%lld", dp->total);
+	kv(p, "dp_sold=%lld", dp->sold);
+	kv(p, "dp_leased=%lld", dp->leased);
+	kv(p, "dp_remaining=%lld", dp->remaining);
+	if (stock->have && (uint64_t)dp->total != stock->v)
+		drift(p, false, "dataplane: total %lld, journal stock %" PRIu64, dp->total,
+			stock->v);
+	if (!stock->have && dp->total > 0)
+		*stock = (struct stock){.have = true, .v = (uint64_t)dp->total};
+	if (dp->sold > dp->total || dp->leased > dp->total)
+		drift(p, false, "dataplane: sold %lld / leased %lld above stock %lld", dp->sold,
+			dp->leased, dp->total);
+	if (dp->remaining != dp->leased - dp->sold)
+		drift(p, true, "dataplane: remaining %lld != leased %lld - sold %lld",
+			dp->remaining, dp->leased, dp->sold);
+	if (s->j.src.ok && (uint64_t)dp->sold != s->j.orders.all.n)
+		drift(p, true, "dataplane: sold %lld, journals hold %zu orders", dp->sold,
+			s->j.orders.all.n);
+}
+
+/* PostgreSQL's own rows: one order per user, its sales row and stock. */
+static void check_pg(struct pass *p, const struct pg_src *pg, uint32_t sale_id, struct stock *stock)
+{
+	char list[128];
+
+	if (!src_check(p, &pg->src))
+		return;
+	kv(p, "pg_orders=%zu", pg->sale.n_orders);
+	kv(p, "pg_users=%zu", pg->orders.n_users);
+	if (pg->sale.has_sale)
+		kv(p, "pg_stock=%" PRIu64, pg->sale.stock);
+	if (pg->orders.n_dup_user > 0)
+		drift(p, false, "postgresql: a user holds two orders (user %s)",
+			list_u64(list, sizeof(list), pg->orders.dup_user, pg->orders.n_dup_user));
+	if (pg->sale.has_sale && stock->have && pg->sale.stock != stock->v)
+		drift(p, false, "postgresql: sales.stock %" PRIu64 ", stock %" PRIu64,
+			pg->sale.stock, stock->v);
+	if (!pg->sale.has_sale)
+		drift(p, true, "postgresql: no row in sales for sale %" PRIu32, sale_id);
+	if (!stock->have && pg->sale.has_sale)
+		*stock = (struct stock){.have = true, .v = pg->sale.stock};
+}
+
+/* Order ids of one kind of difference between two order sets: how many, the first few. */
+struct diff {
+	size_t n;
+	uint64_t ex[EXAMPLES];
+};
+
+static void diff_add(struct diff *d, uint64_t order_id)
+{
+	if (d->n < EXAMPLES)
+		d->ex[d->n] = order_id;
+	d->n++;
+}
+
+/* PostgreSQL holds the journals' (order, user) set, no more, no less: merged by order id. */
+static void check_pg_orders(struct pass *p, const struct sources *s)
+{
+	const struct fs_pgaudit_order *a = s->j.orders.all.v, *b = s->pg.orders.all.v;
+	size_t na = s->j.orders.all.n, nb = s->pg.orders.all.n, i = 0, k = 0;
+	struct diff miss = {0}, extra = {0}, wrong = {0};
+	char list[128];
+
+	if (!s->j.src.ok || !s->pg.src.ok)
+		return;
+	while (i < na || k < nb) {
+		int cmp = i == na ? 1 : k == nb ? -1 : cmp_u64(a[i].order_id, b[k].order_id);
+
+		if (cmp < 0) {
+			diff_add(&miss, a[i++].order_id); /* journals only */
+		} else if (cmp > 0) {
+			diff_add(&extra, b[k++].order_id); /* PostgreSQL only */
+		} else {
+			if (a[i].user_id != b[k].user_id)
+				diff_add(&wrong, a[i].order_id);
+			i++;
+			k++;
+		}
+	}
+	kv(p, "pg_missing=%zu", miss.n);
+	kv(p, "pg_extra=%zu", extra.n);
+	kv(p, "pg_wrong_user=%zu", wrong.n);
+	if (miss.n > 0)
+		drift(p, true, "postgresql: %zu orders of the journals missing (order %s)", miss.n,
+			list_u64(list, sizeof(list), miss.ex,
+				miss.n < EXAMPLES ? miss.n : EXAMPLES));
+	if (extra.n > 0)
+		drift(p, false, "postgresql: %zu extra orders not in the journals (order %s)",
+			extra.n,
+			list_u64(list, sizeof(list), extra.ex,
+				extra.n < EXAMPLES ? extra.n : EXAMPLES));
+	if (wrong.n > 0)
+		drift(p, false,
+			"postgresql: %zu orders with another user than the journals (order %s)",
+			wrong.n,
+			list_u64(list, sizeof(list), wrong.ex,
+				wrong.n < EXAMPLES ? wrong.n : EXAMPLES));
+}
+
+/* Redis's counters against its own stock, leases, node_sold and the journals. */
+static void check_redis_counters(struct pass *p, const struct sources *s)
+{
+	const struct fs_redis_audit *ra = &s->redis.ra;
+
+	if (ra->sold < 0 || (uint64_t)ra->sold > ra->stock)
+		drift(p, false, "redis: sold %" PRId64 " outside 0..stock %" PRIu64, ra->sold,
+			ra->stock);
+	if (!ra->has_sold || !ra->has_remaining || !ra->has_pool)
+		drift(p, true, "redis: %s%s%smissing", ra->has_sold ? "" : "sold ",
+			ra->has_remaining ? "" : "remaining ", ra->has_pool ? "" : "pool ");
+	if (ra->remaining != (int64_t)ra->stock - ra->sold)
+		drift(p, true, "redis: remaining %" PRId64 " != stock %" PRIu64 " - sold %" PRId64,
+			ra->remaining, ra->stock, ra->sold);
+	if (ra->pool < 0 || (uint64_t)ra->pool + ra->leases != ra->stock)
+		drift(p, ra->pool >= 0 && (uint64_t)ra->pool + ra->leases < ra->stock,
+			"redis: pool %" PRId64 " + leases %" PRIu64 " (%u nodes) != stock %" PRIu64,
+			ra->pool, ra->leases, ra->n_leases, ra->stock);
+	if (ra->node_sold != ra->sold)
+		drift(p, true, "redis: node_sold sums to %" PRId64 ", sold %" PRId64, ra->node_sold,
+			ra->sold);
+	if (s->j.src.ok && ra->sold >= 0 && (uint64_t)ra->sold != s->j.orders.all.n)
+		drift(p, (uint64_t)ra->sold < s->j.orders.all.n,
+			"redis: sold %" PRId64 ", journals hold %zu orders", ra->sold,
+			s->j.orders.all.n);
+}
+
+/* Redis: the published view. */
+static void check_redis(struct pass *p, const struct sources *s, struct stock *stock)
+{
+	const struct fs_redis_audit *ra = &s->redis.ra;
+
+	if (!src_check(p, &s->redis.src))
+		return;
+	if (!ra->has_hash) {
+		drift(p, true, "redis: fs:{%" PRIu32 "}:sale missing%s", s->sale_id,
+			ra->in_sales ? "" : " and the sale is not in fs:sales");
+		return;
+	}
+	kv(p, "redis_stock=%" PRIu64, ra->stock);
+	kv(p, "redis_sold=%" PRId64, ra->sold);
+	kv(p, "redis_remaining=%" PRId64, ra->remaining);
+	kv(p, "redis_pool=%" PRId64, ra->pool);
+	kv(p, "redis_leases=%" PRIu64, ra->leases);
+	if (stock->have && ra->stock != stock->v)
+		drift(p, false, "redis: stock %" PRIu64 ", the dataplane's %" PRIu64, ra->stock,
+			stock->v);
+	if (!stock->have)
+		*stock = (struct stock){.have = true, .v = ra->stock};
+	if (!ra->in_sales)
+		drift(p, true, "redis: sale not in fs:sales");
+	check_redis_counters(p, s);
+}
+
+/* Never more sold than the stock, in any source. */
+static void check_stock(struct pass *p, const struct sources *s, const struct stock *stock)
+{
+	if (!stock->have)
+		return;
+	kv(p, "stock=%" PRIu64, stock->v);
+	if (s->j.src.ok && s->j.orders.all.n > stock->v)
+		drift(p, false, "journals: %zu orders above stock %" PRIu64, s->j.orders.all.n,
+			stock->v);
+	if (s->pg.src.ok && s->pg.sale.n_orders > stock->v)
+		drift(p, false, "postgresql: %zu orders above stock %" PRIu64, s->pg.sale.n_orders,
+			stock->v);
+}
+
+/* The won-file: every WON a client saw has its row (PostgreSQL, else the journals). */
+static void check_won(struct pass *p, const struct sources *s)
+{
+	const struct won_src *w = &s->won;
+	const struct order_set *ref = s->pg.src.ok ? &s->pg.orders : &s->j.orders;
+	const char *where = s->pg.src.ok ? "postgresql" : "journals";
+	size_t n_wrong = 0;
+	struct diff missing = {0};
+	char list[128];
+
+	if (!src_check(p, &w->src))
+		return;
+	kv(p, "won_lines=%zu", w->lines.n);
+	if (!s->pg.src.ok && !s->j.src.ok)
+		return;
+	for (size_t i = 0; i < w->lines.n; i++) {
+		const struct fs_pgaudit_order *line = &w->lines.v[i];
+		const struct fs_pgaudit_order *hit = find_order(ref, line->order_id);
+
+		if (hit == NULL) {
+			diff_add(&missing, line->order_id);
+		} else if (hit->user_id != line->user_id) {
+			n_wrong++;
+			drift(p, false,
+				"won-file: order %" PRIu64 " of user %" PRIu64
+				" is held by user %" PRIu64 " in %s",
+				line->order_id, line->user_id, hit->user_id, where);
+		}
+	}
+	kv(p, "won_missing=%zu", missing.n);
+	kv(p, "won_wrong_user=%zu", n_wrong);
+	if (missing.n > 0)
+		drift(p, s->pg.src.ok, "won-file: %zu won orders not in %s (order %s)", missing.n,
+			where,
+			list_u64(list, sizeof(list), missing.ex,
+				missing.n < EXAMPLES ? missing.n : EXAMPLES));
+}
+
+/* The checks, in their order (see the top of the file). */
+static void compare(const struct sources *s, struct pass *p)
+{
+	struct stock stock = {0};
+
+	kv(p, "sale=%" PRIu32, s->sale_id);
+	check_journals(p, &s->j, &stock);
+	check_dp(p, s, &stock);
+	check_pg(p, &s->pg, s->sale_id, &stock);
+	check_pg_orders(p, s);
+	check_redis(p, s, &stock);
+	check_stock(p, s, &stock);
+	check_won(p, s);
 }
 
 /* --------------------------------------------------------------------------- one pass */
 
 static int audit_pass(const struct fs_audit_conf *c, struct pass *p)
 {
-	struct fs_pgaudit_sale pg = {0};
-	struct journals jv = {0};
-	struct pairs won = {0};
-	uint64_t dup[EXAMPLES], dup_o[EXAMPLES], ex[EXAMPLES];
-	size_t n_dup, n_dup_o, n_ex, j_orders = 0, j_users = 0;
-	bool have_j = false, have_pg = false, have_stock = false;
-	uint64_t stock = 0;
-	char list[128], err[256];
-	int rc = 0;
+	struct sources s = {0};
+	int rc;
 
-	kv(p, "sale=%" PRIu32, c->sale_id);
-
-	/* Journals: the authoritative record of every WON. */
-	if (c->state_dir != NULL) {
-		rc = read_journals(p, c->state_dir, c->sale_id, &jv);
-		if (rc < 0)
-			goto out;
-		rc = distinct(&jv.orders, &j_orders, &j_users, dup, &n_dup, dup_o, &n_dup_o);
-		if (rc < 0)
-			goto out;
-		have_j = true;
-		kv(p, "journal_orders=%zu", jv.orders.n);
-		kv(p, "journal_users=%zu", j_users);
-		kv(p, "journal_order_ids=%zu", j_orders);
-		if (jv.has_stock) {
-			kv(p, "journal_stock=%" PRIu64, jv.stock);
-			stock = jv.stock;
-			have_stock = true;
-		}
-		if (n_dup > 0)
-			drift(p, false,
-				"journals: %zu orders for %zu users: a user holds two "
-				"orders (user %s)",
-				jv.orders.n, j_users, list_u64(list, sizeof(list), dup, n_dup));
-		if (n_dup_o > 0)
-			drift(p, false, "journals: order id used twice (order %s)",
-				list_u64(list, sizeof(list), dup_o, n_dup_o));
-	}
-
-	/* The dataplane: what it sold and holds. */
-	if (c->dp_socket != NULL) {
-		struct fs_dpctl d;
-		struct json_object *st = NULL;
-		long long total = -1, sold = -1, leased = -1, rem = -1;
-		char cmd[64];
-
-		fs_dpctl_init(&d);
-		snprintf(cmd, sizeof(cmd), "/flashsale/sale/status,%" PRIu32, c->sale_id);
-		rc = fs_dpctl_connect(&d, c->dp_socket, c->timeout_ms);
-		if (rc == 0)
-			rc = fs_dpctl_cmd(&d, cmd, &st);
-		fs_dpctl_close(&d);
-		if (rc == -EREMOTEIO) {
-			drift(p, false, "dataplane: %s", d.errstr);
-		} else if (rc < 0) {
-			drift(p, true, "dataplane: unreachable: %s", d.errstr);
-		} else {
-			fs_dpctl_get_i64(st, "total", &total);
-			fs_dpctl_get_i64(st, "sold", &sold);
-			fs_dpctl_get_i64(st, "leased", &leased);
-			fs_dpctl_get_i64(st, "remaining", &rem);
-			json_object_put(st);
-			kv(p, "dp_total=%lld", total);
-			kv(p, "dp_sold=%lld", sold);
-			kv(p, "dp_leased=%lld", leased);
-			kv(p, "dp_remaining=%lld", rem);
-			if (have_stock && (uint64_t)total != stock)
-				drift(p, false, "dataplane: total %lld, journal stock %" PRIu64,
-					total, stock);
-			if (!have_stock && total > 0) {
-				stock = (uint64_t)total;
-				have_stock = true;
-			}
-			if (sold > total || leased > total)
-				drift(p, false,
-					"dataplane: sold %lld / leased %lld above stock %lld", sold,
-					leased, total);
-			if (rem != leased - sold)
-				drift(p, true,
-					"dataplane: remaining %lld != leased %lld - sold %lld", rem,
-					leased, sold);
-			if (have_j && (uint64_t)sold != jv.orders.n)
-				drift(p, true, "dataplane: sold %lld, journals hold %zu orders",
-					sold, jv.orders.n);
-		}
-		rc = 0;
-	}
-
-	/* PostgreSQL: the same (order, user) set as the journals, no more, no less. */
-	if (c->pg_url != NULL) {
-		size_t n_o, n_u;
-
-		rc = fs_pgaudit_read(
-			c->pg_url, c->sale_id, (c->timeout_ms + 999) / 1000, &pg, err, sizeof(err));
-		if (rc == -ENOMEM)
-			goto out;
-		if (rc < 0) {
-			drift(p, true, "postgresql: %s", err);
-			rc = 0;
-		} else {
-			struct pairs rows = {.v = pg.orders, .n = pg.n_orders, .cap = pg.n_orders};
-
-			rc = distinct(&rows, &n_o, &n_u, dup, &n_dup, dup_o, &n_dup_o);
-			if (rc < 0)
-				goto out;
-			have_pg = true;
-			kv(p, "pg_orders=%zu", pg.n_orders);
-			kv(p, "pg_users=%zu", n_u);
-			if (pg.has_sale)
-				kv(p, "pg_stock=%" PRIu64, pg.stock);
-			if (n_dup > 0)
-				drift(p, false, "postgresql: a user holds two orders (user %s)",
-					list_u64(list, sizeof(list), dup, n_dup));
-			if (pg.has_sale && have_stock && pg.stock != stock)
-				drift(p, false,
-					"postgresql: sales.stock %" PRIu64 ", stock %" PRIu64,
-					pg.stock, stock);
-			if (!pg.has_sale)
-				drift(p, true, "postgresql: no row in sales for sale %" PRIu32,
-					c->sale_id);
-			if (!have_stock && pg.has_sale) {
-				stock = pg.stock;
-				have_stock = true;
-			}
-		}
-	}
-	if (have_j && have_pg) {
-		/* Merge both, sorted by order id: missing (journal only), extra (PostgreSQL only).
-		 */
-		uint64_t miss[EXAMPLES], extra[EXAMPLES], wrong[EXAMPLES];
-		size_t n_miss = 0, n_extra = 0, n_wrong = 0, i = 0, k = 0;
-		const struct fs_pgaudit_order *a = jv.orders.v, *b = pg.orders;
-
-		while (i < jv.orders.n || k < pg.n_orders) {
-			int cmp = i == jv.orders.n   ? 1
-				  : k == pg.n_orders ? -1
-						     : cmp_u64(a[i].order_id, b[k].order_id);
-			if (cmp < 0) {
-				if (n_miss < EXAMPLES)
-					miss[n_miss] = a[i].order_id;
-				n_miss++;
-				i++;
-			} else if (cmp > 0) {
-				if (n_extra < EXAMPLES)
-					extra[n_extra] = b[k].order_id;
-				n_extra++;
-				k++;
-			} else {
-				if (a[i].user_id != b[k].user_id) {
-					if (n_wrong < EXAMPLES)
-						wrong[n_wrong] = a[i].order_id;
-					n_wrong++;
-				}
-				i++;
-				k++;
-			}
-		}
-		kv(p, "pg_missing=%zu", n_miss);
-		kv(p, "pg_extra=%zu", n_extra);
-		kv(p, "pg_wrong_user=%zu", n_wrong);
-		if (n_miss > 0)
-			drift(p, true, "postgresql: %zu orders of the journals missing (order %s)",
-				n_miss,
-				list_u64(list, sizeof(list), miss,
-					n_miss < EXAMPLES ? n_miss : EXAMPLES));
-		if (n_extra > 0)
-			drift(p, false,
-				"postgresql: %zu extra orders not in the journals (order %s)",
-				n_extra,
-				list_u64(list, sizeof(list), extra,
-					n_extra < EXAMPLES ? n_extra : EXAMPLES));
-		if (n_wrong > 0)
-			drift(p, false,
-				"postgresql: %zu orders with another user than the journals "
-				"(order %s)",
-				n_wrong,
-				list_u64(list, sizeof(list), wrong,
-					n_wrong < EXAMPLES ? n_wrong : EXAMPLES));
-	}
-
-	/* Redis: the published view. */
-	{
-		struct fs_redis r = {.password = c->redis_password};
-		struct fs_redis_audit ra;
-
-		rc = fs_redis_connect(&r, c->redis_url, c->timeout_ms);
-		if (rc == 0)
-			rc = fs_redis_audit_read(&r, c->sale_id, &ra);
-		fs_redis_close(&r);
-		if (rc < 0) {
-			drift(p, rc != -EPROTO, "redis: %s", r.errstr);
-		} else if (!ra.has_hash) {
-			drift(p, true, "redis: fs:{%" PRIu32 "}:sale missing%s", c->sale_id,
-				ra.in_sales ? "" : " and the sale is not in fs:sales");
-		} else {
-			kv(p, "redis_stock=%" PRIu64, ra.stock);
-			kv(p, "redis_sold=%" PRId64, ra.sold);
-			kv(p, "redis_remaining=%" PRId64, ra.remaining);
-			kv(p, "redis_pool=%" PRId64, ra.pool);
-			kv(p, "redis_leases=%" PRIu64, ra.leases);
-			if (have_stock && ra.stock != stock)
-				drift(p, false,
-					"redis: stock %" PRIu64 ", the dataplane's %" PRIu64,
-					ra.stock, stock);
-			if (!have_stock) {
-				stock = ra.stock;
-				have_stock = true;
-			}
-			if (!ra.in_sales)
-				drift(p, true, "redis: sale not in fs:sales");
-			if (ra.sold < 0 || (uint64_t)ra.sold > ra.stock)
-				drift(p, false, "redis: sold %" PRId64 " outside 0..stock %" PRIu64,
-					ra.sold, ra.stock);
-			if (!ra.has_sold || !ra.has_remaining || !ra.has_pool)
-				drift(p, true, "redis: %s%s%smissing", ra.has_sold ? "" : "sold ",
-					ra.has_remaining ? "" : "remaining ",
-					ra.has_pool ? "" : "pool ");
-			if (ra.remaining != (int64_t)ra.stock - ra.sold)
-				drift(p, true,
-					"redis: remaining %" PRId64 " != stock %" PRIu64
-					" - sold %" PRId64,
-					ra.remaining, ra.stock, ra.sold);
-			if (ra.pool < 0 || (uint64_t)ra.pool + ra.leases != ra.stock)
-				drift(p, ra.pool >= 0 && (uint64_t)ra.pool + ra.leases < ra.stock,
-					"redis: pool %" PRId64 " + leases %" PRIu64
-					" (%u nodes) != "
-					"stock %" PRIu64,
-					ra.pool, ra.leases, ra.n_leases, ra.stock);
-			if (ra.node_sold != ra.sold)
-				drift(p, true,
-					"redis: node_sold sums to %" PRId64 ", sold %" PRId64,
-					ra.node_sold, ra.sold);
-			if (have_j && ra.sold >= 0 && (uint64_t)ra.sold != jv.orders.n)
-				drift(p, (uint64_t)ra.sold < jv.orders.n,
-					"redis: sold %" PRId64 ", journals hold %zu orders",
-					ra.sold, jv.orders.n);
-		}
-		rc = 0;
-	}
-
-	/* Never more sold than the stock, in any source. */
-	if (have_stock) {
-		kv(p, "stock=%" PRIu64, stock);
-		if (have_j && jv.orders.n > stock)
-			drift(p, false, "journals: %zu orders above stock %" PRIu64, jv.orders.n,
-				stock);
-		if (have_pg && pg.n_orders > stock)
-			drift(p, false, "postgresql: %zu orders above stock %" PRIu64, pg.n_orders,
-				stock);
-	}
-
-	/* The won-file: every WON a client saw has its row (PostgreSQL, else the journals). */
-	if (c->won_file != NULL) {
-		FILE *f = fopen(c->won_file, "r");
-		char line[128];
-		unsigned lineno = 0;
-		size_t n_missing = 0, n_wrong = 0;
-		const struct fs_pgaudit_order *ref = have_pg ? pg.orders : jv.orders.v;
-		size_t n_ref = have_pg ? pg.n_orders : jv.orders.n;
-		const char *where = have_pg ? "postgresql" : "journals";
-
-		if (f == NULL) {
-			drift(p, false, "won-file: cannot open %s: %s", c->won_file,
-				strerror(errno));
-			goto out;
-		}
-		while (fgets(line, sizeof(line), f) != NULL) {
-			uint64_t u, o;
-			char tail;
-
-			lineno++;
-			if (line[strspn(line, " \t\r\n")] == '\0')
-				continue;
-			if (sscanf(line, "%" SCNu64 " %" SCNu64 " %c", &u, &o, &tail) != 2) {
-				drift(p, false, "won-file: line %u malformed", lineno);
-				continue;
-			}
-			rc = pairs_add(&won, o, u);
-			if (rc < 0)
-				break;
-		}
-		fclose(f);
-		if (rc < 0)
-			goto out;
-		kv(p, "won_lines=%zu", won.n);
-		if (!have_pg && !have_j)
-			goto out;
-		n_ex = 0;
-		for (size_t i = 0; i < won.n; i++) {
-			struct fs_pgaudit_order key = {.order_id = won.v[i].order_id};
-			const struct fs_pgaudit_order *hit;
-
-			/* ref is sorted by (order, user): find the first row of this order. */
-			hit = NULL;
-			for (size_t lo = 0, hi = n_ref; lo < hi;) {
-				size_t mid = lo + (hi - lo) / 2;
-				if (ref[mid].order_id < key.order_id) {
-					lo = mid + 1;
-				} else {
-					if (ref[mid].order_id == key.order_id)
-						hit = &ref[mid];
-					hi = mid;
-				}
-			}
-			if (hit == NULL) {
-				if (n_ex < EXAMPLES)
-					ex[n_ex++] = won.v[i].order_id;
-				n_missing++;
-			} else if (hit->user_id != won.v[i].user_id) {
-				n_wrong++;
-				drift(p, false,
-					"won-file: order %" PRIu64 " of user %" PRIu64
-					" is held by user %" PRIu64 " in %s",
-					won.v[i].order_id, won.v[i].user_id, hit->user_id, where);
-			}
-		}
-		kv(p, "won_missing=%zu", n_missing);
-		kv(p, "won_wrong_user=%zu", n_wrong);
-		if (n_missing > 0)
-			drift(p, have_pg, "won-file: %zu won orders not in %s (order %s)",
-				n_missing, where, list_u64(list, sizeof(list), ex, n_ex));
-	}
-out:
-	free(jv.orders.v);
-	free(won.v);
-	fs_pgaudit_free(&pg);
+	rc = read_sources(c, &s);
+	if (rc == 0)
+		compare(&s, p);
+	sources_free(&s);
 	return rc;
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 int fs_audit_run(const struct fs_audit_conf *c)
 {
-	int64_t start = now_ms(), deadline = start + (int64_t)c->wait_s * 1000;
+	int64_t start = fs_monotonic_ms(), deadline = start + (int64_t)c->wait_s * 1000;
 	struct pass p;
 	int rc;
 
@@ -564,7 +791,7 @@ int fs_audit_run(const struct fs_audit_conf *c)
 		rc = audit_pass(c, &p);
 		fclose(p.kv);
 		fclose(p.drift);
-		if (rc < 0 || p.drifts == 0 || p.final || now_ms() >= deadline)
+		if (rc < 0 || p.drifts == 0 || p.final || fs_monotonic_ms() >= deadline)
 			break;
 		free(p.kv_buf);
 		free(p.drift_buf);
@@ -572,7 +799,7 @@ int fs_audit_run(const struct fs_audit_conf *c)
 	}
 	if (rc == 0) {
 		fputs(p.kv_buf, stdout);
-		printf("waited_ms=%" PRId64 "\n", now_ms() - start);
+		printf("waited_ms=%" PRId64 "\n", fs_monotonic_ms() - start);
 		printf("drifts=%u\n", p.drifts);
 		fputs(p.drift_buf, stdout);
 		fflush(stdout);

@@ -13,6 +13,7 @@
 
 #include "daemon.h"
 #include "dpctl.h"
+#include "monotonic.h"
 #include "redis.h"
 #include "timeparse.h"
 
@@ -88,14 +89,6 @@ static void logf_(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
-}
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* True when an attempt to end condition @p c is due (always when it is off). */
@@ -177,7 +170,7 @@ static void sale_err(struct sale_mem *m, const char *what, const char *text)
 /* The dataplane failed at the socket level: drop the connection, retry after the back-off. */
 static void dp_lost(struct daemon *d)
 {
-	cond_fail(&d->dp_c, mono_ms(), d->conf->interval_ms,
+	cond_fail(&d->dp_c, fs_monotonic_ms(), d->conf->interval_ms,
 		"dataplane unreachable: %s (retrying with back-off up to %u ms; logged again when "
 		"it answers)",
 		d->dp.errstr, FS_DAEMON_BACKOFF_MAX_MS);
@@ -192,21 +185,59 @@ static bool dp_usable(const struct daemon *d)
 }
 
 /* Run one dataplane command; on success *out is the reply dict (caller puts it). */
+static int dp_vcmd(struct daemon *d, struct json_object **out, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+
+static int dp_vcmd(struct daemon *d, struct json_object **out, const char *fmt, va_list ap)
+{
+	char cmd[512];
+	int rc;
+
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	rc = fs_dpctl_cmd(&d->dp, cmd, out);
+	if (rc < 0 && rc != -EREMOTEIO)
+		dp_lost(d);
+	return rc;
+}
+
 static int dp_cmd(struct daemon *d, struct json_object **out, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 static int dp_cmd(struct daemon *d, struct json_object **out, const char *fmt, ...)
 {
-	char cmd[512];
 	va_list ap;
 	int rc;
 
 	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	rc = dp_vcmd(d, out, fmt, ap);
 	va_end(ap);
-	rc = fs_dpctl_cmd(&d->dp, cmd, out);
-	if (rc < 0 && rc != -EREMOTEIO)
-		dp_lost(d);
+	return rc;
+}
+
+/*
+ * A command that changes sale @p m on the dataplane and replies with its new status dict. A
+ * refusal is logged once (@p what: the error text) and *@p st kept; otherwise *@p st is put and
+ * replaced by the reply (NULL after a socket error). Returns dp_cmd's result: 0 when done.
+ */
+static int dp_sale_cmd(struct daemon *d, struct sale_mem *m, const char *what,
+	struct json_object **st, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static int dp_sale_cmd(struct daemon *d, struct sale_mem *m, const char *what,
+	struct json_object **st, const char *fmt, ...)
+{
+	struct json_object *rep = NULL;
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = dp_vcmd(d, &rep, fmt, ap);
+	va_end(ap);
+	if (rc == -EREMOTEIO) {
+		sale_err(m, what, d->dp.errstr);
+		return rc;
+	}
+	json_object_put(*st);
+	*st = rc < 0 ? NULL : rep;
 	return rc;
 }
 
@@ -245,12 +276,10 @@ static void key_id(const uint8_t key[16], char out[17])
 static struct json_object *dp_sync_key(
 	struct daemon *d, struct sale_mem *m, const struct fs_redis_sale *s, struct json_object *st)
 {
-	struct json_object *rep;
 	const char *dp_id = fs_dpctl_get_str(st, "key_id");
 	char hex[33], want[17], prev[17] = "";
 	long long key_set = 0;
 	int64_t grace = 0, now = fs_time_now_ms();
-	int rc;
 
 	fs_dpctl_get_i64(st, "key_set", &key_set);
 	key_id(s->key, want);
@@ -262,21 +291,16 @@ static struct json_object *dp_sync_key(
 		s->prev_key_until_ms > now)
 		grace = s->prev_key_until_ms - now;
 	sodium_bin2hex(hex, sizeof(hex), s->key, sizeof(s->key));
-	rc = dp_cmd(d, &rep, "/flashsale/sale/key,%" PRIu32 ",%s,%" PRId64, s->sale_id, hex, grace);
-	if (rc == -EREMOTEIO) {
-		sale_err(m, "dataplane key", d->dp.errstr);
+	if (dp_sale_cmd(d, m, "dataplane key", &st, "/flashsale/sale/key,%" PRIu32 ",%s,%" PRId64,
+		    s->sale_id, hex, grace) != 0)
 		return st;
-	}
-	json_object_put(st);
-	if (rc < 0)
-		return NULL;
 	if (key_set)
 		logf_("sale %" PRIu32 ": token key rotated on the dataplane (old key valid %" PRId64
 		      " ms more)",
 			s->sale_id, grace);
 	else
 		logf_("sale %" PRIu32 ": token key set on the dataplane", s->sale_id);
-	return rep;
+	return st;
 }
 
 /*
@@ -290,7 +314,7 @@ static struct json_object *dp_create(
 {
 	struct json_object *st = NULL;
 	char hex[33] = "", limits[48] = "";
-	int64_t now = mono_ms();
+	int64_t now = fs_monotonic_ms();
 	int rc;
 
 	if (m->create_retry_ms != 0 && m->create_dp_gen == d->dp_gen && now < m->create_retry_ms)
@@ -333,9 +357,7 @@ static struct json_object *dp_sync_lease(struct daemon *d, struct sale_mem *m,
 	const struct fs_redis_lease *lease, struct json_object *st)
 {
 	long long dp_leased = 0, dp_final = 0;
-	struct json_object *rep;
 	uint32_t id = m->sale_id;
-	int rc;
 
 	fs_dpctl_get_i64(st, "leased", &dp_leased);
 	fs_dpctl_get_i64(st, "final", &dp_final);
@@ -344,18 +366,13 @@ static struct json_object *dp_sync_lease(struct daemon *d, struct sale_mem *m,
 		uint64_t units = lease->leased - (uint64_t)dp_leased;
 		int fin = lease->pool_empty ? 1 : 0;
 
-		rc = dp_cmd(d, &rep, "/flashsale/sale/lease,%" PRIu32 ",%" PRIu64 ",%d", id, units,
-			fin);
-		if (rc == -EREMOTEIO) {
-			sale_err(m, "dataplane lease", d->dp.errstr);
-			return st;
-		}
-		json_object_put(st);
-		if (rc < 0)
-			return NULL;
-		logf_("sale %" PRIu32 ": leased %" PRIu64 " units to the dataplane (final %d)", id,
-			units, fin);
-		return rep;
+		if (dp_sale_cmd(d, m, "dataplane lease", &st,
+			    "/flashsale/sale/lease,%" PRIu32 ",%" PRIu64 ",%d", id, units,
+			    fin) == 0)
+			logf_("sale %" PRIu32 ": leased %" PRIu64
+			      " units to the dataplane (final %d)",
+				id, units, fin);
+		return st;
 	}
 	if (lease->leased < (uint64_t)dp_leased) {
 		char text[96];
@@ -372,21 +389,13 @@ static struct json_object *dp_sync_stop(
 	struct daemon *d, struct sale_mem *m, struct json_object *st)
 {
 	const char *dp_state = fs_dpctl_get_str(st, "state");
-	struct json_object *rep;
-	int rc;
 
 	if (dp_state != NULL && strcmp(dp_state, "stopped") == 0)
 		return st;
-	rc = dp_cmd(d, &rep, "/flashsale/sale/stop,%" PRIu32, m->sale_id);
-	if (rc == -EREMOTEIO) {
-		sale_err(m, "dataplane stop", d->dp.errstr);
-		return st;
-	}
-	json_object_put(st);
-	if (rc < 0)
-		return NULL;
-	logf_("sale %" PRIu32 ": stopped on the dataplane", m->sale_id);
-	return rep;
+	if (dp_sale_cmd(d, m, "dataplane stop", &st, "/flashsale/sale/stop,%" PRIu32, m->sale_id) ==
+		0)
+		logf_("sale %" PRIu32 ": stopped on the dataplane", m->sale_id);
+	return st;
 }
 
 /*
@@ -543,7 +552,7 @@ static int64_t publish_totals(struct daemon *d, struct sale_mem *m, const struct
 	long long sold, bool final)
 {
 	bool missing = !s->has_sold || !s->has_remaining || (final && !s->has_pool);
-	int64_t now = mono_ms();
+	int64_t now = fs_monotonic_ms();
 	uint64_t total;
 	bool pool_set = false;
 	int rc;
@@ -782,7 +791,7 @@ static void tick(struct daemon *d)
 {
 	uint32_t *ids = NULL;
 	size_t n = 0;
-	int64_t now = fs_time_now_ms(), mono = mono_ms();
+	int64_t now = fs_time_now_ms(), mono = fs_monotonic_ms();
 	int rc;
 
 	if (!redis_ready(d, mono))
@@ -796,7 +805,7 @@ static void tick(struct daemon *d)
 			logf_("%s", d->redis.errstr);
 		goto out;
 	}
-	cond_ok(&d->redis_c, mono_ms(), "redis answers again");
+	cond_ok(&d->redis_c, fs_monotonic_ms(), "redis answers again");
 	for (size_t i = 0; i < n && !stop_requested; i++) {
 		rc = sync_sale(d, ids[i], now);
 		if (rc < 0)
@@ -806,7 +815,7 @@ static void tick(struct daemon *d)
 		rebuild_missing(d, ids, n);
 out:
 	if (!fs_redis_usable(&d->redis)) {
-		cond_fail(&d->redis_c, mono_ms(), d->conf->interval_ms,
+		cond_fail(&d->redis_c, fs_monotonic_ms(), d->conf->interval_ms,
 			"redis connection lost: %s (reconnecting with back-off up to %u ms; logged "
 			"again when it answers)",
 			d->redis.errstr, FS_DAEMON_BACKOFF_MAX_MS);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "dpctl.h"
+#include "parse.h"
 
 static int set_err(struct fs_dpctl *d, int err, const char *fmt, ...)
 {
@@ -176,8 +177,7 @@ out:
 int fs_dpctl_get_i64(struct json_object *dict, const char *name, long long *v)
 {
 	struct json_object *o;
-	const char *s;
-	char *end;
+	int64_t x;
 
 	if (dict == NULL || !json_object_object_get_ex(dict, name, &o) || o == NULL)
 		return -ENOENT;
@@ -189,10 +189,10 @@ int fs_dpctl_get_i64(struct json_object *dict, const char *name, long long *v)
 		*v = json_object_get_boolean(o) ? 1 : 0;
 		return 0;
 	case json_type_string:
-		s = json_object_get_string(o);
-		errno = 0;
-		*v = strtoll(s, &end, 10);
-		return (end == s || *end != '\0' || errno != 0) ? -ENOENT : 0;
+		if (fs_parse_i64(json_object_get_string(o), INT64_MIN, INT64_MAX, &x) < 0)
+			return -ENOENT;
+		*v = x;
+		return 0;
 	default:
 		return -ENOENT;
 	}

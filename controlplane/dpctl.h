@@ -53,7 +53,8 @@ void fs_dpctl_close(struct fs_dpctl *d);
 int fs_dpctl_cmd(struct fs_dpctl *d, const char *cmd, struct json_object **out);
 
 /**
- * Integer member @p name of a reply dict (numbers, or strings of digits).
+ * Integer member @p name of a reply dict (a number, a boolean as 0/1, or a decimal string as
+ * fs_parse_i64 reads it: an optional minus and digits only).
  * @return 0, or -ENOENT if absent or not an integer. Thread safe.
  */
 int fs_dpctl_get_i64(struct json_object *dict, const char *name, long long *v);

@@ -2,7 +2,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +11,7 @@
 #include <sodium.h>
 
 #include "audit.h"
+#include "cli.h"
 #include "daemon.h"
 #include "dpctl.h"
 #include "fcp.h"
@@ -20,7 +20,6 @@
 #include "sale.h"
 #include "timeparse.h"
 
-#define EXIT_USAGE 2
 #define IO_TIMEOUT_MS 2000
 
 static const char usage_text[] =
@@ -56,48 +55,30 @@ struct globals {
 	unsigned node_id;
 };
 
-static int msg(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Usage error: one line on stderr, returns exit code 2. */
+#define usage_err(...) fs_cli_err("flashctl", FS_EXIT_USAGE, __VA_ARGS__)
+/* Runtime error: one line on stderr, returns exit code 1. */
+#define fail(...) fs_cli_err("flashctl", EXIT_FAILURE, __VA_ARGS__)
 
 /*
- * One-line error on stderr, "flashctl: " first; returns @p code. EXIT_USAGE adds a pointer to
- * --help.
+ * Option --@p name's value @p s, when given (not NULL), as a number in [@p min, @p max] into *v
+ * (untouched when not given): 0, or the usage error's exit code ("bad --NAME 'S' (MIN..MAX)").
  */
-static int msg(int code, const char *fmt, ...)
+static int opt_u64(const char *name, const char *s, uint64_t min, uint64_t max, uint64_t *v)
 {
-	va_list ap;
-
-	fputs("flashctl: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputs(code == EXIT_USAGE ? " (flashctl --help)\n" : "\n", stderr);
-	return code;
-}
-
-/* Usage error: returns exit code 2. */
-#define usage_err(...) msg(EXIT_USAGE, __VA_ARGS__)
-/* Runtime error: returns exit code 1. */
-#define fail(...) msg(EXIT_FAILURE, __VA_ARGS__)
-
-static int parse_key(const char *hex, uint8_t key[16])
-{
-	size_t n = 0;
-
-	if (hex == NULL || strlen(hex) != 32 ||
-		sodium_hex2bin(key, 16, hex, 32, NULL, &n, NULL) != 0 || n != 16)
-		return -EINVAL;
+	if (s != NULL && fs_parse_u64(s, min, max, v) < 0)
+		return usage_err("bad --%s '%s' (%" PRIu64 "..%" PRIu64 ")", name, s, min, max);
 	return 0;
 }
 
 /* --sale N: 0, or the usage error's exit code. */
 static int parse_sale(const char *s, uint32_t *id)
 {
-	uint64_t v;
+	uint64_t v = 0;
+	int rc = opt_u64("sale", s, 0, UINT32_MAX, &v);
 
-	if (fs_parse_u64(s, 0, UINT32_MAX, &v) < 0)
-		return usage_err("bad --sale '%s' (0..4294967295)", s);
 	*id = (uint32_t)v;
-	return 0;
+	return rc;
 }
 
 /* --key HEX32 when given, else a random key: 0, or the usage error's exit code. */
@@ -107,7 +88,7 @@ static int key_or_random(const char *hex, uint8_t key[16])
 		randombytes_buf(key, 16);
 		return 0;
 	}
-	if (parse_key(hex, key) < 0)
+	if (fs_parse_hex(hex, key, 16) < 0)
 		return usage_err("bad --key (32 hex digits)");
 	return 0;
 }
@@ -257,6 +238,32 @@ static int parse_window(
 	return 0;
 }
 
+/*
+ * --rate-limit R [--rate-burst B] of sale create into @p def (the burst defaults to R, at most
+ * 65535): 0, or the usage error's exit code.
+ */
+static int parse_limits(const char *rate, const char *burst, struct fs_redis_sale *def)
+{
+	uint64_t r, b;
+	int rc;
+
+	if (burst != NULL && rate == NULL)
+		return usage_err("--rate-burst needs --rate-limit");
+	if (rate == NULL)
+		return 0;
+	/* limits of flashsale-dp (dataplane/ratelimit.h) */
+	if (fs_parse_u64(rate, 0, 1000000, &r) < 0)
+		return usage_err("bad --rate-limit '%s' (0..1000000 claims/s)", rate);
+	b = r > 65535 ? 65535 : r;
+	rc = opt_u64("rate-burst", burst, 1, 65535, &b);
+	if (rc != 0)
+		return rc;
+	def->has_rl = true;
+	def->rl_rate = (uint32_t)r;
+	def->rl_burst = (uint32_t)b;
+	return 0;
+}
+
 static int cmd_sale_create(const struct globals *g, int argc, char **argv)
 {
 	enum { SALE = 1, STOCK, START, END, ADMISSION, KEY, RATE, BURST, PAST, N_OPTS };
@@ -287,23 +294,9 @@ static int cmd_sale_create(const struct globals *g, int argc, char **argv)
 	snprintf(def.admission, sizeof(def.admission), "%s", o[ADMISSION] ? o[ADMISSION] : "open");
 	if (strcmp(def.admission, "open") != 0 && strcmp(def.admission, "token") != 0)
 		return usage_err("--admission must be open or token, not '%s'", o[ADMISSION]);
-	if (burst != NULL && rate == NULL)
-		return usage_err("--rate-burst needs --rate-limit");
-	if (rate != NULL) {
-		uint64_t x;
-
-		/* limits of flashsale-dp (dataplane/ratelimit.h) */
-		if (fs_parse_u64(rate, 0, 1000000, &x) < 0)
-			return usage_err("bad --rate-limit '%s' (0..1000000 claims/s)", rate);
-		def.has_rl = true;
-		def.rl_rate = (uint32_t)x;
-		def.rl_burst = x == 0 ? 0 : x > 65535 ? 65535 : (uint32_t)x;
-		if (burst != NULL) {
-			if (fs_parse_u64(burst, 1, 65535, &x) < 0)
-				return usage_err("bad --rate-burst '%s' (1..65535)", burst);
-			def.rl_burst = (uint32_t)x;
-		}
-	}
+	rc = parse_limits(rate, burst, &def);
+	if (rc != 0)
+		return rc;
 	if (!sale || !stock || !start || !end)
 		return usage_err("sale create needs --sale, --stock, --start and --end");
 	rc = parse_sale(sale, &def.sale_id);
@@ -359,8 +352,9 @@ static int cmd_sale_rekey(const struct globals *g, int argc, char **argv)
 	rc = parse_opts(argc, argv, "sale ", lo, o, N_OPTS);
 	if (rc != 0)
 		return rc;
-	if (o[GRACE] != NULL && fs_parse_u64(o[GRACE], 0, 7 * 24 * 3600, &grace_s) < 0)
-		return usage_err("bad --grace-s '%s' (0..604800)", o[GRACE]);
+	rc = opt_u64("grace-s", o[GRACE], 0, 7 * 24 * 3600, &grace_s);
+	if (rc != 0)
+		return rc;
 	if (o[SALE] == NULL)
 		return usage_err("sale rekey needs --sale N");
 	rc = parse_sale(o[SALE], &id);
@@ -577,6 +571,43 @@ static int cmd_sale(const struct globals *g, int argc, char **argv)
 	return usage_err("unknown sale sub-command '%s'", argv[1]);
 }
 
+/* --expiry of token: unix seconds, or a time relative to @p now (+1h, now). 0 or exit code. */
+static int parse_expiry(const char *s, int64_t now, uint32_t *expiry)
+{
+	int64_t ms = -1;
+	uint64_t v;
+
+	if (fs_parse_u64(s, 0, UINT32_MAX, &v) == 0) {
+		*expiry = (uint32_t)v;
+		return 0;
+	}
+	if (s[0] != '\0' && (s[0] == '+' || strcmp(s, "now") == 0) &&
+		fs_time_parse(s, now, &ms) == 0 && ms / 1000 <= UINT32_MAX) {
+		*expiry = (uint32_t)((ms + 999) / 1000);
+		return 0;
+	}
+	return usage_err("bad --expiry '%s' (unix seconds or +N[s|m|h])", s);
+}
+
+/* Sale @p id's token key from Redis into @p key, and its end: 0, or the runtime error's code. */
+static int sale_token_key(const struct globals *g, uint32_t id, uint8_t key[16], int64_t *end_ms)
+{
+	struct fs_redis_sale s;
+	struct fs_redis r;
+	int rc;
+
+	if (redis_open(g, &r) != 0)
+		return EXIT_FAILURE;
+	rc = redis_done(&r, fs_redis_sale_get(&r, id, &s));
+	if (rc != 0)
+		return rc;
+	if (!s.has_key)
+		return fail("sale %" PRIu32 " has admission %s and no token key", id, s.admission);
+	memcpy(key, s.key, 16);
+	*end_ms = s.end_ms;
+	return 0;
+}
+
 static int cmd_token(const struct globals *g, int argc, char **argv)
 {
 	enum { SALE = 1, USER, EXPIRY, NODE, KEY, N_OPTS };
@@ -591,9 +622,9 @@ static int cmd_token(const struct globals *g, int argc, char **argv)
 	const char *o[N_OPTS];
 	struct fs_fcp_req req = {.type = FS_FCP_CLAIM};
 	uint8_t k[16], wire[FS_FCP_LEN], tok[FS_FCP_TOKEN_LEN];
-	int64_t now = fs_time_now_ms(), exp_ms = -1;
+	int64_t now = fs_time_now_ms(), end_ms = 0;
 	char hex[33];
-	uint64_t v;
+	uint64_t v = 0;
 	int c;
 
 	c = parse_opts(argc, argv, "", lo, o, N_OPTS);
@@ -609,44 +640,23 @@ static int cmd_token(const struct globals *g, int argc, char **argv)
 		return c;
 	if (fs_parse_u64(user, 0, UINT64_MAX, &req.user_id) < 0)
 		return usage_err("bad --user '%s'", user);
-	if (node != NULL) {
-		if (fs_parse_u64(node, 0, UINT16_MAX, &v) < 0)
-			return usage_err("bad --node '%s' (0..65535)", node);
-		req.node_id = (uint16_t)v;
-	}
-	if (expiry != NULL) {
-		/* Unix seconds, or a relative time (+1h, now). */
-		if (fs_parse_u64(expiry, 0, UINT32_MAX, &v) == 0) {
-			req.token_expiry = (uint32_t)v;
-		} else if (expiry[0] != '\0' && (expiry[0] == '+' || strcmp(expiry, "now") == 0) &&
-			   fs_time_parse(expiry, now, &exp_ms) == 0 &&
-			   exp_ms / 1000 <= UINT32_MAX) {
-			req.token_expiry = (uint32_t)((exp_ms + 999) / 1000);
-		} else {
-			return usage_err("bad --expiry '%s' (unix seconds or +N[s|m|h])", expiry);
-		}
-	}
+	c = opt_u64("node", node, 0, UINT16_MAX, &v);
+	if (c == 0 && expiry != NULL)
+		c = parse_expiry(expiry, now, &req.token_expiry);
+	if (c != 0)
+		return c;
+	req.node_id = (uint16_t)v;
 	if (key != NULL) {
-		if (parse_key(key, k) < 0)
+		if (fs_parse_hex(key, k, 16) < 0)
 			return usage_err("bad --key (32 hex digits)");
 		if (expiry == NULL)
 			req.token_expiry = (uint32_t)(now / 1000 + 3600);
 	} else {
-		struct fs_redis_sale s;
-		struct fs_redis r;
-		int rc;
-
-		if (redis_open(g, &r) != 0)
-			return EXIT_FAILURE;
-		rc = redis_done(&r, fs_redis_sale_get(&r, req.sale_id, &s));
-		if (rc != 0)
-			return rc;
-		if (!s.has_key)
-			return fail("sale %" PRIu32 " has admission %s and no token key",
-				req.sale_id, s.admission);
-		memcpy(k, s.key, sizeof(k));
+		c = sale_token_key(g, req.sale_id, k, &end_ms);
+		if (c != 0)
+			return c;
 		if (expiry == NULL) /* valid for the whole sale */
-			req.token_expiry = (uint32_t)((s.end_ms + 999) / 1000);
+			req.token_expiry = (uint32_t)((end_ms + 999) / 1000);
 	}
 	fs_fcp_encode_req(&req, wire);
 	fs_fcp_token(k, wire, tok);
@@ -682,32 +692,23 @@ static int cmd_daemon(const struct globals *g, int argc, char **argv)
 		.redis_password = g->redis_password,
 		.dp_socket = g->dp_socket,
 		.node_id = g->node_id,
-		.interval_ms = 100,
-		.redis_timeout_ms = FS_DAEMON_TIMEOUT_MS,
-		.dp_timeout_ms = FS_DAEMON_TIMEOUT_MS,
 	};
 	const char *o[N_OPTS];
-	uint64_t v;
+	uint64_t interval = 100, redis_to = FS_DAEMON_TIMEOUT_MS, dp_to = FS_DAEMON_TIMEOUT_MS;
 	int rc;
 
 	rc = parse_opts(argc, argv, "", lo, o, N_OPTS);
+	if (rc == 0)
+		rc = opt_u64("interval-ms", o[INTERVAL], 1, 3600 * 1000, &interval);
+	if (rc == 0)
+		rc = opt_u64("redis-timeout-ms", o[REDIS_TO], 10, 600000, &redis_to);
+	if (rc == 0)
+		rc = opt_u64("dp-timeout-ms", o[DP_TO], 10, 600000, &dp_to);
 	if (rc != 0)
 		return rc;
-	if (o[INTERVAL] != NULL) {
-		if (fs_parse_u64(o[INTERVAL], 1, 3600 * 1000, &v) < 0)
-			return usage_err("bad --interval-ms '%s' (1..3600000)", o[INTERVAL]);
-		conf.interval_ms = (unsigned)v;
-	}
-	if (o[REDIS_TO] != NULL) {
-		if (fs_parse_u64(o[REDIS_TO], 10, 600000, &v) < 0)
-			return usage_err("bad --redis-timeout-ms '%s' (10..600000)", o[REDIS_TO]);
-		conf.redis_timeout_ms = (int)v;
-	}
-	if (o[DP_TO] != NULL) {
-		if (fs_parse_u64(o[DP_TO], 10, 600000, &v) < 0)
-			return usage_err("bad --dp-timeout-ms '%s' (10..600000)", o[DP_TO]);
-		conf.dp_timeout_ms = (int)v;
-	}
+	conf.interval_ms = (unsigned)interval;
+	conf.redis_timeout_ms = (int)redis_to;
+	conf.dp_timeout_ms = (int)dp_to;
 	if (!have_dp(g))
 		return usage_err("daemon needs --dp PREFIX or --dp-socket PATH");
 	if (fs_daemon_run(&conf) < 0)
@@ -730,24 +731,21 @@ static int cmd_audit(const struct globals *g, int argc, char **argv)
 		.redis_url = g->redis_url,
 		.redis_password = g->redis_password,
 		.dp_socket = g->dp_socket,
-		.wait_s = 10,
 		.timeout_ms = IO_TIMEOUT_MS,
 	};
 	const char *o[N_OPTS];
-	uint64_t v;
+	uint64_t wait_s = 10;
 	int rc;
 
 	rc = parse_opts(argc, argv, "", lo, o, N_OPTS);
+	if (rc == 0)
+		rc = opt_u64("wait-s", o[WAIT], 0, 3600, &wait_s);
 	if (rc != 0)
 		return rc;
 	conf.state_dir = o[STATE_DIR];
 	conf.pg_url = o[PG];
 	conf.won_file = o[WON_FILE];
-	if (o[WAIT] != NULL) {
-		if (fs_parse_u64(o[WAIT], 0, 3600, &v) < 0)
-			return usage_err("bad --wait-s '%s' (0..3600)", o[WAIT]);
-		conf.wait_s = (unsigned)v;
-	}
+	conf.wait_s = (unsigned)wait_s;
 	if (o[SALE] == NULL)
 		return usage_err("audit needs --sale N");
 	rc = parse_sale(o[SALE], &conf.sale_id);
@@ -834,8 +832,9 @@ static int parse_globals(int argc, char **argv, struct globals *g, const char **
 		} else if ((v = global_val(argc, argv, i, "--dp", &missing)) != NULL) {
 			g->dp_prefix = v;
 		} else if ((v = global_val(argc, argv, i, "--node-id", &missing)) != NULL) {
-			if (fs_parse_u64(v, 1, UINT16_MAX, &n) < 0)
-				return usage_err("bad --node-id '%s' (1..65535)", v);
+			n = g->node_id;
+			if (opt_u64("node-id", v, 1, UINT16_MAX, &n) != 0)
+				return FS_EXIT_USAGE;
 			g->node_id = (unsigned)n;
 		} else if (missing) {
 			return usage_err("option '%s' needs a value", argv[*i]);

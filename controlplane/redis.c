@@ -13,6 +13,7 @@
 #include <hiredis/hiredis.h>
 #include <sodium.h>
 
+#include "parse.h"
 #include "redis.h"
 
 #define KEYLEN 64
@@ -106,12 +107,12 @@ static int pct_decode(const char *in, size_t n, char *out, size_t cap)
 		if (o + 1 >= cap)
 			return -EINVAL;
 		if (c == '%') {
-			unsigned char b;
-			size_t got = 0;
+			uint8_t b;
 
-			if (i + 2 >= n ||
-				sodium_hex2bin(&b, 1, in + i + 1, 2, NULL, &got, NULL) != 0 ||
-				got != 1 || b == 0)
+			if (i + 2 >= n)
+				return -EINVAL;
+			char hex[3] = {in[i + 1], in[i + 2], '\0'};
+			if (fs_parse_hex(hex, &b, 1) < 0 || b == 0)
 				return -EINVAL;
 			c = (char)b;
 			i += 2;
@@ -139,20 +140,24 @@ static int parse_userinfo(const char *p, size_t n, struct fs_redis_url *u)
 	return pct_decode(colon + 1, n - ul - 1, u->pass, sizeof(u->pass));
 }
 
-/* A decimal in [lo, hi] at @p p, ending at *end; 0 or -EINVAL. */
-static int url_num(const char *p, long lo, long hi, const char **end, int *v)
+/* The decimal digits at @p p, a number in [lo, hi], ending at *end; 0 or -EINVAL. */
+static int url_num(const char *p, uint64_t lo, uint64_t hi, const char **end, int *v)
 {
-	char *e;
-	long x;
+	size_t n = strspn(p, "0123456789"), z = 0;
+	char digits[24];
+	uint64_t x;
 
-	if (*p < '0' || *p > '9')
+	/* Leading zeros do not count; more digits than any uint64_t has: out of range. */
+	while (z + 1 < n && p[z] == '0')
+		z++;
+	if (n - z >= sizeof(digits))
 		return -EINVAL;
-	errno = 0;
-	x = strtol(p, &e, 10);
-	if (errno != 0 || x < lo || x > hi)
+	memcpy(digits, p + z, n - z);
+	digits[n - z] = '\0';
+	if (fs_parse_u64(digits, lo, hi, &x) < 0)
 		return -EINVAL;
 	*v = (int)x;
-	*end = e;
+	*end = p + n;
 	return 0;
 }
 
@@ -511,11 +516,10 @@ int fs_redis_sale_rekey(
 /* A 32-hex-digit key field (string, non-empty) into @p key. 1 set, 0 absent, -EPROTO. */
 static int hex_key(const redisReply *e, uint8_t key[16])
 {
-	size_t bin_len = 0;
-
 	if (e->type != REDIS_REPLY_STRING || e->len == 0)
 		return 0;
-	if (sodium_hex2bin(key, 16, e->str, e->len, NULL, &bin_len, NULL) != 0 || bin_len != 16)
+	/* hiredis ends every string with a NUL: a NUL inside makes it too short, so malformed */
+	if (fs_parse_hex(e->str, key, 16) < 0)
 		return -EPROTO;
 	return 1;
 }
@@ -523,19 +527,12 @@ static int hex_key(const redisReply *e, uint8_t key[16])
 /* Parse a decimal integer reply string (string or nil); nil gives 0. */
 static int str_i64(const redisReply *e, int64_t *v)
 {
-	char *end;
-
 	if (e->type == REDIS_REPLY_NIL) {
 		*v = 0;
 		return 0;
 	}
-	if (e->type != REDIS_REPLY_STRING || e->len == 0)
+	if (e->type != REDIS_REPLY_STRING || fs_parse_i64(e->str, INT64_MIN, INT64_MAX, v) < 0)
 		return -EPROTO;
-	errno = 0;
-	long long x = strtoll(e->str, &end, 10);
-	if (errno != 0 || *end != '\0')
-		return -EPROTO;
-	*v = x;
 	return 0;
 }
 

@@ -1,4 +1,7 @@
-/* flashsale-dp: EAL, arguments, recovery, ports, telemetry, worker launch and orderly shutdown. */
+/*
+ * flashsale-dp: EAL, arguments, recovery, ports, telemetry, packet capture, worker launch and
+ * orderly shutdown.
+ */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +19,7 @@
 #include <rte_launch.h>
 #include <rte_lcore.h>
 #include <rte_log.h>
+#include <rte_pdump.h>
 
 #include "clock.h"
 #include "fcp.h"
@@ -226,6 +230,51 @@ static void state_dir_setup(const char *dir)
 		die("state dir %s is not writable: %s", dir, strerror(-ret));
 }
 
+/*
+ * Packet capture by a secondary process (dpdk-dumpcap, HACKING.md): DPDK's pdump server answers
+ * its requests (multi-process IPC); RX/TX callbacks exist only while a capture runs. Without it
+ * the node still serves claims: a warning, not an exit. Start-up only (EAL initialised).
+ */
+static void capture_init(void)
+{
+	if (rte_pdump_init() != 0)
+		FS_LOG(WARNING, "packet capture unavailable: rte_pdump_init: %s",
+			rte_strerror(rte_errno));
+}
+
+/*
+ * One worker per worker lcore, each with its journal and its queues of the @p n_ports ports;
+ * every worker sees all @p n_workers journals (fs_claim's durability check, claim.h).
+ */
+static void launch_workers(const struct dp_opts *opt, struct fs_journal *const journals[],
+	unsigned n_workers, unsigned n_ports)
+{
+	unsigned w = 0, lcore;
+	int ret;
+
+	RTE_LCORE_FOREACH_WORKER(lcore)
+	{
+		struct fs_worker *wk = &workers[w];
+
+		wk->table = &table;
+		wk->journal = journals[w];
+		wk->journal_fsync = opt->journal_fsync;
+		wk->lcore_id = lcore;
+		wk->env.node_id = opt->node_id;
+		wk->env.worker = (uint8_t)w;
+		wk->env.journal = journals[w];
+		wk->env.journals = journals;
+		wk->env.n_journals = n_workers;
+		wk->env.cnt = wk->stats.cnt;
+		wk->env.rl = &limiters[w];
+		fs_worker_assign(wk, w, ports, n_ports);
+		ret = rte_eal_remote_launch(fs_worker_main, wk, lcore);
+		if (ret != 0)
+			rte_exit(EXIT_FAILURE, "cannot launch worker %u on lcore %u\n", w, lcore);
+		w++;
+	}
+}
+
 int main(int argc, char **argv)
 {
 	/* every worker's journal, for fs_claim's durability check (fs_claim_env.journals) */
@@ -235,7 +284,7 @@ int main(int argc, char **argv)
 	struct fs_recovery rec;
 	struct dp_opts opt;
 	struct sigaction sa;
-	unsigned n_workers, n_ports, w, lcore, turn = 0;
+	unsigned n_workers, n_ports, w, turn = 0;
 	int ret;
 
 	ret = rte_eal_init(argc, argv);
@@ -314,6 +363,7 @@ int main(int argc, char **argv)
 	ret = fs_telemetry_init(&tctx);
 	if (ret != 0)
 		rte_exit(EXIT_FAILURE, "telemetry registration failed: %s\n", strerror(-ret));
+	capture_init();
 
 	ret = fs_worker_guard_init(n_workers);
 	if (ret != 0)
@@ -325,28 +375,7 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 
-	w = 0;
-	RTE_LCORE_FOREACH_WORKER(lcore)
-	{
-		struct fs_worker *wk = &workers[w];
-
-		wk->table = &table;
-		wk->journal = journals[w];
-		wk->journal_fsync = opt.journal_fsync;
-		wk->lcore_id = lcore;
-		wk->env.node_id = opt.node_id;
-		wk->env.worker = (uint8_t)w;
-		wk->env.journal = journals[w];
-		wk->env.journals = journals;
-		wk->env.n_journals = n_workers;
-		wk->env.cnt = wk->stats.cnt;
-		wk->env.rl = &limiters[w];
-		fs_worker_assign(wk, w, ports, n_ports);
-		ret = rte_eal_remote_launch(fs_worker_main, wk, lcore);
-		if (ret != 0)
-			rte_exit(EXIT_FAILURE, "cannot launch worker %u on lcore %u\n", w, lcore);
-		w++;
-	}
+	launch_workers(&opt, journals, n_workers, n_ports);
 
 	printf("flashsale-dp ready node=%u workers=%u ports=%u addr=%s port=%u\n", opt.node_id,
 		n_workers, n_ports, opt.addr_str, opt.udp_port);
@@ -371,6 +400,7 @@ int main(int argc, char **argv)
 
 	fs_worker_request_stop();
 	rte_eal_mp_wait_lcore();
+	rte_pdump_uninit();
 	fs_telemetry_shutdown();
 	for (w = 0; w < n_workers; w++) {
 		ret = fs_journal_sync(journals[w]);

@@ -47,16 +47,92 @@ static PGresult *exec1(
 /* orders.order_id is the u64's bits as a bigint (persist/schema.sql). */
 static int parse_order_id(const char *s, uint64_t *v)
 {
-	char *end;
+	int64_t x;
 
-	if (s == NULL || *s == '\0')
-		return -EPROTO;
-	errno = 0;
-	long long x = strtoll(s, &end, 10);
-	if (errno != 0 || *end != '\0')
+	if (fs_parse_i64(s, INT64_MIN, INT64_MAX, &x) < 0)
 		return -EPROTO;
 	*v = (uint64_t)x;
 	return 0;
+}
+
+/* The sales row of the sale ($1 = @p id), if any, into @p out. 0, -EIO or -EPROTO. */
+static int read_sale_row(
+	PGconn *c, const char *id, struct fs_pgaudit_sale *out, char *err, size_t errlen)
+{
+	PGresult *res;
+	int rc = 0;
+
+	res = exec1(
+		c, "SELECT stock FROM sales WHERE sale_id = $1", id, PGRES_TUPLES_OK, err, errlen);
+	if (res == NULL)
+		return -EIO;
+	if (PQntuples(res) == 1) {
+		if (fs_parse_u64(PQgetvalue(res, 0, 0), 0, UINT64_MAX, &out->stock) < 0)
+			rc = set_err(err, errlen, -EPROTO, "postgresql: sales.stock malformed");
+		else
+			out->has_sale = true;
+	}
+	PQclear(res);
+	return rc;
+}
+
+/* The orders rows of the sale ($1 = @p id) into @p out. 0, -EIO, -EPROTO or -ENOMEM. */
+static int read_orders(
+	PGconn *c, const char *id, struct fs_pgaudit_sale *out, char *err, size_t errlen)
+{
+	PGresult *res;
+	int rc = 0, n;
+
+	res = exec1(c, "SELECT order_id, user_id::text FROM orders WHERE sale_id = $1", id,
+		PGRES_TUPLES_OK, err, errlen);
+	if (res == NULL)
+		return -EIO;
+	n = PQntuples(res);
+	if (n > 0) {
+		out->orders = calloc((size_t)n, sizeof(*out->orders));
+		if (out->orders == NULL)
+			rc = set_err(err, errlen, -ENOMEM, "out of memory for %d rows", n);
+	}
+	for (int i = 0; i < n && rc == 0; i++) {
+		if (parse_order_id(PQgetvalue(res, i, 0), &out->orders[i].order_id) < 0 ||
+			fs_parse_u64(
+				PQgetvalue(res, i, 1), 0, UINT64_MAX, &out->orders[i].user_id) < 0)
+			rc = set_err(
+				err, errlen, -EPROTO, "postgresql: orders row %d malformed", i);
+	}
+	if (rc == 0)
+		out->n_orders = (size_t)n;
+	PQclear(res);
+	return rc;
+}
+
+/* One statement without parameters that returns no rows (BEGIN, COMMIT). 0 or -EIO. */
+static int exec0(PGconn *c, const char *sql, char *err, size_t errlen)
+{
+	PGresult *res = exec1(c, sql, NULL, PGRES_COMMAND_OK, err, errlen);
+
+	if (res == NULL)
+		return -EIO;
+	PQclear(res);
+	return 0;
+}
+
+/*
+ * Every read of the sale ($1 = @p id) in one read-only transaction, so that they see one
+ * snapshot: a figure more is one read_* more here. 0 or a negative errno (err set).
+ */
+static int read_snapshot(
+	PGconn *c, const char *id, struct fs_pgaudit_sale *out, char *err, size_t errlen)
+{
+	int rc = exec0(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err, errlen);
+
+	if (rc == 0)
+		rc = read_sale_row(c, id, out, err, errlen);
+	if (rc == 0)
+		rc = read_orders(c, id, out, err, errlen);
+	if (rc == 0)
+		rc = exec0(c, "COMMIT", err, errlen);
+	return rc;
 }
 
 int fs_pgaudit_read(const char *url, uint32_t sale_id, int timeout_s, struct fs_pgaudit_sale *out,
@@ -65,9 +141,8 @@ int fs_pgaudit_read(const char *url, uint32_t sale_id, int timeout_s, struct fs_
 	const char *keys[] = {"dbname", "connect_timeout", NULL};
 	char tmo[16], id[16];
 	const char *vals[] = {url, tmo, NULL};
-	PGresult *res = NULL;
 	PGconn *c;
-	int rc = 0, n;
+	int rc;
 
 	memset(out, 0, sizeof(*out));
 	err[0] = '\0';
@@ -76,63 +151,10 @@ int fs_pgaudit_read(const char *url, uint32_t sale_id, int timeout_s, struct fs_
 	c = PQconnectdbParams(keys, vals, 1);
 	if (c == NULL)
 		return set_err(err, errlen, -ENOMEM, "postgresql: out of memory");
-	if (PQstatus(c) != CONNECTION_OK) {
+	if (PQstatus(c) != CONNECTION_OK)
 		rc = set_err(err, errlen, -ECONNREFUSED, "postgresql: %s", PQerrorMessage(c));
-		goto out;
-	}
-	res = exec1(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", NULL, PGRES_COMMAND_OK,
-		err, errlen);
-	if (res == NULL) {
-		rc = -EIO;
-		goto out;
-	}
-	PQclear(res);
-
-	res = exec1(
-		c, "SELECT stock FROM sales WHERE sale_id = $1", id, PGRES_TUPLES_OK, err, errlen);
-	if (res == NULL) {
-		rc = -EIO;
-		goto out;
-	}
-	if (PQntuples(res) == 1) {
-		if (fs_parse_u64(PQgetvalue(res, 0, 0), 0, UINT64_MAX, &out->stock) < 0) {
-			rc = set_err(err, errlen, -EPROTO, "postgresql: sales.stock malformed");
-			goto out;
-		}
-		out->has_sale = true;
-	}
-	PQclear(res);
-
-	res = exec1(c, "SELECT order_id, user_id::text FROM orders WHERE sale_id = $1", id,
-		PGRES_TUPLES_OK, err, errlen);
-	if (res == NULL) {
-		rc = -EIO;
-		goto out;
-	}
-	n = PQntuples(res);
-	if (n > 0) {
-		out->orders = calloc((size_t)n, sizeof(*out->orders));
-		if (out->orders == NULL) {
-			rc = set_err(err, errlen, -ENOMEM, "out of memory for %d rows", n);
-			goto out;
-		}
-	}
-	for (int i = 0; i < n; i++) {
-		if (parse_order_id(PQgetvalue(res, i, 0), &out->orders[i].order_id) < 0 ||
-			fs_parse_u64(PQgetvalue(res, i, 1), 0, UINT64_MAX,
-				&out->orders[i].user_id) < 0) {
-			rc = set_err(
-				err, errlen, -EPROTO, "postgresql: orders row %d malformed", i);
-			goto out;
-		}
-	}
-	out->n_orders = (size_t)n;
-	PQclear(res);
-	res = exec1(c, "COMMIT", NULL, PGRES_COMMAND_OK, err, errlen);
-	if (res == NULL)
-		rc = -EIO;
-out:
-	PQclear(res);
+	else
+		rc = read_snapshot(c, id, out, err, errlen);
 	PQfinish(c);
 	if (rc < 0)
 		fs_pgaudit_free(out);

@@ -24,15 +24,12 @@ def main(argv):
     sale, users = int(argv[4]), int(argv[5])
     base = int(argv[6]) if len(argv) == 7 else 1
     net = rf.Net(dst_mac, dst_ip, "02:00:00:00:00:09", "10.100.0.1")
-    with open(out, "wb") as f:
-        # pcap global header: magic, v2.4, UTC, accuracy, snaplen, LINKTYPE_ETHERNET
-        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
-        for u in range(base, base + users):
-            net.peer_ip = struct.pack("!I", (10 << 24 | 100 << 16) + u % (1 << 16))
-            net.peer_port = 10000 + u % 50000
-            frame = rf.claim_frame(net, payload=rf.fcp(sale=sale, user=u, rid=u))
-            f.write(struct.pack("<IIII", 0, 0, len(frame), len(frame)))
-            f.write(frame)
+    frames = []
+    for u in range(base, base + users):
+        net.peer_ip = struct.pack("!I", (10 << 24 | 100 << 16) + u % (1 << 16))
+        net.peer_port = 10000 + u % 50000
+        frames.append(rf.claim_frame(net, payload=rf.fcp(sale=sale, user=u, rid=u)))
+    rf.write_pcap(out, frames)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
 # Skips:   ft_skip_all REASON, ft_need_root WHY, ft_need_tun, ft_need_hugepages N,
 #          ft_need_built PROG..., ft_need_stack (what fs_stack_start needs)
 # TAP:     ft_plan N, ft_ok STATUS NAME [DIAG], ft_tap OK NAME [DETAIL...], ft_skip COUNT REASON,
-#          ft_skip_rest REASON, ft_fail_rest NAME, ft_setup_failed MSG (counters: N_TESTS, T, FAILS)
+#          ft_skip_rest REASON, ft_fail_rest NAME, ft_setup_failed MSG (counters: N_TESTS, T, FAILS),
+#          ft_results COUNT CMD... (a checker's unnumbered "ok - NAME" lines as tests)
 # Output:  ft_val OUTPUT KEY; ft_won_missing FILE SALE (WONs with no row in orders);
 #          ft_expect_exit CODE DESC CMD... (a test of a command's exit code);
 #          ft_tel PREFIX CMD (a dataplane telemetry reply), ft_json_num JSON KEY
@@ -92,14 +93,35 @@ ft_setup_failed() {
 	ft_fail_rest "not run (set-up failed)"
 }
 
+# ft_results COUNT CMD...: CMD prints COUNT results, each an unnumbered TAP line "ok - NAME" or
+# "not ok - NAME" with its "# ..." comments after it; each becomes a test, its comments follow it,
+# any other output (stderr too) becomes a comment. A result CMD did not print is a failed test,
+# an extra one a test too (the plan then fails).
+ft_results() {
+	local want=$1 got=0 line
+	shift
+	while IFS= read -r line; do
+		case $line in
+		"ok - "*) ft_ok 0 "${line#ok - }" && got=$((got + 1)) ;;
+		"not ok - "*) ft_ok 1 "${line#not ok - }" && got=$((got + 1)) ;;
+		"#"*) printf '%s\n' "$line" ;;
+		*) printf '# %s\n' "$line" ;;
+		esac
+	done < <("$@" 2>&1)
+	while [ "$got" -lt "$want" ]; do
+		ft_ok 1 "result $((got + 1)) of $want missing (the checker stopped early)"
+		got=$((got + 1))
+	done
+}
+
 # ft_expect_exit CODE DESCRIPTION CMD...: the test "DESCRIPTION (exit CODE)": CMD exits with CODE
 # (and, with FT_ONE_LINE=1, prints exactly one line, stdout and stderr together). Its output is
 # left in FT_OUT.
 ft_expect_exit() {
 	local want=$1 desc=$2 rc ok
 	shift 2
-	FT_OUT=$("$@" 2>&1)
-	rc=$?
+	rc=0
+	FT_OUT=$("$@" 2>&1) || rc=$? # (also under set -e)
 	ok=$([ "$rc" -eq "$want" ] && echo 0 || echo 1)
 	if [ "${FT_ONE_LINE:-0}" = 1 ] && [ "$(printf '%s\n' "$FT_OUT" | wc -l)" -ne 1 ]; then ok=1; fi
 	ft_ok "$ok" "$desc (exit $want$([ "${FT_ONE_LINE:-0}" = 1 ] && echo ', one line'))" \

@@ -66,6 +66,26 @@ Test(redisurl, unix_socket)
 	cr_assert_eq(u.db, 5);
 }
 
+Test(redisurl, port_and_db_numbers)
+{
+	static const char *const bad[] = {"redis://h:+1", "redis://h: 1", "redis://h:-1",
+		"redis://h:99999999999999999999999", "redis://h:1/1000001", "redis://h:1/+2",
+		"unix:///tmp/s?db=1000001", "unix:///tmp/s?db=-1", "unix:///tmp/s?db="};
+	struct fs_redis_url u;
+
+	/* leading zeros, however many, do not count */
+	cr_assert_eq(fs_redis_parse_url("redis://h:0000000000000000000000000006380/007", &u), 0);
+	cr_assert_eq(u.port, 6380);
+	cr_assert_eq(u.db, 7);
+	cr_assert_eq(fs_redis_parse_url("redis://h:65535/1000000", &u), 0);
+	cr_assert_eq(u.port, 65535);
+	cr_assert_eq(u.db, 1000000);
+	cr_assert_eq(fs_redis_parse_url("unix:///tmp/s?db=00", &u), 0);
+	cr_assert_eq(u.db, 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		cr_expect_eq(fs_redis_parse_url(bad[i], &u), -EINVAL, "'%s' accepted", bad[i]);
+}
+
 Test(redisurl, refused)
 {
 	static const char *const bad[] = {"", "http://h", "redis://", "redis://:6379",
