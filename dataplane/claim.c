@@ -28,6 +28,28 @@ static inline void claim_retry(struct fs_fcp_reply *rep, uint32_t ms)
 	rep->retry_after_ms = ms;
 }
 
+/*
+ * The user holds @p order: ALREADY_WON, but only for an order that is on disk as far as the
+ * journals promise (fsync mode: synced). Otherwise (the sync is in flight, or failed) RETRY: the
+ * client asks again and hears ALREADY_WON once the record is durable, never about an order a
+ * power loss could take back. Orders of other nodes or of journals not open here were
+ * recovered from disk. Off the WON path: only repeat claims pay the load.
+ */
+static inline void claim_already_won(
+	const struct fs_claim_env *env, uint64_t order, struct fs_fcp_reply *rep)
+{
+	unsigned w = FS_ORDER_WORKER(order);
+
+	if (env->journals != NULL && FS_ORDER_NODE(order) == env->node_id && w < env->n_journals &&
+		env->journals[w] != NULL &&
+		!fs_journal_durable(env->journals[w], FS_ORDER_SEQ(order))) {
+		claim_retry(rep, FS_RETRY_JOURNAL_MS);
+		return;
+	}
+	rep->status = FS_ST_ALREADY_WON;
+	rep->order_id = order;
+}
+
 /* Answer a SALE_STATUS request for @p s. */
 static void claim_status(
 	const struct fs_sale *s, const struct fs_claim_env *env, struct fs_fcp_reply *rep)
@@ -128,8 +150,7 @@ static void claim_sale(const struct fs_sale_table *t, struct fs_sale *s, struct 
 	 */
 	if (__atomic_load_n(&s->sold_out, __ATOMIC_RELAXED)) {
 		if (fs_winners_find(s->winners, req->user_id, &order) == FS_WIN_FOUND) {
-			rep->status = FS_ST_ALREADY_WON;
-			rep->order_id = order;
+			claim_already_won(env, order, rep);
 		} else {
 			/* no pending entry can exist: each holds a unit not yet counted as sold */
 			rep->status = FS_ST_SOLD_OUT;
@@ -138,14 +159,23 @@ static void claim_sale(const struct fs_sale_table *t, struct fs_sale *s, struct 
 	}
 	switch (fs_winners_find(s->winners, req->user_id, &order)) {
 	case FS_WIN_FOUND:
-		rep->status = FS_ST_ALREADY_WON;
-		rep->order_id = order;
+		claim_already_won(env, order, rep);
 		return;
 	case FS_WIN_PENDING:
 		claim_retry(rep, FS_RETRY_TRANSIT_MS);
 		return;
 	default:
 		break;
+	}
+	/*
+	 * A journal that cannot record now (disk full, failed sync): RETRY before taking a unit or
+	 * a winner slot, so an outage of any length leaves the table as it was.
+	 */
+	if (env->journal == NULL || fs_journal_ready(env->journal) != 0) {
+		if (env->cnt != NULL)
+			env->cnt[FS_CNT_JOURNAL_ERRORS]++;
+		claim_retry(rep, FS_RETRY_JOURNAL_MS);
+		return;
 	}
 	tk = fs_stock_take(&s->stock, env->worker);
 	if (tk == FS_TAKE_SOLD_OUT) {
@@ -162,13 +192,12 @@ static void claim_sale(const struct fs_sale_table *t, struct fs_sale *s, struct 
 	}
 
 	/* One unit in hand: every path below either commits it or puts it back. */
-	switch (fs_winners_reserve(s->winners, req->user_id, &entry, &order)) {
+	switch (fs_winners_reserve(s->winners, env->worker, req->user_id, &entry, &order)) {
 	case FS_WIN_RESERVED:
 		break;
 	case FS_WIN_FOUND:
 		fs_stock_put(&s->stock, env->worker);
-		rep->status = FS_ST_ALREADY_WON;
-		rep->order_id = order;
+		claim_already_won(env, order, rep);
 		return;
 	case FS_WIN_FULL:
 		fs_stock_put(&s->stock, env->worker);
@@ -183,8 +212,6 @@ static void claim_sale(const struct fs_sale_table *t, struct fs_sale *s, struct 
 		return;
 	}
 
-	if (env->journal == NULL)
-		goto journal_error;
 	order = FS_ORDER_ID(env->node_id, env->worker, fs_journal_next_seq(env->journal));
 	memset(&rec, 0, sizeof(rec));
 	rec.sale_id = s->sale_id;

@@ -13,6 +13,9 @@
 /** Order ids: node id (16 bits) | worker index (8 bits) | journal seq (40 bits). Never 0. */
 #define FS_ORDER_ID(node, worker, seq)                                                            \
 	(((uint64_t)(node) << 48) | ((uint64_t)(worker) << 40) | ((uint64_t)(seq) & ((1ull << 40) - 1)))
+#define FS_ORDER_NODE(order) ((uint16_t)((order) >> 48))	     /**< node of an order id */
+#define FS_ORDER_WORKER(order) ((uint8_t)((order) >> 40))	     /**< its worker (journal) */
+#define FS_ORDER_SEQ(order) ((uint64_t)(order) & ((1ull << 40) - 1)) /**< its journal seq */
 
 #define FS_RETRY_TRANSIT_MS 1u /**< retry_after_ms while units are in transit between slices */
 #define FS_RETRY_JOURNAL_MS 100u /**< retry_after_ms when the journal cannot record an order */
@@ -38,6 +41,13 @@ struct fs_claim_env {
 	 */
 	const struct fs_sale *rem_sale;
 	uint32_t rem;
+	/**
+	 * Every worker's journal by worker index (n_journals of them; NULL entries allowed), read
+	 * only through fs_journal_durable(): an order of this node is answered ALREADY_WON only
+	 * once its record is durable, else RETRY. NULL: every order counts as durable.
+	 */
+	struct fs_journal *const *journals;
+	unsigned n_journals;
 };
 
 /**
@@ -45,9 +55,12 @@ struct fs_claim_env {
  * (UNKNOWN_SALE), window (ENDED, NOT_STARTED), admission (BAD_TOKEN: current key, or the
  * previous one during its grace period; then RATE_LIMITED: the bucket of (env->src_ip, sale) in
  * env->rl, with the sale's limits or the table's defaults), winner lookup
- * (ALREADY_WON), cached sold-out flag (SOLD_OUT), take a unit (SOLD_OUT / RETRY), reserve the
- * user, append the order to the journal (failure: unit and reservation given back, RETRY),
- * publish the order id, commit the unit: WON. The journal record exists before this returns WON.
+ * (ALREADY_WON), cached sold-out flag (SOLD_OUT), the journal's state (RETRY if it cannot append:
+ * fs_journal_ready, before a unit or a winner slot is taken), take a unit (SOLD_OUT / RETRY),
+ * reserve the user, append the order to the journal (failure: unit and reservation given back,
+ * RETRY), publish the order id, commit the unit: WON. The journal record exists before this
+ * returns WON. ALREADY_WON is answered only for an order whose record is durable
+ * (env->journals): one recorded but not yet synced (fsync mode) gets RETRY (FS_RETRY_JOURNAL_MS).
  * A SALE_STATUS of a known sale takes from the same bucket (RATE_LIMITED) before its answer.
  * Counts the reply's status in env->cnt. No allocation, lock or syscall (but the rare journal
  * segment roll-over).

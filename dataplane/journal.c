@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/falloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,13 +29,21 @@ struct fs_journal {
 	uint32_t sync_pos;    /**< records of base before it are synced */
 	struct fs_jrec *prev; /**< previous segment kept mapped until its tail is synced */
 	uint32_t prev_sync;   /**< records of prev before it are synced */
-	bool fsync;           /**< fs_journal_set_fsync(): records are msynced by the writer */
 	int roll_err;         /**< last roll-over error (-errno), 0 if none */
 	uint64_t roll_retry_ns; /**< CLOCK_MONOTONIC_COARSE time before which it is not retried */
+	int sync_err;		/**< last fs_journal_sync() error (-errno), 0 after a success */
+	uint64_t sync_retry_ns; /**< CLOCK_MONOTONIC_COARSE time of the next sync try after one */
+	/*
+	 * Read by other threads (fs_journal_durable()): a cache line of its own, so that a worker
+	 * answering ALREADY_WON never takes the writer's hot line above away from it.
+	 */
+	/** writer: wo (release), once per successful sync; others: ro (acquire) */
+	uint64_t durable_seq __attribute__((aligned(64)));
+	bool fsync; /**< fs_journal_set_fsync(): set before other threads read it, ro after */
 };
 
-/* A failed roll-over (disk full) is retried at most this often, not on every claim. */
-#define FS_JOURNAL_ROLL_RETRY_NS (50ull * 1000 * 1000)
+/* A failed roll-over (disk full) or sync is retried at most this often, not on every claim. */
+#define FS_JOURNAL_RETRY_NS ((uint64_t)FS_JOURNAL_RETRY_MS * 1000 * 1000)
 
 struct fs_journal_reader {
 	char dir[PATH_MAX];
@@ -166,6 +175,71 @@ static int seg_sync(struct fs_jrec *base, uint32_t from, uint32_t to)
 	return msync((void *)a, b - a, MS_SYNC) < 0 ? -errno : 0;
 }
 
+/*
+ * Write records [from, to) of mapped segment @p seg again so that the next msync really puts them
+ * on disk, after a sync of them failed. Linux reports a writeback error once and leaves the
+ * failed pages clean: a later msync returns 0 without writing them. Storing to them again is not
+ * enough either (measured, ext4 over a device that failed writes: the pages are written, but the
+ * fallocated extents under them stay "unwritten" and read back as zeros after a remount). So the
+ * file blocks from the first one that holds only these records to the end of the segment are
+ * zeroed with FALLOC_FL_ZERO_RANGE, which also drops their pages from the page cache of every
+ * mapping, and the saved records are written back through the mapping: fresh pages over
+ * unwritten extents, as when they were first written. The zeroing runs to the segment's end
+ * because pages past the last record may have failed a writeback too (fs_journal_prefault
+ * dirties them ahead of the writer; the kernel's flusher writes them): records later written
+ * there would be lost the same way (measured: 32 pages after an outage). The block holding the
+ * last durable record (if the range starts inside one) keeps its bytes; it is on disk (its
+ * first write succeeded) and only needs the store. A reader of the journal may meet a zeroed
+ * record meanwhile: it stops there and reads it again later.
+ * Returns 0, or -errno (-EOPNOTSUPP: the file system cannot zero a range; -ENOMEM, ...).
+ */
+static int seg_repair(
+	struct fs_journal *j, uint64_t seg, struct fs_jrec *base, uint32_t from, uint32_t to)
+{
+	size_t a = (size_t)from * sizeof(*base), b = (size_t)to * sizeof(*base), blk, z;
+	char path[PATH_MAX];
+	struct stat st;
+	void *save;
+	int fd, rc;
+
+	if (to <= from)
+		return 0;
+	rc = seg_path(path, sizeof(path), j->dir, j->index, seg);
+	if (rc < 0)
+		return rc;
+	save = malloc(b - a); /* the failure path only: a burst or one control record, mostly */
+	if (save == NULL)
+		return -ENOMEM;
+	memcpy(save, (char *)base + a, b - a);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		rc = -errno;
+		goto out;
+	}
+	blk = st.st_blksize > 0 ? (size_t)st.st_blksize : 4096;
+	z = (a + blk - 1) / blk * blk; /* the first block of the range's own */
+	if (z < FS_JSEG_BYTES && fallocate(fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, (off_t)z,
+					 (off_t)(FS_JSEG_BYTES - z)) < 0)
+		rc = -errno;
+	/* back in place whatever happened (the zeroing may have dropped the pages): every page
+	 * of the range is dirty again */
+	memcpy((char *)base + a, save, b - a);
+out:
+	if (fd >= 0)
+		close(fd);
+	free(save);
+	return rc;
+}
+
+/* CLOCK_MONOTONIC_COARSE in ns: a vDSO read, no syscall. */
+static uint64_t coarse_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 /* Clear the magic of every record from @p from on (only pages that hold data are written). */
 static void seg_clear_tail(struct fs_jrec *base, uint32_t from)
 {
@@ -186,9 +260,10 @@ struct fs_journal *fs_journal_open(const char *dir, unsigned index)
 		errno = EINVAL;
 		return NULL;
 	}
-	j = calloc(1, sizeof(*j));
+	j = aligned_alloc(64, sizeof(*j)); /* durable_seq's line is its own */
 	if (j == NULL)
 		return NULL;
+	memset(j, 0, sizeof(*j));
 	if (strlen(dir) >= sizeof(j->dir)) {
 		rc = -ENAMETOOLONG;
 		goto fail;
@@ -225,6 +300,8 @@ struct fs_journal *fs_journal_open(const char *dir, unsigned index)
 	 * for a record while we rewrite them. */
 	if (existed)
 		seg_clear_tail(j->base, j->pos);
+	/* what outlived the last process is in the page cache or on disk: durable as it stands */
+	j->durable_seq = j->next_seq - 1;
 	return j;
 fail:
 	free(j);
@@ -239,21 +316,24 @@ static int journal_roll(struct fs_journal *j)
 	bool existed;
 	int rc;
 
+	/*
+	 * Two roll-overs without a sync: the older mapping is dropped. With fsync everything is
+	 * synced first (a failure keeps both: nothing unsynced is let go); without, the page cache
+	 * keeps its dirty pages and writes them back (what a process crash needs); a 16 MiB
+	 * MS_SYNC here stalled the writer 25-27 ms.
+	 */
+	if (j->prev != NULL && j->fsync) {
+		rc = fs_journal_sync(j);
+		if (rc < 0)
+			return rc;
+	}
 	rc = seg_map_rw(j->dir, j->index, j->seg_no + 1, &next, &existed);
 	if (rc < 0)
 		return rc;
 	if (existed)
 		seg_clear_tail(next, 0); /* left over from before a crash: see fs_journal_open() */
-	if (j->prev != NULL) {
-		/*
-		 * Two roll-overs without a sync: we drop the older mapping. With fsync its tail is
-		 * synced first; without, the page cache keeps its dirty pages and writes them back
-		 * (what a process crash needs); a 16 MiB MS_SYNC here stalled the writer 25-27 ms.
-		 */
-		if (j->fsync)
-			seg_sync(j->prev, j->prev_sync, FS_JOURNAL_SEG_RECS);
+	if (j->prev != NULL)
 		munmap(j->prev, FS_JSEG_BYTES);
-	}
 	j->prev = j->base;
 	j->prev_sync = j->sync_pos;
 	/* relaxed atomic stores: fs_journal_prefault() reads them from another thread */
@@ -264,26 +344,40 @@ static int journal_roll(struct fs_journal *j)
 	return 0;
 }
 
+/* Roll over to the next segment unless a failed try is younger than FS_JOURNAL_RETRY_NS. */
+static int journal_roll_try(struct fs_journal *j)
+{
+	/* vDSO clock, no syscall: while the disk stays full, fail fast between retries */
+	uint64_t now = coarse_now_ns();
+	int rc;
+
+	if (j->roll_err != 0 && now < j->roll_retry_ns)
+		return j->roll_err;
+	rc = journal_roll(j);
+	j->roll_err = rc < 0 ? rc : 0;
+	if (rc < 0)
+		j->roll_retry_ns = now + FS_JOURNAL_RETRY_NS;
+	return rc;
+}
+
+int fs_journal_ready(struct fs_journal *j)
+{
+	if (__builtin_expect(j->pos < FS_JOURNAL_SEG_RECS && j->sync_err == 0, 1))
+		return 0;
+	if (j->sync_err != 0)
+		return j->sync_err; /* until fs_journal_sync() works again */
+	return journal_roll_try(j);
+}
+
 int fs_journal_append(struct fs_journal *j, struct fs_jrec *rec)
 {
 	struct fs_jrec *dst;
 
 	if (j->pos == FS_JOURNAL_SEG_RECS) {
-		struct timespec ts;
-		uint64_t now;
-		int rc;
+		int rc = journal_roll_try(j);
 
-		/* vDSO clock, no syscall: while the disk stays full, fail fast between retries */
-		clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-		now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-		if (j->roll_err != 0 && now < j->roll_retry_ns)
-			return j->roll_err;
-		rc = journal_roll(j);
-		j->roll_err = rc < 0 ? rc : 0;
-		if (rc < 0) {
-			j->roll_retry_ns = now + FS_JOURNAL_ROLL_RETRY_NS;
+		if (rc < 0)
 			return rc;
-		}
 	}
 	rec->seq = j->next_seq;
 	rec->lcore = (uint8_t)j->index;
@@ -327,17 +421,56 @@ uint64_t fs_journal_next_seq(const struct fs_journal *j)
 
 int fs_journal_sync(struct fs_journal *j)
 {
-	int rc = 0, r;
+	int rc;
 
+	if (j->sync_err == -EOPNOTSUPP)
+		return j->sync_err; /* cannot be repaired (seg_repair): failed until a restart */
+	if (j->sync_err != 0) {
+		/* the last sync failed: its pages are clean but not on disk */
+		rc = j->prev != NULL ? seg_repair(j, j->seg_no - 1, j->prev, j->prev_sync,
+					       FS_JOURNAL_SEG_RECS)
+				     : 0;
+		if (rc == 0)
+			rc = seg_repair(j, j->seg_no, j->base, j->sync_pos, j->pos);
+		if (rc == -EOPNOTSUPP)
+			j->sync_err = rc;
+		if (rc < 0)
+			goto fail;
+	}
 	if (j->prev != NULL) {
 		rc = seg_sync(j->prev, j->prev_sync, FS_JOURNAL_SEG_RECS);
+		if (rc < 0)
+			goto fail; /* kept mapped: its tail is synced again next time */
 		munmap(j->prev, FS_JSEG_BYTES);
 		j->prev = NULL;
 	}
-	r = seg_sync(j->base, j->sync_pos, j->pos);
-	if (r == 0)
-		j->sync_pos = j->pos;
-	return rc < 0 ? rc : r;
+	rc = seg_sync(j->base, j->sync_pos, j->pos);
+	if (rc < 0)
+		goto fail;
+	j->sync_pos = j->pos;
+	j->sync_err = 0;
+	/* release: whoever acquires the position sees the journal as of this sync */
+	__atomic_store_n(&j->durable_seq, j->next_seq - 1, __ATOMIC_RELEASE);
+	return 0;
+fail:
+	if (j->sync_err != -EOPNOTSUPP) /* a journal that cannot be repaired stays failed */
+		j->sync_err = rc;
+	j->sync_retry_ns = coarse_now_ns() + FS_JOURNAL_RETRY_NS;
+	return rc;
+}
+
+bool fs_journal_durable(const struct fs_journal *j, uint64_t seq)
+{
+	/* fsync is set before other threads read the journal; acquire: pairs with the release
+	 * store of a successful sync */
+	return !j->fsync || seq <= __atomic_load_n(&j->durable_seq, __ATOMIC_ACQUIRE);
+}
+
+bool fs_journal_sync_due(const struct fs_journal *j)
+{
+	if (j->prev == NULL && j->sync_pos == j->pos)
+		return false; /* everything appended is synced */
+	return j->sync_err == 0 || coarse_now_ns() >= j->sync_retry_ns;
 }
 
 void fs_journal_close(struct fs_journal *j)

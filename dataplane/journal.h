@@ -101,7 +101,7 @@ struct fs_journal *fs_journal_open(const char *dir, unsigned index);
  * with the magic word stored last (release), so a concurrent reader sees either nothing or the
  * whole record. Opens (fallocate + mmap) the next segment when one fills: a syscall every
  * FS_JOURNAL_SEG_RECS records; when that fails (disk full) the error is returned again without
- * a syscall for 50 ms before the next try. One writer per journal; no locking.
+ * a syscall for FS_JOURNAL_RETRY_MS before the next try. One writer per journal; no locking.
  * @return 0, or -errno (-ENOSPC, -EIO, ...) when the next segment cannot be created: nothing
  *         was written and the caller must not reply WON.
  */
@@ -121,17 +121,68 @@ void fs_journal_prefault(const struct fs_journal *j, size_t bytes);
 
 /**
  * Whether the writer msyncs records (`--journal-sync=fsync`, fs_journal_sync() after each burst):
- * then a segment dropped at a roll-over is synced first. Off (the default): the page cache keeps
- * and writes back a dropped segment's dirty pages; nothing is synced by the journal but at
- * fs_journal_sync(). Call before the first append; single writer.
+ * then a record is durable only once a sync covering it succeeded (fs_journal_durable()), and a
+ * segment dropped at a roll-over is synced first. Off (the default): every appended record counts
+ * as durable (the page cache keeps and writes back dirty pages, which is what a process crash
+ * needs); nothing is synced by the journal but at fs_journal_sync(). Call before the first append
+ * and before other threads read the journal (fs_journal_durable()); single writer.
  */
 void fs_journal_set_fsync(struct fs_journal *j, bool on);
 
-/** seq the next append will get (1 for an empty journal). */
+/** seq the next append will get (1 for an empty journal). Writer only. */
 uint64_t fs_journal_next_seq(const struct fs_journal *j);
 
-/** msync the records appended since the last sync (power-loss durability). @return 0 or -errno. */
+/**
+ * msync the records appended since the last successful sync (power-loss durability), then
+ * publish them as durable (release store of the journal's durable position, read by
+ * fs_journal_durable()).
+ *
+ * After a failed sync, until one succeeds, fs_journal_ready() refuses new records and
+ * fs_journal_sync_due() asks for a retry every FS_JOURNAL_RETRY_MS. Linux reports a writeback
+ * error once and leaves the failed pages clean (a later msync returns 0 having written nothing),
+ * and on ext4 even pages stored to again stay unreadable after a remount (their fallocated
+ * extents remain "unwritten"). So a retry first writes the records not yet synced anew: the
+ * blocks holding only them are zeroed (FALLOC_FL_ZERO_RANGE, which drops their pages from the
+ * page cache) and the records written back through the mapping; the msync that follows is a
+ * real write, which fails while the device does and, once it succeeds, leaves the records on
+ * disk with no hole before later ones (recovery stops at the first invalid record). A file
+ * system that cannot zero a range (-EOPNOTSUPP) leaves the journal failed until a restart.
+ * Writer only; the retry may call open, fallocate and malloc (failure path only).
+ * @return 0 or -errno (-EIO, -ENOSPC, ...): nothing appended since the last success is durable.
+ */
 int fs_journal_sync(struct fs_journal *j);
+
+#define FS_JOURNAL_RETRY_MS 50u /**< a failed roll-over or sync is tried again after this long */
+
+/**
+ * Whether the record with seq @p seq (appended to @p j) is durable: with fs_journal_set_fsync()
+ * on, once a sync covering it succeeded (the journal's durable position, acquire load) and no
+ * sync covering it failed (fs_journal_sync); off, always (appended is durable). Records found by
+ * fs_journal_open() count as durable (they outlived a process: page cache or disk; a restart
+ * cannot tell a record whose sync failed earlier from one that is on disk).
+ * Thread safe against the writer: any thread (a worker answering ALREADY_WON for an order
+ * another worker's journal holds). Cost: one load of a line the writer stores to once per sync.
+ */
+bool fs_journal_durable(const struct fs_journal *j, uint64_t seq);
+
+/**
+ * Whether an append would record now, so a claim can be refused before it takes a unit and a
+ * winner slot (a journal outage then leaves no trace in the winner table). 0 when the current
+ * segment has room and no sync failed; otherwise a failed roll-over is tried again (at most
+ * every FS_JOURNAL_RETRY_MS, CLOCK_MONOTONIC_COARSE, no syscall in between), and after a failed
+ * sync the journal refuses until a sync succeeds (fs_journal_sync_due()). After 0, the next
+ * fs_journal_append() cannot fail. Writer only; one load and compare when healthy.
+ * @return 0, or the -errno an append or sync failed with (-ENOSPC, -EIO, ...).
+ */
+int fs_journal_ready(struct fs_journal *j);
+
+/**
+ * Whether fs_journal_sync() has work now: records appended and not synced, and no failed sync
+ * waiting for its retry time (FS_JOURNAL_RETRY_MS after it). The worker's group commit syncs
+ * after every burst that appended; this also retries a failed sync when nothing new is appended
+ * (the users whose orders it holds get RETRY until then). Writer only.
+ */
+bool fs_journal_sync_due(const struct fs_journal *j);
 
 /** Unmap and close. NULL is a no-op. */
 void fs_journal_close(struct fs_journal *j);

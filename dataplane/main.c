@@ -242,9 +242,12 @@ static void capture_init(void)
 			rte_strerror(rte_errno));
 }
 
-/* One worker per worker lcore, each with its journal and its queues of the @p n_ports ports. */
-static void launch_workers(
-	const struct dp_opts *opt, struct fs_journal *const journals[], unsigned n_ports)
+/*
+ * One worker per worker lcore, each with its journal and its queues of the @p n_ports ports;
+ * every worker sees all @p n_workers journals (fs_claim's durability check, claim.h).
+ */
+static void launch_workers(const struct dp_opts *opt, struct fs_journal *const journals[],
+	unsigned n_workers, unsigned n_ports)
 {
 	unsigned w = 0, lcore;
 	int ret;
@@ -260,6 +263,8 @@ static void launch_workers(
 		wk->env.node_id = opt->node_id;
 		wk->env.worker = (uint8_t)w;
 		wk->env.journal = journals[w];
+		wk->env.journals = journals;
+		wk->env.n_journals = n_workers;
 		wk->env.cnt = wk->stats.cnt;
 		wk->env.rl = &limiters[w];
 		fs_worker_assign(wk, w, ports, n_ports);
@@ -272,7 +277,8 @@ static void launch_workers(
 
 int main(int argc, char **argv)
 {
-	struct fs_journal *journals[FS_MAX_WORKERS] = {NULL};
+	/* every worker's journal, for fs_claim's durability check (fs_claim_env.journals) */
+	static struct fs_journal *journals[FS_MAX_WORKERS];
 	struct fs_journal *ctl;
 	struct fs_telemetry_ctx tctx;
 	struct fs_recovery rec;
@@ -306,6 +312,7 @@ int main(int argc, char **argv)
 	fs_sale_table_init(&table, n_workers);
 	table.rl_rate = opt.rl_rate;
 	table.rl_burst = opt.rl_burst;
+	table.synchronize = fs_worker_synchronize; /* a deleted sale is freed after the workers' */
 	memset(&rec, 0, sizeof(rec));
 	ret = fs_sale_recover(&table, opt.state_dir, &rec);
 	if (ret != 0)
@@ -313,8 +320,10 @@ int main(int argc, char **argv)
 			strerror(-ret));
 	FS_LOG(INFO,
 		"recovered from %s: %" PRIu64 " sales, %" PRIu64 " orders, %" PRIu64
-		" skipped, %u worker journals",
-		opt.state_dir, rec.sales, rec.orders, rec.skipped, rec.journals);
+		" skipped, %u worker journals; %" PRIu64 " sales deleted (%" PRIu64
+		" of their orders skipped)",
+		opt.state_dir, rec.sales, rec.orders, rec.skipped, rec.journals, rec.deleted,
+		rec.deleted_orders);
 
 	for (w = 0; w < n_workers; w++) {
 		journals[w] = fs_journal_open(opt.state_dir, w);
@@ -366,7 +375,7 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 
-	launch_workers(&opt, journals, n_ports);
+	launch_workers(&opt, journals, n_workers, n_ports);
 
 	printf("flashsale-dp ready node=%u workers=%u ports=%u addr=%s port=%u\n", opt.node_id,
 		n_workers, n_ports, opt.addr_str, opt.udp_port);

@@ -1,4 +1,4 @@
-/* Sale table: lock-free lookup by sale id, journaled control operations, recovery. */
+/* Sale table: lock-free lookups by id (RCU on delete), journaled control operations, recovery */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,30 +25,40 @@ void fs_sale_table_init(struct fs_sale_table *t, unsigned n_workers)
 	if (n_workers > FS_MAX_WORKERS)
 		n_workers = FS_MAX_WORKERS;
 	t->n_workers = n_workers;
+	t->slots = &t->arr[0];
+}
+
+static void sale_free(struct fs_sale *s)
+{
+	fs_winners_free(s->winners);
+	free(s);
 }
 
 void fs_sale_table_fini(struct fs_sale_table *t)
 {
 	for (unsigned i = 0; i < FS_SALE_SLOTS; i++) {
-		struct fs_sale *s = t->slot[i];
+		struct fs_sale *s = t->slots->slot[i];
 
 		if (s == NULL)
 			continue;
-		fs_winners_free(s->winners);
-		free(s);
-		t->slot[i] = NULL;
+		sale_free(s);
+		t->slots->slot[i] = NULL;
 	}
 	t->n = 0;
+	free(t->deleted.v);
+	memset(&t->deleted, 0, sizeof(t->deleted));
 }
 
 struct fs_sale *fs_sale_lookup(const struct fs_sale_table *t, uint32_t sale_id)
 {
+	/* acquire: pairs with the release store that published the array (a delete) */
+	const struct fs_sale_slots *a = __atomic_load_n(&t->slots, __ATOMIC_ACQUIRE);
 	uint32_t i = sale_hash(sale_id);
 
 	for (unsigned n = 0; n < FS_SALE_SLOTS; n++, i = (i + 1) & (FS_SALE_SLOTS - 1)) {
 		/* acquire: pairs with the release store that published the sale, so its fields
-		 * (set before publication) are visible. Slots are never emptied while running. */
-		struct fs_sale *s = __atomic_load_n(&t->slot[i], __ATOMIC_ACQUIRE);
+		 * (set before publication) are visible. */
+		struct fs_sale *s = __atomic_load_n(&a->slot[i], __ATOMIC_ACQUIRE);
 
 		if (s == NULL)
 			return NULL;
@@ -58,25 +68,114 @@ struct fs_sale *fs_sale_lookup(const struct fs_sale_table *t, uint32_t sale_id)
 	return NULL;
 }
 
+/* ---- the deleted ids: open addressing of id + 1 (0 = empty), linear probing, load <= 1/2 */
+
+static inline uint32_t ids_hash(uint32_t id, uint32_t cap)
+{
+	return (uint32_t)(((uint64_t)id * 0x9e3779b97f4a7c15ull) >> 32) & (cap - 1);
+}
+
+static bool ids_has(const struct fs_sale_ids *d, uint32_t id)
+{
+	if (d->cap == 0)
+		return false;
+	for (uint32_t i = ids_hash(id, d->cap);; i = (i + 1) & (d->cap - 1)) {
+		if (d->v[i] == 0)
+			return false;
+		if (d->v[i] == (uint64_t)id + 1)
+			return true;
+	}
+}
+
+static void ids_put(uint64_t *v, uint32_t cap, uint32_t id)
+{
+	uint32_t i = ids_hash(id, cap);
+
+	while (v[i] != 0 && v[i] != (uint64_t)id + 1)
+		i = (i + 1) & (cap - 1);
+	v[i] = (uint64_t)id + 1;
+}
+
+/* Room for one more id (so that adding it cannot fail). 0 or -ENOMEM. */
+static int ids_reserve(struct fs_sale_ids *d)
+{
+	uint32_t cap = d->cap == 0 ? 64 : d->cap * 2;
+	uint64_t *v;
+
+	if (2 * ((uint64_t)d->n + 1) <= d->cap)
+		return 0;
+	v = calloc(cap, sizeof(*v));
+	if (v == NULL)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < d->cap; i++)
+		if (d->v[i] != 0)
+			ids_put(v, cap, (uint32_t)(d->v[i] - 1));
+	free(d->v);
+	d->v = v;
+	d->cap = cap;
+	return 0;
+}
+
+/* Add @p id (after ids_reserve); an id already there is not counted twice. */
+static void ids_add(struct fs_sale_ids *d, uint32_t id)
+{
+	if (ids_has(d, id))
+		return;
+	ids_put(d->v, d->cap, id);
+	d->n++;
+}
+
+bool fs_sale_was_deleted(const struct fs_sale_table *t, uint32_t sale_id)
+{
+	return ids_has(&t->deleted, sale_id);
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+unsigned fs_sale_list(const struct fs_sale_table *t, uint32_t *ids, unsigned max)
+{
+	uint32_t all[FS_MAX_SALES];
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < FS_SALE_SLOTS && n < FS_MAX_SALES; i++)
+		if (t->slots->slot[i] != NULL)
+			all[n++] = t->slots->slot[i]->sale_id;
+	qsort(all, n, sizeof(all[0]), cmp_u32);
+	if (n > max)
+		n = max;
+	memcpy(ids, all, n * sizeof(ids[0]));
+	return n;
+}
+
+/* ---- building, publishing and unpublishing sales */
+
 static int sale_def_check(const struct fs_sale_table *t, const struct fs_sale_def *def)
 {
-	if (def->stock == 0 || def->stock > UINT32_MAX || def->start_ms >= def->end_ms ||
-		def->admission > FS_ADM_TOKEN)
+	if (def->stock == 0 || def->start_ms >= def->end_ms || def->admission > FS_ADM_TOKEN)
 		return -EINVAL;
+	if (def->stock > FS_SALE_MAX_STOCK)
+		return -E2BIG;
 	if (def->rl_set && (def->rl_rate > FS_RL_RATE_MAX || def->rl_burst > FS_RL_BURST_MAX ||
 				   (def->rl_rate != 0 && def->rl_burst == 0)))
 		return -EINVAL;
 	if (fs_sale_lookup(t, def->sale_id) != NULL)
 		return -EEXIST;
+	if (ids_has(&t->deleted, def->sale_id))
+		return -EIDRM;
 	if (t->n >= FS_MAX_SALES)
 		return -ENOSPC;
 	return 0;
 }
 
-struct fs_sale *fs_sale_create(struct fs_sale_table *t, const struct fs_sale_def *def)
+/* Check @p def and build its sale, unpublished. NULL with errno set (see fs_sale_create). */
+static struct fs_sale *sale_build(const struct fs_sale_table *t, const struct fs_sale_def *def)
 {
 	struct fs_sale *s;
-	uint32_t i;
 	int rc;
 
 	rc = sale_def_check(t, def);
@@ -113,11 +212,51 @@ struct fs_sale *fs_sale_create(struct fs_sale_table *t, const struct fs_sale_def
 		return NULL;
 	}
 	fs_stock_init(&s->stock, t->n_workers, def->stock, 0);
-	for (i = sale_hash(def->sale_id); t->slot[i] != NULL; i = (i + 1) & (FS_SALE_SLOTS - 1))
-		;
+	return s;
+}
+
+/* Insert @p s into the first free slot of its probe in @p a (release: complete when found). */
+static void slots_insert(struct fs_sale_slots *a, struct fs_sale *s)
+{
+	uint32_t i = sale_hash(s->sale_id);
+
+	while (a->slot[i] != NULL)
+		i = (i + 1) & (FS_SALE_SLOTS - 1);
 	/* release: the sale's fields are complete before a worker can find it. */
-	__atomic_store_n(&t->slot[i], s, __ATOMIC_RELEASE);
+	__atomic_store_n(&a->slot[i], s, __ATOMIC_RELEASE);
+}
+
+static void sale_publish(struct fs_sale_table *t, struct fs_sale *s)
+{
+	slots_insert(t->slots, s);
 	t->n++;
+}
+
+/*
+ * Publish the other slot array, holding every live sale but @p s (struct fs_sale_table).
+ * The caller waits for a grace period before freeing @p s.
+ */
+static void sale_unpublish(struct fs_sale_table *t, const struct fs_sale *s)
+{
+	struct fs_sale_slots *cur = t->slots;
+	struct fs_sale_slots *next = cur == &t->arr[0] ? &t->arr[1] : &t->arr[0];
+
+	/* no reader since the grace period of the delete that unpublished it */
+	memset(next, 0, sizeof(*next));
+	for (unsigned i = 0; i < FS_SALE_SLOTS; i++)
+		if (cur->slot[i] != NULL && cur->slot[i] != s)
+			slots_insert(next, cur->slot[i]);
+	/* release: the array's slots are written before a worker can load it */
+	__atomic_store_n(&t->slots, next, __ATOMIC_RELEASE);
+	t->n--;
+}
+
+struct fs_sale *fs_sale_create(struct fs_sale_table *t, const struct fs_sale_def *def)
+{
+	struct fs_sale *s = sale_build(t, def);
+
+	if (s != NULL)
+		sale_publish(t, s);
 	return s;
 }
 
@@ -237,12 +376,16 @@ static int ctl_append(struct fs_journal *ctl, uint16_t node_id, uint32_t sale_id
 int fs_sale_define(struct fs_sale_table *t, struct fs_journal *ctl, uint16_t node_id,
 	const struct fs_sale_def *def)
 {
+	struct fs_sale_def unkeyed = *def;
+	struct fs_sale *s;
 	struct fs_jrec rec;
 	int rc;
 
-	rc = sale_def_check(t, def);
-	if (rc < 0)
-		return rc;
+	/* built (winner table included) before anything is journaled; the key once journaled */
+	unkeyed.has_key = false;
+	s = sale_build(t, &unkeyed);
+	if (s == NULL)
+		return -errno;
 	memset(&rec, 0, sizeof(rec));
 	rec.body.sale.stock = def->stock;
 	rec.body.sale.start_ms = def->start_ms;
@@ -252,16 +395,20 @@ int fs_sale_define(struct fs_sale_table *t, struct fs_journal *ctl, uint16_t nod
 	rec.body.sale.rl_rate = def->rl_rate;
 	rec.body.sale.rl_burst = (uint16_t)def->rl_burst;
 	rc = ctl_append(ctl, node_id, def->sale_id, FS_JREC_SALE, &rec);
-	if (rc < 0)
+	if (rc < 0) {
+		sale_free(s); /* never published: no reader */
 		return rc;
+	}
 	if (def->has_key) {
 		memset(&rec, 0, sizeof(rec));
 		memcpy(rec.body.key.key, def->key, sizeof(rec.body.key.key));
 		rc = ctl_append(ctl, node_id, def->sale_id, FS_JREC_KEY, &rec);
-		if (rc < 0)
-			return rc;
+		if (rc == 0)
+			fs_sale_set_key(s, def->key);
 	}
-	return fs_sale_create(t, def) != NULL ? 0 : -errno;
+	/* the SALE record is written: the sale exists (without its key if that record failed) */
+	sale_publish(t, s);
+	return rc;
 }
 
 int fs_sale_lease(struct fs_sale_table *t, struct fs_journal *ctl, uint16_t node_id,
@@ -334,12 +481,45 @@ int fs_sale_rekey_grace(struct fs_sale_table *t, struct fs_journal *ctl, uint16_
 	return 0;
 }
 
-/* Apply one control record without journaling it again. */
-static void recover_control(
-	struct fs_sale_table *t, const struct fs_jrec *rec, struct fs_recovery *out)
+int fs_sale_delete(struct fs_sale_table *t, struct fs_journal *ctl, uint16_t node_id,
+	uint32_t sale_id, int64_t now_ms)
+{
+	struct fs_sale *s = fs_sale_lookup(t, sale_id);
+	struct fs_jrec rec;
+	int rc;
+
+	if (s == NULL)
+		return ids_has(&t->deleted, sale_id) ? 0 : -ENOENT;
+	switch (fs_sale_state(s, now_ms)) {
+	case FS_SALE_STOPPED:
+	case FS_SALE_ENDED:
+	case FS_SALE_SOLD_OUT:
+		break;
+	default:
+		return -EBUSY;
+	}
+	rc = ids_reserve(&t->deleted); /* so that nothing can fail once the record is written */
+	if (rc < 0)
+		return rc;
+	memset(&rec, 0, sizeof(rec));
+	rc = ctl_append(ctl, node_id, sale_id, FS_JREC_DELETE, &rec);
+	if (rc < 0)
+		return rc;
+	ids_add(&t->deleted, sale_id);
+	sale_unpublish(t, s);
+	if (t->synchronize != NULL)
+		t->synchronize(); /* no worker holds the old array or the sale any more */
+	sale_free(s);
+	return 0;
+}
+
+/* Apply one control record without journaling it again; deleted sales are not rebuilt. */
+static int recover_control_fn(
+	struct fs_sale_table *t, const struct fs_jrec *rec, struct fs_recovery *out, uint64_t *sold)
 {
 	struct fs_sale *s;
 
+	(void)sold;
 	if (rec->type == FS_JREC_SALE) {
 		struct fs_sale_def def = {
 			.sale_id = rec->sale_id,
@@ -352,13 +532,14 @@ static void recover_control(
 			.rl_burst = rec->body.sale.rl_burst,
 		};
 
+		/* refused (EIDRM: deleted later on; EEXIST: a repeated record): nothing to do */
 		if (fs_sale_create(t, &def) != NULL)
 			out->sales++;
-		return;
+		return 0;
 	}
 	s = fs_sale_lookup(t, rec->sale_id);
 	if (s == NULL)
-		return;
+		return 0;
 	switch (rec->type) {
 	case FS_JREC_LEASE:
 		if (!s->stock.final)
@@ -373,12 +554,31 @@ static void recover_control(
 	default:
 		break;
 	}
+	return 0;
 }
 
-/* Read every record of journal @p index, calling @p fn on each. */
-static int recover_journal(struct fs_sale_table *t, const char *dir, unsigned index,
-	void (*fn)(
-		struct fs_sale_table *, const struct fs_jrec *, struct fs_recovery *, uint64_t *),
+/* First pass over the control journal: the ids deleted, before any sale is built. */
+static int recover_deleted_fn(
+	struct fs_sale_table *t, const struct fs_jrec *rec, struct fs_recovery *out, uint64_t *sold)
+{
+	int rc;
+
+	(void)sold;
+	if (rec->type != FS_JREC_DELETE || ids_has(&t->deleted, rec->sale_id))
+		return 0;
+	rc = ids_reserve(&t->deleted);
+	if (rc < 0)
+		return rc;
+	ids_add(&t->deleted, rec->sale_id);
+	out->deleted++;
+	return 0;
+}
+
+typedef int (*recover_fn)(
+	struct fs_sale_table *, const struct fs_jrec *, struct fs_recovery *, uint64_t *);
+
+/* Read every record of journal @p index, calling @p fn on each until one fails. */
+static int recover_journal(struct fs_sale_table *t, const char *dir, unsigned index, recover_fn fn,
 	struct fs_recovery *out, uint64_t *sold)
 {
 	struct fs_jrec *buf;
@@ -393,10 +593,10 @@ static int recover_journal(struct fs_sale_table *t, const char *dir, unsigned in
 		rc = -errno;
 		goto out;
 	}
-	while ((n = fs_journal_read(r, buf, FS_RECOVER_BATCH)) > 0)
-		for (int i = 0; i < n; i++)
-			fn(t, &buf[i], out, sold);
-	if (n < 0)
+	while (rc == 0 && (n = fs_journal_read(r, buf, FS_RECOVER_BATCH)) > 0)
+		for (int i = 0; i < n && rc == 0; i++)
+			rc = fn(t, &buf[i], out, sold);
+	if (rc == 0 && n < 0)
 		rc = n;
 	fs_journal_reader_close(r);
 out:
@@ -404,24 +604,17 @@ out:
 	return rc;
 }
 
-static void recover_control_fn(
-	struct fs_sale_table *t, const struct fs_jrec *rec, struct fs_recovery *out, uint64_t *sold)
-{
-	(void)sold;
-	recover_control(t, rec, out);
-}
-
-/* Which table slot holds @p s (for the per-sale sold counts). */
+/* Which slot of the published array holds @p s (for the per-sale sold counts). */
 static uint32_t sale_slot(const struct fs_sale_table *t, const struct fs_sale *s)
 {
 	uint32_t i = sale_hash(s->sale_id);
 
-	while (t->slot[i] != s)
+	while (t->slots->slot[i] != s)
 		i = (i + 1) & (FS_SALE_SLOTS - 1);
 	return i;
 }
 
-static void recover_order_fn(
+static int recover_order_fn(
 	struct fs_sale_table *t, const struct fs_jrec *rec, struct fs_recovery *out, uint64_t *sold)
 {
 	struct fs_winner_entry *e;
@@ -429,18 +622,43 @@ static void recover_order_fn(
 	uint64_t order;
 
 	if (rec->type != FS_JREC_ORDER)
-		return;
+		return 0;
 	s = fs_sale_lookup(t, rec->sale_id);
+	if (s == NULL && ids_has(&t->deleted, rec->sale_id)) {
+		out->deleted_orders++;
+		return 0;
+	}
 	if (s == NULL || rec->body.order.order_id == 0 ||
 		rec->body.order.order_id == FS_ORDER_RELEASED ||
-		fs_winners_reserve(s->winners, rec->body.order.user_id, &e, &order) !=
+		fs_winners_reserve(s->winners, rec->lcore, rec->body.order.user_id, &e, &order) !=
 			FS_WIN_RESERVED) {
 		out->skipped++;
-		return;
+		return 0;
 	}
 	fs_winners_publish(e, rec->body.order.order_id);
 	sold[sale_slot(t, s)]++;
 	out->orders++;
+	return 0;
+}
+
+/* Move the recovered sold counts into the sales' stock (after every lease is replayed). */
+static int recover_sold(struct fs_sale_table *t, const uint64_t *sold)
+{
+	int rc = 0;
+
+	for (unsigned i = 0; i < FS_SALE_SLOTS; i++) {
+		struct fs_sale *s = t->slots->slot[i];
+		int r;
+
+		if (s == NULL || sold[i] == 0)
+			continue;
+		r = fs_stock_recover(&s->stock, sold[i]);
+		if (r < 0 && rc == 0)
+			rc = r; /* more orders than leased units: a corrupt state directory */
+		if (fs_stock_sold_out(&s->stock))
+			s->sold_out = 1;
+	}
+	return rc;
 }
 
 int fs_sale_recover(struct fs_sale_table *t, const char *dir, struct fs_recovery *out)
@@ -453,7 +671,9 @@ int fs_sale_recover(struct fs_sale_table *t, const char *dir, struct fs_recovery
 	sold = calloc(FS_SALE_SLOTS, sizeof(*sold));
 	if (sold == NULL)
 		return -ENOMEM;
-	rc = recover_journal(t, dir, FS_JOURNAL_CONTROL, recover_control_fn, out, sold);
+	rc = recover_journal(t, dir, FS_JOURNAL_CONTROL, recover_deleted_fn, out, sold);
+	if (rc == 0)
+		rc = recover_journal(t, dir, FS_JOURNAL_CONTROL, recover_control_fn, out, sold);
 	if (rc < 0)
 		goto out;
 	n = fs_journal_list(dir, idx, FS_JOURNAL_MAX);
@@ -469,18 +689,7 @@ int fs_sale_recover(struct fs_sale_table *t, const char *dir, struct fs_recovery
 			goto out;
 		out->journals++;
 	}
-	for (unsigned i = 0; i < FS_SALE_SLOTS; i++) {
-		struct fs_sale *s = t->slot[i];
-		int r;
-
-		if (s == NULL || sold[i] == 0)
-			continue;
-		r = fs_stock_recover(&s->stock, sold[i]);
-		if (r < 0 && rc == 0)
-			rc = r; /* more orders than leased units: a corrupt state directory */
-		if (fs_stock_sold_out(&s->stock))
-			s->sold_out = 1;
-	}
+	rc = recover_sold(t, sold);
 out:
 	free(sold);
 	return rc;

@@ -9,8 +9,8 @@
 #include "stock.h"
 #include "winners.h"
 
-#define FS_MAX_SALES 1024u     /**< sales per node */
-#define FS_SALE_SLOTS 2048u    /**< open-addressing slots (power of two, 2x FS_MAX_SALES) */
+#define FS_MAX_SALES 1024u  /**< live sales per node (deleted ones do not count) */
+#define FS_SALE_SLOTS 2048u /**< slots of a slot array (power of two, 2x FS_MAX_SALES) */
 /**
  * Largest stock of one sale, in units. Each node sizes the sale's winner table by the whole stock
  * (16 bytes x the power of two >= 2 x stock + 64: 4 GiB of address space at this limit, faulted in
@@ -47,8 +47,9 @@ struct fs_sale_key {
 
 /**
  * One sale. Fields set at creation are read-only once the sale is published in the table; the
- * ones that change say who writes them. Sales are never freed while the process runs (a stopped
- * sale stays, answering ENDED), so workers need no RCU grace period to read them.
+ * ones that change say who writes them. A sale is freed only by fs_sale_delete(), after an RCU
+ * grace period (fs_sale_table.synchronize): a worker may use a sale it looked up until its next
+ * quiescent state (the end of its loop turn).
  */
 struct fs_sale {
 	uint32_t sale_id;
@@ -76,28 +77,68 @@ struct fs_sale {
 	struct fs_stock stock;
 };
 
-/** The table: sale pointers by hashed sale_id, published with release stores. */
-struct fs_sale_table {
+/** Sale pointers by hashed sale id: open addressing, linear probing, half full at most. */
+struct fs_sale_slots {
 	struct fs_sale *slot[FS_SALE_SLOTS]; /**< cp: wo (release), dp: ro (acquire) */
-	uint32_t n;                          /**< cp only */
-	uint32_t n_workers;                  /**< slices per sale */
+};
+
+/** Sale ids deleted on this node: an open-addressing set that grows. Control path only. */
+struct fs_sale_ids {
+	uint64_t *v;  /**< id + 1 per slot, 0 = empty */
+	uint32_t cap; /**< slots, a power of two (0: nothing allocated yet) */
+	uint32_t n;   /**< ids held */
+};
+
+/**
+ * The sale table. Workers find sales in the published slot array without locks. The control
+ * path (one writer at a time) inserts a new sale into that array in place: a release store
+ * into an empty slot, which a concurrent lookup sees or not, both fine. A delete cannot empty a
+ * slot under a lookup (that would cut the probe chains behind it), so it fills the other array
+ * with every sale but the deleted one, publishes it (release), and waits for a grace period
+ * (@p synchronize: every worker has passed a quiescent state, so none still reads the old
+ * array or the deleted sale) before it frees the sale. The arrays swap roles at each delete;
+ * the unpublished one has had no reader since the grace period of the delete that replaced it.
+ */
+struct fs_sale_table {
+	struct fs_sale_slots *slots; /**< the published array, one of arr; cp: wo (release),
+				      *   dp: ro (acquire) */
+	uint32_t n;		     /**< live sales; cp only */
+	uint32_t n_workers;	     /**< slices per sale */
 	uint32_t rl_rate;  /**< default claims/s per source (--rate-limit), 0 = off; set at start */
 	uint32_t rl_burst; /**< default bucket size in claims (--rate-burst); set at start */
+	/**
+	 * Waits until every reader (worker) has passed a quiescent state since the call began
+	 * (an RCU grace period; the dataplane: fs_worker_synchronize). NULL: no reader runs
+	 * concurrently with the control path (recovery, tests). Set before sales are deleted.
+	 */
+	void (*synchronize)(void);
+	struct fs_sale_ids deleted; /**< sales deleted here (never created again); cp only */
+	struct fs_sale_slots arr[2];
 };
 
 /** Zero the table for @p n_workers workers (1..FS_MAX_WORKERS). Not thread safe. */
 void fs_sale_table_init(struct fs_sale_table *t, unsigned n_workers);
 
-/** Free every sale. Not thread safe: workers stopped. */
+/** Free every sale and the deleted set. Not thread safe: workers stopped. */
 void fs_sale_table_fini(struct fs_sale_table *t);
 
-/** Find a sale; NULL if absent. Wait-free, thread safe against one concurrent writer. */
+/**
+ * Find a live sale; NULL if absent (or deleted). Wait-free: one load of the published array,
+ * then its probe (acquire loads). Thread safe against one concurrent writer; a worker may use
+ * the sale until its next quiescent state (see struct fs_sale_table).
+ */
 struct fs_sale *fs_sale_lookup(const struct fs_sale_table *t, uint32_t sale_id);
+
+/** True if @p sale_id was deleted on this node (it can never be created again). Control path. */
+bool fs_sale_was_deleted(const struct fs_sale_table *t, uint32_t sale_id);
+
+/** The live sales' ids, ascending, at most @p max into @p ids. @return the count. Control path. */
+unsigned fs_sale_list(const struct fs_sale_table *t, uint32_t *ids, unsigned max);
 
 /** Parameters of a new sale. */
 struct fs_sale_def {
 	uint32_t sale_id;
-	uint64_t stock; /**< whole stock, > 0, <= 2^32-1 */
+	uint64_t stock;		  /**< whole stock, 1..FS_SALE_MAX_STOCK */
 	int64_t start_ms, end_ms; /**< unix ms, start < end */
 	uint8_t admission;
 	bool has_key;
@@ -108,9 +149,11 @@ struct fs_sale_def {
 };
 
 /**
- * Create and publish a sale with no units leased yet. Control path; one writer at a time.
- * @return the sale, or NULL with errno: EEXIST (sale_id taken), EINVAL (bad fields),
- *         ENOSPC (FS_MAX_SALES reached), ENOMEM.
+ * Create and publish a sale with no units leased yet, journaling nothing (recovery, tests).
+ * Control path; one writer at a time.
+ * @return the sale, or NULL with errno: EEXIST (sale_id taken), EIDRM (sale_id deleted on this
+ *         node), EINVAL (bad fields), E2BIG (stock above FS_SALE_MAX_STOCK), ENOSPC
+ *         (FS_MAX_SALES live sales), ENOMEM.
  */
 struct fs_sale *fs_sale_create(struct fs_sale_table *t, const struct fs_sale_def *def);
 
@@ -167,7 +210,14 @@ const char *fs_sale_state_name(enum fs_sale_state st);
  * Control operations that are journaled in the control journal (FS_JOURNAL_CONTROL) before they
  * take effect, so a restarted dataplane replays them. @p ctl may be NULL (tests without a state
  * directory). One writer at a time (the control path holds a mutex).
- * @return 0 or -errno (-EEXIST, -EINVAL, -ENOENT for an unknown sale, -ENOSPC, journal errors).
+ * @return 0 or -errno (-EEXIST, -EIDRM, -EINVAL, -E2BIG, -ENOENT for an unknown sale, -ENOSPC,
+ *         journal errors).
+ *
+ * fs_sale_define() journals only a sale that exists: it checks and builds the sale (winner
+ * table included) unpublished, then writes the SALE record (and a KEY record for a key), then
+ * publishes it. A refused definition or a failed SALE record leaves nothing behind, neither a
+ * record nor a sale. If only the KEY record fails, the sale is published without its key, as
+ * the journal has it, and the error returned (a repeated create or a rekey sets the key).
  */
 int fs_sale_define(struct fs_sale_table *t, struct fs_journal *ctl, uint16_t node_id,
 	const struct fs_sale_def *def);
@@ -181,19 +231,36 @@ int fs_sale_rekey(struct fs_sale_table *t, struct fs_journal *ctl, uint16_t node
 int fs_sale_rekey_grace(struct fs_sale_table *t, struct fs_journal *ctl, uint16_t node_id,
 	uint32_t sale_id, const uint8_t key[16], int64_t prev_until_ms);
 
+/**
+ * Delete sale @p sale_id for good: only a sale that is over at unix ms @p now_ms (stopped,
+ * ended or sold out; fs_sale_state). The DELETE record is journaled first; then the sale is
+ * unpublished (struct fs_sale_table), the id remembered (a create of it answers -EIDRM, so its
+ * order ids and database rows never mix with another sale's), the table waits for a grace
+ * period (t->synchronize) and frees the sale and its winner table. Deleting a sale deleted
+ * before is a no-op (0). FS_MAX_SALES counts live sales only. One writer at a time; workers
+ * may look sales up meanwhile.
+ * @return 0, -ENOENT (no such sale), -EBUSY (pending or active: stop it first), -ENOMEM,
+ *         or the journal's error (nothing changed).
+ */
+int fs_sale_delete(struct fs_sale_table *t, struct fs_journal *ctl, uint16_t node_id,
+	uint32_t sale_id, int64_t now_ms);
+
 /** What fs_sale_recover() found. */
 struct fs_recovery {
 	uint64_t sales;   /**< sales defined again from the control journal */
 	uint64_t orders;  /**< order records applied (winners and sold counts) */
 	uint64_t skipped; /**< order records for unknown sales or duplicate users (counted, ignored) */
+	uint64_t deleted; /**< sales deleted (DELETE records): not rebuilt */
+	uint64_t deleted_orders; /**< order records of deleted sales (skipped, counted here) */
 	unsigned journals; /**< worker journals read */
 };
 
 /**
- * Rebuild the table from the journals of @p dir at start-up, before workers run: replay the
- * control journal (sales, leases, keys, stops), then every worker journal's ORDER records:
- * each winner is inserted with its order id and counted sold (fs_stock_recover). Torn last
- * records are ignored. Not thread safe.
+ * Rebuild the table from the journals of @p dir at start-up, before workers run: read the
+ * control journal's DELETE records first (those sales are never built, their ids stay
+ * deleted), then replay it (sales, leases, keys, stops), then every worker journal's ORDER
+ * records: each winner is inserted with its order id and counted sold (fs_stock_recover);
+ * orders of deleted sales are skipped. Torn last records are ignored. Not thread safe.
  * @return 0 or -errno; @p out filled.
  */
 int fs_sale_recover(struct fs_sale_table *t, const char *dir, struct fs_recovery *out);

@@ -146,7 +146,7 @@ static void key_fp(const uint8_t key[16], char out[17])
 	sodium_bin2hex(out, 17, h, sizeof(h));
 }
 
-/* The status dict of @p s (HACKING.md). */
+/* The status dict of @p s (HACKING.md). Under tel_lock: rekeys and deletes wait for it. */
 static void status_dict(struct rte_tel_data *d, const struct fs_sale *s)
 {
 	int64_t now = fs_clock_ms();
@@ -166,6 +166,7 @@ static void status_dict(struct rte_tel_data *d, const struct fs_sale *s)
 		d, "admission", s->admission == FS_ADM_TOKEN ? "token" : "open");
 	rte_tel_data_add_dict_string(d, "state", fs_sale_state_name(fs_sale_state(s, now)));
 	rte_tel_data_add_dict_u64(d, "sold_out", sold_out ? 1 : 0);
+	rte_tel_data_add_dict_u64(d, "winners_used", fs_winners_used(s->winners));
 	rte_tel_data_add_dict_u64(d, "key_set", __atomic_load_n(&s->key_set, __ATOMIC_ACQUIRE));
 	if (s->key_set) {
 		char fp[17];
@@ -196,10 +197,25 @@ static int control_reply(struct rte_tel_data *d, int ret, uint32_t id)
 		break;
 	case -EEXIST:
 		return reply_error(d, "sale %" PRIu32 " exists", id);
+	case -EIDRM:
+		return reply_error(d, "sale %" PRIu32 " was deleted", id);
 	case -ENOENT:
+		if (fs_sale_was_deleted(tel.table, id))
+			return reply_error(d, "sale %" PRIu32 " was deleted", id);
 		return reply_error(d, "unknown sale %" PRIu32, id);
 	case -EINVAL:
 		return reply_error(d, "invalid parameters for sale %" PRIu32, id);
+	case -E2BIG:
+		return reply_error(d,
+			"sale %" PRIu32 ": stock above the limit of %u units per sale", id,
+			FS_SALE_MAX_STOCK);
+	case -ENOSPC:
+		if (tel.table->n >= FS_MAX_SALES)
+			return reply_error(d,
+				"sale %" PRIu32 ": this node holds %u live sales, the most it can: "
+				"delete ended ones",
+				id, FS_MAX_SALES);
+		return reply_error(d, "sale %" PRIu32 ": %s", id, strerror(-ret));
 	default:
 		return reply_error(d, "sale %" PRIu32 ": %s", id, strerror(-ret));
 	}
@@ -297,31 +313,18 @@ static int cmd_ports(
 	return 0;
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 static int cmd_sale_list(
 	const char *cmd __rte_unused, const char *params __rte_unused, struct rte_tel_data *d)
 {
-	static uint64_t ids[FS_MAX_SALES]; /* under tel_lock */
+	static uint32_t ids[FS_MAX_SALES]; /* under tel_lock */
 	struct rte_tel_data *arr = rte_tel_data_alloc();
-	unsigned i, n = 0;
+	unsigned i, n;
 
 	if (arr == NULL)
 		return reply_error(d, "out of memory");
 	rte_tel_data_start_array(arr, RTE_TEL_U64_VAL);
 	pthread_mutex_lock(&tel_lock);
-	for (i = 0; i < FS_SALE_SLOTS && n < FS_MAX_SALES; i++) {
-		const struct fs_sale *s = __atomic_load_n(&tel.table->slot[i], __ATOMIC_ACQUIRE);
-
-		if (s != NULL)
-			ids[n++] = s->sale_id;
-	}
-	qsort(ids, n, sizeof(ids[0]), cmp_u64);
+	n = fs_sale_list(tel.table, ids, FS_MAX_SALES); /* the live sales, ascending */
 	/* a telemetry array holds RTE_TEL_MAX_ARRAY_ENTRIES values: the lowest ids are listed */
 	for (i = 0; i < n && i < RTE_TEL_MAX_ARRAY_ENTRIES; i++)
 		rte_tel_data_add_array_u64(arr, ids[i]);
@@ -340,10 +343,16 @@ static int cmd_sale_status(const char *cmd __rte_unused, const char *params, str
 
 	if (split_params(params, buf, f) != 1 || parse_sale_id(f[0], &id) != 0)
 		return reply_error(d, "usage: /flashsale/sale/status,ID");
+	/* the control lock: a rekey rewrites the key the status reads, a delete frees the sale */
+	pthread_mutex_lock(&tel_lock);
 	s = fs_sale_lookup(tel.table, id);
-	if (s == NULL)
-		return reply_error(d, "unknown sale %" PRIu32, id);
-	status_dict(d, s);
+	if (s == NULL && fs_sale_was_deleted(tel.table, id))
+		reply_error(d, "sale %" PRIu32 " was deleted", id);
+	else if (s == NULL)
+		reply_error(d, "unknown sale %" PRIu32, id);
+	else
+		status_dict(d, s);
+	pthread_mutex_unlock(&tel_lock);
 	return 0;
 }
 
@@ -395,7 +404,7 @@ static int cmd_sale_create(const char *cmd __rte_unused, const char *params, str
 	if (n < 5)
 		return reply_error(d, "%s", usage);
 	if (parse_sale_id(f[0], &def.sale_id) != 0 ||
-		parse_u64(f[1], UINT32_MAX, &def.stock) != 0 ||
+		parse_u64(f[1], UINT64_MAX, &def.stock) != 0 ||
 		parse_i64(f[2], &def.start_ms) != 0 || parse_i64(f[3], &def.end_ms) != 0)
 		return reply_error(d, "%s", usage);
 	if (strcmp(f[4], "open") == 0)
@@ -499,6 +508,42 @@ static int cmd_sale_stop(const char *cmd __rte_unused, const char *params, struc
 	return 0;
 }
 
+/* {"sale_id": ID, "deleted": 1}, or an error: only a stopped, ended or sold-out sale goes. */
+static int cmd_sale_delete(const char *cmd __rte_unused, const char *params, struct rte_tel_data *d)
+{
+	char buf[TEL_PARAMS_LEN];
+	char *f[TEL_MAX_PARAMS];
+	const struct fs_sale *s;
+	int64_t now = fs_clock_ms();
+	uint32_t id;
+	int ret;
+
+	if (split_params(params, buf, f) != 1 || parse_sale_id(f[0], &id) != 0)
+		return reply_error(d, "usage: /flashsale/sale/delete,ID");
+	if (!control_begin(d))
+		return 0;
+	s = fs_sale_lookup(tel.table, id);
+	ret = fs_sale_delete(tel.table, tel.ctl, tel.node_id, id, now);
+	if (tel.journal_fsync && ret == 0 && tel.ctl != NULL)
+		ret = fs_journal_sync(tel.ctl);
+	if (ret == 0) {
+		rte_tel_data_start_dict(d);
+		rte_tel_data_add_dict_u64(d, "sale_id", id);
+		rte_tel_data_add_dict_u64(d, "deleted", 1);
+		if (s != NULL)
+			FS_LOG(INFO, "sale %" PRIu32 " deleted", id);
+	} else if (ret == -ENOENT) {
+		reply_error(d, "no sale %" PRIu32, id);
+	} else if (ret == -EBUSY) {
+		reply_error(d, "sale %" PRIu32 " is %s: stop it first", id,
+			fs_sale_state_name(fs_sale_state(s, now)));
+	} else {
+		reply_error(d, "sale %" PRIu32 ": %s", id, strerror(-ret));
+	}
+	pthread_mutex_unlock(&tel_lock);
+	return 0;
+}
+
 int fs_telemetry_init(const struct fs_telemetry_ctx *ctx)
 {
 	static const struct {
@@ -520,6 +565,8 @@ int fs_telemetry_init(const struct fs_telemetry_ctx *ctx)
 			"Set the token key, the old one valid GRACE_MS more (default 60000). "
 			"Parameters: ID,KEYHEX32[,GRACE_MS]"},
 		{"/flashsale/sale/stop", cmd_sale_stop, "Stop a sale. Parameters: ID"},
+		{"/flashsale/sale/delete", cmd_sale_delete,
+			"Delete a stopped, ended or sold-out sale for good. Parameters: ID"},
 	};
 	unsigned i;
 	int ret;

@@ -23,10 +23,15 @@ _Static_assert(sizeof(struct fs_winner_entry) == 16, "winner entry is 16 bytes")
 
 struct fs_winners {
 	uint64_t mask;		     /**< capacity - 1 */
+	uint64_t probe_max;	     /**< min(capacity, FS_WINNERS_PROBE_MAX) */
 	struct fs_winner_entry zero; /**< the user whose key is 0: key 0 = absent, 1 = present */
 	struct fs_winner_entry *tab;
 	size_t bytes;	 /**< length of the tab mapping */
 	bool prefaulted; /**< counted in winners_prefaulted */
+	/** slots taken by each writer: writer: wo (relaxed), others: ro; a line each */
+	struct {
+		uint64_t n;
+	} __attribute__((aligned(64))) used[FS_WINNERS_WRITERS];
 };
 
 /*
@@ -97,9 +102,10 @@ struct fs_winners *fs_winners_create(uint64_t stock)
 	want = 2 * stock + 64;
 	while (cap < want)
 		cap <<= 1;
-	w = calloc(1, sizeof(*w));
+	w = aligned_alloc(64, sizeof(*w)); /* the writers' counters are a line each */
 	if (w == NULL)
 		return NULL;
+	memset(w, 0, sizeof(*w));
 	w->bytes = cap * sizeof(*w->tab);
 	w->tab = winners_map(w->bytes, &w->prefaulted);
 	if (w->tab == NULL) {
@@ -108,6 +114,7 @@ struct fs_winners *fs_winners_create(uint64_t stock)
 		return NULL;
 	}
 	w->mask = cap - 1;
+	w->probe_max = cap < FS_WINNERS_PROBE_MAX ? cap : FS_WINNERS_PROBE_MAX;
 	return w;
 }
 
@@ -150,7 +157,7 @@ enum fs_win fs_winners_find(const struct fs_winners *w, uint64_t user, uint64_t 
 			return FS_WIN_ABSENT;
 		return entry_state(&w->zero, order);
 	}
-	for (uint64_t n = 0, i = k & w->mask; n <= w->mask; n++, i = (i + 1) & w->mask) {
+	for (uint64_t n = 0, i = k & w->mask; n < w->probe_max; n++, i = (i + 1) & w->mask) {
 		const struct fs_winner_entry *e = &w->tab[i];
 		/* acquire: pairs with the key CAS in reserve; order 0 (fresh mapping) is visible. */
 		uint64_t kk = __atomic_load_n(&e->key, __ATOMIC_ACQUIRE);
@@ -191,8 +198,16 @@ static enum fs_win entry_reserve(
 	}
 }
 
-enum fs_win fs_winners_reserve(
-	struct fs_winners *w, uint64_t user, struct fs_winner_entry **entry, uint64_t *order)
+/* One more slot taken by @p writer: an owner-only counter, relaxed (a statistic). */
+static inline void winners_took(struct fs_winners *w, unsigned writer)
+{
+	uint64_t *n = &w->used[writer % FS_WINNERS_WRITERS].n;
+
+	__atomic_store_n(n, __atomic_load_n(n, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
+}
+
+enum fs_win fs_winners_reserve(struct fs_winners *w, unsigned writer, uint64_t user,
+	struct fs_winner_entry **entry, uint64_t *order)
 {
 	uint64_t k = fs_winners_key(user);
 
@@ -203,12 +218,13 @@ enum fs_win fs_winners_reserve(
 		 * order 0 (reserved); others fail the CAS and read its order. */
 		if (__atomic_compare_exchange_n(
 			    &w->zero.key, &z, 1, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+			winners_took(w, writer);
 			*entry = &w->zero;
 			return FS_WIN_RESERVED;
 		}
 		return entry_reserve(&w->zero, entry, order);
 	}
-	for (uint64_t n = 0, i = k & w->mask; n <= w->mask; n++, i = (i + 1) & w->mask) {
+	for (uint64_t n = 0, i = k & w->mask; n < w->probe_max; n++, i = (i + 1) & w->mask) {
 		struct fs_winner_entry *e = &w->tab[i];
 		uint64_t kk = __atomic_load_n(&e->key, __ATOMIC_ACQUIRE); /* acquire: see top */
 
@@ -218,6 +234,7 @@ enum fs_win fs_winners_reserve(
 			 * meets this slot and sees our key with order 0: PENDING. */
 			if (__atomic_compare_exchange_n(
 				    &e->key, &kk, k, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+				winners_took(w, writer);
 				*entry = e;
 				return FS_WIN_RESERVED;
 			}
@@ -258,5 +275,14 @@ uint64_t fs_winners_count(const struct fs_winners *w)
 		if (o != 0 && o != FS_ORDER_RELEASED)
 			n++;
 	}
+	return n;
+}
+
+uint64_t fs_winners_used(const struct fs_winners *w)
+{
+	uint64_t n = 0;
+
+	for (unsigned i = 0; i < FS_WINNERS_WRITERS; i++)
+		n += __atomic_load_n(&w->used[i].n, __ATOMIC_RELAXED); /* a statistic */
 	return n;
 }

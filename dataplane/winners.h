@@ -17,6 +17,19 @@ struct fs_winner_entry;
 
 #define FS_ORDER_RELEASED UINT64_MAX /**< order value of a released reservation */
 
+/**
+ * Longest probe, in slots (one 4 KiB page of entries): a reserve that finds no free slot within
+ * it answers FS_WIN_FULL, and find gives up as far. The table holds at most one entry per unit
+ * of stock (winners and pending, plus rare released ones) in >= 2 x stock slots, a load of at
+ * most ~1/2; in linear probing at load a the chance that a run of k occupied slots follows a
+ * slot falls like (a e^(1-a))^k (cluster sizes are Borel distributed: Flajolet, Poblete and
+ * Viola, "On the analysis of linear probing hashing", Algorithmica 22, 1998), 0.824^k at 1/2:
+ * below 1e-21 for k = 256. So only a table filled far past its design (released slots piling
+ * up) ever meets the bound, which then caps a claim's cost instead of scanning the table.
+ */
+#define FS_WINNERS_PROBE_MAX 256u
+#define FS_WINNERS_WRITERS 32u /**< writer indexes of fs_winners_reserve (one per worker) */
+
 enum fs_win {
 	FS_WIN_ABSENT = 0, /**< user holds nothing */
 	FS_WIN_FOUND,      /**< user holds *order */
@@ -51,10 +64,13 @@ void fs_winners_prefetch(const struct fs_winners *w, uint64_t user);
 
 /**
  * Reserve @p user: returns FS_WIN_RESERVED with *entry set when the user was absent (or released),
- * else FS_WIN_FOUND (with *order), FS_WIN_PENDING or FS_WIN_FULL. Lock-free, thread safe.
+ * else FS_WIN_FOUND (with *order), FS_WIN_PENDING or FS_WIN_FULL (no free slot within
+ * FS_WINNERS_PROBE_MAX of the user's start). @p writer (0..FS_WINNERS_WRITERS-1, distinct per
+ * thread: the worker index) counts the slots it takes in a counter of its own
+ * (fs_winners_used). Lock-free, thread safe.
  */
-enum fs_win fs_winners_reserve(struct fs_winners *w, uint64_t user, struct fs_winner_entry **entry,
-	uint64_t *order);
+enum fs_win fs_winners_reserve(struct fs_winners *w, unsigned writer, uint64_t user,
+	struct fs_winner_entry **entry, uint64_t *order);
 
 /** Publish the order of a reserved entry (release store); @p order must be neither 0 nor RELEASED. */
 void fs_winners_publish(struct fs_winner_entry *entry, uint64_t order);
@@ -64,5 +80,12 @@ void fs_winners_release(struct fs_winner_entry *entry);
 
 /** Published winners (counts entries; O(capacity), control path only). */
 uint64_t fs_winners_count(const struct fs_winners *w);
+
+/**
+ * Slots taken, ever (winners, pending and released reservations: a slot is never emptied):
+ * the sum of the writers' counters, O(FS_WINNERS_WRITERS). Any thread; exact once the writers
+ * are quiet.
+ */
+uint64_t fs_winners_used(const struct fs_winners *w);
 
 #endif

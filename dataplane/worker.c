@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <rte_branch_prediction.h>
@@ -22,6 +23,9 @@
 #include "worker.h"
 
 int fs_logtype_dp;
+
+/* fs_worker_synchronize: how long it sleeps between checks of the workers' quiescent states */
+#define FS_WORKER_SYNC_POLL_NS 10000
 
 /* main: wo (release, once, at shutdown), workers: ro (acquire, every loop turn) */
 static bool worker_stop;
@@ -88,6 +92,22 @@ int fs_worker_guard_init(unsigned n_workers)
 	return 0;
 }
 
+void fs_worker_synchronize(void)
+{
+	struct rte_rcu_qsbr *v = __atomic_load_n(&worker_qsbr, __ATOMIC_ACQUIRE);
+	struct timespec ts = {.tv_sec = 0, .tv_nsec = FS_WORKER_SYNC_POLL_NS};
+	uint64_t t;
+
+	if (v == NULL || worker_self)
+		return;
+	/* rte_rcu_qsbr_start's token increment (release) orders the caller's unpublishing
+	 * stores before it; a worker that reports the new token has seen them (acquire). */
+	t = rte_rcu_qsbr_start(v);
+	/* a sleep, not a spin, between checks: a worker may need this CPU to end its turn */
+	while (rte_rcu_qsbr_check(v, t, false) == 0)
+		nanosleep(&ts, NULL);
+}
+
 /*
  * munmap() of the whole process (this definition interposes libc's for the shared DPDK
  * libraries and PMDs). DPDK 22.11's memif PMD, on a peer's disconnect, clears its CONNECTED flag
@@ -125,7 +145,8 @@ struct rx_meta {
 
 /*
  * First pass, one frame: classify and parse it, look its sale up once (the second pass claims
- * against that pointer: sales are never freed while workers run); for a claim, prefetch the
+ * against that pointer: a deleted sale is freed only after every worker has ended the loop turn
+ * it was in, fs_worker_synchronize); for a claim, prefetch the
  * winner-table slot the second pass will probe (the table is larger than the cache: each probe
  * is otherwise a miss).
  */
@@ -199,8 +220,9 @@ static inline bool handle_pkt(struct fs_worker *w, const struct fs_frame_cfg *cf
 
 /*
  * A WON reply built by fs_frame_fcp_reply() (IPv4 header at @p l3_off, IHL 5) becomes a RETRY
- * (FS_RETRY_JOURNAL_MS, no order id), UDP checksum recomputed. The order stays in the journal:
- * the client's retry gets ALREADY_WON with it.
+ * (FS_RETRY_JOURNAL_MS, no order id), UDP checksum recomputed. The order stays in the journal
+ * and the winner table, not durable: the client's retries get RETRY until a sync covers it
+ * (fs_journal_durable), then ALREADY_WON.
  */
 static void won_to_retry(struct rte_mbuf *m, uint16_t l3_off)
 {
@@ -229,7 +251,6 @@ static inline uint16_t poll_rxq(struct fs_worker *w, const struct fs_rxq *q, str
 	uint16_t won_l3[FS_BURST]; /* fsync: IPv4 offset of each WON reply */
 	uint16_t won_tx[FS_BURST]; /* fsync: its index in tx[] */
 	uint16_t nb_rx, nb_tx = 0, nb_won = 0, sent, i;
-	uint64_t seq0 = 0;
 	uint64_t tsc;
 
 	nb_rx = rte_eth_rx_burst(q->port_id, q->queue_id, pkts, FS_BURST);
@@ -243,8 +264,6 @@ static inline uint16_t poll_rxq(struct fs_worker *w, const struct fs_rxq *q, str
 	w->env.now_ns = fs_clock_mono(fs_clock_now_ns(tsc), w->env.now_ns);
 	w->env.now_ms = (int64_t)(w->env.now_ns / 1000000u);
 	w->env.rem_sale = NULL; /* `remaining` is read from the slices once per burst and sale */
-	if (w->journal_fsync)
-		seq0 = fs_journal_next_seq(w->journal);
 
 	/* Pass 1: classify and parse, frame data prefetched ahead, winner slots prefetched. */
 	for (i = 0; i < nb_rx && i < FS_PREFETCH_AHEAD; i++)
@@ -274,10 +293,12 @@ static inline uint16_t poll_rxq(struct fs_worker *w, const struct fs_rxq *q, str
 
 	/*
 	 * Group commit: the burst's WON records reach the disk before any of its replies leave.
-	 * If the sync fails, no WON of the burst leaves: each becomes a RETRY (the records exist,
-	 * so the retry gets ALREADY_WON), counted as a journal error.
+	 * If the sync fails, no WON of the burst leaves: each becomes a RETRY, counted as a journal
+	 * error; the journal then refuses new orders (fs_journal_ready) and the sync is retried
+	 * here every FS_JOURNAL_RETRY_MS (fs_journal_sync_due) until it works: the orders become
+	 * durable and their users' retries get ALREADY_WON.
 	 */
-	if (w->journal_fsync && fs_journal_next_seq(w->journal) != seq0) {
+	if (w->journal_fsync && fs_journal_sync_due(w->journal)) {
 		int rc = fs_journal_sync(w->journal);
 
 		if (unlikely(rc != 0)) {

@@ -57,6 +57,16 @@ struct fs_worker {
 int fs_worker_guard_init(unsigned n_workers);
 
 /**
+ * Wait for an RCU grace period of the workers: returns once every online worker has passed a
+ * quiescent state (the top of its loop turn) after the call began, so no worker still holds a
+ * pointer it read from shared structures before the call (a sale and the slot array it was
+ * found in: struct fs_sale_table). Blocks for about one loop turn of the slowest worker (us).
+ * Any thread but a worker; a no-op before fs_worker_guard_init() and when called on a worker
+ * (which would wait for itself).
+ */
+void fs_worker_synchronize(void);
+
+/**
  * Fill @p w's poll list: queue @p index of every port that has that many queues.
  * Start-up only.
  */

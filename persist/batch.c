@@ -213,6 +213,10 @@ int fs_batch_add(struct fs_batch *b, const struct fs_jrec *rec)
 			return n;
 		b->n_stmts++;
 		break;
+	case FS_JREC_DELETE:
+		/* a deleted sale keeps its rows (sales, orders): PostgreSQL is the record of what
+		 * was sold; the dataplane never reuses the id */
+		break;
 	default: /* LEASE, KEY, RELEASE, unknown: nothing to write but the checkpoint */
 		break;
 	}

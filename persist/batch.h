@@ -18,9 +18,10 @@
  *
  * A SALE record becomes an upsert of `sales` (hold_ms left as it is: 0 for a new row), a HOLD
  * record an update of the sale's hold_ms, a STOP record an update moving ends_at to the stop time
- * if earlier. LEASE, KEY and RELEASE records (and unknown types) carry nothing for PostgreSQL
- * (a RELEASE's outcome is already there: the flashsale.* function that released the order wrote
- * it): they only advance the checkpoint.
+ * if earlier. LEASE, KEY, RELEASE and DELETE records (and unknown types) carry nothing for
+ * PostgreSQL (a RELEASE's outcome is already there: the flashsale.* function that released the
+ * order wrote it; a deleted sale keeps its `sales` and `orders` rows, and the dataplane never
+ * creates its id again): they only advance the checkpoint.
  */
 
 #define FS_BATCH_ROW_MAX 128u  /**< bytes of one COPY row, newline included (longest is ~90) */

@@ -6,7 +6,8 @@
 #          ft_skip_rest REASON, ft_fail_rest NAME, ft_setup_failed MSG (counters: N_TESTS, T, FAILS),
 #          ft_results COUNT CMD... (a checker's unnumbered "ok - NAME" lines as tests)
 # Output:  ft_val OUTPUT KEY; ft_won_missing FILE SALE (WONs with no row in orders);
-#          ft_expect_exit CODE DESC CMD... (a test of a command's exit code)
+#          ft_expect_exit CODE DESC CMD... (a test of a command's exit code);
+#          ft_tel PREFIX CMD (a dataplane telemetry reply), ft_json_num JSON KEY
 # Programs: ft_dp_start PREFIX LOG ARG... (flashsale-dp, stopped on exit), ft_dp_start_ok (a test),
 #          ft_persist_start STATE_DIR LOG NODE
 # Set FS_LOG_TAG before sourcing, FS_BUILD after (each script has its own default).
@@ -129,6 +130,11 @@ ft_expect_exit() {
 
 # ft_val OUTPUT KEY: the value of the first KEY=... line of OUTPUT.
 ft_val() { printf '%s\n' "$1" | sed -n "s/^$2=//p" | head -1; }
+
+# ft_tel PREFIX CMD: one telemetry command to the dataplane of EAL file prefix PREFIX; its reply.
+ft_tel() { echo "$2" | timeout 10 dpdk-telemetry.py -f "$1" 2>/dev/null; }
+# ft_json_num JSON KEY: the first number under "KEY" in JSON (a telemetry reply).
+ft_json_num() { grep -oE "\"$2\": *[0-9]+" <<<"$1" | head -n 1 | grep -oE '[0-9]+$'; }
 
 # ---------------------------------------------------------------- PostgreSQL
 

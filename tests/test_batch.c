@@ -215,6 +215,31 @@ Test(batch, orders_and_control)
 	fs_batch_fini(&b);
 }
 
+/* A DELETE record writes nothing: the deleted sale keeps its rows; the checkpoint moves. */
+Test(batch, delete_keeps_rows)
+{
+	struct fs_batch b;
+	struct fs_jrec r;
+
+	cr_assert_eq(fs_batch_init(&b, 8), 0);
+	fs_batch_reset(&b, 255);
+	memset(&r, 0, sizeof(r));
+	r.seq = 20;
+	r.type = FS_JREC_STOP;
+	r.sale_id = 42;
+	cr_assert_eq(fs_batch_add(&b, &r), 0);
+	r.seq = 21;
+	r.type = FS_JREC_DELETE;
+	cr_assert_eq(fs_batch_add(&b, &r), 0);
+	cr_assert_eq(b.records, 2);
+	cr_assert_eq(b.last_seq, 21);
+	cr_assert_eq(b.n_stmts, 1, "the stop only");
+	cr_assert_eq(b.stmts[0].kind, FS_BATCH_SALE_STOP);
+	cr_assert_eq(b.orders, 0);
+	cr_assert_eq(b.copy_len, 0);
+	fs_batch_fini(&b);
+}
+
 Test(batch, seq_gap_and_full)
 {
 	struct fs_batch b;

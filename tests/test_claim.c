@@ -1,17 +1,19 @@
 /* Unit tests of claim.c: every status path of fs_claim, and one unit per user across workers. */
 #include <errno.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 #include <sodium.h>
 
 #include "claim.h"
+#include "testutil.h"
 
 #define NODE 3
 #define N_WORKERS 8
@@ -22,14 +24,6 @@ static struct fs_sale_table tab;
 static struct fs_journal *jr[N_WORKERS];
 static uint64_t cnt[N_WORKERS][FS_CNT__COUNT];
 static int64_t tok_now; /* token_claim()'s clock */
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
 
 static void setup(void)
 {
@@ -49,7 +43,7 @@ static void teardown(void)
 	for (unsigned i = 0; i < N_WORKERS; i++)
 		fs_journal_close(jr[i]);
 	fs_sale_table_fini(&tab);
-	nftw(tmpdir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	fs_test_rmtree(tmpdir);
 }
 
 TestSuite(claim, .init = setup, .fini = teardown);
@@ -59,6 +53,8 @@ static struct fs_claim_env env_of(unsigned w, int64_t now_ms)
 	return (struct fs_claim_env){.node_id = NODE,
 		.worker = (uint8_t)w,
 		.journal = jr[w],
+		.journals = jr,
+		.n_journals = N_WORKERS,
 		.now_ms = now_ms,
 		.now_ns = (uint64_t)now_ms * 1000000ull,
 		.cnt = cnt[w]};
@@ -277,20 +273,17 @@ Test(claim, journal_failure_gives_everything_back)
 Test(claim, winners_full_is_retry)
 {
 	struct fs_sale *s = open_sale(1, 1);
-	struct fs_claim_env env = env_of(0, NOW_MS);
-	struct fs_fcp_req req = {.type = FS_FCP_CLAIM, .sale_id = 1};
 	uint64_t cap = fs_winners_capacity(s->winners);
+	struct fs_winner_entry *e;
 	struct fs_fcp_reply rep;
-	uint8_t raw[48] = {0};
+	uint64_t order;
 
-	/* Failed claims leave released entries behind: fill every slot with them. */
-	env.journal = NULL;
+	/* Released entries (an append that failed after the journal said it could) stay: fill
+	 * every slot with them. */
 	for (uint64_t u = 1; u <= cap; u++) {
-		req.user_id = u;
-		fs_claim(&tab, &env, &req, raw, &rep);
-		cr_assert_eq(rep.status, FS_ST_RETRY);
+		cr_assert_eq(fs_winners_reserve(s->winners, 0, u, &e, &order), FS_WIN_RESERVED);
+		fs_winners_release(e);
 	}
-	cr_assert_eq(cnt[0][FS_CNT_WINNERS_FULL], 0);
 	rep = claim(0, NOW_MS, 1, cap + 1, 1);
 	cr_assert_eq(rep.status, FS_ST_RETRY);
 	cr_assert_eq(cnt[0][FS_CNT_WINNERS_FULL], 1);
@@ -781,4 +774,88 @@ Test(claim, remaining_once_per_burst)
 		cr_assert_eq(claim_env(&a, 1, u).remaining, 9 - u);
 	cr_assert_eq(claim_env(&a, 1, 10).status, FS_ST_SOLD_OUT);
 	cr_assert_eq(claim_env(&a, 1, 10).remaining, 0, "sold out: 0 whatever the memo");
+}
+
+/* ---- durability and journal outages ---- */
+
+/*
+ * --journal-sync=fsync: an order is WON once its record is synced (worker.c's group commit). A
+ * second claim of its user before that (another worker, or a retry after the sync failed) must
+ * not see ALREADY_WON for an order that is not on disk: RETRY until the journal's durable
+ * position passes it, on every path that answers ALREADY_WON (lookup, reserve, sold out).
+ */
+Test(claim, already_won_only_once_durable)
+{
+	struct fs_fcp_reply rep, rep2;
+	uint64_t order;
+
+	open_sale(1, 2);
+	fs_journal_set_fsync(jr[2], true);
+	rep = claim(2, NOW_MS, 1, 555, 1);
+	cr_assert_eq(rep.status, FS_ST_WON);
+	order = rep.order_id;
+	/* not synced yet: the durable position lags the record */
+	rep2 = claim(5, NOW_MS, 1, 555, 2);
+	cr_assert_eq(rep2.status, FS_ST_RETRY, "status %s before the sync",
+		fs_fcp_status_name(rep2.status));
+	cr_assert_eq(rep2.retry_after_ms, FS_RETRY_JOURNAL_MS);
+	cr_assert_eq(rep2.order_id, 0);
+	cr_assert_eq(claim(2, NOW_MS, 1, 555, 3).status, FS_ST_RETRY, "its own worker too");
+	/* the last unit to another user, then the sold-out path */
+	cr_assert_eq(claim(3, NOW_MS, 1, 556, 4).status, FS_ST_WON);
+	cr_assert_eq(claim(4, NOW_MS, 1, 557, 5).status, FS_ST_SOLD_OUT);
+	cr_assert_eq(claim(5, NOW_MS, 1, 555, 6).status, FS_ST_RETRY, "sold out, not durable");
+	cr_assert_eq(fs_journal_sync(jr[2]), 0);
+	rep2 = claim(5, NOW_MS, 1, 555, 7);
+	cr_assert_eq(rep2.status, FS_ST_ALREADY_WON);
+	cr_assert_eq(rep2.order_id, order);
+	/* journal 3 was never put in fsync mode: what it appended counts as durable */
+	cr_assert_eq(claim(0, NOW_MS, 1, 556, 8).status, FS_ST_ALREADY_WON);
+}
+
+/* Fill journal @p w's first segment and make the next one impossible to create (a directory
+ * where the segment file goes): the next append fails as on a full disk. */
+static void journal_outage(unsigned w, char *blocker, size_t len)
+{
+	struct fs_jrec rec;
+
+	for (uint64_t i = fs_journal_next_seq(jr[w]); i <= FS_JOURNAL_SEG_RECS; i++) {
+		memset(&rec, 0, sizeof(rec));
+		rec.type = FS_JREC_ORDER;
+		rec.sale_id = 999;
+		cr_assert_eq(fs_journal_append(jr[w], &rec), 0);
+	}
+	snprintf(blocker, len, "%s/journal-%03u-000001.fsj", tmpdir, w);
+	cr_assert_eq(mkdir(blocker, 0700), 0);
+}
+
+/*
+ * A journal outage must not fill the winner table: each claim of a new user while the journal
+ * cannot append is answered RETRY before it takes a unit or a slot. When the space is back, new
+ * users win at once (before: every user of the outage had left a released slot behind, the
+ * table was full and every claim scanned it to answer RETRY until a restart).
+ */
+Test(claim, journal_outage_never_grows_the_table)
+{
+	struct fs_sale *s = open_sale(1, 1); /* 128 slots */
+	uint64_t cap = fs_winners_capacity(s->winners);
+	char blocker[128];
+	struct fs_fcp_reply rep;
+
+	journal_outage(0, blocker, sizeof(blocker));
+	for (uint64_t u = 1; u <= 4 * cap; u++) {
+		rep = claim(0, NOW_MS, 1, u, u);
+		cr_assert_eq(rep.status, FS_ST_RETRY);
+		cr_assert_eq(rep.retry_after_ms, FS_RETRY_JOURNAL_MS);
+	}
+	cr_assert_eq(cnt[0][FS_CNT_WINNERS_FULL], 0, "the table filled up during the outage");
+	cr_assert_eq(fs_winners_used(s->winners), 0, "slots taken during the outage");
+	cr_assert_eq(cnt[0][FS_CNT_JOURNAL_ERRORS], 4 * cap, "each RETRY counted");
+	cr_assert_eq(fs_stock_remaining(&s->stock), 1);
+	/* the disk has space again */
+	cr_assert_eq(rmdir(blocker), 0);
+	usleep(60 * 1000); /* past the journal's retry back-off */
+	rep = claim(0, NOW_MS, 1, 10 * cap, 1);
+	cr_assert_eq(rep.status, FS_ST_WON, "a new user after the outage: %s",
+		fs_fcp_status_name(rep.status));
 }

@@ -23,6 +23,7 @@ struct racer {
 	struct fs_winners *w;
 	uint64_t user;
 	pthread_barrier_t *start;
+	unsigned writer;   /* its fs_winners_reserve writer index */
 	enum fs_win first; /* what reserve answered */
 	uint64_t order;	   /* the order this thread ends up seeing */
 	unsigned pending;  /* PENDING answers before the order showed */
@@ -36,7 +37,7 @@ static void *racer_run(void *arg)
 	uint64_t order = 0;
 
 	pthread_barrier_wait(r->start);
-	r->first = fs_winners_reserve(r->w, r->user, &e, &order);
+	r->first = fs_winners_reserve(r->w, r->writer, r->user, &e, &order);
 	if (r->first == FS_WIN_RESERVED) {
 		order = 1000 + r->user; /* the order id: any value but 0 and RELEASED */
 		sched_yield();		/* hold the reservation a moment: others must see PENDING */
@@ -74,7 +75,7 @@ Test(winners, one_per_user_8_threads, .timeout = 120)
 		unsigned reserved = 0;
 
 		for (unsigned i = 0; i < N_THREADS; i++) {
-			r[i] = (struct racer){.w = w, .user = user, .start = &start};
+			r[i] = (struct racer){.w = w, .user = user, .start = &start, .writer = i};
 			cr_assert_eq(pthread_create(&th[i], NULL, racer_run, &r[i]), 0);
 		}
 		for (unsigned i = 0; i < N_THREADS; i++) {
@@ -101,7 +102,8 @@ Test(winners, one_per_user_8_threads, .timeout = 120)
 struct filler {
 	struct fs_winners *w;
 	uint64_t first, n;
-	unsigned bad; /* reserve answers other than RESERVED */
+	unsigned writer; /* its fs_winners_reserve writer index */
+	unsigned bad;	 /* reserve answers other than RESERVED */
 };
 
 static void *filler_run(void *arg)
@@ -111,7 +113,7 @@ static void *filler_run(void *arg)
 	uint64_t order;
 
 	for (uint64_t u = f->first; u < f->first + f->n; u++) {
-		if (fs_winners_reserve(f->w, u, &e, &order) != FS_WIN_RESERVED) {
+		if (fs_winners_reserve(f->w, f->writer, u, &e, &order) != FS_WIN_RESERVED) {
 			f->bad++;
 			continue;
 		}
@@ -130,7 +132,7 @@ Test(winners, many_users_from_8_threads)
 
 	cr_assert_not_null(w);
 	for (unsigned i = 0; i < N_THREADS; i++) {
-		f[i] = (struct filler){.w = w, .first = 1 + i * per, .n = per};
+		f[i] = (struct filler){.w = w, .first = 1 + i * per, .n = per, .writer = i};
 		cr_assert_eq(pthread_create(&th[i], NULL, filler_run, &f[i]), 0);
 	}
 	for (unsigned i = 0; i < N_THREADS; i++) {
@@ -138,6 +140,7 @@ Test(winners, many_users_from_8_threads)
 		cr_assert_eq(f[i].bad, 0);
 	}
 	cr_assert_eq(fs_winners_count(w), stock);
+	cr_assert_eq(fs_winners_used(w), stock, "slots taken, summed over the writers");
 	for (uint64_t u = 1; u <= stock; u++) {
 		cr_assert_eq(fs_winners_find(w, u, &order), FS_WIN_FOUND);
 		cr_assert_eq(order, u * 3 + 1);
@@ -154,19 +157,19 @@ Test(winners, release_then_reserve_again)
 	uint64_t order = 0;
 
 	cr_assert_eq(fs_winners_find(w, 42, &order), FS_WIN_ABSENT);
-	cr_assert_eq(fs_winners_reserve(w, 42, &e, &order), FS_WIN_RESERVED);
+	cr_assert_eq(fs_winners_reserve(w, 0, 42, &e, &order), FS_WIN_RESERVED);
 	/* Reserved, not yet published: others see PENDING. */
 	cr_assert_eq(fs_winners_find(w, 42, &order), FS_WIN_PENDING);
-	cr_assert_eq(fs_winners_reserve(w, 42, &e2, &order), FS_WIN_PENDING);
+	cr_assert_eq(fs_winners_reserve(w, 0, 42, &e2, &order), FS_WIN_PENDING);
 	fs_winners_release(e);
 	cr_assert_eq(fs_winners_find(w, 42, &order), FS_WIN_ABSENT);
 	cr_assert_eq(fs_winners_count(w), 0);
-	cr_assert_eq(fs_winners_reserve(w, 42, &e2, &order), FS_WIN_RESERVED);
+	cr_assert_eq(fs_winners_reserve(w, 0, 42, &e2, &order), FS_WIN_RESERVED);
 	cr_assert_eq(e2, e, "the released entry is reused, not a second one");
 	fs_winners_publish(e2, 77);
 	cr_assert_eq(fs_winners_find(w, 42, &order), FS_WIN_FOUND);
 	cr_assert_eq(order, 77);
-	cr_assert_eq(fs_winners_reserve(w, 42, &e2, &order), FS_WIN_FOUND);
+	cr_assert_eq(fs_winners_reserve(w, 0, 42, &e2, &order), FS_WIN_FOUND);
 	cr_assert_eq(order, 77);
 	cr_assert_eq(fs_winners_count(w), 1);
 	fs_winners_free(w);
@@ -184,21 +187,21 @@ Test(winners, key_zero_user_is_user_0)
 	uint64_t order = 0;
 
 	cr_assert_eq(fs_winners_find(w, 0, &order), FS_WIN_ABSENT);
-	cr_assert_eq(fs_winners_reserve(w, 0, &e, &order), FS_WIN_RESERVED);
+	cr_assert_eq(fs_winners_reserve(w, 0, 0, &e, &order), FS_WIN_RESERVED);
 	cr_assert_eq(fs_winners_find(w, 0, &order), FS_WIN_PENDING);
-	cr_assert_eq(fs_winners_reserve(w, 0, &e, &order), FS_WIN_PENDING);
+	cr_assert_eq(fs_winners_reserve(w, 0, 0, &e, &order), FS_WIN_PENDING);
 	fs_winners_release(e);
 	cr_assert_eq(fs_winners_find(w, 0, &order), FS_WIN_ABSENT);
-	cr_assert_eq(fs_winners_reserve(w, 0, &e, &order), FS_WIN_RESERVED);
+	cr_assert_eq(fs_winners_reserve(w, 0, 0, &e, &order), FS_WIN_RESERVED);
 	fs_winners_publish(e, 5);
 	cr_assert_eq(fs_winners_find(w, 0, &order), FS_WIN_FOUND);
 	cr_assert_eq(order, 5);
-	cr_assert_eq(fs_winners_reserve(w, 0, &e, &order), FS_WIN_FOUND);
+	cr_assert_eq(fs_winners_reserve(w, 0, 0, &e, &order), FS_WIN_FOUND);
 	cr_assert_eq(order, 5);
 	cr_assert_eq(fs_winners_count(w), 1);
 	/* It takes no slot: all 64 slots still fill with other users. */
 	for (uint64_t u = 1; u <= 64; u++) {
-		cr_assert_eq(fs_winners_reserve(w, u, &e, &order), FS_WIN_RESERVED, "user %lu",
+		cr_assert_eq(fs_winners_reserve(w, 0, u, &e, &order), FS_WIN_RESERVED, "user %lu",
 			(unsigned long)u);
 		fs_winners_publish(e, 100 + u);
 	}
@@ -229,20 +232,23 @@ Test(winners, full_after_capacity_entries)
 	uint64_t order;
 
 	for (uint64_t u = 1; u <= 64; u++)
-		cr_assert_eq(fs_winners_reserve(w, u, &ent[u], &order), FS_WIN_RESERVED);
-	cr_assert_eq(fs_winners_reserve(w, 65, &e, &order), FS_WIN_FULL);
+		cr_assert_eq(fs_winners_reserve(w, 0, u, &ent[u], &order), FS_WIN_RESERVED);
+	cr_assert_eq(fs_winners_reserve(w, 0, 65, &e, &order), FS_WIN_FULL);
 	cr_assert_eq(fs_winners_find(w, 65, &order), FS_WIN_ABSENT);
+	cr_assert_eq(fs_winners_used(w), 64);
 	/* Users already in still answer, whatever slot their probe ended in. */
 	for (uint64_t u = 1; u <= 64; u++)
 		cr_assert_eq(fs_winners_find(w, u, &order), FS_WIN_PENDING);
-	cr_assert_eq(fs_winners_reserve(w, 7, &e, &order), FS_WIN_PENDING);
+	cr_assert_eq(fs_winners_reserve(w, 0, 7, &e, &order), FS_WIN_PENDING);
 	/* A released slot is not emptied: it stays its user's, so FULL remains for others. */
 	cr_assert_eq(fs_winners_find(w, 7, &order), FS_WIN_PENDING);
 	fs_winners_release(ent[7]);
-	cr_assert_eq(fs_winners_reserve(w, 65, &e, &order), FS_WIN_FULL);
-	cr_assert_eq(fs_winners_reserve(w, 7, &e, &order), FS_WIN_RESERVED);
+	cr_assert_eq(fs_winners_reserve(w, 0, 65, &e, &order), FS_WIN_FULL);
+	cr_assert_eq(fs_winners_reserve(w, 0, 7, &e, &order), FS_WIN_RESERVED);
 	cr_assert_eq(e, ent[7]);
-	cr_assert_eq(fs_winners_reserve(w, 0, &e, &order), FS_WIN_RESERVED); /* dedicated */
+	cr_assert_eq(fs_winners_used(w), 64, "a released slot taken again is no new slot");
+	cr_assert_eq(fs_winners_reserve(w, 3, 0, &e, &order), FS_WIN_RESERVED); /* dedicated */
+	cr_assert_eq(fs_winners_used(w), 65);
 	fs_winners_free(w);
 }
 
@@ -284,4 +290,56 @@ Test(winners, prefault_size_and_budget)
 	for (int i = 0; i < 9; i++)
 		fs_winners_free(w[i]);
 	fs_winners_free(big);
+}
+
+/* The inverse of winners.c's key mix (splitmix64 finalizer): the user whose key is @p k. */
+static uint64_t user_of_key(uint64_t k)
+{
+	uint64_t inv1 = 0xbf58476d1ce4e5b9ull, inv2 = 0x94d049bb133111ebull;
+	uint64_t a = 0xbf58476d1ce4e5b9ull, b = 0x94d049bb133111ebull;
+
+	/* multiplicative inverses mod 2^64 by Newton's iteration x = x(2 - ax) */
+	for (int i = 0; i < 6; i++) {
+		inv1 *= 2 - a * inv1;
+		inv2 *= 2 - b * inv2;
+	}
+	k ^= k >> 31 ^ k >> 62;
+	k *= inv2;
+	k ^= k >> 27 ^ k >> 54;
+	k *= inv1;
+	k ^= k >> 30 ^ k >> 60;
+	return k;
+}
+
+/*
+ * A probe never runs past FS_WINNERS_PROBE_MAX slots: users whose probes all start at one slot
+ * fill that many slots, the next one gets FULL (and find gives up as far), while users starting
+ * elsewhere still get in. Before: the probe ran over the whole table.
+ */
+Test(winners, probe_bound)
+{
+	struct fs_winners *w = fs_winners_create(2000); /* 4096 slots */
+	const uint64_t home = 1000;
+	struct fs_winner_entry *e;
+	uint64_t order, u;
+
+	cr_assert_gt(fs_winners_capacity(w), 2 * FS_WINNERS_PROBE_MAX);
+	for (uint64_t i = 1; i <= FS_WINNERS_PROBE_MAX; i++) {
+		u = user_of_key(i << 32 | home);
+		cr_assert_eq(fs_winners_reserve(w, 0, u, &e, &order), FS_WIN_RESERVED, "user %lu",
+			(unsigned long)i);
+		fs_winners_publish(e, i);
+	}
+	u = user_of_key((FS_WINNERS_PROBE_MAX + 1ull) << 32 | home);
+	cr_assert_eq(fs_winners_reserve(w, 0, u, &e, &order), FS_WIN_FULL);
+	cr_assert_eq(fs_winners_find(w, u, &order), FS_WIN_ABSENT);
+	/* the last user in the run is found, FS_WINNERS_PROBE_MAX slots from its start */
+	cr_assert_eq(fs_winners_find(
+			     w, user_of_key((uint64_t)FS_WINNERS_PROBE_MAX << 32 | home), &order),
+		FS_WIN_FOUND);
+	cr_assert_eq(order, FS_WINNERS_PROBE_MAX);
+	/* a user whose probe starts past the run */
+	u = user_of_key(1ull << 32 | (home + FS_WINNERS_PROBE_MAX + 10));
+	cr_assert_eq(fs_winners_reserve(w, 0, u, &e, &order), FS_WIN_RESERVED);
+	fs_winners_free(w);
 }

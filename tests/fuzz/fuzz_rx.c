@@ -430,6 +430,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.node_id = FZ_NODE,
 		.worker = (uint8_t)w,
 		.journal = fz_journal[w],
+		.journals = fz_journal,
+		.n_journals = FZ_WORKERS,
 		.now_ms = now,
 		.now_ns = (uint64_t)now * 1000000u,
 		.cnt = fz_cnt[w],

@@ -607,11 +607,11 @@ def sale_states(tel, sales):
     return {s: tel.cmd("/flashsale/sale/status,%d" % s) for s in sales}
 
 
-def journal_orders(state_dir):
-    """ORDER records in the worker journals (the winners as recorded): (sale, user, order) set."""
-    out = set()
+def journal_records(state_dir, control=False):
+    """(type, sale, bytes, offset) of each record in the worker journals (control: journal 255's),
+    segment by segment, up to each segment's first empty slot (journal.h's layout)."""
     for path in sorted(glob.glob(os.path.join(state_dir, "journal-*.fsj"))):
-        if os.path.basename(path).startswith("journal-255-"):
+        if os.path.basename(path).startswith("journal-255-") != control:
             continue
         with open(path, "rb") as f:
             data = f.read()
@@ -619,11 +619,17 @@ def journal_orders(state_dir):
             magic, = struct.unpack_from("<I", data, off)
             if magic == 0:
                 break
-            sale, = struct.unpack_from("<I", data, off + 16)
-            rtype = data[off + 22]
-            if magic == 0x314A5346 and rtype == 1:
-                order, user = struct.unpack_from("<QQ", data, off + 32)
-                out.add((sale, user, order))
+            if magic == 0x314A5346:
+                yield data[off + 22], struct.unpack_from("<I", data, off + 16)[0], data, off
+
+
+def journal_orders(state_dir):
+    """ORDER records in the worker journals (the winners as recorded): (sale, user, order) set."""
+    out = set()
+    for rtype, sale, data, off in journal_records(state_dir):
+        if rtype == 1:
+            order, user = struct.unpack_from("<QQ", data, off + 32)
+            out.add((sale, user, order))
     return out
 
 

@@ -1,0 +1,165 @@
+#!/bin/bash
+# Fault test, TAP: --journal-sync=fsync on a disk that fails writes for a while.
+#
+# flashsale-dp's state dir is on an ext4 file system (4 KiB blocks, no fs journal) on a loop
+# device whose backing file is a sparse file on a small tmpfs mounted here. Filling that tmpfs
+# makes every write to a block the file system has never written fail (the loop device answers
+# ENOSPC): the worker's group commit (msync) fails for real. flashgen (memif) claims a sale
+# with 40,000 distinct users at 10,000/s; the tmpfs is filled after the first 5,000 WONs and
+# emptied 2 s later. Then flashsale-dp is killed and the ext4 unmounted and mounted again: what
+# is left of the journal is what a power cut would have left (the pages whose writeback failed
+# are clean in the page cache and never written again by Linux). Checks: the syncs failed and
+# claims resumed without a restart; every order a client heard of (WON, or ALREADY_WON for a
+# user whose WON reply had become RETRY) is in the journal on disk (before: a retry got
+# ALREADY_WON for an order whose sync had failed, lost after the cut); the journal on disk has
+# no hole (recovery stops at the first invalid record: a hole would hide the orders after it).
+# Needs root, hugepages, losetup and mkfs.ext4, else skipped. Everything mounted here is
+# unmounted on exit, the loop device detached. Env: FS_BUILD (default ./build-test).
+set -uo pipefail
+FS_LOG_TAG=sync_fail
+# shellcheck source=../lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+
+FS_BUILD=${FS_BUILD:-$FS_ROOT/build-test}
+USERS=40000
+STOCK=100000
+
+ft_need_root "mount, loop device, hugepages"
+ft_need_hugepages 512
+ft_need_built dataplane/flashsale-dp dataplane/flashgen
+for c in losetup mkfs.ext4 python3; do
+	command -v "$c" >/dev/null || ft_skip_all "no $c"
+done
+[ -e /dev/loop-control ] || ft_skip_all "no loop device support"
+GEN=$FS_BUILD/dataplane/flashgen
+
+ft_plan 7
+FS_DIE_HOOK=ft_setup_failed
+TAG=fssf$$
+PREFIX=${TAG}dp
+ADDR=10.85.0.2
+SALE=$(((RANDOM << 15 | RANDOM) % 900000000 + 100000000))
+
+work=$(mktemp -d /tmp/fs-syncfail.XXXXXX)
+fs_cleanup_add "[ \"\${FS_KEEP:-0}\" = 1 ] || rm -rf '$work'"
+outer=$work/outer
+ext=$work/ext
+mkdir -p "$outer" "$ext"
+loop=
+# teardown: the ext4, the loop device, the tmpfs (lazily if something still holds a file).
+teardown() {
+	if mountpoint -q "$ext"; then umount "$ext" 2>/dev/null || umount -l "$ext"; fi
+	[ -z "$loop" ] || losetup -d "$loop" 2>/dev/null
+	if mountpoint -q "$outer"; then umount "$outer" 2>/dev/null || umount -l "$outer"; fi
+}
+fs_cleanup_add teardown
+fs_cleanup_add "rm -rf /var/run/dpdk/${TAG}*; rm -f /dev/hugepages/${TAG}*map_*"
+mount -t tmpfs -o size=48m "fs-syncfail-$$" "$outer" || fs_die "cannot mount a tmpfs on $outer"
+truncate -s 256M "$outer/backing"
+loop=$(losetup --find --show --direct-io=off "$outer/backing") || fs_die "no loop device"
+mkfs.ext4 -q -F -b 4096 -O ^has_journal -E lazy_itable_init=0,lazy_journal_init=0,nodiscard \
+	"$loop" || fs_die "mkfs.ext4 $loop failed"
+mount -o errors=continue "$loop" "$ext" || fs_die "cannot mount $loop"
+state=$ext/state
+
+tel() { ft_tel "$PREFIX" "$1"; }
+stat() { ft_json_num "$(tel /flashsale/stats)" "$1"; }
+# fill / unfill: the tmpfs under the loop device full (to the last 4 KiB page) or not.
+fill() {
+	dd if=/dev/zero of="$outer/filler" bs=64k status=none 2>/dev/null
+	dd if=/dev/zero of="$outer/filler2" bs=4k status=none 2>/dev/null
+}
+unfill() { rm -f "$outer/filler" "$outer/filler2"; }
+fs_cleanup_add unfill
+
+ft_dp_start "$PREFIX" "$work/dp.log" --vdev "net_memif0,role=server,socket=$work/memif.sock" \
+	-- --addr "$ADDR" --state-dir "$state" --node-id 1 --journal-sync fsync
+DP_PID=$FT_DP_PID
+now=$(($(date +%s%N) / 1000000))
+tel "/flashsale/sale/create,$SALE,$STOCK,$((now - 1000)),$((now + 600000)),open" >/dev/null
+tel "/flashsale/sale/lease,$SALE,$STOCK,1" >"$work/lease.out"
+grep -q '"leased"' "$work/lease.out" || fs_die "cannot create sale $SALE: $(cat "$work/lease.out")"
+FS_DIE_HOOK=
+
+"$GEN" --no-pci --file-prefix "${TAG}gen" -m 256 --lcores 0@0 \
+	--vdev "net_memif0,role=client,socket=$work/memif.sock" \
+	-- --dst-ip "$ADDR" --src-ip 10.85.0.100 --sale "$SALE" --users "$USERS" --claims 1 \
+	--rate 10000 --max-seconds 30 --won-file "$work/won" >"$work/gen.out" 2>"$work/gen.err" &
+GEN_PID=$!
+fs_cleanup_add 'fs_stop "$GEN_PID" 5'
+for ((i = 0; i < 300; i++)); do
+	[ "$(stat won)" -ge 5000 ] 2>/dev/null && break
+	sleep 0.05
+done
+fill
+sleep 2
+errs=$(stat journal_errors)
+won_at_free=$(stat won)
+unfill
+for ((i = 0; i < 400; i++)); do
+	fs__alive "$GEN_PID" || break
+	sleep 0.1
+done
+gen_rc=0
+wait "$GEN_PID" || gen_rc=$?
+GEN_PID=
+won_end=$(stat won)
+sold=$(ft_json_num "$(tel "/flashsale/sale/status,$SALE")" sold)
+fails=$(grep -c 'sync failed' "$work/dp.log")
+ft_tap "$([ "${errs:-0}" -gt 0 ] && [ "$fails" = 1 ] && echo 1)" \
+	"the disk failed the group commits: journal_errors $errs, logged once ($fails)" \
+	"$(grep 'sync failed' "$work/dp.log" | head -n 2)"
+ft_tap "$([ "${won_end:-0}" -gt "${won_at_free:-0}" ] && [ "$(fs__kv "$work/gen.out" winners)" = "$USERS" ] && echo 1)" \
+	"claims resumed once the disk worked, no restart: WON $won_at_free when it was freed, $won_end at the end; flashgen: $(fs__kv "$work/gen.out" winners) of $USERS users hold an order (exit $gen_rc)" \
+	"$(grep -E '^(sent|replies|won|already_won|retry|winners|elapsed_s)=' "$work/gen.out" | tr '\n' ' ')"
+ft_tap "$([ "$(fs__kv "$work/gen.out" already_won)" -gt 0 ] 2>/dev/null && echo 1)" \
+	"users whose WON became RETRY heard ALREADY_WON once their order was on disk ($(fs__kv "$work/gen.out" already_won))"
+
+# The power cut: the process killed, the file system unmounted (its page cache dropped).
+kill -KILL "$DP_PID" 2>/dev/null
+wait "$DP_PID" 2>/dev/null
+DP_PID=
+sync
+umount "$ext" && mount -o errors=continue "$loop" "$ext" || fs_die "cannot remount $loop"
+python3 - "$state" "$work/won" "$SALE" >"$work/disk.out" <<'PY'
+import glob, struct, sys
+state, won_file, sale = sys.argv[1], sys.argv[2], int(sys.argv[3])
+seq, prefix, total = 1, set(), 0
+data = b"".join(open(f, "rb").read() for f in sorted(glob.glob(state + "/journal-000-*.fsj")))
+for off in range(0, len(data) - 63, 64):
+    magic, = struct.unpack_from("<I", data, off)
+    if magic != 0x314A5346:
+        continue
+    total += 1
+    rseq, = struct.unpack_from("<Q", data, off + 8)
+    if rseq == seq:  # the records recovery reads: from seq 1 to the first one missing
+        seq += 1
+        if data[off + 22] == 1 and struct.unpack_from("<I", data, off + 16)[0] == sale:
+            order, user = struct.unpack_from("<QQ", data, off + 32)
+            prefix.add((user, order))
+heard = set()
+for line in open(won_file):
+    user, order = line.split()
+    heard.add((int(user), int(order)))
+print("disk_prefix=%d disk_total=%d heard=%d heard_missing=%d" % (
+    seq - 1, total, len(heard), len(heard - prefix)))
+PY
+cat "$work/disk.out" >&2
+prefix=$(fs__kv "$work/disk.out" disk_prefix)
+total=$(fs__kv "$work/disk.out" disk_total)
+missing=$(fs__kv "$work/disk.out" heard_missing)
+heard=$(fs__kv "$work/disk.out" heard)
+ft_tap "$([ "$missing" = 0 ] && [ "${heard:-0}" -gt 0 ] && echo 1)" \
+	"after the cut every order a client heard of (WON or ALREADY_WON) is in the journal on disk ($missing of $heard missing)"
+ft_tap "$([ -n "$prefix" ] && [ "$prefix" = "$total" ] && echo 1)" \
+	"the journal on disk has no hole: recovery reads all $total records ($prefix before the first missing one)"
+ft_tap "$([ "$prefix" = "$sold" ] && echo 1)" \
+	"every order the dataplane made is on disk ($prefix records, sold $sold)"
+# A restart on the cut state dir rebuilds what the journal on disk holds.
+ft_dp_start "${PREFIX}2" "$work/dp2.log" --vdev "net_memif0,role=server,socket=$work/memif2.sock" \
+	-- --addr "$ADDR" --state-dir "$state" --node-id 1 --journal-sync fsync
+rec=$(grep -o 'recovered from .*' "$work/dp2.log" | head -n 1)
+ft_tap "$(grep -q " $prefix orders, 0 skipped" <<<"$rec" && echo 1)" "a restart recovers them all" "$rec"
+
+[ "$FAILS" -eq 0 ] || { FS_KEEP=1; echo "# logs kept in $work"; }
+[ "$FAILS" -eq 0 ]
