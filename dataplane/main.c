@@ -18,12 +18,12 @@
 #include <rte_eal.h>
 #include <rte_launch.h>
 #include <rte_lcore.h>
-#include <rte_log.h>
 #include <rte_pdump.h>
 
 #include "clock.h"
 #include "fcp.h"
 #include "journal.h"
+#include "log.h"
 #include "parse.h"
 #include "port.h"
 #include "ratelimit.h"
@@ -294,8 +294,7 @@ int main(int argc, char **argv)
 	argv += ret;
 	parse_args(argc, argv, &opt);
 
-	fs_logtype_dp = rte_log_register_type_and_pick_level("flashsale.dp", RTE_LOG_INFO);
-	if (fs_logtype_dp < 0)
+	if (fs_log_init() != 0)
 		rte_exit(EXIT_FAILURE, "cannot register log type flashsale.dp\n");
 	ret = fs_clock_init();
 	if (ret != 0)

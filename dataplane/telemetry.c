@@ -12,6 +12,7 @@
 
 #include "clock.h"
 #include "counters.h"
+#include "log.h"
 #include "port.h"
 #include "ratelimit.h"
 #include "sale.h"

@@ -20,9 +20,8 @@
 #include "clock.h"
 #include "fcp.h"
 #include "frame.h"
+#include "log.h"
 #include "worker.h"
-
-int fs_logtype_dp;
 
 /* fs_worker_synchronize: how long it sleeps between checks of the workers' quiescent states */
 #define FS_WORKER_SYNC_POLL_NS 10000

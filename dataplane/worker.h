@@ -1,4 +1,4 @@
-/* Worker lcores: the RX/claim/TX burst loop, per-worker state, the stop flag, the dp log type. */
+/* Worker lcores: the RX/claim/TX burst loop, per-worker state, the stop flag. */
 #ifndef FS_WORKER_H
 #define FS_WORKER_H
 
@@ -6,7 +6,6 @@
 #include <stdint.h>
 
 #include <rte_common.h>
-#include <rte_log.h>
 
 #include "claim.h"
 #include "counters.h"
@@ -16,11 +15,6 @@
 
 #define FS_BURST 32u	    /**< RX burst size */
 #define FS_PREFETCH_AHEAD 3 /**< mbufs whose data is prefetched ahead of the one processed */
-
-/** Log type "flashsale.dp", registered by main(); every dataplane file logs through FS_LOG. */
-extern int fs_logtype_dp;
-#define FS_LOG(level, fmt, ...)                                                                    \
-	rte_log(RTE_LOG_##level, fs_logtype_dp, "flashsale.dp: " fmt "\n", ##__VA_ARGS__)
 
 /** One (port, queue) pair a worker polls; the TX queue has the same index. */
 struct fs_rxq {
