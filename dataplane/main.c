@@ -29,7 +29,9 @@
 #include "ratelimit.h"
 #include "sale.h"
 #include "statedir.h"
+#include "strtok.h"
 #include "telemetry.h"
+#include "unmap_guard.h"
 #include "worker.h"
 
 #define PROG "flashsale-dp"
@@ -305,13 +307,25 @@ int main(int argc, char **argv)
 		rte_exit(EXIT_FAILURE, "need 1..%u worker lcores besides the main one, have %u\n",
 			FS_MAX_WORKERS, n_workers);
 
+	/* the workarounds of DPDK races (unmap_guard.c, strtok.c) are in effect, or no start */
+	ret = fs_unmap_guard_init(n_workers);
+	if (ret == -ENOSYS)
+		die("munmap() is libc's, not unmap_guard.c's (link with "
+		    "-Wl,--export-dynamic-symbol=munmap)");
+	if (ret != 0)
+		die("cannot set up the unmap guard: %s", strerror(-ret));
+	if (!fs_strtok_interposed())
+		die("strtok() is libc's, not strtok.c's (link with "
+		    "-Wl,--export-dynamic-symbol=strtok)");
+
 	state_dir_setup(opt.state_dir);
 
 	/* the sales and their winners as the journals left them, before any claim is answered */
 	fs_sale_table_init(&table, n_workers);
 	table.rl_rate = opt.rl_rate;
 	table.rl_burst = opt.rl_burst;
-	table.synchronize = fs_worker_synchronize; /* a deleted sale is freed after the workers' */
+	/* a deleted sale is freed after a grace period of the workers */
+	table.synchronize = fs_unmap_guard_synchronize;
 	memset(&rec, 0, sizeof(rec));
 	ret = fs_sale_recover(&table, opt.state_dir, &rec);
 	if (ret != 0)
@@ -363,10 +377,6 @@ int main(int argc, char **argv)
 	if (ret != 0)
 		rte_exit(EXIT_FAILURE, "telemetry registration failed: %s\n", strerror(-ret));
 	capture_init();
-
-	ret = fs_worker_guard_init(n_workers);
-	if (ret != 0)
-		die("cannot set up the worker unmap guard: %s", strerror(-ret));
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;

@@ -1,11 +1,5 @@
 /* Worker lcores: RX burst, classify, answer ARP/ICMP/FCP in place, one TX burst per queue. */
-#include <errno.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/syscall.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <rte_branch_prediction.h>
 #include <rte_cycles.h>
@@ -13,7 +7,6 @@
 #include <rte_ip.h>
 #include <rte_mbuf.h>
 #include <rte_prefetch.h>
-#include <rte_rcu_qsbr.h>
 #include <rte_udp.h>
 
 #include "claim.h"
@@ -21,18 +14,11 @@
 #include "fcp.h"
 #include "frame.h"
 #include "log.h"
+#include "unmap_guard.h"
 #include "worker.h"
-
-/* fs_worker_synchronize: how long it sleeps between checks of the workers' quiescent states */
-#define FS_WORKER_SYNC_POLL_NS 10000
 
 /* main: wo (release, once, at shutdown), workers: ro (acquire, every loop turn) */
 static bool worker_stop;
-
-/* main: wo (release, once, before launch), every thread: ro (acquire) in munmap() */
-static struct rte_rcu_qsbr *worker_qsbr;
-/* true on worker lcores while they run fs_worker_main */
-static __thread bool worker_self;
 
 /* FCP parse errors to their drop reasons */
 static const enum fs_drop fcp_drop[] = {
@@ -71,63 +57,6 @@ void fs_worker_request_stop(void)
 	__atomic_store_n(&worker_stop, true, __ATOMIC_RELEASE);
 }
 
-int fs_worker_guard_init(unsigned n_workers)
-{
-	size_t sz = RTE_ALIGN_CEIL(rte_rcu_qsbr_get_memsize(n_workers), RTE_CACHE_LINE_SIZE);
-	struct rte_rcu_qsbr *v;
-
-	/* libc heap, not rte_malloc: munmap() reads it during rte_eal_cleanup(), after the
-	 * hugepage memory is gone; kept for the life of the process. */
-	v = aligned_alloc(RTE_CACHE_LINE_SIZE, sz);
-	if (v == NULL)
-		return -ENOMEM;
-	memset(v, 0, sz);
-	if (rte_rcu_qsbr_init(v, n_workers) != 0) {
-		free(v);
-		return -EINVAL;
-	}
-	/* release: a thread that sees the pointer sees an initialised variable */
-	__atomic_store_n(&worker_qsbr, v, __ATOMIC_RELEASE);
-	return 0;
-}
-
-void fs_worker_synchronize(void)
-{
-	struct rte_rcu_qsbr *v = __atomic_load_n(&worker_qsbr, __ATOMIC_ACQUIRE);
-	struct timespec ts = {.tv_sec = 0, .tv_nsec = FS_WORKER_SYNC_POLL_NS};
-	uint64_t t;
-
-	if (v == NULL || worker_self)
-		return;
-	/* rte_rcu_qsbr_start's token increment (release) orders the caller's unpublishing
-	 * stores before it; a worker that reports the new token has seen them (acquire). */
-	t = rte_rcu_qsbr_start(v);
-	/* a sleep, not a spin, between checks: a worker may need this CPU to end its turn */
-	while (rte_rcu_qsbr_check(v, t, false) == 0)
-		nanosleep(&ts, NULL);
-}
-
-/*
- * munmap() of the whole process (this definition interposes libc's for the shared DPDK
- * libraries and PMDs). DPDK 22.11's memif PMD, on a peer's disconnect, clears its CONNECTED flag
- * and then unmaps the peer's rings from the interrupt thread, with no synchronisation with the
- * lcores in rte_eth_rx_burst/tx_burst: a worker in the middle of a burst then faults (seen as a
- * segmentation fault of flashsale-dp when flashgen ends its run). Here an unmapping thread that
- * is not a worker first waits until every online worker has finished the loop turn it was in;
- * the next turn sees the flag cleared. Workers unmap their own journal segments directly.
- */
-int munmap(void *addr, size_t len)
-{
-	struct rte_rcu_qsbr *v = __atomic_load_n(&worker_qsbr, __ATOMIC_ACQUIRE);
-
-	if (v != NULL && !worker_self) {
-		/* full barrier: the PMD's flag store is visible before we wait for the turn ends */
-		rte_smp_mb();
-		rte_rcu_qsbr_synchronize(v, RTE_QSBR_THRID_INVALID);
-	}
-	return (int)syscall(SYS_munmap, addr, len);
-}
-
 static inline void count_drop(struct burst_cnt *bc, enum fs_drop d)
 {
 	bc->drop[d]++;
@@ -145,7 +74,7 @@ struct rx_meta {
 /*
  * First pass, one frame: classify and parse it, look its sale up once (the second pass claims
  * against that pointer: a deleted sale is freed only after every worker has ended the loop turn
- * it was in, fs_worker_synchronize); for a claim, prefetch the
+ * it was in, fs_unmap_guard_synchronize); for a claim, prefetch the
  * winner-table slot the second pass will probe (the table is larger than the cache: each probe
  * is otherwise a miss).
  */
@@ -381,27 +310,23 @@ static void journal_health(struct fs_worker *w, const struct burst_cnt *bc)
 int fs_worker_main(void *arg)
 {
 	struct fs_worker *w = arg;
-	struct rte_rcu_qsbr *v = __atomic_load_n(&worker_qsbr, __ATOMIC_ACQUIRE);
 	unsigned qid = w->env.worker;
 	struct burst_cnt bc;
 	unsigned i;
 
 	FS_LOG(INFO, "worker %u on lcore %u polls %u queue(s)", w->env.worker, rte_lcore_id(),
 		w->n_rxq);
-	worker_self = true;
-	if (v != NULL) {
-		rte_rcu_qsbr_thread_register(v, qid);
-		rte_rcu_qsbr_thread_online(v, qid);
-	}
+	/* a reader of the unmap guard (unmap_guard.h), online: quiescent at each loop turn */
+	fs_unmap_guard_register(qid, true);
 	/* fs_claim counts reply statuses through env.cnt: into this turn's local counters */
 	w->env.cnt = bc.cnt;
 	memset(&bc, 0, sizeof(bc));
 	while (!__atomic_load_n(&worker_stop, __ATOMIC_ACQUIRE)) {
 		uint32_t got = 0;
 
-		/* between turns no burst is in progress: memory a PMD unmaps may go now */
-		if (v != NULL)
-			rte_rcu_qsbr_quiescent(v, qid);
+		/* between turns no burst is in progress and no sale pointer is held: memory a PMD
+		 * unmaps, and a deleted sale, may go now */
+		fs_unmap_guard_quiescent(qid);
 		for (i = 0; i < w->n_rxq; i++)
 			got += poll_rxq(w, &w->rxq[i], &bc);
 		if (got == 0) {
@@ -413,10 +338,7 @@ int fs_worker_main(void *arg)
 		stats_add(&w->stats, &bc);
 		memset(&bc, 0, sizeof(bc));
 	}
-	if (v != NULL) {
-		rte_rcu_qsbr_thread_offline(v, qid);
-		rte_rcu_qsbr_thread_unregister(v, qid);
-	}
+	fs_unmap_guard_unregister(qid);
 	w->env.cnt = w->stats.cnt;
 	FS_LOG(INFO, "worker %u stopped", w->env.worker);
 	return 0;

@@ -40,27 +40,6 @@ struct fs_worker {
 } __rte_cache_aligned;
 
 /**
- * Set up the guard that lets another thread unmap memory a worker may be reading (the memif
- * PMD unmaps a disconnected peer's rings from the interrupt thread while workers poll them):
- * every munmap() of the process made by a thread that is not a worker first waits, with DPDK's
- * QSBR RCU (rte_rcu_qsbr), until each worker has finished the loop turn it was in. Workers
- * report a quiescent state once per loop turn (one store, no syscall). Call once, after
- * rte_eal_init() and before launching the workers.
- * @return 0 or -ENOMEM.
- */
-int fs_worker_guard_init(unsigned n_workers);
-
-/**
- * Wait for an RCU grace period of the workers: returns once every online worker has passed a
- * quiescent state (the top of its loop turn) after the call began, so no worker still holds a
- * pointer it read from shared structures before the call (a sale and the slot array it was
- * found in: struct fs_sale_table). Blocks for about one loop turn of the slowest worker (us).
- * Any thread but a worker; a no-op before fs_worker_guard_init() and when called on a worker
- * (which would wait for itself).
- */
-void fs_worker_synchronize(void);
-
-/**
  * Fill @p w's poll list: queue @p index of every port that has that many queues.
  * Start-up only.
  */
@@ -76,8 +55,10 @@ void fs_worker_request_stop(void);
 /**
  * The worker loop, for rte_eal_remote_launch() with a struct fs_worker *: RX burst, classify,
  * answer ARP/ICMP/FCP in place, one TX burst per (port, queue), counters added once per burst,
- * until fs_worker_request_stop(). No allocation, lock or log on the hot path; syscalls only for
- * the fsync group commit and journal segment roll-over.
+ * until fs_worker_request_stop(). The worker is reader env.worker of the unmap guard
+ * (unmap_guard.h): quiescent at the top of each loop turn, where it holds no ring or sale
+ * pointer. No allocation, lock or log on the hot path; syscalls only for the fsync group commit
+ * and journal segment roll-over.
  * @return 0.
  */
 int fs_worker_main(void *arg);

@@ -192,7 +192,7 @@ ft_tap "$([ $gen_rc = 0 ] && echo 1)" "flashgen ran to the end (exit $gen_rc)"
 # ---------------------------------------------------------------- phase 2: memif peers leave
 # A full-speed flood over memif (the sold-out sale: cached SOLD_OUT replies, nothing journaled)
 # that stops after 1 s, DISCONNECTS times: the worker is mid-burst on the memif queue when the
-# peer's rings are unmapped (DPDK 22.11's memif PMD; see munmap() in dataplane/worker.c).
+# peer's rings are unmapped (DPDK 22.11's memif PMD; see munmap() in dataplane/unmap_guard.c).
 dc_ok=0
 for ((k = 1; k <= DISCONNECTS; k++)); do
 	gen "memif$k" "net_memif0,role=client,socket=$work/memif.sock" "$SALE" $((k * 10000000)) \
