@@ -4,10 +4,8 @@
 #include <rte_branch_prediction.h>
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
-#include <rte_ip.h>
 #include <rte_mbuf.h>
 #include <rte_prefetch.h>
-#include <rte_udp.h>
 
 #include "claim.h"
 #include "clock.h"
@@ -146,28 +144,81 @@ static inline bool handle_pkt(struct fs_worker *w, const struct fs_frame_cfg *cf
 	return true;
 }
 
-/*
- * A WON reply built by fs_frame_fcp_reply() (IPv4 header at @p l3_off, IHL 5) becomes a RETRY
- * (FS_RETRY_JOURNAL_MS, no order id), UDP checksum recomputed. The order stays in the journal
- * and the winner table, not durable: the client's retries get RETRY until a sync covers it
- * (fs_journal_durable), then ALREADY_WON.
- */
-static void won_to_retry(struct rte_mbuf *m, uint16_t l3_off)
-{
-	uint8_t *data = rte_pktmbuf_mtod(m, uint8_t *);
-	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(data + l3_off);
-	struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(ip + 1);
-	uint8_t *payload = (uint8_t *)(udp + 1);
-	struct fs_fcp_reply rep;
+/* The WON replies of one burst, for the group commit. */
+struct burst_won {
+	uint16_t n;
+	uint16_t tx[FS_BURST]; /* each one's index in the burst's tx[] */
+	uint16_t l3[FS_BURST]; /* its IPv4 header's offset */
+};
 
-	if (fs_fcp_decode_reply(payload, FS_FCP_LEN, &rep) != 0)
-		return; /* we built it: cannot happen */
-	rep.status = FS_ST_RETRY;
-	rep.retry_after_ms = FS_RETRY_JOURNAL_MS;
-	rep.order_id = 0;
-	fs_fcp_encode_reply(&rep, payload);
-	udp->dgram_cksum = 0;
-	udp->dgram_cksum = rte_ipv4_udptcp_cksum(ip, udp);
+/*
+ * The group commit's sync failed (fs_journal_sync returned @p rc): no WON of the burst leaves.
+ * Each becomes a RETRY (FS_RETRY_JOURNAL_MS, fs_frame_won_to_retry), counted as a journal error:
+ * the order stays in the journal and the winner table, not durable, and the client's retries get
+ * RETRY until a sync covers it (fs_journal_durable), then ALREADY_WON. A WON that cannot be
+ * rewritten (never seen: we built it) is dropped, counted as tx_dropped, not sent. The journal
+ * then refuses new orders (fs_journal_ready) and the sync is retried every FS_JOURNAL_RETRY_MS
+ * (fs_journal_sync_due) until it works. Logged once per episode. Off the claim path.
+ */
+static void __rte_cold __rte_noinline sync_failed(struct fs_worker *w, int rc, struct rte_mbuf **tx,
+	uint16_t *nb_tx, const struct burst_won *won, struct burst_cnt *bc)
+{
+	uint16_t i, kept = 0;
+
+	if (!w->journal_failing) {
+		w->journal_failing = true;
+		FS_LOG(ERR,
+			"journal %u: sync failed (%s): WON replies are sent as RETRY until it "
+			"works again",
+			w->env.worker, strerror(-rc));
+	}
+	for (i = 0; i < won->n; i++) {
+		struct rte_mbuf *m = tx[won->tx[i]];
+
+		if (fs_frame_won_to_retry(rte_pktmbuf_mtod(m, uint8_t *), m->data_len, won->l3[i],
+			    FS_RETRY_JOURNAL_MS) == 0) {
+			bc->cnt[FS_CNT_ST_RETRY]++;
+			continue;
+		}
+		rte_pktmbuf_free(m);
+		tx[won->tx[i]] = NULL;
+		bc->cnt[FS_CNT_TX_DROPPED]++;
+	}
+	for (i = 0; i < *nb_tx; i++)
+		if (tx[i] != NULL)
+			tx[kept++] = tx[i];
+	*nb_tx = kept;
+	bc->cnt[FS_CNT_ST_WON] -= won->n;
+	bc->cnt[FS_CNT_JOURNAL_ERRORS] += won->n;
+	/* a sync error with no WON in this burst (an unanswered record) counts once */
+	if (won->n == 0)
+		bc->cnt[FS_CNT_JOURNAL_ERRORS]++;
+}
+
+/*
+ * Answer the burst's @p nb_rx frames (classified in @p meta) into @p tx, in arrival order; the
+ * WONs are noted in @p won for the group commit. Returns how many replies are in @p tx.
+ */
+static inline uint16_t burst_answer(struct fs_worker *w, const struct fs_rxq *q,
+	struct rte_mbuf **pkts, struct rx_meta *meta, uint16_t nb_rx, struct rte_mbuf **tx,
+	struct burst_won *won, struct burst_cnt *bc)
+{
+	uint16_t i, nb_tx = 0;
+
+	won->n = 0;
+	for (i = 0; i < nb_rx; i++) {
+		bool is_won = false;
+		uint16_t l3 = 0;
+
+		if (!handle_pkt(w, q->cfg, pkts[i], &meta[i], bc, &is_won, &l3))
+			continue;
+		if (is_won) {
+			won->l3[won->n] = l3;
+			won->tx[won->n++] = nb_tx;
+		}
+		tx[nb_tx++] = pkts[i];
+	}
+	return nb_tx;
 }
 
 /* Poll one (port, queue): one RX burst, its replies in one TX burst. Returns mbufs received. */
@@ -176,9 +227,8 @@ static inline uint16_t poll_rxq(struct fs_worker *w, const struct fs_rxq *q, str
 	struct rte_mbuf *pkts[FS_BURST];
 	struct rte_mbuf *tx[FS_BURST];
 	struct rx_meta meta[FS_BURST];
-	uint16_t won_l3[FS_BURST]; /* fsync: IPv4 offset of each WON reply */
-	uint16_t won_tx[FS_BURST]; /* fsync: its index in tx[] */
-	uint16_t nb_rx, nb_tx = 0, nb_won = 0, sent, i;
+	struct burst_won won;
+	uint16_t nb_rx, nb_tx, sent, i;
 	uint64_t tsc;
 
 	nb_rx = rte_eth_rx_burst(q->port_id, q->queue_id, pkts, FS_BURST);
@@ -202,58 +252,23 @@ static inline uint16_t poll_rxq(struct fs_worker *w, const struct fs_rxq *q, str
 		rx_classify(w, q->cfg, pkts[i], &meta[i]);
 	}
 	/* Pass 2: claim and reply in arrival order. */
-	for (i = 0; i < nb_rx; i++) {
-		bool won = false;
-		uint16_t l3 = 0;
+	nb_tx = burst_answer(w, q, pkts, meta, nb_rx, tx, &won, bc);
 
-		if (!handle_pkt(w, q->cfg, pkts[i], &meta[i], bc, &won, &l3))
-			continue;
-		if (won) {
-			won_l3[nb_won] = l3;
-			won_tx[nb_won++] = nb_tx;
-		}
-		tx[nb_tx++] = pkts[i];
-	}
-	if (nb_tx == 0) {
-		bc->cnt[FS_CNT_BUSY_CYCLES] += rte_rdtsc() - tsc;
-		return nb_rx;
-	}
-
-	/*
-	 * Group commit: the burst's WON records reach the disk before any of its replies leave.
-	 * If the sync fails, no WON of the burst leaves: each becomes a RETRY, counted as a journal
-	 * error; the journal then refuses new orders (fs_journal_ready) and the sync is retried
-	 * here every FS_JOURNAL_RETRY_MS (fs_journal_sync_due) until it works: the orders become
-	 * durable and their users' retries get ALREADY_WON.
-	 */
-	if (w->journal_fsync && fs_journal_sync_due(w->journal)) {
+	/* Group commit (--journal-sync fsync): the burst's WON records reach the disk before any
+	 * of its replies leave; if the sync fails, none of its WONs does (sync_failed). */
+	if (nb_tx != 0 && w->journal_fsync && fs_journal_sync_due(w->journal)) {
 		int rc = fs_journal_sync(w->journal);
 
-		if (unlikely(rc != 0)) {
-			if (!w->journal_failing) {
-				w->journal_failing = true;
-				FS_LOG(ERR,
-					"journal %u: sync failed (%s): WON replies are sent as "
-					"RETRY until it works again",
-					w->env.worker, strerror(-rc));
-			}
-			for (i = 0; i < nb_won; i++)
-				won_to_retry(tx[won_tx[i]], won_l3[i]);
-			bc->cnt[FS_CNT_ST_WON] -= nb_won;
-			bc->cnt[FS_CNT_ST_RETRY] += nb_won;
-			bc->cnt[FS_CNT_JOURNAL_ERRORS] += nb_won;
-			/* a sync error with no WON in this burst (an unanswered record) counts once
-			 */
-			if (nb_won == 0)
-				bc->cnt[FS_CNT_JOURNAL_ERRORS]++;
-		}
+		if (unlikely(rc != 0))
+			sync_failed(w, rc, tx, &nb_tx, &won, bc);
 	}
-
-	sent = rte_eth_tx_burst(q->port_id, q->queue_id, tx, nb_tx);
-	bc->cnt[FS_CNT_TX_PKTS] += sent;
-	if (unlikely(sent < nb_tx)) {
-		bc->cnt[FS_CNT_TX_DROPPED] += (uint64_t)(nb_tx - sent);
-		rte_pktmbuf_free_bulk(&tx[sent], nb_tx - sent);
+	if (nb_tx != 0) {
+		sent = rte_eth_tx_burst(q->port_id, q->queue_id, tx, nb_tx);
+		bc->cnt[FS_CNT_TX_PKTS] += sent;
+		if (unlikely(sent < nb_tx)) {
+			bc->cnt[FS_CNT_TX_DROPPED] += (uint64_t)(nb_tx - sent);
+			rte_pktmbuf_free_bulk(&tx[sent], nb_tx - sent);
+		}
 	}
 	bc->cnt[FS_CNT_BUSY_CYCLES] += rte_rdtsc() - tsc;
 	return nb_rx;
