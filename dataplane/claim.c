@@ -3,6 +3,17 @@
 
 #include "claim.h"
 
+/* fs_claim_sale counts a reply as env->cnt[FS_CNT_ST_WON + status]: counters.h must list the
+ * statuses in fcp.h's order, each at its status's distance from FS_CNT_ST_WON. */
+#define FS_X(v, n, s)                                                                              \
+	_Static_assert(FS_CNT_ST_##n == FS_CNT_ST_WON + FS_ST_##n,                                 \
+		"counters.h: FS_CNT_ST_" #n " is not at FS_CNT_ST_WON + FS_ST_" #n);
+FS_FCP_STATUSES(FS_X)
+#undef FS_X
+_Static_assert(FS_CNT_ST_WON + FS_ST__COUNT <= FS_CNT__COUNT, "a status counter per status");
+/* FS_ORDER_ID holds the worker index in 8 bits */
+_Static_assert(FS_MAX_WORKERS <= 256, "worker index of an order id");
+
 /*
  * Units this node still knows to be unsold, saturated to 32 bits; 0 once sold out. Computed once
  * per sale until the caller clears env->rem_sale (claim.h), less this env's WONs meanwhile.

@@ -32,6 +32,7 @@
 #include "strtok.h"
 #include "telemetry.h"
 #include "unmap_guard.h"
+#include "verify.h"
 #include "worker.h"
 
 #define PROG "flashsale-dp"
@@ -258,6 +259,7 @@ static void launch_workers(const struct dp_opts *opt, struct fs_journal *const j
 	{
 		struct fs_worker *wk = &workers[w];
 
+		FS_VERIFY(w < n_workers); /* rte_lcore_count() - 1 worker lcores */
 		wk->table = &table;
 		wk->journal = journals[w];
 		wk->journal_fsync = opt->journal_fsync;

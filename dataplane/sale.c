@@ -7,6 +7,7 @@
 #include "fcp.h"
 #include "ratelimit.h"
 #include "sale.h"
+#include "verify.h"
 
 #define FS_RECOVER_BATCH 256u
 
@@ -16,6 +17,8 @@ static inline uint32_t sale_hash(uint32_t sale_id)
 	return (sale_id * 0x9e3779b1u) >> (32 - 11);
 }
 _Static_assert(FS_SALE_SLOTS == (1u << 11), "sale_hash assumes 2^11 slots");
+/* a slot array is at most half full: every probe ends at a free slot */
+_Static_assert(FS_SALE_SLOTS >= 2 * FS_MAX_SALES, "sale slots at most half full");
 
 void fs_sale_table_init(struct fs_sale_table *t, unsigned n_workers)
 {
@@ -218,16 +221,19 @@ static struct fs_sale *sale_build(const struct fs_sale_table *t, const struct fs
 /* Insert @p s into the first free slot of its probe in @p a (release: complete when found). */
 static void slots_insert(struct fs_sale_slots *a, struct fs_sale *s)
 {
-	uint32_t i = sale_hash(s->sale_id);
+	uint32_t i = sale_hash(s->sale_id), n = 0;
 
-	while (a->slot[i] != NULL)
+	while (a->slot[i] != NULL) {
+		FS_VERIFY(++n < FS_SALE_SLOTS); /* at most half full: a free slot is near */
 		i = (i + 1) & (FS_SALE_SLOTS - 1);
+	}
 	/* release: the sale's fields are complete before a worker can find it. */
 	__atomic_store_n(&a->slot[i], s, __ATOMIC_RELEASE);
 }
 
 static void sale_publish(struct fs_sale_table *t, struct fs_sale *s)
 {
+	FS_VERIFY(t->n < FS_MAX_SALES); /* sale_def_check refused one more */
 	slots_insert(t->slots, s);
 	t->n++;
 }
@@ -240,12 +246,16 @@ static void sale_unpublish(struct fs_sale_table *t, const struct fs_sale *s)
 {
 	struct fs_sale_slots *cur = t->slots;
 	struct fs_sale_slots *next = cur == &t->arr[0] ? &t->arr[1] : &t->arr[0];
+	uint32_t kept = 0;
 
 	/* no reader since the grace period of the delete that unpublished it */
 	memset(next, 0, sizeof(*next));
 	for (unsigned i = 0; i < FS_SALE_SLOTS; i++)
-		if (cur->slot[i] != NULL && cur->slot[i] != s)
+		if (cur->slot[i] != NULL && cur->slot[i] != s) {
 			slots_insert(next, cur->slot[i]);
+			kept++;
+		}
+	FS_VERIFY(t->n > 0 && kept == t->n - 1); /* @p s was published, once */
 	/* release: the array's slots are written before a worker can load it */
 	__atomic_store_n(&t->slots, next, __ATOMIC_RELEASE);
 	t->n--;
@@ -607,10 +617,12 @@ out:
 /* Which slot of the published array holds @p s (for the per-sale sold counts). */
 static uint32_t sale_slot(const struct fs_sale_table *t, const struct fs_sale *s)
 {
-	uint32_t i = sale_hash(s->sale_id);
+	uint32_t i = sale_hash(s->sale_id), n = 0;
 
-	while (t->slots->slot[i] != s)
+	while (t->slots->slot[i] != s) {
+		FS_VERIFY(++n < FS_SALE_SLOTS); /* @p s is published */
 		i = (i + 1) & (FS_SALE_SLOTS - 1);
+	}
 	return i;
 }
 

@@ -19,6 +19,7 @@
 #include "sale.h"
 #include "stock.h"
 #include "telemetry.h"
+#include "verify.h"
 #include "worker.h"
 
 #define TEL_MAX_PARAMS 8
@@ -190,8 +191,7 @@ static int control_reply(struct rte_tel_data *d, int ret, uint32_t id)
 		return reply_error(d, "sale %" PRIu32 ": %s", id, strerror(-ret));
 	}
 	s = fs_sale_lookup(tel.table, id);
-	if (s == NULL)
-		return reply_error(d, "unknown sale %" PRIu32, id);
+	FS_VERIFY(s != NULL); /* the operation succeeded under tel_lock: the sale is there */
 	status_dict(d, s);
 	return 0;
 }

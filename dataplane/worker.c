@@ -13,6 +13,7 @@
 #include "frame.h"
 #include "log.h"
 #include "unmap_guard.h"
+#include "verify.h"
 #include "worker.h"
 
 /* main: wo (release, once, at shutdown), workers: ro (acquire, every loop turn) */
@@ -27,6 +28,7 @@ static const enum fs_drop fcp_drop[] = {
 	[FS_FCP_ERR_TYPE] = FS_DROP_FCP_TYPE,
 	[FS_FCP_ERR_FLAGS] = FS_DROP_FCP_FLAGS,
 };
+_Static_assert(RTE_DIM(fcp_drop) == FS_FCP_ERR_FLAGS + 1, "a drop reason per FCP parse error");
 
 /* Counters of one loop turn, added to the worker's fs_lcore_stats once. */
 struct burst_cnt {
@@ -39,6 +41,7 @@ void fs_worker_assign(
 {
 	unsigned i;
 
+	FS_VERIFY(n_ports <= FS_MAX_PORTS); /* fs_port_setup_all serves no more */
 	w->n_rxq = 0;
 	for (i = 0; i < n_ports; i++) {
 		if (index >= ports[i].nb_queues)
