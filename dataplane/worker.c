@@ -31,7 +31,7 @@ static const enum fs_drop fcp_drop[] = {
 _Static_assert(RTE_DIM(fcp_drop) == FS_FCP_ERR_FLAGS + 1, "a drop reason per FCP parse error");
 
 /* Counters of one loop turn, added to the worker's fs_lcore_stats once. */
-struct burst_cnt {
+struct turn_cnt {
 	uint64_t cnt[FS_CNT__COUNT];
 	uint64_t drop[FS_DROP__COUNT];
 };
@@ -58,10 +58,10 @@ void fs_worker_request_stop(void)
 	__atomic_store_n(&worker_stop, true, __ATOMIC_RELEASE);
 }
 
-static inline void count_drop(struct burst_cnt *bc, enum fs_drop d)
+static inline void count_drop(struct turn_cnt *tc, enum fs_drop d)
 {
-	bc->drop[d]++;
-	bc->cnt[FS_CNT_DROPS]++;
+	tc->drop[d]++;
+	tc->cnt[FS_CNT_DROPS]++;
 }
 
 /* What the first pass over a burst learned about one received frame. */
@@ -110,7 +110,7 @@ static inline void rx_classify(const struct fs_worker *w, const struct fs_frame_
  * false if it was dropped (and freed here). *won: the reply is a WON (its IPv4 header at *l3_off).
  */
 static inline bool handle_pkt(struct fs_worker *w, const struct fs_frame_cfg *cfg,
-	struct rte_mbuf *m, struct rx_meta *rm, struct burst_cnt *bc, bool *won, uint16_t *l3_off)
+	struct rte_mbuf *m, struct rx_meta *rm, struct turn_cnt *tc, bool *won, uint16_t *l3_off)
 {
 	uint8_t *data = rte_pktmbuf_mtod(m, uint8_t *);
 	uint32_t len;
@@ -130,15 +130,15 @@ static inline bool handle_pkt(struct fs_worker *w, const struct fs_frame_cfg *cf
 	}
 	case FS_FRAME_ARP:
 		len = fs_frame_arp_reply(cfg, data, &rm->info);
-		bc->cnt[FS_CNT_ARP_REPLIES]++;
+		tc->cnt[FS_CNT_ARP_REPLIES]++;
 		break;
 	case FS_FRAME_ICMP:
 		len = fs_frame_icmp_reply(cfg, data, m->data_len, &rm->info);
-		bc->cnt[FS_CNT_ICMP_REPLIES]++;
+		tc->cnt[FS_CNT_ICMP_REPLIES]++;
 		break;
 	case FS_FRAME_DROP:
 	default:
-		count_drop(bc, rm->info.drop);
+		count_drop(tc, rm->info.drop);
 		rte_pktmbuf_free(m);
 		return false;
 	}
@@ -164,7 +164,7 @@ struct burst_won {
  * (fs_journal_sync_due) until it works. Logged once per episode. Off the claim path.
  */
 static void __rte_cold __rte_noinline sync_failed(struct fs_worker *w, int rc, struct rte_mbuf **tx,
-	uint16_t *nb_tx, const struct burst_won *won, struct burst_cnt *bc)
+	uint16_t *nb_tx, const struct burst_won *won, struct turn_cnt *tc)
 {
 	uint16_t i, kept = 0;
 
@@ -180,22 +180,22 @@ static void __rte_cold __rte_noinline sync_failed(struct fs_worker *w, int rc, s
 
 		if (fs_frame_won_to_retry(rte_pktmbuf_mtod(m, uint8_t *), m->data_len, won->l3[i],
 			    FS_RETRY_JOURNAL_MS) == 0) {
-			bc->cnt[FS_CNT_ST_RETRY]++;
+			tc->cnt[FS_CNT_ST_RETRY]++;
 			continue;
 		}
 		rte_pktmbuf_free(m);
 		tx[won->tx[i]] = NULL;
-		bc->cnt[FS_CNT_TX_DROPPED]++;
+		tc->cnt[FS_CNT_TX_DROPPED]++;
 	}
 	for (i = 0; i < *nb_tx; i++)
 		if (tx[i] != NULL)
 			tx[kept++] = tx[i];
 	*nb_tx = kept;
-	bc->cnt[FS_CNT_ST_WON] -= won->n;
-	bc->cnt[FS_CNT_JOURNAL_ERRORS] += won->n;
+	tc->cnt[FS_CNT_ST_WON] -= won->n;
+	tc->cnt[FS_CNT_JOURNAL_ERRORS] += won->n;
 	/* a sync error with no WON in this burst (an unanswered record) counts once */
 	if (won->n == 0)
-		bc->cnt[FS_CNT_JOURNAL_ERRORS]++;
+		tc->cnt[FS_CNT_JOURNAL_ERRORS]++;
 }
 
 /*
@@ -204,7 +204,7 @@ static void __rte_cold __rte_noinline sync_failed(struct fs_worker *w, int rc, s
  */
 static inline uint16_t burst_answer(struct fs_worker *w, const struct fs_rxq *q,
 	struct rte_mbuf **pkts, struct rx_meta *meta, uint16_t nb_rx, struct rte_mbuf **tx,
-	struct burst_won *won, struct burst_cnt *bc)
+	struct burst_won *won, struct turn_cnt *tc)
 {
 	uint16_t i, nb_tx = 0;
 
@@ -213,7 +213,7 @@ static inline uint16_t burst_answer(struct fs_worker *w, const struct fs_rxq *q,
 		bool is_won = false;
 		uint16_t l3 = 0;
 
-		if (!handle_pkt(w, q->cfg, pkts[i], &meta[i], bc, &is_won, &l3))
+		if (!handle_pkt(w, q->cfg, pkts[i], &meta[i], tc, &is_won, &l3))
 			continue;
 		if (is_won) {
 			won->l3[won->n] = l3;
@@ -225,7 +225,7 @@ static inline uint16_t burst_answer(struct fs_worker *w, const struct fs_rxq *q,
 }
 
 /* Poll one (port, queue): one RX burst, its replies in one TX burst. Returns mbufs received. */
-static inline uint16_t poll_rxq(struct fs_worker *w, const struct fs_rxq *q, struct burst_cnt *bc)
+static inline uint16_t poll_rxq(struct fs_worker *w, const struct fs_rxq *q, struct turn_cnt *tc)
 {
 	struct rte_mbuf *pkts[FS_BURST];
 	struct rte_mbuf *tx[FS_BURST];
@@ -237,7 +237,7 @@ static inline uint16_t poll_rxq(struct fs_worker *w, const struct fs_rxq *q, str
 	nb_rx = rte_eth_rx_burst(q->port_id, q->queue_id, pkts, FS_BURST);
 	if (nb_rx == 0)
 		return 0;
-	bc->cnt[FS_CNT_RX_PKTS] += nb_rx;
+	tc->cnt[FS_CNT_RX_PKTS] += nb_rx;
 
 	/* one clock read per burst: every claim of the burst sees the same instant; never earlier
 	 * than the last burst's (but for a step of the system clock back) */
@@ -255,7 +255,7 @@ static inline uint16_t poll_rxq(struct fs_worker *w, const struct fs_rxq *q, str
 		rx_classify(w, q->cfg, pkts[i], &meta[i]);
 	}
 	/* Pass 2: claim and reply in arrival order. */
-	nb_tx = burst_answer(w, q, pkts, meta, nb_rx, tx, &won, bc);
+	nb_tx = burst_answer(w, q, pkts, meta, nb_rx, tx, &won, tc);
 
 	/* Group commit (--journal-sync fsync): the burst's WON records reach the disk before any
 	 * of its replies leave; if the sync fails, none of its WONs does (sync_failed). */
@@ -263,17 +263,17 @@ static inline uint16_t poll_rxq(struct fs_worker *w, const struct fs_rxq *q, str
 		int rc = fs_journal_sync(w->journal);
 
 		if (unlikely(rc != 0))
-			sync_failed(w, rc, tx, &nb_tx, &won, bc);
+			sync_failed(w, rc, tx, &nb_tx, &won, tc);
 	}
 	if (nb_tx != 0) {
 		sent = rte_eth_tx_burst(q->port_id, q->queue_id, tx, nb_tx);
-		bc->cnt[FS_CNT_TX_PKTS] += sent;
+		tc->cnt[FS_CNT_TX_PKTS] += sent;
 		if (unlikely(sent < nb_tx)) {
-			bc->cnt[FS_CNT_TX_DROPPED] += (uint64_t)(nb_tx - sent);
+			tc->cnt[FS_CNT_TX_DROPPED] += (uint64_t)(nb_tx - sent);
 			rte_pktmbuf_free_bulk(&tx[sent], nb_tx - sent);
 		}
 	}
-	bc->cnt[FS_CNT_BUSY_CYCLES] += rte_rdtsc() - tsc;
+	tc->cnt[FS_CNT_BUSY_CYCLES] += rte_rdtsc() - tsc;
 	return nb_rx;
 }
 
@@ -283,7 +283,7 @@ static inline uint16_t poll_rxq(struct fs_worker *w, const struct fs_rxq *q, str
  * a reader sees every counter of a turn or none, so rx_pkts never runs ahead of the drop or TX
  * counters of the same frames (malformed.sh read such a torn sum once). Once per loop turn.
  */
-static void stats_add(struct fs_lcore_stats *st, const struct burst_cnt *bc)
+static void stats_add(struct fs_lcore_stats *st, const struct turn_cnt *tc)
 {
 	uint64_t seq = st->seq;
 	unsigned i;
@@ -292,11 +292,11 @@ static void stats_add(struct fs_lcore_stats *st, const struct burst_cnt *bc)
 	/* release fence: the odd seq is visible before any counter store below */
 	__atomic_thread_fence(__ATOMIC_RELEASE);
 	for (i = 0; i < FS_CNT__COUNT; i++)
-		if (bc->cnt[i] != 0)
-			__atomic_store_n(&st->cnt[i], st->cnt[i] + bc->cnt[i], __ATOMIC_RELAXED);
+		if (tc->cnt[i] != 0)
+			__atomic_store_n(&st->cnt[i], st->cnt[i] + tc->cnt[i], __ATOMIC_RELAXED);
 	for (i = 0; i < FS_DROP__COUNT; i++)
-		if (bc->drop[i] != 0)
-			__atomic_store_n(&st->drop[i], st->drop[i] + bc->drop[i], __ATOMIC_RELAXED);
+		if (tc->drop[i] != 0)
+			__atomic_store_n(&st->drop[i], st->drop[i] + tc->drop[i], __ATOMIC_RELAXED);
 	/* release: the counters are visible before the even seq */
 	__atomic_store_n(&st->seq, seq + 2, __ATOMIC_RELEASE);
 }
@@ -307,9 +307,9 @@ static void stats_add(struct fs_lcore_stats *st, const struct burst_cnt *bc)
  * created), and once when orders are recorded again. Off the per-packet path: once per turn
  * that had a journal error or a WON.
  */
-static void journal_health(struct fs_worker *w, const struct burst_cnt *bc)
+static void journal_health(struct fs_worker *w, const struct turn_cnt *tc)
 {
-	if (bc->cnt[FS_CNT_JOURNAL_ERRORS] != 0) {
+	if (tc->cnt[FS_CNT_JOURNAL_ERRORS] != 0) {
 		if (!w->journal_failing) {
 			w->journal_failing = true;
 			FS_LOG(ERR,
@@ -319,7 +319,7 @@ static void journal_health(struct fs_worker *w, const struct burst_cnt *bc)
 				w->journal_fsync ? "roll-over or sync failed"
 						 : "roll-over failed: state directory full?");
 		}
-	} else if (bc->cnt[FS_CNT_ST_WON] != 0 && w->journal_failing) {
+	} else if (tc->cnt[FS_CNT_ST_WON] != 0 && w->journal_failing) {
 		w->journal_failing = false;
 		FS_LOG(NOTICE, "journal %u records orders again", w->env.worker);
 	}
@@ -329,7 +329,7 @@ int fs_worker_main(void *arg)
 {
 	struct fs_worker *w = arg;
 	unsigned qid = w->env.worker;
-	struct burst_cnt bc;
+	struct turn_cnt tc;
 	unsigned i;
 
 	FS_LOG(INFO, "worker %u on lcore %u polls %u queue(s)", w->env.worker, rte_lcore_id(),
@@ -337,8 +337,8 @@ int fs_worker_main(void *arg)
 	/* a reader of the unmap guard (unmap_guard.h), online: quiescent at each loop turn */
 	fs_unmap_guard_register(qid, true);
 	/* fs_claim counts reply statuses through env.cnt: into this turn's local counters */
-	w->env.cnt = bc.cnt;
-	memset(&bc, 0, sizeof(bc));
+	w->env.cnt = tc.cnt;
+	memset(&tc, 0, sizeof(tc));
 	while (!__atomic_load_n(&worker_stop, __ATOMIC_ACQUIRE)) {
 		uint32_t got = 0;
 
@@ -346,15 +346,15 @@ int fs_worker_main(void *arg)
 		 * unmaps, and a deleted sale, may go now */
 		fs_unmap_guard_quiescent(qid);
 		for (i = 0; i < w->n_rxq; i++)
-			got += poll_rxq(w, &w->rxq[i], &bc);
+			got += poll_rxq(w, &w->rxq[i], &tc);
 		if (got == 0) {
 			rte_pause();
 			continue;
 		}
-		if (unlikely(bc.cnt[FS_CNT_JOURNAL_ERRORS] != 0 || w->journal_failing))
-			journal_health(w, &bc);
-		stats_add(&w->stats, &bc);
-		memset(&bc, 0, sizeof(bc));
+		if (unlikely(tc.cnt[FS_CNT_JOURNAL_ERRORS] != 0 || w->journal_failing))
+			journal_health(w, &tc);
+		stats_add(&w->stats, &tc);
+		memset(&tc, 0, sizeof(tc));
 	}
 	fs_unmap_guard_unregister(qid);
 	w->env.cnt = w->stats.cnt;

@@ -28,7 +28,7 @@ struct fs_rxq {
  * and journal index). Written by its worker only, except where a field says otherwise.
  */
 struct fs_worker {
-	struct fs_lcore_stats stats; /**< dp: wo (relaxed stores, once per burst), telemetry: ro */
+	struct fs_lcore_stats stats; /**< dp: wo (relaxed, once per loop turn), telemetry: ro */
 	struct fs_claim_env env;     /**< dp only, set up by main before launch */
 	const struct fs_sale_table *table;
 	struct fs_journal *journal; /**< this worker's journal (also env.journal) */
@@ -54,7 +54,7 @@ void fs_worker_request_stop(void);
 
 /**
  * The worker loop, for rte_eal_remote_launch() with a struct fs_worker *: RX burst, classify,
- * answer ARP/ICMP/FCP in place, one TX burst per (port, queue), counters added once per burst,
+ * answer ARP/ICMP/FCP in place, one TX burst per (port, queue), counters added once per loop turn,
  * until fs_worker_request_stop(). The worker is reader env.worker of the unmap guard
  * (unmap_guard.h): quiescent at the top of each loop turn, where it holds no ring or sale
  * pointer. No allocation, lock or log on the hot path; syscalls only for the fsync group commit
