@@ -270,12 +270,7 @@ struct fs_sale *fs_sale_create(struct fs_sale_table *t, const struct fs_sale_def
 	return s;
 }
 
-void fs_sale_set_key(struct fs_sale *s, const uint8_t key[16])
-{
-	fs_sale_set_key_grace(s, key, 0);
-}
-
-void fs_sale_set_key_grace(struct fs_sale *s, const uint8_t key[16], int64_t prev_until_ms)
+void fs_sale_set_key(struct fs_sale *s, const uint8_t key[16], int64_t prev_until_ms)
 {
 	uint32_t st = __atomic_load_n(&s->key_state, __ATOMIC_RELAXED); /* we are the writer */
 	uint32_t cur = FS_KEYST_CUR(st), prev = FS_KEYST_PREV(st), slot = 0, nst;
@@ -383,7 +378,7 @@ static int ctl_append(struct fs_journal *ctl, uint16_t node_id, uint32_t sale_id
 	return fs_journal_append(ctl, rec);
 }
 
-int fs_sale_define(struct fs_sale_table *t, struct fs_journal *ctl, uint16_t node_id,
+int fs_sale_ctl_create(struct fs_sale_table *t, struct fs_journal *ctl, uint16_t node_id,
 	const struct fs_sale_def *def)
 {
 	struct fs_sale_def unkeyed = *def;
@@ -414,14 +409,14 @@ int fs_sale_define(struct fs_sale_table *t, struct fs_journal *ctl, uint16_t nod
 		memcpy(rec.body.key.key, def->key, sizeof(rec.body.key.key));
 		rc = ctl_append(ctl, node_id, def->sale_id, FS_JREC_KEY, &rec);
 		if (rc == 0)
-			fs_sale_set_key(s, def->key);
+			fs_sale_set_key(s, def->key, 0);
 	}
 	/* the SALE record is written: the sale exists (without its key if that record failed) */
 	sale_publish(t, s);
 	return rc;
 }
 
-int fs_sale_lease(struct fs_sale_table *t, struct fs_journal *ctl, uint16_t node_id,
+int fs_sale_ctl_lease(struct fs_sale_table *t, struct fs_journal *ctl, uint16_t node_id,
 	uint32_t sale_id, uint64_t units, bool final)
 {
 	struct fs_sale *s = fs_sale_lookup(t, sale_id);
@@ -447,7 +442,7 @@ int fs_sale_lease(struct fs_sale_table *t, struct fs_journal *ctl, uint16_t node
 	return 0;
 }
 
-int fs_sale_halt(
+int fs_sale_ctl_stop(
 	struct fs_sale_table *t, struct fs_journal *ctl, uint16_t node_id, uint32_t sale_id)
 {
 	struct fs_sale *s = fs_sale_lookup(t, sale_id);
@@ -464,13 +459,7 @@ int fs_sale_halt(
 	return 0;
 }
 
-int fs_sale_rekey(struct fs_sale_table *t, struct fs_journal *ctl, uint16_t node_id,
-	uint32_t sale_id, const uint8_t key[16])
-{
-	return fs_sale_rekey_grace(t, ctl, node_id, sale_id, key, 0);
-}
-
-int fs_sale_rekey_grace(struct fs_sale_table *t, struct fs_journal *ctl, uint16_t node_id,
+int fs_sale_ctl_set_key(struct fs_sale_table *t, struct fs_journal *ctl, uint16_t node_id,
 	uint32_t sale_id, const uint8_t key[16], int64_t prev_until_ms)
 {
 	struct fs_sale *s = fs_sale_lookup(t, sale_id);
@@ -487,11 +476,11 @@ int fs_sale_rekey_grace(struct fs_sale_table *t, struct fs_journal *ctl, uint16_
 	rc = ctl_append(ctl, node_id, sale_id, FS_JREC_KEY, &rec);
 	if (rc < 0)
 		return rc;
-	fs_sale_set_key_grace(s, key, prev_until_ms);
+	fs_sale_set_key(s, key, prev_until_ms);
 	return 0;
 }
 
-int fs_sale_delete(struct fs_sale_table *t, struct fs_journal *ctl, uint16_t node_id,
+int fs_sale_ctl_delete(struct fs_sale_table *t, struct fs_journal *ctl, uint16_t node_id,
 	uint32_t sale_id, int64_t now_ms)
 {
 	struct fs_sale *s = fs_sale_lookup(t, sale_id);
@@ -556,7 +545,7 @@ static int recover_control_fn(
 			fs_stock_lease(&s->stock, rec->body.lease.units, rec->body.lease.final);
 		break;
 	case FS_JREC_KEY:
-		fs_sale_set_key_grace(s, rec->body.key.key, rec->body.key.prev_until_ms);
+		fs_sale_set_key(s, rec->body.key.key, rec->body.key.prev_until_ms);
 		break;
 	case FS_JREC_STOP:
 		fs_sale_stop(s);

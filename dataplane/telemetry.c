@@ -404,11 +404,12 @@ static int cmd_sale_create(const char *cmd __rte_unused, const char *params, str
 		if (!same_def(s, &def))
 			ret = -EEXIST;
 		else if (def.has_key && !__atomic_load_n(&s->key_set, __ATOMIC_ACQUIRE))
-			ret = fs_sale_rekey(tel.table, tel.ctl, tel.node_id, def.sale_id, def.key);
+			ret = fs_sale_ctl_set_key(
+				tel.table, tel.ctl, tel.node_id, def.sale_id, def.key, 0);
 		else
 			ret = 0;
 	} else {
-		ret = fs_sale_define(tel.table, tel.ctl, tel.node_id, &def);
+		ret = fs_sale_ctl_create(tel.table, tel.ctl, tel.node_id, &def);
 		if (ret == 0)
 			FS_LOG(INFO,
 				"sale %" PRIu32 " created: stock %" PRIu64 " window [%" PRId64
@@ -435,7 +436,8 @@ static int cmd_sale_lease(const char *cmd __rte_unused, const char *params, stru
 		return reply_error(d, "usage: /flashsale/sale/lease,ID,UNITS,FINAL(0/1)");
 	if (!control_begin(d))
 		return 0;
-	control_reply(d, fs_sale_lease(tel.table, tel.ctl, tel.node_id, id, units, final != 0), id);
+	control_reply(
+		d, fs_sale_ctl_lease(tel.table, tel.ctl, tel.node_id, id, units, final != 0), id);
 	pthread_mutex_unlock(&tel_lock);
 	return 0;
 }
@@ -457,7 +459,7 @@ static int cmd_sale_key(const char *cmd __rte_unused, const char *params, struct
 		return 0;
 	/* the key it replaces stays valid for GRACE_MS more (0: refused at once) */
 	control_reply(d,
-		fs_sale_rekey_grace(tel.table, tel.ctl, tel.node_id, id, key,
+		fs_sale_ctl_set_key(tel.table, tel.ctl, tel.node_id, id, key,
 			grace == 0 ? 0 : fs_clock_ms() + (int64_t)grace),
 		id);
 	pthread_mutex_unlock(&tel_lock);
@@ -474,7 +476,7 @@ static int cmd_sale_stop(const char *cmd __rte_unused, const char *params, struc
 		return reply_error(d, "usage: /flashsale/sale/stop,ID");
 	if (!control_begin(d))
 		return 0;
-	control_reply(d, fs_sale_halt(tel.table, tel.ctl, tel.node_id, id), id);
+	control_reply(d, fs_sale_ctl_stop(tel.table, tel.ctl, tel.node_id, id), id);
 	pthread_mutex_unlock(&tel_lock);
 	return 0;
 }
@@ -494,7 +496,7 @@ static int cmd_sale_delete(const char *cmd __rte_unused, const char *params, str
 	if (!control_begin(d))
 		return 0;
 	s = fs_sale_lookup(tel.table, id);
-	ret = fs_sale_delete(tel.table, tel.ctl, tel.node_id, id, now);
+	ret = fs_sale_ctl_delete(tel.table, tel.ctl, tel.node_id, id, now);
 	if (tel.journal_fsync && ret == 0 && tel.ctl != NULL)
 		ret = fs_journal_sync(tel.ctl);
 	if (ret == 0) {
