@@ -3,6 +3,17 @@
 
 #include "claim.h"
 
+/* fs_claim_sale counts a reply as env->cnt[FS_CNT_ST_WON + status]: counters.h must list the
+ * statuses in fcp.h's order, each at its status's distance from FS_CNT_ST_WON. */
+#define FS_X(v, n, s)                                                                              \
+	_Static_assert(FS_CNT_ST_##n == FS_CNT_ST_WON + FS_ST_##n,                                 \
+		"counters.h: FS_CNT_ST_" #n " is not at FS_CNT_ST_WON + FS_ST_" #n);
+FS_FCP_STATUSES(FS_X)
+#undef FS_X
+_Static_assert(FS_CNT_ST_WON + FS_ST__COUNT <= FS_CNT__COUNT, "a status counter per status");
+/* FS_ORDER_ID holds the worker index in 8 bits */
+_Static_assert(FS_MAX_WORKERS <= 256, "worker index of an order id");
+
 /*
  * Units this node still knows to be unsold, saturated to 32 bits; 0 once sold out. Computed once
  * per sale until the caller clears env->rem_sale (claim.h), less this env's WONs meanwhile.
@@ -50,18 +61,24 @@ static inline void claim_already_won(
 	rep->order_id = order;
 }
 
+/* NOT_STARTED, to be asked again when the sale starts (saturated to 32 bits). */
+static inline void claim_not_started(
+	const struct fs_sale *s, const struct fs_claim_env *env, struct fs_fcp_reply *rep)
+{
+	int64_t d = s->start_ms - env->now_ms;
+
+	rep->status = FS_ST_NOT_STARTED;
+	rep->retry_after_ms = d > UINT32_MAX ? UINT32_MAX : (uint32_t)d;
+}
+
 /* Answer a SALE_STATUS request for @p s. */
 static void claim_status(
 	const struct fs_sale *s, const struct fs_claim_env *env, struct fs_fcp_reply *rep)
 {
 	switch (fs_sale_state(s, env->now_ms)) {
-	case FS_SALE_PENDING: {
-		int64_t d = s->start_ms - env->now_ms;
-
-		rep->status = FS_ST_NOT_STARTED;
-		rep->retry_after_ms = d > UINT32_MAX ? UINT32_MAX : (uint32_t)d;
+	case FS_SALE_PENDING:
+		claim_not_started(s, env, rep);
 		break;
-	}
 	case FS_SALE_ACTIVE:
 		rep->status = FS_ST_ACTIVE;
 		break;
@@ -117,102 +134,126 @@ static inline int claim_limit(const struct fs_sale_table *t, const struct fs_sal
 	return -1;
 }
 
-/* The claim proper, from the window on; fills rep->status and what goes with it. */
-static void claim_sale(const struct fs_sale_table *t, struct fs_sale *s, struct fs_claim_env *env,
-	const struct fs_fcp_req *req, const uint8_t raw[48], struct fs_fcp_reply *rep)
+/* The sale's window: 0 if open, else ENDED (stopped, or its end passed) or NOT_STARTED. */
+static inline int claim_window(
+	const struct fs_sale *s, const struct fs_claim_env *env, struct fs_fcp_reply *rep)
 {
-	struct fs_winner_entry *entry;
-	struct fs_jrec rec;
-	uint64_t order;
-	enum fs_take tk;
-
 	/* relaxed: stopped is a plain flag (sale.h). */
 	if (__atomic_load_n(&s->stopped, __ATOMIC_RELAXED) || env->now_ms >= s->end_ms) {
 		rep->status = FS_ST_ENDED;
-		return;
+		return -1;
 	}
 	if (env->now_ms < s->start_ms) {
-		int64_t d = s->start_ms - env->now_ms;
-
-		rep->status = FS_ST_NOT_STARTED;
-		rep->retry_after_ms = d > UINT32_MAX ? UINT32_MAX : (uint32_t)d;
-		return;
+		claim_not_started(s, env, rep);
+		return -1;
 	}
-	if (s->admission == FS_ADM_TOKEN && claim_admit(s, env, req, raw, rep) != 0)
-		return;
-	if (claim_limit(t, s, env, rep) != 0)
-		return;
+	return 0;
+}
 
-	/*
-	 * The late flood: a sold-out sale answers from the cached flag and one winner lookup
-	 * (ALREADY_WON for a winner, else SOLD_OUT), nothing else. relaxed: the flag only
-	 * short-cuts a state fs_stock_take would find anyway.
-	 */
-	if (__atomic_load_n(&s->sold_out, __ATOMIC_RELAXED)) {
-		if (fs_winners_find(s->winners, req->user_id, &order) == FS_WIN_FOUND) {
-			claim_already_won(env, order, rep);
-		} else {
-			/* no pending entry can exist: each holds a unit not yet counted as sold */
-			rep->status = FS_ST_SOLD_OUT;
-		}
-		return;
-	}
+/*
+ * The user as the winner table knows them: 0 if absent from a sale with units to sell (the claim
+ * goes on), else the answer: ALREADY_WON for a winner (claim_already_won), RETRY while another
+ * worker records their order, SOLD_OUT for anybody else once the sale is sold out. The late flood
+ * on a sold-out sale costs the cached flag and this one lookup, nothing else.
+ */
+static inline int claim_known(struct fs_sale *s, const struct fs_claim_env *env,
+	const struct fs_fcp_req *req, struct fs_fcp_reply *rep)
+{
+	/* relaxed: the flag only short-cuts a state fs_stock_take would find anyway */
+	bool sold_out = __atomic_load_n(&s->sold_out, __ATOMIC_RELAXED);
+	uint64_t order;
+
 	switch (fs_winners_find(s->winners, req->user_id, &order)) {
 	case FS_WIN_FOUND:
 		claim_already_won(env, order, rep);
-		return;
+		return -1;
 	case FS_WIN_PENDING:
+		if (sold_out)
+			break;
 		claim_retry(rep, FS_RETRY_TRANSIT_MS);
-		return;
+		return -1;
 	default:
 		break;
 	}
-	/*
-	 * A journal that cannot record now (disk full, failed sync): RETRY before taking a unit or
-	 * a winner slot, so an outage of any length leaves the table as it was.
-	 */
+	if (sold_out) {
+		/* no pending entry can exist: each holds a unit not yet counted as sold */
+		rep->status = FS_ST_SOLD_OUT;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * One unit for this claim: 0 with a unit in hand (commit it or put it back), else the answer.
+ * A journal that cannot record now (disk full, failed sync) answers RETRY before a unit or a
+ * winner slot is taken, so an outage of any length leaves the table as it was.
+ */
+static inline int claim_take(struct fs_sale *s, struct fs_claim_env *env, struct fs_fcp_reply *rep)
+{
+	enum fs_take tk;
+
 	if (env->journal == NULL || fs_journal_ready(env->journal) != 0) {
 		if (env->cnt != NULL)
 			env->cnt[FS_CNT_JOURNAL_ERRORS]++;
 		claim_retry(rep, FS_RETRY_JOURNAL_MS);
-		return;
+		return -1;
 	}
 	tk = fs_stock_take(&s->stock, env->worker);
 	if (tk == FS_TAKE_SOLD_OUT) {
-		__atomic_store_n(&s->sold_out, 1, __ATOMIC_RELAXED); /* relaxed: see above */
+		__atomic_store_n(&s->sold_out, 1, __ATOMIC_RELAXED); /* relaxed: see claim_known */
 		rep->status = FS_ST_SOLD_OUT;
-		return;
+		return -1;
 	}
 	if (tk == FS_TAKE_RETRY) {
 		/* acquire: pairs with the release store of final (stock.c). */
 		claim_retry(rep, __atomic_load_n(&s->stock.final, __ATOMIC_ACQUIRE)
 					 ? FS_RETRY_TRANSIT_MS
 					 : FS_RETRY_LEASE_MS);
-		return;
+		return -1;
 	}
+	return 0;
+}
 
-	/* One unit in hand: every path below either commits it or puts it back. */
-	switch (fs_winners_reserve(s->winners, env->worker, req->user_id, &entry, &order)) {
+/*
+ * With a unit in hand: the user's winner slot, 0 with it reserved in *entry; else the unit is put
+ * back and the answer set (ALREADY_WON after all, RETRY if the table is full or the user pending).
+ */
+static inline int claim_reserve(struct fs_sale *s, struct fs_claim_env *env,
+	const struct fs_fcp_req *req, struct fs_winner_entry **entry, struct fs_fcp_reply *rep)
+{
+	uint64_t order;
+
+	switch (fs_winners_reserve(s->winners, env->worker, req->user_id, entry, &order)) {
 	case FS_WIN_RESERVED:
-		break;
+		return 0;
 	case FS_WIN_FOUND:
 		fs_stock_put(&s->stock, env->worker);
 		claim_already_won(env, order, rep);
-		return;
+		return -1;
 	case FS_WIN_FULL:
 		fs_stock_put(&s->stock, env->worker);
 		if (env->cnt != NULL)
 			env->cnt[FS_CNT_WINNERS_FULL]++;
 		claim_retry(rep, FS_RETRY_JOURNAL_MS);
-		return;
+		return -1;
 	case FS_WIN_PENDING:
 	default:
 		fs_stock_put(&s->stock, env->worker);
 		claim_retry(rep, FS_RETRY_TRANSIT_MS);
-		return;
+		return -1;
 	}
+}
 
-	order = FS_ORDER_ID(env->node_id, env->worker, fs_journal_next_seq(env->journal));
+/*
+ * A unit and a winner slot in hand: the ORDER record first, then the order is published and the
+ * unit committed: WON. If the record cannot be written, both go back: RETRY.
+ */
+static inline void claim_record(struct fs_sale *s, struct fs_claim_env *env,
+	const struct fs_fcp_req *req, struct fs_winner_entry *entry, struct fs_fcp_reply *rep)
+{
+	uint64_t order = FS_ORDER_ID(env->node_id, env->worker, fs_journal_next_seq(env->journal));
+	struct fs_jrec rec;
+
 	memset(&rec, 0, sizeof(rec));
 	rec.sale_id = s->sale_id;
 	rec.node_id = env->node_id;
@@ -221,21 +262,40 @@ static void claim_sale(const struct fs_sale_table *t, struct fs_sale *s, struct 
 	rec.body.order.order_id = order;
 	rec.body.order.user_id = req->user_id;
 	rec.body.order.request_id = req->request_id;
-	if (fs_journal_append(env->journal, &rec) != 0)
-		goto journal_error;
+	if (fs_journal_append(env->journal, &rec) != 0) {
+		fs_winners_release(entry);
+		fs_stock_put(&s->stock, env->worker);
+		if (env->cnt != NULL)
+			env->cnt[FS_CNT_JOURNAL_ERRORS]++;
+		claim_retry(rep, FS_RETRY_JOURNAL_MS);
+		return;
+	}
 	/* The record is written: now others may see the order, and the unit counts as sold. */
 	fs_winners_publish(entry, order);
 	fs_stock_commit(&s->stock, env->worker);
 	rep->status = FS_ST_WON;
 	rep->order_id = order;
-	return;
+}
 
-journal_error:
-	fs_winners_release(entry);
-	fs_stock_put(&s->stock, env->worker);
-	if (env->cnt != NULL)
-		env->cnt[FS_CNT_JOURNAL_ERRORS]++;
-	claim_retry(rep, FS_RETRY_JOURNAL_MS);
+/* The claim proper, from the window on (claim.h lists the steps); fills rep->status and what
+ * goes with it. */
+static void claim_sale(const struct fs_sale_table *t, struct fs_sale *s, struct fs_claim_env *env,
+	const struct fs_fcp_req *req, const uint8_t raw[48], struct fs_fcp_reply *rep)
+{
+	struct fs_winner_entry *entry;
+
+	if (claim_window(s, env, rep) != 0)
+		return;
+	if (s->admission == FS_ADM_TOKEN && claim_admit(s, env, req, raw, rep) != 0)
+		return;
+	if (claim_limit(t, s, env, rep) != 0)
+		return;
+	if (claim_known(s, env, req, rep) != 0 || claim_take(s, env, rep) != 0)
+		return;
+	/* One unit in hand: every path below either commits it or puts it back. */
+	if (claim_reserve(s, env, req, &entry, rep) != 0)
+		return;
+	claim_record(s, env, req, entry, rep);
 }
 
 void fs_claim_sale(const struct fs_sale_table *t, struct fs_sale *s, struct fs_claim_env *env,

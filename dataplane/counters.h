@@ -45,7 +45,7 @@ enum fs_drop {
 #define FS_COUNTERS(X)                                                                            \
 	X(RX_PKTS, "rx_pkts")                                                                      \
 	X(TX_PKTS, "tx_pkts")                                                                      \
-	X(TX_DROPPED, "tx_dropped") /* replies rte_eth_tx_burst did not take; freed */           \
+	X(TX_DROPPED, "tx_dropped") /* replies not sent (TX refused them; sync_failed), freed */   \
 	X(ARP_REPLIES, "arp_replies")                                                              \
 	X(ICMP_REPLIES, "icmp_replies")                                                            \
 	X(CLAIMS, "claims")                                                                        \

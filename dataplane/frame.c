@@ -1,4 +1,5 @@
 /* Raw Ethernet frames: classify against PROTOCOL.md's drop rules and build replies in place. */
+#include <errno.h>
 #include <netinet/in.h>
 #include <string.h>
 
@@ -414,6 +415,28 @@ uint32_t fs_frame_fcp_answer(const struct fs_frame_cfg *cfg, uint8_t *frame,
 
 	fs_fcp_encode_reply(rep, enc);
 	return fs_frame_fcp_reply_sum(cfg, frame, info, enc, fs_fcp_reply_sum(rep));
+}
+
+int fs_frame_won_to_retry(uint8_t *frame, uint32_t len, uint32_t l3_off, uint32_t retry_ms)
+{
+	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(frame + l3_off);
+	struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(ip + 1);
+	uint8_t *payload = (uint8_t *)(udp + 1);
+	struct fs_fcp_reply rep;
+
+	if ((uint64_t)l3_off + FS_FRAME_IPV4_MIN_HDR + FS_FRAME_UDP_HDR + FS_FCP_LEN > len ||
+		ip->version_ihl != 0x45 || ip->next_proto_id != IPPROTO_UDP)
+		return -EINVAL;
+	if (fs_fcp_decode_reply(payload, FS_FCP_LEN, &rep) != 0 ||
+		rep.type != FS_FCP_CLAIM_RESULT || rep.status != FS_ST_WON)
+		return -EINVAL;
+	rep.status = FS_ST_RETRY;
+	rep.retry_after_ms = retry_ms;
+	rep.order_id = 0;
+	fs_fcp_encode_reply(&rep, payload);
+	udp->dgram_cksum = 0;
+	udp->dgram_cksum = rte_ipv4_udptcp_cksum(ip, udp);
+	return 0;
 }
 
 uint32_t fs_frame_build_request(uint8_t *out, const uint8_t src_mac[6], const uint8_t dst_mac[6],

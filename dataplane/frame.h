@@ -107,6 +107,19 @@ uint32_t fs_frame_fcp_answer(const struct fs_frame_cfg *cfg, uint8_t *frame,
 	const struct fs_frame_info *info, const struct fs_fcp_reply *rep);
 
 /**
+ * Turn a WON reply that fs_frame_fcp_answer() built into a RETRY, in place: status RETRY,
+ * retry_after_ms @p retry_ms, order id 0, the rest of the payload as it was, UDP checksum
+ * recomputed (rte_ipv4_udptcp_cksum; the IPv4 header is unchanged). The worker's group commit
+ * does it to every WON of a burst whose journal sync failed (worker.c).
+ * @param frame    the reply frame, @p len bytes.
+ * @param l3_off   its IPv4 header's offset (fs_frame_info.l3_off of the request).
+ * @return 0, or -EINVAL, the frame unchanged, when it is not such a reply (too short, IHL not 5,
+ *         not UDP, a payload that does not decode as a CLAIM_RESULT with status WON): the caller
+ *         must not send it, since it could promise an order that is not durable.
+ */
+int fs_frame_won_to_retry(uint8_t *frame, uint32_t len, uint32_t l3_off, uint32_t retry_ms);
+
+/**
  * Build a complete FCP request frame (Ethernet, optional VLAN, IPv4 IHL 5, UDP with checksum),
  * for flashgen and tests. @p vlan_tci 0 means untagged.
  * @param src_ip, dst_ip network byte order; @p src_port, @p dst_port host byte order.

@@ -18,18 +18,21 @@
 #include <rte_eal.h>
 #include <rte_launch.h>
 #include <rte_lcore.h>
-#include <rte_log.h>
 #include <rte_pdump.h>
 
 #include "clock.h"
 #include "fcp.h"
 #include "journal.h"
+#include "log.h"
 #include "parse.h"
 #include "port.h"
 #include "ratelimit.h"
 #include "sale.h"
 #include "statedir.h"
+#include "strtok.h"
 #include "telemetry.h"
+#include "unmap_guard.h"
+#include "verify.h"
 #include "worker.h"
 
 #define PROG "flashsale-dp"
@@ -256,6 +259,7 @@ static void launch_workers(const struct dp_opts *opt, struct fs_journal *const j
 	{
 		struct fs_worker *wk = &workers[w];
 
+		FS_VERIFY(w < n_workers); /* rte_lcore_count() - 1 worker lcores */
 		wk->table = &table;
 		wk->journal = journals[w];
 		wk->journal_fsync = opt->journal_fsync;
@@ -275,27 +279,20 @@ static void launch_workers(const struct dp_opts *opt, struct fs_journal *const j
 	}
 }
 
-int main(int argc, char **argv)
+/*
+ * EAL, the options after `--`, the log type, the clock, the worker count, and the workarounds of
+ * DPDK races (unmap_guard.c, strtok.c) in effect, or no start. Returns the number of workers.
+ */
+static unsigned dp_start(int argc, char **argv, struct dp_opts *opt)
 {
-	/* every worker's journal, for fs_claim's durability check (fs_claim_env.journals) */
-	static struct fs_journal *journals[FS_MAX_WORKERS];
-	struct fs_journal *ctl;
-	struct fs_telemetry_ctx tctx;
-	struct fs_recovery rec;
-	struct dp_opts opt;
-	struct sigaction sa;
-	unsigned n_workers, n_ports, w, turn = 0;
+	unsigned n_workers;
 	int ret;
 
 	ret = rte_eal_init(argc, argv);
 	if (ret < 0)
 		rte_exit(EXIT_FAILURE, "EAL initialisation failed: %s\n", rte_strerror(rte_errno));
-	argc -= ret;
-	argv += ret;
-	parse_args(argc, argv, &opt);
-
-	fs_logtype_dp = rte_log_register_type_and_pick_level("flashsale.dp", RTE_LOG_INFO);
-	if (fs_logtype_dp < 0)
+	parse_args(argc - ret, argv + ret, opt);
+	if (fs_log_init() != 0)
 		rte_exit(EXIT_FAILURE, "cannot register log type flashsale.dp\n");
 	ret = fs_clock_init();
 	if (ret != 0)
@@ -306,86 +303,129 @@ int main(int argc, char **argv)
 		rte_exit(EXIT_FAILURE, "need 1..%u worker lcores besides the main one, have %u\n",
 			FS_MAX_WORKERS, n_workers);
 
-	state_dir_setup(opt.state_dir);
-
-	/* the sales and their winners as the journals left them, before any claim is answered */
-	fs_sale_table_init(&table, n_workers);
-	table.rl_rate = opt.rl_rate;
-	table.rl_burst = opt.rl_burst;
-	table.synchronize = fs_worker_synchronize; /* a deleted sale is freed after the workers' */
-	memset(&rec, 0, sizeof(rec));
-	ret = fs_sale_recover(&table, opt.state_dir, &rec);
+	ret = fs_unmap_guard_init(n_workers);
+	if (ret == -ENOSYS)
+		die("munmap() is libc's, not unmap_guard.c's (link with "
+		    "-Wl,--export-dynamic-symbol=munmap)");
 	if (ret != 0)
-		rte_exit(EXIT_FAILURE, "recovery from %s failed: %s\n", opt.state_dir,
+		die("cannot set up the unmap guard: %s", strerror(-ret));
+	if (!fs_strtok_interposed())
+		die("strtok() is libc's, not strtok.c's (link with "
+		    "-Wl,--export-dynamic-symbol=strtok)");
+	return n_workers;
+}
+
+/* The sales and their winners as the journals of the state directory left them, or exit. */
+static void sales_recover(const struct dp_opts *opt, unsigned n_workers)
+{
+	struct fs_recovery rec;
+	int ret;
+
+	fs_sale_table_init(&table, n_workers);
+	table.rl_rate = opt->rl_rate;
+	table.rl_burst = opt->rl_burst;
+	/* a deleted sale is freed after a grace period of the workers */
+	table.synchronize = fs_unmap_guard_synchronize;
+	memset(&rec, 0, sizeof(rec));
+	ret = fs_sale_recover(&table, opt->state_dir, &rec);
+	if (ret != 0)
+		rte_exit(EXIT_FAILURE, "recovery from %s failed: %s\n", opt->state_dir,
 			strerror(-ret));
 	FS_LOG(INFO,
 		"recovered from %s: %" PRIu64 " sales, %" PRIu64 " orders, %" PRIu64
 		" skipped, %u worker journals; %" PRIu64 " sales deleted (%" PRIu64
 		" of their orders skipped)",
-		opt.state_dir, rec.sales, rec.orders, rec.skipped, rec.journals, rec.deleted,
+		opt->state_dir, rec.sales, rec.orders, rec.skipped, rec.journals, rec.deleted,
 		rec.deleted_orders);
+}
+
+/*
+ * Each worker's journal into @p journals and its rate-limit table (1 MiB, resident from now on,
+ * whatever the number of sources later); returns the control journal. Exits on failure.
+ */
+static struct fs_journal *journals_open(
+	const struct dp_opts *opt, unsigned n_workers, struct fs_journal **journals)
+{
+	struct fs_journal *ctl;
+	unsigned w;
+	int ret;
 
 	for (w = 0; w < n_workers; w++) {
-		journals[w] = fs_journal_open(opt.state_dir, w);
+		journals[w] = fs_journal_open(opt->state_dir, w);
 		if (journals[w] == NULL)
-			die("cannot open journal %u in %s: %s", w, opt.state_dir, strerror(errno));
-		fs_journal_set_fsync(journals[w], opt.journal_fsync);
+			die("cannot open journal %u in %s: %s", w, opt->state_dir, strerror(errno));
+		fs_journal_set_fsync(journals[w], opt->journal_fsync);
 	}
-	/* 1 MiB per worker, resident from now on, whatever the number of sources later */
 	for (w = 0; w < n_workers; w++) {
 		ret = fs_ratelimit_init(&limiters[w], 0);
 		if (ret != 0)
 			die("cannot allocate the rate-limit table: %s", strerror(-ret));
 	}
-	if (opt.rl_rate != 0)
-		FS_LOG(INFO, "rate limit per source: %u claims/s, burst %u", opt.rl_rate,
-			opt.rl_burst);
-	ctl = fs_journal_open(opt.state_dir, FS_JOURNAL_CONTROL);
+	if (opt->rl_rate != 0)
+		FS_LOG(INFO, "rate limit per source: %u claims/s, burst %u", opt->rl_rate,
+			opt->rl_burst);
+	ctl = fs_journal_open(opt->state_dir, FS_JOURNAL_CONTROL);
 	if (ctl == NULL)
-		die("cannot open the control journal in %s: %s", opt.state_dir, strerror(errno));
+		die("cannot open the control journal in %s: %s", opt->state_dir, strerror(errno));
+	return ctl;
+}
 
-	ret = fs_port_setup_all(n_workers, opt.addr, opt.udp_port, ports, &n_ports);
+/* Every probed port in service; returns how many. Exits on failure. */
+static unsigned ports_start(const struct dp_opts *opt, unsigned n_workers)
+{
+	unsigned n_ports = 0;
+	int ret;
+
+	ret = fs_port_setup_all(n_workers, opt->addr, opt->udp_port, ports, &n_ports);
 	if (ret != 0) {
 		fs_port_close_all(ports, n_ports);
 		rte_exit(EXIT_FAILURE, "port set-up failed: %s\n", rte_strerror(-ret));
 	}
 	if (n_ports == 0)
 		FS_LOG(WARNING, "no port probed: claims cannot arrive (add a --vdev)");
+	return n_ports;
+}
+
+/* The /flashsale/ telemetry commands over the table, the control journal and the workers. */
+static void telemetry_start(const struct dp_opts *opt, struct fs_journal *ctl, unsigned n_workers)
+{
+	struct fs_telemetry_ctx tctx;
+	int ret;
 
 	memset(&tctx, 0, sizeof(tctx));
 	tctx.table = &table;
 	tctx.ctl = ctl;
 	tctx.workers = workers;
 	tctx.n_workers = n_workers;
-	tctx.node_id = opt.node_id;
-	tctx.journal_fsync = opt.journal_fsync;
+	tctx.node_id = opt->node_id;
+	tctx.journal_fsync = opt->journal_fsync;
 	tctx.start_ms = fs_clock_mono_ms();
 	ret = fs_telemetry_init(&tctx);
 	if (ret != 0)
 		rte_exit(EXIT_FAILURE, "telemetry registration failed: %s\n", strerror(-ret));
-	capture_init();
+}
 
-	ret = fs_worker_guard_init(n_workers);
-	if (ret != 0)
-		die("cannot set up the worker unmap guard: %s", strerror(-ret));
+/* SIGTERM and SIGINT end run_until_signal(); caught from before the ready line on. */
+static void signals_catch(void)
+{
+	struct sigaction sa;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+}
 
-	launch_workers(&opt, journals, n_workers, n_ports);
+/*
+ * The main lcore until SIGTERM or SIGINT: every FS_PREFAULT_MS, fault in the next journal pages
+ * of each worker (fs_journal_prefault), so that a worker's first write to a page does not fault;
+ * every FS_CLOCK_TURNS turns, re-anchor the clock the workers read.
+ */
+static void run_until_signal(unsigned n_workers)
+{
+	unsigned w, turn = 0;
 
-	printf("flashsale-dp ready node=%u workers=%u ports=%u addr=%s port=%u\n", opt.node_id,
-		n_workers, n_ports, opt.addr_str, opt.udp_port);
-	fflush(stdout);
-
-	/*
-	 * Until a signal: every FS_PREFAULT_MS, fault in the next journal pages of each worker
-	 * (fs_journal_prefault), so that a worker's first write to a page does not fault; every
-	 * FS_CLOCK_TURNS turns, re-anchor the clock the workers read.
-	 */
 	while (quit_signal == 0) {
 		struct timespec ts = {.tv_sec = 0, .tv_nsec = FS_PREFAULT_MS * 1000 * 1000};
 
@@ -397,6 +437,14 @@ int main(int argc, char **argv)
 		nanosleep(&ts, NULL);
 	}
 	FS_LOG(INFO, "signal %d: stopping", (int)quit_signal);
+}
+
+/* Workers stopped, capture and telemetry ended, every journal synced and closed, ports closed. */
+static void dp_stop(struct fs_journal *const *journals, struct fs_journal *ctl, unsigned n_workers,
+	unsigned n_ports)
+{
+	unsigned w;
+	int ret;
 
 	fs_worker_request_stop();
 	rte_eal_mp_wait_lcore();
@@ -415,6 +463,33 @@ int main(int argc, char **argv)
 	fs_port_close_all(ports, n_ports);
 	for (w = 0; w < n_workers; w++)
 		fs_ratelimit_fini(&limiters[w]);
+}
+
+int main(int argc, char **argv)
+{
+	/* every worker's journal, for fs_claim's durability check (fs_claim_env.journals) */
+	static struct fs_journal *journals[FS_MAX_WORKERS];
+	struct fs_journal *ctl;
+	struct dp_opts opt;
+	unsigned n_workers, n_ports;
+
+	n_workers = dp_start(argc, argv, &opt);
+	state_dir_setup(opt.state_dir);
+	/* the sales as the journals left them, before any claim is answered */
+	sales_recover(&opt, n_workers);
+	ctl = journals_open(&opt, n_workers, journals);
+	n_ports = ports_start(&opt, n_workers);
+	telemetry_start(&opt, ctl, n_workers);
+	capture_init();
+	signals_catch();
+	launch_workers(&opt, journals, n_workers, n_ports);
+
+	printf("flashsale-dp ready node=%u workers=%u ports=%u addr=%s port=%u\n", opt.node_id,
+		n_workers, n_ports, opt.addr_str, opt.udp_port);
+	fflush(stdout);
+
+	run_until_signal(n_workers);
+	dp_stop(journals, ctl, n_workers, n_ports);
 	/*
 	 * Journals are synced and closed, ports closed: nothing is left to save. No
 	 * rte_eal_cleanup() and no exit handlers: in DPDK 22.11 the EAL interrupt thread keeps

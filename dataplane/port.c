@@ -10,8 +10,8 @@
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 
+#include "log.h"
 #include "port.h"
-#include "worker.h"
 
 /* The ports in service, for fs_port_stats_read() on telemetry threads; set at the end of
  * fs_port_setup_all(), cleared by fs_port_close_all() before a pool is freed. */

@@ -5,6 +5,7 @@
 
 #include <sodium.h>
 
+#include "mix.h"
 #include "ratelimit.h"
 
 int fs_ratelimit_init(struct fs_ratelimit *rl, uint64_t seed)
@@ -17,14 +18,9 @@ int fs_ratelimit_init(struct fs_ratelimit *rl, uint64_t seed)
 			return -EIO;
 		randombytes_buf(k, sizeof(k));
 	} else {
-		/* splitmix64 steps (Steele, Lea, Flood 2014): two well-mixed words from a seed */
-		for (unsigned i = 0; i < 2; i++) {
-			uint64_t z = (seed += 0x9e3779b97f4a7c15ull);
-
-			z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-			z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-			k[i] = z ^ (z >> 31);
-		}
+		/* two splitmix64 outputs (mix.h): two well-mixed words from a seed */
+		k[0] = fs_splitmix64_next(&seed);
+		k[1] = fs_splitmix64_next(&seed);
 	}
 	rl->mul = k[0] | 1u;
 	rl->add = k[1];

@@ -7,6 +7,7 @@
 #include "fcp.h"
 #include "ratelimit.h"
 #include "sale.h"
+#include "verify.h"
 
 #define FS_RECOVER_BATCH 256u
 
@@ -16,6 +17,8 @@ static inline uint32_t sale_hash(uint32_t sale_id)
 	return (sale_id * 0x9e3779b1u) >> (32 - 11);
 }
 _Static_assert(FS_SALE_SLOTS == (1u << 11), "sale_hash assumes 2^11 slots");
+/* a slot array is at most half full: every probe ends at a free slot */
+_Static_assert(FS_SALE_SLOTS >= 2 * FS_MAX_SALES, "sale slots at most half full");
 
 void fs_sale_table_init(struct fs_sale_table *t, unsigned n_workers)
 {
@@ -218,16 +221,19 @@ static struct fs_sale *sale_build(const struct fs_sale_table *t, const struct fs
 /* Insert @p s into the first free slot of its probe in @p a (release: complete when found). */
 static void slots_insert(struct fs_sale_slots *a, struct fs_sale *s)
 {
-	uint32_t i = sale_hash(s->sale_id);
+	uint32_t i = sale_hash(s->sale_id), n = 0;
 
-	while (a->slot[i] != NULL)
+	while (a->slot[i] != NULL) {
+		FS_VERIFY(++n < FS_SALE_SLOTS); /* at most half full: a free slot is near */
 		i = (i + 1) & (FS_SALE_SLOTS - 1);
+	}
 	/* release: the sale's fields are complete before a worker can find it. */
 	__atomic_store_n(&a->slot[i], s, __ATOMIC_RELEASE);
 }
 
 static void sale_publish(struct fs_sale_table *t, struct fs_sale *s)
 {
+	FS_VERIFY(t->n < FS_MAX_SALES); /* sale_def_check refused one more */
 	slots_insert(t->slots, s);
 	t->n++;
 }
@@ -240,12 +246,16 @@ static void sale_unpublish(struct fs_sale_table *t, const struct fs_sale *s)
 {
 	struct fs_sale_slots *cur = t->slots;
 	struct fs_sale_slots *next = cur == &t->arr[0] ? &t->arr[1] : &t->arr[0];
+	uint32_t kept = 0;
 
 	/* no reader since the grace period of the delete that unpublished it */
 	memset(next, 0, sizeof(*next));
 	for (unsigned i = 0; i < FS_SALE_SLOTS; i++)
-		if (cur->slot[i] != NULL && cur->slot[i] != s)
+		if (cur->slot[i] != NULL && cur->slot[i] != s) {
 			slots_insert(next, cur->slot[i]);
+			kept++;
+		}
+	FS_VERIFY(t->n > 0 && kept == t->n - 1); /* @p s was published, once */
 	/* release: the array's slots are written before a worker can load it */
 	__atomic_store_n(&t->slots, next, __ATOMIC_RELEASE);
 	t->n--;
@@ -260,12 +270,7 @@ struct fs_sale *fs_sale_create(struct fs_sale_table *t, const struct fs_sale_def
 	return s;
 }
 
-void fs_sale_set_key(struct fs_sale *s, const uint8_t key[16])
-{
-	fs_sale_set_key_grace(s, key, 0);
-}
-
-void fs_sale_set_key_grace(struct fs_sale *s, const uint8_t key[16], int64_t prev_until_ms)
+void fs_sale_set_key(struct fs_sale *s, const uint8_t key[16], int64_t prev_until_ms)
 {
 	uint32_t st = __atomic_load_n(&s->key_state, __ATOMIC_RELAXED); /* we are the writer */
 	uint32_t cur = FS_KEYST_CUR(st), prev = FS_KEYST_PREV(st), slot = 0, nst;
@@ -373,7 +378,7 @@ static int ctl_append(struct fs_journal *ctl, uint16_t node_id, uint32_t sale_id
 	return fs_journal_append(ctl, rec);
 }
 
-int fs_sale_define(struct fs_sale_table *t, struct fs_journal *ctl, uint16_t node_id,
+int fs_sale_ctl_create(struct fs_sale_table *t, struct fs_journal *ctl, uint16_t node_id,
 	const struct fs_sale_def *def)
 {
 	struct fs_sale_def unkeyed = *def;
@@ -404,14 +409,14 @@ int fs_sale_define(struct fs_sale_table *t, struct fs_journal *ctl, uint16_t nod
 		memcpy(rec.body.key.key, def->key, sizeof(rec.body.key.key));
 		rc = ctl_append(ctl, node_id, def->sale_id, FS_JREC_KEY, &rec);
 		if (rc == 0)
-			fs_sale_set_key(s, def->key);
+			fs_sale_set_key(s, def->key, 0);
 	}
 	/* the SALE record is written: the sale exists (without its key if that record failed) */
 	sale_publish(t, s);
 	return rc;
 }
 
-int fs_sale_lease(struct fs_sale_table *t, struct fs_journal *ctl, uint16_t node_id,
+int fs_sale_ctl_lease(struct fs_sale_table *t, struct fs_journal *ctl, uint16_t node_id,
 	uint32_t sale_id, uint64_t units, bool final)
 {
 	struct fs_sale *s = fs_sale_lookup(t, sale_id);
@@ -437,7 +442,7 @@ int fs_sale_lease(struct fs_sale_table *t, struct fs_journal *ctl, uint16_t node
 	return 0;
 }
 
-int fs_sale_halt(
+int fs_sale_ctl_stop(
 	struct fs_sale_table *t, struct fs_journal *ctl, uint16_t node_id, uint32_t sale_id)
 {
 	struct fs_sale *s = fs_sale_lookup(t, sale_id);
@@ -454,13 +459,7 @@ int fs_sale_halt(
 	return 0;
 }
 
-int fs_sale_rekey(struct fs_sale_table *t, struct fs_journal *ctl, uint16_t node_id,
-	uint32_t sale_id, const uint8_t key[16])
-{
-	return fs_sale_rekey_grace(t, ctl, node_id, sale_id, key, 0);
-}
-
-int fs_sale_rekey_grace(struct fs_sale_table *t, struct fs_journal *ctl, uint16_t node_id,
+int fs_sale_ctl_set_key(struct fs_sale_table *t, struct fs_journal *ctl, uint16_t node_id,
 	uint32_t sale_id, const uint8_t key[16], int64_t prev_until_ms)
 {
 	struct fs_sale *s = fs_sale_lookup(t, sale_id);
@@ -477,11 +476,11 @@ int fs_sale_rekey_grace(struct fs_sale_table *t, struct fs_journal *ctl, uint16_
 	rc = ctl_append(ctl, node_id, sale_id, FS_JREC_KEY, &rec);
 	if (rc < 0)
 		return rc;
-	fs_sale_set_key_grace(s, key, prev_until_ms);
+	fs_sale_set_key(s, key, prev_until_ms);
 	return 0;
 }
 
-int fs_sale_delete(struct fs_sale_table *t, struct fs_journal *ctl, uint16_t node_id,
+int fs_sale_ctl_delete(struct fs_sale_table *t, struct fs_journal *ctl, uint16_t node_id,
 	uint32_t sale_id, int64_t now_ms)
 {
 	struct fs_sale *s = fs_sale_lookup(t, sale_id);
@@ -546,7 +545,7 @@ static int recover_control_fn(
 			fs_stock_lease(&s->stock, rec->body.lease.units, rec->body.lease.final);
 		break;
 	case FS_JREC_KEY:
-		fs_sale_set_key_grace(s, rec->body.key.key, rec->body.key.prev_until_ms);
+		fs_sale_set_key(s, rec->body.key.key, rec->body.key.prev_until_ms);
 		break;
 	case FS_JREC_STOP:
 		fs_sale_stop(s);
@@ -607,10 +606,12 @@ out:
 /* Which slot of the published array holds @p s (for the per-sale sold counts). */
 static uint32_t sale_slot(const struct fs_sale_table *t, const struct fs_sale *s)
 {
-	uint32_t i = sale_hash(s->sale_id);
+	uint32_t i = sale_hash(s->sale_id), n = 0;
 
-	while (t->slots->slot[i] != s)
+	while (t->slots->slot[i] != s) {
+		FS_VERIFY(++n < FS_SALE_SLOTS); /* @p s is published */
 		i = (i + 1) & (FS_SALE_SLOTS - 1);
+	}
 	return i;
 }
 

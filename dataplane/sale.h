@@ -1,4 +1,16 @@
-/* Sale table: the sales this node serves, looked up lock-free by workers, changed by the control path. */
+/*
+ * Sale table: the sales this node serves, looked up lock-free by workers, changed by the control
+ * path.
+ *
+ * Two kinds of functions change a sale, named apart:
+ * - plain ones, fs_sale_<verb> (fs_sale_create, fs_sale_set_key, fs_sale_stop; fs_stock_lease for
+ *   a lease): the change in memory only, nothing journaled. Recovery replays the journals with
+ *   them; tests use them.
+ * - control operations, fs_sale_ctl_<verb> (create, lease, set_key, stop, delete): what the
+ *   control path (telemetry.c) calls. Each checks its arguments, writes its record to the control
+ *   journal, then makes the plain change, so that a restarted dataplane replays it; @p ctl NULL
+ *   journals nothing (tests without a state directory).
+ */
 #ifndef FS_SALE_H
 #define FS_SALE_H
 
@@ -47,7 +59,7 @@ struct fs_sale_key {
 
 /**
  * One sale. Fields set at creation are read-only once the sale is published in the table; the
- * ones that change say who writes them. A sale is freed only by fs_sale_delete(), after an RCU
+ * ones that change say who writes them. A sale is freed only by fs_sale_ctl_delete(), after an RCU
  * grace period (fs_sale_table.synchronize): a worker may use a sale it looked up until its next
  * quiescent state (the end of its loop turn).
  */
@@ -108,7 +120,7 @@ struct fs_sale_table {
 	uint32_t rl_burst; /**< default bucket size in claims (--rate-burst); set at start */
 	/**
 	 * Waits until every reader (worker) has passed a quiescent state since the call began
-	 * (an RCU grace period; the dataplane: fs_worker_synchronize). NULL: no reader runs
+	 * (an RCU grace period; the dataplane: fs_unmap_guard_synchronize). NULL: no reader runs
 	 * concurrently with the control path (recovery, tests). Set before sales are deleted.
 	 */
 	void (*synchronize)(void);
@@ -149,24 +161,21 @@ struct fs_sale_def {
 };
 
 /**
- * Create and publish a sale with no units leased yet, journaling nothing (recovery, tests).
- * Control path; one writer at a time.
+ * Create and publish a sale with no units leased yet, journaling nothing (recovery, tests; the
+ * journaled one is fs_sale_ctl_create). Control path; one writer at a time.
  * @return the sale, or NULL with errno: EEXIST (sale_id taken), EIDRM (sale_id deleted on this
  *         node), EINVAL (bad fields), E2BIG (stock above FS_SALE_MAX_STOCK), ENOSPC
  *         (FS_MAX_SALES live sales), ENOMEM.
  */
 struct fs_sale *fs_sale_create(struct fs_sale_table *t, const struct fs_sale_def *def);
 
-/** Set (or replace, the old key refused at once) the token key. Control path. */
-void fs_sale_set_key(struct fs_sale *s, const uint8_t key[16]);
-
 /**
  * Set or replace the token key, keeping the current one valid until @p prev_until_ms (unix ms;
- * 0 or past: refused at once). Setting the key that is already current changes nothing.
- * Writes an unused key slot, then publishes it with a release store (struct fs_sale). Control
- * path, one writer at a time.
+ * 0 or past: refused at once), journaling nothing (the journaled one is fs_sale_ctl_set_key).
+ * Setting the key that is already current changes nothing. Writes an unused key slot, then
+ * publishes it with a release store (struct fs_sale). Control path, one writer at a time.
  */
-void fs_sale_set_key_grace(struct fs_sale *s, const uint8_t key[16], int64_t prev_until_ms);
+void fs_sale_set_key(struct fs_sale *s, const uint8_t key[16], int64_t prev_until_ms);
 
 /**
  * Check the token of request @p raw (48 bytes as received) against the sale's keys at
@@ -197,7 +206,7 @@ static inline void fs_sale_limits(const struct fs_sale_table *t, const struct fs
 	}
 }
 
-/** Stop the sale: claims get ENDED from now on. Control path. */
+/** Stop the sale: claims get ENDED from now on; nothing journaled (fs_sale_ctl_stop). cp only. */
 void fs_sale_stop(struct fs_sale *s);
 
 /** State at unix ms @p now_ms. Thread safe. */
@@ -207,28 +216,32 @@ enum fs_sale_state fs_sale_state(const struct fs_sale *s, int64_t now_ms);
 const char *fs_sale_state_name(enum fs_sale_state st);
 
 /**
- * Control operations that are journaled in the control journal (FS_JOURNAL_CONTROL) before they
- * take effect, so a restarted dataplane replays them. @p ctl may be NULL (tests without a state
- * directory). One writer at a time (the control path holds a mutex).
+ * The control operations (see the top): each is journaled in the control journal
+ * (FS_JOURNAL_CONTROL, records of node @p node_id) before it takes effect, so a restarted
+ * dataplane replays it. @p ctl may be NULL (tests without a state directory). One writer at a
+ * time (the control path holds a mutex).
  * @return 0 or -errno (-EEXIST, -EIDRM, -EINVAL, -E2BIG, -ENOENT for an unknown sale, -ENOSPC,
  *         journal errors).
  *
- * fs_sale_define() journals only a sale that exists: it checks and builds the sale (winner
+ * fs_sale_ctl_create() journals only a sale that exists: it checks and builds the sale (winner
  * table included) unpublished, then writes the SALE record (and a KEY record for a key), then
  * publishes it. A refused definition or a failed SALE record leaves nothing behind, neither a
  * record nor a sale. If only the KEY record fails, the sale is published without its key, as
- * the journal has it, and the error returned (a repeated create or a rekey sets the key).
+ * the journal has it, and the error returned (a repeated create or a new key sets the key).
  */
-int fs_sale_define(struct fs_sale_table *t, struct fs_journal *ctl, uint16_t node_id,
+int fs_sale_ctl_create(struct fs_sale_table *t, struct fs_journal *ctl, uint16_t node_id,
 	const struct fs_sale_def *def);
-int fs_sale_lease(struct fs_sale_table *t, struct fs_journal *ctl, uint16_t node_id,
+/** Lease @p units more to this node (@p final: the last lease); never beyond the sale's stock. */
+int fs_sale_ctl_lease(struct fs_sale_table *t, struct fs_journal *ctl, uint16_t node_id,
 	uint32_t sale_id, uint64_t units, bool final);
-int fs_sale_halt(struct fs_sale_table *t, struct fs_journal *ctl, uint16_t node_id,
-	uint32_t sale_id);
-int fs_sale_rekey(struct fs_sale_table *t, struct fs_journal *ctl, uint16_t node_id,
-	uint32_t sale_id, const uint8_t key[16]);
-/** fs_sale_rekey() with the previous key valid until @p prev_until_ms (fs_sale_set_key_grace). */
-int fs_sale_rekey_grace(struct fs_sale_table *t, struct fs_journal *ctl, uint16_t node_id,
+/** Stop the sale (STOP record, then fs_sale_stop). */
+int fs_sale_ctl_stop(
+	struct fs_sale_table *t, struct fs_journal *ctl, uint16_t node_id, uint32_t sale_id);
+/**
+ * Set the token key, the current one valid until @p prev_until_ms (0: refused at once): the KEY
+ * record (with the deadline), then fs_sale_set_key. The current key again journals nothing.
+ */
+int fs_sale_ctl_set_key(struct fs_sale_table *t, struct fs_journal *ctl, uint16_t node_id,
 	uint32_t sale_id, const uint8_t key[16], int64_t prev_until_ms);
 
 /**
@@ -242,7 +255,7 @@ int fs_sale_rekey_grace(struct fs_sale_table *t, struct fs_journal *ctl, uint16_
  * @return 0, -ENOENT (no such sale), -EBUSY (pending or active: stop it first), -ENOMEM,
  *         or the journal's error (nothing changed).
  */
-int fs_sale_delete(struct fs_sale_table *t, struct fs_journal *ctl, uint16_t node_id,
+int fs_sale_ctl_delete(struct fs_sale_table *t, struct fs_journal *ctl, uint16_t node_id,
 	uint32_t sale_id, int64_t now_ms);
 
 /** What fs_sale_recover() found. */

@@ -1,10 +1,16 @@
 /* Stock of one sale on this node: node pool, per-worker slices, stealing; lock-free. */
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
 #include <rte_pause.h>
 
 #include "stock.h"
+
+/* node_pool alone on its line: the read-mostly fields before it, the slices after it */
+_Static_assert(offsetof(struct fs_stock, node_pool) % 64 == 0, "node_pool starts a line");
+_Static_assert(offsetof(struct fs_stock, slices) - offsetof(struct fs_stock, node_pool) == 64,
+	"node_pool's line holds nothing else");
 
 /* Rounds of (own slice, node pool, steal) while units are in transit before answering RETRY. */
 #define FS_STOCK_SPIN_ROUNDS 64u

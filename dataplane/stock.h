@@ -19,12 +19,18 @@ struct fs_slice {
  * the journals. The sale is sold out when the lease is final and every leased unit is sold.
  */
 struct fs_stock {
+	/* read by every claim (take, remaining, sold out), written by the control path only */
 	uint64_t leased;    /**< units leased to this node in total; cp: wo (atomic add), dp: ro */
-	uint64_t node_pool; /**< units not yet in any slice; atomic (CAS) */
 	uint64_t sold_base; /**< sold before this process started (journals); set before workers run */
 	uint32_t chunk;     /**< refill size from node_pool to a slice */
 	uint32_t n_workers; /**< slices in use, <= FS_MAX_WORKERS */
 	uint8_t final;      /**< 1 once no more leases can come; cp: wo, dp: ro */
+	/**
+	 * Units not yet in any slice; atomic (CAS) by every worker that refills its slice and by
+	 * the control path's leases. On a cache line of its own: its writes do not invalidate the
+	 * line above in every other worker's cache.
+	 */
+	uint64_t node_pool __attribute__((aligned(64)));
 	struct fs_slice slices[FS_MAX_WORKERS];
 };
 

@@ -12,11 +12,14 @@
 
 #include "clock.h"
 #include "counters.h"
+#include "log.h"
+#include "parse.h"
 #include "port.h"
 #include "ratelimit.h"
 #include "sale.h"
 #include "stock.h"
 #include "telemetry.h"
+#include "verify.h"
 #include "worker.h"
 
 #define TEL_MAX_PARAMS 8
@@ -63,74 +66,42 @@ static int split_params(const char *params, char *buf, char **f)
 	return n;
 }
 
-/* Whole-string unsigned decimal no larger than @p max. */
-static int parse_u64(const char *s, uint64_t max, uint64_t *out)
+/*
+ * A number parameter for fs_parse_u64/fs_parse_i64: @p f without the spaces after it, copied
+ * into @p num (TEL_PARAMS_LEN bytes), as split_params dropped those before it ("7 " reads as 7,
+ * as the commands have always read numbers). NULL (which those refuse) if anything follows.
+ */
+static const char *param_num(const char *f, char *num)
 {
-	char *end;
-	unsigned long long v;
+	size_t n = strcspn(f, " ");
 
-	if (*s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	while (*end == ' ')
-		end++;
-	if (errno != 0 || *end != '\0' || v > max)
-		return -EINVAL;
-	*out = v;
-	return 0;
+	if (n >= TEL_PARAMS_LEN || f[n + strspn(f + n, " ")] != '\0')
+		return NULL;
+	memcpy(num, f, n);
+	num[n] = '\0';
+	return num;
 }
 
-static int parse_i64(const char *s, int64_t *out)
+/* A decimal parameter in [@p min, @p max]: 0 or -EINVAL. */
+static int param_u64(const char *f, uint64_t min, uint64_t max, uint64_t *out)
 {
-	char *end;
-	long long v;
+	char num[TEL_PARAMS_LEN];
 
-	if ((*s < '0' || *s > '9') && *s != '-')
-		return -EINVAL;
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	while (*end == ' ')
-		end++;
-	if (errno != 0 || *end != '\0')
-		return -EINVAL;
-	*out = v;
-	return 0;
+	return fs_parse_u64(param_num(f, num), min, max, out);
 }
 
-static int hexval(char c)
+/* A signed decimal parameter, any int64_t: 0 or -EINVAL. */
+static int param_i64(const char *f, int64_t *out)
 {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
+	char num[TEL_PARAMS_LEN];
 
-/* Exactly 32 hex digits into 16 bytes. */
-static int parse_key(const char *s, uint8_t key[16])
-{
-	unsigned i;
-
-	for (i = 0; i < 16; i++) {
-		int hi = hexval(s[2 * i]), lo;
-
-		if (hi < 0)
-			return -EINVAL;
-		lo = hexval(s[2 * i + 1]);
-		if (lo < 0)
-			return -EINVAL;
-		key[i] = (uint8_t)(hi << 4 | lo);
-	}
-	return s[32] == '\0' ? 0 : -EINVAL;
+	return fs_parse_i64(param_num(f, num), INT64_MIN, INT64_MAX, out);
 }
 
 static int parse_sale_id(const char *s, uint32_t *id)
 {
 	uint64_t v = 0;
-	int ret = parse_u64(s, UINT32_MAX, &v);
+	int ret = param_u64(s, 0, UINT32_MAX, &v);
 
 	if (ret == 0)
 		*id = (uint32_t)v;
@@ -220,8 +191,7 @@ static int control_reply(struct rte_tel_data *d, int ret, uint32_t id)
 		return reply_error(d, "sale %" PRIu32 ": %s", id, strerror(-ret));
 	}
 	s = fs_sale_lookup(tel.table, id);
-	if (s == NULL)
-		return reply_error(d, "unknown sale %" PRIu32, id);
+	FS_VERIFY(s != NULL); /* the operation succeeded under tel_lock: the sale is there */
 	status_dict(d, s);
 	return 0;
 }
@@ -375,11 +345,11 @@ static int parse_limit(const char *f, struct fs_sale_def *def)
 	uint64_t v;
 
 	if (strncmp(f, "rate=", 5) == 0) {
-		if (parse_u64(f + 5, FS_RL_RATE_MAX, &v) != 0)
+		if (param_u64(f + 5, 0, FS_RL_RATE_MAX, &v) != 0)
 			return -EINVAL;
 		def->rl_rate = (uint32_t)v;
 	} else if (strncmp(f, "burst=", 6) == 0) {
-		if (parse_u64(f + 6, FS_RL_BURST_MAX, &v) != 0 || v == 0)
+		if (param_u64(f + 6, 1, FS_RL_BURST_MAX, &v) != 0)
 			return -EINVAL;
 		def->rl_burst = (uint32_t)v;
 	} else {
@@ -404,8 +374,8 @@ static int cmd_sale_create(const char *cmd __rte_unused, const char *params, str
 	if (n < 5)
 		return reply_error(d, "%s", usage);
 	if (parse_sale_id(f[0], &def.sale_id) != 0 ||
-		parse_u64(f[1], UINT64_MAX, &def.stock) != 0 ||
-		parse_i64(f[2], &def.start_ms) != 0 || parse_i64(f[3], &def.end_ms) != 0)
+		param_u64(f[1], 0, UINT64_MAX, &def.stock) != 0 ||
+		param_i64(f[2], &def.start_ms) != 0 || param_i64(f[3], &def.end_ms) != 0)
 		return reply_error(d, "%s", usage);
 	if (strcmp(f[4], "open") == 0)
 		def.admission = FS_ADM_OPEN;
@@ -420,7 +390,7 @@ static int cmd_sale_create(const char *cmd __rte_unused, const char *params, str
 				FS_RL_RATE_MAX, FS_RL_BURST_MAX);
 		if (ret == 0)
 			continue;
-		if (i != 5 || parse_key(f[5], def.key) != 0)
+		if (i != 5 || fs_parse_hex(f[5], def.key, sizeof(def.key)) != 0)
 			return reply_error(d, "bad key: 32 hex digits expected");
 		def.has_key = true;
 	}
@@ -434,11 +404,12 @@ static int cmd_sale_create(const char *cmd __rte_unused, const char *params, str
 		if (!same_def(s, &def))
 			ret = -EEXIST;
 		else if (def.has_key && !__atomic_load_n(&s->key_set, __ATOMIC_ACQUIRE))
-			ret = fs_sale_rekey(tel.table, tel.ctl, tel.node_id, def.sale_id, def.key);
+			ret = fs_sale_ctl_set_key(
+				tel.table, tel.ctl, tel.node_id, def.sale_id, def.key, 0);
 		else
 			ret = 0;
 	} else {
-		ret = fs_sale_define(tel.table, tel.ctl, tel.node_id, &def);
+		ret = fs_sale_ctl_create(tel.table, tel.ctl, tel.node_id, &def);
 		if (ret == 0)
 			FS_LOG(INFO,
 				"sale %" PRIu32 " created: stock %" PRIu64 " window [%" PRId64
@@ -461,11 +432,12 @@ static int cmd_sale_lease(const char *cmd __rte_unused, const char *params, stru
 	uint32_t id;
 
 	if (split_params(params, buf, f) != 3 || parse_sale_id(f[0], &id) != 0 ||
-		parse_u64(f[1], UINT32_MAX, &units) != 0 || parse_u64(f[2], 1, &final) != 0)
+		param_u64(f[1], 0, UINT32_MAX, &units) != 0 || param_u64(f[2], 0, 1, &final) != 0)
 		return reply_error(d, "usage: /flashsale/sale/lease,ID,UNITS,FINAL(0/1)");
 	if (!control_begin(d))
 		return 0;
-	control_reply(d, fs_sale_lease(tel.table, tel.ctl, tel.node_id, id, units, final != 0), id);
+	control_reply(
+		d, fs_sale_ctl_lease(tel.table, tel.ctl, tel.node_id, id, units, final != 0), id);
 	pthread_mutex_unlock(&tel_lock);
 	return 0;
 }
@@ -479,14 +451,15 @@ static int cmd_sale_key(const char *cmd __rte_unused, const char *params, struct
 	uint32_t id;
 	int n = split_params(params, buf, f);
 
-	if ((n != 2 && n != 3) || parse_sale_id(f[0], &id) != 0 || parse_key(f[1], key) != 0 ||
-		(n == 3 && parse_u64(f[2], 7ull * 24 * 3600 * 1000, &grace) != 0))
+	if ((n != 2 && n != 3) || parse_sale_id(f[0], &id) != 0 ||
+		fs_parse_hex(f[1], key, sizeof(key)) != 0 ||
+		(n == 3 && param_u64(f[2], 0, 7ull * 24 * 3600 * 1000, &grace) != 0))
 		return reply_error(d, "usage: /flashsale/sale/key,ID,KEYHEX32[,GRACE_MS]");
 	if (!control_begin(d))
 		return 0;
 	/* the key it replaces stays valid for GRACE_MS more (0: refused at once) */
 	control_reply(d,
-		fs_sale_rekey_grace(tel.table, tel.ctl, tel.node_id, id, key,
+		fs_sale_ctl_set_key(tel.table, tel.ctl, tel.node_id, id, key,
 			grace == 0 ? 0 : fs_clock_ms() + (int64_t)grace),
 		id);
 	pthread_mutex_unlock(&tel_lock);
@@ -503,7 +476,7 @@ static int cmd_sale_stop(const char *cmd __rte_unused, const char *params, struc
 		return reply_error(d, "usage: /flashsale/sale/stop,ID");
 	if (!control_begin(d))
 		return 0;
-	control_reply(d, fs_sale_halt(tel.table, tel.ctl, tel.node_id, id), id);
+	control_reply(d, fs_sale_ctl_stop(tel.table, tel.ctl, tel.node_id, id), id);
 	pthread_mutex_unlock(&tel_lock);
 	return 0;
 }
@@ -523,7 +496,7 @@ static int cmd_sale_delete(const char *cmd __rte_unused, const char *params, str
 	if (!control_begin(d))
 		return 0;
 	s = fs_sale_lookup(tel.table, id);
-	ret = fs_sale_delete(tel.table, tel.ctl, tel.node_id, id, now);
+	ret = fs_sale_ctl_delete(tel.table, tel.ctl, tel.node_id, id, now);
 	if (tel.journal_fsync && ret == 0 && tel.ctl != NULL)
 		ret = fs_journal_sync(tel.ctl);
 	if (ret == 0) {

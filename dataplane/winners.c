@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "mix.h"
 #include "winners.h"
 
 /* Tables up to this size (stock up to ~4 M units) are faulted in, on huge pages, when created, */
@@ -77,17 +78,12 @@ static struct fs_winner_entry *winners_map(size_t bytes, bool *prefaulted)
  */
 
 /**
- * The splitmix64 finalizer (Steele, Lea, Flood, OOPSLA 2014): xor-shifts and multiplications by
- * odd constants, each invertible mod 2^64, so the mix is a bijection. Every step maps 0 to 0, so
- * user 0 is the one user whose key is 0.
+ * A user's key: the splitmix64 finalizer (fs_mix64, mix.h), a bijection of the 64-bit ids that
+ * maps 0 to 0, so user 0 is the one user whose key is 0.
  */
 static inline uint64_t fs_winners_key(uint64_t user)
 {
-	uint64_t z = user;
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
+	return fs_mix64(user);
 }
 
 struct fs_winners *fs_winners_create(uint64_t stock)

@@ -1,39 +1,23 @@
 /* Worker lcores: RX burst, classify, answer ARP/ICMP/FCP in place, one TX burst per queue. */
-#include <errno.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/syscall.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <rte_branch_prediction.h>
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
-#include <rte_ip.h>
 #include <rte_mbuf.h>
 #include <rte_prefetch.h>
-#include <rte_rcu_qsbr.h>
-#include <rte_udp.h>
 
 #include "claim.h"
 #include "clock.h"
 #include "fcp.h"
 #include "frame.h"
+#include "log.h"
+#include "unmap_guard.h"
+#include "verify.h"
 #include "worker.h"
-
-int fs_logtype_dp;
-
-/* fs_worker_synchronize: how long it sleeps between checks of the workers' quiescent states */
-#define FS_WORKER_SYNC_POLL_NS 10000
 
 /* main: wo (release, once, at shutdown), workers: ro (acquire, every loop turn) */
 static bool worker_stop;
-
-/* main: wo (release, once, before launch), every thread: ro (acquire) in munmap() */
-static struct rte_rcu_qsbr *worker_qsbr;
-/* true on worker lcores while they run fs_worker_main */
-static __thread bool worker_self;
 
 /* FCP parse errors to their drop reasons */
 static const enum fs_drop fcp_drop[] = {
@@ -44,9 +28,10 @@ static const enum fs_drop fcp_drop[] = {
 	[FS_FCP_ERR_TYPE] = FS_DROP_FCP_TYPE,
 	[FS_FCP_ERR_FLAGS] = FS_DROP_FCP_FLAGS,
 };
+_Static_assert(RTE_DIM(fcp_drop) == FS_FCP_ERR_FLAGS + 1, "a drop reason per FCP parse error");
 
 /* Counters of one loop turn, added to the worker's fs_lcore_stats once. */
-struct burst_cnt {
+struct turn_cnt {
 	uint64_t cnt[FS_CNT__COUNT];
 	uint64_t drop[FS_DROP__COUNT];
 };
@@ -56,6 +41,7 @@ void fs_worker_assign(
 {
 	unsigned i;
 
+	FS_VERIFY(n_ports <= FS_MAX_PORTS); /* fs_port_setup_all serves no more */
 	w->n_rxq = 0;
 	for (i = 0; i < n_ports; i++) {
 		if (index >= ports[i].nb_queues)
@@ -72,67 +58,10 @@ void fs_worker_request_stop(void)
 	__atomic_store_n(&worker_stop, true, __ATOMIC_RELEASE);
 }
 
-int fs_worker_guard_init(unsigned n_workers)
+static inline void count_drop(struct turn_cnt *tc, enum fs_drop d)
 {
-	size_t sz = RTE_ALIGN_CEIL(rte_rcu_qsbr_get_memsize(n_workers), RTE_CACHE_LINE_SIZE);
-	struct rte_rcu_qsbr *v;
-
-	/* libc heap, not rte_malloc: munmap() reads it during rte_eal_cleanup(), after the
-	 * hugepage memory is gone; kept for the life of the process. */
-	v = aligned_alloc(RTE_CACHE_LINE_SIZE, sz);
-	if (v == NULL)
-		return -ENOMEM;
-	memset(v, 0, sz);
-	if (rte_rcu_qsbr_init(v, n_workers) != 0) {
-		free(v);
-		return -EINVAL;
-	}
-	/* release: a thread that sees the pointer sees an initialised variable */
-	__atomic_store_n(&worker_qsbr, v, __ATOMIC_RELEASE);
-	return 0;
-}
-
-void fs_worker_synchronize(void)
-{
-	struct rte_rcu_qsbr *v = __atomic_load_n(&worker_qsbr, __ATOMIC_ACQUIRE);
-	struct timespec ts = {.tv_sec = 0, .tv_nsec = FS_WORKER_SYNC_POLL_NS};
-	uint64_t t;
-
-	if (v == NULL || worker_self)
-		return;
-	/* rte_rcu_qsbr_start's token increment (release) orders the caller's unpublishing
-	 * stores before it; a worker that reports the new token has seen them (acquire). */
-	t = rte_rcu_qsbr_start(v);
-	/* a sleep, not a spin, between checks: a worker may need this CPU to end its turn */
-	while (rte_rcu_qsbr_check(v, t, false) == 0)
-		nanosleep(&ts, NULL);
-}
-
-/*
- * munmap() of the whole process (this definition interposes libc's for the shared DPDK
- * libraries and PMDs). DPDK 22.11's memif PMD, on a peer's disconnect, clears its CONNECTED flag
- * and then unmaps the peer's rings from the interrupt thread, with no synchronisation with the
- * lcores in rte_eth_rx_burst/tx_burst: a worker in the middle of a burst then faults (seen as a
- * segmentation fault of flashsale-dp when flashgen ends its run). Here an unmapping thread that
- * is not a worker first waits until every online worker has finished the loop turn it was in;
- * the next turn sees the flag cleared. Workers unmap their own journal segments directly.
- */
-int munmap(void *addr, size_t len)
-{
-	struct rte_rcu_qsbr *v = __atomic_load_n(&worker_qsbr, __ATOMIC_ACQUIRE);
-
-	if (v != NULL && !worker_self) {
-		/* full barrier: the PMD's flag store is visible before we wait for the turn ends */
-		rte_smp_mb();
-		rte_rcu_qsbr_synchronize(v, RTE_QSBR_THRID_INVALID);
-	}
-	return (int)syscall(SYS_munmap, addr, len);
-}
-
-static inline void count_drop(struct burst_cnt *bc, enum fs_drop d)
-{
-	bc->drop[d]++;
-	bc->cnt[FS_CNT_DROPS]++;
+	tc->drop[d]++;
+	tc->cnt[FS_CNT_DROPS]++;
 }
 
 /* What the first pass over a burst learned about one received frame. */
@@ -146,7 +75,7 @@ struct rx_meta {
 /*
  * First pass, one frame: classify and parse it, look its sale up once (the second pass claims
  * against that pointer: a deleted sale is freed only after every worker has ended the loop turn
- * it was in, fs_worker_synchronize); for a claim, prefetch the
+ * it was in, fs_unmap_guard_synchronize); for a claim, prefetch the
  * winner-table slot the second pass will probe (the table is larger than the cache: each probe
  * is otherwise a miss).
  */
@@ -181,7 +110,7 @@ static inline void rx_classify(const struct fs_worker *w, const struct fs_frame_
  * false if it was dropped (and freed here). *won: the reply is a WON (its IPv4 header at *l3_off).
  */
 static inline bool handle_pkt(struct fs_worker *w, const struct fs_frame_cfg *cfg,
-	struct rte_mbuf *m, struct rx_meta *rm, struct burst_cnt *bc, bool *won, uint16_t *l3_off)
+	struct rte_mbuf *m, struct rx_meta *rm, struct turn_cnt *tc, bool *won, uint16_t *l3_off)
 {
 	uint8_t *data = rte_pktmbuf_mtod(m, uint8_t *);
 	uint32_t len;
@@ -201,15 +130,15 @@ static inline bool handle_pkt(struct fs_worker *w, const struct fs_frame_cfg *cf
 	}
 	case FS_FRAME_ARP:
 		len = fs_frame_arp_reply(cfg, data, &rm->info);
-		bc->cnt[FS_CNT_ARP_REPLIES]++;
+		tc->cnt[FS_CNT_ARP_REPLIES]++;
 		break;
 	case FS_FRAME_ICMP:
 		len = fs_frame_icmp_reply(cfg, data, m->data_len, &rm->info);
-		bc->cnt[FS_CNT_ICMP_REPLIES]++;
+		tc->cnt[FS_CNT_ICMP_REPLIES]++;
 		break;
 	case FS_FRAME_DROP:
 	default:
-		count_drop(bc, rm->info.drop);
+		count_drop(tc, rm->info.drop);
 		rte_pktmbuf_free(m);
 		return false;
 	}
@@ -218,45 +147,97 @@ static inline bool handle_pkt(struct fs_worker *w, const struct fs_frame_cfg *cf
 	return true;
 }
 
-/*
- * A WON reply built by fs_frame_fcp_reply() (IPv4 header at @p l3_off, IHL 5) becomes a RETRY
- * (FS_RETRY_JOURNAL_MS, no order id), UDP checksum recomputed. The order stays in the journal
- * and the winner table, not durable: the client's retries get RETRY until a sync covers it
- * (fs_journal_durable), then ALREADY_WON.
- */
-static void won_to_retry(struct rte_mbuf *m, uint16_t l3_off)
-{
-	uint8_t *data = rte_pktmbuf_mtod(m, uint8_t *);
-	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(data + l3_off);
-	struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(ip + 1);
-	uint8_t *payload = (uint8_t *)(udp + 1);
-	struct fs_fcp_reply rep;
+/* The WON replies of one burst, for the group commit. */
+struct burst_won {
+	uint16_t n;
+	uint16_t tx[FS_BURST]; /* each one's index in the burst's tx[] */
+	uint16_t l3[FS_BURST]; /* its IPv4 header's offset */
+};
 
-	if (fs_fcp_decode_reply(payload, FS_FCP_LEN, &rep) != 0)
-		return; /* we built it: cannot happen */
-	rep.status = FS_ST_RETRY;
-	rep.retry_after_ms = FS_RETRY_JOURNAL_MS;
-	rep.order_id = 0;
-	fs_fcp_encode_reply(&rep, payload);
-	udp->dgram_cksum = 0;
-	udp->dgram_cksum = rte_ipv4_udptcp_cksum(ip, udp);
+/*
+ * The group commit's sync failed (fs_journal_sync returned @p rc): no WON of the burst leaves.
+ * Each becomes a RETRY (FS_RETRY_JOURNAL_MS, fs_frame_won_to_retry), counted as a journal error:
+ * the order stays in the journal and the winner table, not durable, and the client's retries get
+ * RETRY until a sync covers it (fs_journal_durable), then ALREADY_WON. A WON that cannot be
+ * rewritten (never seen: we built it) is dropped, counted as tx_dropped, not sent. The journal
+ * then refuses new orders (fs_journal_ready) and the sync is retried every FS_JOURNAL_RETRY_MS
+ * (fs_journal_sync_due) until it works. Logged once per episode. Off the claim path.
+ */
+static void __rte_cold __rte_noinline sync_failed(struct fs_worker *w, int rc, struct rte_mbuf **tx,
+	uint16_t *nb_tx, const struct burst_won *won, struct turn_cnt *tc)
+{
+	uint16_t i, kept = 0;
+
+	if (!w->journal_failing) {
+		w->journal_failing = true;
+		FS_LOG(ERR,
+			"journal %u: sync failed (%s): WON replies are sent as RETRY until it "
+			"works again",
+			w->env.worker, strerror(-rc));
+	}
+	for (i = 0; i < won->n; i++) {
+		struct rte_mbuf *m = tx[won->tx[i]];
+
+		if (fs_frame_won_to_retry(rte_pktmbuf_mtod(m, uint8_t *), m->data_len, won->l3[i],
+			    FS_RETRY_JOURNAL_MS) == 0) {
+			tc->cnt[FS_CNT_ST_RETRY]++;
+			continue;
+		}
+		rte_pktmbuf_free(m);
+		tx[won->tx[i]] = NULL;
+		tc->cnt[FS_CNT_TX_DROPPED]++;
+	}
+	for (i = 0; i < *nb_tx; i++)
+		if (tx[i] != NULL)
+			tx[kept++] = tx[i];
+	*nb_tx = kept;
+	tc->cnt[FS_CNT_ST_WON] -= won->n;
+	tc->cnt[FS_CNT_JOURNAL_ERRORS] += won->n;
+	/* a sync error with no WON in this burst (an unanswered record) counts once */
+	if (won->n == 0)
+		tc->cnt[FS_CNT_JOURNAL_ERRORS]++;
+}
+
+/*
+ * Answer the burst's @p nb_rx frames (classified in @p meta) into @p tx, in arrival order; the
+ * WONs are noted in @p won for the group commit. Returns how many replies are in @p tx.
+ */
+static inline uint16_t burst_answer(struct fs_worker *w, const struct fs_rxq *q,
+	struct rte_mbuf **pkts, struct rx_meta *meta, uint16_t nb_rx, struct rte_mbuf **tx,
+	struct burst_won *won, struct turn_cnt *tc)
+{
+	uint16_t i, nb_tx = 0;
+
+	won->n = 0;
+	for (i = 0; i < nb_rx; i++) {
+		bool is_won = false;
+		uint16_t l3 = 0;
+
+		if (!handle_pkt(w, q->cfg, pkts[i], &meta[i], tc, &is_won, &l3))
+			continue;
+		if (is_won) {
+			won->l3[won->n] = l3;
+			won->tx[won->n++] = nb_tx;
+		}
+		tx[nb_tx++] = pkts[i];
+	}
+	return nb_tx;
 }
 
 /* Poll one (port, queue): one RX burst, its replies in one TX burst. Returns mbufs received. */
-static inline uint16_t poll_rxq(struct fs_worker *w, const struct fs_rxq *q, struct burst_cnt *bc)
+static inline uint16_t poll_rxq(struct fs_worker *w, const struct fs_rxq *q, struct turn_cnt *tc)
 {
 	struct rte_mbuf *pkts[FS_BURST];
 	struct rte_mbuf *tx[FS_BURST];
 	struct rx_meta meta[FS_BURST];
-	uint16_t won_l3[FS_BURST]; /* fsync: IPv4 offset of each WON reply */
-	uint16_t won_tx[FS_BURST]; /* fsync: its index in tx[] */
-	uint16_t nb_rx, nb_tx = 0, nb_won = 0, sent, i;
+	struct burst_won won;
+	uint16_t nb_rx, nb_tx, sent, i;
 	uint64_t tsc;
 
 	nb_rx = rte_eth_rx_burst(q->port_id, q->queue_id, pkts, FS_BURST);
 	if (nb_rx == 0)
 		return 0;
-	bc->cnt[FS_CNT_RX_PKTS] += nb_rx;
+	tc->cnt[FS_CNT_RX_PKTS] += nb_rx;
 
 	/* one clock read per burst: every claim of the burst sees the same instant; never earlier
 	 * than the last burst's (but for a step of the system clock back) */
@@ -274,60 +255,25 @@ static inline uint16_t poll_rxq(struct fs_worker *w, const struct fs_rxq *q, str
 		rx_classify(w, q->cfg, pkts[i], &meta[i]);
 	}
 	/* Pass 2: claim and reply in arrival order. */
-	for (i = 0; i < nb_rx; i++) {
-		bool won = false;
-		uint16_t l3 = 0;
+	nb_tx = burst_answer(w, q, pkts, meta, nb_rx, tx, &won, tc);
 
-		if (!handle_pkt(w, q->cfg, pkts[i], &meta[i], bc, &won, &l3))
-			continue;
-		if (won) {
-			won_l3[nb_won] = l3;
-			won_tx[nb_won++] = nb_tx;
-		}
-		tx[nb_tx++] = pkts[i];
-	}
-	if (nb_tx == 0) {
-		bc->cnt[FS_CNT_BUSY_CYCLES] += rte_rdtsc() - tsc;
-		return nb_rx;
-	}
-
-	/*
-	 * Group commit: the burst's WON records reach the disk before any of its replies leave.
-	 * If the sync fails, no WON of the burst leaves: each becomes a RETRY, counted as a journal
-	 * error; the journal then refuses new orders (fs_journal_ready) and the sync is retried
-	 * here every FS_JOURNAL_RETRY_MS (fs_journal_sync_due) until it works: the orders become
-	 * durable and their users' retries get ALREADY_WON.
-	 */
-	if (w->journal_fsync && fs_journal_sync_due(w->journal)) {
+	/* Group commit (--journal-sync fsync): the burst's WON records reach the disk before any
+	 * of its replies leave; if the sync fails, none of its WONs does (sync_failed). */
+	if (nb_tx != 0 && w->journal_fsync && fs_journal_sync_due(w->journal)) {
 		int rc = fs_journal_sync(w->journal);
 
-		if (unlikely(rc != 0)) {
-			if (!w->journal_failing) {
-				w->journal_failing = true;
-				FS_LOG(ERR,
-					"journal %u: sync failed (%s): WON replies are sent as "
-					"RETRY until it works again",
-					w->env.worker, strerror(-rc));
-			}
-			for (i = 0; i < nb_won; i++)
-				won_to_retry(tx[won_tx[i]], won_l3[i]);
-			bc->cnt[FS_CNT_ST_WON] -= nb_won;
-			bc->cnt[FS_CNT_ST_RETRY] += nb_won;
-			bc->cnt[FS_CNT_JOURNAL_ERRORS] += nb_won;
-			/* a sync error with no WON in this burst (an unanswered record) counts once
-			 */
-			if (nb_won == 0)
-				bc->cnt[FS_CNT_JOURNAL_ERRORS]++;
+		if (unlikely(rc != 0))
+			sync_failed(w, rc, tx, &nb_tx, &won, tc);
+	}
+	if (nb_tx != 0) {
+		sent = rte_eth_tx_burst(q->port_id, q->queue_id, tx, nb_tx);
+		tc->cnt[FS_CNT_TX_PKTS] += sent;
+		if (unlikely(sent < nb_tx)) {
+			tc->cnt[FS_CNT_TX_DROPPED] += (uint64_t)(nb_tx - sent);
+			rte_pktmbuf_free_bulk(&tx[sent], nb_tx - sent);
 		}
 	}
-
-	sent = rte_eth_tx_burst(q->port_id, q->queue_id, tx, nb_tx);
-	bc->cnt[FS_CNT_TX_PKTS] += sent;
-	if (unlikely(sent < nb_tx)) {
-		bc->cnt[FS_CNT_TX_DROPPED] += (uint64_t)(nb_tx - sent);
-		rte_pktmbuf_free_bulk(&tx[sent], nb_tx - sent);
-	}
-	bc->cnt[FS_CNT_BUSY_CYCLES] += rte_rdtsc() - tsc;
+	tc->cnt[FS_CNT_BUSY_CYCLES] += rte_rdtsc() - tsc;
 	return nb_rx;
 }
 
@@ -337,7 +283,7 @@ static inline uint16_t poll_rxq(struct fs_worker *w, const struct fs_rxq *q, str
  * a reader sees every counter of a turn or none, so rx_pkts never runs ahead of the drop or TX
  * counters of the same frames (malformed.sh read such a torn sum once). Once per loop turn.
  */
-static void stats_add(struct fs_lcore_stats *st, const struct burst_cnt *bc)
+static void stats_add(struct fs_lcore_stats *st, const struct turn_cnt *tc)
 {
 	uint64_t seq = st->seq;
 	unsigned i;
@@ -346,11 +292,11 @@ static void stats_add(struct fs_lcore_stats *st, const struct burst_cnt *bc)
 	/* release fence: the odd seq is visible before any counter store below */
 	__atomic_thread_fence(__ATOMIC_RELEASE);
 	for (i = 0; i < FS_CNT__COUNT; i++)
-		if (bc->cnt[i] != 0)
-			__atomic_store_n(&st->cnt[i], st->cnt[i] + bc->cnt[i], __ATOMIC_RELAXED);
+		if (tc->cnt[i] != 0)
+			__atomic_store_n(&st->cnt[i], st->cnt[i] + tc->cnt[i], __ATOMIC_RELAXED);
 	for (i = 0; i < FS_DROP__COUNT; i++)
-		if (bc->drop[i] != 0)
-			__atomic_store_n(&st->drop[i], st->drop[i] + bc->drop[i], __ATOMIC_RELAXED);
+		if (tc->drop[i] != 0)
+			__atomic_store_n(&st->drop[i], st->drop[i] + tc->drop[i], __ATOMIC_RELAXED);
 	/* release: the counters are visible before the even seq */
 	__atomic_store_n(&st->seq, seq + 2, __ATOMIC_RELEASE);
 }
@@ -361,9 +307,9 @@ static void stats_add(struct fs_lcore_stats *st, const struct burst_cnt *bc)
  * created), and once when orders are recorded again. Off the per-packet path: once per turn
  * that had a journal error or a WON.
  */
-static void journal_health(struct fs_worker *w, const struct burst_cnt *bc)
+static void journal_health(struct fs_worker *w, const struct turn_cnt *tc)
 {
-	if (bc->cnt[FS_CNT_JOURNAL_ERRORS] != 0) {
+	if (tc->cnt[FS_CNT_JOURNAL_ERRORS] != 0) {
 		if (!w->journal_failing) {
 			w->journal_failing = true;
 			FS_LOG(ERR,
@@ -373,7 +319,7 @@ static void journal_health(struct fs_worker *w, const struct burst_cnt *bc)
 				w->journal_fsync ? "roll-over or sync failed"
 						 : "roll-over failed: state directory full?");
 		}
-	} else if (bc->cnt[FS_CNT_ST_WON] != 0 && w->journal_failing) {
+	} else if (tc->cnt[FS_CNT_ST_WON] != 0 && w->journal_failing) {
 		w->journal_failing = false;
 		FS_LOG(NOTICE, "journal %u records orders again", w->env.worker);
 	}
@@ -382,42 +328,35 @@ static void journal_health(struct fs_worker *w, const struct burst_cnt *bc)
 int fs_worker_main(void *arg)
 {
 	struct fs_worker *w = arg;
-	struct rte_rcu_qsbr *v = __atomic_load_n(&worker_qsbr, __ATOMIC_ACQUIRE);
 	unsigned qid = w->env.worker;
-	struct burst_cnt bc;
+	struct turn_cnt tc;
 	unsigned i;
 
 	FS_LOG(INFO, "worker %u on lcore %u polls %u queue(s)", w->env.worker, rte_lcore_id(),
 		w->n_rxq);
-	worker_self = true;
-	if (v != NULL) {
-		rte_rcu_qsbr_thread_register(v, qid);
-		rte_rcu_qsbr_thread_online(v, qid);
-	}
+	/* a reader of the unmap guard (unmap_guard.h), online: quiescent at each loop turn */
+	fs_unmap_guard_register(qid, true);
 	/* fs_claim counts reply statuses through env.cnt: into this turn's local counters */
-	w->env.cnt = bc.cnt;
-	memset(&bc, 0, sizeof(bc));
+	w->env.cnt = tc.cnt;
+	memset(&tc, 0, sizeof(tc));
 	while (!__atomic_load_n(&worker_stop, __ATOMIC_ACQUIRE)) {
 		uint32_t got = 0;
 
-		/* between turns no burst is in progress: memory a PMD unmaps may go now */
-		if (v != NULL)
-			rte_rcu_qsbr_quiescent(v, qid);
+		/* between turns no burst is in progress and no sale pointer is held: memory a PMD
+		 * unmaps, and a deleted sale, may go now */
+		fs_unmap_guard_quiescent(qid);
 		for (i = 0; i < w->n_rxq; i++)
-			got += poll_rxq(w, &w->rxq[i], &bc);
+			got += poll_rxq(w, &w->rxq[i], &tc);
 		if (got == 0) {
 			rte_pause();
 			continue;
 		}
-		if (unlikely(bc.cnt[FS_CNT_JOURNAL_ERRORS] != 0 || w->journal_failing))
-			journal_health(w, &bc);
-		stats_add(&w->stats, &bc);
-		memset(&bc, 0, sizeof(bc));
+		if (unlikely(tc.cnt[FS_CNT_JOURNAL_ERRORS] != 0 || w->journal_failing))
+			journal_health(w, &tc);
+		stats_add(&w->stats, &tc);
+		memset(&tc, 0, sizeof(tc));
 	}
-	if (v != NULL) {
-		rte_rcu_qsbr_thread_offline(v, qid);
-		rte_rcu_qsbr_thread_unregister(v, qid);
-	}
+	fs_unmap_guard_unregister(qid);
 	w->env.cnt = w->stats.cnt;
 	FS_LOG(INFO, "worker %u stopped", w->env.worker);
 	return 0;

@@ -1,4 +1,4 @@
-/* Worker lcores: the RX/claim/TX burst loop, per-worker state, the stop flag, the dp log type. */
+/* Worker lcores: the RX/claim/TX burst loop, per-worker state, the stop flag. */
 #ifndef FS_WORKER_H
 #define FS_WORKER_H
 
@@ -6,7 +6,6 @@
 #include <stdint.h>
 
 #include <rte_common.h>
-#include <rte_log.h>
 
 #include "claim.h"
 #include "counters.h"
@@ -16,11 +15,6 @@
 
 #define FS_BURST 32u	    /**< RX burst size */
 #define FS_PREFETCH_AHEAD 3 /**< mbufs whose data is prefetched ahead of the one processed */
-
-/** Log type "flashsale.dp", registered by main(); every dataplane file logs through FS_LOG. */
-extern int fs_logtype_dp;
-#define FS_LOG(level, fmt, ...)                                                                    \
-	rte_log(RTE_LOG_##level, fs_logtype_dp, "flashsale.dp: " fmt "\n", ##__VA_ARGS__)
 
 /** One (port, queue) pair a worker polls; the TX queue has the same index. */
 struct fs_rxq {
@@ -34,7 +28,7 @@ struct fs_rxq {
  * and journal index). Written by its worker only, except where a field says otherwise.
  */
 struct fs_worker {
-	struct fs_lcore_stats stats; /**< dp: wo (relaxed stores, once per burst), telemetry: ro */
+	struct fs_lcore_stats stats; /**< dp: wo (relaxed, once per loop turn), telemetry: ro */
 	struct fs_claim_env env;     /**< dp only, set up by main before launch */
 	const struct fs_sale_table *table;
 	struct fs_journal *journal; /**< this worker's journal (also env.journal) */
@@ -44,27 +38,6 @@ struct fs_worker {
 	unsigned n_rxq;
 	struct fs_rxq rxq[FS_MAX_PORTS];
 } __rte_cache_aligned;
-
-/**
- * Set up the guard that lets another thread unmap memory a worker may be reading (the memif
- * PMD unmaps a disconnected peer's rings from the interrupt thread while workers poll them):
- * every munmap() of the process made by a thread that is not a worker first waits, with DPDK's
- * QSBR RCU (rte_rcu_qsbr), until each worker has finished the loop turn it was in. Workers
- * report a quiescent state once per loop turn (one store, no syscall). Call once, after
- * rte_eal_init() and before launching the workers.
- * @return 0 or -ENOMEM.
- */
-int fs_worker_guard_init(unsigned n_workers);
-
-/**
- * Wait for an RCU grace period of the workers: returns once every online worker has passed a
- * quiescent state (the top of its loop turn) after the call began, so no worker still holds a
- * pointer it read from shared structures before the call (a sale and the slot array it was
- * found in: struct fs_sale_table). Blocks for about one loop turn of the slowest worker (us).
- * Any thread but a worker; a no-op before fs_worker_guard_init() and when called on a worker
- * (which would wait for itself).
- */
-void fs_worker_synchronize(void);
 
 /**
  * Fill @p w's poll list: queue @p index of every port that has that many queues.
@@ -81,9 +54,11 @@ void fs_worker_request_stop(void);
 
 /**
  * The worker loop, for rte_eal_remote_launch() with a struct fs_worker *: RX burst, classify,
- * answer ARP/ICMP/FCP in place, one TX burst per (port, queue), counters added once per burst,
- * until fs_worker_request_stop(). No allocation, lock or log on the hot path; syscalls only for
- * the fsync group commit and journal segment roll-over.
+ * answer ARP/ICMP/FCP in place, one TX burst per (port, queue), counters added once per loop turn,
+ * until fs_worker_request_stop(). The worker is reader env.worker of the unmap guard
+ * (unmap_guard.h): quiescent at the top of each loop turn, where it holds no ring or sale
+ * pointer. No allocation, lock or log on the hot path; syscalls only for the fsync group commit
+ * and journal segment roll-over.
  * @return 0.
  */
 int fs_worker_main(void *arg);

@@ -2,13 +2,16 @@
 #
 # Skips:   ft_skip_all REASON, ft_need_root WHY, ft_need_tun, ft_need_hugepages N,
 #          ft_need_built PROG..., ft_need_stack (what fs_stack_start needs)
-# TAP:     ft_plan N, ft_ok STATUS NAME [DIAG], ft_tap OK NAME [DETAIL...], ft_skip COUNT REASON,
+# TAP:     ft_plan N, ft_ok STATUS NAME [DIAG] (DIAG cut to FT_DIAG_BYTES when set),
+#          ft_ok_file STATUS NAME [FILE] (its last FT_DIAG_LINES as DIAG), ft_tap OK NAME [DETAIL...], ft_skip COUNT REASON,
 #          ft_skip_rest REASON, ft_fail_rest NAME, ft_setup_failed MSG (counters: N_TESTS, T, FAILS),
 #          ft_results COUNT CMD... (a checker's unnumbered "ok - NAME" lines as tests)
 # Output:  ft_val OUTPUT KEY; ft_won_missing FILE SALE (WONs with no row in orders);
 #          ft_expect_exit CODE DESC CMD... (a test of a command's exit code);
-#          ft_tel PREFIX CMD (a dataplane telemetry reply), ft_json_num JSON KEY
+#          ft_tel PREFIX CMD (a dataplane telemetry reply), ft_tel_ok PREFIX CMD (one without
+#          "error": FT_TEL), ft_json_num JSON KEY
 # Programs: ft_dp_start PREFIX LOG ARG... (flashsale-dp, stopped on exit), ft_dp_start_ok (a test),
+#          ft_sale_open PREFIX ID STOCK (an open sale on it, its stock leased),
 #          ft_persist_start STATE_DIR LOG NODE
 # Set FS_LOG_TAG before sourcing, FS_BUILD after (each script has its own default).
 
@@ -55,17 +58,25 @@ ft_plan() {
 	echo "1..$N_TESTS"
 }
 # ft_ok STATUS NAME [DIAG]: test T+1 passes when STATUS is 0; when it fails, DIAG's lines follow as
-# TAP comments and FAILS counts it. Always returns 0.
+# TAP comments (its first FT_DIAG_BYTES bytes if that is set) and FAILS counts it. Returns 0.
 ft_ok() {
+	local diag=${3:-}
 	T=$((T + 1))
 	if [ "$1" -eq 0 ]; then
 		echo "ok $T - $2"
 	else
 		FAILS=$((FAILS + 1))
 		echo "not ok $T - $2"
-		[ -z "${3:-}" ] || printf '%s\n' "$3" | sed 's/^/# /'
+		[ -z "${FT_DIAG_BYTES:-}" ] || diag=$(printf '%s\n' "$diag" | head -c "$FT_DIAG_BYTES")
+		[ -z "$diag" ] || printf '%s\n' "$diag" | sed 's/^/# /'
 	fi
 	return 0
+}
+# ft_ok_file STATUS NAME [FILE]: ft_ok with FILE's lines as DIAG (its last FT_DIAG_LINES if set).
+ft_ok_file() {
+	local diag=
+	[ -z "${3:-}" ] || diag=$(tail -n "${FT_DIAG_LINES:-+1}" "$3")
+	ft_ok "$1" "$2" "$diag"
 }
 # ft_tap OK NAME [DETAIL...]: ft_ok with OK 1 as the pass; the DETAIL lines follow as comments
 # whether it passed or not.
@@ -131,10 +142,23 @@ ft_expect_exit() {
 # ft_val OUTPUT KEY: the value of the first KEY=... line of OUTPUT.
 ft_val() { printf '%s\n' "$1" | sed -n "s/^$2=//p" | head -1; }
 
-# ft_tel PREFIX CMD: one telemetry command to the dataplane of EAL file prefix PREFIX; its reply.
-ft_tel() { echo "$2" | timeout 10 dpdk-telemetry.py -f "$1" 2>/dev/null; }
+# ft_tel PREFIX CMD: one telemetry command to the dataplane of EAL file prefix PREFIX; its reply
+# (dpdk-telemetry.py's exit status; given up after FT_TEL_TIMEOUT seconds, default 10).
+ft_tel() { echo "$2" | timeout "${FT_TEL_TIMEOUT:-10}" dpdk-telemetry.py -f "$1" 2>/dev/null; }
+# ft_tel_ok PREFIX CMD: ft_tel, the reply in FT_TEL; status 0 when it came and holds no "error".
+ft_tel_ok() { FT_TEL=$(ft_tel "$1" "$2") && ! grep -q '"error"' <<<"$FT_TEL"; }
 # ft_json_num JSON KEY: the first number under "KEY" in JSON (a telemetry reply).
 ft_json_num() { grep -oE "\"$2\": *[0-9]+" <<<"$1" | head -n 1 | grep -oE '[0-9]+$'; }
+
+# ft_sale_open PREFIX ID STOCK: on the dataplane of EAL file prefix PREFIX, an open sale ID that
+# started a second ago and ends in an hour, its whole STOCK leased to the node (final). Dies
+# (fs_die) unless the lease is answered.
+ft_sale_open() {
+	local now
+	now=$(($(date +%s%N) / 1000000))
+	ft_tel "$1" "/flashsale/sale/create,$2,$3,$((now - 1000)),$((now + 3600000)),open" >/dev/null
+	ft_tel "$1" "/flashsale/sale/lease,$2,$3,1" | grep -q '"leased"' || fs_die "cannot create sale $2"
+}
 
 # ---------------------------------------------------------------- PostgreSQL
 

@@ -66,8 +66,8 @@ static struct fs_sale *open_sale(uint32_t id, uint64_t stock)
 	struct fs_sale_def def = {
 		.sale_id = id, .stock = stock, .start_ms = NOW_MS - 1000, .end_ms = NOW_MS + 60000};
 
-	cr_assert_eq(fs_sale_define(&tab, NULL, NODE, &def), 0);
-	cr_assert_eq(fs_sale_lease(&tab, NULL, NODE, id, stock, true), 0);
+	cr_assert_eq(fs_sale_ctl_create(&tab, NULL, NODE, &def), 0);
+	cr_assert_eq(fs_sale_ctl_lease(&tab, NULL, NODE, id, stock, true), 0);
 	return fs_sale_lookup(&tab, id);
 }
 
@@ -153,7 +153,7 @@ Test(claim, ended_by_stop)
 {
 	open_sale(1, 10);
 	cr_assert_eq(claim(0, NOW_MS, 1, 5, 6).status, FS_ST_WON);
-	cr_assert_eq(fs_sale_halt(&tab, NULL, NODE, 1), 0);
+	cr_assert_eq(fs_sale_ctl_stop(&tab, NULL, NODE, 1), 0);
 	cr_assert_eq(claim(0, NOW_MS, 1, 6, 7).status, FS_ST_ENDED);
 	cr_assert_eq(claim(0, NOW_MS, 1, 5, 8).status, FS_ST_ENDED, "even for the winner");
 }
@@ -233,16 +233,16 @@ Test(claim, retry_while_waiting_for_lease)
 	struct fs_sale_def def = {.sale_id = 1, .stock = 10, .start_ms = 0, .end_ms = INT64_MAX};
 	struct fs_fcp_reply rep;
 
-	cr_assert_eq(fs_sale_define(&tab, NULL, NODE, &def), 0);
+	cr_assert_eq(fs_sale_ctl_create(&tab, NULL, NODE, &def), 0);
 	rep = claim(0, NOW_MS, 1, 1, 1);
 	cr_assert_eq(rep.status, FS_ST_RETRY, "no lease yet");
 	cr_assert_eq(rep.retry_after_ms, FS_RETRY_LEASE_MS);
-	cr_assert_eq(fs_sale_lease(&tab, NULL, NODE, 1, 1, false), 0);
+	cr_assert_eq(fs_sale_ctl_lease(&tab, NULL, NODE, 1, 1, false), 0);
 	cr_assert_eq(claim(0, NOW_MS, 1, 1, 2).status, FS_ST_WON);
 	rep = claim(1, NOW_MS, 1, 2, 3);
 	cr_assert_eq(rep.status, FS_ST_RETRY, "lease used up, more may come");
 	cr_assert_eq(rep.retry_after_ms, FS_RETRY_LEASE_MS);
-	cr_assert_eq(fs_sale_lease(&tab, NULL, NODE, 1, 0, true), 0);
+	cr_assert_eq(fs_sale_ctl_lease(&tab, NULL, NODE, 1, 0, true), 0);
 	cr_assert_eq(claim(1, NOW_MS, 1, 2, 4).status, FS_ST_SOLD_OUT);
 	cr_assert_eq(cnt[0][FS_CNT_ST_RETRY] + cnt[1][FS_CNT_ST_RETRY], 2);
 }
@@ -305,8 +305,8 @@ static void token_sale(uint32_t id, bool has_key)
 		.has_key = has_key};
 
 	memcpy(def.key, KEY, 16);
-	cr_assert_eq(fs_sale_define(&tab, NULL, NODE, &def), 0);
-	cr_assert_eq(fs_sale_lease(&tab, NULL, NODE, id, 10, true), 0);
+	cr_assert_eq(fs_sale_ctl_create(&tab, NULL, NODE, &def), 0);
+	cr_assert_eq(fs_sale_ctl_lease(&tab, NULL, NODE, id, 10, true), 0);
 }
 
 /* Encode a token CLAIM by hand (PROTOCOL.md, big-endian) with a SipHash-2-4-128 token computed
@@ -398,7 +398,7 @@ Test(claim, token_key_not_set_is_retry)
 {
 	token_sale(42, false);
 	cr_assert_eq(token_claim(42, 1, 1798761600, 0, KEY, false).status, FS_ST_RETRY);
-	cr_assert_eq(fs_sale_rekey(&tab, NULL, NODE, 42, KEY), 0);
+	cr_assert_eq(fs_sale_ctl_set_key(&tab, NULL, NODE, 42, KEY, 0), 0);
 	cr_assert_eq(token_claim(42, 1, 1798761600, 0, KEY, false).status, FS_ST_WON);
 }
 
@@ -422,7 +422,7 @@ Test(claim, sale_status_answers)
 	cr_assert_eq(rep.remaining, 0);
 	cr_assert_eq(status(s->end_ms, 1).status, FS_ST_ENDED);
 	open_sale(2, 5);
-	cr_assert_eq(fs_sale_halt(&tab, NULL, NODE, 2), 0);
+	cr_assert_eq(fs_sale_ctl_stop(&tab, NULL, NODE, 2), 0);
 	cr_assert_eq(status(NOW_MS, 2).status, FS_ST_ENDED);
 	cr_assert_eq(cnt[0][FS_CNT_STATUS_REQS], 6);
 	cr_assert_eq(cnt[0][FS_CNT_ST_ACTIVE], 2);
@@ -553,8 +553,8 @@ Test(claim, rate_limited_per_source)
 	struct fs_fcp_reply rep;
 
 	cr_assert_eq(fs_ratelimit_init(&lim, 7), 0);
-	cr_assert_eq(fs_sale_define(&tab, NULL, NODE, &def), 0);
-	cr_assert_eq(fs_sale_lease(&tab, NULL, NODE, 70, 100, true), 0);
+	cr_assert_eq(fs_sale_ctl_create(&tab, NULL, NODE, &def), 0);
+	cr_assert_eq(fs_sale_ctl_lease(&tab, NULL, NODE, 70, 100, true), 0);
 	for (uint64_t u = 1; u <= 3; u++)
 		cr_assert_eq(limited_req(FS_FCP_CLAIM, NOW_MS, 70, u, 1).status, FS_ST_WON);
 	rep = limited_req(FS_FCP_CLAIM, NOW_MS, 70, 4, 1);
@@ -594,16 +594,16 @@ Test(claim, rate_limit_node_default_and_sale_override)
 	cr_assert_eq(limited_req(FS_FCP_CLAIM, NOW_MS, 71, 1, 9).status, FS_ST_WON);
 	cr_assert_eq(limited_req(FS_FCP_CLAIM, NOW_MS, 71, 2, 9).retry_after_ms, 1000);
 	/* a sale that turns limits off for itself */
-	cr_assert_eq(fs_sale_define(&tab, NULL, NODE, &own_off), 0);
-	cr_assert_eq(fs_sale_lease(&tab, NULL, NODE, 72, 100, true), 0);
+	cr_assert_eq(fs_sale_ctl_create(&tab, NULL, NODE, &own_off), 0);
+	cr_assert_eq(fs_sale_ctl_lease(&tab, NULL, NODE, 72, 100, true), 0);
 	for (uint64_t u = 1; u <= 10; u++)
 		cr_assert_eq(limited_req(FS_FCP_CLAIM, NOW_MS, 72, u, 9).status, FS_ST_WON);
 	/* a rate with no burst, or beyond the maxima, is refused */
 	bad.sale_id = 73;
 	bad.rl_rate = 5;
-	cr_assert_eq(fs_sale_define(&tab, NULL, NODE, &bad), -EINVAL);
+	cr_assert_eq(fs_sale_ctl_create(&tab, NULL, NODE, &bad), -EINVAL);
 	bad.rl_burst = FS_RL_BURST_MAX + 1;
-	cr_assert_eq(fs_sale_define(&tab, NULL, NODE, &bad), -EINVAL);
+	cr_assert_eq(fs_sale_ctl_create(&tab, NULL, NODE, &bad), -EINVAL);
 	fs_ratelimit_fini(&lim);
 }
 
@@ -618,7 +618,7 @@ Test(claim, rate_limit_before_window_checks_not)
 		.rl_burst = 1};
 
 	cr_assert_eq(fs_ratelimit_init(&lim, 0), 0);
-	cr_assert_eq(fs_sale_define(&tab, NULL, NODE, &def), 0);
+	cr_assert_eq(fs_sale_ctl_create(&tab, NULL, NODE, &def), 0);
 	/* NOT_STARTED answers cost nothing and take nothing from the bucket (DESIGN.md order) */
 	for (int i = 0; i < 5; i++)
 		cr_assert_eq(limited_req(FS_FCP_CLAIM, NOW_MS, 74, 1, 3).status, FS_ST_NOT_STARTED);
@@ -633,7 +633,7 @@ static const uint8_t KEY3[16] = {0xb0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13
 Test(claim, rekey_grace_window)
 {
 	token_sale(42, true);
-	cr_assert_eq(fs_sale_rekey_grace(&tab, NULL, NODE, 42, KEY2, NOW_MS + 1000), 0);
+	cr_assert_eq(fs_sale_ctl_set_key(&tab, NULL, NODE, 42, KEY2, NOW_MS + 1000), 0);
 	/* during the grace period both keys verify */
 	cr_assert_eq(token_claim(42, 1, 1798761600, 0, KEY, false).status, FS_ST_WON);
 	cr_assert_eq(token_claim(42, 2, 1798761600, 0, KEY2, false).status, FS_ST_WON);
@@ -645,10 +645,10 @@ Test(claim, rekey_grace_window)
 	cr_assert_eq(token_claim(42, 5, 1798761600, 0, KEY, false).status, FS_ST_BAD_TOKEN);
 	cr_assert_eq(token_claim(42, 6, 1798761600, 0, KEY2, false).status, FS_ST_WON);
 	/* pushing the current key again changes nothing */
-	cr_assert_eq(fs_sale_rekey_grace(&tab, NULL, NODE, 42, KEY2, NOW_MS + 99999), 0);
+	cr_assert_eq(fs_sale_ctl_set_key(&tab, NULL, NODE, 42, KEY2, NOW_MS + 99999), 0);
 	cr_assert_eq(token_claim(42, 7, 1798761600, 0, KEY, false).status, FS_ST_BAD_TOKEN);
 	/* a rekey without grace refuses the old key at once */
-	cr_assert_eq(fs_sale_rekey(&tab, NULL, NODE, 42, KEY3), 0);
+	cr_assert_eq(fs_sale_ctl_set_key(&tab, NULL, NODE, 42, KEY3, 0), 0);
 	cr_assert_eq(token_claim(42, 8, 1798761600, 0, KEY2, false).status, FS_ST_BAD_TOKEN);
 	cr_assert_eq(token_claim(42, 9, 1798761600, 0, KEY3, false).status, FS_ST_WON);
 }
@@ -656,8 +656,8 @@ Test(claim, rekey_grace_window)
 Test(claim, rekey_twice_only_last_two_keys)
 {
 	token_sale(42, true);
-	cr_assert_eq(fs_sale_rekey_grace(&tab, NULL, NODE, 42, KEY2, NOW_MS + 5000), 0);
-	cr_assert_eq(fs_sale_rekey_grace(&tab, NULL, NODE, 42, KEY3, NOW_MS + 5000), 0);
+	cr_assert_eq(fs_sale_ctl_set_key(&tab, NULL, NODE, 42, KEY2, NOW_MS + 5000), 0);
+	cr_assert_eq(fs_sale_ctl_set_key(&tab, NULL, NODE, 42, KEY3, NOW_MS + 5000), 0);
 	cr_assert_eq(token_claim(42, 1, 1798761600, 0, KEY, false).status, FS_ST_BAD_TOKEN);
 	cr_assert_eq(token_claim(42, 2, 1798761600, 0, KEY2, false).status, FS_ST_WON);
 	cr_assert_eq(token_claim(42, 3, 1798761600, 0, KEY3, false).status, FS_ST_WON);
@@ -682,8 +682,8 @@ Test(claim, rekey_grace_survives_recovery)
 
 	cr_assert_not_null(ctl);
 	memcpy(def.key, KEY, 16);
-	cr_assert_eq(fs_sale_define(&tab, ctl, NODE, &def), 0);
-	cr_assert_eq(fs_sale_rekey_grace(&tab, ctl, NODE, 44, KEY2, NOW_MS + 700), 0);
+	cr_assert_eq(fs_sale_ctl_create(&tab, ctl, NODE, &def), 0);
+	cr_assert_eq(fs_sale_ctl_set_key(&tab, ctl, NODE, 44, KEY2, NOW_MS + 700), 0);
 	fs_journal_close(ctl);
 	fs_sale_table_init(&t2, N_WORKERS);
 	cr_assert_eq(fs_sale_recover(&t2, tmpdir, &rec), 0);
@@ -709,7 +709,7 @@ static void *rekey_run(void *arg)
 
 	/* alternate KEY2 and KEY with an endless grace: KEY is always current or previous */
 	while (!r->stop) {
-		fs_sale_set_key_grace(r->s, r->n % 2 ? KEY : KEY2, INT64_MAX);
+		fs_sale_set_key(r->s, r->n % 2 ? KEY : KEY2, INT64_MAX);
 		r->n++;
 	}
 	return NULL;

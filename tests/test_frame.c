@@ -2,6 +2,7 @@
 #define ALLOW_EXPERIMENTAL_API 1 /* rte_ipv4_udptcp_cksum_verify */
 
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 
 #include <criterion/criterion.h>
@@ -902,6 +903,77 @@ Test(frame, fcp_reply_from_payload_in_place)
 	cr_assert_eq(fs_frame_classify(&cfg, f, len, &info), FS_FRAME_FCP);
 	memcpy(want, f + info.payload_off, FS_FCP_LEN);
 	check_fcp_reply(f, fs_frame_fcp_reply(&cfg, f, &info, f + info.payload_off), 14, want);
+}
+
+/* A WON reply as the worker builds it: the request (VLAN @p vlan, @p opt option words) answered. */
+static uint32_t make_won_reply(uint8_t *f, uint16_t vlan, unsigned opt, uint32_t *l3)
+{
+	uint8_t reply[FS_FCP_LEN];
+	struct fs_fcp_reply rep;
+	struct fs_frame_info info;
+	uint32_t len = make_fcp(f, vlan);
+
+	len = add_options(f, len, vlan ? 18 : 14, opt);
+	make_reply_payload(reply);
+	cr_assert_eq(fs_fcp_decode_reply(reply, FS_FCP_LEN, &rep), 0);
+	cr_assert_eq(classify_exact(f, len, &info, &cfg), FS_FRAME_FCP);
+	*l3 = info.l3_off;
+	return fs_frame_fcp_answer(&cfg, f, &info, &rep);
+}
+
+/* The failed group commit's rewrite: WON becomes RETRY, no order id, checksums right. */
+Test(frame, won_to_retry)
+{
+	for (unsigned v = 0; v < 2; v++) {
+		for (unsigned opt = 0; opt <= 3; opt += 3) {
+			uint8_t f[BUF] __attribute__((aligned(8))), want[FS_FCP_LEN];
+			struct fs_fcp_reply rep;
+			uint32_t l3, len = make_won_reply(f, v ? TCI : 0, opt, &l3);
+
+			cr_assert_eq(fs_frame_won_to_retry(f, len, l3, 100), 0);
+			make_reply_payload(want);
+			cr_assert_eq(fs_fcp_decode_reply(want, FS_FCP_LEN, &rep), 0);
+			rep.status = FS_ST_RETRY;
+			rep.retry_after_ms = 100;
+			rep.order_id = 0;
+			fs_fcp_encode_reply(&rep, want);
+			check_fcp_reply(f, len, l3, want);
+		}
+	}
+}
+
+/* Anything but such a WON is refused and left as it was: the worker then does not send it. */
+Test(frame, won_to_retry_refuses_other_frames)
+{
+	for (unsigned c = 0; c < 6; c++) {
+		uint8_t f[BUF] __attribute__((aligned(8))), before[BUF];
+		uint32_t l3, len = make_won_reply(f, 0, 0, &l3);
+		uint8_t *payload = f + l3 + 20 + 8;
+
+		switch (c) {
+		case 0: /* another status */
+			payload[16] = FS_ST_SOLD_OUT;
+			break;
+		case 1: /* not an FCP reply: bad magic */
+			payload[0] ^= 0xff;
+			break;
+		case 2: /* a status reply */
+			payload[3] = FS_FCP_SALE_STATUS_RESULT;
+			break;
+		case 3: /* IP options: the UDP header is not where a reply of ours has it */
+			f[l3] = 0x46;
+			break;
+		case 4: /* not UDP */
+			f[l3 + 9] = IPPROTO_TCP;
+			break;
+		default: /* shorter than a reply */
+			len -= 1;
+			break;
+		}
+		memcpy(before, f, sizeof(before));
+		cr_assert_eq(fs_frame_won_to_retry(f, len, l3, 100), -EINVAL, "case %u", c);
+		cr_assert_arr_eq(f, before, sizeof(before), "case %u: frame changed", c);
+	}
 }
 
 /* RFC 768: a computed UDP checksum of zero goes on the wire as 0xffff, and is accepted. */

@@ -349,15 +349,15 @@ Test(journal, restart_rebuilds_same_winners, .timeout = 120)
 	fs_sale_table_init(&tab, R_WORKERS);
 	ctl = fs_journal_open(tmpdir, FS_JOURNAL_CONTROL);
 	cr_assert_not_null(ctl);
-	cr_assert_eq(fs_sale_define(&tab, ctl, 3, &def), 0);
-	cr_assert_eq(fs_sale_define(&tab, ctl, 3, &def), -EEXIST);
-	cr_assert_eq(fs_sale_lease(&tab, ctl, 3, R_SALE, 200, false), 0);
-	cr_assert_eq(fs_sale_lease(&tab, ctl, 3, R_SALE, 301, true), -EINVAL, "beyond stock");
-	cr_assert_eq(fs_sale_lease(&tab, ctl, 3, R_SALE, 300, true), 0);
-	cr_assert_eq(fs_sale_define(&tab, ctl, 3, &def2), 0);
-	cr_assert_eq(fs_sale_rekey(&tab, ctl, 3, 78, key2), 0);
-	cr_assert_eq(fs_sale_halt(&tab, ctl, 3, 78), 0);
-	cr_assert_eq(fs_sale_halt(&tab, ctl, 3, 79), -ENOENT);
+	cr_assert_eq(fs_sale_ctl_create(&tab, ctl, 3, &def), 0);
+	cr_assert_eq(fs_sale_ctl_create(&tab, ctl, 3, &def), -EEXIST);
+	cr_assert_eq(fs_sale_ctl_lease(&tab, ctl, 3, R_SALE, 200, false), 0);
+	cr_assert_eq(fs_sale_ctl_lease(&tab, ctl, 3, R_SALE, 301, true), -EINVAL, "beyond stock");
+	cr_assert_eq(fs_sale_ctl_lease(&tab, ctl, 3, R_SALE, 300, true), 0);
+	cr_assert_eq(fs_sale_ctl_create(&tab, ctl, 3, &def2), 0);
+	cr_assert_eq(fs_sale_ctl_set_key(&tab, ctl, 3, 78, key2, 0), 0);
+	cr_assert_eq(fs_sale_ctl_stop(&tab, ctl, 3, 78), 0);
+	cr_assert_eq(fs_sale_ctl_stop(&tab, ctl, 3, 79), -ENOENT);
 	fs_journal_close(ctl);
 
 	pthread_barrier_init(&start, NULL, R_WORKERS);
@@ -437,8 +437,8 @@ Test(journal, recover_skips_unknown_sales_and_duplicates)
 	struct fs_sale *s;
 
 	fs_sale_table_init(&tab, 2);
-	cr_assert_eq(fs_sale_define(&tab, ctl, 3, &def), 0);
-	cr_assert_eq(fs_sale_lease(&tab, ctl, 3, 9, 10, true), 0);
+	cr_assert_eq(fs_sale_ctl_create(&tab, ctl, 3, &def), 0);
+	cr_assert_eq(fs_sale_ctl_lease(&tab, ctl, 3, 9, 10, true), 0);
 	fs_journal_close(ctl);
 	fs_sale_table_fini(&tab);
 	append_n(j, 1, 3); /* sale 9: users 7, 14, 21 */

@@ -617,8 +617,8 @@ static void ex_node_start(struct ex_node *nd, uint64_t stock, const uint8_t key[
 	nd->j = fs_journal_open(nd->dir, 0);
 	cr_assert_not_null(nd->j);
 	fs_sale_table_init(&nd->tab, 1);
-	cr_assert_eq(fs_sale_define(&nd->tab, NULL, EX_NODE, &def), 0);
-	cr_assert_eq(fs_sale_lease(&nd->tab, NULL, EX_NODE, EX_SALE, stock, true), 0);
+	cr_assert_eq(fs_sale_ctl_create(&nd->tab, NULL, EX_NODE, &def), 0);
+	cr_assert_eq(fs_sale_ctl_lease(&nd->tab, NULL, EX_NODE, EX_SALE, stock, true), 0);
 }
 
 static void ex_node_stop(struct ex_node *nd)

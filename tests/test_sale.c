@@ -66,18 +66,18 @@ Test(sale, refused_create_writes_no_record)
 	struct fs_jrec rec[4];
 
 	cr_assert_not_null(ctl);
-	cr_assert_eq(fs_sale_define(&tab, ctl, NODE, &def), -E2BIG);
+	cr_assert_eq(fs_sale_ctl_create(&tab, ctl, NODE, &def), -E2BIG);
 	def.stock = FS_SALE_MAX_STOCK + 1ull;
-	cr_assert_eq(fs_sale_define(&tab, ctl, NODE, &def), -E2BIG);
+	cr_assert_eq(fs_sale_ctl_create(&tab, ctl, NODE, &def), -E2BIG);
 	def.stock = 10;
 	def.end_ms = 0; /* window ends before it starts */
-	cr_assert_eq(fs_sale_define(&tab, ctl, NODE, &def), -EINVAL);
+	cr_assert_eq(fs_sale_ctl_create(&tab, ctl, NODE, &def), -EINVAL);
 	cr_assert_eq(ctl_records(rec, 4), 0, "records written for sales that do not exist");
 	cr_assert_null(fs_sale_lookup(&tab, 7));
 	/* the limit itself is accepted (its table is address space, faulted in as used) */
 	def.stock = FS_SALE_MAX_STOCK;
 	def.end_ms = 10;
-	cr_assert_eq(fs_sale_define(&tab, ctl, NODE, &def), 0);
+	cr_assert_eq(fs_sale_ctl_create(&tab, ctl, NODE, &def), 0);
 	cr_assert_eq(ctl_records(rec, 4), 1);
 	cr_assert_eq(rec[0].type, FS_JREC_SALE);
 	cr_assert_eq(rec[0].body.sale.stock, FS_SALE_MAX_STOCK);
@@ -110,14 +110,14 @@ Test(sale, journal_failure_leaves_no_sale)
 	struct fs_journal *ctl = ctl_full(blocker, sizeof(blocker));
 	int rc;
 
-	rc = fs_sale_define(&tab, ctl, NODE, &def);
+	rc = fs_sale_ctl_create(&tab, ctl, NODE, &def);
 	cr_assert_lt(rc, 0);
 	cr_assert_neq(rc, -EEXIST);
 	cr_assert_null(fs_sale_lookup(&tab, 8));
 	cr_assert_eq(tab.n, 0);
 	cr_assert_eq(rmdir(blocker), 0);
 	usleep(60 * 1000); /* the journal retries a failed roll-over after 50 ms */
-	cr_assert_eq(fs_sale_define(&tab, ctl, NODE, &def), 0);
+	cr_assert_eq(fs_sale_ctl_create(&tab, ctl, NODE, &def), 0);
 	cr_assert_not_null(fs_sale_lookup(&tab, 8));
 	fs_journal_close(ctl);
 }
@@ -129,8 +129,8 @@ static void define(struct fs_journal *ctl, uint32_t id, uint64_t stock)
 {
 	struct fs_sale_def def = {.sale_id = id, .stock = stock, .start_ms = 0, .end_ms = 1000};
 
-	cr_assert_eq(fs_sale_define(&tab, ctl, NODE, &def), 0, "define %u", id);
-	cr_assert_eq(fs_sale_lease(&tab, ctl, NODE, id, stock, true), 0);
+	cr_assert_eq(fs_sale_ctl_create(&tab, ctl, NODE, &def), 0, "define %u", id);
+	cr_assert_eq(fs_sale_ctl_lease(&tab, ctl, NODE, id, stock, true), 0);
 }
 
 /* Sell every unit of sale @p id (worker 0 commits them). */
@@ -153,12 +153,12 @@ Test(sale, delete_rules)
 
 	cr_assert_not_null(ctl);
 	define(ctl, 5, 10);
-	cr_assert_eq(fs_sale_delete(&tab, ctl, NODE, 6, 10), -ENOENT);
-	cr_assert_eq(fs_sale_delete(&tab, ctl, NODE, 5, -1), -EBUSY, "pending");
-	cr_assert_eq(fs_sale_delete(&tab, ctl, NODE, 5, 10), -EBUSY, "active");
+	cr_assert_eq(fs_sale_ctl_delete(&tab, ctl, NODE, 6, 10), -ENOENT);
+	cr_assert_eq(fs_sale_ctl_delete(&tab, ctl, NODE, 5, -1), -EBUSY, "pending");
+	cr_assert_eq(fs_sale_ctl_delete(&tab, ctl, NODE, 5, 10), -EBUSY, "active");
 	n = ctl_records(rec, 8);
 	cr_assert_eq(n, 2, "SALE and LEASE only");
-	cr_assert_eq(fs_sale_delete(&tab, ctl, NODE, 5, 1000), 0, "ended");
+	cr_assert_eq(fs_sale_ctl_delete(&tab, ctl, NODE, 5, 1000), 0, "ended");
 	cr_assert_null(fs_sale_lookup(&tab, 5));
 	cr_assert_eq(tab.n, 0);
 	cr_assert(fs_sale_was_deleted(&tab, 5));
@@ -166,18 +166,18 @@ Test(sale, delete_rules)
 	cr_assert_eq(rec[2].type, FS_JREC_DELETE);
 	cr_assert_eq(rec[2].sale_id, 5);
 	cr_assert_eq(rec[2].node_id, NODE);
-	cr_assert_eq(fs_sale_delete(&tab, ctl, NODE, 5, 1000), 0, "again: a no-op");
+	cr_assert_eq(fs_sale_ctl_delete(&tab, ctl, NODE, 5, 1000), 0, "again: a no-op");
 	cr_assert_eq(ctl_records(rec, 8), 3, "not journaled twice");
-	cr_assert_eq(fs_sale_define(&tab, ctl, NODE, &def), -EIDRM);
+	cr_assert_eq(fs_sale_ctl_create(&tab, ctl, NODE, &def), -EIDRM);
 	cr_assert_null(fs_sale_lookup(&tab, 5));
 	cr_assert_eq(ctl_records(rec, 8), 3);
 	/* stopped, and sold out */
 	define(ctl, 7, 1);
-	cr_assert_eq(fs_sale_halt(&tab, ctl, NODE, 7), 0);
-	cr_assert_eq(fs_sale_delete(&tab, ctl, NODE, 7, 10), 0, "stopped");
+	cr_assert_eq(fs_sale_ctl_stop(&tab, ctl, NODE, 7), 0);
+	cr_assert_eq(fs_sale_ctl_delete(&tab, ctl, NODE, 7, 10), 0, "stopped");
 	define(ctl, 8, 1);
 	sell_all(8);
-	cr_assert_eq(fs_sale_delete(&tab, ctl, NODE, 8, 10), 0, "sold out");
+	cr_assert_eq(fs_sale_ctl_delete(&tab, ctl, NODE, 8, 10), 0, "sold out");
 	fs_journal_close(ctl);
 }
 
@@ -206,8 +206,8 @@ Test(sale, delete_keeps_probe_chains)
 		define(NULL, ids[i], 3);
 	for (unsigned i = 0; i < 5; i++) /* the set-up: one chain from home on */
 		cr_assert_eq(tab.slots->slot[(home + i) % FS_SALE_SLOTS]->sale_id, ids[i]);
-	cr_assert_eq(fs_sale_halt(&tab, NULL, NODE, ids[1]), 0);
-	cr_assert_eq(fs_sale_delete(&tab, NULL, NODE, ids[1], 10), 0);
+	cr_assert_eq(fs_sale_ctl_stop(&tab, NULL, NODE, ids[1]), 0);
+	cr_assert_eq(fs_sale_ctl_delete(&tab, NULL, NODE, ids[1], 10), 0);
 	cr_assert_null(fs_sale_lookup(&tab, ids[1]));
 	for (unsigned i = 0; i < 5; i++)
 		if (i != 1)
@@ -229,13 +229,13 @@ Test(sale, live_sales_cap_and_reuse, .timeout = 120)
 		for (uint32_t i = 0; i < FS_MAX_SALES; i++)
 			define(NULL, base + i, 1);
 		def.sale_id = base + FS_MAX_SALES;
-		cr_assert_eq(fs_sale_define(&tab, NULL, NODE, &def), -ENOSPC);
+		cr_assert_eq(fs_sale_ctl_create(&tab, NULL, NODE, &def), -ENOSPC);
 		cr_assert_eq(fs_sale_list(&tab, list, 8), 8);
 		cr_assert_eq(list[0], base);
 		cr_assert_eq(list[7], base + 7);
 		for (uint32_t i = 0; i < FS_MAX_SALES; i++) {
-			cr_assert_eq(fs_sale_halt(&tab, NULL, NODE, base + i), 0);
-			cr_assert_eq(fs_sale_delete(&tab, NULL, NODE, base + i, 10), 0);
+			cr_assert_eq(fs_sale_ctl_stop(&tab, NULL, NODE, base + i), 0);
+			cr_assert_eq(fs_sale_ctl_delete(&tab, NULL, NODE, base + i, 10), 0);
 		}
 		cr_assert_eq(tab.n, 0);
 		cr_assert_eq(fs_sale_list(&tab, list, 8), 0);
@@ -274,8 +274,8 @@ Test(sale, recover_skips_deleted, .timeout = 120)
 			kept++;
 			continue;
 		}
-		cr_assert_eq(fs_sale_halt(&tab, ctl, NODE, id), 0);
-		cr_assert_eq(fs_sale_delete(&tab, ctl, NODE, id, 10), 0);
+		cr_assert_eq(fs_sale_ctl_stop(&tab, ctl, NODE, id), 0);
+		cr_assert_eq(fs_sale_ctl_delete(&tab, ctl, NODE, id, 10), 0);
 		deleted++;
 	}
 	fs_journal_close(ctl);
@@ -298,7 +298,8 @@ Test(sale, recover_skips_deleted, .timeout = 120)
 		cr_assert_eq(fs_winners_find(s->winners, 1000 + list[i], &order), FS_WIN_FOUND);
 	}
 	def.sale_id = 11;
-	cr_assert_eq(fs_sale_define(&t2, NULL, NODE, &def), -EIDRM, "deleted before the restart");
+	cr_assert_eq(
+		fs_sale_ctl_create(&t2, NULL, NODE, &def), -EIDRM, "deleted before the restart");
 	fs_sale_table_fini(&t2);
 }
 
@@ -416,8 +417,8 @@ Test(sale, lookups_during_deletes, .timeout = 120)
 			next++;
 			continue;
 		}
-		cr_assert_eq(fs_sale_halt(&tab, NULL, NODE, oldest), 0);
-		cr_assert_eq(fs_sale_delete(&tab, NULL, NODE, oldest, 10), 0);
+		cr_assert_eq(fs_sale_ctl_stop(&tab, NULL, NODE, oldest), 0);
+		cr_assert_eq(fs_sale_ctl_delete(&tab, NULL, NODE, oldest, 10), 0);
 		oldest++;
 		deletes++;
 	}

@@ -4,6 +4,8 @@
 
 #include <criterion/criterion.h>
 
+#include "strtok.h"
+
 static pthread_barrier_t step;
 
 /* Thread B: splits its own command while thread A is between its two strtok calls. */
@@ -64,4 +66,10 @@ Test(strtok, same_as_strtok_r)
 		p = strtok(NULL, ",");
 		q = strtok_r(NULL, ",", &save);
 	}
+}
+
+/* The check flashsale-dp makes at start: strtok exported (as there), DPDK's calls reach it. */
+Test(strtok, interposed)
+{
+	cr_assert(fs_strtok_interposed());
 }

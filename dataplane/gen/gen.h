@@ -17,12 +17,13 @@
 /*
  * Threads: one. The main thread is flashgen's only lcore and runs everything below (set-up, the
  * loop, the report); the EAL interrupt thread runs the memif PMD's callbacks (and through them
- * memif_guard.c's munmap()) and reconnect.c's alarm, which touch none of it. "Writer" below
+ * unmap_guard.c's munmap()) and reconnect.c's alarm, which touch none of it. "Writer" below
  * names the file whose functions change a field; every other file only reads it.
  */
 
 #define FG_BURST 32	       /* frames per rx/tx burst and per pending batch */
 #define FG_PORT_ID 0	       /* the one port: --vdev net_memif0,role=client,... */
+#define FG_GUARD_READER 0      /* the lcore's reader id for the unmap guard (unmap_guard.h) */
 #define FG_USERS_PER_IP 50000u /* default source scheme: users per source address */
 #define FG_RETRY_CAP_MS 1000u  /* longest retry_after_ms honoured */
 #define FG_WHEEL_SLOTS 1024u   /* > FG_RETRY_CAP_MS: a delayed resend never wraps the wheel */

@@ -20,12 +20,12 @@
 
 #include "gen.h"
 #include "histogram.h"
-#include "memif_guard.h"
 #include "net.h"
 #include "options.h"
 #include "report.h"
 #include "run.h"
 #include "schedule.h"
+#include "unmap_guard.h"
 
 #define FG_EXIT_SETUP 1	  /* set-up failed (EAL, port, ARP, memory, --won-file) */
 #define FG_EXIT_USAGE 2	  /* bad options */
@@ -186,11 +186,21 @@ int main(int argc, char **argv)
 	}
 	signal(SIGINT, fg_on_signal);
 	signal(SIGTERM, fg_on_signal);
-	fg_on_lcore = true; /* the main thread runs the loop */
 	if (rte_eal_init(sep, argv) < 0) {
 		fprintf(stderr, "flashgen: EAL init failed: %s\n", rte_strerror(rte_errno));
 		return FG_EXIT_SETUP;
 	}
+	/* the memif unmap guard (unmap_guard.c): the main thread runs the loop, reader 0, online
+	 * only inside a burst (fg_burst) */
+	ret = fs_unmap_guard_init(1);
+	if (ret != 0) {
+		fprintf(stderr, "flashgen: the unmap guard is not in effect: %s\n",
+			ret == -ENOSYS ? "munmap() is libc's (link with "
+					 "-Wl,--export-dynamic-symbol=munmap)"
+				       : strerror(-ret));
+		return FG_EXIT_SETUP;
+	}
+	fs_unmap_guard_register(FG_GUARD_READER, false);
 	ret = fg_main_eal(&ctx);
 	/*
 	 * Everything is printed and the port closed. No rte_eal_cleanup() and no exit handlers:

@@ -9,13 +9,15 @@
 #include <rte_mbuf.h>
 
 #include "gen.h"
-#include "memif_guard.h"
+#include "unmap_guard.h"
 
 #define FG_ARP_GIVEUP_MS 5000 /* fg_arp_resolve gives up after this long */
 
 /**
- * One burst on the port, guarded (memif_guard.h): receive up to @p n frames into @p m, or with
- * @p tx offer @p n frames from @p m (the port takes the first ones, the rest stay the caller's).
+ * One burst on the port, guarded: the lcore is online for the unmap guard (unmap_guard.h) while
+ * inside it, so another thread's munmap() of the memif rings waits for it to end. Receive up to
+ * @p n frames into @p m, or with @p tx offer @p n frames from @p m (the port takes the first
+ * ones, the rest stay the caller's).
  * @return how many frames came or went. Lcore only; @p tx constant at every call, so inlined
  * without a branch.
  */
@@ -23,9 +25,9 @@ static inline uint16_t fg_burst(bool tx, struct rte_mbuf **m, uint16_t n)
 {
 	uint16_t done;
 
-	fg_burst_enter();
+	fs_unmap_guard_enter(FG_GUARD_READER);
 	done = tx ? rte_eth_tx_burst(FG_PORT_ID, 0, m, n) : rte_eth_rx_burst(FG_PORT_ID, 0, m, n);
-	fg_burst_leave();
+	fs_unmap_guard_leave(FG_GUARD_READER);
 	return done;
 }
 

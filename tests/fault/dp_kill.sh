@@ -100,9 +100,7 @@ fs_cleanup_add 'fs_stop "$GEN_PID" 5'
 
 dp_status() { timeout 10 "$CTL" --redis "$REDIS_URL" --dp "$PREFIX" sale status --sale "$1" 2>&1; }
 # tel CMD: one telemetry command to the dataplane, JSON reply.
-tel() { echo "$1" | timeout 10 dpdk-telemetry.py -f "$PREFIX" 2>/dev/null; }
-# json_num JSON KEY: the number after "KEY": in JSON.
-json_num() { grep -oE "\"$2\": *[0-9]+" <<<"$1" | head -n 1 | grep -oE '[0-9]+$'; }
+tel() { ft_tel "$PREFIX" "$1"; }
 orders_count() { fs_sql "select count(*) from orders where sale_id = $1" 2>/dev/null; }
 
 # ---------------------------------------------------------------- the stack
@@ -192,7 +190,7 @@ ft_tap "$([ $gen_rc = 0 ] && echo 1)" "flashgen ran to the end (exit $gen_rc)"
 # ---------------------------------------------------------------- phase 2: memif peers leave
 # A full-speed flood over memif (the sold-out sale: cached SOLD_OUT replies, nothing journaled)
 # that stops after 1 s, DISCONNECTS times: the worker is mid-burst on the memif queue when the
-# peer's rings are unmapped (DPDK 22.11's memif PMD; see munmap() in dataplane/worker.c).
+# peer's rings are unmapped (DPDK 22.11's memif PMD; see munmap() in dataplane/unmap_guard.c).
 dc_ok=0
 for ((k = 1; k <= DISCONNECTS; k++)); do
 	gen "memif$k" "net_memif0,role=client,socket=$work/memif.sock" "$SALE" $((k * 10000000)) \
@@ -251,7 +249,7 @@ ft_tap "$([ $term_ok = "$SIGTERMS" ] && echo 1)" \
 # Persist catches up with sale 2 (millions of orders); then every WON seen in phase 3 is a row.
 cat "$work"/term*.won >"$work/term.won" 2>/dev/null
 for ((i = 0; i < 600; i++)); do
-	s2=$(json_num "$(tel "/flashsale/sale/status,$SALE2")" sold)
+	s2=$(ft_json_num "$(tel "/flashsale/sale/status,$SALE2")" sold)
 	[ -n "$s2" ] && [ "$(orders_count "$SALE2")" = "$s2" ] && break
 	sleep 0.2
 done
@@ -261,7 +259,7 @@ ft_tap "$([ "$m2" = 0 ] && [ "$(grep -c . "$work/term.won")" -gt 0 ] && echo 1)"
 	"${recov_detail[@]}"
 
 # the dataplane's own count after all the restarts: recovered sold = orders rows (sale 2)
-s2=$(json_num "$(tel "/flashsale/sale/status,$SALE2")" sold)
+s2=$(ft_json_num "$(tel "/flashsale/sale/status,$SALE2")" sold)
 r2=$(orders_count "$SALE2")
 ft_tap "$([ -n "$s2" ] && [ "$s2" = "$r2" ] && echo 1)" \
 	"sale $SALE2: dataplane sold = orders rows after restarts ($s2 = $r2)"

@@ -56,14 +56,12 @@ fs_cleanup_add "[ \"\${FS_KEEP:-0}\" = 1 ] || rm -rf '$work'"
 fs_cleanup_add "rm -rf /var/run/dpdk/${TAG}*; rm -f /dev/hugepages/${TAG}*map_*"
 
 # tel CMD: one telemetry command to the dataplane, JSON reply.
-tel() { echo "$1" | timeout 10 dpdk-telemetry.py -f "$PREFIX" 2>/dev/null; }
-# json_num JSON KEY: the first number after "KEY": in JSON.
-json_num() { grep -oE "\"$2\": *[0-9]+" <<<"$1" | head -n 1 | grep -oE '[0-9]+$'; }
+tel() { ft_tel "$PREFIX" "$1"; }
 # stat KEY...: numbers of /flashsale/stats, one per KEY, space separated.
 stats() {
 	local j k out=()
 	j=$(tel /flashsale/stats)
-	for k in "$@"; do out+=("$(json_num "$j" "$k")"); done
+	for k in "$@"; do out+=("$(ft_json_num "$j" "$k")"); done
 	echo "${out[*]}"
 }
 # pools: "name=in_use/size ..." of /flashsale/ports.
@@ -111,16 +109,10 @@ fs_cleanup_add 'fs_stop "$DP_PID" 15'
 fs_wait_line "$work/dp.log" '^flashsale-dp ready' 60 "$DP_PID" ||
 	fs_die "flashsale-dp did not start: $(tail -n 5 "$work/dp.log")"
 
-now=$(($(date +%s%N) / 1000000))
 SOLD=1 OPEN=2 HON=3
-# sale ID STOCK: open admission, started a second ago, the whole stock leased to this node.
-sale() {
-	tel "/flashsale/sale/create,$1,$2,$((now - 1000)),$((now + 3600000)),open" >/dev/null
-	tel "/flashsale/sale/lease,$1,$2,1" | grep -q '"leased"' || fs_die "cannot create sale $1"
-}
-sale $SOLD 1
-sale $OPEN "$OPEN_STOCK"
-sale $HON 1000000
+ft_sale_open "$PREFIX" $SOLD 1
+ft_sale_open "$PREFIX" $OPEN "$OPEN_STOCK"
+ft_sale_open "$PREFIX" $HON 1000000
 
 # honest NAME SALE USER_BASE USERS WINDOW: flashgen on honest.sock, CPU 0, in the background
 # (H_PID); report in work/NAME.out.
@@ -252,7 +244,7 @@ ft_tap "$([ "${ldropped:-0}" -gt 0 ] && [ "${lsent:-0}" -gt 0 ] && echo 1)" \
 	"line50: the line overloaded the port: frames that met a full ring dropped and counted ($ldropped), the port took $lsent" \
 	"presented $loffered frames/s = $(ratio_of "$loffered" "$line_cap")x capacity $line_cap/s (the larger of the honest sold-out run, $cap_so/s, and the sold-out flood's intake, $intake/s); the port took $(ratio_of "$lsent" "$((lsent + ldropped))") of them"
 open_status=$(tel "/flashsale/sale/status,$OPEN")
-open_sold=$(json_num "$open_status" sold)
+open_sold=$(ft_json_num "$open_status" sold)
 ft_tap "$([ -n "$open_sold" ] && [ "$open_sold" -gt 0 ] && [ "$open_sold" -le "$OPEN_STOCK" ] && echo 1)" \
 	"open sale: the flood bought $open_sold of $OPEN_STOCK, never more than the stock"
 

@@ -29,8 +29,8 @@ ft_need_built dataplane/flashsale-dp dataplane/flashgen persist/flashsale-persis
 ft_need_root "hugepages, DPDK, PostgreSQL as postgres"
 
 ft_plan 21
-# ok STATUS DESCRIPTION [DIAG]: one TAP line; STATUS 0 is a pass; at most 2000 bytes of DIAG.
-ok() { ft_ok "$1" "$2" "$(printf '%s\n' "${3:-}" | head -c 2000)"; }
+# shellcheck disable=SC2034 # read by ft_ok (tests/lib.sh): a failed test's diagnostics, at most
+FT_DIAG_BYTES=2000
 bail() { echo "Bail out! $*"; }
 FS_DIE_HOOK=bail
 
@@ -212,8 +212,7 @@ DP_PID=$FT_DP_PID
 tel() {
 	local i
 	for ((i = 0; i < 5; i++)); do
-		echo "$1" | timeout 20 dpdk-telemetry.py -f "$DP_PREFIX" 2>/dev/null | grep -q -- "$2" &&
-			return 0
+		FT_TEL_TIMEOUT=20 ft_tel "$DP_PREFIX" "$1" | grep -q -- "$2" && return 0
 		sleep 1
 	done
 	return 1
@@ -234,7 +233,7 @@ GEN_PID=$!
 fs_cleanup_add "rm -rf /var/run/dpdk/$GEN_PREFIX; rm -f /dev/hugepages/${GEN_PREFIX}map_*"
 fs_cleanup_add "fs_stop $GEN_PID 10"
 wait_ckpt 0 0 60
-ok $? "set-up: own PostgreSQL, pgproxy, dp sale $SALE, flashgen $GEN_RATE/s, persist writing" \
+ft_ok $? "set-up: own PostgreSQL, pgproxy, dp sale $SALE, flashgen $GEN_RATE/s, persist writing" \
 	"$(tail -n 3 "$TMP/gen.err" "$PLOG" 2>/dev/null)"
 
 # ---------------------------------------------------------------- 1: SIGKILL with a COMMIT held
@@ -263,7 +262,7 @@ for ((i = 1; i <= KILLS; i++)); do
 	[ $((i % 2)) -eq 1 ] || progress || bad+=" round $i: no progress;"
 done
 progress || bad+=" no progress after the last restart;"
-ok "$([ -z "$bad" ] && echo 0 || echo 1)" \
+ft_ok "$([ -z "$bad" ] && echo 0 || echo 1)" \
 	"$KILLS x SIGKILL while the proxy held persist's COMMIT: restarted, moving on" "$bad"
 
 # ---------------------------------------------------------------- 4: COMMIT answer dropped
@@ -281,7 +280,7 @@ done
 echo pass >"$MODE"
 errs=$(count 'commit: .*retry in' "$PLOG")
 [ "$errs" -ge "$DROPS" ] || bad+=" persist logged $errs commit errors;"
-ok "$([ -z "$bad" ] && echo 0 || echo 1)" \
+ft_ok "$([ -z "$bad" ] && echo 0 || echo 1)" \
 	"$DROPS x connection closed after the server committed, before its answer: reconnected" \
 	"$bad"
 
@@ -295,7 +294,7 @@ for ((i = 1; i <= 3; i++)); do
 	alive || bad+=" round $i: persist died;"
 done
 echo pass >"$MODE"
-ok "$([ -z "$bad" ] && echo 0 || echo 1)" \
+ft_ok "$([ -z "$bad" ] && echo 0 || echo 1)" \
 	"3 x connection cut in the middle of a batch's COPY: reconnected" "$bad"
 
 # ---------------------------------------------------------------- 3: pg_terminate_backend
@@ -312,7 +311,7 @@ for ((i = 1; i <= 3; i++)); do
 	progress || bad+=" round $i: no progress;"
 	alive || bad+=" round $i: persist died;"
 done
-ok "$([ -z "$bad" ] && echo 0 || echo 1)" \
+ft_ok "$([ -z "$bad" ] && echo 0 || echo 1)" \
 	"3 x pg_terminate_backend while persist's COMMIT was held: reconnected" "$bad"
 
 bad=""
@@ -328,7 +327,7 @@ for ((i = 1; i <= 3; i++)); do
 	progress || bad+=" round $i: no progress;"
 	alive || bad+=" round $i: persist died;"
 done
-ok "$([ -z "$bad" ] && [ "$TERMS" = 3 ] && echo 0 || echo 1)" \
+ft_ok "$([ -z "$bad" ] && [ "$TERMS" = 3 ] && echo 0 || echo 1)" \
 	"3 x pg_terminate_backend at random times: reconnected" "terminated $TERMS;$bad"
 
 # ---------------------------------------------------------------- 2: PostgreSQL restarts
@@ -338,7 +337,7 @@ for m in fast immediate; do
 	pg_restart "$m" || bad+=" pg_ctl restart -m $m failed: $(tail -n 2 "$TMP/pg/postgres.log");"
 	progress || bad+=" no progress;"
 	alive || bad+=" persist died;"
-	ok "$([ -z "$bad" ] && echo 0 || echo 1)" \
+	ft_ok "$([ -z "$bad" ] && echo 0 || echo 1)" \
 		"PostgreSQL restarted (-m $m) mid-sale: persist reconnected and caught up" "$bad"
 done
 
@@ -368,7 +367,7 @@ wait_ckpt 0 "${old2:-0}" 60 || bad+=" (rewind to 0) checkpoint did not pass $old
 alive || bad+=" persist died;"
 errs=$(($(count 'retry in' "$PLOG") - errs0))
 [ "$errs" -le 4 ] || bad+=" $errs errors after the rewinds (a loop?);"
-ok "$([ -z "$bad" ] && echo 0 || echo 1)" \
+ft_ok "$([ -z "$bad" ] && echo 0 || echo 1)" \
 	"checkpoint rewound by 500 and to 0 under a running persist: re-read, no failure, no loop" \
 	"$bad $(grep -v 'batches' "$PLOG" | tail -n 3)"
 
@@ -380,7 +379,7 @@ wait_ckpt 9 $((${end:-1} - 2)) 30 || bad+=" journal 9 not written up to $((${end
 alive || bad+=" persist died;"
 got=$(q "SELECT count(*) FROM orders WHERE sale_id = $((SALE + 1))")
 [ "$got" = 20000 ] || bad+=" $got rows for 20000 orders;"
-ok "$([ -z "$bad" ] && echo 0 || echo 1)" \
+ft_ok "$([ -z "$bad" ] && echo 0 || echo 1)" \
 	"a journal holding each of 20000 orders twice: 20000 rows, no failure" "$bad"
 
 # ---------------------------------------------------------------- 6: SIGTERM / SIGINT mid-flood
@@ -390,7 +389,7 @@ kill -TERM "$PERSIST_PID"
 persist_wait 15
 [ "$PERSIST_RC" = 0 ] || bad+=" exit $PERSIST_RC;"
 why=$(exit_ckpts_match) || bad+=" $why;"
-ok "$([ -z "$bad" ] && echo 0 || echo 1)" \
+ft_ok "$([ -z "$bad" ] && echo 0 || echo 1)" \
 	"SIGTERM while orders arrive: exit 0, checkpoints = last records read" "$bad"
 
 # A flood: 300000 orders in journal 8 written before persist starts; SIGINT in the middle.
@@ -405,7 +404,7 @@ persist_wait 15
 c8=$(ckpt 8)
 [ "$c8" -lt "$FLOOD" ] || echo "# note: the SIGINT landed after the flood was written"
 why=$(exit_ckpts_match) || bad+=" $why;"
-ok "$([ -z "$bad" ] && echo 0 || echo 1)" \
+ft_ok "$([ -z "$bad" ] && echo 0 || echo 1)" \
 	"SIGINT mid-flood (journal 8 at $c8 of $FLOOD): exit 0, checkpoints = last read" "$bad"
 
 # SIGTERM while PostgreSQL is down (persist in its reconnect backoff): exit 0, nothing lost.
@@ -421,7 +420,7 @@ persist_wait 10
 runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PGDATA" -l "$TMP/pg/postgres.log" -w -t 60 \
 	-o "$PG_OPTS" start >/dev/null 2>&1 || bad+=" pg_ctl start failed;"
 why=$(exit_ckpts_match) || bad+=" $why;"
-ok "$([ -z "$bad" ] && echo 0 || echo 1)" \
+ft_ok "$([ -z "$bad" ] && echo 0 || echo 1)" \
 	"SIGTERM while PostgreSQL is down: exit 0, checkpoints = what was committed" "$bad"
 
 # A stop while the database does not answer (the proxy holds the COMMIT): a second signal exits
@@ -451,7 +450,7 @@ for sigs in "INT TERM" "TERM"; do
 	echo pass >"$MODE"
 	[ "$(ckpt 0)" = "$before" ] || bad+=" [$sigs] checkpoint moved;"
 done
-ok "$([ -z "$bad" ] && echo 0 || echo 1)" \
+ft_ok "$([ -z "$bad" ] && echo 0 || echo 1)" \
 	"stop with a COMMIT held: 2nd signal exits 1 at once, one signal exits 1 after 10 s" "$bad"
 
 # ---------------------------------------------------------------- drain and check
@@ -465,7 +464,7 @@ fs_stop "$DP_PID" 15
 wait "$DP_PID" 2>/dev/null
 DP_RC=$?
 won=$(fs__kv "$TMP/gen.out" won)
-ok "$([ "$GEN_RC" = 0 ] && [ "$DP_RC" = 0 ] && [ "${won:-0}" -gt 0 ] && echo 0 || echo 1)" \
+ft_ok "$([ "$GEN_RC" = 0 ] && [ "$DP_RC" = 0 ] && [ "${won:-0}" -gt 0 ] && echo 0 || echo 1)" \
 	"flashgen (won ${won:-?}) and flashsale-dp stopped cleanly" "gen rc $GEN_RC dp rc $DP_RC"
 
 "$TMP/jdump" "$STATE" >"$TMP/jorders.tsv" 2>"$TMP/jsum.txt" || fs_die "cannot read the journals"
@@ -474,7 +473,7 @@ while read -r _ j _ last _; do
 	wait_ckpt "$j" $((last - 1)) 60 || bad+=" journal $j: checkpoint $(ckpt "$j") of $last;"
 done <"$TMP/jsum.txt"
 alive || bad+=" persist not running;"
-ok "$([ -z "$bad" ] && echo 0 || echo 1)" \
+ft_ok "$([ -z "$bad" ] && echo 0 || echo 1)" \
 	"persist ($PERSIST_RUNS runs) still running and caught up with every journal" \
 	"$bad $(tr '\n' ';' <"$TMP/jsum.txt")"
 
@@ -487,7 +486,7 @@ q "CREATE TABLE IF NOT EXISTS fault_journal
 read -r DISTINCT ROWS < <(q "SELECT (SELECT count(*) FROM (SELECT DISTINCT * FROM fault_journal) d),
 	(SELECT count(*) FROM orders)" | tr '|' ' ')
 EXPECT=$((RECORDS - 20000)) # journal 9 holds each of its 20000 orders twice
-ok "$([ "$ROWS" = "$DISTINCT" ] && [ "$DISTINCT" = "$EXPECT" ] && echo 0 || echo 1)" \
+ft_ok "$([ "$ROWS" = "$DISTINCT" ] && [ "$DISTINCT" = "$EXPECT" ] && echo 0 || echo 1)" \
 	"rows in orders ($ROWS) = ORDER records in the journals ($RECORDS, $DISTINCT distinct)" \
 	"expected $EXPECT"
 
@@ -496,12 +495,12 @@ read -r MISSING EXTRA < <(q "SELECT
 		SELECT sale_id, order_id, user_id FROM orders) m),
 	(SELECT count(*) FROM (SELECT sale_id, order_id, user_id FROM orders EXCEPT
 		SELECT * FROM fault_journal) e)" | tr '|' ' ')
-ok "$([ "$MISSING" = 0 ] && [ "$EXTRA" = 0 ] && echo 0 || echo 1)" \
+ft_ok "$([ "$MISSING" = 0 ] && [ "$EXTRA" = 0 ] && echo 0 || echo 1)" \
 	"each journal order is a row with its user; no other row ($MISSING missing, $EXTRA extra)"
 
 read -r DUP_ORDER DUP_USER < <(q "SELECT count(*) - count(DISTINCT (sale_id, order_id)),
 	count(*) - count(DISTINCT (sale_id, user_id)) FROM orders" | tr '|' ' ')
-ok "$([ "$DUP_ORDER" = 0 ] && [ "$DUP_USER" = 0 ] && echo 0 || echo 1)" \
+ft_ok "$([ "$DUP_ORDER" = 0 ] && [ "$DUP_USER" = 0 ] && echo 0 || echo 1)" \
 	"no duplicate order ($DUP_ORDER), no user with two orders ($DUP_USER)"
 
 q "CREATE TABLE IF NOT EXISTS fault_won (user_id numeric(20,0), order_id numeric(20,0))" &&
@@ -513,13 +512,13 @@ read -r WONS NOTIN < <(q "SELECT count(*), count(*) FILTER (WHERE NOT EXISTS (SE
 	WHERE o.sale_id = $SALE AND o.user_id = w.user_id
 	AND (o.order_id::numeric + 18446744073709551616) % 18446744073709551616 = w.order_id))
 	FROM fault_won w" | tr '|' ' ')
-ok "$([ "${WONS:-0}" -gt 0 ] && [ "$NOTIN" = 0 ] && echo 0 || echo 1)" \
+ft_ok "$([ "${WONS:-0}" -gt 0 ] && [ "$NOTIN" = 0 ] && echo 0 || echo 1)" \
 	"every WON flashgen received ($WONS) is in orders ($NOTIN missing)"
 
 kill -TERM "$PERSIST_PID"
 persist_wait 15
 why=$(exit_ckpts_match)
-ok "$([ "$PERSIST_RC" = 0 ] && [ -z "$why" ] && echo 0 || echo 1)" \
+ft_ok "$([ "$PERSIST_RC" = 0 ] && [ -z "$why" ] && echo 0 || echo 1)" \
 	"final SIGTERM: exit 0, checkpoints = journal ends" "rc $PERSIST_RC $why"
 
 FAULTS="$KILLS SIGKILL with a held COMMIT, $(count ' dropped tag=' "$TMP/proxy.log") dropped"

@@ -23,8 +23,8 @@ STOCK=100000 USERS=150000 RATE=20000 START_IN=3
 ft_need_stack
 
 ft_plan 11
-# ok STATUS NAME [DIAG_FILE]: one TAP line; the file's last lines as diagnostics when it failed.
-ok() { ft_ok "$1" "$2" "$([ -z "${3:-}" ] || tail -n 30 "$3")"; }
+# shellcheck disable=SC2034 # read by ft_ok_file (tests/lib.sh): a failed test's log lines
+FT_DIAG_LINES=30
 setup_failed() {
 	ft_ok 1 "set-up: $(head -n 1 <<<"$1")" "$1"
 	ft_fail_rest "not checked (set-up failed)"
@@ -230,18 +230,18 @@ sleep 0.3
 touch "$work/stop"
 fs_stop "$sampler" 3 || true # (|| true: fs_stop's last wait fails under set -e)
 
-ok $((flush_at < STOCK ? 0 : 1)) "FLUSHALL injected mid-sale (dataplane sold $flush_at of $STOCK)"
+ft_ok_file $((flush_at < STOCK ? 0 : 1)) "FLUSHALL injected mid-sale (dataplane sold $flush_at of $STOCK)"
 [ $rc1 -eq 0 ] && [ "$def1" = "$def" ] && [ $((${ev1:-0} & 1)) -eq 1 ]
-ok $? "after FLUSHALL the daemon rebuilds the sale (definition '$def1', events_published ${ev1:-?})" \
+ft_ok_file $? "after FLUSHALL the daemon rebuilds the sale (definition '$def1', events_published ${ev1:-?})" \
 	"$work/ctl.log"
 [ $rc2 -eq 0 ] && [ "$def2" = "$def" ] && [ $((${ev2:-0} & 1)) -eq 1 ]
-ok $? "after a restart without persistence the daemon rebuilds it (definition '$def2', events ${ev2:-?})" \
+ft_ok_file $? "after a restart without persistence the daemon rebuilds it (definition '$def2', events ${ev2:-?})" \
 	"$work/ctl.log"
 [ $rc3 -eq 0 ] && [ "$def3" = "$def" ] && [ $((${ev3:-0} & 1)) -eq 1 ]
-ok $? "after its hash alone is deleted the daemon rebuilds it (definition '$def3', events ${ev3:-?})" \
+ft_ok_file $? "after its hash alone is deleted the daemon rebuilds it (definition '$def3', events ${ev3:-?})" \
 	"$work/ctl.log"
 [ "$up_at" -gt "$down_at" ] && [ "$up_at" -lt "$STOCK" ]
-ok $? "claiming goes on while Redis is down (dataplane sold $down_at -> $up_at in 1 s)"
+ft_ok_file $? "claiming goes on while Redis is down (dataplane sold $down_at -> $up_at in 1 s)"
 
 won=$(sed -n 's/^won=//p' "$work/gen.out")
 fin=$(sed -n 's/^finished=//p' "$work/gen.out")
@@ -249,7 +249,7 @@ claims=$(sed -n 's/^claims=//p' "$work/gen.out")
 unk=$(sed -n 's/^unknown_sale=//p' "$work/gen.out")
 [ $genrc -eq 0 ] && [ "$won" = "$STOCK" ] && [ "${unk:-0}" = 0 ] &&
 	{ [ -z "$claims" ] || [ "$fin" = "$claims" ]; }
-ok $? "flashgen: won = stock ($won of $STOCK), no UNKNOWN_SALE, every claim answered" "$work/gen.out"
+ft_ok_file $? "flashgen: won = stock ($won of $STOCK), no UNKNOWN_SALE, every claim answered" "$work/gen.out"
 
 # Sold in Redis: never above the dataplane's (read just after it) nor the stock, never lower.
 awk -v stock="$STOCK" '
@@ -263,20 +263,20 @@ awk -v stock="$STOCK" '
 	}
 	END { printf "%d samples, max %d\n", seen, max; exit (bad > 0 || seen < 50) }
 ' "$work/samples" >"$work/sold.check" && rc=0 || rc=$?
-ok $rc "fs:{N}:sold never above the dataplane's sold or the stock, never lower ($(tail -n 1 "$work/sold.check"))" \
+ft_ok_file $rc "fs:{N}:sold never above the dataplane's sold or the stock, never lower ($(tail -n 1 "$work/sold.check"))" \
 	"$work/sold.check"
 absent=$(awk '$1 == "S" && ($3 == "absent" || $3 == "down") { c++ } END { print c + 0 }' "$work/samples")
-ok $((absent > 0 ? 0 : 1)) "the sampler saw the loss ($absent samples absent or down)"
+ft_ok_file $((absent > 0 ? 0 : 1)) "the sampler saw the loss ($absent samples absent or down)"
 
 started=$(grep -c '^E [0-9]* started ' "$work/samples" || true)
 soldout=$(grep -c '^E [0-9]* sold_out ' "$work/samples" || true)
 resub=$(grep -c '^R ' "$work/samples" || true)
 [ "$started" -eq 1 ]
-ok $? "'started' published once, not again after the flush or the restart ($started times, $resub subscriptions)" \
+ft_ok_file $? "'started' published once, not again after the flush or the restart ($started times, $resub subscriptions)" \
 	"$work/samples"
 so_dp=$(awk '$1 == "E" && $3 == "sold_out" { print $4; exit }' "$work/samples")
 [ "$soldout" -eq 1 ] && [ "$so_dp" = "$STOCK" ]
-ok $? "'sold_out' published once, when the dataplane had sold the stock ($soldout times, dataplane sold ${so_dp:-?})" \
+ft_ok_file $? "'sold_out' published once, when the dataplane had sold the stock ($soldout times, dataplane sold ${so_dp:-?})" \
 	"$work/samples"
 
 rc=0
@@ -284,5 +284,5 @@ timeout 90 "$ctl" --redis "$REDIS_URL" --dp "${FS_NAME}dp" audit --sale "$sale" 
 	--state-dir "$work/state" --pg "$PG_URL" --won-file "$work/won.gen" --wait-s 30 \
 	>"$work/audit.out" 2>&1 || rc=$?
 sed 's/^/# /' "$work/audit.out" | grep -E '^# (drift|journal_orders|pg_orders|redis_|dp_sold|waited)'
-ok $rc "flashctl audit (journals, dataplane, PostgreSQL, Redis, won-file): no drift" "$work/audit.out"
+ft_ok_file $rc "flashctl audit (journals, dataplane, PostgreSQL, Redis, won-file): no drift" "$work/audit.out"
 [ -z "${FS_KEEP_LOGS:-}" ] || cp "$work"/*.log "$work/samples" "$work/gen.out" "$FS_KEEP_LOGS/"

@@ -162,11 +162,11 @@ static void fz_define(uint32_t id, uint8_t adm, int64_t start, int64_t end, uint
 	} else if (id == FZ_SALE_NO_LEASE) {
 		def.rl_set = true; /* its own limit: none */
 	}
-	rc = fs_sale_define(&fz_table, NULL, FZ_NODE, &def);
+	rc = fs_sale_ctl_create(&fz_table, NULL, FZ_NODE, &def);
 	if (rc != 0)
-		fz_die("fs_sale_define", -rc);
-	if (lease != 0 && (rc = fs_sale_lease(&fz_table, NULL, FZ_NODE, id, lease, true)) != 0)
-		fz_die("fs_sale_lease", -rc);
+		fz_die("fs_sale_ctl_create", -rc);
+	if (lease != 0 && (rc = fs_sale_ctl_lease(&fz_table, NULL, FZ_NODE, id, lease, true)) != 0)
+		fz_die("fs_sale_ctl_lease", -rc);
 }
 
 /* A fresh sale table: every sale kind the claim path distinguishes. */
@@ -190,13 +190,13 @@ static void fz_table_make(void)
 	fz_define(FZ_SALE_PENDING, FS_ADM_OPEN, FZ_NOW_MS + FZ_HOUR_MS, FZ_NOW_MS + 2 * FZ_HOUR_MS,
 		FZ_STOCK);
 	fz_define(FZ_SALE_STOPPED, FS_ADM_OPEN, FZ_NOW_MS - 1000, FZ_NOW_MS + FZ_HOUR_MS, FZ_STOCK);
-	if ((rc = fs_sale_halt(&fz_table, NULL, FZ_NODE, FZ_SALE_STOPPED)) != 0)
-		fz_die("fs_sale_halt", -rc);
+	if ((rc = fs_sale_ctl_stop(&fz_table, NULL, FZ_NODE, FZ_SALE_STOPPED)) != 0)
+		fz_die("fs_sale_ctl_stop", -rc);
 	/* key rotation: the vectors' key stays valid as the previous one for a while */
-	rc = fs_sale_rekey_grace(
+	rc = fs_sale_ctl_set_key(
 		&fz_table, NULL, FZ_NODE, FZ_SALE_TOKEN, fz_key2, FZ_PREV_UNTIL_MS);
 	if (rc != 0)
-		fz_die("fs_sale_rekey_grace", -rc);
+		fz_die("fs_sale_ctl_set_key", -rc);
 	fz_define(FZ_SALE_NO_LEASE, FS_ADM_OPEN, FZ_NOW_MS - 1000, FZ_NOW_MS + FZ_HOUR_MS, 0);
 	memset(fz_won, 0, sizeof(fz_won));
 	fz_table_runs = 0;

@@ -18,8 +18,6 @@ FS_START_IN=2 FS_END_IN=120 FS_LIVE=none
 ft_need_stack
 
 ft_plan 10
-# ok COND_STATUS NAME [DIAG_FILE]: one TAP line; the file's lines as diagnostics when it failed.
-ok() { ft_ok "$1" "$2" "$([ -z "${3:-}" ] || cat "$3")"; }
 setup_failed() {
 	echo "not ok 1 - stack starts and the sale settles"
 	printf '%s\n' "$1" | sed 's/^/# /'
@@ -35,7 +33,7 @@ fs_stack_start "$work"
 fs_sale_run "$work" || fs_die "flashgen failed: $(tail -n 5 "$work/gen.err")"
 fs_stack_settle "$work"
 FS_DIE_HOOK=
-ok 0 "stack starts and the sale settles (stock $FS_STOCK, won $FS_R_WON)"
+ft_ok_file 0 "stack starts and the sale settles (stock $FS_STOCK, won $FS_R_WON)"
 
 ctl=$FS_BUILD/controlplane/flashctl
 sale=$FS_SALE
@@ -52,14 +50,14 @@ audit() {
 expect() {
 	local got=$1 want=$2 pat=$3 name=$4
 	[ "$got" -eq "$want" ] && grep -Eq -- "$pat" "$out"
-	ok $? "$name (exit $got)" "$out"
+	ft_ok_file $? "$name (exit $got)" "$out"
 }
 
 rc=0; audit || rc=$?
 expect $rc 0 '^drifts=0$' "audit of the settled sale: no drift, exit 0"
 grep -q "^journal_orders=$FS_STOCK\$" "$out" && grep -q "^pg_orders=$FS_STOCK\$" "$out" &&
 	grep -q "^redis_sold=$FS_STOCK\$" "$out" && grep -q "^dp_sold=$FS_STOCK\$" "$out"
-ok $? "audit reports the stock sold in journals, dataplane, PostgreSQL and Redis" "$out"
+ft_ok_file $? "audit reports the stock sold in journals, dataplane, PostgreSQL and Redis" "$out"
 
 # The daemon repairs Redis (it republishes sold every 10 s and rewrites missing keys): stop it, so
 # a drift injected below stays until the audit has seen it.
@@ -95,7 +93,7 @@ rc=0; audit 30 || rc=$?
 waited=$(sed -n 's/^waited_ms=//p' "$out")
 [ "$rc" -eq 1 ] && grep -q "^drift: redis: sold $((FS_STOCK + 3)) outside 0..stock" "$out" &&
 	[ "${waited:-99999}" -lt 5000 ]
-ok $? "fs:{N}:sold above stock: drift at once (waited ${waited:-?} ms), exit 1" "$out"
+ft_ok_file $? "fs:{N}:sold above stock: drift at once (waited ${waited:-?} ms), exit 1" "$out"
 fs_redis SET "fs:{$sale}:sold" "$FS_STOCK" >/dev/null
 
 # 4. a won-file line with an order no one holds.
@@ -111,4 +109,4 @@ expect $rc 0 '^drifts=0$' "every drift undone: audit exits 0 again"
 rc=0
 "$ctl" --redis "$REDIS_URL" audit --state-dir "$work/state" >"$out" 2>&1 || rc=$?
 [ $rc -eq 2 ]
-ok $? "audit without --sale: usage error, exit 2" "$out"
+ft_ok_file $? "audit without --sale: usage error, exit 2" "$out"

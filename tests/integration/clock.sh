@@ -40,11 +40,7 @@ ip addr add "$NET.2/29" dev "$IFACE" && ip link set "$IFACE" up ||
 	fs_die "cannot set up $IFACE"
 
 # tel CMD: one telemetry command; dies on an error reply.
-tel() {
-	local out
-	out=$(echo "$1" | timeout 10 dpdk-telemetry.py -f "$PREFIX" 2>&1) || fs_die "telemetry $1: $out"
-	! grep -q '"error"' <<<"$out" || fs_die "telemetry $1: $out"
-}
+tel() { ft_tel_ok "$PREFIX" "$1" || fs_die "telemetry $1: $FT_TEL"; }
 T0=$((launch_ms + UPTIME_S * 1000)) # the checks start here
 FAR=$((launch_ms + 3600000))
 START=$((T0 + 3000))

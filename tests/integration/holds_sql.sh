@@ -29,9 +29,10 @@ FS_DIE_HOOK=bail
 fs_pg_start "$TMP"
 
 ft_plan 49
-ok() { ft_ok "$1" "$2" "$(printf '%s\n' "${3:-}" | head -c 3000)"; }
+# shellcheck disable=SC2034 # read by ft_ok (tests/lib.sh): a failed test's diagnostics, at most
+FT_DIAG_BYTES=3000
 # is GOT WANT NAME: one test, GOT = WANT.
-is() { ok "$([ "$1" = "$2" ] && echo 0 || echo 1)" "$3" "got:  $1"$'\n'"want: $2"; }
+is() { ft_ok "$([ "$1" = "$2" ] && echo 0 || echo 1)" "$3" "got:  $1"$'\n'"want: $2"; }
 # persist_once URL [ARGS]: one bounded persist --once from $TMP/state into URL.
 persist_once() {
 	local url=$1
@@ -94,11 +95,11 @@ rc=$?
 dump "$MIG" >"$TMP/mig2.sql"
 got2=$(qm "SELECT string_agg(order_id || ':' || status || ':' || (hold_until IS NULL), ' '
 	ORDER BY order_id) FROM orders; SELECT hold_ms FROM sales" | xargs)
-ok $([ $rc = 0 ] && [ "$got2" = "$got" ] && cmp -s "$TMP/mig1.sql" "$TMP/mig2.sql" && echo 0 ||
+ft_ok $([ $rc = 0 ] && [ "$got2" = "$got" ] && cmp -s "$TMP/mig1.sql" "$TMP/mig2.sql" && echo 0 ||
 	echo 1) "the schema applied again changes nothing (pg_dump --schema-only, rows)" \
 	"rc=$rc $got2 $(diff "$TMP/mig1.sql" "$TMP/mig2.sql" | head -20)"
 schema "$NEW" && dump "$NEW" >"$TMP/new.sql"
-ok $([ $? = 0 ] && diff -q "$TMP/new.sql" "$TMP/mig2.sql" >/dev/null && echo 0 || echo 1) \
+ft_ok $([ $? = 0 ] && diff -q "$TMP/new.sql" "$TMP/mig2.sql" >/dev/null && echo 0 || echo 1) \
 	"a migrated database has the same schema as a new one" \
 	"$(diff "$TMP/new.sql" "$TMP/mig2.sql" | head -30)"
 qm "INSERT INTO orders (sale_id, order_id, user_id, node_id, won_at, status)
@@ -106,7 +107,7 @@ qm "INSERT INTO orders (sale_id, order_id, user_id, node_id, won_at, status)
 rc=$?
 got=$(qm "INSERT INTO orders (sale_id, order_id, user_id, node_id, won_at)
 	VALUES (5, 10, 10, 1, now()) RETURNING status")
-ok $([ $rc != 0 ] && grep -q orders_held_until_check "$TMP/err" && [ "$got" = sold ] && echo 0 ||
+ft_ok $([ $rc != 0 ] && grep -q orders_held_until_check "$TMP/err" && [ "$got" = sold ] && echo 0 ||
 	echo 1) "a 'held' row without hold_until is refused; a row without status is 'sold'" \
 	"rc=$rc $(head -1 "$TMP/err") status=$got"
 
@@ -141,7 +142,7 @@ flashsale_orders {"sale" : 71, "node" : 1, "orders" : 8}
 flashsale_orders end'
 want72='flashsale_orders {"sale" : 72, "node" : 1, "orders" : 5}'
 # the two journals' batches may come in either order: sale 72's line is taken out first
-ok $([ $rc = 0 ] && [ "$(grep -vxF "$want72" <<<"$got")" = "$want" ] &&
+ft_ok $([ $rc = 0 ] && [ "$(grep -vxF "$want72" <<<"$got")" = "$want" ] &&
 	[ "$(grep -cxF "$want72" <<<"$got")" = 1 ] && echo 0 || echo 1) \
 	"flashsale_orders: one notification per batch and sale with the rows inserted, none on a re-read" \
 	"rc=$rc"$'\n'"$got"
@@ -197,7 +198,7 @@ hold=$(q "SELECT (extract(epoch FROM hold_until) * 1000000)::bigint || ' '
 	|| (extract(epoch FROM settled_at) * 1000000)::bigint FROM orders
 	WHERE sale_id = 81 AND order_id = 1")
 read -r hu st <<<"$hold"
-ok $([[ "$got" == "sale=81 order=1 user=1 node=1 status=paid won_at_us="*" hold_until_us=$hu settled_at_us=$st" ]] &&
+ft_ok $([[ "$got" == "sale=81 order=1 user=1 node=1 status=paid won_at_us="*" hold_until_us=$hu settled_at_us=$st" ]] &&
 	[ "$st" -lt "$hu" ] && echo 0 || echo 1) "show: the paid order, settled before hold_until" "$got"
 got=$("$H" "$URL" show-user 81 2 | grep -E '^(order|status)=' | xargs)
 "$H" "$URL" show 81 999 >/dev/null 2>"$TMP/err"
@@ -259,7 +260,7 @@ is "$("$H" "$URL" counts 81 | xargs)" \
 rc=$?
 q "SELECT flashsale.expire_due(0)" >/dev/null 2>"$TMP/err2"
 rc2=$?
-ok $([ $rc = 1 ] && [ "$(wc -l <"$TMP/err")" = 1 ] && [ $rc2 != 0 ] &&
+ft_ok $([ $rc = 1 ] && [ "$(wc -l <"$TMP/err")" = 1 ] && [ $rc2 != 0 ] &&
 	grep -q 'batch must be at least 1' "$TMP/err2" && echo 0 || echo 1) \
 	"expire_due with batch 0: refused by the C API (one line) and by SQL" \
 	"$rc $rc2 $(cat "$TMP/err" "$TMP/err2")"
@@ -316,7 +317,7 @@ RACE_S=$((SECONDS - R0))
 race=$(cat "$TMP/race.out")
 rv() { ft_val "$race" "$1"; }
 echo "# race ($RACE_S s): $(grep -E '^(answer_paid|answer_expired|sent_before|sent_after|outside_1ms|fire_late_p50_us|fire_late_p99_us|fire_late_max_us|clock_err_us|swept_[0-9]+|final_sweep|outcomes)=' <<<"$race" | xargs)"
-ok $([ $rc = 0 ] && [ "$(rv errors)" = 0 ] && [ "$(rv answer_none)" = 0 ] &&
+ft_ok $([ $rc = 0 ] && [ "$(rv errors)" = 0 ] && [ "$(rv answer_none)" = 0 ] &&
 	[ $(($(rv answer_paid) + $(rv answer_expired))) = "$N" ] && echo 0 || echo 1) \
 	"race: $N payments from ${FS_RACE_PAYERS:-8} connections, each answered paid or expired, while ${FS_RACE_SWEEPERS:-3} sweepers ran" \
 	"rc=$rc $(head -5 "$TMP/race.err")"$'\n'"$race"
@@ -364,7 +365,7 @@ read -r win before_paid before_exp after_paid after_exp <<<"$(qr "SELECT
 	FROM race_answers a JOIN orders o USING (order_id) WHERE o.sale_id = 91) x" | tr '|' ' ')"
 echo "# race: $win of $N payments sent within ±1 ms of hold_until; before it: $before_paid paid," \
 	"$before_exp expired (reached the row too late); after it: $after_paid paid, $after_exp expired"
-ok $([ "${win:-0}" -ge $((N / 2)) ] && [ "${before_paid:-0}" -gt 0 ] &&
+ft_ok $([ "${win:-0}" -ge $((N / 2)) ] && [ "${before_paid:-0}" -gt 0 ] &&
 	[ $((before_exp + after_exp)) -gt 0 ] && echo 0 || echo 1) \
 	"race: at least half of the payments sent within ±1 ms of hold_until, landing on both sides" \
 	"within=$win before: paid=$before_paid expired=$before_exp after: paid=$after_paid expired=$after_exp"

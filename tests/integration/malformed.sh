@@ -46,11 +46,7 @@ ip link set "$iface" up || fs_die "cannot bring $iface up"
 sleep 0.5
 
 # tel CMD: one telemetry command; dies on an error reply.
-tel() {
-	local out
-	out=$(echo "$1" | timeout 10 dpdk-telemetry.py -f "$prefix" 2>&1) || fs_die "telemetry $1: $out"
-	! grep -q '"error"' <<<"$out" || fs_die "telemetry $1: $out"
-}
+tel() { ft_tel_ok "$prefix" "$1" || fs_die "telemetry $1: $FT_TEL"; }
 now=$(($(date +%s%N) / 1000000))
 end=$((now + 1800000))
 tel "/flashsale/sale/create,$S_OPEN,1000,$((now - 1000)),$end,open"

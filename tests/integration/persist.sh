@@ -41,7 +41,6 @@ if [ ! -x "$JW" ]; then
 fi
 
 ft_plan 24
-ok() { ft_ok "$@"; }
 STATE=$TMP/state
 mkdir -p "$STATE"
 
@@ -56,17 +55,17 @@ persist_once() {
 # printed and --once exited 0 having done nothing).
 "$PERSIST" --state-dir "$STATE" --batch 0 --pg "$URL" >/dev/null 2>"$TMP/err"
 rc=$?
-ok $((rc == 2 && $(wc -l <"$TMP/err") == 1 ? 0 : 1)) "bad --batch: exit 2, one line" "rc=$rc"
+ft_ok $((rc == 2 && $(wc -l <"$TMP/err") == 1 ? 0 : 1)) "bad --batch: exit 2, one line" "rc=$rc"
 persist_once
 rc=$?
 grep -q "ready" "$TMP/out"
-ok $((rc == 2 && $? == 1 && $(wc -l <"$TMP/err") == 1 ? 0 : 1)) \
+ft_ok $((rc == 2 && $? == 1 && $(wc -l <"$TMP/err") == 1 ? 0 : 1)) \
 	"--once on a state dir without journals: refused, exit 2, one line, not ready" \
 	"rc=$rc stdout: $(head -c 300 "$TMP/out") stderr: $(head -c 300 "$TMP/err")"
 timeout 60 "$PERSIST" --state-dir "$TMP/mistyped" --pg "$URL" --once >"$TMP/out" 2>"$TMP/err"
 rc=$?
 made=$([ -e "$TMP/mistyped" ] && echo 1 || echo 0)
-ok $((rc == 2 && made == 0 && $(wc -l <"$TMP/err") == 1 ? 0 : 1)) \
+ft_ok $((rc == 2 && made == 0 && $(wc -l <"$TMP/err") == 1 ? 0 : 1)) \
 	"a --state-dir that does not exist: refused, exit 2, one line, not created" \
 	"rc=$rc created=$made $(cat "$TMP/err")"
 
@@ -76,15 +75,15 @@ NOW=$(date +%s%3N)
 	"$JW" "$STATE" lease 42 100000 >/dev/null &&
 	"$JW" "$STATE" orders 0 42 6000 1000 >/dev/null &&
 	"$JW" "$STATE" orders 1 42 4000 18446744073709547615 2 >/dev/null
-ok $? "journals written (1 sale, 6000 + 4000 orders, the 4000 twice each)"
+ft_ok $? "journals written (1 sale, 6000 + 4000 orders, the 4000 twice each)"
 N=10000
 persist_once --batch 700
 rc=$?
-ok $((rc == 0 ? 0 : 1)) "--once drains 3 journals, exit 0" "rc=$rc $(tail -1 "$TMP/err")"
+ft_ok $((rc == 0 ? 0 : 1)) "--once drains 3 journals, exit 0" "rc=$rc $(tail -1 "$TMP/err")"
 got=$(q "SELECT count(*) FROM orders")
-ok $((got == N ? 0 : 1)) "$N orders journaled -> exactly $N rows" "rows=$got"
+ft_ok $((got == N ? 0 : 1)) "$N orders journaled -> exactly $N rows" "rows=$got"
 ck=$(q "SELECT string_agg(journal || ':' || seq, ' ' ORDER BY journal) FROM persist_checkpoints")
-ok $([ "$ck" = "0:6000 1:8000 255:2" ] && echo 0 || echo 1) "checkpoints at each journal's end" "$ck"
+ft_ok $([ "$ck" = "0:6000 1:8000 255:2" ] && echo 0 || echo 1) "checkpoints at each journal's end" "$ck"
 
 # 7-8: the rows carry the journal's values; the sale row is there, STOP moves ends_at.
 # (a sale without holds: its orders are final when won, 'sold', no hold_until)
@@ -93,26 +92,26 @@ bad=$(q "SELECT count(*) FROM orders WHERE sale_id <> 42 OR order_id >= 0 OR nod
 	OR won_at < now() - interval '1 hour' OR won_at > now()
 	OR NOT (user_id BETWEEN 1000 AND 6999 OR user_id >= 18446744073709547615)")
 max=$(q "SELECT max(user_id) FROM orders")
-ok $((bad == 0 ? 0 : 1)) "order rows match the journal (u64 ids, won_at, sold)" "bad=$bad max=$max"
+ft_ok $((bad == 0 ? 0 : 1)) "order rows match the journal (u64 ids, won_at, sold)" "bad=$bad max=$max"
 "$JW" "$STATE" stop 42 >/dev/null && persist_once
 sale=$(q "SELECT stock || ' ' || admission || ' ' || (ends_at < starts_at + interval '1 hour')
 	FROM sales WHERE sale_id = 42")
-ok $([ "$sale" = "100000 open true" ] && echo 0 || echo 1) "sales row upserted, STOP ends it" "$sale"
+ft_ok $([ "$sale" = "100000 open true" ] && echo 0 || echo 1) "sales row upserted, STOP ends it" "$sale"
 
 # 9-10: re-run from an older checkpoint: no duplicate, no failure, no loop.
 q "UPDATE persist_checkpoints SET seq = greatest(seq - 100, 0)" >/dev/null
 persist_once --batch 64
 rc=$?
 got=$(q "SELECT count(*) FROM orders")
-ok $((rc == 0 && got == N ? 0 : 1)) "re-read from checkpoint - 100: exit 0, still $N rows" \
+ft_ok $((rc == 0 && got == N ? 0 : 1)) "re-read from checkpoint - 100: exit 0, still $N rows" \
 	"rc=$rc rows=$got"
 ck=$(q "SELECT string_agg(journal || ':' || seq, ' ' ORDER BY journal) FROM persist_checkpoints")
-ok $([ "$ck" = "0:6000 1:8000 255:3" ] && echo 0 || echo 1) "checkpoints back at the ends" "$ck"
+ft_ok $([ "$ck" = "0:6000 1:8000 255:3" ] && echo 0 || echo 1) "checkpoints back at the ends" "$ck"
 
 # 11-13: kill -9 in the middle of a long run (crossing a journal segment), then restart.
 M=300000
 "$JW" "$STATE" orders 2 42 $M 100000 >/dev/null
-ok $? "$M more orders in journal 2 (two segments)"
+ft_ok $? "$M more orders in journal 2 (two segments)"
 N=$((N + M))
 "$PERSIST" --state-dir "$STATE" --pg "$URL" --batch 500 >"$TMP/out" 2>"$TMP/err" &
 PID=$!
@@ -133,14 +132,14 @@ wait "$PID" 2>/dev/null
 rc=$?
 PID=
 # mid-run: journal 2 partly written (checkpoint 0 < c < M), else the restart below tests less
-ok $((rc == 137 && mid == 1 ? 0 : 1)) "persist killed with SIGKILL while writing journal 2" \
+ft_ok $((rc == 137 && mid == 1 ? 0 : 1)) "persist killed with SIGKILL while writing journal 2" \
 	"rc=$rc mid-run=$mid checkpoint=$c of $M"
 persist_once
 rc=$?
 got=$(q "SELECT count(*) FROM orders")
-ok $((rc == 0 && got == N ? 0 : 1)) "restart after kill -9: exactly $N rows" "rc=$rc rows=$got"
+ft_ok $((rc == 0 && got == N ? 0 : 1)) "restart after kill -9: exactly $N rows" "rc=$rc rows=$got"
 dup=$(q "SELECT count(*) - count(DISTINCT (sale_id, user_id)) FROM orders")
-ok $((dup == 0 ? 0 : 1)) "no user holds two orders" "dup=$dup"
+ft_ok $((dup == 0 ? 0 : 1)) "no user holds two orders" "dup=$dup"
 
 # 14-16: tailing: orders appended while persist runs are picked up; SIGTERM exits 0.
 "$PERSIST" --state-dir "$STATE" --pg "$URL" --interval-ms 10 >"$TMP/out" 2>"$TMP/err" &
@@ -158,7 +157,7 @@ while [ $SECONDS -lt $end ]; do
 	[ "$got" -ge "$N" ] && break
 	sleep 0.05
 done
-ok $((got == N ? 0 : 1)) "orders appended while it runs reach PostgreSQL ($N rows)" "rows=$got"
+ft_ok $((got == N ? 0 : 1)) "orders appended while it runs reach PostgreSQL ($N rows)" "rows=$got"
 kill -TERM "$PID"
 end=$((SECONDS + 15))
 while [ $SECONDS -lt $end ] && kill -0 "$PID" 2>/dev/null; do
@@ -168,9 +167,9 @@ kill -0 "$PID" 2>/dev/null && kill -9 "$PID" # still up 15 s after SIGTERM: fail
 wait "$PID" 2>/dev/null
 rc=$?
 PID=
-ok $((rc == 0 ? 0 : 1)) "SIGTERM: exit 0 within 15 s" "rc=$rc"
+ft_ok $((rc == 0 ? 0 : 1)) "SIGTERM: exit 0 within 15 s" "rc=$rc"
 ck=$(q "SELECT string_agg(journal || ':' || seq, ' ' ORDER BY journal) FROM persist_checkpoints")
-ok $([ "$ck" = "0:7000 1:8000 2:$M 3:2000 255:3" ] && echo 0 || echo 1) \
+ft_ok $([ "$ck" = "0:7000 1:8000 2:$M 3:2000 255:3" ] && echo 0 || echo 1) \
 	"final checkpoints" "$ck"
 
 # 19-21: --wait-for-journals waits for a state directory to appear and hold journals, then works.
@@ -181,18 +180,18 @@ PID=$!
 sleep 1
 kill -0 "$PID" 2>/dev/null && ! grep -q ready "$TMP/out" && [ ! -e "$W" ] &&
 	[ "$(grep -c "waiting for journals in $W" "$TMP/err")" -eq 1 ]
-ok $? "--wait-for-journals on a missing dir: waits (logged once), creates nothing" \
+ft_ok $? "--wait-for-journals on a missing dir: waits (logged once), creates nothing" \
 	"$(cat "$TMP/err")"
 mkdir -p "$W"
 sleep 0.5
 kill -0 "$PID" 2>/dev/null
-ok $? "... and on the directory while it holds no journal"
+ft_ok $? "... and on the directory while it holds no journal"
 "$JW" "$W" sale 43 10 "$NOW" $((NOW + 3600000)) >/dev/null
 wait "$PID"
 rc=$?
 PID=
 sale=$(q "SELECT stock FROM sales WHERE sale_id = 43")
-ok $((rc == 0 && sale == 10 ? 0 : 1)) "... then drains the journals once they appear (--once: exit 0)" \
+ft_ok $((rc == 0 && sale == 10 ? 0 : 1)) "... then drains the journals once they appear (--once: exit 0)" \
 	"rc=$rc sale 43 stock '$sale' $(tail -2 "$TMP/err")"
 
 # 22: holds. A sale with a hold time (SALE then HOLD, as the dataplane journals them): its orders
@@ -210,7 +209,7 @@ got=$(q "SELECT string_agg(sale_id || ':' || hold_ms, ' ' ORDER BY sale_id) FROM
 	WHERE sale_id IN (53, 54) AND settled_at IS NULL AND (status = 'held' AND
 		hold_until = won_at + interval '90 s' OR status = 'sold' AND hold_until IS NULL)
 	GROUP BY sale_id, status ORDER BY sale_id" | xargs)
-ok $([ $rc = 0 ] && [ "$got" = "42:0 53:90000 54:0 53:held:50 54:sold:50" ] && echo 0 || echo 1) \
+ft_ok $([ $rc = 0 ] && [ "$got" = "42:0 53:90000 54:0 53:held:50 54:sold:50" ] && echo 0 || echo 1) \
 	"hold sale: 50 orders held until won_at + 90 s, hold-less sale: 50 sold" "rc=$rc $got"
 
 # 23: the control journal is committed before a worker batch that needs it: 40 records ahead of
@@ -222,7 +221,7 @@ for i in $(seq 40); do "$JW" "$STATE" lease 42 1 >/dev/null || break; done
 	"$JW" "$STATE" orders 7 55 50 900000 >/dev/null && persist_once --batch 16
 rc=$?
 got=$(q "SELECT status || ':' || count(*) FROM orders WHERE sale_id = 55 GROUP BY status" | xargs)
-ok $([ $rc = 0 ] && [ "$got" = "held:50" ] && echo 0 || echo 1) \
+ft_ok $([ $rc = 0 ] && [ "$got" = "held:50" ] && echo 0 || echo 1) \
 	"orders behind 40 control records (--batch 16): all held" "rc=$rc $got"
 
 # 24: RELEASE (an order released on the dataplane): only the checkpoint moves.
@@ -232,7 +231,7 @@ oid=$(q "SELECT order_id FROM orders WHERE sale_id = 53 ORDER BY order_id LIMIT 
 rc=$?
 got=$(q "SELECT seq - $before FROM persist_checkpoints WHERE node_id = 1 AND journal = 255;
 	SELECT count(*) FROM orders WHERE sale_id = 53 AND status = 'held'" | xargs)
-ok $([ $rc = 0 ] && [ "$got" = "1 50" ] && echo 0 || echo 1) \
+ft_ok $([ $rc = 0 ] && [ "$got" = "1 50" ] && echo 0 || echo 1) \
 	"RELEASE record: control checkpoint +1, the order untouched" "rc=$rc $got"
 
 [ "$T" -eq "$N_TESTS" ] || echo "# planned $N_TESTS, ran $T"

@@ -19,10 +19,9 @@ fs_cleanup_add "rm -rf '$work'"
 
 ft_plan 12
 
-tel() { echo "$2" | timeout 10 dpdk-telemetry.py -f "$1" 2>/dev/null; }
 # status PREFIX SALE FIELD
 status() {
-	tel "$1" "/flashsale/sale/status,$2" | python3 -c \
+	ft_tel "$1" "/flashsale/sale/status,$2" | python3 -c \
 		"import json,sys; print(json.load(sys.stdin)['/flashsale/sale/status']['$3'])" 2>/dev/null
 }
 
@@ -44,8 +43,8 @@ for n in 1 2 4; do
 	fi
 	ft_ok 0 "$n worker(s): flashsale-dp starts with workers=$n"
 	now=$(($(date +%s%N) / 1000000))
-	tel "$prefix" "/flashsale/sale/create,9,$stock,$((now - 1000)),$((now + 600000)),open" >/dev/null
-	tel "$prefix" "/flashsale/sale/lease,9,$stock,1" >/dev/null
+	ft_tel "$prefix" "/flashsale/sale/create,9,$stock,$((now - 1000)),$((now + 600000)),open" >/dev/null
+	ft_tel "$prefix" "/flashsale/sale/lease,9,$stock,1" >/dev/null
 	# one source address and port: RSS (or memif's single client queue) gives one worker all
 	timeout 120 "$FS_BUILD/dataplane/flashgen" --no-pci --file-prefix "${prefix}g" -m 256 \
 		--lcores 0@0 --vdev "net_memif0,role=client,socket=$dir/memif.sock" \

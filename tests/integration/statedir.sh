@@ -36,10 +36,7 @@ CTLJ=$STATE/journal-255-000000.fsj
 ft_plan 14
 
 # tel CMD: one telemetry command to the running dataplane; non-zero on an error reply.
-tel() {
-	local out
-	out=$(echo "$1" | timeout 10 dpdk-telemetry.py -f "$PREFIX" 2>&1) && ! grep -q '"error"' <<<"$out"
-}
+tel() { ft_tel_ok "$PREFIX" "$1"; }
 # modes DIR: "MODE OWNER NAME" of DIR and of every entry in it, one a line.
 modes() { stat -c '%a %U %n' "$1" "$1"/* "$1"/.[!.]* 2>/dev/null; }
 # all_files_0600 DIR: every entry of DIR (dot files too) is a regular file of mode 600.
