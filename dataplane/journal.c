@@ -380,7 +380,7 @@ int fs_journal_append(struct fs_journal *j, struct fs_jrec *rec)
 			return rc;
 	}
 	rec->seq = j->next_seq;
-	rec->lcore = (uint8_t)j->index;
+	rec->journal = (uint8_t)j->index;
 	fs_jrec_seal(rec);
 	dst = &j->base[j->pos];
 	/* Body first, the magic word last (release): a reader that acquires the magic sees the

@@ -41,7 +41,7 @@ struct fs_jrec {
 	uint32_t sale_id;
 	uint16_t node_id;
 	uint8_t type;     /**< enum fs_jrec_type */
-	uint8_t lcore;    /**< journal index that wrote it */
+	uint8_t journal;  /**< index of the journal that wrote it: its worker, or FS_JOURNAL_CONTROL */
 	uint64_t time_ns; /**< unix time in ns: won_at for orders, written_at otherwise */
 	union {
 		struct {
@@ -97,7 +97,7 @@ struct fs_journal;
 struct fs_journal *fs_journal_open(const char *dir, unsigned index);
 
 /**
- * Append @p rec: sets seq, lcore, magic and crc, copies the 64 bytes into the mapped segment
+ * Append @p rec: sets seq, journal, magic and crc, copies the 64 bytes into the mapped segment
  * with the magic word stored last (release), so a concurrent reader sees either nothing or the
  * whole record. Opens (fallocate + mmap) the next segment when one fills: a syscall every
  * FS_JOURNAL_SEG_RECS records; when that fails (disk full) the error is returned again without

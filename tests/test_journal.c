@@ -84,7 +84,7 @@ static uint64_t read_check(unsigned index, uint64_t from_seq)
 			order_rec(&want, seq);
 			cr_assert_eq(buf[k].seq, seq);
 			cr_assert_eq(buf[k].magic, FS_JREC_MAGIC);
-			cr_assert_eq(buf[k].lcore, index);
+			cr_assert_eq(buf[k].journal, index);
 			cr_assert_eq(buf[k].body.order.order_id, want.body.order.order_id);
 			cr_assert_eq(buf[k].body.order.user_id, want.body.order.user_id);
 			cr_assert_eq(buf[k].body.order.request_id, want.body.order.request_id);
