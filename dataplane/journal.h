@@ -14,7 +14,7 @@
  * (x86-64 little endian).
  *
  * A record is valid iff magic == FS_JREC_MAGIC, seq is the expected one and crc == CRC32C
- * (rte_hash_crc, Castagnoli polynomial, RFC 3720 B.4) of bytes [8, 64). Readers stop at the first
+ * (crc32c.h: Castagnoli polynomial, RFC 3720 B.4) of bytes [8, 64). Readers stop at the first
  * invalid record: a torn last record (crash mid-write) is never read, and the writer overwrites
  * it on restart.
  */

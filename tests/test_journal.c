@@ -245,6 +245,98 @@ Test(journal, stale_records_after_a_hole_are_cleared)
 	cr_assert_eq(read_check(2, 1), 8);
 }
 
+/*
+ * Records as flashsale-dp's journal wrote them before issue 10 (main at 1a96e60, CRC32C from
+ * DPDK's rte_hash_crc; made with that build's persist_jwrite), byte for byte.
+ */
+/* journal 255: SALE 7 (500 units), LEASE 500, HOLD 600000 ms, STOP, RELEASE order 123 user 456 */
+static const char *const old_control[] = {
+	"46534a318b044c55010000000000000007000000030002ff4f4c33da374bed18"
+	"f4010000000000000068e5cf8b010000c08feecf8b0100000000000000000000",
+	"46534a31e773f57e020000000000000007000000030004ffa09e8ddd374bed18"
+	"f401000000000000000000000000000000000000000000000000000000000000",
+	"46534a314af98ca9030000000000000007000000030007ff3a4775e1374bed18"
+	"c027090000000000000000000000000000000000000000000000000000000000",
+	"46534a31e43bc5d7040000000000000007000000030003ffa6efa2e4374bed18"
+	"0000000000000000000000000000000000000000000000000000000000000000",
+	"46534a31763fe6ba050000000000000007000000030008ffb2cc35e8374bed18"
+	"7b00000000000000c80100000000000000000000000000000000000000000000",
+};
+/* journal 2: three ORDERs of sale 7, users 1000..1002 */
+static const char *const old_orders[] = {
+	"46534a31e893de910100000000000000070000000300010241684bea374bed18"
+	"e803000000020080e80300000000000000000000000000000000000000000000",
+	"46534a31cac8d42902000000000000000700000003000102c6ea4bea374bed18"
+	"e903000000020080e90300000000000001000000000000000000000000000000",
+	"46534a3114c7c6720300000000000000070000000300010216eb4bea374bed18"
+	"ea03000000020080ea0300000000000002000000000000000000000000000000",
+};
+
+/* Write @p n hex records as segment 0 of journal @p index, a full-size file as the writer makes. */
+static void write_old(unsigned index, const char *const *hex, unsigned n, struct fs_jrec *recs)
+{
+	char path[128];
+	int fd;
+
+	for (unsigned i = 0; i < n; i++)
+		for (unsigned b = 0; b < 64; b++)
+			cr_assert_eq(sscanf(hex[i] + 2 * b, "%2hhx", (uint8_t *)&recs[i] + b), 1);
+	snprintf(path, sizeof(path), "%s/journal-%03u-000000.fsj", tmpdir, index);
+	fd = open(path, O_RDWR | O_CREAT, 0600);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(pwrite(fd, recs, n * sizeof(*recs), 0), (ssize_t)(n * sizeof(*recs)));
+	cr_assert_eq(ftruncate(fd, (off_t)FS_JOURNAL_SEG_RECS * 64), 0);
+	close(fd);
+}
+
+/* Read journal @p index from seq 1: @p recs byte for byte, then @p more records. */
+static void read_same(unsigned index, const struct fs_jrec *recs, unsigned n, unsigned more)
+{
+	struct fs_journal_reader *r = fs_journal_reader_open(tmpdir, index, 1);
+	struct fs_jrec got[8];
+
+	cr_assert_not_null(r);
+	cr_assert_eq(fs_journal_read(r, got, 8), (int)(n + more));
+	cr_assert_arr_eq(got, recs, n * sizeof(*recs));
+	fs_journal_reader_close(r);
+}
+
+Test(journal, old_journals_read_by_this_build)
+{
+	static const uint8_t types[5] = {FS_JREC_SALE, FS_JREC_LEASE, FS_JREC_HOLD, FS_JREC_STOP,
+		FS_JREC_RELEASE};
+	struct fs_jrec ctl[5], ord[3], copy;
+	struct fs_journal *j;
+
+	write_old(FS_JOURNAL_CONTROL, old_control, 5, ctl);
+	write_old(2, old_orders, 3, ord);
+	for (unsigned i = 0; i < 5; i++) {
+		cr_assert(fs_jrec_valid(&ctl[i], i + 1), "old control record %u", i + 1);
+		cr_assert_eq(ctl[i].type, types[i]);
+		cr_assert_eq(ctl[i].journal, FS_JOURNAL_CONTROL);
+		copy = ctl[i];
+		copy.crc = 0;
+		fs_jrec_seal(&copy);
+		cr_assert_arr_eq(&copy, &ctl[i], 64, "record %u sealed again: the same 64 bytes", i);
+	}
+	cr_assert_eq(ctl[0].body.sale.stock, 500);
+	cr_assert_eq(ctl[4].body.release.user_id, 456);
+	for (unsigned i = 0; i < 3; i++) {
+		cr_assert(fs_jrec_valid(&ord[i], i + 1), "old order record %u", i + 1);
+		cr_assert_eq(ord[i].journal, 2);
+		cr_assert_eq(ord[i].body.order.user_id, 1000 + i);
+	}
+	read_same(FS_JOURNAL_CONTROL, ctl, 5, 0);
+	read_same(2, ord, 3, 0);
+	/* the writer goes on after them */
+	j = fs_journal_open(tmpdir, 2);
+	cr_assert_not_null(j);
+	cr_assert_eq(fs_journal_next_seq(j), 4);
+	append_n(j, 4, 2);
+	fs_journal_close(j);
+	read_same(2, ord, 3, 2);
+}
+
 Test(journal, list_parses_file_names)
 {
 	const char *names[] = {"journal-000-000000.fsj", "journal-255-000000.fsj",
