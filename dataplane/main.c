@@ -297,7 +297,7 @@ int main(int argc, char **argv)
 	fs_logtype_dp = rte_log_register_type_and_pick_level("flashsale.dp", RTE_LOG_INFO);
 	if (fs_logtype_dp < 0)
 		rte_exit(EXIT_FAILURE, "cannot register log type flashsale.dp\n");
-	ret = fs_clock_init();
+	ret = fs_clock_init(rte_get_tsc_hz());
 	if (ret != 0)
 		rte_exit(EXIT_FAILURE, "TSC clock calibration failed: %s\n", strerror(-ret));
 
