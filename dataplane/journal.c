@@ -248,6 +248,28 @@ static void seg_clear_tail(struct fs_jrec *base, uint32_t from)
 			__atomic_store_n(&base[i].magic, 0, __ATOMIC_RELEASE);
 }
 
+/*
+ * Clear the records of every segment after @p seg that exists (left by an earlier life of the
+ * journal: a segment created ahead and never written, or records that outlived a hole in an
+ * earlier segment after a power loss). A reader stops at the journal's first invalid record, so
+ * it could only reach them once the writer has filled every record before them again: then
+ * they would be read as new. Cleared before the first append, they never are.
+ */
+static int seg_clear_after(const char *dir, unsigned index, uint64_t seg)
+{
+	while (seg_exists(dir, index, ++seg)) {
+		struct fs_jrec *m;
+		bool existed;
+		int rc = seg_map_rw(dir, index, seg, &m, &existed);
+
+		if (rc < 0)
+			return rc;
+		seg_clear_tail(m, 0);
+		munmap(m, FS_JSEG_BYTES);
+	}
+	return 0;
+}
+
 struct fs_journal *fs_journal_open(const char *dir, unsigned index)
 {
 	struct fs_journal *j;
@@ -299,6 +321,11 @@ struct fs_journal *fs_journal_open(const char *dir, unsigned index)
 	 * for a record while we rewrite them. */
 	if (existed)
 		seg_clear_tail(j->base, j->pos);
+	rc = seg_clear_after(dir, index, j->seg_no);
+	if (rc < 0) {
+		munmap(j->base, FS_JSEG_BYTES);
+		goto fail;
+	}
 	/* what outlived the last process is in the page cache or on disk: durable as it stands */
 	j->durable_seq = j->next_seq - 1;
 	return j;

@@ -245,6 +245,30 @@ Test(journal, stale_records_after_a_hole_are_cleared)
 	cr_assert_eq(read_check(2, 1), 8);
 }
 
+Test(journal, stale_segment_after_a_hole_is_cleared_at_open, .timeout = 120)
+{
+	const uint64_t seg = FS_JOURNAL_SEG_RECS;
+	struct fs_journal *j = fs_journal_open(tmpdir, 2);
+	uint64_t end;
+
+	/* A power loss without fsync lost record 10 of segment 0, while segment 1's first page
+	 * (records seg+1 ..) reached the disk: valid records with the seqs that follow segment 0.
+	 * The writer restarts at 10 and fills segment 0 again; a reader that reaches the end of
+	 * segment 0 before the writer's next append must not read the old seg+1 .. as new. */
+	append_n(j, 1, seg + 5);
+	fs_journal_close(j);
+	tear(10, 0, 4);
+	j = fs_journal_open(tmpdir, 2);
+	cr_assert_eq(fs_journal_next_seq(j), 10);
+	append_n(j, 10, seg - 9); /* segment 0 full again; no roll-over yet */
+	end = read_check(2, 1);
+	cr_assert_eq(end, seg + 1, "no record of the old segment 1 is read (read up to seq %lu)",
+		(unsigned long)end - 1);
+	append_n(j, seg + 1, 2);
+	cr_assert_eq(read_check(2, seg - 5), seg + 3);
+	fs_journal_close(j);
+}
+
 /*
  * Records as flashsale-dp's journal wrote them before issue 10 (main at 1a96e60, CRC32C from
  * DPDK's rte_hash_crc; made with that build's persist_jwrite), byte for byte.
