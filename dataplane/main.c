@@ -330,6 +330,7 @@ int main(int argc, char **argv)
 		if (journals[w] == NULL)
 			die("cannot open journal %u in %s: %s", w, opt.state_dir, strerror(errno));
 		fs_journal_set_fsync(journals[w], opt.journal_fsync);
+		fs_journal_set_tended(journals[w], true); /* by the loop below: fs_journal_tend */
 	}
 	/* 1 MiB per worker, resident from now on, whatever the number of sources later */
 	for (w = 0; w < n_workers; w++) {
@@ -382,8 +383,9 @@ int main(int argc, char **argv)
 	fflush(stdout);
 
 	/*
-	 * Until a signal: every FS_PREFAULT_MS, fault in the next journal pages of each worker
-	 * (fs_journal_prefault), so that a worker's first write to a page does not fault; every
+	 * Until a signal: every FS_PREFAULT_MS, each worker journal's upkeep (fs_journal_tend):
+	 * its next segment made ahead, its spent one unmapped, its next pages faulted in, so that
+	 * a worker neither rolls over with syscalls nor faults on its first write to a page; every
 	 * FS_CLOCK_TURNS turns, re-anchor the clock the workers read.
 	 */
 	while (quit_signal == 0) {
@@ -391,7 +393,7 @@ int main(int argc, char **argv)
 
 		for (w = 0; w < n_workers; w++)
 			if (workers[w].journal != NULL)
-				fs_journal_prefault(workers[w].journal, FS_PREFAULT_BYTES);
+				fs_journal_tend(workers[w].journal, FS_PREFAULT_BYTES);
 		if (++turn % FS_CLOCK_TURNS == 0)
 			clock_sync();
 		nanosleep(&ts, NULL);
