@@ -685,10 +685,52 @@ static void crash_after(void (*fn)(void))
 	cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "the child was killed");
 }
 
+/* append_n as the writer: its munmap() calls are counted */
+static void writer_append(struct fs_journal *j, uint64_t first, uint64_t n)
+{
+	in_writer = true;
+	append_n(j, first, n);
+	in_writer = false;
+}
+
+/* The writer's roll-overs so far: @p ahead onto segments made ahead, @p made by itself. */
+static void rolls_are(const struct fs_journal *j, uint64_t ahead, uint64_t made)
+{
+	uint64_t a, m;
+
+	fs_journal_rolls(j, &a, &m);
+	cr_assert_eq(a, ahead, "%lu roll-overs onto segments made ahead, want %lu",
+		(unsigned long)a, (unsigned long)ahead);
+	cr_assert_eq(m, made, "%lu segments made by the writer, want %lu", (unsigned long)m,
+		(unsigned long)made);
+}
+
+/* crash_after(@p fn), which leaves segment @p seg of journal @p index made ahead, empty. */
+static void crash_leaving_empty(void (*fn)(void), unsigned index, uint64_t seg)
+{
+	bool zero;
+
+	crash_after(fn);
+	cr_assert_eq(seg_size(index, seg, &zero), (long long)(SEG * 64), "made ahead, full size");
+	cr_assert(zero, "never written");
+}
+
+/* Segment @p seg of journal @p index as a crash while it was allocated leaves it: 4 KiB. */
+static void short_segment(unsigned index, uint64_t seg)
+{
+	char path[128];
+	int fd;
+
+	seg_file(path, sizeof(path), index, seg);
+	fd = open(path, O_RDWR | O_CREAT, 0600);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(ftruncate(fd, 4096), 0);
+	close(fd);
+}
+
 Test(journal, tended_roll_takes_the_segment_made_ahead, .timeout = 120)
 {
 	struct fs_journal *j = fs_journal_open(tmpdir, 5);
-	uint64_t ahead, made;
 	bool zero;
 
 	fs_journal_set_tended(j, true);
@@ -699,12 +741,8 @@ Test(journal, tended_roll_takes_the_segment_made_ahead, .timeout = 120)
 	fs_journal_tend(j, TEND_BYTES);
 	cr_assert_eq(seg_size(5, 1, &zero), (long long)(SEG * 64), "made ahead at full size");
 	cr_assert(zero, "and empty");
-	in_writer = true;
-	append_n(j, FS_JOURNAL_PREPARE_AT + 1, SEG - FS_JOURNAL_PREPARE_AT + 10);
-	in_writer = false;
-	fs_journal_rolls(j, &ahead, &made);
-	cr_assert_eq(ahead, 1, "the roll-over took the segment made ahead");
-	cr_assert_eq(made, 0, "the writer made none");
+	writer_append(j, FS_JOURNAL_PREPARE_AT + 1, SEG - FS_JOURNAL_PREPARE_AT + 10);
+	rolls_are(j, 1, 0); /* the roll-over took the segment made ahead */
 	cr_assert_eq(writer_munmaps, 0, "the writer unmapped nothing");
 	cr_assert_eq(read_check(5, 1), SEG + 11);
 	fs_journal_close(j);
@@ -716,28 +754,21 @@ Test(journal, tended_writer_makes_the_segment_when_none_is_ready, .timeout = 120
 {
 	struct fs_journal *j = fs_journal_open(tmpdir, 6);
 	struct fs_jrec rec;
-	uint64_t ahead, made;
 
 	/* nobody tends it: each roll-over makes its segment on the writer, and the segments it
 	 * lets go wait in the helper's slot */
 	fs_journal_set_tended(j, true);
-	in_writer = true;
-	append_n(j, 1, 3 * SEG);
-	fs_journal_rolls(j, &ahead, &made);
-	cr_assert_eq(ahead, 0);
-	cr_assert_eq(made, 2);
+	writer_append(j, 1, 3 * SEG);
+	rolls_are(j, 0, 2);
 	/* segment 0, let go at the second roll-over, still waits for the helper to unmap it */
+	in_writer = true;
 	cr_assert_eq(fs_journal_ready(j), -EAGAIN, "the third roll-over waits for the helper");
 	order_rec(&rec, 3 * SEG + 1);
 	cr_assert_eq(fs_journal_append(j, &rec), -EAGAIN, "nothing appended");
 	in_writer = false;
 	fs_journal_tend(j, TEND_BYTES); /* unmaps segment 0, makes segment 3 */
-	in_writer = true;
-	append_n(j, 3 * SEG + 1, 3);
-	in_writer = false;
-	fs_journal_rolls(j, &ahead, &made);
-	cr_assert_eq(ahead, 1);
-	cr_assert_eq(made, 2);
+	writer_append(j, 3 * SEG + 1, 3);
+	rolls_are(j, 1, 2);
 	cr_assert_eq(writer_munmaps, 0, "the writer of a tended journal unmaps nothing");
 	fs_journal_close(j);
 	cr_assert_eq(read_check(6, 1), 3 * SEG + 4);
@@ -746,14 +777,9 @@ Test(journal, tended_writer_makes_the_segment_when_none_is_ready, .timeout = 120
 Test(journal, untended_writer_makes_and_unmaps_its_segments, .timeout = 120)
 {
 	struct fs_journal *j = fs_journal_open(tmpdir, 6);
-	uint64_t ahead, made;
 
-	in_writer = true;
-	append_n(j, 1, 2 * SEG + 1);
-	in_writer = false;
-	fs_journal_rolls(j, &ahead, &made);
-	cr_assert_eq(ahead, 0);
-	cr_assert_eq(made, 2);
+	writer_append(j, 1, 2 * SEG + 1);
+	rolls_are(j, 0, 2);
 	cr_assert_eq(writer_munmaps, 1, "segment 0, let go at the second roll-over");
 	fs_journal_close(j);
 	cr_assert_eq(read_check(6, 1), 2 * SEG + 2);
@@ -787,11 +813,8 @@ Test(journal, crash_with_an_empty_segment_made_ahead, .timeout = 120)
 	const uint64_t n = FS_JOURNAL_PREPARE_AT + 15;
 	struct fs_journal *j;
 	unsigned idx[4];
-	bool zero;
 
-	crash_after(writes_past_half_a_segment);
-	cr_assert_eq(seg_size(7, 1, &zero), (long long)(SEG * 64));
-	cr_assert(zero, "the segment made ahead holds nothing");
+	crash_leaving_empty(writes_past_half_a_segment, 7, 1);
 	cr_assert_eq(fs_journal_list(tmpdir, idx, 4), 1);
 	cr_assert_eq(idx[0], 7);
 	/* readers: every record, no gap, nothing after (from the start, from the middle) */
@@ -817,9 +840,7 @@ Test(journal, crash_with_a_segment_made_ahead_after_a_full_one, .timeout = 120)
 	struct fs_journal *j;
 	bool zero;
 
-	crash_after(fills_a_segment);
-	cr_assert_eq(seg_size(8, 1, &zero), (long long)(SEG * 64));
-	cr_assert(zero);
+	crash_leaving_empty(fills_a_segment, 8, 1);
 	read_exactly(8, 1, SEG + 1);
 	read_exactly(8, SEG + 1, SEG + 1); /* a reader at the start of the empty segment */
 	j = fs_journal_open(tmpdir, 8);
@@ -839,11 +860,8 @@ Test(journal, crash_with_a_segment_made_ahead_after_a_partial_one, .timeout = 12
 {
 	const uint64_t n = SEG + FS_JOURNAL_PREPARE_AT + 7;
 	struct fs_journal *j;
-	bool zero;
 
-	crash_after(writes_into_the_segment_made_ahead);
-	cr_assert_eq(seg_size(9, 2, &zero), (long long)(SEG * 64));
-	cr_assert(zero);
+	crash_leaving_empty(writes_into_the_segment_made_ahead, 9, 2);
 	read_exactly(9, 1, n + 1);
 	read_exactly(9, SEG - 2, n + 1);
 	j = tended_to(9, 2 * SEG + 5);
@@ -853,20 +871,14 @@ Test(journal, crash_with_a_segment_made_ahead_after_a_partial_one, .timeout = 12
 
 Test(journal, crash_while_a_segment_was_allocated, .timeout = 120)
 {
-	char path[128];
 	struct fs_journal *j;
 	bool zero;
-	int fd;
 
 	/* segment 0 partly written, segment 1 created but only 4 KiB allocated */
 	j = fs_journal_open(tmpdir, 10);
 	append_n(j, 1, 10);
 	fs_journal_close(j);
-	seg_file(path, sizeof(path), 10, 1);
-	fd = open(path, O_RDWR | O_CREAT, 0600);
-	cr_assert_geq(fd, 0);
-	cr_assert_eq(ftruncate(fd, 4096), 0);
-	close(fd);
+	short_segment(10, 1);
 	read_exactly(10, 1, 11);
 	read_exactly(10, SEG + 1, SEG + 1); /* not there yet: no error, no SIGBUS */
 	j = fs_journal_open(tmpdir, 10);
@@ -881,11 +893,7 @@ Test(journal, crash_while_a_segment_was_allocated, .timeout = 120)
 	j = fs_journal_open(tmpdir, 14);
 	append_n(j, 1, SEG);
 	fs_journal_close(j);
-	seg_file(path, sizeof(path), 14, 1);
-	fd = open(path, O_RDWR | O_CREAT, 0600);
-	cr_assert_geq(fd, 0);
-	cr_assert_eq(ftruncate(fd, 4096), 0);
-	close(fd);
+	short_segment(14, 1);
 	read_exactly(14, 1, SEG + 1);
 	j = fs_journal_open(tmpdir, 14);
 	cr_assert_eq(fs_journal_next_seq(j), SEG + 1);
@@ -906,7 +914,6 @@ Test(journal, tended_failure_to_make_a_segment_then_recovery, .timeout = 120)
 {
 	struct fs_journal *j = fs_journal_open(tmpdir, 11);
 	char path[128];
-	uint64_t ahead, made;
 	struct fs_jrec rec;
 
 	/* segment 1 cannot be created (a directory holds its name: as a full disk, every try
@@ -920,8 +927,7 @@ Test(journal, tended_failure_to_make_a_segment_then_recovery, .timeout = 120)
 	cr_assert_eq(fs_journal_ready(j), -EISDIR);
 	order_rec(&rec, SEG + 1);
 	cr_assert_eq(fs_journal_append(j, &rec), -EISDIR, "nothing appended");
-	fs_journal_rolls(j, &ahead, &made);
-	cr_assert_eq(made, 0, "the writer did not try");
+	rolls_are(j, 0, 0); /* the writer did not try */
 	/* the cause goes away: the helper's next try after FS_JOURNAL_RETRY_MS makes it, and the
 	 * writer takes it at once */
 	cr_assert_eq(rmdir(path), 0);
@@ -931,9 +937,7 @@ Test(journal, tended_failure_to_make_a_segment_then_recovery, .timeout = 120)
 	fs_journal_tend(j, TEND_BYTES);
 	cr_assert_eq(fs_journal_ready(j), 0);
 	append_n(j, SEG + 1, 2);
-	fs_journal_rolls(j, &ahead, &made);
-	cr_assert_eq(ahead, 1);
-	cr_assert_eq(made, 0);
+	rolls_are(j, 1, 0);
 	fs_journal_close(j);
 	read_exactly(11, 1, SEG + 3);
 }
