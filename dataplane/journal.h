@@ -1,4 +1,4 @@
-/* The journal: per-worker append-only files of fixed 64-byte records with a CRC (the order queue). */
+/* The journal: per-worker append-only files of 64-byte records with a CRC32C (the order queue). */
 #ifndef FS_JOURNAL_H
 #define FS_JOURNAL_H
 
@@ -19,10 +19,10 @@
  * it on restart.
  *
  * Segments made ahead: a worker's journal is tended by the main lcore (fs_journal_set_tended,
- * fs_journal_tend), which creates the next segment while the writer is still FS_JOURNAL_PREPARE_AT
- * records or more into the current one, so a roll-over is a pointer swap on the worker. So a
- * state directory may hold, after the segment the records end in, one more segment that no
- * record was written to yet. The crash rules, what each part does with what a crash leaves:
+ * fs_journal_tend), which creates the next segment once the writer is FS_JOURNAL_PREPARE_AT
+ * records into the current one, so a roll-over is a pointer swap on the worker. So a state
+ * directory may hold, after the segment the records end in, one more segment that no record
+ * was written to yet. The crash rules, what each part does with what a crash leaves:
  * - A newest segment file of full size, all zeros (made ahead, never written), after a full
  *   segment: readers read up to the end of the full one, map this one and find no valid record:
  *   fs_journal_read() returns 0, no error, and goes on there once records appear. The writer's
@@ -41,9 +41,9 @@
  *   first append, so no reader ever takes them for new records.
  * - fs_journal_list() lists a journal whose files hold no record yet like any other (it lists
  *   the segment files' indexes); reading it returns 0 records.
- * So readers see every record once, in seq order, with no gap and no record that was not
- * appended in the writer's current life or before; tests/test_journal.c crashes a writer in
- * each of these states.
+ * So readers (flashsale-persist, flashctl audit, recovery: fs_journal_reader_*) see every
+ * record once, in seq order, with no gap and no record that is not part of the journal the
+ * writer goes on with; tests/test_journal.c crashes a writer in each of these states.
  */
 #define FS_JREC_MAGIC 0x314a5346u /**< "FSJ1" */
 #define FS_JOURNAL_SEG_RECS (1u << 18) /**< records per segment: 16 MiB */
