@@ -705,14 +705,20 @@ static void rolls_are(const struct fs_journal *j, uint64_t ahead, uint64_t made)
 		(unsigned long)made);
 }
 
-/* crash_after(@p fn), which leaves segment @p seg of journal @p index made ahead, empty. */
-static void crash_leaving_empty(void (*fn)(void), unsigned index, uint64_t seg)
+/* Segment @p seg of journal @p index was made ahead and never written: full size, zeros. */
+static void made_ahead_empty(unsigned index, uint64_t seg)
 {
 	bool zero;
 
-	crash_after(fn);
 	cr_assert_eq(seg_size(index, seg, &zero), (long long)(SEG * 64), "made ahead, full size");
 	cr_assert(zero, "never written");
+}
+
+/* crash_after(@p fn), which leaves segment @p seg of journal @p index made ahead, empty. */
+static void crash_leaving_empty(void (*fn)(void), unsigned index, uint64_t seg)
+{
+	crash_after(fn);
+	made_ahead_empty(index, seg);
 }
 
 /* Segment @p seg of journal @p index as a crash while it was allocated leaves it: 4 KiB. */
@@ -1060,4 +1066,30 @@ Test(journal, tended_writer_helper_and_reader_at_once, .timeout = 300)
 Test(journal, tended_writer_helper_and_reader_at_once_fsync, .timeout = 300)
 {
 	live_run(2 * SEG + 1000, true, 4096);
+}
+
+Test(journal, recovery_with_a_segment_made_ahead, .timeout = 120)
+{
+	const uint64_t n = FS_JOURNAL_PREPARE_AT + 100;
+	struct fs_sale_def def = {.sale_id = 9, .stock = n, .start_ms = 0, .end_ms = 100};
+	struct fs_journal *ctl = fs_journal_open(tmpdir, FS_JOURNAL_CONTROL);
+	struct fs_journal *j;
+	struct fs_recovery rec;
+	struct fs_sale *s;
+
+	fs_sale_table_init(&tab, 1);
+	cr_assert_eq(fs_sale_define(&tab, ctl, 3, &def), 0);
+	cr_assert_eq(fs_sale_lease(&tab, ctl, 3, 9, n, true), 0);
+	fs_journal_close(ctl);
+	fs_sale_table_fini(&tab);
+	j = tended_to(0, n); /* n orders of sale 9, distinct users; segment 1 made ahead */
+	fs_journal_close(j); /* leaves segment 1 as a crash would */
+	made_ahead_empty(0, 1);
+	fs_sale_table_init(&tab2, 1);
+	cr_assert_eq(fs_sale_recover(&tab2, tmpdir, &rec), 0);
+	cr_assert_eq(rec.orders, n);
+	cr_assert_eq(rec.skipped, 0);
+	s = fs_sale_lookup(&tab2, 9);
+	cr_assert_eq(fs_stock_sold(&s->stock), n);
+	fs_sale_table_fini(&tab2);
 }
