@@ -150,17 +150,17 @@ int fs_clock_read(uint64_t *tsc, uint64_t *real_ns)
 	return 0;
 }
 
-int fs_clock_init(void)
+int fs_clock_init(uint64_t tsc_hz)
 {
-	uint64_t hz = rte_get_tsc_hz(), tsc, ns;
+	uint64_t tsc, ns;
 	int rc;
 
-	if (hz == 0)
+	if (tsc_hz == 0)
 		return -ENODEV;
 	rc = fs_clock_read(&tsc, &ns);
 	if (rc != 0)
 		return rc;
-	return fs_clock_setup(&fs_clock_dp, hz, tsc, ns);
+	return fs_clock_setup(&fs_clock_dp, tsc_hz, tsc, ns);
 }
 
 int fs_clock_sync(void)

@@ -147,11 +147,13 @@ static inline uint64_t fs_clock_mono(uint64_t now, uint64_t last)
 extern struct fs_clock fs_clock_dp;
 
 /**
- * Set fs_clock_dp up: the first anchor (fs_clock_read()) and rte_get_tsc_hz() as the first rate.
- * Call once after rte_eal_init(), before the workers start. Not thread safe.
- * @return 0, or -errno (-ENODEV if the TSC frequency is unknown, clock_gettime's errno).
+ * Set fs_clock_dp up: the first anchor (fs_clock_read()) and @p tsc_hz as the first rate: the
+ * EAL's rte_get_tsc_hz() (passed in, so that this file calls no librte_* function and fs_core
+ * needs DPDK's headers only). Call once after rte_eal_init(), before the workers start. Not
+ * thread safe.
+ * @return 0, or -errno (-ENODEV if @p tsc_hz is 0: the TSC frequency is unknown; clock_gettime's).
  */
-int fs_clock_init(void);
+int fs_clock_init(uint64_t tsc_hz);
 
 /**
  * Read an anchor: CLOCK_REALTIME between two rte_rdtsc_precise() reads, the pair with the

@@ -13,26 +13,68 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <rte_hash_crc.h>
-
+#include "crc32c.h"
 #include "journal.h"
 
 #define FS_JSEG_BYTES ((size_t)FS_JOURNAL_SEG_RECS * sizeof(struct fs_jrec))
 
+/* The next segment's hand-over between the writer and its helper (fs_journal_tend). */
+enum next_state {
+	NEXT_NONE = 0, /**< no segment made ahead, nobody making one */
+	NEXT_BUSY,     /**< the helper is making the next segment */
+	NEXT_READY,    /**< ahead.map is the next segment, for the writer to take */
+	NEXT_WRITER,   /**< the writer is making it itself (none was ready at its roll-over) */
+};
+
 struct fs_journal {
 	char dir[PATH_MAX];
 	unsigned index;
+	bool tended; /**< fs_journal_set_tended(): set before the first append, ro after */
+	/* The writer's; the helper reads base, pos and seg_no where they say so. */
 	uint64_t next_seq;    /**< seq of the next append */
-	uint64_t seg_no;      /**< segment mapped in base */
-	struct fs_jrec *base; /**< current segment, read-write */
-	uint32_t pos;	      /**< next record index in base */
+	uint64_t seg_no;      /**< segment mapped in base; helper: ro (relaxed), see next_prepare */
+	struct fs_jrec *base; /**< current segment, read-write; helper: ro (relaxed), prefault */
+	uint32_t pos;	      /**< next record index in base; helper: ro (relaxed) */
 	uint32_t sync_pos;    /**< records of base before it are synced */
 	struct fs_jrec *prev; /**< previous segment kept mapped until its tail is synced */
 	uint32_t prev_sync;   /**< records of prev before it are synced */
-	int roll_err;         /**< last roll-over error (-errno), 0 if none */
-	uint64_t roll_retry_ns; /**< CLOCK_MONOTONIC_COARSE time before which it is not retried */
+	int roll_err;	      /**< last roll-over error (-errno), 0 if none */
+	/** CLOCK_MONOTONIC_COARSE time before which the writer makes no new try of its own to
+	 *  create a segment, after one failed (next_take) */
+	uint64_t roll_retry_ns;
 	int sync_err;		/**< last fs_journal_sync() error (-errno), 0 after a success */
 	uint64_t sync_retry_ns; /**< CLOCK_MONOTONIC_COARSE time of the next sync try after one */
+	uint64_t rolls_ahead;	/**< roll-overs onto a segment the helper made */
+	uint64_t rolls_made;	/**< roll-overs onto a segment the writer made */
+	/*
+	 * The hand-over with the helper (tended journals): a line of its own, which the helper
+	 * reads every few ms and the writer touches at a roll-over only. Two one-slot mailboxes:
+	 * the next segment, writer-bound (state; one producer, one consumer, but either may make
+	 * the segment, so the slot is claimed by a CAS from NEXT_NONE), and the segment the writer
+	 * let go, helper-bound (retired: only the writer fills it, only the helper empties it).
+	 */
+	struct {
+		/**
+		 * enum next_state: NONE -> BUSY (helper, CAS) -> READY (helper, release) -> NONE
+		 * (writer, release, once it has switched to the segment); or NONE -> WRITER
+		 * (writer, CAS) -> NONE (writer, release); BUSY -> NONE (helper, release) after a
+		 * failed try.
+		 */
+		uint32_t state;
+		/**
+		 * the helper's last try (-errno), 0 after a success: helper wo (relaxed) before it
+		 * releases the state; writer ro (relaxed) after it acquired NEXT_NONE
+		 */
+		int err;
+		/** the segment made ahead: helper wo under BUSY; the writer takes it under READY */
+		struct fs_jrec *map;
+		uint64_t retry_ns; /**< helper only: no new try before, after a failed one */
+		/**
+		 * a segment the writer let go: writer wo (release) when NULL; the helper takes it
+		 * (exchange, acquire) and unmaps it
+		 */
+		struct fs_jrec *retired;
+	} ahead __attribute__((aligned(64)));
 	/*
 	 * Read by other threads (fs_journal_durable()): a cache line of its own, so that a worker
 	 * answering ALREADY_WON never takes the writer's hot line above away from it.
@@ -55,9 +97,9 @@ struct fs_journal_reader {
 
 static uint32_t jrec_crc(const struct fs_jrec *rec)
 {
-	/* CRC32C (Castagnoli) of bytes [8, 64), standard init and final inversion (RFC 3720 B.4).
-	 */
-	return ~rte_hash_crc((const uint8_t *)rec + 8, sizeof(*rec) - 8, 0xffffffffu);
+	/* CRC32C (Castagnoli) of bytes [8, 64), standard init and final inversion (RFC 3720 B.4):
+	 * the value ~rte_hash_crc(bytes, 56, 0xffffffff) gave before (tests/test_crc32c.c) */
+	return fs_crc32c(0, (const uint8_t *)rec + 8, sizeof(*rec) - 8);
 }
 
 void fs_jrec_seal(struct fs_jrec *rec)
@@ -249,6 +291,40 @@ static void seg_clear_tail(struct fs_jrec *base, uint32_t from)
 			__atomic_store_n(&base[i].magic, 0, __ATOMIC_RELEASE);
 }
 
+/*
+ * Clear the records of every segment after @p seg that exists (left by an earlier life of the
+ * journal: a segment created ahead and never written, or records that outlived a hole in an
+ * earlier segment after a power loss). A reader stops at the journal's first invalid record, so
+ * it could only reach them once the writer has filled every record before them again: then
+ * they would be read as new. Cleared before the first append, they never are. A file shorter
+ * than a segment (a crash while it was allocated) was never written: left as it is.
+ */
+static int seg_clear_after(const char *dir, unsigned index, uint64_t seg)
+{
+	while (seg_exists(dir, index, ++seg)) {
+		char path[PATH_MAX];
+		struct fs_jrec *m;
+		struct stat st;
+		bool existed;
+		int rc;
+
+		rc = seg_path(path, sizeof(path), dir, index, seg);
+		if (rc < 0)
+			return rc;
+		if (stat(path, &st) != 0)
+			return -errno;
+		if ((size_t)st.st_size < FS_JSEG_BYTES)
+			continue;
+		rc = seg_map_rw(
+			dir, index, seg, &m, &existed); /* full already: nothing allocated */
+		if (rc < 0)
+			return rc;
+		seg_clear_tail(m, 0);
+		munmap(m, FS_JSEG_BYTES);
+	}
+	return 0;
+}
+
 struct fs_journal *fs_journal_open(const char *dir, unsigned index)
 {
 	struct fs_journal *j;
@@ -300,6 +376,11 @@ struct fs_journal *fs_journal_open(const char *dir, unsigned index)
 	 * for a record while we rewrite them. */
 	if (existed)
 		seg_clear_tail(j->base, j->pos);
+	rc = seg_clear_after(dir, index, j->seg_no);
+	if (rc < 0) {
+		munmap(j->base, FS_JSEG_BYTES);
+		goto fail;
+	}
 	/* what outlived the last process is in the page cache or on disk: durable as it stands */
 	j->durable_seq = j->next_seq - 1;
 	return j;
@@ -309,15 +390,94 @@ fail:
 	return NULL;
 }
 
-/* Move to the next segment (a syscall every FS_JOURNAL_SEG_RECS records). */
-static int journal_roll(struct fs_journal *j)
+/*
+ * Let go of @p m, a segment the writer is done with: a tended journal leaves it to its helper
+ * (fs_journal_tend unmaps it), so that only the helper unmaps what its prefault may touch; an
+ * untended one unmaps it here. false: the helper has not taken the last one yet (it does every
+ * few ms); @p m stays the writer's.
+ */
+static bool seg_retire(struct fs_journal *j, struct fs_jrec *m)
 {
-	struct fs_jrec *next;
+	if (!j->tended) {
+		munmap(m, FS_JSEG_BYTES);
+		return true;
+	}
+	/* acquire: pairs with the helper's exchange; NULL: it has taken the last one */
+	if (__atomic_load_n(&j->ahead.retired, __ATOMIC_ACQUIRE) != NULL)
+		return false;
+	/* release: the writer's stores to the segment come before the helper's munmap of it */
+	__atomic_store_n(&j->ahead.retired, m, __ATOMIC_RELEASE);
+	return true;
+}
+
+/* Give the hand-over slot back after a roll-over (or a failed try of the writer's own). */
+static void next_release(struct fs_journal *j)
+{
+	if (j->tended)
+		/* release: a helper that acquires NEXT_NONE sees the writer's new seg_no and pos */
+		__atomic_store_n(&j->ahead.state, NEXT_NONE, __ATOMIC_RELEASE);
+}
+
+/*
+ * The next segment, mapped: the one the helper made ahead (no syscall), else one made here
+ * (open, fallocate, mmap: what an untended journal always does), retried at most every
+ * FS_JOURNAL_RETRY_NS after a failure. A tended journal returns -EAGAIN while its helper is
+ * making the segment (ready within ms), and the helper's error while the helper's last try
+ * failed (disk full: the helper tries again, the writer makes no syscall). On success the slot
+ * stays held (READY or WRITER) until next_release().
+ */
+static int next_take(struct fs_journal *j, struct fs_jrec **next)
+{
+	uint32_t st = NEXT_NONE;
 	bool existed;
 	int rc;
 
+	if (j->tended) {
+		/* acquire: pairs with the helper's release of READY (map) or NONE (err) */
+		st = __atomic_load_n(&j->ahead.state, __ATOMIC_ACQUIRE);
+		if (st == NEXT_READY) {
+			*next = j->ahead.map;
+			j->ahead.map = NULL;
+			j->rolls_ahead++;
+			return 0;
+		}
+		if (st == NEXT_BUSY)
+			return -EAGAIN;
+		rc = __atomic_load_n(&j->ahead.err, __ATOMIC_RELAXED);
+		if (rc != 0)
+			return rc;
+		/* the helper has not begun: the writer makes it (acquire: as the load above) */
+		if (!__atomic_compare_exchange_n(&j->ahead.state, &st, NEXT_WRITER, false,
+			    __ATOMIC_ACQUIRE, __ATOMIC_ACQUIRE))
+			return -EAGAIN; /* the helper began just now */
+	}
+	if (j->roll_err != 0 && coarse_now_ns() < j->roll_retry_ns) {
+		rc = j->roll_err; /* the writer's own last try failed: no syscall until it is due */
+	} else {
+		rc = seg_map_rw(j->dir, j->index, j->seg_no + 1, next, &existed);
+		if (rc < 0)
+			j->roll_retry_ns = coarse_now_ns() + FS_JOURNAL_RETRY_NS;
+	}
+	if (rc < 0) {
+		next_release(j);
+		return rc;
+	}
+	j->rolls_made++;
+	return 0;
+}
+
+/*
+ * Move to the next segment: a pointer swap when the helper made it ahead, else a syscall every
+ * FS_JOURNAL_SEG_RECS records (next_take). The segment needs no clearing: fs_journal_open
+ * cleared every segment after the one it resumed in, and nothing else writes them.
+ */
+static int journal_roll(struct fs_journal *j)
+{
+	struct fs_jrec *next;
+	int rc;
+
 	/*
-	 * Two roll-overs without a sync: the older mapping is dropped. With fsync everything is
+	 * Two roll-overs without a sync: the older mapping is let go. With fsync everything is
 	 * synced first (a failure keeps both: nothing unsynced is let go); without, the page cache
 	 * keeps its dirty pages and writes them back (what a process crash needs); a 16 MiB
 	 * MS_SYNC here stalled the writer 25-27 ms.
@@ -327,36 +487,32 @@ static int journal_roll(struct fs_journal *j)
 		if (rc < 0)
 			return rc;
 	}
-	rc = seg_map_rw(j->dir, j->index, j->seg_no + 1, &next, &existed);
+	/* acquire: as in seg_retire, which then cannot fail (only the writer fills the slot) */
+	if (j->prev != NULL && j->tended &&
+		__atomic_load_n(&j->ahead.retired, __ATOMIC_ACQUIRE) != NULL)
+		return -EAGAIN; /* the helper has not unmapped the last one yet */
+	rc = next_take(j, &next);
 	if (rc < 0)
 		return rc;
-	if (existed)
-		seg_clear_tail(next, 0); /* left over from before a crash: see fs_journal_open() */
 	if (j->prev != NULL)
-		munmap(j->prev, FS_JSEG_BYTES);
+		seg_retire(j, j->prev);
 	j->prev = j->base;
 	j->prev_sync = j->sync_pos;
-	/* relaxed atomic stores: fs_journal_prefault() reads them from another thread */
+	/* relaxed atomic stores: the helper reads them (prefault; seg_no after next_release) */
 	__atomic_store_n(&j->base, next, __ATOMIC_RELAXED);
-	j->seg_no++;
+	__atomic_store_n(&j->seg_no, j->seg_no + 1, __ATOMIC_RELAXED);
 	__atomic_store_n(&j->pos, 0, __ATOMIC_RELAXED);
 	j->sync_pos = 0;
+	next_release(j);
 	return 0;
 }
 
-/* Roll over to the next segment unless a failed try is younger than FS_JOURNAL_RETRY_NS. */
+/* Roll over to the next segment; remember the error for fs_journal_ready() and the retry. */
 static int journal_roll_try(struct fs_journal *j)
 {
-	/* vDSO clock, no syscall: while the disk stays full, fail fast between retries */
-	uint64_t now = coarse_now_ns();
-	int rc;
+	int rc = journal_roll(j);
 
-	if (j->roll_err != 0 && now < j->roll_retry_ns)
-		return j->roll_err;
-	rc = journal_roll(j);
 	j->roll_err = rc < 0 ? rc : 0;
-	if (rc < 0)
-		j->roll_retry_ns = now + FS_JOURNAL_RETRY_NS;
 	return rc;
 }
 
@@ -380,7 +536,7 @@ int fs_journal_append(struct fs_journal *j, struct fs_jrec *rec)
 			return rc;
 	}
 	rec->seq = j->next_seq;
-	rec->lcore = (uint8_t)j->index;
+	rec->journal = (uint8_t)j->index;
 	fs_jrec_seal(rec);
 	dst = &j->base[j->pos];
 	/* Body first, the magic word last (release): a reader that acquires the magic sees the
@@ -393,7 +549,15 @@ int fs_journal_append(struct fs_journal *j, struct fs_jrec *rec)
 	return 0;
 }
 
-void fs_journal_prefault(const struct fs_journal *j, size_t bytes)
+/*
+ * Fault in the pages the next @p bytes of records of @p j will be written to (from the next
+ * record on, within the current segment): madvise(MADV_POPULATE_WRITE, Linux 5.14). It reads
+ * the writer's segment pointer and position without ordering, so racing a roll-over it may
+ * populate pages that are not needed any more; populating never changes data and errors are
+ * ignored. The mapping cannot go away meanwhile: only this thread, the helper, unmaps a tended
+ * journal's segments.
+ */
+static void journal_prefault(const struct fs_journal *j, size_t bytes)
 {
 	struct fs_jrec *base = __atomic_load_n(&j->base, __ATOMIC_RELAXED);
 	uint32_t pos = __atomic_load_n(&j->pos, __ATOMIC_RELAXED);
@@ -407,6 +571,73 @@ void fs_journal_prefault(const struct fs_journal *j, size_t bytes)
 	if (to > end || to < from)
 		to = end;
 	(void)madvise((void *)from, to - from, MADV_POPULATE_WRITE);
+}
+
+/*
+ * Make the writer's next segment ahead, once it is FS_JOURNAL_PREPARE_AT records into the
+ * current one and no segment is ready: create it (0600), allocate it, map it, hand it over
+ * (NEXT_READY), then fault in its first @p bytes (after the hand-over: the first write faults
+ * of a fresh file take ms, and populating never changes data, so the writer may already write
+ * there; only this thread unmaps it). A failure is left in ahead.err for the writer and tried
+ * again after FS_JOURNAL_RETRY_NS.
+ */
+static void next_prepare(struct fs_journal *j, size_t bytes)
+{
+	uint32_t st = NEXT_NONE;
+	struct fs_jrec *m = NULL;
+	bool existed;
+	int rc;
+
+	if (__atomic_load_n(&j->pos, __ATOMIC_RELAXED) < FS_JOURNAL_PREPARE_AT)
+		return;
+	if (j->ahead.err != 0 && coarse_now_ns() < j->ahead.retry_ns)
+		return;
+	/* acquire: pairs with the writer's release of NEXT_NONE after its roll-over (seg_no) */
+	if (!__atomic_compare_exchange_n(
+		    &j->ahead.state, &st, NEXT_BUSY, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+		return; /* one is ready, or the writer is making it */
+	/* The writer cannot roll over while the slot is BUSY: the segment it needs next is
+	 * seg_no + 1. Unless it rolled over just before the CAS: then it is too early. */
+	if (__atomic_load_n(&j->pos, __ATOMIC_RELAXED) < FS_JOURNAL_PREPARE_AT) {
+		__atomic_store_n(&j->ahead.state, NEXT_NONE, __ATOMIC_RELEASE);
+		return;
+	}
+	rc = seg_map_rw(
+		j->dir, j->index, __atomic_load_n(&j->seg_no, __ATOMIC_RELAXED) + 1, &m, &existed);
+	if (rc < 0)
+		j->ahead.retry_ns = coarse_now_ns() + FS_JOURNAL_RETRY_NS;
+	j->ahead.map = m;
+	__atomic_store_n(&j->ahead.err, rc, __ATOMIC_RELAXED);
+	/* release: ahead.map and ahead.err are the writer's once it acquires the state */
+	__atomic_store_n(&j->ahead.state, rc == 0 ? NEXT_READY : NEXT_NONE, __ATOMIC_RELEASE);
+	if (rc == 0)
+		(void)madvise(
+			m, bytes < FS_JSEG_BYTES ? bytes : FS_JSEG_BYTES, MADV_POPULATE_WRITE);
+}
+
+void fs_journal_tend(struct fs_journal *j, size_t bytes)
+{
+	if (!j->tended)
+		return; /* its writer unmaps its segments: a prefault could touch one going away */
+	/* a load first: no read-modify-write of the writer's hand-over line when there is nothing
+	 * (almost always); acquire on the exchange: pairs with the writer's release in seg_retire
+	 */
+	if (__atomic_load_n(&j->ahead.retired, __ATOMIC_RELAXED) != NULL)
+		munmap(__atomic_exchange_n(&j->ahead.retired, NULL, __ATOMIC_ACQUIRE),
+			FS_JSEG_BYTES);
+	next_prepare(j, bytes);
+	journal_prefault(j, bytes);
+}
+
+void fs_journal_set_tended(struct fs_journal *j, bool on)
+{
+	j->tended = on;
+}
+
+void fs_journal_rolls(const struct fs_journal *j, uint64_t *ahead, uint64_t *made)
+{
+	*ahead = j->rolls_ahead;
+	*made = j->rolls_made;
 }
 
 void fs_journal_set_fsync(struct fs_journal *j, bool on)
@@ -441,8 +672,10 @@ int fs_journal_sync(struct fs_journal *j)
 		rc = seg_sync(j->prev, j->prev_sync, FS_JOURNAL_SEG_RECS);
 		if (rc < 0)
 			goto fail; /* kept mapped: its tail is synced again next time */
-		munmap(j->prev, FS_JSEG_BYTES);
-		j->prev = NULL;
+		j->prev_sync = FS_JOURNAL_SEG_RECS;
+		/* let go, unless the helper has not taken the last one: next time (no syscall) */
+		if (seg_retire(j, j->prev))
+			j->prev = NULL;
 	}
 	rc = seg_sync(j->base, j->sync_pos, j->pos);
 	if (rc < 0)
@@ -481,6 +714,11 @@ void fs_journal_close(struct fs_journal *j)
 		munmap(j->prev, FS_JSEG_BYTES);
 	if (j->base != NULL)
 		munmap(j->base, FS_JSEG_BYTES);
+	/* a segment made ahead stays on disk, empty: journal.h's crash rules say what it is */
+	if (j->ahead.map != NULL)
+		munmap(j->ahead.map, FS_JSEG_BYTES);
+	if (j->ahead.retired != NULL)
+		munmap(j->ahead.retired, FS_JSEG_BYTES);
 	free(j);
 }
 

@@ -1,4 +1,4 @@
-/* The journal: per-worker append-only files of fixed 64-byte records with a CRC (the order queue). */
+/* The journal: per-worker append-only files of 64-byte records with a CRC32C (the order queue). */
 #ifndef FS_JOURNAL_H
 #define FS_JOURNAL_H
 
@@ -14,14 +14,47 @@
  * (x86-64 little endian).
  *
  * A record is valid iff magic == FS_JREC_MAGIC, seq is the expected one and crc == CRC32C
- * (rte_hash_crc, Castagnoli polynomial, RFC 3720 B.4) of bytes [8, 64). Readers stop at the first
+ * (crc32c.h: Castagnoli polynomial, RFC 3720 B.4) of bytes [8, 64). Readers stop at the first
  * invalid record: a torn last record (crash mid-write) is never read, and the writer overwrites
  * it on restart.
+ *
+ * Segments made ahead: a worker's journal is tended by the main lcore (fs_journal_set_tended,
+ * fs_journal_tend), which creates the next segment once the writer is FS_JOURNAL_PREPARE_AT
+ * records into the current one, so a roll-over is a pointer swap on the worker. So a state
+ * directory may hold, after the segment the records end in, one more segment that no record
+ * was written to yet. The crash rules, what each part does with what a crash leaves:
+ * - A newest segment file of full size, all zeros (made ahead, never written), after a full
+ *   segment: readers read up to the end of the full one, map this one and find no valid record:
+ *   fs_journal_read() returns 0, no error, and goes on there once records appear. The writer's
+ *   fs_journal_open() continues in it at record 0, seq = the full segment's last + 1.
+ * - The same after a partly written segment: readers stop at the partial segment's first
+ *   invalid record (they never reach the empty one before the writer has filled the partial
+ *   one). fs_journal_open() resumes in the partial segment after its last valid record; the
+ *   writer rolls over onto the existing file later (created again: open without O_EXCL,
+ *   fallocate of a full file changes nothing).
+ * - A newest segment shorter than FS_JOURNAL_SEG_RECS records (a crash while it was being
+ *   allocated, before anything was written to it): readers take it as not there yet (they never
+ *   map past the end of a file: no SIGBUS), reads return 0; the writer allocates it to full
+ *   size when it continues in it or rolls onto it.
+ * - Records in a segment after the one the writer resumes in (an earlier life's, after a power
+ *   loss kept them but lost a record before them): fs_journal_open() clears them before the
+ *   first append, so no reader ever takes them for new records.
+ * - fs_journal_list() lists a journal whose files hold no record yet like any other (it lists
+ *   the segment files' indexes); reading it returns 0 records.
+ * So readers (flashsale-persist, flashctl audit, recovery: fs_journal_reader_*) see every
+ * record once, in seq order, with no gap and no record that is not part of the journal the
+ * writer goes on with; tests/test_journal.c crashes a writer in each of these states.
  */
 #define FS_JREC_MAGIC 0x314a5346u /**< "FSJ1" */
 #define FS_JOURNAL_SEG_RECS (1u << 18) /**< records per segment: 16 MiB */
 #define FS_JOURNAL_CONTROL 255u        /**< index of the control journal */
 #define FS_JOURNAL_MAX 256u
+/**
+ * The helper makes the next segment once the writer is this many records into the current one:
+ * a quarter, so 196,608 records (75 ms at 2.6 M records/s) ahead of the roll-over, and a full
+ * disk is found then. Not at once: a node that records few orders keeps one segment.
+ */
+#define FS_JOURNAL_PREPARE_AT (FS_JOURNAL_SEG_RECS / 4)
 
 enum fs_jrec_type {
 	FS_JREC_ORDER = 1, /**< a WON: body.order */
@@ -41,7 +74,7 @@ struct fs_jrec {
 	uint32_t sale_id;
 	uint16_t node_id;
 	uint8_t type;     /**< enum fs_jrec_type */
-	uint8_t lcore;    /**< journal index that wrote it */
+	uint8_t journal;  /**< index of the journal that wrote it: its worker, or FS_JOURNAL_CONTROL */
 	uint64_t time_ns; /**< unix time in ns: won_at for orders, written_at otherwise */
 	union {
 		struct {
@@ -97,27 +130,55 @@ struct fs_journal;
 struct fs_journal *fs_journal_open(const char *dir, unsigned index);
 
 /**
- * Append @p rec: sets seq, lcore, magic and crc, copies the 64 bytes into the mapped segment
+ * Append @p rec: sets seq, journal, magic and crc, copies the 64 bytes into the mapped segment
  * with the magic word stored last (release), so a concurrent reader sees either nothing or the
- * whole record. Opens (fallocate + mmap) the next segment when one fills: a syscall every
- * FS_JOURNAL_SEG_RECS records; when that fails (disk full) the error is returned again without
- * a syscall for FS_JOURNAL_RETRY_MS before the next try. One writer per journal; no locking.
- * @return 0, or -errno (-ENOSPC, -EIO, ...) when the next segment cannot be created: nothing
- *         was written and the caller must not reply WON.
+ * whole record. When a segment fills, moves to the next one: the segment the helper made ahead
+ * (fs_journal_set_tended: no syscall), else one it makes itself (open + fallocate + mmap: a
+ * syscall every FS_JOURNAL_SEG_RECS records), and when that fails (disk full) the error is
+ * returned again without a syscall for FS_JOURNAL_RETRY_MS before the next try. One writer per
+ * journal; no locking.
+ * @return 0, or -errno (-ENOSPC, -EIO, ...) when the next segment cannot be created, -EAGAIN
+ *         while the helper is making it (a few ms): nothing was written and the caller must not
+ *         reply WON.
  */
 int fs_journal_append(struct fs_journal *j, struct fs_jrec *rec);
 
 /**
- * Fault in the pages the next @p bytes of records of @p j will be written to (from the next
- * record on, within the current segment): madvise(MADV_POPULATE_WRITE, Linux 5.14). A write to
- * a page of a fresh segment otherwise faults on the writer (about 1 us per 4 KiB page, once per
- * 64 records); called from another thread, the writer no longer waits for it.
- * Thread safety: any thread, concurrently with the single writer: it reads the writer's segment
- * pointer and position without ordering, so racing a roll-over it may populate pages that are
- * not needed any more or a range of a mapping that is going away; populating never changes data
- * and errors are ignored. Not on the claim path.
+ * Have a helper thread make the writer's next segments ahead and unmap the ones it is done
+ * with (fs_journal_tend(), flashsale-dp's main lcore for each worker journal). Then a roll-over
+ * is a pointer swap on the writer, and only the helper unmaps the writer's segments, so the
+ * helper's prefault never touches a mapping that went away. Off (the default, the control
+ * journal and tools): the writer makes and unmaps its segments itself, and nothing may call
+ * fs_journal_tend(). Call before the first append and before the helper starts; single writer.
  */
-void fs_journal_prefault(const struct fs_journal *j, size_t bytes);
+void fs_journal_set_tended(struct fs_journal *j, bool on);
+
+/**
+ * A tended journal's upkeep, for its helper thread every few ms (flashsale-dp: every 5 ms):
+ * 1. unmaps the segment the writer let go last (in fsync mode the writer synced its tail first:
+ *    its group commit must cover it before the burst's replies leave, so nothing is left to
+ *    sync);
+ * 2. once the writer is FS_JOURNAL_PREPARE_AT records into its segment and none is ready, makes
+ *    the next segment (open 0600, posix_fallocate, mmap), hands it to the writer and faults in
+ *    its first @p bytes; a failure (disk full) is returned by the writer's roll-over instead of
+ *    a try of its own (fs_journal_ready: claims get RETRY) and tried again here after
+ *    FS_JOURNAL_RETRY_MS;
+ * 3. faults in the pages the next @p bytes of records go to (MADV_POPULATE_WRITE, Linux 5.14),
+ *    so the writer does not take the first-write faults (about 1 us per 4 KiB page, once per 64
+ *    records).
+ * The hand-over is two one-slot mailboxes (the next segment to the writer, the spent one back),
+ * release/acquire, so neither thread waits for the other; if the writer reaches the end of its
+ * segment with none ready and the helper not at it, it makes the segment itself. Thread safety:
+ * one helper thread, concurrently with the single writer; not on the claim path (syscalls).
+ * A no-op on a journal that is not tended.
+ */
+void fs_journal_tend(struct fs_journal *j, size_t bytes);
+
+/**
+ * Roll-overs so far: *@p ahead onto a segment the helper made (a pointer swap), *@p made onto
+ * one the writer made itself. Writer only, or once it stopped.
+ */
+void fs_journal_rolls(const struct fs_journal *j, uint64_t *ahead, uint64_t *made);
 
 /**
  * Whether the writer msyncs records (`--journal-sync=fsync`, fs_journal_sync() after each burst):
@@ -168,11 +229,13 @@ bool fs_journal_durable(const struct fs_journal *j, uint64_t seq);
 /**
  * Whether an append would record now, so a claim can be refused before it takes a unit and a
  * winner slot (a journal outage then leaves no trace in the winner table). 0 when the current
- * segment has room and no sync failed; otherwise a failed roll-over is tried again (at most
- * every FS_JOURNAL_RETRY_MS, CLOCK_MONOTONIC_COARSE, no syscall in between), and after a failed
- * sync the journal refuses until a sync succeeds (fs_journal_sync_due()). After 0, the next
- * fs_journal_append() cannot fail. Writer only; one load and compare when healthy.
- * @return 0, or the -errno an append or sync failed with (-ENOSPC, -EIO, ...).
+ * segment has room and no sync failed; at the end of a segment it rolls over (fs_journal_append
+ * says how: a failed try of the writer's own is tried again at most every FS_JOURNAL_RETRY_MS,
+ * CLOCK_MONOTONIC_COARSE, no syscall in between; the helper's segment is taken as soon as it is
+ * ready); after a failed sync the journal refuses until a sync succeeds
+ * (fs_journal_sync_due()). After 0, the next fs_journal_append() cannot fail. Writer only; one
+ * load and compare when healthy.
+ * @return 0, or the -errno an append or sync failed with (-ENOSPC, -EIO, -EAGAIN, ...).
  */
 int fs_journal_ready(struct fs_journal *j);
 
@@ -184,7 +247,10 @@ int fs_journal_ready(struct fs_journal *j);
  */
 bool fs_journal_sync_due(const struct fs_journal *j);
 
-/** Unmap and close. NULL is a no-op. */
+/**
+ * Unmap and close (a segment made ahead stays on disk, empty). NULL is a no-op. The writer and
+ * the helper must have stopped.
+ */
 void fs_journal_close(struct fs_journal *j);
 
 /**

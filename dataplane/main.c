@@ -294,7 +294,7 @@ static unsigned dp_start(int argc, char **argv, struct dp_opts *opt)
 	parse_args(argc - ret, argv + ret, opt);
 	if (fs_log_init() != 0)
 		rte_exit(EXIT_FAILURE, "cannot register log type flashsale.dp\n");
-	ret = fs_clock_init();
+	ret = fs_clock_init(rte_get_tsc_hz());
 	if (ret != 0)
 		rte_exit(EXIT_FAILURE, "TSC clock calibration failed: %s\n", strerror(-ret));
 
@@ -355,6 +355,7 @@ static struct fs_journal *journals_open(
 		if (journals[w] == NULL)
 			die("cannot open journal %u in %s: %s", w, opt->state_dir, strerror(errno));
 		fs_journal_set_fsync(journals[w], opt->journal_fsync);
+		fs_journal_set_tended(journals[w], true); /* by run_until_signal: fs_journal_tend */
 	}
 	for (w = 0; w < n_workers; w++) {
 		ret = fs_ratelimit_init(&limiters[w], 0);
@@ -418,8 +419,9 @@ static void signals_catch(void)
 }
 
 /*
- * The main lcore until SIGTERM or SIGINT: every FS_PREFAULT_MS, fault in the next journal pages
- * of each worker (fs_journal_prefault), so that a worker's first write to a page does not fault;
+ * The main lcore until SIGTERM or SIGINT: every FS_PREFAULT_MS, each worker journal's upkeep
+ * (fs_journal_tend): its next segment made ahead, its spent one unmapped, its next pages faulted
+ * in, so that a worker neither rolls over with syscalls nor faults on its first write to a page;
  * every FS_CLOCK_TURNS turns, re-anchor the clock the workers read.
  */
 static void run_until_signal(unsigned n_workers)
@@ -431,7 +433,7 @@ static void run_until_signal(unsigned n_workers)
 
 		for (w = 0; w < n_workers; w++)
 			if (workers[w].journal != NULL)
-				fs_journal_prefault(workers[w].journal, FS_PREFAULT_BYTES);
+				fs_journal_tend(workers[w].journal, FS_PREFAULT_BYTES);
 		if (++turn % FS_CLOCK_TURNS == 0)
 			clock_sync();
 		nanosleep(&ts, NULL);

@@ -631,7 +631,7 @@ static int recover_order_fn(
 	}
 	if (s == NULL || rec->body.order.order_id == 0 ||
 		rec->body.order.order_id == FS_ORDER_RELEASED ||
-		fs_winners_reserve(s->winners, rec->lcore, rec->body.order.user_id, &e, &order) !=
+		fs_winners_reserve(s->winners, rec->journal, rec->body.order.user_id, &e, &order) !=
 			FS_WIN_RESERVED) {
 		out->skipped++;
 		return 0;

@@ -187,7 +187,7 @@ Test(claim, won_then_already_won_same_order)
 	cr_assert_eq(rec[0].type, FS_JREC_ORDER);
 	cr_assert_eq(rec[0].sale_id, 1);
 	cr_assert_eq(rec[0].node_id, NODE);
-	cr_assert_eq(rec[0].lcore, 2);
+	cr_assert_eq(rec[0].journal, 2);
 	cr_assert_eq(rec[0].time_ns, (uint64_t)NOW_MS * 1000000ull);
 	cr_assert_eq(rec[0].body.order.order_id, rep.order_id);
 	cr_assert_eq(rec[0].body.order.user_id, 555);

@@ -4,9 +4,15 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -84,7 +90,7 @@ static uint64_t read_check(unsigned index, uint64_t from_seq)
 			order_rec(&want, seq);
 			cr_assert_eq(buf[k].seq, seq);
 			cr_assert_eq(buf[k].magic, FS_JREC_MAGIC);
-			cr_assert_eq(buf[k].lcore, index);
+			cr_assert_eq(buf[k].journal, index);
 			cr_assert_eq(buf[k].body.order.order_id, want.body.order.order_id);
 			cr_assert_eq(buf[k].body.order.user_id, want.body.order.user_id);
 			cr_assert_eq(buf[k].body.order.request_id, want.body.order.request_id);
@@ -243,6 +249,123 @@ Test(journal, stale_records_after_a_hole_are_cleared)
 	append_n(j, 6, 2);
 	fs_journal_close(j);
 	cr_assert_eq(read_check(2, 1), 8);
+}
+
+Test(journal, stale_segment_after_a_hole_is_cleared_at_open, .timeout = 120)
+{
+	const uint64_t seg = FS_JOURNAL_SEG_RECS;
+	struct fs_journal *j = fs_journal_open(tmpdir, 2);
+	uint64_t end;
+
+	/* A power loss without fsync lost record 10 of segment 0, while segment 1's first page
+	 * (records seg+1 ..) reached the disk: valid records with the seqs that follow segment 0.
+	 * The writer restarts at 10 and fills segment 0 again; a reader that reaches the end of
+	 * segment 0 before the writer's next append must not read the old seg+1 .. as new. */
+	append_n(j, 1, seg + 5);
+	fs_journal_close(j);
+	tear(10, 0, 4);
+	j = fs_journal_open(tmpdir, 2);
+	cr_assert_eq(fs_journal_next_seq(j), 10);
+	append_n(j, 10, seg - 9); /* segment 0 full again; no roll-over yet */
+	end = read_check(2, 1);
+	cr_assert_eq(end, seg + 1, "no record of the old segment 1 is read (read up to seq %lu)",
+		(unsigned long)end - 1);
+	append_n(j, seg + 1, 2);
+	cr_assert_eq(read_check(2, seg - 5), seg + 3);
+	fs_journal_close(j);
+}
+
+/*
+ * Records as flashsale-dp's journal wrote them before issue 10 (main at 1a96e60, CRC32C from
+ * DPDK's rte_hash_crc; made with that build's persist_jwrite), byte for byte.
+ */
+/* journal 255: SALE 7 (500 units), LEASE 500, HOLD 600000 ms, STOP, RELEASE order 123 user 456 */
+static const char *const old_control[] = {
+	"46534a318b044c55010000000000000007000000030002ff4f4c33da374bed18"
+	"f4010000000000000068e5cf8b010000c08feecf8b0100000000000000000000",
+	"46534a31e773f57e020000000000000007000000030004ffa09e8ddd374bed18"
+	"f401000000000000000000000000000000000000000000000000000000000000",
+	"46534a314af98ca9030000000000000007000000030007ff3a4775e1374bed18"
+	"c027090000000000000000000000000000000000000000000000000000000000",
+	"46534a31e43bc5d7040000000000000007000000030003ffa6efa2e4374bed18"
+	"0000000000000000000000000000000000000000000000000000000000000000",
+	"46534a31763fe6ba050000000000000007000000030008ffb2cc35e8374bed18"
+	"7b00000000000000c80100000000000000000000000000000000000000000000",
+};
+/* journal 2: three ORDERs of sale 7, users 1000..1002 */
+static const char *const old_orders[] = {
+	"46534a31e893de910100000000000000070000000300010241684bea374bed18"
+	"e803000000020080e80300000000000000000000000000000000000000000000",
+	"46534a31cac8d42902000000000000000700000003000102c6ea4bea374bed18"
+	"e903000000020080e90300000000000001000000000000000000000000000000",
+	"46534a3114c7c6720300000000000000070000000300010216eb4bea374bed18"
+	"ea03000000020080ea0300000000000002000000000000000000000000000000",
+};
+
+/* Write @p n hex records as segment 0 of journal @p index, a full-size file as the writer makes. */
+static void write_old(unsigned index, const char *const *hex, unsigned n, struct fs_jrec *recs)
+{
+	char path[128];
+	int fd;
+
+	for (unsigned i = 0; i < n; i++)
+		for (unsigned b = 0; b < 64; b++)
+			cr_assert_eq(sscanf(hex[i] + 2 * b, "%2hhx", (uint8_t *)&recs[i] + b), 1);
+	snprintf(path, sizeof(path), "%s/journal-%03u-000000.fsj", tmpdir, index);
+	fd = open(path, O_RDWR | O_CREAT, 0600);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(pwrite(fd, recs, n * sizeof(*recs), 0), (ssize_t)(n * sizeof(*recs)));
+	cr_assert_eq(ftruncate(fd, (off_t)FS_JOURNAL_SEG_RECS * 64), 0);
+	close(fd);
+}
+
+/* Read journal @p index from seq 1: @p recs byte for byte, then @p more records. */
+static void read_same(unsigned index, const struct fs_jrec *recs, unsigned n, unsigned more)
+{
+	struct fs_journal_reader *r = fs_journal_reader_open(tmpdir, index, 1);
+	struct fs_jrec got[8];
+
+	cr_assert_not_null(r);
+	cr_assert_eq(fs_journal_read(r, got, 8), (int)(n + more));
+	cr_assert_arr_eq(got, recs, n * sizeof(*recs));
+	fs_journal_reader_close(r);
+}
+
+Test(journal, old_journals_read_by_this_build)
+{
+	static const uint8_t types[5] = {
+		FS_JREC_SALE, FS_JREC_LEASE, FS_JREC_HOLD, FS_JREC_STOP, FS_JREC_RELEASE};
+	struct fs_jrec ctl[5], ord[3], copy;
+	struct fs_journal *j;
+
+	write_old(FS_JOURNAL_CONTROL, old_control, 5, ctl);
+	write_old(2, old_orders, 3, ord);
+	for (unsigned i = 0; i < 5; i++) {
+		cr_assert(fs_jrec_valid(&ctl[i], i + 1), "old control record %u", i + 1);
+		cr_assert_eq(ctl[i].type, types[i]);
+		cr_assert_eq(ctl[i].journal, FS_JOURNAL_CONTROL);
+		copy = ctl[i];
+		copy.crc = 0;
+		fs_jrec_seal(&copy);
+		cr_assert_arr_eq(
+			&copy, &ctl[i], 64, "record %u sealed again: the same 64 bytes", i);
+	}
+	cr_assert_eq(ctl[0].body.sale.stock, 500);
+	cr_assert_eq(ctl[4].body.release.user_id, 456);
+	for (unsigned i = 0; i < 3; i++) {
+		cr_assert(fs_jrec_valid(&ord[i], i + 1), "old order record %u", i + 1);
+		cr_assert_eq(ord[i].journal, 2);
+		cr_assert_eq(ord[i].body.order.user_id, 1000 + i);
+	}
+	read_same(FS_JOURNAL_CONTROL, ctl, 5, 0);
+	read_same(2, ord, 3, 0);
+	/* the writer goes on after them */
+	j = fs_journal_open(tmpdir, 2);
+	cr_assert_not_null(j);
+	cr_assert_eq(fs_journal_next_seq(j), 4);
+	append_n(j, 4, 2);
+	fs_journal_close(j);
+	read_same(2, ord, 3, 2);
 }
 
 Test(journal, list_parses_file_names)
@@ -478,7 +601,495 @@ Test(journal, instance_made_once_per_directory)
 	cr_assert_not_null(f);
 	fputs("not hex\n", f);
 	fclose(f);
-	cr_assert_eq(fs_journal_instance(other, &c), -EIO, "a malformed id is an error, not replaced");
+	cr_assert_eq(
+		fs_journal_instance(other, &c), -EIO, "a malformed id is an error, not replaced");
 	unlink(path);
 	rmdir(other);
+}
+
+/* ---- segments made ahead by a helper (fs_journal_set_tended, fs_journal_tend) ---- */
+
+#define SEG ((uint64_t)FS_JOURNAL_SEG_RECS)
+#define TEND_BYTES ((size_t)1 << 20)
+
+/* munmap() of this process, interposed: counts the calls made by a thread marked writer. */
+static __thread bool in_writer;
+static unsigned writer_munmaps;
+
+int munmap(void *addr, size_t len)
+{
+	if (in_writer)
+		__atomic_fetch_add(&writer_munmaps, 1, __ATOMIC_RELAXED);
+	return (int)syscall(SYS_munmap, addr, len);
+}
+
+static void seg_file(char *path, size_t len, unsigned index, uint64_t seg)
+{
+	snprintf(path, len, "%s/journal-%03u-%06lu.fsj", tmpdir, index, (unsigned long)seg);
+}
+
+/* Size of segment @p seg of journal @p index (-1: no file); *zero: it holds only zero bytes. */
+static long long seg_size(unsigned index, uint64_t seg, bool *zero)
+{
+	static char buf[1 << 16];
+	char path[128];
+	struct stat st;
+	ssize_t n;
+	int fd;
+
+	seg_file(path, sizeof(path), index, seg);
+	if (stat(path, &st) != 0)
+		return -1;
+	cr_assert_eq(st.st_mode & 0777, 0600, "%s is 0600", path);
+	fd = open(path, O_RDONLY);
+	cr_assert_geq(fd, 0);
+	*zero = true;
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		for (ssize_t i = 0; i < n && *zero; i++)
+			*zero = buf[i] == 0;
+	close(fd);
+	return (long long)st.st_size;
+}
+
+/* A tended journal @p index, appended up to @p n records with the helper's upkeep after every
+ * 4096; returns it open. */
+static struct fs_journal *tended_to(unsigned index, uint64_t n)
+{
+	struct fs_journal *j = fs_journal_open(tmpdir, index);
+
+	cr_assert_not_null(j);
+	fs_journal_set_tended(j, true);
+	for (uint64_t done = fs_journal_next_seq(j) - 1; done < n;) {
+		uint64_t k = n - done < 4096 ? n - done : 4096;
+
+		append_n(j, done + 1, k);
+		done += k;
+		fs_journal_tend(j, TEND_BYTES);
+	}
+	return j;
+}
+
+/* Run @p fn in a child that then dies of SIGKILL, leaving its files as a crash would. */
+static void crash_after(void (*fn)(void))
+{
+	int status;
+	pid_t pid = fork();
+
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		fn();
+		raise(SIGKILL);
+		_exit(3);
+	}
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "the child was killed");
+}
+
+/* append_n as the writer: its munmap() calls are counted */
+static void writer_append(struct fs_journal *j, uint64_t first, uint64_t n)
+{
+	in_writer = true;
+	append_n(j, first, n);
+	in_writer = false;
+}
+
+/* The writer's roll-overs so far: @p ahead onto segments made ahead, @p made by itself. */
+static void rolls_are(const struct fs_journal *j, uint64_t ahead, uint64_t made)
+{
+	uint64_t a, m;
+
+	fs_journal_rolls(j, &a, &m);
+	cr_assert_eq(a, ahead, "%lu roll-overs onto segments made ahead, want %lu",
+		(unsigned long)a, (unsigned long)ahead);
+	cr_assert_eq(m, made, "%lu segments made by the writer, want %lu", (unsigned long)m,
+		(unsigned long)made);
+}
+
+/* Segment @p seg of journal @p index was made ahead and never written: full size, zeros. */
+static void made_ahead_empty(unsigned index, uint64_t seg)
+{
+	bool zero;
+
+	cr_assert_eq(seg_size(index, seg, &zero), (long long)(SEG * 64), "made ahead, full size");
+	cr_assert(zero, "never written");
+}
+
+/* crash_after(@p fn), which leaves segment @p seg of journal @p index made ahead, empty. */
+static void crash_leaving_empty(void (*fn)(void), unsigned index, uint64_t seg)
+{
+	crash_after(fn);
+	made_ahead_empty(index, seg);
+}
+
+/* Segment @p seg of journal @p index as a crash while it was allocated leaves it: 4 KiB. */
+static void short_segment(unsigned index, uint64_t seg)
+{
+	char path[128];
+	int fd;
+
+	seg_file(path, sizeof(path), index, seg);
+	fd = open(path, O_RDWR | O_CREAT, 0600);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(ftruncate(fd, 4096), 0);
+	close(fd);
+}
+
+Test(journal, tended_roll_takes_the_segment_made_ahead, .timeout = 120)
+{
+	struct fs_journal *j = fs_journal_open(tmpdir, 5);
+	bool zero;
+
+	fs_journal_set_tended(j, true);
+	append_n(j, 1, FS_JOURNAL_PREPARE_AT - 1);
+	fs_journal_tend(j, TEND_BYTES);
+	cr_assert_eq(seg_size(5, 1, &zero), -1, "not made before FS_JOURNAL_PREPARE_AT records");
+	append_n(j, FS_JOURNAL_PREPARE_AT, 1);
+	fs_journal_tend(j, TEND_BYTES);
+	cr_assert_eq(seg_size(5, 1, &zero), (long long)(SEG * 64), "made ahead at full size");
+	cr_assert(zero, "and empty");
+	writer_append(j, FS_JOURNAL_PREPARE_AT + 1, SEG - FS_JOURNAL_PREPARE_AT + 10);
+	rolls_are(j, 1, 0); /* the roll-over took the segment made ahead */
+	cr_assert_eq(writer_munmaps, 0, "the writer unmapped nothing");
+	cr_assert_eq(read_check(5, 1), SEG + 11);
+	fs_journal_close(j);
+	cr_assert_eq(seg_size(5, 2, &zero), -1, "no segment 2 yet: 10 records into segment 1");
+	cr_assert_eq(read_check(5, 1), SEG + 11);
+}
+
+Test(journal, tended_writer_makes_the_segment_when_none_is_ready, .timeout = 120)
+{
+	struct fs_journal *j = fs_journal_open(tmpdir, 6);
+	struct fs_jrec rec;
+
+	/* nobody tends it: each roll-over makes its segment on the writer, and the segments it
+	 * lets go wait in the helper's slot */
+	fs_journal_set_tended(j, true);
+	writer_append(j, 1, 3 * SEG);
+	rolls_are(j, 0, 2);
+	/* segment 0, let go at the second roll-over, still waits for the helper to unmap it */
+	in_writer = true;
+	cr_assert_eq(fs_journal_ready(j), -EAGAIN, "the third roll-over waits for the helper");
+	order_rec(&rec, 3 * SEG + 1);
+	cr_assert_eq(fs_journal_append(j, &rec), -EAGAIN, "nothing appended");
+	in_writer = false;
+	fs_journal_tend(j, TEND_BYTES); /* unmaps segment 0, makes segment 3 */
+	writer_append(j, 3 * SEG + 1, 3);
+	rolls_are(j, 1, 2);
+	cr_assert_eq(writer_munmaps, 0, "the writer of a tended journal unmaps nothing");
+	fs_journal_close(j);
+	cr_assert_eq(read_check(6, 1), 3 * SEG + 4);
+}
+
+Test(journal, untended_writer_makes_and_unmaps_its_segments, .timeout = 120)
+{
+	struct fs_journal *j = fs_journal_open(tmpdir, 6);
+
+	writer_append(j, 1, 2 * SEG + 1);
+	rolls_are(j, 0, 2);
+	cr_assert_eq(writer_munmaps, 1, "segment 0, let go at the second roll-over");
+	fs_journal_close(j);
+	cr_assert_eq(read_check(6, 1), 2 * SEG + 2);
+}
+
+/* Read journal @p index from @p from_seq: records up to @p end - 1 as append_n wrote them, then
+ * nothing more, twice (a reader waiting at the end stays there, with no error). */
+static void read_exactly(unsigned index, uint64_t from_seq, uint64_t end)
+{
+	struct fs_journal_reader *r;
+	struct fs_jrec buf[4];
+
+	cr_assert_eq(read_check(index, from_seq), end, "records %lu.. end before %lu",
+		(unsigned long)from_seq, (unsigned long)end);
+	r = fs_journal_reader_open(tmpdir, index, end);
+	cr_assert_not_null(r);
+	cr_assert_eq(fs_journal_read(r, buf, 4), 0, "no record at seq %lu", (unsigned long)end);
+	cr_assert_eq(fs_journal_read(r, buf, 4), 0);
+	fs_journal_reader_close(r);
+}
+
+static void writes_past_half_a_segment(void)
+{
+	struct fs_journal *j = tended_to(7, FS_JOURNAL_PREPARE_AT + 10);
+
+	append_n(j, FS_JOURNAL_PREPARE_AT + 11, 5); /* segment 1 is made ahead, never written */
+}
+
+Test(journal, crash_with_an_empty_segment_made_ahead, .timeout = 120)
+{
+	const uint64_t n = FS_JOURNAL_PREPARE_AT + 15;
+	struct fs_journal *j;
+	unsigned idx[4];
+
+	crash_leaving_empty(writes_past_half_a_segment, 7, 1);
+	cr_assert_eq(fs_journal_list(tmpdir, idx, 4), 1);
+	cr_assert_eq(idx[0], 7);
+	/* readers: every record, no gap, nothing after (from the start, from the middle) */
+	read_exactly(7, 1, n + 1);
+	read_exactly(7, FS_JOURNAL_PREPARE_AT, n + 1);
+	/* the writer resumes in segment 0 at the right seq, and rolls onto the file later */
+	j = tended_to(7, SEG + 3);
+	cr_assert_eq(read_check(7, 1), SEG + 4);
+	fs_journal_close(j);
+	j = fs_journal_open(tmpdir, 7);
+	cr_assert_eq(fs_journal_next_seq(j), SEG + 4, "restart after it: the right seq");
+	fs_journal_close(j);
+	read_exactly(7, 1, SEG + 4);
+}
+
+static void fills_a_segment(void)
+{
+	tended_to(8, SEG); /* segment 0 full, segment 1 made ahead */
+}
+
+Test(journal, crash_with_a_segment_made_ahead_after_a_full_one, .timeout = 120)
+{
+	struct fs_journal *j;
+	bool zero;
+
+	crash_leaving_empty(fills_a_segment, 8, 1);
+	read_exactly(8, 1, SEG + 1);
+	read_exactly(8, SEG + 1, SEG + 1); /* a reader at the start of the empty segment */
+	j = fs_journal_open(tmpdir, 8);
+	cr_assert_eq(fs_journal_next_seq(j), SEG + 1, "resumes at the first record of segment 1");
+	append_n(j, SEG + 1, 3);
+	fs_journal_close(j);
+	cr_assert_eq(seg_size(8, 2, &zero), -1, "the records went to segment 1, no roll-over");
+	read_exactly(8, 1, SEG + 4);
+}
+
+static void writes_into_the_segment_made_ahead(void)
+{
+	tended_to(9, SEG + FS_JOURNAL_PREPARE_AT + 7); /* 0 full, 1 partial, 2 made ahead */
+}
+
+Test(journal, crash_with_a_segment_made_ahead_after_a_partial_one, .timeout = 120)
+{
+	const uint64_t n = SEG + FS_JOURNAL_PREPARE_AT + 7;
+	struct fs_journal *j;
+
+	crash_leaving_empty(writes_into_the_segment_made_ahead, 9, 2);
+	read_exactly(9, 1, n + 1);
+	read_exactly(9, SEG - 2, n + 1);
+	j = tended_to(9, 2 * SEG + 5);
+	fs_journal_close(j);
+	read_exactly(9, 1, 2 * SEG + 6);
+}
+
+Test(journal, crash_while_a_segment_was_allocated, .timeout = 120)
+{
+	struct fs_journal *j;
+	bool zero;
+
+	/* segment 0 partly written, segment 1 created but only 4 KiB allocated */
+	j = fs_journal_open(tmpdir, 10);
+	append_n(j, 1, 10);
+	fs_journal_close(j);
+	short_segment(10, 1);
+	read_exactly(10, 1, 11);
+	read_exactly(10, SEG + 1, SEG + 1); /* not there yet: no error, no SIGBUS */
+	j = fs_journal_open(tmpdir, 10);
+	cr_assert_eq(fs_journal_next_seq(j), 11);
+	cr_assert_eq(seg_size(10, 1, &zero), 4096, "left as it is: nothing was written to it");
+	append_n(j, 11, SEG);
+	cr_assert_eq(seg_size(10, 1, &zero), (long long)(SEG * 64), "allocated at the roll-over");
+	fs_journal_close(j);
+	read_exactly(10, 1, SEG + 11);
+
+	/* the same after a full segment: the writer continues in it, allocated first */
+	j = fs_journal_open(tmpdir, 14);
+	append_n(j, 1, SEG);
+	fs_journal_close(j);
+	short_segment(14, 1);
+	read_exactly(14, 1, SEG + 1);
+	j = fs_journal_open(tmpdir, 14);
+	cr_assert_eq(fs_journal_next_seq(j), SEG + 1);
+	cr_assert_eq(seg_size(14, 1, &zero), (long long)(SEG * 64));
+	append_n(j, SEG + 1, 2);
+	fs_journal_close(j);
+	read_exactly(14, 1, SEG + 3);
+}
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
+
+	nanosleep(&ts, NULL);
+}
+
+Test(journal, tended_failure_to_make_a_segment_then_recovery, .timeout = 120)
+{
+	struct fs_journal *j = fs_journal_open(tmpdir, 11);
+	char path[128];
+	struct fs_jrec rec;
+
+	/* segment 1 cannot be created (a directory holds its name: as a full disk, every try
+	 * fails), so the helper fails and the writer returns its error at the end of segment 0,
+	 * without a try of its own */
+	seg_file(path, sizeof(path), 11, 1);
+	cr_assert_eq(mkdir(path, 0700), 0);
+	fs_journal_set_tended(j, true);
+	append_n(j, 1, SEG);
+	fs_journal_tend(j, TEND_BYTES);
+	cr_assert_eq(fs_journal_ready(j), -EISDIR);
+	order_rec(&rec, SEG + 1);
+	cr_assert_eq(fs_journal_append(j, &rec), -EISDIR, "nothing appended");
+	rolls_are(j, 0, 0); /* the writer did not try */
+	/* the cause goes away: the helper's next try after FS_JOURNAL_RETRY_MS makes it, and the
+	 * writer takes it at once */
+	cr_assert_eq(rmdir(path), 0);
+	fs_journal_tend(j, TEND_BYTES);
+	cr_assert_eq(fs_journal_ready(j), -EISDIR, "not tried again before the retry time");
+	sleep_ms(FS_JOURNAL_RETRY_MS + 20);
+	fs_journal_tend(j, TEND_BYTES);
+	cr_assert_eq(fs_journal_ready(j), 0);
+	append_n(j, SEG + 1, 2);
+	rolls_are(j, 1, 0);
+	fs_journal_close(j);
+	read_exactly(11, 1, SEG + 3);
+}
+
+Test(journal, untended_failure_to_make_a_segment_is_retried_every_50_ms, .timeout = 120)
+{
+	struct fs_journal *j = fs_journal_open(tmpdir, 12);
+	char path[128];
+
+	seg_file(path, sizeof(path), 12, 1);
+	cr_assert_eq(mkdir(path, 0700), 0);
+	append_n(j, 1, SEG);
+	cr_assert_eq(fs_journal_ready(j), -EISDIR);
+	cr_assert_eq(rmdir(path), 0);
+	cr_assert_eq(fs_journal_ready(j), -EISDIR, "no new try before FS_JOURNAL_RETRY_MS");
+	sleep_ms(FS_JOURNAL_RETRY_MS + 20);
+	cr_assert_eq(fs_journal_ready(j), 0);
+	append_n(j, SEG + 1, 2);
+	fs_journal_close(j);
+	read_exactly(12, 1, SEG + 3);
+}
+
+/* A writer, its helper and a reader at once, as flashsale-dp and flashsale-persist run them. */
+struct live {
+	struct fs_journal *j;
+	uint64_t n;
+	unsigned sync_every;
+	bool done; /* writer: wo (release) at its end; others: ro (acquire) */
+	uint64_t read_to;
+	unsigned bad;
+};
+
+static void *live_writer(void *arg)
+{
+	struct live *l = arg;
+	struct fs_jrec rec;
+
+	in_writer = true;
+	for (uint64_t i = 1; i <= l->n; i++) {
+		int rc;
+
+		order_rec(&rec, i);
+		/* -EAGAIN: the helper is making the segment (a claim would get RETRY) */
+		while ((rc = fs_journal_ready(l->j)) == -EAGAIN)
+			sched_yield();
+		if (rc != 0 || fs_journal_append(l->j, &rec) != 0 || rec.seq != i)
+			l->bad++;
+		if (l->sync_every != 0 && i % l->sync_every == 0 && fs_journal_sync(l->j) != 0)
+			l->bad++;
+	}
+	__atomic_store_n(&l->done, true, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static void *live_helper(void *arg)
+{
+	struct live *l = arg;
+
+	while (!__atomic_load_n(&l->done, __ATOMIC_ACQUIRE)) {
+		fs_journal_tend(l->j, TEND_BYTES);
+		sleep_ms(1);
+	}
+	return NULL;
+}
+
+static void *live_reader(void *arg)
+{
+	struct live *l = arg;
+	struct fs_journal_reader *r = fs_journal_reader_open(tmpdir, 13, 1);
+	static struct fs_jrec buf[1024];
+	uint64_t seq = 1;
+
+	for (;;) {
+		bool done = __atomic_load_n(&l->done, __ATOMIC_ACQUIRE);
+		int n = fs_journal_read(r, buf, 1024);
+
+		for (int k = 0; k < n; k++, seq++)
+			if (buf[k].seq != seq || buf[k].body.order.user_id != seq * 7)
+				l->bad++;
+		if (n < 0 || (n == 0 && done))
+			break;
+	}
+	l->read_to = seq - 1;
+	fs_journal_reader_close(r);
+	return NULL;
+}
+
+static void live_run(uint64_t n, bool fsync, unsigned sync_every)
+{
+	struct live l = {.n = n, .sync_every = sync_every};
+	pthread_t th[3];
+	uint64_t ahead, made;
+
+	l.j = fs_journal_open(tmpdir, 13);
+	cr_assert_not_null(l.j);
+	fs_journal_set_fsync(l.j, fsync);
+	fs_journal_set_tended(l.j, true);
+	cr_assert_eq(pthread_create(&th[0], NULL, live_helper, &l), 0);
+	cr_assert_eq(pthread_create(&th[1], NULL, live_reader, &l), 0);
+	cr_assert_eq(pthread_create(&th[2], NULL, live_writer, &l), 0);
+	for (int i = 2; i >= 0; i--)
+		pthread_join(th[i], NULL);
+	fs_journal_rolls(l.j, &ahead, &made);
+	cr_log_info("%lu records, fsync %d: %lu roll-overs onto segments made ahead, %lu made by "
+		    "the writer",
+		(unsigned long)n, fsync, (unsigned long)ahead, (unsigned long)made);
+	cr_assert_eq(l.bad, 0);
+	cr_assert_eq(l.read_to, n, "the reader read every record, in order, no gap");
+	cr_assert_eq(ahead + made, (n - 1) / SEG);
+	cr_assert_eq(writer_munmaps, 0, "the writer unmapped nothing");
+	fs_journal_close(l.j);
+	read_exactly(13, 1, n + 1);
+}
+
+Test(journal, tended_writer_helper_and_reader_at_once, .timeout = 300)
+{
+	live_run(4 * SEG + 1000, false, 0);
+}
+
+Test(journal, tended_writer_helper_and_reader_at_once_fsync, .timeout = 300)
+{
+	live_run(2 * SEG + 1000, true, 4096);
+}
+
+Test(journal, recovery_with_a_segment_made_ahead, .timeout = 120)
+{
+	const uint64_t n = FS_JOURNAL_PREPARE_AT + 100;
+	struct fs_sale_def def = {.sale_id = 9, .stock = n, .start_ms = 0, .end_ms = 100};
+	struct fs_journal *ctl = fs_journal_open(tmpdir, FS_JOURNAL_CONTROL);
+	struct fs_journal *j;
+	struct fs_recovery rec;
+	struct fs_sale *s;
+
+	fs_sale_table_init(&tab, 1);
+	cr_assert_eq(fs_sale_define(&tab, ctl, 3, &def), 0);
+	cr_assert_eq(fs_sale_lease(&tab, ctl, 3, 9, n, true), 0);
+	fs_journal_close(ctl);
+	fs_sale_table_fini(&tab);
+	j = tended_to(0, n); /* n orders of sale 9, distinct users; segment 1 made ahead */
+	fs_journal_close(j); /* leaves segment 1 as a crash would */
+	made_ahead_empty(0, 1);
+	fs_sale_table_init(&tab2, 1);
+	cr_assert_eq(fs_sale_recover(&tab2, tmpdir, &rec), 0);
+	cr_assert_eq(rec.orders, n);
+	cr_assert_eq(rec.skipped, 0);
+	s = fs_sale_lookup(&tab2, 9);
+	cr_assert_eq(fs_stock_sold(&s->stock), n);
+	fs_sale_table_fini(&tab2);
 }
