@@ -5,8 +5,10 @@
  * read_redis, read_won) into its own struct of what it found, plus (struct src) the problems it
  * met reading: a source that cannot be listed, reached or parsed. Then compare() turns the
  * structs into `key=value` lines and `drift: ...` lines, one check per source in this order:
- * check_journals, check_dp, check_pg, check_pg_orders (journals against PostgreSQL),
- * check_redis, check_stock (no source above the stock), check_won. Each check prints its
+ * check_journals, check_dp, check_pg (with check_pg_holds: orders by status, returns, the rules
+ * of outcomes), check_pg_orders (journals against PostgreSQL), check_redis, check_stock (no
+ * source above the stock plus the units returned), check_units (Redis against PostgreSQL: every
+ * unit somewhere, once), check_won. Each check prints its
  * source's problems first (src_check), then its figures (kv), then its drifts. A check may compare
  * its source with any source checked before it; the stock to compare with (struct stock) is the
  * first one known: the journals' SALE record, else the dataplane's total, else PostgreSQL's
@@ -128,10 +130,15 @@ struct sources {
 	struct won_src won;
 };
 
-/* The stock the checks compare with: the first one a source gave (see the top of the file). */
+/*
+ * The stock the checks compare with: the first one a source gave (see the top of the file), and
+ * the units that came back (a sale with holds: Redis's fs:{N}:returned members, else PostgreSQL's
+ * stock_returns rows), which may be sold again: no source may sell or lease more than v + back.
+ */
 struct stock {
 	bool have;
 	uint64_t v;
+	uint64_t back;
 };
 
 static void kv(struct pass *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -544,15 +551,71 @@ static void check_dp(struct pass *p, const struct sources *s, struct stock *stoc
 			stock->v);
 	if (!stock->have && dp->total > 0)
 		*stock = (struct stock){.have = true, .v = (uint64_t)dp->total};
-	if (dp->sold > dp->total || dp->leased > dp->total)
-		drift(p, false, "dataplane: sold %lld / leased %lld above stock %lld", dp->sold,
-			dp->leased, dp->total);
+	if (dp->sold > dp->total + (long long)stock->back ||
+		dp->leased > dp->total + (long long)stock->back)
+		drift(p, false,
+			"dataplane: sold %lld / leased %lld above stock %lld + returned %" PRIu64,
+			dp->sold, dp->leased, dp->total, stock->back);
 	if (dp->remaining != dp->leased - dp->sold)
 		drift(p, true, "dataplane: remaining %lld != leased %lld - sold %lld",
 			dp->remaining, dp->leased, dp->sold);
 	if (s->j.src.ok && (uint64_t)dp->sold != s->j.orders.all.n)
 		drift(p, true, "dataplane: sold %lld, journals hold %zu orders", dp->sold,
 			s->j.orders.all.n);
+}
+
+/*
+ * PostgreSQL's orders by status and its returns: on a sale with holds each held order ends once
+ * (paid before hold_until, or cancelled or expired with one stock_returns row); on a sale
+ * without holds every order is sold.
+ */
+static void check_pg_holds(struct pass *p, const struct fs_pgaudit_sale *sale)
+{
+	const struct fs_pgaudit_holds *h = &sale->holds;
+	uint64_t lifecycle = h->held + h->paid + h->cancelled + h->expired;
+
+	kv(p, "pg_hold_ms=%" PRIu32, sale->hold_ms);
+	if (sale->hold_ms == 0 && lifecycle == 0 && h->returns == 0) {
+		kv(p, "pg_sold=%" PRIu64, h->sold);
+		return;
+	}
+	const struct {
+		const char *key;
+		uint64_t v;
+	} figs[] = {{"held", h->held}, {"paid", h->paid}, {"cancelled", h->cancelled},
+		{"expired", h->expired}, {"returns", h->returns}, {"returns_applied", h->applied},
+		{"returns_released", h->released}};
+	for (size_t i = 0; i < sizeof(figs) / sizeof(figs[0]); i++)
+		kv(p, "pg_%s=%" PRIu64, figs[i].key, figs[i].v);
+	if (h->returns_wrong > 0)
+		drift(p, false,
+			"postgresql: %" PRIu64
+			" stock_returns rows whose order is not %s as the row "
+			"says (an order with two outcomes, or none)",
+			h->returns_wrong, "cancelled or expired");
+	if (h->released_missing > 0)
+		drift(p, false,
+			"postgresql: %" PRIu64 " cancelled or expired orders without their "
+			"stock_returns row",
+			h->released_missing);
+	if (h->cancelled + h->expired != h->returns)
+		drift(p, false,
+			"postgresql: released %" PRIu64 " (cancelled %" PRIu64 " + expired %" PRIu64
+			") != stock_returns rows %" PRIu64,
+			h->cancelled + h->expired, h->cancelled, h->expired, h->returns);
+	if (h->paid_late > 0)
+		drift(p, false, "postgresql: %" PRIu64 " orders paid at or after their hold_until",
+			h->paid_late);
+	if (h->unsettled > 0)
+		drift(p, false,
+			"postgresql: %" PRIu64 " orders paid, cancelled or expired without "
+			"settled_at",
+			h->unsettled);
+	if (sale->hold_ms == 0 || h->sold > 0)
+		drift(p, false,
+			"postgresql: hold_ms %" PRIu32 " with %" PRIu64 " held/settled and %" PRIu64
+			" sold orders (a sale has holds or not)",
+			sale->hold_ms, lifecycle, h->sold);
 }
 
 /* PostgreSQL's own rows: one order per user, its sales row and stock. */
@@ -575,7 +638,8 @@ static void check_pg(struct pass *p, const struct pg_src *pg, uint32_t sale_id, 
 	if (!pg->sale.has_sale)
 		drift(p, true, "postgresql: no row in sales for sale %" PRIu32, sale_id);
 	if (!stock->have && pg->sale.has_sale)
-		*stock = (struct stock){.have = true, .v = pg->sale.stock};
+		*stock = (struct stock){.have = true, .v = pg->sale.stock, .back = stock->back};
+	check_pg_holds(p, &pg->sale);
 }
 
 /* Order ids of one kind of difference between two order sets: how many, the first few. */
@@ -640,19 +704,27 @@ static void check_redis_counters(struct pass *p, const struct sources *s)
 {
 	const struct fs_redis_audit *ra = &s->redis.ra;
 
-	if (ra->sold < 0 || (uint64_t)ra->sold > ra->stock)
-		drift(p, false, "redis: sold %" PRId64 " outside 0..stock %" PRIu64, ra->sold,
-			ra->stock);
+	if (ra->sold < 0 || (uint64_t)ra->sold > ra->stock + ra->returned)
+		drift(p, false,
+			"redis: sold %" PRId64 " outside 0..stock %" PRIu64 " + returned %" PRIu64,
+			ra->sold, ra->stock, ra->returned);
 	if (!ra->has_sold || !ra->has_remaining || !ra->has_pool)
 		drift(p, true, "redis: %s%s%smissing", ra->has_sold ? "" : "sold ",
 			ra->has_remaining ? "" : "remaining ", ra->has_pool ? "" : "pool ");
-	if (ra->remaining != (int64_t)ra->stock - ra->sold)
-		drift(p, true, "redis: remaining %" PRId64 " != stock %" PRIu64 " - sold %" PRId64,
-			ra->remaining, ra->stock, ra->sold);
-	if (ra->pool < 0 || (uint64_t)ra->pool + ra->leases != ra->stock)
-		drift(p, ra->pool >= 0 && (uint64_t)ra->pool + ra->leases < ra->stock,
-			"redis: pool %" PRId64 " + leases %" PRIu64 " (%u nodes) != stock %" PRIu64,
-			ra->pool, ra->leases, ra->n_leases, ra->stock);
+	if (ra->remaining != (int64_t)(ra->stock + ra->returned) - ra->sold)
+		drift(p, true,
+			"redis: remaining %" PRId64 " != stock %" PRIu64 " + returned %" PRIu64
+			" - sold %" PRId64,
+			ra->remaining, ra->stock, ra->returned, ra->sold);
+	/* a sale with holds may owe its pool returns Redis lost (given again by the daemon) */
+	if (ra->pool < 0 || (uint64_t)ra->pool + ra->leases != ra->stock + ra->returned)
+		drift(p,
+			(ra->pool >= 0 || ra->hold_ms > 0) &&
+				ra->pool + (int64_t)ra->leases <
+					(int64_t)(ra->stock + ra->returned),
+			"redis: pool %" PRId64 " + leases %" PRIu64 " (%u nodes) != stock %" PRIu64
+			" + returned %" PRIu64,
+			ra->pool, ra->leases, ra->n_leases, ra->stock, ra->returned);
 	if (ra->node_sold != ra->sold)
 		drift(p, true, "redis: node_sold sums to %" PRId64 ", sold %" PRId64, ra->node_sold,
 			ra->sold);
@@ -679,11 +751,15 @@ static void check_redis(struct pass *p, const struct sources *s, struct stock *s
 	kv(p, "redis_remaining=%" PRId64, ra->remaining);
 	kv(p, "redis_pool=%" PRId64, ra->pool);
 	kv(p, "redis_leases=%" PRIu64, ra->leases);
+	if (ra->hold_ms > 0 || ra->returned > 0) {
+		kv(p, "redis_hold_ms=%" PRIu32, ra->hold_ms);
+		kv(p, "redis_returned=%" PRIu64, ra->returned);
+	}
 	if (stock->have && ra->stock != stock->v)
 		drift(p, false, "redis: stock %" PRIu64 ", the dataplane's %" PRIu64, ra->stock,
 			stock->v);
 	if (!stock->have)
-		*stock = (struct stock){.have = true, .v = ra->stock};
+		*stock = (struct stock){.have = true, .v = ra->stock, .back = stock->back};
 	if (!ra->in_sales)
 		drift(p, true, "redis: sale not in fs:sales");
 	check_redis_counters(p, s);
@@ -695,12 +771,48 @@ static void check_stock(struct pass *p, const struct sources *s, const struct st
 	if (!stock->have)
 		return;
 	kv(p, "stock=%" PRIu64, stock->v);
-	if (s->j.src.ok && s->j.orders.all.n > stock->v)
-		drift(p, false, "journals: %zu orders above stock %" PRIu64, s->j.orders.all.n,
-			stock->v);
-	if (s->pg.src.ok && s->pg.sale.n_orders > stock->v)
-		drift(p, false, "postgresql: %zu orders above stock %" PRIu64, s->pg.sale.n_orders,
-			stock->v);
+	if (s->j.src.ok && s->j.orders.all.n > stock->v + stock->back)
+		drift(p, false, "journals: %zu orders above stock %" PRIu64 " + returned %" PRIu64,
+			s->j.orders.all.n, stock->v, stock->back);
+	if (s->pg.src.ok && s->pg.sale.n_orders > stock->v + stock->back)
+		drift(p, false,
+			"postgresql: %zu orders above stock %" PRIu64 " + returned %" PRIu64,
+			s->pg.sale.n_orders, stock->v, stock->back);
+}
+
+/*
+ * Redis against PostgreSQL: every unit is somewhere, once. stock = pool + what the nodes hold
+ * unsold (leases - sold) + held + paid (a sale without holds: + sold), and the returns
+ * PostgreSQL recorded are the members of fs:{N}:returned. Both settle when the daemon and
+ * persist catch up.
+ */
+static void check_units(struct pass *p, const struct sources *s, const struct stock *stock)
+{
+	const struct fs_redis_audit *ra = &s->redis.ra;
+	const struct fs_pgaudit_holds *h = &s->pg.sale.holds;
+	bool holds = s->pg.sale.hold_ms > 0 || ra->hold_ms > 0;
+	int64_t unsold = (int64_t)ra->leases - ra->sold;
+	uint64_t owned = holds ? h->held + h->paid : h->sold;
+	int64_t total = ra->pool + unsold + (int64_t)owned;
+
+	if (!stock->have || !s->pg.src.ok || !s->redis.src.ok || !ra->has_hash)
+		return;
+	kv(p, "units_pool=%" PRId64, ra->pool);
+	kv(p, "units_unsold=%" PRId64, unsold);
+	kv(p, holds ? "units_held_paid=%" PRIu64 : "units_sold=%" PRIu64, owned);
+	kv(p, "units_total=%" PRId64, total);
+	if (total != (int64_t)stock->v)
+		drift(p, true,
+			"units: pool %" PRId64 " + unsold at nodes %" PRId64 " + %s %" PRIu64
+			" = %" PRId64 ", stock %" PRIu64,
+			ra->pool, unsold, holds ? "held and paid" : "sold", owned, total, stock->v);
+	if (!holds)
+		return;
+	if (ra->returned != h->returns)
+		drift(p, ra->returned < h->returns,
+			"units: %" PRIu64 " returns in Redis (fs:{%" PRIu32 "}:returned), %" PRIu64
+			" stock_returns rows (%" PRIu64 " applied)",
+			ra->returned, s->sale_id, h->returns, h->applied);
 }
 
 /* The won-file: every WON a client saw has its row (PostgreSQL, else the journals). */
@@ -746,6 +858,10 @@ static void compare(const struct sources *s, struct pass *p)
 {
 	struct stock stock = {0};
 
+	if (s->redis.src.ok)
+		stock.back = s->redis.ra.returned;
+	else if (s->pg.src.ok)
+		stock.back = s->pg.sale.holds.returns;
 	kv(p, "sale=%" PRIu32, s->sale_id);
 	check_journals(p, &s->j, &stock);
 	check_dp(p, s, &stock);
@@ -753,6 +869,7 @@ static void compare(const struct sources *s, struct pass *p)
 	check_pg_orders(p, s);
 	check_redis(p, s, &stock);
 	check_stock(p, s, &stock);
+	check_units(p, s, &stock);
 	check_won(p, s);
 }
 

@@ -12,57 +12,11 @@
 #include <sodium.h>
 
 #include "daemon.h"
+#include "daemon_int.h"
 #include "dpctl.h"
 #include "monotonic.h"
 #include "redis.h"
 #include "timeparse.h"
-
-/* A per-sale error line: what failed (a short literal) and the error text (dpctl errstr). */
-#define FS_SALE_ERR_LEN (FS_DPCTL_ERRSTR_LEN + 64)
-
-/*
- * What the daemon remembers of a sale between ticks: to log state changes once, and what the
- * dataplane cannot give back when Redis loses the sale (flush, restart without persistence):
- * the token key, the operator's stop and the events already published.
- */
-struct sale_mem {
-	uint32_t sale_id;
-	uint32_t events;    /**< events known published (only ever gains bits) */
-	uint64_t last_sold; /**< last sold count published, UINT64_MAX before the first */
-	int64_t totals_ms;  /**< monotonic ms of the last totals published */
-	bool has_key;	    /**< key holds the token key seen in Redis */
-	uint8_t key[16];
-	bool stopped;		 /**< Redis said "stopped" once */
-	int64_t create_retry_ms; /**< refused create: not tried again before (monotonic ms) */
-	unsigned create_dp_gen;	 /**< ... on the same dataplane connection */
-	char last_err[FS_SALE_ERR_LEN]; /**< last error logged for this sale */
-};
-
-/*
- * A condition logged once when it starts and once when it ends (with its duration), and the
- * back-off of the attempts to end it.
- */
-struct cond {
-	bool on;
-	int64_t since_ms;    /**< monotonic ms it started */
-	unsigned fails;	     /**< attempts failed since */
-	unsigned backoff_ms; /**< wait before the next attempt */
-	int64_t next_ms;     /**< monotonic ms of the next attempt */
-};
-
-struct daemon {
-	const struct fs_daemon_conf *conf;
-	struct fs_redis redis;
-	struct fs_dpctl dp;
-	char redis_url[256];	   /**< the URL as printed: password masked */
-	struct cond redis_c, dp_c; /**< Redis / the dataplane unreachable */
-	struct cond node_c;	   /**< the dataplane is another node */
-	bool redis_seen;	   /**< connected once (the first connect is logged) */
-	bool dp_node_ok;	   /**< the node id of this dataplane connection was checked */
-	unsigned dp_gen;	   /**< dataplane connections made */
-	struct sale_mem *mem;
-	size_t n_mem, cap_mem;
-};
 
 static volatile sig_atomic_t stop_requested;
 
@@ -72,9 +26,7 @@ static void on_signal(int sig)
 	stop_requested = 1;
 }
 
-static void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void logf_(const char *fmt, ...)
+void fs_daemon_log(const char *fmt, ...)
 {
 	struct timespec ts;
 	struct tm tm;
@@ -91,21 +43,12 @@ static void logf_(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-/* True when an attempt to end condition @p c is due (always when it is off). */
-static bool cond_due(const struct cond *c, int64_t now)
+bool fs_daemon_cond_due(const struct cond *c, int64_t now)
 {
 	return !c->on || now >= c->next_ms;
 }
 
-/*
- * An attempt failed: the first failure starts the condition and is logged (@p fmt, "%s" the
- * error text); the next attempt is @p base_ms later, doubling per failure up to
- * FS_DAEMON_BACKOFF_MAX_MS.
- */
-static void cond_fail(struct cond *c, int64_t now, unsigned base_ms, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static void cond_fail(struct cond *c, int64_t now, unsigned base_ms, const char *fmt, ...)
+void fs_daemon_cond_fail(struct cond *c, int64_t now, unsigned base_ms, const char *fmt, ...)
 {
 	char line[512];
 	va_list ap;
@@ -114,7 +57,7 @@ static void cond_fail(struct cond *c, int64_t now, unsigned base_ms, const char 
 		va_start(ap, fmt);
 		vsnprintf(line, sizeof(line), fmt, ap);
 		va_end(ap);
-		logf_("%s", line);
+		fs_daemon_log("%s", line);
 		*c = (struct cond){.on = true, .since_ms = now, .backoff_ms = base_ms};
 	}
 	c->fails++;
@@ -123,13 +66,12 @@ static void cond_fail(struct cond *c, int64_t now, unsigned base_ms, const char 
 								     : c->backoff_ms * 2;
 }
 
-/* An attempt succeeded: if the condition was on, log its end (@p what) and duration. */
-static void cond_ok(struct cond *c, int64_t now, const char *what)
+void fs_daemon_cond_ok(struct cond *c, int64_t now, const char *what)
 {
 	if (!c->on)
 		return;
-	logf_("%s after %.1f s (%u failed attempt%s)", what, (double)(now - c->since_ms) / 1000.0,
-		c->fails, c->fails == 1 ? "" : "s");
+	fs_daemon_log("%s after %.1f s (%u failed attempt%s)", what,
+		(double)(now - c->since_ms) / 1000.0, c->fails, c->fails == 1 ? "" : "s");
 	*c = (struct cond){0};
 }
 
@@ -155,8 +97,7 @@ static struct sale_mem *mem_get(struct daemon *d, uint32_t sale_id)
 	return m;
 }
 
-/* Log a per-sale error once until it changes or clears. */
-static void sale_err(struct sale_mem *m, const char *what, const char *text)
+void fs_daemon_sale_err(struct sale_mem *m, const char *what, const char *text)
 {
 	char line[FS_SALE_ERR_LEN];
 
@@ -164,13 +105,13 @@ static void sale_err(struct sale_mem *m, const char *what, const char *text)
 	if (strcmp(line, m->last_err) == 0)
 		return;
 	snprintf(m->last_err, sizeof(m->last_err), "%s", line);
-	logf_("sale %" PRIu32 ": %s", m->sale_id, line);
+	fs_daemon_log("sale %" PRIu32 ": %s", m->sale_id, line);
 }
 
 /* The dataplane failed at the socket level: drop the connection, retry after the back-off. */
 static void dp_lost(struct daemon *d)
 {
-	cond_fail(&d->dp_c, fs_monotonic_ms(), d->conf->interval_ms,
+	fs_daemon_cond_fail(&d->dp_c, fs_monotonic_ms(), d->conf->interval_ms,
 		"dataplane unreachable: %s (retrying with back-off up to %u ms; logged again when "
 		"it answers)",
 		d->dp.errstr, FS_DAEMON_BACKOFF_MAX_MS);
@@ -178,8 +119,7 @@ static void dp_lost(struct daemon *d)
 	d->dp_node_ok = false;
 }
 
-/* Whether the dataplane is connected and is this node (so it may be synced). */
-static bool dp_usable(const struct daemon *d)
+bool fs_daemon_dp_usable(const struct daemon *d)
 {
 	return d->dp.fd >= 0 && d->dp_node_ok;
 }
@@ -200,10 +140,7 @@ static int dp_vcmd(struct daemon *d, struct json_object **out, const char *fmt, 
 	return rc;
 }
 
-static int dp_cmd(struct daemon *d, struct json_object **out, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int dp_cmd(struct daemon *d, struct json_object **out, const char *fmt, ...)
+int fs_daemon_dp_cmd(struct daemon *d, struct json_object **out, const char *fmt, ...)
 {
 	va_list ap;
 	int rc;
@@ -217,7 +154,8 @@ static int dp_cmd(struct daemon *d, struct json_object **out, const char *fmt, .
 /*
  * A command that changes sale @p m on the dataplane and replies with its new status dict. A
  * refusal is logged once (@p what: the error text) and *@p st kept; otherwise *@p st is put and
- * replaced by the reply (NULL after a socket error). Returns dp_cmd's result: 0 when done.
+ * replaced by the reply (NULL after a socket error). Returns fs_daemon_dp_cmd's result: 0 when
+ * done.
  */
 static int dp_sale_cmd(struct daemon *d, struct sale_mem *m, const char *what,
 	struct json_object **st, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
@@ -233,7 +171,7 @@ static int dp_sale_cmd(struct daemon *d, struct sale_mem *m, const char *what,
 	rc = dp_vcmd(d, &rep, fmt, ap);
 	va_end(ap);
 	if (rc == -EREMOTEIO) {
-		sale_err(m, what, d->dp.errstr);
+		fs_daemon_sale_err(m, what, d->dp.errstr);
 		return rc;
 	}
 	json_object_put(*st);
@@ -250,12 +188,13 @@ static void publish_event(struct daemon *d, struct sale_mem *m, enum fs_redis_ev
 		return;
 	rc = fs_redis_publish_event(&d->redis, m->sale_id, ev, &mask);
 	if (rc < 0) {
-		sale_err(m, "publish event", d->redis.errstr);
+		fs_daemon_sale_err(m, "publish event", d->redis.errstr);
 		return;
 	}
 	m->events |= mask; /* a flushed hash reads as 0: never forget what was published */
 	if (rc == 1)
-		logf_("sale %" PRIu32 ": published %s", m->sale_id, fs_redis_event_name(ev));
+		fs_daemon_log(
+			"sale %" PRIu32 ": published %s", m->sale_id, fs_redis_event_name(ev));
 }
 
 /* Key id as the dataplane's status shows it (key_id): hex of BLAKE2b-64 of the key. */
@@ -295,11 +234,12 @@ static struct json_object *dp_sync_key(
 		    s->sale_id, hex, grace) != 0)
 		return st;
 	if (key_set)
-		logf_("sale %" PRIu32 ": token key rotated on the dataplane (old key valid %" PRId64
-		      " ms more)",
+		fs_daemon_log("sale %" PRIu32
+			      ": token key rotated on the dataplane (old key valid %" PRId64
+			      " ms more)",
 			s->sale_id, grace);
 	else
-		logf_("sale %" PRIu32 ": token key set on the dataplane", s->sale_id);
+		fs_daemon_log("sale %" PRIu32 ": token key set on the dataplane", s->sale_id);
 	return st;
 }
 
@@ -313,7 +253,7 @@ static struct json_object *dp_create(
 	struct daemon *d, struct sale_mem *m, const struct fs_redis_sale *s)
 {
 	struct json_object *st = NULL;
-	char hex[33] = "", limits[48] = "";
+	char hex[33] = "", limits[48] = "", hold[24] = "";
 	int64_t now = fs_monotonic_ms();
 	int rc;
 
@@ -326,16 +266,18 @@ static struct json_object *dp_create(
 	else if (s->has_rl)
 		snprintf(limits, sizeof(limits), ",rate=%" PRIu32 ",burst=%" PRIu32, s->rl_rate,
 			s->rl_burst);
-	rc = dp_cmd(d, &st,
-		"/flashsale/sale/create,%" PRIu32 ",%" PRIu64 ",%" PRId64 ",%" PRId64 ",%s%s%s%s",
+	if (s->hold_ms > 0)
+		snprintf(hold, sizeof(hold), ",hold=%" PRIu32, s->hold_ms);
+	rc = fs_daemon_dp_cmd(d, &st,
+		"/flashsale/sale/create,%" PRIu32 ",%" PRIu64 ",%" PRId64 ",%" PRId64 ",%s%s%s%s%s",
 		s->sale_id, s->stock, s->start_ms, s->end_ms, s->admission, hex[0] ? "," : "", hex,
-		limits);
+		limits, hold);
 	if (rc == -EREMOTEIO) {
 		char what[80];
 
 		snprintf(what, sizeof(what), "dataplane refused to create it (tried again in %u s)",
 			FS_DAEMON_CREATE_RETRY_MS / 1000);
-		sale_err(m, what, d->dp.errstr);
+		fs_daemon_sale_err(m, what, d->dp.errstr);
 		m->create_retry_ms = now + FS_DAEMON_CREATE_RETRY_MS;
 		m->create_dp_gen = d->dp_gen;
 		return NULL;
@@ -343,15 +285,18 @@ static struct json_object *dp_create(
 	if (rc < 0)
 		return NULL;
 	m->create_retry_ms = 0;
-	logf_("sale %" PRIu32 ": created on the dataplane (stock %" PRIu64 ", %s)", s->sale_id,
-		s->stock, s->admission);
+	fs_daemon_log("sale %" PRIu32 ": created on the dataplane (stock %" PRIu64
+		      ", %s, hold %" PRIu32 " ms)",
+		s->sale_id, s->stock, s->admission, s->hold_ms);
 	return st;
 }
 
 /*
  * Give the dataplane the units Redis leased to this node that it does not have yet (and the
- * final flag once the pool is empty). Returns the status dict to use from now on (@p st is
- * consumed) or NULL on a socket error.
+ * final flag once the pool is empty; units that come back later, on a sale with holds, are
+ * leased after a final lease too, with returned=R: R units came back, so the dataplane may hold
+ * up to total + R). Returns the status dict to use from now on (@p st is consumed) or NULL on a
+ * socket error.
  */
 static struct json_object *dp_sync_lease(struct daemon *d, struct sale_mem *m,
 	const struct fs_redis_lease *lease, struct json_object *st)
@@ -365,13 +310,16 @@ static struct json_object *dp_sync_lease(struct daemon *d, struct sale_mem *m,
 		(lease->pool_empty && !dp_final && lease->leased == (uint64_t)dp_leased)) {
 		uint64_t units = lease->leased - (uint64_t)dp_leased;
 		int fin = lease->pool_empty ? 1 : 0;
+		char back[40] = "";
 
+		if (lease->returned > 0) /* a named parameter: today's dataplanes know 3 only */
+			snprintf(back, sizeof(back), ",returned=%" PRIu64, lease->returned);
 		if (dp_sale_cmd(d, m, "dataplane lease", &st,
-			    "/flashsale/sale/lease,%" PRIu32 ",%" PRIu64 ",%d", id, units,
-			    fin) == 0)
-			logf_("sale %" PRIu32 ": leased %" PRIu64
-			      " units to the dataplane (final %d)",
-				id, units, fin);
+			    "/flashsale/sale/lease,%" PRIu32 ",%" PRIu64 ",%d%s", id, units, fin,
+			    back) == 0)
+			fs_daemon_log("sale %" PRIu32 ": leased %" PRIu64
+				      " units to the dataplane (final %d%s)",
+				id, units, fin, back);
 		return st;
 	}
 	if (lease->leased < (uint64_t)dp_leased) {
@@ -379,7 +327,7 @@ static struct json_object *dp_sync_lease(struct daemon *d, struct sale_mem *m,
 		snprintf(text, sizeof(text),
 			"dataplane has %lld units leased, Redis lease key %" PRIu64, dp_leased,
 			lease->leased);
-		sale_err(m, "lease mismatch", text);
+		fs_daemon_sale_err(m, "lease mismatch", text);
 	}
 	return st;
 }
@@ -394,7 +342,7 @@ static struct json_object *dp_sync_stop(
 		return st;
 	if (dp_sale_cmd(d, m, "dataplane stop", &st, "/flashsale/sale/stop,%" PRIu32, m->sale_id) ==
 		0)
-		logf_("sale %" PRIu32 ": stopped on the dataplane", m->sale_id);
+		fs_daemon_log("sale %" PRIu32 ": stopped on the dataplane", m->sale_id);
 	return st;
 }
 
@@ -408,7 +356,7 @@ static struct json_object *dp_sync(struct daemon *d, struct sale_mem *m,
 	struct json_object *st = NULL;
 	int rc;
 
-	rc = dp_cmd(d, &st, "/flashsale/sale/status,%" PRIu32, s->sale_id);
+	rc = fs_daemon_dp_cmd(d, &st, "/flashsale/sale/status,%" PRIu32, s->sale_id);
 	if (rc == -EREMOTEIO)
 		st = dp_create(d, m, s); /* not on the dataplane yet: define it */
 	if (st == NULL)
@@ -431,15 +379,15 @@ static void dp_delete(struct daemon *d, struct sale_mem *m, int64_t deleted_ms)
 	struct json_object *rep = NULL;
 	int rc;
 
-	rc = dp_cmd(d, &rep, "/flashsale/sale/delete,%" PRIu32, m->sale_id);
+	rc = fs_daemon_dp_cmd(d, &rep, "/flashsale/sale/delete,%" PRIu32, m->sale_id);
 	if (rc == -EREMOTEIO && strstr(d->dp.errstr, "no sale") == NULL) {
-		sale_err(m, "deleted in Redis, dataplane delete", d->dp.errstr);
+		fs_daemon_sale_err(m, "deleted in Redis, dataplane delete", d->dp.errstr);
 		return;
 	}
 	json_object_put(rep);
 	if (rc == 0 || rc == -EREMOTEIO)
-		logf_("sale %" PRIu32 ": deleted from the dataplane%s (deleted in Redis at %" PRId64
-		      ")",
+		fs_daemon_log("sale %" PRIu32
+			      ": deleted from the dataplane%s (deleted in Redis at %" PRId64 ")",
 			m->sale_id, rc == 0 ? "" : " (it was gone already)", deleted_ms);
 }
 
@@ -447,7 +395,7 @@ static void dp_delete(struct daemon *d, struct sale_mem *m, int64_t deleted_ms)
 static int def_from_status(struct json_object *st, struct fs_redis_sale *def, long long *leased,
 	long long *fin, long long *sold)
 {
-	long long total = 0, start = 0, end = 0, rate_own = 0, rate = 0, burst = 0;
+	long long total = 0, start = 0, end = 0, rate_own = 0, rate = 0, burst = 0, hold = 0;
 	const char *adm = fs_dpctl_get_str(st, "admission");
 
 	if (fs_dpctl_get_i64(st, "total", &total) < 0 || total <= 0 ||
@@ -468,6 +416,9 @@ static int def_from_status(struct json_object *st, struct fs_redis_sale *def, lo
 		def->rl_rate = (uint32_t)rate;
 		def->rl_burst = (uint32_t)burst;
 	}
+	/* absent on a dataplane without holds: 0 */
+	if (fs_dpctl_get_i64(st, "hold_ms", &hold) == 0 && hold > 0 && hold <= FS_REDIS_HOLD_MAX_MS)
+		def->hold_ms = (uint32_t)hold;
 	return 0;
 }
 
@@ -497,15 +448,16 @@ static void rebuild_sale(struct daemon *d, uint32_t id)
 			dp_delete(d, m, dead_ms);
 		return;
 	}
-	rc = dp_cmd(d, &st, "/flashsale/sale/status,%" PRIu32, id);
+	rc = fs_daemon_dp_cmd(d, &st, "/flashsale/sale/status,%" PRIu32, id);
 	if (rc == -EREMOTEIO) {
-		sale_err(m, "redis lost the sale and the dataplane has none", d->dp.errstr);
+		fs_daemon_sale_err(
+			m, "redis lost the sale and the dataplane has none", d->dp.errstr);
 		return;
 	}
 	if (rc < 0)
 		return;
 	if (def_from_status(st, &def, &leased, &fin, &sold) < 0) {
-		sale_err(m, "rebuild", "dataplane status incomplete");
+		fs_daemon_sale_err(m, "rebuild", "dataplane status incomplete");
 		goto out;
 	}
 	state = fs_dpctl_get_str(st, "state");
@@ -518,7 +470,8 @@ static void rebuild_sale(struct daemon *d, uint32_t id)
 		memcpy(def.key, m->key, sizeof(def.key));
 		def.has_key = true;
 	} else if (strcmp(def.admission, "token") == 0) {
-		sale_err(m, "rebuild", "token key never seen by this daemon: rebuilt without it");
+		fs_daemon_sale_err(
+			m, "rebuild", "token key never seen by this daemon: rebuilt without it");
 	}
 	rc = fs_redis_sale_rebuild(&d->redis, &def, d->conf->node_id, (uint64_t)leased, fin != 0,
 		(uint64_t)sold, &rebuilt);
@@ -527,17 +480,20 @@ static void rebuild_sale(struct daemon *d, uint32_t id)
 		goto out;
 	}
 	if (rc < 0) {
-		sale_err(m, "redis rebuild", d->redis.errstr);
+		fs_daemon_sale_err(m, "redis rebuild", d->redis.errstr);
 		goto out;
 	}
 	if (rebuilt != 0)
-		logf_("sale %" PRIu32
-		      ": rebuilt in Redis from the dataplane (%s%s%s%s): stock %" PRIu64
-		      ", lease %lld%s, sold %lld, state %s, events 0x%" PRIx32 "%s",
+		fs_daemon_log("sale %" PRIu32
+			      ": rebuilt in Redis from the dataplane (%s%s%s%s): stock %" PRIu64
+			      ", lease %lld%s, sold %lld, state %s, events 0x%" PRIx32
+			      "%s, hold %" PRIu32 " ms",
 			id, rebuilt & 1 ? "hash " : "", rebuilt & 2 ? "fs:sales " : "",
 			rebuilt & 4 ? "pool " : "", rebuilt & 8 ? "lease" : "", def.stock, leased,
 			fin ? " (final)" : "", sold, def.state, m->events,
-			def.has_key ? ", token key" : "");
+			def.has_key ? ", token key" : "", def.hold_ms);
+	if (def.hold_ms > 0)
+		fs_holds_rebuilt(m); /* the returns the lost Redis held are given again */
 	m->last_sold = (uint64_t)sold;
 out:
 	json_object_put(st);
@@ -563,16 +519,16 @@ static int64_t publish_totals(struct daemon *d, struct sale_mem *m, const struct
 	rc = fs_redis_publish_totals(
 		&d->redis, m->sale_id, d->conf->node_id, (uint64_t)sold, final, &total, &pool_set);
 	if (rc < 0) {
-		sale_err(m, "redis totals", d->redis.errstr);
+		fs_daemon_sale_err(m, "redis totals", d->redis.errstr);
 		return -1;
 	}
 	if (missing)
-		logf_("sale %" PRIu32 ": republished missing keys:%s%s%s", m->sale_id,
+		fs_daemon_log("sale %" PRIu32 ": republished missing keys:%s%s%s", m->sale_id,
 			s->has_sold ? "" : " sold", s->has_remaining ? "" : " remaining",
 			pool_set ? " pool (0: the final lease was given)" : "");
 	if ((uint64_t)sold != m->last_sold)
-		logf_("sale %" PRIu32 ": node %u sold %lld, all nodes %" PRIu64
-		      ", remaining %" PRId64,
+		fs_daemon_log("sale %" PRIu32 ": node %u sold %lld, all nodes %" PRIu64
+			      ", remaining %" PRId64,
 			m->sale_id, d->conf->node_id, sold, total,
 			(int64_t)s->stock - (int64_t)total);
 	m->last_sold = (uint64_t)sold;
@@ -588,16 +544,17 @@ static void publish_state(struct daemon *d, struct sale_mem *m, const struct fs_
 	const char *name;
 	int rc;
 
-	st = fs_redis_state_at(now, s->start_ms, s->end_ms, s->stock,
+	/* on a sale with holds the units that came back are sold too before it is sold out */
+	st = fs_redis_state_at(now, s->start_ms, s->end_ms, s->stock + s->returned,
 		(uint64_t)(total > s->sold ? total : s->sold), m->stopped);
 	name = fs_redis_state_name(st);
 	if (st == FS_RS_STOPPED || strcmp(s->state, name) == 0)
 		return;
 	rc = fs_redis_sale_set_state(&d->redis, m->sale_id, st);
 	if (rc < 0)
-		sale_err(m, "redis state", d->redis.errstr);
+		fs_daemon_sale_err(m, "redis state", d->redis.errstr);
 	else if (rc == 1)
-		logf_("sale %" PRIu32 ": state %s -> %s", m->sale_id, s->state, name);
+		fs_daemon_log("sale %" PRIu32 ": state %s -> %s", m->sale_id, s->state, name);
 }
 
 /* Read sale @p id from Redis and remember what a rebuild would need. */
@@ -631,31 +588,34 @@ static int sync_sale(struct daemon *d, uint32_t id, int64_t now)
 	if (m == NULL)
 		return -ENOMEM;
 	rc = read_sale(d, m, &s);
-	if (rc == -ENOENT && dp_usable(d)) {
+	if (rc == -ENOENT && fs_daemon_dp_usable(d)) {
 		/* In fs:sales but the hash is gone: rebuild it if the dataplane has the sale. */
 		rebuild_sale(d, id);
 		return fs_redis_usable(&d->redis) ? 0 : -EIO;
 	}
 	if (rc < 0) {
 		if (fs_redis_usable(&d->redis))
-			sale_err(m, "redis", d->redis.errstr);
+			fs_daemon_sale_err(m, "redis", d->redis.errstr);
 		return fs_redis_usable(&d->redis) ? 0 : rc;
 	}
 
-	/* Single node: lease the whole pool (want = stock, which the pool never exceeds). */
+	if (s.hold_ms > 0)
+		fs_holds_returns(d, m, &s); /* returned units are leased below, in this tick */
+	/* Single node: lease the whole pool (want = stock, which the pool never exceeds: it holds
+	 * at most the units not sold yet). */
 	rc = fs_redis_lease(&d->redis, id, d->conf->node_id, s.stock, &lease);
 	if (rc == -ENOENT)
 		return 0; /* flushed since the read above: rebuilt next tick */
 	if (rc < 0) {
-		sale_err(m, "redis lease", d->redis.errstr);
+		fs_daemon_sale_err(m, "redis lease", d->redis.errstr);
 		return fs_redis_usable(&d->redis) ? 0 : rc;
 	}
 	if (lease.taken > 0)
-		logf_("sale %" PRIu32 ": leased %" PRIu64 " units from the pool to node %u "
-		      "(node total %" PRIu64 ", pool empty %d)",
+		fs_daemon_log("sale %" PRIu32 ": leased %" PRIu64 " units from the pool to node %u "
+			      "(node total %" PRIu64 ", pool empty %d)",
 			id, lease.taken, d->conf->node_id, lease.leased, lease.pool_empty);
 
-	if (dp_usable(d))
+	if (fs_daemon_dp_usable(d))
 		st = dp_sync(d, m, &s, &lease);
 	if (st != NULL) {
 		/* sold_out from the same status as sold, and only once that sold is in Redis. */
@@ -665,6 +625,9 @@ static int sync_sale(struct daemon *d, uint32_t id, int64_t now)
 			total = publish_totals(d, m, &s, sold, fin == 1);
 		if (total < 0)
 			sold_out = 0;
+		/* the dataplane has the sale: its releases and hold state */
+		if (s.hold_ms > 0)
+			fs_holds_after_sync(d, m, &s, (uint64_t)(total > s.sold ? total : s.sold));
 		json_object_put(st);
 		m->last_err[0] = '\0';
 	}
@@ -694,7 +657,7 @@ static void rebuild_missing(struct daemon *d, const uint32_t *ids, size_t n)
 	struct json_object *lst = NULL, *arr;
 	size_t len;
 
-	if (dp_cmd(d, &lst, "/flashsale/sale/list") < 0)
+	if (fs_daemon_dp_cmd(d, &lst, "/flashsale/sale/list") < 0)
 		return;
 	if (json_object_object_get_ex(lst, "sales", &arr) &&
 		json_object_is_type(arr, json_type_array)) {
@@ -721,19 +684,19 @@ static bool redis_ready(struct daemon *d, int64_t now)
 
 	if (fs_redis_usable(&d->redis))
 		return true;
-	if (!cond_due(&d->redis_c, now))
+	if (!fs_daemon_cond_due(&d->redis_c, now))
 		return false;
 	d->redis.password = d->conf->redis_password;
 	rc = fs_redis_connect(&d->redis, d->conf->redis_url, d->conf->redis_timeout_ms);
 	if (rc < 0) {
-		cond_fail(&d->redis_c, now, d->conf->interval_ms,
+		fs_daemon_cond_fail(&d->redis_c, now, d->conf->interval_ms,
 			"redis unreachable: %s (retrying with back-off up to %u ms; logged again "
 			"when it answers)",
 			d->redis.errstr, FS_DAEMON_BACKOFF_MAX_MS);
 		return false;
 	}
 	if (!d->redis_seen)
-		logf_("redis connected (%s)", d->redis_url);
+		fs_daemon_log("redis connected (%s)", d->redis_url);
 	d->redis_seen = true;
 	return true; /* the condition ends with the first command answered (a stopped Redis
 		      * still accepts connections): see tick() */
@@ -749,13 +712,13 @@ static bool dp_check_node(struct daemon *d, int64_t now)
 	long long node = -1;
 	int rc;
 
-	rc = dp_cmd(d, &st, "/flashsale/stats");
+	rc = fs_daemon_dp_cmd(d, &st, "/flashsale/stats");
 	if (rc < 0)
 		return false;
 	fs_dpctl_get_i64(st, "node_id", &node);
 	json_object_put(st);
 	if (node != (long long)d->conf->node_id) {
-		cond_fail(&d->node_c, now, d->conf->interval_ms,
+		fs_daemon_cond_fail(&d->node_c, now, d->conf->interval_ms,
 			"dataplane %s is node %lld, this daemon node %u: refused (nothing synced "
 			"or "
 			"published for it; checked every tick)",
@@ -763,7 +726,7 @@ static bool dp_check_node(struct daemon *d, int64_t now)
 		d->node_c.next_ms = now; /* every tick, not backed off */
 		return false;
 	}
-	cond_ok(&d->node_c, now, "dataplane node id matches again");
+	fs_daemon_cond_ok(&d->node_c, now, "dataplane node id matches again");
 	return true;
 }
 
@@ -771,7 +734,7 @@ static bool dp_check_node(struct daemon *d, int64_t now)
 static void dp_ready(struct daemon *d, int64_t now)
 {
 	if (d->dp.fd < 0) {
-		if (!cond_due(&d->dp_c, now))
+		if (!fs_daemon_cond_due(&d->dp_c, now))
 			return;
 		if (fs_dpctl_connect(&d->dp, d->conf->dp_socket, d->conf->dp_timeout_ms) < 0) {
 			dp_lost(d);
@@ -780,8 +743,8 @@ static void dp_ready(struct daemon *d, int64_t now)
 		d->dp_gen++;
 		d->dp_node_ok = false;
 		if (!d->dp_c.on && d->dp_gen == 1)
-			logf_("dataplane connected (%s)", d->conf->dp_socket);
-		cond_ok(&d->dp_c, now, "dataplane answers again");
+			fs_daemon_log("dataplane connected (%s)", d->conf->dp_socket);
+		fs_daemon_cond_ok(&d->dp_c, now, "dataplane answers again");
 	}
 	if (!d->dp_node_ok)
 		d->dp_node_ok = dp_check_node(d, now);
@@ -794,6 +757,7 @@ static void tick(struct daemon *d)
 	int64_t now = fs_time_now_ms(), mono = fs_monotonic_ms();
 	int rc;
 
+	fs_holds_tick(d); /* PostgreSQL only: the sweep runs whatever Redis does */
 	if (!redis_ready(d, mono))
 		return;
 	dp_ready(d, mono);
@@ -802,20 +766,20 @@ static void tick(struct daemon *d)
 	rc = fs_redis_sale_list(&d->redis, &ids, &n);
 	if (rc < 0) {
 		if (fs_redis_usable(&d->redis))
-			logf_("%s", d->redis.errstr);
+			fs_daemon_log("%s", d->redis.errstr);
 		goto out;
 	}
-	cond_ok(&d->redis_c, fs_monotonic_ms(), "redis answers again");
+	fs_daemon_cond_ok(&d->redis_c, fs_monotonic_ms(), "redis answers again");
 	for (size_t i = 0; i < n && !stop_requested; i++) {
 		rc = sync_sale(d, ids[i], now);
 		if (rc < 0)
 			goto out;
 	}
-	if (dp_usable(d))
+	if (fs_daemon_dp_usable(d))
 		rebuild_missing(d, ids, n);
 out:
 	if (!fs_redis_usable(&d->redis)) {
-		cond_fail(&d->redis_c, fs_monotonic_ms(), d->conf->interval_ms,
+		fs_daemon_cond_fail(&d->redis_c, fs_monotonic_ms(), d->conf->interval_ms,
 			"redis connection lost: %s (reconnecting with back-off up to %u ms; logged "
 			"again when it answers)",
 			d->redis.errstr, FS_DAEMON_BACKOFF_MAX_MS);
@@ -838,10 +802,12 @@ int fs_daemon_run(const struct fs_daemon_conf *conf)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	logf_("started: node %u, interval %u ms, timeouts Redis %d ms, dataplane %d ms, redis %s, "
-	      "dataplane %s",
+	fs_daemon_log(
+		"started: node %u, interval %u ms, timeouts Redis %d ms, dataplane %d ms, redis "
+		"%s, dataplane %s, holds %s",
 		conf->node_id, conf->interval_ms, conf->redis_timeout_ms, conf->dp_timeout_ms,
-		d.redis_url, conf->dp_socket);
+		d.redis_url, conf->dp_socket,
+		conf->pg_url != NULL ? "serviced (--pg)" : "not serviced (no --pg)");
 
 	clock_gettime(CLOCK_MONOTONIC, &next);
 	while (!stop_requested) {
@@ -857,9 +823,10 @@ int fs_daemon_run(const struct fs_daemon_conf *conf)
 			clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL) == EINTR)
 			;
 	}
-	logf_("stopping on signal");
+	fs_daemon_log("stopping on signal");
 	fs_redis_close(&d.redis);
 	fs_dpctl_close(&d.dp);
+	fs_holds_free(&d);
 	free(d.mem);
 	return 0;
 }

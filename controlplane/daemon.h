@@ -8,6 +8,14 @@
 #define FS_DAEMON_CREATE_RETRY_MS 60000u
 /** Totals are republished at least this often, even unchanged (evicted node_sold). */
 #define FS_DAEMON_REPUBLISH_MS 10000u
+/** A sale's hold state is pushed to the dataplane at least this often, even unchanged. */
+#define FS_DAEMON_HOLDS_REPUSH_MS 2000u
+/** Redis's returns of a sale with holds are checked against PostgreSQL's this often. */
+#define FS_DAEMON_RETURNS_CHECK_MS 10000u
+/** Rows of each kind of holds work per sale and tick (returns, releases), and per sweep call. */
+#define FS_DAEMON_HOLDS_BATCH 1000u
+/** Sweep calls per tick at most (each expires up to FS_DAEMON_HOLDS_BATCH due holds). */
+#define FS_DAEMON_SWEEP_CALLS 8u
 
 /** What the daemon needs from flashctl's global options. */
 struct fs_daemon_conf {
@@ -18,18 +26,26 @@ struct fs_daemon_conf {
 	unsigned interval_ms; /**< tick period, > 0 */
 	int redis_timeout_ms; /**< Redis connect and command timeout, > 0 */
 	int dp_timeout_ms;    /**< dataplane connect and command timeout, > 0 */
+	/** PostgreSQL (libpq URL) to service sales with holds from, or NULL: holds not serviced */
+	const char *pg_url;
+	int pg_timeout_ms; /**< PostgreSQL connect (rounded up to s) and statement timeout, > 0 */
 };
 
 /**
- * Run the daemon loop until SIGTERM or SIGINT. Every tick: check that the dataplane is node
- * @c node_id (else nothing is synced or published for it); for each sale of fs:sales, lease the
- * pool to this node, make sure the dataplane has the sale (create, lease, key, stop), publish
- * sold/remaining from the dataplane's sold count (and keys found missing), keep the sale's state
- * current, and publish started/sold_out/ended once each; sales the dataplane has and Redis lost
- * are rebuilt, deleted ones (tombstone) are deleted from the dataplane. Redis or the dataplane
- * being down is retried with back-off (interval doubling up to FS_DAEMON_BACKOFF_MAX_MS). One
- * line per action on stderr; a condition (Redis or dataplane unreachable, wrong node id) is
- * logged once when it starts and once when it ends, with its duration.
+ * Run the daemon loop until SIGTERM or SIGINT. Every tick: with @c pg_url, expire the holds
+ * that are due (flashsale.expire_due, bounded per tick); check that the dataplane is node
+ * @c node_id (else nothing is synced or published for it); for each sale of fs:sales: on a sale
+ * with holds (and @c pg_url) give the units of its stock_returns rows back to its pool
+ * (return.lua, idempotent, then marked applied), lease the pool to this node, make sure the
+ * dataplane has the sale (create, lease, key, stop), publish sold/remaining from the dataplane's
+ * sold count (and keys found missing), keep the sale's state current, and publish
+ * started/sold_out/ended once each; on a sale with holds tell the dataplane the orders of this
+ * node that were released and push its hold state. Sales the dataplane has and Redis lost
+ * are rebuilt (with the returns PostgreSQL says Redis had), deleted ones (tombstone) are
+ * deleted from the dataplane. Redis, the dataplane or PostgreSQL being down is retried with
+ * back-off (interval doubling up to FS_DAEMON_BACKOFF_MAX_MS). One line per action on stderr; a
+ * condition (Redis, dataplane or PostgreSQL unreachable, wrong node id) is logged once when it
+ * starts and once when it ends, with its duration.
  * @return 0 when stopped by a signal, a negative errno if it could not start.
  */
 int fs_daemon_run(const struct fs_daemon_conf *conf);

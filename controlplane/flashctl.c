@@ -15,6 +15,7 @@
 #include "daemon.h"
 #include "dpctl.h"
 #include "fcp.h"
+#include "flashctl.h"
 #include "parse.h"
 #include "redis.h"
 #include "sale.h"
@@ -27,19 +28,29 @@ static const char usage_text[] =
 	"PATH]\n"
 	"                [--node-id N] COMMAND ...\n"
 	"  sale create --sale N --stock S --start T --end T [--admission open|token]\n"
-	"              [--rate-limit R [--rate-burst B]] [--start-in-past]\n"
-	"              (S at most 100000000; R claims/s per source, 0 = none)\n"
+	"              [--rate-limit R [--rate-burst B]] [--start-in-past] [--hold DURATION]\n"
+	"              (S at most 100000000; R claims/s per source, 0 = none; DURATION: how\n"
+	"              long a won order waits for its payment, 1500ms, 30s, 10m, 2h, at most "
+	"168h;\n"
+	"              0 or absent: no holds, a won order is final)\n"
 	"  sale rekey --sale N [--grace-s 60]   (new token key; the old one valid S more seconds)\n"
-	"  sale status --sale N\n"
+	"  sale status --sale N [--pg URL]   (--pg: orders by status, returns, re-sold)\n"
 	"  sale stop --sale N\n"
 	"  sale delete --sale N   (an ended, stopped or sold-out sale; its id is never reused)\n"
 	"  sale list\n"
 	"  token --sale N --user U [--expiry UNIX_S] [--node K]\n"
 	"  stats\n"
 	"  daemon [--interval-ms 100] [--redis-timeout-ms 2000] [--dp-timeout-ms 2000]\n"
+	"         [--pg URL [--pg-timeout-ms 2000]]   (--pg: holds serviced: sweep, returns to\n"
+	"         the pool, releases and hold state pushed to the dataplane)\n"
+	"  order pay|cancel|show --sale N (--order ID | --user U) [--pg URL]\n"
+	"    (ID: decimal or 0x hex; exit 0: paid / cancelled / found, 3 already_paid,\n"
+	"    4 already_cancelled, 5 paid, 6 cancelled, 7 expired, 8 not_held, 9 unknown)\n"
+	"  sweep [--batch 1000] [--until-empty] [--pg URL]   (expire the holds that are due)\n"
 	"  audit --sale N [--state-dir DIR] [--pg URL] [--won-file FILE] [--wait-s 10]\n"
 	"    (exit 0: consistent, 1: drift, one 'drift: ...' line each)\n"
-	"T: unix ms, now, +5s, +500ms, +2m. --redis defaults to $REDIS_URL or " FS_REDIS_URL_DEFAULT
+	"T: unix ms, now, +5s, +500ms, +2m. --pg (a libpq URL) defaults to $PG_URL for order and\n"
+	"sweep. --redis defaults to $REDIS_URL or " FS_REDIS_URL_DEFAULT
 	"\nURL: " FS_REDIS_URL_FORMS "\n"
 	"The Redis password: --redis-password-file FILE (mode 0600), else $REDIS_PASSWORD, else "
 	"the\n"
@@ -55,27 +66,17 @@ struct globals {
 	unsigned node_id;
 };
 
-/* Usage error: one line on stderr, returns exit code 2. */
-#define usage_err(...) fs_cli_err("flashctl", FS_EXIT_USAGE, __VA_ARGS__)
-/* Runtime error: one line on stderr, returns exit code 1. */
-#define fail(...) fs_cli_err("flashctl", EXIT_FAILURE, __VA_ARGS__)
-
-/*
- * Option --@p name's value @p s, when given (not NULL), as a number in [@p min, @p max] into *v
- * (untouched when not given): 0, or the usage error's exit code ("bad --NAME 'S' (MIN..MAX)").
- */
-static int opt_u64(const char *name, const char *s, uint64_t min, uint64_t max, uint64_t *v)
+int fs_ctl_opt_u64(const char *name, const char *s, uint64_t min, uint64_t max, uint64_t *v)
 {
 	if (s != NULL && fs_parse_u64(s, min, max, v) < 0)
 		return usage_err("bad --%s '%s' (%" PRIu64 "..%" PRIu64 ")", name, s, min, max);
 	return 0;
 }
 
-/* --sale N: 0, or the usage error's exit code. */
-static int parse_sale(const char *s, uint32_t *id)
+int fs_ctl_parse_sale(const char *s, uint32_t *id)
 {
 	uint64_t v = 0;
-	int rc = opt_u64("sale", s, 0, UINT32_MAX, &v);
+	int rc = fs_ctl_opt_u64("sale", s, 0, UINT32_MAX, &v);
 
 	*id = (uint32_t)v;
 	return rc;
@@ -149,12 +150,15 @@ static void print_sale(const struct fs_redis_sale *s, bool state)
 	printf("start_ms=%" PRId64 "\n", s->start_ms);
 	printf("end_ms=%" PRId64 "\n", s->end_ms);
 	printf("admission=%s\n", s->admission);
+	printf("hold_ms=%" PRIu32 "\n", s->hold_ms);
 	if (state) {
 		printf("state=%s\n", s->state);
 		printf("pool=%" PRId64 "\n", s->pool);
 		printf("sold=%" PRId64 "\n", s->sold);
 		printf("remaining=%" PRId64 "\n", s->remaining);
 		printf("events_published=%" PRIu32 "\n", s->events_published);
+		if (s->hold_ms > 0)
+			printf("returned=%" PRIu64 "\n", s->returned);
 	}
 	if (s->has_rl)
 		printf("rate_limit=%" PRIu32 "\nrate_burst=%" PRIu32 "\n", s->rl_rate, s->rl_burst);
@@ -187,14 +191,7 @@ static int dp_show(const struct globals *g, const char *cmd, const char *prefix,
 	return 0;
 }
 
-/*
- * A sub-command's options (argv[0] is its name, @p group what comes before it, "sale " or ""):
- * every option takes a value but flags (no_argument, left as "" when given); the value of the
- * option whose val is i (1 <= i < @p n; not 0, which is getopt's optopt for an unknown option) is
- * left in val[i] (NULL when not given; the last one when given twice). Returns 0, or the usage
- * error's exit code for an unknown option, a missing value or an argument that is no option.
- */
-static int parse_opts(
+int fs_ctl_parse_opts(
 	int argc, char **argv, const char *group, const struct option *lo, const char **val, int n)
 {
 	int c;
@@ -255,7 +252,7 @@ static int parse_limits(const char *rate, const char *burst, struct fs_redis_sal
 	if (fs_parse_u64(rate, 0, 1000000, &r) < 0)
 		return usage_err("bad --rate-limit '%s' (0..1000000 claims/s)", rate);
 	b = r > 65535 ? 65535 : r;
-	rc = opt_u64("rate-burst", burst, 1, 65535, &b);
+	rc = fs_ctl_opt_u64("rate-burst", burst, 1, 65535, &b);
 	if (rc != 0)
 		return rc;
 	def->has_rl = true;
@@ -264,9 +261,27 @@ static int parse_limits(const char *rate, const char *burst, struct fs_redis_sal
 	return 0;
 }
 
+/* --hold DURATION of sale create into @p def (0: no holds): 0, or the usage error's exit code. */
+static int parse_hold(const char *s, struct fs_redis_sale *def)
+{
+	int64_t ms = 0;
+	int rc;
+
+	if (s == NULL)
+		return 0;
+	rc = fs_duration_parse(s, FS_REDIS_HOLD_MAX_MS, &ms);
+	if (rc == -ERANGE)
+		return usage_err("--hold %s: a hold lasts at most 7 days (168h)", s);
+	if (rc < 0)
+		return usage_err(
+			"bad --hold '%s' (0, or a number and its unit: 1500ms, 30s, 10m, 2h)", s);
+	def->hold_ms = (uint32_t)ms;
+	return 0;
+}
+
 static int cmd_sale_create(const struct globals *g, int argc, char **argv)
 {
-	enum { SALE = 1, STOCK, START, END, ADMISSION, KEY, RATE, BURST, PAST, N_OPTS };
+	enum { SALE = 1, STOCK, START, END, ADMISSION, KEY, RATE, BURST, PAST, HOLD, N_OPTS };
 	static const struct option lo[] = {
 		{"sale", required_argument, NULL, SALE},
 		{"start-in-past", no_argument, NULL, PAST},
@@ -277,6 +292,7 @@ static int cmd_sale_create(const struct globals *g, int argc, char **argv)
 		{"key", required_argument, NULL, KEY}, /* hidden: fixed token key, for tests */
 		{"rate-limit", required_argument, NULL, RATE},
 		{"rate-burst", required_argument, NULL, BURST},
+		{"hold", required_argument, NULL, HOLD},
 		{NULL, 0, NULL, 0},
 	};
 	const char *o[N_OPTS];
@@ -285,7 +301,7 @@ static int cmd_sale_create(const struct globals *g, int argc, char **argv)
 	int64_t now = fs_time_now_ms();
 	int rc;
 
-	rc = parse_opts(argc, argv, "sale ", lo, o, N_OPTS);
+	rc = fs_ctl_parse_opts(argc, argv, "sale ", lo, o, N_OPTS);
 	if (rc != 0)
 		return rc;
 	const char *sale = o[SALE], *stock = o[STOCK], *start = o[START], *end = o[END];
@@ -295,11 +311,13 @@ static int cmd_sale_create(const struct globals *g, int argc, char **argv)
 	if (strcmp(def.admission, "open") != 0 && strcmp(def.admission, "token") != 0)
 		return usage_err("--admission must be open or token, not '%s'", o[ADMISSION]);
 	rc = parse_limits(rate, burst, &def);
+	if (rc == 0)
+		rc = parse_hold(o[HOLD], &def);
 	if (rc != 0)
 		return rc;
 	if (!sale || !stock || !start || !end)
 		return usage_err("sale create needs --sale, --stock, --start and --end");
-	rc = parse_sale(sale, &def.sale_id);
+	rc = fs_ctl_parse_sale(sale, &def.sale_id);
 	if (rc != 0)
 		return rc;
 	if (fs_parse_u64(stock, 1, UINT64_MAX, &def.stock) < 0)
@@ -349,15 +367,15 @@ static int cmd_sale_rekey(const struct globals *g, int argc, char **argv)
 	struct fs_redis r;
 	int rc;
 
-	rc = parse_opts(argc, argv, "sale ", lo, o, N_OPTS);
+	rc = fs_ctl_parse_opts(argc, argv, "sale ", lo, o, N_OPTS);
 	if (rc != 0)
 		return rc;
-	rc = opt_u64("grace-s", o[GRACE], 0, 7 * 24 * 3600, &grace_s);
+	rc = fs_ctl_opt_u64("grace-s", o[GRACE], 0, 7 * 24 * 3600, &grace_s);
 	if (rc != 0)
 		return rc;
 	if (o[SALE] == NULL)
 		return usage_err("sale rekey needs --sale N");
-	rc = parse_sale(o[SALE], &id);
+	rc = fs_ctl_parse_sale(o[SALE], &id);
 	if (rc == 0)
 		rc = key_or_random(o[KEY], k);
 	if (rc != 0)
@@ -378,64 +396,59 @@ static int cmd_sale_rekey(const struct globals *g, int argc, char **argv)
 }
 
 /* --sale N for status and stop. */
-static int parse_sale_only(int argc, char **argv, uint32_t *id)
+/* With @p pg not NULL (status) also [--pg URL] into *pg (NULL when not given). */
+static int parse_sale_only(int argc, char **argv, uint32_t *id, const char **pg)
 {
 	static const struct option lo[] = {
 		{"sale", required_argument, NULL, 1},
+		{"pg", required_argument, NULL, 2}, /* status only */
 		{NULL, 0, NULL, 0},
 	};
-	const char *o[2];
+	static const struct option lo_sale[] = {
+		{"sale", required_argument, NULL, 1},
+		{NULL, 0, NULL, 0},
+	};
+	const char *o[3];
 	int rc;
 
-	rc = parse_opts(argc, argv, "sale ", lo, o, 2);
+	rc = fs_ctl_parse_opts(argc, argv, "sale ", pg != NULL ? lo : lo_sale, o, 3);
 	if (rc != 0)
 		return rc;
 	const char *sale = o[1];
 
 	if (sale == NULL)
 		return usage_err("sale %s needs --sale N", argv[0]);
-	return parse_sale(sale, id);
+	if (pg != NULL && o[2] != NULL && *o[2] == '\0')
+		return usage_err("bad --pg ''");
+	if (pg != NULL)
+		*pg = o[2];
+	return fs_ctl_parse_sale(sale, id);
 }
 
-/* --sale N of status, stop and delete, then Redis opened: 0, or the exit code. */
-static int sale_and_redis(
-	const struct globals *g, int argc, char **argv, uint32_t *id, struct fs_redis *r)
+/* --sale N of status (and --pg into *@p pg), stop and delete, then Redis opened: 0, or the exit
+ * code. */
+static int sale_and_redis(const struct globals *g, int argc, char **argv, uint32_t *id,
+	struct fs_redis *r, const char **pg)
 {
-	int rc = parse_sale_only(argc, argv, id);
+	int rc = parse_sale_only(argc, argv, id, pg);
 
 	if (rc != 0)
 		return rc;
 	return redis_open(g, r) != 0 ? EXIT_FAILURE : 0;
 }
 
-static int cmd_sale_status(const struct globals *g, int argc, char **argv)
+/* The dataplane's status of sale @p id as dp_ lines (an error on stderr leaves them out). */
+static void dp_status_lines(const struct globals *g, uint32_t id)
 {
-	struct fs_redis_sale s;
-	struct fs_redis r;
-	struct fs_dpctl d;
 	struct json_object *st;
+	struct fs_dpctl d;
 	char cmd[64];
-	uint32_t id;
 	int rc;
 
-	rc = sale_and_redis(g, argc, argv, &id, &r);
-	if (rc != 0)
-		return rc;
-	rc = fs_redis_sale_get(&r, id, &s);
-	if (rc == -ENOENT && fs_redis_sale_deleted(&r, id, &s.end_ms) == 1) {
-		fs_redis_close(&r);
-		return fail("sale %" PRIu32 " was deleted at %" PRId64 " (unix ms)", id, s.end_ms);
-	}
-	rc = redis_done(&r, rc);
-	if (rc != 0)
-		return rc;
-	print_sale(&s, true);
-	if (!have_dp(g))
-		return 0;
 	if (dp_open(g, &d) < 0) {
 		fflush(stdout);
 		fprintf(stderr, "flashctl: %s (dataplane view left out)\n", d.errstr);
-		return 0;
+		return;
 	}
 	snprintf(cmd, sizeof(cmd), "/flashsale/sale/status,%" PRIu32, id);
 	rc = fs_dpctl_cmd(&d, cmd, &st);
@@ -449,7 +462,32 @@ static int cmd_sale_status(const struct globals *g, int argc, char **argv)
 		print_dict("dp_", st);
 		json_object_put(st);
 	}
-	return 0;
+}
+
+/* sale status: Redis's view, then the dataplane's (--dp), then PostgreSQL's (--pg). */
+static int cmd_sale_status(const struct globals *g, int argc, char **argv)
+{
+	struct fs_redis_sale s;
+	struct fs_redis r;
+	const char *pg = NULL;
+	uint32_t id;
+	int rc;
+
+	rc = sale_and_redis(g, argc, argv, &id, &r, &pg);
+	if (rc != 0)
+		return rc;
+	rc = fs_redis_sale_get(&r, id, &s);
+	if (rc == -ENOENT && fs_redis_sale_deleted(&r, id, &s.end_ms) == 1) {
+		fs_redis_close(&r);
+		return fail("sale %" PRIu32 " was deleted at %" PRId64 " (unix ms)", id, s.end_ms);
+	}
+	rc = redis_done(&r, rc);
+	if (rc != 0)
+		return rc;
+	print_sale(&s, true);
+	if (have_dp(g))
+		dp_status_lines(g, id);
+	return pg != NULL ? fs_ctl_sale_pg_status(pg, id, s.stock) : 0;
 }
 
 static int cmd_sale_stop(const struct globals *g, int argc, char **argv)
@@ -459,7 +497,7 @@ static int cmd_sale_stop(const struct globals *g, int argc, char **argv)
 	uint32_t id;
 	int rc;
 
-	rc = sale_and_redis(g, argc, argv, &id, &r);
+	rc = sale_and_redis(g, argc, argv, &id, &r, NULL);
 	if (rc != 0)
 		return rc;
 	rc = redis_done(&r, fs_redis_sale_stop(&r, id));
@@ -501,7 +539,7 @@ static int cmd_sale_delete(const struct globals *g, int argc, char **argv)
 	uint32_t id;
 	int rc;
 
-	rc = sale_and_redis(g, argc, argv, &id, &r);
+	rc = sale_and_redis(g, argc, argv, &id, &r, NULL);
 	if (rc != 0)
 		return rc;
 	rc = fs_redis_sale_delete(&r, id, fs_time_now_ms(), &del);
@@ -627,7 +665,7 @@ static int cmd_token(const struct globals *g, int argc, char **argv)
 	uint64_t v = 0;
 	int c;
 
-	c = parse_opts(argc, argv, "", lo, o, N_OPTS);
+	c = fs_ctl_parse_opts(argc, argv, "", lo, o, N_OPTS);
 	if (c != 0)
 		return c;
 	const char *sale = o[SALE], *user = o[USER], *expiry = o[EXPIRY], *node = o[NODE];
@@ -635,12 +673,12 @@ static int cmd_token(const struct globals *g, int argc, char **argv)
 
 	if (!sale || !user)
 		return usage_err("token needs --sale and --user");
-	c = parse_sale(sale, &req.sale_id);
+	c = fs_ctl_parse_sale(sale, &req.sale_id);
 	if (c != 0)
 		return c;
 	if (fs_parse_u64(user, 0, UINT64_MAX, &req.user_id) < 0)
 		return usage_err("bad --user '%s'", user);
-	c = opt_u64("node", node, 0, UINT16_MAX, &v);
+	c = fs_ctl_opt_u64("node", node, 0, UINT16_MAX, &v);
 	if (c == 0 && expiry != NULL)
 		c = parse_expiry(expiry, now, &req.token_expiry);
 	if (c != 0)
@@ -680,11 +718,13 @@ static int cmd_stats(const struct globals *g, int argc, char **argv)
 
 static int cmd_daemon(const struct globals *g, int argc, char **argv)
 {
-	enum { INTERVAL = 1, REDIS_TO, DP_TO, N_OPTS };
+	enum { INTERVAL = 1, REDIS_TO, DP_TO, PG, PG_TO, N_OPTS };
 	static const struct option lo[] = {
 		{"interval-ms", required_argument, NULL, INTERVAL},
 		{"redis-timeout-ms", required_argument, NULL, REDIS_TO},
 		{"dp-timeout-ms", required_argument, NULL, DP_TO},
+		{"pg", required_argument, NULL, PG},
+		{"pg-timeout-ms", required_argument, NULL, PG_TO},
 		{NULL, 0, NULL, 0},
 	};
 	struct fs_daemon_conf conf = {
@@ -695,20 +735,27 @@ static int cmd_daemon(const struct globals *g, int argc, char **argv)
 	};
 	const char *o[N_OPTS];
 	uint64_t interval = 100, redis_to = FS_DAEMON_TIMEOUT_MS, dp_to = FS_DAEMON_TIMEOUT_MS;
+	uint64_t pg_to = FS_DAEMON_TIMEOUT_MS;
 	int rc;
 
-	rc = parse_opts(argc, argv, "", lo, o, N_OPTS);
+	rc = fs_ctl_parse_opts(argc, argv, "", lo, o, N_OPTS);
 	if (rc == 0)
-		rc = opt_u64("interval-ms", o[INTERVAL], 1, 3600 * 1000, &interval);
+		rc = fs_ctl_opt_u64("interval-ms", o[INTERVAL], 1, 3600 * 1000, &interval);
 	if (rc == 0)
-		rc = opt_u64("redis-timeout-ms", o[REDIS_TO], 10, 600000, &redis_to);
+		rc = fs_ctl_opt_u64("redis-timeout-ms", o[REDIS_TO], 10, 600000, &redis_to);
 	if (rc == 0)
-		rc = opt_u64("dp-timeout-ms", o[DP_TO], 10, 600000, &dp_to);
+		rc = fs_ctl_opt_u64("dp-timeout-ms", o[DP_TO], 10, 600000, &dp_to);
+	if (rc == 0)
+		rc = fs_ctl_opt_u64("pg-timeout-ms", o[PG_TO], 10, 600000, &pg_to);
 	if (rc != 0)
 		return rc;
+	if (o[PG] != NULL && *o[PG] == '\0')
+		return usage_err("bad --pg ''");
+	conf.pg_url = o[PG];
 	conf.interval_ms = (unsigned)interval;
 	conf.redis_timeout_ms = (int)redis_to;
 	conf.dp_timeout_ms = (int)dp_to;
+	conf.pg_timeout_ms = (int)pg_to;
 	if (!have_dp(g))
 		return usage_err("daemon needs --dp PREFIX or --dp-socket PATH");
 	if (fs_daemon_run(&conf) < 0)
@@ -737,9 +784,9 @@ static int cmd_audit(const struct globals *g, int argc, char **argv)
 	uint64_t wait_s = 10;
 	int rc;
 
-	rc = parse_opts(argc, argv, "", lo, o, N_OPTS);
+	rc = fs_ctl_parse_opts(argc, argv, "", lo, o, N_OPTS);
 	if (rc == 0)
-		rc = opt_u64("wait-s", o[WAIT], 0, 3600, &wait_s);
+		rc = fs_ctl_opt_u64("wait-s", o[WAIT], 0, 3600, &wait_s);
 	if (rc != 0)
 		return rc;
 	conf.state_dir = o[STATE_DIR];
@@ -748,7 +795,7 @@ static int cmd_audit(const struct globals *g, int argc, char **argv)
 	conf.wait_s = (unsigned)wait_s;
 	if (o[SALE] == NULL)
 		return usage_err("audit needs --sale N");
-	rc = parse_sale(o[SALE], &conf.sale_id);
+	rc = fs_ctl_parse_sale(o[SALE], &conf.sale_id);
 	if (rc != 0)
 		return rc;
 	if (conf.state_dir != NULL && *conf.state_dir == '\0')
@@ -833,7 +880,7 @@ static int parse_globals(int argc, char **argv, struct globals *g, const char **
 			g->dp_prefix = v;
 		} else if ((v = global_val(argc, argv, i, "--node-id", &missing)) != NULL) {
 			n = g->node_id;
-			if (opt_u64("node-id", v, 1, UINT16_MAX, &n) != 0)
+			if (fs_ctl_opt_u64("node-id", v, 1, UINT16_MAX, &n) != 0)
 				return FS_EXIT_USAGE;
 			g->node_id = (unsigned)n;
 		} else if (missing) {
@@ -930,5 +977,9 @@ int main(int argc, char **argv)
 		return cmd_daemon(&g, argc, argv);
 	if (strcmp(argv[0], "audit") == 0)
 		return cmd_audit(&g, argc, argv);
+	if (strcmp(argv[0], "order") == 0)
+		return fs_ctl_order(argc, argv);
+	if (strcmp(argv[0], "sweep") == 0)
+		return fs_ctl_sweep(argc, argv);
 	return usage_err("unknown command '%s'", argv[0]);
 }

@@ -28,6 +28,8 @@
 #include "lua_lease.h"
 #include "lua_rebuild.h"
 #include "lua_rekey.h"
+#include "lua_restock.h"
+#include "lua_return.h"
 #include "lua_state.h"
 #include "lua_stop.h"
 #include "lua_totals.h"
@@ -447,7 +449,7 @@ out:
 
 /* A sale definition as the strings create.lua and rebuild.lua take (empty: not set). */
 struct def_args {
-	char id[16], stock[24], start[24], end[24], hex[2 * 16 + 1], rate[16], burst[16];
+	char id[16], stock[24], start[24], end[24], hex[2 * 16 + 1], rate[16], burst[16], hold[16];
 };
 
 static void def_args_of(const struct fs_redis_sale *def, struct def_args *a)
@@ -463,6 +465,8 @@ static void def_args_of(const struct fs_redis_sale *def, struct def_args *a)
 		snprintf(a->rate, sizeof(a->rate), "%" PRIu32, def->rl_rate);
 		snprintf(a->burst, sizeof(a->burst), "%" PRIu32, def->rl_burst);
 	}
+	if (def->hold_ms > 0)
+		snprintf(a->hold, sizeof(a->hold), "%" PRIu32, def->hold_ms);
 }
 
 int fs_redis_sale_create(struct fs_redis *r, const struct fs_redis_sale *def)
@@ -479,7 +483,8 @@ int fs_redis_sale_create(struct fs_redis *r, const struct fs_redis_sale *def)
 	key_of(k_dead, def->sale_id, "deleted");
 	def_args_of(def, &a);
 	const char *argv[] = {"EVAL", fs_lua_create, "6", k_sale, k_pool, k_sold, k_rem, "fs:sales",
-		k_dead, a.id, a.stock, a.start, a.end, def->admission, a.hex, a.rate, a.burst};
+		k_dead, a.id, a.stock, a.start, a.end, def->admission, a.hex, a.rate, a.burst,
+		a.hold};
 	rc = command_int(r, &v, (int)(sizeof(argv) / sizeof(argv[0])), argv);
 	if (rc < 0)
 		return rc;
@@ -552,7 +557,7 @@ static int copy_str(const redisReply *e, char *out, size_t n)
 /* The fields fs_redis_sale_get reads of the sale hash (HMGET), in this order. */
 static const char *const sale_fields[] = {"stock", "start_ms", "end_ms", "admission", "state",
 	"token_key", "events_published", "rate_limit", "rate_burst", "prev_token_key",
-	"prev_key_until_ms"};
+	"prev_key_until_ms", "hold_ms"};
 enum { N_SALE_FIELDS = sizeof(sale_fields) / sizeof(sale_fields[0]) };
 
 /*
@@ -561,7 +566,7 @@ enum { N_SALE_FIELDS = sizeof(sale_fields) / sizeof(sale_fields[0]) };
  */
 static int sale_from_hash(struct fs_redis *r, redisReply *const *e, struct fs_redis_sale *out)
 {
-	int64_t stock, ev, rate, burst;
+	int64_t stock, ev, rate, burst, hold;
 	uint32_t id = out->sale_id;
 	int kr;
 
@@ -573,7 +578,8 @@ static int sale_from_hash(struct fs_redis *r, redisReply *const *e, struct fs_re
 		copy_str(e[4], out->state, sizeof(out->state)) < 0 || str_i64(e[6], &ev) < 0 ||
 		str_i64(e[7], &rate) < 0 || str_i64(e[8], &burst) < 0 || rate < 0 ||
 		rate > UINT32_MAX || burst < 0 || burst > UINT32_MAX ||
-		str_i64(e[10], &out->prev_key_until_ms) < 0)
+		str_i64(e[10], &out->prev_key_until_ms) < 0 || str_i64(e[11], &hold) < 0 ||
+		hold < 0 || hold > FS_REDIS_HOLD_MAX_MS)
 		return set_err(r, -EPROTO, "sale %" PRIu32 ": malformed hash fs:{%" PRIu32 "}:sale",
 			id, id);
 	out->stock = (uint64_t)stock;
@@ -581,6 +587,7 @@ static int sale_from_hash(struct fs_redis *r, redisReply *const *e, struct fs_re
 	out->has_rl = e[7]->type == REDIS_REPLY_STRING;
 	out->rl_rate = (uint32_t)rate;
 	out->rl_burst = (uint32_t)burst;
+	out->hold_ms = (uint32_t)hold;
 	kr = hex_key(e[5], out->key);
 	if (kr < 0)
 		return set_err(r, -EPROTO, "sale %" PRIu32 ": malformed token_key", id);
@@ -590,6 +597,21 @@ static int sale_from_hash(struct fs_redis *r, redisReply *const *e, struct fs_re
 		return set_err(r, -EPROTO, "sale %" PRIu32 ": malformed prev_token_key", id);
 	out->has_prev_key = kr == 1;
 	return 0;
+}
+
+/* SCARD of fs:{N}:returned into *n (0 when absent). */
+static int returned_count(struct fs_redis *r, uint32_t sale_id, uint64_t *n)
+{
+	char k_ret[KEYLEN];
+	long long v = 0;
+	int rc;
+
+	key_of(k_ret, sale_id, "returned");
+	const char *argv[] = {"SCARD", k_ret};
+	rc = command_int(r, &v, 2, argv);
+	if (rc == 0)
+		*n = v < 0 ? 0 : (uint64_t)v;
+	return rc;
 }
 
 /* The counters of @p out (pool, sold, remaining: absent keys read 0) with one MGET. */
@@ -651,9 +673,11 @@ int fs_redis_sale_get(struct fs_redis *r, uint32_t sale_id, struct fs_redis_sale
 	else
 		rc = sale_from_hash(r, rep->element, out);
 	freeReplyObject(rep);
-	if (rc < 0)
-		return rc;
-	return sale_counters(r, out);
+	if (rc == 0)
+		rc = sale_counters(r, out);
+	if (rc == 0 && out->hold_ms > 0)
+		rc = returned_count(r, sale_id, &out->returned);
+	return rc;
 }
 
 int fs_redis_sale_stop(struct fs_redis *r, uint32_t sale_id)
@@ -722,29 +746,50 @@ out:
 	return rc;
 }
 
+/* lease.lua's reply: 3 or 4 integers into v (the 4th 0 when absent). */
+static int lease_reply(struct fs_redis *r, const redisReply *rep, long long v[4])
+{
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 3 || rep->elements > 4)
+		return set_err(r, -EPROTO, "redis: unexpected lease reply");
+	for (size_t i = 0; i < rep->elements; i++) {
+		if (rep->element[i]->type != REDIS_REPLY_INTEGER)
+			return set_err(r, -EPROTO, "redis: unexpected lease reply");
+		v[i] = rep->element[i]->integer;
+	}
+	return 0;
+}
+
 int fs_redis_lease(struct fs_redis *r, uint32_t sale_id, unsigned node, uint64_t want,
 	struct fs_redis_lease *out)
 {
-	char k_pool[KEYLEN], k_lease[KEYLEN], k_sale[KEYLEN], what[32], wants[24];
-	long long v[3];
+	char k_pool[KEYLEN], k_lease[KEYLEN], k_sale[KEYLEN], k_ret[KEYLEN], what[32], wants[24];
+	long long v[4] = {0, 0, 0, 0};
+	redisReply *rep;
 	int rc;
 
 	key_of(k_pool, sale_id, "pool");
 	snprintf(what, sizeof(what), "lease:%u", node);
 	key_of(k_lease, sale_id, what);
 	key_of(k_sale, sale_id, "sale");
+	key_of(k_ret, sale_id, "returned");
 	snprintf(wants, sizeof(wants), "%" PRIu64, want);
-	const char *argv[] = {"EVAL", fs_lua_lease, "3", k_pool, k_lease, k_sale, wants};
-	rc = command_ints(r, 3, v, "lease", 7, argv);
+	const char *argv[] = {"EVAL", fs_lua_lease, "4", k_pool, k_lease, k_sale, k_ret, wants};
+	rc = command(r, &rep, 8, argv);
 	if (rc < 0)
 		return rc;
-	if (v[0] < -1 || v[2] < 0)
+	/* {taken, empty, lease, returned}, or {-1, 0, 0} when the hash is gone */
+	rc = lease_reply(r, rep, v);
+	freeReplyObject(rep);
+	if (rc < 0)
+		return rc;
+	if (v[0] < -1 || v[2] < 0 || v[3] < 0)
 		return set_err(r, -EPROTO, "redis: unexpected lease reply");
 	if (v[0] == -1)
 		return set_err(r, -ENOENT, "sale %" PRIu32 " not found (hash gone)", sale_id);
 	out->taken = (uint64_t)v[0];
 	out->pool_empty = v[1] != 0;
 	out->leased = (uint64_t)v[2];
+	out->returned = (uint64_t)v[3];
 	return 0;
 }
 
@@ -752,10 +797,11 @@ int fs_redis_publish_totals(struct fs_redis *r, uint32_t sale_id, unsigned node,
 	bool final, uint64_t *total, bool *pool_set)
 {
 	char k_ns[KEYLEN], k_sold[KEYLEN], k_rem[KEYLEN], k_sale[KEYLEN], k_pool[KEYLEN];
-	char nodes[16], solds[24];
+	char k_ret[KEYLEN], nodes[16], solds[24];
 	long long v[2] = {0, 0};
 	int rc;
 
+	key_of(k_ret, sale_id, "returned");
 	key_of(k_ns, sale_id, "node_sold");
 	key_of(k_sold, sale_id, "sold");
 	key_of(k_rem, sale_id, "remaining");
@@ -763,8 +809,8 @@ int fs_redis_publish_totals(struct fs_redis *r, uint32_t sale_id, unsigned node,
 	key_of(k_pool, sale_id, "pool");
 	snprintf(nodes, sizeof(nodes), "%u", node);
 	snprintf(solds, sizeof(solds), "%" PRIu64, sold);
-	const char *argv[] = {"EVAL", fs_lua_totals, "5", k_ns, k_sold, k_rem, k_sale, k_pool,
-		nodes, solds, final ? "1" : "0"};
+	const char *argv[] = {"EVAL", fs_lua_totals, "6", k_ns, k_sold, k_rem, k_sale, k_pool,
+		k_ret, nodes, solds, final ? "1" : "0"};
 	rc = command_ints(r, 2, v, "totals", (int)(sizeof(argv) / sizeof(argv[0])), argv);
 	if (rc < 0)
 		return rc;
@@ -862,7 +908,8 @@ int fs_redis_sale_rebuild(struct fs_redis *r, const struct fs_redis_sale *def, u
 	uint64_t leased, bool final, uint64_t sold, unsigned *rebuilt)
 {
 	char k_sale[KEYLEN], k_pool[KEYLEN], k_lease[KEYLEN], k_ns[KEYLEN], k_sold[KEYLEN];
-	char k_rem[KEYLEN], k_dead[KEYLEN], what[32], ev[16], nodes[16], leaseds[24], solds[24];
+	char k_rem[KEYLEN], k_dead[KEYLEN], k_ret[KEYLEN], what[32], ev[16], nodes[16];
+	char leaseds[24], solds[24];
 	struct def_args a;
 	long long v = 0;
 	int rc;
@@ -875,15 +922,16 @@ int fs_redis_sale_rebuild(struct fs_redis *r, const struct fs_redis_sale *def, u
 	key_of(k_sold, def->sale_id, "sold");
 	key_of(k_rem, def->sale_id, "remaining");
 	key_of(k_dead, def->sale_id, "deleted");
+	key_of(k_ret, def->sale_id, "returned");
 	def_args_of(def, &a);
 	snprintf(ev, sizeof(ev), "%" PRIu32, def->events_published);
 	snprintf(nodes, sizeof(nodes), "%u", node);
 	snprintf(leaseds, sizeof(leaseds), "%" PRIu64, leased);
 	snprintf(solds, sizeof(solds), "%" PRIu64, sold);
-	const char *argv[] = {"EVAL", fs_lua_rebuild, "8", k_sale, k_pool, k_lease, k_ns, k_sold,
-		k_rem, "fs:sales", k_dead, a.id, a.stock, a.start, a.end, def->admission,
+	const char *argv[] = {"EVAL", fs_lua_rebuild, "9", k_sale, k_pool, k_lease, k_ns, k_sold,
+		k_rem, "fs:sales", k_dead, k_ret, a.id, a.stock, a.start, a.end, def->admission,
 		def->state[0] ? def->state : "created", ev, a.hex, nodes, leaseds,
-		final ? "1" : "0", solds, a.rate, a.burst};
+		final ? "1" : "0", solds, a.rate, a.burst, a.hold};
 	rc = command_int(r, &v, (int)(sizeof(argv) / sizeof(argv[0])), argv);
 	if (rc == 0 && v < 0)
 		return set_err(r, -ESTALE, "sale %" PRIu32 " was deleted", def->sale_id);
@@ -937,7 +985,17 @@ static int audit_hash(struct fs_redis *r, uint32_t sale_id, struct fs_redis_audi
 	if (rc < 0 || v < 0)
 		return set_err(r, -EPROTO, "redis: %s stock is not an integer", k_sale);
 	out->stock = (uint64_t)v;
-	return 0;
+
+	const char *hold[] = {"HGET", k_sale, "hold_ms"};
+	rc = command(r, &rep, 3, hold);
+	if (rc < 0)
+		return rc;
+	rc = str_i64(rep, &v);
+	freeReplyObject(rep);
+	if (rc < 0 || v < 0 || v > FS_REDIS_HOLD_MAX_MS)
+		return set_err(r, -EPROTO, "redis: %s hold_ms is malformed", k_sale);
+	out->hold_ms = (uint32_t)v;
+	return returned_count(r, sale_id, &out->returned);
 }
 
 /* Audit: the sum of the node_sold hash. */
@@ -1145,4 +1203,97 @@ int fs_redis_sale_deleted(struct fs_redis *r, uint32_t sale_id, int64_t *ms)
 	if (ms != NULL)
 		*ms = v;
 	return has ? 1 : 0;
+}
+
+#define RETURN_MAX 4096 /* order ids of one return.lua call */
+
+int fs_redis_return(struct fs_redis *r, uint32_t sale_id, const uint64_t *order_ids, size_t n)
+{
+	char k_pool[KEYLEN], k_ret[KEYLEN], k_sale[KEYLEN];
+	char(*ids)[24];
+	const char **argv;
+	long long v = 0;
+	int rc;
+
+	if (n == 0 || n > RETURN_MAX)
+		return set_err(r, -EINVAL, "return: 1..%d order ids, not %zu", RETURN_MAX, n);
+	ids = calloc(n, sizeof(*ids));
+	argv = calloc(6 + n, sizeof(*argv));
+	if (ids == NULL || argv == NULL) {
+		rc = set_err(r, -ENOMEM, "redis: out of memory");
+		goto out;
+	}
+	key_of(k_pool, sale_id, "pool");
+	key_of(k_ret, sale_id, "returned");
+	key_of(k_sale, sale_id, "sale");
+	argv[0] = "EVAL";
+	argv[1] = fs_lua_return;
+	argv[2] = "3";
+	argv[3] = k_pool;
+	argv[4] = k_ret;
+	argv[5] = k_sale;
+	for (size_t i = 0; i < n; i++) {
+		snprintf(ids[i], sizeof(ids[i]), "%" PRIu64, order_ids[i]);
+		argv[6 + i] = ids[i];
+	}
+	rc = command_int(r, &v, (int)(6 + n), argv);
+	if (rc == 0 && v == -1)
+		rc = set_err(r, -ENOENT, "sale %" PRIu32 ": hash or pool missing (returns wait)",
+			sale_id);
+	else if (rc == 0 && (v < 0 || (size_t)v > n))
+		rc = set_err(r, -EPROTO, "redis: unexpected return reply");
+	else if (rc == 0)
+		rc = (int)v;
+out:
+	free(ids);
+	free(argv);
+	return rc;
+}
+
+int fs_redis_restock(
+	struct fs_redis *r, uint32_t sale_id, unsigned node, struct fs_redis_restock *out)
+{
+	struct key_list l = {.cap = DEL_MAX_LEASES, .sale_id = sale_id};
+	char fixed[4][KEYLEN], what[32];
+	const char **argv = NULL;
+	long long v[3] = {0, 0, 0};
+	size_t argc = 0;
+	int rc;
+
+	l.keys = calloc(DEL_MAX_LEASES, sizeof(*l.keys));
+	if (l.keys == NULL)
+		return set_err(r, -ENOMEM, "redis: out of memory");
+	rc = scan_keys(r, sale_id, "lease:*", collect_key, &l);
+	argv = rc == 0 ? calloc(7 + l.n, sizeof(*argv)) : NULL;
+	if (rc == 0 && argv == NULL)
+		rc = set_err(r, -ENOMEM, "redis: out of memory");
+	if (rc < 0)
+		goto out;
+	key_of(fixed[0], sale_id, "sale");
+	key_of(fixed[1], sale_id, "pool");
+	key_of(fixed[2], sale_id, "returned");
+	snprintf(what, sizeof(what), "lease:%u", node);
+	key_of(fixed[3], sale_id, what); /* this node's, which the SCAN may not have seen */
+	argv[argc++] = "EVAL";
+	argv[argc++] = fs_lua_restock;
+	argv[argc++] = NULL; /* the key count, below */
+	for (int i = 0; i < 4; i++)
+		argv[argc++] = fixed[i];
+	for (size_t i = 0; i < l.n; i++)
+		if (strcmp(l.keys[i], fixed[3]) != 0)
+			argv[argc++] = l.keys[i];
+	snprintf(what, sizeof(what), "%zu", argc - 3);
+	argv[2] = what;
+	rc = command_ints(r, 3, v, "restock", (int)argc, argv);
+	if (rc == 0 && v[0] == -1)
+		rc = set_err(r, -ENOENT, "sale %" PRIu32 " not found (hash gone)", sale_id);
+	if (rc == 0) {
+		out->written = v[0] == 1;
+		out->consistent = v[1] == 1;
+		out->returned = v[2] < 0 ? 0 : (uint64_t)v[2];
+	}
+out:
+	free(argv);
+	free(l.keys);
+	return rc;
 }

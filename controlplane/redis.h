@@ -72,13 +72,22 @@ struct fs_redis_sale {
 	bool has_prev_key;    /**< prev_token_key set (by sale rekey) */
 	uint8_t prev_key[16]; /**< the key before the last rekey */
 	int64_t prev_key_until_ms; /**< unix ms until which prev_key stays valid */
+	/** ms a won order is held for payment (field hold_ms; absent: 0, no holds; at most
+	 * FS_REDIS_HOLD_MAX_MS) */
+	uint32_t hold_ms;
+	/** members of fs:{N}:returned (units back in the pool); read only when hold_ms > 0 */
+	uint64_t returned;
 };
+
+/** The longest hold time of a sale: 7 days in ms (sales.hold_ms's CHECK in persist/schema.sql). */
+#define FS_REDIS_HOLD_MAX_MS 604800000u
 
 /** Result of one lease. */
 struct fs_redis_lease {
-	uint64_t taken;	 /**< units moved from the pool to the node by this call */
-	uint64_t leased; /**< fs:{N}:lease:{NODE} after the call: all units this node ever got */
-	bool pool_empty; /**< the pool is 0 after the call */
+	uint64_t taken;	   /**< units moved from the pool to the node by this call */
+	uint64_t leased;   /**< fs:{N}:lease:{NODE} after the call: all units this node ever got */
+	bool pool_empty;   /**< the pool is 0 after the call */
+	uint64_t returned; /**< members of fs:{N}:returned: units that came back to the pool */
 };
 
 /**
@@ -126,7 +135,7 @@ bool fs_redis_usable(const struct fs_redis *r);
  * Create a sale atomically (Lua): fails if fs:{N}:sale or the tombstone fs:{N}:deleted exists
  * (sale ids are never reused); sets the hash (state "created",
  * events_published 0, token_key if @p def->has_key, rate_limit and rate_burst if
- * @p def->has_rl), pool = stock, sold = 0, remaining = stock,
+ * @p def->has_rl, hold_ms if @p def->hold_ms > 0), pool = stock, sold = 0, remaining = stock,
  * and adds N to fs:sales. Counter fields of @p def are ignored.
  * @return 0, -EEXIST if the sale exists or was deleted (errstr says which), or a negative errno
  *         on a Redis error.
@@ -134,7 +143,8 @@ bool fs_redis_usable(const struct fs_redis *r);
 int fs_redis_sale_create(struct fs_redis *r, const struct fs_redis_sale *def);
 
 /**
- * Read a sale (hash, pool, sold, remaining).
+ * Read a sale (hash, pool, sold, remaining; on a sale with holds also the members of
+ * fs:{N}:returned).
  * @return 0, -ENOENT if fs:{N}:sale does not exist, -EPROTO if a field is malformed, or a
  *         negative errno on a Redis error.
  */
@@ -165,7 +175,8 @@ int fs_redis_sale_list(struct fs_redis *r, uint32_t **ids, size_t *n);
 /**
  * Lease up to @p want units from fs:{N}:pool to @p node (Lua, atomic): takes min(want, pool),
  * never leaving the pool below zero, and INCRBYs fs:{N}:lease:{NODE} by what it took.
- * Conserves stock = pool + sum of leases. Leases nothing if the sale hash is gone.
+ * Conserves pool + sum of leases = stock + members of fs:{N}:returned (returned in
+ * @p out). Leases nothing if the sale hash is gone.
  * @return 0, -ENOENT if fs:{N}:sale does not exist (Redis lost it), or a negative errno on a
  *         Redis error.
  */
@@ -175,10 +186,11 @@ int fs_redis_lease(struct fs_redis *r, uint32_t sale_id, unsigned node, uint64_t
 /**
  * Publish this node's sold count (Lua, atomic): fs:{N}:node_sold[NODE] = max(its value, @p sold)
  * (a count read earlier, by a second daemon of the node, never lowers it), then
- * fs:{N}:sold = sum over nodes and fs:{N}:remaining = stock - that sum (both rewritten, so keys
- * evicted one at a time come back). With @p final (this node's lease was given when the pool was
- * empty, and a pool never grows) a missing fs:{N}:pool is rewritten as 0. Writes nothing if the
- * sale hash is gone (no stock to subtract from).
+ * fs:{N}:sold = sum over nodes and fs:{N}:remaining = stock + members of fs:{N}:returned - that
+ * sum (both rewritten, so keys evicted one at a time come back). With @p final (this node's
+ * lease was given when the pool was empty, and the pool of a sale without holds never grows) a
+ * missing fs:{N}:pool is rewritten as 0, on a sale without holds only (fs_redis_restock does it
+ * for the others). Writes nothing if the sale hash is gone (no stock to subtract from).
  * @param total  out (may be NULL): the cluster-wide sold count.
  * @param pool_set  out (may be NULL): the pool was missing and was written 0.
  * @return 0, -ENOENT if fs:{N}:sale does not exist, or a negative errno on a Redis error.
@@ -257,9 +269,12 @@ int fs_redis_publish_event(
  * - the hash from @p def (stock = the dataplane's total, start_ms, end_ms, admission, state,
  *   events_published, token_key if def->has_key, rate_limit/rate_burst if def->has_rl), and N
  *   in fs:sales;
+ * - the hash's hold_ms if def->hold_ms > 0;
  * - fs:{N}:lease:{NODE} = @p leased (the dataplane's), taken from the pool when the pool exists;
- *   a missing pool becomes 0 if @p final (the pool was empty when the final lease was given),
- *   else stock - leased (never below 0);
+ *   a missing pool becomes, on a sale with holds, stock + members of fs:{N}:returned - leased
+ *   (below 0 until the returns the set lost are given again with fs_redis_return), else 0 if
+ *   @p final (the pool was empty when the final lease was given), else stock - leased (never
+ *   below 0);
  * - node_sold[NODE] = max(its value, @p sold), then fs:{N}:sold = sum and remaining = stock - sum.
  * Counter fields of @p def are ignored. Nothing is written for a deleted sale (tombstone).
  * @param rebuilt  out (may be NULL): bits of what was missing: 1 hash, 2 fs:sales member,
@@ -270,11 +285,41 @@ int fs_redis_publish_event(
 int fs_redis_sale_rebuild(struct fs_redis *r, const struct fs_redis_sale *def, unsigned node,
 	uint64_t leased, bool final, uint64_t sold, unsigned *rebuilt);
 
+/**
+ * Give released orders' units back to sale @p sale_id's pool (Lua return.lua, atomic), each
+ * order exactly once: SADD each of the @p n order ids (u64) to fs:{N}:returned and INCR
+ * fs:{N}:pool for each one SADD added. Running it again for an order changes nothing.
+ * @return units returned now (0..n: the others had been already), -ENOENT (nothing changed)
+ *         if the sale hash or its pool is missing (rebuild them first), -EINVAL if @p n is 0 or
+ *         above 4096, or a negative errno on a Redis error.
+ */
+int fs_redis_return(struct fs_redis *r, uint32_t sale_id, const uint64_t *order_ids, size_t n);
+
+/** Result of fs_redis_restock. */
+struct fs_redis_restock {
+	bool written;	   /**< the pool was missing and was written */
+	bool consistent;   /**< pool + every lease = stock + members of fs:{N}:returned, after */
+	uint64_t returned; /**< members of fs:{N}:returned */
+};
+
+/**
+ * Rewrite the missing pool of sale @p sale_id, a sale with holds (Lua restock.lua, atomic): pool
+ * = stock + members of fs:{N}:returned - the sum of every node's lease (found with SCAN, plus
+ * @p node's), below 0 when the nodes hold units of returns the set lost (given again with
+ * fs_redis_return, each adding its unit); a pool that exists is kept. Also says whether the sale's
+ * keys hold the invariant pool + leases = stock + returned (false: a key was evicted on its own).
+ * @return 0, -ENOENT if the sale hash is gone, or a negative errno on a Redis error.
+ */
+int fs_redis_restock(
+	struct fs_redis *r, uint32_t sale_id, unsigned node, struct fs_redis_restock *out);
+
 /** What flashctl audit reads of one sale in Redis (absent keys read as 0 with has_* false). */
 struct fs_redis_audit {
-	bool in_sales;	/**< N is a member of fs:sales */
-	bool has_hash;	/**< fs:{N}:sale exists */
-	uint64_t stock; /**< the hash's stock */
+	bool in_sales;	   /**< N is a member of fs:sales */
+	bool has_hash;	   /**< fs:{N}:sale exists */
+	uint64_t stock;	   /**< the hash's stock */
+	uint32_t hold_ms;  /**< the hash's hold_ms (0: no holds) */
+	uint64_t returned; /**< members of fs:{N}:returned */
 	bool has_pool, has_sold, has_remaining;
 	int64_t pool, sold, remaining;
 	uint64_t leases;   /**< sum of fs:{N}:lease:* over every node */

@@ -1,4 +1,4 @@
-/* Time arguments of flashctl: "now", relative offsets and unix milliseconds (pure parsing). */
+/* Time arguments of flashctl: "now", relative offsets, unix milliseconds, durations (pure). */
 #include <errno.h>
 #include <stdbool.h>
 #include <string.h>
@@ -24,7 +24,8 @@ static int parse_digits(const char *s, const char **end, int64_t *v)
 	return 0;
 }
 
-int fs_time_parse(const char *s, int64_t now_ms, int64_t *out_ms)
+/* "N" and a unit ms, s, m or h (digits first, nothing after the unit) into ms. */
+static int parse_amount(const char *s, int64_t *ms)
 {
 	static const struct {
 		const char *name;
@@ -35,6 +36,26 @@ int fs_time_parse(const char *s, int64_t now_ms, int64_t *out_ms)
 		{"m", 60 * 1000},
 		{"h", 3600 * 1000},
 	};
+	const char *end;
+	int64_t n;
+	int rc;
+
+	rc = parse_digits(s, &end, &n);
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(end, units[i].name) != 0)
+			continue;
+		if (n > INT64_MAX / units[i].ms)
+			return -ERANGE;
+		*ms = n * units[i].ms;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+int fs_time_parse(const char *s, int64_t now_ms, int64_t *out_ms)
+{
 	const char *end;
 	int64_t n;
 	int rc;
@@ -54,21 +75,33 @@ int fs_time_parse(const char *s, int64_t now_ms, int64_t *out_ms)
 		*out_ms = n;
 		return 0;
 	}
-	rc = parse_digits(s + 1, &end, &n);
+	rc = parse_amount(s + 1, &n);
 	if (rc < 0)
 		return rc;
-	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-		if (strcmp(end, units[i].name) != 0)
-			continue;
-		if (n > INT64_MAX / units[i].ms)
-			return -ERANGE;
-		n *= units[i].ms;
-		if (now_ms > 0 && n > INT64_MAX - now_ms)
-			return -ERANGE;
-		*out_ms = now_ms + n;
+	if (now_ms > 0 && n > INT64_MAX - now_ms)
+		return -ERANGE;
+	*out_ms = now_ms + n;
+	return 0;
+}
+
+int fs_duration_parse(const char *s, int64_t max_ms, int64_t *out_ms)
+{
+	int64_t n;
+	int rc;
+
+	if (s == NULL || *s == '\0')
+		return -EINVAL;
+	if (strcmp(s, "0") == 0) {
+		*out_ms = 0;
 		return 0;
 	}
-	return -EINVAL;
+	rc = parse_amount(s, &n);
+	if (rc < 0)
+		return rc;
+	if (n > max_ms)
+		return -ERANGE;
+	*out_ms = n;
+	return 0;
 }
 
 int64_t fs_time_now_ms(void)

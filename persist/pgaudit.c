@@ -1,4 +1,4 @@
-/* flashctl audit's PostgreSQL reads: a sale's order rows and sales row, one snapshot. */
+/* flashctl audit's PostgreSQL reads: a sale's order rows, sales row and returns, one snapshot. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -62,15 +62,18 @@ static int read_sale_row(
 	PGresult *res;
 	int rc = 0;
 
-	res = exec1(
-		c, "SELECT stock FROM sales WHERE sale_id = $1", id, PGRES_TUPLES_OK, err, errlen);
+	uint64_t hold;
+
+	res = exec1(c, "SELECT stock, hold_ms FROM sales WHERE sale_id = $1", id, PGRES_TUPLES_OK,
+		err, errlen);
 	if (res == NULL)
 		return -EIO;
 	if (PQntuples(res) == 1) {
-		if (fs_parse_u64(PQgetvalue(res, 0, 0), 0, UINT64_MAX, &out->stock) < 0)
-			rc = set_err(err, errlen, -EPROTO, "postgresql: sales.stock malformed");
-		else
-			out->has_sale = true;
+		if (fs_parse_u64(PQgetvalue(res, 0, 0), 0, UINT64_MAX, &out->stock) < 0 ||
+			fs_parse_u64(PQgetvalue(res, 0, 1), 0, UINT32_MAX, &hold) < 0)
+			rc = set_err(err, errlen, -EPROTO, "postgresql: sales row malformed");
+		out->has_sale = rc == 0;
+		out->hold_ms = (uint32_t)hold;
 	}
 	PQclear(res);
 	return rc;
@@ -106,6 +109,53 @@ static int read_orders(
 	return rc;
 }
 
+/*
+ * The orders by status (and those breaking the rules of outcomes) and the stock_returns rows of
+ * the sale ($1 = @p id): one row of counts.
+ */
+static const char holds_sql[] =
+	"SELECT o.held, o.paid, o.cancelled, o.expired, o.sold, o.paid_late, o.unsettled, "
+	"o.released_missing, r.n, r.applied, r.released, r.wrong FROM "
+	"(SELECT count(*) FILTER (WHERE status = 'held') AS held, "
+	"count(*) FILTER (WHERE status = 'paid') AS paid, "
+	"count(*) FILTER (WHERE status = 'cancelled') AS cancelled, "
+	"count(*) FILTER (WHERE status = 'expired') AS expired, "
+	"count(*) FILTER (WHERE status = 'sold') AS sold, "
+	"count(*) FILTER (WHERE status = 'paid' AND settled_at >= hold_until) AS paid_late, "
+	"count(*) FILTER (WHERE status IN ('paid', 'cancelled', 'expired') AND settled_at IS NULL) "
+	"AS unsettled, "
+	"count(*) FILTER (WHERE status IN ('cancelled', 'expired') AND NOT EXISTS (SELECT 1 FROM "
+	"stock_returns x WHERE x.sale_id = orders.sale_id AND x.order_id = orders.order_id)) "
+	"AS released_missing FROM orders WHERE sale_id = $1) o, "
+	"(SELECT count(*) AS n, count(*) FILTER (WHERE r.applied) AS applied, "
+	"count(*) FILTER (WHERE r.released_on_node) AS released, "
+	"count(*) FILTER (WHERE o.status IS DISTINCT FROM r.reason) AS wrong "
+	"FROM stock_returns r LEFT JOIN orders o ON o.sale_id = r.sale_id "
+	"AND o.order_id = r.order_id WHERE r.sale_id = $1) r";
+
+/* The counts of holds_sql into @p out->holds. 0, -EIO or -EPROTO. */
+static int read_holds(
+	PGconn *c, const char *id, struct fs_pgaudit_sale *out, char *err, size_t errlen)
+{
+	struct fs_pgaudit_holds *h = &out->holds;
+	uint64_t *dst[12] = {&h->held, &h->paid, &h->cancelled, &h->expired, &h->sold,
+		&h->paid_late, &h->unsettled, &h->released_missing, &h->returns, &h->applied,
+		&h->released, &h->returns_wrong};
+	PGresult *res;
+	int rc = 0;
+
+	res = exec1(c, holds_sql, id, PGRES_TUPLES_OK, err, errlen);
+	if (res == NULL)
+		return -EIO;
+	if (PQntuples(res) != 1 || PQnfields(res) != 12)
+		rc = set_err(err, errlen, -EPROTO, "postgresql: unexpected counts of holds");
+	for (int i = 0; rc == 0 && i < 12; i++)
+		if (fs_parse_u64(PQgetvalue(res, 0, i), 0, UINT64_MAX, dst[i]) < 0)
+			rc = set_err(err, errlen, -EPROTO, "postgresql: count of holds malformed");
+	PQclear(res);
+	return rc;
+}
+
 /* One statement without parameters that returns no rows (BEGIN, COMMIT). 0 or -EIO. */
 static int exec0(PGconn *c, const char *sql, char *err, size_t errlen)
 {
@@ -130,6 +180,8 @@ static int read_snapshot(
 		rc = read_sale_row(c, id, out, err, errlen);
 	if (rc == 0)
 		rc = read_orders(c, id, out, err, errlen);
+	if (rc == 0)
+		rc = read_holds(c, id, out, err, errlen);
 	if (rc == 0)
 		rc = exec0(c, "COMMIT", err, errlen);
 	return rc;

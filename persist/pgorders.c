@@ -59,6 +59,22 @@ static const char fs_pgorders_unapplied_sql[] =
 static const char fs_pgorders_unreleased_sql[] =
 	"SELECT " FS_PGORDERS_RETURN_COLS " FROM stock_returns "
 	"WHERE node_id = $2::int AND NOT released_on_node ORDER BY returned_at LIMIT $1::int";
+/* One sale's queues: a row a daemon cannot handle yet (its sale gone from Redis or from the
+ * dataplane) then stays out of the way of every other sale's rows. */
+static const char fs_pgorders_sale_unapplied_sql[] =
+	"SELECT " FS_PGORDERS_RETURN_COLS " FROM stock_returns "
+	"WHERE sale_id = $2::bigint AND NOT applied ORDER BY returned_at LIMIT $1::int";
+static const char fs_pgorders_sale_unreleased_sql[] =
+	"SELECT " FS_PGORDERS_RETURN_COLS " FROM stock_returns WHERE node_id = $3::int "
+	"AND sale_id = $2::bigint AND NOT released_on_node ORDER BY returned_at LIMIT $1::int";
+/* Applied rows in key order from a bigint order id on (the primary key's range). */
+static const char fs_pgorders_sale_applied_sql[] =
+	"SELECT " FS_PGORDERS_RETURN_COLS " FROM stock_returns "
+	"WHERE sale_id = $2::bigint AND order_id >= $3::bigint AND applied "
+	"ORDER BY order_id LIMIT $1::int";
+static const char fs_pgorders_sale_returns_sql[] =
+	"SELECT count(*), count(*) FILTER (WHERE applied) FROM stock_returns "
+	"WHERE sale_id = $1::bigint";
 /*
  * The marks find each row by its key: "IS NOT TRUE" (the columns are NOT NULL: the same rows as
  * NOT ...) does not imply the partial indexes' predicates, so the planner cannot pick them and
@@ -468,20 +484,21 @@ static int fs_pgorders_return_rows(
 	return n;
 }
 
-/* Up to @p max rows of @p sql ($1 the limit, $2 the node when @p node is not NULL). */
-static int fs_pgorders_returns(struct fs_pgorders *c, const char *sql, const char *node,
-	struct fs_pgorders_return *out, unsigned max)
+/* Up to @p max rows of @p sql: $1 the limit, then the @p n texts of @p args ($2, $3, ...). */
+static int fs_pgorders_returns(struct fs_pgorders *c, const char *sql, int n,
+	const char *const *args, struct fs_pgorders_return *out, unsigned max)
 {
 	char lim[16];
-	const char *params[2] = {lim, node};
+	const char *params[4] = {lim};
 	PGresult *res;
-	int rc;
+	int i, rc;
 
 	if (max == 0 || max > INT32_MAX)
 		return fs_pgorders_fail(c, -EINVAL, "returns", "max must be 1..2147483647");
 	snprintf(lim, sizeof(lim), "%u", max);
-	res = fs_pgorders_exec(
-		c, "returns", sql, node != NULL ? 2 : 1, params, PGRES_TUPLES_OK, &rc);
+	for (i = 0; i < n && i < 3; i++)
+		params[1 + i] = args[i];
+	res = fs_pgorders_exec(c, "returns", sql, 1 + i, params, PGRES_TUPLES_OK, &rc);
 	if (res == NULL)
 		return rc;
 	rc = fs_pgorders_return_rows(c, res, out, max);
@@ -492,16 +509,73 @@ static int fs_pgorders_returns(struct fs_pgorders *c, const char *sql, const cha
 int fs_pgorders_returns_unapplied(
 	struct fs_pgorders *c, struct fs_pgorders_return *out, unsigned max)
 {
-	return fs_pgorders_returns(c, fs_pgorders_unapplied_sql, NULL, out, max);
+	return fs_pgorders_returns(c, fs_pgorders_unapplied_sql, 0, NULL, out, max);
 }
 
 int fs_pgorders_returns_unreleased(
 	struct fs_pgorders *c, uint16_t node_id, struct fs_pgorders_return *out, unsigned max)
 {
 	char node[8];
+	const char *args[1] = {node};
 
 	snprintf(node, sizeof(node), "%u", (unsigned)node_id);
-	return fs_pgorders_returns(c, fs_pgorders_unreleased_sql, node, out, max);
+	return fs_pgorders_returns(c, fs_pgorders_unreleased_sql, 1, args, out, max);
+}
+
+/* Up to @p max rows of one sale's @p sql: $2 the sale, $3 @p arg when not NULL. */
+static int fs_pgorders_sale_rows(struct fs_pgorders *c, const char *sql, uint32_t sale,
+	const char *arg, struct fs_pgorders_return *out, unsigned max)
+{
+	char s[16];
+	const char *args[2] = {s, arg};
+
+	snprintf(s, sizeof(s), "%" PRIu32, sale);
+	return fs_pgorders_returns(c, sql, arg != NULL ? 2 : 1, args, out, max);
+}
+
+int fs_pgorders_sale_unapplied(
+	struct fs_pgorders *c, uint32_t sale, struct fs_pgorders_return *out, unsigned max)
+{
+	return fs_pgorders_sale_rows(c, fs_pgorders_sale_unapplied_sql, sale, NULL, out, max);
+}
+
+int fs_pgorders_sale_unreleased(struct fs_pgorders *c, uint32_t sale, uint16_t node_id,
+	struct fs_pgorders_return *out, unsigned max)
+{
+	char node[8];
+
+	snprintf(node, sizeof(node), "%u", (unsigned)node_id);
+	return fs_pgorders_sale_rows(c, fs_pgorders_sale_unreleased_sql, sale, node, out, max);
+}
+
+int fs_pgorders_sale_applied(struct fs_pgorders *c, uint32_t sale, int64_t from,
+	struct fs_pgorders_return *out, unsigned max)
+{
+	char f[24];
+
+	snprintf(f, sizeof(f), "%" PRId64, from);
+	return fs_pgorders_sale_rows(c, fs_pgorders_sale_applied_sql, sale, f, out, max);
+}
+
+int fs_pgorders_sale_returns(
+	struct fs_pgorders *c, uint32_t sale, uint64_t *rows, uint64_t *applied)
+{
+	char s[16];
+	const char *params[1] = {s};
+	PGresult *res;
+	int rc;
+
+	snprintf(s, sizeof(s), "%" PRIu32, sale);
+	res = fs_pgorders_exec(
+		c, "returns", fs_pgorders_sale_returns_sql, 1, params, PGRES_TUPLES_OK, &rc);
+	if (res == NULL)
+		return rc;
+	if (PQntuples(res) != 1 || PQnfields(res) != 2 ||
+		fs_parse_u64(PQgetvalue(res, 0, 0), 0, UINT64_MAX, rows) < 0 ||
+		fs_parse_u64(PQgetvalue(res, 0, 1), 0, UINT64_MAX, applied) < 0)
+		rc = fs_pgorders_fail(c, -EPROTO, "returns", "unexpected reply");
+	PQclear(res);
+	return rc;
 }
 
 /* Mark the keys of @p r with @p sql ($1 sales, $2 orders, $3 the node if not NULL). */

@@ -169,6 +169,41 @@ int fs_pgorders_returns_released(
 	struct fs_pgorders *c, uint16_t node_id, const struct fs_pgorders_return *r, unsigned n);
 
 /**
+ * Up to @p max stock_returns rows of sale @p sale not applied to Redis yet, oldest first, into
+ * @p out: fs_pgorders_returns_unapplied() for one sale, so that rows a caller cannot apply yet
+ * (their sale gone from Redis) never hold up another sale's.
+ * @return rows written (0..max), or -errno.
+ */
+int fs_pgorders_sale_unapplied(
+	struct fs_pgorders *c, uint32_t sale, struct fs_pgorders_return *out, unsigned max);
+
+/**
+ * Up to @p max stock_returns rows of sale @p sale, sold by node @p node_id, that its dataplane
+ * has not been told of, oldest first, into @p out (fs_pgorders_returns_unreleased() for one sale).
+ * @return rows written (0..max), or -errno.
+ */
+int fs_pgorders_sale_unreleased(struct fs_pgorders *c, uint32_t sale, uint16_t node_id,
+	struct fs_pgorders_return *out, unsigned max);
+
+/**
+ * Up to @p max stock_returns rows of sale @p sale already applied to Redis, in order id order
+ * (as the bigints: ids >= 2^63 first) from the bigint @p from on (inclusive), into @p out: a
+ * page of the returns a Redis that lost the sale must be given again. Next page: from the last
+ * row's (int64_t)order_id + 1 (none after INT64_MAX); fewer than @p max rows: the last page.
+ * @return rows written (0..max), or -errno.
+ */
+int fs_pgorders_sale_applied(struct fs_pgorders *c, uint32_t sale, int64_t from,
+	struct fs_pgorders_return *out, unsigned max);
+
+/**
+ * The stock_returns rows of sale @p sale: how many (@p rows) and how many of them applied to
+ * Redis (@p applied), one snapshot (the sale's range of the primary key).
+ * @return 0, or -errno.
+ */
+int fs_pgorders_sale_returns(
+	struct fs_pgorders *c, uint32_t sale, uint64_t *rows, uint64_t *applied);
+
+/**
  * The hold state of @p sale, one snapshot: OPEN while units may still come back: an order is
  * held, a return is not applied to Redis yet, or PostgreSQL has fewer orders rows than @p sold
  * (Redis fs:{N}:sold: orders not persisted yet may still be cancelled or expire). The orders

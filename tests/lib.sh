@@ -10,6 +10,7 @@
 #          ft_expect_exit CODE DESC CMD... (a test of a command's exit code);
 #          ft_tel PREFIX CMD (a dataplane telemetry reply), ft_tel_ok PREFIX CMD (one without
 #          "error": FT_TEL), ft_json_num JSON KEY
+# Waiting: ft_wait_for SECONDS CMD... (until CMD succeeds), ft_eq WANT CMD... (CMD prints WANT)
 # Programs: ft_dp_start PREFIX LOG ARG... (flashsale-dp, stopped on exit), ft_dp_start_ok (a test),
 #          ft_sale_open PREFIX ID STOCK (an open sale on it, its stock leased),
 #          ft_persist_start STATE_DIR LOG NODE
@@ -137,6 +138,25 @@ ft_expect_exit() {
 	if [ "${FT_ONE_LINE:-0}" = 1 ] && [ "$(printf '%s\n' "$FT_OUT" | wc -l)" -ne 1 ]; then ok=1; fi
 	ft_ok "$ok" "$desc (exit $want$([ "${FT_ONE_LINE:-0}" = 1 ] && echo ', one line'))" \
 		"exit $rc: $FT_OUT"
+}
+
+# ft_wait_for SECONDS CMD...: run CMD every 50 ms until it succeeds (0) or SECONDS pass (1; wall
+# clock, however long CMD takes).
+ft_wait_for() {
+	local end=$((${EPOCHREALTIME/./} / 1000 + $1 * 1000))
+	shift
+	while :; do
+		"$@" && return 0
+		[ $((${EPOCHREALTIME/./} / 1000)) -lt $end ] || return 1
+		sleep 0.05
+	done
+}
+
+# ft_eq WANT CMD...: CMD's output is WANT (for ft_wait_for: CMD runs anew each time).
+ft_eq() {
+	local want=$1
+	shift
+	[ "$("$@")" = "$want" ]
 }
 
 # ft_val OUTPUT KEY: the value of the first KEY=... line of OUTPUT.

@@ -31,16 +31,6 @@ fs_cleanup_add "kill -CONT $RPID 2>/dev/null"
 ft_plan 29
 # expect_exit CODE DESCRIPTION CMD...: the command exits with CODE and prints one line (FT_OUT)
 expect_exit() { FT_ONE_LINE=1 ft_expect_exit "$@"; }
-# wait_for SECONDS CMD...: until CMD succeeds (every 50 ms)
-wait_for() {
-	local i n=$(($1 * 20))
-	shift
-	for ((i = 0; i < n; i++)); do
-		"$@" && return 0
-		sleep 0.05
-	done
-	return 1
-}
 is() { [ "$(R "${@:2}")" = "$1" ]; }
 # since FILE MARK: the lines of FILE after its first MARK lines
 since() { tail -n +$(($2 + 1)) "$1"; }
@@ -78,7 +68,7 @@ ip addr add "$NET.2/30" dev "$IFACE" && ip link set "$IFACE" up
 "$CTL" --dp "$PREFIX" daemon --interval-ms 50 2>"$TMP/d1.log" &
 D1=$!
 fs_cleanup_add "fs_stop $D1 2"
-wait_for 5 is 3 GET "fs:{$S1}:lease:1"
+ft_wait_for 5 is 3 GET "fs:{$S1}:lease:1"
 is created HGET "fs:{$S1}:sale" state
 ft_ok $? "before its start the sale's state is created" "$(R HGETALL "fs:{$S1}:sale" | tr '\n' ' ')"
 
@@ -86,38 +76,38 @@ ft_ok $? "before its start the sale's state is created" "$(R HGETALL "fs:{$S1}:s
 "$CTL" --dp "$PREFIX" --node-id 2 daemon --interval-ms 50 2>"$TMP/d2.log" &
 D2=$!
 fs_cleanup_add "fs_stop $D2 2"
-wait_for 3 grep -q "node 1, this daemon node 2" "$TMP/d2.log"
+ft_wait_for 3 grep -q "node 1, this daemon node 2" "$TMP/d2.log"
 sleep 0.5
 [ "$(grep -c "node 1, this daemon node 2" "$TMP/d2.log")" -eq 1 ] && kill -0 $D2
 ft_ok $? "a daemon of node 2 logs the node-1 dataplane once (one line) and keeps running" \
 	"$(cat "$TMP/d2.log")"
 
-wait_for 4 is active HGET "fs:{$S1}:sale" state
+ft_wait_for 4 is active HGET "fs:{$S1}:sale" state
 ft_ok $? "from its start the state is active" "$(R HGET "fs:{$S1}:sale" state)"
 for u in 1 2 3 4; do
 	"$CLAIM" --server "$NET.1" --sale $S1 --user $u --timeout-ms 300 --retries 3
 done >"$TMP/claims" 2>&1
 [ "$(grep -c 'status=WON' "$TMP/claims")" -eq 3 ]
 ft_ok $? "3 WON of 3" "$(cat "$TMP/claims")"
-wait_for 3 is 3 GET "fs:{$S1}:sold"
+ft_wait_for 3 is 3 GET "fs:{$S1}:sold"
 sleep 0.5
 is 3 GET "fs:{$S1}:sold" && is 0 GET "fs:{$S1}:remaining" && [ -z "$(R HGET "fs:{$S1}:node_sold" 2)" ] &&
 	[ -z "$(R GET "fs:{$S1}:lease:2")" ]
 ft_ok $? "with the node-2 daemon running: sold 3, remaining 0, nothing under node 2" \
 	"sold $(R GET "fs:{$S1}:sold") remaining $(R GET "fs:{$S1}:remaining") node_sold $(R HGETALL "fs:{$S1}:node_sold" | tr '\n' ' ') lease:2 $(R GET "fs:{$S1}:lease:2")"
-wait_for 2 is sold_out HGET "fs:{$S1}:sale" state
+ft_wait_for 2 is sold_out HGET "fs:{$S1}:sale" state
 ft_ok $? "once every unit is sold the state is sold_out" "$(R HGET "fs:{$S1}:sale" state)"
 fs_stop $D2 2
 
 # Keys evicted one at a time after the sale sold out come back.
 R DEL "fs:{$S1}:sold" >/dev/null
-wait_for 3 is 3 GET "fs:{$S1}:sold"
+ft_wait_for 3 is 3 GET "fs:{$S1}:sold"
 a=$?
 R DEL "fs:{$S1}:remaining" >/dev/null
-wait_for 3 is 0 GET "fs:{$S1}:remaining"
+ft_wait_for 3 is 0 GET "fs:{$S1}:remaining"
 b=$?
 R DEL "fs:{$S1}:pool" >/dev/null
-wait_for 3 is 0 GET "fs:{$S1}:pool"
+ft_wait_for 3 is 0 GET "fs:{$S1}:pool"
 [ $a -eq 0 ] && [ $b -eq 0 ] && [ $? -eq 0 ]
 ft_ok $? "evicted sold, remaining and pool are rewritten (3, 0, 0)" \
 	"sold $(R GET "fs:{$S1}:sold") remaining $(R GET "fs:{$S1}:remaining") pool $(R GET "fs:{$S1}:pool")"
@@ -127,7 +117,7 @@ now=$(date +%s%3N)
 timeout 5 redis-cli -u "$REDIS_URL" --eval "$FS_ROOT/controlplane/lua/create.lua" "fs:{$S4}:sale" \
 	"fs:{$S4}:pool" "fs:{$S4}:sold" "fs:{$S4}:remaining" fs:sales "fs:{$S4}:deleted" , \
 	$S4 4294967295 $((now + 60000)) $((now + 120000)) open '' '' '' >/dev/null
-wait_for 3 grep -q "sale $S4: dataplane refused" "$TMP/d1.log"
+ft_wait_for 3 grep -q "sale $S4: dataplane refused" "$TMP/d1.log"
 timeout 3 strace -f -p $D1 -e trace=sendto,sendmsg,write -s 128 -o "$TMP/strace" 2>/dev/null
 tries=$(grep -c "sale/create,$S4," "$TMP/strace")
 lines=$(grep -c "sale $S4: dataplane refused" "$TMP/d1.log")
@@ -152,7 +142,7 @@ c0=$(R INFO stats | sed -n 's/^total_connections_received:\([0-9]*\).*/\1/p')
 kill -STOP "$RPID"
 sleep 3
 kill -CONT "$RPID"
-wait_for 5 grep -q 'redis answers again' <(since "$TMP/d1.log" "$mark")
+ft_wait_for 5 grep -q 'redis answers again' <(since "$TMP/d1.log" "$mark")
 sleep 0.5
 c1=$(R INFO stats | sed -n 's/^total_connections_received:\([0-9]*\).*/\1/p')
 down=$(since "$TMP/d1.log" "$mark" | grep -c -E 'redis (unreachable|connection lost)')
@@ -165,7 +155,7 @@ ft_ok $? "reconnects during it are backed off ($((c1 - c0)) connections, at most
 
 # The state after the end; an operator's stop stands.
 "$CTL" sale stop --sale $S5 >/dev/null
-wait_for 20 is ended HGET "fs:{$S1}:sale" state
+ft_wait_for 20 is ended HGET "fs:{$S1}:sale" state
 ft_ok $? "after its end the state is ended" "$(R HGET "fs:{$S1}:sale" state)"
 is stopped HGET "fs:{$S5}:sale" state
 ft_ok $? "a stopped sale stays stopped" "$(R HGET "fs:{$S5}:sale" state)"
@@ -189,7 +179,7 @@ ft_ok $? "the daemon does not rebuild the deleted sale from the dataplane" \
 	"$(grep "sale $S1" "$TMP/d1.log" | tail -5)"
 # needs the dataplane's /flashsale/sale/delete (another branch)
 dp_lists() { echo /flashsale/sale/list | timeout 10 dpdk-telemetry.py -f "$PREFIX" 2>/dev/null | grep -qw "$1"; }
-wait_for 3 grep -q "sale $S1: deleted from the dataplane" "$TMP/d1.log" && ! dp_lists $S1
+ft_wait_for 3 grep -q "sale $S1: deleted from the dataplane" "$TMP/d1.log" && ! dp_lists $S1
 ft_ok $? "the daemon deletes it from the dataplane [needs /flashsale/sale/delete]" \
 	"$(grep "sale $S1" "$TMP/d1.log" | tail -3)"
 out=$("$CTL" --dp "$PREFIX" sale delete --sale $S5 2>&1)

@@ -15,6 +15,10 @@
  * holds_pg URL expire BATCH               expired=N
  * holds_pg URL unapplied MAX              one line per row: SALE ORDER USER NODE REASON
  * holds_pg URL unreleased NODE MAX        same
+ * holds_pg URL sale-unapplied SALE MAX    same, of one sale
+ * holds_pg URL sale-unreleased SALE NODE MAX   same, of one sale
+ * holds_pg URL sale-applied SALE FROM MAX the applied rows of one sale from order id FROM (bigint)
+ * holds_pg URL sale-returns SALE          rows= applied=
  * holds_pg URL applied SALE:ORDER...      marked=N
  * holds_pg URL released NODE SALE:ORDER... marked=N
  * holds_pg URL hold SALE SOLD             open= held= unapplied= orders= next_ms=
@@ -105,11 +109,20 @@ static int listen_cmd(struct fs_pgorders *c, int argc, char **argv)
 	return 0;
 }
 
+/* @p n rows of stock_returns, one line each: SALE ORDER USER NODE REASON. */
+static void print_returns(const struct fs_pgorders_return *r, int n)
+{
+	for (int i = 0; i < n; i++)
+		printf("%" PRIu32 " %" PRId64 " %" PRIu64 " %u %s\n", r[i].sale_id,
+			(int64_t)r[i].order_id, r[i].user_id, (unsigned)r[i].node_id,
+			r[i].cancelled ? "cancelled" : "expired");
+}
+
 static int returns_cmd(struct fs_pgorders *c, bool unreleased, int argc, char **argv)
 {
 	uint64_t max = num(argv[argc - 1]);
 	struct fs_pgorders_return *r = calloc(max ? max : 1, sizeof(*r));
-	int n, i;
+	int n;
 
 	if (r == NULL)
 		return 1;
@@ -117,10 +130,36 @@ static int returns_cmd(struct fs_pgorders *c, bool unreleased, int argc, char **
 		n = fs_pgorders_returns_unreleased(c, (uint16_t)num(argv[0]), r, (unsigned)max);
 	else
 		n = fs_pgorders_returns_unapplied(c, r, (unsigned)max);
-	for (i = 0; i < n; i++)
-		printf("%" PRIu32 " %" PRId64 " %" PRIu64 " %u %s\n", r[i].sale_id,
-			(int64_t)r[i].order_id, r[i].user_id, (unsigned)r[i].node_id,
-			r[i].cancelled ? "cancelled" : "expired");
+	print_returns(r, n);
+	free(r);
+	return n < 0 ? fail(c, n) : 0;
+}
+
+/* sale-unapplied, sale-unreleased, sale-applied (@p cmd past "sale-"), sale-returns. */
+static int sale_cmd(struct fs_pgorders *c, const char *cmd, int argc, char **argv)
+{
+	uint32_t sale = (uint32_t)num(argv[0]);
+	uint64_t max = num(argv[argc - 1]), rows, applied;
+	struct fs_pgorders_return *r;
+	int n;
+
+	if (strcmp(cmd, "returns") == 0) {
+		n = fs_pgorders_sale_returns(c, sale, &rows, &applied);
+		if (n < 0)
+			return fail(c, n);
+		printf("rows=%" PRIu64 "\napplied=%" PRIu64 "\n", rows, applied);
+		return 0;
+	}
+	r = calloc(max ? max : 1, sizeof(*r));
+	if (r == NULL)
+		return 1;
+	if (strcmp(cmd, "unapplied") == 0)
+		n = fs_pgorders_sale_unapplied(c, sale, r, (unsigned)max);
+	else if (strcmp(cmd, "unreleased") == 0)
+		n = fs_pgorders_sale_unreleased(c, sale, (uint16_t)num(argv[1]), r, (unsigned)max);
+	else
+		n = fs_pgorders_sale_applied(c, sale, (int64_t)num(argv[1]), r, (unsigned)max);
+	print_returns(r, n);
 	free(r);
 	return n < 0 ? fail(c, n) : 0;
 }
@@ -206,6 +245,10 @@ static const struct {
 	{"expire", 1},
 	{"unapplied", 1},
 	{"unreleased", 2},
+	{"sale-unapplied", 2},
+	{"sale-unreleased", 3},
+	{"sale-applied", 3},
+	{"sale-returns", 1},
 	{"applied", -1},
 	{"released", -2},
 	{"hold", 2},
@@ -223,6 +266,8 @@ static int run(struct fs_pgorders *c, const char *cmd, int argc, char **argv)
 		return listen_cmd(c, argc, argv);
 	if (strcmp(cmd, "unapplied") == 0 || strcmp(cmd, "unreleased") == 0)
 		return returns_cmd(c, cmd[2] == 'r', argc, argv);
+	if (strncmp(cmd, "sale-", 5) == 0)
+		return sale_cmd(c, cmd + 5, argc, argv);
 	if (strcmp(cmd, "applied") == 0 || strcmp(cmd, "released") == 0)
 		return mark_cmd(c, cmd[0] == 'r', argc, argv);
 	if (strcmp(cmd, "hold") == 0 || strcmp(cmd, "counts") == 0)
@@ -259,8 +304,10 @@ int main(int argc, char **argv)
 			break;
 	}
 	if (argc < 3 || i == sizeof(cmds) / sizeof(cmds[0])) {
-		fprintf(stderr, "usage: holds_pg URL pay|cancel|show|show-user|expire|unapplied|"
-				"unreleased|applied|released|hold|counts|now|listen|race ...\n");
+		fprintf(stderr,
+			"usage: holds_pg URL pay|cancel|show|show-user|expire|unapplied|"
+			"unreleased|sale-unapplied|sale-unreleased|sale-applied|sale-returns|"
+			"applied|released|hold|counts|now|listen|race ...\n");
 		return 2;
 	}
 	c = fs_pgorders_new(argv[1], 10000);

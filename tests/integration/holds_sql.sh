@@ -28,7 +28,7 @@ bail() { echo "Bail out! $*"; }
 FS_DIE_HOOK=bail
 fs_pg_start "$TMP"
 
-ft_plan 49
+ft_plan 53
 # shellcheck disable=SC2034 # read by ft_ok (tests/lib.sh): a failed test's diagnostics, at most
 FT_DIAG_BYTES=3000
 # is GOT WANT NAME: one test, GOT = WANT.
@@ -225,7 +225,7 @@ flashsale_outcomes end'
 is "$got" "cancelled cancelled $want" \
 	"flashsale_outcomes: one notification per outcome, none for refusals, none when set off"
 
-# ---------------------------------------------------------------- 30-36: the returns queues
+# ---------------------------------------------------------------- 30-40: the returns queues
 
 act cancel 81 5 cancelled "an order of node 2"
 is "$("$H" "$URL" unapplied 10 | xargs)" "81 2 2 1 cancelled 81 7 7 1 expired 81 3 3 1 cancelled 81 5 5 2 cancelled" \
@@ -234,13 +234,22 @@ is "$("$H" "$URL" applied 81:2 81:7 81:3 999:1)" "marked=3" \
 	"mark applied: the three rows of node 1 (an unknown key ignored)"
 is "$("$H" "$URL" applied 81:2 81:7 81:3)" "marked=0" "mark applied again: nothing"
 is "$("$H" "$URL" unapplied 10 | xargs)" "81 5 5 2 cancelled" "the applied ones left the queue"
+is "$("$H" "$URL" sale-unapplied 81 10 | xargs)/$("$H" "$URL" sale-unapplied 82 10 | xargs)" \
+	"81 5 5 2 cancelled/" "one sale's returns not applied (none for another sale)"
+is "$("$H" "$URL" sale-applied 81 -9223372036854775808 2 | xargs)/$("$H" "$URL" sale-applied 81 4 2 | xargs)" \
+	"81 2 2 1 cancelled 81 3 3 1 cancelled/81 7 7 1 expired" \
+	"one sale's applied returns, a page at a time in order id order"
+is "$("$H" "$URL" sale-returns 81 | xargs) $("$H" "$URL" sale-returns 82 | xargs)" \
+	"rows=4 applied=3 rows=0 applied=0" "one sale's returns counted, and how many are applied"
+is "$("$H" "$URL" sale-unreleased 81 2 10 | xargs)/$("$H" "$URL" sale-unreleased 81 1 10 | wc -l)" \
+	"81 5 5 2 cancelled/3" "one sale's returns not released on a node"
 is "$("$H" "$URL" unreleased 2 10 | xargs)" "81 5 5 2 cancelled" "not released on node 2: its order"
 is "$("$H" "$URL" released 1 81:5) $("$H" "$URL" released 2 81:5) $("$H" "$URL" released 1 81:2 81:7 81:3)" \
 	"marked=0 marked=1 marked=3" "mark released: only by the node that sold the order"
 is "$("$H" "$URL" unreleased 1 10 | wc -l) $("$H" "$URL" unreleased 2 10 | wc -l)" "0 0" \
 	"nothing left to release"
 
-# ---------------------------------------------------------------- 37-41: hold state, counts
+# ---------------------------------------------------------------- 41-45: hold state, counts
 
 next=$(q "SELECT ceil(extract(epoch FROM min(hold_until)) * 1000)::bigint FROM orders
 	WHERE sale_id = 81 AND status = 'held'")
@@ -265,7 +274,7 @@ ft_ok $([ $rc = 1 ] && [ "$(wc -l <"$TMP/err")" = 1 ] && [ $rc2 != 0 ] &&
 	"expire_due with batch 0: refused by the C API (one line) and by SQL" \
 	"$rc $rc2 $(cat "$TMP/err" "$TMP/err2")"
 
-# ---------------------------------------------------------------- 42: permissions
+# ---------------------------------------------------------------- 46: permissions
 
 ROLE=fs_merchant$$
 if psql -XAtq "$PG_URL" -c "CREATE ROLE $ROLE LOGIN" 2>/dev/null; then
@@ -287,7 +296,7 @@ else
 	ft_skip 1 "cannot create a role on this server"
 fi
 
-# ---------------------------------------------------------------- 43-45 (+): the race
+# ---------------------------------------------------------------- 47-53: the race
 
 N=${FS_RACE_ORDERS:-10000}
 SPREAD=${FS_RACE_SPREAD_MS:-5000}

@@ -1,6 +1,8 @@
 #!/bin/bash
 # The control plane's Redis Lua scripts (controlplane/lua/*.lua), run as files with
-# `redis-cli --eval` against a real Redis, TAP. No dataplane needed.
+# `redis-cli --eval` against a real Redis, TAP: leases, totals, states, delete, and the holds'
+# returns (return.lua exactly once per order, restock.lua, the returned set in lease, totals
+# and rebuild). No dataplane needed.
 #
 # Env: FS_BUILD (unused but accepted), REDIS_URL (a Redis it may write fs:* keys to; sale ids are
 # random so it can share one; if unset and redis-server exists, it starts a throwaway one).
@@ -18,7 +20,7 @@ if [ -z "${REDIS_URL:-}" ] && ! command -v redis-server >/dev/null; then
 fi
 fs_redis_start "$TMP"
 
-ft_plan 12
+ft_plan 20
 # ev SCRIPT KEY... , ARG...: run controlplane/lua/SCRIPT.lua; its reply, one value a line.
 ev() {
 	local s=$1
@@ -134,4 +136,80 @@ c=$(ev create "fs:{$D}:sale" "fs:{$D}:pool" "fs:{$D}:sold" "fs:{$D}:remaining" f
 	[ "$(r SISMEMBER fs:sales "$D")" = 0 ] && [ "$c" = -1 ] && [ -z "$(r HGET "fs:{$D}:sale" stock)" ]
 ft_ok $? "delete.lua of an ended sale leaves only fs:{N}:deleted; create.lua then refuses the id" \
 	"delete: $b; keys left: $left; create: $c"
+# --- holds (issue 11): a sale of 10 units with hold_ms, every unit leased to node 1 ---------------
+HS=$((S + 3))
+KH=("fs:{$HS}:pool" "fs:{$HS}:returned" "fs:{$HS}:sale")
+fs_cleanup_add "redis-cli -u '$REDIS_URL' del ${KH[*]} 'fs:{$HS}:sold' 'fs:{$HS}:remaining' \
+	'fs:{$HS}:lease:1' 'fs:{$HS}:lease:2' 'fs:{$HS}:node_sold' 'fs:{$HS}:deleted' >/dev/null; redis-cli -u '$REDIS_URL' srem fs:sales $HS >/dev/null"
+ev create "fs:{$HS}:sale" "fs:{$HS}:pool" "fs:{$HS}:sold" "fs:{$HS}:remaining" fs:sales \
+	"fs:{$HS}:deleted" , "$HS" 10 1 2 open '' '' '' 600000 >/dev/null
+a=$(ev lease "fs:{$HS}:pool" "fs:{$HS}:lease:1" "fs:{$HS}:sale" "fs:{$HS}:returned" , 10 | tr '\n' ' ')
+[ "$(r HGET "fs:{$HS}:sale" hold_ms)" = 600000 ] && [ -z "$(r HGET "fs:{$S}:sale" hold_ms)" ] &&
+	[ "$a" = "10 1 10 0 " ]
+ft_ok $? "create.lua stores hold_ms (a sale without: none); lease.lua with the returned set: {10, 1, 10, 0}" \
+	"hold_ms $(r HGET "fs:{$HS}:sale" hold_ms); lease $a"
+
+# return.lua: each order's unit back once, whatever runs it again.
+a=$(ev return "${KH[@]}" , 18446744073709551615)
+b=$(ev return "${KH[@]}" , 18446744073709551615)
+c=$(ev return "${KH[@]}" , 7 18446744073709551615 8 7)
+m=$(r SMEMBERS "fs:{$HS}:returned" | sort | tr '\n' ' ')
+[ "$a" = 1 ] && [ "$b" = 0 ] && [ "$c" = 2 ] && [ "$(r GET "fs:{$HS}:pool")" = 3 ] &&
+	[ "$m" = "18446744073709551615 7 8 " ]
+ft_ok $? "return.lua: 1, then 0 for the same order, then 2 of 4 ids (one new twice): pool 3, 3 members" \
+	"replies $a $b $c; pool $(r GET "fs:{$HS}:pool"); members $m"
+a=$(ev lease "fs:{$HS}:pool" "fs:{$HS}:lease:1" "fs:{$HS}:sale" "fs:{$HS}:returned" , 10 | tr '\n' ' ')
+[ "$a" = "3 1 13 3 " ]
+ft_ok $? "lease.lua leases the returned units after a final lease: {3, 1, 13, 3} (pool + leases = stock + returned)" "$a"
+
+# a missing pool or hash: return.lua changes nothing (the daemon rebuilds first).
+r DEL "fs:{$HS}:pool" >/dev/null
+a=$(ev return "${KH[@]}" , 9)
+r SET "fs:{$HS}:pool" 0 >/dev/null
+r RENAME "fs:{$HS}:sale" "fs:{$HS}:sale.x" >/dev/null
+b=$(ev return "${KH[@]}" , 9)
+r RENAME "fs:{$HS}:sale.x" "fs:{$HS}:sale" >/dev/null
+[ "$a" = -1 ] && [ "$b" = -1 ] && [ "$(r SCARD "fs:{$HS}:returned")" = 3 ] &&
+	[ "$(r GET "fs:{$HS}:pool")" = 0 ]
+ft_ok $? "return.lua without the pool or the sale hash: -1, nothing changed" "$a $b"
+
+# restock.lua: a missing pool = stock + returned - every lease, even below 0; an existing one kept.
+r SET "fs:{$HS}:lease:2" 2 >/dev/null
+r DEL "fs:{$HS}:pool" >/dev/null
+a=$(ev restock "${KH[2]}" "${KH[0]}" "${KH[1]}" "fs:{$HS}:lease:1" "fs:{$HS}:lease:2" | tr '\n' ' ')
+p1=$(r GET "fs:{$HS}:pool")
+b=$(ev restock "${KH[2]}" "${KH[0]}" "${KH[1]}" "fs:{$HS}:lease:1" "fs:{$HS}:lease:2" | tr '\n' ' ')
+r DEL "fs:{$HS}:pool" "fs:{$HS}:returned" >/dev/null
+c=$(ev restock "${KH[2]}" "${KH[0]}" "${KH[1]}" "fs:{$HS}:lease:1" "fs:{$HS}:lease:2" | tr '\n' ' ')
+p2=$(r GET "fs:{$HS}:pool")
+d=$(ev return "${KH[@]}" , 7 8 18446744073709551615)
+p3=$(r GET "fs:{$HS}:pool")
+[ "$a" = "1 1 3 " ] && [ "$p1" = -2 ] && [ "$b" = "0 1 3 " ] && [ "$c" = "1 1 0 " ] &&
+	[ "$p2" = -5 ] && [ "$d" = 3 ] && [ "$p3" = -2 ]
+ft_ok $? "restock.lua: pool 10 + 3 - 15 = -2, kept when it exists; lost with its set: -5, and the 3 returns given again: -2" \
+	"restock $a pool $p1; again $b; set lost $c pool $p2; returns $d pool $p3"
+r SET "fs:{$HS}:pool" 1 >/dev/null
+a=$(ev restock "${KH[2]}" "${KH[0]}" "${KH[1]}" "fs:{$HS}:lease:1" "fs:{$HS}:lease:2" | tr '\n' ' ')
+[ "$a" = "0 0 3 " ] && [ "$(r GET "fs:{$HS}:pool")" = 1 ]
+ft_ok $? "restock.lua reports keys that disagree (pool + leases != stock + returned) and changes nothing" "$a"
+r SET "fs:{$HS}:pool" -2 >/dev/null
+
+# totals.lua: remaining = stock + returned - sold; never a pool of 0 on a sale with holds.
+KT2=("fs:{$HS}:node_sold" "fs:{$HS}:sold" "fs:{$HS}:remaining" "fs:{$HS}:sale" "fs:{$HS}:pool" "fs:{$HS}:returned")
+r DEL "fs:{$HS}:pool" >/dev/null
+a=$(ev totals "${KT2[@]}" , 1 12 1 | tr '\n' ' ')
+[ "$a" = "12 0 " ] && [ "$(r GET "fs:{$HS}:remaining")" = 1 ] && [ -z "$(r GET "fs:{$HS}:pool")" ]
+ft_ok $? "totals.lua on a sale with holds: remaining 10 + 3 - 12 = 1, the missing pool left to restock" \
+	"$a remaining $(r GET "fs:{$HS}:remaining") pool $(r GET "fs:{$HS}:pool")"
+
+# rebuild.lua of a sale with holds whose keys are gone but the set: hold_ms, pool = stock +
+# returned - leased (final ignored, not clamped).
+r DEL "fs:{$HS}:sale" "fs:{$HS}:lease:1" "fs:{$HS}:lease:2" "fs:{$HS}:node_sold" >/dev/null
+a=$(ev rebuild "fs:{$HS}:sale" "fs:{$HS}:pool" "fs:{$HS}:lease:1" "fs:{$HS}:node_sold" "fs:{$HS}:sold" \
+	"fs:{$HS}:remaining" fs:sales "fs:{$HS}:deleted" "fs:{$HS}:returned" , "$HS" 10 1 2 open ended 0 '' 1 \
+	14 1 12 '' '' 600000)
+[ "$a" = 13 ] && [ "$(r HGET "fs:{$HS}:sale" hold_ms)" = 600000 ] && [ "$(r GET "fs:{$HS}:pool")" = -1 ] &&
+	[ "$(r GET "fs:{$HS}:lease:1")" = 14 ] && [ "$(r GET "fs:{$HS}:remaining")" = 1 ]
+ft_ok $? "rebuild.lua of a sale with holds: hold_ms kept, pool 10 + 3 - 14 = -1, remaining 10 + 3 - 12" \
+	"mask $a hold_ms $(r HGET "fs:{$HS}:sale" hold_ms) pool $(r GET "fs:{$HS}:pool") remaining $(r GET "fs:{$HS}:remaining")"
 exit $((FAILS > 0))

@@ -1,0 +1,146 @@
+/* flashctl daemon's insides, shared by daemon.c (sales, Redis, dataplane) and holds.c (holds). */
+#ifndef FS_DAEMON_INT_H
+#define FS_DAEMON_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#include "daemon.h"
+#include "dpctl.h"
+#include "redis.h"
+
+struct fs_pgorders;
+struct fs_pgorders_return;
+
+/* A per-sale error line: what failed (a short literal) and the error text (dpctl errstr). */
+#define FS_SALE_ERR_LEN (FS_DPCTL_ERRSTR_LEN + 64)
+
+/*
+ * What the daemon remembers of a sale with holds between ticks (holds.c writes it all; one
+ * thread).
+ */
+struct hold_mem {
+	bool pushed;	       /**< a hold state was pushed on dataplane connection push_gen */
+	unsigned push_gen;     /**< ... */
+	bool open;	       /**< the last OPEN pushed */
+	int64_t next_ms;       /**< the last NEXT_MS pushed */
+	int64_t push_ms;       /**< monotonic ms of the last push */
+	int64_t check_ms;      /**< monotonic ms of the next returns check (0: at once) */
+	bool resync;	       /**< giving PostgreSQL's applied returns to Redis again */
+	int64_t resync_from;   /**< ... from this order id (the bigint) on */
+	uint64_t resync_given; /**< ... units given again so far */
+	char err[4][FS_SALE_ERR_LEN]; /**< last error logged of each step (holds.c) */
+};
+
+/*
+ * What the daemon remembers of a sale between ticks: to log state changes once, and what the
+ * dataplane cannot give back when Redis loses the sale (flush, restart without persistence):
+ * the token key, the operator's stop and the events already published.
+ */
+struct sale_mem {
+	uint32_t sale_id;
+	uint32_t events;    /**< events known published (only ever gains bits) */
+	uint64_t last_sold; /**< last sold count published, UINT64_MAX before the first */
+	int64_t totals_ms;  /**< monotonic ms of the last totals published */
+	bool has_key;	    /**< key holds the token key seen in Redis */
+	uint8_t key[16];
+	bool stopped;		 /**< Redis said "stopped" once */
+	int64_t create_retry_ms; /**< refused create: not tried again before (monotonic ms) */
+	unsigned create_dp_gen;	 /**< ... on the same dataplane connection */
+	char last_err[FS_SALE_ERR_LEN]; /**< last error logged for this sale */
+	struct hold_mem holds;		/**< a sale with holds: holds.c's */
+};
+
+/*
+ * A condition logged once when it starts and once when it ends (with its duration), and the
+ * back-off of the attempts to end it.
+ */
+struct cond {
+	bool on;
+	int64_t since_ms;    /**< monotonic ms it started */
+	unsigned fails;	     /**< attempts failed since */
+	unsigned backoff_ms; /**< wait before the next attempt */
+	int64_t next_ms;     /**< monotonic ms of the next attempt */
+};
+
+/* The daemon's state: one thread writes it all. */
+struct daemon {
+	const struct fs_daemon_conf *conf;
+	struct fs_redis redis;
+	struct fs_dpctl dp;
+	char redis_url[256];	   /**< the URL as printed: password masked */
+	struct cond redis_c, dp_c; /**< Redis / the dataplane unreachable */
+	struct cond node_c;	   /**< the dataplane is another node */
+	bool redis_seen;	   /**< connected once (the first connect is logged) */
+	bool dp_node_ok;	   /**< the node id of this dataplane connection was checked */
+	unsigned dp_gen;	   /**< dataplane connections made */
+	struct sale_mem *mem;
+	size_t n_mem, cap_mem;
+	struct fs_pgorders *pg;		 /**< holds.c's PostgreSQL handle (NULL without --pg) */
+	struct fs_pgorders_return *rows; /**< holds.c's, FS_DAEMON_HOLDS_BATCH rows */
+	uint64_t *ids;			 /**< holds.c's, FS_DAEMON_HOLDS_BATCH order ids */
+	struct cond pg_c;		 /**< PostgreSQL unreachable */
+	bool pg_seen;			 /**< a statement answered once (the first is logged) */
+	bool nopg_logged;		 /**< "sale N has holds and no --pg" was logged */
+};
+
+/** One log line on stderr: "flashctl daemon HH:MM:SS.mmm: " and the message. */
+void fs_daemon_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/** True when an attempt to end condition @p c is due (always when it is off). */
+bool fs_daemon_cond_due(const struct cond *c, int64_t now);
+
+/**
+ * An attempt failed: the first failure starts the condition and is logged (@p fmt); the next
+ * attempt is @p base_ms later, doubling per failure up to FS_DAEMON_BACKOFF_MAX_MS.
+ */
+void fs_daemon_cond_fail(struct cond *c, int64_t now, unsigned base_ms, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/** An attempt succeeded: if the condition was on, log its end (@p what) and duration. */
+void fs_daemon_cond_ok(struct cond *c, int64_t now, const char *what);
+
+/** Log a per-sale error once until it changes or clears (@p what: a short literal). */
+void fs_daemon_sale_err(struct sale_mem *m, const char *what, const char *text);
+
+/** Whether the dataplane is connected and is this node (so it may be synced). */
+bool fs_daemon_dp_usable(const struct daemon *d);
+
+/**
+ * Run one dataplane command (printf-style); on success *@p out is the reply (the caller puts it).
+ * A socket error drops the connection (retried with back-off).
+ * @return 0, -EREMOTEIO (the dataplane's error text in d->dp.errstr), or a socket error.
+ */
+int fs_daemon_dp_cmd(struct daemon *d, struct json_object **out, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* ---- holds.c: sales with holds (nothing happens without --pg but one log line) ---- */
+
+/** Start of a tick: the PostgreSQL handle (created at the first call), the sweep of due holds. */
+void fs_holds_tick(struct daemon *d);
+
+/**
+ * Sale @p s (with holds) before it is leased: its missing pool rewritten, the returns of
+ * PostgreSQL applied to its pool (and marked), those Redis lost given again, a periodic check
+ * that Redis holds every applied return.
+ */
+void fs_holds_returns(struct daemon *d, struct sale_mem *m, const struct fs_redis_sale *s);
+
+/**
+ * Sale @p s (with holds) after its dataplane sync: this node's releases, then the hold state
+ * pushed when it changed (or every FS_DAEMON_HOLDS_REPUSH_MS). @p sold: the cluster-wide sold
+ * count, the freshest known.
+ */
+void fs_holds_after_sync(
+	struct daemon *d, struct sale_mem *m, const struct fs_redis_sale *s, uint64_t sold);
+
+/** Sale @p m was rebuilt in Redis: check its returns at once (given again if Redis lost them). */
+void fs_holds_rebuilt(struct sale_mem *m);
+
+/** Free the PostgreSQL handle. */
+void fs_holds_free(struct daemon *d);
+
+#endif

@@ -1,0 +1,73 @@
+/* flashctl's files share these: its option parsing and the commands of orders.c. */
+#ifndef FS_FLASHCTL_H
+#define FS_FLASHCTL_H
+
+#include <getopt.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "cli.h"
+
+/* Usage error: one line on stderr, returns exit code 2. */
+#define usage_err(...) fs_cli_err("flashctl", FS_EXIT_USAGE, __VA_ARGS__)
+/* Runtime error: one line on stderr, returns exit code 1. */
+#define fail(...) fs_cli_err("flashctl", EXIT_FAILURE, __VA_ARGS__)
+
+/**
+ * Exit codes of `flashctl order pay|cancel|show` for each answer of PostgreSQL other than the one
+ * asked for (0: paid by pay, cancelled by cancel, found by show); 1 is any error, 2 bad usage.
+ */
+enum fs_ctl_order_exit {
+	FS_CTL_EXIT_ALREADY_PAID = 3,
+	FS_CTL_EXIT_ALREADY_CANCELLED = 4,
+	FS_CTL_EXIT_PAID = 5,	   /**< cancel refused: the order was paid */
+	FS_CTL_EXIT_CANCELLED = 6, /**< pay refused: the order was cancelled */
+	FS_CTL_EXIT_EXPIRED = 7,   /**< its hold ran out (swept or not) */
+	FS_CTL_EXIT_NOT_HELD = 8,  /**< an order of a sale without holds: final when won */
+	FS_CTL_EXIT_UNKNOWN = 9,   /**< no such order (or sale) */
+};
+
+/**
+ * A sub-command's options (argv[0] is its name, @p group what comes before it, "sale " or ""):
+ * every option takes a value but flags (no_argument, left as "" when given); the value of the
+ * option whose val is i (1 <= i < @p n; not 0, which is getopt's optopt for an unknown option) is
+ * left in val[i] (NULL when not given; the last one when given twice). Not thread safe (getopt).
+ * @return 0, or the usage error's exit code for an unknown option, a missing value or an
+ *         argument that is no option.
+ */
+int fs_ctl_parse_opts(
+	int argc, char **argv, const char *group, const struct option *lo, const char **val, int n);
+
+/**
+ * Option --@p name's value @p s, when given (not NULL), as a number in [@p min, @p max] into *v
+ * (untouched when not given).
+ * @return 0, or the usage error's exit code ("bad --NAME 'S' (MIN..MAX)").
+ */
+int fs_ctl_opt_u64(const char *name, const char *s, uint64_t min, uint64_t max, uint64_t *v);
+
+/** --sale N into @p id. @return 0, or the usage error's exit code. */
+int fs_ctl_parse_sale(const char *s, uint32_t *id);
+
+/**
+ * `flashctl order pay|cancel|show --sale N (--order ID | --user U) [--pg URL]` (argv[0] is
+ * "order"): through persist/pgorders.h. Prints `result=NAME` and the order's fields.
+ * @return the exit code: 0, enum fs_ctl_order_exit, 1 on an error, 2 on bad usage.
+ */
+int fs_ctl_order(int argc, char **argv);
+
+/**
+ * `flashctl sweep [--batch N] [--until-empty] [--pg URL]`: flashsale.expire_due(N) once, or until
+ * it expires fewer than N. Prints `expired=` (rows) and `calls=`.
+ * @return the exit code: 0, 1 on an error, 2 on bad usage.
+ */
+int fs_ctl_sweep(int argc, char **argv);
+
+/**
+ * The PostgreSQL lines of `flashctl sale status --pg URL` for sale @p sale of @p stock units:
+ * orders by status, returns, re-sold (orders beyond the stock). The dataplane and Redis lines
+ * come before.
+ * @return 0, or 1 after an error line on stderr.
+ */
+int fs_ctl_sale_pg_status(const char *pg_url, uint32_t sale, uint64_t stock);
+
+#endif

@@ -1,0 +1,289 @@
+/* flashctl order and sweep, and sale status's PostgreSQL lines: the order lifecycle (pgorders). */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "flashctl.h"
+#include "parse.h"
+#include "pgorders.h"
+
+#define PG_TIMEOUT_MS 5000u
+#define SWEEP_BATCH_MAX 1000000u
+
+/* The exit code of each answer but the one asked for (flashctl.h). */
+static const int result_exit[FS_PGORDERS_RESULTS] = {
+	[FS_PGORDERS_PAID] = FS_CTL_EXIT_PAID,
+	[FS_PGORDERS_ALREADY_PAID] = FS_CTL_EXIT_ALREADY_PAID,
+	[FS_PGORDERS_CANCELLED] = FS_CTL_EXIT_CANCELLED,
+	[FS_PGORDERS_ALREADY_CANCELLED] = FS_CTL_EXIT_ALREADY_CANCELLED,
+	[FS_PGORDERS_EXPIRED] = FS_CTL_EXIT_EXPIRED,
+	[FS_PGORDERS_NOT_HELD] = FS_CTL_EXIT_NOT_HELD,
+	[FS_PGORDERS_UNKNOWN] = FS_CTL_EXIT_UNKNOWN,
+};
+
+/* --pg URL, else $PG_URL: the URL, or NULL after the usage error (stored in *rc). */
+static const char *pg_url(const char *opt, const char *cmd, int *rc)
+{
+	const char *env = getenv("PG_URL");
+
+	if (opt != NULL && *opt == '\0') {
+		*rc = usage_err("bad --pg ''");
+		return NULL;
+	}
+	if (opt != NULL)
+		return opt;
+	if (env != NULL && *env != '\0')
+		return env;
+	*rc = usage_err("%s needs --pg URL (or $PG_URL)", cmd);
+	return NULL;
+}
+
+/* A handle on @p url, or NULL after the error line (stored in *rc). */
+static struct fs_pgorders *pg_open(const char *url, int *rc)
+{
+	struct fs_pgorders *c = fs_pgorders_new(url, PG_TIMEOUT_MS);
+
+	if (c == NULL)
+		*rc = fail("out of memory");
+	return c;
+}
+
+/* A pgorders call failed with @p rc: the error line; returns exit code 1. */
+static int pg_fail(struct fs_pgorders *c, int rc)
+{
+	return fail("postgresql: %s (%s)", fs_pgorders_error(c), strerror(-rc));
+}
+
+/*
+ * An order id as the client saw it: a decimal u64, or "0x" and 1 to 16 hex digits. 0, or
+ * -EINVAL.
+ */
+static int parse_order_id(const char *s, uint64_t *id)
+{
+	uint8_t b[8] = {0};
+	char hex[17];
+	size_t n;
+
+	if (s == NULL)
+		return -EINVAL;
+	if (s[0] != '0' || (s[1] != 'x' && s[1] != 'X'))
+		return fs_parse_u64(s, 0, UINT64_MAX, id);
+	n = strlen(s + 2);
+	if (n == 0 || n > 16)
+		return -EINVAL;
+	/* left-padded to 16 digits, then big-endian bytes */
+	memset(hex, '0', 16 - n);
+	memcpy(hex + 16 - n, s + 2, n + 1);
+	if (fs_parse_hex(hex, b, 8) < 0)
+		return -EINVAL;
+	*id = 0;
+	for (int i = 0; i < 8; i++)
+		*id = *id << 8 | b[i];
+	return 0;
+}
+
+/* The order's fields, key=value (times unix microseconds; 0: none). */
+static void print_order(const struct fs_pgorders_order *o)
+{
+	printf("sale=%" PRIu32 "\n", o->sale_id);
+	printf("order_id=%" PRIu64 "\n", o->order_id);
+	printf("order_hex=0x%016" PRIx64 "\n", o->order_id);
+	printf("user_id=%" PRIu64 "\n", o->user_id);
+	printf("node_id=%u\n", (unsigned)o->node_id);
+	printf("status=%s\n", fs_pgorders_status_name(o->status));
+	printf("won_at_us=%" PRId64 "\n", o->won_at_us);
+	printf("hold_until_us=%" PRId64 "\n", o->hold_until_us);
+	printf("settled_at_us=%" PRId64 "\n", o->settled_at_us);
+}
+
+/* What an order command was asked: the action and the order, by id or by user. */
+struct order_req {
+	const char *action; /* "pay", "cancel" or "show" */
+	uint32_t sale;
+	bool by_user;
+	uint64_t key; /* the order id, or the user id when by_user */
+};
+
+/* The order of @p q into @p o: 0, -ENOENT, or another -errno. */
+static int lookup(struct fs_pgorders *c, const struct order_req *q, struct fs_pgorders_order *o)
+{
+	return q->by_user ? fs_pgorders_show_user(c, q->sale, q->key, o)
+			  : fs_pgorders_show(c, q->sale, q->key, o);
+}
+
+/* pay or cancel @p q (by id, or by the id of the user's order): the exit code. */
+static int settle(struct fs_pgorders *c, const struct order_req *q)
+{
+	bool pay = strcmp(q->action, "pay") == 0;
+	enum fs_pgorders_result res, want = pay ? FS_PGORDERS_PAID : FS_PGORDERS_CANCELLED;
+	struct fs_pgorders_order o;
+	uint64_t id = q->key;
+	int rc;
+
+	if (q->by_user) {
+		rc = lookup(c, q, &o);
+		if (rc == -ENOENT) {
+			printf("result=unknown\n");
+			return FS_CTL_EXIT_UNKNOWN;
+		}
+		if (rc < 0)
+			return pg_fail(c, rc);
+		id = o.order_id;
+	}
+	rc = pay ? fs_pgorders_pay(c, q->sale, id, &res) : fs_pgorders_cancel(c, q->sale, id, &res);
+	if (rc < 0)
+		return pg_fail(c, rc);
+	printf("result=%s\n", fs_pgorders_result_name(res));
+	if (res != FS_PGORDERS_UNKNOWN) {
+		rc = fs_pgorders_show(c, q->sale, id, &o);
+		if (rc == 0)
+			print_order(&o);
+		else if (rc != -ENOENT)
+			return pg_fail(c, rc);
+	}
+	return res == want ? 0 : result_exit[res];
+}
+
+/* show @p q: the exit code. */
+static int show(struct fs_pgorders *c, const struct order_req *q)
+{
+	struct fs_pgorders_order o;
+	int rc = lookup(c, q, &o);
+
+	if (rc == -ENOENT) {
+		printf("result=unknown\n");
+		return FS_CTL_EXIT_UNKNOWN;
+	}
+	if (rc < 0)
+		return pg_fail(c, rc);
+	printf("result=found\n");
+	print_order(&o);
+	return 0;
+}
+
+/* The options of order ACTION into @p q and the URL: 0, or the usage error's exit code. */
+static int order_opts(int argc, char **argv, struct order_req *q, const char **url)
+{
+	enum { SALE = 1, ORDER, USER, PG, N_OPTS };
+	static const struct option lo[] = {
+		{"sale", required_argument, NULL, SALE},
+		{"order", required_argument, NULL, ORDER},
+		{"user", required_argument, NULL, USER},
+		{"pg", required_argument, NULL, PG},
+		{NULL, 0, NULL, 0},
+	};
+	const char *o[N_OPTS];
+	int rc;
+
+	rc = fs_ctl_parse_opts(argc, argv, "order ", lo, o, N_OPTS);
+	if (rc != 0)
+		return rc;
+	if (o[SALE] == NULL || (o[ORDER] == NULL) == (o[USER] == NULL))
+		return usage_err(
+			"order %s needs --sale N and one of --order ID or --user U", q->action);
+	rc = fs_ctl_parse_sale(o[SALE], &q->sale);
+	if (rc != 0)
+		return rc;
+	q->by_user = o[USER] != NULL;
+	if (q->by_user && fs_parse_u64(o[USER], 0, UINT64_MAX, &q->key) < 0)
+		return usage_err("bad --user '%s' (0..%" PRIu64 ")", o[USER], UINT64_MAX);
+	if (!q->by_user && parse_order_id(o[ORDER], &q->key) < 0)
+		return usage_err(
+			"bad --order '%s' (a decimal u64, or 0x and 1 to 16 hex digits)", o[ORDER]);
+	*url = pg_url(o[PG], "order", &rc);
+	return *url == NULL ? rc : 0;
+}
+
+int fs_ctl_order(int argc, char **argv)
+{
+	struct order_req q = {0};
+	struct fs_pgorders *c;
+	const char *url = NULL;
+	int rc;
+
+	if (argc < 2 || (strcmp(argv[1], "pay") != 0 && strcmp(argv[1], "cancel") != 0 &&
+				strcmp(argv[1], "show") != 0))
+		return usage_err("order needs a sub-command: pay, cancel or show");
+	q.action = argv[1];
+	rc = order_opts(argc - 1, argv + 1, &q, &url);
+	if (rc != 0)
+		return rc;
+	c = pg_open(url, &rc);
+	if (c == NULL)
+		return rc;
+	rc = strcmp(q.action, "show") == 0 ? show(c, &q) : settle(c, &q);
+	fs_pgorders_free(c);
+	return rc;
+}
+
+int fs_ctl_sweep(int argc, char **argv)
+{
+	enum { BATCH = 1, UNTIL_EMPTY, PG, N_OPTS };
+	static const struct option lo[] = {
+		{"batch", required_argument, NULL, BATCH},
+		{"until-empty", no_argument, NULL, UNTIL_EMPTY},
+		{"pg", required_argument, NULL, PG},
+		{NULL, 0, NULL, 0},
+	};
+	const char *o[N_OPTS], *url;
+	struct fs_pgorders *c;
+	uint64_t batch = 1000, expired = 0, calls = 0;
+	int rc, n;
+
+	rc = fs_ctl_parse_opts(argc, argv, "", lo, o, N_OPTS);
+	if (rc == 0)
+		rc = fs_ctl_opt_u64("batch", o[BATCH], 1, SWEEP_BATCH_MAX, &batch);
+	if (rc != 0)
+		return rc;
+	url = pg_url(o[PG], "sweep", &rc);
+	if (url == NULL)
+		return rc;
+	c = pg_open(url, &rc);
+	if (c == NULL)
+		return rc;
+	do {
+		n = fs_pgorders_expire_due(c, (unsigned)batch);
+		if (n >= 0) {
+			expired += (uint64_t)n;
+			calls++;
+		}
+	} while (n == (int)batch && o[UNTIL_EMPTY] != NULL);
+	rc = n < 0 ? pg_fail(c, n) : 0;
+	fs_pgorders_free(c);
+	if (calls > 0)
+		printf("expired=%" PRIu64 "\ncalls=%" PRIu64 "\n", expired, calls);
+	return rc;
+}
+
+int fs_ctl_sale_pg_status(const char *url, uint32_t sale, uint64_t stock)
+{
+	struct fs_pgorders_counts k;
+	struct fs_pgorders *c;
+	int rc;
+
+	c = pg_open(url, &rc);
+	if (c == NULL)
+		return rc;
+	rc = fs_pgorders_counts(c, sale, &k);
+	if (rc < 0) {
+		fflush(stdout);
+		rc = pg_fail(c, rc);
+		fs_pgorders_free(c);
+		return rc;
+	}
+	fs_pgorders_free(c);
+	printf("orders=%" PRIu64 "\n", k.orders);
+	printf("held=%" PRIu64 "\n", k.by_status[FS_PGORDERS_ST_HELD]);
+	printf("paid=%" PRIu64 "\n", k.by_status[FS_PGORDERS_ST_PAID]);
+	printf("cancelled=%" PRIu64 "\n", k.by_status[FS_PGORDERS_ST_CANCELLED]);
+	printf("expired=%" PRIu64 "\n", k.by_status[FS_PGORDERS_ST_EXPIRED]);
+	printf("sold_final=%" PRIu64 "\n", k.by_status[FS_PGORDERS_ST_SOLD]);
+	printf("returns=%" PRIu64 "\n", k.returned);
+	printf("returns_applied=%" PRIu64 "\n", k.applied);
+	printf("returns_released=%" PRIu64 "\n", k.released);
+	/* each order beyond the stock sold a unit that had come back: a unit sold again */
+	printf("resold=%" PRIu64 "\n", k.orders > stock ? k.orders - stock : 0);
+	return 0;
+}
