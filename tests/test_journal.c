@@ -1078,8 +1078,8 @@ Test(journal, recovery_with_a_segment_made_ahead, .timeout = 120)
 	struct fs_sale *s;
 
 	fs_sale_table_init(&tab, 1);
-	cr_assert_eq(fs_sale_define(&tab, ctl, 3, &def), 0);
-	cr_assert_eq(fs_sale_lease(&tab, ctl, 3, 9, n, true), 0);
+	cr_assert_eq(fs_sale_ctl_create(&tab, ctl, 3, &def), 0);
+	cr_assert_eq(fs_sale_ctl_lease(&tab, ctl, 3, 9, n, true), 0);
 	fs_journal_close(ctl);
 	fs_sale_table_fini(&tab);
 	j = tended_to(0, n); /* n orders of sale 9, distinct users; segment 1 made ahead */
