@@ -11,7 +11,10 @@
 FS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 FS_DEBIAN_PACKAGES=(dpdk dpdk-dev libdpdk-dev libhiredis-dev libpq-dev libcriterion-dev libsodium-dev
 	libpcap-dev libjson-c-dev redis-server postgresql meson ninja-build pkg-config clang python3
-	iproute2 strace)
+	iproute2 strace tshark)
+# Answers to those packages' debconf questions (debconf-set-selections lines), so apt-get never
+# asks: wireshark-common's "may non-root users capture?" (no: its dumpcap stays root only).
+FS_DEBCONF=("wireshark-common wireshark-common/install-setuid boolean false")
 FS_CLEANUP=()
 : "${FS_LOG_TAG:=flashsale}"
 
@@ -103,6 +106,7 @@ fs_deps() {
 	fs_is_root || fs_die "missing packages: ${missing[*]} (run as root to install them)"
 	fs_log "installing: ${missing[*]}"
 	export DEBIAN_FRONTEND=noninteractive
+	printf '%s\n' "${FS_DEBCONF[@]}" | debconf-set-selections || fs_die "debconf-set-selections failed"
 	apt-get update -q </dev/null >&2 || fs_die "apt-get update failed"
 	apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null >&2 ||
 		fs_die "apt-get install failed"
