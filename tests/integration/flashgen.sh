@@ -9,6 +9,8 @@ set -uo pipefail
 FS_LOG_TAG=flashgen
 # shellcheck source=../lib.sh disable=SC2034
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+# shellcheck source=flashgen_lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/flashgen_lib.sh"
 
 FS_BUILD=${FS_BUILD:-$FS_ROOT/build-test}
 KILLS=${FS_FG_KILLS:-5}
@@ -57,14 +59,6 @@ dp_kill() {
 	kill -KILL "$dp_pid" 2>/dev/null
 	wait "$dp_pid" 2>/dev/null
 	dp_pid=
-}
-tel() { echo "$1" | timeout 10 dpdk-telemetry.py -f "$DPP" 2>&1; }
-# sale ID STOCK: an open sale, its whole stock leased to this node.
-sale() {
-	local now
-	now=$(($(date +%s%N) / 1000000))
-	tel "/flashsale/sale/create,$1,$2,$((now - 1000)),$((now + 3600000)),open" >/dev/null
-	tel "/flashsale/sale/lease,$1,$2,1" | grep -q '"leased"' || fs_die "cannot create sale $1"
 }
 memif() { echo "net_memif0,role=client,socket=$1/memif.sock,rsize=12"; }
 
@@ -131,7 +125,7 @@ ft_tap $ok "--no-reply --src-ips 10000000: 10 million claims sent from 10 millio
 # 4: a normal run against the dataplane
 mkdir -p "$work/a"
 dp_start "$work/a" "$work/a/dp.log"
-sale 11 1000
+fg_sale 11 1000
 gen "$work/a/gen.out" "$(memif "$work/a")" --dst-ip "$ADDR" --src-ip 10.84.1.1 --sale 11 \
 	--users 20000 --won-file "$work/a/won" --max-seconds 60
 rc=$?
@@ -161,7 +155,7 @@ dp_kill
 # 6-7: SIGKILL the dataplane mid-run and restart it on the same state dir
 mkdir -p "$work/b"
 dp_start "$work/b" "$work/b/dp1.log"
-sale 12 5000
+fg_sale 12 5000
 gen "$work/b/gen.out" "$(memif "$work/b")" --dst-ip "$ADDR" --src-ip 10.84.3.1 --sale 12 \
 	--users 40000 --rate 20000 --won-file "$work/b/won" --max-seconds 90 --progress &
 gpid=$!
@@ -194,7 +188,7 @@ for ((k = 1; k <= KILLS; k++)); do
 	rm -rf "$work/c"
 	mkdir -p "$work/c"
 	dp_start "$work/c" "$work/c/dp.log"
-	sale 13 1000000
+	fg_sale 13 1000000
 	gen "$work/c/gen.out" "$(memif "$work/c")" --dst-ip "$ADDR" --src-ip 10.84.4.1 --sale 13 \
 		--users 5000000 --claims 10 --window 4096 --max-seconds 3 --progress &
 	gpid=$!

@@ -9,6 +9,8 @@ set -uo pipefail
 FS_LOG_TAG=flashgen_report
 # shellcheck source=../lib.sh disable=SC2034
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+# shellcheck source=flashgen_lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/flashgen_lib.sh"
 
 FS_BUILD=${FS_BUILD:-$FS_ROOT/build-test}
 ft_need_root "hugepages"
@@ -41,15 +43,6 @@ gen() {
 	shift
 	timeout 60 "${FG[@]}" "$@" >"$out" 2>"$out.err"
 }
-tel() { echo "$1" | timeout 10 dpdk-telemetry.py -f "$DPP" 2>&1; }
-# sale ID STOCK [OPENS_IN_MS]: a sale (open now, or in OPENS_IN_MS), its stock leased here.
-sale() {
-	local start
-	start=$(($(date +%s%N) / 1000000 + ${3:--1000}))
-	tel "/flashsale/sale/create,$1,$2,$start,$((start + 3600000)),open" >/dev/null
-	tel "/flashsale/sale/lease,$1,$2,1" | grep -q '"leased"' || fs_die "cannot create sale $1"
-}
-
 # 1: usage and file errors, before EAL
 e1=0 e2=0 e3=0
 "$GEN" -- --pcap-in /dev/null --users 5 --dst-ip 10.0.0.2 --src-ip 10.0.0.1 >/dev/null 2>&1 || e1=$?
@@ -62,7 +55,7 @@ ft_dp_start "$DPP" "$work/dp.log" --vdev "net_memif0,role=server,socket=$work/me
 	-- --addr "$ADDR" --state-dir "$work/state"
 
 # 2-4: one run: key=value on stdout, the JSON report, the histogram and the claims written
-sale 31 500
+fg_sale 31 500
 gen "$work/r1" --sale 31 --users 1000 --user-base 5000 --json="$work/r1.json" \
 	--hist-out "$work/r1.hgrm" --pcap-out "$work/r1.pcap"
 rc=$?
@@ -87,7 +80,7 @@ ft_tap "$([ $trc = 0 ] && [ $crc = 0 ] && [ "$(kv "$work/r1" pcap_out_frames)" =
 	"tshark exit $trc: $(head -c 300 "$work/r1.tshark.err")" "$res"
 
 # 5: the capture replayed on a fresh sale (stock for everybody): --json on stdout
-sale 32 1000
+fg_sale 32 1000
 gen "$work/r2" --pcap-in "$work/r1.pcap" --sale 32 --won-file "$work/r2.won" --json --progress
 rc=$?
 res=$(python3 -c '
@@ -103,7 +96,7 @@ ft_tap "$([ $rc = 0 ] && [ "$res" = "1000 1000 $((${sent:-0} - 1000)) True True"
 	"rc=$rc won pcap_in_claims pcap_in_repeats complete: $res; won-file users $users" "$(tail -n 3 "$work/r2.err")"
 
 # 6-7: Ctrl-C and SIGTERM while the claims wait for a sale that opens in an hour
-sale 33 100 3600000
+fg_sale 33 100 3600000
 for sig in INT TERM; do
 	# not under timeout(1), which would take the signal; --max-seconds bounds it
 	"${FG[@]}" --sale 33 --users 2000 --progress --max-seconds 20 >"$work/s$sig" 2>"$work/s$sig.err" &
@@ -121,7 +114,7 @@ done
 
 # 8-9: a sale that opens 5 s after it is made (flashgen starts at once; its start-up took up to
 # 3.5 s on a loaded machine): claims_per_s leaves the wait out
-sale 34 500 5000
+fg_sale 34 500 5000
 gen "$work/r3" --sale 34 --users 20000 --progress
 rc=$?
 o=$work/r3
