@@ -170,8 +170,7 @@ static void fg_fields_rates(const struct fg_ctx *g, struct fg_fields *fs)
 	fg_u(fs, "sent", g->st.sent);
 	fg_u(fs, "replies", g->st.replies);
 	fg_u(fs, "lost", g->st.lost);
-	/* from the first reply that is not NOT_STARTED: the wait for the sale to open is left out
-	 */
+	/* from the first reply other than NOT_STARTED: the wait for the sale to open left out */
 	fg_d(fs, "claims_per_s", FG_DEC0, fg_per_s(g, g->st.replies - g->open_replies, open));
 	fg_d(fs, "sends_per_s", FG_DEC0,
 		g->last_send > g->first_send ? fg_per_s(g, g->st.sent, g->last_send - g->first_send)
