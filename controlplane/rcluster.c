@@ -205,6 +205,7 @@ static redisContext *node_conn(struct fs_rcl *cl, unsigned idx)
 	if (nd->conn.ctx != NULL && !conn_stale(nd->conn.ctx))
 		return nd->conn.ctx;
 	fs_redis_close(&nd->conn);
+	nd->conn.single = true; /* this node only: no cluster client inside the cluster client */
 	nd->conn.password = cl->password;
 	if (nd->seed < 0) {
 		learnt_url(cl, nd, url, sizeof(url));
