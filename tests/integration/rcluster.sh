@@ -17,10 +17,12 @@ command -v redis-server >/dev/null && command -v redis-cli >/dev/null ||
 [[ "$(redis-server --version)" =~ v=([0-9]+)\. ]] && [ "${BASH_REMATCH[1]}" -ge 7 ] ||
 	ft_skip_all "redis-server older than 7 (no cluster-port)"
 ft_need_built tests/integration/rcluster_drive
+ft_need_built controlplane/flashctl
+CTL=$FS_BUILD/controlplane/flashctl
 TMP=$(mktemp -d /tmp/fs-rcluster.XXXXXX)
 fs_cleanup_add "rm -rf '$TMP'"
 
-ft_plan 21
+ft_plan 24
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 cli() { ft_cluster_cli "$@"; }
 
@@ -105,6 +107,38 @@ ft_ok $? "a script on fs:{N}:sale and fs:sales sent as is: the cluster answers C
 drv "eval 2 fs:{$BASE}:sale fs:sales 1"
 [[ "$OUT" == "err EXDEV "*"different slots"* ]]
 ft_ok $? "fs_rcl_eval refuses such a script itself (-EXDEV), before sending" "$OUT"
+
+# ---------------------------------------------------------------- redis.c on the cluster
+
+# Three sales on three different masters (and fs:sales on one of them).
+ops_ids=() used=
+for i in $(seq $((BASE + 400)) $((BASE + 600))); do
+	p=$(port "fs:{$i}:sale")
+	[[ " $used " == *" $p "* ]] && continue
+	used+=" $p" ops_ids+=("$i")
+	[ ${#ops_ids[@]} -lt 3 ] || break
+done
+ops_out=
+for i in "${ops_ids[@]}"; do
+	drv "ops $i"
+	ops_out+="$OUT; "
+done
+[ "$ops_out" = "$(printf 'ops ok %s cluster=1; ' "${ops_ids[@]}")" ]
+ft_ok $? "every fs_redis_* call (all 11 scripts of controlplane/lua/, fs:sales apart) on 3 sales on 3 masters through fs_redis_connect's cluster client: no CROSSSLOT" \
+	"$ops_out $(diag)"
+
+FS_N=$((BASE + 700))
+fl() { timeout 20 "$CTL" --redis "$FT_CLUSTER_URL" "$@" 2>&1; }
+fl_out="create: $(fl sale create --sale "$FS_N" --stock 5 --start now --end +10m | tr '\n' ' ')"
+fl_list=$(fl sale list)
+fl_status=$(fl sale status --sale "$FS_N")
+fl_out+=" list: $(tr '\n' ' ' <<<"$fl_list") status: $(tr '\n' ' ' <<<"$fl_status")"
+fl sale stop --sale "$FS_N" >/dev/null && fl sale delete --sale "$FS_N" >/dev/null
+rc=$?
+[ "$rc" = 0 ] && grep -qw "$FS_N" <<<"$fl_list" && [ "$(ft_val "$fl_status" stock)" = 5 ] &&
+	[ "$(cli "$(port "fs:{$FS_N}:sale")" exists "fs:{$FS_N}:deleted")" = 1 ]
+ft_ok $? "flashctl --redis (a cluster node's URL): sale create, list, status, stop, delete" \
+	"$fl_out delete rc=$rc"
 
 # ---------------------------------------------------------------- a slot migration: ASK, TRYAGAIN, MOVED
 
@@ -257,7 +291,8 @@ wait "$DRV_PID" 2>/dev/null
 fs_redis_start "$TMP"
 P=$(((RANDOM << 15 | RANDOM) % 1000000 + 3000000))
 out=$(printf '%s\n' "spread 20 $P" "cmd fs:{$P}:pool GET fs:{$P}:pool" "eval 2 fs:{$P}:sale fs:sales 1" \
-	"cmd - DBSIZE" stats | timeout 60 "$DRIVE" "$REDIS_URL" 2>&1)
+	"cmd - DBSIZE" stats "ops $((P + 100))" | timeout 60 "$DRIVE" "$REDIS_URL" 2>&1)
+fs_cleanup_add "redis-cli -u '$REDIS_URL' del 'fs:{$((P + 100))}:deleted' >/dev/null"
 for i in $(seq "$P" $((P + 19))); do
 	fs_cleanup_add "redis-cli -u '$REDIS_URL' del 'fs:{$i}:sale' 'fs:{$i}:pool' 'fs:{$i}:lease:1' >/dev/null"
 done
@@ -267,5 +302,7 @@ got=$(timeout 10 redis-cli -u "$REDIS_URL" get "fs:{$((P + 7))}:lease:1")
 ft_ok $? "a plain Redis: the same commands and scripts, every slot on the seed (cluster=0)" "$out"
 [[ "$(sed -n 3p <<<"$out")" == "err EXDEV "*"different slots"* ]]
 ft_ok $? "a plain Redis: a script on two slots is refused all the same (-EXDEV)" "$out"
+[ "$(sed -n 6p <<<"$out")" = "ops ok $((P + 100)) cluster=0" ]
+ft_ok $? "a plain Redis: every fs_redis_* call as before (no cluster client)" "$out"
 
 [ "$FAILS" -eq 0 ]

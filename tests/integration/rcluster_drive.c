@@ -8,6 +8,7 @@
 #include "monotonic.h"
 #include "parse.h"
 #include "rcluster.h"
+#include "redis.h"
 
 /*
  * rcluster_drive [--timeout MS] URL...   one command a line on stdin, one answer line each:
@@ -28,6 +29,11 @@
  *   set retry_ms|max_tries N  change the context's bound: "ok"
  *   stats                     "stats cluster=0|1 moved=N ask=N tryagain=N clusterdown=N
  *                             noscript=N conn_errors=N refreshes=N"
+ *   ops N                     every fs_redis_* call of redis.h (so every script of
+ *                             controlplane/lua/) on sale N through a struct fs_redis connected
+ *                             to the first URL (a cluster found by fs_redis_connect itself): "ops
+ *                             ok N cluster=0|1" or "ops fail N STEP: ERRSTR" at the first call
+ *                             that does not answer as it should
  * Exit 0 at the end of input, 2 on bad usage.
  */
 
@@ -39,6 +45,135 @@ static struct fs_rcl_script script = {
 	       "for i = 2, #KEYS do redis.call('SET', KEYS[i], ARGV[1]) end\n"
 	       "return v\n",
 };
+
+static struct fs_redis R;    /* ops: fs_redis_connect'ed to R_url on first use */
+static const char *R_url;    /* the first URL */
+
+/* ops: whether @p ok held for the call named @p step (else the line is printed, false). */
+static bool ops_check(uint32_t id, const char *step, int rc, bool ok)
+{
+	if (ok)
+		return true;
+	printf("ops fail %u %s: rc=%d %s\n", id, step, rc, rc < 0 ? R.errstr : "unexpected result");
+	return false;
+}
+
+static bool ops_listed(uint32_t id, bool *listed)
+{
+	uint32_t *ids = NULL;
+	size_t n = 0;
+	int rc = fs_redis_sale_list(&R, &ids, &n);
+
+	*listed = false;
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		*listed = *listed || ids[i] == id;
+	free(ids);
+	return rc == 0;
+}
+
+/* ops, first half: create (twice), list, get, rekey, state, lease, totals, event. */
+static bool ops_live(uint32_t id, int64_t now)
+{
+	struct fs_redis_sale def = {.sale_id = id, .stock = 10, .start_ms = now - 1000,
+		.end_ms = now + 60000, .admission = "open", .hold_ms = 600000};
+	struct fs_redis_sale got;
+	struct fs_redis_lease l;
+	uint8_t key[16] = {1};
+	uint64_t total = 0;
+	uint32_t mask = 0;
+	bool listed, pool_set;
+	int rc;
+
+	rc = fs_redis_sale_create(&R, &def);
+	if (!ops_check(id, "create", rc, rc == 0))
+		return false;
+	rc = fs_redis_sale_create(&R, &def);
+	if (!ops_check(id, "create again", rc, rc == -EEXIST) ||
+		!ops_check(id, "list", 0, ops_listed(id, &listed) && listed))
+		return false;
+	rc = fs_redis_sale_get(&R, id, &got);
+	if (!ops_check(id, "get", rc, rc == 0 && got.stock == 10 && got.pool == 10))
+		return false;
+	rc = fs_redis_sale_rekey(&R, id, key, now);
+	if (!ops_check(id, "rekey (not a token sale)", rc, rc == -EINVAL))
+		return false;
+	rc = fs_redis_sale_set_state(&R, id, FS_RS_ACTIVE);
+	if (!ops_check(id, "state", rc, rc == 1))
+		return false;
+	rc = fs_redis_lease(&R, id, 1, 4, &l);
+	if (!ops_check(id, "lease", rc, rc == 0 && l.taken == 4 && l.leased == 4))
+		return false;
+	rc = fs_redis_publish_totals(&R, id, 1, 2, false, &total, &pool_set);
+	if (!ops_check(id, "totals", rc, rc == 0 && total == 2))
+		return false;
+	rc = fs_redis_publish_event(&R, id, FS_EV_STARTED, &mask);
+	return ops_check(id, "event", rc, rc == 1 && (mask & FS_EV_STARTED));
+}
+
+/* ops, second half: return, restock, audit, rebuild (hash and index dropped), stop, delete. */
+static bool ops_end(uint32_t id, int64_t now)
+{
+	struct fs_redis_sale def = {.sale_id = id, .stock = 10, .start_ms = now - 1000,
+		.end_ms = now + 60000, .admission = "open", .state = "active", .hold_ms = 600000};
+	const uint64_t orders[] = {7, 8};
+	struct fs_redis_restock rs;
+	struct fs_redis_audit au;
+	struct fs_redis_delete del;
+	unsigned rebuilt = 0;
+	char k[48], ids[16];
+	bool listed;
+	long long v;
+	int rc;
+
+	rc = fs_redis_return(&R, id, orders, 2);
+	if (!ops_check(id, "return", rc, rc == 2))
+		return false;
+	rc = fs_redis_restock(&R, id, 1, &rs);
+	if (!ops_check(id, "restock", rc, rc == 0 && !rs.written && rs.returned == 2))
+		return false;
+	rc = fs_redis_audit_read(&R, id, &au);
+	if (!ops_check(id, "audit", rc, rc == 0 && au.in_sales && au.has_hash && au.leases == 4))
+		return false;
+	/* Redis "loses" the hash and the index entry: the rebuild writes both again */
+	snprintf(k, sizeof(k), "fs:{%u}:sale", id);
+	snprintf(ids, sizeof(ids), "%u", id);
+	const char *del_hash[] = {"DEL", k}, *srem[] = {"SREM", "fs:sales", ids};
+	if (fs_rcl_command_int(&cl, k, 2, del_hash, &v) < 0 ||
+		fs_rcl_command_int(&cl, "fs:sales", 3, srem, &v) < 0)
+		return ops_check(id, "drop hash", -1, false);
+	rc = fs_redis_sale_rebuild(&R, &def, 1, 4, false, 2, &rebuilt);
+	if (!ops_check(id, "rebuild", rc, rc == 0 && (rebuilt & 3) == 3))
+		return false;
+	rc = fs_redis_sale_stop(&R, id);
+	if (!ops_check(id, "stop", rc, rc == 0))
+		return false;
+	rc = fs_redis_sale_delete(&R, id, now, &del);
+	if (!ops_check(id, "delete", rc, rc == 0 && !del.already))
+		return false;
+	rc = fs_redis_sale_deleted(&R, id, NULL);
+	if (!ops_check(id, "deleted", rc, rc == 1) ||
+		!ops_check(id, "list after delete", 0, ops_listed(id, &listed) && !listed))
+		return false;
+	rc = fs_redis_sale_create(&R, &def);
+	return ops_check(id, "create of a deleted id", rc, rc == -EEXIST);
+}
+
+static void do_ops(int n, char **tok)
+{
+	uint64_t id;
+	int64_t now = (int64_t)time(NULL) * 1000;
+
+	if (n != 1 || fs_parse_u64(tok[0], 1, UINT32_MAX, &id) < 0) {
+		printf("usage ops N\n");
+		return;
+	}
+	if (!fs_redis_usable(&R) && fs_redis_connect(&R, R_url, 2000) < 0) {
+		printf("ops fail %llu connect: %s\n", (unsigned long long)id, R.errstr);
+		return;
+	}
+	if (ops_live((uint32_t)id, now) && ops_end((uint32_t)id, now))
+		printf("ops ok %llu cluster=%d\n", (unsigned long long)id, R.cl != NULL);
+}
 
 static void answer(int rc, struct redisReply *rep)
 {
@@ -252,6 +387,8 @@ static void dispatch(char *line)
 		do_set(n - 1, tok + 1);
 	else if (strcmp(tok[0], "stats") == 0)
 		do_stats();
+	else if (strcmp(tok[0], "ops") == 0)
+		do_ops(n - 1, tok + 1);
 	else
 		printf("usage: unknown command %s\n", tok[0]);
 }
@@ -278,10 +415,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "rcluster_drive: %s\n", cl.errstr);
 		return 2;
 	}
+	R_url = argv[i];
 	while (fgets(line, sizeof(line), stdin) != NULL) {
 		dispatch(line);
 		fflush(stdout);
 	}
+	fs_redis_close(&R);
 	fs_rcl_close(&cl);
 	return 0;
 }
