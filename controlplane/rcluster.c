@@ -38,7 +38,8 @@ uint16_t fs_rcl_crc16(const void *buf, size_t len)
 	for (size_t i = 0; i < len; i++) {
 		crc ^= (uint16_t)(p[i] << 8);
 		for (int b = 0; b < 8; b++)
-			crc = (crc & 0x8000) ? (uint16_t)((crc << 1) ^ 0x1021) : (uint16_t)(crc << 1);
+			crc = (crc & 0x8000) ? (uint16_t)((crc << 1) ^ 0x1021)
+					     : (uint16_t)(crc << 1);
 	}
 	return crc;
 }
@@ -50,7 +51,8 @@ unsigned fs_rcl_slot(const void *key, size_t len)
 	if (open != NULL) {
 		close = memchr(open + 1, '}', len - (size_t)(open + 1 - k));
 		if (close != NULL && close > open + 1)
-			return fs_rcl_crc16(open + 1, (size_t)(close - open - 1)) & (FS_RCL_SLOTS - 1);
+			return fs_rcl_crc16(open + 1, (size_t)(close - open - 1)) &
+			       (FS_RCL_SLOTS - 1);
 	}
 	return fs_rcl_crc16(k, len) & (FS_RCL_SLOTS - 1);
 }
@@ -144,8 +146,8 @@ static int node_get(struct fs_rcl *cl, const char *host, int port)
 	if (cl->n_nodes == FS_RCL_MAX_NODES)
 		node_gc(cl);
 	if (cl->n_nodes == FS_RCL_MAX_NODES)
-		return set_err(cl, -ENOSPC, "redis: the cluster has more than %d nodes",
-			FS_RCL_MAX_NODES);
+		return set_err(
+			cl, -ENOSPC, "redis: the cluster has more than %d nodes", FS_RCL_MAX_NODES);
 	nd = &cl->nodes[cl->n_nodes];
 	memset(nd, 0, sizeof(*nd));
 	snprintf(nd->host, sizeof(nd->host), "%s", host);
@@ -159,7 +161,8 @@ static int node_get(struct fs_rcl *cl, const char *host, int port)
 /* The URL a learnt node is reached at: redis://[USER@]HOST:PORT, USER percent-encoded. */
 static void learnt_url(const struct fs_rcl *cl, const struct fs_rcl_node *nd, char *out, size_t n)
 {
-	static const char keep[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~";
+	static const char keep[] =
+		"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~";
 	char user[3 * sizeof(cl->user)];
 	size_t o = 0;
 
@@ -339,7 +342,8 @@ static int install(struct fs_rcl *cl, const redisReply *rep, unsigned from)
 		idx = node_get(cl, host, (int)e[2]->element[1]->integer);
 		if (idx < 0)
 			return idx;
-		memset(cl->slot_node + e[0]->integer, idx, (size_t)(e[1]->integer - e[0]->integer + 1));
+		memset(cl->slot_node + e[0]->integer, idx,
+			(size_t)(e[1]->integer - e[0]->integer + 1));
 	}
 	cl->cluster = true;
 	cl->mapped = true;
@@ -436,9 +440,9 @@ int fs_rcl_refresh(struct fs_rcl *cl)
 
 /* One command on its way through the cluster (run). */
 struct req {
-	int slot;	       /* its keys' slot, -1: none */
-	int argc;	       /* argv's length */
-	const char **argv;     /* for an EVALSHA, [0] and [1] become EVAL and the source on NOSCRIPT */
+	int slot;	   /* its keys' slot, -1: none */
+	int argc;	   /* argv's length */
+	const char **argv; /* for an EVALSHA, [0] and [1] become EVAL and the source on NOSCRIPT */
 	const size_t *argvlen; /* NULL: argv's strings end with a NUL */
 	const char *eval_src;  /* the source when argv is an EVALSHA, else NULL */
 	int node;	       /* the node of the current attempt */
@@ -451,9 +455,9 @@ struct req {
 
 static void backoff(struct req *q)
 {
-	q->delay_ms = q->delay_ms == 0 ? BACKOFF_FIRST_MS
-					: q->delay_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS
-									   : q->delay_ms * 2;
+	q->delay_ms = q->delay_ms == 0			 ? BACKOFF_FIRST_MS
+		      : q->delay_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS
+							 : q->delay_ms * 2;
 }
 
 /* The node of the next attempt: the ASK target, the slot's master, or (no key, or a slot no
@@ -537,8 +541,8 @@ static int on_error_reply(struct fs_rcl *cl, struct req *q, const char *msg)
 /* Sleep the back-off of @p q, unless that would end past cl->retry_ms after @p start: false. */
 static bool wait_turn(const struct fs_rcl *cl, const struct req *q, int64_t start)
 {
-	struct timespec ts = {.tv_sec = q->delay_ms / 1000,
-		.tv_nsec = (long)(q->delay_ms % 1000) * 1000000L};
+	struct timespec ts = {
+		.tv_sec = q->delay_ms / 1000, .tv_nsec = (long)(q->delay_ms % 1000) * 1000000L};
 
 	if (fs_monotonic_ms() + q->delay_ms - start > cl->retry_ms)
 		return false;
@@ -646,8 +650,8 @@ int fs_rcl_command(struct fs_rcl *cl, const char *slot_key, int argc, const char
 	return run(cl, &q, out);
 }
 
-int fs_rcl_command_int(struct fs_rcl *cl, const char *slot_key, int argc, const char **argv,
-	long long *v)
+int fs_rcl_command_int(
+	struct fs_rcl *cl, const char *slot_key, int argc, const char **argv, long long *v)
 {
 	redisReply *rep;
 	int rc;
@@ -685,7 +689,10 @@ int fs_rcl_eval(struct fs_rcl *cl, struct fs_rcl_script *s, int nkeys, const cha
 	int nargs, const char *const *args, struct redisReply **out)
 {
 	const char *slot_key = nkeys > 0 ? keys[0] : NULL;
-	struct req q = {.slot = -1, .argc = 3 + nkeys + nargs, .eval_src = s->src, .ask = -1,
+	struct req q = {.slot = -1,
+		.argc = 3 + nkeys + nargs,
+		.eval_src = s->src,
+		.ask = -1,
 		.last_bad = -1};
 	char nk[16];
 	int rc;
@@ -697,8 +704,9 @@ int fs_rcl_eval(struct fs_rcl *cl, struct fs_rcl_script *s, int nkeys, const cha
 		q.slot = (int)fs_rcl_slot(slot_key, strlen(slot_key));
 	for (int i = 1; i < nkeys; i++)
 		if (fs_rcl_slot(keys[i], strlen(keys[i])) != (unsigned)q.slot)
-			return set_err(cl, -EXDEV, "redis: script keys %.60s and %.60s are in "
-						   "different slots",
+			return set_err(cl, -EXDEV,
+				"redis: script keys %.60s and %.60s are in "
+				"different slots",
 				slot_key, keys[i]);
 	if (s->sha[0] == '\0' && (rc = script_load(cl, s, slot_key)) < 0)
 		return rc;
@@ -720,8 +728,8 @@ int fs_rcl_eval(struct fs_rcl *cl, struct fs_rcl_script *s, int nkeys, const cha
 
 /* ---------------------------------------------------------------- set-up */
 
-int fs_rcl_open(struct fs_rcl *cl, const char *const *urls, size_t n, const char *password,
-	int timeout_ms)
+int fs_rcl_open(
+	struct fs_rcl *cl, const char *const *urls, size_t n, const char *password, int timeout_ms)
 {
 	struct fs_redis_url u;
 	int rc = 0;

@@ -44,7 +44,7 @@ struct fs_rcl_stats {
 	uint64_t ask;	      /**< ASK redirections followed */
 	uint64_t tryagain;    /**< TRYAGAIN and LOADING replies waited out */
 	uint64_t clusterdown; /**< CLUSTERDOWN replies waited out */
-	uint64_t noscript;    /**< NOSCRIPT replies answered by EVAL (the script loaded on a node) */
+	uint64_t noscript; /**< NOSCRIPT replies answered by EVAL (the script loaded on a node) */
 	uint64_t conn_errors; /**< failed connects and lost connections */
 	uint64_t refreshes;   /**< slot maps read (CLUSTER SLOTS, answered or not) */
 };
@@ -67,13 +67,13 @@ struct fs_rcl {
 	const char *password;
 	bool cluster; /**< the last map came from CLUSTER SLOTS (false: plain Redis, or none yet) */
 	bool mapped;  /**< a map is loaded (else the next command reads one first) */
-	uint8_t slot_node[FS_RCL_SLOTS];	/**< slot -> index in nodes, FS_RCL_NONE unknown */
+	uint8_t slot_node[FS_RCL_SLOTS]; /**< slot -> index in nodes, FS_RCL_NONE unknown */
 	struct fs_rcl_node nodes[FS_RCL_MAX_NODES]; /**< seeds first, [0, n_nodes) in use */
 	unsigned n_nodes, n_seeds;
 	char seeds[FS_RCL_MAX_SEEDS][FS_RCL_URL_LEN]; /**< the seed URLs as given */
-	char user[128];	      /**< the first seed URL's ACL user ("" default), for learnt nodes */
-	char url_pass[256];   /**< the first seed URL's password (zeroed by fs_rcl_close) */
-	bool has_url_pass;    /**< the first seed URL holds a password */
+	char user[128];	    /**< the first seed URL's ACL user ("" default), for learnt nodes */
+	char url_pass[256]; /**< the first seed URL's password (zeroed by fs_rcl_close) */
+	bool has_url_pass;  /**< the first seed URL holds a password */
 	struct fs_rcl_stats stats;
 	int err;
 	char errstr[FS_REDIS_ERRSTR_LEN]; /**< never holds a password */
@@ -87,7 +87,7 @@ struct fs_rcl_script {
 
 /** A parsed MOVED or ASK error (fs_rcl_redirect_parse). */
 struct fs_rcl_redirect {
-	bool ask;	/**< ASK (one command, map unchanged), else MOVED (the slot moved for good) */
+	bool ask; /**< ASK (one command, map unchanged), else MOVED (the slot moved for good) */
 	unsigned slot;	/**< the hash slot, < FS_RCL_SLOTS */
 	char host[256]; /**< "" when the server sent an empty endpoint: the same host as asked */
 	int port;
@@ -126,8 +126,8 @@ int fs_rcl_redirect_parse(const char *msg, struct fs_rcl_redirect *out);
  * @return 0, -EINVAL (no seed, too many, a bad or too long URL: errstr says which),
  *         -EPROTONOSUPPORT (rediss://). Not thread safe.
  */
-int fs_rcl_open(struct fs_rcl *cl, const char *const *urls, size_t n, const char *password,
-	int timeout_ms);
+int fs_rcl_open(
+	struct fs_rcl *cl, const char *const *urls, size_t n, const char *password, int timeout_ms);
 
 /** Close every connection and zero the kept password (idempotent). Keeps err/errstr, stats. */
 void fs_rcl_close(struct fs_rcl *cl);
@@ -167,8 +167,8 @@ int fs_rcl_command(struct fs_rcl *cl, const char *slot_key, int argc, const char
  * fs_rcl_command for a command whose reply is an integer, into @p v.
  * @return as fs_rcl_command, or -EPROTO if the reply is not an integer.
  */
-int fs_rcl_command_int(struct fs_rcl *cl, const char *slot_key, int argc, const char **argv,
-	long long *v);
+int fs_rcl_command_int(
+	struct fs_rcl *cl, const char *slot_key, int argc, const char **argv, long long *v);
 
 /**
  * Run a Lua script with EVALSHA on the master of its keys' slot: SCRIPT LOAD once per context
@@ -205,7 +205,8 @@ int fs_rcl_map_load(struct fs_rcl *cl, unsigned from, const char *resp, size_t l
 /**
  * One line of text of a reply, for logs and test drivers (which do not include hiredis):
  * integers in decimal, strings and status replies as they are (a line end or control byte as
- * '?'), nil as "(nil)", NULL as "(none)", errors as "(error) TEXT", arrays as "[a, b, ...]" (nested), into @p out
+ * '?'), nil as "(nil)", NULL as "(none)", errors as "(error) TEXT", arrays as "[a, b, ...]"
+ * (nested), into @p out
  * (@p n bytes, truncated). Thread safe.
  * @return the length written (without the NUL).
  */

@@ -35,9 +35,9 @@ ParameterizedTestParameters(rcluster, slot_of_key)
 		{"foo", 12182},
 		{"123456789", 12739},
 		{"bar", 5061},
-		{"foo{bar}{zap}", 5061},	/* the first tag: "bar" */
-		{"foo{}{bar}", 8363},		/* an empty first tag: the whole key */
-		{"foo{{bar}}zap", 4015},	/* "{bar" */
+		{"foo{bar}{zap}", 5061}, /* the first tag: "bar" */
+		{"foo{}{bar}", 8363},	 /* an empty first tag: the whole key */
+		{"foo{{bar}}zap", 4015}, /* "{bar" */
 		{"{user1000}.following", 3443},
 		{"{user1000}.followers", 3443},
 		{"fs:{1}:sale", 9842},
@@ -104,9 +104,10 @@ Test(rcluster, redirect_parse)
 Test(rcluster, redirect_parse_refused)
 {
 	static const char *const bad[] = {"MOVED", "MOVED ", "MOVED 1", "MOVED 1 h", "MOVED x h:1",
-		"MOVED 16384 h:1", "MOVED -1 h:1", "MOVED 1 h:0", "MOVED 1 h:65536", "MOVED 1 h:",
-		"MOVED 1 h:1x", "MOVED 1  h:1", "MOVED 1 a b:1", "moved 1 h:1", "ASK1 h:1",
-		"ERR unknown command", "TRYAGAIN Multiple keys request during rehashing of slot",
+		"MOVED 16384 h:1", "MOVED -1 h:1", "MOVED 1 h:0", "MOVED 1 h:65536",
+		"MOVED 1 h:", "MOVED 1 h:1x", "MOVED 1  h:1", "MOVED 1 a b:1", "moved 1 h:1",
+		"ASK1 h:1", "ERR unknown command",
+		"TRYAGAIN Multiple keys request during rehashing of slot",
 		"CLUSTERDOWN The cluster is down", "MOVED 12345678 h:1"};
 	struct fs_rcl_redirect r;
 
@@ -127,8 +128,8 @@ static struct fs_rcl *cl_open(const char *url)
 }
 
 /* Append one CLUSTER SLOTS range [first, last, [host, port, id]] (host NULL: a RESP nil). */
-static void add_range(char *buf, size_t n, unsigned first, unsigned last, const char *host,
-	int port)
+static void add_range(
+	char *buf, size_t n, unsigned first, unsigned last, const char *host, int port)
 {
 	size_t len = strlen(buf);
 	char h[300];
@@ -164,8 +165,8 @@ Test(rcluster, map_from_a_real_reply)
 {
 	struct fs_rcl *cl = cl_open("redis://127.0.0.1:54413");
 
-	cr_assert_eq(fs_rcl_map_load(cl, 0, real_slots, sizeof(real_slots) - 1), 0, "%s",
-		cl->errstr);
+	cr_assert_eq(
+		fs_rcl_map_load(cl, 0, real_slots, sizeof(real_slots) - 1), 0, "%s", cl->errstr);
 	cr_assert(cl->cluster && cl->mapped);
 	addr_is(cl, 0, "127.0.0.1:54413");
 	addr_is(cl, 5460, "127.0.0.1:54413");
@@ -218,8 +219,8 @@ Test(rcluster, map_malformed_refused_and_unchanged)
 {
 	static const char *const bad[] = {
 		"*1\r\n*3\r\n:0\r\n:16383\r\n*3\r\n$1\r\nh\r\n:7000\r\n", /* truncated */
-		"*0\r\n*0\r\n",						/* two replies */
-		"*1\r\n*3\r\n:5\r\n:4\r\n*2\r\n$1\r\nh\r\n:7000\r\n",	/* first > last */
+		"*0\r\n*0\r\n",						  /* two replies */
+		"*1\r\n*3\r\n:5\r\n:4\r\n*2\r\n$1\r\nh\r\n:7000\r\n",	  /* first > last */
 		"*1\r\n*3\r\n:0\r\n:16384\r\n*2\r\n$1\r\nh\r\n:7000\r\n", /* past the last slot */
 		"*1\r\n*3\r\n:-1\r\n:3\r\n*2\r\n$1\r\nh\r\n:7000\r\n",	  /* negative */
 		"*1\r\n*3\r\n:0\r\n:3\r\n*2\r\n$1\r\nh\r\n:0\r\n",	  /* port 0 */
@@ -255,8 +256,8 @@ Test(rcluster, map_nodes_recycled)
 		snprintf(buf, sizeof(buf), "*3\r\n");
 		for (int m = 0; m < 3; m++) {
 			snprintf(host, sizeof(host), "10.0.%d.%d", round, m);
-			add_range(buf, sizeof(buf), (unsigned)m * 5000, m == 2 ? 16383 : m * 5000 + 4999,
-				host, 7000 + round);
+			add_range(buf, sizeof(buf), (unsigned)m * 5000,
+				m == 2 ? 16383 : m * 5000 + 4999, host, 7000 + round);
 		}
 		cr_assert_eq(fs_rcl_map_load(cl, 0, buf, strlen(buf)), 0, "round %d: %s", round,
 			cl->errstr);
@@ -342,8 +343,8 @@ Test(rcluster, script_keys_of_two_slots_refused_before_sending)
 	cr_assert_eq(cl->stats.conn_errors, 0, "nothing was sent");
 	/* one slot: it goes on to the network (port 1: refused) */
 	cl->retry_ms = 50;
-	cr_assert_eq(fs_rcl_eval(cl, &s, 3, one, 0, NULL, (struct redisReply **)&rep),
-		-ECONNREFUSED);
+	cr_assert_eq(
+		fs_rcl_eval(cl, &s, 3, one, 0, NULL, (struct redisReply **)&rep), -ECONNREFUSED);
 	fs_rcl_close(cl);
 	free(cl);
 }

@@ -46,8 +46,8 @@ static struct fs_rcl_script script = {
 	       "return v\n",
 };
 
-static struct fs_redis R;    /* ops: fs_redis_connect'ed to R_url on first use */
-static const char *R_url;    /* the first URL */
+static struct fs_redis R; /* ops: fs_redis_connect'ed to R_url on first use */
+static const char *R_url; /* the first URL */
 
 /* ops: whether @p ok held for the call named @p step (else the line is printed, false). */
 static bool ops_check(uint32_t id, const char *step, int rc, bool ok)
@@ -74,8 +74,12 @@ static bool ops_listed(uint32_t id, bool *listed)
 /* ops, first half: create (twice), list, get, rekey, state, lease, totals, event. */
 static bool ops_live(uint32_t id, int64_t now)
 {
-	struct fs_redis_sale def = {.sale_id = id, .stock = 10, .start_ms = now - 1000,
-		.end_ms = now + 60000, .admission = "open", .hold_ms = 600000};
+	struct fs_redis_sale def = {.sale_id = id,
+		.stock = 10,
+		.start_ms = now - 1000,
+		.end_ms = now + 60000,
+		.admission = "open",
+		.hold_ms = 600000};
 	struct fs_redis_sale got;
 	struct fs_redis_lease l;
 	uint8_t key[16] = {1};
@@ -113,8 +117,13 @@ static bool ops_live(uint32_t id, int64_t now)
 /* ops, second half: return, restock, audit, rebuild (hash and index dropped), stop, delete. */
 static bool ops_end(uint32_t id, int64_t now)
 {
-	struct fs_redis_sale def = {.sale_id = id, .stock = 10, .start_ms = now - 1000,
-		.end_ms = now + 60000, .admission = "open", .state = "active", .hold_ms = 600000};
+	struct fs_redis_sale def = {.sale_id = id,
+		.stock = 10,
+		.start_ms = now - 1000,
+		.end_ms = now + 60000,
+		.admission = "open",
+		.state = "active",
+		.hold_ms = 600000};
 	const uint64_t orders[] = {7, 8};
 	struct fs_redis_restock rs;
 	struct fs_redis_audit au;
@@ -198,15 +207,15 @@ static void do_eval(int n, char **tok)
 		printf("usage eval NKEYS KEY... ARG...\n");
 		return;
 	}
-	rc = fs_rcl_eval(&cl, &script, (int)nkeys, (const char *const *)tok + 1,
-		n - 1 - (int)nkeys, (const char *const *)tok + 1 + nkeys, &rep);
+	rc = fs_rcl_eval(&cl, &script, (int)nkeys, (const char *const *)tok + 1, n - 1 - (int)nkeys,
+		(const char *const *)tok + 1 + nkeys, &rep);
 	answer(rc, rep);
 }
 
 static void do_rawcross(int n, char **tok)
 {
-	const char *argv[] = {"EVAL", script.src, "2", n == 2 ? tok[0] : "", n == 2 ? tok[1] : "",
-		"1"};
+	const char *argv[] = {
+		"EVAL", script.src, "2", n == 2 ? tok[0] : "", n == 2 ? tok[1] : "", "1"};
 	struct redisReply *rep = NULL;
 	int rc;
 
