@@ -36,9 +36,10 @@ ft_ok 0 "a Redis Cluster of 3 masters and 3 replicas is up (cluster_state:ok on 
 FS_DIE_HOOK=
 
 coproc DRV { exec "$DRIVE" --timeout 2000 "$FT_CLUSTER_URL" 2>>"$TMP/drive.err"; }
+DRIVE_PID=$DRV_PID # bash unsets DRV_PID once the coproc has exited
 # plain copies of the coproc's pipes: bash closes the coproc's own in subshells ($(...))
 exec {DRV_IN}>&"${DRV[1]}" {DRV_OUT_FD}<&"${DRV[0]}"
-fs_cleanup_add "kill $DRV_PID 2>/dev/null"
+fs_cleanup_add "kill $DRIVE_PID 2>/dev/null"
 # drv LINE [SECONDS]: one command to the driver; its answer in OUT (empty if none in time).
 drv() {
 	echo "$1" >&"$DRV_IN"
@@ -65,11 +66,15 @@ keys=()
 for i in $(seq 1 200); do keys+=("fs:{$i}:sale"); done
 keys+=("fs:sales" "foo" "foo{}{bar}" "foo{{bar}}zap" "{user1000}.following" "a{b" "}{x}" "{}")
 theirs=$(printf 'CLUSTER KEYSLOT %s\n' "${keys[@]}" | cli "${FT_CLUSTER_PORTS[0]}" | tr '\n' ' ')
-ours=
-for k in "${keys[@]}"; do
-	drv "slot $k"
-	ours+="$(awk '{ print $2 }' <<<"$OUT") "
-done
+# slots: "slot KEY" for each KEY sent at once, the answers' slot numbers (one line).
+slots() {
+	printf 'slot %s\n' "$@" >&"$DRV_IN"
+	for _ in "$@"; do
+		drv_read 30
+		echo "$OUT"
+	done | awk '{ print $2 }' | tr '\n' ' '
+}
+ours=$(slots "${keys[@]}")
 [ "$ours" = "$theirs" ]
 ft_ok $? "fs_rcl_slot agrees with CLUSTER KEYSLOT on ${#keys[@]} keys (hash tags)" \
 	"ours:   $ours"$'\n'"theirs: $theirs"
@@ -91,8 +96,12 @@ for p in $(ft_cluster_masters); do
 	per+="$p:$n "
 	[ "$n" -gt 0 ] || bad=1
 done
-for i in $(seq "$BASE" 10 $((BASE + 299))); do
-	p=$(port "fs:{$i}:sale")
+ids=$(seq "$BASE" 20 $((BASE + 299)))
+# shellcheck disable=SC2086
+printf 'slot fs:{%s}:sale\n' $ids >&"$DRV_IN"
+for i in $ids; do
+	drv_read 30
+	p=${OUT##*:}
 	got=$(printf '%s\n' "GET fs:{$i}:sale" "GET fs:{$i}:pool" "GET fs:{$i}:lease:1" |
 		cli "$p" | tr '\n' ' ')
 	[ "$got" = "$i $i $i " ] || { bad=1 && per+="sale $i on $p: $got; "; }
@@ -284,7 +293,7 @@ echo "# driver: $OUT"
 # end of input for the driver: every copy of its stdin's write end closed
 exec {DRV_IN}>&- {DRV_OUT_FD}<&-
 [ -z "${DRV[1]:-}" ] || eval "exec ${DRV[1]}>&- ${DRV[0]}<&-"
-wait "$DRV_PID" 2>/dev/null
+wait "$DRIVE_PID" 2>/dev/null
 
 # ---------------------------------------------------------------- a plain Redis
 
