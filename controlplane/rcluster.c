@@ -475,7 +475,9 @@ static int target(const struct fs_rcl *cl, const struct req *q)
 
 /*
  * MOVED: the whole map is read again (the specification: a MOVED likely means more slots moved),
- * then the slot is pointed where the MOVED said (the node asked for the map may not know yet).
+ * from the node the MOVED names first (it serves the slot now, so it knows of the change that
+ * moved it, e.g. a failover, where another node may not yet: a stale map means one more MOVED
+ * per slot), else from any node; then the slot is pointed where the MOVED said.
  * ASK: the next attempt only goes to the named node, after ASKING. Both count as a try; from the
  * second redirection of a command on, with a back-off (configurations in flux).
  */
@@ -489,9 +491,11 @@ static int redirect(struct fs_rcl *cl, struct req *q, const struct fs_rcl_redire
 		cl->stats.ask++;
 	} else {
 		cl->stats.moved++;
-		(void)refresh_from(cl, -1);
+		idx = node_get(cl, host, rd->port);
+		if (idx < 0 || refresh_on(cl, (unsigned)idx) != 0)
+			(void)refresh_from(cl, -1);
 	}
-	idx = node_get(cl, host, rd->port);
+	idx = node_get(cl, host, rd->port); /* again: a map change may renumber the nodes */
 	if (idx < 0)
 		return idx;
 	if (rd->ask)
