@@ -24,7 +24,7 @@ CLAIM=$FS_BUILD/controlplane/flashclaim
 TMP=$(mktemp -d /tmp/fs-rcluster-daemon.XXXXXX)
 fs_cleanup_add "rm -rf '$TMP'"
 
-ft_plan 7
+ft_plan 8
 FS_DIE_HOOK=ft_setup_failed
 ft_cluster_start "$TMP" "pw-$RANDOM$RANDOM"
 FS_DIE_HOOK=
