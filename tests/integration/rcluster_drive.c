@@ -72,14 +72,9 @@ static bool ops_listed(uint32_t id, bool *listed)
 }
 
 /* ops, first half: create (twice), list, get, rekey, state, lease, totals, event. */
-static bool ops_live(uint32_t id, int64_t now)
+static bool ops_live(const struct fs_redis_sale *def, int64_t now)
 {
-	struct fs_redis_sale def = {.sale_id = id,
-		.stock = 10,
-		.start_ms = now - 1000,
-		.end_ms = now + 60000,
-		.admission = "open",
-		.hold_ms = 600000};
+	uint32_t id = def->sale_id;
 	struct fs_redis_sale got;
 	struct fs_redis_lease l;
 	uint8_t key[16] = {1};
@@ -88,10 +83,10 @@ static bool ops_live(uint32_t id, int64_t now)
 	bool listed, pool_set;
 	int rc;
 
-	rc = fs_redis_sale_create(&R, &def);
+	rc = fs_redis_sale_create(&R, def);
 	if (!ops_check(id, "create", rc, rc == 0))
 		return false;
-	rc = fs_redis_sale_create(&R, &def);
+	rc = fs_redis_sale_create(&R, def);
 	if (!ops_check(id, "create again", rc, rc == -EEXIST) ||
 		!ops_check(id, "list", 0, ops_listed(id, &listed) && listed))
 		return false;
@@ -115,15 +110,9 @@ static bool ops_live(uint32_t id, int64_t now)
 }
 
 /* ops, second half: return, restock, audit, rebuild (hash and index dropped), stop, delete. */
-static bool ops_end(uint32_t id, int64_t now)
+static bool ops_end(const struct fs_redis_sale *def, int64_t now)
 {
-	struct fs_redis_sale def = {.sale_id = id,
-		.stock = 10,
-		.start_ms = now - 1000,
-		.end_ms = now + 60000,
-		.admission = "open",
-		.state = "active",
-		.hold_ms = 600000};
+	uint32_t id = def->sale_id;
 	const uint64_t orders[] = {7, 8};
 	struct fs_redis_restock rs;
 	struct fs_redis_audit au;
@@ -150,7 +139,7 @@ static bool ops_end(uint32_t id, int64_t now)
 	if (fs_rcl_command_int(&cl, k, 2, del_hash, &v) < 0 ||
 		fs_rcl_command_int(&cl, "fs:sales", 3, srem, &v) < 0)
 		return ops_check(id, "drop hash", -1, false);
-	rc = fs_redis_sale_rebuild(&R, &def, 1, 4, false, 2, &rebuilt);
+	rc = fs_redis_sale_rebuild(&R, def, 1, 4, false, 2, &rebuilt);
 	if (!ops_check(id, "rebuild", rc, rc == 0 && (rebuilt & 3) == 3))
 		return false;
 	rc = fs_redis_sale_stop(&R, id);
@@ -163,7 +152,7 @@ static bool ops_end(uint32_t id, int64_t now)
 	if (!ops_check(id, "deleted", rc, rc == 1) ||
 		!ops_check(id, "list after delete", 0, ops_listed(id, &listed) && !listed))
 		return false;
-	rc = fs_redis_sale_create(&R, &def);
+	rc = fs_redis_sale_create(&R, def);
 	return ops_check(id, "create of a deleted id", rc, rc == -EEXIST);
 }
 
@@ -180,7 +169,14 @@ static void do_ops(int n, char **tok)
 		printf("ops fail %llu connect: %s\n", (unsigned long long)id, R.errstr);
 		return;
 	}
-	if (ops_live((uint32_t)id, now) && ops_end((uint32_t)id, now))
+	struct fs_redis_sale def = {.sale_id = (uint32_t)id,
+		.stock = 10,
+		.start_ms = now - 1000,
+		.end_ms = now + 60000,
+		.admission = "open",
+		.state = "active", /* what the rebuild writes; create ignores it */
+		.hold_ms = 600000};
+	if (ops_live(&def, now) && ops_end(&def, now))
 		printf("ops ok %llu cluster=%d\n", (unsigned long long)id, R.cl != NULL);
 }
 
