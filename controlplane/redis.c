@@ -14,6 +14,7 @@
 #include <sodium.h>
 
 #include "parse.h"
+#include "rcluster.h"
 #include "redis.h"
 
 #define KEYLEN 64
@@ -75,6 +76,36 @@ static int ctx_err(struct fs_redis *r, const redisContext *c)
 }
 
 /*
+ * The key whose slot a command of this file goes to on a cluster: EVAL's first key, SCAN's MATCH
+ * pattern (always one sale's "fs:{N}:...*": all its keys are in the slot of {N}), else the first
+ * argument (every other command here names its one key, or channel, first). NULL: any node.
+ */
+static const char *slot_key(int argc, const char **argv)
+{
+	if (strcmp(argv[0], "EVAL") == 0)
+		return argc > 3 && strcmp(argv[2], "0") != 0 ? argv[3] : NULL;
+	if (strcmp(argv[0], "SCAN") == 0) {
+		for (int i = 2; i + 1 < argc; i++)
+			if (strcmp(argv[i], "MATCH") == 0)
+				return argv[i + 1];
+		return NULL;
+	}
+	return argc > 1 ? argv[1] : NULL;
+}
+
+/* command() through the cluster client r->cl. */
+static int cluster_command(struct fs_redis *r, redisReply **out, int argc, const char **argv)
+{
+	int rc = fs_rcl_command(r->cl, slot_key(argc, argv), argc, argv, NULL, out);
+
+	if (rc < 0) {
+		r->err = rc;
+		snprintf(r->errstr, sizeof(r->errstr), "%s", r->cl->errstr);
+	}
+	return rc;
+}
+
+/*
  * Run one command from an argv of NUL-terminated strings. On success *out holds the reply (caller
  * frees) unless it is an error reply, which is freed here and becomes -EREMOTEIO.
  */
@@ -84,6 +115,8 @@ static int command(struct fs_redis *r, redisReply **out, int argc, const char **
 	redisReply *rep;
 
 	*out = NULL;
+	if (r->cl != NULL)
+		return cluster_command(r, out, argc, argv);
 	if (c == NULL)
 		return set_err(r, -ENOTCONN, "redis: not connected");
 	rep = redisCommandArgv(c, argc, argv, NULL);
@@ -320,6 +353,49 @@ static int open_ctx(struct fs_redis *r, const struct fs_redis_url *u, struct tim
 	return 0;
 }
 
+/*
+ * On a fresh connection: CLUSTER INFO. An error reply (cluster support disabled, or a user
+ * without the command) is a plain Redis: 0, nothing changed. A node of a cluster: r->cl set up
+ * with @p url as its seed and its slot map read, the direct connection closed.
+ */
+static int cluster_detect(struct fs_redis *r, const char *url, int timeout_ms)
+{
+	const char *argv[] = {"CLUSTER", "INFO"};
+	struct fs_rcl *cl;
+	redisReply *rep;
+	bool is_cluster;
+	int rc;
+
+	rc = command(r, &rep, 2, argv);
+	if (rc == -EREMOTEIO) {
+		r->err = 0;
+		r->errstr[0] = '\0';
+		return 0;
+	}
+	if (rc < 0)
+		return rc;
+	is_cluster = rep->type == REDIS_REPLY_STRING && strstr(rep->str, "cluster_state:") != NULL;
+	freeReplyObject(rep);
+	if (!is_cluster)
+		return 0;
+	cl = malloc(sizeof(*cl));
+	if (cl == NULL)
+		return set_err(r, -ENOMEM, "redis: out of memory");
+	rc = fs_rcl_open(cl, &url, 1, r->password, timeout_ms);
+	if (rc == 0)
+		rc = fs_rcl_refresh(cl);
+	if (rc < 0) {
+		set_err(r, rc, "%s", cl->errstr);
+		fs_rcl_close(cl);
+		free(cl);
+		return rc;
+	}
+	redisFree(r->ctx);
+	r->ctx = NULL;
+	r->cl = cl;
+	return 0;
+}
+
 int fs_redis_connect(struct fs_redis *r, const char *url, int timeout_ms)
 {
 	struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
@@ -347,6 +423,8 @@ int fs_redis_connect(struct fs_redis *r, const char *url, int timeout_ms)
 			freeReplyObject(rep);
 	}
 	sodium_memzero(u.pass, sizeof(u.pass));
+	if (rc == 0 && u.db == 0 && !r->single)
+		rc = cluster_detect(r, url, timeout_ms);
 	if (rc < 0)
 		fs_redis_close(r);
 	return rc;
@@ -390,13 +468,18 @@ void fs_redis_close(struct fs_redis *r)
 	if (r->ctx != NULL)
 		redisFree(r->ctx);
 	r->ctx = NULL;
+	if (r->cl != NULL) {
+		fs_rcl_close(r->cl);
+		free(r->cl);
+		r->cl = NULL;
+	}
 }
 
 bool fs_redis_usable(const struct fs_redis *r)
 {
 	const redisContext *c = r->ctx;
 
-	return c != NULL && c->err == 0;
+	return r->cl != NULL || (c != NULL && c->err == 0);
 }
 
 static void key_of(char *out, uint32_t sale_id, const char *what)
@@ -469,6 +552,25 @@ static void def_args_of(const struct fs_redis_sale *def, struct def_args *a)
 		snprintf(a->hold, sizeof(a->hold), "%" PRIu32, def->hold_ms);
 }
 
+/*
+ * SADD (@p add) or SREM of sale @p sale_id in fs:sales, the index of sales: a command of its own,
+ * as fs:sales is in another cluster slot than the sale's keys (tag {N}) that the scripts touch.
+ * *changed (may be NULL): the member was added or removed (not already so).
+ */
+static int sales_index(struct fs_redis *r, bool add, uint32_t sale_id, bool *changed)
+{
+	char id[16];
+	long long v = 0;
+	int rc;
+
+	snprintf(id, sizeof(id), "%" PRIu32, sale_id);
+	const char *argv[] = {add ? "SADD" : "SREM", "fs:sales", id};
+	rc = command_int(r, &v, 3, argv);
+	if (rc == 0 && changed != NULL)
+		*changed = v == 1;
+	return rc;
+}
+
 int fs_redis_sale_create(struct fs_redis *r, const struct fs_redis_sale *def)
 {
 	char k_sale[KEYLEN], k_pool[KEYLEN], k_sold[KEYLEN], k_rem[KEYLEN], k_dead[KEYLEN];
@@ -482,10 +584,12 @@ int fs_redis_sale_create(struct fs_redis *r, const struct fs_redis_sale *def)
 	key_of(k_rem, def->sale_id, "remaining");
 	key_of(k_dead, def->sale_id, "deleted");
 	def_args_of(def, &a);
-	const char *argv[] = {"EVAL", fs_lua_create, "6", k_sale, k_pool, k_sold, k_rem, "fs:sales",
-		k_dead, a.id, a.stock, a.start, a.end, def->admission, a.hex, a.rate, a.burst,
-		a.hold};
+	const char *argv[] = {"EVAL", fs_lua_create, "5", k_sale, k_pool, k_sold, k_rem, k_dead,
+		a.id, a.stock, a.start, a.end, def->admission, a.hex, a.rate, a.burst, a.hold};
 	rc = command_int(r, &v, (int)(sizeof(argv) / sizeof(argv[0])), argv);
+	/* listed after the script, also when it exists (a create cut off before this repairs) */
+	if (rc == 0 && v >= 0)
+		rc = sales_index(r, true, def->sale_id, NULL);
 	if (rc < 0)
 		return rc;
 	if (v == 0)
@@ -911,6 +1015,7 @@ int fs_redis_sale_rebuild(struct fs_redis *r, const struct fs_redis_sale *def, u
 	char k_rem[KEYLEN], k_dead[KEYLEN], k_ret[KEYLEN], what[32], ev[16], nodes[16];
 	char leaseds[24], solds[24];
 	struct def_args a;
+	bool added = false;
 	long long v = 0;
 	int rc;
 
@@ -928,15 +1033,17 @@ int fs_redis_sale_rebuild(struct fs_redis *r, const struct fs_redis_sale *def, u
 	snprintf(nodes, sizeof(nodes), "%u", node);
 	snprintf(leaseds, sizeof(leaseds), "%" PRIu64, leased);
 	snprintf(solds, sizeof(solds), "%" PRIu64, sold);
-	const char *argv[] = {"EVAL", fs_lua_rebuild, "9", k_sale, k_pool, k_lease, k_ns, k_sold,
-		k_rem, "fs:sales", k_dead, k_ret, a.id, a.stock, a.start, a.end, def->admission,
+	const char *argv[] = {"EVAL", fs_lua_rebuild, "8", k_sale, k_pool, k_lease, k_ns, k_sold,
+		k_rem, k_dead, k_ret, a.id, a.stock, a.start, a.end, def->admission,
 		def->state[0] ? def->state : "created", ev, a.hex, nodes, leaseds,
 		final ? "1" : "0", solds, a.rate, a.burst, a.hold};
 	rc = command_int(r, &v, (int)(sizeof(argv) / sizeof(argv[0])), argv);
 	if (rc == 0 && v < 0)
 		return set_err(r, -ESTALE, "sale %" PRIu32 " was deleted", def->sale_id);
+	if (rc == 0)
+		rc = sales_index(r, true, def->sale_id, &added);
 	if (rc == 0 && rebuilt != NULL)
-		*rebuilt = (unsigned)v;
+		*rebuilt = (unsigned)v | (added ? 2u : 0u);
 	return rc;
 }
 
@@ -1113,14 +1220,14 @@ static int collect_key(struct fs_redis *r, const char *key, void *arg)
 	return 0;
 }
 
-#define DEL_FIXED 7	    /* keys of delete.lua before the lease keys */
+#define DEL_FIXED 6	    /* keys of delete.lua before the lease keys */
 #define DEL_MAX_LEASES 4096 /* nodes of one sale (node ids are 16 bits; 4096 is plenty) */
 
 /* Run delete.lua on the sale's keys and the lease keys in @p lk[0..nl). */
 static int delete_eval(struct fs_redis *r, uint32_t sale_id, int64_t now_ms, char (*lk)[KEYLEN],
 	size_t nl, long long v[2])
 {
-	char fixed[DEL_FIXED - 1][KEYLEN], id[16], nows[24], nkeys[16];
+	char fixed[DEL_FIXED][KEYLEN], id[16], nows[24], nkeys[16];
 	static const char *const what[] = {
 		"sale", "deleted", "sold", "pool", "remaining", "node_sold"};
 	const char **argv;
@@ -1136,10 +1243,7 @@ static int delete_eval(struct fs_redis *r, uint32_t sale_id, int64_t now_ms, cha
 	argv[argc++] = "EVAL";
 	argv[argc++] = fs_lua_delete;
 	argv[argc++] = nkeys;
-	key_of(fixed[0], sale_id, what[0]);
-	argv[argc++] = fixed[0];
-	argv[argc++] = "fs:sales";
-	for (int i = 1; i < DEL_FIXED - 1; i++) {
+	for (int i = 0; i < DEL_FIXED; i++) {
 		key_of(fixed[i], sale_id, what[i]);
 		argv[argc++] = fixed[i];
 	}
@@ -1171,6 +1275,8 @@ int fs_redis_sale_delete(
 		rc = set_err(r, -EBUSY, "sale %" PRIu32 " is not over", sale_id);
 	else if (rc == 0 && (v[0] < 0 || v[0] > 1))
 		rc = set_err(r, -EPROTO, "redis: unexpected delete reply");
+	if (rc == 0) /* the script leaves fs:sales (another cluster slot) to us */
+		rc = sales_index(r, false, sale_id, NULL);
 	if (rc == 0) {
 		out->already = v[0] == 0;
 		out->deleted_ms = v[1];

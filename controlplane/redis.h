@@ -23,13 +23,23 @@ enum fs_redis_event {
 	FS_EV_ENDED = 1u << 2,
 };
 
+struct fs_rcl; /* rcluster.h */
+
 /**
  * A connection. Errors are kept here, hiredis-style: after a failed call @c err is a negative
- * errno (-ECONNREFUSED, -EIO, -ETIMEDOUT, -EPROTO, -ENOMEM, ...) and @c errstr one line of text.
- * One thread at a time.
+ * errno (-ECONNREFUSED, -EIO, -ETIMEDOUT, -EPROTO, -ENOMEM, -EXDEV CROSSSLOT, ...) and @c errstr
+ * one line of text. One thread at a time.
  */
 struct fs_redis {
-	void *ctx; /**< redisContext, opaque so only redis.c includes hiredis */
+	void *ctx; /**< redisContext, opaque so only redis.c and rcluster.c include hiredis */
+	/**
+	 * Written by fs_redis_connect: when the URL's server is a Redis Cluster node (CLUSTER INFO
+	 * answers), a cluster client (rcluster.h) seeded with that URL, through which every
+	 * command goes (ctx is then NULL); NULL for a plain Redis.
+	 */
+	struct fs_rcl *cl;
+	/** Set by the caller: this node only, no cluster client (rcluster.c's own connections). */
+	bool single;
 	/**
 	 * Password for AUTH, set by the caller before fs_redis_connect (from a password file or
 	 * $REDIS_PASSWORD); NULL: the URL's, if any. Not copied, never printed.
@@ -109,7 +119,10 @@ size_t fs_redis_url_mask(const char *url, char *out, size_t n);
 /**
  * Connect to @p url (see fs_redis_parse_url) with @p timeout_ms for the connect and for every
  * command, AUTH (as the URL's user, with r->password if set, else the URL's password), then
- * SELECT the database if not 0. On failure the context is left closed.
+ * SELECT the database if not 0. With db 0 and !r->single, CLUSTER INFO tells a Redis Cluster
+ * node (then r->cl: every later call goes to the master of its keys' slot, following MOVED and
+ * ASK, and survives a failover; see rcluster.h) from a plain Redis (an error reply). On failure
+ * the context is left closed.
  * @return 0 or a negative errno (also in r->err, text in r->errstr): -EINVAL bad URL,
  *         -EPROTONOSUPPORT rediss://, -EACCES AUTH refused or a user without a password,
  *         -ECONNREFUSED, -ETIMEDOUT, ...
@@ -128,7 +141,10 @@ int fs_redis_password_file(const char *path, char *out, size_t n);
 /** Close the connection (idempotent). Keeps err/errstr. */
 void fs_redis_close(struct fs_redis *r);
 
-/** True if connected and the connection has seen no I/O or protocol error (so still usable). */
+/**
+ * True if connected and the connection has seen no I/O or protocol error (so still usable); a
+ * cluster client is always usable (it reconnects to the nodes itself).
+ */
 bool fs_redis_usable(const struct fs_redis *r);
 
 /**

@@ -14,6 +14,9 @@
 # Programs: ft_dp_start PREFIX LOG ARG... (flashsale-dp, stopped on exit), ft_dp_start_ok (a test),
 #          ft_sale_open PREFIX ID STOCK [OPENS_IN_MS] (an open sale on it, its stock leased),
 #          ft_persist_start STATE_DIR LOG NODE
+# Redis Cluster: ft_cluster_start DIR [PASSWORD] (6 nodes: 3 masters, 3 replicas), ft_cluster_cli
+#          PORT ARG..., ft_cluster_masters, ft_cluster_replica_of PORT, ft_cluster_wait_ok SECONDS,
+#          ft_cluster_kill PORT, ft_cluster_stop
 # Set FS_LOG_TAG before sourcing, FS_BUILD after (each script has its own default).
 
 # shellcheck source=../scripts/lib.sh
@@ -237,4 +240,143 @@ ft_persist_start() {
 	fs_cleanup_add "fs_stop $FT_PERSIST_PID 15"
 	fs_wait_line "$2" '^flashsale-persist ready' 30 "$FT_PERSIST_PID" ||
 		fs_die "flashsale-persist did not start: $(tail -n 15 "$2")"
+}
+
+# ---------------------------------------------------------------- Redis Cluster
+
+declare -gA FT_CLUSTER_PID=()
+FT_CLUSTER_PORTS=() FT_CLUSTER_PASS= FT_CLUSTER_URL=
+
+# ft__free_ports N: N distinct TCP ports on 127.0.0.1 that were free a moment ago (all bound at
+# once, so no two are the same), one a line. Debian's python3 (a python3 earlier in PATH may be a
+# slow wrapper, e.g. a pyenv shim).
+ft__free_ports() {
+	local py=/usr/bin/python3
+	[ -x "$py" ] || py=python3
+	"$py" -c '
+import socket, sys
+socks = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in socks:
+    s.bind(("127.0.0.1", 0))
+print("\n".join(str(s.getsockname()[1]) for s in socks))' "$1"
+}
+
+# ft_cluster_cli PORT ARG...: redis-cli to node PORT, with the cluster's password (no -c: a
+# redirection is printed, not followed).
+ft_cluster_cli() {
+	local port=$1
+	shift
+	REDISCLI_AUTH=$FT_CLUSTER_PASS timeout 10 redis-cli --no-auth-warning -p "$port" "$@"
+}
+
+# ft_cluster_start DIR [PASSWORD]: a Redis Cluster on loopback: six redis-server (Debian's 7.0),
+# each in DIR/cluster/PORT with its own config file (mode 0600: it holds PASSWORD, the requirepass
+# and masterauth of every node when given), --cluster-enabled yes, node timeout 1000 ms (a killed
+# master's replica takes over within ~2-3 s), no persistence (replicas sync at once, diskless),
+# free ports for clients and the
+# cluster bus; then `redis-cli --cluster create ... --cluster-replicas 1` (3 masters with a replica
+# each) and a wait until every node says cluster_state:ok and every replica's link is up.
+# Sets FT_CLUSTER_PORTS (the six ports), FT_CLUSTER_PID[PORT], FT_CLUSTER_PASS and FT_CLUSTER_URL
+# (redis://[:PASSWORD@]127.0.0.1:PORT of the first node). Stopped on exit (ft_cluster_stop).
+# Dies (fs_die) when it does not come up within ~30 s.
+ft_cluster_start() {
+	local dir=$1/cluster ports port bus d i
+	FT_CLUSTER_PASS=${2:-}
+	mapfile -t ports < <(ft__free_ports 12)
+	[ ${#ports[@]} -eq 12 ] || fs_die "no free ports for the cluster"
+	fs_cleanup_add ft_cluster_stop
+	FT_CLUSTER_PORTS=("${ports[@]:0:6}")
+	for ((i = 0; i < 6; i++)); do
+		port=${ports[i]} bus=${ports[i + 6]} d=$dir/$port
+		mkdir -p "$d"
+		(
+			umask 077
+			printf '%s\n' "port $port" "cluster-port $bus" "bind 127.0.0.1" \
+				"cluster-enabled yes" "cluster-config-file nodes.conf" \
+				"cluster-node-timeout 1000" "save \"\"" "appendonly no" "dir $d" \
+				"repl-diskless-sync yes" "repl-diskless-sync-delay 0" \
+				"logfile $d/redis.log" >"$d/redis.conf"
+			[ -z "$FT_CLUSTER_PASS" ] ||
+				printf '%s\n' "requirepass $FT_CLUSTER_PASS" "masterauth $FT_CLUSTER_PASS" \
+					>>"$d/redis.conf"
+		)
+		redis-server "$d/redis.conf" </dev/null >/dev/null 2>&1 &
+		FT_CLUSTER_PID[$port]=$!
+	done
+	for port in "${FT_CLUSTER_PORTS[@]}"; do
+		for ((i = 0; i < 100; i++)); do
+			ft_cluster_cli "$port" ping 2>/dev/null | grep -q PONG && break
+			kill -0 "${FT_CLUSTER_PID[$port]}" 2>/dev/null ||
+				fs_die "redis-server on port $port exited: $(tail -n 3 "$dir/$port/redis.log")"
+			sleep 0.05
+		done
+	done
+	REDISCLI_AUTH=$FT_CLUSTER_PASS timeout 30 redis-cli --no-auth-warning --cluster create \
+		"${FT_CLUSTER_PORTS[@]/#/127.0.0.1:}" --cluster-replicas 1 --cluster-yes \
+		</dev/null >"$dir/create.log" 2>&1 ||
+		fs_die "redis-cli --cluster create failed: $(tail -n 5 "$dir/create.log")"
+	ft_cluster_wait_ok 20 || fs_die "the cluster is not ok after 20 s"
+	FT_CLUSTER_URL="redis://${FT_CLUSTER_PASS:+:$FT_CLUSTER_PASS@}127.0.0.1:${FT_CLUSTER_PORTS[0]}"
+	fs_log "Redis Cluster up: ports ${FT_CLUSTER_PORTS[*]}"
+}
+
+# ft_cluster_wait_ok SECONDS: wait until every node still running says cluster_state:ok, agrees on
+# which nodes are masters, and every replica's link to its master is up. Returns 1 after SECONDS.
+ft_cluster_wait_ok() {
+	local i port ok out masters want
+	for ((i = 0; i < $1 * 10; i++)); do
+		ok=1 want=
+		for port in "${!FT_CLUSTER_PID[@]}"; do
+			# one redis-cli per node: CLUSTER INFO, INFO replication, CLUSTER NODES
+			out=$(printf '%s\n' 'cluster info' 'info replication' 'cluster nodes' |
+				ft_cluster_cli "$port" 2>/dev/null | tr -d '\r')
+			grep -q '^cluster_state:ok' <<<"$out" || { ok=0 && break; }
+			! grep -q '^role:slave' <<<"$out" || grep -q '^master_link_status:up' <<<"$out" ||
+				{ ok=0 && break; }
+			masters=$(awk 'NF >= 8 && $3 ~ /master/ && $3 !~ /fail/ { print $2 }' <<<"$out" |
+				sort | tr '\n' ' ')
+			[ -n "$want" ] || want=$masters
+			[ "$masters" = "$want" ] || { ok=0 && break; }
+		done
+		[ "$ok" = 1 ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# ft_cluster_masters: the ports of the masters (not failed), as a running node sees them, one a line.
+ft_cluster_masters() {
+	local port out
+	for port in "${!FT_CLUSTER_PID[@]}"; do
+		out=$(ft_cluster_cli "$port" cluster nodes 2>/dev/null |
+			awk '$3 ~ /master/ && $3 !~ /fail/ { split($2, a, "[:@]"); print a[2] }' | sort -n)
+		[ -z "$out" ] || { echo "$out" && return 0; }
+	done
+	return 1
+}
+
+# ft_cluster_replica_of PORT: the port of a replica of the master on PORT (empty if none).
+ft_cluster_replica_of() {
+	local id
+	id=$(ft_cluster_cli "$1" cluster myid) || return 1
+	ft_cluster_cli "$1" cluster nodes | awk -v id="$id" '$4 == id && $3 !~ /fail/ {
+		split($2, a, "[:@]"); print a[2]; exit }'
+}
+
+# ft_cluster_kill PORT: kill -9 the node on PORT (it is no longer tracked).
+ft_cluster_kill() {
+	local pid=${FT_CLUSTER_PID[$1]:-}
+	[ -n "$pid" ] || return 1
+	kill -KILL "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	unset "FT_CLUSTER_PID[$1]"
+}
+
+# ft_cluster_stop: stop every node still running (by PID).
+ft_cluster_stop() {
+	local port
+	for port in "${!FT_CLUSTER_PID[@]}"; do
+		fs_stop "${FT_CLUSTER_PID[$port]}" 5
+		unset "FT_CLUSTER_PID[$port]"
+	done
 }

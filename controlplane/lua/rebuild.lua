@@ -1,8 +1,9 @@
 -- Rebuild a sale's keys from the dataplane after Redis lost them (flush, restart without
 -- persistence): fs_redis_sale_rebuild in controlplane/redis.c. Atomic; touches only what is
 -- missing, so a second daemon racing it is harmless.
--- KEYS: sale hash, pool, this node's lease, node_sold hash, sold, remaining, fs:sales,
---       tombstone (fs:{N}:deleted)[, the returned set (fs:{N}:returned)].
+-- KEYS: sale hash, pool, this node's lease, node_sold hash, sold, remaining,
+--       tombstone (fs:{N}:deleted)[, the returned set (fs:{N}:returned)]: all of the tag {N}, one
+--       cluster slot. The caller adds N to fs:sales (a key of another slot) afterwards.
 -- ARGV: id, stock, start_ms, end_ms, admission, state, events_published, key hex or "", node,
 --       leased (the dataplane's), final (0/1), sold (the dataplane's), rate limit or "",
 --       rate burst[, hold_ms or "" (no holds)].
@@ -11,9 +12,9 @@
 -- (returned: members of the returned set; the units it lost are given again by the daemon
 -- through return.lua, so it may be below 0 until then); else clamped at 0. The lease, when missing: the dataplane's, taken from the
 -- pool. node_sold only ever goes up; sold and remaining (stock + returned - sold) follow.
--- Returns a bit mask of what was rebuilt: 1 hash, 2 fs:sales member, 4 pool, 8 lease; or -1
+-- Returns a bit mask of what was rebuilt: 1 hash, 4 pool, 8 lease; or -1
 -- (nothing written) when the sale was deleted: the daemon removes it from its dataplane instead.
-if redis.call('EXISTS', KEYS[8]) == 1 then return -1 end
+if redis.call('EXISTS', KEYS[7]) == 1 then return -1 end
 local done = 0
 local stock = tonumber(ARGV[2])
 local leased = tonumber(ARGV[10])
@@ -31,10 +32,9 @@ if redis.call('EXISTS', KEYS[1]) == 0 then
 else
   stock = tonumber(redis.call('HGET', KEYS[1], 'stock') or ARGV[2])
 end
-if redis.call('SADD', KEYS[7], ARGV[1]) == 1 then done = done + 2 end
 local holds = tonumber(redis.call('HGET', KEYS[1], 'hold_ms') or '0') > 0
 local back = 0
-if KEYS[9] then back = redis.call('SCARD', KEYS[9]) end
+if KEYS[8] then back = redis.call('SCARD', KEYS[8]) end
 local lease_missing = redis.call('EXISTS', KEYS[3]) == 0
 local pool = nil
 if redis.call('EXISTS', KEYS[2]) == 0 then

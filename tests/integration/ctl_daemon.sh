@@ -115,8 +115,9 @@ ft_ok $? "evicted sold, remaining and pool are rewritten (3, 0, 0)" \
 # A create the dataplane refuses (written to Redis past flashctl's check) is not retried every tick.
 now=$(date +%s%3N)
 timeout 5 redis-cli -u "$REDIS_URL" --eval "$FS_ROOT/controlplane/lua/create.lua" "fs:{$S4}:sale" \
-	"fs:{$S4}:pool" "fs:{$S4}:sold" "fs:{$S4}:remaining" fs:sales "fs:{$S4}:deleted" , \
+	"fs:{$S4}:pool" "fs:{$S4}:sold" "fs:{$S4}:remaining" "fs:{$S4}:deleted" , \
 	$S4 4294967295 $((now + 60000)) $((now + 120000)) open '' '' '' >/dev/null
+R SADD fs:sales $S4 >/dev/null # as fs_redis_sale_create does after the script
 ft_wait_for 3 grep -q "sale $S4: dataplane refused" "$TMP/d1.log"
 timeout 3 strace -f -p $D1 -e trace=sendto,sendmsg,write -s 128 -o "$TMP/strace" 2>/dev/null
 tries=$(grep -c "sale/create,$S4," "$TMP/strace")
