@@ -1,7 +1,9 @@
 # Shared set-up of the integration and fault tests (sourced, bash only), on top of scripts/lib.sh.
 #
 # Skips:   ft_skip_all REASON, ft_need_root WHY, ft_need_tun, ft_need_hugepages N,
-#          ft_need_built PROG..., ft_need_stack (what fs_stack_start needs)
+#          ft_need_built PROG..., ft_need_dp WHY PAGES PROG..., ft_need_tap WHY PROG...,
+#          ft_need_cmd CMD..., ft_need_stack (what fs_stack_start needs), ft_build DEFAULT
+# Files:   ft_workdir VAR NAME (a work directory removed on exit)
 # TAP:     ft_plan N, ft_ok STATUS NAME [DIAG] (DIAG cut to FT_DIAG_BYTES when set),
 #          ft_ok_file STATUS NAME [FILE] (its last FT_DIAG_LINES as DIAG), ft_tap OK NAME [DETAIL...], ft_skip COUNT REASON,
 #          ft_skip_rest REASON, ft_fail_rest NAME, ft_setup_failed MSG (counters: N_TESTS, T, FAILS),
@@ -41,12 +43,48 @@ ft_need_built() {
 		[ -x "$FS_BUILD/$p" ] || ft_skip_all "$FS_BUILD/$p is not built"
 	done
 }
+# ft_need_dp WHY PAGES PROG...: skip unless root (WHY says what needs it), PAGES free 2 MiB
+# hugepages and every PROG (a path below FS_BUILD) built.
+ft_need_dp() {
+	ft_need_root "$1"
+	ft_need_hugepages "$2"
+	ft_need_built "${@:3}"
+}
+# ft_need_tap WHY PROG...: ft_need_dp with 256 hugepages, flashsale-dp and every PROG built, and
+# /dev/net/tun (a dataplane on a tap interface).
+ft_need_tap() {
+	ft_need_dp "$1" 256 dataplane/flashsale-dp "${@:2}"
+	ft_need_tun
+}
+# ft_need_cmd CMD...: skip unless every CMD is on PATH.
+ft_need_cmd() {
+	local c
+	for c in "$@"; do
+		command -v "$c" >/dev/null || ft_skip_all "no $c"
+	done
+}
+# ft_build DEFAULT: FS_BUILD made absolute (the environment's, else $FS_ROOT/DEFAULT; the whole
+# script is skipped when it is not a directory) and the programs' paths in it: DP (flashsale-dp),
+# GEN (flashgen), PERSIST (flashsale-persist), CTL (flashctl), CLAIM (flashclaim).
+ft_build() {
+	FS_BUILD=$(cd "${FS_BUILD:-$FS_ROOT/$1}" 2>/dev/null && pwd) || ft_skip_all "no build dir"
+	DP=$FS_BUILD/dataplane/flashsale-dp
+	GEN=$FS_BUILD/dataplane/flashgen
+	PERSIST=$FS_BUILD/persist/flashsale-persist
+	CTL=$FS_BUILD/controlplane/flashctl
+	CLAIM=$FS_BUILD/controlplane/flashclaim
+}
+# ft_workdir VAR NAME: VAR set to a new directory /tmp/fs-NAME.XXXXXX, removed on exit unless
+# FS_KEEP=1. Dies (fs_die) when it cannot be made.
+ft_workdir() {
+	local d
+	d=$(mktemp -d "/tmp/fs-$2.XXXXXX") || fs_die "cannot make a work directory"
+	printf -v "$1" %s "$d"
+	fs_cleanup_add "[ \"\${FS_KEEP:-0}\" = 1 ] || rm -rf '$d'"
+}
 # ft_need_stack: what fs_stack_start needs: root, /dev/net/tun, 256 free hugepages, five programs.
 ft_need_stack() {
-	ft_need_root "tap interface, hugepages"
-	ft_need_tun
-	ft_need_hugepages 256
-	ft_need_built dataplane/flashsale-dp dataplane/flashgen persist/flashsale-persist \
+	ft_need_tap "tap interface, hugepages" dataplane/flashgen persist/flashsale-persist \
 		controlplane/flashctl controlplane/flashclaim
 }
 

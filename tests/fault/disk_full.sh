@@ -21,15 +21,11 @@ FS_LOG_TAG=disk_full
 # shellcheck source=../lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
-FS_BUILD=${FS_BUILD:-$FS_ROOT/build-test}
+ft_build build-test
 SEG_RECS=262144
 STOCK=300000
 
-ft_need_root "mount, hugepages"
-ft_need_hugepages 512
-ft_need_built dataplane/flashsale-dp dataplane/flashgen persist/flashsale-persist
-DP=$FS_BUILD/dataplane/flashsale-dp
-GEN=$FS_BUILD/dataplane/flashgen
+ft_need_dp "mount, hugepages" 512 dataplane/flashsale-dp dataplane/flashgen persist/flashsale-persist
 
 ft_plan 13
 FS_DIE_HOOK=ft_setup_failed
@@ -41,8 +37,7 @@ SALE=$(((RANDOM << 15 | RANDOM) % 900000000 + 100000000))
 SALE_B=$((SALE + 1))
 STOCK_B=1000
 
-work=$(mktemp -d /tmp/fs-diskfull.XXXXXX)
-fs_cleanup_add "[ \"\${FS_KEEP:-0}\" = 1 ] || rm -rf '$work'"
+ft_workdir work diskfull
 own_pg=0
 [ -n "${PG_URL:-}" ] || own_pg=1
 fs_pg_start "$work"

@@ -20,18 +20,13 @@ FS_LOG_TAG=sync_fail
 # shellcheck source=../lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
-FS_BUILD=${FS_BUILD:-$FS_ROOT/build-test}
+ft_build build-test
 USERS=40000
 STOCK=100000
 
-ft_need_root "mount, loop device, hugepages"
-ft_need_hugepages 512
-ft_need_built dataplane/flashsale-dp dataplane/flashgen
-for c in losetup mkfs.ext4 python3; do
-	command -v "$c" >/dev/null || ft_skip_all "no $c"
-done
+ft_need_dp "mount, loop device, hugepages" 512 dataplane/flashsale-dp dataplane/flashgen
+ft_need_cmd losetup mkfs.ext4 python3
 [ -e /dev/loop-control ] || ft_skip_all "no loop device support"
-GEN=$FS_BUILD/dataplane/flashgen
 
 ft_plan 7
 FS_DIE_HOOK=ft_setup_failed
@@ -40,8 +35,7 @@ PREFIX=${TAG}dp
 ADDR=10.85.0.2
 SALE=$(((RANDOM << 15 | RANDOM) % 900000000 + 100000000))
 
-work=$(mktemp -d /tmp/fs-syncfail.XXXXXX)
-fs_cleanup_add "[ \"\${FS_KEEP:-0}\" = 1 ] || rm -rf '$work'"
+ft_workdir work syncfail
 outer=$work/outer
 ext=$work/ext
 mkdir -p "$outer" "$ext"

@@ -10,12 +10,8 @@ FS_LOG_TAG=admission
 # shellcheck source=../lib.sh
 . "$(dirname "$0")/../lib.sh"
 
-FS_BUILD=$(cd "${FS_BUILD:-$FS_ROOT/build}" && pwd) || ft_skip_all "no build dir"
-CTL=$FS_BUILD/controlplane/flashctl
-CLAIM=$FS_BUILD/controlplane/flashclaim
-DP=$FS_BUILD/dataplane/flashsale-dp
-TMP=$(mktemp -d /tmp/fs-admission-test.XXXXXX)
-fs_cleanup_add "rm -rf '$TMP'"
+ft_build build
+ft_workdir TMP admission-test
 K1=000102030405060708090a0b0c0d0e0f
 K3=f0e0d0c0b0a090807060504030201000
 

@@ -12,16 +12,10 @@ FS_LOG_TAG=ctl_daemon
 # shellcheck source=../lib.sh
 . "$(dirname "$0")/../lib.sh"
 
-FS_BUILD=$(cd "${FS_BUILD:-$FS_ROOT/build}" && pwd) || ft_skip_all "no build dir"
-ft_need_root "tap interface, hugepages, SIGSTOP of our own Redis"
-ft_need_tun
-ft_need_hugepages 256
-ft_need_built dataplane/flashsale-dp controlplane/flashctl controlplane/flashclaim
-command -v strace >/dev/null || ft_skip_all "no strace"
-CTL=$FS_BUILD/controlplane/flashctl
-CLAIM=$FS_BUILD/controlplane/flashclaim
-TMP=$(mktemp -d /tmp/fs-ctl-daemon.XXXXXX)
-fs_cleanup_add "rm -rf '$TMP'"
+ft_build build
+ft_need_tap "tap interface, hugepages, SIGSTOP of our own Redis" controlplane/flashctl controlplane/flashclaim
+ft_need_cmd strace
+ft_workdir TMP ctl-daemon
 unset REDIS_URL
 fs_redis_start "$TMP" 2>/dev/null
 RPID=$(cat "$TMP/redis/redis.pid")

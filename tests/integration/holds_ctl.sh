@@ -16,15 +16,10 @@ FS_LOG_TAG=holds_ctl
 # shellcheck source=../lib.sh
 . "$(dirname "$0")/../lib.sh"
 
-FS_BUILD=$(cd "${FS_BUILD:-$FS_ROOT/build}" && pwd) || ft_skip_all "no build dir"
-ft_need_root "tap interface, hugepages"
-ft_need_tun
-ft_need_hugepages 256
-ft_need_built dataplane/flashsale-dp controlplane/flashctl persist/flashsale-persist \
+ft_build build
+ft_need_tap "tap interface, hugepages" controlplane/flashctl persist/flashsale-persist \
 	tests/integration/persist_jwrite
-CTL=$FS_BUILD/controlplane/flashctl
-TMP=$(mktemp -d /tmp/fs-holds-ctl.XXXXXX)
-fs_cleanup_add "rm -rf '$TMP'"
+ft_workdir TMP holds-ctl
 unset REDIS_URL
 fs_redis_start "$TMP" 2>/dev/null
 fs_pg_start "$TMP" 2>/dev/null
