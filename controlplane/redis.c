@@ -13,6 +13,7 @@
 #include <hiredis/hiredis.h>
 #include <sodium.h>
 
+#include "errbuf.h"
 #include "parse.h"
 #include "redis.h"
 
@@ -34,16 +35,7 @@
 #include "lua_stop.h"
 #include "lua_totals.h"
 
-static int set_err(struct fs_redis *r, int err, const char *fmt, ...)
-{
-	va_list ap;
-
-	r->err = err;
-	va_start(ap, fmt);
-	vsnprintf(r->errstr, sizeof(r->errstr), fmt, ap);
-	va_end(ap);
-	return err;
-}
+#define set_err FS_ERRBUF_SET
 
 /* Map a failed context (NULL reply or failed connect) to a negative errno and text. */
 static int ctx_err(struct fs_redis *r, const redisContext *c)
