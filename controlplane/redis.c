@@ -817,19 +817,10 @@ int fs_redis_publish_totals(struct fs_redis *r, uint32_t sale_id, unsigned node,
 
 const char *fs_redis_state_name(enum fs_redis_state st)
 {
-	switch (st) {
-	case FS_RS_CREATED:
-		return "created";
-	case FS_RS_ACTIVE:
-		return "active";
-	case FS_RS_SOLD_OUT:
-		return "sold_out";
-	case FS_RS_ENDED:
-		return "ended";
-	case FS_RS_STOPPED:
-		return "stopped";
-	}
-	return NULL;
+	static const char *const names[] = {[FS_RS_CREATED] = "created", [FS_RS_ACTIVE] = "active",
+		[FS_RS_SOLD_OUT] = "sold_out", [FS_RS_ENDED] = "ended", [FS_RS_STOPPED] = "stopped"};
+
+	return (unsigned)st < sizeof(names) / sizeof(names[0]) ? names[st] : NULL;
 }
 
 enum fs_redis_state fs_redis_state_at(int64_t now_ms, int64_t start_ms, int64_t end_ms,

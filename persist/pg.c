@@ -65,16 +65,11 @@ static void fs_pg_fail(struct fs_pg *pg, const char *what, const char *detail)
 
 struct fs_pg *fs_pg_new(const char *url)
 {
-	struct fs_pg *pg = calloc(1, sizeof(*pg));
+	char *copy;
+	struct fs_pg *pg = fs_pgconn_alloc(sizeof(*pg), url, &copy);
 
-	if (pg == NULL)
-		return NULL;
-	pg->url = strdup(url);
-	if (pg->url == NULL) {
-		free(pg);
-		errno = ENOMEM;
-		return NULL;
-	}
+	if (pg != NULL)
+		pg->url = copy;
 	return pg;
 }
 
