@@ -12,8 +12,10 @@
 #          ft_expect_exit CODE DESC CMD... (a test of a command's exit code);
 #          ft_tel PREFIX CMD (a dataplane telemetry reply), ft_tel_ok PREFIX CMD (one without
 #          "error": FT_TEL), ft_json_num JSON KEY
-# Waiting: ft_wait_for SECONDS CMD... (until CMD succeeds), ft_eq WANT CMD... (CMD prints WANT)
+# Waiting: ft_wait_for SECONDS CMD... (until CMD succeeds), ft_eq WANT CMD... (CMD prints WANT),
+#          ft_wait_exit PID SECONDS (a child's end and exit status)
 # Programs: ft_dp_start PREFIX LOG ARG... (flashsale-dp, stopped on exit), ft_dp_start_ok (a test),
+#          ft_tap_dp_start_ok NAME DIR ARG... (on a tap of its own), ft_wait_dp_final PREFIX SALE S,
 #          ft_sale_open PREFIX ID STOCK (an open sale on it, its stock leased),
 #          ft_persist_start STATE_DIR LOG NODE
 # Set FS_LOG_TAG before sourcing, FS_BUILD after (each script has its own default).
@@ -190,6 +192,14 @@ ft_wait_for() {
 	done
 }
 
+# ft_wait_exit PID SECONDS: wait up to SECONDS for our child PID to end, then reap it: its exit
+# status (that of a child still running after SECONDS: wait blocks until it ends).
+ft_wait_exit() {
+	ft_wait_for "$2" ft__gone "$1"
+	wait "$1"
+}
+ft__gone() { ! fs__alive "$1"; }
+
 # ft_eq WANT CMD...: CMD's output is WANT (for ft_wait_for: CMD runs anew each time).
 ft_eq() {
 	local want=$1
@@ -207,6 +217,14 @@ ft_tel() { echo "$2" | timeout "${FT_TEL_TIMEOUT:-10}" dpdk-telemetry.py -f "$1"
 ft_tel_ok() { FT_TEL=$(ft_tel "$1" "$2") && ! grep -q '"error"' <<<"$FT_TEL"; }
 # ft_json_num JSON KEY: the first number under "KEY" in JSON (a telemetry reply).
 ft_json_num() { grep -oE "\"$2\": *[0-9]+" <<<"$1" | head -n 1 | grep -oE '[0-9]+$'; }
+
+# ft_wait_dp_final PREFIX SALE SECONDS: wait until flashctl's sale status of SALE (with --dp
+# PREFIX) shows dp_final=1 (its whole stock leased to the dataplane); the last status in FT_OUT.
+ft_wait_dp_final() { ft_wait_for "$3" ft__dp_final "$1" "$2"; }
+ft__dp_final() {
+	FT_OUT=$("$CTL" --dp "$1" sale status --sale "$2" 2>&1)
+	[ "$(ft_val "$FT_OUT" dp_final)" = 1 ]
+}
 
 # ft_sale_open PREFIX ID STOCK: on the dataplane of EAL file prefix PREFIX, an open sale ID that
 # started a second ago and ends in an hour, its whole STOCK leased to the node (final). Dies
@@ -263,6 +281,21 @@ ft_dp_start_ok() {
 ft__dp_failed() {
 	ft_ok 1 "flashsale-dp starts" "$1"
 	ft_skip_rest "no dataplane"
+}
+
+# ft_tap_dp_start_ok NAME DIR ARG...: ft_dp_start_ok on a tap interface of its own: PREFIX=NAME$$,
+# IFACE, NET (a /30 of our own: .1 the dataplane, .2 the kernel side, set up), the state
+# directory DIR/state, the log DIR/dp.log, ARG... after --addr and --state-dir.
+ft_tap_dp_start_ok() {
+	local name=$1 dir=$2
+	shift 2
+	PREFIX=$name$$
+	IFACE=$name$(($$ % 100000))
+	NET=10.$((150 + $$ % 50)).$(($$ % 250))
+	mkdir -p "$dir/state"
+	ft_dp_start_ok "$PREFIX" "$dir/dp.log" --vdev "net_tap0,iface=$IFACE" \
+		-- --addr "$NET.1" --state-dir "$dir/state" "$@"
+	ip addr add "$NET.2/30" dev "$IFACE" && ip link set "$IFACE" up
 }
 
 # ft_persist_start STATE_DIR LOG NODE: flashsale-persist from STATE_DIR into PG_URL as node NODE in

@@ -19,12 +19,8 @@ FS_LOG_TAG=dp_kill
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 ft_build build-test
-KILLS=${FS_DK_KILLS:-20}
-STOCK=${FS_DK_STOCK:-2000}
-USERS=${FS_DK_USERS:-20000}
-RATE=${FS_DK_RATE:-250}
-DISCONNECTS=${FS_DK_DISCONNECTS:-8}
-SIGTERMS=${FS_DK_SIGTERMS:-3}
+KILLS=${FS_DK_KILLS:-20} SIGTERMS=${FS_DK_SIGTERMS:-3} DISCONNECTS=${FS_DK_DISCONNECTS:-8}
+STOCK=${FS_DK_STOCK:-2000} USERS=${FS_DK_USERS:-20000} RATE=${FS_DK_RATE:-250}
 
 ft_need_dp "hugepages, veth" 512 dataplane/flashsale-dp dataplane/flashgen persist/flashsale-persist controlplane/flashctl
 

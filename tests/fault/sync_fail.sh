@@ -69,10 +69,7 @@ fs_cleanup_add unfill
 ft_dp_start "$PREFIX" "$work/dp.log" --vdev "net_memif0,role=server,socket=$work/memif.sock" \
 	-- --addr "$ADDR" --state-dir "$state" --node-id 1 --journal-sync fsync
 DP_PID=$FT_DP_PID
-now=$(($(date +%s%N) / 1000000))
-tel "/flashsale/sale/create,$SALE,$STOCK,$((now - 1000)),$((now + 600000)),open" >/dev/null
-tel "/flashsale/sale/lease,$SALE,$STOCK,1" >"$work/lease.out"
-grep -q '"leased"' "$work/lease.out" || fs_die "cannot create sale $SALE: $(cat "$work/lease.out")"
+ft_sale_open "$PREFIX" "$SALE" "$STOCK"
 FS_DIE_HOOK=
 
 "$GEN" --no-pci --file-prefix "${TAG}gen" -m 256 --lcores 0@0 \
@@ -90,12 +87,8 @@ sleep 2
 errs=$(stat journal_errors)
 won_at_free=$(stat won)
 unfill
-for ((i = 0; i < 400; i++)); do
-	fs__alive "$GEN_PID" || break
-	sleep 0.1
-done
 gen_rc=0
-wait "$GEN_PID" || gen_rc=$?
+ft_wait_exit "$GEN_PID" 40 || gen_rc=$?
 GEN_PID=
 won_end=$(stat won)
 sold=$(ft_json_num "$(tel "/flashsale/sale/status,$SALE")" sold)

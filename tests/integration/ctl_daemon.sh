@@ -48,14 +48,8 @@ out=$("$CTL" sale create --sale $S5 --stock 5 --start $((now - 20000)) --end +1m
 ft_ok $? "--start-in-past creates it" "$out"
 
 # --- the dataplane (node 1) and the daemon --------------------------------------------------------
-PREFIX=ctld$$
-IFACE=ctld$(($$ % 100000))
-NET=10.$((150 + $$ % 50)).$(($$ % 250))
-mkdir -p "$TMP/state"
-ft_dp_start_ok "$PREFIX" "$TMP/dp.log" --vdev "net_tap0,iface=$IFACE" \
-	-- --addr "$NET.1" --state-dir "$TMP/state" --node-id 1
+ft_tap_dp_start_ok ctld "$TMP" --node-id 1
 DP_PID=$FT_DP_PID
-ip addr add "$NET.2/30" dev "$IFACE" && ip link set "$IFACE" up
 
 "$CTL" sale create --sale $S1 --stock 3 --start +3s --end +16s >/dev/null
 "$CTL" sale create --sale $S3 --stock 5 --start now --end +1h >/dev/null

@@ -150,13 +150,7 @@ R SET "fs:{$H}:lease:2" 22 >/dev/null
 R SET "fs:{$H}:pool" 8 >/dev/null
 R HSET "fs:{$H}:node_sold" 2 22 >/dev/null
 R SET "fs:{$H}:sold" 22 >/dev/null
-PREFIX=hctl$$
-IFACE=hctl$(($$ % 100000))
-NET=10.$((150 + $$ % 50)).$(($$ % 250))
-mkdir -p "$TMP/state"
-ft_dp_start_ok "$PREFIX" "$TMP/dp.log" --vdev "net_tap0,iface=$IFACE" \
-	-- --addr "$NET.1" --state-dir "$TMP/state" --node-id 1
-ip addr add "$NET.2/30" dev "$IFACE" && ip link set "$IFACE" up
+ft_tap_dp_start_ok hctl "$TMP" --node-id 1
 DPID=
 # daemon LOG [ENV...]: flashctl daemon --pg (node 1) in the background, pid DPID
 daemon() {
