@@ -75,11 +75,8 @@ struct fs_pg *fs_pg_new(const char *url)
 
 void fs_pg_free(struct fs_pg *pg)
 {
-	if (pg == NULL)
-		return;
-	fs_pg_disconnect(pg);
-	free(pg->url);
-	free(pg);
+	if (pg != NULL)
+		fs_pgconn_free(pg, pg->conn, pg->url);
 }
 
 void fs_pg_disconnect(struct fs_pg *pg)

@@ -62,3 +62,11 @@ void *fs_pgconn_alloc(size_t size, const char *url, char **url_copy)
 	}
 	return obj;
 }
+
+void fs_pgconn_free(void *obj, PGconn *conn, char *url)
+{
+	if (conn != NULL)
+		PQfinish(conn);
+	free(url);
+	free(obj);
+}

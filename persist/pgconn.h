@@ -31,6 +31,9 @@ void fs_pgconn_error(char *buf, size_t len, const char *what, const char *detail
  */
 void *fs_pgconn_alloc(size_t size, const char *url, char **url_copy);
 
+/** Free a client object made by fs_pgconn_alloc: its connection @p conn (if any), its @p url. */
+void fs_pgconn_free(void *obj, PGconn *conn, char *url);
+
 /** The error text of @p res, else of @p conn (PQresultErrorMessage / PQerrorMessage). */
 const char *fs_pgconn_message(const PGconn *conn, const PGresult *res);
 

@@ -261,11 +261,8 @@ static void fs_pgorders_disconnect(struct fs_pgorders *c)
 
 void fs_pgorders_free(struct fs_pgorders *c)
 {
-	if (c == NULL)
-		return;
-	fs_pgorders_disconnect(c);
-	free(c->url);
-	free(c);
+	if (c != NULL)
+		fs_pgconn_free(c, c->conn, c->url);
 }
 
 const char *fs_pgorders_error(const struct fs_pgorders *c)
