@@ -396,6 +396,27 @@ static void key_of(char *out, uint32_t sale_id, const char *what)
 	snprintf(out, KEYLEN, "fs:{%" PRIu32 "}:%s", sale_id, what);
 }
 
+/* Every key of one sale (HACKING.md, Redis keys); lease is node @p node's. */
+struct sale_keys {
+	char sale[KEYLEN], pool[KEYLEN], sold[KEYLEN], rem[KEYLEN], dead[KEYLEN], ret[KEYLEN];
+	char ns[KEYLEN], lease[KEYLEN];
+};
+
+static void keys_of(struct sale_keys *k, uint32_t sale_id, unsigned node)
+{
+	char what[32];
+
+	key_of(k->sale, sale_id, "sale");
+	key_of(k->pool, sale_id, "pool");
+	key_of(k->sold, sale_id, "sold");
+	key_of(k->rem, sale_id, "remaining");
+	key_of(k->dead, sale_id, "deleted");
+	key_of(k->ret, sale_id, "returned");
+	key_of(k->ns, sale_id, "node_sold");
+	snprintf(what, sizeof(what), "lease:%u", node);
+	key_of(k->lease, sale_id, what);
+}
+
 /* Run a command whose reply is an integer, into *v. */
 static int command_int(struct fs_redis *r, long long *v, int argc, const char **argv)
 {
@@ -463,19 +484,15 @@ static void def_args_of(const struct fs_redis_sale *def, struct def_args *a)
 
 int fs_redis_sale_create(struct fs_redis *r, const struct fs_redis_sale *def)
 {
-	char k_sale[KEYLEN], k_pool[KEYLEN], k_sold[KEYLEN], k_rem[KEYLEN], k_dead[KEYLEN];
+	struct sale_keys k;
 	struct def_args a;
 	long long v = 0;
 	int rc;
 
-	key_of(k_sale, def->sale_id, "sale");
-	key_of(k_pool, def->sale_id, "pool");
-	key_of(k_sold, def->sale_id, "sold");
-	key_of(k_rem, def->sale_id, "remaining");
-	key_of(k_dead, def->sale_id, "deleted");
+	keys_of(&k, def->sale_id, 0);
 	def_args_of(def, &a);
-	const char *argv[] = {"EVAL", fs_lua_create, "6", k_sale, k_pool, k_sold, k_rem, "fs:sales",
-		k_dead, a.id, a.stock, a.start, a.end, def->admission, a.hex, a.rate, a.burst,
+	const char *argv[] = {"EVAL", fs_lua_create, "6", k.sale, k.pool, k.sold, k.rem, "fs:sales",
+		k.dead, a.id, a.stock, a.start, a.end, def->admission, a.hex, a.rate, a.burst,
 		a.hold};
 	rc = command_int(r, &v, (int)(sizeof(argv) / sizeof(argv[0])), argv);
 	if (rc < 0)
@@ -485,7 +502,7 @@ int fs_redis_sale_create(struct fs_redis *r, const struct fs_redis_sale *def)
 	if (v < 0)
 		return set_err(r, -EEXIST,
 			"sale %" PRIu32 " was deleted (%s): sale ids are never reused",
-			def->sale_id, k_dead);
+			def->sale_id, k.dead);
 	return 0;
 }
 
@@ -754,18 +771,15 @@ static int lease_reply(struct fs_redis *r, const redisReply *rep, long long v[4]
 int fs_redis_lease(struct fs_redis *r, uint32_t sale_id, unsigned node, uint64_t want,
 	struct fs_redis_lease *out)
 {
-	char k_pool[KEYLEN], k_lease[KEYLEN], k_sale[KEYLEN], k_ret[KEYLEN], what[32], wants[24];
 	long long v[4] = {0, 0, 0, 0};
+	struct sale_keys k;
 	redisReply *rep;
+	char wants[24];
 	int rc;
 
-	key_of(k_pool, sale_id, "pool");
-	snprintf(what, sizeof(what), "lease:%u", node);
-	key_of(k_lease, sale_id, what);
-	key_of(k_sale, sale_id, "sale");
-	key_of(k_ret, sale_id, "returned");
+	keys_of(&k, sale_id, node);
 	snprintf(wants, sizeof(wants), "%" PRIu64, want);
-	const char *argv[] = {"EVAL", fs_lua_lease, "4", k_pool, k_lease, k_sale, k_ret, wants};
+	const char *argv[] = {"EVAL", fs_lua_lease, "4", k.pool, k.lease, k.sale, k.ret, wants};
 	rc = command(r, &rep, 8, argv);
 	if (rc < 0)
 		return rc;
@@ -788,21 +802,16 @@ int fs_redis_lease(struct fs_redis *r, uint32_t sale_id, unsigned node, uint64_t
 int fs_redis_publish_totals(struct fs_redis *r, uint32_t sale_id, unsigned node, uint64_t sold,
 	bool final, uint64_t *total, bool *pool_set)
 {
-	char k_ns[KEYLEN], k_sold[KEYLEN], k_rem[KEYLEN], k_sale[KEYLEN], k_pool[KEYLEN];
-	char k_ret[KEYLEN], nodes[16], solds[24];
+	char nodes[16], solds[24];
 	long long v[2] = {0, 0};
+	struct sale_keys k;
 	int rc;
 
-	key_of(k_ret, sale_id, "returned");
-	key_of(k_ns, sale_id, "node_sold");
-	key_of(k_sold, sale_id, "sold");
-	key_of(k_rem, sale_id, "remaining");
-	key_of(k_sale, sale_id, "sale");
-	key_of(k_pool, sale_id, "pool");
+	keys_of(&k, sale_id, node);
 	snprintf(nodes, sizeof(nodes), "%u", node);
 	snprintf(solds, sizeof(solds), "%" PRIu64, sold);
-	const char *argv[] = {"EVAL", fs_lua_totals, "6", k_ns, k_sold, k_rem, k_sale, k_pool,
-		k_ret, nodes, solds, final ? "1" : "0"};
+	const char *argv[] = {"EVAL", fs_lua_totals, "6", k.ns, k.sold, k.rem, k.sale, k.pool,
+		k.ret, nodes, solds, final ? "1" : "0"};
 	rc = command_ints(r, 2, v, "totals", (int)(sizeof(argv) / sizeof(argv[0])), argv);
 	if (rc < 0)
 		return rc;
@@ -890,29 +899,20 @@ int fs_redis_publish_event(
 int fs_redis_sale_rebuild(struct fs_redis *r, const struct fs_redis_sale *def, unsigned node,
 	uint64_t leased, bool final, uint64_t sold, unsigned *rebuilt)
 {
-	char k_sale[KEYLEN], k_pool[KEYLEN], k_lease[KEYLEN], k_ns[KEYLEN], k_sold[KEYLEN];
-	char k_rem[KEYLEN], k_dead[KEYLEN], k_ret[KEYLEN], what[32], ev[16], nodes[16];
-	char leaseds[24], solds[24];
+	char ev[16], nodes[16], leaseds[24], solds[24];
+	struct sale_keys k;
 	struct def_args a;
 	long long v = 0;
 	int rc;
 
-	key_of(k_sale, def->sale_id, "sale");
-	key_of(k_pool, def->sale_id, "pool");
-	snprintf(what, sizeof(what), "lease:%u", node);
-	key_of(k_lease, def->sale_id, what);
-	key_of(k_ns, def->sale_id, "node_sold");
-	key_of(k_sold, def->sale_id, "sold");
-	key_of(k_rem, def->sale_id, "remaining");
-	key_of(k_dead, def->sale_id, "deleted");
-	key_of(k_ret, def->sale_id, "returned");
+	keys_of(&k, def->sale_id, node);
 	def_args_of(def, &a);
 	snprintf(ev, sizeof(ev), "%" PRIu32, def->events_published);
 	snprintf(nodes, sizeof(nodes), "%u", node);
 	snprintf(leaseds, sizeof(leaseds), "%" PRIu64, leased);
 	snprintf(solds, sizeof(solds), "%" PRIu64, sold);
-	const char *argv[] = {"EVAL", fs_lua_rebuild, "9", k_sale, k_pool, k_lease, k_ns, k_sold,
-		k_rem, "fs:sales", k_dead, k_ret, a.id, a.stock, a.start, a.end, def->admission,
+	const char *argv[] = {"EVAL", fs_lua_rebuild, "9", k.sale, k.pool, k.lease, k.ns, k.sold,
+		k.rem, "fs:sales", k.dead, k.ret, a.id, a.stock, a.start, a.end, def->admission,
 		def->state[0] ? def->state : "created", ev, a.hex, nodes, leaseds,
 		final ? "1" : "0", solds, a.rate, a.burst, a.hold};
 	rc = command_int(r, &v, (int)(sizeof(argv) / sizeof(argv[0])), argv);
