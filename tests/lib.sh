@@ -16,7 +16,7 @@
 #          ft_wait_exit PID SECONDS (a child's end and exit status)
 # Programs: ft_dp_start PREFIX LOG ARG... (flashsale-dp, stopped on exit), ft_dp_start_ok (a test),
 #          ft_tap_dp_start_ok NAME DIR ARG... (on a tap of its own), ft_wait_dp_final PREFIX SALE S,
-#          ft_sale_open PREFIX ID STOCK (an open sale on it, its stock leased),
+#          ft_sale_open PREFIX ID STOCK [OPENS_IN_MS] (an open sale on it, its stock leased),
 #          ft_persist_start STATE_DIR LOG NODE
 # Set FS_LOG_TAG before sourcing, FS_BUILD after (each script has its own default).
 
@@ -226,13 +226,13 @@ ft__dp_final() {
 	[ "$(ft_val "$FT_OUT" dp_final)" = 1 ]
 }
 
-# ft_sale_open PREFIX ID STOCK: on the dataplane of EAL file prefix PREFIX, an open sale ID that
-# started a second ago and ends in an hour, its whole STOCK leased to the node (final). Dies
-# (fs_die) unless the lease is answered.
+# ft_sale_open PREFIX ID STOCK [OPENS_IN_MS]: on the dataplane of EAL file prefix PREFIX, an open
+# sale ID that started a second ago (or starts OPENS_IN_MS from now) and lasts an hour, its whole
+# STOCK leased to the node (final). Dies (fs_die) unless the lease is answered.
 ft_sale_open() {
-	local now
-	now=$(($(date +%s%N) / 1000000))
-	ft_tel "$1" "/flashsale/sale/create,$2,$3,$((now - 1000)),$((now + 3600000)),open" >/dev/null
+	local start
+	start=$(($(date +%s%N) / 1000000 + ${4:--1000}))
+	ft_tel "$1" "/flashsale/sale/create,$2,$3,$start,$((start + 3600000)),open" >/dev/null
 	ft_tel "$1" "/flashsale/sale/lease,$2,$3,1" | grep -q '"leased"' || fs_die "cannot create sale $2"
 }
 
