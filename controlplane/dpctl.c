@@ -10,18 +10,10 @@
 #include <unistd.h>
 
 #include "dpctl.h"
+#include "errbuf.h"
 #include "parse.h"
 
-static int set_err(struct fs_dpctl *d, int err, const char *fmt, ...)
-{
-	va_list ap;
-
-	d->err = err;
-	va_start(ap, fmt);
-	vsnprintf(d->errstr, sizeof(d->errstr), fmt, ap);
-	va_end(ap);
-	return err;
-}
+#define set_err FS_ERRBUF_SET
 
 int fs_dpctl_path(const char *prefix, char *out, size_t n)
 {

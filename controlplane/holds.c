@@ -100,10 +100,10 @@ void fs_holds_tick(struct daemon *d)
 void fs_holds_free(struct daemon *d)
 {
 	fs_pgorders_free(d->pg);
-	free(d->rows);
-	free(d->ids);
 	d->pg = NULL;
+	free(d->rows);
 	d->rows = NULL;
+	free(d->ids);
 	d->ids = NULL;
 }
 

@@ -13,6 +13,7 @@
 #include <hiredis/hiredis.h>
 #include <sodium.h>
 
+#include "errbuf.h"
 #include "parse.h"
 #include "rcluster.h"
 #include "redis.h"
@@ -35,16 +36,7 @@
 #include "lua_stop.h"
 #include "lua_totals.h"
 
-static int set_err(struct fs_redis *r, int err, const char *fmt, ...)
-{
-	va_list ap;
-
-	r->err = err;
-	va_start(ap, fmt);
-	vsnprintf(r->errstr, sizeof(r->errstr), fmt, ap);
-	va_end(ap);
-	return err;
-}
+#define set_err FS_ERRBUF_SET
 
 /* Map a failed context (NULL reply or failed connect) to a negative errno and text. */
 static int ctx_err(struct fs_redis *r, const redisContext *c)
@@ -487,6 +479,27 @@ static void key_of(char *out, uint32_t sale_id, const char *what)
 	snprintf(out, KEYLEN, "fs:{%" PRIu32 "}:%s", sale_id, what);
 }
 
+/* Every key of one sale (HACKING.md, Redis keys); lease is node @p node's. */
+struct sale_keys {
+	char sale[KEYLEN], pool[KEYLEN], sold[KEYLEN], rem[KEYLEN], dead[KEYLEN], ret[KEYLEN];
+	char ns[KEYLEN], lease[KEYLEN];
+};
+
+static void keys_of(struct sale_keys *k, uint32_t sale_id, unsigned node)
+{
+	char what[32];
+
+	key_of(k->sale, sale_id, "sale");
+	key_of(k->pool, sale_id, "pool");
+	key_of(k->sold, sale_id, "sold");
+	key_of(k->rem, sale_id, "remaining");
+	key_of(k->dead, sale_id, "deleted");
+	key_of(k->ret, sale_id, "returned");
+	key_of(k->ns, sale_id, "node_sold");
+	snprintf(what, sizeof(what), "lease:%u", node);
+	key_of(k->lease, sale_id, what);
+}
+
 /* Run a command whose reply is an integer, into *v. */
 static int command_int(struct fs_redis *r, long long *v, int argc, const char **argv)
 {
@@ -573,18 +586,14 @@ static int sales_index(struct fs_redis *r, bool add, uint32_t sale_id, bool *cha
 
 int fs_redis_sale_create(struct fs_redis *r, const struct fs_redis_sale *def)
 {
-	char k_sale[KEYLEN], k_pool[KEYLEN], k_sold[KEYLEN], k_rem[KEYLEN], k_dead[KEYLEN];
+	struct sale_keys k;
 	struct def_args a;
 	long long v = 0;
 	int rc;
 
-	key_of(k_sale, def->sale_id, "sale");
-	key_of(k_pool, def->sale_id, "pool");
-	key_of(k_sold, def->sale_id, "sold");
-	key_of(k_rem, def->sale_id, "remaining");
-	key_of(k_dead, def->sale_id, "deleted");
+	keys_of(&k, def->sale_id, 0);
 	def_args_of(def, &a);
-	const char *argv[] = {"EVAL", fs_lua_create, "5", k_sale, k_pool, k_sold, k_rem, k_dead,
+	const char *argv[] = {"EVAL", fs_lua_create, "5", k.sale, k.pool, k.sold, k.rem, k.dead,
 		a.id, a.stock, a.start, a.end, def->admission, a.hex, a.rate, a.burst, a.hold};
 	rc = command_int(r, &v, (int)(sizeof(argv) / sizeof(argv[0])), argv);
 	/* listed after the script, also when it exists (a create cut off before this repairs) */
@@ -597,7 +606,7 @@ int fs_redis_sale_create(struct fs_redis *r, const struct fs_redis_sale *def)
 	if (v < 0)
 		return set_err(r, -EEXIST,
 			"sale %" PRIu32 " was deleted (%s): sale ids are never reused",
-			def->sale_id, k_dead);
+			def->sale_id, k.dead);
 	return 0;
 }
 
@@ -866,18 +875,15 @@ static int lease_reply(struct fs_redis *r, const redisReply *rep, long long v[4]
 int fs_redis_lease(struct fs_redis *r, uint32_t sale_id, unsigned node, uint64_t want,
 	struct fs_redis_lease *out)
 {
-	char k_pool[KEYLEN], k_lease[KEYLEN], k_sale[KEYLEN], k_ret[KEYLEN], what[32], wants[24];
 	long long v[4] = {0, 0, 0, 0};
+	struct sale_keys k;
 	redisReply *rep;
+	char wants[24];
 	int rc;
 
-	key_of(k_pool, sale_id, "pool");
-	snprintf(what, sizeof(what), "lease:%u", node);
-	key_of(k_lease, sale_id, what);
-	key_of(k_sale, sale_id, "sale");
-	key_of(k_ret, sale_id, "returned");
+	keys_of(&k, sale_id, node);
 	snprintf(wants, sizeof(wants), "%" PRIu64, want);
-	const char *argv[] = {"EVAL", fs_lua_lease, "4", k_pool, k_lease, k_sale, k_ret, wants};
+	const char *argv[] = {"EVAL", fs_lua_lease, "4", k.pool, k.lease, k.sale, k.ret, wants};
 	rc = command(r, &rep, 8, argv);
 	if (rc < 0)
 		return rc;
@@ -900,21 +906,16 @@ int fs_redis_lease(struct fs_redis *r, uint32_t sale_id, unsigned node, uint64_t
 int fs_redis_publish_totals(struct fs_redis *r, uint32_t sale_id, unsigned node, uint64_t sold,
 	bool final, uint64_t *total, bool *pool_set)
 {
-	char k_ns[KEYLEN], k_sold[KEYLEN], k_rem[KEYLEN], k_sale[KEYLEN], k_pool[KEYLEN];
-	char k_ret[KEYLEN], nodes[16], solds[24];
+	char nodes[16], solds[24];
 	long long v[2] = {0, 0};
+	struct sale_keys k;
 	int rc;
 
-	key_of(k_ret, sale_id, "returned");
-	key_of(k_ns, sale_id, "node_sold");
-	key_of(k_sold, sale_id, "sold");
-	key_of(k_rem, sale_id, "remaining");
-	key_of(k_sale, sale_id, "sale");
-	key_of(k_pool, sale_id, "pool");
+	keys_of(&k, sale_id, node);
 	snprintf(nodes, sizeof(nodes), "%u", node);
 	snprintf(solds, sizeof(solds), "%" PRIu64, sold);
-	const char *argv[] = {"EVAL", fs_lua_totals, "6", k_ns, k_sold, k_rem, k_sale, k_pool,
-		k_ret, nodes, solds, final ? "1" : "0"};
+	const char *argv[] = {"EVAL", fs_lua_totals, "6", k.ns, k.sold, k.rem, k.sale, k.pool,
+		k.ret, nodes, solds, final ? "1" : "0"};
 	rc = command_ints(r, 2, v, "totals", (int)(sizeof(argv) / sizeof(argv[0])), argv);
 	if (rc < 0)
 		return rc;
@@ -929,19 +930,10 @@ int fs_redis_publish_totals(struct fs_redis *r, uint32_t sale_id, unsigned node,
 
 const char *fs_redis_state_name(enum fs_redis_state st)
 {
-	switch (st) {
-	case FS_RS_CREATED:
-		return "created";
-	case FS_RS_ACTIVE:
-		return "active";
-	case FS_RS_SOLD_OUT:
-		return "sold_out";
-	case FS_RS_ENDED:
-		return "ended";
-	case FS_RS_STOPPED:
-		return "stopped";
-	}
-	return NULL;
+	static const char *const names[] = {[FS_RS_CREATED] = "created", [FS_RS_ACTIVE] = "active",
+		[FS_RS_SOLD_OUT] = "sold_out", [FS_RS_ENDED] = "ended", [FS_RS_STOPPED] = "stopped"};
+
+	return (unsigned)st < sizeof(names) / sizeof(names[0]) ? names[st] : NULL;
 }
 
 enum fs_redis_state fs_redis_state_at(int64_t now_ms, int64_t start_ms, int64_t end_ms,
@@ -1011,30 +1003,21 @@ int fs_redis_publish_event(
 int fs_redis_sale_rebuild(struct fs_redis *r, const struct fs_redis_sale *def, unsigned node,
 	uint64_t leased, bool final, uint64_t sold, unsigned *rebuilt)
 {
-	char k_sale[KEYLEN], k_pool[KEYLEN], k_lease[KEYLEN], k_ns[KEYLEN], k_sold[KEYLEN];
-	char k_rem[KEYLEN], k_dead[KEYLEN], k_ret[KEYLEN], what[32], ev[16], nodes[16];
-	char leaseds[24], solds[24];
+	char ev[16], nodes[16], leaseds[24], solds[24];
+	struct sale_keys k;
 	struct def_args a;
 	bool added = false;
 	long long v = 0;
 	int rc;
 
-	key_of(k_sale, def->sale_id, "sale");
-	key_of(k_pool, def->sale_id, "pool");
-	snprintf(what, sizeof(what), "lease:%u", node);
-	key_of(k_lease, def->sale_id, what);
-	key_of(k_ns, def->sale_id, "node_sold");
-	key_of(k_sold, def->sale_id, "sold");
-	key_of(k_rem, def->sale_id, "remaining");
-	key_of(k_dead, def->sale_id, "deleted");
-	key_of(k_ret, def->sale_id, "returned");
+	keys_of(&k, def->sale_id, node);
 	def_args_of(def, &a);
 	snprintf(ev, sizeof(ev), "%" PRIu32, def->events_published);
 	snprintf(nodes, sizeof(nodes), "%u", node);
 	snprintf(leaseds, sizeof(leaseds), "%" PRIu64, leased);
 	snprintf(solds, sizeof(solds), "%" PRIu64, sold);
-	const char *argv[] = {"EVAL", fs_lua_rebuild, "8", k_sale, k_pool, k_lease, k_ns, k_sold,
-		k_rem, k_dead, k_ret, a.id, a.stock, a.start, a.end, def->admission,
+	const char *argv[] = {"EVAL", fs_lua_rebuild, "8", k.sale, k.pool, k.lease, k.ns, k.sold,
+		k.rem, k.dead, k.ret, a.id, a.stock, a.start, a.end, def->admission,
 		def->state[0] ? def->state : "created", ev, a.hex, nodes, leaseds,
 		final ? "1" : "0", solds, a.rate, a.burst, a.hold};
 	rc = command_int(r, &v, (int)(sizeof(argv) / sizeof(argv[0])), argv);

@@ -89,13 +89,11 @@ int fs_duration_parse(const char *s, int64_t max_ms, int64_t *out_ms)
 	int64_t n;
 	int rc;
 
-	if (s == NULL || *s == '\0')
-		return -EINVAL;
-	if (strcmp(s, "0") == 0) {
+	if (s != NULL && strcmp(s, "0") == 0) {
 		*out_ms = 0;
 		return 0;
 	}
-	rc = parse_amount(s, &n);
+	rc = s != NULL ? parse_amount(s, &n) : -EINVAL; /* "" too: no digit */
 	if (rc < 0)
 		return rc;
 	if (n > max_ms)

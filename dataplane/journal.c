@@ -125,76 +125,81 @@ static int seg_path(char *buf, size_t len, const char *dir, unsigned index, uint
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
+/* Open segment @p seg with @p flags (O_CLOEXEC added, 0600 if created) and fstat it into @p st.
+ * @return the descriptor, or -errno. */
+static int seg_open(const char *dir, unsigned index, uint64_t seg, int flags, struct stat *st)
+{
+	char path[PATH_MAX];
+	int fd, rc;
+
+	rc = seg_path(path, sizeof(path), dir, index, seg);
+	if (rc < 0)
+		return rc;
+	fd = open(path, flags | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, st) < 0) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
+/* Map the whole segment open on @p fd with @p prot into *@p out, then close @p fd (either way). */
+static int seg_mmap_close(int fd, int prot, void **out)
+{
+	void *p = mmap(NULL, FS_JSEG_BYTES, prot, MAP_SHARED, fd, 0);
+	int rc = p == MAP_FAILED ? -errno : 0;
+
+	close(fd);
+	if (rc == 0)
+		*out = p;
+	return rc;
+}
+
 /* Create (or open) segment @p seg at full size and map it read-write; *existed: it had data. */
 static int seg_map_rw(
 	const char *dir, unsigned index, uint64_t seg, struct fs_jrec **out, bool *existed)
 {
 	struct stat st;
-	char path[PATH_MAX];
 	int fd, rc;
 	void *p;
 
-	rc = seg_path(path, sizeof(path), dir, index, seg);
-	if (rc < 0)
-		return rc;
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	fd = seg_open(dir, index, seg, O_RDWR | O_CREAT, &st);
 	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0) {
-		rc = -errno;
-		goto out;
-	}
+		return fd;
 	*existed = st.st_size > 0;
 	/* Allocate every block now: a full disk fails here, not as SIGBUS on a page later. */
 	rc = posix_fallocate(fd, 0, (off_t)FS_JSEG_BYTES);
 	if (rc != 0) {
-		rc = -rc;
-		goto out;
+		close(fd);
+		return -rc;
 	}
-	p = mmap(NULL, FS_JSEG_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (p == MAP_FAILED) {
-		rc = -errno;
-		goto out;
-	}
-	*out = p;
-	rc = 0;
-out:
-	close(fd);
+	rc = seg_mmap_close(fd, PROT_READ | PROT_WRITE, &p);
+	if (rc == 0)
+		*out = p;
 	return rc;
 }
 
 /* Map segment @p seg read-only if it exists at full size; -ENOENT otherwise. */
 static int seg_map_ro(const char *dir, unsigned index, uint64_t seg, const struct fs_jrec **out)
 {
-	char path[PATH_MAX];
 	struct stat st;
 	int fd, rc;
 	void *p;
 
-	rc = seg_path(path, sizeof(path), dir, index, seg);
-	if (rc < 0)
-		return rc;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = seg_open(dir, index, seg, O_RDONLY, &st);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	/* A segment still being allocated is shorter: mapping it could SIGBUS; try later. */
-	if (fstat(fd, &st) < 0) {
-		rc = -errno;
-		goto out;
-	}
 	if ((size_t)st.st_size < FS_JSEG_BYTES) {
-		rc = -ENOENT;
-		goto out;
+		close(fd);
+		return -ENOENT;
 	}
-	p = mmap(NULL, FS_JSEG_BYTES, PROT_READ, MAP_SHARED, fd, 0);
-	if (p == MAP_FAILED) {
-		rc = -errno;
-		goto out;
-	}
-	*out = p;
-	rc = 0;
-out:
-	close(fd);
+	rc = seg_mmap_close(fd, PROT_READ, &p);
+	if (rc == 0)
+		*out = p;
 	return rc;
 }
 
@@ -750,7 +755,7 @@ int fs_journal_read(struct fs_journal_reader *r, struct fs_jrec *out, unsigned m
 		struct fs_jrec rec;
 
 		if (r->base == NULL || r->seg_no != seg) {
-			const struct fs_jrec *m;
+			const struct fs_jrec *m = NULL;
 			int rc = seg_map_ro(r->dir, r->index, seg, &m);
 
 			if (rc == -ENOENT)

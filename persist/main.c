@@ -124,6 +124,15 @@ static void fs_persist_usage(FILE *f)
 		"  then it waits for them to appear.\n");
 }
 
+/* --@p name's value (optarg) in [@p min, @p max] into *@p v; -EINVAL after the one-line error. */
+static int opt_range(const char *name, uint64_t min, uint64_t max, uint64_t *v)
+{
+	if (fs_parse_u64(optarg, min, max, v) == 0)
+		return 0;
+	fprintf(stderr, "flashsale-persist: --%s wants %" PRIu64 "..%" PRIu64 "\n", name, min, max);
+	return -EINVAL;
+}
+
 /* @return 0, 1 for --help, or -EINVAL after printing a one-line error. */
 static int fs_persist_parse(int argc, char **argv, struct fs_persist_opts *o)
 {
@@ -146,27 +155,20 @@ static int fs_persist_parse(int argc, char **argv, struct fs_persist_opts *o)
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'b':
-			if (fs_parse_u64(optarg, 1, 1000000, &v) < 0) {
-				fprintf(stderr, "flashsale-persist: --batch wants 1..1000000\n");
+			if (opt_range("batch", 1, 1000000, &v) < 0)
 				return -EINVAL;
-			}
 			o->batch = (unsigned)v;
 			break;
 		case 'h':
 			return 1;
 		case 'i':
-			if (fs_parse_u64(optarg, 0, 60000, &v) < 0) {
-				fprintf(stderr,
-					"flashsale-persist: --interval-ms wants 0..60000\n");
+			if (opt_range("interval-ms", 0, 60000, &v) < 0)
 				return -EINVAL;
-			}
 			o->interval_ms = (unsigned)v;
 			break;
 		case 'n':
-			if (fs_parse_u64(optarg, 1, 65535, &v) < 0) {
-				fprintf(stderr, "flashsale-persist: --node-id wants 1..65535\n");
+			if (opt_range("node-id", 1, 65535, &v) < 0)
 				return -EINVAL;
-			}
 			o->node_id = (uint16_t)v;
 			break;
 		case 'o':

@@ -65,26 +65,18 @@ static void fs_pg_fail(struct fs_pg *pg, const char *what, const char *detail)
 
 struct fs_pg *fs_pg_new(const char *url)
 {
-	struct fs_pg *pg = calloc(1, sizeof(*pg));
+	char *copy;
+	struct fs_pg *pg = fs_pgconn_alloc(sizeof(*pg), url, &copy);
 
-	if (pg == NULL)
-		return NULL;
-	pg->url = strdup(url);
-	if (pg->url == NULL) {
-		free(pg);
-		errno = ENOMEM;
-		return NULL;
-	}
+	if (pg != NULL)
+		pg->url = copy;
 	return pg;
 }
 
 void fs_pg_free(struct fs_pg *pg)
 {
-	if (pg == NULL)
-		return;
-	fs_pg_disconnect(pg);
-	free(pg->url);
-	free(pg);
+	if (pg != NULL)
+		fs_pgconn_free(pg, pg->conn, pg->url);
 }
 
 void fs_pg_disconnect(struct fs_pg *pg)

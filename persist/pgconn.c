@@ -1,5 +1,7 @@
 /* Connections and one-line errors shared by the libpq users of fs_persist (pg.c, pgorders.c). */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "pgconn.h"
@@ -46,4 +48,25 @@ void fs_pgconn_error(char *buf, size_t len, const char *what, const char *detail
 const char *fs_pgconn_message(const PGconn *conn, const PGresult *res)
 {
 	return res != NULL ? PQresultErrorMessage(res) : PQerrorMessage(conn);
+}
+
+void *fs_pgconn_alloc(size_t size, const char *url, char **url_copy)
+{
+	void *obj = calloc(1, size);
+
+	*url_copy = obj != NULL ? strdup(url) : NULL;
+	if (*url_copy == NULL) {
+		free(obj);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return obj;
+}
+
+void fs_pgconn_free(void *obj, PGconn *conn, char *url)
+{
+	if (conn != NULL)
+		PQfinish(conn);
+	free(url);
+	free(obj);
 }

@@ -24,6 +24,16 @@ PGconn *fs_pgconn_open(const char *url, const char *app, int timeout_s);
  */
 void fs_pgconn_error(char *buf, size_t len, const char *what, const char *detail);
 
+/**
+ * A client object of @p size bytes, zeroed, with its own copy of @p url in *@p url_copy (for the
+ * object's url field; free both with free()).
+ * @return the object, or NULL with errno ENOMEM (nothing left allocated). Thread safe.
+ */
+void *fs_pgconn_alloc(size_t size, const char *url, char **url_copy);
+
+/** Free a client object made by fs_pgconn_alloc: its connection @p conn (if any), its @p url. */
+void fs_pgconn_free(void *obj, PGconn *conn, char *url);
+
 /** The error text of @p res, else of @p conn (PQresultErrorMessage / PQerrorMessage). */
 const char *fs_pgconn_message(const PGconn *conn, const PGresult *res);
 

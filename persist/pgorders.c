@@ -242,16 +242,12 @@ int fs_pgorders_keys(
 
 struct fs_pgorders *fs_pgorders_new(const char *url, unsigned timeout_ms)
 {
-	struct fs_pgorders *c = calloc(1, sizeof(*c));
+	char *copy;
+	struct fs_pgorders *c = fs_pgconn_alloc(sizeof(*c), url, &copy);
 
 	if (c == NULL)
 		return NULL;
-	c->url = strdup(url);
-	if (c->url == NULL) {
-		free(c);
-		errno = ENOMEM;
-		return NULL;
-	}
+	c->url = copy;
 	c->timeout_ms = timeout_ms > 0 ? timeout_ms : FS_PGORDERS_TIMEOUT_MS;
 	return c;
 }
@@ -265,11 +261,8 @@ static void fs_pgorders_disconnect(struct fs_pgorders *c)
 
 void fs_pgorders_free(struct fs_pgorders *c)
 {
-	if (c == NULL)
-		return;
-	fs_pgorders_disconnect(c);
-	free(c->url);
-	free(c);
+	if (c != NULL)
+		fs_pgconn_free(c, c->conn, c->url);
 }
 
 const char *fs_pgorders_error(const struct fs_pgorders *c)

@@ -1,7 +1,9 @@
 # Shared set-up of the integration and fault tests (sourced, bash only), on top of scripts/lib.sh.
 #
 # Skips:   ft_skip_all REASON, ft_need_root WHY, ft_need_tun, ft_need_hugepages N,
-#          ft_need_built PROG..., ft_need_stack (what fs_stack_start needs)
+#          ft_need_built PROG..., ft_need_dp WHY PAGES PROG..., ft_need_tap WHY PROG...,
+#          ft_need_cmd CMD..., ft_need_stack (what fs_stack_start needs), ft_build DEFAULT
+# Files:   ft_workdir VAR NAME (a work directory removed on exit)
 # TAP:     ft_plan N, ft_ok STATUS NAME [DIAG] (DIAG cut to FT_DIAG_BYTES when set),
 #          ft_ok_file STATUS NAME [FILE] (its last FT_DIAG_LINES as DIAG), ft_tap OK NAME [DETAIL...], ft_skip COUNT REASON,
 #          ft_skip_rest REASON, ft_fail_rest NAME, ft_setup_failed MSG (counters: N_TESTS, T, FAILS),
@@ -10,8 +12,10 @@
 #          ft_expect_exit CODE DESC CMD... (a test of a command's exit code);
 #          ft_tel PREFIX CMD (a dataplane telemetry reply), ft_tel_ok PREFIX CMD (one without
 #          "error": FT_TEL), ft_json_num JSON KEY
-# Waiting: ft_wait_for SECONDS CMD... (until CMD succeeds), ft_eq WANT CMD... (CMD prints WANT)
+# Waiting: ft_wait_for SECONDS CMD... (until CMD succeeds), ft_eq WANT CMD... (CMD prints WANT),
+#          ft_wait_exit PID SECONDS (a child's end and exit status)
 # Programs: ft_dp_start PREFIX LOG ARG... (flashsale-dp, stopped on exit), ft_dp_start_ok (a test),
+#          ft_tap_dp_start_ok NAME DIR ARG... (on a tap of its own), ft_wait_dp_final PREFIX SALE S,
 #          ft_sale_open PREFIX ID STOCK [OPENS_IN_MS] (an open sale on it, its stock leased),
 #          ft_persist_start STATE_DIR LOG NODE
 # Redis Cluster: ft_cluster_start DIR [PASSWORD] (6 nodes: 3 masters, 3 replicas), ft_cluster_cli
@@ -44,12 +48,48 @@ ft_need_built() {
 		[ -x "$FS_BUILD/$p" ] || ft_skip_all "$FS_BUILD/$p is not built"
 	done
 }
+# ft_need_dp WHY PAGES PROG...: skip unless root (WHY says what needs it), PAGES free 2 MiB
+# hugepages and every PROG (a path below FS_BUILD) built.
+ft_need_dp() {
+	ft_need_root "$1"
+	ft_need_hugepages "$2"
+	ft_need_built "${@:3}"
+}
+# ft_need_tap WHY PROG...: ft_need_dp with 256 hugepages, flashsale-dp and every PROG built, and
+# /dev/net/tun (a dataplane on a tap interface).
+ft_need_tap() {
+	ft_need_dp "$1" 256 dataplane/flashsale-dp "${@:2}"
+	ft_need_tun
+}
+# ft_need_cmd CMD...: skip unless every CMD is on PATH.
+ft_need_cmd() {
+	local c
+	for c in "$@"; do
+		command -v "$c" >/dev/null || ft_skip_all "no $c"
+	done
+}
+# ft_build DEFAULT: FS_BUILD made absolute (the environment's, else $FS_ROOT/DEFAULT; the whole
+# script is skipped when it is not a directory) and the programs' paths in it: DP (flashsale-dp),
+# GEN (flashgen), PERSIST (flashsale-persist), CTL (flashctl), CLAIM (flashclaim).
+ft_build() {
+	FS_BUILD=$(cd "${FS_BUILD:-$FS_ROOT/$1}" 2>/dev/null && pwd) || ft_skip_all "no build dir"
+	DP=$FS_BUILD/dataplane/flashsale-dp
+	GEN=$FS_BUILD/dataplane/flashgen
+	PERSIST=$FS_BUILD/persist/flashsale-persist
+	CTL=$FS_BUILD/controlplane/flashctl
+	CLAIM=$FS_BUILD/controlplane/flashclaim
+}
+# ft_workdir VAR NAME: VAR set to a new directory /tmp/fs-NAME.XXXXXX, removed on exit unless
+# FS_KEEP=1. Dies (fs_die) when it cannot be made.
+ft_workdir() {
+	local d
+	d=$(mktemp -d "/tmp/fs-$2.XXXXXX") || fs_die "cannot make a work directory"
+	printf -v "$1" %s "$d"
+	fs_cleanup_add "[ \"\${FS_KEEP:-0}\" = 1 ] || rm -rf '$d'"
+}
 # ft_need_stack: what fs_stack_start needs: root, /dev/net/tun, 256 free hugepages, five programs.
 ft_need_stack() {
-	ft_need_root "tap interface, hugepages"
-	ft_need_tun
-	ft_need_hugepages 256
-	ft_need_built dataplane/flashsale-dp dataplane/flashgen persist/flashsale-persist \
+	ft_need_tap "tap interface, hugepages" dataplane/flashgen persist/flashsale-persist \
 		controlplane/flashctl controlplane/flashclaim
 }
 
@@ -155,6 +195,14 @@ ft_wait_for() {
 	done
 }
 
+# ft_wait_exit PID SECONDS: wait up to SECONDS for our child PID to end, then reap it: its exit
+# status (that of a child still running after SECONDS: wait blocks until it ends).
+ft_wait_exit() {
+	ft_wait_for "$2" ft__gone "$1"
+	wait "$1"
+}
+ft__gone() { ! fs__alive "$1"; }
+
 # ft_eq WANT CMD...: CMD's output is WANT (for ft_wait_for: CMD runs anew each time).
 ft_eq() {
 	local want=$1
@@ -172,6 +220,14 @@ ft_tel() { echo "$2" | timeout "${FT_TEL_TIMEOUT:-10}" dpdk-telemetry.py -f "$1"
 ft_tel_ok() { FT_TEL=$(ft_tel "$1" "$2") && ! grep -q '"error"' <<<"$FT_TEL"; }
 # ft_json_num JSON KEY: the first number under "KEY" in JSON (a telemetry reply).
 ft_json_num() { grep -oE "\"$2\": *[0-9]+" <<<"$1" | head -n 1 | grep -oE '[0-9]+$'; }
+
+# ft_wait_dp_final PREFIX SALE SECONDS: wait until flashctl's sale status of SALE (with --dp
+# PREFIX) shows dp_final=1 (its whole stock leased to the dataplane); the last status in FT_OUT.
+ft_wait_dp_final() { ft_wait_for "$3" ft__dp_final "$1" "$2"; }
+ft__dp_final() {
+	FT_OUT=$("$CTL" --dp "$1" sale status --sale "$2" 2>&1)
+	[ "$(ft_val "$FT_OUT" dp_final)" = 1 ]
+}
 
 # ft_sale_open PREFIX ID STOCK [OPENS_IN_MS]: on the dataplane of EAL file prefix PREFIX, an open
 # sale ID that started a second ago (or starts OPENS_IN_MS from now) and lasts an hour, its whole
@@ -228,6 +284,21 @@ ft_dp_start_ok() {
 ft__dp_failed() {
 	ft_ok 1 "flashsale-dp starts" "$1"
 	ft_skip_rest "no dataplane"
+}
+
+# ft_tap_dp_start_ok NAME DIR ARG...: ft_dp_start_ok on a tap interface of its own: PREFIX=NAME$$,
+# IFACE, NET (a /30 of our own: .1 the dataplane, .2 the kernel side, set up), the state
+# directory DIR/state, the log DIR/dp.log, ARG... after --addr and --state-dir.
+ft_tap_dp_start_ok() {
+	local name=$1 dir=$2
+	shift 2
+	PREFIX=$name$$
+	IFACE=$name$(($$ % 100000))
+	NET=10.$((150 + $$ % 50)).$(($$ % 250))
+	mkdir -p "$dir/state"
+	ft_dp_start_ok "$PREFIX" "$dir/dp.log" --vdev "net_tap0,iface=$IFACE" \
+		-- --addr "$NET.1" --state-dir "$dir/state" "$@"
+	ip addr add "$NET.2/30" dev "$IFACE" && ip link set "$IFACE" up
 }
 
 # ft_persist_start STATE_DIR LOG NODE: flashsale-persist from STATE_DIR into PG_URL as node NODE in

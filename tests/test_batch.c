@@ -9,15 +9,30 @@
 
 #include "batch.h"
 
-static struct fs_jrec order_rec(
-	uint64_t seq, uint32_t sale, uint64_t order, uint64_t user, uint16_t node, uint64_t time_ns)
+/* A record of type @p type, sequence @p seq, sale @p sale, every other byte 0. */
+static struct fs_jrec rec_of(uint64_t seq, uint8_t type, uint32_t sale)
 {
 	struct fs_jrec r;
 
 	memset(&r, 0, sizeof(r));
 	r.seq = seq;
-	r.type = FS_JREC_ORDER;
+	r.type = type;
 	r.sale_id = sale;
+	return r;
+}
+
+/* A batch of @p cap orders, reset for journal @p journal. */
+static void batch_start(struct fs_batch *b, unsigned cap, unsigned journal)
+{
+	cr_assert_eq(fs_batch_init(b, cap), 0);
+	fs_batch_reset(b, journal);
+}
+
+static struct fs_jrec order_rec(
+	uint64_t seq, uint32_t sale, uint64_t order, uint64_t user, uint16_t node, uint64_t time_ns)
+{
+	struct fs_jrec r = rec_of(seq, FS_JREC_ORDER, sale);
+
 	r.node_id = node;
 	r.time_ns = time_ns;
 	r.body.order.order_id = order;
@@ -143,13 +158,9 @@ Test(batch, orders_and_control)
 	struct fs_jrec r;
 	unsigned i;
 
-	cr_assert_eq(fs_batch_init(&b, 8), 0);
-	fs_batch_reset(&b, 255);
+	batch_start(&b, 8, 255);
 
-	memset(&r, 0, sizeof(r));
-	r.seq = 10;
-	r.type = FS_JREC_SALE;
-	r.sale_id = 42;
+	r = rec_of(10, FS_JREC_SALE, 42);
 	r.body.sale.stock = 1000;
 	r.body.sale.start_ms = 1798761600000ll;
 	r.body.sale.end_ms = 1798761660500ll;
@@ -221,12 +232,8 @@ Test(batch, delete_keeps_rows)
 	struct fs_batch b;
 	struct fs_jrec r;
 
-	cr_assert_eq(fs_batch_init(&b, 8), 0);
-	fs_batch_reset(&b, 255);
-	memset(&r, 0, sizeof(r));
-	r.seq = 20;
-	r.type = FS_JREC_STOP;
-	r.sale_id = 42;
+	batch_start(&b, 8, 255);
+	r = rec_of(20, FS_JREC_STOP, 42);
 	cr_assert_eq(fs_batch_add(&b, &r), 0);
 	r.seq = 21;
 	r.type = FS_JREC_DELETE;
@@ -245,8 +252,7 @@ Test(batch, seq_gap_and_full)
 	struct fs_batch b;
 	struct fs_jrec r;
 
-	cr_assert_eq(fs_batch_init(&b, 2), 0);
-	fs_batch_reset(&b, 0);
+	batch_start(&b, 2, 0);
 	r = order_rec(5, 1, 1, 1, 1, 0);
 	cr_assert_eq(fs_batch_add(&b, &r), 0);
 	r = order_rec(7, 1, 2, 2, 1, 0);
@@ -270,8 +276,7 @@ Test(batch, full_of_longest_rows)
 	struct fs_batch b;
 	unsigned i;
 
-	cr_assert_eq(fs_batch_init(&b, CAP), 0);
-	fs_batch_reset(&b, 0);
+	batch_start(&b, CAP, 0);
 	for (i = 0; i < CAP; i++) {
 		struct fs_jrec r = order_rec(
 			i + 1, UINT32_MAX, 1ull << 63, UINT64_MAX, UINT16_MAX, UINT64_MAX);
@@ -289,12 +294,8 @@ Test(batch, hold_and_release)
 	struct fs_batch b;
 	struct fs_jrec r;
 
-	cr_assert_eq(fs_batch_init(&b, 8), 0);
-	fs_batch_reset(&b, 255);
-	memset(&r, 0, sizeof(r));
-	r.seq = 1;
-	r.type = FS_JREC_HOLD;
-	r.sale_id = 42;
+	batch_start(&b, 8, 255);
+	r = rec_of(1, FS_JREC_HOLD, 42);
 	r.body.hold.hold_ms = FS_BATCH_HOLD_MS_MAX;
 	cr_assert_eq(fs_batch_add(&b, &r), 0);
 	cr_assert_eq(b.n_stmts, 1);

@@ -82,6 +82,13 @@ static void udpfix(uint8_t *f, uint32_t l3)
 	udp->dgram_cksum = rte_ipv4_udptcp_cksum(ip_at(f, l3), udp);
 }
 
+/* A big-endian 16-bit field at @p p (an EtherType or TPID the case table writes). */
+static void put_be16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
 static uint32_t make_fcp(uint8_t *f, uint16_t vlan)
 {
 	memset(f, 0, BUF);
@@ -437,27 +444,22 @@ static uint32_t build(enum mut m, uint8_t *f)
 		ipfix(f, 14);
 		return 14 + 20 + 7;
 	case M_ETHERTYPE_IPV6:
-		f[12] = 0x86;
-		f[13] = 0xdd;
+		put_be16(f + 12, 0x86dd);
 		return len;
 	case M_ETHERTYPE_LLDP:
-		f[12] = 0x88;
-		f[13] = 0xcc;
+		put_be16(f + 12, 0x88cc);
 		return len;
 	case M_VLAN_STACKED_8100:
 		len = make_fcp(f, TCI);
-		f[16] = 0x81;
-		f[17] = 0x00;
+		put_be16(f + 16, 0x8100);
 		return len;
 	case M_VLAN_QINQ_88A8:
 		len = make_fcp(f, TCI);
-		f[12] = 0x88;
-		f[13] = 0xa8;
+		put_be16(f + 12, 0x88a8);
 		return len;
 	case M_VLAN_QINQ_INNER:
 		len = make_fcp(f, TCI);
-		f[16] = 0x88;
-		f[17] = 0xa8;
+		put_be16(f + 16, 0x88a8);
 		return len;
 	case M_ARP_REPLY:
 		return make_arp(f, 0, RTE_ARP_OP_REPLY, OUR_IP);

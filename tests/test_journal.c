@@ -2,7 +2,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -21,6 +20,7 @@
 #include "claim.h"
 #include "journal.h"
 #include "sale.h"
+#include "testutil.h"
 
 static char tmpdir[64];
 
@@ -30,17 +30,9 @@ static void mk_tmpdir(void)
 	cr_assert_not_null(mkdtemp(tmpdir));
 }
 
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static void rm_tmpdir(void)
 {
-	nftw(tmpdir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	fs_test_rmtree(tmpdir);
 }
 
 static double now_s(void)

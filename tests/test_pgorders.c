@@ -7,20 +7,30 @@
 
 #include "pgorders.h"
 
+/*
+ * The names of enum TYPE's COUNT values are WANT[] in order: NAME gives each, PARSE reads each
+ * back to its value, NAME(COUNT) is NULL.
+ */
+#define NAMES_ROUND_TRIP(TYPE, COUNT, NAME, PARSE, WANT)                                           \
+	do {                                                                                       \
+		TYPE v_;                                                                           \
+		cr_assert_eq(sizeof(WANT) / sizeof((WANT)[0]), COUNT);                             \
+		for (unsigned i_ = 0; i_ < (COUNT); i_++) {                                         \
+			cr_assert_str_eq(NAME((TYPE)i_), (WANT)[i_]);                               \
+			cr_assert_eq(PARSE((WANT)[i_], &v_), 0);                                     \
+			cr_assert_eq((unsigned)v_, i_);                                            \
+		}                                                                                  \
+		cr_assert_null(NAME(COUNT));                                                       \
+	} while (0)
+
 Test(pgorders, result_names_round_trip)
 {
 	static const char *const want[] = {"paid", "already_paid", "cancelled", "already_cancelled",
 		"expired", "not_held", "unknown"};
 	enum fs_pgorders_result r;
-	unsigned i;
 
-	cr_assert_eq(sizeof(want) / sizeof(want[0]), FS_PGORDERS_RESULTS);
-	for (i = 0; i < FS_PGORDERS_RESULTS; i++) {
-		cr_assert_str_eq(fs_pgorders_result_name((enum fs_pgorders_result)i), want[i]);
-		cr_assert_eq(fs_pgorders_result_parse(want[i], &r), 0);
-		cr_assert_eq((unsigned)r, i);
-	}
-	cr_assert_null(fs_pgorders_result_name(FS_PGORDERS_RESULTS));
+	NAMES_ROUND_TRIP(enum fs_pgorders_result, FS_PGORDERS_RESULTS, fs_pgorders_result_name,
+		fs_pgorders_result_parse, want);
 	cr_assert_eq(fs_pgorders_result_parse("Paid", &r), -EPROTO);
 	cr_assert_eq(fs_pgorders_result_parse("paid ", &r), -EPROTO);
 	cr_assert_eq(fs_pgorders_result_parse("", &r), -EPROTO);
@@ -31,15 +41,9 @@ Test(pgorders, status_names_round_trip)
 {
 	static const char *const want[] = {"held", "paid", "cancelled", "expired", "sold"};
 	enum fs_pgorders_status st;
-	unsigned i;
 
-	cr_assert_eq(sizeof(want) / sizeof(want[0]), FS_PGORDERS_STATUSES);
-	for (i = 0; i < FS_PGORDERS_STATUSES; i++) {
-		cr_assert_str_eq(fs_pgorders_status_name((enum fs_pgorders_status)i), want[i]);
-		cr_assert_eq(fs_pgorders_status_parse(want[i], &st), 0);
-		cr_assert_eq((unsigned)st, i);
-	}
-	cr_assert_null(fs_pgorders_status_name(FS_PGORDERS_STATUSES));
+	NAMES_ROUND_TRIP(enum fs_pgorders_status, FS_PGORDERS_STATUSES, fs_pgorders_status_name,
+		fs_pgorders_status_parse, want);
 	cr_assert_eq(fs_pgorders_status_parse("already_paid", &st), -EPROTO);
 }
 

@@ -144,6 +144,13 @@ static bool other_done_within(struct other *o, unsigned ms)
 	return __atomic_load_n(&o->done, __ATOMIC_ACQUIRE);
 }
 
+/* The other thread's call returns within 5 s (@p what: which one, for the failure message). */
+static void other_ends(struct other *o, const char *what)
+{
+	cr_assert(other_done_within(o, 5000), "%s still waits", what);
+	pthread_join(o->th, NULL);
+}
+
 /* The check main() and flashgen make at start: the test exports munmap as they do. */
 Test(unmap_guard, munmap_is_interposed, .timeout = 10)
 {
@@ -171,8 +178,7 @@ Test(unmap_guard, munmap_waits_for_the_burst, .timeout = 10)
 	other_start(&o, false);
 	cr_assert_not(other_done_within(&o, WAIT_MS), "munmap returned during the burst");
 	reader_do(&r, CMD_LEAVE);
-	cr_assert(other_done_within(&o, 5000), "munmap still waits after the burst");
-	pthread_join(o.th, NULL);
+	other_ends(&o, "munmap after the burst");
 	reader_stop(&r);
 }
 
@@ -187,8 +193,7 @@ Test(unmap_guard, munmap_between_bursts_goes_at_once, .timeout = 10)
 	reader_do(&r, CMD_ENTER);
 	reader_do(&r, CMD_LEAVE);
 	other_start(&o, false);
-	cr_assert(other_done_within(&o, 5000));
-	pthread_join(o.th, NULL);
+	other_ends(&o, "munmap between bursts");
 	reader_stop(&r);
 }
 
@@ -208,8 +213,7 @@ Test(unmap_guard, munmap_waits_for_every_loop_turn, .timeout = 10)
 	reader_do(&r[0], CMD_QUIESCENT);
 	cr_assert_not(other_done_within(&o, WAIT_MS), "munmap returned with worker 1 mid-turn");
 	reader_do(&r[1], CMD_QUIESCENT);
-	cr_assert(other_done_within(&o, 5000), "munmap still waits after both turns ended");
-	pthread_join(o.th, NULL);
+	other_ends(&o, "munmap after both turns ended");
 	reader_stop(&r[0]);
 	reader_stop(&r[1]);
 }
@@ -237,7 +241,6 @@ Test(unmap_guard, synchronize_waits_for_the_loop_turn, .timeout = 10)
 	other_start(&o, true);
 	cr_assert_not(other_done_within(&o, WAIT_MS), "synchronize returned inside a loop turn");
 	reader_do(&r, CMD_QUIESCENT);
-	cr_assert(other_done_within(&o, 5000));
-	pthread_join(o.th, NULL);
+	other_ends(&o, "synchronize after the loop turn");
 	reader_stop(&r);
 }

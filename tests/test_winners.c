@@ -150,28 +150,39 @@ Test(winners, many_users_from_8_threads)
 	fs_winners_free(w);
 }
 
-Test(winners, release_then_reserve_again)
+/*
+ * User @p user of the empty table @p w through its whole life: reserved (others see PENDING),
+ * released (absent again, its entry reused by the next reserve), published as order @p order_id
+ * (FOUND, and a reserve answers FOUND with the order).
+ */
+static void reserve_release_publish(struct fs_winners *w, uint64_t user, uint64_t order_id)
 {
-	struct fs_winners *w = fs_winners_create(10);
 	struct fs_winner_entry *e, *e2;
 	uint64_t order = 0;
 
-	cr_assert_eq(fs_winners_find(w, 42, &order), FS_WIN_ABSENT);
-	cr_assert_eq(fs_winners_reserve(w, 0, 42, &e, &order), FS_WIN_RESERVED);
+	cr_assert_eq(fs_winners_find(w, user, &order), FS_WIN_ABSENT);
+	cr_assert_eq(fs_winners_reserve(w, 0, user, &e, &order), FS_WIN_RESERVED);
 	/* Reserved, not yet published: others see PENDING. */
-	cr_assert_eq(fs_winners_find(w, 42, &order), FS_WIN_PENDING);
-	cr_assert_eq(fs_winners_reserve(w, 0, 42, &e2, &order), FS_WIN_PENDING);
+	cr_assert_eq(fs_winners_find(w, user, &order), FS_WIN_PENDING);
+	cr_assert_eq(fs_winners_reserve(w, 0, user, &e2, &order), FS_WIN_PENDING);
 	fs_winners_release(e);
-	cr_assert_eq(fs_winners_find(w, 42, &order), FS_WIN_ABSENT);
+	cr_assert_eq(fs_winners_find(w, user, &order), FS_WIN_ABSENT);
 	cr_assert_eq(fs_winners_count(w), 0);
-	cr_assert_eq(fs_winners_reserve(w, 0, 42, &e2, &order), FS_WIN_RESERVED);
+	cr_assert_eq(fs_winners_reserve(w, 0, user, &e2, &order), FS_WIN_RESERVED);
 	cr_assert_eq(e2, e, "the released entry is reused, not a second one");
-	fs_winners_publish(e2, 77);
-	cr_assert_eq(fs_winners_find(w, 42, &order), FS_WIN_FOUND);
-	cr_assert_eq(order, 77);
-	cr_assert_eq(fs_winners_reserve(w, 0, 42, &e2, &order), FS_WIN_FOUND);
-	cr_assert_eq(order, 77);
+	fs_winners_publish(e2, order_id);
+	cr_assert_eq(fs_winners_find(w, user, &order), FS_WIN_FOUND);
+	cr_assert_eq(order, order_id);
+	cr_assert_eq(fs_winners_reserve(w, 0, user, &e2, &order), FS_WIN_FOUND);
+	cr_assert_eq(order, order_id);
 	cr_assert_eq(fs_winners_count(w), 1);
+}
+
+Test(winners, release_then_reserve_again)
+{
+	struct fs_winners *w = fs_winners_create(10);
+
+	reserve_release_publish(w, 42, 77);
 	fs_winners_free(w);
 }
 
@@ -186,19 +197,7 @@ Test(winners, key_zero_user_is_user_0)
 	struct fs_winner_entry *e;
 	uint64_t order = 0;
 
-	cr_assert_eq(fs_winners_find(w, 0, &order), FS_WIN_ABSENT);
-	cr_assert_eq(fs_winners_reserve(w, 0, 0, &e, &order), FS_WIN_RESERVED);
-	cr_assert_eq(fs_winners_find(w, 0, &order), FS_WIN_PENDING);
-	cr_assert_eq(fs_winners_reserve(w, 0, 0, &e, &order), FS_WIN_PENDING);
-	fs_winners_release(e);
-	cr_assert_eq(fs_winners_find(w, 0, &order), FS_WIN_ABSENT);
-	cr_assert_eq(fs_winners_reserve(w, 0, 0, &e, &order), FS_WIN_RESERVED);
-	fs_winners_publish(e, 5);
-	cr_assert_eq(fs_winners_find(w, 0, &order), FS_WIN_FOUND);
-	cr_assert_eq(order, 5);
-	cr_assert_eq(fs_winners_reserve(w, 0, 0, &e, &order), FS_WIN_FOUND);
-	cr_assert_eq(order, 5);
-	cr_assert_eq(fs_winners_count(w), 1);
+	reserve_release_publish(w, 0, 5);
 	/* It takes no slot: all 64 slots still fill with other users. */
 	for (uint64_t u = 1; u <= 64; u++) {
 		cr_assert_eq(fs_winners_reserve(w, 0, u, &e, &order), FS_WIN_RESERVED, "user %lu",

@@ -21,28 +21,19 @@ FS_LOG_TAG=disk_full
 # shellcheck source=../lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
-FS_BUILD=${FS_BUILD:-$FS_ROOT/build-test}
-SEG_RECS=262144
-STOCK=300000
+ft_build build-test
+ft_need_dp "mount, hugepages" 512 dataplane/flashsale-dp dataplane/flashgen persist/flashsale-persist
 
-ft_need_root "mount, hugepages"
-ft_need_hugepages 512
-ft_need_built dataplane/flashsale-dp dataplane/flashgen persist/flashsale-persist
-DP=$FS_BUILD/dataplane/flashsale-dp
-GEN=$FS_BUILD/dataplane/flashgen
-
-ft_plan 13
-FS_DIE_HOOK=ft_setup_failed
-
+SEG_RECS=262144 STOCK=300000 STOCK_B=1000
 TAG=fsdf$$
 PREFIX=${TAG}dp
 ADDR=10.84.0.2
 SALE=$(((RANDOM << 15 | RANDOM) % 900000000 + 100000000))
 SALE_B=$((SALE + 1))
-STOCK_B=1000
+ft_plan 13
+FS_DIE_HOOK=ft_setup_failed
 
-work=$(mktemp -d /tmp/fs-diskfull.XXXXXX)
-fs_cleanup_add "[ \"\${FS_KEEP:-0}\" = 1 ] || rm -rf '$work'"
+ft_workdir work diskfull
 own_pg=0
 [ -n "${PG_URL:-}" ] || own_pg=1
 fs_pg_start "$work"
@@ -102,13 +93,8 @@ DP_PID=$FT_DP_PID
 ft_persist_start "$state" "$work/persist.log" "$NODE"
 PERSIST_PID=$FT_PERSIST_PID
 
-now=$(($(date +%s%N) / 1000000))
-tel "/flashsale/sale/create,$SALE,$STOCK,$((now - 1000)),$((now + 600000)),open" >/dev/null
-tel "/flashsale/sale/lease,$SALE,$STOCK,1" >"$work/lease.out"
-grep -q '"leased"' "$work/lease.out" || fs_die "cannot create sale $SALE: $(cat "$work/lease.out")"
-tel "/flashsale/sale/create,$SALE_B,$STOCK_B,$((now - 1000)),$((now + 600000)),open" >/dev/null
-tel "/flashsale/sale/lease,$SALE_B,$STOCK_B,1" >"$work/lease.out"
-grep -q '"leased"' "$work/lease.out" || fs_die "cannot create sale $SALE_B: $(cat "$work/lease.out")"
+ft_sale_open "$PREFIX" "$SALE" "$STOCK"
+ft_sale_open "$PREFIX" "$SALE_B" "$STOCK_B"
 
 # Fill the file system (the filler stops at ENOSPC).
 dd if=/dev/zero of="$full/filler" bs=64k status=none 2>/dev/null
@@ -162,12 +148,8 @@ ft_tap "$([ "$used_b" = 0 ] && [ "${wfull:-x}" = 0 ] && [ "${flood_replies:-0}" 
 # Free the space: the next segment can be created, claiming resumes.
 rm -f "$full/filler"
 fs_wait_line "$work/dp.log" 'records orders again' 20 "$DP_PID"
-for ((i = 0; i < 300; i++)); do
-	fs__alive "$GEN_PID" || break
-	sleep 0.1
-done
 gen_rc=0
-wait "$GEN_PID" || gen_rc=$?
+ft_wait_exit "$GEN_PID" 30 || gen_rc=$?
 GEN_PID=
 won_end=$(status "$SALE" sold)
 gen_won=$(fs__kv "$work/gen.out" won)

@@ -18,20 +18,11 @@ FS_LOG_TAG=dp_kill
 # shellcheck source=../lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
-FS_BUILD=${FS_BUILD:-$FS_ROOT/build-test}
-KILLS=${FS_DK_KILLS:-20}
-STOCK=${FS_DK_STOCK:-2000}
-USERS=${FS_DK_USERS:-20000}
-RATE=${FS_DK_RATE:-250}
-DISCONNECTS=${FS_DK_DISCONNECTS:-8}
-SIGTERMS=${FS_DK_SIGTERMS:-3}
+ft_build build-test
+KILLS=${FS_DK_KILLS:-20} SIGTERMS=${FS_DK_SIGTERMS:-3} DISCONNECTS=${FS_DK_DISCONNECTS:-8}
+STOCK=${FS_DK_STOCK:-2000} USERS=${FS_DK_USERS:-20000} RATE=${FS_DK_RATE:-250}
 
-ft_need_root "hugepages, veth"
-ft_need_hugepages 512
-ft_need_built dataplane/flashsale-dp dataplane/flashgen persist/flashsale-persist controlplane/flashctl
-DP=$FS_BUILD/dataplane/flashsale-dp
-GEN=$FS_BUILD/dataplane/flashgen
-CTL=$FS_BUILD/controlplane/flashctl
+ft_need_dp "hugepages, veth" 512 dataplane/flashsale-dp dataplane/flashgen persist/flashsale-persist controlplane/flashctl
 
 ft_plan 11
 FS_DIE_HOOK=ft_setup_failed
@@ -45,8 +36,7 @@ ADDR=$NET.2
 SALE=$(((RANDOM << 15 | RANDOM) % 900000000 + 100000000))
 SALE2=$((SALE + 1))
 
-work=$(mktemp -d /tmp/fs-dpkill.XXXXXX)
-fs_cleanup_add "[ \"\${FS_KEEP:-0}\" = 1 ] || rm -rf '$work'"
+ft_workdir work dpkill
 own_pg=0
 [ -n "${PG_URL:-}" ] || own_pg=1
 fs_redis_start "$work"

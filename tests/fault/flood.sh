@@ -29,7 +29,7 @@ FS_LOG_TAG=flood
 # shellcheck source=../lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
-FS_BUILD=${FS_BUILD:-$FS_ROOT/build-test}
+ft_build build-test
 CAP_CLAIMS=${FS_FLOOD_CAP_CLAIMS:-300000}
 FLOOD_S=${FS_FLOOD_S:-6}
 WINDOW=${FS_FLOOD_WINDOW:-16}
@@ -37,12 +37,8 @@ HONEST_USERS=${FS_FLOOD_HONEST_USERS:-20000}
 OPEN_STOCK=${FS_FLOOD_OPEN_STOCK:-2000000}
 GENS=${FS_FLOOD_GENS:-1}
 
-ft_need_root "hugepages"
-ft_need_hugepages 768
-ft_need_built dataplane/flashsale-dp dataplane/flashgen
-command -v dpdk-telemetry.py >/dev/null || ft_skip_all "dpdk-telemetry.py not found"
-DP=$FS_BUILD/dataplane/flashsale-dp
-GEN=$FS_BUILD/dataplane/flashgen
+ft_need_dp "hugepages" 768 dataplane/flashsale-dp dataplane/flashgen
+ft_need_cmd dpdk-telemetry.py
 [[ $GENS =~ ^[12]$ ]] || GENS=1
 
 ft_plan 21
@@ -51,8 +47,7 @@ FS_DIE_HOOK=ft_setup_failed
 TAG=fsfl$$
 PREFIX=${TAG}dp
 ADDR=10.79.0.2
-work=$(mktemp -d /tmp/fs-flood.XXXXXX)
-fs_cleanup_add "[ \"\${FS_KEEP:-0}\" = 1 ] || rm -rf '$work'"
+ft_workdir work flood
 fs_cleanup_add "rm -rf /var/run/dpdk/${TAG}*; rm -f /dev/hugepages/${TAG}*map_*"
 
 # tel CMD: one telemetry command to the dataplane, JSON reply.

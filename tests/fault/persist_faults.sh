@@ -17,10 +17,8 @@ SRC=$(cd "$(dirname "$0")/../.." && pwd)
 FS_LOG_TAG=persist_faults
 # shellcheck source=../lib.sh
 . "$SRC/tests/lib.sh"
-FS_BUILD=$(cd "${FS_BUILD:-$SRC/build}" 2>/dev/null && pwd) || ft_skip_all "no build dir"
+ft_build build
 
-GEN=$FS_BUILD/dataplane/flashgen
-PERSIST=$FS_BUILD/persist/flashsale-persist
 JW=$FS_BUILD/tests/integration/persist_jwrite
 PROXY=$SRC/tests/fault/pgproxy.py
 

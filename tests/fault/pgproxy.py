@@ -119,19 +119,19 @@ class Conn:
                 pass
         log(f"conn {self.cid} closed{(' ' + why) if why else ''}")
 
-    def send_server(self, data):
+    @staticmethod
+    def _send(sock, data):
         try:
-            self.ssock.sendall(data)
+            sock.sendall(data)
             return True
         except OSError:
             return False
 
+    def send_server(self, data):
+        return self._send(self.ssock, data)
+
     def send_client(self, data):
-        try:
-            self.csock.sendall(data)
-            return True
-        except OSError:
-            return False
+        return self._send(self.csock, data)
 
     def client_gone(self):
         """True when the client closed its socket (peeks, never consumes data)."""

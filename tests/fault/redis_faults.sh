@@ -16,7 +16,7 @@ FS_LOG_TAG=redis_faults
 # shellcheck source=../lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
-FS_BUILD=${FS_BUILD:-$FS_ROOT/build-test}
+ft_build build-test
 FS_NAME=fsrf$$ FS_NET=10.82.$(($$ % 250))
 STOCK=100000 USERS=150000 RATE=20000 START_IN=3
 
@@ -31,8 +31,7 @@ setup_failed() {
 }
 FS_DIE_HOOK=setup_failed
 
-work=$(mktemp -d /tmp/fs-redisfaults.XXXXXX)
-fs_cleanup_add "rm -rf '$work'"
+ft_workdir work redisfaults
 unset REDIS_URL
 fs_redis_start "$work"
 rport=${REDIS_URL##*:}

@@ -20,18 +20,13 @@ FS_LOG_TAG=sync_fail
 # shellcheck source=../lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
-FS_BUILD=${FS_BUILD:-$FS_ROOT/build-test}
+ft_build build-test
 USERS=40000
 STOCK=100000
 
-ft_need_root "mount, loop device, hugepages"
-ft_need_hugepages 512
-ft_need_built dataplane/flashsale-dp dataplane/flashgen
-for c in losetup mkfs.ext4 python3; do
-	command -v "$c" >/dev/null || ft_skip_all "no $c"
-done
+ft_need_dp "mount, loop device, hugepages" 512 dataplane/flashsale-dp dataplane/flashgen
+ft_need_cmd losetup mkfs.ext4 python3
 [ -e /dev/loop-control ] || ft_skip_all "no loop device support"
-GEN=$FS_BUILD/dataplane/flashgen
 
 ft_plan 7
 FS_DIE_HOOK=ft_setup_failed
@@ -40,8 +35,7 @@ PREFIX=${TAG}dp
 ADDR=10.85.0.2
 SALE=$(((RANDOM << 15 | RANDOM) % 900000000 + 100000000))
 
-work=$(mktemp -d /tmp/fs-syncfail.XXXXXX)
-fs_cleanup_add "[ \"\${FS_KEEP:-0}\" = 1 ] || rm -rf '$work'"
+ft_workdir work syncfail
 outer=$work/outer
 ext=$work/ext
 mkdir -p "$outer" "$ext"
@@ -75,10 +69,7 @@ fs_cleanup_add unfill
 ft_dp_start "$PREFIX" "$work/dp.log" --vdev "net_memif0,role=server,socket=$work/memif.sock" \
 	-- --addr "$ADDR" --state-dir "$state" --node-id 1 --journal-sync fsync
 DP_PID=$FT_DP_PID
-now=$(($(date +%s%N) / 1000000))
-tel "/flashsale/sale/create,$SALE,$STOCK,$((now - 1000)),$((now + 600000)),open" >/dev/null
-tel "/flashsale/sale/lease,$SALE,$STOCK,1" >"$work/lease.out"
-grep -q '"leased"' "$work/lease.out" || fs_die "cannot create sale $SALE: $(cat "$work/lease.out")"
+ft_sale_open "$PREFIX" "$SALE" "$STOCK"
 FS_DIE_HOOK=
 
 "$GEN" --no-pci --file-prefix "${TAG}gen" -m 256 --lcores 0@0 \
@@ -96,12 +87,8 @@ sleep 2
 errs=$(stat journal_errors)
 won_at_free=$(stat won)
 unfill
-for ((i = 0; i < 400; i++)); do
-	fs__alive "$GEN_PID" || break
-	sleep 0.1
-done
 gen_rc=0
-wait "$GEN_PID" || gen_rc=$?
+ft_wait_exit "$GEN_PID" 40 || gen_rc=$?
 GEN_PID=
 won_end=$(stat won)
 sold=$(ft_json_num "$(tel "/flashsale/sale/status,$SALE")" sold)

@@ -2,7 +2,6 @@
 #define ALLOW_EXPERIMENTAL_API 1 /* rte_ipv4_udptcp_cksum_verify */
 
 #include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +12,7 @@
 #include <rte_ip.h>
 #include <rte_udp.h>
 
+#include "../rmtree.h"
 #include "claim.h"
 #include "counters.h"
 #include "fcp.h"
@@ -94,14 +94,6 @@ static void fz_die(const char *what, int err)
 	abort();
 }
 
-static int fz_rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static void fz_cleanup(void)
 {
 	uint64_t sum[FS_CNT__COUNT] = {0};
@@ -122,7 +114,7 @@ static void fz_cleanup(void)
 	for (unsigned w = 0; w < FZ_WORKERS; w++)
 		fs_ratelimit_fini(&fz_rl[w]);
 	if (fz_dir[0] != '\0')
-		nftw(fz_dir, fz_rm_one, 8, FTW_DEPTH | FTW_PHYS);
+		fs_test_rmtree(fz_dir);
 }
 
 /* Fresh journals (their files removed) in fz_dir. */
@@ -132,7 +124,7 @@ static void fz_journals_open(void)
 		fs_journal_close(fz_journal[w]);
 		fz_journal[w] = NULL;
 	}
-	nftw(fz_dir, fz_rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	fs_test_rmtree(fz_dir);
 	if (mkdir(fz_dir, 0700) != 0 && errno != EEXIST)
 		fz_die(fz_dir, errno);
 	for (unsigned w = 0; w < FZ_WORKERS; w++) {

@@ -10,12 +10,8 @@ FS_LOG_TAG=admission
 # shellcheck source=../lib.sh
 . "$(dirname "$0")/../lib.sh"
 
-FS_BUILD=$(cd "${FS_BUILD:-$FS_ROOT/build}" && pwd) || ft_skip_all "no build dir"
-CTL=$FS_BUILD/controlplane/flashctl
-CLAIM=$FS_BUILD/controlplane/flashclaim
-DP=$FS_BUILD/dataplane/flashsale-dp
-TMP=$(mktemp -d /tmp/fs-admission-test.XXXXXX)
-fs_cleanup_add "rm -rf '$TMP'"
+ft_build build
+ft_workdir TMP admission-test
 K1=000102030405060708090a0b0c0d0e0f
 K3=f0e0d0c0b0a090807060504030201000
 
@@ -86,11 +82,8 @@ ft_ok $? "sale create --rate-limit 2 --rate-burst 3: in Redis (rate_limit, rate_
 
 "$CTL" --dp "$PREFIX" daemon --interval-ms 50 2>"$TMP/daemon.err" &
 fs_cleanup_add "fs_stop $! 2"
-for _ in $(seq 100); do
-	out=$("$CTL" --dp "$PREFIX" sale status --sale $S_RL 2>&1)
-	[ "$(ft_val "$out" dp_final)" = 1 ] && break
-	sleep 0.05
-done
+ft_wait_dp_final "$PREFIX" $S_RL 5
+out=$FT_OUT
 [ "$(ft_val "$out" dp_rate_limit)" = 2 ] && [ "$(ft_val "$out" dp_rate_burst)" = 3 ] &&
 	[ "$(ft_val "$out" dp_rate_own)" = 1 ]
 ft_ok $? "the daemon creates the sale on the dataplane with its limits" "$out"

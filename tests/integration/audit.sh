@@ -11,7 +11,7 @@ FS_LOG_TAG=audit
 # shellcheck source=../lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
-FS_BUILD=${FS_BUILD:-$FS_ROOT/build-test}
+ft_build build-test
 FS_NAME=fsaud$$ FS_NET=10.81.$(($$ % 250)) FS_STOCK=40 FS_USERS=400 FS_CLAIMS=1 FS_CLIENTS=0
 FS_START_IN=2 FS_END_IN=120 FS_LIVE=none
 
@@ -25,8 +25,7 @@ setup_failed() {
 }
 FS_DIE_HOOK=setup_failed
 
-work=$(mktemp -d /tmp/fs-audit.XXXXXX)
-fs_cleanup_add "rm -rf '$work'"
+ft_workdir work audit
 fs_redis_start "$work"
 fs_pg_start "$work"
 fs_stack_start "$work"

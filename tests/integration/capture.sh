@@ -16,15 +16,10 @@ FS_LOG_TAG=capture
 # shellcheck source=../lib.sh disable=SC2034
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
-FS_BUILD=${FS_BUILD:-$FS_ROOT/build-test}
+ft_build build-test
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ft_need_root "tap interface, hugepages, a DPDK secondary process"
-ft_need_tun
-ft_need_hugepages 256
-ft_need_built dataplane/flashsale-dp controlplane/flashclaim
-for p in dpdk-dumpcap tshark strace unshare dpdk-telemetry.py; do
-	command -v "$p" >/dev/null || ft_skip_all "no $p"
-done
+ft_need_tap "tap interface, hugepages, a DPDK secondary process" controlplane/flashclaim
+ft_need_cmd dpdk-dumpcap tshark strace unshare dpdk-telemetry.py
 
 name=fscap$$
 iface=fscap$(($$ % 100000))
@@ -38,8 +33,7 @@ check=$here/fcp_dissect.py
 key=000102030405060708090a0b0c0d0e0f
 vec3_token=31b35e5130e0d5465fe207222797f198
 
-work=$(mktemp -d /tmp/fs-capture.XXXXXX)
-fs_cleanup_add "[ \"\${FS_KEEP:-0}\" = 1 ] || rm -rf '$work'"
+ft_workdir work capture
 ! ip link show "$iface" >/dev/null 2>&1 || ft_skip_all "interface $iface exists already"
 
 ft_plan 14

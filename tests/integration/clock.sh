@@ -14,17 +14,12 @@ FS_LOG_TAG=clock
 # shellcheck source=../lib.sh
 . "$(dirname "$0")/../lib.sh"
 
-FS_BUILD=$(cd "${FS_BUILD:-$FS_ROOT/build-test}" && pwd) || ft_skip_all "no build dir"
-ft_need_root "tap interface, hugepages"
-ft_need_tun
-ft_need_hugepages 256
-ft_need_built dataplane/flashsale-dp
-command -v python3 >/dev/null || ft_skip_all "no python3"
-command -v dpdk-telemetry.py >/dev/null || ft_skip_all "no dpdk-telemetry.py"
+ft_build build-test
+ft_need_tap "tap interface, hugepages"
+ft_need_cmd python3 dpdk-telemetry.py
 
 UPTIME_S=${FS_CLOCK_UPTIME_S:-60}
-TMP=$(mktemp -d /tmp/fs-clock-test.XXXXXX)
-fs_cleanup_add "[ \"\${FS_KEEP:-0}\" = 1 ] || rm -rf '$TMP'"
+ft_workdir TMP clock-test
 PREFIX=clocktest$$
 IFACE=fsclk$(($$ % 100000))
 NET=10.$((200 + $$ % 50)).$(($$ % 250)) # a /29 of our own on the tap: .1 dataplane, .2 us

@@ -9,12 +9,8 @@ FS_LOG_TAG=ctl
 # shellcheck source=../lib.sh
 . "$(dirname "$0")/../lib.sh"
 
-FS_BUILD=$(cd "${FS_BUILD:-$FS_ROOT/build}" && pwd) || ft_skip_all "no build dir"
-CTL=$FS_BUILD/controlplane/flashctl
-CLAIM=$FS_BUILD/controlplane/flashclaim
-DP=$FS_BUILD/dataplane/flashsale-dp
-TMP=$(mktemp -d /tmp/fs-ctl-test.XXXXXX)
-fs_cleanup_add "rm -rf '$TMP'"
+ft_build build
+ft_workdir TMP ctl-test
 KEY=000102030405060708090a0b0c0d0e0f
 
 ft_plan 48
@@ -161,11 +157,7 @@ fs_cleanup_add "fs_stop $! 2"
 "$CTL" --dp "$PREFIX" daemon --interval-ms 50 2>"$TMP/daemon1.err" &
 DAEMON=$!
 fs_cleanup_add "fs_stop $DAEMON 2"
-for _ in $(seq 60); do
-	out=$("$CTL" --dp "$PREFIX" sale status --sale $S_DP 2>&1)
-	[ "$(ft_val "$out" dp_final)" = 1 ] && break
-	sleep 0.05
-done
+ft_wait_dp_final "$PREFIX" $S_DP 3
 # read again: the Redis part of the status above was read before its dataplane part
 out=$("$CTL" --dp "$PREFIX" sale status --sale $S_DP 2>&1)
 [ "$(ft_val "$out" dp_leased)" = 3 ] && [ "$(ft_val "$out" dp_final)" = 1 ] && [ "$(ft_val "$out" pool)" = 0 ] &&

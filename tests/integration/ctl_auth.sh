@@ -11,12 +11,10 @@ FS_LOG_TAG=ctl_auth
 # shellcheck source=../lib.sh
 . "$(dirname "$0")/../lib.sh"
 
-FS_BUILD=$(cd "${FS_BUILD:-$FS_ROOT/build}" && pwd) || ft_skip_all "no build dir"
-CTL=$FS_BUILD/controlplane/flashctl
+ft_build build
 ft_need_built controlplane/flashctl
-command -v redis-server >/dev/null || ft_skip_all "no redis-server"
-TMP=$(mktemp -d /tmp/fs-ctl-auth.XXXXXX)
-fs_cleanup_add "rm -rf '$TMP'"
+ft_need_cmd redis-server
+ft_workdir TMP ctl-auth
 PW=Pw-$RANDOM$RANDOM-defpw APW=Pw-$RANDOM$RANDOM-alice
 PORT=$(fs_free_port)
 SOCK=$TMP/redis.sock

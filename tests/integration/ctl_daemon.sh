@@ -12,16 +12,10 @@ FS_LOG_TAG=ctl_daemon
 # shellcheck source=../lib.sh
 . "$(dirname "$0")/../lib.sh"
 
-FS_BUILD=$(cd "${FS_BUILD:-$FS_ROOT/build}" && pwd) || ft_skip_all "no build dir"
-ft_need_root "tap interface, hugepages, SIGSTOP of our own Redis"
-ft_need_tun
-ft_need_hugepages 256
-ft_need_built dataplane/flashsale-dp controlplane/flashctl controlplane/flashclaim
-command -v strace >/dev/null || ft_skip_all "no strace"
-CTL=$FS_BUILD/controlplane/flashctl
-CLAIM=$FS_BUILD/controlplane/flashclaim
-TMP=$(mktemp -d /tmp/fs-ctl-daemon.XXXXXX)
-fs_cleanup_add "rm -rf '$TMP'"
+ft_build build
+ft_need_tap "tap interface, hugepages, SIGSTOP of our own Redis" controlplane/flashctl controlplane/flashclaim
+ft_need_cmd strace
+ft_workdir TMP ctl-daemon
 unset REDIS_URL
 fs_redis_start "$TMP" 2>/dev/null
 RPID=$(cat "$TMP/redis/redis.pid")
@@ -54,14 +48,8 @@ out=$("$CTL" sale create --sale $S5 --stock 5 --start $((now - 20000)) --end +1m
 ft_ok $? "--start-in-past creates it" "$out"
 
 # --- the dataplane (node 1) and the daemon --------------------------------------------------------
-PREFIX=ctld$$
-IFACE=ctld$(($$ % 100000))
-NET=10.$((150 + $$ % 50)).$(($$ % 250))
-mkdir -p "$TMP/state"
-ft_dp_start_ok "$PREFIX" "$TMP/dp.log" --vdev "net_tap0,iface=$IFACE" \
-	-- --addr "$NET.1" --state-dir "$TMP/state" --node-id 1
+ft_tap_dp_start_ok ctld "$TMP" --node-id 1
 DP_PID=$FT_DP_PID
-ip addr add "$NET.2/30" dev "$IFACE" && ip link set "$IFACE" up
 
 "$CTL" sale create --sale $S1 --stock 3 --start +3s --end +16s >/dev/null
 "$CTL" sale create --sale $S3 --stock 5 --start now --end +1h >/dev/null

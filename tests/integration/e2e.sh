@@ -10,7 +10,7 @@ FS_LOG_TAG=e2e
 # shellcheck source=../lib.sh disable=SC2034
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
-FS_BUILD=${FS_BUILD:-$FS_ROOT/build-test}
+ft_build build-test
 FS_NAME=fse2e$$ FS_NET=10.78.$(($$ % 250)) FS_STOCK=50 FS_USERS=2000 FS_CLAIMS=2 FS_CLIENTS=3
 FS_START_IN=3 FS_END_IN=40 FS_LIVE=none FS_REPORT_PREFIX='# '
 
@@ -27,8 +27,7 @@ setup_failed() {
 }
 FS_DIE_HOOK=setup_failed
 
-work=$(mktemp -d /tmp/fs-e2e.XXXXXX)
-fs_cleanup_add "[ \"\${FS_KEEP:-0}\" = 1 ] || rm -rf '$work'"
+ft_workdir work e2e
 fs_redis_start "$work"
 fs_pg_start "$work"
 fs_stack_start "$work"

@@ -10,14 +10,10 @@ FS_LOG_TAG=flashgen
 # shellcheck source=../lib.sh disable=SC2034
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
-FS_BUILD=${FS_BUILD:-$FS_ROOT/build-test}
+ft_build build-test
 KILLS=${FS_FG_KILLS:-5}
-ft_need_root "hugepages"
-ft_need_hugepages 512
-ft_need_built dataplane/flashsale-dp dataplane/flashgen
-command -v dpdk-telemetry.py >/dev/null || ft_skip_all "no dpdk-telemetry.py"
-DP=$FS_BUILD/dataplane/flashsale-dp
-GEN=$FS_BUILD/dataplane/flashgen
+ft_need_dp "hugepages" 512 dataplane/flashsale-dp dataplane/flashgen
+ft_need_cmd dpdk-telemetry.py
 
 ft_plan 8
 FS_DIE_HOOK=ft_setup_failed
@@ -26,8 +22,7 @@ TAG=fsfg$$
 DPP=${TAG}dp
 GP=${TAG}gen
 ADDR=10.84.$(($$ % 250)).2
-work=$(mktemp -d /tmp/fs-flashgen.XXXXXX)
-fs_cleanup_add "[ \"\${FS_KEEP:-0}\" = 1 ] || rm -rf '$work'"
+ft_workdir work flashgen
 fs_cleanup_add "rm -rf /var/run/dpdk/$DPP /var/run/dpdk/$GP; rm -f /dev/hugepages/${DPP}map_* /dev/hugepages/${GP}map_*"
 dp_pid=
 # shellcheck disable=SC2016 # expanded when the clean-up runs

@@ -10,13 +10,9 @@ FS_LOG_TAG=flashgen_report
 # shellcheck source=../lib.sh disable=SC2034
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
-FS_BUILD=${FS_BUILD:-$FS_ROOT/build-test}
-ft_need_root "hugepages"
-ft_need_hugepages 512
-ft_need_built dataplane/flashsale-dp dataplane/flashgen
-command -v dpdk-telemetry.py >/dev/null || ft_skip_all "no dpdk-telemetry.py"
-command -v tshark >/dev/null || ft_skip_all "no tshark"
-GEN=$FS_BUILD/dataplane/flashgen
+ft_build build-test
+ft_need_dp "hugepages" 512 dataplane/flashsale-dp dataplane/flashgen
+ft_need_cmd dpdk-telemetry.py tshark
 CHECK=$(dirname "${BASH_SOURCE[0]}")/flashgen_check.py
 
 ft_plan 9
@@ -26,8 +22,7 @@ TAG=fsfr$$
 DPP=${TAG}dp
 GP=${TAG}gen
 ADDR=10.85.$(($$ % 250)).2
-work=$(mktemp -d /tmp/fs-flashgen-report.XXXXXX)
-fs_cleanup_add "[ \"\${FS_KEEP:-0}\" = 1 ] || rm -rf '$work'"
+ft_workdir work flashgen-report
 fs_cleanup_add "rm -rf /var/run/dpdk/$GP; rm -f /dev/hugepages/${GP}map_*"
 
 kv() { fs__kv "$1" "$2"; }

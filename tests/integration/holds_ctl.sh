@@ -16,15 +16,10 @@ FS_LOG_TAG=holds_ctl
 # shellcheck source=../lib.sh
 . "$(dirname "$0")/../lib.sh"
 
-FS_BUILD=$(cd "${FS_BUILD:-$FS_ROOT/build}" && pwd) || ft_skip_all "no build dir"
-ft_need_root "tap interface, hugepages"
-ft_need_tun
-ft_need_hugepages 256
-ft_need_built dataplane/flashsale-dp controlplane/flashctl persist/flashsale-persist \
+ft_build build
+ft_need_tap "tap interface, hugepages" controlplane/flashctl persist/flashsale-persist \
 	tests/integration/persist_jwrite
-CTL=$FS_BUILD/controlplane/flashctl
-TMP=$(mktemp -d /tmp/fs-holds-ctl.XXXXXX)
-fs_cleanup_add "rm -rf '$TMP'"
+ft_workdir TMP holds-ctl
 unset REDIS_URL
 fs_redis_start "$TMP" 2>/dev/null
 fs_pg_start "$TMP" 2>/dev/null
@@ -155,13 +150,7 @@ R SET "fs:{$H}:lease:2" 22 >/dev/null
 R SET "fs:{$H}:pool" 8 >/dev/null
 R HSET "fs:{$H}:node_sold" 2 22 >/dev/null
 R SET "fs:{$H}:sold" 22 >/dev/null
-PREFIX=hctl$$
-IFACE=hctl$(($$ % 100000))
-NET=10.$((150 + $$ % 50)).$(($$ % 250))
-mkdir -p "$TMP/state"
-ft_dp_start_ok "$PREFIX" "$TMP/dp.log" --vdev "net_tap0,iface=$IFACE" \
-	-- --addr "$NET.1" --state-dir "$TMP/state" --node-id 1
-ip addr add "$NET.2/30" dev "$IFACE" && ip link set "$IFACE" up
+ft_tap_dp_start_ok hctl "$TMP" --node-id 1
 DPID=
 # daemon LOG [ENV...]: flashctl daemon --pg (node 1) in the background, pid DPID
 daemon() {

@@ -15,12 +15,9 @@ FS_LOG_TAG=holds_e2e
 # shellcheck source=../lib.sh
 . "$(dirname "$0")/../lib.sh"
 
-FS_BUILD=$(cd "${FS_BUILD:-$FS_ROOT/build}" && pwd) || ft_skip_all "no build dir"
+ft_build build
 ft_need_stack
-CTL=$FS_BUILD/controlplane/flashctl
-CLAIM=$FS_BUILD/controlplane/flashclaim
-TMP=$(mktemp -d /tmp/fs-holds-e2e.XXXXXX)
-fs_cleanup_add "rm -rf '$TMP'"
+ft_workdir TMP holds-e2e
 fs_redis_start "$TMP" 2>/dev/null
 fs_pg_start "$TMP" 2>/dev/null
 STOCK=20 HOLD_S=8 USERS=100

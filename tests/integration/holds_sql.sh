@@ -15,13 +15,11 @@ SRC=$(cd "$(dirname "$0")/../.." && pwd)
 FS_LOG_TAG=holds_sql # shellcheck disable=SC2034 # read by scripts/lib.sh
 # shellcheck source=../lib.sh
 . "$SRC/tests/lib.sh"
-FS_BUILD=$(cd "${FS_BUILD:-$SRC/build}" 2>/dev/null && pwd) || ft_skip_all "no build dir"
+ft_build build
 ft_need_built persist/flashsale-persist tests/integration/holds_pg tests/integration/persist_jwrite
-PERSIST=$FS_BUILD/persist/flashsale-persist
 H=$FS_BUILD/tests/integration/holds_pg
 JW=$FS_BUILD/tests/integration/persist_jwrite
-TMP=$(mktemp -d /tmp/fs-holds-sql.XXXXXX)
-fs_cleanup_add "rm -rf '$TMP'"
+ft_workdir TMP holds-sql
 T0=$SECONDS
 
 bail() { echo "Bail out! $*"; }

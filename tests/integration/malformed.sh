@@ -12,13 +12,10 @@ FS_LOG_TAG=malformed
 # shellcheck source=../lib.sh disable=SC2034
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
-FS_BUILD=${FS_BUILD:-$FS_ROOT/build-test}
+ft_build build-test
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ft_need_root "tap interface, AF_PACKET, hugepages"
-ft_need_tun
-ft_need_hugepages 256
-ft_need_built dataplane/flashsale-dp
-command -v dpdk-telemetry.py >/dev/null || ft_skip_all "no dpdk-telemetry.py"
+ft_need_tap "tap interface, AF_PACKET, hugepages"
+ft_need_cmd dpdk-telemetry.py
 
 name=fuzzmal$$
 iface=fsmal$(($$ % 100000))
@@ -34,8 +31,7 @@ fail_all_hook() {
 	printf '%s\n' "$1" | sed 's/^/# /'
 }
 
-work=$(mktemp -d /tmp/fs-malformed.XXXXXX)
-fs_cleanup_add "[ \"\${FS_KEEP:-0}\" = 1 ] || rm -rf '$work'"
+ft_workdir work malformed
 ! ip link show "$iface" >/dev/null 2>&1 || fs_die "interface $iface exists already"
 
 ft_dp_start "$prefix" "$work/dp.log" --vdev "net_tap0,iface=$iface,mac=$dp_mac" \

@@ -11,10 +11,8 @@ SRC=$(cd "$(dirname "$0")/../.." && pwd)
 FS_LOG_TAG=persist # shellcheck disable=SC2034 # read by scripts/lib.sh
 # shellcheck source=../lib.sh
 . "$SRC/tests/lib.sh"
-FS_BUILD=$(cd "${FS_BUILD:-$SRC/build}" 2>/dev/null && pwd) || ft_skip_all "no build dir"
-PERSIST=$FS_BUILD/persist/flashsale-persist
-TMP=$(mktemp -d /tmp/fs-persist-test.XXXXXX)
-fs_cleanup_add "rm -rf '$TMP'"
+ft_build build
+ft_workdir TMP persist-test
 PID= # the persist running in the background, if any
 # shellcheck disable=SC2016 # expanded when the clean-up runs
 fs_cleanup_add 'fs_stop "$PID" 5'

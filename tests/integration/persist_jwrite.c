@@ -52,6 +52,52 @@ static int jw_append(struct fs_journal *j, struct fs_jrec *r)
 	return rc;
 }
 
+/* The control records: "CMD SALE ARG... [NODE]", @p args arguments after SALE. */
+static const struct {
+	const char *name;
+	uint8_t type;
+	int args;
+} jw_controls[] = {
+	{"sale", FS_JREC_SALE, 3},
+	{"stop", FS_JREC_STOP, 0},
+	{"lease", FS_JREC_LEASE, 1},
+	{"hold", FS_JREC_HOLD, 1},
+	{"release", FS_JREC_RELEASE, 2},
+};
+
+/* argv[2] a control command with its argument count: its record in @p r; -1 otherwise. */
+static int jw_control(int argc, char **argv, struct fs_jrec *r)
+{
+	unsigned i;
+	int n;
+
+	for (i = 0; i < sizeof(jw_controls) / sizeof(jw_controls[0]); i++)
+		if (strcmp(argv[2], jw_controls[i].name) == 0)
+			break;
+	if (i == sizeof(jw_controls) / sizeof(jw_controls[0]))
+		return -1;
+	n = 4 + jw_controls[i].args; /* argc without NODE */
+	if (argc != n && argc != n + 1)
+		return -1;
+	r->type = jw_controls[i].type;
+	r->sale_id = (uint32_t)jw_num(argv[3]);
+	if (argc == n + 1)
+		r->node_id = (uint16_t)jw_num(argv[n]);
+	if (r->type == FS_JREC_SALE) {
+		r->body.sale.stock = jw_num(argv[4]);
+		r->body.sale.start_ms = (int64_t)jw_num(argv[5]);
+		r->body.sale.end_ms = (int64_t)jw_num(argv[6]);
+	} else if (r->type == FS_JREC_LEASE) {
+		r->body.lease.units = jw_num(argv[4]);
+	} else if (r->type == FS_JREC_HOLD) {
+		r->body.hold.hold_ms = (uint32_t)jw_num(argv[4]);
+	} else if (r->type == FS_JREC_RELEASE) {
+		r->body.release.order_id = jw_num(argv[4]);
+		r->body.release.user_id = jw_num(argv[5]);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct fs_journal *j;
@@ -67,39 +113,11 @@ int main(int argc, char **argv)
 	cmd = argv[2];
 	memset(&r, 0, sizeof(r));
 	r.node_id = 1;
-	if (strcmp(cmd, "sale") == 0 && (argc == 7 || argc == 8)) {
-		r.type = FS_JREC_SALE;
-		r.sale_id = (uint32_t)jw_num(argv[3]);
-		r.body.sale.stock = jw_num(argv[4]);
-		r.body.sale.start_ms = (int64_t)jw_num(argv[5]);
-		r.body.sale.end_ms = (int64_t)jw_num(argv[6]);
-		if (argc == 8)
-			r.node_id = (uint16_t)jw_num(argv[7]);
-	} else if (strcmp(cmd, "stop") == 0 && (argc == 4 || argc == 5)) {
-		r.type = FS_JREC_STOP;
-		r.sale_id = (uint32_t)jw_num(argv[3]);
-		if (argc == 5)
-			r.node_id = (uint16_t)jw_num(argv[4]);
-	} else if (strcmp(cmd, "lease") == 0 && (argc == 5 || argc == 6)) {
-		r.type = FS_JREC_LEASE;
-		r.sale_id = (uint32_t)jw_num(argv[3]);
-		r.body.lease.units = jw_num(argv[4]);
-		if (argc == 6)
-			r.node_id = (uint16_t)jw_num(argv[5]);
-	} else if (strcmp(cmd, "hold") == 0 && (argc == 5 || argc == 6)) {
-		r.type = FS_JREC_HOLD;
-		r.sale_id = (uint32_t)jw_num(argv[3]);
-		r.body.hold.hold_ms = (uint32_t)jw_num(argv[4]);
-		if (argc == 6)
-			r.node_id = (uint16_t)jw_num(argv[5]);
-	} else if (strcmp(cmd, "release") == 0 && (argc == 6 || argc == 7)) {
-		r.type = FS_JREC_RELEASE;
-		r.sale_id = (uint32_t)jw_num(argv[3]);
-		r.body.release.order_id = jw_num(argv[4]);
-		r.body.release.user_id = jw_num(argv[5]);
-		if (argc == 7)
-			r.node_id = (uint16_t)jw_num(argv[6]);
-	} else if (strcmp(cmd, "orders") == 0 && argc >= 7 && argc <= 9) {
+	if (jw_control(argc, argv, &r) < 0) {
+		if (strcmp(cmd, "orders") != 0 || argc < 7 || argc > 9) {
+			fprintf(stderr, "persist_jwrite: bad command or argument count\n");
+			return 2;
+		}
 		index = (unsigned)jw_num(argv[3]);
 		if (index >= FS_JOURNAL_CONTROL) {
 			fprintf(stderr, "persist_jwrite: worker journal 0..254\n");
@@ -109,9 +127,6 @@ int main(int argc, char **argv)
 		r.sale_id = (uint32_t)jw_num(argv[4]);
 		if (argc == 9)
 			r.node_id = (uint16_t)jw_num(argv[8]);
-	} else {
-		fprintf(stderr, "persist_jwrite: bad command or argument count\n");
-		return 2;
 	}
 
 	j = fs_journal_open(argv[1], index);

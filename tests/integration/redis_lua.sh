@@ -12,9 +12,8 @@ FS_LOG_TAG=redis_lua
 . "$(dirname "$0")/../lib.sh"
 
 LUA=$FS_ROOT/controlplane/lua
-TMP=$(mktemp -d /tmp/fs-redis-lua.XXXXXX)
-fs_cleanup_add "rm -rf '$TMP'"
-command -v redis-cli >/dev/null || ft_skip_all "no redis-cli"
+ft_workdir TMP redis-lua
+ft_need_cmd redis-cli
 if [ -z "${REDIS_URL:-}" ] && ! command -v redis-server >/dev/null; then
 	ft_skip_all "no REDIS_URL and no redis-server"
 fi

@@ -16,12 +16,9 @@ FS_LOG_TAG=sale_delete
 # shellcheck source=../lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
-FS_BUILD=${FS_BUILD:-$FS_ROOT/build-test}
+ft_build build-test
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ft_need_root "tap interface, hugepages"
-ft_need_tun
-ft_need_hugepages 256
-ft_need_built dataplane/flashsale-dp persist/flashsale-persist
+ft_need_tap "tap interface, hugepages" persist/flashsale-persist
 SALES=${FS_DELETE_SALES:-1200}
 
 ft_plan 19
@@ -30,8 +27,7 @@ prefix=fsdel$$
 iface=fsdel$(($$ % 100000))
 net=10.$((150 + $$ % 50)).$(($$ % 250))
 base=$(((RANDOM << 15 | RANDOM) % 900000000 + 100000000))
-work=$(mktemp -d /tmp/fs-saledelete.XXXXXX)
-fs_cleanup_add "[ \"\${FS_KEEP:-0}\" = 1 ] || rm -rf '$work'"
+ft_workdir work saledelete
 ! ip link show "$iface" >/dev/null 2>&1 || fs_die "interface $iface exists already"
 own_pg=0
 [ -n "${PG_URL:-}" ] || own_pg=1

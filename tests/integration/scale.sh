@@ -5,11 +5,9 @@ set -uo pipefail
 FS_LOG_TAG=scale
 # shellcheck source=../lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
-FS_BUILD=${FS_BUILD:-$FS_ROOT/build}
+ft_build build
 
-ft_need_root "hugepages, DPDK"
-ft_need_hugepages 256
-ft_need_built dataplane/flashsale-dp dataplane/flashgen
+ft_need_dp "hugepages, DPDK" 256 dataplane/flashsale-dp dataplane/flashgen
 
 users=${FS_SCALE_USERS:-60000}
 stock=${FS_SCALE_STOCK:-20000}

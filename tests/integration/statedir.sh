@@ -12,16 +12,11 @@ FS_LOG_TAG=statedir
 # shellcheck source=../lib.sh
 . "$(dirname "$0")/../lib.sh"
 
-FS_BUILD=$(cd "${FS_BUILD:-$FS_ROOT/build-test}" && pwd) || ft_skip_all "no build dir"
-ft_need_root "tap interface, hugepages, runuser"
-ft_need_tun
-ft_need_hugepages 256
-ft_need_built dataplane/flashsale-dp persist/flashsale-persist
-command -v dpdk-telemetry.py >/dev/null || ft_skip_all "no dpdk-telemetry.py"
+ft_build build-test
+ft_need_tap "tap interface, hugepages, runuser" persist/flashsale-persist
+ft_need_cmd dpdk-telemetry.py
 command -v runuser >/dev/null && id nobody >/dev/null 2>&1 || ft_skip_all "no runuser or no user nobody"
 
-DP=$FS_BUILD/dataplane/flashsale-dp
-PERSIST=$FS_BUILD/persist/flashsale-persist
 TMP=$(mktemp -d /tmp/fs-statedir-test.XXXXXX)
 chmod 0755 "$TMP" # nobody must be able to reach the state dir for the read test to mean anything
 fs_cleanup_add "[ \"\${FS_KEEP:-0}\" = 1 ] || rm -rf '$TMP'"
