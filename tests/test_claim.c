@@ -1052,3 +1052,51 @@ Test(claim, units_that_come_back_are_never_hidden, .timeout = 120)
 		(unsigned long)a.won);
 	cr_assert_eq(fs_stock_sold(&s->stock), 2001);
 }
+
+/* Recovery rebuilds a sale with holds: its hold time, when each order was won, the releases
+ * (RELEASE records re-applied after the orders) and the leases of returned units. */
+Test(claim, holds_survive_recovery)
+{
+	struct fs_journal *ctl = fs_journal_open(tmpdir, FS_JOURNAL_CONTROL);
+	struct fs_sale_def def = {.sale_id = 48,
+		.stock = 2,
+		.start_ms = NOW_MS - 1000,
+		.end_ms = NOW_MS + 600000,
+		.hold_ms = HOLD_MS};
+	struct fs_sale_table t2;
+	struct fs_recovery rec;
+	struct fs_sale *s;
+	uint64_t o1, o2, o3, order;
+	uint32_t won;
+
+	cr_assert_not_null(ctl);
+	cr_assert_eq(fs_sale_ctl_create(&tab, ctl, NODE, &def), 0);
+	cr_assert_eq(fs_sale_ctl_lease(&tab, ctl, NODE, 48, 2, true), 0);
+	o1 = claim(0, NOW_MS, 48, 1, 1).order_id;
+	o2 = claim(1, NOW_MS + 2000, 48, 2, 2).order_id;
+	cr_assert_eq(fs_sale_ctl_release(&tab, ctl, NODE, 48, 1, o1), 0);
+	cr_assert_eq(fs_sale_ctl_lease_returned(&tab, ctl, NODE, 48, 1, true, 1), 0);
+	o3 = claim(2, NOW_MS + 3000, 48, 3, 3).order_id;
+	cr_assert_neq(o3, 0);
+	fs_journal_close(ctl);
+
+	fs_sale_table_init(&t2, N_WORKERS);
+	cr_assert_eq(fs_sale_recover(&t2, tmpdir, &rec), 0);
+	s = fs_sale_lookup(&t2, 48);
+	cr_assert_not_null(s);
+	cr_assert_eq(s->hold_ms, HOLD_MS, "the HOLD record");
+	cr_assert_eq(rec.orders, 3);
+	cr_assert_eq(rec.released, 1);
+	cr_assert_eq(fs_winners_find_won(s->winners, 1, &order, &won), FS_WIN_FOUND);
+	cr_assert_eq(order, o1);
+	cr_assert_eq(won, FS_WON_RELEASED, "the release re-applied");
+	cr_assert_eq(fs_winners_find_won(s->winners, 2, &order, &won), FS_WIN_FOUND);
+	cr_assert_eq(order, o2);
+	cr_assert_eq(won, 3000, "won 3 s after the start, from the record's time");
+	cr_assert_eq(__atomic_load_n(&s->stock.leased, __ATOMIC_RELAXED), 3, "lease after final");
+	cr_assert_eq(s->returned, 1);
+	cr_assert_eq(fs_stock_sold(&s->stock), 3);
+	cr_assert(fs_soldout_is(s->sold_out));
+	cr_assert_eq(fs_sale_ctl_release(&t2, NULL, NODE, 48, 1, o1), -EALREADY);
+	fs_sale_table_fini(&t2);
+}
