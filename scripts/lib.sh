@@ -581,7 +581,7 @@ fs_report() {
 		echo "                      (timeouts resent: ${FS_R_LOST:-?})"
 		echo "replies (flashclaim): ${FS_R_CLIENT_STATUS# }"
 		echo "WON total:            $FS_R_WON (flashgen $FS_R_GEN_WON + flashclaim $FS_R_CLIENT_WON)"
-		echo "claims/s:             ${FS_R_CPS:-?} (flashgen replies / time from first send to last reply)"
+		echo "claims/s:             ${FS_R_CPS:-?} (flashgen replies/s from the sale's opening on)"
 		echo "latency:              p50 ${FS_R_P50:-?} us, p99 ${FS_R_P99:-?} us"
 		echo "orders in PostgreSQL: $FS_R_ORDERS"
 		echo "Redis:                sold ${FS_R_SOLD:-?}, remaining ${FS_R_REMAINING:-?}"

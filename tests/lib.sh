@@ -12,7 +12,7 @@
 #          "error": FT_TEL), ft_json_num JSON KEY
 # Waiting: ft_wait_for SECONDS CMD... (until CMD succeeds), ft_eq WANT CMD... (CMD prints WANT)
 # Programs: ft_dp_start PREFIX LOG ARG... (flashsale-dp, stopped on exit), ft_dp_start_ok (a test),
-#          ft_sale_open PREFIX ID STOCK (an open sale on it, its stock leased),
+#          ft_sale_open PREFIX ID STOCK [OPENS_IN_MS] (an open sale on it, its stock leased),
 #          ft_persist_start STATE_DIR LOG NODE
 # Set FS_LOG_TAG before sourcing, FS_BUILD after (each script has its own default).
 
@@ -170,13 +170,13 @@ ft_tel_ok() { FT_TEL=$(ft_tel "$1" "$2") && ! grep -q '"error"' <<<"$FT_TEL"; }
 # ft_json_num JSON KEY: the first number under "KEY" in JSON (a telemetry reply).
 ft_json_num() { grep -oE "\"$2\": *[0-9]+" <<<"$1" | head -n 1 | grep -oE '[0-9]+$'; }
 
-# ft_sale_open PREFIX ID STOCK: on the dataplane of EAL file prefix PREFIX, an open sale ID that
-# started a second ago and ends in an hour, its whole STOCK leased to the node (final). Dies
-# (fs_die) unless the lease is answered.
+# ft_sale_open PREFIX ID STOCK [OPENS_IN_MS]: on the dataplane of EAL file prefix PREFIX, an open
+# sale ID that started a second ago (or starts OPENS_IN_MS from now) and lasts an hour, its whole
+# STOCK leased to the node (final). Dies (fs_die) unless the lease is answered.
 ft_sale_open() {
-	local now
-	now=$(($(date +%s%N) / 1000000))
-	ft_tel "$1" "/flashsale/sale/create,$2,$3,$((now - 1000)),$((now + 3600000)),open" >/dev/null
+	local start
+	start=$(($(date +%s%N) / 1000000 + ${4:--1000}))
+	ft_tel "$1" "/flashsale/sale/create,$2,$3,$start,$((start + 3600000)),open" >/dev/null
 	ft_tel "$1" "/flashsale/sale/lease,$2,$3,1" | grep -q '"leased"' || fs_die "cannot create sale $2"
 }
 

@@ -89,6 +89,12 @@ struct fg_opts {
 	uint32_t mix_pct[FG_MIX__COUNT]; /* --mix: percent of claims of each kind (NORMAL unused) */
 	uint64_t mix_winner_base;	 /* --mix-winners U,N: repeat claims by users U .. U+N-1 */
 	uint64_t mix_winners;
+	bool json;	      /* --json: the report as one JSON document, progress as JSON lines */
+	const char *json_out; /* --json=FILE: the JSON document into FILE, key=value on stdout */
+	const char *hist_out; /* --hist-out: the latency histogram as HdrHistogram text */
+	const char *pcap_out; /* --pcap-out: every claim frame sent, as a pcap */
+	const char *pcap_in;  /* --pcap-in: the claims are this pcap's (replay.c) */
+	bool sale_given;      /* --sale was given (with --pcap-in: the claims' sale id) */
 };
 
 /* Timeout FIFO entry: lazily deleted, stale when the user has sent again or got its answer. */
@@ -115,7 +121,15 @@ struct fg_stats {
 	uint64_t reconnects;		  /* port restarts after the link went down */
 	uint64_t requeued;		  /* claims in flight when the link went down, sent again */
 	uint64_t mix_sent[FG_MIX__COUNT]; /* --mix: claims taken by the port, by kind */
+	uint64_t pcap_out_frames;	  /* --pcap-out: frames written (capture.c) */
+	/* --pcap-in (replay.c): claim frames read (distinct request_ids), claim frames repeating
+	 * an earlier request_id, other frames sent as they are, frames not sent (cut short by the
+	 * capture, too long, or refused by the port) */
+	uint64_t pcap_in_claims, pcap_in_repeats, pcap_in_other, pcap_in_skipped;
 };
+
+struct fg_capture;
+struct fg_replay;
 
 /* The generator. One, in main.c; every function takes it as @p g. */
 struct fg_ctx {
@@ -142,6 +156,11 @@ struct fg_ctx {
 	uint64_t users_done; /* writer: run.c */
 	/* TSCs of the first and last send and the last reply; writer: run.c */
 	uint64_t first_send, last_send, last_reply;
+	/* TSC of the first reply other than NOT_STARTED (the sale open), and the replies before
+	 * it; writer: run.c */
+	uint64_t open_tsc, open_replies;
+	/* the previous --progress line: its TSC, sent and replies (rates); writer: report.c */
+	uint64_t prog_tsc, prog_sent, prog_replies;
 	uint64_t link_ms; /* ms since t0 of the last link check; writer: run.c */
 	/* --no-reply: claims numbered 0 .. users * claims - 1, user = n % users; writer: run.c
 	 * (and schedule.c, which takes back the built ones on a disconnect) */
@@ -155,8 +174,12 @@ struct fg_ctx {
 	struct rte_mbuf *pend[FG_BURST];
 	uint32_t pend_who[FG_BURST];
 	uint16_t npend;
-	bool port_started; /* writers: net.c, reconnect.c */
-	FILE *won;	   /* --won-file, open during the run (main.c); run.c writes lines */
+	bool port_started;	/* writers: net.c, reconnect.c */
+	FILE *won;		/* --won-file, open during the run (main.c); run.c writes lines */
+	FILE *hist;		/* --hist-out, open from set-up to the report (main.c) */
+	FILE *json;		/* --json=FILE, open from set-up to the report (main.c) */
+	struct fg_capture *cap; /* --pcap-out writer (capture.c), NULL without */
+	struct fg_replay *rp;	/* --pcap-in claims (replay.c), NULL without */
 	struct fg_stats st;
 };
 
@@ -165,6 +188,12 @@ struct fg_ctx {
  * ends soon after. Any thread, any time: a sig_atomic_t written once, read with volatile.
  */
 extern volatile sig_atomic_t fg_stop;
+
+/*
+ * The signal (SIGINT, SIGTERM) that stopped the run, 0 if none: the report says interrupted=1
+ * and flashgen exits 128 + its number. Written once by main.c's handler, read with volatile.
+ */
+extern volatile sig_atomic_t fg_signal;
 
 /** request_id of user index @p u's claim number @p claim_no (what the reply carries back). */
 static inline uint64_t fg_request_id(uint32_t u, uint32_t claim_no)

@@ -18,27 +18,42 @@
 #include <rte_mbuf.h>
 #include <sodium.h>
 
+#include "capture.h"
 #include "gen.h"
 #include "histogram.h"
 #include "net.h"
 #include "options.h"
+#include "replay.h"
 #include "report.h"
 #include "run.h"
 #include "schedule.h"
 #include "unmap_guard.h"
 
-#define FG_EXIT_SETUP 1	  /* set-up failed (EAL, port, ARP, memory, --won-file) */
-#define FG_EXIT_USAGE 2	  /* bad options */
-#define FG_EXIT_HELP (-1) /* fg_options: --help was answered, exit 0 */
-#define FG_NB_MBUF 16383  /* the mbuf pool: 2^n - 1 (DPDK's advice for a mempool) */
-#define FG_MBUF_CACHE 256 /* per-lcore mbuf cache */
+#define FG_EXIT_SETUP 1	   /* set-up failed (EAL, port, ARP, memory, --won-file) */
+#define FG_EXIT_USAGE 2	   /* bad options */
+#define FG_EXIT_HELP (-1)  /* fg_options: --help was answered, exit 0 */
+#define FG_EXIT_SIGNAL 128 /* + the signal's number: stopped by SIGINT (130) or SIGTERM (143) */
+#define FG_NB_MBUF 16383   /* the mbuf pool: 2^n - 1 (DPDK's advice for a mempool) */
+#define FG_MBUF_CACHE 256  /* per-lcore mbuf cache */
 
 volatile sig_atomic_t fg_stop;
+volatile sig_atomic_t fg_signal;
 
+/* SIGINT, SIGTERM: stop the run (the report follows); the handler is reset, a second one kills. */
 static void fg_on_signal(int sig)
 {
-	(void)sig;
+	if (fg_signal == 0)
+		fg_signal = sig;
 	fg_stop = 1;
+}
+
+static void fg_signals(void)
+{
+	struct sigaction sa = {.sa_handler = fg_on_signal, .sa_flags = SA_RESETHAND};
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
 }
 
 /* Find "--" in argv: the application's options follow it. */
@@ -76,9 +91,36 @@ static int fg_options(int argc, char **argv, int sep, struct fg_opts *o)
 	return rc != 0 ? FG_EXIT_USAGE : 0;
 }
 
+/* Open @p path for writing into *@p f (fully buffered); 0, or -1 after one line to stderr. */
+static int fg_open_file(const char *path, FILE **f)
+{
+	*f = fopen(path, "w");
+	if (*f == NULL) {
+		fprintf(stderr, "flashgen: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	setvbuf(*f, NULL, _IOFBF, 1 << 20);
+	return 0;
+}
+
+/* The output files, before the run: --won-file, --hist-out, --pcap-out. 0 or -1 (said why). */
+static int fg_open_outputs(struct fg_ctx *g)
+{
+	if (g->o.won_file != NULL && fg_open_file(g->o.won_file, &g->won) != 0)
+		return -1;
+	if (g->o.hist_out != NULL && fg_open_file(g->o.hist_out, &g->hist) != 0)
+		return -1;
+	if (g->o.json_out != NULL && fg_open_file(g->o.json_out, &g->json) != 0)
+		return -1;
+	if (g->o.pcap_out != NULL && fg_capture_open(g) != 0)
+		return -1;
+	return 0;
+}
+
 /*
  * Set-up once EAL is up, after the mbuf pool: the port, the schedule and histogram, the
- * --won-file, the dataplane's MAC. 0, or -1 after one line to stderr saying why.
+ * output files, the dataplane's MAC, --pcap-in's other frames. 0, or -1 after one line to stderr
+ * saying why.
  */
 static int fg_setup(struct fg_ctx *g)
 {
@@ -96,29 +138,43 @@ static int fg_setup(struct fg_ctx *g)
 		return -1;
 	}
 	g->flood_total = g->o.users * g->o.claims;
-	if (g->o.won_file != NULL) {
-		g->won = fopen(g->o.won_file, "w");
-		if (g->won == NULL) {
-			fprintf(stderr, "flashgen: %s: %s\n", g->o.won_file, strerror(errno));
-			return -1;
-		}
-		setvbuf(g->won, NULL, _IOFBF, 1 << 20);
-	}
-	if (!g->o.have_dst_mac && fg_arp_resolve(g, UINT64_MAX) != 0) {
+	if (fg_open_outputs(g) != 0)
+		return -1;
+	rc = g->o.have_dst_mac ? 0 : fg_arp_resolve(g, UINT64_MAX);
+	if (rc != 0) {
 		char ip[INET_ADDRSTRLEN];
 
 		inet_ntop(AF_INET, &g->o.dst_ip, ip, sizeof(ip));
-		fprintf(stderr, "flashgen: no ARP reply from %s within %d ms\n", ip,
-			FG_ARP_GIVEUP_MS);
+		if (rc == -EINTR)
+			fprintf(stderr, "flashgen: stopped by a signal while waiting for ARP\n");
+		else
+			fprintf(stderr, "flashgen: no ARP reply from %s within %d ms\n", ip,
+				FG_ARP_GIVEUP_MS);
 		return -1;
 	}
+	if (g->rp != NULL)
+		fg_replay_send_other(g); /* --pcap-in: the frames that are not claims, first */
 	return 0;
 }
 
-/* The run and its report; the exit code (FG_EXIT_SETUP if the --won-file cannot be written). */
+/* Close @p f (if open), opened for --NAME @p path; false after one line to stderr if it failed. */
+static bool fg_close_file(FILE **f, const char *path)
+{
+	bool ok = *f == NULL || fclose(*f) == 0;
+
+	if (!ok)
+		fprintf(stderr, "flashgen: %s: %s\n", path, strerror(errno));
+	*f = NULL;
+	return ok;
+}
+
+/*
+ * The run, its report and the files written after it; the exit code: FG_EXIT_SETUP if the report
+ * or a file could not be written (else 0; main turns it into 128 + N after signal N).
+ */
 static int fg_run_report(struct fg_ctx *g)
 {
-	int ret = 0;
+	bool ok;
 
 	g->t0 = rte_rdtsc();
 	fg_run(g);
@@ -126,13 +182,14 @@ static int fg_run_report(struct fg_ctx *g)
 	g->npend = 0;
 	if (g->o.progress)
 		fg_progress(g, rte_rdtsc());
-	fg_report(g);
-	if (g->won != NULL && fclose(g->won) != 0) {
-		fprintf(stderr, "flashgen: %s: %s\n", g->o.won_file, strerror(errno));
-		ret = FG_EXIT_SETUP;
-	}
-	g->won = NULL;
-	return ret;
+	ok = fg_report(g) == 0;
+	if (g->hist != NULL && fg_hist_write_hgrm(&g->lat, g->hist, 1000.0) != 0)
+		ok = false; /* fclose below says why */
+	ok = fg_close_file(&g->hist, g->o.hist_out) && ok;
+	ok = fg_close_file(&g->json, g->o.json_out) && ok;
+	ok = fg_capture_close(g) == 0 && ok;
+	ok = fg_close_file(&g->won, g->o.won_file) && ok;
+	return ok ? 0 : FG_EXIT_SETUP;
 }
 
 /* Close what fg_setup opened, whatever it got to: the --won-file, the port, the memory. */
@@ -140,7 +197,12 @@ static void fg_teardown(struct fg_ctx *g)
 {
 	if (g->won != NULL)
 		fclose(g->won);
-	g->won = NULL;
+	if (g->hist != NULL)
+		fclose(g->hist);
+	if (g->json != NULL)
+		fclose(g->json);
+	g->won = g->hist = g->json = NULL;
+	fg_capture_close(g);
 	if (g->port_started)
 		rte_eth_dev_stop(FG_PORT_ID);
 	rte_eth_dev_close(FG_PORT_ID);
@@ -184,8 +246,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "flashgen: sodium_init failed\n");
 		return FG_EXIT_SETUP;
 	}
-	signal(SIGINT, fg_on_signal);
-	signal(SIGTERM, fg_on_signal);
+	if (ctx.o.pcap_in != NULL && fg_replay_load(&ctx) != 0)
+		return FG_EXIT_SETUP; /* before EAL: a bad file costs no hugepages */
+	fg_signals();
 	if (rte_eal_init(sep, argv) < 0) {
 		fprintf(stderr, "flashgen: EAL init failed: %s\n", rte_strerror(rte_errno));
 		return FG_EXIT_SETUP;
@@ -202,6 +265,9 @@ int main(int argc, char **argv)
 	}
 	fs_unmap_guard_register(FG_GUARD_READER, false);
 	ret = fg_main_eal(&ctx);
+	fg_replay_free(&ctx);
+	if (fg_signal != 0)
+		ret = FG_EXIT_SIGNAL + fg_signal;
 	/*
 	 * Everything is printed and the port closed. No rte_eal_cleanup() and no exit handlers:
 	 * in DPDK 22.11 the EAL interrupt thread keeps running through them and touches interrupt

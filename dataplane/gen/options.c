@@ -25,6 +25,9 @@ void fg_usage(FILE *f)
 		"         [--node K] [--won-file FILE] [--vlan TCI] [--progress]\n"
 		"         [--dst-mac MAC] [--echo] [--src-ips N] [--no-reply [--line-rate R]]\n"
 		"         [--mix repeat=P,badtoken=P,malformed=P --mix-winners U,N]\n"
+		"         [--json[=FILE]] [--hist-out FILE] [--pcap-out FILE]\n"
+		"       flashgen [EAL options] -- --pcap-in FILE --dst-ip A --src-ip A [--sale ID] "
+		"...\n"
 		"  --dst-mac MAC  skip ARP and send to MAC\n"
 		"  --echo         count any returned frame carrying an outstanding request as its\n"
 		"                 reply (measures the link with a reflector such as testpmd "
@@ -44,7 +47,23 @@ void fg_usage(FILE *f)
 		"  --mix ...      P%% of claims (chosen by a hash of user and claim number) are\n"
 		"                 repeats by a winner (user id from --mix-winners U,N: U..U+N-1),\n"
 		"                 bad tokens (needs --token-key) or malformed frames (broken UDP\n"
-		"                 checksum or wrong magic; sent once, no reply expected)\n");
+		"                 checksum or wrong magic; sent once, no reply expected)\n"
+		"  --json         the report as one JSON document on stdout (same fields, plus\n"
+		"                 latency_histogram and latency_percentiles); --progress lines\n"
+		"                 as JSON objects. --json=FILE: key=value on stdout as usual and\n"
+		"                 the JSON document into FILE too\n"
+		"  --hist-out F   the latency histogram as HdrHistogram's percentile\n"
+		"                 distribution (.hgrm text, values in microseconds) into F\n"
+		"  --pcap-out F   every claim frame the port takes, in order, with its time,\n"
+		"                 into the pcap file F\n"
+		"  --pcap-in F    the claims are the FCP claim frames of the pcap file F (each\n"
+		"                 request_id once, from its own source address and port; --sale\n"
+		"                 replaces their sale id, --token-key signs them anew); its\n"
+		"                 other frames are sent first, as they are. Not with --users,\n"
+		"                 --claims, --user-base, --src-ips, --no-reply, --echo, --mix\n"
+		"exit: 0 ran, 1 set-up failed, 2 bad usage, 128+N stopped by signal N (130: "
+		"SIGINT,\n"
+		"      143: SIGTERM; the report covers what was done until then)\n");
 }
 
 static int fg_parse_ip(const char *s, uint32_t *net)
@@ -83,6 +102,10 @@ enum fg_opt {
 	FG_OPT_LINE_RATE,
 	FG_OPT_MIX,
 	FG_OPT_MIX_WINNERS,
+	FG_OPT_JSON,
+	FG_OPT_HIST_OUT,
+	FG_OPT_PCAP_OUT,
+	FG_OPT_PCAP_IN,
 	FG_OPT_HELP,
 	FG_OPT__COUNT,
 };
@@ -137,6 +160,10 @@ static const struct fg_optdef fg_optdefs[FG_OPT__COUNT] = {
 	[FG_OPT_LINE_RATE] = FG_NUM("line-rate", line_rate, 1, 10000000000ull),
 	[FG_OPT_MIX] = FG_OTHER("mix"),
 	[FG_OPT_MIX_WINNERS] = FG_OTHER("mix-winners"),
+	[FG_OPT_JSON] = FG_OTHER("json"), /* optional value: --json or --json=FILE */
+	[FG_OPT_HIST_OUT] = FG_OTHER("hist-out"),
+	[FG_OPT_PCAP_OUT] = FG_OTHER("pcap-out"),
+	[FG_OPT_PCAP_IN] = FG_OTHER("pcap-in"),
 	[FG_OPT_HELP] = {.name = "help", .kind = FG_KIND_HELP},
 };
 
@@ -218,6 +245,19 @@ static int fg_set_other(struct fg_opts *o, enum fg_opt opt, const char *arg)
 	case FG_OPT_WON_FILE:
 		o->won_file = arg;
 		return 0;
+	case FG_OPT_JSON:
+		o->json = arg == NULL;
+		o->json_out = arg;
+		return arg == NULL || arg[0] != '\0' ? 0 : -EINVAL;
+	case FG_OPT_HIST_OUT:
+		o->hist_out = arg;
+		return 0;
+	case FG_OPT_PCAP_OUT:
+		o->pcap_out = arg;
+		return 0;
+	case FG_OPT_PCAP_IN:
+		o->pcap_in = arg;
+		return 0;
 	case FG_OPT_VLAN:
 		rc = fs_parse_u64(arg, 1, 0xffff, &v);
 		if (rc == 0 && (v & 0xfff) == 0)
@@ -262,25 +302,46 @@ static int fg_set(struct fg_opts *o, enum fg_opt opt, const char *arg)
 	}
 }
 
+/* The options every run needs: --dst-ip, --src-ip, and --sale and --users unless --pcap-in. */
+static int fg_check_required(struct fg_opts *o, const bool seen[FG_OPT__COUNT])
+{
+	static const enum fg_opt not_replay[] = {FG_OPT_USERS, FG_OPT_CLAIMS, FG_OPT_USER_BASE,
+		FG_OPT_SRC_IPS, FG_OPT_NO_REPLY, FG_OPT_ECHO, FG_OPT_MIX, FG_OPT_MIX_WINNERS};
+
+	if (!seen[FG_OPT_DST_IP] || !seen[FG_OPT_SRC_IP] || /* --src-ip: ARP's, with --pcap-in */
+		(o->pcap_in == NULL && (!seen[FG_OPT_SALE] || !seen[FG_OPT_USERS]))) {
+		fprintf(stderr, "flashgen: %s required\n",
+			o->pcap_in != NULL ? "--dst-ip and --src-ip are"
+					   : "--dst-ip, --src-ip, --sale and --users are");
+		fg_usage(stderr);
+		return -EINVAL;
+	}
+	for (size_t i = 0; o->pcap_in != NULL && i < sizeof(not_replay) / sizeof(*not_replay); i++)
+		if (seen[not_replay[i]]) {
+			fprintf(stderr, "flashgen: --%s does not go with --pcap-in\n",
+				fg_optdefs[not_replay[i]].name);
+			return -EINVAL;
+		}
+	o->sale_given = seen[FG_OPT_SALE];
+	return 0;
+}
+
 /* The checks between options (after all are read), and the defaults that depend on others. */
 static int fg_check(struct fg_opts *o, const bool seen[FG_OPT__COUNT])
 {
 	uint32_t mixed = o->mix_pct[FG_MIX_REPEAT] + o->mix_pct[FG_MIX_BADTOKEN] +
 			 o->mix_pct[FG_MIX_MALFORMED];
 
-	if (!seen[FG_OPT_DST_IP] || !seen[FG_OPT_SRC_IP] || !seen[FG_OPT_SALE] ||
-		!seen[FG_OPT_USERS]) {
-		fprintf(stderr, "flashgen: --dst-ip, --src-ip, --sale and --users are required\n");
-		fg_usage(stderr);
+	if (fg_check_required(o, seen) != 0)
 		return -EINVAL;
-	}
 	if (seen[FG_OPT_TOKEN_EXPIRY] && !o->have_key)
 		return fg_bad("--token-expiry needs --token-key");
-	if (o->user_base > UINT64_MAX - (o->users - 1))
+	/* --pcap-in: the users are the file's claims, counted once it is read */
+	if (o->pcap_in == NULL && o->user_base > UINT64_MAX - (o->users - 1))
 		return fg_bad("--user-base + --users overflows 64 bits");
 	if (o->src_ips != 0 && (uint64_t)o->src_ip + (o->src_ips - 1) > UINT32_MAX)
 		return fg_bad("--src-ip + --src-ips passes 255.255.255.255");
-	if (o->src_ips == 0 &&
+	if (o->pcap_in == NULL && o->src_ips == 0 &&
 		(uint64_t)o->src_ip + (o->users - 1) / FG_USERS_PER_IP > UINT32_MAX) {
 		fprintf(stderr, "flashgen: too many users for --src-ip (one address per %u)\n",
 			FG_USERS_PER_IP);
@@ -316,8 +377,10 @@ int fg_parse_args(int argc, char **argv, struct fg_opts *o)
 		bool flag =
 			fg_optdefs[i].kind == FG_KIND_FLAG || fg_optdefs[i].kind == FG_KIND_HELP;
 
-		lo[i] = (struct option){fg_optdefs[i].name, flag ? no_argument : required_argument,
-			NULL, FG_OPT_VAL + i};
+		int has = flag ? no_argument : required_argument;
+
+		lo[i] = (struct option){fg_optdefs[i].name,
+			i == FG_OPT_JSON ? optional_argument : has, NULL, FG_OPT_VAL + i};
 	}
 	lo[FG_OPT__COUNT] = (struct option){NULL, 0, NULL, 0};
 

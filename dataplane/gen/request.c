@@ -1,11 +1,13 @@
 /* flashgen's claim request frames (request.h). */
 #include <stdint.h>
 
+#include <rte_branch_prediction.h>
 #include <rte_byteorder.h>
 #include <rte_mbuf.h>
 
 #include "fcp.h"
 #include "frame.h"
+#include "replay.h"
 #include "request.h"
 
 #define FG_SRC_PORT_BASE 10000u /* UDP source ports 10000 .. 10000 + FG_USERS_PER_IP - 1 */
@@ -27,6 +29,10 @@ void fg_build(struct fg_ctx *g, struct rte_mbuf *m, uint32_t u, uint32_t claim_n
 	uint32_t len, ip;
 	uint16_t sport;
 
+	if (unlikely(g->rp != NULL)) {
+		fg_replay_build(g, m, u); /* --pcap-in: the file's claim */
+		return;
+	}
 	if (g->o.src_ips != 0) {
 		ip = g->o.src_ip + u % g->o.src_ips;
 		sport = (uint16_t)(FG_SRC_PORT_BASE + (u / g->o.src_ips) % FG_USERS_PER_IP);

@@ -28,7 +28,8 @@ static inline uint8_t fg_mix_kind(const struct fg_ctx *g, uint32_t u, uint32_t c
 /**
  * Write the request frame of user index @p u's claim number @p claim_no, of kind @p kind, into
  * @p m (data_len and pkt_len set): the user's source address and port (gen/README.md "Source
- * addresses"), its token if --token-key, and the --mix corruption. No allocation, no syscall.
+ * addresses"), its token if --token-key, and the --mix corruption; with --pcap-in the file's claim
+ * number @p u (fg_replay_build). No allocation, no syscall.
  */
 void fg_build(struct fg_ctx *g, struct rte_mbuf *m, uint32_t u, uint32_t claim_no, uint8_t kind);
 

@@ -9,10 +9,12 @@
 #include <rte_cycles.h>
 #include <rte_mbuf.h>
 
+#include "capture.h"
 #include "fcp.h"
 #include "frame.h"
 #include "net.h"
 #include "reconnect.h"
+#include "replay.h"
 #include "report.h"
 #include "request.h"
 #include "run.h"
@@ -70,7 +72,11 @@ static uint16_t fg_tx(struct fg_ctx *g, uint64_t room, uint64_t can_send, uint64
 	offer = (uint16_t)RTE_MIN((uint64_t)g->npend, can_send);
 	if (offer == 0)
 		return 0;
+	if (unlikely(g->cap != NULL))
+		fg_capture_hold(g->pend, offer); /* --pcap-out: readable after the port took them */
 	sent = fg_tx_burst(g->pend, offer);
+	if (unlikely(g->cap != NULL))
+		fg_capture_sent(g, g->pend, offer, sent, now);
 	for (uint16_t i = 0; i < sent && !g->o.no_reply; i++) {
 		uint32_t u = g->pend_who[i];
 
@@ -150,7 +156,10 @@ static bool fg_rx_parse(struct fg_ctx *g, struct rte_mbuf *m, struct fs_fcp_repl
 	*idx = rep->user_id - g->o.user_base;
 	if (g->o.mix_winners != 0) /* a repeat's reply carries a winner's user id */
 		*idx = rep->request_id >> FG_REQID_CLAIM_BITS;
-	if ((g->o.mix_winners == 0 && rep->user_id < g->o.user_base) || *idx >= g->o.users) {
+	if (unlikely(g->rp != NULL)) /* --pcap-in: the file's request_ids */
+		*idx = fg_replay_lookup(g->rp, rep->request_id);
+	if ((g->o.mix_winners == 0 && g->rp == NULL && rep->user_id < g->o.user_base) ||
+		*idx >= g->o.users) {
 		g->st.stale++;
 		return false;
 	}
@@ -162,6 +171,9 @@ static void fg_rx_status(
 	struct fg_ctx *g, uint32_t u, const struct fs_fcp_reply *rep, uint64_t now_ms)
 {
 	struct fg_user *us = &g->users[u];
+	/* --pcap-in: a user's claims are several indices; the first one holds its order */
+	struct fg_user *holder =
+		unlikely(g->rp != NULL) ? &g->users[fg_replay_owner(g->rp, u)] : us;
 
 	g->st.status[rep->status]++;
 	switch (rep->status) {
@@ -179,8 +191,8 @@ static void fg_rx_status(
 		 * A user's order is known from its WON, or from an ALREADY_WON when the WON reply
 		 * was lost and the resend (same request_id) was answered ALREADY_WON.
 		 */
-		if (!us->holds && us->kind != FG_MIX_REPEAT) {
-			us->holds = 1;
+		if (!holder->holds && us->kind != FG_MIX_REPEAT) {
+			holder->holds = 1;
 			fg_won(g, rep->user_id, rep->order_id);
 		}
 		break;
@@ -188,6 +200,26 @@ static void fg_rx_status(
 		break;
 	}
 	fg_claim_final(g, u);
+}
+
+/*
+ * A reply with status @p status (@p decoded false: it did not decode) comes at TSC @p now: the
+ * first that is not NOT_STARTED marks the sale open (claims_per_s is counted from it).
+ */
+static inline void fg_note_open(struct fg_ctx *g, bool decoded, uint8_t status, uint64_t now)
+{
+	if (unlikely(g->open_tsc == 0) && !(decoded && status == FS_ST_NOT_STARTED)) {
+		g->open_tsc = now;
+		g->open_replies = g->st.replies;
+	}
+}
+
+/* The request_id user index @p u's claim in flight carries. */
+static inline uint64_t fg_claim_rid(const struct fg_ctx *g, uint32_t u)
+{
+	if (unlikely(g->rp != NULL))
+		return fg_replay_rid(g->rp, u);
+	return fg_request_id(u, g->users[u].claims_done);
 }
 
 /* One received frame at TSC @p now (@p now_ms since t0): count it, and act on its claim. */
@@ -202,6 +234,7 @@ static void fg_rx_one(struct fg_ctx *g, struct rte_mbuf *m, uint64_t now, uint64
 		return;
 	if (g->o.no_reply) {
 		/* flood: nothing tracked, no latency; a WON is written as it comes */
+		fg_note_open(g, decoded, rep.status, now);
 		g->st.replies++;
 		g->last_reply = now;
 		if (decoded) {
@@ -212,11 +245,11 @@ static void fg_rx_one(struct fg_ctx *g, struct rte_mbuf *m, uint64_t now, uint64
 		return;
 	}
 	us = &g->users[idx];
-	if (us->state != FG_OUT ||
-		rep.request_id != fg_request_id((uint32_t)idx, us->claims_done)) {
+	if (us->state != FG_OUT || rep.request_id != fg_claim_rid(g, (uint32_t)idx)) {
 		g->st.stale++;
 		return;
 	}
+	fg_note_open(g, decoded, rep.status, now);
 	fg_hist_add(&g->lat, (uint64_t)((double)(now - us->send_tsc) * g->ns_per_tsc));
 	g->st.replies++;
 	g->last_reply = now;

@@ -456,7 +456,8 @@ ft_ok "$([ -z "$bad" ] && echo 0 || echo 1)" \
 # ---------------------------------------------------------------- drain and check
 
 persist_start || true
-# flashgen is stopped (SIGTERM: it reports what it got), then the dataplane (journals synced).
+# flashgen is stopped (SIGTERM: it reports what it got and exits 143), then the dataplane
+# (journals synced).
 fs_stop "$GEN_PID" 10
 wait "$GEN_PID" 2>/dev/null
 GEN_RC=$?
@@ -464,8 +465,11 @@ fs_stop "$DP_PID" 15
 wait "$DP_PID" 2>/dev/null
 DP_RC=$?
 won=$(fs__kv "$TMP/gen.out" won)
-ft_ok "$([ "$GEN_RC" = 0 ] && [ "$DP_RC" = 0 ] && [ "${won:-0}" -gt 0 ] && echo 0 || echo 1)" \
-	"flashgen (won ${won:-?}) and flashsale-dp stopped cleanly" "gen rc $GEN_RC dp rc $DP_RC"
+# 143 when the SIGTERM stopped it (interrupted=1), 0 when --max-seconds had ended it before
+GEN_WANT=$([ "$(fs__kv "$TMP/gen.out" interrupted)" = 1 ] && echo 143 || echo 0)
+ft_ok "$([ "$GEN_RC" = "$GEN_WANT" ] && [ "$DP_RC" = 0 ] && [ "${won:-0}" -gt 0 ] && echo 0 || echo 1)" \
+	"flashgen (won ${won:-?}) and flashsale-dp stopped cleanly" \
+	"gen rc $GEN_RC (want $GEN_WANT) dp rc $DP_RC"
 
 "$TMP/jdump" "$STATE" >"$TMP/jorders.tsv" 2>"$TMP/jsum.txt" || fs_die "cannot read the journals"
 bad=""
