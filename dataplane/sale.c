@@ -1,4 +1,4 @@
-/* Sale table: lock-free lookups by id (RCU on delete), journaled control operations, recovery */
+/* Sale table: lock-free lookups by id (RCU on delete), journaled control operations. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,9 +7,8 @@
 #include "fcp.h"
 #include "ratelimit.h"
 #include "sale.h"
+#include "sale_int.h"
 #include "verify.h"
-
-#define FS_RECOVER_BATCH 256u
 
 static inline uint32_t sale_hash(uint32_t sale_id)
 {
@@ -163,6 +162,8 @@ static int sale_def_check(const struct fs_sale_table *t, const struct fs_sale_de
 		return -EINVAL;
 	if (def->stock > FS_SALE_MAX_STOCK)
 		return -E2BIG;
+	if (def->hold_ms > FS_HOLD_MAX_MS)
+		return -EINVAL;
 	if (def->rl_set && (def->rl_rate > FS_RL_RATE_MAX || def->rl_burst > FS_RL_BURST_MAX ||
 				   (def->rl_rate != 0 && def->rl_burst == 0)))
 		return -EINVAL;
@@ -197,6 +198,8 @@ static struct fs_sale *sale_build(const struct fs_sale_table *t, const struct fs
 	s->start_ms = def->start_ms;
 	s->end_ms = def->end_ms;
 	s->total = def->stock;
+	s->hold_ms = def->hold_ms;
+	s->holds_open = 1;
 	if (def->rl_set) {
 		s->rl_set = 1;
 		s->rl_rate = def->rl_rate;
@@ -208,8 +211,11 @@ static struct fs_sale *sale_build(const struct fs_sale_table *t, const struct fs
 		s->key_state = FS_KEYST_HAS_CUR;
 		s->key_set = 1;
 	}
-	s->winners = fs_winners_create(def->stock);
-	if (s->winners == NULL) {
+	/* with holds a unit can be won again after a release (the released user keeps the
+	 * entry): room for each unit won twice at the table's design load */
+	s->winners = fs_winners_create(def->hold_ms > 0 ? 2 * def->stock : def->stock);
+	if (s->winners == NULL || (def->hold_ms > 0 && fs_winners_hold_init(s->winners) != 0)) {
+		fs_winners_free(s->winners);
 		free(s);
 		errno = ENOMEM;
 		return NULL;
@@ -342,7 +348,7 @@ enum fs_sale_state fs_sale_state(const struct fs_sale *s, int64_t now_ms)
 		return FS_SALE_ENDED;
 	if (now_ms < s->start_ms)
 		return FS_SALE_PENDING;
-	if (__atomic_load_n(&s->sold_out, __ATOMIC_RELAXED) || fs_stock_sold_out(&s->stock))
+	if (fs_soldout_is(fs_soldout_load(&s->sold_out)) || fs_stock_sold_out(&s->stock))
 		return FS_SALE_SOLD_OUT;
 	return FS_SALE_ACTIVE;
 }
@@ -400,6 +406,13 @@ int fs_sale_ctl_create(struct fs_sale_table *t, struct fs_journal *ctl, uint16_t
 	rec.body.sale.rl_rate = def->rl_rate;
 	rec.body.sale.rl_burst = (uint16_t)def->rl_burst;
 	rc = ctl_append(ctl, node_id, def->sale_id, FS_JREC_SALE, &rec);
+	if (rc == 0 && def->hold_ms > 0) {
+		/* a SALE without its HOLD (this append failed) is completed by a repeated create:
+		 * recovery applies the HOLD that follows the repeated SALE */
+		memset(&rec, 0, sizeof(rec));
+		rec.body.hold.hold_ms = def->hold_ms;
+		rc = ctl_append(ctl, node_id, def->sale_id, FS_JREC_HOLD, &rec);
+	}
 	if (rc < 0) {
 		sale_free(s); /* never published: no reader */
 		return rc;
@@ -419,18 +432,30 @@ int fs_sale_ctl_create(struct fs_sale_table *t, struct fs_journal *ctl, uint16_t
 int fs_sale_ctl_lease(struct fs_sale_table *t, struct fs_journal *ctl, uint16_t node_id,
 	uint32_t sale_id, uint64_t units, bool final)
 {
+	return fs_sale_ctl_lease_returned(t, ctl, node_id, sale_id, units, final, 0);
+}
+
+int fs_sale_ctl_lease_returned(struct fs_sale_table *t, struct fs_journal *ctl, uint16_t node_id,
+	uint32_t sale_id, uint64_t units, bool final, uint64_t returned)
+{
 	struct fs_sale *s = fs_sale_lookup(t, sale_id);
 	struct fs_jrec rec;
+	uint64_t cap;
 	int rc;
 
 	if (s == NULL)
 		return -ENOENT;
-	if (s->stock.final) {
-		/* Nothing can come after the final lease; repeating it is a no-op. */
+	if (returned > 0 && s->hold_ms == 0)
+		return -EINVAL; /* only a sale with holds gets units back */
+	if (returned < s->returned)
+		returned = s->returned;
+	if (s->stock.final && (units == 0 || returned == 0)) {
+		/* Nothing comes after the final lease but returned units; repeating it: no-op. */
 		return units == 0 ? 0 : -EINVAL;
 	}
-	/* Never lease more than the sale's whole stock. */
-	if (units > s->total || s->stock.leased + units > s->total)
+	/* Never lease more than the sale's whole stock and the units that came back. */
+	cap = s->total + returned;
+	if (units > cap || s->stock.leased + units > cap)
 		return -EINVAL;
 	memset(&rec, 0, sizeof(rec));
 	rec.body.lease.units = units;
@@ -438,8 +463,46 @@ int fs_sale_ctl_lease(struct fs_sale_table *t, struct fs_journal *ctl, uint16_t 
 	rc = ctl_append(ctl, node_id, sale_id, FS_JREC_LEASE, &rec);
 	if (rc < 0)
 		return rc;
+	s->returned = returned;
 	fs_stock_lease(&s->stock, units, final);
+	if (units > 0)
+		fs_soldout_clear(&s->sold_out); /* after the units: soldout.h */
 	return 0;
+}
+
+int fs_sale_ctl_release(struct fs_sale_table *t, struct fs_journal *ctl, uint16_t node_id,
+	uint32_t sale_id, uint64_t user, uint64_t order)
+{
+	struct fs_sale *s = fs_sale_lookup(t, sale_id);
+	struct fs_jrec rec;
+	uint64_t found = 0;
+	uint32_t won = 0;
+	int rc;
+
+	if (s == NULL)
+		return -ENOENT;
+	if (s->hold_ms == 0)
+		return -EINVAL;
+	if (fs_winners_find_won(s->winners, user, &found, &won) != FS_WIN_FOUND || found != order)
+		return -ESRCH;
+	if (won == FS_WON_RELEASED)
+		return -EALREADY;
+	memset(&rec, 0, sizeof(rec));
+	rec.body.release.order_id = order;
+	rec.body.release.user_id = user;
+	rc = ctl_append(ctl, node_id, sale_id, FS_JREC_RELEASE, &rec);
+	if (rc < 0)
+		return rc;
+	rc = fs_winners_release_order(s->winners, user, order);
+	FS_VERIFY(rc == 0); /* checked above, under the control path's one writer */
+	return 0;
+}
+
+void fs_sale_holds_set(struct fs_sale *s, bool open, int64_t next_ms)
+{
+	/* relaxed: a retry hint (struct fs_sale) */
+	__atomic_store_n(&s->holds_next_ms, next_ms, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->holds_open, open ? 1 : 0, __ATOMIC_RELAXED);
 }
 
 int fs_sale_ctl_stop(
@@ -512,99 +575,7 @@ int fs_sale_ctl_delete(struct fs_sale_table *t, struct fs_journal *ctl, uint16_t
 	return 0;
 }
 
-/* Apply one control record without journaling it again; deleted sales are not rebuilt. */
-static int recover_control_fn(
-	struct fs_sale_table *t, const struct fs_jrec *rec, struct fs_recovery *out, uint64_t *sold)
-{
-	struct fs_sale *s;
-
-	(void)sold;
-	if (rec->type == FS_JREC_SALE) {
-		struct fs_sale_def def = {
-			.sale_id = rec->sale_id,
-			.stock = rec->body.sale.stock,
-			.start_ms = rec->body.sale.start_ms,
-			.end_ms = rec->body.sale.end_ms,
-			.admission = rec->body.sale.admission,
-			.rl_set = rec->body.sale.rl_set != 0,
-			.rl_rate = rec->body.sale.rl_rate,
-			.rl_burst = rec->body.sale.rl_burst,
-		};
-
-		/* refused (EIDRM: deleted later on; EEXIST: a repeated record): nothing to do */
-		if (fs_sale_create(t, &def) != NULL)
-			out->sales++;
-		return 0;
-	}
-	s = fs_sale_lookup(t, rec->sale_id);
-	if (s == NULL)
-		return 0;
-	switch (rec->type) {
-	case FS_JREC_LEASE:
-		if (!s->stock.final)
-			fs_stock_lease(&s->stock, rec->body.lease.units, rec->body.lease.final);
-		break;
-	case FS_JREC_KEY:
-		fs_sale_set_key(s, rec->body.key.key, rec->body.key.prev_until_ms);
-		break;
-	case FS_JREC_STOP:
-		fs_sale_stop(s);
-		break;
-	default:
-		break;
-	}
-	return 0;
-}
-
-/* First pass over the control journal: the ids deleted, before any sale is built. */
-static int recover_deleted_fn(
-	struct fs_sale_table *t, const struct fs_jrec *rec, struct fs_recovery *out, uint64_t *sold)
-{
-	int rc;
-
-	(void)sold;
-	if (rec->type != FS_JREC_DELETE || ids_has(&t->deleted, rec->sale_id))
-		return 0;
-	rc = ids_reserve(&t->deleted);
-	if (rc < 0)
-		return rc;
-	ids_add(&t->deleted, rec->sale_id);
-	out->deleted++;
-	return 0;
-}
-
-typedef int (*recover_fn)(
-	struct fs_sale_table *, const struct fs_jrec *, struct fs_recovery *, uint64_t *);
-
-/* Read every record of journal @p index, calling @p fn on each until one fails. */
-static int recover_journal(struct fs_sale_table *t, const char *dir, unsigned index, recover_fn fn,
-	struct fs_recovery *out, uint64_t *sold)
-{
-	struct fs_jrec *buf;
-	struct fs_journal_reader *r;
-	int n, rc = 0;
-
-	buf = malloc(FS_RECOVER_BATCH * sizeof(*buf));
-	if (buf == NULL)
-		return -ENOMEM;
-	r = fs_journal_reader_open(dir, index, 1);
-	if (r == NULL) {
-		rc = -errno;
-		goto out;
-	}
-	while (rc == 0 && (n = fs_journal_read(r, buf, FS_RECOVER_BATCH)) > 0)
-		for (int i = 0; i < n && rc == 0; i++)
-			rc = fn(t, &buf[i], out, sold);
-	if (rc == 0 && n < 0)
-		rc = n;
-	fs_journal_reader_close(r);
-out:
-	free(buf);
-	return rc;
-}
-
-/* Which slot of the published array holds @p s (for the per-sale sold counts). */
-static uint32_t sale_slot(const struct fs_sale_table *t, const struct fs_sale *s)
+uint32_t fs_sale_slot(const struct fs_sale_table *t, const struct fs_sale *s)
 {
 	uint32_t i = sale_hash(s->sale_id), n = 0;
 
@@ -615,83 +586,11 @@ static uint32_t sale_slot(const struct fs_sale_table *t, const struct fs_sale *s
 	return i;
 }
 
-static int recover_order_fn(
-	struct fs_sale_table *t, const struct fs_jrec *rec, struct fs_recovery *out, uint64_t *sold)
+int fs_sale_mark_deleted(struct fs_sale_table *t, uint32_t sale_id)
 {
-	struct fs_winner_entry *e;
-	struct fs_sale *s;
-	uint64_t order;
+	int rc = ids_reserve(&t->deleted);
 
-	if (rec->type != FS_JREC_ORDER)
-		return 0;
-	s = fs_sale_lookup(t, rec->sale_id);
-	if (s == NULL && ids_has(&t->deleted, rec->sale_id)) {
-		out->deleted_orders++;
-		return 0;
-	}
-	if (s == NULL || rec->body.order.order_id == 0 ||
-		rec->body.order.order_id == FS_ORDER_RELEASED ||
-		fs_winners_reserve(s->winners, rec->journal, rec->body.order.user_id, &e, &order) !=
-			FS_WIN_RESERVED) {
-		out->skipped++;
-		return 0;
-	}
-	fs_winners_publish(e, rec->body.order.order_id);
-	sold[sale_slot(t, s)]++;
-	out->orders++;
-	return 0;
-}
-
-/* Move the recovered sold counts into the sales' stock (after every lease is replayed). */
-static int recover_sold(struct fs_sale_table *t, const uint64_t *sold)
-{
-	int rc = 0;
-
-	for (unsigned i = 0; i < FS_SALE_SLOTS; i++) {
-		struct fs_sale *s = t->slots->slot[i];
-		int r;
-
-		if (s == NULL || sold[i] == 0)
-			continue;
-		r = fs_stock_recover(&s->stock, sold[i]);
-		if (r < 0 && rc == 0)
-			rc = r; /* more orders than leased units: a corrupt state directory */
-		if (fs_stock_sold_out(&s->stock))
-			s->sold_out = 1;
-	}
-	return rc;
-}
-
-int fs_sale_recover(struct fs_sale_table *t, const char *dir, struct fs_recovery *out)
-{
-	unsigned idx[FS_JOURNAL_MAX];
-	uint64_t *sold;
-	int n, rc;
-
-	memset(out, 0, sizeof(*out));
-	sold = calloc(FS_SALE_SLOTS, sizeof(*sold));
-	if (sold == NULL)
-		return -ENOMEM;
-	rc = recover_journal(t, dir, FS_JOURNAL_CONTROL, recover_deleted_fn, out, sold);
 	if (rc == 0)
-		rc = recover_journal(t, dir, FS_JOURNAL_CONTROL, recover_control_fn, out, sold);
-	if (rc < 0)
-		goto out;
-	n = fs_journal_list(dir, idx, FS_JOURNAL_MAX);
-	if (n < 0) {
-		rc = n;
-		goto out;
-	}
-	for (int i = 0; i < n; i++) {
-		if (idx[i] == FS_JOURNAL_CONTROL)
-			continue;
-		rc = recover_journal(t, dir, idx[i], recover_order_fn, out, sold);
-		if (rc < 0)
-			goto out;
-		out->journals++;
-	}
-	rc = recover_sold(t, sold);
-out:
-	free(sold);
+		ids_add(&t->deleted, sale_id);
 	return rc;
 }
