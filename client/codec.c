@@ -2,7 +2,6 @@
  * libfcp's requests and replies: the dataplane's own codec (dataplane/fcp.c, fs_fcp_*) behind the
  * public types of libfcp.h, so the library and the server encode and decode the same way.
  */
-#include <endian.h>
 #include <errno.h>
 #include <string.h>
 #include <sys/random.h>
@@ -20,6 +19,7 @@ _Static_assert((int)FCP_CLAIM_RESULT == (int)FS_FCP_CLAIM_RESULT &&
 #define FCP_X(v, n, s) _Static_assert((int)FCP_##n == (int)FS_ST_##n, "status " s);
 FS_FCP_STATUSES(FCP_X)
 #undef FCP_X
+_Static_assert((int)FCP_STATUS_COUNT == (int)FS_ST__COUNT, "libfcp knows the codec's statuses");
 
 int fcp_request_init(struct fcp_request *req, uint8_t type, uint32_t sale_id, uint64_t user_id)
 {
@@ -75,7 +75,6 @@ int fcp_reply_decode(const uint8_t *buf, size_t len, struct fcp_reply *rep)
 {
 	uint8_t known[FS_FCP_LEN];
 	struct fs_fcp_reply r;
-	uint32_t hold;
 
 	if (len != FS_FCP_LEN)
 		return -EINVAL;
@@ -88,7 +87,6 @@ int fcp_reply_decode(const uint8_t *buf, size_t len, struct fcp_reply *rep)
 	known[16] = FS_ST_WON;
 	if (fs_fcp_decode_reply(known, sizeof(known), &r) < 0)
 		return -EINVAL;
-	memcpy(&hold, buf + 36, sizeof(hold));
 	rep->type = r.type;
 	rep->sale_id = r.sale_id;
 	rep->user_id = r.user_id;
@@ -97,7 +95,7 @@ int fcp_reply_decode(const uint8_t *buf, size_t len, struct fcp_reply *rep)
 	rep->retry_after_ms = r.retry_after_ms;
 	rep->order_id = r.order_id;
 	rep->remaining = r.remaining;
-	rep->hold_left_ms = be32toh(hold);
+	rep->hold_left_ms = r.hold_left_ms;
 	rep->request_id = r.request_id;
 	return 0;
 }
@@ -116,8 +114,6 @@ bool fcp_reply_final(const struct fcp_reply *rep)
 
 const char *fcp_status_name(unsigned status)
 {
-	if (status == FCP_RELEASED)
-		return "RELEASED";
 	if (status < FS_ST__COUNT)
 		return fs_fcp_status_name(status);
 	return status <= 255 ? "RESERVED" : "INVALID";

@@ -285,9 +285,9 @@ static int claim(const struct claim_opts *o)
 	if (o->json)
 		return print_json(o, &rep, &st, code) ? 1 : code;
 	printf("status=%s order_id=%" PRIu64 " remaining=%" PRIu32 " retry_after_ms=%" PRIu32
-	       " request_id=%" PRIu64 " node_id=%u hold_left_ms=%" PRIu32 "\n",
+	       " hold_left_ms=%" PRIu32 " request_id=%" PRIu64 " node_id=%u\n",
 		fcp_status_name(rep.status), rep.order_id, rep.remaining, rep.retry_after_ms,
-		rep.request_id, (unsigned)rep.node_id, rep.hold_left_ms);
+		rep.hold_left_ms, rep.request_id, (unsigned)rep.node_id);
 	return fflush(stdout) == 0 ? code : 1;
 }
 
