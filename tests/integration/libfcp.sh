@@ -6,9 +6,10 @@
 # pointing there) with every warning an error; the installed header names nothing of DPDK and the
 # library exports only fcp_*; then, against a real flashsale-dp on a tap: the example client's
 # WON / ALREADY_WON / SOLD_OUT, and the installed flashclaim's exit code for each outcome the
-# dataplane gives (0 WON / ALREADY_WON / ACTIVE, 3 SOLD_OUT, 4 NOT_STARTED, 5 ENDED, 6 UNKNOWN_SALE,
-# 7 BAD_TOKEN, 8 RATE_LIMITED, 9 RETRY, 11 no reply), --json read by python3's json module,
-# --wait across a sale's opening, a hex --request-id.
+# dataplane gives (0 WON / ALREADY_WON / ACTIVE, 3 SOLD_OUT, 4 NOT_STARTED, 5 ENDED,
+# 6 UNKNOWN_SALE, 7 BAD_TOKEN, 8 RATE_LIMITED, 9 RETRY (also given up by --wait), 10 RELEASED,
+# 11 no reply), --json read by python3's json module, --wait across a sale's opening, a hex
+# --request-id, hold_left_ms.
 # Needs root, hugepages, /dev/net/tun, cc, pkg-config, python3. Env: FS_BUILD (build dir).
 set -euo pipefail
 FS_LOG_TAG=libfcp
@@ -32,7 +33,7 @@ work=$(mktemp -d /tmp/fs-libfcp.XXXXXX)
 fs_cleanup_add "rm -rf '$work'"
 ! ip link show "$iface" >/dev/null 2>&1 || ft_skip_all "interface $iface exists already"
 
-ft_plan 24
+ft_plan 29
 FS_DIE_HOOK=ft_setup_failed
 
 # ---------------------------------------------------------------- install, build the example
@@ -91,6 +92,8 @@ tel "/flashsale/sale/lease,305,5,1"
 tel "/flashsale/sale/create,306,5,$((now - 1000)),$end,open,rate=1,burst=1"
 tel "/flashsale/sale/lease,306,5,1"
 tel "/flashsale/sale/create,307,5,$((now - 1000)),$end,open" # RETRY: nothing leased
+tel "/flashsale/sale/create,308,5,$((now - 1000)),$end,open,hold=60000" # holds: RELEASED
+tel "/flashsale/sale/lease,308,5,1"
 ft_sale_open "$prefix" 303 5 4000 # opens in 4 s: NOT_STARTED, then --wait wins
 FS_DIE_HOOK=
 
@@ -160,6 +163,7 @@ fcj "a token sale without a token" 7 BAD_TOKEN --sale 305 --user 1
 fcj "a token sale with a token (--token-key) and a hex --request-id" 0 WON --sale 305 --user 2 \
 	--token-key $key --request-id 0xAbC
 ft_ok "$([ "$(jget request_id)" = 2748 ]; echo $?)" "--request-id 0xAbC is request id 2748" "$J"
+fcj "a status request" 0 ACTIVE --sale 305 --type status
 SALE=306
 # the two claims back to back (the bucket gains a claim a second), checked after
 fc_run --sale 306 --user 1
@@ -172,6 +176,18 @@ J=$J2 RC=$RC2
 fc_check "its second, at once" 8 RATE_LIMITED
 SALE=307
 fcj "a sale with nothing leased to the node" 9 RETRY --sale 307 --user 1
+rc=0
+J=$("$fc" --server "$net.2" --sale 307 --user 1 --json --wait --max-wait-ms 1500 2>&1) || rc=$?
+ft_ok "$([ "$rc" = 9 ] && [ "$(jget status)" = RETRY ] && [ "$(jget sent)" -ge 2 ] &&
+	[ "$(jget elapsed_ms)" -le 1600 ]; echo $?)" \
+	"--wait gives RETRY up at --max-wait-ms 1500 (exit 9), having asked again" "exit $rc: $J"
+SALE=308
+fcj "a sale with holds" 0 WON --sale 308 --user 1
+order=$(jget order_id) hold=$(jget hold_left_ms)
+tel "/flashsale/sale/release,308,1,$order"
+fcj "the user's order released" 10 RELEASED --sale 308 --user 1
+ft_ok "$([ "$hold" -gt 50000 ] && [ "$hold" -le 60000 ] && [ "$(jget order_id)" = "$order" ]
+	echo $?)" "WON's hold_left_ms ($hold of 60000), RELEASED names the released order" "$J"
 SALE=302
 rc=0 py=0
 J=$("$fc" --server "$net.2" --port 9 --sale 302 --user 1 --timeout-ms 50 --retries 1 --json \
