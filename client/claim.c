@@ -16,9 +16,9 @@ struct fcp_call {
 	const struct fcp_request *req;
 	const struct fcp_opts *o;
 	uint8_t wire[FCP_LEN];
-	int64_t deadline;	     /* monotonic ms: start + max_wait_ms */
-	uint64_t rnd;		     /* splitmix64 state for the jitter */
-	bool have;		     /* a reply is in *rep */
+	int64_t deadline; /* monotonic ms: start + max_wait_ms */
+	uint64_t rnd;	  /* splitmix64 state for the jitter */
+	bool have;	  /* a reply is in *rep */
 	struct fcp_claim_stats *st;
 };
 

@@ -11,7 +11,8 @@
 
 _Static_assert(FCP_LEN == FS_FCP_LEN, "payload size");
 _Static_assert(FCP_TOKEN_LEN == FS_FCP_TOKEN_LEN, "token size");
-_Static_assert((int)FCP_CLAIM == (int)FS_FCP_CLAIM && (int)FCP_SALE_STATUS == (int)FS_FCP_SALE_STATUS,
+_Static_assert(
+	(int)FCP_CLAIM == (int)FS_FCP_CLAIM && (int)FCP_SALE_STATUS == (int)FS_FCP_SALE_STATUS,
 	"types");
 _Static_assert((int)FCP_CLAIM_RESULT == (int)FS_FCP_CLAIM_RESULT &&
 		       (int)FCP_STATUS_RESULT == (int)FS_FCP_SALE_STATUS_RESULT,

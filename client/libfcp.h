@@ -48,13 +48,13 @@ enum fcp_status {
 
 /** A request, host byte order. Zero it (or use fcp_request_init) before filling it. */
 struct fcp_request {
-	uint8_t type;		       /**< FCP_CLAIM or FCP_SALE_STATUS */
-	uint32_t sale_id;	       /**< the sale */
-	uint64_t user_id;	       /**< the user claiming */
-	uint32_t token_expiry;	       /**< unix seconds: the token's last valid second */
-	uint16_t node_id;	       /**< the node the token binds the user to; 0: none */
-	uint8_t token[FCP_TOKEN_LEN];  /**< admission token; all zero on open sales */
-	uint64_t request_id;	       /**< echoed by the reply; the same on every resend */
+	uint8_t type;		      /**< FCP_CLAIM or FCP_SALE_STATUS */
+	uint32_t sale_id;	      /**< the sale */
+	uint64_t user_id;	      /**< the user claiming */
+	uint32_t token_expiry;	      /**< unix seconds: the token's last valid second */
+	uint16_t node_id;	      /**< the node the token binds the user to; 0: none */
+	uint8_t token[FCP_TOKEN_LEN]; /**< admission token; all zero on open sales */
+	uint64_t request_id;	      /**< echoed by the reply; the same on every resend */
 };
 
 /** A decoded reply, host byte order. */
@@ -127,8 +127,8 @@ const char *fcp_status_name(unsigned status);
 
 /** How fcp_claim() sends, waits and gives up. Defaults: fcp_opts_init(). */
 struct fcp_opts {
-	uint32_t timeout_ms;	  /**< wait for a reply to a send, 1..600000 ms (default 300) */
-	uint32_t retries;	  /**< resends after sends that got no reply, in a row (default 5) */
+	uint32_t timeout_ms; /**< wait for a reply to a send, 1..600000 ms (default 300) */
+	uint32_t retries;    /**< resends after sends that got no reply, in a row (default 5) */
 	uint32_t backoff_base_ms; /**< first backoff step, ms, >= 1 (default 50) */
 	uint32_t backoff_max_ms;  /**< backoff cap, ms, >= base (default 2000) */
 	uint32_t max_wait_ms;	  /**< the whole call's bound, ms, >= 1 (default 10000) */

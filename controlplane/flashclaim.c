@@ -24,7 +24,8 @@ static const char usage_text[] =
 	"                  [--request-id R] [--timeout-ms 300] [--retries 5]\n"
 	"                  [--wait [--max-wait-ms 10000]] [--json]\n"
 	"  --request-id R: decimal, or 0x and 1..16 hex digits (default random)\n"
-	"  --wait: wait out NOT_STARTED and RETRY / RATE_LIMITED as the replies ask (backing off),\n"
+	"  --wait: wait out NOT_STARTED and RETRY / RATE_LIMITED as the replies ask (backing "
+	"off),\n"
 	"          within --max-wait-ms of the start; --json: the outcome as one JSON object\n"
 	"exit: 0 WON, ALREADY_WON or ACTIVE; 1 error; 2 bad usage; 3 SOLD_OUT; 4 NOT_STARTED;\n"
 	"      5 ENDED; 6 UNKNOWN_SALE; 7 BAD_TOKEN; 8 RATE_LIMITED; 9 RETRY (given up);\n"
@@ -241,8 +242,8 @@ static int print_json(const struct claim_opts *o, const struct fcp_reply *rep,
 		json_object_object_add(j, "order_id", json_object_new_uint64(rep->order_id));
 		json_object_object_add(j, "order_hex", json_object_new_string(hex));
 		json_object_object_add(j, "remaining", json_object_new_int64(rep->remaining));
-		json_object_object_add(j, "retry_after_ms",
-			json_object_new_int64(rep->retry_after_ms));
+		json_object_object_add(
+			j, "retry_after_ms", json_object_new_int64(rep->retry_after_ms));
 		json_object_object_add(j, "hold_left_ms", json_object_new_int64(rep->hold_left_ms));
 		json_object_object_add(j, "node_id", json_object_new_int(rep->node_id));
 	}
@@ -294,7 +295,9 @@ static int claim(const struct claim_opts *o)
 int main(int argc, char **argv)
 {
 	struct claim_opts o = {
-		.num = {[N_PORT] = FCP_PORT, [N_TIMEOUT] = 300, [N_RETRIES] = 5,
+		.num = {[N_PORT] = FCP_PORT,
+			[N_TIMEOUT] = 300,
+			[N_RETRIES] = 5,
 			[N_MAX_WAIT] = 10000},
 		.req = {.type = FCP_CLAIM},
 		.dst = {.sin_family = AF_INET},

@@ -28,21 +28,22 @@ static void reply_bytes(uint8_t b[FCP_LEN], uint8_t type, uint8_t status)
 {
 	memset(b, 0, FCP_LEN);
 	b[0] = 0x46, b[1] = 0x43, b[2] = 1, b[3] = type;
-	put(b + 4, 0x01020304u, 4);		/* sale_id */
-	put(b + 8, 0x1112131415161718ull, 8);	/* user_id */
+	put(b + 4, 0x01020304u, 4);	      /* sale_id */
+	put(b + 8, 0x1112131415161718ull, 8); /* user_id */
 	b[16] = status;
-	put(b + 18, 0x2122u, 2);		/* node_id */
-	put(b + 20, 0x31323334u, 4);		/* retry_after_ms */
-	put(b + 24, 0x4142434445464748ull, 8);	/* order_id */
-	put(b + 32, 0x51525354u, 4);		/* remaining */
-	put(b + 36, 0x61626364u, 4);		/* hold_left_ms */
-	put(b + 40, 0x7172737475767778ull, 8);	/* request_id */
+	put(b + 18, 0x2122u, 2);	       /* node_id */
+	put(b + 20, 0x31323334u, 4);	       /* retry_after_ms */
+	put(b + 24, 0x4142434445464748ull, 8); /* order_id */
+	put(b + 32, 0x51525354u, 4);	       /* remaining */
+	put(b + 36, 0x61626364u, 4);	       /* hold_left_ms */
+	put(b + 40, 0x7172737475767778ull, 8); /* request_id */
 }
 
 Test(libfcp, every_status_decoded_with_every_field)
 {
 	static const char *const names[] = {"WON", "ALREADY_WON", "SOLD_OUT", "NOT_STARTED",
-		"ENDED", "UNKNOWN_SALE", "BAD_TOKEN", "RATE_LIMITED", "RETRY", "ACTIVE", "RELEASED"};
+		"ENDED", "UNKNOWN_SALE", "BAD_TOKEN", "RATE_LIMITED", "RETRY", "ACTIVE",
+		"RELEASED"};
 	uint8_t b[FCP_LEN];
 	struct fcp_reply r;
 
@@ -61,7 +62,8 @@ Test(libfcp, every_status_decoded_with_every_field)
 		cr_assert_eq(r.remaining, 0x51525354u);
 		cr_assert_eq(r.hold_left_ms, 0x61626364u, "hold_left_ms of status %u", st);
 		cr_assert_eq(r.request_id, 0x7172737475767778ull);
-		cr_assert_str_eq(fcp_status_name(st), st < FCP_STATUS_COUNT ? names[st] : "RESERVED");
+		cr_assert_str_eq(
+			fcp_status_name(st), st < FCP_STATUS_COUNT ? names[st] : "RESERVED");
 	}
 	cr_assert_str_eq(fcp_status_name(256), "INVALID");
 }
@@ -98,7 +100,8 @@ Test(libfcp, malformed_replies_refused_and_reply_untouched)
 				continue;
 			memcpy(b, good, FCP_LEN);
 			b[off] = (uint8_t)v;
-			cr_assert_eq(fcp_reply_decode(b, FCP_LEN, &r), -EINVAL, "byte %u = %u", off, v);
+			cr_assert_eq(
+				fcp_reply_decode(b, FCP_LEN, &r), -EINVAL, "byte %u = %u", off, v);
 		}
 	}
 	for (size_t i = 0; i < sizeof(types); i++) {
@@ -154,7 +157,8 @@ Test(libfcp, request_init_and_encode_refuse_other_types)
 Test(libfcp, reply_answers_only_its_request)
 {
 	struct fcp_request q = {.type = FCP_CLAIM, .sale_id = 5, .user_id = 6, .request_id = 7};
-	struct fcp_reply r = {.type = FCP_CLAIM_RESULT, .sale_id = 5, .user_id = 6, .request_id = 7};
+	struct fcp_reply r = {
+		.type = FCP_CLAIM_RESULT, .sale_id = 5, .user_id = 6, .request_id = 7};
 	struct fcp_reply x;
 
 	cr_assert(fcp_reply_answers(&q, &r));
@@ -203,7 +207,8 @@ Test(libfcp, backoff_schedule_doubles_to_the_cap_with_equal_jitter)
 		for (uint64_t s = 1, rnd; s < 1000; s++) {
 			rnd = s * 0x9e3779b97f4a7c15ull;
 			cr_assert(fcp_backoff_ms(&o, n, rnd) >= half &&
-				  fcp_backoff_ms(&o, n, rnd) <= b[n], "n %u rnd %lu", n, rnd);
+					  fcp_backoff_ms(&o, n, rnd) <= b[n],
+				"n %u rnd %lu", n, rnd);
 		}
 	}
 	cr_assert_eq(fcp_backoff_ms(&o, UINT32_MAX, UINT64_MAX), 1000 + UINT64_MAX % 1001);
@@ -222,8 +227,8 @@ struct responder {
 	unsigned n;
 	uint8_t st[4];
 	uint32_t ra[4];
-	unsigned got;		/* requests received (the thread writes, read after join) */
-	uint64_t at_ms[4];	/* when each came, CLOCK_MONOTONIC ms */
+	unsigned got;	   /* requests received (the thread writes, read after join) */
+	uint64_t at_ms[4]; /* when each came, CLOCK_MONOTONIC ms */
 	pthread_t thread;
 };
 
@@ -244,8 +249,8 @@ static void *respond(void *arg)
 	struct timeval tv = {.tv_sec = 3};
 
 	setsockopt(s->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	while (s->got < 4 && recvfrom(s->fd, b, sizeof(b), 0, (struct sockaddr *)&from, &fl) ==
-				     FCP_LEN) {
+	while (s->got < 4 &&
+		recvfrom(s->fd, b, sizeof(b), 0, (struct sockaddr *)&from, &fl) == FCP_LEN) {
 		unsigned i = s->got++;
 
 		s->at_ms[i] = now_ms();
@@ -283,19 +288,34 @@ static void responder_stop(struct responder *s)
 	close(s->fd);
 }
 
+/*
+ * fcp_claim of a CLAIM (sale 3, user 4) against responder @p s (started and stopped here) with
+ * the default options changed by @p tune: its return value, the reply and stats in @p r, @p st.
+ */
+static int claim_against(struct responder *s, void (*tune)(struct fcp_opts *), struct fcp_reply *r,
+	struct fcp_claim_stats *st)
+{
+	struct fcp_request q;
+	struct fcp_opts o;
+	int rc;
+
+	responder_start(s);
+	fcp_opts_init(&o);
+	if (tune != NULL)
+		tune(&o);
+	cr_assert_eq(fcp_request_init(&q, FCP_CLAIM, 3, 4), 0);
+	rc = fcp_claim(&s->addr, &q, &o, r, st);
+	responder_stop(s);
+	return rc;
+}
+
 Test(libfcp, claim_waits_retry_after_ms_then_wins)
 {
 	struct responder s = {.n = 2, .st = {FCP_RETRY, FCP_WON}, .ra = {150, 0}};
 	struct fcp_claim_stats st;
-	struct fcp_request q;
 	struct fcp_reply r;
-	struct fcp_opts o;
 
-	responder_start(&s);
-	fcp_opts_init(&o);
-	cr_assert_eq(fcp_request_init(&q, FCP_CLAIM, 3, 4), 0);
-	cr_assert_eq(fcp_claim(&s.addr, &q, &o, &r, &st), 0);
-	responder_stop(&s);
+	cr_assert_eq(claim_against(&s, NULL, &r, &st), 0);
 	cr_assert_eq(r.status, FCP_WON);
 	cr_assert_eq(r.order_id, 99);
 	cr_assert_eq(st.sent, 2);
@@ -305,40 +325,36 @@ Test(libfcp, claim_waits_retry_after_ms_then_wins)
 	cr_assert_geq(s.at_ms[1] - s.at_ms[0], 150, "resent after %lu ms", s.at_ms[1] - s.at_ms[0]);
 }
 
+static void no_waits(struct fcp_opts *o)
+{
+	o->flags = 0;
+}
+
 Test(libfcp, claim_without_wait_flags_returns_the_retry)
 {
 	struct responder s = {.n = 1, .st = {FCP_RATE_LIMITED}, .ra = {400}};
 	struct fcp_claim_stats st;
-	struct fcp_request q;
 	struct fcp_reply r;
-	struct fcp_opts o;
 
-	responder_start(&s);
-	fcp_opts_init(&o);
-	o.flags = 0;
-	cr_assert_eq(fcp_request_init(&q, FCP_CLAIM, 3, 4), 0);
-	cr_assert_eq(fcp_claim(&s.addr, &q, &o, &r, &st), 0);
-	responder_stop(&s);
+	cr_assert_eq(claim_against(&s, no_waits, &r, &st), 0);
 	cr_assert_eq(r.status, FCP_RATE_LIMITED);
 	cr_assert_eq(r.retry_after_ms, 400);
 	cr_assert_eq(st.sent, 1);
+}
+
+static void short_timeout(struct fcp_opts *o)
+{
+	o->timeout_ms = 30, o->retries = 2;
 }
 
 Test(libfcp, claim_resends_lost_requests_then_gives_up)
 {
 	struct responder s = {.n = 0};
 	struct fcp_claim_stats st;
-	struct fcp_request q;
 	struct fcp_reply r;
-	struct fcp_opts o;
 	uint64_t t0 = now_ms();
 
-	responder_start(&s);
-	fcp_opts_init(&o);
-	o.timeout_ms = 30, o.retries = 2;
-	cr_assert_eq(fcp_request_init(&q, FCP_CLAIM, 3, 4), 0);
-	cr_assert_eq(fcp_claim(&s.addr, &q, &o, &r, &st), -ETIMEDOUT);
-	responder_stop(&s);
+	cr_assert_eq(claim_against(&s, short_timeout, &r, &st), -ETIMEDOUT);
 	cr_assert_eq(st.sent, 3);
 	cr_assert_eq(st.lost, 3);
 	cr_assert_eq(s.got, 3);
@@ -348,21 +364,20 @@ Test(libfcp, claim_resends_lost_requests_then_gives_up)
 	cr_assert_geq(s.at_ms[2] - s.at_ms[1], 30 + 50);
 }
 
+static void one_second(struct fcp_opts *o)
+{
+	o->max_wait_ms = 1000;
+}
+
 Test(libfcp, claim_gives_up_a_wait_beyond_max_wait)
 {
 	struct responder s = {.n = 1, .st = {FCP_NOT_STARTED}, .ra = {5000}};
 	struct fcp_claim_stats st;
-	struct fcp_request q;
 	struct fcp_reply r;
-	struct fcp_opts o;
 
-	responder_start(&s);
-	fcp_opts_init(&o);
-	o.max_wait_ms = 1000;
-	cr_assert_eq(fcp_request_init(&q, FCP_CLAIM, 3, 4), 0);
-	cr_assert_eq(fcp_claim(&s.addr, &q, &o, &r, &st), 0);
-	responder_stop(&s);
+	cr_assert_eq(claim_against(&s, one_second, &r, &st), 0);
 	cr_assert_eq(r.status, FCP_NOT_STARTED);
 	cr_assert_eq(st.sent, 1);
-	cr_assert_lt(st.elapsed_ms, 1000, "waited %lu ms for a wait it cannot finish", st.elapsed_ms);
+	cr_assert_lt(
+		st.elapsed_ms, 1000, "waited %lu ms for a wait it cannot finish", st.elapsed_ms);
 }

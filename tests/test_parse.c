@@ -1,4 +1,4 @@
-/* Unit tests of parse.c: strict decimals (unsigned, signed), hex and ids: bounds, overflow, junk. */
+/* Unit tests of parse.c: strict decimals (signed, unsigned), hex, ids: bounds, overflow, junk. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdint.h>
@@ -132,8 +132,19 @@ Test(parse, id64_takes_decimal_and_0x_hex)
 Test(parse, id64_rejects_junk_and_leaves_output)
 {
 	const char *bad[] = {
-		NULL, "", "0x", "0x10000000000000000", "18446744073709551616", "-1", "+1", " 1",
-		"0x 1", "0xg", "x10", "1x10", "0x1 ",
+		NULL,
+		"",
+		"0x",
+		"0x10000000000000000",
+		"18446744073709551616",
+		"-1",
+		"+1",
+		" 1",
+		"0x 1",
+		"0xg",
+		"x10",
+		"1x10",
+		"0x1 ",
 	};
 	uint64_t v = 42;
 
