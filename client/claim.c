@@ -1,5 +1,6 @@
 /* libfcp's blocking claim: one connected kernel UDP socket, resends and waits (libfcp.h). */
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <sys/random.h>
 #include <sys/socket.h>
@@ -41,7 +42,7 @@ static int fcp_await(struct fcp_call *c, int64_t until, struct fcp_reply *rep)
 
 		if (left <= 0)
 			return 0;
-		rc = poll(&pfd, 1, (int)left);
+		rc = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left); /* a long wait: again */
 		if (rc < 0 && errno != EINTR)
 			return -errno;
 		if (rc <= 0)
