@@ -41,8 +41,10 @@ dest=$work/root
 out=$(meson install -C "$FS_BUILD" --no-rebuild --destdir "$dest" 2>&1) ||
 	fs_die "meson install failed: $(tail -n 5 <<<"$out")"
 opts=$(meson introspect "$FS_BUILD" --buildoptions)
-opt() { python3 -c 'import json, sys
-print(next(o["value"] for o in json.load(sys.stdin) if o["name"] == sys.argv[1]))' "$1" <<<"$opts"; }
+opt() {
+	python3 -c 'import json, sys
+print(next(o["value"] for o in json.load(sys.stdin) if o["name"] == sys.argv[1]))' "$1" <<<"$opts"
+}
 pfx=$(opt prefix) libdir=$(opt libdir) bindir=$(opt bindir)
 case $libdir in /*) ;; *) libdir=$pfx/$libdir ;; esac
 case $bindir in /*) ;; *) bindir=$pfx/$bindir ;; esac
@@ -65,7 +67,8 @@ python3 "$FS_ROOT/tests/doc_example.py" "$FS_ROOT/docs/PROTOCOL.md" "A client in
 	"$work/claim.c" || fs_die "no example in docs/PROTOCOL.md"
 # shellcheck disable=SC2086 # pkg-config's flags are words
 out=$(cc -Wall -Wextra -Werror -o "$work/claim" "$work/claim.c" $flags 2>&1)
-ft_ok $? "docs/PROTOCOL.md's client builds against the installed libfcp (pkg-config, -Werror)" "$out"
+ft_ok $? "docs/PROTOCOL.md's client builds against the installed libfcp (pkg-config, -Werror)" \
+	"$out"
 export LD_LIBRARY_PATH=$dest$libdir
 claim=$work/claim
 fc=$dest$bindir/flashclaim
@@ -109,8 +112,8 @@ fc_check() {
 d = json.loads(sys.argv[1])
 assert d["status"] == sys.argv[2], d["status"]
 assert d["exit"] == int(sys.argv[3]), d["exit"]
-assert d["sale_id"] == int(sys.argv[4]), d["sale_id"]' "$J" "$st" "$want" "$SALE" 2>"$work/py.err" ||
-		py=$?
+assert d["sale_id"] == int(sys.argv[4]), d["sale_id"]' "$J" "$st" "$want" "$SALE" \
+		2>"$work/py.err" || py=$?
 	ft_ok "$([ $py = 0 ] && [ "$RC" = "$want" ]; echo $?)" \
 		"flashclaim --json: $desc: $st, exit $want" \
 		"exit $RC: $J $(cat "$work/fc.err" "$work/py.err")"
@@ -151,8 +154,9 @@ SALE=302
 fcj "a first claim" 0 WON --sale 302 --user 1
 order=$(jget order_id)
 fcj "the same user again" 0 ALREADY_WON --sale 302 --user 1
-ft_ok "$([ "$(jget order_id)" = "$order" ] && [ "$(jget order_hex)" = "$(printf '0x%016x' "$order")" ]
-	echo $?)" "ALREADY_WON names the first order (order_id $order, order_hex)" "$J"
+hex=$(printf '0x%016x' "$order")
+ft_ok "$([ "$(jget order_id)" = "$order" ] && [ "$(jget order_hex)" = "$hex" ]; echo $?)" \
+	 "ALREADY_WON names the first order (order_id $order, order_hex)" "$J"
 fcj "another user" 3 SOLD_OUT --sale 302 --user 2
 SALE=304
 fcj "a stopped sale" 5 ENDED --sale 304 --user 1
@@ -194,10 +198,12 @@ J=$("$fc" --server "$net.2" --port 9 --sale 302 --user 1 --timeout-ms 50 --retri
 	2>/dev/null) || rc=$?
 python3 -c 'import json, sys
 d = json.loads(sys.argv[1])
-assert d["status"] == "NO_REPLY" and d["sent"] == 2 and d["exit"] == 11, d' "$J" 2>/dev/null || py=$?
+assert d["status"] == "NO_REPLY" and d["sent"] == 2 and d["exit"] == 11, d' "$J" 2>/dev/null ||
+	py=$?
 ft_ok "$([ $py = 0 ] && [ "$rc" = 11 ]; echo $?)" \
 	"flashclaim --json with nobody answering: NO_REPLY after 2 sends, exit 11" "exit $rc: $J"
 rc=0
 out=$("$fc" --server "$net.2" --sale 302 --user 1 2>&1) || rc=$?
-ft_ok "$([ "$rc" = 0 ] && [[ $out == "status=ALREADY_WON order_id=$order "*" hold_left_ms=0 request_id="* ]]
+ft_ok "$([ "$rc" = 0 ] &&
+	[[ $out == "status=ALREADY_WON order_id=$order "*" hold_left_ms=0 request_id="* ]]
 	echo $?)" "flashclaim's key=value line (exit 0, hold_left_ms)" "exit $rc: $out"
