@@ -156,7 +156,7 @@ order=$(jget order_id)
 fcj "the same user again" 0 ALREADY_WON --sale 302 --user 1
 hex=$(printf '0x%016x' "$order")
 ft_ok "$([ "$(jget order_id)" = "$order" ] && [ "$(jget order_hex)" = "$hex" ]; echo $?)" \
-	 "ALREADY_WON names the first order (order_id $order, order_hex)" "$J"
+	"ALREADY_WON names the first order (order_id $order, order_hex)" "$J"
 fcj "another user" 3 SOLD_OUT --sale 302 --user 2
 SALE=304
 fcj "a stopped sale" 5 ENDED --sale 304 --user 1
