@@ -365,11 +365,9 @@ fs_claim_loop() {
 	local sale=$1 user=$2 deadline=$3 claim out st ra
 	claim=$(fs__prog controlplane/flashclaim)
 	while [ "$(date +%s)" -lt "$deadline" ]; do
-		if ! out=$(timeout 10 "$claim" --server "$FS_NET.2" --sale "$sale" --user "$user" \
-			--timeout-ms 300 --retries 5 2>&1); then
-			sleep 0.2
-			continue
-		fi
+		# flashclaim's exit code is the outcome's (SOLD_OUT 3, ...): its line decides
+		out=$(timeout 10 "$claim" --server "$FS_NET.2" --sale "$sale" --user "$user" \
+			--timeout-ms 300 --retries 5 2>&1) || true
 		out=$(grep 'status=' <<<"$out" | tail -n 1)
 		st=$(sed -n 's/.*status=\([A-Z_]*\).*/\1/p' <<<"$out")
 		case $st in
