@@ -195,9 +195,10 @@ static int await_reply(int fd, const struct fs_fcp_req *req, uint64_t timeout_ms
 			rep.request_id != req->request_id)
 			continue; /* not the reply to this request */
 		printf("status=%s order_id=%" PRIu64 " remaining=%" PRIu32
-		       " retry_after_ms=%" PRIu32 " request_id=%" PRIu64 " node_id=%u\n",
+		       " retry_after_ms=%" PRIu32 " hold_left_ms=%" PRIu32 " request_id=%" PRIu64
+		       " node_id=%u\n",
 			fs_fcp_status_name(rep.status), rep.order_id, rep.remaining,
-			rep.retry_after_ms, rep.request_id, (unsigned)rep.node_id);
+			rep.retry_after_ms, rep.hold_left_ms, rep.request_id, (unsigned)rep.node_id);
 		return 1;
 	}
 }

@@ -22,8 +22,9 @@ static inline uint32_t claim_remaining(const struct fs_sale *s, struct fs_claim_
 {
 	uint64_t r;
 
-	/* relaxed: the cached flag is final; it spares reading every worker's slice line */
-	if (__atomic_load_n(&s->sold_out, __ATOMIC_RELAXED))
+	/* relaxed: the cached flag spares reading every worker's slice line (a stale one only
+	 * misstates a statistic until the next burst) */
+	if (fs_soldout_is(__atomic_load_n(&s->sold_out, __ATOMIC_RELAXED)))
 		return 0;
 	if (env->rem_sale == s)
 		return env->rem;
@@ -31,6 +32,14 @@ static inline uint32_t claim_remaining(const struct fs_sale *s, struct fs_claim_
 	env->rem_sale = s;
 	env->rem = r > UINT32_MAX ? UINT32_MAX : (uint32_t)r;
 	return env->rem;
+}
+
+/* SOLD_OUT's retry_after_ms on a sale with holds: when units may come back (hold.h). */
+static inline uint32_t claim_sold_out_retry(const struct fs_sale *s, const struct fs_claim_env *env)
+{
+	/* relaxed: a hint (struct fs_sale) */
+	return fs_hold_retry_ms(s->hold_ms, __atomic_load_n(&s->holds_open, __ATOMIC_RELAXED),
+		__atomic_load_n(&s->holds_next_ms, __ATOMIC_RELAXED), env->now_ms);
 }
 
 static inline void claim_retry(struct fs_fcp_reply *rep, uint32_t ms)
@@ -59,6 +68,24 @@ static inline void claim_already_won(
 	}
 	rep->status = FS_ST_ALREADY_WON;
 	rep->order_id = order;
+}
+
+/*
+ * The user holds @p order, won @p won_ms after the start (hold.h; 0 on a sale without holds):
+ * RELEASED if the control plane released it, else ALREADY_WON (or RETRY: claim_already_won) with
+ * the hold's time left on a sale with holds.
+ */
+static inline void claim_found(const struct fs_sale *s, const struct fs_claim_env *env,
+	uint64_t order, uint32_t won_ms, struct fs_fcp_reply *rep)
+{
+	if (s->hold_ms != 0 && won_ms == FS_WON_RELEASED) {
+		rep->status = FS_ST_RELEASED;
+		rep->order_id = order;
+		return;
+	}
+	claim_already_won(env, order, rep);
+	if (s->hold_ms != 0 && rep->status == FS_ST_ALREADY_WON)
+		rep->hold_left_ms = fs_hold_left_ms(s->start_ms, won_ms, s->hold_ms, env->now_ms);
 }
 
 /* NOT_STARTED, to be asked again when the sale starts (saturated to 32 bits). */
@@ -157,15 +184,18 @@ static inline int claim_window(
  * on a sold-out sale costs the cached flag and this one lookup, nothing else.
  */
 static inline int claim_known(struct fs_sale *s, const struct fs_claim_env *env,
-	const struct fs_fcp_req *req, struct fs_fcp_reply *rep)
+	const struct fs_fcp_req *req, uint32_t epoch, struct fs_fcp_reply *rep)
 {
-	/* relaxed: the flag only short-cuts a state fs_stock_take would find anyway */
-	bool sold_out = __atomic_load_n(&s->sold_out, __ATOMIC_RELAXED);
+	bool sold_out = fs_soldout_is(epoch);
 	uint64_t order;
+	uint32_t won_ms = 0;
+	enum fs_win st = s->hold_ms == 0
+				 ? fs_winners_find(s->winners, req->user_id, &order)
+				 : fs_winners_find_won(s->winners, req->user_id, &order, &won_ms);
 
-	switch (fs_winners_find(s->winners, req->user_id, &order)) {
+	switch (st) {
 	case FS_WIN_FOUND:
-		claim_already_won(env, order, rep);
+		claim_found(s, env, order, won_ms, rep);
 		return -1;
 	case FS_WIN_PENDING:
 		if (sold_out)
@@ -186,9 +216,11 @@ static inline int claim_known(struct fs_sale *s, const struct fs_claim_env *env,
 /*
  * One unit for this claim: 0 with a unit in hand (commit it or put it back), else the answer.
  * A journal that cannot record now (disk full, failed sync) answers RETRY before a unit or a
- * winner slot is taken, so an outage of any length leaves the table as it was.
+ * winner slot is taken, so an outage of any length leaves the table as it was. @p epoch: the
+ * cached SOLD_OUT word as loaded before the take (soldout.h), marked if the take finds none.
  */
-static inline int claim_take(struct fs_sale *s, struct fs_claim_env *env, struct fs_fcp_reply *rep)
+static inline int claim_take(
+	struct fs_sale *s, struct fs_claim_env *env, uint32_t epoch, struct fs_fcp_reply *rep)
 {
 	enum fs_take tk;
 
@@ -200,7 +232,7 @@ static inline int claim_take(struct fs_sale *s, struct fs_claim_env *env, struct
 	}
 	tk = fs_stock_take(&s->stock, env->worker);
 	if (tk == FS_TAKE_SOLD_OUT) {
-		__atomic_store_n(&s->sold_out, 1, __ATOMIC_RELAXED); /* relaxed: see claim_known */
+		fs_soldout_mark(&s->sold_out, epoch);
 		rep->status = FS_ST_SOLD_OUT;
 		return -1;
 	}
@@ -226,10 +258,15 @@ static inline int claim_reserve(struct fs_sale *s, struct fs_claim_env *env,
 	switch (fs_winners_reserve(s->winners, env->worker, req->user_id, entry, &order)) {
 	case FS_WIN_RESERVED:
 		return 0;
-	case FS_WIN_FOUND:
+	case FS_WIN_FOUND: {
+		uint32_t won_ms = 0;
+
 		fs_stock_put(&s->stock, env->worker);
-		claim_already_won(env, order, rep);
+		if (s->hold_ms != 0) /* rare (a race with the user's other claim): look it up */
+			fs_winners_find_won(s->winners, req->user_id, &order, &won_ms);
+		claim_found(s, env, order, won_ms, rep);
 		return -1;
+	}
 	case FS_WIN_FULL:
 		fs_stock_put(&s->stock, env->worker);
 		if (env->cnt != NULL)
@@ -271,10 +308,14 @@ static inline void claim_record(struct fs_sale *s, struct fs_claim_env *env,
 		return;
 	}
 	/* The record is written: now others may see the order, and the unit counts as sold. */
+	if (s->hold_ms != 0)
+		fs_winners_set_won_ms(
+			s->winners, entry, fs_hold_won_ms(env->now_ms, s->start_ms));
 	fs_winners_publish(entry, order);
 	fs_stock_commit(&s->stock, env->worker);
 	rep->status = FS_ST_WON;
 	rep->order_id = order;
+	rep->hold_left_ms = s->hold_ms;
 }
 
 /* The claim proper, from the window on (claim.h lists the steps); fills rep->status and what
@@ -283,6 +324,7 @@ static void claim_sale(const struct fs_sale_table *t, struct fs_sale *s, struct 
 	const struct fs_fcp_req *req, const uint8_t raw[48], struct fs_fcp_reply *rep)
 {
 	struct fs_winner_entry *entry;
+	uint32_t epoch;
 
 	if (claim_window(s, env, rep) != 0)
 		return;
@@ -290,7 +332,9 @@ static void claim_sale(const struct fs_sale_table *t, struct fs_sale *s, struct 
 		return;
 	if (claim_limit(t, s, env, rep) != 0)
 		return;
-	if (claim_known(s, env, req, rep) != 0 || claim_take(s, env, rep) != 0)
+	/* before the take: a mark from this value fails if units come back meanwhile */
+	epoch = fs_soldout_load(&s->sold_out);
+	if (claim_known(s, env, req, epoch, rep) != 0 || claim_take(s, env, epoch, rep) != 0)
 		return;
 	/* One unit in hand: every path below either commits it or puts it back. */
 	if (claim_reserve(s, env, req, &entry, rep) != 0)
@@ -323,7 +367,10 @@ void fs_claim_sale(const struct fs_sale_table *t, struct fs_sale *s, struct fs_c
 		if (rep->status == FS_ST_WON && env->rem_sale == s && env->rem != 0 &&
 			env->rem != UINT32_MAX)
 			env->rem--;
-		rep->remaining = rep->status == FS_ST_SOLD_OUT ? 0 : claim_remaining(s, env);
+		if (rep->status != FS_ST_SOLD_OUT)
+			rep->remaining = claim_remaining(s, env);
+		else if (s->hold_ms != 0)
+			rep->retry_after_ms = claim_sold_out_retry(s, env);
 	}
 
 	if (env->cnt != NULL) {

@@ -60,6 +60,7 @@ enum fs_drop {
 	X(ST_RATE_LIMITED, "rate_limited")                                                         \
 	X(ST_RETRY, "retry")                                                                       \
 	X(ST_ACTIVE, "active")                                                                     \
+	X(ST_RELEASED, "released")                                                                 \
 	X(JOURNAL_ERRORS, "journal_errors") /* WON refused because the journal write failed */  \
 	X(WINNERS_FULL, "winners_full")     /* WON refused because the winner table was full */ \
 	X(DROPS, "drops")                   /* sum of every drop reason */                    \

@@ -104,7 +104,7 @@ void fs_fcp_encode_reply(const struct fs_fcp_reply *rep, uint8_t out[FS_FCP_LEN]
 	fs_fcp_st32(out + 20, rep->retry_after_ms);
 	fs_fcp_st64(out + 24, rep->order_id);
 	fs_fcp_st32(out + 32, rep->remaining);
-	fs_fcp_st32(out + 36, 0);
+	fs_fcp_st32(out + 36, rep->hold_left_ms);
 	fs_fcp_st64(out + 40, rep->request_id);
 }
 
@@ -120,7 +120,7 @@ uint16_t fs_fcp_reply_sum(const struct fs_fcp_reply *rep)
 		     rep->sale_id + (rep->user_id >> 32) + (uint32_t)rep->user_id +
 		     ((uint32_t)rep->status << 8) + rep->node_id + rep->retry_after_ms +
 		     (rep->order_id >> 32) + (uint32_t)rep->order_id + rep->remaining +
-		     (rep->request_id >> 32) + (uint32_t)rep->request_id;
+		     rep->hold_left_ms + (rep->request_id >> 32) + (uint32_t)rep->request_id;
 
 	/* a big-endian word sum; host-order words sum to its byte swap (RFC 1071 2(B)) */
 	return be16toh(fs_cksum_fold(s));
@@ -143,6 +143,7 @@ int fs_fcp_decode_reply(const uint8_t *buf, size_t len, struct fs_fcp_reply *rep
 	rep->retry_after_ms = fs_fcp_ld32(buf + 20);
 	rep->order_id = fs_fcp_ld64(buf + 24);
 	rep->remaining = fs_fcp_ld32(buf + 32);
+	rep->hold_left_ms = fs_fcp_ld32(buf + 36);
 	rep->request_id = fs_fcp_ld64(buf + 40);
 	return 0;
 }

@@ -32,7 +32,8 @@ enum fs_fcp_type {
 	X(6, BAD_TOKEN, "BAD_TOKEN")                                                              \
 	X(7, RATE_LIMITED, "RATE_LIMITED")                                                        \
 	X(8, RETRY, "RETRY")                                                                      \
-	X(9, ACTIVE, "ACTIVE")
+	X(9, ACTIVE, "ACTIVE")                                                                    \
+	X(10, RELEASED, "RELEASED")
 
 enum fs_fcp_status {
 #define FS_X(v, n, s) FS_ST_##n = v,
@@ -73,6 +74,7 @@ struct fs_fcp_reply {
 	uint32_t retry_after_ms;
 	uint64_t order_id;
 	uint32_t remaining;
+	uint32_t hold_left_ms; /**< WON, ALREADY_WON on a sale with holds (revision 2); else 0 */
 	uint64_t request_id;
 };
 
@@ -104,7 +106,7 @@ uint16_t fs_fcp_reply_sum(const struct fs_fcp_reply *rep);
 /**
  * Decode a reply (clients: flashclaim, flashgen, tests).
  * @return 0, or -EINVAL if @p len is not 48, the magic/version is wrong, the type is not a
- *         result type, or the status is 10 or above.
+ *         result type, or the status is not one of fcp.h's (11 or above: reserved).
  */
 int fs_fcp_decode_reply(const uint8_t *buf, size_t len, struct fs_fcp_reply *rep);
 

@@ -163,6 +163,8 @@ static int sale_def_check(const struct fs_sale_table *t, const struct fs_sale_de
 		return -EINVAL;
 	if (def->stock > FS_SALE_MAX_STOCK)
 		return -E2BIG;
+	if (def->hold_ms > FS_HOLD_MAX_MS)
+		return -EINVAL;
 	if (def->rl_set && (def->rl_rate > FS_RL_RATE_MAX || def->rl_burst > FS_RL_BURST_MAX ||
 				   (def->rl_rate != 0 && def->rl_burst == 0)))
 		return -EINVAL;
@@ -197,6 +199,8 @@ static struct fs_sale *sale_build(const struct fs_sale_table *t, const struct fs
 	s->start_ms = def->start_ms;
 	s->end_ms = def->end_ms;
 	s->total = def->stock;
+	s->hold_ms = def->hold_ms;
+	s->holds_open = 1;
 	if (def->rl_set) {
 		s->rl_set = 1;
 		s->rl_rate = def->rl_rate;
@@ -208,8 +212,11 @@ static struct fs_sale *sale_build(const struct fs_sale_table *t, const struct fs
 		s->key_state = FS_KEYST_HAS_CUR;
 		s->key_set = 1;
 	}
-	s->winners = fs_winners_create(def->stock);
-	if (s->winners == NULL) {
+	/* with holds a unit can be won again after a release (the released user keeps the
+	 * entry): room for each unit won twice at the table's design load */
+	s->winners = fs_winners_create(def->hold_ms > 0 ? 2 * def->stock : def->stock);
+	if (s->winners == NULL || (def->hold_ms > 0 && fs_winners_hold_init(s->winners) != 0)) {
+		fs_winners_free(s->winners);
 		free(s);
 		errno = ENOMEM;
 		return NULL;
@@ -342,7 +349,7 @@ enum fs_sale_state fs_sale_state(const struct fs_sale *s, int64_t now_ms)
 		return FS_SALE_ENDED;
 	if (now_ms < s->start_ms)
 		return FS_SALE_PENDING;
-	if (__atomic_load_n(&s->sold_out, __ATOMIC_RELAXED) || fs_stock_sold_out(&s->stock))
+	if (fs_soldout_is(fs_soldout_load(&s->sold_out)) || fs_stock_sold_out(&s->stock))
 		return FS_SALE_SOLD_OUT;
 	return FS_SALE_ACTIVE;
 }
@@ -400,6 +407,13 @@ int fs_sale_ctl_create(struct fs_sale_table *t, struct fs_journal *ctl, uint16_t
 	rec.body.sale.rl_rate = def->rl_rate;
 	rec.body.sale.rl_burst = (uint16_t)def->rl_burst;
 	rc = ctl_append(ctl, node_id, def->sale_id, FS_JREC_SALE, &rec);
+	if (rc == 0 && def->hold_ms > 0) {
+		/* a SALE without its HOLD (this append failed) is completed by a repeated create:
+		 * recovery applies the HOLD that follows the repeated SALE */
+		memset(&rec, 0, sizeof(rec));
+		rec.body.hold.hold_ms = def->hold_ms;
+		rc = ctl_append(ctl, node_id, def->sale_id, FS_JREC_HOLD, &rec);
+	}
 	if (rc < 0) {
 		sale_free(s); /* never published: no reader */
 		return rc;
@@ -419,18 +433,30 @@ int fs_sale_ctl_create(struct fs_sale_table *t, struct fs_journal *ctl, uint16_t
 int fs_sale_ctl_lease(struct fs_sale_table *t, struct fs_journal *ctl, uint16_t node_id,
 	uint32_t sale_id, uint64_t units, bool final)
 {
+	return fs_sale_ctl_lease_returned(t, ctl, node_id, sale_id, units, final, 0);
+}
+
+int fs_sale_ctl_lease_returned(struct fs_sale_table *t, struct fs_journal *ctl, uint16_t node_id,
+	uint32_t sale_id, uint64_t units, bool final, uint64_t returned)
+{
 	struct fs_sale *s = fs_sale_lookup(t, sale_id);
 	struct fs_jrec rec;
+	uint64_t cap;
 	int rc;
 
 	if (s == NULL)
 		return -ENOENT;
-	if (s->stock.final) {
-		/* Nothing can come after the final lease; repeating it is a no-op. */
+	if (returned > 0 && s->hold_ms == 0)
+		return -EINVAL; /* only a sale with holds gets units back */
+	if (returned < s->returned)
+		returned = s->returned;
+	if (s->stock.final && (units == 0 || returned == 0)) {
+		/* Nothing comes after the final lease but returned units; repeating it: no-op. */
 		return units == 0 ? 0 : -EINVAL;
 	}
-	/* Never lease more than the sale's whole stock. */
-	if (units > s->total || s->stock.leased + units > s->total)
+	/* Never lease more than the sale's whole stock and the units that came back. */
+	cap = s->total + returned;
+	if (units > cap || s->stock.leased + units > cap)
 		return -EINVAL;
 	memset(&rec, 0, sizeof(rec));
 	rec.body.lease.units = units;
@@ -438,8 +464,46 @@ int fs_sale_ctl_lease(struct fs_sale_table *t, struct fs_journal *ctl, uint16_t 
 	rc = ctl_append(ctl, node_id, sale_id, FS_JREC_LEASE, &rec);
 	if (rc < 0)
 		return rc;
+	s->returned = returned;
 	fs_stock_lease(&s->stock, units, final);
+	if (units > 0)
+		fs_soldout_clear(&s->sold_out); /* after the units: soldout.h */
 	return 0;
+}
+
+int fs_sale_ctl_release(struct fs_sale_table *t, struct fs_journal *ctl, uint16_t node_id,
+	uint32_t sale_id, uint64_t user, uint64_t order)
+{
+	struct fs_sale *s = fs_sale_lookup(t, sale_id);
+	struct fs_jrec rec;
+	uint64_t found = 0;
+	uint32_t won = 0;
+	int rc;
+
+	if (s == NULL)
+		return -ENOENT;
+	if (s->hold_ms == 0)
+		return -EINVAL;
+	if (fs_winners_find_won(s->winners, user, &found, &won) != FS_WIN_FOUND || found != order)
+		return -ESRCH;
+	if (won == FS_WON_RELEASED)
+		return -EALREADY;
+	memset(&rec, 0, sizeof(rec));
+	rec.body.release.order_id = order;
+	rec.body.release.user_id = user;
+	rc = ctl_append(ctl, node_id, sale_id, FS_JREC_RELEASE, &rec);
+	if (rc < 0)
+		return rc;
+	rc = fs_winners_release_order(s->winners, user, order);
+	FS_VERIFY(rc == 0); /* checked above, under the control path's one writer */
+	return 0;
+}
+
+void fs_sale_holds_set(struct fs_sale *s, bool open, int64_t next_ms)
+{
+	/* relaxed: a retry hint (struct fs_sale) */
+	__atomic_store_n(&s->holds_next_ms, next_ms, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->holds_open, open ? 1 : 0, __ATOMIC_RELAXED);
 }
 
 int fs_sale_ctl_stop(
@@ -540,9 +604,14 @@ static int recover_control_fn(
 	if (s == NULL)
 		return 0;
 	switch (rec->type) {
+	case FS_JREC_HOLD:
+		/* right after its SALE, before any order: the winner table gets its won_ms */
+		if (rec->body.hold.hold_ms <= FS_HOLD_MAX_MS && fs_winners_hold_init(s->winners) == 0)
+			s->hold_ms = rec->body.hold.hold_ms;
+		break;
 	case FS_JREC_LEASE:
-		if (!s->stock.final)
-			fs_stock_lease(&s->stock, rec->body.lease.units, rec->body.lease.final);
+		/* the journal holds accepted leases only (after a final one: units that came back) */
+		fs_stock_lease(&s->stock, rec->body.lease.units, rec->body.lease.final);
 		break;
 	case FS_JREC_KEY:
 		fs_sale_set_key(s, rec->body.key.key, rec->body.key.prev_until_ms);
@@ -636,9 +705,28 @@ static int recover_order_fn(
 		out->skipped++;
 		return 0;
 	}
+	if (s->hold_ms > 0)
+		fs_winners_set_won_ms(s->winners, e,
+			fs_hold_won_ms((int64_t)(rec->time_ns / 1000000u), s->start_ms));
 	fs_winners_publish(e, rec->body.order.order_id);
 	sold[sale_slot(t, s)]++;
 	out->orders++;
+	return 0;
+}
+
+/* Last pass over the control journal, after the orders: released orders marked again. */
+static int recover_release_fn(
+	struct fs_sale_table *t, const struct fs_jrec *rec, struct fs_recovery *out, uint64_t *sold)
+{
+	struct fs_sale *s;
+
+	(void)sold;
+	if (rec->type != FS_JREC_RELEASE)
+		return 0;
+	s = fs_sale_lookup(t, rec->sale_id);
+	if (s != NULL && fs_winners_release_order(s->winners, rec->body.release.user_id,
+				 rec->body.release.order_id) == 0)
+		out->released++;
 	return 0;
 }
 
@@ -651,13 +739,18 @@ static int recover_sold(struct fs_sale_table *t, const uint64_t *sold)
 		struct fs_sale *s = t->slots->slot[i];
 		int r;
 
-		if (s == NULL || sold[i] == 0)
+		if (s == NULL)
+			continue;
+		/* units leased beyond the stock came back (released orders) */
+		if (s->stock.leased > s->total)
+			s->returned = s->stock.leased - s->total;
+		if (sold[i] == 0)
 			continue;
 		r = fs_stock_recover(&s->stock, sold[i]);
 		if (r < 0 && rc == 0)
 			rc = r; /* more orders than leased units: a corrupt state directory */
 		if (fs_stock_sold_out(&s->stock))
-			s->sold_out = 1;
+			fs_soldout_set(&s->sold_out);
 	}
 	return rc;
 }
@@ -690,7 +783,9 @@ int fs_sale_recover(struct fs_sale_table *t, const char *dir, struct fs_recovery
 			goto out;
 		out->journals++;
 	}
-	rc = recover_sold(t, sold);
+	rc = recover_journal(t, dir, FS_JOURNAL_CONTROL, recover_release_fn, out, sold);
+	if (rc == 0)
+		rc = recover_sold(t, sold);
 out:
 	free(sold);
 	return rc;

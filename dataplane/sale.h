@@ -17,7 +17,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "hold.h"
 #include "journal.h"
+#include "soldout.h"
 #include "stock.h"
 #include "winners.h"
 
@@ -67,8 +69,12 @@ struct fs_sale {
 	uint32_t sale_id;
 	uint8_t admission;   /**< enum fs_admission */
 	uint8_t stopped;     /**< cp: wo, dp: ro (relaxed) */
-	uint8_t sold_out;    /**< cached SOLD_OUT, set once by whichever side sees it: atomic */
 	uint8_t key_set;     /**< token key known; cp: wo (release), dp: ro (acquire) */
+	/** cached SOLD_OUT as an epoch word (soldout.h): odd = sold out. Workers mark it (CAS),
+	 *  the control path clears it after a lease (RMW); recovery sets it */
+	uint32_t sold_out;
+	uint32_t hold_ms;    /**< hold time of its orders (ms, <= FS_HOLD_MAX_MS), 0: no holds;
+			      *   set before publication (recovery: before workers run) */
 	int64_t start_ms;    /**< unix ms, inclusive */
 	int64_t end_ms;      /**< unix ms, exclusive */
 	uint64_t total;      /**< the sale's whole stock (all nodes) */
@@ -85,6 +91,15 @@ struct fs_sale {
 	 */
 	uint32_t key_state;  /**< FS_KEYST_*; cp: wo (release), dp: ro (acquire) */
 	struct fs_sale_key keys[FS_SALE_KEY_SLOTS]; /**< cp: wo (unpublished slot only) */
+	/**
+	 * Hold state pushed by the control plane (/flashsale/sale/holds; not journaled): units
+	 * may still come back (holds_open 1, the default) and unix ms of the earliest hold that
+	 * runs out (0: unknown). cp: wo (relaxed), dp: ro (relaxed): a retry hint; a claim that
+	 * reads one field of a push and the other of the next answers a hint as good.
+	 */
+	uint8_t holds_open;
+	int64_t holds_next_ms;
+	uint64_t returned; /**< units that came back (the lease's returned=R, the largest); cp only */
 	struct fs_winners *winners;
 	struct fs_stock stock;
 };
@@ -158,6 +173,7 @@ struct fs_sale_def {
 	bool rl_set;       /**< this sale has its own limits (else the node's defaults apply) */
 	uint32_t rl_rate;  /**< claims/s per source, 0..FS_RL_RATE_MAX, 0 = not limited */
 	uint32_t rl_burst; /**< claims, 1..FS_RL_BURST_MAX (0 with rate 0) */
+	uint32_t hold_ms;  /**< hold time of its orders in ms, 0..FS_HOLD_MAX_MS, 0 = no holds */
 };
 
 /**
@@ -234,6 +250,28 @@ int fs_sale_ctl_create(struct fs_sale_table *t, struct fs_journal *ctl, uint16_t
 /** Lease @p units more to this node (@p final: the last lease); never beyond the sale's stock. */
 int fs_sale_ctl_lease(struct fs_sale_table *t, struct fs_journal *ctl, uint16_t node_id,
 	uint32_t sale_id, uint64_t units, bool final);
+/**
+ * fs_sale_ctl_lease() on a sale with holds whose released units come back: @p returned units
+ * came back to the sale in all (the largest value given counts), so leased may reach total +
+ * returned, and a lease after a final one is accepted (@p final then says the pool was empty at
+ * this lease). Clears the cached SOLD_OUT after adding the units (soldout.h). @p returned > 0 on
+ * a sale without holds: -EINVAL.
+ */
+int fs_sale_ctl_lease_returned(struct fs_sale_table *t, struct fs_journal *ctl, uint16_t node_id,
+	uint32_t sale_id, uint64_t units, bool final, uint64_t returned);
+/**
+ * Release order @p order of user @p user (its hold expired or it was cancelled): the RELEASE
+ * record, then the winner entry marked (fs_winners_release_order): the user's later claims get
+ * RELEASED. @return 0, -EALREADY (released before: nothing journaled), -ENOENT (unknown sale),
+ * -EINVAL (a sale without holds), -ESRCH (the user holds no such order here), journal errors.
+ */
+int fs_sale_ctl_release(struct fs_sale_table *t, struct fs_journal *ctl, uint16_t node_id,
+	uint32_t sale_id, uint64_t user, uint64_t order);
+/**
+ * Set the hold state the control plane pushes (not journaled: pushed again each tick; after a
+ * restart the default is open with no deadline). @p next_ms unix ms, 0 unknown. Control path.
+ */
+void fs_sale_holds_set(struct fs_sale *s, bool open, int64_t next_ms);
 /** Stop the sale (STOP record, then fs_sale_stop). */
 int fs_sale_ctl_stop(
 	struct fs_sale_table *t, struct fs_journal *ctl, uint16_t node_id, uint32_t sale_id);
@@ -265,6 +303,7 @@ struct fs_recovery {
 	uint64_t skipped; /**< order records for unknown sales or duplicate users (counted, ignored) */
 	uint64_t deleted; /**< sales deleted (DELETE records): not rebuilt */
 	uint64_t deleted_orders; /**< order records of deleted sales (skipped, counted here) */
+	uint64_t released; /**< RELEASE records applied */
 	unsigned journals; /**< worker journals read */
 };
 

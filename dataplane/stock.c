@@ -51,9 +51,10 @@ void fs_stock_lease(struct fs_stock *s, uint64_t units, bool final)
 	__atomic_fetch_add(&s->leased, units, __ATOMIC_RELEASE);
 	/* relaxed: a unit counter (see top). */
 	__atomic_fetch_add(&s->node_pool, units, __ATOMIC_RELAXED);
-	if (final)
-		/* release: whoever acquires final sees every lease added before it. */
-		__atomic_store_n(&s->final, 1, __ATOMIC_RELEASE);
+	/* release: whoever acquires final sees every lease added before it. A lease after a
+	 * final one (units that came back, sales with holds) may store 0: the pool had more. */
+	if (final || __atomic_load_n(&s->final, __ATOMIC_RELAXED))
+		__atomic_store_n(&s->final, final ? 1 : 0, __ATOMIC_RELEASE);
 }
 
 int fs_stock_recover(struct fs_stock *s, uint64_t sold)

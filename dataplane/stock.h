@@ -24,7 +24,8 @@ struct fs_stock {
 	uint64_t sold_base; /**< sold before this process started (journals); set before workers run */
 	uint32_t chunk;     /**< refill size from node_pool to a slice */
 	uint32_t n_workers; /**< slices in use, <= FS_MAX_WORKERS */
-	uint8_t final;      /**< 1 once no more leases can come; cp: wo, dp: ro */
+	uint8_t final;      /**< 1: the pool was empty at the last lease (no more can come but
+			     *   units released on a sale with holds); cp: wo, dp: ro */
 	/**
 	 * Units not yet in any slice; atomic (CAS) by every worker that refills its slice and by
 	 * the control path's leases. On a cache line of its own: its writes do not invalidate the
@@ -46,7 +47,10 @@ enum fs_take {
  */
 void fs_stock_init(struct fs_stock *s, unsigned n_workers, uint64_t stock, uint32_t chunk);
 
-/** Add @p units to the lease and the node pool; @p final marks the last lease. Control path. */
+/**
+ * Add @p units to the lease and the node pool; @p final: the pool was empty at this lease (a
+ * later lease of units that came back stores it again, 0 or 1). Control path.
+ */
 void fs_stock_lease(struct fs_stock *s, uint64_t units, bool final);
 
 /**

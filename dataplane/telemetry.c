@@ -122,7 +122,7 @@ static void status_dict(struct rte_tel_data *d, const struct fs_sale *s)
 {
 	int64_t now = fs_clock_ms();
 	bool sold_out =
-		__atomic_load_n(&s->sold_out, __ATOMIC_RELAXED) || fs_stock_sold_out(&s->stock);
+		fs_soldout_is(fs_soldout_load(&s->sold_out)) || fs_stock_sold_out(&s->stock);
 
 	rte_tel_data_start_dict(d);
 	rte_tel_data_add_dict_u64(d, "sale_id", s->sale_id);
@@ -154,6 +154,16 @@ static void status_dict(struct rte_tel_data *d, const struct fs_sale *s)
 		rte_tel_data_add_dict_u64(d, "rate_burst", burst);
 		rte_tel_data_add_dict_u64(d, "rate_own", s->rl_set);
 	}
+	rte_tel_data_add_dict_u64(d, "hold_ms", s->hold_ms);
+	if (s->hold_ms > 0) {
+		/* relaxed: the pushed hint (struct fs_sale) */
+		rte_tel_data_add_dict_u64(
+			d, "holds_open", __atomic_load_n(&s->holds_open, __ATOMIC_RELAXED));
+		rte_tel_data_add_dict_u64(d, "holds_next_ms",
+			(uint64_t)__atomic_load_n(&s->holds_next_ms, __ATOMIC_RELAXED));
+		rte_tel_data_add_dict_u64(d, "returned", s->returned);
+		rte_tel_data_add_dict_u64(d, "released", fs_winners_released(s->winners));
+	}
 }
 
 /* Reply for a control operation's result @p ret on sale @p id (tel_lock held). */
@@ -176,6 +186,10 @@ static int control_reply(struct rte_tel_data *d, int ret, uint32_t id)
 		return reply_error(d, "unknown sale %" PRIu32, id);
 	case -EINVAL:
 		return reply_error(d, "invalid parameters for sale %" PRIu32, id);
+	case -EALREADY:
+		return reply_error(d, "sale %" PRIu32 ": order already released", id);
+	case -ESRCH:
+		return reply_error(d, "sale %" PRIu32 ": the user holds no such order here", id);
 	case -E2BIG:
 		return reply_error(d,
 			"sale %" PRIu32 ": stock above the limit of %u units per sale", id,
@@ -330,6 +344,7 @@ static int cmd_sale_status(const char *cmd __rte_unused, const char *params, str
 static bool same_def(const struct fs_sale *s, const struct fs_sale_def *def)
 {
 	if (s->total != def->stock || s->start_ms != def->start_ms || s->end_ms != def->end_ms ||
+		s->hold_ms != def->hold_ms ||
 		s->admission != def->admission || s->rl_set != def->rl_set ||
 		(def->rl_set && (s->rl_rate != def->rl_rate || s->rl_burst != def->rl_burst)))
 		return false;
@@ -339,11 +354,17 @@ static bool same_def(const struct fs_sale *s, const struct fs_sale_def *def)
 	return true;
 }
 
-/* An optional create parameter: rate=R or burst=B. 0, 1 if not one of these, or -EINVAL. */
+/* An optional create parameter: rate=R, burst=B or hold=MS. 0, 1 if not one of these, -EINVAL. */
 static int parse_limit(const char *f, struct fs_sale_def *def)
 {
 	uint64_t v;
 
+	if (strncmp(f, "hold=", 5) == 0) {
+		if (param_u64(f + 5, 0, FS_HOLD_MAX_MS, &v) != 0)
+			return -EINVAL;
+		def->hold_ms = (uint32_t)v;
+		return 0;
+	}
 	if (strncmp(f, "rate=", 5) == 0) {
 		if (param_u64(f + 5, 0, FS_RL_RATE_MAX, &v) != 0)
 			return -EINVAL;
@@ -362,7 +383,7 @@ static int parse_limit(const char *f, struct fs_sale_def *def)
 static int cmd_sale_create(const char *cmd __rte_unused, const char *params, struct rte_tel_data *d)
 {
 	static const char usage[] = "usage: /flashsale/sale/create,ID,STOCK,START_MS,END_MS,"
-				    "open|token[,KEYHEX32][,rate=R][,burst=B]";
+				    "open|token[,KEYHEX32][,rate=R][,burst=B][,hold=MS]";
 	char buf[TEL_PARAMS_LEN];
 	char *f[TEL_MAX_PARAMS];
 	struct fs_sale_def def;
@@ -386,8 +407,8 @@ static int cmd_sale_create(const char *cmd __rte_unused, const char *params, str
 	for (int i = 5; i < n; i++) {
 		ret = parse_limit(f[i], &def);
 		if (ret < 0)
-			return reply_error(d, "bad %s: rate=0..%u, burst=1..%u", f[i],
-				FS_RL_RATE_MAX, FS_RL_BURST_MAX);
+			return reply_error(d, "bad %s: rate=0..%u, burst=1..%u, hold=0..%u", f[i],
+				FS_RL_RATE_MAX, FS_RL_BURST_MAX, FS_HOLD_MAX_MS);
 		if (ret == 0)
 			continue;
 		if (i != 5 || fs_parse_hex(f[5], def.key, sizeof(def.key)) != 0)
@@ -413,11 +434,12 @@ static int cmd_sale_create(const char *cmd __rte_unused, const char *params, str
 		if (ret == 0)
 			FS_LOG(INFO,
 				"sale %" PRIu32 " created: stock %" PRIu64 " window [%" PRId64
-				", %" PRId64 ") %s, rate limit %s%u/s burst %u",
+				", %" PRId64 ") %s, rate limit %s%u/s burst %u, hold %" PRIu32
+				" ms",
 				def.sale_id, def.stock, def.start_ms, def.end_ms, f[4],
 				def.rl_set ? "" : "(node default) ",
 				def.rl_set ? def.rl_rate : tel.table->rl_rate,
-				def.rl_set ? def.rl_burst : tel.table->rl_burst);
+				def.rl_set ? def.rl_burst : tel.table->rl_burst, def.hold_ms);
 	}
 	control_reply(d, ret, def.sale_id);
 	pthread_mutex_unlock(&tel_lock);
@@ -428,16 +450,21 @@ static int cmd_sale_lease(const char *cmd __rte_unused, const char *params, stru
 {
 	char buf[TEL_PARAMS_LEN];
 	char *f[TEL_MAX_PARAMS];
-	uint64_t units, final;
+	uint64_t units, final, returned = 0;
 	uint32_t id;
+	int n = split_params(params, buf, f);
 
-	if (split_params(params, buf, f) != 3 || parse_sale_id(f[0], &id) != 0 ||
-		param_u64(f[1], 0, UINT32_MAX, &units) != 0 || param_u64(f[2], 0, 1, &final) != 0)
-		return reply_error(d, "usage: /flashsale/sale/lease,ID,UNITS,FINAL(0/1)");
+	if ((n != 3 && n != 4) || parse_sale_id(f[0], &id) != 0 ||
+		param_u64(f[1], 0, UINT32_MAX, &units) != 0 || param_u64(f[2], 0, 1, &final) != 0 ||
+		(n == 4 && (strncmp(f[3], "returned=", 9) != 0 ||
+				   param_u64(f[3] + 9, 0, UINT32_MAX, &returned) != 0)))
+		return reply_error(d, "usage: /flashsale/sale/lease,ID,UNITS,FINAL(0/1)[,returned=R]");
 	if (!control_begin(d))
 		return 0;
-	control_reply(
-		d, fs_sale_ctl_lease(tel.table, tel.ctl, tel.node_id, id, units, final != 0), id);
+	control_reply(d,
+		fs_sale_ctl_lease_returned(
+			tel.table, tel.ctl, tel.node_id, id, units, final != 0, returned),
+		id);
 	pthread_mutex_unlock(&tel_lock);
 	return 0;
 }
@@ -517,6 +544,56 @@ static int cmd_sale_delete(const char *cmd __rte_unused, const char *params, str
 	return 0;
 }
 
+/* Release an order (hold expired or cancelled): its user's claims get RELEASED from now on. */
+static int cmd_sale_release(const char *cmd __rte_unused, const char *params, struct rte_tel_data *d)
+{
+	char buf[TEL_PARAMS_LEN];
+	char *f[TEL_MAX_PARAMS];
+	uint64_t user, order;
+	uint32_t id;
+	int ret;
+
+	if (split_params(params, buf, f) != 3 || parse_sale_id(f[0], &id) != 0 ||
+		param_u64(f[1], 0, UINT64_MAX, &user) != 0 ||
+		param_u64(f[2], 1, UINT64_MAX, &order) != 0)
+		return reply_error(d, "usage: /flashsale/sale/release,ID,USER,ORDER");
+	if (!control_begin(d))
+		return 0;
+	ret = fs_sale_ctl_release(tel.table, tel.ctl, tel.node_id, id, user, order);
+	if (ret == 0)
+		FS_LOG(INFO, "sale %" PRIu32 ": order %" PRIu64 " of user %" PRIu64 " released", id,
+			order, user);
+	control_reply(d, ret, id);
+	pthread_mutex_unlock(&tel_lock);
+	return 0;
+}
+
+/* The hold state the daemon pushes each tick (not journaled). */
+static int cmd_sale_holds(const char *cmd __rte_unused, const char *params, struct rte_tel_data *d)
+{
+	char buf[TEL_PARAMS_LEN];
+	char *f[TEL_MAX_PARAMS];
+	uint64_t open, next;
+	struct fs_sale *s;
+	uint32_t id;
+
+	if (split_params(params, buf, f) != 3 || parse_sale_id(f[0], &id) != 0 ||
+		param_u64(f[1], 0, 1, &open) != 0 || param_u64(f[2], 0, INT64_MAX, &next) != 0)
+		return reply_error(d, "usage: /flashsale/sale/holds,ID,OPEN(0/1),NEXT_MS");
+	if (!control_begin(d))
+		return 0;
+	s = fs_sale_lookup(tel.table, id);
+	if (s != NULL && s->hold_ms == 0) {
+		reply_error(d, "sale %" PRIu32 " has no holds", id);
+	} else {
+		if (s != NULL)
+			fs_sale_holds_set(s, open != 0, (int64_t)next);
+		control_reply(d, s == NULL ? -ENOENT : 0, id);
+	}
+	pthread_mutex_unlock(&tel_lock);
+	return 0;
+}
+
 int fs_telemetry_init(const struct fs_telemetry_ctx *ctx)
 {
 	static const struct {
@@ -531,9 +608,16 @@ int fs_telemetry_init(const struct fs_telemetry_ctx *ctx)
 		{"/flashsale/sale/status", cmd_sale_status, "Sale status. Parameters: ID"},
 		{"/flashsale/sale/create", cmd_sale_create,
 			"Create a sale. Parameters: "
-			"ID,STOCK,START_MS,END_MS,open|token[,KEYHEX32][,rate=R][,burst=B]"},
+			"ID,STOCK,START_MS,END_MS,open|token[,KEYHEX32][,rate=R][,burst=B][,hold=MS]"},
 		{"/flashsale/sale/lease", cmd_sale_lease,
-			"Lease units to this node. Parameters: ID,UNITS,FINAL(0/1)"},
+			"Lease units to this node (after a final lease: units that came back, R in "
+			"all). Parameters: ID,UNITS,FINAL(0/1)[,returned=R]"},
+		{"/flashsale/sale/release", cmd_sale_release,
+			"Release an order (hold expired or cancelled): its user gets RELEASED. "
+			"Parameters: ID,USER,ORDER"},
+		{"/flashsale/sale/holds", cmd_sale_holds,
+			"Hold state of a sale with holds: units may come back (OPEN), unix ms of the "
+			"earliest hold to run out (NEXT_MS, 0 unknown). Parameters: ID,OPEN,NEXT_MS"},
 		{"/flashsale/sale/key", cmd_sale_key,
 			"Set the token key, the old one valid GRACE_MS more (default 60000). "
 			"Parameters: ID,KEYHEX32[,GRACE_MS]"},

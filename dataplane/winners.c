@@ -28,6 +28,14 @@ struct fs_winners {
 	struct fs_winner_entry zero; /**< the user whose key is 0: key 0 = absent, 1 = present */
 	struct fs_winner_entry *tab;
 	size_t bytes;	 /**< length of the tab mapping */
+	/**
+	 * Sales with holds: won_ms of tab[i] at won_ms[i] (hold.h), of the zero entry in
+	 * zero_won_ms. A claim writes it (relaxed) before publishing the order (release); the
+	 * control path overwrites it with FS_WON_RELEASED (fs_winners_release_order). NULL
+	 * without holds.
+	 */
+	uint32_t *won_ms;
+	uint32_t zero_won_ms;
 	bool prefaulted; /**< counted in winners_prefaulted */
 	/** slots taken by each writer: writer: wo (relaxed), others: ro; a line each */
 	struct {
@@ -119,6 +127,7 @@ void fs_winners_free(struct fs_winners *w)
 	if (w == NULL)
 		return;
 	munmap(w->tab, w->bytes);
+	free(w->won_ms);
 	if (w->prefaulted)
 		__atomic_sub_fetch(&winners_prefaulted, w->bytes, __ATOMIC_RELAXED);
 	free(w);
@@ -143,15 +152,17 @@ static inline enum fs_win entry_state(const struct fs_winner_entry *e, uint64_t 
 	return FS_WIN_FOUND;
 }
 
-enum fs_win fs_winners_find(const struct fs_winners *w, uint64_t user, uint64_t *order)
+/* The entry holding @p user's key, or NULL. */
+static inline const struct fs_winner_entry *winners_lookup(
+	const struct fs_winners *w, uint64_t user)
 {
 	uint64_t k = fs_winners_key(user);
 
 	if (k == 0) {
 		/* acquire: pairs with the CAS that marks the dedicated entry present. */
 		if (__atomic_load_n(&w->zero.key, __ATOMIC_ACQUIRE) == 0)
-			return FS_WIN_ABSENT;
-		return entry_state(&w->zero, order);
+			return NULL;
+		return &w->zero;
 	}
 	for (uint64_t n = 0, i = k & w->mask; n < w->probe_max; n++, i = (i + 1) & w->mask) {
 		const struct fs_winner_entry *e = &w->tab[i];
@@ -159,11 +170,93 @@ enum fs_win fs_winners_find(const struct fs_winners *w, uint64_t user, uint64_t 
 		uint64_t kk = __atomic_load_n(&e->key, __ATOMIC_ACQUIRE);
 
 		if (kk == 0)
-			return FS_WIN_ABSENT;
+			return NULL;
 		if (kk == k)
-			return entry_state(e, order);
+			return e;
 	}
-	return FS_WIN_ABSENT;
+	return NULL;
+}
+
+enum fs_win fs_winners_find(const struct fs_winners *w, uint64_t user, uint64_t *order)
+{
+	const struct fs_winner_entry *e = winners_lookup(w, user);
+
+	return e == NULL ? FS_WIN_ABSENT : entry_state(e, order);
+}
+
+/* The won_ms slot of entry @p e (a table with holds). */
+static inline uint32_t *entry_won_ms(const struct fs_winners *w, const struct fs_winner_entry *e)
+{
+	return e == &w->zero ? (uint32_t *)&w->zero_won_ms : &w->won_ms[e - w->tab];
+}
+
+enum fs_win fs_winners_find_won(
+	const struct fs_winners *w, uint64_t user, uint64_t *order, uint32_t *won_ms)
+{
+	const struct fs_winner_entry *e = winners_lookup(w, user);
+	enum fs_win st;
+
+	*won_ms = 0;
+	if (e == NULL)
+		return FS_WIN_ABSENT;
+	st = entry_state(e, order);
+	/* relaxed: written before the order's release store that entry_state acquired; the
+	 * release mark (a later store) is seen here or on a later claim, both answers fine */
+	if (st == FS_WIN_FOUND && w->won_ms != NULL)
+		*won_ms = __atomic_load_n(entry_won_ms(w, e), __ATOMIC_RELAXED);
+	return st;
+}
+
+int fs_winners_hold_init(struct fs_winners *w)
+{
+	if (w->won_ms != NULL)
+		return 0;
+	/* calloc of this size maps fresh zero pages: faulted in as claims touch them */
+	w->won_ms = calloc(w->mask + 1, sizeof(*w->won_ms));
+	return w->won_ms == NULL ? -ENOMEM : 0;
+}
+
+bool fs_winners_holds(const struct fs_winners *w)
+{
+	return w->won_ms != NULL;
+}
+
+void fs_winners_set_won_ms(struct fs_winners *w, struct fs_winner_entry *entry, uint32_t ms)
+{
+	/* relaxed: published by the release store of fs_winners_publish() that follows */
+	__atomic_store_n(entry_won_ms(w, entry), ms, __ATOMIC_RELAXED);
+}
+
+int fs_winners_release_order(struct fs_winners *w, uint64_t user, uint64_t order)
+{
+	uint64_t o = 0;
+	uint32_t won;
+
+	if (w->won_ms == NULL)
+		return -EINVAL;
+	if (fs_winners_find_won(w, user, &o, &won) != FS_WIN_FOUND)
+		return -ENOENT;
+	if (o != order)
+		return -ESRCH;
+	if (won == FS_WON_RELEASED)
+		return 1;
+	/* relaxed: workers read it relaxed (fs_winners_find_won); it orders nothing else */
+	__atomic_store_n(entry_won_ms(w, winners_lookup(w, user)), FS_WON_RELEASED,
+		__ATOMIC_RELAXED);
+	return 0;
+}
+
+uint64_t fs_winners_released(const struct fs_winners *w)
+{
+	uint64_t n = 0;
+
+	if (w->won_ms == NULL)
+		return 0;
+	for (uint64_t i = 0; i <= w->mask; i++)
+		/* relaxed: a count for the control path */
+		if (__atomic_load_n(&w->won_ms[i], __ATOMIC_RELAXED) == FS_WON_RELEASED)
+			n++;
+	return n + (__atomic_load_n(&w->zero_won_ms, __ATOMIC_RELAXED) == FS_WON_RELEASED);
 }
 
 void fs_winners_prefetch(const struct fs_winners *w, uint64_t user)

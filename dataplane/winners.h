@@ -2,7 +2,10 @@
 #ifndef FS_WINNERS_H
 #define FS_WINNERS_H
 
+#include <stdbool.h>
 #include <stdint.h>
+
+#include "hold.h"
 
 /**
  * Entries are {key, order}. key = fs_winners_key(user), a bijective 64-bit mix (splitmix64
@@ -77,6 +80,43 @@ void fs_winners_publish(struct fs_winner_entry *entry, uint64_t order);
 
 /** Give a reserved entry back (the claim failed after reserving). */
 void fs_winners_release(struct fs_winner_entry *entry);
+
+/**
+ * Give the table a won_ms per entry (a sale with holds): when each order was won, in ms since
+ * the sale's start (hold.h), or FS_WON_RELEASED once the order is released. capacity x 4 bytes,
+ * zeroed, faulted in as used; tables of sales without holds never call it and allocate nothing
+ * more. Idempotent. Control path, before the table is published (or before workers run).
+ * @return 0 or -ENOMEM.
+ */
+int fs_winners_hold_init(struct fs_winners *w);
+
+/** True if fs_winners_hold_init() gave the table its won_ms. Thread safe. */
+bool fs_winners_holds(const struct fs_winners *w);
+
+/**
+ * Set the won_ms of a reserved entry before fs_winners_publish() (whose release store then
+ * publishes it with the order). @p ms < FS_WON_RELEASED. Only on a table with holds.
+ */
+void fs_winners_set_won_ms(struct fs_winners *w, struct fs_winner_entry *entry, uint32_t ms);
+
+/**
+ * fs_winners_find() that also reads the found order's won_ms (0 on a table without holds):
+ * FS_WON_RELEASED for a released order. Wait-free, thread safe.
+ */
+enum fs_win fs_winners_find_won(
+	const struct fs_winners *w, uint64_t user, uint64_t *order, uint32_t *won_ms);
+
+/**
+ * Mark @p user's order @p order released (won_ms = FS_WON_RELEASED): the user keeps the entry,
+ * so the unit is never theirs again and their claims get RELEASED. Control path (one writer);
+ * workers read the mark with relaxed loads (a claim racing the release answers either way).
+ * @return 0 released now, 1 already released, -ENOENT the user has no published order,
+ *         -ESRCH the user's order is another one, -EINVAL a table without holds.
+ */
+int fs_winners_release_order(struct fs_winners *w, uint64_t user, uint64_t order);
+
+/** Orders released (FS_WON_RELEASED), O(capacity): control path only. */
+uint64_t fs_winners_released(const struct fs_winners *w);
 
 /** Published winners (counts entries; O(capacity), control path only). */
 uint64_t fs_winners_count(const struct fs_winners *w);

@@ -675,8 +675,7 @@ fs_stack_audit() {
 	FS_R_DRIFTS=${FS_R_DRIFTS:-?}
 }
 
-FS_STATUSES=(won already_won sold_out not_started ended unknown_sale bad_token rate_limited retry active
-	released)
+FS_STATUSES=(won already_won sold_out not_started ended unknown_sale bad_token rate_limited retry active released)
 
 # fs__collect DIR: read the results into FS_R_* variables.
 fs__collect() {

@@ -213,12 +213,14 @@ Test(claim, sold_out_after_stock)
 		if (u == 1)
 			first = rep.order_id;
 	}
-	cr_assert_not(s->sold_out);
+	cr_assert_not(fs_soldout_is(s->sold_out));
 	rep = claim(0, NOW_MS, 1, 6, 6);
 	cr_assert_eq(rep.status, FS_ST_SOLD_OUT);
 	cr_assert_eq(rep.remaining, 0);
 	cr_assert_eq(rep.order_id, 0);
-	cr_assert(s->sold_out, "the cached flag is set");
+	cr_assert_eq(rep.retry_after_ms, 0, "a sale without holds: SOLD_OUT is final");
+	cr_assert_eq(rep.hold_left_ms, 0);
+	cr_assert(fs_soldout_is(s->sold_out), "the cached flag is set");
 	cr_assert_eq(claim(3, NOW_MS, 1, 7, 7).status, FS_ST_SOLD_OUT);
 	/* A winner still hears about its order. */
 	rep = claim(4, NOW_MS, 1, 1, 8);
@@ -858,4 +860,243 @@ Test(claim, journal_outage_never_grows_the_table)
 	rep = claim(0, NOW_MS, 1, 10 * cap, 1);
 	cr_assert_eq(rep.status, FS_ST_WON, "a new user after the outage: %s",
 		fs_fcp_status_name(rep.status));
+}
+
+/* ---- sales with holds (PROTOCOL.md revision 2) */
+
+#define HOLD_MS 10000u
+
+/* A sale with holds of @p stock units, @p leased of them leased (final), started 1 s before
+ * NOW_MS. */
+static struct fs_sale *hold_sale_leased(uint32_t id, uint64_t stock, uint64_t leased)
+{
+	struct fs_sale_def def = {.sale_id = id,
+		.stock = stock,
+		.start_ms = NOW_MS - 1000,
+		.end_ms = NOW_MS + 600000,
+		.hold_ms = HOLD_MS};
+
+	cr_assert_eq(fs_sale_ctl_create(&tab, NULL, NODE, &def), 0);
+	cr_assert_eq(fs_sale_ctl_lease(&tab, NULL, NODE, id, leased, true), 0);
+	return fs_sale_lookup(&tab, id);
+}
+
+/* A sale with holds of @p stock units, all leased (final), started 1 s before NOW_MS. */
+static struct fs_sale *hold_sale(uint32_t id, uint64_t stock)
+{
+	return hold_sale_leased(id, stock, stock);
+}
+
+Test(claim, no_holds_replies_carry_no_hold_fields)
+{
+	struct fs_sale *s = open_sale(40, 3);
+	struct fs_fcp_reply rep = claim(0, NOW_MS, 40, 1, 1);
+
+	cr_assert_eq(s->hold_ms, 0);
+	cr_assert_not(fs_winners_holds(s->winners), "no won_ms allocated without holds");
+	cr_assert_eq(rep.status, FS_ST_WON);
+	cr_assert_eq(rep.hold_left_ms, 0);
+	rep = claim(1, NOW_MS + 5000, 40, 1, 2);
+	cr_assert_eq(rep.status, FS_ST_ALREADY_WON);
+	cr_assert_eq(rep.hold_left_ms, 0);
+	cr_assert_eq(fs_sale_ctl_release(&tab, NULL, NODE, 40, 1, rep.order_id), -EINVAL,
+		"no release on a sale without holds");
+}
+
+Test(claim, hold_left_ms_on_won_and_already_won)
+{
+	struct fs_fcp_reply rep;
+	uint64_t order;
+
+	hold_sale(41, 3);
+	rep = claim(0, NOW_MS, 41, 7, 1);
+	cr_assert_eq(rep.status, FS_ST_WON);
+	cr_assert_eq(rep.hold_left_ms, HOLD_MS, "WON: the whole hold");
+	order = rep.order_id;
+	rep = claim(3, NOW_MS + 2500, 41, 7, 2);
+	cr_assert_eq(rep.status, FS_ST_ALREADY_WON);
+	cr_assert_eq(rep.order_id, order);
+	cr_assert_eq(rep.hold_left_ms, HOLD_MS - 2500);
+	rep = claim(3, NOW_MS + HOLD_MS, 41, 7, 3);
+	cr_assert_eq(rep.status, FS_ST_ALREADY_WON);
+	cr_assert_eq(rep.hold_left_ms, 0, "0 from the instant the hold runs out");
+	rep = claim(3, NOW_MS + 3 * HOLD_MS, 41, 7, 4);
+	cr_assert_eq(rep.hold_left_ms, 0, "and after it");
+}
+
+Test(claim, released_user_gets_released)
+{
+	struct fs_sale *s = hold_sale(42, 3);
+	struct fs_fcp_reply rep = claim(0, NOW_MS, 42, 9, 1);
+	uint64_t order = rep.order_id;
+
+	cr_assert_eq(rep.status, FS_ST_WON);
+	cr_assert_eq(fs_sale_ctl_release(&tab, NULL, NODE, 42, 9, order + 1), -ESRCH, "other order");
+	cr_assert_eq(fs_sale_ctl_release(&tab, NULL, NODE, 42, 10, order), -ESRCH, "other user");
+	cr_assert_eq(fs_sale_ctl_release(&tab, NULL, NODE, 43, 9, order), -ENOENT, "unknown sale");
+	cr_assert_eq(fs_sale_ctl_release(&tab, NULL, NODE, 42, 9, order), 0);
+	cr_assert_eq(fs_sale_ctl_release(&tab, NULL, NODE, 42, 9, order), -EALREADY, "idempotent");
+	cr_assert_eq(fs_winners_released(s->winners), 1);
+	memset(cnt, 0, sizeof(cnt));
+	rep = claim(2, NOW_MS + 100, 42, 9, 2);
+	cr_assert_eq(rep.status, FS_ST_RELEASED);
+	cr_assert_eq(rep.order_id, order, "RELEASED names the released order");
+	cr_assert_eq(rep.hold_left_ms, 0);
+	cr_assert_eq(rep.remaining, 2);
+	cr_assert_eq(cnt[2][FS_CNT_ST_RELEASED], 1, "counted as released");
+	/* the released user never gets a unit again: the entry stays theirs */
+	cr_assert_eq(claim(5, NOW_MS + 200, 42, 9, 3).status, FS_ST_RELEASED);
+	cr_assert_eq(fs_stock_sold(&s->stock), 1);
+	cr_assert_eq(claim(5, NOW_MS + 200, 42, 11, 4).status, FS_ST_WON, "others still win");
+}
+
+Test(claim, sold_out_retry_after_follows_the_hold_state)
+{
+	struct fs_sale *s = hold_sale(44, 1);
+	struct fs_fcp_reply rep;
+
+	cr_assert_eq(claim(0, NOW_MS, 44, 1, 1).status, FS_ST_WON);
+	rep = claim(0, NOW_MS, 44, 2, 2);
+	cr_assert_eq(rep.status, FS_ST_SOLD_OUT);
+	cr_assert_eq(rep.retry_after_ms, FS_HOLD_RETRY_MIN_MS, "open, no deadline known: 500");
+	cr_assert_eq(status(NOW_MS, 44).retry_after_ms, FS_HOLD_RETRY_MIN_MS, "SALE_STATUS too");
+	fs_sale_holds_set(s, true, NOW_MS + 3000);
+	cr_assert_eq(claim(1, NOW_MS, 44, 2, 3).retry_after_ms, 3000, "until the next expiry");
+	cr_assert_eq(status(NOW_MS, 44).retry_after_ms, 3000);
+	fs_sale_holds_set(s, true, NOW_MS + 100);
+	cr_assert_eq(claim(1, NOW_MS, 44, 2, 4).retry_after_ms, FS_HOLD_RETRY_MIN_MS, "at least");
+	fs_sale_holds_set(s, true, NOW_MS + 10 * (int64_t)HOLD_MS);
+	cr_assert_eq(claim(1, NOW_MS, 44, 2, 5).retry_after_ms, HOLD_MS, "at most the hold");
+	fs_sale_holds_set(s, false, 0);
+	rep = claim(1, NOW_MS, 44, 2, 6);
+	cr_assert_eq(rep.status, FS_ST_SOLD_OUT);
+	cr_assert_eq(rep.retry_after_ms, 0, "closed: final");
+	cr_assert_eq(status(NOW_MS, 44).retry_after_ms, 0);
+}
+
+Test(claim, returned_units_are_sold_again)
+{
+	struct fs_sale *s = hold_sale(45, 2);
+	uint64_t o1 = claim(0, NOW_MS, 45, 1, 1).order_id;
+
+	cr_assert_eq(claim(1, NOW_MS, 45, 2, 2).status, FS_ST_WON);
+	cr_assert_eq(claim(2, NOW_MS, 45, 3, 3).status, FS_ST_SOLD_OUT);
+	cr_assert(fs_soldout_is(s->sold_out));
+	cr_assert_eq(fs_sale_ctl_lease(&tab, NULL, NODE, 45, 1, true), -EINVAL,
+		"after a final lease only with units returned");
+	cr_assert_eq(fs_sale_ctl_release(&tab, NULL, NODE, 45, 1, o1), 0);
+	cr_assert_eq(fs_sale_ctl_lease_returned(&tab, NULL, NODE, 45, 2, true, 1), -EINVAL,
+		"leased at most total + returned");
+	cr_assert_eq(fs_sale_ctl_lease_returned(&tab, NULL, NODE, 45, 1, true, 1), 0);
+	cr_assert_not(fs_soldout_is(s->sold_out), "the lease cleared the cached SOLD_OUT");
+	cr_assert_eq(claim(3, NOW_MS, 45, 3, 4).status, FS_ST_WON, "the unit is sold again");
+	cr_assert_eq(claim(3, NOW_MS, 45, 1, 5).status, FS_ST_RELEASED);
+	cr_assert_eq(claim(4, NOW_MS, 45, 4, 6).status, FS_ST_SOLD_OUT);
+	cr_assert_eq(__atomic_load_n(&s->stock.leased, __ATOMIC_RELAXED), 3);
+	cr_assert_eq(fs_stock_sold(&s->stock), 3);
+	open_sale(46, 1);
+	cr_assert_eq(fs_sale_ctl_lease_returned(&tab, NULL, NODE, 46, 1, true, 1), -EINVAL,
+		"a sale without holds gets nothing back");
+}
+
+/* The worker side of units_that_come_back_are_never_hidden: claims until @p n WON. */
+struct race_arg {
+	uint64_t n, won, sold_out; /* worker only until joined */
+};
+
+static void *race_worker(void *p)
+{
+	struct race_arg *a = p;
+	uint64_t user = 1000;
+
+	/* bounded: a hidden unit (the cached flag stuck odd) ends it with won < n */
+	for (uint64_t i = 0; i < 50000000 && a->won < a->n; i++) {
+		struct fs_claim_env env = env_of(0, NOW_MS);
+		struct fs_fcp_req req = {.type = FS_FCP_CLAIM, .sale_id = 47, .user_id = user};
+		uint8_t raw[48] = {0};
+		struct fs_fcp_reply rep;
+
+		fs_claim(&tab, &env, &req, raw, &rep);
+		if (rep.status == FS_ST_WON) {
+			a->won++;
+			user++;
+		} else if (rep.status == FS_ST_SOLD_OUT) {
+			a->sold_out++;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * A worker claiming a sold-out sale while the control path leases returned units one at a time:
+ * every unit that comes back is sold (the worker's mark from a stale epoch fails), never hidden
+ * behind a cached SOLD_OUT stored after the lease cleared it (the lost update of a plain flag).
+ */
+Test(claim, units_that_come_back_are_never_hidden, .timeout = 120)
+{
+	/* 1 unit of 1100 leased; 2000 come back: the winner table has room for 2 x 1100 */
+	struct fs_sale *s = hold_sale_leased(47, 1100, 1);
+	struct race_arg a = {.n = 2001};
+	pthread_t th;
+
+	cr_assert_eq(pthread_create(&th, NULL, race_worker, &a), 0);
+	for (uint64_t r = 1; r <= 2000; r++) {
+		int rc = fs_sale_ctl_lease_returned(&tab, NULL, NODE, 47, 1, true, r);
+
+		cr_assert_eq(rc, 0, "lease %lu: %d", (unsigned long)r, rc);
+		if (r % 4 == 0)
+			sched_yield(); /* let the worker meet SOLD_OUT between some of the leases */
+	}
+	pthread_join(th, NULL);
+	cr_assert_eq(a.won, 2001, "every returned unit sold: %lu of 2001 (a unit hidden)",
+		(unsigned long)a.won);
+	cr_assert_eq(fs_stock_sold(&s->stock), 2001);
+}
+
+/* Recovery rebuilds a sale with holds: its hold time, when each order was won, the releases
+ * (RELEASE records re-applied after the orders) and the leases of returned units. */
+Test(claim, holds_survive_recovery)
+{
+	struct fs_journal *ctl = fs_journal_open(tmpdir, FS_JOURNAL_CONTROL);
+	struct fs_sale_def def = {.sale_id = 48,
+		.stock = 2,
+		.start_ms = NOW_MS - 1000,
+		.end_ms = NOW_MS + 600000,
+		.hold_ms = HOLD_MS};
+	struct fs_sale_table t2;
+	struct fs_recovery rec;
+	struct fs_sale *s;
+	uint64_t o1, o2, o3, order;
+	uint32_t won;
+
+	cr_assert_not_null(ctl);
+	cr_assert_eq(fs_sale_ctl_create(&tab, ctl, NODE, &def), 0);
+	cr_assert_eq(fs_sale_ctl_lease(&tab, ctl, NODE, 48, 2, true), 0);
+	o1 = claim(0, NOW_MS, 48, 1, 1).order_id;
+	o2 = claim(1, NOW_MS + 2000, 48, 2, 2).order_id;
+	cr_assert_eq(fs_sale_ctl_release(&tab, ctl, NODE, 48, 1, o1), 0);
+	cr_assert_eq(fs_sale_ctl_lease_returned(&tab, ctl, NODE, 48, 1, true, 1), 0);
+	o3 = claim(2, NOW_MS + 3000, 48, 3, 3).order_id;
+	cr_assert_neq(o3, 0);
+	fs_journal_close(ctl);
+
+	fs_sale_table_init(&t2, N_WORKERS);
+	cr_assert_eq(fs_sale_recover(&t2, tmpdir, &rec), 0);
+	s = fs_sale_lookup(&t2, 48);
+	cr_assert_not_null(s);
+	cr_assert_eq(s->hold_ms, HOLD_MS, "the HOLD record");
+	cr_assert_eq(rec.orders, 3);
+	cr_assert_eq(rec.released, 1);
+	cr_assert_eq(fs_winners_find_won(s->winners, 1, &order, &won), FS_WIN_FOUND);
+	cr_assert_eq(order, o1);
+	cr_assert_eq(won, FS_WON_RELEASED, "the release re-applied");
+	cr_assert_eq(fs_winners_find_won(s->winners, 2, &order, &won), FS_WIN_FOUND);
+	cr_assert_eq(order, o2);
+	cr_assert_eq(won, 3000, "won 3 s after the start, from the record's time");
+	cr_assert_eq(__atomic_load_n(&s->stock.leased, __ATOMIC_RELAXED), 3, "lease after final");
+	cr_assert_eq(s->returned, 1);
+	cr_assert_eq(fs_stock_sold(&s->stock), 3);
+	cr_assert(fs_soldout_is(s->sold_out));
+	cr_assert_eq(fs_sale_ctl_release(&t2, NULL, NODE, 48, 1, o1), -EALREADY);
+	fs_sale_table_fini(&t2);
 }

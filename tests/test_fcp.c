@@ -165,12 +165,13 @@ Test(fcp, reply_round_trip_and_layout)
 		.retry_after_ms = 0xa1a2a3a4u,
 		.order_id = 0xb1b2b3b4b5b6b7b8ull,
 		.remaining = 0xc1c2c3c4u,
+		.hold_left_ms = 0xe1e2e3e4u,
 		.request_id = 0xd1d2d3d4d5d6d7d8ull,
 	};
 	static const uint8_t want[FS_FCP_LEN] = {0x46, 0x43, 0x01, 0x81, 0x00, 0x00, 0x00, 0x2a,
 		0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x01, 0x00, 0x01, 0x02, 0xa1, 0xa2,
 		0xa3, 0xa4, 0xb1, 0xb2, 0xb3, 0xb4, 0xb5, 0xb6, 0xb7, 0xb8, 0xc1, 0xc2, 0xc3, 0xc4,
-		0x00, 0x00, 0x00, 0x00, 0xd1, 0xd2, 0xd3, 0xd4, 0xd5, 0xd6, 0xd7, 0xd8};
+		0xe1, 0xe2, 0xe3, 0xe4, 0xd1, 0xd2, 0xd3, 0xd4, 0xd5, 0xd6, 0xd7, 0xd8};
 	struct fs_fcp_reply out;
 	uint8_t buf[FS_FCP_LEN];
 
@@ -187,6 +188,7 @@ Test(fcp, reply_round_trip_and_layout)
 	cr_expect_eq(out.retry_after_ms, in.retry_after_ms);
 	cr_expect_eq(out.order_id, in.order_id);
 	cr_expect_eq(out.remaining, in.remaining);
+	cr_expect_eq(out.hold_left_ms, in.hold_left_ms);
 	cr_expect_eq(out.request_id, in.request_id);
 
 	in.type = FS_FCP_SALE_STATUS_RESULT;
@@ -220,6 +222,22 @@ Test(fcp, decode_reply_rejects)
 	cr_expect_eq(fs_fcp_decode_reply(buf, sizeof(buf), &out), -EINVAL);
 	buf[16] = FS_ST__COUNT - 1;
 	cr_expect_eq(fs_fcp_decode_reply(buf, sizeof(buf), &out), 0);
+}
+
+/* Revision 2: RELEASED (10) is a status clients decode (flashclaim, flashgen); 11 on are not. */
+Test(fcp, decode_reply_accepts_released)
+{
+	struct fs_fcp_reply in = {.type = FS_FCP_CLAIM_RESULT, .sale_id = 7, .user_id = 9,
+		.status = 10, .order_id = 0x1234, .hold_left_ms = 0};
+	struct fs_fcp_reply out;
+	uint8_t buf[FS_FCP_LEN];
+
+	fs_fcp_encode_reply(&in, buf);
+	cr_assert_eq(fs_fcp_decode_reply(buf, sizeof(buf), &out), 0, "status 10 decodes");
+	cr_expect_eq(out.status, FS_ST_RELEASED);
+	cr_expect_eq(out.order_id, 0x1234);
+	buf[16] = 11;
+	cr_expect_eq(fs_fcp_decode_reply(buf, sizeof(buf), &out), -EINVAL, "11 is reserved");
 }
 
 /* One case per FCP-level drop rule: byte to change, new value (or a length), expected error. */
@@ -291,14 +309,14 @@ Test(fcp, parse_error_order)
 Test(fcp, status_names)
 {
 	static const char *const names[] = {"WON", "ALREADY_WON", "SOLD_OUT", "NOT_STARTED",
-		"ENDED", "UNKNOWN_SALE", "BAD_TOKEN", "RATE_LIMITED", "RETRY", "ACTIVE"};
+		"ENDED", "UNKNOWN_SALE", "BAD_TOKEN", "RATE_LIMITED", "RETRY", "ACTIVE", "RELEASED"};
 
-	cr_assert_eq(FS_ST__COUNT, 10);
+	cr_assert_eq(FS_ST__COUNT, 11);
 	for (unsigned i = 0; i < FS_ST__COUNT; i++) {
 		cr_expect_str_eq(fs_fcp_status_name(i), names[i]);
 		cr_expect_eq(fs_fcp_status_from_name(names[i]), (int)i);
 	}
-	cr_expect_str_eq(fs_fcp_status_name(10), "INVALID");
+	cr_expect_str_eq(fs_fcp_status_name(11), "INVALID");
 	cr_expect_str_eq(fs_fcp_status_name(255), "INVALID");
 	cr_expect_str_eq(fs_fcp_status_name(UINT32_MAX), "INVALID");
 	cr_expect_eq(fs_fcp_status_from_name("INVALID"), -1);
@@ -350,6 +368,7 @@ Test(fcp, reply_sum_equals_sum_of_encoded_bytes)
 			.retry_after_ms = (uint32_t)r[2],
 			.order_id = r[3],
 			.remaining = (uint32_t)(r[2] >> 32),
+			.hold_left_ms = (uint32_t)r[5],
 			.request_id = r[4],
 		};
 		fs_fcp_encode_reply(&rep, buf);

@@ -140,7 +140,7 @@ rc=$?
 o=$work/a/flood.out
 rep=$(kv "$o" replies)
 sum=0
-for st in won already_won sold_out not_started ended unknown_sale bad_token rate_limited retry active; do
+for st in won already_won sold_out not_started ended unknown_sale bad_token rate_limited retry active released; do
 	sum=$((sum + $(kv "$o" $st)))
 done
 ok=0

@@ -6,10 +6,8 @@
 # RELEASED with their order id, other users win the 10 units again (and pay); once the last hold
 # is settled SOLD_OUT is final (retry_after_ms 0); sale status and flashctl audit agree.
 #
-# Needs the dataplane's side of holds (create with hold=, /flashsale/sale/release and holds, a
-# lease after a final one, RELEASED replies); registered in meson only when FS_HOLDS_E2E=1 is set
-# when the build is configured. The stack at a small scale against REDIS_URL / PG_URL (throwaway
-# ones started here when unset). Needs root, hugepages, /dev/net/tun. Env: FS_BUILD (build dir).
+# The stack at a small scale against REDIS_URL / PG_URL (throwaway ones started here when unset).
+# Needs root, hugepages, /dev/net/tun. Env: FS_BUILD (build dir).
 set -u
 FS_LOG_TAG=holds_e2e
 # shellcheck source=../lib.sh
