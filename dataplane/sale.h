@@ -78,10 +78,11 @@ struct fs_sale {
 	int64_t start_ms;    /**< unix ms, inclusive */
 	int64_t end_ms;      /**< unix ms, exclusive */
 	uint64_t total;      /**< the sale's whole stock (all nodes) */
-	uint8_t key[16];     /**< the current token key, cp only (workers read keys[]) */
 	uint8_t rl_set;      /**< rl_rate/rl_burst are this sale's own (else the table's defaults) */
 	uint32_t rl_rate;    /**< claims/s per source, 0 = not limited (when rl_set) */
 	uint32_t rl_burst;   /**< bucket size in claims (when rl_set) */
+	uint8_t key[16];     /**< the current token key, cp only (workers read keys[]); after the
+			      *   fields every claim reads, which fit on the first cache line */
 	/**
 	 * Token keys, read by workers like a seqlock: load key_state (acquire), verify with the
 	 * slots it names, then re-load it (after an acquire fence) and start again if it changed.

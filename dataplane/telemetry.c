@@ -610,14 +610,13 @@ int fs_telemetry_init(const struct fs_telemetry_ctx *ctx)
 			"Create a sale. Parameters: "
 			"ID,STOCK,START_MS,END_MS,open|token[,KEYHEX32][,rate=R][,burst=B][,hold=MS]"},
 		{"/flashsale/sale/lease", cmd_sale_lease,
-			"Lease units to this node (after a final lease: units that came back, R in "
-			"all). Parameters: ID,UNITS,FINAL(0/1)[,returned=R]"},
+			"Lease units to this node (R: units that came back, in all). "
+			"Parameters: ID,UNITS,FINAL(0/1)[,returned=R]"},
 		{"/flashsale/sale/release", cmd_sale_release,
-			"Release an order (hold expired or cancelled): its user gets RELEASED. "
-			"Parameters: ID,USER,ORDER"},
+			"Release an order: its user gets RELEASED. Parameters: ID,USER,ORDER"},
 		{"/flashsale/sale/holds", cmd_sale_holds,
-			"Hold state of a sale with holds: units may come back (OPEN), unix ms of the "
-			"earliest hold to run out (NEXT_MS, 0 unknown). Parameters: ID,OPEN,NEXT_MS"},
+			"Hold state: units may come back (OPEN 0/1), next expiry (unix ms, 0 unknown). "
+			"Parameters: ID,OPEN,NEXT_MS"},
 		{"/flashsale/sale/key", cmd_sale_key,
 			"Set the token key, the old one valid GRACE_MS more (default 60000). "
 			"Parameters: ID,KEYHEX32[,GRACE_MS]"},

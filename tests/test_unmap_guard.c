@@ -18,7 +18,8 @@
 #define WAIT_MS 100 /* how long a blocked call is watched before the reader lets it go */
 
 /* A reader thread driven step by step from the test: each step waits for the next command. */
-enum cmd { CMD_NONE, CMD_ENTER, CMD_LEAVE, CMD_QUIESCENT, CMD_UNMAP, CMD_EXIT };
+/* CMD_START: set by reader_start until the thread has registered (a test must not race it) */
+enum cmd { CMD_NONE, CMD_START, CMD_ENTER, CMD_LEAVE, CMD_QUIESCENT, CMD_UNMAP, CMD_EXIT };
 
 struct reader {
 	pthread_t th;
@@ -35,6 +36,10 @@ static void *reader_main(void *arg)
 	struct reader *r = arg;
 
 	fs_unmap_guard_register(r->id, r->online);
+	pthread_mutex_lock(&r->mu);
+	r->cmd = CMD_NONE; /* registered: reader_start returns */
+	pthread_cond_broadcast(&r->cv);
+	pthread_mutex_unlock(&r->mu);
 	for (;;) {
 		enum cmd c;
 
@@ -76,15 +81,20 @@ static void reader_do(struct reader *r, enum cmd c)
 	pthread_mutex_unlock(&r->mu);
 }
 
+/* Start a reader thread; returns once it has registered with the guard. */
 static void reader_start(struct reader *r, unsigned id, bool online)
 {
 	r->id = id;
 	r->online = online;
-	r->cmd = CMD_NONE;
+	r->cmd = CMD_START;
 	r->unmapped = false;
 	pthread_mutex_init(&r->mu, NULL);
 	pthread_cond_init(&r->cv, NULL);
 	cr_assert_eq(pthread_create(&r->th, NULL, reader_main, r), 0);
+	pthread_mutex_lock(&r->mu);
+	while (r->cmd != CMD_NONE)
+		pthread_cond_wait(&r->cv, &r->mu);
+	pthread_mutex_unlock(&r->mu);
 }
 
 static void reader_stop(struct reader *r)
