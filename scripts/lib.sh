@@ -725,14 +725,16 @@ fs__collect() {
 # fs__collect_wave2 DIR: the second wave's flashgen (fs_holds_run), if it ran: its WONs join
 # DIR/won.all, its claims and final answers those of the first (FS_R_CLAIMS, FS_R_FINISHED).
 fs__collect_wave2() {
-	local dir=$1 s st
+	local dir=$1 s st c f
 	FS_R_GEN2_WON=0 FS_R_GEN2_STATUS=""
 	[ -e "$dir/gen2.out" ] || return 0
 	FS_R_GEN2_WON=$(fs__kv "$dir/gen2.out" won)
 	FS_R_GEN2_WON=${FS_R_GEN2_WON:-0}
 	cat "$dir/won.gen2" >>"$dir/won.all" 2>/dev/null || true
-	FS_R_CLAIMS=$((${FS_R_CLAIMS:-0} + $(fs__kv "$dir/gen2.out" claims)))
-	FS_R_FINISHED=$((${FS_R_FINISHED:-0} + $(fs__kv "$dir/gen2.out" finished)))
+	c=$(fs__kv "$dir/gen2.out" claims) f=$(fs__kv "$dir/gen2.out" finished)
+	# a second wave without a report: its claims unanswered (FS_R_CLAIMS > FS_R_FINISHED)
+	FS_R_CLAIMS=$((${FS_R_CLAIMS:-0} + ${c:-$FS_WAVE2_USERS}))
+	FS_R_FINISHED=$((${FS_R_FINISHED:-0} + ${f:-0}))
 	for s in "${FS_STATUSES[@]}"; do
 		st=$(fs__kv "$dir/gen2.out" "$s")
 		[ -n "$st" ] && [ "$st" != 0 ] && FS_R_GEN2_STATUS+=" $s=$st"
