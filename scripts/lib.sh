@@ -739,6 +739,7 @@ fs__collect_wave2() {
 		st=$(fs__kv "$dir/gen2.out" "$s")
 		[ -n "$st" ] && [ "$st" != 0 ] && FS_R_GEN2_STATUS+=" $s=$st"
 	done
+	return 0
 }
 
 # fs__missing_orders DIR: how many WON replies (user, order) in DIR/won.all have no such row in

@@ -37,7 +37,9 @@ bail() { echo "Bail out! $*" | head -n 20; }
 FS_DIE_HOOK=bail
 
 work=$(mktemp -d /tmp/fs-holds-faults.XXXXXX)
-fs_cleanup_add "[ \"\${FS_KEEP:-0}\" = 1 ] || rm -rf '$work'"
+# kept unless the script gets to its end with every test passed
+FS_KEEP=1
+fs_cleanup_add "[ \"\${FS_KEEP:-0}\" = 1 ] && echo '# logs and state kept in $work' >&2 || rm -rf '$work'"
 unset REDIS_URL PG_URL
 fs_redis_start "$work" 2>/dev/null
 fs_pg_start "$work" 2>/dev/null
@@ -49,7 +51,8 @@ ft_dp_holds "${FS_NAME}dp" $((FS_SALE + 1)) ||
 ft_plan 14
 echo "# seed $SEED (FS_HF_SEED), work dir $work"
 T0=$SECONDS
-q() { timeout 20 psql "$PG_URL" -XAtq -v ON_ERROR_STOP=1 -c "$1" 2>/dev/null; }
+# q SQL: PostgreSQL's answer, empty if it is down (status 0 always: set -e)
+q() { timeout 20 psql "$PG_URL" -XAtq -v ON_ERROR_STOP=1 -c "$1" 2>/dev/null || true; }
 # rsleep MIN_MS MAX_MS: a random sleep between the two
 rsleep() { sleep "$(printf '0.%03d' $(($1 + RANDOM % ($2 - $1 + 1))))"; }
 
@@ -199,8 +202,9 @@ settled() {
 		where r.sale_id = $FS_SALE and not (r.applied and r.released_on_node))
 		from orders o where o.sale_id = $FS_SALE")" = 0 ]
 }
-ft_wait_for 40 settled
-ft_ok $? "settled: no order held, every return applied to the pool and released on the dataplane (in 40 s)" \
+rc=0
+ft_wait_for 40 settled || rc=$?
+ft_ok $rc "settled: no order held, every return applied to the pool and released on the dataplane (in 40 s)" \
 	"$(q "select status, count(*) from orders where sale_id = $FS_SALE group by 1") $(tail -n 5 "$work/ctl.log")"
 
 # ---------------------------------------------------------------- the invariants
@@ -234,8 +238,5 @@ fs_stack_audit "$work"
 ft_ok "$FS_R_AUDIT_RC" "flashctl audit: no drift (drifts $FS_R_DRIFTS; units_total $(fs__kv "$work/audit.out" units_total))" \
 	"$(grep -E '^drift|^units|^pg_|^redis_' "$work/audit.out")"
 ft_ok "$([ $((SECONDS - T0)) -lt 180 ] && echo 0 || echo 1)" "done in under 3 minutes ($((SECONDS - T0)) s)"
-if [ "$FAILS" -ne 0 ]; then
-	FS_KEEP=1
-	echo "# logs and state kept in $work"
-fi
+[ "$FAILS" -ne 0 ] || FS_KEEP=0
 exit $((FAILS > 0))
