@@ -523,7 +523,8 @@ static void check_journals(struct pass *p, const struct journals_src *j, struct 
 	kv(p, "journal_order_ids=%zu", o->n_orders);
 	if (j->has_stock) {
 		kv(p, "journal_stock=%" PRIu64, j->stock);
-		*stock = (struct stock){.have = true, .v = j->stock};
+		stock->have = true; /* back (the units returned) stays: compare() set it */
+		stock->v = j->stock;
 	}
 	if (o->n_dup_user > 0)
 		drift(p, false,
@@ -549,8 +550,10 @@ static void check_dp(struct pass *p, const struct sources *s, struct stock *stoc
 	if (stock->have && (uint64_t)dp->total != stock->v)
 		drift(p, false, "dataplane: total %lld, journal stock %" PRIu64, dp->total,
 			stock->v);
-	if (!stock->have && dp->total > 0)
-		*stock = (struct stock){.have = true, .v = (uint64_t)dp->total};
+	if (!stock->have && dp->total > 0) {
+		stock->have = true;
+		stock->v = (uint64_t)dp->total;
+	}
 	if (dp->sold > dp->total + (long long)stock->back ||
 		dp->leased > dp->total + (long long)stock->back)
 		drift(p, false,

@@ -55,10 +55,13 @@ struct fs_claim_env {
  * (UNKNOWN_SALE), window (ENDED, NOT_STARTED), admission (BAD_TOKEN: current key, or the
  * previous one during its grace period; then RATE_LIMITED: the bucket of (env->src_ip, sale) in
  * env->rl, with the sale's limits or the table's defaults), winner lookup
- * (ALREADY_WON), cached sold-out flag (SOLD_OUT), the journal's state (RETRY if it cannot append:
+ * (ALREADY_WON; on a sale with holds with hold_left_ms, or RELEASED with the released order id),
+ * cached sold-out flag (SOLD_OUT; on a sale with holds retry_after_ms from the pushed hold state,
+ * hold.h), the journal's state (RETRY if it cannot append:
  * fs_journal_ready, before a unit or a winner slot is taken), take a unit (SOLD_OUT / RETRY),
  * reserve the user, append the order to the journal (failure: unit and reservation given back,
- * RETRY), publish the order id, commit the unit: WON. The journal record exists before this
+ * RETRY), publish the order id (with its win time on a sale with holds), commit the unit: WON
+ * (hold_left_ms = the sale's hold_ms). The journal record exists before this
  * returns WON. ALREADY_WON is answered only for an order whose record is durable
  * (env->journals): one recorded but not yet synced (fsync mode) gets RETRY (FS_RETRY_JOURNAL_MS).
  * A SALE_STATUS of a known sale takes from the same bucket (RATE_LIMITED) before its answer.

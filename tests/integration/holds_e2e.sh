@@ -151,6 +151,7 @@ cat "$TMP/won.gen" "$TMP/won.resold" >"$TMP/won.all"
 timeout 60 "$CTL" --dp "$PREFIX" audit --sale $SALE --state-dir "$TMP/state" --pg "$PG_URL" \
 	--won-file "$TMP/won.all" --wait-s 10 >"$TMP/audit.out" 2>&1
 rc=$?
+[ $rc = 0 ] || sed 's/^/# audit: /' "$TMP/audit.out"
 is "$rc $(ft_val "$(cat "$TMP/audit.out")" units_total) $(ft_val "$(cat "$TMP/audit.out")" drifts)" "0 20 0" \
 	"audit: journals, dataplane, PostgreSQL, Redis and the WON replies agree; stock 20 = pool + unsold + held + paid"
 [ "$(ft_val "$(cat "$TMP/audit.out")" journal_orders)" = 30 ] &&
