@@ -54,7 +54,8 @@ trap 'fs_log "terminated, stopping"; exit 143' TERM
 fs_stop() {
 	local pid=$1 secs=${2:-10} i state
 	[ -n "$pid" ] || return 0
-	kill -TERM "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
+	# (wait: the child's exit status, e.g. 143, must not end a caller under set -e)
+	kill -TERM "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
 	for ((i = 0; i < secs * 10; i++)); do
 		state=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) || state=gone
 		case $state in gone | Z | X) break ;; esac
@@ -64,7 +65,7 @@ fs_stop() {
 		fs_log "pid $pid did not stop in ${secs}s, killing it"
 		kill -KILL "$pid" 2>/dev/null
 	fi
-	wait "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null || true
 	return 0
 }
 

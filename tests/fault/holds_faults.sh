@@ -82,11 +82,14 @@ for _ in 1 2; do
 	SWEEP_LOOPS+=($!)
 	fs_cleanup_add "fs_stop $! 2"
 done
-# a wave: WAVE_USERS new users, one claim each, over memif (flashgen reconnects after a restart)
-WAVE=1 WAVE_USERS=300
+# a wave: WAVE_USERS new users, one claim each, over memif (flashgen reconnects after a restart).
+# 12 waves of 20: at most 540 orders for the 300 units, under twice the stock (the winner table
+# of a sale with holds is sized for each unit won twice: a dataplane restarted with more orders
+# than its table holds skips some, a limit of its own, not what this test is about)
+WAVE=1 WAVE_USERS=20
 wave_start() {
 	WAVE=$((WAVE + 1))
-	fs_gen_start "$work" "w$WAVE" $((100000 * WAVE)) "$WAVE_USERS" 1 12
+	fs_gen_start "$work" "w$WAVE" $((100000 * WAVE)) "$WAVE_USERS" 1 8
 }
 wave_end() { wait "$FS_GEN_PID" || echo "# wave $WAVE: flashgen exit $?: $(grep -v '^progress' "$work/w$WAVE.err" | tail -n 2)"; }
 
