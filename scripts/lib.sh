@@ -664,14 +664,15 @@ fs_stack_settle() {
 
 # fs_stack_audit DIR: flashctl audit of the sale while the stack still runs: journals, dataplane,
 # PostgreSQL, Redis (pool + leases = stock) and the WON replies seen (DIR/won.all, written by
-# fs__collect) must agree. Sets FS_R_AUDIT_RC (0 consistent) and FS_R_DRIFTS; output in DIR/audit.out.
+# fs__collect) must agree, drift that settles re-checked for FS_AUDIT_WAIT_S seconds (default 5).
+# Sets FS_R_AUDIT_RC (0 consistent) and FS_R_DRIFTS; output in DIR/audit.out.
 fs_stack_audit() {
 	local dir=$1 ctl
 	ctl=$(fs__prog controlplane/flashctl)
 	FS_R_AUDIT_RC=0
 	timeout 60 "$ctl" --redis "$REDIS_URL" --dp "${FS_NAME}dp" --node-id "$FS_NODE" audit \
 		--sale "$FS_SALE" --state-dir "$dir/state" --pg "$PG_URL" --won-file "$dir/won.all" \
-		--wait-s 5 >"$dir/audit.out" 2>&1 || FS_R_AUDIT_RC=$?
+		--wait-s "${FS_AUDIT_WAIT_S:-5}" >"$dir/audit.out" 2>&1 || FS_R_AUDIT_RC=$?
 	FS_R_DRIFTS=$(fs__kv "$dir/audit.out" drifts)
 	FS_R_DRIFTS=${FS_R_DRIFTS:-?}
 }
