@@ -273,7 +273,7 @@ fs_pg_restart() {
 	local pg=$1/pg as=()
 	! fs_is_root || as=(runuser -u postgres --)
 	# the postmaster's pid changes: stop whatever runs on the data directory at exit
-	fs_cleanup_add "${as[*]} '$(fs__pg_bin)/pg_ctl' -D '$pg/data' -m immediate -w stop"
+	fs_cleanup_add "${as[*]} '$(fs__pg_bin)/pg_ctl' -D '$pg/data' -m immediate -w stop 2>/dev/null"
 	"${as[@]}" "$(fs__pg_bin)/pg_ctl" -D "$pg/data" -l "$pg/postgres.log" -w -t 60 restart -m "$2" \
 		>/dev/null 2>&1
 }
