@@ -17,6 +17,7 @@
 # Programs: ft_dp_start PREFIX LOG ARG... (flashsale-dp, stopped on exit), ft_dp_start_ok (a test),
 #          ft_tap_dp_start_ok NAME DIR ARG... (on a tap of its own), ft_wait_dp_final PREFIX SALE S,
 #          ft_sale_open PREFIX ID STOCK [OPENS_IN_MS] (an open sale on it, its stock leased),
+#          ft_dp_holds PREFIX ID (the dataplane takes hold=: a probe sale ID, deleted),
 #          ft_persist_start STATE_DIR LOG NODE
 # Redis Cluster: ft_cluster_start DIR [PASSWORD] (6 nodes: 3 masters, 3 replicas), ft_cluster_cli
 #          PORT ARG..., ft_cluster_masters, ft_cluster_replica_of PORT, ft_cluster_wait_ok SECONDS,
@@ -237,6 +238,20 @@ ft_sale_open() {
 	start=$(($(date +%s%N) / 1000000 + ${4:--1000}))
 	ft_tel "$1" "/flashsale/sale/create,$2,$3,$start,$((start + 3600000)),open" >/dev/null
 	ft_tel "$1" "/flashsale/sale/lease,$2,$3,1" | grep -q '"leased"' || fs_die "cannot create sale $2"
+}
+
+# ft_dp_holds PREFIX SALE: true if the dataplane of EAL file prefix PREFIX takes a sale with holds:
+# creates SALE (1 unit, ended a second ago) with hold=1000 and finds hold_ms 1000 in the reply
+# (FT_TEL), then deletes SALE; a daemon on REDIS_URL (when set) finds its tombstone first, so it
+# deletes SALE rather than rebuilding it. SALE is spent: never use it again.
+ft_dp_holds() {
+	local now r
+	now=$(($(date +%s%N) / 1000000))
+	[ -z "${REDIS_URL:-}" ] || fs_redis SET "fs:{$2}:deleted" "$now" >/dev/null
+	r=$(ft_tel "$1" "/flashsale/sale/create,$2,1,$((now - 2000)),$((now - 1000)),open,hold=1000")
+	ft_tel "$1" "/flashsale/sale/delete,$2" >/dev/null
+	FT_TEL=$r
+	grep -qE '"hold_ms": *1000[,}]' <<<"$r"
 }
 
 # ---------------------------------------------------------------- PostgreSQL
