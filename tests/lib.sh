@@ -15,7 +15,9 @@
 # Waiting: ft_wait_for SECONDS CMD... (until CMD succeeds), ft_eq WANT CMD... (CMD prints WANT),
 #          ft_wait_exit PID SECONDS (a child's end and exit status)
 # Programs: ft_dp_start PREFIX LOG ARG... (flashsale-dp, stopped on exit), ft_dp_start_ok (a test),
-#          ft_tap_dp_start_ok NAME DIR ARG... (on a tap of its own), ft_wait_dp_final PREFIX SALE S,
+#          ft_tap_dp_start_ok NAME DIR ARG... (on a tap of its own), ft_tap_up IFACE CIDR (a
+#          dataplane's tap: IPv6 off, addressed, up), ft_gen_names TAG OCTET (flashgen tests' names),
+#          ft_wait_dp_final PREFIX SALE S,
 #          ft_sale_open PREFIX ID STOCK [OPENS_IN_MS] (an open sale on it, its stock leased),
 #          ft_dp_holds PREFIX ID (the dataplane takes hold=: a probe sale ID, deleted),
 #          ft_persist_start STATE_DIR LOG NODE
@@ -314,6 +316,22 @@ ft_tap_dp_start_ok() {
 	ft_dp_start_ok "$PREFIX" "$dir/dp.log" --vdev "net_tap0,iface=$IFACE" \
 		-- --addr "$NET.1" --state-dir "$dir/state" "$@"
 	ip addr add "$NET.2/30" dev "$IFACE" && ip link set "$IFACE" up
+}
+# ft_tap_up IFACE CIDR: the kernel side of a dataplane's tap IFACE: IPv6 off (no router
+# solicitations or MLD to the dataplane), address CIDR, up. Dies (fs_die) when a step fails.
+ft_tap_up() {
+	sysctl -qw "net.ipv6.conf.$1.disable_ipv6=1" || fs_die "cannot turn IPv6 off on $1"
+	ip addr add "$2" dev "$1" || fs_die "cannot address $1"
+	ip link set "$1" up || fs_die "cannot bring $1 up"
+}
+# ft_gen_names TAG OCTET: the names of a flashgen-against-flashsale-dp test: TAG=TAG$$, the file
+# prefixes DPP=${TAG}dp (the dataplane) and GP=${TAG}gen (flashgen), the dataplane's address
+# ADDR=10.OCTET.($$ % 250).2.
+ft_gen_names() {
+	TAG=$1$$
+	DPP=${TAG}dp
+	GP=${TAG}gen
+	ADDR=10.$2.$(($$ % 250)).2
 }
 
 # ft_persist_start STATE_DIR LOG NODE: flashsale-persist from STATE_DIR into PG_URL as node NODE in

@@ -79,9 +79,7 @@ ft_ok "$([ "$(grep -c "=> $dest$libdir/libfcp.so.1" <<<"$out")" = 2 ]; echo $?)"
 # ---------------------------------------------------------------- the dataplane and its sales
 ft_dp_start_ok "$prefix" "$work/dp.log" --vdev "net_tap0,iface=$iface,mac=02:91:00:00:00:02" \
 	-- --addr "$net.2" --state-dir "$work/state" --rate-limit 0
-sysctl -qw "net.ipv6.conf.$iface.disable_ipv6=1" || fs_die "cannot turn IPv6 off on $iface"
-ip addr add "$net.1/24" dev "$iface" || fs_die "cannot address $iface"
-ip link set "$iface" up || fs_die "cannot bring $iface up"
+ft_tap_up "$iface" "$net.1/24"
 now=$(($(date +%s%N) / 1000000))
 end=$((now + 3600000))
 key=000102030405060708090a0b0c0d0e0f
