@@ -24,10 +24,14 @@
 # Redis Cluster: ft_cluster_start DIR [PASSWORD] (6 nodes: 3 masters, 3 replicas), ft_cluster_cli
 #          PORT ARG..., ft_cluster_masters, ft_cluster_replica_of PORT, ft_cluster_wait_ok SECONDS,
 #          ft_cluster_kill PORT, ft_cluster_stop
+# Logs:    FT_LOGTIME (an ERE: the ISO 8601 time that starts a log line, common/logtime.h)
 # Set FS_LOG_TAG before sourcing, FS_BUILD after (each script has its own default).
 
 # shellcheck source=../scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
+
+# The date a log line starts with when not under journald: "2026-12-24T12:00:00.123Z ".
+FT_LOGTIME='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z '
 
 # ---------------------------------------------------------------- skips
 
