@@ -113,7 +113,8 @@ int fs_conf_parse(struct fs_conf *c, char *text, const char *section, char *err,
 			continue;
 		}
 		if (!in_any)
-			return snprintf(err, errlen, "%u: a key before any [section]", line), -EINVAL;
+			return snprintf(err, errlen, "%u: a key before any [section]", line),
+			       -EINVAL;
 		rc = parse_kv(c, s, line, in_section, err, errlen);
 		if (rc != 0)
 			return rc;
@@ -149,8 +150,7 @@ static char *read_all(int fd)
 	return buf;
 }
 
-int fs_conf_load(struct fs_conf *c, const char *path, const char *section, char *err,
-	size_t errlen)
+int fs_conf_load(struct fs_conf *c, const char *path, const char *section, char *err, size_t errlen)
 {
 	char why[256];
 	struct stat st;
@@ -212,8 +212,8 @@ static int flag_value(const char *v)
 	return -1;
 }
 
-int fs_conf_check(const struct fs_conf *c, const struct option *lo, const char *section,
-	char *err, size_t errlen)
+int fs_conf_check(const struct fs_conf *c, const struct option *lo, const char *section, char *err,
+	size_t errlen)
 {
 	for (unsigned i = 0; i < c->n; i++) {
 		const struct fs_conf_entry *e = &c->e[i];
@@ -243,8 +243,8 @@ static bool is_config_arg(const char *a, int *skip)
 	return false;
 }
 
-char **fs_conf_argv(const struct fs_conf *c, const struct option *lo, int *argc,
-	char *const *argv, int at)
+char **fs_conf_argv(
+	const struct fs_conf *c, const struct option *lo, int *argc, char *const *argv, int at)
 {
 	char **out = calloc((size_t)*argc + FS_CONF_MAX_ENTRIES + 1, sizeof(*out));
 	int n = 0, skip;

@@ -12,25 +12,26 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define FS_CONF_DEFAULT "/etc/flashsale/flashsale.conf" /**< when no --config, no $FLASHSALE_CONFIG */
-#define FS_CONF_ENV "FLASHSALE_CONFIG"                   /**< the file's path from the environment */
-#define FS_CONF_MAX_BYTES 65536 /**< a larger file is refused (-EFBIG) */
-#define FS_CONF_MAX_ENTRIES 64  /**< keys of one section at most (-E2BIG) */
+#define FS_CONF_DEFAULT                                                                            \
+	"/etc/flashsale/flashsale.conf" /**< when no --config, no $FLASHSALE_CONFIG */
+#define FS_CONF_ENV "FLASHSALE_CONFIG"	/**< the file's path from the environment */
+#define FS_CONF_MAX_BYTES 65536		/**< a larger file is refused (-EFBIG) */
+#define FS_CONF_MAX_ENTRIES 64		/**< keys of one section at most (-E2BIG) */
 
 /** One "key = value" line of the program's section. */
 struct fs_conf_entry {
 	const char *key; /**< in fs_conf.buf */
 	const char *val; /**< in fs_conf.buf; "" when the line has nothing after '=' */
-	unsigned line;   /**< 1-based, for errors */
+	unsigned line;	 /**< 1-based, for errors */
 };
 
 /** A program's section of the file, as fs_conf_load read it. Owned by one thread. */
 struct fs_conf {
-	char path[4096];        /**< the file read; "" when there was none */
-	char *buf;              /**< the file's text, cut into keys and values (malloc'd) */
+	char path[4096]; /**< the file read; "" when there was none */
+	char *buf;	 /**< the file's text, cut into keys and values (malloc'd) */
 	struct fs_conf_entry e[FS_CONF_MAX_ENTRIES];
-	unsigned n;             /**< entries in e */
-	bool secret;            /**< the file (any section) holds a secret (fs_conf_is_secret) */
+	unsigned n;  /**< entries in e */
+	bool secret; /**< the file (any section) holds a secret (fs_conf_is_secret) */
 };
 
 /**
@@ -55,8 +56,8 @@ int fs_conf_parse(struct fs_conf *c, char *text, const char *section, char *err,
  * no such file), -EFBIG, or fs_conf_parse's error; @p err gets one line "PATH:LINE: what" or
  * "PATH: what". On success free with fs_conf_free.
  */
-int fs_conf_load(struct fs_conf *c, const char *path, const char *section, char *err,
-	size_t errlen);
+int fs_conf_load(
+	struct fs_conf *c, const char *path, const char *section, char *err, size_t errlen);
 
 /**
  * Check every key of @p c against the long options of @p lo (an array ended by a NULL name):
@@ -64,8 +65,8 @@ int fs_conf_load(struct fs_conf *c, const char *path, const char *section, char 
  * is not true/false/yes/no/1/0. @p err gets "PATH:LINE: ..." naming the section @p section.
  * Returns 0 when all are known. Pure.
  */
-int fs_conf_check(const struct fs_conf *c, const struct option *lo, const char *section,
-	char *err, size_t errlen);
+int fs_conf_check(const struct fs_conf *c, const struct option *lo, const char *section, char *err,
+	size_t errlen);
 
 /**
  * A new argv: @p argv[0..@p at), then "--key=value" for each entry of @p c that @p lo names
@@ -74,8 +75,8 @@ int fs_conf_check(const struct fs_conf *c, const struct option *lo, const char *
  * updated. Returns the array (malloc'd, its strings too, kept for the program's life) or NULL
  * (ENOMEM).
  */
-char **fs_conf_argv(const struct fs_conf *c, const struct option *lo, int *argc,
-	char *const *argv, int at);
+char **fs_conf_argv(
+	const struct fs_conf *c, const struct option *lo, int *argc, char *const *argv, int at);
 
 /**
  * The file to read, from @p argv[@p from..@p to): the value of "--config FILE" or

@@ -1,4 +1,5 @@
-/* The programs' --version line (flashsale-dp, flashsale-persist, flashctl, flashgen, flashclaim). */
+/* The programs' --version line (flashsale-dp, flashsale-persist, flashctl, flashgen, flashclaim).
+ */
 #ifndef FS_COMMON_VERSION_H
 #define FS_COMMON_VERSION_H
 

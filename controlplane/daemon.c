@@ -820,8 +820,8 @@ int fs_daemon_run(const struct fs_daemon_conf *conf)
 
 	clock_gettime(CLOCK_MONOTONIC, &next);
 	while (!stop_requested) {
-		/* systemd's Type=notify: ready once Redis's sales are on the dataplane (sd_notify is
-		 * a no-op without $NOTIFY_SOCKET) */
+		/* systemd's Type=notify: ready once Redis's sales are on the dataplane (sd_notify
+		 * is a no-op without $NOTIFY_SOCKET) */
 		if (tick(&d) && !ready) {
 			ready = true;
 			fs_daemon_log("ready: synced with redis and the dataplane");

@@ -27,9 +27,8 @@
 #define IO_TIMEOUT_MS 2000
 
 static const char usage_text[] =
-	"usage: flashctl [--config FILE] [--redis URL] [--redis-password-file FILE] [--dp PREFIX | --dp-socket "
-	"PATH]\n"
-	"                [--node-id N] COMMAND ...\n"
+	"usage: flashctl [--config FILE] [--redis URL] [--redis-password-file FILE]\n"
+	"                [--dp PREFIX | --dp-socket PATH] [--node-id N] COMMAND ...\n"
 	"  sale create --sale N --stock S --start T --end T [--admission open|token]\n"
 	"              [--rate-limit R [--rate-burst B]] [--start-in-past] [--hold DURATION]\n"
 	"              (S at most 100000000; R claims/s per source, 0 = none; DURATION: how\n"
@@ -58,8 +57,7 @@ static const char usage_text[] =
 	"The Redis password: --redis-password-file FILE (mode 0600), else $REDIS_PASSWORD, else "
 	"the\n"
 	"config file's redis-password, else the URL's (hidden from ps once read).\n"
-	"--config FILE (before the command; default $" FS_CONF_ENV ", else " FS_CONF_DEFAULT
-	"):\n"
+	"--config FILE (before the command; default $" FS_CONF_ENV ", else " FS_CONF_DEFAULT "):\n"
 	"its [ctl] section's keys are the global and daemon options; the command line overrides "
 	"them.\n"
 	"--version: the version.\n";

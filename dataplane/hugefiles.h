@@ -1,4 +1,5 @@
-/* The hugepage files of a stopping flashsale-dp removed, so that its memory returns to the system. */
+/* The hugepage files of a stopping flashsale-dp removed, so that its memory returns to the system.
+ */
 #ifndef FS_HUGEFILES_H
 #define FS_HUGEFILES_H
 

@@ -550,7 +550,8 @@ int main(int argc, char **argv)
 	printf("flashsale-dp ready node=%u workers=%u ports=%u addr=%s port=%u\n", opt.node_id,
 		n_workers, n_ports, opt.addr_str, opt.udp_port);
 	fflush(stdout);
-	/* systemd's Type=notify: the ports are up, claims are answered (no-op without $NOTIFY_SOCKET) */
+	/* systemd's Type=notify: the ports are up, claims are answered (no-op without
+	 * $NOTIFY_SOCKET) */
 	sd_notifyf(0, "READY=1\nSTATUS=serving node %u, %u workers, %u ports", opt.node_id,
 		n_workers, n_ports);
 

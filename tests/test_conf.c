@@ -42,7 +42,8 @@ Test(conf, keeps_the_section_trims_and_skips_comments)
 
 	cr_assert_eq(parse(&c,
 			     "# comment\n; another\n\n[persist]\nbatch = 5\n"
-			     "[dataplane]\n  addr   =  10.0.0.1  \r\nport=7777\nstate-dir = \"/var/x y\"\n"
+			     "[dataplane]\n  addr   =  10.0.0.1  \r\nport=7777\nstate-dir = "
+			     "\"/var/x y\"\n"
 			     "[ctl]\nredis = redis://h\n",
 			     "dataplane", err),
 		0, "%s", err);
@@ -73,7 +74,8 @@ Test(conf, bad_lines_are_refused_with_their_number)
 		{"[]\n", "1: bad section line '[]'"},
 		{"[dataplane]\nAddr = 1\n", "2: bad key 'Addr' (a-z, 0-9, -)"},
 		{"[dataplane]\n = 1\n", "2: bad key '' (a-z, 0-9, -)"},
-		{"[dataplane]\nport = 1\n\nport = 2\n", "4: key 'port' given twice (first on line 2)"},
+		{"[dataplane]\nport = 1\n\nport = 2\n",
+			"4: key 'port' given twice (first on line 2)"},
 	};
 	struct fs_conf c;
 	char err[256];
@@ -100,8 +102,8 @@ Test(conf, a_secret_in_another_section_counts)
 	struct fs_conf c;
 	char err[256];
 
-	cr_assert_eq(parse(&c, "[ctl]\nredis-password = x\n[dataplane]\nport = 1\n", "dataplane",
-			     err),
+	cr_assert_eq(
+		parse(&c, "[ctl]\nredis-password = x\n[dataplane]\nport = 1\n", "dataplane", err),
 		0);
 	cr_assert(c.secret);
 }
@@ -128,8 +130,8 @@ Test(conf, keys_go_before_the_command_line_and_config_is_taken_out)
 	char err[256], **out;
 	int argc = 6;
 
-	cr_assert_eq(parse(&c, "[dataplane]\nport = 7\nonce = yes\naddr = 1.2.3.4\n", "dataplane",
-			     err),
+	cr_assert_eq(
+		parse(&c, "[dataplane]\nport = 7\nonce = yes\naddr = 1.2.3.4\n", "dataplane", err),
 		0);
 	out = fs_conf_argv(&c, lo, &argc, argv, 1);
 	cr_assert_not_null(out);
@@ -228,8 +230,8 @@ Test(conf, a_missing_default_file_is_no_error_a_missing_given_one_is)
 		cr_skip_test("%s exists on this machine", FS_CONF_DEFAULT);
 	cr_assert_eq(fs_conf_apply("dataplane", lo, &argc, &av, 1, argc, err, sizeof(err)), 0);
 	cr_assert_eq(argc, 2);
-	cr_assert_eq(fs_conf_apply("dataplane", lo, &argc2, &av2, 1, argc2, err, sizeof(err)),
-		-ENOENT);
+	cr_assert_eq(
+		fs_conf_apply("dataplane", lo, &argc2, &av2, 1, argc2, err, sizeof(err)), -ENOENT);
 	cr_assert_str_eq(err, "config /nonexistent/x.conf: No such file or directory");
 }
 
@@ -276,7 +278,8 @@ Test(logtime, each_line_gets_one_prefix_and_journald_none)
 	cr_assert_gt(pread(fd, text, sizeof(text) - 1, 0), 0);
 	close(fd);
 	unlink(path);
-	cr_assert_eq(strlen(text), 2 * FS_LOGTIME_LEN + strlen("one line\ntwo\nthree\n"), "%s", text);
+	cr_assert_eq(
+		strlen(text), 2 * FS_LOGTIME_LEN + strlen("one line\ntwo\nthree\n"), "%s", text);
 	cr_assert(strncmp(text + FS_LOGTIME_LEN, "one line\n", 9) == 0, "%s", text);
 	cr_assert(strncmp(text + 2 * FS_LOGTIME_LEN + 9, "two\nthree\n", 10) == 0, "%s", text);
 }
