@@ -27,20 +27,10 @@ ft_plan $((5 + 2 * ${#MANS[@]} + ${#PROGS[@]} + 1))
 FS_DIE_HOOK=ft_setup_failed
 
 dest=$work/root
-out=$(meson install -C "$FS_BUILD" --no-rebuild --destdir "$dest" 2>&1) ||
-	fs_die "meson install failed: $(tail -n 5 <<<"$out")"
-opts=$(meson introspect "$FS_BUILD" --buildoptions)
-# opt NAME: a build option's value made absolute (below the prefix)
-opt() {
-	local v
-	v=$(python3 -c 'import json, sys
-print(next(o["value"] for o in json.load(sys.stdin) if o["name"] == sys.argv[1]))' "$1" <<<"$opts")
-	case $v in /* | "") printf '%s\n' "$v" ;; *) printf '%s\n' "$pfx/$v" ;; esac
-}
-pfx=/ pfx=$(opt prefix)
-bindir=$(opt bindir) datadir=$(opt datadir) mandir=$(opt mandir) unitdir=$(opt systemdunitdir)
-libdir=$(opt libdir)
-[ -n "$unitdir" ] || unitdir=$pfx/lib/systemd/system
+ft_install "$dest"
+bindir=$(ft_install_dir bindir) datadir=$(ft_install_dir datadir) mandir=$(ft_install_dir mandir)
+libdir=$(ft_install_dir libdir) unitdir=$(ft_install_dir systemdunitdir)
+[ -n "$unitdir" ] || unitdir=$FT_PREFIX/lib/systemd/system
 version=$(meson introspect "$FS_BUILD" --projectinfo |
 	python3 -c 'import json, sys; print(json.load(sys.stdin)["version"])')
 
