@@ -466,8 +466,10 @@ static void dp_config(int *argc, char ***argv)
 	while (sep < *argc && strcmp((*argv)[sep], "--") != 0)
 		sep++;
 	if (sep == *argc) {
-		if (*argc + 2 > (int)(sizeof(with_sep) / sizeof(with_sep[0])))
-			usage_error("too many arguments%s", "");
+		if (*argc + 2 > (int)(sizeof(with_sep) / sizeof(with_sep[0]))) {
+			fprintf(stderr, PROG ": too many arguments\n");
+			exit(2);
+		}
 		memcpy(with_sep, *argv, (size_t)*argc * sizeof(char *));
 		with_sep[(*argc)++] = "--";
 		with_sep[*argc] = NULL;
