@@ -24,7 +24,7 @@ IFACE=fsntf$(($$ % 100000))
 NET=10.$((200 + $$ % 50)).$(($$ % 250))
 SALE=$(((RANDOM << 15 | RANDOM) % 1000000000 + 1000000000))
 ! ip link show "$IFACE" >/dev/null 2>&1 || ft_skip_all "interface $IFACE exists already"
-ft_plan 13
+ft_plan 14
 FS_DIE_HOOK=ft_setup_failed
 
 # listen SOCKET OUT: notify_listen.py on SOCKET (killed on exit), waited for until it is bound
@@ -71,10 +71,12 @@ CTL_PID=$!
 fs_cleanup_add "fs_stop $CTL_PID 5"
 fs_wait_line "$work/ctl.notify" '^READY=1' 30 "$CTL_PID" || true
 synced=0 FT_TEL=
-! ft_tel_ok "$PREFIX" "/flashsale/status,$SALE" || synced=1
+! ft_tel_ok "$PREFIX" "/flashsale/sale/status,$SALE" ||
+	[ "$(ft_json_num "$FT_TEL" sale_id)" != "$SALE" ] || [ "$(ft_json_num "$FT_TEL" leased)" = 0 ] ||
+	synced=1
 ft_tap "$(grep -q '^READY=1' "$work/ctl.notify" && echo 1)" \
 	"flashctl daemon: READY=1 arrives on its \$NOTIFY_SOCKET" "$(cat "$work/ctl.notify")"
-ft_tap "$([ "$synced" = 1 ] && echo 1)" "... once Redis's sale $SALE is on the dataplane" \
+ft_tap "$([ "$synced" = 1 ] && echo 1)" "... once Redis's sale $SALE is on the dataplane, stock leased" \
 	"$FT_TEL"
 kill -TERM "$CTL_PID"
 rc=0
