@@ -6,8 +6,8 @@
 # but --node-id 9 on the command line; READY=1 arrives once its port is up: then its tap exists
 # and a claim gets an answer; its ready line says node=9 with the file's address; its log lines
 # start with an ISO 8601 time. flashctl daemon under its own $NOTIFY_SOCKET: READY=1 once Redis's
-# sale is on the dataplane (then /flashsale/status of that sale answers). SIGTERM: STOPPING=1 from
-# each; the dataplane exits 0 and leaves none of its hugepage files in /dev/hugepages.
+# sale is on the dataplane (then /flashsale/sale/status of that sale answers, its stock leased).
+# SIGTERM: STOPPING=1 from each; the dataplane exits 0 and leaves none of its hugepage files in /dev/hugepages.
 # Needs root, hugepages, /dev/net/tun, python3, Redis at REDIS_URL. Env: FS_BUILD, REDIS_URL.
 set -euo pipefail
 FS_LOG_TAG=notify
@@ -64,7 +64,8 @@ ft_ok "$(grep -qE "^${FT_LOGTIME}(EAL|flashsale\.dp): " "$work/dp.log" &&
 # ---------------------------------------------------------------- the daemon
 "$CTL" sale create --sale "$SALE" --stock 5 --start now --end +1h >/dev/null ||
 	fs_die "sale create failed"
-fs_cleanup_add "'$CTL' sale stop --sale $SALE >/dev/null 2>&1; '$CTL' sale delete --sale $SALE >/dev/null 2>&1"
+fs_cleanup_add "'$CTL' sale stop --sale $SALE >/dev/null 2>&1;
+	'$CTL' sale delete --sale $SALE >/dev/null 2>&1"
 NOTIFY_SOCKET=$work/ctl.sock "$CTL" --dp "$PREFIX" --node-id 9 daemon --interval-ms 100 \
 	2>"$work/ctl.log" &
 CTL_PID=$!
@@ -72,8 +73,8 @@ fs_cleanup_add "fs_stop $CTL_PID 5"
 fs_wait_line "$work/ctl.notify" '^READY=1' 30 "$CTL_PID" || true
 synced=0 FT_TEL=
 ! ft_tel_ok "$PREFIX" "/flashsale/sale/status,$SALE" ||
-	[ "$(ft_json_num "$FT_TEL" sale_id)" != "$SALE" ] || [ "$(ft_json_num "$FT_TEL" leased)" = 0 ] ||
-	synced=1
+	[ "$(ft_json_num "$FT_TEL" sale_id)" != "$SALE" ] ||
+	[ "$(ft_json_num "$FT_TEL" leased)" = 0 ] || synced=1
 ft_tap "$(grep -q '^READY=1' "$work/ctl.notify" && echo 1)" \
 	"flashctl daemon: READY=1 arrives on its \$NOTIFY_SOCKET" "$(cat "$work/ctl.notify")"
 ft_tap "$([ "$synced" = 1 ] && echo 1)" "... once Redis's sale $SALE is on the dataplane, stock leased" \
