@@ -7,7 +7,8 @@
 # and a claim gets an answer; its ready line says node=9 with the file's address; its log lines
 # start with an ISO 8601 time. flashctl daemon under its own $NOTIFY_SOCKET: READY=1 once Redis's
 # sale is on the dataplane (then /flashsale/sale/status of that sale answers, its stock leased).
-# SIGTERM: STOPPING=1 from each; the dataplane exits 0 and leaves none of its hugepage files in /dev/hugepages.
+# SIGTERM: STOPPING=1 from each; the dataplane exits 0 and leaves none of its hugepage files in
+# /dev/hugepages.
 # Needs root, hugepages, /dev/net/tun, python3, Redis at REDIS_URL. Env: FS_BUILD, REDIS_URL.
 set -euo pipefail
 FS_LOG_TAG=notify
@@ -77,8 +78,8 @@ synced=0 FT_TEL=
 	[ "$(ft_json_num "$FT_TEL" leased)" = 0 ] || synced=1
 ft_tap "$(grep -q '^READY=1' "$work/ctl.notify" && echo 1)" \
 	"flashctl daemon: READY=1 arrives on its \$NOTIFY_SOCKET" "$(cat "$work/ctl.notify")"
-ft_tap "$([ "$synced" = 1 ] && echo 1)" "... once Redis's sale $SALE is on the dataplane, stock leased" \
-	"$FT_TEL"
+ft_tap "$([ "$synced" = 1 ] && echo 1)" \
+	"... once Redis's sale $SALE is on the dataplane, stock leased" "$FT_TEL"
 kill -TERM "$CTL_PID"
 rc=0
 ft_wait_exit "$CTL_PID" 10 || rc=$?
