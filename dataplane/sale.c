@@ -22,11 +22,7 @@ _Static_assert(FS_SALE_SLOTS >= 2 * FS_MAX_SALES, "sale slots at most half full"
 void fs_sale_table_init(struct fs_sale_table *t, unsigned n_workers)
 {
 	memset(t, 0, sizeof(*t));
-	if (n_workers == 0)
-		n_workers = 1;
-	if (n_workers > FS_MAX_WORKERS)
-		n_workers = FS_MAX_WORKERS;
-	t->n_workers = n_workers;
+	t->n_workers = fs_stock_workers(n_workers);
 	t->slots = &t->arr[0];
 }
 
