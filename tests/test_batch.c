@@ -28,6 +28,20 @@ static void batch_start(struct fs_batch *b, unsigned cap, unsigned journal)
 	fs_batch_reset(b, journal);
 }
 
+/* fs_batch_add() of a copy of @p r. */
+static int add(struct fs_batch *b, struct fs_jrec r)
+{
+	return fs_batch_add(b, &r);
+}
+
+/* @p r again as a record of @p type at @p seq, added: the batch must take it. */
+static void add_as(struct fs_batch *b, struct fs_jrec *r, uint64_t seq, uint8_t type)
+{
+	r->seq = seq;
+	r->type = type;
+	cr_assert_eq(fs_batch_add(b, r), 0, "record %llu, type %u", (unsigned long long)seq, type);
+}
+
 static struct fs_jrec order_rec(
 	uint64_t seq, uint32_t sale, uint64_t order, uint64_t user, uint16_t node, uint64_t time_ns)
 {
@@ -167,21 +181,13 @@ Test(batch, orders_and_control)
 	r.body.sale.admission = 1;
 	cr_assert_eq(fs_batch_add(&b, &r), 0);
 
-	r.seq = 11;
-	r.type = FS_JREC_LEASE;
-	cr_assert_eq(fs_batch_add(&b, &r), 0);
-	r.seq = 12;
-	r.type = FS_JREC_KEY;
-	cr_assert_eq(fs_batch_add(&b, &r), 0);
-	r.seq = 13;
-	r.type = FS_JREC_STOP;
+	add_as(&b, &r, 11, FS_JREC_LEASE);
+	add_as(&b, &r, 12, FS_JREC_KEY);
 	r.time_ns = 1798761630000000000ull;
-	cr_assert_eq(fs_batch_add(&b, &r), 0);
-	r = order_rec(14, 42, 5, 6, 1, 0);
-	cr_assert_eq(fs_batch_add(&b, &r), 0);
+	add_as(&b, &r, 13, FS_JREC_STOP);
+	cr_assert_eq(add(&b, order_rec(14, 42, 5, 6, 1, 0)), 0);
 	/* The same order again: kept here, the INSERT de-duplicates it. */
-	r = order_rec(15, 42, 5, 6, 1, 0);
-	cr_assert_eq(fs_batch_add(&b, &r), 0);
+	cr_assert_eq(add(&b, order_rec(15, 42, 5, 6, 1, 0)), 0);
 
 	cr_assert_eq(b.journal, 255);
 	cr_assert_eq(b.records, 6);
@@ -230,14 +236,10 @@ Test(batch, orders_and_control)
 Test(batch, delete_keeps_rows)
 {
 	struct fs_batch b;
-	struct fs_jrec r;
 
 	batch_start(&b, 8, 255);
-	r = rec_of(20, FS_JREC_STOP, 42);
-	cr_assert_eq(fs_batch_add(&b, &r), 0);
-	r.seq = 21;
-	r.type = FS_JREC_DELETE;
-	cr_assert_eq(fs_batch_add(&b, &r), 0);
+	cr_assert_eq(add(&b, rec_of(20, FS_JREC_STOP, 42)), 0);
+	cr_assert_eq(add(&b, rec_of(21, FS_JREC_DELETE, 42)), 0);
 	cr_assert_eq(b.records, 2);
 	cr_assert_eq(b.last_seq, 21);
 	cr_assert_eq(b.n_stmts, 1, "the stop only");
@@ -250,21 +252,15 @@ Test(batch, delete_keeps_rows)
 Test(batch, seq_gap_and_full)
 {
 	struct fs_batch b;
-	struct fs_jrec r;
 
 	batch_start(&b, 2, 0);
-	r = order_rec(5, 1, 1, 1, 1, 0);
-	cr_assert_eq(fs_batch_add(&b, &r), 0);
-	r = order_rec(7, 1, 2, 2, 1, 0);
-	cr_assert_eq(fs_batch_add(&b, &r), -EINVAL, "gap in seq");
-	r = order_rec(5, 1, 2, 2, 1, 0);
-	cr_assert_eq(fs_batch_add(&b, &r), -EINVAL, "seq repeated");
+	cr_assert_eq(add(&b, order_rec(5, 1, 1, 1, 1, 0)), 0);
+	cr_assert_eq(add(&b, order_rec(7, 1, 2, 2, 1, 0)), -EINVAL, "gap in seq");
+	cr_assert_eq(add(&b, order_rec(5, 1, 2, 2, 1, 0)), -EINVAL, "seq repeated");
 	cr_assert_eq(b.records, 1);
 	cr_assert_eq(b.orders, 1);
-	r = order_rec(6, 1, 2, 2, 1, 0);
-	cr_assert_eq(fs_batch_add(&b, &r), 0);
-	r = order_rec(7, 1, 3, 3, 1, 0);
-	cr_assert_eq(fs_batch_add(&b, &r), -ENOSPC);
+	cr_assert_eq(add(&b, order_rec(6, 1, 2, 2, 1, 0)), 0);
+	cr_assert_eq(add(&b, order_rec(7, 1, 3, 3, 1, 0)), -ENOSPC);
 	cr_assert_eq(b.records, 2);
 	cr_assert_eq(b.last_seq, 6);
 	fs_batch_fini(&b);
@@ -315,10 +311,9 @@ Test(batch, hold_and_release)
 	cr_assert_eq(b.n_stmts, 1);
 
 	/* RELEASE: nothing for PostgreSQL but the checkpoint. */
-	r.type = FS_JREC_RELEASE;
 	r.body.release.order_id = 7;
 	r.body.release.user_id = 8;
-	cr_assert_eq(fs_batch_add(&b, &r), 0);
+	add_as(&b, &r, 2, FS_JREC_RELEASE);
 	cr_assert_eq(b.records, 2);
 	cr_assert_eq(b.last_seq, 2);
 	cr_assert_eq(b.n_stmts, 1);
