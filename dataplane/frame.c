@@ -40,6 +40,16 @@ static inline bool fs_frame_ip_unanswerable(uint32_t ip_be, uint32_t self_be)
 	return ip == 0 || ip == UINT32_MAX || (ip & 0xf0000000u) == 0xe0000000u || ip_be == self_be;
 }
 
+/* An IPv4 packet whose reply (unicast to its source MAC and address) cannot be delivered. */
+static inline bool fs_frame_ipv4_src_unanswerable(
+	const struct fs_frame_cfg *cfg, const uint8_t *frame, const struct rte_ipv4_hdr *ip)
+{
+	const struct rte_ether_hdr *eth = (const struct rte_ether_hdr *)frame;
+
+	return rte_is_multicast_ether_addr(&eth->src_addr) ||
+	       fs_frame_ip_unanswerable(ip->src_addr, cfg->ip);
+}
+
 /*
  * Partial one's complement sum of the RFC 768 pseudo-header (source, destination, zero,
  * protocol 17, UDP length) in host-order words, as fs_cksum_add() sums the datagram.
@@ -98,7 +108,6 @@ static enum fs_frame_kind fs_frame_classify_arp(const struct fs_frame_cfg *cfg,
 static enum fs_frame_kind fs_frame_classify_icmp(const struct fs_frame_cfg *cfg,
 	const uint8_t *frame, const struct rte_ipv4_hdr *ip, struct fs_frame_info *info)
 {
-	const struct rte_ether_hdr *eth = (const struct rte_ether_hdr *)frame;
 	const struct rte_icmp_hdr *icmp;
 
 	/* l4_len bytes are inside the frame: the total length was checked against it. */
@@ -109,8 +118,7 @@ static enum fs_frame_kind fs_frame_classify_icmp(const struct fs_frame_cfg *cfg,
 		return fs_frame_drop(info, FS_DROP_ICMP);
 	if (rte_raw_cksum(icmp, info->l4_len) != 0xffff)
 		return fs_frame_drop(info, FS_DROP_ICMP);
-	if (rte_is_multicast_ether_addr(&eth->src_addr) ||
-		fs_frame_ip_unanswerable(ip->src_addr, cfg->ip))
+	if (fs_frame_ipv4_src_unanswerable(cfg, frame, ip))
 		return fs_frame_drop(info, FS_DROP_SRC_UNANSWERABLE);
 	return FS_FRAME_ICMP;
 }
@@ -118,7 +126,6 @@ static enum fs_frame_kind fs_frame_classify_icmp(const struct fs_frame_cfg *cfg,
 static enum fs_frame_kind fs_frame_classify_udp(const struct fs_frame_cfg *cfg,
 	const uint8_t *frame, const struct rte_ipv4_hdr *ip, struct fs_frame_info *info)
 {
-	const struct rte_ether_hdr *eth = (const struct rte_ether_hdr *)frame;
 	const struct rte_udp_hdr *udp;
 	uint16_t udp_len;
 
@@ -138,8 +145,7 @@ static enum fs_frame_kind fs_frame_classify_udp(const struct fs_frame_cfg *cfg,
 	if (udp_len != FS_FRAME_UDP_HDR + FS_FCP_LEN)
 		return fs_frame_drop(info, FS_DROP_FCP_LEN);
 	/* Source port 0 means "no reply expected" (RFC 768): a reply to it cannot be delivered. */
-	if (rte_is_multicast_ether_addr(&eth->src_addr) ||
-		fs_frame_ip_unanswerable(ip->src_addr, cfg->ip) || udp->src_port == 0)
+	if (fs_frame_ipv4_src_unanswerable(cfg, frame, ip) || udp->src_port == 0)
 		return fs_frame_drop(info, FS_DROP_SRC_UNANSWERABLE);
 	return FS_FRAME_FCP;
 }
