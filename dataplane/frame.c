@@ -197,54 +197,58 @@ static enum fs_frame_kind fs_frame_classify_ipv4(const struct fs_frame_cfg *cfg,
 	}
 }
 
+/* fs_frame_l2's drop: @p why in @p info, no ethertype. */
+static inline uint16_t fs_frame_l2_drop(struct fs_frame_info *info, enum fs_drop why)
+{
+	info->drop = why;
+	return 0;
+}
+
 /*
- * Zero @p info, then Ethernet and at most one 802.1Q tag: sets info->l3_off (14 or 18) and *type,
- * the ethertype behind the tag. FS_DROP_NONE, or why the frame is dropped (too short, stacked
- * tags).
+ * Zero @p info, then Ethernet and at most one 802.1Q tag: sets info->l3_off (14 or 18).
+ * @return the ethertype behind the tag, RTE_ETHER_TYPE_IPV4 or RTE_ETHER_TYPE_ARP; or 0, the
+ *         frame dropped (info->drop: too short, stacked tags, another ethertype).
  */
-static inline enum fs_drop fs_frame_l2(
-	const uint8_t *frame, uint32_t len, struct fs_frame_info *info, uint16_t *type)
+static inline uint16_t fs_frame_l2(const uint8_t *frame, uint32_t len, struct fs_frame_info *info)
 {
 	const struct rte_ether_hdr *eth = (const struct rte_ether_hdr *)frame;
 	uint16_t t;
 
 	memset(info, 0, sizeof(*info));
 	if (len < sizeof(*eth))
-		return FS_DROP_TRUNCATED;
+		return fs_frame_l2_drop(info, FS_DROP_TRUNCATED);
 	info->l3_off = sizeof(*eth);
 	t = rte_be_to_cpu_16(eth->ether_type);
 	if (t == RTE_ETHER_TYPE_QINQ || t == RTE_ETHER_TYPE_QINQ1)
-		return FS_DROP_VLAN_STACKED;
+		return fs_frame_l2_drop(info, FS_DROP_VLAN_STACKED);
 	if (t == RTE_ETHER_TYPE_VLAN) {
 		const struct rte_vlan_hdr *vlan;
 
 		if (len < sizeof(*eth) + sizeof(*vlan))
-			return FS_DROP_TRUNCATED;
+			return fs_frame_l2_drop(info, FS_DROP_TRUNCATED);
 		vlan = (const struct rte_vlan_hdr *)(eth + 1);
 		t = rte_be_to_cpu_16(vlan->eth_proto);
 		if (t == RTE_ETHER_TYPE_VLAN || t == RTE_ETHER_TYPE_QINQ ||
 			t == RTE_ETHER_TYPE_QINQ1)
-			return FS_DROP_VLAN_STACKED;
+			return fs_frame_l2_drop(info, FS_DROP_VLAN_STACKED);
 		info->l3_off += sizeof(*vlan);
 	}
-	*type = t;
-	return FS_DROP_NONE;
+	if (t != RTE_ETHER_TYPE_IPV4 && t != RTE_ETHER_TYPE_ARP)
+		return fs_frame_l2_drop(info, FS_DROP_NOT_IPV4_OR_ARP);
+	return t;
 }
 
 enum fs_frame_kind fs_frame_classify(const struct fs_frame_cfg *cfg, const uint8_t *frame,
 	uint32_t len, struct fs_frame_info *info)
 {
-	enum fs_drop why;
-	uint16_t type;
-
-	why = fs_frame_l2(frame, len, info, &type);
-	if (why != FS_DROP_NONE)
-		return fs_frame_drop(info, why);
-	if (type == RTE_ETHER_TYPE_IPV4)
+	switch (fs_frame_l2(frame, len, info)) {
+	case RTE_ETHER_TYPE_IPV4:
 		return fs_frame_classify_ipv4(cfg, frame, len, info);
-	if (type == RTE_ETHER_TYPE_ARP)
+	case RTE_ETHER_TYPE_ARP:
 		return fs_frame_classify_arp(cfg, frame, len, info);
-	return fs_frame_drop(info, FS_DROP_NOT_IPV4_OR_ARP);
+	default:
+		return FS_FRAME_DROP; /* info->drop says why */
+	}
 }
 
 enum fs_frame_kind fs_frame_classify_reply(
@@ -253,16 +257,10 @@ enum fs_frame_kind fs_frame_classify_reply(
 	const struct rte_ipv4_hdr *ip;
 	const struct rte_udp_hdr *udp;
 	uint32_t hdr_len, tot_len;
-	enum fs_drop why;
-	uint16_t type;
+	uint16_t type = fs_frame_l2(frame, len, info);
 
-	why = fs_frame_l2(frame, len, info, &type);
-	if (why != FS_DROP_NONE)
-		return fs_frame_drop(info, why);
-	if (type == RTE_ETHER_TYPE_ARP)
-		return FS_FRAME_ARP;
 	if (type != RTE_ETHER_TYPE_IPV4)
-		return fs_frame_drop(info, FS_DROP_NOT_IPV4_OR_ARP);
+		return type == RTE_ETHER_TYPE_ARP ? FS_FRAME_ARP : FS_FRAME_DROP;
 	if (len < (uint32_t)info->l3_off + FS_FRAME_IPV4_MIN_HDR)
 		return fs_frame_drop(info, FS_DROP_TRUNCATED);
 	ip = (const struct rte_ipv4_hdr *)(frame + info->l3_off);
