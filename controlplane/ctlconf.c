@@ -31,21 +31,17 @@ static const struct option daemon_lo[] = {
 	{NULL, 0, NULL, 0},
 };
 
-/* Every key of [ctl]: the two tables and the password. */
-static const struct option all_lo[] = {
-	{"dp", required_argument, NULL, 0},
-	{"dp-socket", required_argument, NULL, 0},
-	{"dp-timeout-ms", required_argument, NULL, 0},
-	{"interval-ms", required_argument, NULL, 0},
-	{"node-id", required_argument, NULL, 0},
-	{"pg", required_argument, NULL, 0},
-	{"pg-timeout-ms", required_argument, NULL, 0},
-	{"redis", required_argument, NULL, 0},
-	{"redis-password", required_argument, NULL, 0},
-	{"redis-password-file", required_argument, NULL, 0},
-	{"redis-timeout-ms", required_argument, NULL, 0},
-	{NULL, 0, NULL, 0},
-};
+#define N_GLOBAL (sizeof(global_lo) / sizeof(global_lo[0]) - 1)
+#define N_DAEMON (sizeof(daemon_lo) / sizeof(daemon_lo[0]) - 1)
+
+/* Every key of [ctl] into @p all: the two tables, then the password (no option of its own). */
+static void all_keys(struct option all[N_GLOBAL + N_DAEMON + 2])
+{
+	memcpy(all, global_lo, N_GLOBAL * sizeof(all[0]));
+	memcpy(all + N_GLOBAL, daemon_lo, N_DAEMON * sizeof(all[0]));
+	all[N_GLOBAL + N_DAEMON] = (struct option){"redis-password", required_argument, NULL, 0};
+	all[N_GLOBAL + N_DAEMON + 1] = (struct option){NULL, 0, NULL, 0};
+}
 
 /* The index of the command in @p argv: after the global options ("--opt VALUE" takes two). */
 static int command_index(int argc, char *const *argv)
@@ -64,12 +60,14 @@ static int command_index(int argc, char *const *argv)
 int fs_ctl_config(int *argc, char ***argv, const char **password, char *err, size_t errlen)
 {
 	static struct fs_conf conf; /* start-up only; the argv's strings are copies */
+	struct option all_lo[N_GLOBAL + N_DAEMON + 2];
 	bool given;
 	int cmd = command_index(*argc, *argv), rc;
 	const char *path = fs_conf_path(*argc, *argv, 1, cmd, &given);
 	char **out;
 
 	*password = NULL;
+	all_keys(all_lo);
 	if (path == NULL || *path == '\0')
 		return snprintf(err, errlen, "option --config needs a value"), -EINVAL;
 	rc = fs_conf_load(&conf, path, SECTION, err, errlen);
