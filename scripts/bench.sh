@@ -41,7 +41,10 @@ want() { [[ $scenarios == *" $1 "* ]]; }
 fs_is_root || fs_die "run as root (hugepages, DPDK)"
 fs_deps
 fs_build "$build" release -Dtests=false
-fs_hugepages
+# hugepages only for scenarios that start DPDK programs (redis, sweep, pay, persist do not)
+for s in $scenarios; do
+	case $s in redis | sweep | pay | persist) ;; *) fs_hugepages; break ;; esac
+done
 work=$(mktemp -d /tmp/flashsale-bench.XXXXXX)
 fs_cleanup_add "rm -rf '$work'"
 
@@ -494,7 +497,7 @@ if want flood50; then
 	notes+=("50x flood: line $(fs__kv "$fo" offered_per_s) frames/s = $(ratio "$l_off" "$cap")x the sold-out capacity $cap/s for ${l_secs}s; the port took $l_sent ($(awk -v a="$l_sent" -v s="$l_secs" 'BEGIN { if (s > 0) printf "%.0f", a / s }')/s = $(ratio "$(awk -v a="$l_sent" -v s="$l_secs" 'BEGIN { if (s > 0) printf "%.0f", a / s }')" "$cap")x capacity), the line dropped $l_drop (counted); flashsale-dp received $((rx1 - rx0)), answered $((tx1 - tx0)), its TX refused $((txd1 - txd0)) (the flood peer reads replies slower than it sends); honest: $(kv flood50 replies) of $claims answered; mbufs in use $mb0 -> $mb1")
 fi
 
-if want sweep || want pay; then
+if want sweep || want pay || want persist; then
 	# The order lifecycle in PostgreSQL (issue 11). ROWS held orders of sale 1 in a fresh table,
 	# vacuumed and analysed, before each run; rates are rows / wall time of the run alone.
 	sql_rows=${FS_BENCH_SQL_ROWS:-1000000}
@@ -610,6 +613,54 @@ if want pay; then
 		[ "$got_plain" = "$((per * 8)) 0" ] ||
 		fs_die "pay: rows paid: flashsale.pay $got_fn, without notifications $got_quiet, plain $got_plain (want $((per * 8)) 0)"
 	notes+=("pay: $((per * 8)) held orders, 8 connections (pgbench -M prepared -c 8 -j 2, one payment per transaction): flashsale.pay ${p_fn}/s, with flashsale.notify_outcomes=off ${p_quiet}/s; plain UPDATE ${p_plain}/s (flashsale.pay / plain: $(ratio "$p_fn" "$p_plain"), without notifications: $(ratio "$p_quiet" "$p_plain"))")
+fi
+
+if want persist; then
+	# Issue 14: flashsale-persist against PostgreSQL's own \copy of the same rows. CLAIMS orders
+	# of one sale without holds over FS_BENCH_PERSIST_JOURNALS worker journals (default 2, users
+	# 1..CLAIMS, written by tests/integration/persist_jwrite), drained by one --once run into
+	# the empty orders table; then the rows persist wrote are dumped and loaded with \copy into
+	# a fresh table made LIKE orders INCLUDING ALL (same columns, keys, checks, indexes). A
+	# CHECKPOINT before each; rates are rows / wall time.
+	pj=${FS_BENCH_PERSIST_JOURNALS:-2}
+	mkdir -p "$work/persist/state"
+	fs_jwrite_build "$build" "$work/persist/persist_jwrite"
+	jw=$work/persist/persist_jwrite
+	now=$(($(date +%s%N) / 1000000))
+	"$jw" "$work/persist/state" sale 9 "$claims" "$now" $((now + 3600000)) >/dev/null &&
+		"$jw" "$work/persist/state" lease 9 "$claims" >/dev/null || fs_die "persist: control journal"
+	for ((j = 0; j < pj; j++)); do
+		# journal j: users base.. (the first claims % pj journals one more each)
+		per=$((claims / pj + (j < claims % pj ? 1 : 0)))
+		base=$((1 + j * (claims / pj) + (j < claims % pj ? j : claims % pj)))
+		"$jw" "$work/persist/state" orders "$j" 9 "$per" "$base" >/dev/null ||
+			fs_die "persist: journal $j"
+	done
+	bq "TRUNCATE orders, persist_checkpoints, sales; CHECKPOINT"
+	fs_log "persist: flashsale-persist --once, $claims orders in $pj journal(s)"
+	persist_run() {
+		timeout 600 "$build/persist/flashsale-persist" --state-dir "$work/persist/state" \
+			--pg "$burl" --once >"$work/persist/out" 2>"$work/persist/err"
+	}
+	s_persist=$(sql_time persist_run)
+	got_persist=$(bq "SELECT count(*) FROM orders WHERE sale_id = 9")
+	cols="sale_id, order_id, user_id, node_id, won_at, status, hold_until"
+	bq "\\copy (SELECT $cols FROM orders ORDER BY sale_id, order_id) TO '$work/persist/rows.txt'"
+	bq "CREATE TABLE orders_copy (LIKE orders INCLUDING ALL); CHECKPOINT"
+	fs_log "persist: \\copy of the same $got_persist rows into orders_copy"
+	copy_run() { bq "\\copy orders_copy ($cols) FROM '$work/persist/rows.txt'"; }
+	s_copy=$(sql_time copy_run)
+	got_copy=$(bq "SELECT count(*) FROM orders_copy")
+	bq "DROP TABLE orders_copy"
+	[ "$got_persist" = "$claims" ] && [ "$got_copy" = "$claims" ] ||
+		fs_die "persist: rows: persist $got_persist, \\copy $got_copy (want $claims)"
+	p_rate=$(rate "$claims" "$s_persist")
+	c_rate=$(rate "$claims" "$s_copy")
+	rows+=("$(printf '%-40s %10s %11s %8s %9s %9s %9s %8s' "persist: flashsale-persist, $pj journals" \
+		"$claims" "$p_rate" - - - - -)")
+	rows+=("$(printf '%-40s %10s %11s %8s %9s %9s %9s %8s' "persist: psql \\copy, same rows" \
+		"$claims" "$c_rate" - - - - -)")
+	notes+=("persist: $claims orders from $pj journals: flashsale-persist --once ${s_persist}s = $p_rate rows/s; psql \\copy of the same rows into a table LIKE orders INCLUDING ALL ${s_copy}s = $c_rate rows/s (persist / \\copy: $(ratio "$p_rate" "$c_rate"))")
 fi
 
 r2=$(kv win claims_per_s)
