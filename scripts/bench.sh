@@ -636,31 +636,40 @@ if want persist; then
 		"$jw" "$work/persist/state" orders "$j" 9 "$per" "$base" >/dev/null ||
 			fs_die "persist: journal $j"
 	done
-	bq "TRUNCATE orders, persist_checkpoints, sales; CHECKPOINT"
-	fs_log "persist: flashsale-persist --once, $claims orders in $pj journal(s)"
+	cols="sale_id, order_id, user_id, node_id, won_at, status, hold_until"
 	persist_run() {
 		timeout 600 "$build/persist/flashsale-persist" --state-dir "$work/persist/state" \
 			--pg "$burl" --once >"$work/persist/out" 2>"$work/persist/err"
 	}
-	s_persist=$(sql_time persist_run)
-	got_persist=$(bq "SELECT count(*) FROM orders WHERE sale_id = 9")
-	cols="sale_id, order_id, user_id, node_id, won_at, status, hold_until"
-	bq "\\copy (SELECT $cols FROM orders ORDER BY sale_id, order_id) TO '$work/persist/rows.txt'"
-	bq "CREATE TABLE orders_copy (LIKE orders INCLUDING ALL); CHECKPOINT"
-	fs_log "persist: \\copy of the same $got_persist rows into orders_copy"
 	copy_run() { bq "\\copy orders_copy ($cols) FROM '$work/persist/rows.txt'"; }
-	s_copy=$(sql_time copy_run)
-	got_copy=$(bq "SELECT count(*) FROM orders_copy")
+	# The machine is shared: the two alternate FS_BENCH_REPEAT times more (default 3) and the
+	# best of each is compared.
+	s_persist='' s_copy='' all_persist='' all_copy=''
+	for ((i = 0; i <= ${FS_BENCH_REPEAT:-3}; i++)); do
+		bq "TRUNCATE orders, persist_checkpoints, sales; CHECKPOINT"
+		fs_log "persist, run $i: flashsale-persist --once, $claims orders in $pj journal(s)"
+		t=$(sql_time persist_run)
+		got_persist=$(bq "SELECT count(*) FROM orders WHERE sale_id = 9")
+		[ "$i" -gt 0 ] || bq "\\copy (SELECT $cols FROM orders ORDER BY sale_id, order_id) TO '$work/persist/rows.txt'"
+		s_persist=$(awk -v a="${s_persist:-$t}" -v b="$t" 'BEGIN { print (b < a ? b : a) }')
+		all_persist+=" $t"
+		bq "DROP TABLE IF EXISTS orders_copy; CREATE TABLE orders_copy (LIKE orders INCLUDING ALL); CHECKPOINT"
+		fs_log "persist, run $i: \\copy of the same $got_persist rows into orders_copy"
+		t=$(sql_time copy_run)
+		got_copy=$(bq "SELECT count(*) FROM orders_copy")
+		s_copy=$(awk -v a="${s_copy:-$t}" -v b="$t" 'BEGIN { print (b < a ? b : a) }')
+		all_copy+=" $t"
+		[ "$got_persist" = "$claims" ] && [ "$got_copy" = "$claims" ] ||
+			fs_die "persist: rows: persist $got_persist, \\copy $got_copy (want $claims)"
+	done
 	bq "DROP TABLE orders_copy"
-	[ "$got_persist" = "$claims" ] && [ "$got_copy" = "$claims" ] ||
-		fs_die "persist: rows: persist $got_persist, \\copy $got_copy (want $claims)"
 	p_rate=$(rate "$claims" "$s_persist")
 	c_rate=$(rate "$claims" "$s_copy")
 	rows+=("$(printf '%-40s %10s %11s %8s %9s %9s %9s %8s' "persist: flashsale-persist, $pj journals" \
 		"$claims" "$p_rate" - - - - -)")
 	rows+=("$(printf '%-40s %10s %11s %8s %9s %9s %9s %8s' "persist: psql \\copy, same rows" \
 		"$claims" "$c_rate" - - - - -)")
-	notes+=("persist: $claims orders from $pj journals: flashsale-persist --once ${s_persist}s = $p_rate rows/s; psql \\copy of the same rows into a table LIKE orders INCLUDING ALL ${s_copy}s = $c_rate rows/s (persist / \\copy: $(ratio "$p_rate" "$c_rate"))")
+	notes+=("persist: $claims orders from $pj journals: flashsale-persist --once ${s_persist}s = $p_rate rows/s; psql \\copy of the same rows into a table LIKE orders INCLUDING ALL ${s_copy}s = $c_rate rows/s (persist / \\copy: $(ratio "$p_rate" "$c_rate"); best of $((${FS_BENCH_REPEAT:-3} + 1)) alternating runs each, all (s): persist$all_persist, \\copy$all_copy)")
 fi
 
 r2=$(kv win claims_per_s)
