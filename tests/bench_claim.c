@@ -9,7 +9,7 @@
  *   --rounds R   the kinds one after another R times (default 3), each on a fresh sale and
  *                journal; the best round of each kind is printed
  *   --kind K     only kind K (below; default: all)
- *   --cpu C      pin to CPU C (default -1: not pinned)
+ *   --cpu C      pin to CPU C (default: not pinned)
  * The journal is tended as flashsale-dp's main lcore tends it (fs_journal_tend every 5 ms on a
  * helper thread, unpinned: next segment made and pages faulted in ahead of the writer).
  * Kinds: verify (fs_fcp_token_verify alone: one SipHash-2-4 over the 20 signed bytes and the
@@ -34,6 +34,7 @@
 #include <rte_cycles.h>
 
 #include "claim.h"
+#include "parse.h"
 #include "rmtree.h"
 
 #define NODE 1
@@ -95,14 +96,12 @@ static void usage_exit(const char *why)
 	exit(2);
 }
 
-static long long num_arg(const char *s, long long min, long long max)
+/* A number in [@p min, @p max] (fs_parse_u64: decimal or 0x hex), else the usage. */
+static uint64_t num_arg(const char *s, uint64_t min, uint64_t max)
 {
-	char *end;
-	long long v;
+	uint64_t v;
 
-	errno = 0;
-	v = strtoll(s != NULL ? s : "", &end, 10);
-	if (s == NULL || errno != 0 || *end != '\0' || end == s || v < min || v > max)
+	if (s == NULL || fs_parse_u64(s, min, max, &v) < 0)
 		usage_exit("bad number");
 	return v;
 }
@@ -267,7 +266,7 @@ int main(int argc, char **argv)
 		else if (strcmp(argv[a], "--kind") == 0)
 			only = kind_of(argv[++a]);
 		else if (strcmp(argv[a], "--cpu") == 0)
-			cpu = (int)num_arg(argv[++a], -1, 1023);
+			cpu = (int)num_arg(argv[++a], 0, 1023);
 		else
 			usage_exit("unknown option");
 	}
