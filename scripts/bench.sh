@@ -25,8 +25,8 @@
 # "testpmd win soldout mix redis scale fsync token flood flood50 pcap winsat sweep pay persist"),
 # FS_BENCH_REPEAT (3: extra open/token runs), FS_BENCH_PREFIX (EAL file-prefix stem, fsbench:
 # runs with different stems coexist), FS_BENCH_FLOOD_RATE (200000/s), FS_BENCH_PCAP_S (3),
-# FS_BENCH_FLOOD50_S (6), FS_BENCH_WINSAT_USERS (10000000), FS_BENCH_WINSAT_S (2),
-# FS_BENCH_WINSAT_LINE (20000000 frames/s), FS_BENCH_PERSIST_JOURNALS (2), FS_BENCH_SQL_ROWS (1000000), FS_BENCH_SWEEP_BATCH (10000), PG_URL (a
+# FS_BENCH_FLOOD50_S (6), FS_BENCH_WINSAT_USERS (30000000), FS_BENCH_WINSAT_S (1.5),
+# FS_BENCH_WINSAT_LINE (8000000 frames/s), FS_BENCH_PERSIST_JOURNALS (2), FS_BENCH_SQL_ROWS (1000000), FS_BENCH_SWEEP_BATCH (10000), PG_URL (a
 # PostgreSQL for sweep and pay, which create and drop a scratch database on it; default: a
 # throwaway server, fsync and synchronous_commit off).
 set -euo pipefail
@@ -475,22 +475,23 @@ fi
 if want winsat; then
 	# Issue 14: the winning path saturated. net_pcap cannot do it (its replay needs every frame
 	# in the port's pool, 8191 mbufs, so users would repeat after one pass and win no more):
-	# flashgen --no-reply sends users 1..FS_BENCH_WINSAT_USERS (default 10,000,000) one claim
-	# each as a lossy line at FS_BENCH_WINSAT_LINE frames/s (default 20,000,000: far above what
-	# one worker answers), so the worker's RX ring is full whenever flashgen keeps up, and every
+	# flashgen --no-reply sends users 1..FS_BENCH_WINSAT_USERS (default 30,000,000) one claim
+	# each as a lossy line at FS_BENCH_WINSAT_LINE frames/s (default 8,000,000: above what one
+	# worker answers; a frame the full ring drops uses its user up, so the users last
+	# USERS / LINE seconds), so the worker's RX ring is full whenever flashgen keeps up, and every
 	# claim the worker answers is a new user winning (stock = users). Read: the dataplane's own
-	# counters over FS_BENCH_WINSAT_S seconds (default 2) from 0.5 s in, while flashgen still
+	# counters over FS_BENCH_WINSAT_S seconds (default 1.5) from 0.5 s in, while flashgen still
 	# sends; the line's drops (frames due while the ring was full) show the worker was the limit.
-	ws_users=${FS_BENCH_WINSAT_USERS:-10000000}
-	ws_s=${FS_BENCH_WINSAT_S:-2}
+	ws_users=${FS_BENCH_WINSAT_USERS:-30000000}
+	ws_s=${FS_BENCH_WINSAT_S:-1.5}
 	fs_log "scenario: every claim a new user winning, worker saturated (${ws_s}s window)"
 	dp_start winsat
 	sale 10 "$ws_users"
 	"$build/dataplane/flashgen" --no-pci --file-prefix "$gen_prefix" -m 512 --lcores 0@0 \
 		--vdev "net_memif0,role=client,socket=$work/winsat/memif.sock,rsize=12" \
 		-- --dst-ip "$addr" --src-ip 10.79.1.1 --sale 10 --users "$ws_users" --claims 1 \
-		--user-base 1 --no-reply --line-rate "${FS_BENCH_WINSAT_LINE:-20000000}" \
-		--max-seconds $((ws_s + 30)) >"$work/winsat/gen.out" 2>"$work/winsat/gen.err" &
+		--user-base 1 --no-reply --line-rate "${FS_BENCH_WINSAT_LINE:-8000000}" \
+		--max-seconds 60 >"$work/winsat/gen.out" 2>"$work/winsat/gen.err" &
 	ws_pid=$!
 	fs_cleanup_add "fs_stop $ws_pid 5"
 	for ((i = 0; i < 100; i++)); do [ "$(stat claims)" -gt 0 ] && break; sleep 0.1; done
