@@ -155,6 +155,17 @@ fs_build() {
 	ninja -C "$dir" >&2 || fs_die "build failed (ninja -C $dir)"
 }
 
+# fs_jwrite_build BUILD OUT: tests/integration/persist_jwrite (writes test records into journals)
+# compiled to OUT against BUILD's dataplane/libfs_core.a (a build without tests has none of its
+# own). Dies (fs_die) when it cannot.
+fs_jwrite_build() {
+	# shellcheck disable=SC2046
+	cc -O2 -std=gnu11 -o "$2" "$FS_ROOT/tests/integration/persist_jwrite.c" \
+		-I"$FS_ROOT/dataplane" $(pkg-config --cflags libdpdk) "$1/dataplane/libfs_core.a" \
+		$(pkg-config --libs libdpdk libsodium) >"$2.err" 2>&1 ||
+		fs_die "cannot build persist_jwrite: $(head -n 3 "$2.err")"
+}
+
 # fs_hugepages: at least 1024 free 2 MiB pages, hugetlbfs on /dev/hugepages, and no stale files
 # left by our own processes (file prefixes fs*) after a kill -9.
 fs_hugepages() {

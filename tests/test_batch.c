@@ -321,3 +321,43 @@ Test(batch, hold_and_release)
 	expect_counts(&b, (struct counts){.records = 2, .first = 1, .last = 2, .stmts = 1});
 	fs_batch_fini(&b);
 }
+
+/* Orders are counted per (sale, node) pair, first seen first; a ninth pair marks groups_over. */
+Test(batch, groups)
+{
+	struct fs_batch b;
+	struct fs_jrec r;
+	uint64_t seq = 1;
+	unsigned i;
+
+	batch_start(&b, 64, 0);
+	for (i = 0; i < 3; i++) {
+		r = order_rec(seq++, 7, 100 + i, 100 + i, 1, 0);
+		cr_assert_eq(fs_batch_add(&b, &r), 0);
+	}
+	r = order_rec(seq++, 7, 200, 200, 2, 0);
+	cr_assert_eq(fs_batch_add(&b, &r), 0);
+	r = order_rec(seq++, 7, 300, 300, 1, 0);
+	cr_assert_eq(fs_batch_add(&b, &r), 0);
+	cr_assert_eq(b.n_groups, 2);
+	cr_assert_not(b.groups_over);
+	cr_assert_eq(b.groups[0].sale_id, 7);
+	cr_assert_eq(b.groups[0].node_id, 1);
+	cr_assert_eq(b.groups[0].orders, 4);
+	cr_assert_eq(b.groups[1].node_id, 2);
+	cr_assert_eq(b.groups[1].orders, 1);
+	for (i = 0; i < FS_BATCH_GROUPS - 2; i++) {
+		r = order_rec(seq++, 8 + i, 400 + i, 400 + i, 1, 0);
+		cr_assert_eq(fs_batch_add(&b, &r), 0);
+	}
+	cr_assert_eq(b.n_groups, FS_BATCH_GROUPS);
+	cr_assert_not(b.groups_over);
+	r = order_rec(seq++, 99, 500, 500, 1, 0);
+	cr_assert_eq(fs_batch_add(&b, &r), 0);
+	cr_assert(b.groups_over);
+	cr_assert_eq(b.orders, 5 + FS_BATCH_GROUPS - 2 + 1);
+	fs_batch_reset(&b, 0);
+	cr_assert_eq(b.n_groups, 0);
+	cr_assert_not(b.groups_over);
+	fs_batch_fini(&b);
+}
