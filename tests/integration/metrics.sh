@@ -59,6 +59,8 @@ ft_ok $ok "promtool check metrics: the text parses and passes its lint" "$(cat "
 ft_results 11 /usr/bin/python3 "$check" "$work/scrape.txt" "$dash" "$FS_NODE" "$FS_SALE" \
 	"$FS_R_WON" "$orders"
 echo "# $(cat "$work/lag.txt")"
+grep -E "^flashsale_(up|sale_(claims_total|claim_replies_total|sold_units|remaining_units)|journal_written_seq|persist_(checkpoint_seq|lag_records))" \
+	"$work/scrape.txt" | sed 's/^/# /'
 
 ok=0
 ft_tel_ok "${FS_NAME}dp" "/flashsale/sale/counters,$FS_SALE" || ok=1
