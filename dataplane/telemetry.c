@@ -373,14 +373,19 @@ static int cmd_sale_list(
 	return 0;
 }
 
-static int cmd_sale_status(const char *cmd __rte_unused, const char *params, struct rte_tel_data *d)
+/*
+ * A read-only command on sale ID (parameters "ID"): @p fill writes its dict, under the control
+ * lock (a rekey rewrites the key a status reads, a delete frees the sale); @p usage names the
+ * command in the usage error.
+ */
+static int sale_read_cmd(const char *params, struct rte_tel_data *d, const char *usage,
+	void (*fill)(struct rte_tel_data *d, const struct fs_sale *s))
 {
 	const struct fs_sale *s;
 	uint32_t id;
 
 	if (parse_id_params(params, &id, 0, NULL, NULL) != 0)
-		return reply_error(d, "usage: /flashsale/sale/status,ID");
-	/* the control lock: a rekey rewrites the key the status reads, a delete frees the sale */
+		return reply_error(d, "usage: %s,ID", usage);
 	pthread_mutex_lock(&tel_lock);
 	s = fs_sale_lookup(tel.table, id);
 	if (s == NULL && fs_sale_was_deleted(tel.table, id))
@@ -388,34 +393,28 @@ static int cmd_sale_status(const char *cmd __rte_unused, const char *params, str
 	else if (s == NULL)
 		reply_error(d, "unknown sale %" PRIu32, id);
 	else
-		status_dict(d, s);
+		fill(d, s);
 	pthread_mutex_unlock(&tel_lock);
 	return 0;
 }
 
+static int cmd_sale_status(const char *cmd __rte_unused, const char *params, struct rte_tel_data *d)
+{
+	return sale_read_cmd(params, d, "/flashsale/sale/status", status_dict);
+}
+
 /* A sale's replies by status (counters_add), with its sale_id. */
+static void counters_dict(struct rte_tel_data *d, const struct fs_sale *s)
+{
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_u64(d, "sale_id", s->sale_id);
+	counters_add(d, s);
+}
+
 static int cmd_sale_counters(
 	const char *cmd __rte_unused, const char *params, struct rte_tel_data *d)
 {
-	const struct fs_sale *s;
-	uint32_t id;
-
-	if (parse_id_params(params, &id, 0, NULL, NULL) != 0)
-		return reply_error(d, "usage: /flashsale/sale/counters,ID");
-	/* the control lock: a delete frees the sale */
-	pthread_mutex_lock(&tel_lock);
-	s = fs_sale_lookup(tel.table, id);
-	if (s == NULL && fs_sale_was_deleted(tel.table, id)) {
-		reply_error(d, "sale %" PRIu32 " was deleted", id);
-	} else if (s == NULL) {
-		reply_error(d, "unknown sale %" PRIu32, id);
-	} else {
-		rte_tel_data_start_dict(d);
-		rte_tel_data_add_dict_u64(d, "sale_id", s->sale_id);
-		counters_add(d, s);
-	}
-	pthread_mutex_unlock(&tel_lock);
-	return 0;
+	return sale_read_cmd(params, d, "/flashsale/sale/counters", counters_dict);
 }
 
 /* One journal's heads as a dict under its index ("0", ..., "255" for the control journal). */
