@@ -19,7 +19,7 @@ struct fs_metrics_scrape {
 	unsigned node_id;	       /**< the node label: the dataplane's node_id, else --node-id */
 	struct json_object *stats;     /**< /flashsale/stats; NULL: the dataplane did not answer */
 	struct json_object *journals;  /**< /flashsale/journals, or NULL */
-	struct json_object *const *sales; /**< /flashsale/sale/status of each sale read */
+	struct json_object **sales;    /**< /flashsale/sale/status of each sale read */
 	size_t n_sales;
 	bool pg_given;		       /**< --pg: persist's checkpoints were asked for */
 	bool pg_ok;		       /**< ... and read */

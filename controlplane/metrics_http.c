@@ -1,6 +1,6 @@
 /*
- * `flashctl metrics`: each scrape reads the dataplane over its telemetry socket (and persist's
- * checkpoints from PostgreSQL) and serves flashsale_* metrics over HTTP (libmicrohttpd).
+ * `flashctl metrics`: flashsale_* metrics over HTTP (libmicrohttpd), each scrape read by
+ * scrape.h from the dataplane (and persist's checkpoints from PostgreSQL).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -17,112 +17,19 @@
 #include "dpctl.h"
 #include "flashctl.h"
 #include "metrics.h"
-#include "monotonic.h"
 #include "parse.h"
+#include "scrape.h"
 
 #define METRICS_LISTEN_DEFAULT "127.0.0.1:9108"
-#define METRICS_MAX_CKPT 256
-
-/* One exporter: what it reads, and its connection to the dataplane (the HTTP thread's). */
-struct exporter {
-	const char *dp_socket;
-	const char *pg_url; /* NULL: no checkpoints */
-	unsigned node_id;   /* the node label until the dataplane says its own */
-	int timeout_ms;
-	struct fs_dpctl dp;
-	struct fs_pgmetrics_ckpt ckpt[METRICS_MAX_CKPT];
-};
-
-/* One command's reply, or NULL (the connection closed after a socket error). */
-static struct json_object *dp_get(struct exporter *x, const char *cmd)
-{
-	struct json_object *o = NULL;
-
-	if (x->dp.fd < 0 && fs_dpctl_connect(&x->dp, x->dp_socket, x->timeout_ms) < 0)
-		return NULL;
-	if (fs_dpctl_cmd(&x->dp, cmd, &o) < 0)
-		return NULL;
-	return o;
-}
-
-/* Every live sale's status dict into a new array (*n of them); NULL when there are none. */
-static struct json_object **read_sales(struct exporter *x, size_t *n)
-{
-	struct json_object *list = dp_get(x, "/flashsale/sale/list"), *ids, **out = NULL;
-	char cmd[64];
-	size_t i, len;
-
-	*n = 0;
-	if (list == NULL || !json_object_object_get_ex(list, "sales", &ids) ||
-		!json_object_is_type(ids, json_type_array))
-		goto done;
-	len = json_object_array_length(ids);
-	out = calloc(len + 1, sizeof(*out));
-	for (i = 0; out != NULL && i < len; i++) {
-		snprintf(cmd, sizeof(cmd), "/flashsale/sale/status,%" PRId64,
-			json_object_get_int64(json_object_array_get_idx(ids, i)));
-		/* a sale deleted since the list answers an error: left out */
-		if ((out[*n] = dp_get(x, cmd)) != NULL)
-			(*n)++;
-	}
-done:
-	json_object_put(list);
-	return out;
-}
-
-/* Persist's checkpoints of the dataplane's instance into x->ckpt; sets pg_ok and n_ckpt. */
-static void read_checkpoints(struct exporter *x, struct fs_metrics_scrape *s)
-{
-	struct json_object *m;
-	uint8_t raw[8];
-	uint64_t inst = 0;
-	char err[256];
-	int n;
-
-	s->pg_given = x->pg_url != NULL;
-	if (x->pg_url == NULL || s->journals == NULL ||
-		!json_object_object_get_ex(s->journals, "instance", &m) ||
-		fs_parse_hex(json_object_get_string(m), raw, sizeof(raw)) != 0)
-		return;
-	for (unsigned i = 0; i < sizeof(raw); i++) /* 16 hex digits, most significant first */
-		inst = inst << 8 | raw[i];
-	n = fs_pgmetrics_checkpoints(x->pg_url, (x->timeout_ms + 999) / 1000, s->node_id, inst,
-		x->ckpt, METRICS_MAX_CKPT, err, sizeof(err));
-	if (n < 0) {
-		fprintf(stderr, "flashctl metrics: %s\n", err);
-		return;
-	}
-	s->pg_ok = true;
-	s->ckpt = x->ckpt;
-	s->n_ckpt = (size_t)n;
-}
-
 /* One scrape into @p e. @return 0 (the dataplane answered), 1 (it did not), -ENOMEM. */
-static int scrape(struct exporter *x, struct fs_expo *e)
+static int scrape(struct fs_scrape_src *x, struct fs_expo *e)
 {
-	struct fs_metrics_scrape s = {.node_id = x->node_id};
-	struct json_object **sales = NULL;
-	int64_t t0 = fs_monotonic_ms();
-	uint64_t node;
-	int rc;
+	struct fs_metrics_scrape s;
+	int rc, up = fs_scrape_read(x, 0, &s);
 
-	s.stats = dp_get(x, "/flashsale/stats");
-	if (s.stats != NULL) {
-		if (fs_metrics_json_u64(s.stats, "node_id", &node) == 0)
-			s.node_id = (unsigned)node;
-		sales = read_sales(x, &s.n_sales);
-		s.sales = sales;
-		s.journals = dp_get(x, "/flashsale/journals");
-	}
-	read_checkpoints(x, &s);
-	s.scrape_ms = fs_monotonic_ms() - t0;
 	rc = fs_metrics_write(e, &s);
-	for (size_t i = 0; i < s.n_sales; i++)
-		json_object_put(sales[i]);
-	free(sales);
-	json_object_put(s.journals);
-	json_object_put(s.stats);
-	return rc < 0 ? rc : s.stats != NULL ? 0 : 1;
+	fs_scrape_release(&s);
+	return rc < 0 ? rc : up == 0 ? 0 : 1;
 }
 
 static enum MHD_Result respond(struct MHD_Connection *c, unsigned code, const char *type,
@@ -146,7 +53,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	void **req_cls)
 {
 	static const char index[] = "flashsale metrics: GET /metrics\n";
-	struct exporter *x = cls;
+	struct fs_scrape_src *x = cls;
 	struct fs_expo e;
 	enum MHD_Result ret;
 
@@ -197,7 +104,7 @@ static int parse_listen(const char *s, struct sockaddr_storage *sa)
 }
 
 /* Serve until SIGINT or SIGTERM. @return the exit code. */
-static int serve(struct exporter *x, const char *listen, const struct sockaddr_storage *sa)
+static int serve(struct fs_scrape_src *x, const char *listen, const struct sockaddr_storage *sa)
 {
 	struct MHD_Daemon *d;
 	sigset_t set;
@@ -219,7 +126,7 @@ static int serve(struct exporter *x, const char *listen, const struct sockaddr_s
 	fflush(stdout);
 	sigwait(&set, &sig);
 	MHD_stop_daemon(d);
-	fs_dpctl_close(&x->dp);
+	fs_scrape_src_close(x);
 	return 0;
 }
 
@@ -233,7 +140,7 @@ int fs_ctl_metrics(const char *dp_socket, unsigned node_id, int argc, char **arg
 		{"timeout-ms", required_argument, NULL, TIMEOUT},
 		{NULL, 0, NULL, 0},
 	};
-	static struct exporter x; /* the HTTP thread's, for the whole run */
+	static struct fs_scrape_src x; /* the HTTP thread's, for the whole run */
 	struct sockaddr_storage sa;
 	const char *o[N_OPTS], *listen;
 	uint64_t timeout = 2000;
@@ -251,11 +158,7 @@ int fs_ctl_metrics(const char *dp_socket, unsigned node_id, int argc, char **arg
 		return usage_err("bad --pg ''");
 	if (dp_socket == NULL)
 		return usage_err("metrics needs --dp PREFIX or --dp-socket PATH");
-	x.dp_socket = dp_socket;
-	x.pg_url = o[PG];
-	x.node_id = node_id;
-	x.timeout_ms = (int)timeout;
-	fs_dpctl_init(&x.dp);
+	fs_scrape_src_init(&x, dp_socket, o[PG], node_id, (int)timeout);
 	if (o[ONCE] != NULL) {
 		struct fs_expo e;
 
@@ -264,7 +167,7 @@ int fs_ctl_metrics(const char *dp_socket, unsigned node_id, int argc, char **arg
 		if (rc >= 0)
 			fputs(e.buf != NULL ? e.buf : "", stdout);
 		fs_expo_free(&e);
-		fs_dpctl_close(&x.dp);
+		fs_scrape_src_close(&x);
 		return rc < 0 ? fail("metrics: out of memory") : rc;
 	}
 	return serve(&x, listen, &sa);

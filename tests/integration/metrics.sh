@@ -3,7 +3,8 @@
 # `flashctl metrics --listen --pg` is scraped with curl; promtool checks the text, and
 # metrics_check.py (prometheus_client's parser) checks the figures: the sale's WON count = the
 # WON replies the clients saw = the orders in PostgreSQL, persist's lag 0 once they are all in,
-# and every metric tools/grafana/flashsale.json queries is served. Needs root, hugepages and
+# and every metric tools/grafana/flashsale.json queries is served; then flashctl watch, off and
+# on a terminal. Needs root, hugepages and
 # /dev/net/tun, else skipped. Env: FS_BUILD (build dir; default ./build-test).
 set -euo pipefail
 FS_LOG_TAG=metrics
@@ -14,13 +15,13 @@ ft_build build-test
 FS_NAME=fsmet$$ FS_NET=10.83.$(($$ % 250)) FS_STOCK=40 FS_USERS=600 FS_CLAIMS=2 FS_CLIENTS=2
 FS_START_IN=3 FS_END_IN=40 FS_LIVE=none
 ft_need_stack
-ft_need_cmd curl promtool
+ft_need_cmd curl promtool script
 [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import prometheus_client' 2>/dev/null ||
 	ft_skip_all "no python3-prometheus-client"
 check=$(dirname "${BASH_SOURCE[0]}")/metrics_check.py
 dash=$FS_ROOT/tools/grafana/flashsale.json
 
-ft_plan 22
+ft_plan 25
 FS_DIE_HOOK=ft_setup_failed
 ft_workdir work metrics
 fs_redis_start "$work"
@@ -72,6 +73,24 @@ out=$("$CTL" --dp "${FS_NAME}dp" sale status --sale "$FS_SALE" 2>&1) || true
 ok=0
 [ "$(ft_val "$out" dp_claim_won)" = "$FS_R_WON" ] || ok=1
 ft_ok $ok "flashctl sale status: dp_claim_won = $FS_R_WON" "$out"
+
+# flashctl watch: plain lines off a terminal, the screen redrawn in place on one (script's pty)
+ok=0
+out=$("$CTL" --dp "${FS_NAME}dp" watch --sale "$FS_SALE" --count 2 --interval-ms 200 2>&1) || ok=1
+sale_lines=$(grep -c "^time=.* sale=$FS_SALE state=" <<<"$out" || true)
+[ "$sale_lines" = 2 ] || ok=1
+ft_ok $ok "flashctl watch --count 2 (no tty): exit 0, two lines of sale $FS_SALE" "$out"
+last=$(grep "sale=$FS_SALE " <<<"$out" | tail -n 1)
+ok=0
+[ "$(grep -oE ' sold=[0-9]+' <<<"$last")" = " sold=$FS_R_WON" ] &&
+	grep -qE ' claims_per_s=[0-9]+\.[0-9] ' <<<"$last" || ok=1
+ft_ok $ok "flashctl watch: sold=$FS_R_WON and a claims/s rate on the second line" "$out"
+ok=0
+out=$(script -qec "$CTL --dp ${FS_NAME}dp --node-id $FS_NODE watch --count 2 --interval-ms 200" \
+	/dev/null 2>&1) || ok=1
+{ grep -q $'\033\[H\033\[J' <<<"$out" && grep -q 'CLAIMS/s' <<<"$out" &&
+	grep -qE "^$FS_SALE +[a-z_]+ +$FS_R_WON " <<<"$(tr -d '\r' <<<"$out")"; } || ok=1
+ft_ok $ok "flashctl watch on a terminal: redrawn in place, a row for sale $FS_SALE" "$(cat -v <<<"$out" | tail -n 5)"
 
 code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/nope")
 ft_ok "$([ "$code" = 404 ]; echo $?)" "GET /nope: 404 (got $code)"
