@@ -80,8 +80,8 @@ void fs_expo_family(struct fs_expo *e, const char *name, const char *type, const
 	expo_puts(e, "\n");
 }
 
-void fs_expo_sample(struct fs_expo *e, const char *name, const char *const *labels,
-	const char *value)
+void fs_expo_sample(
+	struct fs_expo *e, const char *name, const char *const *labels, const char *value)
 {
 	expo_puts(e, name);
 	if (labels != NULL && labels[0] != NULL) {

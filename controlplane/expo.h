@@ -37,8 +37,8 @@ void fs_expo_family(struct fs_expo *e, const char *name, const char *type, const
  * empty for none; values escaped here: backslash, double quote, newline) and @p value as text
  * (fs_expo_u64, fs_expo_i64, fs_expo_ms). Label names must match [a-zA-Z_][a-zA-Z0-9_]*.
  */
-void fs_expo_sample(struct fs_expo *e, const char *name, const char *const *labels,
-	const char *value);
+void fs_expo_sample(
+	struct fs_expo *e, const char *name, const char *const *labels, const char *value);
 
 /** Size of a value buffer for the formatters below. */
 #define FS_EXPO_VALUE_LEN 32

@@ -1,4 +1,4 @@
-/* flashsale's metrics of one node: the dataplane's and persist's figures as flashsale_* families. */
+/* flashsale's metrics of a node: the dataplane's and persist's figures as flashsale_* families. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -28,7 +28,8 @@ static const struct fam node_fams[] = {
 	{"tx_dropped", "flashsale_tx_dropped_packets_total", "counter",
 		"Replies not sent (TX refused them, or a failed journal sync), freed.", AS_IS},
 	{"arp_replies", "flashsale_arp_replies_total", "counter", "ARP replies sent.", AS_IS},
-	{"icmp_replies", "flashsale_icmp_replies_total", "counter", "ICMP echo replies sent.", AS_IS},
+	{"icmp_replies", "flashsale_icmp_replies_total", "counter", "ICMP echo replies sent.",
+		AS_IS},
 	{"claims", "flashsale_claims_total", "counter",
 		"CLAIM requests answered, every sale (unknown ones too).", AS_IS},
 	{"status_requests", "flashsale_status_requests_total", "counter",
@@ -58,7 +59,8 @@ static const struct fam sale_fams[] = {
 		AS_IS},
 	{"remaining", "flashsale_sale_remaining_units", "gauge",
 		"Units leased to this node and not sold.", AS_IS},
-	{"sold_out", "flashsale_sale_sold_out", "gauge", "1 once the sale is sold out here.", AS_IS},
+	{"sold_out", "flashsale_sale_sold_out", "gauge", "1 once the sale is sold out here.",
+		AS_IS},
 	{"winners_used", "flashsale_sale_winner_slots_used", "gauge",
 		"Winner-table slots taken (winners, pending and released).", AS_IS},
 	{"released", "flashsale_sale_released_orders", "gauge",
@@ -75,13 +77,13 @@ static const struct fam sale_fams[] = {
 };
 
 /* The statuses a CLAIM can get for a known sale (claim.c; not UNKNOWN_SALE, not ACTIVE). */
-#define CLAIM_STATUSES                                                                          \
-	((1u << FS_ST_WON) | (1u << FS_ST_ALREADY_WON) | (1u << FS_ST_SOLD_OUT) |               \
-		(1u << FS_ST_NOT_STARTED) | (1u << FS_ST_ENDED) | (1u << FS_ST_BAD_TOKEN) |     \
+#define CLAIM_STATUSES                                                                             \
+	((1u << FS_ST_WON) | (1u << FS_ST_ALREADY_WON) | (1u << FS_ST_SOLD_OUT) |                  \
+		(1u << FS_ST_NOT_STARTED) | (1u << FS_ST_ENDED) | (1u << FS_ST_BAD_TOKEN) |        \
 		(1u << FS_ST_RATE_LIMITED) | (1u << FS_ST_RETRY) | (1u << FS_ST_RELEASED))
 /* ... and a SALE_STATUS request (claim_status, claim_limit). */
-#define STATUS_STATUSES                                                                         \
-	((1u << FS_ST_NOT_STARTED) | (1u << FS_ST_ACTIVE) | (1u << FS_ST_SOLD_OUT) |            \
+#define STATUS_STATUSES                                                                            \
+	((1u << FS_ST_NOT_STARTED) | (1u << FS_ST_ACTIVE) | (1u << FS_ST_SOLD_OUT) |               \
 		(1u << FS_ST_ENDED) | (1u << FS_ST_RATE_LIMITED))
 
 /* The states of sale.h (fs_sale_state_name), one 0/1 sample each. */
@@ -101,8 +103,8 @@ int fs_metrics_json_u64(struct json_object *o, const char *key, uint64_t *v)
 }
 
 /* A sample of family @p f from @p o's key, if there; 1 if written. */
-static int fam_sample(struct fs_expo *e, const struct fam *f, struct json_object *o,
-	const char *const *labels)
+static int fam_sample(
+	struct fs_expo *e, const struct fam *f, struct json_object *o, const char *const *labels)
 {
 	char val[FS_EXPO_VALUE_LEN];
 	uint64_t v;
@@ -148,7 +150,8 @@ static void write_node_labelled(struct fs_expo *e, struct json_object *st, const
 		const char *lab[] = {"node", node, "reason", name + strlen("drop_"), NULL};
 
 		if (fs_metrics_json_u64(st, name, &v) == 0)
-			fs_expo_sample(e, "flashsale_dropped_packets_total", lab, fs_expo_u64(val, v));
+			fs_expo_sample(
+				e, "flashsale_dropped_packets_total", lab, fs_expo_u64(val, v));
 	}
 }
 
@@ -201,7 +204,8 @@ static void write_sales(struct fs_expo *e, const struct fs_metrics_scrape *s, co
 		if (json_object_object_get_ex(s->sales[i], "state", &m))
 			cur = json_object_get_string(m);
 		for (size_t k = 0; k < sizeof(sale_states) / sizeof(sale_states[0]); k++) {
-			const char *lab[] = {"node", node, "sale", id, "state", sale_states[k], NULL};
+			const char *lab[] = {
+				"node", node, "sale", id, "state", sale_states[k], NULL};
 
 			fs_expo_sample(e, "flashsale_sale_state", lab,
 				cur != NULL && strcmp(cur, sale_states[k]) == 0 ? "1" : "0");
@@ -293,7 +297,8 @@ static void write_journals(struct fs_expo *e, const struct fs_metrics_scrape *s,
 		1);
 	if (s->pg_given && s->pg_ok)
 		write_journal_fam(e, s, node, "flashsale_persist_lag_records",
-			"Records the journal holds that persist has not yet written into PostgreSQL.",
+			"Records the journal holds that persist has not yet written into "
+			"PostgreSQL.",
 			2);
 }
 
@@ -312,7 +317,8 @@ static void write_persist(struct fs_expo *e, const struct fs_metrics_scrape *s, 
 	fs_expo_family(e, "flashsale_persist_checkpoint_seq", "gauge",
 		"Seq of the last record of the journal persist committed into PostgreSQL.");
 	for (size_t i = 0; i < s->n_ckpt; i++) {
-		const char *jl[] = {"node", node, "journal", fs_expo_u64(jid, s->ckpt[i].journal), NULL};
+		const char *jl[] = {
+			"node", node, "journal", fs_expo_u64(jid, s->ckpt[i].journal), NULL};
 
 		fs_expo_sample(e, "flashsale_persist_checkpoint_seq", jl,
 			fs_expo_u64(val, s->ckpt[i].seq));
@@ -320,7 +326,8 @@ static void write_persist(struct fs_expo *e, const struct fs_metrics_scrape *s, 
 	fs_expo_family(e, "flashsale_persist_checkpoint_timestamp_seconds", "gauge",
 		"When persist last committed a batch of the journal.");
 	for (size_t i = 0; i < s->n_ckpt; i++) {
-		const char *jl[] = {"node", node, "journal", fs_expo_u64(jid, s->ckpt[i].journal), NULL};
+		const char *jl[] = {
+			"node", node, "journal", fs_expo_u64(jid, s->ckpt[i].journal), NULL};
 
 		fs_expo_sample(e, "flashsale_persist_checkpoint_timestamp_seconds", jl,
 			fs_expo_ms(val, s->ckpt[i].updated_ms));

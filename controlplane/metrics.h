@@ -16,13 +16,13 @@
  * when not read; nothing here is owned by fs_metrics_write().
  */
 struct fs_metrics_scrape {
-	unsigned node_id;	       /**< the node label: the dataplane's node_id, else --node-id */
-	struct json_object *stats;     /**< /flashsale/stats; NULL: the dataplane did not answer */
-	struct json_object *journals;  /**< /flashsale/journals, or NULL */
-	struct json_object **sales;    /**< /flashsale/sale/status of each sale read */
+	unsigned node_id;	   /**< the node label: the dataplane's node_id, else --node-id */
+	struct json_object *stats; /**< /flashsale/stats; NULL: the dataplane did not answer */
+	struct json_object *journals; /**< /flashsale/journals, or NULL */
+	struct json_object **sales;   /**< /flashsale/sale/status of each sale read */
 	size_t n_sales;
-	bool pg_given;		       /**< --pg: persist's checkpoints were asked for */
-	bool pg_ok;		       /**< ... and read */
+	bool pg_given;			      /**< --pg: persist's checkpoints were asked for */
+	bool pg_ok;			      /**< ... and read */
 	const struct fs_pgmetrics_ckpt *ckpt; /**< the checkpoints read (pg_ok) */
 	size_t n_ckpt;
 	int64_t scrape_ms; /**< how long the reads took (ms) */

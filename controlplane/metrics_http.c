@@ -32,8 +32,8 @@ static int scrape(struct fs_scrape_src *x, struct fs_expo *e)
 	return rc < 0 ? rc : up == 0 ? 0 : 1;
 }
 
-static enum MHD_Result respond(struct MHD_Connection *c, unsigned code, const char *type,
-	const char *body, size_t len)
+static enum MHD_Result respond(
+	struct MHD_Connection *c, unsigned code, const char *type, const char *body, size_t len)
 {
 	struct MHD_Response *r =
 		MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
@@ -116,9 +116,9 @@ static int serve(struct fs_scrape_src *x, const char *listen, const struct socka
 	sigaddset(&set, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	/* one internal thread answers every request in turn: one dataplane connection */
-	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
-				     (sa->ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
-		0, NULL, NULL, on_request, x, MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)sa,
+	d = MHD_start_daemon(
+		MHD_USE_INTERNAL_POLLING_THREAD | (sa->ss_family == AF_INET6 ? MHD_USE_IPv6 : 0), 0,
+		NULL, NULL, on_request, x, MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)sa,
 		MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);
 	if (d == NULL)
 		return fail("metrics: cannot listen on %s: %s", listen, strerror(errno));

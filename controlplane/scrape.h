@@ -16,8 +16,8 @@ struct fs_scrape_src {
 	const char *dp_socket; /**< the dataplane's telemetry socket */
 	const char *pg_url;    /**< NULL: no checkpoints */
 	unsigned node_id;      /**< the node label until the dataplane says its own */
-	int timeout_ms;	       /**< each telemetry read, and the PostgreSQL connect (rounded up to s) */
-	struct fs_dpctl dp;    /**< kept open between reads, reconnected after an error */
+	int timeout_ms; /**< each telemetry read, and the PostgreSQL connect (rounded up to s) */
+	struct fs_dpctl dp; /**< kept open between reads, reconnected after an error */
 	struct fs_pgmetrics_ckpt ckpt[FS_SCRAPE_MAX_CKPT]; /**< the last read's checkpoints */
 };
 

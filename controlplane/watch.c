@@ -57,8 +57,9 @@ static double rate(const struct watch_view *w, struct json_object *cur, struct j
 /* Σ drop reasons per second of the node, -1 without a previous read. */
 static double drops_rate(const struct watch_view *w)
 {
-	return w->prev == NULL || w->prev->stats == NULL ? -1
-							 : rate(w, w->cur->stats, w->prev->stats, "drops");
+	return w->prev == NULL || w->prev->stats == NULL
+		       ? -1
+		       : rate(w, w->cur->stats, w->prev->stats, "drops");
 }
 
 /* Records the journals hold that persist has not written (Σ over journals), -1 if unknown. */
@@ -168,7 +169,8 @@ static void screen(const struct watch_view *w)
 		       " %10s %9s %11s %11s %9s %12s %12s\n",
 			val(o, "sale_id"),
 			json_object_object_get_ex(o, "state", &m) ? json_object_get_string(m) : "?",
-			val(o, "sold"), val(o, "remaining"), r[0], r[1], r[2], r[3], r[4], r[5], r[6]);
+			val(o, "sold"), val(o, "remaining"), r[0], r[1], r[2], r[3], r[4], r[5],
+			r[6]);
 	}
 	fflush(stdout);
 }
@@ -192,8 +194,8 @@ static void show(struct watch_view *w)
 }
 
 /* Read and show @p count times (0: until killed), @p interval_ms apart. @return up reads. */
-static unsigned watch_loop(struct fs_scrape_src *x, uint32_t sale, uint64_t interval_ms,
-	uint64_t count, bool tty)
+static unsigned watch_loop(
+	struct fs_scrape_src *x, uint32_t sale, uint64_t interval_ms, uint64_t count, bool tty)
 {
 	struct fs_metrics_scrape s[2];
 	int64_t at[2] = {0, 0};

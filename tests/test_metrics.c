@@ -118,8 +118,8 @@ static const char journals_json[] =
 
 Test(metrics, a_node_with_sales_journals_and_checkpoints)
 {
-	struct json_object *sales[2] = {json_tokener_parse(sale_json),
-		json_tokener_parse(sale2_json)};
+	struct json_object *sales[2] = {
+		json_tokener_parse(sale_json), json_tokener_parse(sale2_json)};
 	struct fs_pgmetrics_ckpt ck[2] = {{0, 7, 1798000001250}, {255, 8, 1798000002000}};
 	struct fs_metrics_scrape s = {.node_id = 7,
 		.stats = json_tokener_parse(stats_json),
@@ -137,8 +137,10 @@ Test(metrics, a_node_with_sales_journals_and_checkpoints)
 	cr_assert(has_line(e.buf, "flashsale_received_packets_total{node=\"7\"} 100"));
 	cr_assert(has_line(e.buf, "flashsale_uptime_seconds{node=\"7\"} 61.500"));
 	cr_assert(has_line(e.buf, "flashsale_replies_total{node=\"7\",status=\"UNKNOWN_SALE\"} 1"));
-	cr_assert(has_line(e.buf, "flashsale_dropped_packets_total{node=\"7\",reason=\"ip_cksum\"} 4"));
-	cr_assert(has_line(e.buf, "flashsale_dropped_packets_total{node=\"7\",reason=\"fcp_magic\"} 6"));
+	cr_assert(has_line(
+		e.buf, "flashsale_dropped_packets_total{node=\"7\",reason=\"ip_cksum\"} 4"));
+	cr_assert(has_line(
+		e.buf, "flashsale_dropped_packets_total{node=\"7\",reason=\"fcp_magic\"} 6"));
 	/* per sale */
 	cr_assert(has_line(e.buf, "flashsale_sale_stock_units{node=\"7\",sale=\"42\"} 10"));
 	cr_assert(has_line(e.buf, "flashsale_sale_claims_total{node=\"7\",sale=\"42\"} 79"));
@@ -151,11 +153,16 @@ Test(metrics, a_node_with_sales_journals_and_checkpoints)
 	cr_assert(has_line(e.buf,
 		"flashsale_sale_status_replies_total{node=\"7\",sale=\"42\",status=\"ACTIVE\"} 3"));
 	/* a status a CLAIM never gets, and one a SALE_STATUS never gets, are not series */
-	cr_assert_null(strstr(e.buf, "claim_replies_total{node=\"7\",sale=\"42\",status=\"ACTIVE\"}"));
-	cr_assert_null(strstr(e.buf, "status_replies_total{node=\"7\",sale=\"42\",status=\"WON\"}"));
-	cr_assert(has_line(e.buf, "flashsale_sale_state{node=\"7\",sale=\"42\",state=\"active\"} 1"));
-	cr_assert(has_line(e.buf, "flashsale_sale_state{node=\"7\",sale=\"42\",state=\"ended\"} 0"));
-	cr_assert(has_line(e.buf, "flashsale_sale_state{node=\"7\",sale=\"43\",state=\"ended\"} 1"));
+	cr_assert_null(
+		strstr(e.buf, "claim_replies_total{node=\"7\",sale=\"42\",status=\"ACTIVE\"}"));
+	cr_assert_null(
+		strstr(e.buf, "status_replies_total{node=\"7\",sale=\"42\",status=\"WON\"}"));
+	cr_assert(
+		has_line(e.buf, "flashsale_sale_state{node=\"7\",sale=\"42\",state=\"active\"} 1"));
+	cr_assert(
+		has_line(e.buf, "flashsale_sale_state{node=\"7\",sale=\"42\",state=\"ended\"} 0"));
+	cr_assert(
+		has_line(e.buf, "flashsale_sale_state{node=\"7\",sale=\"43\",state=\"ended\"} 1"));
 	cr_assert(has_line(e.buf, "flashsale_sale_released_orders{node=\"7\",sale=\"43\"} 2"));
 	cr_assert_null(strstr(e.buf, "flashsale_sale_released_orders{node=\"7\",sale=\"42\"}"));
 	/* journals and persist */
