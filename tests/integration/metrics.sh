@@ -21,13 +21,23 @@ ft_need_cmd curl promtool script
 check=$(dirname "${BASH_SOURCE[0]}")/metrics_check.py
 dash=$FS_ROOT/tools/grafana/flashsale.json
 
-ft_plan 25
+ft_plan 26
 FS_DIE_HOOK=ft_setup_failed
 ft_workdir work metrics
 fs_redis_start "$work"
 fs_pg_start "$work"
 fs_stack_start "$work"
+# flashctl watch during the sale: plain lines, and a screen on a pty (script)
+"$CTL" --dp "${FS_NAME}dp" --node-id "$FS_NODE" watch --interval-ms 300 >"$work/watch.lines" 2>&1 &
+wpid=$!
+fs_cleanup_add "fs_stop $wpid"
+script -qfc "$CTL --dp ${FS_NAME}dp --node-id $FS_NODE watch --interval-ms 300" "$work/watch.tty" \
+	>/dev/null 2>&1 </dev/null &
+tpid=$!
+fs_cleanup_add "fs_stop $tpid"
 fs_sale_run "$work" || fs_die "the sale's run failed"
+fs_stop "$wpid"
+fs_stop "$tpid"
 fs_stack_settle "$work"
 FS_DIE_HOOK=
 orders=$(fs_sql "select count(*) from orders where sale_id = $FS_SALE")
@@ -74,6 +84,21 @@ ok=0
 [ "$(ft_val "$out" dp_claim_won)" = "$FS_R_WON" ] || ok=1
 ft_ok $ok "flashctl sale status: dp_claim_won = $FS_R_WON" "$out"
 
+# the live view while the sale ran: claims/s above 0 on some line of the sale
+best=$(awk -v sale="$FS_SALE" '$3 == "sale=" sale {for (i = 1; i <= NF; i++) if ($i ~ /^claims_per_s=/) {
+	v = substr($i, 14) + 0; if (v > m) m = v}} END {print m + 0}' "$work/watch.lines")
+ok=0
+awk -v b="$best" 'BEGIN {exit !(b > 0)}' || ok=1
+ft_ok $ok "flashctl watch during the sale: claims_per_s of sale $FS_SALE up to $best" \
+	"$(tail -n 5 "$work/watch.lines")"
+# the screen with the most claims/s, as comments
+tr -d '\r' <"$work/watch.tty" | awk -v sale="$FS_SALE" '
+	/\033\[H/ {if (cur > best) {best = cur; for (i = 0; i < n; i++) keep[i] = l[i]; kn = n}
+		n = 0; cur = 0}
+	{l[n++] = $0} $1 == sale {cur = $5 + 0}
+	END {if (cur > best) {for (i = 0; i < n; i++) keep[i] = l[i]; kn = n}
+		for (i = 0; i < kn; i++) print keep[i]}' | sed 's/\x1b\[H\x1b\[J//; s/^/# live screen: /'
+
 # flashctl watch: plain lines off a terminal, the screen redrawn in place on one (script's pty)
 ok=0
 out=$("$CTL" --dp "${FS_NAME}dp" watch --sale "$FS_SALE" --count 2 --interval-ms 200 2>&1) || ok=1
@@ -91,6 +116,10 @@ out=$(script -qec "$CTL --dp ${FS_NAME}dp --node-id $FS_NODE watch --count 2 --i
 { grep -q $'\033\[H\033\[J' <<<"$out" && grep -q 'CLAIMS/s' <<<"$out" &&
 	grep -qE "^$FS_SALE +[a-z_]+ +$FS_R_WON " <<<"$(tr -d '\r' <<<"$out")"; } || ok=1
 ft_ok $ok "flashctl watch on a terminal: redrawn in place, a row for sale $FS_SALE" "$(cat -v <<<"$out" | tail -n 5)"
+# the last screen drawn, as comments
+tr -d '\r' <<<"$out" | awk '/\033\[H/ {n = 0} {l[n++] = $0} END {for (i = 0; i < n; i++) print l[i]}' |
+	sed 's/\x1b\[H\x1b\[J//; s/^/# screen: /'
+
 
 code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/nope")
 ft_ok "$([ "$code" = 404 ]; echo $?)" "GET /nope: 404 (got $code)"
