@@ -150,11 +150,14 @@ static void screen(const struct watch_view *w)
 	char r[N_SHOWN + 2][32], key[64];
 	int64_t lag = persist_lag(w->cur);
 
+	if (lag < 0)
+		snprintf(r[1], sizeof(r[1]), "- (no --pg)");
+	else
+		snprintf(r[1], sizeof(r[1]), "%" PRId64, lag);
 	printf("\033[H\033[J"); /* cursor home, clear to the end */
 	printf("flashsale node %u  %s  %s  drops/s %s  persist lag %s\n\n", w->cur->node_id,
 		w->when, w->cur->stats != NULL ? "up" : "DATAPLANE NOT ANSWERING",
-		fmt_rate(r[0], sizeof(r[0]), drops_rate(w)),
-		lag < 0 ? "- (no --pg)" : (snprintf(r[1], sizeof(r[1]), "%" PRId64, lag), r[1]));
+		fmt_rate(r[0], sizeof(r[0]), drops_rate(w)), r[1]);
 	printf("%-10s %-9s %9s %9s %10s %9s %11s %11s %9s %12s %12s\n", "SALE", "STATE", "SOLD",
 		"REMAINING", "CLAIMS/s", "WON/s", "ALREADY/s", "SOLD_OUT/s", "RETRY/s",
 		"RATE_LIM/s", "NOT_START/s");
