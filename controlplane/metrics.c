@@ -302,10 +302,26 @@ static void write_journals(struct fs_expo *e, const struct fs_metrics_scrape *s,
 			2);
 }
 
+/* One family over persist's checkpoints: their seq, or (@p when) their updated_at. */
+static void write_ckpt_fam(struct fs_expo *e, const struct fs_metrics_scrape *s, const char *node,
+	const char *name, const char *help, bool when)
+{
+	char jid[FS_EXPO_VALUE_LEN], val[FS_EXPO_VALUE_LEN];
+
+	fs_expo_family(e, name, "gauge", help);
+	for (size_t i = 0; i < s->n_ckpt; i++) {
+		const char *jl[] = {
+			"node", node, "journal", fs_expo_u64(jid, s->ckpt[i].journal), NULL};
+
+		fs_expo_sample(e, name, jl,
+			when ? fs_expo_ms(val, s->ckpt[i].updated_ms)
+			     : fs_expo_u64(val, s->ckpt[i].seq));
+	}
+}
+
 static void write_persist(struct fs_expo *e, const struct fs_metrics_scrape *s, const char *node)
 {
 	const char *lab[] = {"node", node, NULL};
-	char jid[FS_EXPO_VALUE_LEN], val[FS_EXPO_VALUE_LEN];
 
 	if (!s->pg_given)
 		return;
@@ -314,24 +330,10 @@ static void write_persist(struct fs_expo *e, const struct fs_metrics_scrape *s, 
 	fs_expo_sample(e, "flashsale_persist_up", lab, s->pg_ok ? "1" : "0");
 	if (!s->pg_ok)
 		return;
-	fs_expo_family(e, "flashsale_persist_checkpoint_seq", "gauge",
-		"Seq of the last record of the journal persist committed into PostgreSQL.");
-	for (size_t i = 0; i < s->n_ckpt; i++) {
-		const char *jl[] = {
-			"node", node, "journal", fs_expo_u64(jid, s->ckpt[i].journal), NULL};
-
-		fs_expo_sample(e, "flashsale_persist_checkpoint_seq", jl,
-			fs_expo_u64(val, s->ckpt[i].seq));
-	}
-	fs_expo_family(e, "flashsale_persist_checkpoint_timestamp_seconds", "gauge",
-		"When persist last committed a batch of the journal.");
-	for (size_t i = 0; i < s->n_ckpt; i++) {
-		const char *jl[] = {
-			"node", node, "journal", fs_expo_u64(jid, s->ckpt[i].journal), NULL};
-
-		fs_expo_sample(e, "flashsale_persist_checkpoint_timestamp_seconds", jl,
-			fs_expo_ms(val, s->ckpt[i].updated_ms));
-	}
+	write_ckpt_fam(e, s, node, "flashsale_persist_checkpoint_seq",
+		"Seq of the last record of the journal persist committed into PostgreSQL.", false);
+	write_ckpt_fam(e, s, node, "flashsale_persist_checkpoint_timestamp_seconds",
+		"When persist last committed a batch of the journal.", true);
 }
 
 int fs_metrics_write(struct fs_expo *e, const struct fs_metrics_scrape *s)
