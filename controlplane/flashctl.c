@@ -50,6 +50,9 @@ static const char usage_text[] =
 	"    4 already_cancelled, 5 paid, 6 cancelled, 7 expired, 8 not_held, 9 unknown)\n"
 	"  sweep [--batch 1000] [--until-empty] [--pg URL]   (expire the holds that are due)\n"
 	"  audit --sale N [--state-dir DIR] [--pg URL] [--won-file FILE] [--wait-s 10]\n"
+	"  metrics [--listen 127.0.0.1:9108] [--pg URL] [--once] [--timeout-ms 2000]\n"
+	"          (Prometheus metrics of the dataplane, and persist's checkpoints with --pg)\n"
+	"  watch [--sale N] [--interval-ms 1000] [--count N] [--pg URL]   (live view)\n"
 	"    (exit 0: consistent, 1: drift, one 'drift: ...' line each)\n"
 	"T: unix ms, now, +5s, +500ms, +2m. --pg (a libpq URL) defaults to $PG_URL for order and\n"
 	"sweep. --redis defaults to $REDIS_URL or " FS_REDIS_URL_DEFAULT
@@ -995,5 +998,9 @@ int main(int argc, char **argv)
 		return fs_ctl_order(argc, argv);
 	if (strcmp(argv[0], "sweep") == 0)
 		return fs_ctl_sweep(argc, argv);
+	if (strcmp(argv[0], "metrics") == 0)
+		return fs_ctl_metrics(g.dp_socket, g.node_id, argc, argv);
+	if (strcmp(argv[0], "watch") == 0)
+		return fs_ctl_watch(g.dp_socket, g.node_id, argc, argv);
 	return usage_err("unknown command '%s'", argv[0]);
 }

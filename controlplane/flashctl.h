@@ -70,4 +70,25 @@ int fs_ctl_sweep(int argc, char **argv);
  */
 int fs_ctl_sale_pg_status(const char *pg_url, uint32_t sale, uint64_t stock);
 
+/**
+ * `flashctl metrics [--listen ADDR:PORT] [--pg URL] [--once] [--timeout-ms N]`: serve
+ * flashsale_* metrics over HTTP (GET /metrics, Prometheus text format 0.0.4; default
+ * 127.0.0.1:9108) until SIGINT or SIGTERM, each scrape read from the dataplane at @p dp_socket
+ * (and persist's checkpoints from PostgreSQL with --pg); --once prints one scrape and exits.
+ * @p node_id labels the metrics while the dataplane does not answer.
+ * @return the exit code: 0; 1 an error (cannot listen; --once: the dataplane did not answer);
+ *         2 bad usage.
+ */
+int fs_ctl_metrics(const char *dp_socket, unsigned node_id, int argc, char **argv);
+
+/**
+ * `flashctl watch [--sale N] [--interval-ms 1000] [--count N] [--pg URL]`: the node read every
+ * interval (scrape.h) and shown: per sale its state, sold, remaining and claims and replies by
+ * status per second, the node's drops per second and persist's lag (--pg). Redrawn in place
+ * when stdout is a terminal, else one key=value line for the node and one per sale each time.
+ * Runs until killed, or --count times. @p node_id labels it while the dataplane does not answer.
+ * @return the exit code: 0; 1 the dataplane answered no read; 2 bad usage.
+ */
+int fs_ctl_watch(const char *dp_socket, unsigned node_id, int argc, char **argv);
+
 #endif

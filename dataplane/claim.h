@@ -24,7 +24,7 @@
 /** Per-worker context of fs_claim(); owned by one worker lcore. */
 struct fs_claim_env {
 	uint16_t node_id;
-	uint8_t worker;             /**< 0..n_workers-1: slice index and journal index */
+	uint8_t worker;             /**< 0..n_workers-1: slice, journal and sale counter index */
 	struct fs_journal *journal; /**< this worker's journal */
 	int64_t now_ms;             /**< unix ms, from the TSC clock, refreshed once per burst */
 	uint64_t now_ns;            /**< unix ns, same instant */
@@ -65,7 +65,8 @@ struct fs_claim_env {
  * returns WON. ALREADY_WON is answered only for an order whose record is durable
  * (env->journals): one recorded but not yet synced (fsync mode) gets RETRY (FS_RETRY_JOURNAL_MS).
  * A SALE_STATUS of a known sale takes from the same bucket (RATE_LIMITED) before its answer.
- * Counts the reply's status in env->cnt. No allocation, lock or syscall (but the rare journal
+ * Counts the reply's status in env->cnt, and in the sale's counters of worker env->worker
+ * (fs_sale_count: env->worker < the table's n_workers). No allocation, lock or syscall (but the rare journal
  * segment roll-over).
  * @param raw  the 48 request bytes as received (the token MAC covers them).
  * @param rep  filled completely (type, ids, status, node_id, ...), ready to encode.

@@ -550,7 +550,8 @@ int fs_journal_append(struct fs_journal *j, struct fs_jrec *rec)
 		sizeof(*rec) - sizeof(rec->magic));
 	__atomic_store_n(&dst->magic, rec->magic, __ATOMIC_RELEASE);
 	__atomic_store_n(&j->h.pos, j->h.pos + 1, __ATOMIC_RELAXED); /* read by fs_journal_prefault */
-	j->next_seq++;
+	/* relaxed: read by fs_journal_heads (a statistic) */
+	__atomic_store_n(&j->next_seq, j->next_seq + 1, __ATOMIC_RELAXED);
 	return 0;
 }
 
@@ -702,6 +703,15 @@ bool fs_journal_durable(const struct fs_journal *j, uint64_t seq)
 	/* fsync is set before other threads read the journal; acquire: pairs with the release
 	 * store of a successful sync */
 	return !j->fsync || seq <= __atomic_load_n(&j->durable_seq, __ATOMIC_ACQUIRE);
+}
+
+void fs_journal_heads(const struct fs_journal *j, uint64_t *written, uint64_t *durable)
+{
+	/* relaxed: a statistic, each value as the writer last stored it */
+	*written = __atomic_load_n(&j->next_seq, __ATOMIC_RELAXED) - 1;
+	*durable = j->fsync ? __atomic_load_n(&j->durable_seq, __ATOMIC_RELAXED) : *written;
+	if (*durable > *written) /* read in this order: a sync between the loads */
+		*durable = *written;
 }
 
 bool fs_journal_sync_due(const struct fs_journal *j)

@@ -226,6 +226,13 @@ int fs_journal_sync(struct fs_journal *j);
  */
 bool fs_journal_durable(const struct fs_journal *j, uint64_t seq);
 
+/**
+ * The journal's heads for the metrics: @p written the seq of its last record appended (0: none),
+ * @p durable the last one durable (fs_journal_durable(): without fsync, the last appended),
+ * durable <= written. Any thread (relaxed loads: either may lag the writer by a record or a sync).
+ */
+void fs_journal_heads(const struct fs_journal *j, uint64_t *written, uint64_t *durable);
+
 /** fs_journal_ready()'s path past its inline check (end of a segment, failed sync). Writer only. */
 int fs_journal_ready_slow(struct fs_journal *j);
 

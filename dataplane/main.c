@@ -399,7 +399,8 @@ static unsigned ports_start(const struct dp_opts *opt, unsigned n_workers)
 }
 
 /* The /flashsale/ telemetry commands over the table, the control journal and the workers. */
-static void telemetry_start(const struct dp_opts *opt, struct fs_journal *ctl, unsigned n_workers)
+static void telemetry_start(const struct dp_opts *opt, struct fs_journal *ctl,
+	struct fs_journal *const *journals, unsigned n_workers)
 {
 	struct fs_telemetry_ctx tctx;
 	int ret;
@@ -412,6 +413,10 @@ static void telemetry_start(const struct dp_opts *opt, struct fs_journal *ctl, u
 	tctx.node_id = opt->node_id;
 	tctx.journal_fsync = opt->journal_fsync;
 	tctx.start_ms = fs_clock_mono_ms();
+	tctx.journals = journals;
+	/* the journals' identity, as flashsale-persist keys its checkpoints (0: unknown) */
+	if (fs_journal_instance(opt->state_dir, &tctx.instance) != 0)
+		tctx.instance = 0;
 	ret = fs_telemetry_init(&tctx);
 	if (ret != 0)
 		rte_exit(EXIT_FAILURE, "telemetry registration failed: %s\n", strerror(-ret));
@@ -544,7 +549,7 @@ int main(int argc, char **argv)
 	sales_recover(&opt, n_workers);
 	ctl = journals_open(&opt, n_workers, journals);
 	n_ports = ports_start(&opt, n_workers);
-	telemetry_start(&opt, ctl, n_workers);
+	telemetry_start(&opt, ctl, journals, n_workers);
 	capture_init();
 	signals_catch();
 	launch_workers(&opt, journals, n_workers, n_ports);

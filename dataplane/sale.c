@@ -176,6 +176,7 @@ static int sale_def_check(const struct fs_sale_table *t, const struct fs_sale_de
 static struct fs_sale *sale_build(const struct fs_sale_table *t, const struct fs_sale_def *def)
 {
 	struct fs_sale *s;
+	size_t size;
 	int rc;
 
 	rc = sale_def_check(t, def);
@@ -183,12 +184,15 @@ static struct fs_sale *sale_build(const struct fs_sale_table *t, const struct fs
 		errno = -rc;
 		return NULL;
 	}
-	s = aligned_alloc(64, sizeof(*s));
+	/* t->n_workers is clamped to 1..FS_MAX_WORKERS; a multiple of 64 bytes, as aligned_alloc
+	 * asks */
+	size = sizeof(*s) + (size_t)t->n_workers * sizeof(s->wcnt[0]);
+	s = aligned_alloc(64, size);
 	if (s == NULL) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	memset(s, 0, sizeof(*s));
+	memset(s, 0, size);
 	s->sale_id = def->sale_id;
 	s->admission = def->admission;
 	s->start_ms = def->start_ms;
@@ -218,6 +222,23 @@ static struct fs_sale *sale_build(const struct fs_sale_table *t, const struct fs
 	}
 	fs_stock_init(&s->stock, t->n_workers, def->stock, 0);
 	return s;
+}
+
+void fs_sale_counters_sum(const struct fs_sale *s, struct fs_sale_counters *out)
+{
+	unsigned w, i;
+
+	memset(out, 0, sizeof(*out));
+	for (w = 0; w < s->stock.n_workers; w++)
+		for (i = 0; i < FS_SALE_ST_SLOTS; i++) {
+			/* relaxed: pairs with fs_sale_count's store; a statistic */
+			out->claim[i] += __atomic_load_n(&s->wcnt[w].reply[0][i], __ATOMIC_RELAXED);
+			out->status[i] += __atomic_load_n(&s->wcnt[w].reply[1][i], __ATOMIC_RELAXED);
+		}
+	for (i = 0; i < FS_SALE_ST_SLOTS; i++) {
+		out->claims += out->claim[i];
+		out->status_requests += out->status[i];
+	}
 }
 
 /* Insert @p s into the first free slot of its probe in @p a (release: complete when found). */
