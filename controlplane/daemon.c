@@ -15,6 +15,7 @@
 #include "daemon_int.h"
 #include "dpctl.h"
 #include "monotonic.h"
+#include "out.h"
 #include "redis.h"
 #include "timeparse.h"
 
@@ -26,14 +27,36 @@ static void on_signal(int sig)
 	stop_requested = 1;
 }
 
+/* --json: log lines as JSON objects on stdout. Set before the first line by the one thread. */
+static bool log_json;
+
+/* The daemon's line @p msg as a JSON object; "sale N: ..." gives the object a sale field. */
+static void log_json_line(const struct timespec *ts, const char *msg)
+{
+	unsigned long long sale;
+	int n = 0;
+
+	if (sscanf(msg, "sale %llu: %n", &sale, &n) != 1 || n == 0 || sale > UINT32_MAX)
+		sale = (unsigned long long)-1;
+	fs_out_log_json((int64_t)ts->tv_sec * 1000 + ts->tv_nsec / 1000000,
+		sale == (unsigned long long)-1 ? -1 : (int64_t)sale, msg);
+}
+
 void fs_daemon_log(const char *fmt, ...)
 {
 	struct timespec ts;
 	struct tm tm;
-	char when[32];
+	char when[32], line[1024];
 	va_list ap;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
+	if (log_json) {
+		va_start(ap, fmt);
+		vsnprintf(line, sizeof(line), fmt, ap);
+		va_end(ap);
+		log_json_line(&ts, line);
+		return;
+	}
 	localtime_r(&ts.tv_sec, &tm);
 	strftime(when, sizeof(when), "%H:%M:%S", &tm);
 	fprintf(stderr, "flashctl daemon %s.%03ld: ", when, ts.tv_nsec / 1000000);
@@ -798,6 +821,7 @@ int fs_daemon_run(const struct fs_daemon_conf *conf)
 		return -EIO;
 	fs_dpctl_init(&d.dp);
 	fs_redis_url_mask(conf->redis_url, d.redis_url, sizeof(d.redis_url));
+	log_json = conf->json;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);

@@ -87,7 +87,11 @@ struct daemon {
 	bool nopg_logged;		 /**< "sale N has holds and no --pg" was logged */
 };
 
-/** One log line on stderr: "flashctl daemon HH:MM:SS.mmm: " and the message. */
+/**
+ * One log line on stderr: "flashctl daemon HH:MM:SS.mmm: " and the message; with --json (conf
+ * json) instead one JSON object on stdout (fs_out_log_json: ts_ms, time, msg, and sale when the
+ * message starts "sale N: "; a message is cut at 1023 bytes). One thread.
+ */
 void fs_daemon_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /** True when an attempt to end condition @p c is due (always when it is off). */
