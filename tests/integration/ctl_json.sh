@@ -123,6 +123,7 @@ e=$(jget tok2 expiry)
 ft_ok "$([ "$e" -ge $((t0 + 86400)) ] && [ "$e" -le $((t1 + 86401)) ] && echo 0 || echo 1)" \
 	"token --expiry +1d: a day from now" "expiry=$e, now $t0..$t1"
 pair stats --dp "$PREFIX" stats
+# shellcheck disable=SC2046 # one IGNORE argument per key
 json_same stats "stats --json: the same fields as key=value (counters may move)" \
 	$(sed -n 's/=.*//p' "$TMP/stats.kv" | grep -vx node_id)
 is "$(jget stats node_id)" 1 "... node_id 1, a number"
