@@ -18,6 +18,7 @@
 #include "dpctl.h"
 #include "logtime.h"
 #include "monotonic.h"
+#include "out.h"
 #include "redis.h"
 #include "timeparse.h"
 
@@ -29,12 +30,36 @@ static void on_signal(int sig)
 	stop_requested = 1;
 }
 
+/* --json: log lines as JSON objects on stdout. Set before the first line by the one thread. */
+static bool log_json;
+
+/* The daemon's line @p msg as a JSON object; "sale N: ..." gives the object a sale field. */
+static void log_json_line(const struct timespec *ts, const char *msg)
+{
+	unsigned long long sale;
+	int n = 0;
+
+	if (sscanf(msg, "sale %llu: %n", &sale, &n) != 1 || n == 0 || sale > UINT32_MAX)
+		sale = (unsigned long long)-1;
+	fs_out_log_json((int64_t)ts->tv_sec * 1000 + ts->tv_nsec / 1000000,
+		sale == (unsigned long long)-1 ? -1 : (int64_t)sale, msg);
+}
+
 void fs_daemon_log(const char *fmt, ...)
 {
 	static int journald = -1; /* stderr is journald's: it dates the lines (logtime.h) */
-	char when[FS_LOGTIME_LEN + 1] = "";
+	char when[FS_LOGTIME_LEN + 1] = "", line[1024];
+	struct timespec ts;
 	va_list ap;
 
+	if (log_json) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		va_start(ap, fmt);
+		vsnprintf(line, sizeof(line), fmt, ap);
+		va_end(ap);
+		log_json_line(&ts, line);
+		return;
+	}
 	if (journald < 0)
 		journald = fs_logtime_journald(STDERR_FILENO);
 	if (!journald)
@@ -807,6 +832,7 @@ int fs_daemon_run(const struct fs_daemon_conf *conf)
 		return -EIO;
 	fs_dpctl_init(&d.dp);
 	fs_redis_url_mask(conf->redis_url, d.redis_url, sizeof(d.redis_url));
+	log_json = conf->json;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);

@@ -89,7 +89,9 @@ struct daemon {
 
 /**
  * One log line on stderr: the ISO 8601 UTC time (not under journald, which dates lines itself:
- * logtime.h), "flashctl daemon: " and the message. Any thread (one fprintf sequence on stderr).
+ * logtime.h), "flashctl daemon: " and the message; with --json (conf json) instead one JSON
+ * object on stdout (fs_out_log_json: ts_ms, time, msg, and sale when the message starts
+ * "sale N: "; a message is cut at 1023 bytes). One thread.
  */
 void fs_daemon_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
