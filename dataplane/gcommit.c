@@ -1,6 +1,7 @@
 /* The group-commit thread: rounds of fs_journal_group_sync() over the worker journals. */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <sys/prctl.h>
 #include <time.h>
@@ -16,6 +17,19 @@ static struct {
 	bool stop;
 } gc;
 
+/*
+ * The thread shares its CPU with a spinning lcore or generator: at a normal priority each of
+ * its wake-ups (a sync done, the idle pause over) may wait a time slice. Real-time FIFO at the
+ * lowest priority preempts them at once; it sleeps almost all the time (in msync or the idle
+ * pause), so it takes little from them. Without the privilege (EPERM) it stays as it is.
+ */
+static void gcommit_priority(void)
+{
+	struct sched_param sp = {.sched_priority = sched_get_priority_min(SCHED_FIFO)};
+
+	(void)pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
+}
+
 static void *gcommit_run(void *arg)
 {
 	struct timespec idle = {.tv_sec = 0, .tv_nsec = FS_GCOMMIT_IDLE_US * 1000};
@@ -23,6 +37,7 @@ static void *gcommit_run(void *arg)
 	(void)arg;
 	/* the idle pause is 100 µs, not the default slack of 50 µs on top of it */
 	(void)prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
+	gcommit_priority();
 	while (!__atomic_load_n(&gc.stop, __ATOMIC_ACQUIRE)) {
 		bool synced = false;
 		unsigned i;

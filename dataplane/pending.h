@@ -54,8 +54,8 @@ static inline uint32_t fs_pending_room(const struct fs_pending *p)
  *         never meets -ENOSPC: it refuses WONs before reserving (fs_claim_env.won_room) when a
  *         burst could overflow the ring.
  */
-static inline int fs_pending_push(struct fs_pending *p, void *m, uint64_t seq, uint16_t l3,
-	uint8_t q)
+static inline int fs_pending_push(
+	struct fs_pending *p, void *m, uint64_t seq, uint16_t l3, uint8_t q)
 {
 	struct fs_pending_ent *e;
 

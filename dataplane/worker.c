@@ -1,4 +1,5 @@
 /* Worker lcores: RX burst, classify, answer ARP/ICMP/FCP in place, one TX burst per queue. */
+#include <sched.h>
 #include <string.h>
 
 #include <rte_branch_prediction.h>
@@ -443,7 +444,13 @@ int fs_worker_main(void *arg)
 		if (w->held != NULL)
 			got += held_flush(w, &tc);
 		if (got == 0) {
-			rte_pause();
+			/* idle with WONs waiting for the disk: let the threads the sync needs run
+			 * (the group-commit thread, the file system's and block layer's kernel
+			 * workers), which a spinning lcore would hold off for a whole time slice */
+			if (w->held != NULL && fs_pending_count(w->held) != 0)
+				sched_yield();
+			else
+				rte_pause();
 			continue;
 		}
 		if (unlikely(tc.cnt[FS_CNT_JOURNAL_ERRORS] != 0 || w->journal_failing))

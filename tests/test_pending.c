@@ -34,7 +34,8 @@ Test(pending, releases_the_durable_prefix_in_order)
 
 	memset(&ring, 0, sizeof(ring));
 	for (uint64_t s = 10; s < 15; s++)
-		cr_assert_eq(fs_pending_push(&ring, tag(s), s, (uint16_t)(14 + s), (uint8_t)(s & 1)), 0);
+		cr_assert_eq(
+			fs_pending_push(&ring, tag(s), s, (uint16_t)(14 + s), (uint8_t)(s & 1)), 0);
 	cr_assert_not(fs_pending_ready(&ring, 9));
 	cr_assert_eq(fs_pending_pop_durable(&ring, 9, out, 8), 0, "nothing durable yet");
 	cr_assert(fs_pending_ready(&ring, 12));
