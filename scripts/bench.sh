@@ -154,7 +154,8 @@ dp_cycles() {
 	tel /flashsale/stats | python3 -c 'import json,sys
 s = json.load(sys.stdin)["/flashsale/stats"]
 n = s["claims"] + s["status_requests"] + s["drops"]
-print("%.0f" % (s["busy_cycles"] / n) if n and "busy_cycles" in s else "-")' >"$work/$1/cyc"
+print("%.0f" % (s["busy_cycles"] / n) if n and "busy_cycles" in s else "-")' >"$work/$1/cyc" ||
+		echo - >"$work/$1/cyc" # telemetry did not answer (seen once in fsync mode): no figure
 }
 
 # half_rate NAME: the rate for the latency run, half of the claims/s NAME measured.
