@@ -8,12 +8,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sodium.h>
+#include <systemd/sd-daemon.h>
 
 #include "daemon.h"
 #include "daemon_int.h"
 #include "dpctl.h"
+#include "logtime.h"
 #include "monotonic.h"
 #include "redis.h"
 #include "timeparse.h"
@@ -28,15 +31,15 @@ static void on_signal(int sig)
 
 void fs_daemon_log(const char *fmt, ...)
 {
-	struct timespec ts;
-	struct tm tm;
-	char when[32];
+	static int journald = -1; /* stderr is journald's: it dates the lines (logtime.h) */
+	char when[FS_LOGTIME_LEN + 1] = "";
 	va_list ap;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	localtime_r(&ts.tv_sec, &tm);
-	strftime(when, sizeof(when), "%H:%M:%S", &tm);
-	fprintf(stderr, "flashctl daemon %s.%03ld: ", when, ts.tv_nsec / 1000000);
+	if (journald < 0)
+		journald = fs_logtime_journald(STDERR_FILENO);
+	if (!journald)
+		fs_logtime_format(when, sizeof(when));
+	fprintf(stderr, "%sflashctl daemon: ", when);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
@@ -750,19 +753,21 @@ static void dp_ready(struct daemon *d, int64_t now)
 		d->dp_node_ok = dp_check_node(d, now);
 }
 
-static void tick(struct daemon *d)
+/* One pass; true when every sale of Redis was synced to a usable dataplane of this node. */
+static bool tick(struct daemon *d)
 {
 	uint32_t *ids = NULL;
 	size_t n = 0;
 	int64_t now = fs_time_now_ms(), mono = fs_monotonic_ms();
+	bool synced = false;
 	int rc;
 
 	fs_holds_tick(d); /* PostgreSQL only: the sweep runs whatever Redis does */
 	if (!redis_ready(d, mono))
-		return;
+		return false;
 	dp_ready(d, mono);
 	if (d->node_c.on)
-		return; /* another node's dataplane: nothing synced or published */
+		return false; /* another node's dataplane: nothing synced or published */
 	rc = fs_redis_sale_list(&d->redis, &ids, &n);
 	if (rc < 0) {
 		if (fs_redis_usable(&d->redis))
@@ -775,8 +780,10 @@ static void tick(struct daemon *d)
 		if (rc < 0)
 			goto out;
 	}
-	if (fs_daemon_dp_usable(d))
+	if (fs_daemon_dp_usable(d)) {
 		rebuild_missing(d, ids, n);
+		synced = !stop_requested && fs_daemon_dp_usable(d);
+	}
 out:
 	if (!fs_redis_usable(&d->redis)) {
 		fs_daemon_cond_fail(&d->redis_c, fs_monotonic_ms(), d->conf->interval_ms,
@@ -786,6 +793,7 @@ out:
 		fs_redis_close(&d->redis);
 	}
 	free(ids);
+	return synced;
 }
 
 int fs_daemon_run(const struct fs_daemon_conf *conf)
@@ -793,6 +801,7 @@ int fs_daemon_run(const struct fs_daemon_conf *conf)
 	struct sigaction sa = {.sa_handler = on_signal};
 	struct daemon d = {.conf = conf};
 	struct timespec next, now;
+	bool ready = false;
 
 	if (sodium_init() < 0)
 		return -EIO;
@@ -811,7 +820,13 @@ int fs_daemon_run(const struct fs_daemon_conf *conf)
 
 	clock_gettime(CLOCK_MONOTONIC, &next);
 	while (!stop_requested) {
-		tick(&d);
+		/* systemd's Type=notify: ready once Redis's sales are on the dataplane (sd_notify
+		 * is a no-op without $NOTIFY_SOCKET) */
+		if (tick(&d) && !ready) {
+			ready = true;
+			fs_daemon_log("ready: synced with redis and the dataplane");
+			sd_notify(0, "READY=1\nSTATUS=synced");
+		}
 		next.tv_nsec += (long)(conf->interval_ms % 1000) * 1000000L;
 		next.tv_sec += conf->interval_ms / 1000 + next.tv_nsec / 1000000000L;
 		next.tv_nsec %= 1000000000L;
@@ -824,6 +839,7 @@ int fs_daemon_run(const struct fs_daemon_conf *conf)
 			;
 	}
 	fs_daemon_log("stopping on signal");
+	sd_notify(0, "STOPPING=1");
 	fs_redis_close(&d.redis);
 	fs_dpctl_close(&d.dp);
 	fs_holds_free(&d);

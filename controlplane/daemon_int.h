@@ -87,7 +87,10 @@ struct daemon {
 	bool nopg_logged;		 /**< "sale N has holds and no --pg" was logged */
 };
 
-/** One log line on stderr: "flashctl daemon HH:MM:SS.mmm: " and the message. */
+/**
+ * One log line on stderr: the ISO 8601 UTC time (not under journald, which dates lines itself:
+ * logtime.h), "flashctl daemon: " and the message. Any thread (one fprintf sequence on stderr).
+ */
 void fs_daemon_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /** True when an attempt to end condition @p c is due (always when it is off). */

@@ -12,6 +12,8 @@
 
 #include "audit.h"
 #include "cli.h"
+#include "conf.h"
+#include "ctlconf.h"
 #include "daemon.h"
 #include "dpctl.h"
 #include "fcp.h"
@@ -20,13 +22,13 @@
 #include "redis.h"
 #include "sale.h"
 #include "timeparse.h"
+#include "version.h"
 
 #define IO_TIMEOUT_MS 2000
 
 static const char usage_text[] =
-	"usage: flashctl [--redis URL] [--redis-password-file FILE] [--dp PREFIX | --dp-socket "
-	"PATH]\n"
-	"                [--node-id N] COMMAND ...\n"
+	"usage: flashctl [--config FILE] [--redis URL] [--redis-password-file FILE]\n"
+	"                [--dp PREFIX | --dp-socket PATH] [--node-id N] COMMAND ...\n"
 	"  sale create --sale N --stock S --start T --end T [--admission open|token]\n"
 	"              [--rate-limit R [--rate-burst B]] [--start-in-past] [--hold DURATION]\n"
 	"              (S at most 100000000; R claims/s per source, 0 = none; DURATION: how\n"
@@ -54,7 +56,11 @@ static const char usage_text[] =
 	"\nURL: " FS_REDIS_URL_FORMS "\n"
 	"The Redis password: --redis-password-file FILE (mode 0600), else $REDIS_PASSWORD, else "
 	"the\n"
-	"URL's (hidden from ps once read).\n";
+	"config file's redis-password, else the URL's (hidden from ps once read).\n"
+	"--config FILE (before the command; default $" FS_CONF_ENV ", else " FS_CONF_DEFAULT "):\n"
+	"its [ctl] section's keys are the global and daemon options; the command line overrides "
+	"them.\n"
+	"--version: the version.\n";
 
 struct globals {
 	const char *redis_url;
@@ -926,7 +932,7 @@ static int redis_globals(struct globals *g, const char *pwfile)
 		g->redis_password = g->password_buf;
 	} else if (env != NULL && *env != '\0') {
 		g->redis_password = env;
-	}
+	} /* else the config file's redis-password (main), else the URL's */
 	return 0;
 }
 
@@ -949,8 +955,16 @@ int main(int argc, char **argv)
 {
 	static struct globals g = {.node_id = 1};
 	const char *pwfile = NULL;
+	char err[512];
 	int i, rc;
 
+	if (fs_version_asked(argc, argv)) {
+		fs_version_print("flashctl");
+		return 0;
+	}
+	/* the config file's [ctl] keys as options before the command line's (ctlconf.h) */
+	if (fs_ctl_config(&argc, &argv, &g.redis_password, err, sizeof(err)) != 0)
+		return usage_err("%s", err);
 	g.redis_url = getenv("REDIS_URL");
 	if (g.redis_url == NULL || *g.redis_url == '\0')
 		g.redis_url = FS_REDIS_URL_DEFAULT;

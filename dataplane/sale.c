@@ -22,11 +22,7 @@ _Static_assert(FS_SALE_SLOTS >= 2 * FS_MAX_SALES, "sale slots at most half full"
 void fs_sale_table_init(struct fs_sale_table *t, unsigned n_workers)
 {
 	memset(t, 0, sizeof(*t));
-	if (n_workers == 0)
-		n_workers = 1;
-	if (n_workers > FS_MAX_WORKERS)
-		n_workers = FS_MAX_WORKERS;
-	t->n_workers = n_workers;
+	t->n_workers = fs_stock_workers(n_workers);
 	t->slots = &t->arr[0];
 }
 
@@ -368,7 +364,10 @@ const char *fs_sale_state_name(enum fs_sale_state st)
 	return names[st];
 }
 
-/* Append one control record (type, sale, node; body from @p rec) to @p ctl if there is one. */
+/*
+ * Append one control record (type, sale, node; body from @p rec, which the caller initialises
+ * with its body only: every other byte zero) to @p ctl if there is one.
+ */
 static int ctl_append(struct fs_journal *ctl, uint16_t node_id, uint32_t sale_id, uint8_t type,
 	struct fs_jrec *rec)
 {
@@ -397,20 +396,18 @@ int fs_sale_ctl_create(struct fs_sale_table *t, struct fs_journal *ctl, uint16_t
 	s = sale_build(t, &unkeyed);
 	if (s == NULL)
 		return -errno;
-	memset(&rec, 0, sizeof(rec));
-	rec.body.sale.stock = def->stock;
-	rec.body.sale.start_ms = def->start_ms;
-	rec.body.sale.end_ms = def->end_ms;
-	rec.body.sale.admission = def->admission;
-	rec.body.sale.rl_set = def->rl_set;
-	rec.body.sale.rl_rate = def->rl_rate;
-	rec.body.sale.rl_burst = (uint16_t)def->rl_burst;
+	rec = (struct fs_jrec){.body.sale = {.stock = def->stock,
+				       .start_ms = def->start_ms,
+				       .end_ms = def->end_ms,
+				       .admission = def->admission,
+				       .rl_set = def->rl_set,
+				       .rl_burst = (uint16_t)def->rl_burst,
+				       .rl_rate = def->rl_rate}};
 	rc = ctl_append(ctl, node_id, def->sale_id, FS_JREC_SALE, &rec);
 	if (rc == 0 && def->hold_ms > 0) {
 		/* a SALE without its HOLD (this append failed) is completed by a repeated create:
 		 * recovery applies the HOLD that follows the repeated SALE */
-		memset(&rec, 0, sizeof(rec));
-		rec.body.hold.hold_ms = def->hold_ms;
+		rec = (struct fs_jrec){.body.hold.hold_ms = def->hold_ms};
 		rc = ctl_append(ctl, node_id, def->sale_id, FS_JREC_HOLD, &rec);
 	}
 	if (rc < 0) {
@@ -418,7 +415,7 @@ int fs_sale_ctl_create(struct fs_sale_table *t, struct fs_journal *ctl, uint16_t
 		return rc;
 	}
 	if (def->has_key) {
-		memset(&rec, 0, sizeof(rec));
+		rec = (struct fs_jrec){0};
 		memcpy(rec.body.key.key, def->key, sizeof(rec.body.key.key));
 		rc = ctl_append(ctl, node_id, def->sale_id, FS_JREC_KEY, &rec);
 		if (rc == 0)
@@ -439,7 +436,7 @@ int fs_sale_ctl_lease_returned(struct fs_sale_table *t, struct fs_journal *ctl, 
 	uint32_t sale_id, uint64_t units, bool final, uint64_t returned)
 {
 	struct fs_sale *s = fs_sale_lookup(t, sale_id);
-	struct fs_jrec rec;
+	struct fs_jrec rec = {.body.lease = {.units = units, .final = final}};
 	uint64_t cap;
 	int rc;
 
@@ -457,9 +454,6 @@ int fs_sale_ctl_lease_returned(struct fs_sale_table *t, struct fs_journal *ctl, 
 	cap = s->total + returned;
 	if (units > cap || s->stock.leased + units > cap)
 		return -EINVAL;
-	memset(&rec, 0, sizeof(rec));
-	rec.body.lease.units = units;
-	rec.body.lease.final = final;
 	rc = ctl_append(ctl, node_id, sale_id, FS_JREC_LEASE, &rec);
 	if (rc < 0)
 		return rc;
@@ -474,7 +468,7 @@ int fs_sale_ctl_release(struct fs_sale_table *t, struct fs_journal *ctl, uint16_
 	uint32_t sale_id, uint64_t user, uint64_t order)
 {
 	struct fs_sale *s = fs_sale_lookup(t, sale_id);
-	struct fs_jrec rec;
+	struct fs_jrec rec = {.body.release = {.order_id = order, .user_id = user}};
 	uint64_t found = 0;
 	uint32_t won = 0;
 	int rc;
@@ -487,9 +481,6 @@ int fs_sale_ctl_release(struct fs_sale_table *t, struct fs_journal *ctl, uint16_
 		return -ESRCH;
 	if (won == FS_WON_RELEASED)
 		return -EALREADY;
-	memset(&rec, 0, sizeof(rec));
-	rec.body.release.order_id = order;
-	rec.body.release.user_id = user;
 	rc = ctl_append(ctl, node_id, sale_id, FS_JREC_RELEASE, &rec);
 	if (rc < 0)
 		return rc;
@@ -509,12 +500,11 @@ int fs_sale_ctl_stop(
 	struct fs_sale_table *t, struct fs_journal *ctl, uint16_t node_id, uint32_t sale_id)
 {
 	struct fs_sale *s = fs_sale_lookup(t, sale_id);
-	struct fs_jrec rec;
+	struct fs_jrec rec = {0}; /* no body */
 	int rc;
 
 	if (s == NULL)
 		return -ENOENT;
-	memset(&rec, 0, sizeof(rec));
 	rc = ctl_append(ctl, node_id, sale_id, FS_JREC_STOP, &rec);
 	if (rc < 0)
 		return rc;
@@ -526,16 +516,14 @@ int fs_sale_ctl_set_key(struct fs_sale_table *t, struct fs_journal *ctl, uint16_
 	uint32_t sale_id, const uint8_t key[16], int64_t prev_until_ms)
 {
 	struct fs_sale *s = fs_sale_lookup(t, sale_id);
-	struct fs_jrec rec;
+	struct fs_jrec rec = {.body.key.prev_until_ms = prev_until_ms};
 	int rc;
 
 	if (s == NULL)
 		return -ENOENT;
 	if (s->key_set && memcmp(s->key, key, 16) == 0)
 		return 0; /* already the current key: nothing to journal */
-	memset(&rec, 0, sizeof(rec));
 	memcpy(rec.body.key.key, key, sizeof(rec.body.key.key));
-	rec.body.key.prev_until_ms = prev_until_ms;
 	rc = ctl_append(ctl, node_id, sale_id, FS_JREC_KEY, &rec);
 	if (rc < 0)
 		return rc;
@@ -547,7 +535,7 @@ int fs_sale_ctl_delete(struct fs_sale_table *t, struct fs_journal *ctl, uint16_t
 	uint32_t sale_id, int64_t now_ms)
 {
 	struct fs_sale *s = fs_sale_lookup(t, sale_id);
-	struct fs_jrec rec;
+	struct fs_jrec rec = {0}; /* no body */
 	int rc;
 
 	if (s == NULL)
@@ -563,7 +551,6 @@ int fs_sale_ctl_delete(struct fs_sale_table *t, struct fs_journal *ctl, uint16_t
 	rc = ids_reserve(&t->deleted); /* so that nothing can fail once the record is written */
 	if (rc < 0)
 		return rc;
-	memset(&rec, 0, sizeof(rec));
 	rc = ctl_append(ctl, node_id, sale_id, FS_JREC_DELETE, &rec);
 	if (rc < 0)
 		return rc;

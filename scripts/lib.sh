@@ -14,7 +14,7 @@
 FS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 FS_DEBIAN_PACKAGES=(dpdk dpdk-dev libdpdk-dev libhiredis-dev libpq-dev libcriterion-dev libsodium-dev
 	libpcap-dev libjson-c-dev redis-server postgresql meson ninja-build pkg-config clang python3
-	iproute2 strace tshark)
+	iproute2 strace tshark libsystemd-dev systemd groff-base man-db)
 # Answers to those packages' debconf questions (debconf-set-selections lines), so apt-get never
 # asks: wireshark-common's "may non-root users capture?" (no: its dumpcap stays root only).
 FS_DEBCONF=("wireshark-common wireshark-common/install-setuid boolean false")

@@ -13,6 +13,7 @@
 #include <sodium.h>
 
 #include "claim.h"
+#include "claimenv.h"
 #include "testutil.h"
 
 #define NODE 3
@@ -50,14 +51,7 @@ TestSuite(claim, .init = setup, .fini = teardown);
 
 static struct fs_claim_env env_of(unsigned w, int64_t now_ms)
 {
-	return (struct fs_claim_env){.node_id = NODE,
-		.worker = (uint8_t)w,
-		.journal = jr[w],
-		.journals = jr,
-		.n_journals = N_WORKERS,
-		.now_ms = now_ms,
-		.now_ns = (uint64_t)now_ms * 1000000ull,
-		.cnt = cnt[w]};
+	return fs_test_claim_env(NODE, w, jr, N_WORKERS, cnt[w], now_ms);
 }
 
 /* An open sale of @p stock units, all leased (final), in its window around NOW_MS. */
