@@ -225,6 +225,12 @@ static inline int claim_take(
 {
 	enum fs_take tk;
 
+	if (__builtin_expect(env->won_full, 0)) {
+		if (env->cnt != NULL)
+			env->cnt[FS_CNT_WON_HELD_FULL]++;
+		claim_retry(rep, FS_RETRY_DURABLE_MS);
+		return -1;
+	}
 	if (env->journal == NULL || fs_journal_ready(env->journal) != 0) {
 		if (env->cnt != NULL)
 			env->cnt[FS_CNT_JOURNAL_ERRORS]++;

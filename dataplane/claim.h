@@ -20,6 +20,9 @@
 #define FS_RETRY_TRANSIT_MS 1u /**< retry_after_ms while units are in transit between slices */
 #define FS_RETRY_JOURNAL_MS 100u /**< retry_after_ms when the journal cannot record an order */
 #define FS_RETRY_LEASE_MS 20u  /**< retry_after_ms when this node waits for a lease */
+/** retry_after_ms when the WONs waiting for the group commit fill the worker's ring (a few
+ *  group commits: the device's fdatasync time is about 1 ms) */
+#define FS_RETRY_DURABLE_MS 5u
 
 /** Per-worker context of fs_claim(); owned by one worker lcore. */
 struct fs_claim_env {
@@ -48,6 +51,12 @@ struct fs_claim_env {
 	 */
 	struct fs_journal *const *journals;
 	unsigned n_journals;
+	/**
+	 * true: no claim may win now (RETRY, FS_RETRY_DURABLE_MS, counted as won_held_full),
+	 * checked before a unit or a winner slot is taken: the worker's ring of WON replies waiting
+	 * for the group commit (pending.h) has no room for this burst. Set by the worker per burst.
+	 */
+	bool won_full;
 };
 
 /**

@@ -26,6 +26,7 @@
 #include "clock.h"
 #include "conf.h"
 #include "fcp.h"
+#include "gcommit.h"
 #include "hugefiles.h"
 #include "journal.h"
 #include "log.h"
@@ -264,6 +265,12 @@ static void launch_workers(const struct dp_opts *opt, struct fs_journal *const j
 	unsigned w = 0, lcore;
 	int ret;
 
+	if (opt->journal_fsync) {
+		ret = fs_gcommit_start(journals, n_workers);
+		if (ret != 0)
+			rte_exit(EXIT_FAILURE, "cannot start the group-commit thread: %s\n",
+				strerror(-ret));
+	}
 	RTE_LCORE_FOREACH_WORKER(lcore)
 	{
 		struct fs_worker *wk = &workers[w];
@@ -272,6 +279,11 @@ static void launch_workers(const struct dp_opts *opt, struct fs_journal *const j
 		wk->table = &table;
 		wk->journal = journals[w];
 		wk->journal_fsync = opt->journal_fsync;
+		if (opt->journal_fsync) {
+			wk->held = calloc(1, sizeof(*wk->held)); /* its WONs until durable */
+			if (wk->held == NULL)
+				rte_exit(EXIT_FAILURE, "cannot allocate worker %u's WON ring\n", w);
+		}
 		wk->lcore_id = lcore;
 		wk->env.node_id = opt->node_id;
 		wk->env.worker = (uint8_t)w;
@@ -365,7 +377,8 @@ static struct fs_journal *journals_open(
 		journals[w] = fs_journal_open(opt->state_dir, w);
 		if (journals[w] == NULL)
 			die("cannot open journal %u in %s: %s", w, opt->state_dir, strerror(errno));
-		fs_journal_set_fsync(journals[w], opt->journal_fsync);
+		/* fsync: the group-commit thread syncs it (gcommit.h), never its worker */
+		fs_journal_set_group(journals[w], opt->journal_fsync);
 		fs_journal_set_tended(journals[w], true); /* by run_until_signal: fs_journal_tend */
 	}
 	for (w = 0; w < n_workers; w++) {
@@ -487,6 +500,24 @@ static void dp_config(int *argc, char ***argv)
 	}
 }
 
+/*
+ * The last sync of a worker journal, its worker and the group-commit thread stopped: as the
+ * group commit does it (@p group: the writer's last records handed over, then synced) or as the
+ * writer does. Returns 0 or -errno.
+ */
+static int journal_sync_last(struct fs_journal *j, bool group)
+{
+	uint64_t durable;
+	int ret;
+
+	if (!group)
+		return fs_journal_sync(j);
+	ret = fs_journal_group_writer(j, &durable);
+	if (ret == 0)
+		ret = fs_journal_group_sync(j);
+	return ret < 0 ? ret : 0;
+}
+
 /* Workers stopped, capture and telemetry ended, every journal synced and closed, ports closed. */
 static void dp_stop(struct fs_journal *const *journals, struct fs_journal *ctl, unsigned n_workers,
 	unsigned n_ports)
@@ -498,8 +529,9 @@ static void dp_stop(struct fs_journal *const *journals, struct fs_journal *ctl, 
 	rte_eal_mp_wait_lcore();
 	rte_pdump_uninit();
 	fs_telemetry_shutdown();
+	fs_gcommit_stop();
 	for (w = 0; w < n_workers; w++) {
-		ret = fs_journal_sync(journals[w]);
+		ret = journal_sync_last(journals[w], workers[w].journal_fsync);
 		if (ret != 0)
 			FS_LOG(ERR, "journal %u sync: %s", w, strerror(-ret));
 		fs_journal_close(journals[w]);

@@ -12,7 +12,9 @@
 # (the late flood; flashsale-dp's RSS before/after CLAIMS distinct users), mix (sold-out flood with
 # repeat claims by winners, bad tokens, malformed frames: needs a flashgen with --mix), redis (the
 # Lua claim by redis-benchmark, unpipelined and -P 32), scale (1, 2, 4 workers, all claims from one
-# source: never oversold, every unit sold). More: fsync, token (verification cost per claim),
+# source: never oversold, every unit sold). More: fsync (every claim wins with --journal-sync=fsync:
+# its ratio to win's claims/s, WON latency, and the device's 4 KiB write + fdatasync latency in the
+# state dir, measured in the same run), token (verification cost per claim),
 # flood (per-source limits during a 1-source and a 10M-source spoofed flood; needs --src-ips),
 # pcap (one worker saturated by net_pcap infinite_rx, generator taken away, against testpmd on the
 # same port), flood50 (honest claims during a line flood at 50x capacity, flashgen --line-rate),
@@ -157,7 +159,8 @@ dp_cycles() {
 	tel /flashsale/stats | python3 -c 'import json,sys
 s = json.load(sys.stdin)["/flashsale/stats"]
 n = s["claims"] + s["status_requests"] + s["drops"]
-print("%.0f" % (s["busy_cycles"] / n) if n and "busy_cycles" in s else "-")' >"$work/$1/cyc"
+print("%.0f" % (s["busy_cycles"] / n) if n and "busy_cycles" in s else "-")' >"$work/$1/cyc" ||
+		echo - >"$work/$1/cyc" # telemetry did not answer (seen once in fsync mode): no figure
 }
 
 # half_rate NAME: the rate for the latency run, half of the claims/s NAME measured.
@@ -321,14 +324,38 @@ if want scale; then
 	done
 fi
 
+# fdatasync_probe DIR: the device's sync latency where the journals live: 200 times a 4 KiB
+# write appended to a file in DIR and fdatasync; key=value p50/p99 in us.
+fdatasync_probe() {
+	python3 - "$1" <<'PY'
+import os, sys, time
+path = os.path.join(sys.argv[1], ".fdatasync-probe")
+fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+buf, t = b"\x5a" * 4096, []
+for i in range(200):
+    a = time.perf_counter()
+    os.pwrite(fd, buf, i * 4096)
+    os.fdatasync(fd)
+    t.append(time.perf_counter() - a)
+os.close(fd)
+os.unlink(path)
+t.sort()
+print("fdatasync_p50_us=%.0f fdatasync_p99_us=%.0f" % (t[99] * 1e6, t[197] * 1e6))
+PY
+}
+
 if want fsync; then
 	fs_log "scenario: every claim wins, --journal-sync=fsync"
 	dp_start fsync --journal-sync fsync
-	sale 3 "$claims"
+	sale 3 $((claims + half))
 	gen fsync gen.out 3 1 "$claims"
 	dp_cycles fsync
+	latency fsync 3 $((claims + 1))
 	dp_stop
 	row fsync "flashsale-dp, every claim wins, fsync" "$dp_hwm"
+	fdatasync_probe "$work/fsync/state" >"$work/fsync/fdsync.out"
+	# every reply of the latency run is a WON (new users, stock outlasts the run)
+	notes+=("fsync ratio: $(ratio "$(kv fsync claims_per_s)" "$(kv win claims_per_s)") of the in-memory rate (fsync $(kv fsync claims_per_s) / win $(kv win claims_per_s) claims/s, this run); WON latency at half rate p50 $(kv fsync lat.out p50_us) us, p99 $(kv fsync lat.out p99_us) us; the device (4 KiB write + fdatasync in the state dir, 200 times): p50 $(kv fsync fdsync.out fdatasync_p50_us) us, p99 $(kv fsync fdsync.out fdatasync_p99_us) us")
 fi
 
 if want token; then
