@@ -59,21 +59,34 @@ static int write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
-/* fopencookie's write: each line start gets the timestamp. Returns @p n, or -1. */
+/*
+ * fopencookie's write: each line start gets the timestamp, in the same write(2) as the line's
+ * first bytes (up to LINE_MAX_ONE_WRITE), so a line another writer of the descriptor puts out at
+ * the same moment (stdout's printf beside DPDK's log stream) never lands between a line's date and
+ * its text. Returns @p n, or -1.
+ */
+#define LINE_MAX_ONE_WRITE 4096
 static ssize_t logtime_write(void *cookie, const char *buf, size_t n)
 {
 	struct logtime_cookie *c = cookie;
-	char stamp[FS_LOGTIME_LEN + 1];
+	char out[FS_LOGTIME_LEN + 1 + LINE_MAX_ONE_WRITE];
 	size_t done = 0;
 
 	while (done < n) {
 		const char *nl = memchr(buf + done, '\n', n - done);
 		size_t len = nl != NULL ? (size_t)(nl - (buf + done)) + 1 : n - done;
+		size_t head = 0, first = len;
 
-		if (c->dated && !c->midline &&
-			write_all(c->fd, stamp, fs_logtime_format(stamp, sizeof(stamp))) < 0)
-			return -1;
-		if (write_all(c->fd, buf + done, len) < 0)
+		if (c->dated && !c->midline) {
+			head = fs_logtime_format(out, sizeof(out));
+			first = len < LINE_MAX_ONE_WRITE ? len : LINE_MAX_ONE_WRITE;
+			memcpy(out + head, buf + done, first);
+			if (write_all(c->fd, out, head + first) < 0)
+				return -1;
+		} else {
+			first = 0;
+		}
+		if (first < len && write_all(c->fd, buf + done + first, len - first) < 0)
 			return -1;
 		c->midline = nl == NULL;
 		done += len;
