@@ -211,11 +211,11 @@ int fs_ctl_sweep(int argc, char **argv)
 	const char *o[N_OPTS], *url;
 	struct fs_pgorders *c;
 	uint64_t batch = 1000, expired = 0, calls = 0;
+	const struct fs_ctl_num num[] = {
+		{BATCH, "batch", 1, SWEEP_BATCH_MAX, &batch}, FS_CTL_NUM_END};
 	int rc, n;
 
-	rc = fs_ctl_parse_opts(argc, argv, "", lo, o, N_OPTS);
-	if (rc == 0)
-		rc = fs_ctl_opt_u64("batch", o[BATCH], 1, SWEEP_BATCH_MAX, &batch);
+	rc = fs_ctl_parse_nums(argc, argv, "", lo, o, N_OPTS, num);
 	if (rc != 0)
 		return rc;
 	url = pg_url(o[PG], "sweep", &rc);
