@@ -132,12 +132,13 @@ static int serve(struct fs_scrape_src *x, const char *listen, const struct socka
 
 int fs_ctl_metrics(const char *dp_socket, unsigned node_id, int argc, char **argv)
 {
-	enum { LISTEN = 1, PG, ONCE, TIMEOUT, N_OPTS };
+	enum { LISTEN = 1, PG, ONCE, TIMEOUT, HELP, N_OPTS };
 	static const struct option lo[] = {
 		{"listen", required_argument, NULL, LISTEN},
 		{"pg", required_argument, NULL, PG},
 		{"once", no_argument, NULL, ONCE},
 		{"timeout-ms", required_argument, NULL, TIMEOUT},
+		{"help", no_argument, NULL, HELP},
 		{NULL, 0, NULL, 0},
 	};
 	static struct fs_scrape_src x; /* the HTTP thread's, for the whole run */

@@ -227,12 +227,13 @@ static unsigned watch_loop(
 
 int fs_ctl_watch(const char *dp_socket, unsigned node_id, int argc, char **argv)
 {
-	enum { SALE = 1, INTERVAL, COUNT, PG, N_OPTS };
+	enum { SALE = 1, INTERVAL, COUNT, PG, HELP, N_OPTS };
 	static const struct option lo[] = {
 		{"sale", required_argument, NULL, SALE},
 		{"interval-ms", required_argument, NULL, INTERVAL},
 		{"count", required_argument, NULL, COUNT},
 		{"pg", required_argument, NULL, PG},
+		{"help", no_argument, NULL, HELP},
 		{NULL, 0, NULL, 0},
 	};
 	static struct fs_scrape_src x; /* its checkpoints are large */
