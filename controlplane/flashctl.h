@@ -28,6 +28,12 @@ enum fs_ctl_order_exit {
 	FS_CTL_EXIT_UNKNOWN = 9,   /**< no such order (or sale) */
 };
 
+/** --help alone (val @p help), for the sub-commands that print no JSON (metrics, watch). */
+#define FS_CTL_HELP_OPT(help)                                                                      \
+	{                                                                                          \
+		"help", no_argument, NULL, (help)                                                  \
+	}
+
 /**
  * The options every printing sub-command has, for its struct option list: --help (val @p help)
  * and --json (val @p json), both flags.

@@ -138,7 +138,7 @@ int fs_ctl_metrics(const char *dp_socket, unsigned node_id, int argc, char **arg
 		{"pg", required_argument, NULL, PG},
 		{"once", no_argument, NULL, ONCE},
 		{"timeout-ms", required_argument, NULL, TIMEOUT},
-		{"help", no_argument, NULL, HELP},
+		FS_CTL_HELP_OPT(HELP),
 		{NULL, 0, NULL, 0},
 	};
 	static struct fs_scrape_src x; /* the HTTP thread's, for the whole run */

@@ -233,7 +233,7 @@ int fs_ctl_watch(const char *dp_socket, unsigned node_id, int argc, char **argv)
 		{"interval-ms", required_argument, NULL, INTERVAL},
 		{"count", required_argument, NULL, COUNT},
 		{"pg", required_argument, NULL, PG},
-		{"help", no_argument, NULL, HELP},
+		FS_CTL_HELP_OPT(HELP),
 		{NULL, 0, NULL, 0},
 	};
 	static struct fs_scrape_src x; /* its checkpoints are large */
