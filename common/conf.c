@@ -285,11 +285,9 @@ char **fs_conf_argv(
 
 const char *fs_conf_path(int argc, char *const *argv, int from, int to, bool *given)
 {
-	const char *env = getenv(FS_CONF_ENV);
 	const char *path = NULL;
 	int skip;
 
-	*given = true;
 	for (int i = from; i < to && i < argc; i++) {
 		if (!is_config_arg(argv[i], &skip))
 			continue;
@@ -298,14 +296,20 @@ const char *fs_conf_path(int argc, char *const *argv, int from, int to, bool *gi
 		else if (i + 1 < argc)
 			path = argv[++i];
 		else
-			return NULL;
+			return *given = true, NULL;
 	}
-	if (path != NULL)
-		return path;
-	if (env != NULL && *env != '\0')
-		return env;
-	*given = false;
-	return FS_CONF_DEFAULT;
+	path = fs_conf_opt_env(path, FS_CONF_ENV);
+	*given = path != NULL;
+	return path != NULL ? path : FS_CONF_DEFAULT;
+}
+
+const char *fs_conf_opt_env(const char *opt, const char *name)
+{
+	const char *env = getenv(name);
+
+	if (opt != NULL)
+		return opt;
+	return env != NULL && *env != '\0' ? env : NULL;
 }
 
 void fs_conf_free(struct fs_conf *c)

@@ -86,6 +86,12 @@ char **fs_conf_argv(
  */
 const char *fs_conf_path(int argc, char *const *argv, int from, int to, bool *given);
 
+/**
+ * @p opt when not NULL (an option's value, maybe empty), else $@p name when set and not empty,
+ * else NULL. Pure (getenv).
+ */
+const char *fs_conf_opt_env(const char *opt, const char *name);
+
 /** Free what fs_conf_load allocated (not the argv of fs_conf_argv). */
 void fs_conf_free(struct fs_conf *c);
 

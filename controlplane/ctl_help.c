@@ -5,9 +5,9 @@
 
 #include "flashctl.h"
 
+#define HELP "  --help          this text\n"
 #define COMMON                                                                                     \
-	"  --json          print one JSON object instead of key=value lines (HACKING.md)\n"        \
-	"  --help          this text\n"
+	"  --json          print one JSON object instead of key=value lines (HACKING.md)\n" HELP
 #define TIMES                                                                                      \
 	"T: unix ms, now, +90s / +500ms / +10m / +2h / +1d from now, or ISO 8601 with its "        \
 	"offset\n"                                                                                 \
@@ -108,6 +108,25 @@ static const struct {
 		  "  --won-file FILE flashgen's won orders (needs --pg or --state-dir)\n"
 		  "  --wait-s S      how long drift that can settle may take (0..3600, default "
 		  "10)\n" COMMON},
+	{"metrics",
+		"usage: flashctl --dp PREFIX metrics [options]\n"
+		"Serve the node's flashsale_* metrics over HTTP (GET /metrics, Prometheus text\n"
+		"format) until SIGINT or SIGTERM.\n"
+		"  --listen ADDR:PORT  where to listen ([ADDR6]:PORT too; default "
+		"127.0.0.1:9108)\n"
+		"  --pg URL            also persist's checkpoints and lag from PostgreSQL\n"
+		"  --once              print one scrape on stdout and exit\n"
+		"  --timeout-ms MS     dataplane and PostgreSQL timeout (10..600000, default "
+		"2000)\n" HELP},
+	{"watch", "usage: flashctl --dp PREFIX watch [options]\n"
+		  "The node live: per sale its state, sold, remaining, claims and replies per "
+		  "second;\n"
+		  "drops per second, persist's lag (--pg). Redrawn in place on a terminal, else\n"
+		  "key=value lines.\n"
+		  "  --sale N         only sale N\n"
+		  "  --interval-ms MS between reads (100..3600000, default 1000)\n"
+		  "  --count N        stop after N reads (1..4294967295; default: until killed)\n"
+		  "  --pg URL         also persist's lag from PostgreSQL\n" HELP},
 };
 
 void fs_ctl_help(const char *group, const char *cmd)

@@ -11,36 +11,39 @@
 
 #define SECTION "ctl"
 
-/* flashctl's global options (flashctl.c: parse_globals), taking a value each. */
-static const struct option global_lo[] = {
-	{"dp", required_argument, NULL, 0},
-	{"dp-socket", required_argument, NULL, 0},
-	{"node-id", required_argument, NULL, 0},
-	{"redis", required_argument, NULL, 0},
-	{"redis-password-file", required_argument, NULL, 0},
-	{NULL, 0, NULL, 0},
+/* Where a key of [ctl] goes: before the command, after "daemon", or nowhere (read here). */
+enum key_place { KEY_GLOBAL, KEY_DAEMON, KEY_FILE };
+
+/* Every key of [ctl], each taking a value: flashctl's global options (flashctl.c: parse_globals),
+ * flashctl daemon's options (flashctl.c: cmd_daemon), and the password (no option of its own). */
+static const struct {
+	const char *name;
+	enum key_place place;
+} keys[] = {
+	{"dp", KEY_GLOBAL},
+	{"dp-socket", KEY_GLOBAL},
+	{"node-id", KEY_GLOBAL},
+	{"redis", KEY_GLOBAL},
+	{"redis-password-file", KEY_GLOBAL},
+	{"dp-timeout-ms", KEY_DAEMON},
+	{"interval-ms", KEY_DAEMON},
+	{"pg", KEY_DAEMON},
+	{"pg-timeout-ms", KEY_DAEMON},
+	{"redis-timeout-ms", KEY_DAEMON},
+	{"redis-password", KEY_FILE},
 };
 
-/* flashctl daemon's options (flashctl.c: cmd_daemon). */
-static const struct option daemon_lo[] = {
-	{"dp-timeout-ms", required_argument, NULL, 0},
-	{"interval-ms", required_argument, NULL, 0},
-	{"pg", required_argument, NULL, 0},
-	{"pg-timeout-ms", required_argument, NULL, 0},
-	{"redis-timeout-ms", required_argument, NULL, 0},
-	{NULL, 0, NULL, 0},
-};
+#define N_KEYS (sizeof(keys) / sizeof(keys[0]))
 
-#define N_GLOBAL (sizeof(global_lo) / sizeof(global_lo[0]) - 1)
-#define N_DAEMON (sizeof(daemon_lo) / sizeof(daemon_lo[0]) - 1)
-
-/* Every key of [ctl] into @p all: the two tables, then the password (no option of its own). */
-static void all_keys(struct option all[N_GLOBAL + N_DAEMON + 2])
+/* The keys of @p place (all keys when @p all) as long options into @p lo, NULL-terminated. */
+static void keys_lo(struct option lo[N_KEYS + 1], enum key_place place, bool all)
 {
-	memcpy(all, global_lo, N_GLOBAL * sizeof(all[0]));
-	memcpy(all + N_GLOBAL, daemon_lo, N_DAEMON * sizeof(all[0]));
-	all[N_GLOBAL + N_DAEMON] = (struct option){"redis-password", required_argument, NULL, 0};
-	all[N_GLOBAL + N_DAEMON + 1] = (struct option){NULL, 0, NULL, 0};
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < N_KEYS; i++)
+		if (all || keys[i].place == place)
+			lo[n++] = (struct option){keys[i].name, required_argument, NULL, 0};
+	lo[n] = (struct option){NULL, 0, NULL, 0};
 }
 
 /* The index of the command in @p argv: after the global options ("--opt VALUE" takes two). */
@@ -60,14 +63,16 @@ static int command_index(int argc, char *const *argv)
 int fs_ctl_config(int *argc, char ***argv, const char **password, char *err, size_t errlen)
 {
 	static struct fs_conf conf; /* start-up only; the argv's strings are copies */
-	struct option all_lo[N_GLOBAL + N_DAEMON + 2];
+	struct option all_lo[N_KEYS + 1], global_lo[N_KEYS + 1], daemon_lo[N_KEYS + 1];
 	bool given;
 	int cmd = command_index(*argc, *argv), rc;
 	const char *path = fs_conf_path(*argc, *argv, 1, cmd, &given);
 	char **out;
 
 	*password = NULL;
-	all_keys(all_lo);
+	keys_lo(all_lo, KEY_FILE, true);
+	keys_lo(global_lo, KEY_GLOBAL, false);
+	keys_lo(daemon_lo, KEY_DAEMON, false);
 	if (path == NULL || *path == '\0')
 		return snprintf(err, errlen, "option --config needs a value"), -EINVAL;
 	rc = fs_conf_load(&conf, path, SECTION, err, errlen);

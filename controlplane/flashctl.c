@@ -87,6 +87,16 @@ int fs_ctl_opt_u64(const char *name, const char *s, uint64_t min, uint64_t max, 
 	return 0;
 }
 
+int fs_ctl_parse_nums(int argc, char **argv, const char *group, const struct option *lo,
+	const char **val, int n, const struct fs_ctl_num *num)
+{
+	int rc = fs_ctl_parse_opts(argc, argv, group, lo, val, n);
+
+	for (; rc == 0 && num->name != NULL; num++)
+		rc = fs_ctl_opt_u64(num->name, val[num->opt], num->min, num->max, num->v);
+	return rc;
+}
+
 int fs_ctl_parse_sale(const char *s, uint32_t *id)
 {
 	uint64_t v = 0;
@@ -828,17 +838,16 @@ static int cmd_daemon(const struct globals *g, int argc, char **argv)
 	const char *o[N_OPTS];
 	uint64_t interval = 100, redis_to = FS_DAEMON_TIMEOUT_MS, dp_to = FS_DAEMON_TIMEOUT_MS;
 	uint64_t pg_to = FS_DAEMON_TIMEOUT_MS;
+	const struct fs_ctl_num num[] = {
+		{INTERVAL, "interval-ms", 1, 3600 * 1000, &interval},
+		{REDIS_TO, "redis-timeout-ms", 10, 600000, &redis_to},
+		{DP_TO, "dp-timeout-ms", 10, 600000, &dp_to},
+		{PG_TO, "pg-timeout-ms", 10, 600000, &pg_to},
+		FS_CTL_NUM_END,
+	};
 	int rc;
 
-	rc = fs_ctl_parse_opts(argc, argv, "", lo, o, N_OPTS);
-	if (rc == 0)
-		rc = fs_ctl_opt_u64("interval-ms", o[INTERVAL], 1, 3600 * 1000, &interval);
-	if (rc == 0)
-		rc = fs_ctl_opt_u64("redis-timeout-ms", o[REDIS_TO], 10, 600000, &redis_to);
-	if (rc == 0)
-		rc = fs_ctl_opt_u64("dp-timeout-ms", o[DP_TO], 10, 600000, &dp_to);
-	if (rc == 0)
-		rc = fs_ctl_opt_u64("pg-timeout-ms", o[PG_TO], 10, 600000, &pg_to);
+	rc = fs_ctl_parse_nums(argc, argv, "", lo, o, N_OPTS, num);
 	if (rc != 0)
 		return rc;
 	if (o[PG] != NULL && *o[PG] == '\0')
@@ -876,11 +885,10 @@ static int cmd_audit(const struct globals *g, int argc, char **argv)
 	};
 	const char *o[N_OPTS];
 	uint64_t wait_s = 10;
+	const struct fs_ctl_num num[] = {{WAIT, "wait-s", 0, 3600, &wait_s}, FS_CTL_NUM_END};
 	int rc;
 
-	rc = fs_ctl_parse_opts(argc, argv, "", lo, o, N_OPTS);
-	if (rc == 0)
-		rc = fs_ctl_opt_u64("wait-s", o[WAIT], 0, 3600, &wait_s);
+	rc = fs_ctl_parse_nums(argc, argv, "", lo, o, N_OPTS, num);
 	if (rc != 0)
 		return rc;
 	conf.state_dir = o[STATE_DIR];

@@ -28,6 +28,12 @@ enum fs_ctl_order_exit {
 	FS_CTL_EXIT_UNKNOWN = 9,   /**< no such order (or sale) */
 };
 
+/** --help alone (val @p help), for the sub-commands that print no JSON (metrics, watch). */
+#define FS_CTL_HELP_OPT(help)                                                                      \
+	{                                                                                          \
+		"help", no_argument, NULL, (help)                                                  \
+	}
+
 /**
  * The options every printing sub-command has, for its struct option list: --help (val @p help)
  * and --json (val @p json), both flags.
@@ -56,6 +62,28 @@ int fs_ctl_parse_opts(
  * @return 0, or the usage error's exit code ("bad --NAME 'S' (MIN..MAX)").
  */
 int fs_ctl_opt_u64(const char *name, const char *s, uint64_t min, uint64_t max, uint64_t *v);
+
+/** A numeric option of a sub-command: val[@p opt] (fs_ctl_parse_opts) into *@p v. */
+struct fs_ctl_num {
+	int opt;	   /**< the option's val in its struct option list */
+	const char *name;  /**< its name, for the error line; NULL ends a list */
+	uint64_t min, max; /**< the accepted range */
+	uint64_t *v;	   /**< where the number goes (untouched when not given) */
+};
+
+/** The end of a list of struct fs_ctl_num. */
+#define FS_CTL_NUM_END                                                                             \
+	{                                                                                          \
+		0, NULL, 0, 0, NULL                                                                \
+	}
+
+/**
+ * fs_ctl_parse_opts, then fs_ctl_opt_u64 for each entry of @p num (ended by a NULL name) in
+ * order, stopping at the first error. Not thread safe (getopt).
+ * @return 0, or the usage error's exit code.
+ */
+int fs_ctl_parse_nums(int argc, char **argv, const char *group, const struct option *lo,
+	const char **val, int n, const struct fs_ctl_num *num);
 
 /** --sale N into @p id. @return 0, or the usage error's exit code. */
 int fs_ctl_parse_sale(const char *s, uint32_t *id);

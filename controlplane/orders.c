@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "conf.h"
 #include "flashctl.h"
 #include "parse.h"
 #include "pgorders.h"
@@ -26,18 +27,13 @@ static const int result_exit[FS_PGORDERS_RESULTS] = {
 /* --pg URL, else $PG_URL: the URL, or NULL after the usage error (stored in *rc). */
 static const char *pg_url(const char *opt, const char *cmd, int *rc)
 {
-	const char *env = getenv("PG_URL");
+	const char *url = fs_conf_opt_env(opt, "PG_URL");
 
-	if (opt != NULL && *opt == '\0') {
+	if (url != NULL && *url == '\0')
 		*rc = usage_err("bad --pg ''");
-		return NULL;
-	}
-	if (opt != NULL)
-		return opt;
-	if (env != NULL && *env != '\0')
-		return env;
-	*rc = usage_err("%s needs --pg URL (or $PG_URL)", cmd);
-	return NULL;
+	else if (url == NULL)
+		*rc = usage_err("%s needs --pg URL (or $PG_URL)", cmd);
+	return url != NULL && *url != '\0' ? url : NULL;
 }
 
 /* A handle on @p url, or NULL after the error line (stored in *rc). */
@@ -215,11 +211,11 @@ int fs_ctl_sweep(int argc, char **argv)
 	const char *o[N_OPTS], *url;
 	struct fs_pgorders *c;
 	uint64_t batch = 1000, expired = 0, calls = 0;
+	const struct fs_ctl_num num[] = {
+		{BATCH, "batch", 1, SWEEP_BATCH_MAX, &batch}, FS_CTL_NUM_END};
 	int rc, n;
 
-	rc = fs_ctl_parse_opts(argc, argv, "", lo, o, N_OPTS);
-	if (rc == 0)
-		rc = fs_ctl_opt_u64("batch", o[BATCH], 1, SWEEP_BATCH_MAX, &batch);
+	rc = fs_ctl_parse_nums(argc, argv, "", lo, o, N_OPTS, num);
 	if (rc != 0)
 		return rc;
 	url = pg_url(o[PG], "sweep", &rc);

@@ -227,26 +227,28 @@ static unsigned watch_loop(
 
 int fs_ctl_watch(const char *dp_socket, unsigned node_id, int argc, char **argv)
 {
-	enum { SALE = 1, INTERVAL, COUNT, PG, N_OPTS };
+	enum { SALE = 1, INTERVAL, COUNT, PG, HELP, N_OPTS };
 	static const struct option lo[] = {
 		{"sale", required_argument, NULL, SALE},
 		{"interval-ms", required_argument, NULL, INTERVAL},
 		{"count", required_argument, NULL, COUNT},
 		{"pg", required_argument, NULL, PG},
+		FS_CTL_HELP_OPT(HELP),
 		{NULL, 0, NULL, 0},
 	};
 	static struct fs_scrape_src x; /* its checkpoints are large */
 	const char *o[N_OPTS];
 	uint64_t interval = 1000, count = 0;
+	const struct fs_ctl_num num[] = {
+		{INTERVAL, "interval-ms", 100, 3600000, &interval},
+		{COUNT, "count", 1, UINT32_MAX, &count},
+		FS_CTL_NUM_END,
+	};
 	uint32_t sale = 0;
 	unsigned up;
 	int rc;
 
-	rc = fs_ctl_parse_opts(argc, argv, "", lo, o, N_OPTS);
-	if (rc == 0)
-		rc = fs_ctl_opt_u64("interval-ms", o[INTERVAL], 100, 3600000, &interval);
-	if (rc == 0)
-		rc = fs_ctl_opt_u64("count", o[COUNT], 1, UINT32_MAX, &count);
+	rc = fs_ctl_parse_nums(argc, argv, "", lo, o, N_OPTS, num);
 	if (rc == 0 && o[SALE] != NULL)
 		rc = fs_ctl_parse_sale(o[SALE], &sale);
 	if (rc != 0)

@@ -189,6 +189,20 @@ row() {
 notes=()
 declare -A redis_rate=()
 
+# allwin NAME SALE LABEL [DP OPTIONS]: the every-claim-wins scenario: a fresh flashsale-dp with
+# DP OPTIONS, sale SALE whose stock outlasts both runs, the capacity run (users 1..claims) and the
+# latency run (new users), then the table row LABEL.
+allwin() {
+	local name=$1 sale=$2 label=$3
+	dp_start "$name" "${@:4}"
+	sale "$sale" $((claims + half))
+	gen "$name" gen.out "$sale" 1 "$claims"
+	dp_cycles "$name"
+	latency "$name" "$sale" $((claims + 1))
+	dp_stop
+	row "$name" "$label" "$dp_hwm"
+}
+
 # pmd_start: dpdk-testpmd, macswap, memif server on testpmd/memif.sock, forwarding on CPU 1.
 # A fresh one per flashgen run: DPDK 22.11's memif PMD may unmap a leaving peer's rings under
 # the forwarding lcore (the crash flashsale-dp guards against in worker.c), so testpmd can die
@@ -222,13 +236,7 @@ fi
 
 if want win; then
 	fs_log "scenario 2: every claim wins ($claims claims, stock outlasts the run)"
-	dp_start win
-	sale 1 $((claims + half))
-	gen win gen.out 1 1 "$claims"
-	dp_cycles win
-	latency win 1 $((claims + 1))
-	dp_stop
-	row win "2 flashsale-dp, every claim wins" "$dp_hwm"
+	allwin win 1 "2 flashsale-dp, every claim wins"
 fi
 
 if want soldout; then
@@ -346,13 +354,7 @@ PY
 
 if want fsync; then
 	fs_log "scenario: every claim wins, --journal-sync=fsync"
-	dp_start fsync --journal-sync fsync
-	sale 3 $((claims + half))
-	gen fsync gen.out 3 1 "$claims"
-	dp_cycles fsync
-	latency fsync 3 $((claims + 1))
-	dp_stop
-	row fsync "flashsale-dp, every claim wins, fsync" "$dp_hwm"
+	allwin fsync 3 "flashsale-dp, every claim wins, fsync" --journal-sync fsync
 	fdatasync_probe "$work/fsync/state" >"$work/fsync/fdsync.out"
 	# every reply of the latency run is a WON (new users, stock outlasts the run)
 	notes+=("fsync ratio: $(ratio "$(kv fsync claims_per_s)" "$(kv win claims_per_s)") of the in-memory rate (fsync $(kv fsync claims_per_s) / win $(kv win claims_per_s) claims/s, this run); WON latency at half rate p50 $(kv fsync lat.out p50_us) us, p99 $(kv fsync lat.out p99_us) us; the device (4 KiB write + fdatasync in the state dir, 200 times): p50 $(kv fsync fdsync.out fdatasync_p50_us) us, p99 $(kv fsync fdsync.out fdatasync_p99_us) us")

@@ -25,7 +25,7 @@ q() { timeout 30 psql "$PG_URL" -XAtq -v ON_ERROR_STOP=1 -c "$1"; }
 R() { timeout 5 redis-cli -u "$REDIS_URL" --raw "$@" 2>/dev/null; }
 PY=$(dirname "$0")/ctl_json.py
 
-ft_plan 64
+ft_plan 66
 is() { ft_ok "$([ "$1" = "$2" ] && echo 0 || echo 1)" "$3" "got:  $1"$'\n'"want: $2"; }
 KEY=000102030405060708090a0b0c0d0e0f KEY2=0f0e0d0c0b0a09080706050403020100
 BASE=$(((RANDOM << 15 | RANDOM) % 1000000000 + 1000000000))
@@ -219,11 +219,12 @@ is "$(wc -c <"$TMP/daemon.err")" 0 "... and nothing on stderr"
 
 # --- --help of every command; a bad option --------------------------------------------------------
 help_of() {
-	local opts=$1
+	local opts=$1 std="--json --help"
 	shift
+	[ -n "${NO_JSON:-}" ] && std=--help # metrics and watch print no JSON
 	run help "$@" --help
 	local miss=
-	for o in $opts --json --help; do grep -q -- "$o\b" "$TMP/help.out" || miss+=" $o"; done
+	for o in $opts $std; do grep -q -- "$o\b" "$TMP/help.out" || miss+=" $o"; done
 	ft_ok "$([ $RC = 0 ] && [ -z "$miss" ] && [ ! -s "$TMP/help.err" ] && echo 0 || echo 1)" \
 		"flashctl $* --help: exit 0, usage on stdout naming its options" "exit $RC, missing:$miss $(cat "$TMP/help.err")"
 }
@@ -241,6 +242,8 @@ help_of "--sale --order --user --pg" order cancel
 help_of "--sale --order --user --pg" order show
 help_of "--batch --until-empty --pg" sweep
 help_of "--sale --state-dir --pg --won-file --wait-s" audit
+NO_JSON=1 help_of "--listen --pg --once --timeout-ms" metrics
+NO_JSON=1 help_of "--sale --interval-ms --count --pg" watch
 run help --help
 miss=
 for c in "sale create" "sale rekey" "sale status" "sale stop" "sale delete" "sale list" token stats \
