@@ -22,7 +22,18 @@
 #include "verify.h"
 #include "worker.h"
 
-#define TEL_MAX_PARAMS 8
+/*
+ * The most parameters a command takes, so split_params can hold every one of them; more is a usage
+ * error. The longest is /flashsale/sale/create: 5 fixed (ID,STOCK,START_MS,END_MS,open|token) and
+ * 4 optional (KEYHEX32,rate=R,burst=B,hold=MS), all 9 of which the daemon sends for a token sale
+ * with a rate limit and a hold. The others: lease 4, key 3, release 3, holds 3; status, counters,
+ * stop, delete 1.
+ */
+#define TEL_CREATE_FIXED 5
+#define TEL_CREATE_OPTIONAL 4
+#define TEL_MAX_PARAMS 9
+_Static_assert(TEL_MAX_PARAMS == TEL_CREATE_FIXED + TEL_CREATE_OPTIONAL,
+	"TEL_MAX_PARAMS is the parameter count of the longest /flashsale/sale/create");
 #define TEL_PARAMS_LEN 256
 
 static struct fs_telemetry_ctx tel;
@@ -512,7 +523,7 @@ static int cmd_sale_create(const char *cmd __rte_unused, const char *params, str
 	int ret;
 
 	memset(&def, 0, sizeof(def));
-	if (n < 5)
+	if (n < TEL_CREATE_FIXED) /* -1: more than TEL_MAX_PARAMS */
 		return reply_error(d, "%s", usage);
 	if (parse_sale_id(f[0], &def.sale_id) != 0 ||
 		param_u64(f[1], 0, UINT64_MAX, &def.stock) != 0 ||
@@ -524,14 +535,14 @@ static int cmd_sale_create(const char *cmd __rte_unused, const char *params, str
 		def.admission = FS_ADM_TOKEN;
 	else
 		return reply_error(d, "%s", usage);
-	for (int i = 5; i < n; i++) {
+	for (int i = TEL_CREATE_FIXED; i < n; i++) {
 		ret = parse_limit(f[i], &def);
 		if (ret < 0)
 			return reply_error(d, "bad %s: rate=0..%u, burst=1..%u, hold=0..%u", f[i],
 				FS_RL_RATE_MAX, FS_RL_BURST_MAX, FS_HOLD_MAX_MS);
 		if (ret == 0)
 			continue;
-		if (i != 5 || fs_parse_hex(f[5], def.key, sizeof(def.key)) != 0)
+		if (i != TEL_CREATE_FIXED || fs_parse_hex(f[5], def.key, sizeof(def.key)) != 0)
 			return reply_error(d, "bad key: 32 hex digits expected");
 		def.has_key = true;
 	}

@@ -25,7 +25,7 @@ PREFIX=hee$$
 IFACE=hee$(($$ % 100000))
 NET=10.$((100 + $$ % 50)).$(($$ % 250))
 
-ft_plan 20
+ft_plan 22
 is() { ft_ok "$([ "$1" = "$2" ] && echo 0 || echo 1)" "$3" "got:  $1"$'\n'"want: $2"; }
 q() { timeout 30 psql "$PG_URL" -XAtq -v ON_ERROR_STOP=1 -c "$1"; }
 # claim USER: one claim through the tap; flashclaim's line (status=... order_id=...) in OUT
@@ -48,6 +48,18 @@ ft_dp_start_ok "$PREFIX" "$TMP/dp.log" --vdev "net_memif0,role=server,socket=$TM
 	--vdev "net_tap0,iface=$IFACE" -- --addr "$NET.2" --state-dir "$TMP/state" --node-id $NODE
 ip addr add "$NET.1/24" dev "$IFACE" && ip link set "$IFACE" up
 ft_persist_start "$TMP/state" "$TMP/persist.log" $NODE
+
+# The longest create the daemon sends (token sale with key, rate limit and hold: 9 parameters),
+# straight over telemetry: created with all of it; one parameter more: a usage error, no sale.
+TOK=$((SALE + 1)) NOSALE=$((SALE + 2)) KEY=00112233445566778899aabbccddeeff
+ft_tel_ok "$PREFIX" "/flashsale/sale/create,$TOK,5,0,4102444800000,token,$KEY,rate=50,burst=7,hold=600000"
+out=$(ft_tel "$PREFIX" "/flashsale/sale/status,$TOK")
+is "$(for k in total key_set rate_limit rate_burst hold_ms; do printf '%s=%s ' $k "$(ft_json_num "$out" $k)"; done)" \
+	"total=5 key_set=1 rate_limit=50 rate_burst=7 hold_ms=600000 " \
+	"create over telemetry with key, rate, burst and hold (9 parameters): sale status shows them all"
+out=$(ft_tel "$PREFIX" "/flashsale/sale/create,$NOSALE,5,0,4102444800000,token,$KEY,rate=50,burst=7,hold=600000,hold=1")
+grep -q '"usage: /flashsale/sale/create' <<<"$out" && ! ft_tel_ok "$PREFIX" "/flashsale/sale/status,$NOSALE"
+ft_ok $? "create with 10 parameters: a usage error, no sale created" "$out"
 "$CTL" --dp "$PREFIX" --node-id $NODE daemon --interval-ms 100 --pg "$PG_URL" 2>"$TMP/ctl.log" &
 fs_cleanup_add "fs_stop $! 5"
 
