@@ -122,11 +122,12 @@ static const struct {
 		  "The node live: per sale its state, sold, remaining, claims and replies per "
 		  "second;\n"
 		  "drops per second, persist's lag (--pg). Redrawn in place on a terminal, else\n"
-		  "key=value lines.\n"
+		  "key=value lines; --json: one JSON object a line (the node, then each sale).\n"
 		  "  --sale N         only sale N\n"
 		  "  --interval-ms MS between reads (100..3600000, default 1000)\n"
 		  "  --count N        stop after N reads (1..4294967295; default: until killed)\n"
-		  "  --pg URL         also persist's lag from PostgreSQL\n" HELP},
+		  "  --pg URL         also persist's lag from PostgreSQL\n"
+		  "  --json           JSON lines (on a terminal too)\n" HELP},
 };
 
 void fs_ctl_help(const char *group, const char *cmd)

@@ -1,7 +1,8 @@
 /*
  * `flashctl watch`: a live view of one node, read every interval through scrape.h: per sale its
  * state, units and replies per second by status, the node's drops per second and persist's lag.
- * Redrawn in place on a terminal, one key=value line per sale and interval otherwise.
+ * Redrawn in place on a terminal, one key=value line per sale and interval otherwise; with --json
+ * one JSON object per line instead (json-c), on a terminal too.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -9,6 +10,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <json-c/json.h>
 
 #include "counters.h"
 #include "fcp.h"
@@ -22,6 +25,7 @@ struct watch_view {
 	const struct fs_metrics_scrape *prev; /* NULL: the first read, no rates yet */
 	int64_t dt_ms;
 	bool tty;
+	bool json;     /* --json: JSON lines */
 	char when[32]; /* ISO 8601 UTC of the read */
 };
 
@@ -109,6 +113,57 @@ static const char *claim_key(char *buf, size_t n, unsigned st)
 	return buf;
 }
 
+/* A rate as JSON: null before the second read. */
+static struct json_object *json_rate(double r)
+{
+	return r < 0 ? NULL : json_object_new_double(r);
+}
+
+/* @p j as one line of stdout, then freed. */
+static void json_line(struct json_object *j)
+{
+	printf("%s\n", json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN));
+	json_object_put(j);
+}
+
+/* One sale as a JSON line (--json): the fields of line_sale, rates null before the second read. */
+static void json_sale(const struct watch_view *w, struct json_object *o)
+{
+	struct json_object *p = prev_sale(w, val(o, "sale_id")), *m, *j = json_object_new_object();
+	char key[64], name[80];
+
+	json_object_object_add(j, "time", json_object_new_string(w->when));
+	json_object_object_add(j, "node", json_object_new_int64(w->cur->node_id));
+	json_object_object_add(j, "sale", json_object_new_int64((int64_t)val(o, "sale_id")));
+	json_object_object_add(j, "state", json_object_new_string(
+		json_object_object_get_ex(o, "state", &m) ? json_object_get_string(m) : "?"));
+	json_object_object_add(j, "sold", json_object_new_int64((int64_t)val(o, "sold")));
+	json_object_object_add(j, "remaining", json_object_new_int64((int64_t)val(o, "remaining")));
+	json_object_object_add(j, "claims", json_object_new_int64((int64_t)val(o, "claims")));
+	json_object_object_add(j, "claims_per_s", json_rate(rate(w, o, p, "claims")));
+	for (unsigned i = 0; i < N_SHOWN; i++) {
+		claim_key(key, sizeof(key), shown[i]);
+		snprintf(name, sizeof(name), "%s_per_s", key + strlen("claim_"));
+		json_object_object_add(j, name, json_rate(rate(w, o, p, key)));
+	}
+	json_line(j);
+}
+
+/* The node's JSON line (--json): the fields of line_node, persist_lag null without --pg. */
+static void json_node(const struct watch_view *w)
+{
+	struct json_object *j = json_object_new_object();
+	int64_t lag = persist_lag(w->cur);
+
+	json_object_object_add(j, "time", json_object_new_string(w->when));
+	json_object_object_add(j, "node", json_object_new_int64(w->cur->node_id));
+	json_object_object_add(j, "up", json_object_new_boolean(w->cur->stats != NULL));
+	json_object_object_add(j, "sales", json_object_new_int64((int64_t)w->cur->n_sales));
+	json_object_object_add(j, "drops_per_s", json_rate(drops_rate(w)));
+	json_object_object_add(j, "persist_lag", lag < 0 ? NULL : json_object_new_int64(lag));
+	json_line(j);
+}
+
 /* One sale as a key=value line (not a terminal). */
 static void line_sale(const struct watch_view *w, struct json_object *o)
 {
@@ -186,19 +241,24 @@ static void show(struct watch_view *w)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	strftime(w->when, sizeof(w->when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	if (w->tty) {
+	if (w->json) {
+		json_node(w);
+		for (size_t i = 0; i < w->cur->n_sales; i++)
+			json_sale(w, w->cur->sales[i]);
+	} else if (w->tty) {
 		screen(w);
 		return;
+	} else {
+		line_node(w);
+		for (size_t i = 0; i < w->cur->n_sales; i++)
+			line_sale(w, w->cur->sales[i]);
 	}
-	line_node(w);
-	for (size_t i = 0; i < w->cur->n_sales; i++)
-		line_sale(w, w->cur->sales[i]);
 	fflush(stdout);
 }
 
 /* Read and show @p count times (0: until killed), @p interval_ms apart. @return up reads. */
-static unsigned watch_loop(
-	struct fs_scrape_src *x, uint32_t sale, uint64_t interval_ms, uint64_t count, bool tty)
+static unsigned watch_loop(struct fs_scrape_src *x, uint32_t sale, uint64_t interval_ms,
+	uint64_t count, bool tty, bool json)
 {
 	struct fs_metrics_scrape s[2];
 	int64_t at[2] = {0, 0};
@@ -207,7 +267,7 @@ static unsigned watch_loop(
 
 	memset(s, 0, sizeof(s));
 	for (n = 0; count == 0 || n < count; n++, cur ^= 1) {
-		struct watch_view w = {.cur = &s[cur], .tty = tty};
+		struct watch_view w = {.cur = &s[cur], .tty = tty, .json = json};
 
 		if (n > 0)
 			usleep((useconds_t)(interval_ms * 1000));
@@ -227,13 +287,13 @@ static unsigned watch_loop(
 
 int fs_ctl_watch(const char *dp_socket, unsigned node_id, int argc, char **argv)
 {
-	enum { SALE = 1, INTERVAL, COUNT, PG, HELP, N_OPTS };
+	enum { SALE = 1, INTERVAL, COUNT, PG, HELP, JSON, N_OPTS };
 	static const struct option lo[] = {
 		{"sale", required_argument, NULL, SALE},
 		{"interval-ms", required_argument, NULL, INTERVAL},
 		{"count", required_argument, NULL, COUNT},
 		{"pg", required_argument, NULL, PG},
-		FS_CTL_HELP_OPT(HELP),
+		FS_CTL_STD_OPTS(HELP, JSON),
 		{NULL, 0, NULL, 0},
 	};
 	static struct fs_scrape_src x; /* its checkpoints are large */
@@ -258,7 +318,7 @@ int fs_ctl_watch(const char *dp_socket, unsigned node_id, int argc, char **argv)
 	if (dp_socket == NULL)
 		return usage_err("watch needs --dp PREFIX or --dp-socket PATH");
 	fs_scrape_src_init(&x, dp_socket, o[PG], node_id, 2000);
-	up = watch_loop(&x, sale, interval, count, isatty(STDOUT_FILENO) == 1);
+	up = watch_loop(&x, sale, interval, count, isatty(STDOUT_FILENO) == 1, o[JSON] != NULL);
 	fs_scrape_src_close(&x);
 	return up > 0 ? 0 : fail("watch: the dataplane did not answer");
 }

@@ -221,7 +221,7 @@ is "$(wc -c <"$TMP/daemon.err")" 0 "... and nothing on stderr"
 help_of() {
 	local opts=$1 std="--json --help"
 	shift
-	[ -n "${NO_JSON:-}" ] && std=--help # metrics and watch print no JSON
+	[ -n "${NO_JSON:-}" ] && std=--help # metrics prints no JSON
 	run help "$@" --help
 	local miss=
 	for o in $opts $std; do grep -q -- "$o\b" "$TMP/help.out" || miss+=" $o"; done
@@ -243,7 +243,7 @@ help_of "--sale --order --user --pg" order show
 help_of "--batch --until-empty --pg" sweep
 help_of "--sale --state-dir --pg --won-file --wait-s" audit
 NO_JSON=1 help_of "--listen --pg --once --timeout-ms" metrics
-NO_JSON=1 help_of "--sale --interval-ms --count --pg" watch
+help_of "--sale --interval-ms --count --pg" watch
 run help --help
 miss=
 for c in "sale create" "sale rekey" "sale status" "sale stop" "sale delete" "sale list" token stats \

@@ -21,7 +21,7 @@ ft_need_cmd curl promtool script
 check=$(dirname "${BASH_SOURCE[0]}")/metrics_check.py
 dash=$FS_ROOT/tools/grafana/flashsale.json
 
-ft_plan 26
+ft_plan 27
 FS_DIE_HOOK=ft_setup_failed
 ft_workdir work metrics
 fs_redis_start "$work"
@@ -110,6 +110,23 @@ ok=0
 [ "$(grep -oE ' sold=[0-9]+' <<<"$last")" = " sold=$FS_R_WON" ] &&
 	grep -qE ' claims_per_s=[0-9]+\.[0-9] ' <<<"$last" || ok=1
 ft_ok $ok "flashctl watch: sold=$FS_R_WON and a claims/s rate on the second line" "$out"
+# flashctl watch --json: JSON lines (Python's json), the node's then the sale's, a rate on the second
+ok=0
+"$CTL" --dp "${FS_NAME}dp" --node-id "$FS_NODE" watch --json --sale "$FS_SALE" --count 2 \
+	--interval-ms 200 >"$work/watch.json" 2>&1 || ok=1
+python3 - "$work/watch.json" "$FS_SALE" "$FS_R_WON" <<'PY' || ok=1
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+sale, won = int(sys.argv[2]), int(sys.argv[3])
+nodes = [l for l in lines if "up" in l]
+sales = [l for l in lines if l.get("sale") == sale]
+assert len(lines) == 4 and len(nodes) == 2 and len(sales) == 2, lines
+assert all(n["up"] is True and n["persist_lag"] is None for n in nodes), nodes
+assert sales[0]["claims_per_s"] is None and isinstance(sales[1]["claims_per_s"], float), sales
+assert sales[1]["sold"] == won and sales[1]["state"] and "won_per_s" in sales[1], sales
+PY
+ft_ok $ok "flashctl watch --json --count 2: 4 JSON lines (node, sale twice), sold=$FS_R_WON, rates null then numbers" \
+	"$(head -c 600 "$work/watch.json")"
 ok=0
 out=$(script -qec "$CTL --dp ${FS_NAME}dp --node-id $FS_NODE watch --count 2 --interval-ms 200" \
 	/dev/null 2>&1) || ok=1
