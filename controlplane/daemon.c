@@ -14,6 +14,7 @@
 #include "daemon.h"
 #include "daemon_int.h"
 #include "dpctl.h"
+#include "leaseplan.h"
 #include "monotonic.h"
 #include "redis.h"
 #include "timeparse.h"
@@ -573,6 +574,41 @@ static int read_sale(struct daemon *d, struct sale_mem *m, struct fs_redis_sale 
 	return 0;
 }
 
+/*
+ * Units to lease to this node now: a chunk sized to its sell rate when its unsold units (its
+ * lease - the dataplane's sold) fall below half a chunk (leaseplan.h); 0 while the dataplane is
+ * not usable (units leased to a node that cannot sell them would be stranded) and before this
+ * process has read the node's lease once (a restarted daemon's node may hold units already).
+ */
+static uint64_t lease_want(struct daemon *d, struct sale_mem *m, const struct fs_redis_sale *s)
+{
+	uint64_t max = d->conf->lease_max;
+	uint64_t chunk, want;
+	bool dry;
+
+	if (!fs_daemon_dp_usable(d) || !m->lease_known || !m->dp_seen)
+		return 0;
+	if (max == 0)
+		max = s->stock / FS_LEASE_MAX_STOCK_DIV;
+	dry = m->leased > 0 && m->dp_sold >= m->leased;
+	chunk = fs_lease_chunk(m->rate, m->chunk, dry, d->conf->lease_min, max);
+	want = fs_lease_want(m->leased, m->dp_sold, chunk);
+	if (want > 0)
+		m->chunk = want;
+	return want;
+}
+
+/* The dataplane's sold count of sale @p m at monotonic @p mono: its sell rate. */
+static void note_sold(struct sale_mem *m, uint64_t sold, int64_t mono)
+{
+	/* a restarted dataplane counts from its journal: no sample across that */
+	if (m->dp_seen && sold >= m->dp_sold)
+		m->rate = fs_lease_rate(m->rate, sold - m->dp_sold, mono - m->rate_ms);
+	m->dp_sold = sold;
+	m->rate_ms = mono;
+	m->dp_seen = true;
+}
+
 /* One sale, one tick. Returns a negative errno if Redis failed at the connection level. */
 static int sync_sale(struct daemon *d, uint32_t id, int64_t now)
 {
@@ -582,6 +618,7 @@ static int sync_sale(struct daemon *d, uint32_t id, int64_t now)
 	struct sale_mem *m;
 	long long sold = 0, sold_out = 0, fin = 0;
 	int64_t total = -1;
+	uint64_t want;
 	int rc;
 
 	m = mem_get(d, id);
@@ -601,19 +638,24 @@ static int sync_sale(struct daemon *d, uint32_t id, int64_t now)
 
 	if (s.hold_ms > 0)
 		fs_holds_returns(d, m, &s); /* returned units are leased below, in this tick */
-	/* Single node: lease the whole pool (want = stock, which the pool never exceeds: it holds
-	 * at most the units not sold yet). */
-	rc = fs_redis_lease(&d->redis, id, d->conf->node_id, s.stock, &lease);
+	/* A chunk when the node runs low (0: the call only reads this node's lease and whether
+	 * the pool is empty, which the dataplane sync needs). */
+	want = lease_want(d, m, &s);
+	rc = fs_redis_lease(&d->redis, id, d->conf->node_id, want, &lease);
 	if (rc == -ENOENT)
 		return 0; /* flushed since the read above: rebuilt next tick */
 	if (rc < 0) {
 		fs_daemon_sale_err(m, "redis lease", d->redis.errstr);
 		return fs_redis_usable(&d->redis) ? 0 : rc;
 	}
+	m->lease_known = true;
+	m->leased = lease.leased;
 	if (lease.taken > 0)
 		fs_daemon_log("sale %" PRIu32 ": leased %" PRIu64 " units from the pool to node %u "
-			      "(node total %" PRIu64 ", pool empty %d)",
-			id, lease.taken, d->conf->node_id, lease.leased, lease.pool_empty);
+			      "(chunk %" PRIu64 ", rate %.0f/s, node total %" PRIu64
+			      ", pool empty %d)",
+			id, lease.taken, d->conf->node_id, want, m->rate, lease.leased,
+			lease.pool_empty);
 
 	if (fs_daemon_dp_usable(d))
 		st = dp_sync(d, m, &s, &lease);
@@ -621,8 +663,10 @@ static int sync_sale(struct daemon *d, uint32_t id, int64_t now)
 		/* sold_out from the same status as sold, and only once that sold is in Redis. */
 		fs_dpctl_get_i64(st, "sold_out", &sold_out);
 		fs_dpctl_get_i64(st, "final", &fin);
-		if (fs_dpctl_get_i64(st, "sold", &sold) == 0 && sold >= 0)
+		if (fs_dpctl_get_i64(st, "sold", &sold) == 0 && sold >= 0) {
+			note_sold(m, (uint64_t)sold, fs_monotonic_ms());
 			total = publish_totals(d, m, &s, sold, fin == 1);
+		}
 		if (total < 0)
 			sold_out = 0;
 		/* the dataplane has the sale: its releases and hold state */
@@ -760,9 +804,11 @@ static void tick(struct daemon *d)
 	fs_holds_tick(d); /* PostgreSQL only: the sweep runs whatever Redis does */
 	if (!redis_ready(d, mono))
 		return;
+	if (!fs_daemon_node_tick(d, mono))
+		goto out; /* another daemon has the node id, or Redis failed */
 	dp_ready(d, mono);
 	if (d->node_c.on)
-		return; /* another node's dataplane: nothing synced or published */
+		goto out; /* another node's dataplane: nothing synced or published */
 	rc = fs_redis_sale_list(&d->redis, &ids, &n);
 	if (rc < 0) {
 		if (fs_redis_usable(&d->redis))
@@ -793,7 +839,10 @@ int fs_daemon_run(const struct fs_daemon_conf *conf)
 	struct sigaction sa = {.sa_handler = on_signal};
 	struct daemon d = {.conf = conf};
 	struct timespec next, now;
+	char lease_max[32] = "stock/4";
 
+	if (conf->lease_max > 0)
+		snprintf(lease_max, sizeof(lease_max), "%" PRIu64, conf->lease_max);
 	if (sodium_init() < 0)
 		return -EIO;
 	fs_dpctl_init(&d.dp);
@@ -804,11 +853,16 @@ int fs_daemon_run(const struct fs_daemon_conf *conf)
 	signal(SIGPIPE, SIG_IGN);
 	fs_daemon_log(
 		"started: node %u, interval %u ms, timeouts Redis %d ms, dataplane %d ms, redis "
-		"%s, dataplane %s, holds %s",
+		"%s, dataplane %s, holds %s, lease chunks %" PRIu64 "..%s",
 		conf->node_id, conf->interval_ms, conf->redis_timeout_ms, conf->dp_timeout_ms,
 		d.redis_url, conf->dp_socket,
-		conf->pg_url != NULL ? "serviced (--pg)" : "not serviced (no --pg)");
+		conf->pg_url != NULL ? "serviced (--pg)" : "not serviced (no --pg)",
+		conf->lease_min, lease_max);
 
+	if (fs_daemon_node_start(&d, redis_ready(&d, fs_monotonic_ms())) < 0) {
+		fs_redis_close(&d.redis);
+		return -EBUSY;
+	}
 	clock_gettime(CLOCK_MONOTONIC, &next);
 	while (!stop_requested) {
 		tick(&d);
@@ -824,6 +878,7 @@ int fs_daemon_run(const struct fs_daemon_conf *conf)
 			;
 	}
 	fs_daemon_log("stopping on signal");
+	fs_daemon_node_stop(&d);
 	fs_redis_close(&d.redis);
 	fs_dpctl_close(&d.dp);
 	fs_holds_free(&d);

@@ -2,6 +2,8 @@
 #ifndef FS_DAEMON_H
 #define FS_DAEMON_H
 
+#include <stdint.h>
+
 #define FS_DAEMON_TIMEOUT_MS 2000u     /**< default Redis and dataplane I/O timeouts */
 #define FS_DAEMON_BACKOFF_MAX_MS 5000u /**< reconnect attempts at most this far apart */
 /** A sale the dataplane refused to create is tried again after this (or a reconnect). */
@@ -16,6 +18,11 @@
 #define FS_DAEMON_HOLDS_BATCH 1000u
 /** Sweep calls per tick at most (each expires up to FS_DAEMON_HOLDS_BATCH due holds). */
 #define FS_DAEMON_SWEEP_CALLS 8u
+/** The node's liveness key fs:node:{NODE}:alive lives this many intervals (at least ..._MIN). */
+#define FS_DAEMON_ALIVE_INTERVALS 4u
+#define FS_DAEMON_ALIVE_MIN_MS 500u /**< ... */
+/** Exit code of a daemon refused because another live daemon holds its node id. */
+#define FS_DAEMON_EXIT_NODE_HELD 3
 
 /** What the daemon needs from flashctl's global options. */
 struct fs_daemon_conf {
@@ -29,6 +36,8 @@ struct fs_daemon_conf {
 	/** PostgreSQL (libpq URL) to service sales with holds from, or NULL: holds not serviced */
 	const char *pg_url;
 	int pg_timeout_ms; /**< PostgreSQL connect (rounded up to s) and statement timeout, > 0 */
+	uint64_t lease_min; /**< smallest chunk leased (units, > 0): leaseplan.h */
+	uint64_t lease_max; /**< largest chunk; 0: the sale's stock / FS_LEASE_MAX_STOCK_DIV */
 };
 
 /**
@@ -36,7 +45,8 @@ struct fs_daemon_conf {
  * that are due (flashsale.expire_due, bounded per tick); check that the dataplane is node
  * @c node_id (else nothing is synced or published for it); for each sale of fs:sales: on a sale
  * with holds (and @c pg_url) give the units of its stock_returns rows back to its pool
- * (return.lua, idempotent, then marked applied), lease the pool to this node, make sure the
+ * (return.lua, idempotent, then marked applied), lease a chunk of the pool to this node when its
+ * unsold units fall below half a chunk (chunks sized to its sell rate, leaseplan.h), make sure the
  * dataplane has the sale (create, lease, key, stop), publish sold/remaining from the dataplane's
  * sold count (and keys found missing), keep the sale's state current, and publish
  * started/sold_out/ended once each; on a sale with holds tell the dataplane the orders of this
@@ -46,7 +56,10 @@ struct fs_daemon_conf {
  * back-off (interval doubling up to FS_DAEMON_BACKOFF_MAX_MS). One line per action on stderr; a
  * condition (Redis, dataplane or PostgreSQL unreachable, wrong node id) is logged once when it
  * starts and once when it ends, with its duration.
- * @return 0 when stopped by a signal, a negative errno if it could not start.
+ * The daemon holds its node id in Redis (fs:node:{NODE}:alive, refreshed every tick, and its
+ * report line in fs:nodes); it refuses to start while another live daemon holds it.
+ * @return 0 when stopped by a signal, -EBUSY if another live daemon holds the node id (one line
+ *         logged), a negative errno if it could not start.
  */
 int fs_daemon_run(const struct fs_daemon_conf *conf);
 

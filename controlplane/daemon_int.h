@@ -52,6 +52,14 @@ struct sale_mem {
 	unsigned create_dp_gen;	 /**< ... on the same dataplane connection */
 	char last_err[FS_SALE_ERR_LEN]; /**< last error logged for this sale */
 	struct hold_mem holds;		/**< a sale with holds: holds.c's */
+	/* chunked leases (leaseplan.h) */
+	bool lease_known;  /**< leased was read from Redis by this process */
+	uint64_t leased;   /**< this node's lease key after the last lease call */
+	uint64_t chunk;	   /**< the last chunk asked for (0 before the first) */
+	bool dp_seen;	   /**< dp_sold holds a dataplane count */
+	uint64_t dp_sold;  /**< the dataplane's sold count at the last status */
+	int64_t rate_ms;   /**< monotonic ms of that status */
+	double rate;	   /**< sell rate, units/s (fs_lease_rate) */
 };
 
 /*
@@ -85,6 +93,10 @@ struct daemon {
 	struct cond pg_c;		 /**< PostgreSQL unreachable */
 	bool pg_seen;			 /**< a statement answered once (the first is logged) */
 	bool nopg_logged;		 /**< "sale N has holds and no --pg" was logged */
+	char token[33];			 /**< this instance's hold of fs:node:{NODE}:alive */
+	unsigned alive_ttl_ms;		 /**< the TTL of that key */
+	int64_t started_ms;		 /**< unix ms the daemon started */
+	struct cond alive_c;		 /**< another instance holds the node id */
 };
 
 /** One log line on stderr: "flashctl daemon HH:MM:SS.mmm: " and the message. */
@@ -116,6 +128,25 @@ bool fs_daemon_dp_usable(const struct daemon *d);
  */
 int fs_daemon_dp_cmd(struct daemon *d, struct json_object **out, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/* ---- daemon_node.c: the node id held in Redis ---- */
+
+/**
+ * Start: this instance's token and liveness TTL; with @p redis_up, claim fs:node:{NODE}:alive,
+ * waiting up to its TTL for the key of a dead daemon to expire.
+ * @return 0, or -EBUSY (logged) when another instance refreshes the key: a live daemon.
+ */
+int fs_daemon_node_start(struct daemon *d, bool redis_up);
+
+/**
+ * Each tick (Redis connected): refresh the liveness key and the report line in fs:nodes.
+ * @return false when the tick must not sync (another instance holds the key: logged once, or
+ *         a Redis error).
+ */
+bool fs_daemon_node_tick(struct daemon *d, int64_t mono);
+
+/** Stop: delete the liveness key if it is this instance's. */
+void fs_daemon_node_stop(struct daemon *d);
 
 /* ---- holds.c: sales with holds (nothing happens without --pg but one log line) ---- */
 

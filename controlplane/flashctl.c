@@ -16,6 +16,8 @@
 #include "dpctl.h"
 #include "fcp.h"
 #include "flashctl.h"
+#include "leaseplan.h"
+#include "nodes.h"
 #include "parse.h"
 #include "redis.h"
 #include "sale.h"
@@ -40,7 +42,11 @@ static const char usage_text[] =
 	"  sale list\n"
 	"  token --sale N --user U [--expiry UNIX_S] [--node K]\n"
 	"  stats\n"
+	"  node list   (nodes of fs:nodes: alive, last report, rate; lease and sold per sale)\n"
 	"  daemon [--interval-ms 100] [--redis-timeout-ms 2000] [--dp-timeout-ms 2000]\n"
+	"         [--lease-min 64] [--lease-max 0]   (chunks leased to this node: ~150 ms of its\n"
+	"         sell rate within [min, max]; max 0: the sale's stock / 4; exit 3: another live\n"
+	"         daemon holds --node-id)\n"
 	"         [--pg URL [--pg-timeout-ms 2000]]   (--pg: holds serviced: sweep, returns to\n"
 	"         the pool, releases and hold state pushed to the dataplane)\n"
 	"  order pay|cancel|show --sale N (--order ID | --user U) [--pg URL]\n"
@@ -589,6 +595,57 @@ static int cmd_sale_list(const struct globals *g, int argc, char **argv)
 	return 0;
 }
 
+/* One node of `node list`: its report line, then its lease and sold count of each sale. */
+static int node_print(struct fs_redis *r, const struct fs_node_info *v, const uint32_t *ids,
+	size_t n, int64_t now)
+{
+	const char *rep = strstr(v->info, "report_ms=");
+	long long report_ms = rep != NULL ? strtoll(rep + 10, NULL, 10) : 0;
+	int rc;
+
+	printf("node=%u alive=%d report_age_ms=%lld %s\n", v->node, v->alive_pttl >= 0 ? 1 : 0,
+		report_ms > 0 ? (long long)now - report_ms : -1, v->info);
+	for (size_t i = 0; i < n; i++) {
+		int64_t leased, sold;
+
+		rc = fs_nodes_sale(r, ids[i], v->node, &leased, &sold);
+		if (rc < 0)
+			return rc;
+		if (leased < 0 && sold < 0)
+			continue; /* the node has no part in this sale */
+		printf("node=%u sale=%" PRIu32 " leased=%" PRId64 " sold=%" PRId64 "\n", v->node,
+			ids[i], leased < 0 ? 0 : leased, sold < 0 ? 0 : sold);
+	}
+	return 0;
+}
+
+/* flashctl node list: the nodes of fs:nodes, their liveness, rate, and part of each sale. */
+static int cmd_node(const struct globals *g, int argc, char **argv)
+{
+	struct fs_node_info *v = NULL;
+	uint32_t *ids = NULL;
+	size_t n = 0, ns = 0;
+	struct fs_redis r;
+	int rc;
+
+	if (argc < 2 || strcmp(argv[1], "list") != 0)
+		return usage_err("node needs a sub-command: list");
+	if (argc > 2)
+		return usage_err("node list: unexpected argument '%s'", argv[2]);
+	if (redis_open(g, &r) != 0)
+		return EXIT_FAILURE;
+	rc = fs_nodes_list(&r, &v, &n);
+	if (rc == 0)
+		rc = fs_redis_sale_list(&r, &ids, &ns);
+	if (rc == 0)
+		printf("count=%zu\n", n);
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		rc = node_print(&r, &v[i], ids, ns, fs_time_now_ms());
+	free(v);
+	free(ids);
+	return redis_done(&r, rc);
+}
+
 static int cmd_sale(const struct globals *g, int argc, char **argv)
 {
 	if (argc < 2)
@@ -718,9 +775,11 @@ static int cmd_stats(const struct globals *g, int argc, char **argv)
 
 static int cmd_daemon(const struct globals *g, int argc, char **argv)
 {
-	enum { INTERVAL = 1, REDIS_TO, DP_TO, PG, PG_TO, N_OPTS };
+	enum { INTERVAL = 1, REDIS_TO, DP_TO, PG, PG_TO, LMIN, LMAX, N_OPTS };
 	static const struct option lo[] = {
 		{"interval-ms", required_argument, NULL, INTERVAL},
+		{"lease-min", required_argument, NULL, LMIN},
+		{"lease-max", required_argument, NULL, LMAX},
 		{"redis-timeout-ms", required_argument, NULL, REDIS_TO},
 		{"dp-timeout-ms", required_argument, NULL, DP_TO},
 		{"pg", required_argument, NULL, PG},
@@ -735,12 +794,18 @@ static int cmd_daemon(const struct globals *g, int argc, char **argv)
 	};
 	const char *o[N_OPTS];
 	uint64_t interval = 100, redis_to = FS_DAEMON_TIMEOUT_MS, dp_to = FS_DAEMON_TIMEOUT_MS;
-	uint64_t pg_to = FS_DAEMON_TIMEOUT_MS;
+	uint64_t pg_to = FS_DAEMON_TIMEOUT_MS, lmin = FS_LEASE_MIN_DEFAULT, lmax = 0;
 	int rc;
 
 	rc = fs_ctl_parse_opts(argc, argv, "", lo, o, N_OPTS);
 	if (rc == 0)
 		rc = fs_ctl_opt_u64("interval-ms", o[INTERVAL], 1, 3600 * 1000, &interval);
+	if (rc == 0)
+		rc = fs_ctl_opt_u64("lease-min", o[LMIN], 1, FS_SALE_MAX_STOCK, &lmin);
+	if (rc == 0)
+		rc = fs_ctl_opt_u64("lease-max", o[LMAX], 0, FS_SALE_MAX_STOCK, &lmax);
+	if (rc == 0 && lmax != 0 && lmax < lmin)
+		rc = usage_err("--lease-max %" PRIu64 " is below --lease-min %" PRIu64, lmax, lmin);
 	if (rc == 0)
 		rc = fs_ctl_opt_u64("redis-timeout-ms", o[REDIS_TO], 10, 600000, &redis_to);
 	if (rc == 0)
@@ -756,9 +821,17 @@ static int cmd_daemon(const struct globals *g, int argc, char **argv)
 	conf.redis_timeout_ms = (int)redis_to;
 	conf.dp_timeout_ms = (int)dp_to;
 	conf.pg_timeout_ms = (int)pg_to;
+	conf.lease_min = lmin;
+	conf.lease_max = lmax;
 	if (!have_dp(g))
 		return usage_err("daemon needs --dp PREFIX or --dp-socket PATH");
-	if (fs_daemon_run(&conf) < 0)
+	rc = fs_daemon_run(&conf);
+	if (rc == -EBUSY) {
+		fprintf(stderr, "flashctl: node %u is held by another live daemon: refused\n",
+			conf.node_id);
+		return FS_DAEMON_EXIT_NODE_HELD;
+	}
+	if (rc < 0)
 		return fail("daemon could not start");
 	return 0;
 }
@@ -977,6 +1050,8 @@ int main(int argc, char **argv)
 		return cmd_daemon(&g, argc, argv);
 	if (strcmp(argv[0], "audit") == 0)
 		return cmd_audit(&g, argc, argv);
+	if (strcmp(argv[0], "node") == 0)
+		return cmd_node(&g, argc, argv);
 	if (strcmp(argv[0], "order") == 0)
 		return fs_ctl_order(argc, argv);
 	if (strcmp(argv[0], "sweep") == 0)

@@ -123,6 +123,11 @@ static int command(struct fs_redis *r, redisReply **out, int argc, const char **
 	return 0;
 }
 
+int fs_redis_command(struct fs_redis *r, struct redisReply **out, int argc, const char **argv)
+{
+	return command(r, out, argc, argv);
+}
+
 /* Percent-decode @p n bytes of @p in into @p out (@p cap bytes with the NUL); 0 or -EINVAL. */
 static int pct_decode(const char *in, size_t n, char *out, size_t cap)
 {

@@ -147,6 +147,17 @@ void fs_redis_close(struct fs_redis *r);
  */
 bool fs_redis_usable(const struct fs_redis *r);
 
+struct redisReply; /* hiredis's */
+
+/**
+ * Run one command (an argv of NUL-terminated strings) for the files of fs_ctl that speak Redis
+ * beyond this one (nodes.c); on a cluster it goes to the master of EVAL's first key, else of the
+ * first argument. One thread at a time per @p r.
+ * @param out  on success the reply (free it with freeReplyObject); an error reply is freed here.
+ * @return 0, -EREMOTEIO (an error reply: text in r->errstr) or a connection error.
+ */
+int fs_redis_command(struct fs_redis *r, struct redisReply **out, int argc, const char **argv);
+
 /**
  * Create a sale atomically (Lua): fails if fs:{N}:sale or the tombstone fs:{N}:deleted exists
  * (sale ids are never reused); sets the hash (state "created",
