@@ -592,7 +592,7 @@ static uint64_t lease_want(struct daemon *d, struct sale_mem *m, const struct fs
 		max = s->stock / FS_LEASE_MAX_STOCK_DIV;
 	dry = m->leased > 0 && m->dp_sold >= m->leased;
 	chunk = fs_lease_chunk(m->rate, m->chunk, dry, d->conf->lease_min, max);
-	want = fs_lease_want(m->leased, m->dp_sold, chunk);
+	want = fs_lease_want(m->leased, m->dp_sold, chunk, s->pool > 0 ? (uint64_t)s->pool : 0);
 	if (want > 0)
 		m->chunk = want;
 	return want;
@@ -840,6 +840,7 @@ int fs_daemon_run(const struct fs_daemon_conf *conf)
 	struct daemon d = {.conf = conf};
 	struct timespec next, now;
 	char lease_max[32] = "stock/4";
+	bool up;
 
 	if (conf->lease_max > 0)
 		snprintf(lease_max, sizeof(lease_max), "%" PRIu64, conf->lease_max);
@@ -851,6 +852,13 @@ int fs_daemon_run(const struct fs_daemon_conf *conf)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* Quiet: a daemon refused for a held node id prints one line only (flashctl's). */
+	d.redis.password = conf->redis_password;
+	up = fs_redis_connect(&d.redis, conf->redis_url, conf->redis_timeout_ms) == 0;
+	if (fs_daemon_node_start(&d, up) < 0) {
+		fs_redis_close(&d.redis);
+		return -EBUSY;
+	}
 	fs_daemon_log(
 		"started: node %u, interval %u ms, timeouts Redis %d ms, dataplane %d ms, redis "
 		"%s, dataplane %s, holds %s, lease chunks %" PRIu64 "..%s",
@@ -858,11 +866,11 @@ int fs_daemon_run(const struct fs_daemon_conf *conf)
 		d.redis_url, conf->dp_socket,
 		conf->pg_url != NULL ? "serviced (--pg)" : "not serviced (no --pg)",
 		conf->lease_min, lease_max);
-
-	if (fs_daemon_node_start(&d, redis_ready(&d, fs_monotonic_ms())) < 0) {
-		fs_redis_close(&d.redis);
-		return -EBUSY;
+	if (up) {
+		fs_daemon_log("redis connected (%s)", d.redis_url);
+		d.redis_seen = true;
 	}
+
 	clock_gettime(CLOCK_MONOTONIC, &next);
 	while (!stop_requested) {
 		tick(&d);

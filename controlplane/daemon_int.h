@@ -134,7 +134,8 @@ int fs_daemon_dp_cmd(struct daemon *d, struct json_object **out, const char *fmt
 /**
  * Start: this instance's token and liveness TTL; with @p redis_up, claim fs:node:{NODE}:alive,
  * waiting up to its TTL for the key of a dead daemon to expire.
- * @return 0, or -EBUSY (logged) when another instance refreshes the key: a live daemon.
+ * Logs nothing (the caller prints the refusal).
+ * @return 0, or -EBUSY when another instance refreshes the key: a live daemon.
  */
 int fs_daemon_node_start(struct daemon *d, bool redis_up);
 

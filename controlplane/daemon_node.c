@@ -46,12 +46,8 @@ int fs_daemon_node_start(struct daemon *d, bool redis_up)
 			return 0; /* ours, or a Redis error the ticks retry */
 		if (deadline < 0)
 			deadline = fs_monotonic_ms() + pttl + ALIVE_POLL_MS;
-		if ((prev >= 0 && pttl > prev) || fs_monotonic_ms() > deadline) {
-			fs_daemon_log("node %u is held by another live daemon (fs:node:{%u}:alive, "
-				      "refreshed): refused",
-				node, node);
+		if ((prev >= 0 && pttl > prev) || fs_monotonic_ms() > deadline)
 			return -EBUSY;
-		}
 		prev = pttl;
 		sleep_ms(ALIVE_POLL_MS);
 	}

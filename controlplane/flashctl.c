@@ -827,8 +827,10 @@ static int cmd_daemon(const struct globals *g, int argc, char **argv)
 		return usage_err("daemon needs --dp PREFIX or --dp-socket PATH");
 	rc = fs_daemon_run(&conf);
 	if (rc == -EBUSY) {
-		fprintf(stderr, "flashctl: node %u is held by another live daemon: refused\n",
-			conf.node_id);
+		fprintf(stderr,
+			"flashctl: node %u is held by another live daemon (fs:node:{%u}:alive "
+			"refreshed): refused\n",
+			conf.node_id, conf.node_id);
 		return FS_DAEMON_EXIT_NODE_HELD;
 	}
 	if (rc < 0)

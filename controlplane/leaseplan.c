@@ -23,9 +23,11 @@ uint64_t fs_lease_chunk(double rate, uint64_t last_chunk, int ran_dry, uint64_t 
 	return c > max ? max : c;
 }
 
-uint64_t fs_lease_want(uint64_t leased, uint64_t sold, uint64_t chunk)
+uint64_t fs_lease_want(uint64_t leased, uint64_t sold, uint64_t chunk, uint64_t pool)
 {
 	uint64_t unsold = sold >= leased ? 0 : leased - sold;
 
-	return unsold < (chunk + 1) / 2 ? chunk : 0;
+	if (unsold >= (chunk + 1) / 2)
+		return 0;
+	return pool < 2 * chunk && pool > chunk ? pool : chunk;
 }

@@ -34,12 +34,14 @@ uint64_t fs_lease_chunk(double rate, uint64_t last_chunk, int ran_dry, uint64_t 
 
 /**
  * Units to ask the pool for now: @p chunk when the node's unsold units (@p leased - @p sold) are
- * below half of it (so the next chunk arrives before the node runs dry), else 0. Pure, thread
- * safe.
+ * below half of it (so the next chunk arrives before the node runs dry), else 0; the whole
+ * @p pool instead when it holds less than two chunks (no remainder smaller than a chunk is left:
+ * a small sale is leased at once, and the last chunk is the final lease). Pure, thread safe.
  * @param leased  units this node was leased so far (its lease key).
  * @param sold    units this node sold (its dataplane's count).
  * @param chunk   fs_lease_chunk.
+ * @param pool    the pool as last read (the lease takes at most what it holds then).
  */
-uint64_t fs_lease_want(uint64_t leased, uint64_t sold, uint64_t chunk);
+uint64_t fs_lease_want(uint64_t leased, uint64_t sold, uint64_t chunk, uint64_t pool);
 
 #endif

@@ -32,10 +32,19 @@ Test(leaseplan, a_node_that_ran_dry_doubles_its_chunk)
 
 Test(leaseplan, leases_when_below_half_a_chunk)
 {
-	cr_expect_eq(fs_lease_want(0, 0, 64), 64);	  /* nothing yet */
-	cr_expect_eq(fs_lease_want(100, 100, 64), 64);	  /* dry */
-	cr_expect_eq(fs_lease_want(100, 69, 64), 64);	  /* 31 unsold < 32 */
-	cr_expect_eq(fs_lease_want(100, 68, 64), 0);	  /* 32 unsold: enough for now */
-	cr_expect_eq(fs_lease_want(100, 0, 64), 0);
-	cr_expect_eq(fs_lease_want(10, 20, 64), 64);	  /* sold above leased (stale): dry */
+	cr_expect_eq(fs_lease_want(0, 0, 64, 1000), 64);     /* nothing yet */
+	cr_expect_eq(fs_lease_want(100, 100, 64, 1000), 64); /* dry */
+	cr_expect_eq(fs_lease_want(100, 69, 64, 1000), 64);  /* 31 unsold < 32 */
+	cr_expect_eq(fs_lease_want(100, 68, 64, 1000), 0);   /* 32 unsold: enough for now */
+	cr_expect_eq(fs_lease_want(100, 0, 64, 1000), 0);
+	cr_expect_eq(fs_lease_want(10, 20, 64, 1000), 64);   /* sold above leased (stale): dry */
+}
+
+Test(leaseplan, no_remainder_below_a_chunk_is_left_in_the_pool)
+{
+	cr_expect_eq(fs_lease_want(0, 0, 64, 100), 100); /* 36 would be left: take all */
+	cr_expect_eq(fs_lease_want(0, 0, 64, 128), 64);	 /* a whole chunk stays */
+	cr_expect_eq(fs_lease_want(0, 0, 64, 127), 127);
+	cr_expect_eq(fs_lease_want(0, 0, 64, 3), 64);	 /* the lease takes the 3 there are */
+	cr_expect_eq(fs_lease_want(0, 32, 64, 100), 0);	 /* not due: nothing */
 }
