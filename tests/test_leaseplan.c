@@ -46,5 +46,5 @@ Test(leaseplan, no_remainder_below_a_chunk_is_left_in_the_pool)
 	cr_expect_eq(fs_lease_want(0, 0, 64, 128), 64);	 /* a whole chunk stays */
 	cr_expect_eq(fs_lease_want(0, 0, 64, 127), 127);
 	cr_expect_eq(fs_lease_want(0, 0, 64, 3), 64);	 /* the lease takes the 3 there are */
-	cr_expect_eq(fs_lease_want(0, 32, 64, 100), 0);	 /* not due: nothing */
+	cr_expect_eq(fs_lease_want(100, 68, 64, 100), 0); /* not due: nothing */
 }
