@@ -85,6 +85,7 @@ ft_ok $? "several leases ($leases), exactly one of them final" "$(grep "sale $S1
 [ "$(R GET "fs:{$S1}:lease:$N1")" = 5000 ] && [ "$(R GET "fs:{$S1}:pool")" = 0 ]
 ft_ok $? "never leased more than the stock: lease 5000, pool 0" \
 	"lease $(R GET "fs:{$S1}:lease:$N1"), pool $(R GET "fs:{$S1}:pool")"
+echo "# flashgen: retry=$(kv "$o" retry) claims_per_s=$(kv "$o" claims_per_s); units per taking lease: $((5000 / (leases > 0 ? leases : 1)))"
 echo "# leases of sale $S1: $(grep "sale $S1: leased [0-9]* units from" "$TMP/d1.log" |
 	sed -E 's/.*leased ([0-9]+) units.*rate ([0-9]+).*/\1@\2\/s/' | tr '\n' ' ')"
 
