@@ -97,6 +97,7 @@ struct daemon {
 	unsigned alive_ttl_ms;		 /**< the TTL of that key */
 	int64_t started_ms;		 /**< unix ms the daemon started */
 	struct cond alive_c;		 /**< another instance holds the node id */
+	bool reg_err;			 /**< a registry error reply was logged */
 };
 
 /** One log line on stderr: "flashctl daemon HH:MM:SS.mmm: " and the message. */
@@ -142,7 +143,8 @@ int fs_daemon_node_start(struct daemon *d, bool redis_up);
 /**
  * Each tick (Redis connected): refresh the liveness key and the report line in fs:nodes.
  * @return false when the tick must not sync (another instance holds the key: logged once, or
- *         a Redis error).
+ *         the connection failed); true after an error reply (logged once: the registry is left
+ *         out, the sales synced).
  */
 bool fs_daemon_node_tick(struct daemon *d, int64_t mono);
 

@@ -76,6 +76,14 @@ bool fs_daemon_node_tick(struct daemon *d, int64_t mono)
 	int rc;
 
 	rc = fs_nodes_alive(&d->redis, node, d->token, d->alive_ttl_ms, false, &pttl);
+	if (rc < 0 && fs_redis_usable(&d->redis)) {
+		/* an error reply (an ACL without these keys...): the registry is left, sales go on */
+		if (!d->reg_err)
+			fs_daemon_log("node registry: %s (sales synced without it; logged once)",
+				d->redis.errstr);
+		d->reg_err = true;
+		return true;
+	}
 	if (rc < 0)
 		return false; /* Redis: tick() sees the connection lost */
 	if (rc == 0) {
