@@ -280,6 +280,7 @@ fs_redis() { timeout 5 redis-cli -u "$REDIS_URL" --raw "$@" 2>/dev/null; }
 #   FS_STOCK FS_USERS FS_CLAIMS FS_CLIENTS FS_START_IN (s) FS_END_IN (s)
 #   FS_DP_LCORES FS_GEN_LCORES                                   FS_LIVE  tty|lines|none
 #   FS_NODE        node id (default 1 with our own PostgreSQL, else random)
+#   FS_CTL_ARGS    extra `flashctl daemon` options, space separated (e.g. "--lease-min 40000")
 : "${FS_NAME:=fsdemo}" "${FS_NET:=10.77.0}" "${FS_STOCK:=500}" "${FS_USERS:=100000}"
 : "${FS_CLAIMS:=2}" "${FS_CLIENTS:=5}" "${FS_START_IN:=4}" "${FS_END_IN:=60}"
 : "${FS_DP_LCORES:=0@0,1@1}" "${FS_GEN_LCORES:=0@0}" "${FS_LIVE:=none}"
@@ -348,9 +349,11 @@ $(tail -n 15 "$dir/dp.log")"
 		fs_die "flashsale-persist did not become ready; last lines of $dir/persist.log:
 $(tail -n 15 "$dir/persist.log")"
 
-	fs_log "starting flashctl daemon"
+	fs_log "starting flashctl daemon ${FS_CTL_ARGS:-}"
+	local ctl_args=()
+	read -ra ctl_args <<<"${FS_CTL_ARGS:-}"
 	stdbuf -oL "$ctl" --redis "$REDIS_URL" --dp "${FS_NAME}dp" --node-id "$FS_NODE" daemon --interval-ms 100 \
-		>"$dir/ctl.log" 2>&1 &
+		"${ctl_args[@]}" >"$dir/ctl.log" 2>&1 &
 	FS_CTL_PID=$!
 	fs_cleanup_add "fs_stop $FS_CTL_PID"
 	sleep 0.3
