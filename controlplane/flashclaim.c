@@ -1,30 +1,55 @@
-/* flashclaim: one FCP/1 claim or status request over a kernel UDP socket, with retries. */
+/*
+ * flashclaim: one FCP/1 claim or status request over a kernel UDP socket, through libfcp (its
+ * blocking claim: resends, and with --wait the waits the replies ask for). Exit code per outcome.
+ */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <sys/socket.h>
 #include <time.h>
-#include <unistd.h>
 
-#include <sodium.h>
+#include <json-c/json.h>
 
 #include "cli.h"
-#include "fcp.h"
-#include "monotonic.h"
+#include "libfcp.h"
 #include "parse.h"
 
 static const char usage_text[] =
 	"usage: flashclaim --server IP --sale N --user U [--port 7777] [--type claim|status]\n"
 	"                  [--token HEX32 --expiry S] [--token-key HEX32] [--node K]\n"
-	"                  [--request-id R] [--timeout-ms 300] [--retries 5]\n";
+	"                  [--request-id R] [--timeout-ms 300] [--retries 5]\n"
+	"                  [--wait [--max-wait-ms 10000]] [--json]\n"
+	"  --request-id R: decimal, or 0x and 1..16 hex digits (default random)\n"
+	"  --wait: wait out NOT_STARTED and RETRY / RATE_LIMITED as the replies ask (backing "
+	"off),\n"
+	"          within --max-wait-ms of the start; --json: the outcome as one JSON object\n"
+	"exit: 0 WON, ALREADY_WON or ACTIVE; 1 error; 2 bad usage; 3 SOLD_OUT; 4 NOT_STARTED;\n"
+	"      5 ENDED; 6 UNKNOWN_SALE; 7 BAD_TOKEN; 8 RATE_LIMITED; 9 RETRY (given up);\n"
+	"      10 RELEASED; 11 no reply; 12 a reserved status (11..255)\n";
+
+/* Exit codes beyond 0 (a win, or ACTIVE), 1 (an error) and 2 (FS_EXIT_USAGE). */
+enum {
+	EXIT_NO_REPLY = 11,
+	EXIT_RESERVED = 12,
+};
+/* The exit code of each status: outcome codes 3..10 follow the status order. */
+static const int status_exit[FCP_STATUS_COUNT] = {
+	[FCP_WON] = 0,
+	[FCP_ALREADY_WON] = 0,
+	[FCP_SOLD_OUT] = 3,
+	[FCP_NOT_STARTED] = 4,
+	[FCP_ENDED] = 5,
+	[FCP_UNKNOWN_SALE] = 6,
+	[FCP_BAD_TOKEN] = 7,
+	[FCP_RATE_LIMITED] = 8,
+	[FCP_RETRY] = 9,
+	[FCP_ACTIVE] = 0,
+	[FCP_RELEASED] = 10,
+};
 
 /* Usage error: one line on stderr, returns exit code 2. */
 #define usage_err(...) fs_cli_err("flashclaim", FS_EXIT_USAGE, __VA_ARGS__)
@@ -32,7 +57,7 @@ static const char usage_text[] =
 #define fail(...) fs_cli_err("flashclaim", 1, __VA_ARGS__)
 
 /* The numeric options: indexes of num_opts[] and of claim_opts' num[] and given[]. */
-enum { N_EXPIRY, N_NODE, N_PORT, N_REQUEST_ID, N_RETRIES, N_SALE, N_TIMEOUT, N_USER, N_NUMS };
+enum { N_EXPIRY, N_MAX_WAIT, N_NODE, N_PORT, N_RETRIES, N_SALE, N_TIMEOUT, N_USER, N_NUMS };
 #define NUM_VAL 256 /* getopt's val of numeric option i: NUM_VAL + i (above every char) */
 
 /* Their ranges, and what follows "bad --NAME 'VALUE'" in the usage error. */
@@ -41,9 +66,9 @@ static const struct num_opt {
 	const char *hint;
 } num_opts[N_NUMS] = {
 	[N_EXPIRY] = {0, UINT32_MAX, " (unix seconds)"},
+	[N_MAX_WAIT] = {1, 3600000, " (1..3600000 ms)"},
 	[N_NODE] = {0, UINT16_MAX, " (0..65535)"},
 	[N_PORT] = {1, UINT16_MAX, ""},
-	[N_REQUEST_ID] = {0, UINT64_MAX, ""},
 	[N_RETRIES] = {0, 1000, " (0..1000)"},
 	[N_SALE] = {0, UINT32_MAX, ""},
 	[N_TIMEOUT] = {1, 600000, " (1..600000)"},
@@ -52,12 +77,12 @@ static const struct num_opt {
 
 /* What the command line asks for. */
 struct claim_opts {
-	const char *server, *token, *token_key;
-	uint64_t num[N_NUMS];	/* the numeric options (defaults: port, timeout, retries) */
+	const char *server, *token, *token_key, *request_id;
+	uint64_t num[N_NUMS];	/* the numeric options (defaults: port, timeout, retries, wait) */
 	bool given[N_NUMS];	/* ... given on the command line */
-	struct fs_fcp_req req;	/* the request as sent (--type at once, the rest by check_args) */
+	bool wait, json;	/* --wait, --json */
+	struct fcp_request req; /* the request as sent (--type at once, the rest by check_args) */
 	struct sockaddr_in dst; /* --server, --port */
-	uint8_t key[16];	/* --token-key */
 };
 
 /* One option @p c (not a numeric one) with value @p arg: 0, or the usage error's exit code. */
@@ -76,11 +101,20 @@ static int set_opt(struct claim_opts *o, int c, const char *arg, char **argv)
 	case 'K':
 		o->token_key = arg;
 		return 0;
+	case 'R':
+		o->request_id = arg;
+		return 0;
+	case 'W':
+		o->wait = true;
+		return 0;
+	case 'J':
+		o->json = true;
+		return 0;
 	case 'y':
 		if (strcmp(arg, "claim") == 0)
-			o->req.type = FS_FCP_CLAIM;
+			o->req.type = FCP_CLAIM;
 		else if (strcmp(arg, "status") == 0)
-			o->req.type = FS_FCP_SALE_STATUS;
+			o->req.type = FCP_SALE_STATUS;
 		else
 			return usage_err("--type must be claim or status");
 		return 0;
@@ -97,9 +131,11 @@ static int parse_args(int argc, char **argv, struct claim_opts *o)
 	static const struct option lo[] = {
 		{"expiry", required_argument, NULL, NUM_VAL + N_EXPIRY},
 		{"help", no_argument, NULL, 'h'},
+		{"json", no_argument, NULL, 'J'},
+		{"max-wait-ms", required_argument, NULL, NUM_VAL + N_MAX_WAIT},
 		{"node", required_argument, NULL, NUM_VAL + N_NODE},
 		{"port", required_argument, NULL, NUM_VAL + N_PORT},
-		{"request-id", required_argument, NULL, NUM_VAL + N_REQUEST_ID},
+		{"request-id", required_argument, NULL, 'R'},
 		{"retries", required_argument, NULL, NUM_VAL + N_RETRIES},
 		{"sale", required_argument, NULL, NUM_VAL + N_SALE},
 		{"server", required_argument, NULL, 'S'},
@@ -108,6 +144,7 @@ static int parse_args(int argc, char **argv, struct claim_opts *o)
 		{"token-key", required_argument, NULL, 'K'},
 		{"type", required_argument, NULL, 'y'},
 		{"user", required_argument, NULL, NUM_VAL + N_USER},
+		{"wait", no_argument, NULL, 'W'},
 		{NULL, 0, NULL, 0},
 	};
 	int c, i, idx, rc;
@@ -130,116 +167,141 @@ static int parse_args(int argc, char **argv, struct claim_opts *o)
 	return 0;
 }
 
-/*
- * The rules between options, the request from the numbers, the keys decoded and a random
- * request id unless given: 0, or the exit code (2: usage, 1: libsodium or getrandom failed).
- */
-static int check_args(struct claim_opts *o)
+/* The token options into @p req (after its other fields): 0, or the usage error's code. */
+static int set_token(const struct claim_opts *o, struct fcp_request *req)
 {
-	struct fs_fcp_req *req = &o->req;
+	uint8_t key[FCP_TOKEN_LEN];
 
-	if (o->server == NULL || !o->given[N_SALE] ||
-		(!o->given[N_USER] && req->type == FS_FCP_CLAIM))
-		return usage_err("needs --server, --sale and --user");
-	if (inet_pton(AF_INET, o->server, &o->dst.sin_addr) != 1)
-		return usage_err("bad --server '%s' (IPv4 address)", o->server);
 	if (o->token != NULL && o->token_key != NULL)
 		return usage_err("give --token or --token-key, not both");
 	if (o->token != NULL && !o->given[N_EXPIRY])
 		return usage_err("--token needs --expiry");
-	if (sodium_init() < 0)
-		return fail("libsodium init failed");
-	o->dst.sin_port = htons((uint16_t)o->num[N_PORT]);
-	req->sale_id = (uint32_t)o->num[N_SALE];
-	req->user_id = o->num[N_USER];
-	req->node_id = (uint16_t)o->num[N_NODE];
-	req->token_expiry = (uint32_t)o->num[N_EXPIRY];
-	req->request_id = o->num[N_REQUEST_ID];
 	if (o->token != NULL && fs_parse_hex(o->token, req->token, sizeof(req->token)) < 0)
 		return usage_err("bad --token (32 hex digits)");
 	if (o->token_key != NULL) {
-		if (fs_parse_hex(o->token_key, o->key, sizeof(o->key)) < 0)
+		if (fs_parse_hex(o->token_key, key, sizeof(key)) < 0)
 			return usage_err("bad --token-key (32 hex digits)");
 		if (!o->given[N_EXPIRY])
 			req->token_expiry = (uint32_t)(time(NULL) + 3600);
+		fcp_request_sign(req, key);
 	}
-	if (!o->given[N_REQUEST_ID] && getrandom(&req->request_id, sizeof(req->request_id), 0) !=
-					       (ssize_t)sizeof(req->request_id))
-		return fail("getrandom: %s", strerror(errno));
 	return 0;
 }
 
 /*
- * Wait up to @p timeout_ms for the reply to @p req on connected socket @p fd and print it.
- * Returns 1 when printed, 0 on the timeout.
+ * The rules between options and the request from them (a random request id unless given): 0,
+ * or the exit code (2: usage, 1: getrandom failed).
  */
-static int await_reply(int fd, const struct fs_fcp_req *req, uint64_t timeout_ms)
+static int check_args(struct claim_opts *o)
 {
-	int64_t deadline = fs_monotonic_ms() + (int64_t)timeout_ms;
-	struct fs_fcp_reply rep;
-	uint8_t buf[512];
+	struct fcp_request *req = &o->req;
+	uint8_t type = req->type;
+	int rc;
 
-	for (;;) {
-		int64_t left = deadline - fs_monotonic_ms();
-		struct pollfd pfd = {.fd = fd, .events = POLLIN};
-		ssize_t n;
-
-		if (left <= 0)
-			return 0;
-		if (poll(&pfd, 1, (int)left) <= 0)
-			continue; /* timeout (loop ends on the deadline) or EINTR */
-		n = recv(fd, buf, sizeof(buf), 0);
-		if (n < 0)
-			continue; /* e.g. ECONNREFUSED from an ICMP port unreachable */
-		if (fs_fcp_decode_reply(buf, (size_t)n, &rep) < 0 ||
-			rep.request_id != req->request_id)
-			continue; /* not the reply to this request */
-		printf("status=%s order_id=%" PRIu64 " remaining=%" PRIu32
-		       " retry_after_ms=%" PRIu32 " hold_left_ms=%" PRIu32 " request_id=%" PRIu64
-		       " node_id=%u\n",
-			fs_fcp_status_name(rep.status), rep.order_id, rep.remaining,
-			rep.retry_after_ms, rep.hold_left_ms, rep.request_id, (unsigned)rep.node_id);
-		return 1;
+	if (o->server == NULL || !o->given[N_SALE] || (!o->given[N_USER] && type == FCP_CLAIM))
+		return usage_err("needs --server, --sale and --user");
+	if (inet_pton(AF_INET, o->server, &o->dst.sin_addr) != 1)
+		return usage_err("bad --server '%s' (IPv4 address)", o->server);
+	if (o->given[N_MAX_WAIT] && !o->wait)
+		return usage_err("--max-wait-ms needs --wait");
+	if (o->request_id != NULL && fs_parse_id64(o->request_id, &req->request_id) < 0)
+		return usage_err("bad --request-id '%s' (decimal, or 0x and 1..16 hex digits)",
+			o->request_id);
+	o->dst.sin_port = htons((uint16_t)o->num[N_PORT]);
+	if (o->request_id == NULL) {
+		rc = fcp_request_init(req, type, (uint32_t)o->num[N_SALE], o->num[N_USER]);
+		if (rc < 0)
+			return fail("getrandom: %s", strerror(-rc));
 	}
+	req->sale_id = (uint32_t)o->num[N_SALE];
+	req->user_id = o->num[N_USER];
+	req->node_id = (uint16_t)o->num[N_NODE];
+	req->token_expiry = (uint32_t)o->num[N_EXPIRY];
+	return set_token(o, req);
 }
 
-/* Send @p wire up to 1 + retries times until its reply comes: 0 (printed) or 1 (an error). */
-static int exchange(const struct claim_opts *o, const uint8_t wire[FS_FCP_LEN])
+/* The exit code of reply @p rep. */
+static int reply_exit(const struct fcp_reply *rep)
 {
-	int fd, rc = 1;
+	return rep->status < FCP_STATUS_COUNT ? status_exit[rep->status] : EXIT_RESERVED;
+}
 
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return fail("socket: %s", strerror(errno));
-	/* connect() so the kernel drops datagrams from other sources. */
-	if (connect(fd, (const struct sockaddr *)&o->dst, sizeof(o->dst)) < 0) {
-		fail("connect %s: %s", o->server, strerror(errno));
-		goto out;
+/* The outcome as one JSON object on stdout (@p rep NULL: no reply). 0, or 1 (not written). */
+static int print_json(const struct claim_opts *o, const struct fcp_reply *rep,
+	const struct fcp_claim_stats *st, int code)
+{
+	json_object *j = json_object_new_object();
+	char hex[19];
+	int rc;
+
+	json_object_object_add(j, "status",
+		json_object_new_string(rep ? fcp_status_name(rep->status) : "NO_REPLY"));
+	if (rep != NULL) {
+		snprintf(hex, sizeof(hex), "0x%016" PRIx64, rep->order_id);
+		json_object_object_add(j, "status_code", json_object_new_int(rep->status));
+		json_object_object_add(j, "order_id", json_object_new_uint64(rep->order_id));
+		json_object_object_add(j, "order_hex", json_object_new_string(hex));
+		json_object_object_add(j, "remaining", json_object_new_int64(rep->remaining));
+		json_object_object_add(
+			j, "retry_after_ms", json_object_new_int64(rep->retry_after_ms));
+		json_object_object_add(j, "hold_left_ms", json_object_new_int64(rep->hold_left_ms));
+		json_object_object_add(j, "node_id", json_object_new_int(rep->node_id));
 	}
-	for (uint64_t attempt = 0; attempt <= o->num[N_RETRIES]; attempt++) {
-		if (send(fd, wire, FS_FCP_LEN, 0) < 0 && errno != ECONNREFUSED) {
-			fail("send: %s", strerror(errno));
-			goto out;
-		}
-		if (await_reply(fd, &o->req, o->num[N_TIMEOUT])) {
-			rc = 0;
-			goto out;
-		}
-	}
-	fail("no reply from %s after %" PRIu64 " tries", o->server, o->num[N_RETRIES] + 1);
-out:
-	close(fd);
+	json_object_object_add(j, "sale_id", json_object_new_int64(o->req.sale_id));
+	json_object_object_add(j, "user_id", json_object_new_uint64(o->req.user_id));
+	json_object_object_add(j, "request_id", json_object_new_uint64(o->req.request_id));
+	json_object_object_add(j, "sent", json_object_new_int64(st->sent));
+	json_object_object_add(j, "replies", json_object_new_int64(st->replies));
+	json_object_object_add(j, "lost", json_object_new_int64(st->lost));
+	json_object_object_add(j, "elapsed_ms", json_object_new_uint64(st->elapsed_ms));
+	json_object_object_add(j, "exit", json_object_new_int(code));
+	rc = puts(json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN)) < 0 ? 1 : 0;
+	json_object_put(j);
 	return rc;
+}
+
+/* Claim through libfcp and print the outcome: the exit code (usage text). */
+static int claim(const struct claim_opts *o)
+{
+	struct fcp_claim_stats st;
+	struct fcp_reply rep;
+	struct fcp_opts fo;
+	int rc, code;
+
+	fcp_opts_init(&fo);
+	fo.timeout_ms = (uint32_t)o->num[N_TIMEOUT];
+	fo.retries = (uint32_t)o->num[N_RETRIES];
+	fo.flags = o->wait ? FCP_WAIT_NOT_STARTED | FCP_WAIT_RETRY : 0;
+	/* without --wait the retries alone bound the call */
+	fo.max_wait_ms = o->wait ? (uint32_t)o->num[N_MAX_WAIT] : UINT32_MAX;
+	rc = fcp_claim(&o->dst, &o->req, &fo, &rep, &st);
+	if (rc < 0 && rc != -ETIMEDOUT)
+		return fail("claim to %s: %s", o->server, strerror(-rc));
+	if (rc == -ETIMEDOUT) {
+		fs_cli_err("flashclaim", EXIT_NO_REPLY, "no reply from %s after %" PRIu32 " tries",
+			o->server, st.sent);
+		return o->json && print_json(o, NULL, &st, EXIT_NO_REPLY) ? 1 : EXIT_NO_REPLY;
+	}
+	code = reply_exit(&rep);
+	if (o->json)
+		return print_json(o, &rep, &st, code) ? 1 : code;
+	printf("status=%s order_id=%" PRIu64 " remaining=%" PRIu32 " retry_after_ms=%" PRIu32
+	       " hold_left_ms=%" PRIu32 " request_id=%" PRIu64 " node_id=%u\n",
+		fcp_status_name(rep.status), rep.order_id, rep.remaining, rep.retry_after_ms,
+		rep.hold_left_ms, rep.request_id, (unsigned)rep.node_id);
+	return fflush(stdout) == 0 ? code : 1;
 }
 
 int main(int argc, char **argv)
 {
 	struct claim_opts o = {
-		.num = {[N_PORT] = FS_FCP_PORT, [N_TIMEOUT] = 300, [N_RETRIES] = 5},
-		.req = {.type = FS_FCP_CLAIM},
+		.num = {[N_PORT] = FCP_PORT,
+			[N_TIMEOUT] = 300,
+			[N_RETRIES] = 5,
+			[N_MAX_WAIT] = 10000},
+		.req = {.type = FCP_CLAIM},
 		.dst = {.sin_family = AF_INET},
 	};
-	uint8_t wire[FS_FCP_LEN];
 	int rc;
 
 	rc = parse_args(argc, argv, &o);
@@ -247,11 +309,5 @@ int main(int argc, char **argv)
 		rc = check_args(&o);
 	if (rc != 0)
 		return rc;
-	fs_fcp_encode_req(&o.req, wire);
-	if (o.token_key != NULL) {
-		/* The token covers bytes [4, 24) of the encoded request; it sits at [24, 40). */
-		fs_fcp_token(o.key, wire, o.req.token);
-		fs_fcp_encode_req(&o.req, wire);
-	}
-	return exchange(&o, wire);
+	return claim(&o);
 }

@@ -56,34 +56,6 @@ static int pg_fail(struct fs_pgorders *c, int rc)
 	return fail("postgresql: %s (%s)", fs_pgorders_error(c), strerror(-rc));
 }
 
-/*
- * An order id as the client saw it: a decimal u64, or "0x" and 1 to 16 hex digits. 0, or
- * -EINVAL.
- */
-static int parse_order_id(const char *s, uint64_t *id)
-{
-	uint8_t b[8] = {0};
-	char hex[17];
-	size_t n;
-
-	if (s == NULL)
-		return -EINVAL;
-	if (s[0] != '0' || (s[1] != 'x' && s[1] != 'X'))
-		return fs_parse_u64(s, 0, UINT64_MAX, id);
-	n = strlen(s + 2);
-	if (n == 0 || n > 16)
-		return -EINVAL;
-	/* left-padded to 16 digits, then big-endian bytes */
-	memset(hex, '0', 16 - n);
-	memcpy(hex + 16 - n, s + 2, n + 1);
-	if (fs_parse_hex(hex, b, 8) < 0)
-		return -EINVAL;
-	*id = 0;
-	for (int i = 0; i < 8; i++)
-		*id = *id << 8 | b[i];
-	return 0;
-}
-
 /* The order's fields, key=value (times unix microseconds; 0: none). */
 static void print_order(const struct fs_pgorders_order *o)
 {
@@ -189,7 +161,7 @@ static int order_opts(int argc, char **argv, struct order_req *q, const char **u
 	q->by_user = o[USER] != NULL;
 	if (q->by_user && fs_parse_u64(o[USER], 0, UINT64_MAX, &q->key) < 0)
 		return usage_err("bad --user '%s' (0..%" PRIu64 ")", o[USER], UINT64_MAX);
-	if (!q->by_user && parse_order_id(o[ORDER], &q->key) < 0)
+	if (!q->by_user && fs_parse_id64(o[ORDER], &q->key) < 0)
 		return usage_err(
 			"bad --order '%s' (a decimal u64, or 0x and 1 to 16 hex digits)", o[ORDER]);
 	*url = pg_url(o[PG], "order", &rc);

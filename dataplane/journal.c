@@ -1,6 +1,7 @@
 /* The journal: per-worker append-only, memory-mapped segment files of 64-byte CRC32C records. */
 #include <dirent.h>
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/falloc.h>
@@ -27,23 +28,22 @@ enum next_state {
 };
 
 struct fs_journal {
-	char dir[PATH_MAX];
-	unsigned index;
-	bool tended; /**< fs_journal_set_tended(): set before the first append, ro after */
-	/* The writer's; the helper reads base, pos and seg_no where they say so. */
-	uint64_t next_seq;    /**< seq of the next append */
-	uint64_t seg_no;      /**< segment mapped in base; helper: ro (relaxed), see next_prepare */
-	struct fs_jrec *base; /**< current segment, read-write; helper: ro (relaxed), prefault */
-	uint32_t pos;	      /**< next record index in base; helper: ro (relaxed) */
-	uint32_t sync_pos;    /**< records of base before it are synced */
+	/* The writer's; the helper reads base, h.pos and seg_no where they say so. */
+	struct fs_journal_head h; /**< first: journal.h's inline fs_journal_ready() reads it */
+	uint64_t next_seq;	  /**< seq of the next append */
+	uint64_t seg_no;	  /**< segment mapped in base; helper: ro (relaxed), see next_prepare */
+	struct fs_jrec *base;	  /**< current segment, read-write; helper: ro (relaxed), prefault */
+	uint32_t sync_pos;	  /**< records of base before it are synced */
 	struct fs_jrec *prev; /**< previous segment kept mapped until its tail is synced */
 	uint32_t prev_sync;   /**< records of prev before it are synced */
 	int roll_err;	      /**< last roll-over error (-errno), 0 if none */
 	/** CLOCK_MONOTONIC_COARSE time before which the writer makes no new try of its own to
 	 *  create a segment, after one failed (next_take) */
 	uint64_t roll_retry_ns;
-	int sync_err;		/**< last fs_journal_sync() error (-errno), 0 after a success */
 	uint64_t sync_retry_ns; /**< CLOCK_MONOTONIC_COARSE time of the next sync try after one */
+	char dir[PATH_MAX];
+	unsigned index;
+	bool tended; /**< fs_journal_set_tended(): set before the first append, ro after */
 	uint64_t rolls_ahead;	/**< roll-overs onto a segment the helper made */
 	uint64_t rolls_made;	/**< roll-overs onto a segment the writer made */
 	/*
@@ -372,7 +372,7 @@ struct fs_journal *fs_journal_open(const char *dir, unsigned index)
 			continue;
 		}
 		j->seg_no = seg;
-		j->pos = i;
+		j->h.pos = i;
 		j->sync_pos = i;
 		break;
 	}
@@ -380,7 +380,7 @@ struct fs_journal *fs_journal_open(const char *dir, unsigned index)
 	 * order before a power loss) is overwritten: clear it first so no reader takes old bytes
 	 * for a record while we rewrite them. */
 	if (existed)
-		seg_clear_tail(j->base, j->pos);
+		seg_clear_tail(j->base, j->h.pos);
 	rc = seg_clear_after(dir, index, j->seg_no);
 	if (rc < 0) {
 		munmap(j->base, FS_JSEG_BYTES);
@@ -506,7 +506,7 @@ static int journal_roll(struct fs_journal *j)
 	/* relaxed atomic stores: the helper reads them (prefault; seg_no after next_release) */
 	__atomic_store_n(&j->base, next, __ATOMIC_RELAXED);
 	__atomic_store_n(&j->seg_no, j->seg_no + 1, __ATOMIC_RELAXED);
-	__atomic_store_n(&j->pos, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&j->h.pos, 0, __ATOMIC_RELAXED);
 	j->sync_pos = 0;
 	next_release(j);
 	return 0;
@@ -521,12 +521,12 @@ static int journal_roll_try(struct fs_journal *j)
 	return rc;
 }
 
-int fs_journal_ready(struct fs_journal *j)
+_Static_assert(offsetof(struct fs_journal, h) == 0, "fs_journal_ready() reads the head at j");
+
+int fs_journal_ready_slow(struct fs_journal *j)
 {
-	if (__builtin_expect(j->pos < FS_JOURNAL_SEG_RECS && j->sync_err == 0, 1))
-		return 0;
-	if (j->sync_err != 0)
-		return j->sync_err; /* until fs_journal_sync() works again */
+	if (j->h.sync_err != 0)
+		return j->h.sync_err; /* until fs_journal_sync() works again */
 	return journal_roll_try(j);
 }
 
@@ -534,7 +534,7 @@ int fs_journal_append(struct fs_journal *j, struct fs_jrec *rec)
 {
 	struct fs_jrec *dst;
 
-	if (j->pos == FS_JOURNAL_SEG_RECS) {
+	if (j->h.pos == FS_JOURNAL_SEG_RECS) {
 		int rc = journal_roll_try(j);
 
 		if (rc < 0)
@@ -543,13 +543,13 @@ int fs_journal_append(struct fs_journal *j, struct fs_jrec *rec)
 	rec->seq = j->next_seq;
 	rec->journal = (uint8_t)j->index;
 	fs_jrec_seal(rec);
-	dst = &j->base[j->pos];
+	dst = &j->base[j->h.pos];
 	/* Body first, the magic word last (release): a reader that acquires the magic sees the
 	 * whole record; a crash before the store leaves no magic, or a CRC mismatch. */
 	memcpy((uint8_t *)dst + sizeof(dst->magic), (const uint8_t *)rec + sizeof(rec->magic),
 		sizeof(*rec) - sizeof(rec->magic));
 	__atomic_store_n(&dst->magic, rec->magic, __ATOMIC_RELEASE);
-	__atomic_store_n(&j->pos, j->pos + 1, __ATOMIC_RELAXED); /* read by fs_journal_prefault */
+	__atomic_store_n(&j->h.pos, j->h.pos + 1, __ATOMIC_RELAXED); /* read by fs_journal_prefault */
 	j->next_seq++;
 	return 0;
 }
@@ -565,7 +565,7 @@ int fs_journal_append(struct fs_journal *j, struct fs_jrec *rec)
 static void journal_prefault(const struct fs_journal *j, size_t bytes)
 {
 	struct fs_jrec *base = __atomic_load_n(&j->base, __ATOMIC_RELAXED);
-	uint32_t pos = __atomic_load_n(&j->pos, __ATOMIC_RELAXED);
+	uint32_t pos = __atomic_load_n(&j->h.pos, __ATOMIC_RELAXED);
 	uintptr_t from, to, end;
 
 	if (base == NULL || pos >= FS_JOURNAL_SEG_RECS)
@@ -593,7 +593,7 @@ static void next_prepare(struct fs_journal *j, size_t bytes)
 	bool existed;
 	int rc;
 
-	if (__atomic_load_n(&j->pos, __ATOMIC_RELAXED) < FS_JOURNAL_PREPARE_AT)
+	if (__atomic_load_n(&j->h.pos, __ATOMIC_RELAXED) < FS_JOURNAL_PREPARE_AT)
 		return;
 	if (j->ahead.err != 0 && coarse_now_ns() < j->ahead.retry_ns)
 		return;
@@ -603,7 +603,7 @@ static void next_prepare(struct fs_journal *j, size_t bytes)
 		return; /* one is ready, or the writer is making it */
 	/* The writer cannot roll over while the slot is BUSY: the segment it needs next is
 	 * seg_no + 1. Unless it rolled over just before the CAS: then it is too early. */
-	if (__atomic_load_n(&j->pos, __ATOMIC_RELAXED) < FS_JOURNAL_PREPARE_AT) {
+	if (__atomic_load_n(&j->h.pos, __ATOMIC_RELAXED) < FS_JOURNAL_PREPARE_AT) {
 		__atomic_store_n(&j->ahead.state, NEXT_NONE, __ATOMIC_RELEASE);
 		return;
 	}
@@ -659,17 +659,17 @@ int fs_journal_sync(struct fs_journal *j)
 {
 	int rc;
 
-	if (j->sync_err == -EOPNOTSUPP)
-		return j->sync_err; /* cannot be repaired (seg_repair): failed until a restart */
-	if (j->sync_err != 0) {
+	if (j->h.sync_err == -EOPNOTSUPP)
+		return j->h.sync_err; /* cannot be repaired (seg_repair): failed until a restart */
+	if (j->h.sync_err != 0) {
 		/* the last sync failed: its pages are clean but not on disk */
 		rc = j->prev != NULL ? seg_repair(j, j->seg_no - 1, j->prev, j->prev_sync,
 					       FS_JOURNAL_SEG_RECS)
 				     : 0;
 		if (rc == 0)
-			rc = seg_repair(j, j->seg_no, j->base, j->sync_pos, j->pos);
+			rc = seg_repair(j, j->seg_no, j->base, j->sync_pos, j->h.pos);
 		if (rc == -EOPNOTSUPP)
-			j->sync_err = rc;
+			j->h.sync_err = rc;
 		if (rc < 0)
 			goto fail;
 	}
@@ -682,17 +682,17 @@ int fs_journal_sync(struct fs_journal *j)
 		if (seg_retire(j, j->prev))
 			j->prev = NULL;
 	}
-	rc = seg_sync(j->base, j->sync_pos, j->pos);
+	rc = seg_sync(j->base, j->sync_pos, j->h.pos);
 	if (rc < 0)
 		goto fail;
-	j->sync_pos = j->pos;
-	j->sync_err = 0;
+	j->sync_pos = j->h.pos;
+	j->h.sync_err = 0;
 	/* release: whoever acquires the position sees the journal as of this sync */
 	__atomic_store_n(&j->durable_seq, j->next_seq - 1, __ATOMIC_RELEASE);
 	return 0;
 fail:
-	if (j->sync_err != -EOPNOTSUPP) /* a journal that cannot be repaired stays failed */
-		j->sync_err = rc;
+	if (j->h.sync_err != -EOPNOTSUPP) /* a journal that cannot be repaired stays failed */
+		j->h.sync_err = rc;
 	j->sync_retry_ns = coarse_now_ns() + FS_JOURNAL_RETRY_NS;
 	return rc;
 }
@@ -706,9 +706,9 @@ bool fs_journal_durable(const struct fs_journal *j, uint64_t seq)
 
 bool fs_journal_sync_due(const struct fs_journal *j)
 {
-	if (j->prev == NULL && j->sync_pos == j->pos)
+	if (j->prev == NULL && j->sync_pos == j->h.pos)
 		return false; /* everything appended is synced */
-	return j->sync_err == 0 || coarse_now_ns() >= j->sync_retry_ns;
+	return j->h.sync_err == 0 || coarse_now_ns() >= j->sync_retry_ns;
 }
 
 void fs_journal_close(struct fs_journal *j)

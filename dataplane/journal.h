@@ -226,6 +226,19 @@ int fs_journal_sync(struct fs_journal *j);
  */
 bool fs_journal_durable(const struct fs_journal *j, uint64_t seq);
 
+/** fs_journal_ready()'s path past its inline check (end of a segment, failed sync). Writer only. */
+int fs_journal_ready_slow(struct fs_journal *j);
+
+/**
+ * The two fields fs_journal_ready() reads on every claim, the first member of struct
+ * fs_journal (journal.c), so that the check is inline: no call on the claim path. Writer only
+ * (pos: other threads read it relaxed, journal.c says where).
+ */
+struct fs_journal_head {
+	uint32_t pos; /**< next record index in the current segment */
+	int sync_err; /**< last fs_journal_sync() error (-errno), 0 after a success */
+};
+
 /**
  * Whether an append would record now, so a claim can be refused before it takes a unit and a
  * winner slot (a journal outage then leaves no trace in the winner table). 0 when the current
@@ -233,11 +246,18 @@ bool fs_journal_durable(const struct fs_journal *j, uint64_t seq);
  * says how: a failed try of the writer's own is tried again at most every FS_JOURNAL_RETRY_MS,
  * CLOCK_MONOTONIC_COARSE, no syscall in between; the helper's segment is taken as soon as it is
  * ready); after a failed sync the journal refuses until a sync succeeds
- * (fs_journal_sync_due()). After 0, the next fs_journal_append() cannot fail. Writer only; one
- * load and compare when healthy.
+ * (fs_journal_sync_due()). After 0, the next fs_journal_append() cannot fail. Writer only;
+ * when healthy one load and compare, inline (struct fs_journal_head).
  * @return 0, or the -errno an append or sync failed with (-ENOSPC, -EIO, -EAGAIN, ...).
  */
-int fs_journal_ready(struct fs_journal *j);
+static inline int fs_journal_ready(struct fs_journal *j)
+{
+	const struct fs_journal_head *h = (const struct fs_journal_head *)j;
+
+	if (__builtin_expect(h->pos < FS_JOURNAL_SEG_RECS && h->sync_err == 0, 1))
+		return 0;
+	return fs_journal_ready_slow(j);
+}
 
 /**
  * Whether fs_journal_sync() has work now: records appended and not synced, and no failed sync

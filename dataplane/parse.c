@@ -53,3 +53,28 @@ int fs_parse_hex(const char *s, uint8_t *out, size_t n)
 		return -EINVAL;
 	return 0;
 }
+
+int fs_parse_id64(const char *s, uint64_t *out)
+{
+	uint8_t b[8] = {0};
+	uint64_t v = 0;
+	char hex[17];
+	size_t n;
+
+	if (s == NULL)
+		return -EINVAL;
+	if (s[0] != '0' || (s[1] != 'x' && s[1] != 'X'))
+		return fs_parse_u64(s, 0, UINT64_MAX, out);
+	n = strlen(s + 2);
+	if (n == 0 || n > 16)
+		return -EINVAL;
+	/* left-padded to 16 digits, then big-endian bytes */
+	memset(hex, '0', 16 - n);
+	memcpy(hex + 16 - n, s + 2, n + 1);
+	if (fs_parse_hex(hex, b, 8) < 0)
+		return -EINVAL;
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | b[i];
+	*out = v;
+	return 0;
+}

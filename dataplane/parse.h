@@ -44,4 +44,16 @@ int fs_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out);
  */
 int fs_parse_hex(const char *s, uint8_t *out, size_t n);
 
+/**
+ * Parse a 64-bit id as a user types it: a decimal as fs_parse_u64 takes it (0..2^64-1), or
+ * "0x" (or "0X") and 1 to 16 hex digits of either case (order ids, request ids: flashctl order,
+ * flashclaim).
+ *
+ * @param s   NUL-terminated text, may be NULL.
+ * @param out receives the value on success; untouched on error.
+ * @return 0, or -EINVAL (NULL, empty, junk, a sign, more than 16 hex digits, overflow).
+ * Thread safety: reentrant.
+ */
+int fs_parse_id64(const char *s, uint64_t *out);
+
 #endif

@@ -108,6 +108,31 @@ static int parse_sale_id(const char *s, uint32_t *id)
 	return ret;
 }
 
+/* The bounds of a decimal parameter, for parse_id_params. */
+struct param_range {
+	uint64_t min;
+	uint64_t max;
+};
+
+/*
+ * Parameters "ID[,N...]": a sale id into @p id, then exactly @p n decimals, the i-th in
+ * @p range[i] into @p num[i]. 0, or -EINVAL (a wrong count or a bad field: a usage error).
+ */
+static int parse_id_params(const char *params, uint32_t *id, unsigned n,
+	const struct param_range *range, uint64_t *num)
+{
+	char buf[TEL_PARAMS_LEN];
+	char *f[TEL_MAX_PARAMS];
+	unsigned i;
+
+	if (split_params(params, buf, f) != (int)n + 1 || parse_sale_id(f[0], id) != 0)
+		return -EINVAL;
+	for (i = 0; i < n; i++)
+		if (param_u64(f[i + 1], range[i].min, range[i].max, &num[i]) != 0)
+			return -EINVAL;
+	return 0;
+}
+
 /* Key id: 16 hex digits of BLAKE2b-64 of the key, so the daemon can compare keys unseen. */
 static void key_fp(const uint8_t key[16], char out[17])
 {
@@ -320,12 +345,10 @@ static int cmd_sale_list(
 
 static int cmd_sale_status(const char *cmd __rte_unused, const char *params, struct rte_tel_data *d)
 {
-	char buf[TEL_PARAMS_LEN];
-	char *f[TEL_MAX_PARAMS];
 	const struct fs_sale *s;
 	uint32_t id;
 
-	if (split_params(params, buf, f) != 1 || parse_sale_id(f[0], &id) != 0)
+	if (parse_id_params(params, &id, 0, NULL, NULL) != 0)
 		return reply_error(d, "usage: /flashsale/sale/status,ID");
 	/* the control lock: a rekey rewrites the key the status reads, a delete frees the sale */
 	pthread_mutex_lock(&tel_lock);
@@ -495,11 +518,9 @@ static int cmd_sale_key(const char *cmd __rte_unused, const char *params, struct
 
 static int cmd_sale_stop(const char *cmd __rte_unused, const char *params, struct rte_tel_data *d)
 {
-	char buf[TEL_PARAMS_LEN];
-	char *f[TEL_MAX_PARAMS];
 	uint32_t id;
 
-	if (split_params(params, buf, f) != 1 || parse_sale_id(f[0], &id) != 0)
+	if (parse_id_params(params, &id, 0, NULL, NULL) != 0)
 		return reply_error(d, "usage: /flashsale/sale/stop,ID");
 	if (!control_begin(d))
 		return 0;
@@ -511,14 +532,12 @@ static int cmd_sale_stop(const char *cmd __rte_unused, const char *params, struc
 /* {"sale_id": ID, "deleted": 1}, or an error: only a stopped, ended or sold-out sale goes. */
 static int cmd_sale_delete(const char *cmd __rte_unused, const char *params, struct rte_tel_data *d)
 {
-	char buf[TEL_PARAMS_LEN];
-	char *f[TEL_MAX_PARAMS];
 	const struct fs_sale *s;
 	int64_t now = fs_clock_ms();
 	uint32_t id;
 	int ret;
 
-	if (split_params(params, buf, f) != 1 || parse_sale_id(f[0], &id) != 0)
+	if (parse_id_params(params, &id, 0, NULL, NULL) != 0)
 		return reply_error(d, "usage: /flashsale/sale/delete,ID");
 	if (!control_begin(d))
 		return 0;
@@ -547,16 +566,15 @@ static int cmd_sale_delete(const char *cmd __rte_unused, const char *params, str
 /* Release an order (hold expired or cancelled): its user's claims get RELEASED from now on. */
 static int cmd_sale_release(const char *cmd __rte_unused, const char *params, struct rte_tel_data *d)
 {
-	char buf[TEL_PARAMS_LEN];
-	char *f[TEL_MAX_PARAMS];
-	uint64_t user, order;
+	static const struct param_range range[] = {{0, UINT64_MAX}, {1, UINT64_MAX}};
+	uint64_t v[RTE_DIM(range)], user, order;
 	uint32_t id;
 	int ret;
 
-	if (split_params(params, buf, f) != 3 || parse_sale_id(f[0], &id) != 0 ||
-		param_u64(f[1], 0, UINT64_MAX, &user) != 0 ||
-		param_u64(f[2], 1, UINT64_MAX, &order) != 0)
+	if (parse_id_params(params, &id, RTE_DIM(range), range, v) != 0)
 		return reply_error(d, "usage: /flashsale/sale/release,ID,USER,ORDER");
+	user = v[0];
+	order = v[1];
 	if (!control_begin(d))
 		return 0;
 	ret = fs_sale_ctl_release(tel.table, tel.ctl, tel.node_id, id, user, order);
@@ -571,14 +589,13 @@ static int cmd_sale_release(const char *cmd __rte_unused, const char *params, st
 /* The hold state the daemon pushes each tick (not journaled). */
 static int cmd_sale_holds(const char *cmd __rte_unused, const char *params, struct rte_tel_data *d)
 {
-	char buf[TEL_PARAMS_LEN];
-	char *f[TEL_MAX_PARAMS];
-	uint64_t open, next;
+	/* OPEN (0/1), NEXT_MS */
+	static const struct param_range range[] = {{0, 1}, {0, INT64_MAX}};
+	uint64_t v[RTE_DIM(range)];
 	struct fs_sale *s;
 	uint32_t id;
 
-	if (split_params(params, buf, f) != 3 || parse_sale_id(f[0], &id) != 0 ||
-		param_u64(f[1], 0, 1, &open) != 0 || param_u64(f[2], 0, INT64_MAX, &next) != 0)
+	if (parse_id_params(params, &id, RTE_DIM(range), range, v) != 0)
 		return reply_error(d, "usage: /flashsale/sale/holds,ID,OPEN(0/1),NEXT_MS");
 	if (!control_begin(d))
 		return 0;
@@ -587,7 +604,7 @@ static int cmd_sale_holds(const char *cmd __rte_unused, const char *params, stru
 		reply_error(d, "sale %" PRIu32 " has no holds", id);
 	} else {
 		if (s != NULL)
-			fs_sale_holds_set(s, open != 0, (int64_t)next);
+			fs_sale_holds_set(s, v[0] != 0, (int64_t)v[1]);
 		control_reply(d, s == NULL ? -ENOENT : 0, id);
 	}
 	pthread_mutex_unlock(&tel_lock);

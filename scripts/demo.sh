@@ -1,5 +1,9 @@
 #!/bin/bash
-# The main job: a 500-unit flash sale flooded by 100,000 users (flashgen) and a few kernel clients.
+# The main job: a 500-unit flash sale flooded by 100,000 users (flashgen) and a few kernel clients,
+# each order held FS_DEMO_HOLD seconds (default 20) for its payment: a scripted merchant (psql,
+# flashsale.pay / flashsale.cancel) has 70 % of the winners pay and 10 % cancel, the other 20 % let
+# their hold expire; their units come back (flashctl daemon --pg) and a second wave of 5,000 new
+# users wins them again and pays. FS_DEMO_HOLD=0: the sale without holds (no merchant, no wave 2).
 #
 # Does its own set-up (Debian packages, release build, hugepages, a throwaway Redis and PostgreSQL
 # on loopback unless REDIS_URL / PG_URL name real ones), starts flashsale-dp, flashsale-persist and
@@ -8,6 +12,9 @@
 # Environment: FS_BUILD_DIR (default build-release), REDIS_URL, PG_URL; knobs in scripts/lib.sh.
 set -euo pipefail
 FS_LOG_TAG="demo"
+FS_HOLD_S=${FS_DEMO_HOLD:-20}
+[[ $FS_HOLD_S =~ ^[0-9]+$ ]] && [ "$FS_HOLD_S" -le 3600 ] ||
+	{ echo "demo: FS_DEMO_HOLD must be a number of seconds, 0..3600 (0: no holds)" >&2; exit 2; }
 # shellcheck source=scripts/lib.sh disable=SC2034
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -30,6 +37,10 @@ run_rc=0
 fs_sale_run "$work" || run_rc=$?
 fs_log "sale over after $(($(date +%s) - t0)) s; waiting for flashsale-persist and the daemon"
 fs_stack_settle "$work"
+if [ "$FS_HOLD_S" != 0 ]; then
+	fs_holds_run "$work" || run_rc=$?
+	fs_stack_settle "$work"
+fi
 fs_stack_audit "$work"
 
 echo

@@ -2,10 +2,13 @@
 #
 # Set-up:   fs_deps, fs_build DIR [release|debug] [MESON_OPTS...], fs_hugepages
 # Services: fs_redis_start DIR, fs_pg_start DIR (REDIS_URL / PG_URL: used as given when set),
+#           fs_redis_restart DIR (empty), fs_pg_restart DIR MODE (the throwaway ones),
 #           fs_pg_scratch DB (a database dropped on exit: FS_DB_URL), fs_url_with_db URL DB
 # Helpers:  fs_cleanup_add CMD, fs_wait_line FILE PATTERN TIMEOUT [PID], fs_free_port, fs_stop PID [S]
 # The stack (the demo path, shared with tests/integration/e2e.sh):
-#           fs_stack_start DIR, fs_sale_run DIR, fs_stack_settle DIR, fs_report, fs_checks FORMAT
+#           fs_stack_start DIR, fs_sale_run DIR, fs_stack_settle DIR, fs_report, fs_checks FORMAT;
+#           restarts: fs_stack_dp_start DIR, fs_stack_persist_start DIR, fs_stack_daemon_start DIR;
+#           holds: fs_holds_run DIR (merchant + second wave), fs_merchant FILE PAY% CANCEL%
 # Every process is started by us and stopped by its PID, never by name.
 
 FS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -51,7 +54,8 @@ trap 'fs_log "terminated, stopping"; exit 143' TERM
 fs_stop() {
 	local pid=$1 secs=${2:-10} i state
 	[ -n "$pid" ] || return 0
-	kill -TERM "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
+	# (wait: the child's exit status, e.g. 143, must not end a caller under set -e)
+	kill -TERM "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
 	for ((i = 0; i < secs * 10; i++)); do
 		state=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) || state=gone
 		case $state in gone | Z | X) break ;; esac
@@ -61,7 +65,7 @@ fs_stop() {
 		fs_log "pid $pid did not stop in ${secs}s, killing it"
 		kill -KILL "$pid" 2>/dev/null
 	fi
-	wait "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null || true
 	return 0
 }
 
@@ -203,6 +207,26 @@ fs_redis_start() {
 	fs_log "Redis (throwaway) at $REDIS_URL, pid $pid"
 }
 
+# fs_redis_restart DIR: the throwaway Redis of fs_redis_start DIR killed (SIGKILL) and started
+# again empty on the same port (REDIS_URL unchanged). Returns 1 unless it answers within 5 s.
+fs_redis_restart() {
+	local dir=$1 port=${REDIS_URL##*:} pid i
+	pid=$(cat "$dir/redis/redis.pid" 2>/dev/null) || return 1
+	kill -KILL "$pid" 2>/dev/null
+	for ((i = 0; i < 50; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	rm -f "$dir/redis/redis.pid"
+	redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
+		--pidfile "$dir/redis/redis.pid" --dir "$dir/redis" --logfile "$dir/redis/redis.log" \
+		>/dev/null || return 1
+	for ((i = 0; i < 50; i++)); do
+		[ -s "$dir/redis/redis.pid" ] && fs_redis ping | grep -q PONG && break
+		sleep 0.1
+	done
+	pid=$(cat "$dir/redis/redis.pid" 2>/dev/null) || return 1
+	fs_cleanup_add "fs_stop $pid"
+	fs_redis ping | grep -q PONG
+}
+
 fs__pg_bin() {
 	local d
 	d=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
@@ -243,6 +267,17 @@ fs_pg_start() {
 	fs_log "PostgreSQL (throwaway) at $PG_URL, pid $pid"
 }
 
+# fs_pg_restart DIR MODE: the throwaway PostgreSQL of fs_pg_start DIR restarted (pg_ctl restart -m
+# MODE: fast or immediate; same port and options). Returns pg_ctl's status.
+fs_pg_restart() {
+	local pg=$1/pg as=()
+	! fs_is_root || as=(runuser -u postgres --)
+	# the postmaster's pid changes: stop whatever runs on the data directory at exit
+	fs_cleanup_add "${as[*]} '$(fs__pg_bin)/pg_ctl' -D '$pg/data' -m immediate -w stop 2>/dev/null"
+	"${as[@]}" "$(fs__pg_bin)/pg_ctl" -D "$pg/data" -l "$pg/postgres.log" -w -t 60 restart -m "$2" \
+		>/dev/null 2>&1
+}
+
 # fs_url_with_db URL DB: the PostgreSQL URL (or conninfo string) URL naming database DB instead.
 fs_url_with_db() {
 	local url=$1 db=$2 query= rest
@@ -281,9 +316,11 @@ fs_redis() { timeout 5 redis-cli -u "$REDIS_URL" --raw "$@" 2>/dev/null; }
 #   FS_DP_LCORES FS_GEN_LCORES                                   FS_LIVE  tty|lines|none
 #   FS_NODE        node id (default 1 with our own PostgreSQL, else random)
 #   FS_CTL_ARGS    extra `flashctl daemon` options, space separated (e.g. "--lease-min 40000")
+#   FS_HOLD_S      each order held this many seconds for its payment (0: no holds; then the
+#                  daemon runs with --pg and fs_holds_run plays the merchant and a second wave)
 : "${FS_NAME:=fsdemo}" "${FS_NET:=10.77.0}" "${FS_STOCK:=500}" "${FS_USERS:=100000}"
 : "${FS_CLAIMS:=2}" "${FS_CLIENTS:=5}" "${FS_START_IN:=4}" "${FS_END_IN:=60}"
-: "${FS_DP_LCORES:=0@0,1@1}" "${FS_GEN_LCORES:=0@0}" "${FS_LIVE:=none}"
+: "${FS_DP_LCORES:=0@0,1@1}" "${FS_GEN_LCORES:=0@0}" "${FS_LIVE:=none}" "${FS_HOLD_S:=0}"
 : "${FS_SALE:=$(((RANDOM << 15 | RANDOM) % 900000000 + 100000000))}"
 FS_CLIENT_BASE=4000000000 # kernel clients' user ids: far outside flashgen's 1..FS_USERS
 
@@ -308,10 +345,11 @@ fs_stack_check_built() {
 }
 
 # fs_stack_start DIR: flashsale-dp (memif server for flashgen + tap FS_NAME0 with FS_NET.2 for
-# kernel clients, kernel side FS_NET.1/24), flashsale-persist and flashctl daemon, state in DIR.
+# kernel clients, kernel side FS_NET.1/24), flashsale-persist and flashctl daemon (with --pg when
+# FS_HOLD_S > 0: sweeps, returns units, tells the dataplane), state in DIR.
 # Needs REDIS_URL, PG_URL, root, hugepages.
 fs_stack_start() {
-	local dir=$1 dp persist ctl
+	local dir=$1
 	FS_IFACE=${FS_NAME}0
 	# persist checkpoints are per (node, journal): a fresh state dir must not reuse a node id that
 	# an earlier run left checkpoints for in a PostgreSQL we did not create ourselves.
@@ -319,46 +357,74 @@ fs_stack_start() {
 		if [ "${FS_PG_OWN:-0}" = 1 ]; then FS_NODE=1; else FS_NODE=$((RANDOM % 60000 + 2000)); fi
 	fi
 	fs_stack_check_built
-	dp=$(fs__prog dataplane/flashsale-dp)
-	persist=$(fs__prog persist/flashsale-persist)
-	ctl=$(fs__prog controlplane/flashctl)
 	mkdir -p "$dir/state"
 	! ip link show "$FS_IFACE" >/dev/null 2>&1 ||
 		fs_die "interface $FS_IFACE exists already (another run of this script?)"
+	fs_cleanup_add "rm -rf /var/run/dpdk/${FS_NAME}dp; rm -f /dev/hugepages/${FS_NAME}dpmap_*"
+	# the pids change when a test restarts a part: the cleanups read them when they run
+	fs_cleanup_add 'fs_stop "${FS_DP_PID:-}" 15'
+	fs_cleanup_add 'fs_stop "${FS_PERSIST_PID:-}" 15'
+	fs_cleanup_add 'fs_stop "${FS_CTL_PID:-}"'
+	fs_stack_dp_start "$dir" || fs_die "flashsale-dp did not become ready; last lines of $dir/dp.log:
+$(tail -n 15 "$dir/dp.log")"
+	fs_stack_persist_start "$dir" || fs_die "flashsale-persist did not become ready; last lines of $dir/persist.log:
+$(tail -n 15 "$dir/persist.log")"
+	fs_stack_daemon_start "$dir" || fs_die "flashctl daemon exited; $dir/ctl.log:
+$(tail -n 15 "$dir/ctl.log")"
+}
 
+# fs__log_rotate FILE: a log of an earlier run of the same program moves to FILE.1, FILE.2, ...
+fs__log_rotate() {
+	local n=1
+	[ -e "$1" ] || return 0
+	while [ -e "$1.$n" ]; do n=$((n + 1)); done
+	mv "$1" "$1.$n"
+}
+
+# fs_stack_dp_start DIR: (re)start the stack's flashsale-dp (FS_DP_PID) on DIR/state, output in
+# DIR/dp.log (an earlier one rotated), and address the tap. Returns 1 unless ready in 60 s.
+# fs_stack_start registers its stop; after a kill, call this again: same prefix, state and tap.
+fs_stack_dp_start() {
+	local dir=$1
+	fs__log_rotate "$dir/dp.log"
 	fs_log "starting flashsale-dp node $FS_NODE (lcores $FS_DP_LCORES, memif + tap $FS_IFACE $FS_NET.2)"
-	stdbuf -oL "$dp" --no-pci --file-prefix "${FS_NAME}dp" -m 256 --lcores "$FS_DP_LCORES" \
-		--vdev "net_memif0,role=server,socket=$dir/memif.sock" \
+	stdbuf -oL "$(fs__prog dataplane/flashsale-dp)" --no-pci --file-prefix "${FS_NAME}dp" -m 256 \
+		--lcores "$FS_DP_LCORES" --vdev "net_memif0,role=server,socket=$dir/memif.sock" \
 		--vdev "net_tap0,iface=$FS_IFACE" \
 		-- --addr "$FS_NET.2" --state-dir "$dir/state" --node-id "$FS_NODE" >"$dir/dp.log" 2>&1 &
 	FS_DP_PID=$!
-	fs_cleanup_add "rm -rf /var/run/dpdk/${FS_NAME}dp; rm -f /dev/hugepages/${FS_NAME}dpmap_*"
-	fs_cleanup_add "fs_stop $FS_DP_PID 15"
-	fs_wait_line "$dir/dp.log" '^flashsale-dp ready' 60 "$FS_DP_PID" ||
-		fs_die "flashsale-dp did not become ready; last lines of $dir/dp.log:
-$(tail -n 15 "$dir/dp.log")"
+	fs_wait_line "$dir/dp.log" '^flashsale-dp ready' 60 "$FS_DP_PID" || return 1
 	ip addr add "$FS_NET.1/24" dev "$FS_IFACE" || fs_die "cannot address $FS_IFACE"
 	ip link set "$FS_IFACE" up || fs_die "cannot bring $FS_IFACE up"
+}
 
+# fs_stack_persist_start DIR: (re)start flashsale-persist (FS_PERSIST_PID), output in
+# DIR/persist.log (an earlier one rotated). Returns 1 unless ready in 30 s.
+fs_stack_persist_start() {
+	local dir=$1
+	fs__log_rotate "$dir/persist.log"
 	fs_log "starting flashsale-persist"
-	stdbuf -oL "$persist" --state-dir "$dir/state" --pg "$PG_URL" --node-id "$FS_NODE" \
-		>"$dir/persist.log" 2>&1 &
+	stdbuf -oL "$(fs__prog persist/flashsale-persist)" --state-dir "$dir/state" --pg "$PG_URL" \
+		--node-id "$FS_NODE" >"$dir/persist.log" 2>&1 &
 	FS_PERSIST_PID=$!
-	fs_cleanup_add "fs_stop $FS_PERSIST_PID 15"
-	fs_wait_line "$dir/persist.log" '^flashsale-persist ready' 30 "$FS_PERSIST_PID" ||
-		fs_die "flashsale-persist did not become ready; last lines of $dir/persist.log:
-$(tail -n 15 "$dir/persist.log")"
+	fs_wait_line "$dir/persist.log" '^flashsale-persist ready' 30 "$FS_PERSIST_PID"
+}
 
-	fs_log "starting flashctl daemon ${FS_CTL_ARGS:-}"
-	local ctl_args=()
+# fs_stack_daemon_start DIR: (re)start flashctl daemon (FS_CTL_PID; --pg PG_URL when FS_HOLD_S > 0;
+# FS_CTL_ARGS appended), output in DIR/ctl.log (an earlier one rotated). Returns 1 if it exits
+# within 0.3 s.
+fs_stack_daemon_start() {
+	local dir=$1 pg=() ctl_args=()
+	[ "${FS_HOLD_S:-0}" = 0 ] || pg=(--pg "$PG_URL")
 	read -ra ctl_args <<<"${FS_CTL_ARGS:-}"
-	stdbuf -oL "$ctl" --redis "$REDIS_URL" --dp "${FS_NAME}dp" --node-id "$FS_NODE" daemon --interval-ms 100 \
-		"${ctl_args[@]}" >"$dir/ctl.log" 2>&1 &
+	fs__log_rotate "$dir/ctl.log"
+	fs_log "starting flashctl daemon ${pg[*]} ${FS_CTL_ARGS:-}"
+	stdbuf -oL "$(fs__prog controlplane/flashctl)" --redis "$REDIS_URL" --dp "${FS_NAME}dp" \
+		--node-id "$FS_NODE" daemon --interval-ms 100 "${pg[@]}" "${ctl_args[@]}" \
+		>"$dir/ctl.log" 2>&1 &
 	FS_CTL_PID=$!
-	fs_cleanup_add "fs_stop $FS_CTL_PID"
 	sleep 0.3
-	fs__alive "$FS_CTL_PID" || fs_die "flashctl daemon exited; $dir/ctl.log:
-$(tail -n 15 "$dir/ctl.log")"
+	fs__alive "$FS_CTL_PID"
 }
 
 # fs_claim_loop SALE USER DEADLINE_S: one kernel-socket client (flashclaim through the tap) that
@@ -368,11 +434,9 @@ fs_claim_loop() {
 	local sale=$1 user=$2 deadline=$3 claim out st ra
 	claim=$(fs__prog controlplane/flashclaim)
 	while [ "$(date +%s)" -lt "$deadline" ]; do
-		if ! out=$(timeout 10 "$claim" --server "$FS_NET.2" --sale "$sale" --user "$user" \
-			--timeout-ms 300 --retries 5 2>&1); then
-			sleep 0.2
-			continue
-		fi
+		# flashclaim's exit code is the outcome's (SOLD_OUT 3, ...): its line decides
+		out=$(timeout 10 "$claim" --server "$FS_NET.2" --sale "$sale" --user "$user" \
+			--timeout-ms 300 --retries 5 2>&1) || true
 		out=$(grep 'status=' <<<"$out" | tail -n 1)
 		st=$(sed -n 's/.*status=\([A-Z_]*\).*/\1/p' <<<"$out")
 		case $st in
@@ -419,17 +483,32 @@ fs__live_line() {
 		"${sold:--}" "${rem:--}" "$phase"
 }
 
+# fs_gen_start DIR NAME USER_BASE USERS CLAIMS MAX_S: flashgen (FS_GEN_PID) over the stack's memif,
+# users USER_BASE.., file prefix FS_NAME+NAME, report in DIR/NAME.out, progress in DIR/NAME.err,
+# WONs in DIR/won.NAME; stopped on exit.
+fs_gen_start() {
+	local dir=$1 name=$2
+	stdbuf -oL "$(fs__prog dataplane/flashgen)" --no-pci --file-prefix "${FS_NAME}$name" -m 256 \
+		--lcores "$FS_GEN_LCORES" --vdev "net_memif0,role=client,socket=$dir/memif.sock,rsize=12" \
+		-- --dst-ip "$FS_NET.2" --src-ip "$FS_NET.100" --sale "$FS_SALE" --users "$4" \
+		--claims "$5" --user-base "$3" --won-file "$dir/won.$name" \
+		--max-seconds "$6" --progress >"$dir/$name.out" 2>"$dir/$name.err" &
+	FS_GEN_PID=$!
+	fs_cleanup_add "rm -rf /var/run/dpdk/${FS_NAME}$name; rm -f /dev/hugepages/${FS_NAME}${name}map_*"
+	fs_cleanup_add "fs_stop $FS_GEN_PID"
+}
+
 # fs_sale_run DIR: create the sale (FS_STOCK units, opens in FS_START_IN s), wait until the
 # dataplane has it, run flashgen (FS_USERS users x FS_CLAIMS claims over memif) and FS_CLIENTS
 # flashclaim clients (through the tap) until every claim has a final answer. Shows the live line
 # (FS_LIVE). Returns non-zero if flashgen failed.
 fs_sale_run() {
-	local dir=$1 ctl gen i v deadline rc=0 pids=()
+	local dir=$1 ctl i v deadline rc=0 pids=() hold=()
 	ctl=$(fs__prog controlplane/flashctl)
-	gen=$(fs__prog dataplane/flashgen)
-	fs_log "creating sale $FS_SALE: $FS_STOCK units, opens in ${FS_START_IN}s"
+	[ "$FS_HOLD_S" = 0 ] || hold=(--hold "${FS_HOLD_S}s")
+	fs_log "creating sale $FS_SALE: $FS_STOCK units, opens in ${FS_START_IN}s${hold[*]:+, each order held ${FS_HOLD_S}s for its payment}"
 	timeout 10 "$ctl" --redis "$REDIS_URL" sale create --sale "$FS_SALE" --stock "$FS_STOCK" \
-		--start "+${FS_START_IN}s" --end "+${FS_END_IN}s" >"$dir/create.out" 2>&1 ||
+		--start "+${FS_START_IN}s" --end "+${FS_END_IN}s" "${hold[@]}" >"$dir/create.out" 2>&1 ||
 		fs_die "flashctl sale create failed: $(cat "$dir/create.out")"
 	# Redis has the sale at once; wait until the daemon has loaded it into the dataplane with its
 	# first chunk leased (else the first claims would get UNKNOWN_SALE, a final answer; the
@@ -444,16 +523,12 @@ fs_sale_run() {
 	[[ $v =~ ^[0-9]+$ ]] && [ "$v" -gt 0 ] || fs_die "the daemon did not load sale $FS_SALE into the dataplane in 10 s
 $(cat "$dir/status.out")
 $(tail -n 15 "$dir/ctl.log")"
+	[ "$FS_HOLD_S" = 0 ] || [ "$(fs__kv "$dir/status.out" dp_hold_ms)" = $((FS_HOLD_S * 1000)) ] ||
+		fs_die "the dataplane has sale $FS_SALE without its hold (it has no holds: FS_DEMO_HOLD=0 runs the sale without them)
+$(cat "$dir/status.out")"
 
 	fs_log "flashgen: $FS_USERS users x $FS_CLAIMS claims (lcores $FS_GEN_LCORES); $FS_CLIENTS kernel clients"
-	stdbuf -oL "$gen" --no-pci --file-prefix "${FS_NAME}gen" -m 256 --lcores "$FS_GEN_LCORES" \
-		--vdev "net_memif0,role=client,socket=$dir/memif.sock,rsize=12" \
-		-- --dst-ip "$FS_NET.2" --src-ip "$FS_NET.100" --sale "$FS_SALE" --users "$FS_USERS" \
-		--claims "$FS_CLAIMS" --user-base 1 --won-file "$dir/won.gen" \
-		--max-seconds $((FS_START_IN + 40)) --progress >"$dir/gen.out" 2>"$dir/gen.err" &
-	FS_GEN_PID=$!
-	fs_cleanup_add "rm -rf /var/run/dpdk/${FS_NAME}gen; rm -f /dev/hugepages/${FS_NAME}genmap_*"
-	fs_cleanup_add "fs_stop $FS_GEN_PID"
+	fs_gen_start "$dir" gen 1 "$FS_USERS" "$FS_CLAIMS" $((FS_START_IN + 40))
 	deadline=$(($(date +%s) + FS_START_IN + 30))
 	for ((i = 1; i <= FS_CLIENTS; i++)); do
 		fs_claim_loop "$FS_SALE" $((FS_CLIENT_BASE + i)) "$deadline" >"$dir/claim.$i.out" 2>&1 &
@@ -485,6 +560,93 @@ $(grep -v '^progress' "$dir/gen.err" | tail -n 15)"
 	return $rc
 }
 
+# ---------------------------------------------------------------- holds (FS_HOLD_S > 0)
+: "${FS_PAY_PCT:=70}" "${FS_CANCEL_PCT:=10}" "${FS_WAVE2_USERS:=5000}"
+
+# fs_merchant FILE PAY_PCT CANCEL_PCT: the shop's back office, one psql session: each winner of
+# FILE ("user order" lines, the u64 order id its WON reply carried) checks out: PAY_PCT % of them
+# pay (flashsale.pay), CANCEL_PCT % cancel (flashsale.cancel), the rest walk away (their holds
+# expire). Who does what: by the rank of md5(user). Prints "RESULT COUNT" lines (paid, cancelled,
+# left for the walk-aways, else the functions' refusals: expired, unknown, ...).
+fs_merchant() {
+	timeout 60 psql "$PG_URL" -XAtq -F ' ' -v ON_ERROR_STOP=1 <<SQL
+create temp table w (user_id numeric, order_id numeric);
+\\copy w from '$1' with (format text, delimiter ' ')
+create temp table todo as select
+	((order_id + 9223372036854775808) % 18446744073709551616 - 9223372036854775808)::bigint as oid,
+	row_number() over (order by md5(user_id::text)) * 100 as rank100, count(*) over () as n
+	from w;
+select r, count(*) from (select case
+	when rank100 <= n * $2 then flashsale.pay($FS_SALE, oid)
+	when rank100 <= n * ($2 + $3) then flashsale.cancel($FS_SALE, oid)
+	else 'left' end as r from todo) x group by r order by r;
+SQL
+}
+
+# fs__holds_free DIR: "RETURNS APPLIED RELEASED FREE": the sale's stock_returns rows, those applied
+# to Redis's pool and released on the dataplane, and the units the dataplane can sell (leased - sold).
+fs__holds_free() {
+	local out
+	out=$(timeout 10 "$(fs__prog controlplane/flashctl)" --redis "$REDIS_URL" --dp "${FS_NAME}dp" \
+		sale status --sale "$FS_SALE" --pg "$PG_URL" 2>/dev/null) || true
+	echo "$(fs__val "$out" returns) $(fs__val "$out" returns_applied) $(fs__val "$out" returns_released)" \
+		"$(($(fs__val "$out" dp_leased) - $(fs__val "$out" dp_sold)))"
+}
+# fs__val OUTPUT KEY: the number of OUTPUT's first KEY=... line, 0 if none.
+fs__val() { sed -n "s/^$2=//p" <<<"$1" | head -n 1 | grep -E '^[0-9]+$' || echo 0; }
+
+# fs_holds_run DIR: after the first wave (fs_sale_run, fs_stack_settle): the merchant settles its
+# winners (FS_PAY_PCT % pay, FS_CANCEL_PCT % cancel, the rest let their holds expire); the
+# daemon sweeps the expired, gives every released unit back to the pool once and to the
+# dataplane; then a second flashgen wave (FS_WAVE2_USERS new users, one claim each) wins them
+# again and every one of those winners pays. Results in DIR/merchant.{1,2}, DIR/won.gen2.
+fs_holds_run() {
+	local dir=$1 paid want i v rc=0
+	FS_H_DIR=$dir
+	fs__collect "$dir"
+	cp "$dir/won.all" "$dir/won.wave1"
+	fs_log "the merchant: $FS_PAY_PCT % of the $(grep -c . "$dir/won.wave1") winners pay, $FS_CANCEL_PCT % cancel, the rest let their ${FS_HOLD_S} s hold expire"
+	fs_merchant "$dir/won.wave1" "$FS_PAY_PCT" "$FS_CANCEL_PCT" >"$dir/merchant.1" 2>&1 ||
+		fs_die "the merchant's psql failed: $(cat "$dir/merchant.1")"
+	paid=$(awk '$1 == "paid" { print $2 }' "$dir/merchant.1")
+	want=$(($(grep -c . "$dir/won.wave1") - ${paid:-0}))
+	fs_log "merchant: $(tr '\n' ' ' <"$dir/merchant.1"); waiting for $want units to come back"
+	# expiry (FS_HOLD_S from the win), the daemon's sweep, return to the pool, lease to the node
+	for ((i = 0; i < (FS_HOLD_S + 30) * 5; i++)); do
+		v=$(fs__holds_free "$dir")
+		[ "$v" = "$want $want $want $want" ] && break
+		sleep 0.2
+	done
+	echo "$v" >"$dir/holds.free"
+	[ "$v" = "$want $want $want $want" ] ||
+		fs_log "warning: after $((FS_HOLD_S + 30)) s: returns applied released free = $v, not $want each"
+	fs_log "second wave: $FS_WAVE2_USERS new users (flashgen), one claim each"
+	fs_gen_start "$dir" gen2 $((FS_USERS + 1)) "$FS_WAVE2_USERS" 1 30
+	wait "$FS_GEN_PID" || rc=$?
+	[ $rc -eq 0 ] || fs_log "flashgen (second wave) exited with status $rc"
+	fs_merchant "$dir/won.gen2" 100 0 >"$dir/merchant.2" 2>&1 ||
+		fs_die "the merchant's psql failed: $(cat "$dir/merchant.2")"
+	fs_log "merchant, second wave: $(tr '\n' ' ' <"$dir/merchant.2")"
+	return $rc
+}
+
+# fs__collect_holds: the outcomes of a sale with holds into FS_H_* (FS_R_RETURNED: 0 without holds).
+fs__collect_holds() {
+	local row
+	FS_R_RETURNED=0
+	[ "${FS_HOLD_S:-0}" != 0 ] || return 0
+	row=$(fs_sql "select count(*) filter (where status = 'held' and hold_until > clock_timestamp()),
+		count(*) filter (where status = 'held'), count(*) filter (where status = 'paid'),
+		count(*) filter (where status = 'cancelled'), count(*) filter (where status = 'expired')
+		from orders where sale_id = $FS_SALE" 2>/dev/null) || row='? ? ? ? ?'
+	read -r FS_H_OPEN FS_H_HELD FS_H_PAID FS_H_CANCELLED FS_H_EXPIRED <<<"${row//|/ }"
+	row=$(fs_sql "select count(*), count(*) filter (where applied), count(*) filter (where released_on_node)
+		from stock_returns where sale_id = $FS_SALE" 2>/dev/null) || row='? ? ?'
+	read -r FS_H_RETURNS FS_H_APPLIED FS_H_RELEASED <<<"${row//|/ }"
+	FS_H_REDIS_RETURNED=$(fs_redis SCARD "fs:{$FS_SALE}:returned")
+	FS_R_RETURNED=$FS_H_RETURNS
+}
+
 # fs_stack_settle DIR: after the sale: wait (at most 15 s) until PostgreSQL holds as many orders as
 # there were WON replies, and (at most 5 s) until Redis's sold count says the same.
 fs_stack_settle() {
@@ -505,14 +667,15 @@ fs_stack_settle() {
 
 # fs_stack_audit DIR: flashctl audit of the sale while the stack still runs: journals, dataplane,
 # PostgreSQL, Redis (pool + leases = stock) and the WON replies seen (DIR/won.all, written by
-# fs__collect) must agree. Sets FS_R_AUDIT_RC (0 consistent) and FS_R_DRIFTS; output in DIR/audit.out.
+# fs__collect) must agree, drift that settles re-checked for FS_AUDIT_WAIT_S seconds (default 5).
+# Sets FS_R_AUDIT_RC (0 consistent) and FS_R_DRIFTS; output in DIR/audit.out.
 fs_stack_audit() {
 	local dir=$1 ctl
 	ctl=$(fs__prog controlplane/flashctl)
 	FS_R_AUDIT_RC=0
 	timeout 60 "$ctl" --redis "$REDIS_URL" --dp "${FS_NAME}dp" --node-id "$FS_NODE" audit \
 		--sale "$FS_SALE" --state-dir "$dir/state" --pg "$PG_URL" --won-file "$dir/won.all" \
-		--wait-s 5 >"$dir/audit.out" 2>&1 || FS_R_AUDIT_RC=$?
+		--wait-s "${FS_AUDIT_WAIT_S:-5}" >"$dir/audit.out" 2>&1 || FS_R_AUDIT_RC=$?
 	FS_R_DRIFTS=$(fs__kv "$dir/audit.out" drifts)
 	FS_R_DRIFTS=${FS_R_DRIFTS:-?}
 }
@@ -552,7 +715,8 @@ fs__collect() {
 		esac
 	done
 	for s in "${!cs[@]}"; do FS_R_CLIENT_STATUS+=" ${s,,}=${cs[$s]}"; done
-	FS_R_WON=$((FS_R_GEN_WON + FS_R_CLIENT_WON))
+	fs__collect_wave2 "$dir"
+	FS_R_WON=$((FS_R_GEN_WON + FS_R_CLIENT_WON + FS_R_GEN2_WON))
 	FS_R_WONFILE=$(grep -c . "$dir/won.all" || true)
 	FS_R_ORDERS=$(fs_sql "select count(*) from orders where sale_id = $FS_SALE" 2>/dev/null || echo '?')
 	FS_R_DUPS=$(fs_sql "select count(*) from (select user_id from orders where sale_id = $FS_SALE
@@ -560,6 +724,27 @@ fs__collect() {
 	FS_R_MISSING=$(fs__missing_orders "$dir" 2>"$dir/missing.err" || echo '?')
 	FS_R_SOLD=$(fs_redis GET "fs:{$FS_SALE}:sold")
 	FS_R_REMAINING=$(fs_redis GET "fs:{$FS_SALE}:remaining")
+	fs__collect_holds
+}
+
+# fs__collect_wave2 DIR: the second wave's flashgen (fs_holds_run), if it ran: its WONs join
+# DIR/won.all, its claims and final answers those of the first (FS_R_CLAIMS, FS_R_FINISHED).
+fs__collect_wave2() {
+	local dir=$1 s st c f
+	FS_R_GEN2_WON=0 FS_R_GEN2_STATUS=""
+	[ -e "$dir/gen2.out" ] || return 0
+	FS_R_GEN2_WON=$(fs__kv "$dir/gen2.out" won)
+	FS_R_GEN2_WON=${FS_R_GEN2_WON:-0}
+	cat "$dir/won.gen2" >>"$dir/won.all" 2>/dev/null || true
+	c=$(fs__kv "$dir/gen2.out" claims) f=$(fs__kv "$dir/gen2.out" finished)
+	# a second wave without a report: its claims unanswered (FS_R_CLAIMS > FS_R_FINISHED)
+	FS_R_CLAIMS=$((${FS_R_CLAIMS:-0} + ${c:-$FS_WAVE2_USERS}))
+	FS_R_FINISHED=$((${FS_R_FINISHED:-0} + ${f:-0}))
+	for s in "${FS_STATUSES[@]}"; do
+		st=$(fs__kv "$dir/gen2.out" "$s")
+		[ -n "$st" ] && [ "$st" != 0 ] && FS_R_GEN2_STATUS+=" $s=$st"
+	done
+	return 0
 }
 
 # fs__missing_orders DIR: how many WON replies (user, order) in DIR/won.all have no such row in
@@ -589,7 +774,23 @@ fs_report() {
 		echo "latency:              p50 ${FS_R_P50:-?} us, p99 ${FS_R_P99:-?} us"
 		echo "orders in PostgreSQL: $FS_R_ORDERS"
 		echo "Redis:                sold ${FS_R_SOLD:-?}, remaining ${FS_R_REMAINING:-?}"
+		[ "${FS_HOLD_S:-0}" = 0 ] || fs__report_holds
 	} | sed "s/^/$p/"
+}
+
+# fs__merchant_count FILE RESULT: how many of fs_merchant's answers (FILE) were RESULT (0 if none).
+fs__merchant_count() { awk -v k="$2" '$1 == k { print $2 }' "$1" 2>/dev/null | grep . || echo 0; }
+
+# fs__report_holds: the outcomes of a sale with holds, one line each.
+fs__report_holds() {
+	local m1=${FS_H_DIR:-.}/merchant.1 m2=${FS_H_DIR:-.}/merchant.2 r=fs__merchant_count
+	echo "held:                 $FS_R_GEN_WON + $FS_R_CLIENT_WON orders of the first wave, each held ${FS_HOLD_S} s for its payment"
+	echo "paid:                 ${FS_H_PAID:-?} ($($r "$m1" paid) first-wave winners + $($r "$m2" paid) re-won)"
+	echo "cancelled:            ${FS_H_CANCELLED:-?} (the merchant asked $($r "$m1" cancelled))"
+	echo "expired:              ${FS_H_EXPIRED:-?} (holds run out, swept by flashctl daemon --pg; left to expire $($r "$m1" left))"
+	echo "returned:             ${FS_H_RETURNS:-?} units (stock_returns; applied to the pool ${FS_H_APPLIED:-?}, Redis returned ${FS_H_REDIS_RETURNED:-?}, released on the dataplane ${FS_H_RELEASED:-?})"
+	echo "re-won:               $FS_R_GEN2_WON by the second wave ($FS_WAVE2_USERS new users:${FS_R_GEN2_STATUS:- none})"
+	echo "still held:           ${FS_H_HELD:-?} (hold open ${FS_H_OPEN:-?})"
 }
 
 # fs_checks plain|tap [FIRST]: the invariants, one line each: "PASS name" / "FAIL name (why)", or
@@ -607,10 +808,12 @@ fs_checks() {
 		[ "$ok" = 1 ] || fail=$((fail + 1))
 		n=$((n + 1))
 	}
-	local s=$FS_STOCK
-	fs__check "WON replies = stock ($FS_R_WON = $s)" "$([ "$FS_R_WON" = "$s" ] && echo 1)"
-	fs__check "orders in PostgreSQL = stock ($FS_R_ORDERS = $s)" "$([ "$FS_R_ORDERS" = "$s" ] && echo 1)"
-	fs__check "Redis sold = stock, remaining = 0 (${FS_R_SOLD:-?}, ${FS_R_REMAINING:-?})" \
+	# with holds, every unit that came back (FS_R_RETURNED) is sold again: stock + returned
+	local s=$((FS_STOCK + ${FS_R_RETURNED:-0})) w=stock
+	[ "${FS_R_RETURNED:-0}" = 0 ] || w="stock + returned"
+	fs__check "WON replies = $w ($FS_R_WON = $s)" "$([ "$FS_R_WON" = "$s" ] && echo 1)"
+	fs__check "orders in PostgreSQL = $w ($FS_R_ORDERS = $s)" "$([ "$FS_R_ORDERS" = "$s" ] && echo 1)"
+	fs__check "Redis sold = $w, remaining = 0 (${FS_R_SOLD:-?}, ${FS_R_REMAINING:-?})" \
 		"$([ "$FS_R_SOLD" = "$s" ] && [ "$FS_R_REMAINING" = 0 ] && echo 1)"
 	fs__check "no user holds two orders ($FS_R_DUPS users with more than one)" \
 		"$([ "$FS_R_DUPS" = 0 ] && echo 1)"
@@ -621,6 +824,21 @@ fs_checks() {
 			[ "$FS_R_CLIENT_NOANSWER" = 0 ] && echo 1)"
 	fs__check "flashctl audit: journals, dataplane, PostgreSQL, Redis agree (drifts ${FS_R_DRIFTS:-not run})" \
 		"$([ "${FS_R_AUDIT_RC:-x}" = 0 ] && echo 1)"
+	[ "${FS_HOLD_S:-0}" = 0 ] || fs__checks_holds
 	[ $fail -le 100 ] || fail=100
 	return $fail
+}
+
+# fs__checks_holds: fs_checks' three lines for a sale with holds.
+fs__checks_holds() {
+	local m1=${FS_H_DIR:-.}/merchant.1 m2=${FS_H_DIR:-.}/merchant.2 refused
+	fs__check "every unit ends paid, or held by a winner whose hold is still open (paid ${FS_H_PAID:-?} + open ${FS_H_OPEN:-?} = stock $FS_STOCK; held ${FS_H_HELD:-?})" \
+		"$([ $((${FS_H_PAID:-0} + ${FS_H_OPEN:-0})) = "$FS_STOCK" ] && [ "$FS_H_HELD" = "$FS_H_OPEN" ] && echo 1)"
+	fs__check "released = re-won (returns ${FS_H_RETURNS:-?} = cancelled ${FS_H_CANCELLED:-?} + expired ${FS_H_EXPIRED:-?} = applied ${FS_H_APPLIED:-?} = Redis returned ${FS_H_REDIS_RETURNED:-?} = released on the node ${FS_H_RELEASED:-?} = re-won $FS_R_GEN2_WON > 0)" \
+		"$([ "$FS_R_GEN2_WON" -gt 0 ] && [ "$FS_H_RETURNS" = "$FS_R_GEN2_WON" ] &&
+			[ "$FS_H_RETURNS" = $((FS_H_CANCELLED + FS_H_EXPIRED)) ] && [ "$FS_H_APPLIED" = "$FS_H_RETURNS" ] &&
+			[ "$FS_H_REDIS_RETURNED" = "$FS_H_RETURNS" ] && [ "$FS_H_RELEASED" = "$FS_H_RETURNS" ] && echo 1)"
+	refused=$(cat "$m1" "$m2" 2>/dev/null | awk '$1 != "paid" && $1 != "cancelled" && $1 != "left" { printf " %s=%s", $1, $2 }')
+	fs__check "every payment and cancel the merchant asked for was accepted (refused:${refused:- none})" \
+		"$([ -s "$m1" ] && [ -s "$m2" ] && [ -z "$refused" ] && echo 1)"
 }

@@ -15,8 +15,11 @@
 # Waiting: ft_wait_for SECONDS CMD... (until CMD succeeds), ft_eq WANT CMD... (CMD prints WANT),
 #          ft_wait_exit PID SECONDS (a child's end and exit status)
 # Programs: ft_dp_start PREFIX LOG ARG... (flashsale-dp, stopped on exit), ft_dp_start_ok (a test),
-#          ft_tap_dp_start_ok NAME DIR ARG... (on a tap of its own), ft_wait_dp_final PREFIX SALE S,
+#          ft_tap_dp_start_ok NAME DIR ARG... (on a tap of its own), ft_tap_up IFACE CIDR (a
+#          dataplane's tap: IPv6 off, addressed, up), ft_gen_names TAG OCTET (flashgen tests' names),
+#          ft_wait_dp_final PREFIX SALE S,
 #          ft_sale_open PREFIX ID STOCK [OPENS_IN_MS] (an open sale on it, its stock leased),
+#          ft_dp_holds PREFIX ID (the dataplane takes hold=: a probe sale ID, deleted),
 #          ft_persist_start STATE_DIR LOG NODE
 # Redis Cluster: ft_cluster_start DIR [PASSWORD] (6 nodes: 3 masters, 3 replicas), ft_cluster_cli
 #          PORT ARG..., ft_cluster_masters, ft_cluster_replica_of PORT, ft_cluster_wait_ok SECONDS,
@@ -239,6 +242,20 @@ ft_sale_open() {
 	ft_tel "$1" "/flashsale/sale/lease,$2,$3,1" | grep -q '"leased"' || fs_die "cannot create sale $2"
 }
 
+# ft_dp_holds PREFIX SALE: true if the dataplane of EAL file prefix PREFIX takes a sale with holds:
+# creates SALE (1 unit, ended a second ago) with hold=1000 and finds hold_ms 1000 in the reply
+# (FT_TEL), then deletes SALE; a daemon on REDIS_URL (when set) finds its tombstone first, so it
+# deletes SALE rather than rebuilding it. SALE is spent: never use it again.
+ft_dp_holds() {
+	local now r
+	now=$(($(date +%s%N) / 1000000))
+	[ -z "${REDIS_URL:-}" ] || fs_redis SET "fs:{$2}:deleted" "$now" >/dev/null
+	r=$(ft_tel "$1" "/flashsale/sale/create,$2,1,$((now - 2000)),$((now - 1000)),open,hold=1000")
+	ft_tel "$1" "/flashsale/sale/delete,$2" >/dev/null
+	FT_TEL=$r
+	grep -qE '"hold_ms": *1000[,}]' <<<"$r"
+}
+
 # ---------------------------------------------------------------- PostgreSQL
 
 # ft_won_missing FILE SALE: how many "user order" lines of FILE (a --won-file) have no such row in
@@ -299,6 +316,22 @@ ft_tap_dp_start_ok() {
 	ft_dp_start_ok "$PREFIX" "$dir/dp.log" --vdev "net_tap0,iface=$IFACE" \
 		-- --addr "$NET.1" --state-dir "$dir/state" "$@"
 	ip addr add "$NET.2/30" dev "$IFACE" && ip link set "$IFACE" up
+}
+# ft_tap_up IFACE CIDR: the kernel side of a dataplane's tap IFACE: IPv6 off (no router
+# solicitations or MLD to the dataplane), address CIDR, up. Dies (fs_die) when a step fails.
+ft_tap_up() {
+	sysctl -qw "net.ipv6.conf.$1.disable_ipv6=1" || fs_die "cannot turn IPv6 off on $1"
+	ip addr add "$2" dev "$1" || fs_die "cannot address $1"
+	ip link set "$1" up || fs_die "cannot bring $1 up"
+}
+# ft_gen_names TAG OCTET: the names of a flashgen-against-flashsale-dp test: TAG=TAG$$, the file
+# prefixes DPP=${TAG}dp (the dataplane) and GP=${TAG}gen (flashgen), the dataplane's address
+# ADDR=10.OCTET.($$ % 250).2.
+ft_gen_names() {
+	TAG=$1$$
+	DPP=${TAG}dp
+	GP=${TAG}gen
+	ADDR=10.$2.$(($$ % 250)).2
 }
 
 # ft_persist_start STATE_DIR LOG NODE: flashsale-persist from STATE_DIR into PG_URL as node NODE in

@@ -1031,6 +1031,8 @@ static void *race_worker(void *p)
  * A worker claiming a sold-out sale while the control path leases returned units one at a time:
  * every unit that comes back is sold (the worker's mark from a stale epoch fails), never hidden
  * behind a cached SOLD_OUT stored after the lease cleared it (the lost update of a plain flag).
+ * A stress test: its window is a few instructions wide, and a plain flag passed it in 5 of 5
+ * runs; the interleavings that hide a unit are made in order by test_hold (soldout: a_late_mark_*).
  */
 Test(claim, units_that_come_back_are_never_hidden, .timeout = 120)
 {

@@ -1,5 +1,6 @@
-/* Unit tests of parse.c: strict decimals (unsigned, signed) and hex: bounds, overflow, junk. */
+/* Unit tests of parse.c: strict decimals (signed, unsigned), hex, ids: bounds, overflow, junk. */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -102,5 +103,53 @@ Test(parse, hex_rejects_length_junk_and_leaves_output)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		cr_assert_eq(fs_parse_hex(bad[i], key, sizeof(key)), -EINVAL, "input %zu", i);
 		cr_assert_arr_eq(key, before, sizeof(key), "input %zu changed the output", i);
+	}
+}
+
+Test(parse, id64_takes_decimal_and_0x_hex)
+{
+	const struct {
+		const char *s;
+		uint64_t want;
+	} ok[] = {
+		{"0", 0},
+		{"18446744073709551615", UINT64_MAX},
+		{"0x0", 0},
+		{"0x1", 1},
+		{"0XfF", 255},
+		{"0x0001000000000001", 0x0001000000000001ull},
+		{"0xffffffffffffffff", UINT64_MAX},
+	};
+	uint64_t v;
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		v = 7;
+		cr_assert_eq(fs_parse_id64(ok[i].s, &v), 0, "'%s'", ok[i].s);
+		cr_assert_eq(v, ok[i].want, "'%s' gave %" PRIu64, ok[i].s, v);
+	}
+}
+
+Test(parse, id64_rejects_junk_and_leaves_output)
+{
+	const char *bad[] = {
+		NULL,
+		"",
+		"0x",
+		"0x10000000000000000",
+		"18446744073709551616",
+		"-1",
+		"+1",
+		" 1",
+		"0x 1",
+		"0xg",
+		"x10",
+		"1x10",
+		"0x1 ",
+	};
+	uint64_t v = 42;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cr_assert_eq(fs_parse_id64(bad[i], &v), -EINVAL, "input %zu", i);
+		cr_assert_eq(v, 42, "input %zu changed the output", i);
 	}
 }

@@ -151,6 +151,22 @@ static void other_ends(struct other *o, const char *what)
 	pthread_join(o->th, NULL);
 }
 
+/*
+ * The other thread's call (munmap, or fs_unmap_guard_synchronize if @p sync) waits while reader
+ * @p r is inside (@p inside: the failure message) and returns once step @p c lets it out
+ * (@p after: which call, for other_ends).
+ */
+static void other_waits_for(
+	struct reader *r, bool sync, enum cmd c, const char *inside, const char *after)
+{
+	struct other o;
+
+	other_start(&o, sync);
+	cr_assert_not(other_done_within(&o, WAIT_MS), "%s", inside);
+	reader_do(r, c);
+	other_ends(&o, after);
+}
+
 /* The check main() and flashgen make at start: the test exports munmap as they do. */
 Test(unmap_guard, munmap_is_interposed, .timeout = 10)
 {
@@ -170,15 +186,12 @@ Test(unmap_guard, init_refuses_no_reader, .timeout = 10)
 Test(unmap_guard, munmap_waits_for_the_burst, .timeout = 10)
 {
 	struct reader r;
-	struct other o;
 
 	cr_assert_eq(fs_unmap_guard_init(1), 0);
 	reader_start(&r, 0, false);
 	reader_do(&r, CMD_ENTER);
-	other_start(&o, false);
-	cr_assert_not(other_done_within(&o, WAIT_MS), "munmap returned during the burst");
-	reader_do(&r, CMD_LEAVE);
-	other_ends(&o, "munmap after the burst");
+	other_waits_for(
+		&r, false, CMD_LEAVE, "munmap returned during the burst", "munmap after the burst");
 	reader_stop(&r);
 }
 
@@ -234,13 +247,10 @@ Test(unmap_guard, reader_unmaps_at_once, .timeout = 10)
 Test(unmap_guard, synchronize_waits_for_the_loop_turn, .timeout = 10)
 {
 	struct reader r;
-	struct other o;
 
 	cr_assert_eq(fs_unmap_guard_init(1), 0);
 	reader_start(&r, 0, true);
-	other_start(&o, true);
-	cr_assert_not(other_done_within(&o, WAIT_MS), "synchronize returned inside a loop turn");
-	reader_do(&r, CMD_QUIESCENT);
-	other_ends(&o, "synchronize after the loop turn");
+	other_waits_for(&r, true, CMD_QUIESCENT, "synchronize returned inside a loop turn",
+		"synchronize after the loop turn");
 	reader_stop(&r);
 }

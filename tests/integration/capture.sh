@@ -50,9 +50,7 @@ FT_ONE_LINE=1 ft_expect_exit 1 "scripts/dumpcap.sh refuses a prefix that no DPDK
 # ---------------------------------------------------------------- the dataplane and its sales
 ft_dp_start_ok "$prefix" "$work/dp.log" --vdev "net_tap0,iface=$iface,mac=02:87:00:00:00:02" \
 	-- --addr "$net.2" --state-dir "$work/state" --node-id 65535
-sysctl -qw "net.ipv6.conf.$iface.disable_ipv6=1" || fs_die "cannot turn IPv6 off on $iface"
-ip addr add "$net.1/24" dev "$iface" || fs_die "cannot address $iface"
-ip link set "$iface" up || fs_die "cannot bring $iface up"
+ft_tap_up "$iface" "$net.1/24"
 
 now=$(($(date +%s%N) / 1000000))
 end=$((now + 7200000))

@@ -129,18 +129,22 @@ st, ra, sent, got = claim(s_open, start + 2)
 out("PASS" if st == 0 else "FAIL", "a claim 2 ms after the start: WON",
     ["%s at %+.2f ms of the start" % (name(st), sent - start)])
 
-# just before the end: the first of three sales whose claim came and went before its end
-diag, res = [], "FAIL"
+# just before the end, up to three sales: the first claim that decides: a WON (the dataplane
+# answered before its end), or another answer that came back before the end (a dataplane ahead
+# of the system clock). An ENDED that came back after the end says nothing: the scheduler may
+# have held the claim past the end (a loaded machine); three of those are a SKIP, as above.
+diag, res = [], "SKIP"
 for k in range(3):
     end = end0 + k * 700
     st, ra, sent, got = claim(s_end + k, end - 3)
     diag.append("%s at %+.2f..%+.2f ms of the end" % (name(st), sent - end, got - end))
-    if got < end:
+    if st == 0 or got < end:
         res = "PASS" if st == 0 else "FAIL"
         break
-if len(diag) == 3 and res == "FAIL" and got >= end:
-    diag.append("no claim made it in time (scheduler)")
-out(res, "a claim 3 ms before the end: WON", diag)
+if res == "SKIP":
+    out(res, "late by the scheduler: a claim 3 ms before the end", diag)
+else:
+    out(res, "a claim 3 ms before the end: WON", diag)
 st, ra, sent, got = claim(s_end + 2, end0 + 2 * 700 + 2)
 out("PASS" if st == 4 else "FAIL", "a claim 2 ms after the end: ENDED",
     ["%s at %+.2f ms of the end" % (name(st), sent - end0 - 1400)])

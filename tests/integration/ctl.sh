@@ -129,7 +129,7 @@ expect_exit 2 "stats without --dp" "$CTL" stats
 expect_exit 2 "bad --redis URL" "$CTL" --redis http://x sale list
 expect_exit 2 "flashclaim without --server" "$CLAIM" --sale 1 --user 1
 expect_exit 2 "flashclaim with a bad type" "$CLAIM" --server 127.0.0.1 --sale 1 --user 1 --type buy
-expect_exit 1 "flashclaim with nobody answering" \
+expect_exit 11 "flashclaim with nobody answering" \
 	"$CLAIM" --server 127.0.0.1 --port 9 --sale 1 --user 1 --timeout-ms 50 --retries 1
 
 # --- the daemon against a real dataplane ---------------------------------------------------------

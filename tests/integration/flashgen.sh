@@ -18,10 +18,7 @@ ft_need_cmd dpdk-telemetry.py
 ft_plan 8
 FS_DIE_HOOK=ft_setup_failed
 
-TAG=fsfg$$
-DPP=${TAG}dp
-GP=${TAG}gen
-ADDR=10.84.$(($$ % 250)).2
+ft_gen_names fsfg 84
 ft_workdir work flashgen
 fs_cleanup_add "rm -rf /var/run/dpdk/$DPP /var/run/dpdk/$GP; rm -f /dev/hugepages/${DPP}map_* /dev/hugepages/${GP}map_*"
 dp_pid=

@@ -18,10 +18,7 @@ CHECK=$(dirname "${BASH_SOURCE[0]}")/flashgen_check.py
 ft_plan 9
 FS_DIE_HOOK=ft_setup_failed
 
-TAG=fsfr$$
-DPP=${TAG}dp
-GP=${TAG}gen
-ADDR=10.85.$(($$ % 250)).2
+ft_gen_names fsfr 85
 ft_workdir work flashgen-report
 fs_cleanup_add "rm -rf /var/run/dpdk/$GP; rm -f /dev/hugepages/${GP}map_*"
 

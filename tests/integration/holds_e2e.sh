@@ -25,7 +25,7 @@ PREFIX=hee$$
 IFACE=hee$(($$ % 100000))
 NET=10.$((100 + $$ % 50)).$(($$ % 250))
 
-ft_plan 19
+ft_plan 20
 is() { ft_ok "$([ "$1" = "$2" ] && echo 0 || echo 1)" "$3" "got:  $1"$'\n'"want: $2"; }
 q() { timeout 30 psql "$PG_URL" -XAtq -v ON_ERROR_STOP=1 -c "$1"; }
 # claim USER: one claim through the tap; flashclaim's line (status=... order_id=...) in OUT
@@ -154,6 +154,18 @@ is "$rc $(ft_val "$(cat "$TMP/audit.out")" units_total) $(ft_val "$(cat "$TMP/au
 [ "$(ft_val "$(cat "$TMP/audit.out")" journal_orders)" = 30 ] &&
 	[ "$(ft_val "$(cat "$TMP/audit.out")" journal_users)" = 30 ]
 ft_ok $? "the journals: 30 orders of 30 users (no user holds two orders)" "$(cat "$TMP/audit.out")"
+# Bad parameters: a usage error each, and the sale as it was (its status before and after).
+before=$(ft_tel "$PREFIX" "/flashsale/sale/status,$SALE")
+bad=
+for c in "release,$SALE" "release,$SALE,1" "release,$SALE,1,0" "release,$SALE,x,1" \
+	"release,$SALE,1,2,3" "holds,$SALE,2,0" "holds,$SALE,1" "holds,$SALE,1,-5" "holds,x,1,0" \
+	"status,$SALE,1" "stop,$SALE,1" "delete," "status,"; do
+	ft_tel "$PREFIX" "/flashsale/sale/$c" | grep -q '"usage: /flashsale/sale/' || bad="$bad $c"
+done
+after=$(ft_tel "$PREFIX" "/flashsale/sale/status,$SALE")
+[ -z "$bad" ] && [ "$before" = "$after" ] && grep -q '"holds_open"' <<<"$after"
+ft_ok $? "13 malformed release/holds/status/stop/delete commands: a usage error each, the sale unchanged" \
+	"no usage error:$bad"$'\n'"before: $before"$'\n'"after:  $after"
 kill -0 "$FT_DP_PID" && kill -0 "$FT_PERSIST_PID"
 ft_ok $? "the dataplane and persist ran through all of it"
 exit $((FAILS > 0))
