@@ -424,14 +424,55 @@ static int def_from_status(struct json_object *st, struct fs_redis_sale *def, lo
 }
 
 /*
- * Redis lost sale @p id (not in fs:sales, or its hash gone) and the dataplane has it: rebuild its
- * keys from the dataplane's status (definition, this node's lease, sold) and from memory (token
- * key, stop, events already published, so none is published twice). Missing keys only. A sale
- * deleted in Redis (tombstone) is deleted from the dataplane instead.
+ * The pool of sale @p m is missing: write it (restock.lua) if every node that ever held a lease
+ * of the sale has its lease key again, else say once that it waits for them.
+ */
+static void rebuild_pool(struct daemon *d, struct sale_mem *m)
+{
+	struct fs_redis_restock rs;
+
+	if (fs_redis_restock(&d->redis, m->sale_id, d->conf->node_id, &rs) < 0) {
+		fs_daemon_sale_err(m, "redis restock", d->redis.errstr);
+		return;
+	}
+	if (rs.written)
+		fs_daemon_log("sale %" PRIu32 ": pool rebuilt: every node that held a lease reported "
+			      "(stock + %" PRIu64 " returned - the leases)",
+			m->sale_id, rs.returned);
+	else if (rs.pending > 0 && !m->pending_logged)
+		fs_daemon_log("sale %" PRIu32 ": pool not rebuilt yet: %" PRIu64
+			      " node(s) that held a lease have not reported (this node sells what "
+			      "it holds, RETRY when empty)",
+			m->sale_id, rs.pending);
+	m->pending_logged = rs.pending > 0;
+}
+
+static void log_rebuilt(uint32_t id, unsigned rebuilt, const struct fs_redis_sale *def,
+	long long leased, long long sold, uint32_t events)
+{
+	if (rebuilt == 0)
+		return;
+	fs_daemon_log("sale %" PRIu32 ": rebuilt in Redis from the dataplane (%s%s%s%s): stock %" PRIu64
+		      ", lease %lld, sold %lld, state %s, events 0x%" PRIx32 "%s, hold %" PRIu32
+		      " ms",
+		id, rebuilt & 1 ? "hash " : "", rebuilt & 2 ? "fs:sales " : "",
+		rebuilt & 4 ? "pool " : "", rebuilt & 8 ? "lease" : "", def->stock, leased, sold,
+		def->state, events, def->has_key ? ", token key" : "", def->hold_ms);
+}
+
+/*
+ * Redis lost sale @p id (not in fs:sales, its hash or its pool gone) and the dataplane has it:
+ * rebuild its keys from the dataplane's status (definition, this node's lease, sold) and from
+ * memory (token key, stop, events already published, so none is published twice), with the
+ * nodes PostgreSQL knows to have held a lease of it (--pg); then its pool once every such node
+ * reported (rebuild_pool). Missing keys only. A sale deleted in Redis (tombstone) is deleted from
+ * the dataplane instead.
  */
 static void rebuild_sale(struct daemon *d, uint32_t id)
 {
 	struct fs_redis_sale def = {.sale_id = id};
+	struct fs_redis_lessee *others = NULL;
+	size_t n_others = 0;
 	struct json_object *st = NULL;
 	long long leased = 0, fin = 0, sold = -1;
 	const char *state;
@@ -449,14 +490,16 @@ static void rebuild_sale(struct daemon *d, uint32_t id)
 			dp_delete(d, m, dead_ms);
 		return;
 	}
-	rc = fs_daemon_dp_cmd(d, &st, "/flashsale/sale/status,%" PRIu32, id);
-	if (rc == -EREMOTEIO) {
-		fs_daemon_sale_err(
-			m, "redis lost the sale and the dataplane has none", d->dp.errstr);
+	if (fs_daemon_lessees(d, id, &others, &n_others) < 0) {
+		fs_daemon_sale_err(m, "rebuild", "waits for PostgreSQL (the nodes that held a lease)");
 		return;
 	}
+	rc = fs_daemon_dp_cmd(d, &st, "/flashsale/sale/status,%" PRIu32, id);
+	if (rc == -EREMOTEIO)
+		fs_daemon_sale_err(
+			m, "redis lost the sale and the dataplane has none", d->dp.errstr);
 	if (rc < 0)
-		return;
+		goto out;
 	if (def_from_status(st, &def, &leased, &fin, &sold) < 0) {
 		fs_daemon_sale_err(m, "rebuild", "dataplane status incomplete");
 		goto out;
@@ -475,7 +518,7 @@ static void rebuild_sale(struct daemon *d, uint32_t id)
 			m, "rebuild", "token key never seen by this daemon: rebuilt without it");
 	}
 	rc = fs_redis_sale_rebuild(&d->redis, &def, d->conf->node_id, (uint64_t)leased, fin != 0,
-		(uint64_t)sold, &rebuilt);
+		(uint64_t)sold, others, n_others, &rebuilt);
 	if (rc == -ESTALE) {
 		dp_delete(d, m, fs_time_now_ms()); /* deleted between the check and the rebuild */
 		goto out;
@@ -484,31 +527,25 @@ static void rebuild_sale(struct daemon *d, uint32_t id)
 		fs_daemon_sale_err(m, "redis rebuild", d->redis.errstr);
 		goto out;
 	}
-	if (rebuilt != 0)
-		fs_daemon_log("sale %" PRIu32
-			      ": rebuilt in Redis from the dataplane (%s%s%s%s): stock %" PRIu64
-			      ", lease %lld%s, sold %lld, state %s, events 0x%" PRIx32
-			      "%s, hold %" PRIu32 " ms",
-			id, rebuilt & 1 ? "hash " : "", rebuilt & 2 ? "fs:sales " : "",
-			rebuilt & 4 ? "pool " : "", rebuilt & 8 ? "lease" : "", def.stock, leased,
-			fin ? " (final)" : "", sold, def.state, m->events,
-			def.has_key ? ", token key" : "", def.hold_ms);
+	log_rebuilt(id, rebuilt, &def, leased, sold, m->events);
+	rebuild_pool(d, m);
 	if (def.hold_ms > 0)
 		fs_holds_rebuilt(m); /* the returns the lost Redis held are given again */
 	m->last_sold = (uint64_t)sold;
 out:
+	free(others);
 	json_object_put(st);
 }
 
 /*
  * Publish the dataplane's sold count when it changed, when a key it writes is missing (sold,
- * remaining; the pool when this node's lease is final) or every FS_DAEMON_REPUBLISH_MS.
+ * remaining) or every FS_DAEMON_REPUBLISH_MS.
  * Returns the cluster-wide sold count (Redis's when nothing was published), or -1 on an error.
  */
 static int64_t publish_totals(struct daemon *d, struct sale_mem *m, const struct fs_redis_sale *s,
 	long long sold, bool final)
 {
-	bool missing = !s->has_sold || !s->has_remaining || (final && !s->has_pool);
+	bool missing = !s->has_sold || !s->has_remaining;
 	int64_t now = fs_monotonic_ms();
 	uint64_t total;
 	bool pool_set = false;
@@ -524,9 +561,8 @@ static int64_t publish_totals(struct daemon *d, struct sale_mem *m, const struct
 		return -1;
 	}
 	if (missing)
-		fs_daemon_log("sale %" PRIu32 ": republished missing keys:%s%s%s", m->sale_id,
-			s->has_sold ? "" : " sold", s->has_remaining ? "" : " remaining",
-			pool_set ? " pool (0: the final lease was given)" : "");
+		fs_daemon_log("sale %" PRIu32 ": republished missing keys:%s%s", m->sale_id,
+			s->has_sold ? "" : " sold", s->has_remaining ? "" : " remaining");
 	if ((uint64_t)sold != m->last_sold)
 		fs_daemon_log("sale %" PRIu32 ": node %u sold %lld, all nodes %" PRIu64
 			      ", remaining %" PRId64,
@@ -616,7 +652,7 @@ static int sync_sale(struct daemon *d, uint32_t id, int64_t now)
 	struct fs_redis_sale s;
 	struct json_object *st = NULL;
 	struct sale_mem *m;
-	long long sold = 0, sold_out = 0, fin = 0;
+	long long sold = 0, sold_out = 0, fin = 0, dp_leased = 0;
 	int64_t total = -1;
 	uint64_t want;
 	int rc;
@@ -636,11 +672,18 @@ static int sync_sale(struct daemon *d, uint32_t id, int64_t now)
 		return fs_redis_usable(&d->redis) ? 0 : rc;
 	}
 
+	/* Redis lost the pool: this node's lease key and the lessees again, then the pool once
+	 * every node that held a lease reported (nothing is leased meanwhile). */
+	if (!s.has_pool && fs_daemon_dp_usable(d))
+		rebuild_sale(d, id);
 	if (s.hold_ms > 0)
 		fs_holds_returns(d, m, &s); /* returned units are leased below, in this tick */
 	/* A chunk when the node runs low (0: the call only reads this node's lease and whether
-	 * the pool is empty, which the dataplane sync needs). */
+	 * the pool is empty, which the dataplane sync needs); a first lease only once PostgreSQL
+	 * knows this node holds one (--pg). */
 	want = lease_want(d, m, &s);
+	if (want > 0 && !fs_daemon_lease_noted(d, m))
+		want = 0;
 	rc = fs_redis_lease(&d->redis, id, d->conf->node_id, want, &lease);
 	if (rc == -ENOENT)
 		return 0; /* flushed since the read above: rebuilt next tick */
@@ -666,6 +709,8 @@ static int sync_sale(struct daemon *d, uint32_t id, int64_t now)
 		if (fs_dpctl_get_i64(st, "sold", &sold) == 0 && sold >= 0) {
 			note_sold(m, (uint64_t)sold, fs_monotonic_ms());
 			total = publish_totals(d, m, &s, sold, fin == 1);
+			if (fs_dpctl_get_i64(st, "leased", &dp_leased) == 0 && dp_leased >= 0)
+				fs_daemon_lease_note(d, m, (uint64_t)dp_leased, (uint64_t)sold);
 		}
 		if (total < 0)
 			sold_out = 0;

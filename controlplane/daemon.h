@@ -10,6 +10,8 @@
 #define FS_DAEMON_CREATE_RETRY_MS 60000u
 /** Totals are republished at least this often, even unchanged (evicted node_sold). */
 #define FS_DAEMON_REPUBLISH_MS 10000u
+/** A node's totals are written into PostgreSQL's node_leases at most this often (--pg) */
+#define FS_DAEMON_LEASE_NOTE_MS 500u
 /** A sale's hold state is pushed to the dataplane at least this often, even unchanged. */
 #define FS_DAEMON_HOLDS_REPUSH_MS 2000u
 /** Redis's returns of a sale with holds are checked against PostgreSQL's this often. */

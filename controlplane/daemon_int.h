@@ -60,6 +60,12 @@ struct sale_mem {
 	uint64_t dp_sold;  /**< the dataplane's sold count at the last status */
 	int64_t rate_ms;   /**< monotonic ms of that status */
 	double rate;	   /**< sell rate, units/s (fs_lease_rate) */
+	/* the node's lease in PostgreSQL (daemon_lease.c; --pg only) */
+	bool pg_noted;	       /**< node_leases has this node's row of the sale */
+	uint64_t pg_leased;    /**< leased in that row, as last written */
+	uint64_t pg_sold;      /**< sold in that row, as last written */
+	int64_t pg_note_ms;    /**< monotonic ms of the last write */
+	bool pending_logged;   /**< "pool pending" was logged (until the pool is back) */
 };
 
 /*
@@ -150,6 +156,34 @@ bool fs_daemon_node_tick(struct daemon *d, int64_t mono);
 
 /** Stop: delete the liveness key if it is this instance's. */
 void fs_daemon_node_stop(struct daemon *d);
+
+/* ---- daemon_lease.c: the node's leases in PostgreSQL (--pg) ---- */
+
+/**
+ * Before this node's first lease of sale @p m: its node_leases row (written once per process),
+ * so that the node is known to hold a lease even after Redis loses its data.
+ * @return true when a lease may be taken (written now or before, or no --pg), false when not
+ *         (PostgreSQL failing or in back-off: logged by the PostgreSQL condition).
+ */
+bool fs_daemon_lease_noted(struct daemon *d, struct sale_mem *m);
+
+/**
+ * The dataplane's totals of sale @p m (@p leased, @p sold) into node_leases when they changed,
+ * at most every FS_DAEMON_LEASE_NOTE_MS (only once the row exists; no --pg: nothing).
+ */
+void fs_daemon_lease_note(struct daemon *d, struct sale_mem *m, uint64_t leased, uint64_t sold);
+
+/**
+ * The other nodes that ever held a lease of sale @p sale (node_leases), for a rebuild.
+ * @param out  malloc'ed (caller frees; NULL when none). Without --pg: none, 0.
+ * @return 0, or -EAGAIN when PostgreSQL cannot be asked now (no rebuild then: the pool waits).
+ */
+int fs_daemon_lessees(struct daemon *d, uint32_t sale, struct fs_redis_lessee **out, size_t *n);
+
+/** PostgreSQL helpers shared by holds.c and daemon_lease.c (d->pg made by fs_holds_tick). */
+bool fs_daemon_pg_ready(struct daemon *d);
+void fs_daemon_pg_failed(struct daemon *d);
+void fs_daemon_pg_answered(struct daemon *d);
 
 /* ---- holds.c: sales with holds (nothing happens without --pg but one log line) ---- */
 
