@@ -16,6 +16,7 @@
 #include "dpctl.h"
 #include "leaseplan.h"
 #include "monotonic.h"
+#include "nodes.h"
 #include "redis.h"
 #include "timeparse.h"
 
@@ -436,7 +437,8 @@ static void rebuild_pool(struct daemon *d, struct sale_mem *m)
 		return;
 	}
 	if (rs.written)
-		fs_daemon_log("sale %" PRIu32 ": pool rebuilt: every node that held a lease reported "
+		fs_daemon_log("sale %" PRIu32
+			      ": pool rebuilt: every node that held a lease reported "
 			      "(stock + %" PRIu64 " returned - the leases)",
 			m->sale_id, rs.returned);
 	else if (rs.pending > 0 && !m->pending_logged)
@@ -452,9 +454,9 @@ static void log_rebuilt(uint32_t id, unsigned rebuilt, const struct fs_redis_sal
 {
 	if (rebuilt == 0)
 		return;
-	fs_daemon_log("sale %" PRIu32 ": rebuilt in Redis from the dataplane (%s%s%s%s): stock %" PRIu64
-		      ", lease %lld, sold %lld, state %s, events 0x%" PRIx32 "%s, hold %" PRIu32
-		      " ms",
+	fs_daemon_log(
+		"sale %" PRIu32 ": rebuilt in Redis from the dataplane (%s%s%s%s): stock %" PRIu64
+		", lease %lld, sold %lld, state %s, events 0x%" PRIx32 "%s, hold %" PRIu32 " ms",
 		id, rebuilt & 1 ? "hash " : "", rebuilt & 2 ? "fs:sales " : "",
 		rebuilt & 4 ? "pool " : "", rebuilt & 8 ? "lease" : "", def->stock, leased, sold,
 		def->state, events, def->has_key ? ", token key" : "", def->hold_ms);
@@ -491,7 +493,8 @@ static void rebuild_sale(struct daemon *d, uint32_t id)
 		return;
 	}
 	if (fs_daemon_lessees(d, id, &others, &n_others) < 0) {
-		fs_daemon_sale_err(m, "rebuild", "waits for PostgreSQL (the nodes that held a lease)");
+		fs_daemon_sale_err(
+			m, "rebuild", "waits for PostgreSQL (the nodes that held a lease)");
 		return;
 	}
 	rc = fs_daemon_dp_cmd(d, &st, "/flashsale/sale/status,%" PRIu32, id);
@@ -610,6 +613,25 @@ static int read_sale(struct daemon *d, struct sale_mem *m, struct fs_redis_sale 
 	return 0;
 }
 
+/* Live daemons of the registry (at least this one), read at most every second. */
+static unsigned live_nodes(struct daemon *d)
+{
+	struct fs_node_info *v = NULL;
+	int64_t now = fs_monotonic_ms();
+	size_t n = 0;
+	unsigned live = 0;
+
+	if (d->live_nodes > 0 && now - d->live_nodes_ms < 1000)
+		return d->live_nodes;
+	if (fs_nodes_list(&d->redis, &v, &n) == 0)
+		for (size_t i = 0; i < n; i++)
+			live += v[i].alive_pttl >= 0 ? 1 : 0;
+	free(v);
+	d->live_nodes = live > 0 ? live : 1;
+	d->live_nodes_ms = now;
+	return d->live_nodes;
+}
+
 /*
  * Units to lease to this node now: a chunk sized to its sell rate when its unsold units (its
  * lease - the dataplane's sold) fall below half a chunk (leaseplan.h); 0 while the dataplane is
@@ -627,7 +649,10 @@ static uint64_t lease_want(struct daemon *d, struct sale_mem *m, const struct fs
 	if (max == 0)
 		max = s->stock / FS_LEASE_MAX_STOCK_DIV;
 	dry = m->leased > 0 && m->dp_sold >= m->leased;
-	chunk = fs_lease_chunk(m->rate, m->chunk, dry, d->conf->lease_min, max);
+	if (m->chunk == 0 && m->leased == 0) /* no rate yet: a share of the stock */
+		chunk = fs_lease_first(s->stock, live_nodes(d), d->conf->lease_min, max);
+	else
+		chunk = fs_lease_chunk(m->rate, m->chunk, dry, d->conf->lease_min, max);
 	want = fs_lease_want(m->leased, m->dp_sold, chunk, s->pool > 0 ? (uint64_t)s->pool : 0);
 	if (want > 0)
 		m->chunk = want;
@@ -886,6 +911,7 @@ int fs_daemon_run(const struct fs_daemon_conf *conf)
 	struct timespec next, now;
 	char lease_max[32] = "stock/4";
 	bool up;
+	int rc;
 
 	if (conf->lease_max > 0)
 		snprintf(lease_max, sizeof(lease_max), "%" PRIu64, conf->lease_max);
@@ -900,9 +926,10 @@ int fs_daemon_run(const struct fs_daemon_conf *conf)
 	/* Quiet: a daemon refused for a held node id prints one line only (flashctl's). */
 	d.redis.password = conf->redis_password;
 	up = fs_redis_connect(&d.redis, conf->redis_url, conf->redis_timeout_ms) == 0;
-	if (fs_daemon_node_start(&d, up) < 0) {
+	rc = fs_daemon_node_start(&d, up);
+	if (rc < 0) {
 		fs_redis_close(&d.redis);
-		return -EBUSY;
+		return rc;
 	}
 	fs_daemon_log(
 		"started: node %u, interval %u ms, timeouts Redis %d ms, dataplane %d ms, redis "

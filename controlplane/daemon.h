@@ -23,7 +23,7 @@
 /** The node's liveness key fs:node:{NODE}:alive lives this many intervals (at least ..._MIN). */
 #define FS_DAEMON_ALIVE_INTERVALS 4u
 #define FS_DAEMON_ALIVE_MIN_MS 500u /**< ... */
-/** Exit code of a daemon refused because another live daemon holds its node id. */
+/** Exit code of a daemon refused: another live daemon holds its node id, or it was forgotten. */
 #define FS_DAEMON_EXIT_NODE_HELD 3
 
 /** What the daemon needs from flashctl's global options. */
@@ -60,8 +60,9 @@ struct fs_daemon_conf {
  * starts and once when it ends, with its duration.
  * The daemon holds its node id in Redis (fs:node:{NODE}:alive, refreshed every tick, and its
  * report line in fs:nodes); it refuses to start while another live daemon holds it.
- * @return 0 when stopped by a signal, -EBUSY if another live daemon holds the node id (one line
- *         logged), a negative errno if it could not start.
+ * @return 0 when stopped by a signal, -EBUSY if another live daemon holds the node id, -EPERM
+ *         if the node was forgotten (flashctl node forget; nothing logged: the caller prints one
+ *         line), a negative errno if it could not start.
  */
 int fs_daemon_run(const struct fs_daemon_conf *conf);
 

@@ -53,19 +53,19 @@ struct sale_mem {
 	char last_err[FS_SALE_ERR_LEN]; /**< last error logged for this sale */
 	struct hold_mem holds;		/**< a sale with holds: holds.c's */
 	/* chunked leases (leaseplan.h) */
-	bool lease_known;  /**< leased was read from Redis by this process */
-	uint64_t leased;   /**< this node's lease key after the last lease call */
-	uint64_t chunk;	   /**< the last chunk asked for (0 before the first) */
-	bool dp_seen;	   /**< dp_sold holds a dataplane count */
-	uint64_t dp_sold;  /**< the dataplane's sold count at the last status */
-	int64_t rate_ms;   /**< monotonic ms of that status */
-	double rate;	   /**< sell rate, units/s (fs_lease_rate) */
+	bool lease_known; /**< leased was read from Redis by this process */
+	uint64_t leased;  /**< this node's lease key after the last lease call */
+	uint64_t chunk;	  /**< the last chunk asked for (0 before the first) */
+	bool dp_seen;	  /**< dp_sold holds a dataplane count */
+	uint64_t dp_sold; /**< the dataplane's sold count at the last status */
+	int64_t rate_ms;  /**< monotonic ms of that status */
+	double rate;	  /**< sell rate, units/s (fs_lease_rate) */
 	/* the node's lease in PostgreSQL (daemon_lease.c; --pg only) */
-	bool pg_noted;	       /**< node_leases has this node's row of the sale */
-	uint64_t pg_leased;    /**< leased in that row, as last written */
-	uint64_t pg_sold;      /**< sold in that row, as last written */
-	int64_t pg_note_ms;    /**< monotonic ms of the last write */
-	bool pending_logged;   /**< "pool pending" was logged (until the pool is back) */
+	bool pg_noted;	     /**< node_leases has this node's row of the sale */
+	uint64_t pg_leased;  /**< leased in that row, as last written */
+	uint64_t pg_sold;    /**< sold in that row, as last written */
+	int64_t pg_note_ms;  /**< monotonic ms of the last write */
+	bool pending_logged; /**< "pool pending" was logged (until the pool is back) */
 };
 
 /*
@@ -104,6 +104,8 @@ struct daemon {
 	int64_t started_ms;		 /**< unix ms the daemon started */
 	struct cond alive_c;		 /**< another instance holds the node id */
 	bool reg_err;			 /**< a registry error reply was logged */
+	unsigned live_nodes;		 /**< live daemons of the registry (first chunks) */
+	int64_t live_nodes_ms;		 /**< monotonic ms they were counted */
 };
 
 /** One log line on stderr: "flashctl daemon HH:MM:SS.mmm: " and the message. */
@@ -141,8 +143,10 @@ int fs_daemon_dp_cmd(struct daemon *d, struct json_object **out, const char *fmt
 /**
  * Start: this instance's token and liveness TTL; with @p redis_up, claim fs:node:{NODE}:alive,
  * waiting up to its TTL for the key of a dead daemon to expire.
- * Logs nothing (the caller prints the refusal).
- * @return 0, or -EBUSY when another instance refreshes the key: a live daemon.
+ * Logs nothing (the caller prints the refusal). With --pg, PostgreSQL's forgotten_nodes is asked
+ * too (a node forgotten there is marked again in Redis).
+ * @return 0, -EBUSY when another instance refreshes the key (a live daemon), or -EPERM when the
+ *         node was forgotten (flashctl node forget).
  */
 int fs_daemon_node_start(struct daemon *d, bool redis_up);
 

@@ -16,7 +16,8 @@ static bool note(struct daemon *d, struct sale_mem *m, uint64_t leased, uint64_t
 	int rc = fs_pgleases_note(d->pg, m->sale_id, (uint16_t)d->conf->node_id, leased, sold);
 
 	if (rc == -EPERM) {
-		fs_daemon_sale_err(m, "node_leases", "this node was forgotten (flashctl node forget)");
+		fs_daemon_sale_err(
+			m, "node_leases", "this node was forgotten (flashctl node forget)");
 		return false;
 	}
 	if (rc < 0) {
@@ -44,7 +45,8 @@ void fs_daemon_lease_note(struct daemon *d, struct sale_mem *m, uint64_t leased,
 {
 	if (d->conf->pg_url == NULL || !m->pg_noted ||
 		(leased == m->pg_leased && sold == m->pg_sold) ||
-		fs_monotonic_ms() - m->pg_note_ms < FS_DAEMON_LEASE_NOTE_MS || !fs_daemon_pg_ready(d))
+		fs_monotonic_ms() - m->pg_note_ms < FS_DAEMON_LEASE_NOTE_MS ||
+		!fs_daemon_pg_ready(d))
 		return;
 	note(d, m, leased, sold);
 }

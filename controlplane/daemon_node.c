@@ -10,6 +10,7 @@
 #include "daemon_int.h"
 #include "monotonic.h"
 #include "nodes.h"
+#include "pgleases.h"
 #include "timeparse.h"
 
 /* Poll period of a start that waits for a dead daemon's liveness key to expire. */
@@ -21,6 +22,22 @@ static void sleep_ms(unsigned ms)
 
 	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
 		;
+}
+
+/* With --pg: whether PostgreSQL's forgotten_nodes has this node (false when it cannot say). */
+static bool pg_forgotten(struct daemon *d)
+{
+	struct fs_pgorders *pg;
+	int rc;
+
+	if (d->conf->pg_url == NULL)
+		return false;
+	pg = fs_pgorders_new(d->conf->pg_url, (unsigned)d->conf->pg_timeout_ms);
+	if (pg == NULL)
+		return false;
+	rc = fs_pgleases_forgotten(pg, (uint16_t)d->conf->node_id);
+	fs_pgorders_free(pg);
+	return rc == 1;
 }
 
 int fs_daemon_node_start(struct daemon *d, bool redis_up)
@@ -36,12 +53,19 @@ int fs_daemon_node_start(struct daemon *d, bool redis_up)
 	if (d->alive_ttl_ms < FS_DAEMON_ALIVE_MIN_MS)
 		d->alive_ttl_ms = FS_DAEMON_ALIVE_MIN_MS;
 	d->started_ms = fs_time_now_ms();
+	if (pg_forgotten(d)) {
+		if (redis_up)
+			fs_nodes_forget_mark(&d->redis, node, fs_time_now_ms());
+		return -EPERM;
+	}
 	if (!redis_up)
 		return 0; /* claimed by the first tick that reaches Redis */
 	/* Held by another instance: a live one refreshes it (its TTL goes up), a dead one's key
 	 * expires within its TTL. */
 	for (;;) {
 		rc = fs_nodes_alive(&d->redis, node, d->token, d->alive_ttl_ms, false, &pttl);
+		if (rc == -EPERM)
+			return rc; /* forgotten for good */
 		if (rc != 0)
 			return 0; /* ours, or a Redis error the ticks retry */
 		if (deadline < 0)
@@ -76,8 +100,15 @@ bool fs_daemon_node_tick(struct daemon *d, int64_t mono)
 	int rc;
 
 	rc = fs_nodes_alive(&d->redis, node, d->token, d->alive_ttl_ms, false, &pttl);
+	if (rc == -EPERM) {
+		fs_daemon_cond_fail(&d->alive_c, mono, d->conf->interval_ms,
+			"%s: nothing synced or published", d->redis.errstr);
+		d->alive_c.next_ms = mono;
+		return false;
+	}
 	if (rc < 0 && fs_redis_usable(&d->redis)) {
-		/* an error reply (an ACL without these keys...): the registry is left, sales go on */
+		/* an error reply (an ACL without these keys...): the registry is left, sales go on
+		 */
 		if (!d->reg_err)
 			fs_daemon_log("node registry: %s (sales synced without it; logged once)",
 				d->redis.errstr);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/un.h>
 
+#include <hiredis/hiredis.h>
 #include <sodium.h>
 
 #include "audit.h"
@@ -19,11 +20,14 @@
 #include "leaseplan.h"
 #include "nodes.h"
 #include "parse.h"
+#include "pgleases.h"
 #include "redis.h"
 #include "sale.h"
 #include "timeparse.h"
 
 #define IO_TIMEOUT_MS 2000
+/* Sales of one node that `node forget` releases at most (one run; run it again for more). */
+#define FORGET_SALES_MAX 65536
 
 static const char usage_text[] =
 	"usage: flashctl [--redis URL] [--redis-password-file FILE] [--dp PREFIX | --dp-socket "
@@ -43,6 +47,9 @@ static const char usage_text[] =
 	"  token --sale N --user U [--expiry UNIX_S] [--node K]\n"
 	"  stats\n"
 	"  node list   (nodes of fs:nodes: alive, last report, rate; lease and sold per sale)\n"
+	"  node forget --node N [--pg URL]   (a node gone for good: its unsold leased units back\n"
+	"              to each sale's pool, once, from its last totals in PostgreSQL; its daemon\n"
+	"              refused from then on; refused while its daemon is alive)\n"
 	"  daemon [--interval-ms 100] [--redis-timeout-ms 2000] [--dp-timeout-ms 2000]\n"
 	"         [--lease-min 64] [--lease-max 0]   (chunks leased to this node: ~150 ms of its\n"
 	"         sell rate within [min, max]; max 0: the sale's stock / 4; exit 3: another live\n"
@@ -619,7 +626,118 @@ static int node_print(struct fs_redis *r, const struct fs_node_info *v, const ui
 	return 0;
 }
 
-/* flashctl node list: the nodes of fs:nodes, their liveness, rate, and part of each sale. */
+/* Whether node @p node's daemon is alive (fs:node:{NODE}:alive exists): 1, 0, or -errno. */
+static int node_alive(struct fs_redis *r, unsigned node)
+{
+	char key[48];
+	struct redisReply *rep;
+	int rc;
+
+	snprintf(key, sizeof(key), "fs:node:{%u}:alive", node);
+	const char *argv[] = {"EXISTS", key};
+	rc = fs_redis_command(r, &rep, 2, argv);
+	if (rc < 0)
+		return rc;
+	rc = rep->type == REDIS_REPLY_INTEGER && rep->integer == 1 ? 1 : 0;
+	freeReplyObject(rep);
+	return rc;
+}
+
+/* Each sale of node @p node (PostgreSQL's rows @p rows) released in Redis, one line each.
+ * @return 0, a Redis -errno, or exit code 1 after a PostgreSQL error line. */
+static int forget_sales(struct fs_redis *r, struct fs_pgorders *pg, unsigned node,
+	const struct fs_pgleases_row *rows, int n)
+{
+	struct fs_node_forget f;
+	int rc;
+
+	for (int i = 0; i < n; i++) {
+		rc = fs_nodes_forget_sale(r, rows[i].sale_id, node, rows[i].sold, &f);
+		if (rc < 0)
+			return rc;
+		/* Redis knew more sold than PostgreSQL: a later rebuild must use that count too */
+		if (f.sold > rows[i].sold &&
+			(rc = fs_pgleases_final(pg, rows[i].sale_id, (uint16_t)node, f.sold)) < 0)
+			return fs_ctl_pg_fail(pg, rc);
+		printf("sale=%" PRIu32 " node=%u leased=%" PRIu64 " sold=%" PRIu64 " back=%" PRId64
+		       " already=%d\n",
+			rows[i].sale_id, node, rows[i].leased, f.sold, f.back, !f.done_now);
+	}
+	return 0;
+}
+
+/* node forget's steps once both stores are open (closes @p r). @return the exit code. */
+static int forget_run(
+	struct fs_redis *r, struct fs_pgorders *pg, unsigned node, struct fs_pgleases_row *rows)
+{
+	int n = 0, rc = node_alive(r, node);
+
+	if (rc == 1) {
+		fs_redis_close(r);
+		return fail(
+			"node %u has a live daemon (fs:node:{%u}:alive): stop it first; nothing "
+			"changed",
+			node, node);
+	}
+	if (rc == 0) {
+		n = fs_pgleases_forget(pg, (uint16_t)node, rows, FORGET_SALES_MAX);
+		if (n < 0) {
+			fs_redis_close(r);
+			return fs_ctl_pg_fail(pg, n);
+		}
+		rc = fs_nodes_forget_mark(r, node, fs_time_now_ms());
+	}
+	if (rc == 0) {
+		printf("node=%u forgotten=1 sales=%d\n", node, n);
+		rc = forget_sales(r, pg, node, rows, n < FORGET_SALES_MAX ? n : FORGET_SALES_MAX);
+		if (rc > 0) {
+			fs_redis_close(r);
+			return rc;
+		}
+	}
+	return redis_done(r, rc);
+}
+
+/*
+ * flashctl node forget --node N [--pg URL]: release a node gone for good, from its last totals in
+ * PostgreSQL: refused while its daemon is alive; marks it forgotten (PostgreSQL, then Redis), then
+ * gives each sale's unsold units back to its pool (once: a second run changes nothing).
+ */
+static int node_forget(const struct globals *g, int argc, char **argv)
+{
+	enum { NODE = 1, PG, N_OPTS };
+	static const struct option lo[] = {
+		{"node", required_argument, NULL, NODE},
+		{"pg", required_argument, NULL, PG},
+		{NULL, 0, NULL, 0},
+	};
+	struct fs_pgleases_row *rows;
+	struct fs_pgorders *pg;
+	const char *o[N_OPTS];
+	struct fs_redis r;
+	uint64_t node = 0;
+	int rc;
+
+	rc = fs_ctl_parse_opts(argc, argv, "", lo, o, N_OPTS);
+	if (rc == 0 && o[NODE] == NULL)
+		rc = usage_err("node forget needs --node N");
+	if (rc == 0)
+		rc = fs_ctl_opt_u64("node", o[NODE], 1, UINT16_MAX, &node);
+	if (rc != 0 || (pg = fs_ctl_pg_open(o[PG], "node forget", &rc)) == NULL)
+		return rc;
+	rows = calloc(FORGET_SALES_MAX, sizeof(*rows));
+	if (rows == NULL)
+		rc = fail("out of memory");
+	else if (redis_open(g, &r) != 0)
+		rc = EXIT_FAILURE;
+	else
+		rc = forget_run(&r, pg, (unsigned)node, rows);
+	fs_pgorders_free(pg);
+	free(rows);
+	return rc;
+}
+
+/* flashctl node list|forget: the nodes of fs:nodes, their liveness, rate, and part of each sale. */
 static int cmd_node(const struct globals *g, int argc, char **argv)
 {
 	struct fs_node_info *v = NULL;
@@ -628,8 +746,10 @@ static int cmd_node(const struct globals *g, int argc, char **argv)
 	struct fs_redis r;
 	int rc;
 
+	if (argc >= 2 && strcmp(argv[1], "forget") == 0)
+		return node_forget(g, argc - 1, argv + 1);
 	if (argc < 2 || strcmp(argv[1], "list") != 0)
-		return usage_err("node needs a sub-command: list");
+		return usage_err("node needs a sub-command: list or forget");
 	if (argc > 2)
 		return usage_err("node list: unexpected argument '%s'", argv[2]);
 	if (redis_open(g, &r) != 0)
@@ -830,6 +950,13 @@ static int cmd_daemon(const struct globals *g, int argc, char **argv)
 		fprintf(stderr,
 			"flashctl: node %u is held by another live daemon (fs:node:{%u}:alive "
 			"refreshed): refused\n",
+			conf.node_id, conf.node_id);
+		return FS_DAEMON_EXIT_NODE_HELD;
+	}
+	if (rc == -EPERM) {
+		fprintf(stderr,
+			"flashctl: node %u was forgotten (flashctl node forget; "
+			"fs:node:{%u}:forgotten or PostgreSQL's forgotten_nodes): refused\n",
 			conf.node_id, conf.node_id);
 		return FS_DAEMON_EXIT_NODE_HELD;
 	}

@@ -31,3 +31,12 @@ uint64_t fs_lease_want(uint64_t leased, uint64_t sold, uint64_t chunk, uint64_t 
 		return 0;
 	return pool < 2 * chunk && pool > chunk ? pool : chunk;
 }
+
+uint64_t fs_lease_first(uint64_t stock, unsigned nodes, uint64_t min, uint64_t max)
+{
+	uint64_t c = stock / ((uint64_t)FS_LEASE_FIRST_STOCK_DIV * (nodes > 0 ? nodes : 1));
+
+	if (max < min)
+		max = min;
+	return c < min ? min : c > max ? max : c;
+}

@@ -11,6 +11,21 @@
 /** Default largest chunk (--lease-max 0): the sale's stock / this (at least the smallest). */
 #define FS_LEASE_MAX_STOCK_DIV 4u
 
+/** The first chunk of a sale: its stock / (this * live nodes), within the bounds (issue 12). */
+#define FS_LEASE_FIRST_STOCK_DIV 4u
+
+/**
+ * The first chunk a node leases of a sale, before it has a sell rate: a share of the stock
+ * (@p stock / (FS_LEASE_FIRST_STOCK_DIV * @p nodes)), clamped to [@p min, @p max] (@p max below
+ * @p min counts as @p min), so the burst at the sale's opening finds units on the node instead of
+ * RETRY while the pool still holds them (the smallest chunk runs dry within milliseconds). Pure,
+ * thread safe.
+ * @param stock  the sale's stock (units).
+ * @param nodes  nodes selling it (live daemons; 0 counts as 1).
+ * @return units, >= @p min.
+ */
+uint64_t fs_lease_first(uint64_t stock, unsigned nodes, uint64_t min, uint64_t max);
+
 /**
  * The node's sell rate, an exponentially weighted mean (weight 1/2 for the newest sample) of
  * the units sold per second. Pure, thread safe.

@@ -10,6 +10,7 @@
 #include "nodes.h"
 
 #include "lua_alive.h"
+#include "lua_forget.h"
 
 static int set_err(struct fs_redis *r, int e, const char *what)
 {
@@ -21,15 +22,16 @@ static int set_err(struct fs_redis *r, int e, const char *what)
 int fs_nodes_alive(struct fs_redis *r, unsigned node, const char *token, unsigned ttl_ms,
 	bool release, int64_t *pttl)
 {
-	char key[48], ttl[16];
+	char key[48], gone[48], ttl[16];
 	redisReply *rep;
 	int rc;
 
 	snprintf(key, sizeof(key), "fs:node:{%u}:alive", node);
+	snprintf(gone, sizeof(gone), "fs:node:{%u}:forgotten", node);
 	snprintf(ttl, sizeof(ttl), "%u", ttl_ms);
 	const char *argv[] = {
-		"EVAL", fs_lua_alive, "1", key, token, ttl, release ? "release" : "claim"};
-	rc = fs_redis_command(r, &rep, 7, argv);
+		"EVAL", fs_lua_alive, "2", key, gone, token, ttl, release ? "release" : "claim"};
+	rc = fs_redis_command(r, &rep, 8, argv);
 	if (rc < 0)
 		return rc;
 	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
@@ -39,6 +41,13 @@ int fs_nodes_alive(struct fs_redis *r, unsigned node, const char *token, unsigne
 		return set_err(r, -EPROTO, "alive");
 	}
 	rc = rep->element[0]->integer == 1 ? 1 : 0;
+	if (rep->element[0]->integer == -1) {
+		r->err = -EPERM;
+		snprintf(r->errstr, sizeof(r->errstr),
+			"node %u was forgotten (flashctl node forget, fs:node:{%u}:forgotten)",
+			node, node);
+		rc = -EPERM;
+	}
 	if (pttl != NULL)
 		*pttl = rep->element[1]->integer;
 	freeReplyObject(rep);
@@ -164,6 +173,53 @@ int fs_nodes_sale(
 	if (rc < 0)
 		return rc;
 	*sold = int_or(rep);
+	freeReplyObject(rep);
+	return 0;
+}
+
+int fs_nodes_forget_mark(struct fs_redis *r, unsigned node, int64_t now_ms)
+{
+	char key[48], ms[24];
+	redisReply *rep;
+	int rc;
+
+	snprintf(key, sizeof(key), "fs:node:{%u}:forgotten", node);
+	snprintf(ms, sizeof(ms), "%" PRId64, now_ms);
+	const char *argv[] = {"SET", key, ms, "NX"};
+	rc = fs_redis_command(r, &rep, 4, argv);
+	if (rc == 0)
+		freeReplyObject(rep);
+	return rc;
+}
+
+int fs_nodes_forget_sale(struct fs_redis *r, uint32_t sale_id, unsigned node, uint64_t sold,
+	struct fs_node_forget *out)
+{
+	char pool[48], lease[48], gone[48], who[48], ns[48], id[16], solds[24];
+	redisReply *rep;
+	int rc;
+
+	snprintf(pool, sizeof(pool), "fs:{%" PRIu32 "}:pool", sale_id);
+	snprintf(lease, sizeof(lease), "fs:{%" PRIu32 "}:lease:%u", sale_id, node);
+	snprintf(gone, sizeof(gone), "fs:{%" PRIu32 "}:forgotten", sale_id);
+	snprintf(who, sizeof(who), "fs:{%" PRIu32 "}:lessees", sale_id);
+	snprintf(ns, sizeof(ns), "fs:{%" PRIu32 "}:node_sold", sale_id);
+	snprintf(id, sizeof(id), "%u", node);
+	snprintf(solds, sizeof(solds), "%" PRIu64, sold);
+	const char *argv[] = {"EVAL", fs_lua_forget, "5", pool, lease, gone, who, ns, id, solds};
+	rc = fs_redis_command(r, &rep, 10, argv);
+	if (rc < 0)
+		return rc;
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 3 ||
+		rep->element[0]->type != REDIS_REPLY_INTEGER ||
+		rep->element[1]->type != REDIS_REPLY_INTEGER ||
+		rep->element[2]->type != REDIS_REPLY_INTEGER || rep->element[2]->integer < 0) {
+		freeReplyObject(rep);
+		return set_err(r, -EPROTO, "forget");
+	}
+	out->done_now = rep->element[0]->integer == 1;
+	out->back = rep->element[1]->integer;
+	out->sold = (uint64_t)rep->element[2]->integer;
 	freeReplyObject(rep);
 	return 0;
 }

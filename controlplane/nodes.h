@@ -26,7 +26,8 @@ struct fs_node_info {
  * @param release  delete the key if it is ours instead.
  * @param pttl     out (may be NULL): when another instance holds the key, its ms left.
  * @return 1 (ours: claimed, refreshed or released), 0 (another instance holds it: nothing
- *         changed), or a negative errno (Redis).
+ *         changed), -EPERM (a claim of a node forgotten with fs_nodes_forget_mark: refused for
+ *         good, the reason in r->errstr), or a negative errno (Redis).
  */
 int fs_nodes_alive(struct fs_redis *r, unsigned node, const char *token, unsigned ttl_ms,
 	bool release, int64_t *pttl);
@@ -52,5 +53,28 @@ int fs_nodes_list(struct fs_redis *r, struct fs_node_info **out, size_t *n);
  */
 int fs_nodes_sale(
 	struct fs_redis *r, uint32_t sale_id, unsigned node, int64_t *leased, int64_t *sold);
+
+/**
+ * Mark node @p node forgotten for good: fs:node:{NODE}:forgotten = @p now_ms (kept if set), so
+ * fs_nodes_alive refuses its daemons from then on.
+ * @return 0 or a negative errno.
+ */
+int fs_nodes_forget_mark(struct fs_redis *r, unsigned node, int64_t now_ms);
+
+/** Result of fs_nodes_forget_sale. */
+struct fs_node_forget {
+	bool done_now; /**< released now (false: it had been, nothing changed) */
+	int64_t back;  /**< units back in the pool now; -1: no pool (counted when it is rebuilt) */
+	uint64_t sold; /**< the node's lease from now on: max(@p sold, its node_sold field) */
+};
+
+/**
+ * Release forgotten node @p node from sale @p sale_id (Lua forget.lua, atomic, the sale's slot),
+ * once (fs:{S}:forgotten remembers it): its unsold units (lease - sold) back to the pool, its
+ * lease key set to its sold count (@p sold: PostgreSQL's final count, raised to its node_sold).
+ * @return 0 or a negative errno.
+ */
+int fs_nodes_forget_sale(struct fs_redis *r, uint32_t sale_id, unsigned node, uint64_t sold,
+	struct fs_node_forget *out);
 
 #endif

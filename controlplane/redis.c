@@ -891,8 +891,8 @@ int fs_redis_lease(struct fs_redis *r, uint32_t sale_id, unsigned node, uint64_t
 	snprintf(wants, sizeof(wants), "%" PRIu64, want);
 	snprintf(nodes, sizeof(nodes), "%u", node);
 	const char *argv[] = {
-		"EVAL", fs_lua_lease, "5", k.pool, k.lease, k.sale, k.ret, k.who, wants, nodes};
-	rc = command(r, &rep, 10, argv);
+		"EVAL", fs_lua_lease, "6", k.pool, k.lease, k.sale, k.ret, k.who, k.ns, wants, nodes};
+	rc = command(r, &rep, 11, argv);
 	if (rc < 0)
 		return rc;
 	/* {taken, empty, lease, returned, pool_missing}, or {-1, 0, 0} when the hash is gone */
@@ -939,8 +939,11 @@ int fs_redis_publish_totals(struct fs_redis *r, uint32_t sale_id, unsigned node,
 
 const char *fs_redis_state_name(enum fs_redis_state st)
 {
-	static const char *const names[] = {[FS_RS_CREATED] = "created", [FS_RS_ACTIVE] = "active",
-		[FS_RS_SOLD_OUT] = "sold_out", [FS_RS_ENDED] = "ended", [FS_RS_STOPPED] = "stopped"};
+	static const char *const names[] = {[FS_RS_CREATED] = "created",
+		[FS_RS_ACTIVE] = "active",
+		[FS_RS_SOLD_OUT] = "sold_out",
+		[FS_RS_ENDED] = "ended",
+		[FS_RS_STOPPED] = "stopped"};
 
 	return (unsigned)st < sizeof(names) / sizeof(names[0]) ? names[st] : NULL;
 }
@@ -1249,8 +1252,8 @@ static int delete_eval(struct fs_redis *r, uint32_t sale_id, int64_t now_ms, cha
 	size_t nl, long long v[2])
 {
 	char fixed[DEL_FIXED][KEYLEN], id[16], nows[24], nkeys[16];
-	static const char *const what[] = {
-		"sale", "deleted", "sold", "pool", "remaining", "node_sold", "lessees", "forgotten"};
+	static const char *const what[] = {"sale", "deleted", "sold", "pool", "remaining",
+		"node_sold", "lessees", "forgotten"};
 	const char **argv;
 	size_t argc = 0;
 	int rc;

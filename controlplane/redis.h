@@ -96,7 +96,7 @@ struct fs_redis_sale {
 struct fs_redis_lease {
 	uint64_t taken;	   /**< units moved from the pool to the node by this call */
 	uint64_t leased;   /**< fs:{N}:lease:{NODE} after the call: all units this node ever got */
-	bool pool_empty;   /**< the pool is 0 after the call */
+	bool pool_empty;   /**< the pool is 0 after the call and no other node has unsold units */
 	uint64_t returned; /**< members of fs:{N}:returned: units that came back to the pool */
 	bool pool_missing; /**< no pool (Redis lost it; rebuilt once every lessee reported): not
 			    *   empty, nothing taken */
@@ -213,7 +213,8 @@ int fs_redis_sale_list(struct fs_redis *r, uint32_t **ids, size_t *n);
  * never leaving the pool below zero, INCRBYs fs:{N}:lease:{NODE} by what it took and adds
  * @p node to fs:{N}:lessees when it took units. Conserves pool + sum of leases = stock + members
  * of fs:{N}:returned (returned in @p out). Leases nothing if the sale hash is gone, nor from a
- * missing pool (out->pool_missing; not empty: fs_redis_restock rebuilds it).
+ * missing pool (out->pool_missing; not empty: fs_redis_restock rebuilds it). out->pool_empty
+ * only when the pool is empty and no other lessee has unsold units (lease above node_sold).
  * @return 0, -ENOENT if fs:{N}:sale does not exist (Redis lost it), or a negative errno on a
  *         Redis error.
  */

@@ -36,7 +36,8 @@ int fs_pgleases_note(
 	return rc;
 }
 
-/* Rows (sale, node, leased, sold, forgotten) of @p res into @p out. @return the count or -EPROTO. */
+/* Rows (sale, node, leased, sold, forgotten) of @p res into @p out. @return the count or -EPROTO.
+ */
 static int rows_of(struct fs_pgorders *c, PGresult *res, struct fs_pgleases_row *out, int max)
 {
 	int n = PQntuples(res);
@@ -59,18 +60,14 @@ static int rows_of(struct fs_pgorders *c, PGresult *res, struct fs_pgleases_row 
 	return n;
 }
 
-int fs_pgleases_sale(struct fs_pgorders *c, uint32_t sale, struct fs_pgleases_row *out, int max)
+/* Run @p sql (@p n parameters), its rows into @p out. @return the row count or -errno. */
+static int rows_query(struct fs_pgorders *c, const char *what, const char *sql, int n,
+	const char *const *params, struct fs_pgleases_row *out, int max)
 {
-	char s[16];
-	const char *params[1] = {s};
 	PGresult *res;
 	int rc;
 
-	snprintf(s, sizeof(s), "%" PRIu32, sale);
-	res = fs_pgorders_exec(c, "node leases",
-		"SELECT sale_id, node_id, leased, sold, forgotten_at IS NOT NULL FROM node_leases "
-		"WHERE sale_id = $1 ORDER BY node_id",
-		1, params, PGRES_TUPLES_OK, &rc);
+	res = fs_pgorders_exec(c, what, sql, n, params, PGRES_TUPLES_OK, &rc);
 	if (res == NULL)
 		return rc;
 	rc = rows_of(c, res, out, max);
@@ -78,31 +75,56 @@ int fs_pgleases_sale(struct fs_pgorders *c, uint32_t sale, struct fs_pgleases_ro
 	return rc;
 }
 
+int fs_pgleases_sale(struct fs_pgorders *c, uint32_t sale, struct fs_pgleases_row *out, int max)
+{
+	char s[16];
+	const char *params[1] = {s};
+
+	snprintf(s, sizeof(s), "%" PRIu32, sale);
+	return rows_query(c, "node leases",
+		"SELECT sale_id, node_id, leased, sold, forgotten_at IS NOT NULL FROM node_leases "
+		"WHERE sale_id = $1 ORDER BY node_id",
+		1, params, out, max);
+}
+
 int fs_pgleases_forget(struct fs_pgorders *c, uint16_t node, struct fs_pgleases_row *out, int max)
 {
 	char n[8];
 	const char *params[1] = {n};
-	PGresult *res;
-	int rc;
 
 	snprintf(n, sizeof(n), "%u", node);
 	/* the CTE's update is not visible to the statement's own SELECT: rows forgotten now come
 	 * from its RETURNING, rows forgotten earlier from the table */
-	res = fs_pgorders_exec(c, "node forget",
-		"WITH f AS (INSERT INTO forgotten_nodes (node_id) VALUES ($1) ON CONFLICT DO NOTHING), "
+	return rows_query(c, "node forget",
+		"WITH f AS (INSERT INTO forgotten_nodes (node_id) VALUES ($1) ON CONFLICT DO "
+		"NOTHING), "
 		"u AS (UPDATE node_leases l SET forgotten_at = now(), sold = GREATEST(l.sold, "
-		"(SELECT count(*) FROM orders o WHERE o.sale_id = l.sale_id AND o.node_id = l.node_id)) "
+		"(SELECT count(*) FROM orders o WHERE o.sale_id = l.sale_id AND o.node_id = "
+		"l.node_id)) "
 		"WHERE l.node_id = $1 AND l.forgotten_at IS NULL "
 		"RETURNING l.sale_id, l.node_id, l.leased, l.sold) "
 		"SELECT sale_id, node_id, leased, sold, true FROM u UNION ALL "
 		"SELECT sale_id, node_id, leased, sold, true FROM node_leases "
 		"WHERE node_id = $1 AND forgotten_at IS NOT NULL ORDER BY 1",
-		1, params, PGRES_TUPLES_OK, &rc);
-	if (res == NULL)
-		return rc;
-	rc = rows_of(c, res, out, max);
+		1, params, out, max);
+}
+
+int fs_pgleases_final(struct fs_pgorders *c, uint32_t sale, uint16_t node, uint64_t sold)
+{
+	char s[16], n[8], d[24];
+	const char *params[3] = {s, n, d};
+	PGresult *res;
+	int rc;
+
+	snprintf(s, sizeof(s), "%" PRIu32, sale);
+	snprintf(n, sizeof(n), "%u", node);
+	snprintf(d, sizeof(d), "%" PRIu64, sold);
+	res = fs_pgorders_exec(c, "node final",
+		"UPDATE node_leases SET sold = GREATEST(sold, $3) WHERE sale_id = $1 AND node_id = "
+		"$2",
+		3, params, PGRES_COMMAND_OK, &rc);
 	PQclear(res);
-	return rc;
+	return res == NULL ? rc : 0;
 }
 
 int fs_pgleases_forgotten(struct fs_pgorders *c, uint16_t node)

@@ -46,6 +46,13 @@ int fs_pgleases_sale(struct fs_pgorders *c, uint32_t sale, struct fs_pgleases_ro
  */
 int fs_pgleases_forget(struct fs_pgorders *c, uint16_t node, struct fs_pgleases_row *out, int max);
 
+/**
+ * Raise the final sold count of forgotten node @p node in sale @p sale to @p sold (when Redis
+ * knew a higher one than PostgreSQL: a later rebuild must count that many).
+ * @return 0 or -errno.
+ */
+int fs_pgleases_final(struct fs_pgorders *c, uint32_t sale, uint16_t node, uint64_t sold);
+
 /** @return 1 when node @p node was forgotten, 0 when not, or -errno. */
 int fs_pgleases_forgotten(struct fs_pgorders *c, uint16_t node);
 

@@ -1,7 +1,11 @@
 -- Lease stock from the cluster pool to one node: fs_redis_lease in controlplane/redis.c.
 -- KEYS: pool, the node's lease key, sale hash, the returned set, the lessees set
--- (fs:{N}:lessees: nodes that ever held a lease of the sale). ARGV: units wanted (>= 0), node.
+-- (fs:{N}:lessees: nodes that ever held a lease of the sale), node_sold hash.
+-- ARGV: units wanted (>= 0), node.
 -- Takes min(want, pool) (never below zero) and adds the node to the lessees when it takes.
+-- pool_empty (the node's lease is final: the dataplane answers SOLD_OUT once it sold it) only
+-- when the pool is empty and no other lessee has an unsold unit (its lease key above its
+-- node_sold field): while another node holds units, this one answers RETRY.
 -- Returns {taken, pool_empty, lease, returned (members of the returned set), pool_missing}; or
 -- {-1, 0, 0} when the sale hash is gone (Redis flushed or restarted empty: nothing is leased
 -- from a pool that no longer says what it belongs to). A missing pool (Redis lost it, and not
@@ -22,5 +26,14 @@ if take > 0 then
   redis.call('SADD', KEYS[5], ARGV[2])
 end
 local empty = 0
-if pool - take <= 0 then empty = 1 end
+if pool - take <= 0 then
+  empty = 1
+  local prefix = string.sub(KEYS[1], 1, #KEYS[1] - 4) .. 'lease:'
+  for _, n in ipairs(redis.call('SMEMBERS', KEYS[5])) do
+    if n ~= ARGV[2] and tonumber(redis.call('GET', prefix .. n) or '0') >
+        tonumber(redis.call('HGET', KEYS[6], n) or '0') then
+      empty = 0
+    end
+  end
+end
 return {take, empty, lease, back, 0}

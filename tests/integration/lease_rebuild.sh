@@ -7,6 +7,11 @@
 # B's daemon comes back and reports: the pool is rebuilt as stock - both leases = 1000, A sells
 # them, B sells its 500; 2000 WON in all, none twice (a pool rebuilt from A's lease alone, 1500,
 # lets A sell 2000 and the nodes 2500).
+# Then `flashctl node forget` (item 2) on a second sale of 2000 where A and B hold 500 each: refused
+# while B's daemon is alive; once B is gone (daemon and dataplane), A sells its 500 and the pool's
+# 1000 and then answers RETRY, not SOLD_OUT (item 5: B still holds 500 unsold); the forget gives
+# B's 500 back to the pool once (a second forget changes nothing), B's daemon is refused from
+# then on (exit 3), and A sells the whole stock.
 # Needs root and hugepages, else skipped. Env: FS_BUILD (build dir), REDIS_URL, PG_URL (started
 # here when unset).
 set -uo pipefail
@@ -18,7 +23,7 @@ ft_build build-test
 ft_need_dp "hugepages" 768 dataplane/flashsale-dp dataplane/flashgen controlplane/flashctl
 ft_need_cmd redis-cli psql
 
-ft_plan 8
+ft_plan 15
 FS_DIE_HOOK=ft_setup_failed
 
 TAG=fslr$$
@@ -47,21 +52,21 @@ daemon() {
 	DPID=$!
 	fs_cleanup_add "fs_stop $DPID 2"
 }
-# gen N OUT USERS BASE SECONDS: flashgen against dataplane N (CPU 0), report in OUT.
+# gen N OUT USERS BASE SECONDS [SALE]: flashgen against dataplane N (CPU 0), report in OUT.
 gen() {
 	rm -rf "/var/run/dpdk/${TAG}gen$1"
 	timeout 60 "$GEN" --no-pci --file-prefix "${TAG}gen$1" -m 128 --lcores 0@0 \
 		--vdev "net_memif0,role=client,socket=$TMP/$1/memif.sock,rsize=12" \
-		-- --dst-ip "10.86.$1.2" --src-ip "10.86.$1.100" --sale "$S" --users "$3" \
+		-- --dst-ip "10.86.$1.2" --src-ip "10.86.$1.100" --sale "${6:-$S}" --users "$3" \
 		--user-base "$4" --won-file "$2.won" --max-seconds "$5" >"$2" 2>"$2.err"
 	local rc=$?
 	rm -rf "/var/run/dpdk/${TAG}gen$1"
 	return $rc
 }
 fs_cleanup_add "rm -rf /var/run/dpdk/${TAG}gen1 /var/run/dpdk/${TAG}gen2; rm -f /dev/hugepages/${TAG}gen*map_*"
-# dp_field N FIELD: FIELD of the sale's status on dataplane N (flashctl sale status's dp_FIELD).
+# dp_field N FIELD [SALE]: FIELD of the sale's status on dataplane N (sale status's dp_FIELD).
 dp_field() {
-	"$CTL" --dp "${TAG}dp$1" sale status --sale "$S" >"$TMP/st.out" 2>&1
+	"$CTL" --dp "${TAG}dp$1" sale status --sale "${3:-$S}" >"$TMP/st.out" 2>&1
 	kv "$TMP/st.out" "dp_$2"
 }
 
@@ -115,3 +120,43 @@ ft_ok $? "B sells the 500 it held" "rc $rc2 $(tr '\n' ' ' <"$TMP/g2")"
 ft_ok $? "never more WON than the stock ($w1 + $w2 <= 2000), no order twice"
 ft_wait_for 5 ft_eq 2000 R GET "fs:{$S}:sold"
 ft_ok $? "Redis sold = 2000" "sold $(R GET "fs:{$S}:sold")"
+
+# --- node forget --------------------------------------------------------------------------------
+S2=$((S + 1))
+"$CTL" sale create --sale "$S2" --stock 2000 --start now --end +5m >/dev/null || fs_die "sale create 2"
+ft_wait_for 10 ft_eq 500 R GET "fs:{$S2}:lease:$NB" && ft_wait_for 10 ft_eq 500 R GET "fs:{$S2}:lease:$NA" &&
+	ft_wait_for 5 ft_eq 500 dp_field 2 leased "$S2" || fs_die "sale 2 not leased: $(tail -5 "$TMP/d2.log")"
+FT_ONE_LINE=1 ft_expect_exit 1 "node forget is refused while the node's daemon is alive" \
+	"$CTL" node forget --node "$NB" --pg "$PG_URL"
+[ "$(R GET "fs:{$S2}:pool")" = 1000 ] && [ "$(R GET "fs:{$S2}:lease:$NB")" = 500 ]
+ft_ok $? "... and changes nothing" "$FT_OUT"
+
+fs_stop "$DPID" 5
+fs_stop "$FT_DP_PID" 15 # B's dataplane (the second one started) is gone too
+# A sells its 500 and the pool's 1000; then the pool is empty but B holds 500 unsold: RETRY
+gen 1 "$TMP/g3" 3000 300000 25 "$S2" &
+G3=$!
+ft_wait_for 15 ft_eq 1500 dp_field 1 sold "$S2"
+sleep 1
+so=$(dp_field 1 sold_out "$S2") fin=$(dp_field 1 final "$S2")
+[ "$(dp_field 1 sold "$S2")" = 1500 ] && [ "$(R GET "fs:{$S2}:pool")" = 0 ] && [ "$so" = 0 ] && [ "$fin" = 0 ]
+ft_ok $? "pool empty while B holds 500 unsold: A (sold 1500) is not sold out, its lease not final" \
+	"sold $(dp_field 1 sold "$S2") pool $(R GET "fs:{$S2}:pool") sold_out '$so' final '$fin'"
+out=$("$CTL" node forget --node "$NB" --pg "$PG_URL" 2>&1)
+rc=$?
+la=$(R GET "fs:{$S2}:lease:$NA") p=$(R GET "fs:{$S2}:pool")
+[ $rc = 0 ] && grep -q "^sale=$S2 node=$NB leased=500 sold=0 back=500 already=0$" <<<"$out" &&
+	[ "$(R GET "fs:{$S2}:lease:$NB")" = 0 ] && [ $((la + p)) = 2000 ]
+ft_ok $? "node forget: B's 500 unsold units back in the pool, its lease 0 (A $la + pool $p = 2000)" \
+	"rc $rc" "$out"
+out=$("$CTL" node forget --node "$NB" --pg "$PG_URL" 2>&1)
+la2=$(R GET "fs:{$S2}:lease:$NA") p2=$(R GET "fs:{$S2}:pool")
+grep -q "^sale=$S2 node=$NB .* back=0 already=1$" <<<"$out" && [ $((la2 + p2)) = 2000 ]
+ft_ok $? "a second forget changes nothing (A $la2 + pool $p2 = 2000)" "$out"
+FT_ONE_LINE=1 ft_expect_exit 3 "B's daemon is refused once B was forgotten" \
+	"$CTL" --dp "${TAG}dp2" --node-id "$NB" daemon --interval-ms 50 --pg "$PG_URL"
+wait $G3
+rc=$?
+[ $rc = 0 ] && [ "$(kv "$TMP/g3" won)" = 2000 ] && [ "$(kv "$TMP/g3" sold_out)" = 1000 ] &&
+	[ "$(sort -u "$TMP/g3.won" | wc -l)" = 2000 ]
+ft_ok $? "A sells the whole stock of 2000 (its 500, the pool's, B's), then SOLD_OUT" "rc $rc $(tr '\n' ' ' <"$TMP/g3")"
