@@ -212,10 +212,12 @@ ft_ok $? "restock.lua reports keys that disagree (pool + leases != stock + retur
 # missing pool waits for it
 r DEL "fs:{$HS}:pool" >/dev/null
 r SADD "fs:{$HS}:lessees" 5 >/dev/null
-a=$(ev restock "${KH[2]}" "${KH[0]}" "${KH[1]}" "fs:{$HS}:lessees" "fs:{$HS}:lease:1" | tr '\n' ' ')
+a=$(ev restock "${KH[2]}" "${KH[0]}" "${KH[1]}" "fs:{$HS}:lessees" "fs:{$HS}:lease:1" \
+	"fs:{$HS}:lease:2" | tr '\n' ' ')
 p1=$(r GET "fs:{$HS}:pool")
 r SET "fs:{$HS}:lease:5" 0 >/dev/null
-b=$(ev restock "${KH[2]}" "${KH[0]}" "${KH[1]}" "fs:{$HS}:lessees" "fs:{$HS}:lease:1" | tr '\n' ' ')
+b=$(ev restock "${KH[2]}" "${KH[0]}" "${KH[1]}" "fs:{$HS}:lessees" "fs:{$HS}:lease:1" \
+	"fs:{$HS}:lease:2" | tr '\n' ' ')
 [ "$a" = "0 0 3 1 " ] && [ -z "$p1" ] && [ "$b" = "1 1 3 0 " ] && [ "$(r GET "fs:{$HS}:pool")" = -2 ]
 ft_ok $? "restock.lua writes no pool while a lessee (5) has no lease key (pending 1); once it has: 10 + 3 - 15 = -2" \
 	"$a pool '$p1' / $b pool $(r GET "fs:{$HS}:pool")"
