@@ -719,6 +719,8 @@ static int sync_sale(struct daemon *d, uint32_t id, int64_t now)
 	m->lease_known = true;
 	m->leased = lease.leased;
 	if (lease.taken > 0)
+		m->pg_note_ms = 0; /* node_leases gets the new total at once (not throttled) */
+	if (lease.taken > 0)
 		fs_daemon_log("sale %" PRIu32 ": leased %" PRIu64 " units from the pool to node %u "
 			      "(chunk %" PRIu64 ", rate %.0f/s, node total %" PRIu64
 			      ", pool empty %d)",
