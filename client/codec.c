@@ -38,37 +38,33 @@ int fcp_request_init(struct fcp_request *req, uint8_t type, uint32_t sale_id, ui
 	return 0;
 }
 
-/* The dataplane's request struct for @p req (flags zero). */
-static void fcp_to_fs(const struct fcp_request *req, struct fs_fcp_req *q)
+/* @p req's 48 bytes as they go on the wire (flags zero), by the dataplane's codec. */
+static void fcp_wire(const struct fcp_request *req, uint8_t out[FS_FCP_LEN])
 {
-	memset(q, 0, sizeof(*q));
-	q->type = req->type;
-	q->sale_id = req->sale_id;
-	q->user_id = req->user_id;
-	q->token_expiry = req->token_expiry;
-	q->node_id = req->node_id;
-	memcpy(q->token, req->token, sizeof(q->token));
-	q->request_id = req->request_id;
+	struct fs_fcp_req q = {.type = req->type,
+		.sale_id = req->sale_id,
+		.user_id = req->user_id,
+		.token_expiry = req->token_expiry,
+		.node_id = req->node_id,
+		.request_id = req->request_id};
+
+	memcpy(q.token, req->token, sizeof(q.token));
+	fs_fcp_encode_req(&q, out);
 }
 
 void fcp_request_sign(struct fcp_request *req, const uint8_t key[FCP_TOKEN_LEN])
 {
-	struct fs_fcp_req q;
 	uint8_t wire[FS_FCP_LEN];
 
-	fcp_to_fs(req, &q);
-	fs_fcp_encode_req(&q, wire);
+	fcp_wire(req, wire);
 	fs_fcp_token(key, wire, req->token);
 }
 
 int fcp_request_encode(const struct fcp_request *req, uint8_t out[FCP_LEN])
 {
-	struct fs_fcp_req q;
-
 	if (req->type != FCP_CLAIM && req->type != FCP_SALE_STATUS)
 		return -EINVAL;
-	fcp_to_fs(req, &q);
-	fs_fcp_encode_req(&q, out);
+	fcp_wire(req, out);
 	return 0;
 }
 

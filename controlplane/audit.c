@@ -35,6 +35,7 @@
 #include "dpctl.h"
 #include "journal.h"
 #include "monotonic.h"
+#include "out.h"
 #include "pgaudit.h"
 #include "redis.h"
 
@@ -890,6 +891,32 @@ static int audit_pass(const struct fs_audit_conf *c, struct pass *p)
 	return rc;
 }
 
+/* The last pass's lines (JSON: one object, the drift texts in the array "drift"). */
+static void print_result(const struct fs_audit_conf *c, const struct pass *p, int64_t waited_ms)
+{
+	struct fs_out out;
+
+	fs_out_init(&out, c->json);
+	fs_out_kv_lines(&out, p->kv_buf);
+	fs_out_i64(&out, "waited_ms", waited_ms);
+	fs_out_u64(&out, "drifts", p->drifts);
+	if (!c->json) {
+		fputs(p->drift_buf, stdout);
+		fflush(stdout);
+		return;
+	}
+	fs_out_list(&out, "drift");
+	for (char *line = p->drift_buf, *nl; *line != '\0'; line = nl + 1) {
+		nl = strchr(line, '\n');
+		if (nl == NULL)
+			break;
+		*nl = '\0';
+		/* each line is "drift: TEXT" (drift()) */
+		fs_out_item_str(&out, "", "drift", line + strlen("drift: "));
+	}
+	fs_out_end(&out, 0);
+}
+
 int fs_audit_run(const struct fs_audit_conf *c)
 {
 	int64_t start = fs_monotonic_ms(), deadline = start + (int64_t)c->wait_s * 1000;
@@ -917,13 +944,8 @@ int fs_audit_run(const struct fs_audit_conf *c)
 		free(p.drift_buf);
 		nanosleep(&(struct timespec){.tv_nsec = RETRY_MS * 1000000L}, NULL);
 	}
-	if (rc == 0) {
-		fputs(p.kv_buf, stdout);
-		printf("waited_ms=%" PRId64 "\n", fs_monotonic_ms() - start);
-		printf("drifts=%u\n", p.drifts);
-		fputs(p.drift_buf, stdout);
-		fflush(stdout);
-	}
+	if (rc == 0)
+		print_result(c, &p, fs_monotonic_ms() - start);
 	free(p.kv_buf);
 	free(p.drift_buf);
 	if (rc < 0)

@@ -8,15 +8,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sodium.h>
+#include <systemd/sd-daemon.h>
 
 #include "daemon.h"
 #include "daemon_int.h"
 #include "dpctl.h"
 #include "leaseplan.h"
+#include "logtime.h"
 #include "monotonic.h"
 #include "nodes.h"
+#include "out.h"
 #include "redis.h"
 #include "timeparse.h"
 
@@ -28,17 +32,41 @@ static void on_signal(int sig)
 	stop_requested = 1;
 }
 
+/* --json: log lines as JSON objects on stdout. Set before the first line by the one thread. */
+static bool log_json;
+
+/* The daemon's line @p msg as a JSON object; "sale N: ..." gives the object a sale field. */
+static void log_json_line(const struct timespec *ts, const char *msg)
+{
+	unsigned long long sale;
+	int n = 0;
+
+	if (sscanf(msg, "sale %llu: %n", &sale, &n) != 1 || n == 0 || sale > UINT32_MAX)
+		sale = (unsigned long long)-1;
+	fs_out_log_json((int64_t)ts->tv_sec * 1000 + ts->tv_nsec / 1000000,
+		sale == (unsigned long long)-1 ? -1 : (int64_t)sale, msg);
+}
+
 void fs_daemon_log(const char *fmt, ...)
 {
+	static int journald = -1; /* stderr is journald's: it dates the lines (logtime.h) */
+	char when[FS_LOGTIME_LEN + 1] = "", line[1024];
 	struct timespec ts;
-	struct tm tm;
-	char when[32];
 	va_list ap;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	localtime_r(&ts.tv_sec, &tm);
-	strftime(when, sizeof(when), "%H:%M:%S", &tm);
-	fprintf(stderr, "flashctl daemon %s.%03ld: ", when, ts.tv_nsec / 1000000);
+	if (log_json) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		va_start(ap, fmt);
+		vsnprintf(line, sizeof(line), fmt, ap);
+		va_end(ap);
+		log_json_line(&ts, line);
+		return;
+	}
+	if (journald < 0)
+		journald = fs_logtime_journald(STDERR_FILENO);
+	if (!journald)
+		fs_logtime_format(when, sizeof(when));
+	fprintf(stderr, "%sflashctl daemon: ", when);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
@@ -866,16 +894,18 @@ static void dp_ready(struct daemon *d, int64_t now)
 		d->dp_node_ok = dp_check_node(d, now);
 }
 
-static void tick(struct daemon *d)
+/* One pass; true when every sale of Redis was synced to a usable dataplane of this node. */
+static bool tick(struct daemon *d)
 {
 	uint32_t *ids = NULL;
 	size_t n = 0;
 	int64_t now = fs_time_now_ms(), mono = fs_monotonic_ms();
+	bool synced = false;
 	int rc;
 
 	fs_holds_tick(d); /* PostgreSQL only: the sweep runs whatever Redis does */
 	if (!redis_ready(d, mono))
-		return;
+		return false;
 	if (!fs_daemon_node_tick(d, mono))
 		goto out; /* another daemon has the node id, or Redis failed */
 	dp_ready(d, mono);
@@ -893,8 +923,10 @@ static void tick(struct daemon *d)
 		if (rc < 0)
 			goto out;
 	}
-	if (fs_daemon_dp_usable(d))
+	if (fs_daemon_dp_usable(d)) {
 		rebuild_missing(d, ids, n);
+		synced = !stop_requested && fs_daemon_dp_usable(d);
+	}
 out:
 	if (!fs_redis_usable(&d->redis)) {
 		fs_daemon_cond_fail(&d->redis_c, fs_monotonic_ms(), d->conf->interval_ms,
@@ -904,6 +936,7 @@ out:
 		fs_redis_close(&d->redis);
 	}
 	free(ids);
+	return synced;
 }
 
 int fs_daemon_run(const struct fs_daemon_conf *conf)
@@ -912,7 +945,7 @@ int fs_daemon_run(const struct fs_daemon_conf *conf)
 	struct daemon d = {.conf = conf};
 	struct timespec next, now;
 	char lease_max[32] = "stock/4";
-	bool up;
+	bool up, ready = false;
 	int rc;
 
 	if (conf->lease_max > 0)
@@ -921,6 +954,7 @@ int fs_daemon_run(const struct fs_daemon_conf *conf)
 		return -EIO;
 	fs_dpctl_init(&d.dp);
 	fs_redis_url_mask(conf->redis_url, d.redis_url, sizeof(d.redis_url));
+	log_json = conf->json;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
@@ -947,7 +981,13 @@ int fs_daemon_run(const struct fs_daemon_conf *conf)
 
 	clock_gettime(CLOCK_MONOTONIC, &next);
 	while (!stop_requested) {
-		tick(&d);
+		/* systemd's Type=notify: ready once Redis's sales are on the dataplane (sd_notify
+		 * is a no-op without $NOTIFY_SOCKET) */
+		if (tick(&d) && !ready) {
+			ready = true;
+			fs_daemon_log("ready: synced with redis and the dataplane");
+			sd_notify(0, "READY=1\nSTATUS=synced");
+		}
 		next.tv_nsec += (long)(conf->interval_ms % 1000) * 1000000L;
 		next.tv_sec += conf->interval_ms / 1000 + next.tv_nsec / 1000000000L;
 		next.tv_nsec %= 1000000000L;
@@ -960,6 +1000,7 @@ int fs_daemon_run(const struct fs_daemon_conf *conf)
 			;
 	}
 	fs_daemon_log("stopping on signal");
+	sd_notify(0, "STOPPING=1");
 	fs_daemon_node_stop(&d);
 	fs_redis_close(&d.redis);
 	fs_dpctl_close(&d.dp);

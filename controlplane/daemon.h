@@ -2,6 +2,7 @@
 #ifndef FS_DAEMON_H
 #define FS_DAEMON_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #define FS_DAEMON_TIMEOUT_MS 2000u     /**< default Redis and dataplane I/O timeouts */
@@ -38,6 +39,8 @@ struct fs_daemon_conf {
 	/** PostgreSQL (libpq URL) to service sales with holds from, or NULL: holds not serviced */
 	const char *pg_url;
 	int pg_timeout_ms; /**< PostgreSQL connect (rounded up to s) and statement timeout, > 0 */
+	/** log lines as JSON objects on stdout (fs_out_log_json), one a line, not text on stderr */
+	bool json;
 	uint64_t lease_min; /**< smallest chunk leased (units, > 0): leaseplan.h */
 	uint64_t lease_max; /**< largest chunk; 0: the sale's stock / FS_LEASE_MAX_STOCK_DIV */
 };
@@ -55,7 +58,8 @@ struct fs_daemon_conf {
  * node that were released and push its hold state. Sales the dataplane has and Redis lost
  * are rebuilt (with the returns PostgreSQL says Redis had), deleted ones (tombstone) are
  * deleted from the dataplane. Redis, the dataplane or PostgreSQL being down is retried with
- * back-off (interval doubling up to FS_DAEMON_BACKOFF_MAX_MS). One line per action on stderr; a
+ * back-off (interval doubling up to FS_DAEMON_BACKOFF_MAX_MS). One line per action on stderr (with
+ * @c json one JSON object a line on stdout instead); a
  * condition (Redis, dataplane or PostgreSQL unreachable, wrong node id) is logged once when it
  * starts and once when it ends, with its duration.
  * The daemon holds its node id in Redis (fs:node:{NODE}:alive, refreshed every tick, and its

@@ -108,7 +108,12 @@ struct daemon {
 	int64_t live_nodes_ms;		 /**< monotonic ms they were counted */
 };
 
-/** One log line on stderr: "flashctl daemon HH:MM:SS.mmm: " and the message. */
+/**
+ * One log line on stderr: the ISO 8601 UTC time (not under journald, which dates lines itself:
+ * logtime.h), "flashctl daemon: " and the message; with --json (conf json) instead one JSON
+ * object on stdout (fs_out_log_json: ts_ms, time, msg, and sale when the message starts
+ * "sale N: "; a message is cut at 1023 bytes). One thread.
+ */
 void fs_daemon_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /** True when an attempt to end condition @p c is due (always when it is off). */

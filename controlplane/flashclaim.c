@@ -17,6 +17,7 @@
 #include "cli.h"
 #include "libfcp.h"
 #include "parse.h"
+#include "version.h"
 
 static const char usage_text[] =
 	"usage: flashclaim --server IP --sale N --user U [--port 7777] [--type claim|status]\n"
@@ -304,6 +305,10 @@ int main(int argc, char **argv)
 	};
 	int rc;
 
+	if (fs_version_asked(argc, argv)) {
+		fs_version_print("flashclaim");
+		return 0;
+	}
 	rc = parse_args(argc, argv, &o);
 	if (rc == 0)
 		rc = check_args(&o);

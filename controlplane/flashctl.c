@@ -13,6 +13,8 @@
 
 #include "audit.h"
 #include "cli.h"
+#include "conf.h"
+#include "ctlconf.h"
 #include "daemon.h"
 #include "dpctl.h"
 #include "fcp.h"
@@ -24,15 +26,17 @@
 #include "redis.h"
 #include "sale.h"
 #include "timeparse.h"
+#include "version.h"
 
 #define IO_TIMEOUT_MS 2000
 /* Sales of one node that `node forget` releases at most (one run; run it again for more). */
 #define FORGET_SALES_MAX 65536
+/* What a time argument may be (fs_time_parse), for error lines. */
+#define TIME_FORMS "unix ms, now, +90s, +500ms, +10m, +2h, +1d, 2026-12-24T12:00:00Z"
 
 static const char usage_text[] =
-	"usage: flashctl [--redis URL] [--redis-password-file FILE] [--dp PREFIX | --dp-socket "
-	"PATH]\n"
-	"                [--node-id N] COMMAND ...\n"
+	"usage: flashctl [--config FILE] [--redis URL] [--redis-password-file FILE]\n"
+	"                [--dp PREFIX | --dp-socket PATH] [--node-id N] COMMAND ...\n"
 	"  sale create --sale N --stock S --start T --end T [--admission open|token]\n"
 	"              [--rate-limit R [--rate-burst B]] [--start-in-past] [--hold DURATION]\n"
 	"              (S at most 100000000; R claims/s per source, 0 = none; DURATION: how\n"
@@ -44,7 +48,7 @@ static const char usage_text[] =
 	"  sale stop --sale N\n"
 	"  sale delete --sale N   (an ended, stopped or sold-out sale; its id is never reused)\n"
 	"  sale list\n"
-	"  token --sale N --user U [--expiry UNIX_S] [--node K]\n"
+	"  token --sale N --user U [--expiry UNIX_S|T] [--node K]\n"
 	"  stats\n"
 	"  node list   (nodes of fs:nodes: alive, last report, rate; lease and sold per sale)\n"
 	"  node forget --node N [--pg URL]   (a node gone for good: its unsold leased units back\n"
@@ -61,13 +65,23 @@ static const char usage_text[] =
 	"    4 already_cancelled, 5 paid, 6 cancelled, 7 expired, 8 not_held, 9 unknown)\n"
 	"  sweep [--batch 1000] [--until-empty] [--pg URL]   (expire the holds that are due)\n"
 	"  audit --sale N [--state-dir DIR] [--pg URL] [--won-file FILE] [--wait-s 10]\n"
+	"  metrics [--listen 127.0.0.1:9108] [--pg URL] [--once] [--timeout-ms 2000]\n"
+	"          (Prometheus metrics of the dataplane, and persist's checkpoints with --pg)\n"
+	"  watch [--sale N] [--interval-ms 1000] [--count N] [--pg URL]   (live view)\n"
 	"    (exit 0: consistent, 1: drift, one 'drift: ...' line each)\n"
-	"T: unix ms, now, +5s, +500ms, +2m. --pg (a libpq URL) defaults to $PG_URL for order and\n"
+	"Every command: --help (its usage and options), --json (one JSON object; daemon: one per\n"
+	"log line).\n"
+	"T: unix ms, now, +90s, +500ms, +10m, +2h, +1d, or ISO 8601 such as 2026-12-24T12:00:00Z\n"
+	"(fraction and offset optional). --pg (a libpq URL) defaults to $PG_URL for order and\n"
 	"sweep. --redis defaults to $REDIS_URL or " FS_REDIS_URL_DEFAULT
 	"\nURL: " FS_REDIS_URL_FORMS "\n"
 	"The Redis password: --redis-password-file FILE (mode 0600), else $REDIS_PASSWORD, else "
 	"the\n"
-	"URL's (hidden from ps once read).\n";
+	"config file's redis-password, else the URL's (hidden from ps once read).\n"
+	"--config FILE (before the command; default $" FS_CONF_ENV ", else " FS_CONF_DEFAULT "):\n"
+	"its [ctl] section's keys are the global and daemon options; the command line overrides "
+	"them.\n"
+	"--version: the version.\n";
 
 struct globals {
 	const char *redis_url;
@@ -135,59 +149,48 @@ static int dp_open(const struct globals *g, struct fs_dpctl *d)
 	return fs_dpctl_connect(d, g->dp_socket, IO_TIMEOUT_MS);
 }
 
-/* Print every member of a dataplane dict as PREFIXkey=value. */
-static void print_dict(const char *prefix, struct json_object *dict)
-{
-	json_object_object_foreach(dict, k, v)
-	{
-		const char *s = "";
-		if (v != NULL && (json_object_is_type(v, json_type_array) ||
-					 json_object_is_type(v, json_type_object)))
-			s = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN);
-		else if (v != NULL)
-			s = json_object_get_string(v);
-		printf("%s%s=%s\n", prefix, k, s);
-	}
-}
-
 /*
- * Print a sale as key=value lines: its definition; with @p state also its state and counters
- * (between the admission and the limits) and the previous key's deadline (last).
+ * Print a sale into @p out: its definition (times also in ISO 8601); with @p state also its state
+ * and counters (between the admission and the limits) and the previous key's deadline (last).
  */
-static void print_sale(const struct fs_redis_sale *s, bool state)
+static void print_sale(const struct fs_redis_sale *s, bool state, struct fs_out *out)
 {
 	char hex[33];
 
-	printf("sale=%" PRIu32 "\n", s->sale_id);
-	printf("stock=%" PRIu64 "\n", s->stock);
-	printf("start_ms=%" PRId64 "\n", s->start_ms);
-	printf("end_ms=%" PRId64 "\n", s->end_ms);
-	printf("admission=%s\n", s->admission);
-	printf("hold_ms=%" PRIu32 "\n", s->hold_ms);
+	fs_out_u64(out, "sale", s->sale_id);
+	fs_out_u64(out, "stock", s->stock);
+	fs_out_time(out, "start_ms", "start", s->start_ms, 1000, false);
+	fs_out_time(out, "end_ms", "end", s->end_ms, 1000, false);
+	fs_out_str(out, "admission", s->admission);
+	fs_out_u64(out, "hold_ms", s->hold_ms);
 	if (state) {
-		printf("state=%s\n", s->state);
-		printf("pool=%" PRId64 "\n", s->pool);
-		printf("sold=%" PRId64 "\n", s->sold);
-		printf("remaining=%" PRId64 "\n", s->remaining);
-		printf("events_published=%" PRIu32 "\n", s->events_published);
+		fs_out_str(out, "state", s->state);
+		fs_out_i64(out, "pool", s->pool);
+		fs_out_i64(out, "sold", s->sold);
+		fs_out_i64(out, "remaining", s->remaining);
+		fs_out_u64(out, "events_published", s->events_published);
 		if (s->hold_ms > 0)
-			printf("returned=%" PRIu64 "\n", s->returned);
+			fs_out_u64(out, "returned", s->returned);
 	}
-	if (s->has_rl)
-		printf("rate_limit=%" PRIu32 "\nrate_burst=%" PRIu32 "\n", s->rl_rate, s->rl_burst);
+	if (s->has_rl) {
+		fs_out_u64(out, "rate_limit", s->rl_rate);
+		fs_out_u64(out, "rate_burst", s->rl_burst);
+	}
 	if (s->has_key) {
 		sodium_bin2hex(hex, sizeof(hex), s->key, sizeof(s->key));
-		printf("token_key=%s\n", hex);
+		fs_out_str(out, "token_key", hex);
 	}
 	if (state && s->has_prev_key)
-		printf("prev_key_until_ms=%" PRId64 "\n", s->prev_key_until_ms);
+		fs_out_time(out, "prev_key_until_ms", "prev_key_until", s->prev_key_until_ms, 1000,
+			true);
 }
 
 /*
- * Send one telemetry command to the dataplane and print its reply dict (print_dict with @p prefix).
- * Returns 0, or the runtime error's exit code; @p note follows the error text.
+ * Send one telemetry command to the dataplane and print its reply dict into @p out (fs_out_dict
+ * with @p prefix). Returns 0, or the runtime error's exit code; @p note follows the error text.
  */
-static int dp_show(const struct globals *g, const char *cmd, const char *prefix, const char *note)
+static int dp_show(const struct globals *g, const char *cmd, const char *prefix, const char *note,
+	struct fs_out *out)
 {
 	struct json_object *st;
 	struct fs_dpctl d;
@@ -199,7 +202,7 @@ static int dp_show(const struct globals *g, const char *cmd, const char *prefix,
 	fs_dpctl_close(&d);
 	if (rc < 0)
 		return fail("%s%s", d.errstr, note);
-	print_dict(prefix, st);
+	fs_out_dict(out, prefix, st);
 	json_object_put(st);
 	return 0;
 }
@@ -222,6 +225,12 @@ int fs_ctl_parse_opts(
 	}
 	if (optind < argc)
 		return usage_err("%s%s: unexpected argument '%s'", group, argv[0], argv[optind]);
+	for (int i = 0; lo[i].name != NULL; i++)
+		if (strcmp(lo[i].name, "help") == 0 && lo[i].val > 0 && lo[i].val < n &&
+			val[lo[i].val] != NULL) {
+			fs_ctl_help(group, argv[0]);
+			exit(0);
+		}
 	return 0;
 }
 
@@ -233,9 +242,9 @@ static int parse_window(
 	const char *start, const char *end, bool past_ok, int64_t now, struct fs_redis_sale *def)
 {
 	if (fs_time_parse(start, now, &def->start_ms) < 0)
-		return usage_err("bad --start '%s' (unix ms, now, +5s, +500ms, +2m)", start);
+		return usage_err("bad --start '%s' (%s)", start, TIME_FORMS);
 	if (fs_time_parse(end, now, &def->end_ms) < 0)
-		return usage_err("bad --end '%s' (unix ms, now, +5s, +500ms, +2m)", end);
+		return usage_err("bad --end '%s' (%s)", end, TIME_FORMS);
 	if (def->end_ms <= def->start_ms)
 		return usage_err("--end must be after --start");
 	if (def->end_ms <= now)
@@ -294,7 +303,21 @@ static int parse_hold(const char *s, struct fs_redis_sale *def)
 
 static int cmd_sale_create(const struct globals *g, int argc, char **argv)
 {
-	enum { SALE = 1, STOCK, START, END, ADMISSION, KEY, RATE, BURST, PAST, HOLD, N_OPTS };
+	enum {
+		SALE = 1,
+		STOCK,
+		START,
+		END,
+		ADMISSION,
+		KEY,
+		RATE,
+		BURST,
+		PAST,
+		HOLD,
+		HELP,
+		JSON,
+		N_OPTS
+	};
 	static const struct option lo[] = {
 		{"sale", required_argument, NULL, SALE},
 		{"start-in-past", no_argument, NULL, PAST},
@@ -306,11 +329,13 @@ static int cmd_sale_create(const struct globals *g, int argc, char **argv)
 		{"rate-limit", required_argument, NULL, RATE},
 		{"rate-burst", required_argument, NULL, BURST},
 		{"hold", required_argument, NULL, HOLD},
+		FS_CTL_STD_OPTS(HELP, JSON),
 		{NULL, 0, NULL, 0},
 	};
 	const char *o[N_OPTS];
 	struct fs_redis_sale def = {0};
 	struct fs_redis r;
+	struct fs_out out;
 	int64_t now = fs_time_now_ms();
 	int rc;
 
@@ -354,8 +379,9 @@ static int cmd_sale_create(const struct globals *g, int argc, char **argv)
 	rc = redis_done(&r, fs_redis_sale_create(&r, &def));
 	if (rc != 0)
 		return rc;
-	print_sale(&def, false);
-	return 0;
+	fs_out_init(&out, o[JSON] != NULL);
+	print_sale(&def, false, &out);
+	return fs_out_end(&out, 0);
 }
 
 /*
@@ -364,11 +390,12 @@ static int cmd_sale_create(const struct globals *g, int argc, char **argv)
  */
 static int cmd_sale_rekey(const struct globals *g, int argc, char **argv)
 {
-	enum { SALE = 1, GRACE, KEY, N_OPTS };
+	enum { SALE = 1, GRACE, KEY, HELP, JSON, N_OPTS };
 	static const struct option lo[] = {
 		{"sale", required_argument, NULL, SALE},
 		{"grace-s", required_argument, NULL, GRACE},
 		{"key", required_argument, NULL, KEY}, /* hidden: fixed new key, for tests */
+		FS_CTL_STD_OPTS(HELP, JSON),
 		{NULL, 0, NULL, 0},
 	};
 	const char *o[N_OPTS];
@@ -378,6 +405,7 @@ static int cmd_sale_rekey(const struct globals *g, int argc, char **argv)
 	char hex[33], cmd[128];
 	int64_t until;
 	struct fs_redis r;
+	struct fs_out out;
 	int rc;
 
 	rc = fs_ctl_parse_opts(argc, argv, "sale ", lo, o, N_OPTS);
@@ -400,50 +428,61 @@ static int cmd_sale_rekey(const struct globals *g, int argc, char **argv)
 	if (rc != 0)
 		return rc;
 	sodium_bin2hex(hex, sizeof(hex), k, sizeof(k));
-	printf("sale=%" PRIu32 "\ntoken_key=%s\nprev_key_until_ms=%" PRId64 "\n", id, hex, until);
+	fs_out_init(&out, o[JSON] != NULL);
+	fs_out_u64(&out, "sale", id);
+	fs_out_str(&out, "token_key", hex);
+	fs_out_time(&out, "prev_key_until_ms", "prev_key_until", until, 1000, true);
 	if (!have_dp(g))
-		return 0;
+		return fs_out_end(&out, 0);
 	snprintf(cmd, sizeof(cmd), "/flashsale/sale/key,%" PRIu32 ",%s,%" PRIu64, id, hex,
 		grace_s * 1000);
-	return dp_show(g, cmd, "dp_", " (the daemon pushes the key)");
+	return fs_out_end(&out, dp_show(g, cmd, "dp_", " (the daemon pushes the key)", &out));
 }
 
-/* --sale N for status and stop. */
-/* With @p pg not NULL (status) also [--pg URL] into *pg (NULL when not given). */
-static int parse_sale_only(int argc, char **argv, uint32_t *id, const char **pg)
+/*
+ * --sale N [--json] of status, stop and delete into *@p id and the output *@p out; with @p pg not
+ * NULL (status) also [--pg URL] into *pg (NULL when not given). 0, or the usage error's code.
+ */
+static int parse_sale_only(int argc, char **argv, uint32_t *id, const char **pg, struct fs_out *out)
 {
+	enum { SALE = 1, HELP, JSON, PG, N_OPTS };
 	static const struct option lo[] = {
-		{"sale", required_argument, NULL, 1},
-		{"pg", required_argument, NULL, 2}, /* status only */
+		{"sale", required_argument, NULL, SALE},
+		FS_CTL_STD_OPTS(HELP, JSON),
+		{"pg", required_argument, NULL, PG}, /* status only */
 		{NULL, 0, NULL, 0},
 	};
 	static const struct option lo_sale[] = {
-		{"sale", required_argument, NULL, 1},
+		{"sale", required_argument, NULL, SALE},
+		FS_CTL_STD_OPTS(HELP, JSON),
 		{NULL, 0, NULL, 0},
 	};
-	const char *o[3];
+	const char *o[N_OPTS];
 	int rc;
 
-	rc = fs_ctl_parse_opts(argc, argv, "sale ", pg != NULL ? lo : lo_sale, o, 3);
+	rc = fs_ctl_parse_opts(argc, argv, "sale ", pg != NULL ? lo : lo_sale, o, N_OPTS);
 	if (rc != 0)
 		return rc;
-	const char *sale = o[1];
+	const char *sale = o[SALE];
 
 	if (sale == NULL)
 		return usage_err("sale %s needs --sale N", argv[0]);
-	if (pg != NULL && o[2] != NULL && *o[2] == '\0')
+	if (pg != NULL && o[PG] != NULL && *o[PG] == '\0')
 		return usage_err("bad --pg ''");
 	if (pg != NULL)
-		*pg = o[2];
+		*pg = o[PG];
+	fs_out_init(out, o[JSON] != NULL);
 	return fs_ctl_parse_sale(sale, id);
 }
 
-/* --sale N of status (and --pg into *@p pg), stop and delete, then Redis opened: 0, or the exit
- * code. */
+/*
+ * --sale N of status (and --pg into *@p pg), stop and delete, then Redis opened: 0, or the exit
+ * code.
+ */
 static int sale_and_redis(const struct globals *g, int argc, char **argv, uint32_t *id,
-	struct fs_redis *r, const char **pg)
+	struct fs_redis *r, const char **pg, struct fs_out *out)
 {
-	int rc = parse_sale_only(argc, argv, id, pg);
+	int rc = parse_sale_only(argc, argv, id, pg, out);
 
 	if (rc != 0)
 		return rc;
@@ -451,7 +490,7 @@ static int sale_and_redis(const struct globals *g, int argc, char **argv, uint32
 }
 
 /* The dataplane's status of sale @p id as dp_ lines (an error on stderr leaves them out). */
-static void dp_status_lines(const struct globals *g, uint32_t id)
+static void dp_status_lines(const struct globals *g, uint32_t id, struct fs_out *out)
 {
 	struct json_object *st;
 	struct fs_dpctl d;
@@ -467,12 +506,12 @@ static void dp_status_lines(const struct globals *g, uint32_t id)
 	rc = fs_dpctl_cmd(&d, cmd, &st);
 	fs_dpctl_close(&d);
 	if (rc == -EREMOTEIO) {
-		printf("dp_error=%s\n", d.errstr);
+		fs_out_str(out, "dp_error", d.errstr);
 	} else if (rc < 0) {
 		fflush(stdout);
 		fprintf(stderr, "flashctl: %s (dataplane view left out)\n", d.errstr);
 	} else {
-		print_dict("dp_", st);
+		fs_out_dict(out, "dp_", st);
 		json_object_put(st);
 	}
 }
@@ -482,45 +521,53 @@ static int cmd_sale_status(const struct globals *g, int argc, char **argv)
 {
 	struct fs_redis_sale s;
 	struct fs_redis r;
+	struct fs_out out;
 	const char *pg = NULL;
 	uint32_t id;
 	int rc;
 
-	rc = sale_and_redis(g, argc, argv, &id, &r, &pg);
+	rc = sale_and_redis(g, argc, argv, &id, &r, &pg, &out);
 	if (rc != 0)
 		return rc;
 	rc = fs_redis_sale_get(&r, id, &s);
 	if (rc == -ENOENT && fs_redis_sale_deleted(&r, id, &s.end_ms) == 1) {
+		char iso[FS_TIME_ISO_LEN] = "";
+
 		fs_redis_close(&r);
-		return fail("sale %" PRIu32 " was deleted at %" PRId64 " (unix ms)", id, s.end_ms);
+		fs_time_format(s.end_ms, 1000, iso, sizeof(iso));
+		return fail("sale %" PRIu32 " was deleted at %" PRId64 " (unix ms, %s)", id,
+			s.end_ms, iso);
 	}
 	rc = redis_done(&r, rc);
 	if (rc != 0)
 		return rc;
-	print_sale(&s, true);
+	print_sale(&s, true, &out);
 	if (have_dp(g))
-		dp_status_lines(g, id);
-	return pg != NULL ? fs_ctl_sale_pg_status(pg, id, s.stock) : 0;
+		dp_status_lines(g, id, &out);
+	return fs_out_end(&out, pg != NULL ? fs_ctl_sale_pg_status(pg, id, s.stock, &out) : 0);
 }
 
 static int cmd_sale_stop(const struct globals *g, int argc, char **argv)
 {
 	struct fs_redis r;
+	struct fs_out out;
 	char cmd[64];
 	uint32_t id;
 	int rc;
 
-	rc = sale_and_redis(g, argc, argv, &id, &r, NULL);
+	rc = sale_and_redis(g, argc, argv, &id, &r, NULL, &out);
 	if (rc != 0)
 		return rc;
 	rc = redis_done(&r, fs_redis_sale_stop(&r, id));
 	if (rc != 0)
 		return rc;
-	printf("sale=%" PRIu32 "\nstate=stopped\n", id);
+	fs_out_u64(&out, "sale", id);
+	fs_out_str(&out, "state", "stopped");
 	if (!have_dp(g))
-		return 0; /* the daemon stops it on the dataplane within one interval */
+		return fs_out_end(
+			&out, 0); /* the daemon stops it on the dataplane within one interval */
 	snprintf(cmd, sizeof(cmd), "/flashsale/sale/stop,%" PRIu32, id);
-	return dp_show(g, cmd, "dp_", "");
+	return fs_out_end(&out, dp_show(g, cmd, "dp_", "", &out));
 }
 
 /* The one-line refusal of deleting sale @p id that is not over (state and numbers from Redis). */
@@ -537,6 +584,30 @@ static int delete_refused(struct fs_redis *r, uint32_t id)
 		id, s.state, (s.end_ms - now + 999) / 1000, s.sold, s.stock);
 }
 
+/* sale delete --dp: sale @p id deleted from that dataplane at once. 0 or the exit code. */
+static int dp_delete(const struct globals *g, uint32_t id, struct fs_out *out)
+{
+	struct json_object *rep;
+	struct fs_dpctl d;
+	char cmd[64];
+	int rc;
+
+	if (dp_open(g, &d) < 0)
+		return fail("%s (the daemon deletes it from the dataplane)", d.errstr);
+	snprintf(cmd, sizeof(cmd), "/flashsale/sale/delete,%" PRIu32, id);
+	rc = fs_dpctl_cmd(&d, cmd, &rep);
+	fs_dpctl_close(&d);
+	if (rc == -EREMOTEIO && strstr(d.errstr, "no sale") != NULL) {
+		fs_out_u64(out, "dp_deleted", 0); /* not on that dataplane (any more) */
+		return 0;
+	}
+	if (rc < 0)
+		return fail("%s (the daemon deletes it from the dataplane)", d.errstr);
+	fs_out_dict(out, "dp_", rep);
+	json_object_put(rep);
+	return 0;
+}
+
 /*
  * sale delete: remove an ended, stopped or sold-out sale's Redis keys, leaving the tombstone
  * fs:{N}:deleted (every daemon then deletes it from its dataplane; the id is never reused); with
@@ -545,14 +616,12 @@ static int delete_refused(struct fs_redis *r, uint32_t id)
 static int cmd_sale_delete(const struct globals *g, int argc, char **argv)
 {
 	struct fs_redis_delete del;
-	struct json_object *rep;
 	struct fs_redis r;
-	struct fs_dpctl d;
-	char cmd[64];
+	struct fs_out out;
 	uint32_t id;
 	int rc;
 
-	rc = sale_and_redis(g, argc, argv, &id, &r, NULL);
+	rc = sale_and_redis(g, argc, argv, &id, &r, NULL, &out);
 	if (rc != 0)
 		return rc;
 	rc = fs_redis_sale_delete(&r, id, fs_time_now_ms(), &del);
@@ -561,57 +630,61 @@ static int cmd_sale_delete(const struct globals *g, int argc, char **argv)
 	rc = redis_done(&r, rc);
 	if (rc != 0)
 		return rc;
-	printf("sale=%" PRIu32 "\ndeleted_ms=%" PRId64 "\nalready=%d\n", id, del.deleted_ms,
-		del.already);
+	fs_out_u64(&out, "sale", id);
+	fs_out_time(&out, "deleted_ms", "deleted", del.deleted_ms, 1000, false);
+	fs_out_bool(&out, "already", del.already);
 	if (!have_dp(g))
-		return 0; /* every node's daemon deletes it from its dataplane */
-	if (dp_open(g, &d) < 0)
-		return fail("%s (the daemon deletes it from the dataplane)", d.errstr);
-	snprintf(cmd, sizeof(cmd), "/flashsale/sale/delete,%" PRIu32, id);
-	rc = fs_dpctl_cmd(&d, cmd, &rep);
-	fs_dpctl_close(&d);
-	if (rc == -EREMOTEIO && strstr(d.errstr, "no sale") != NULL) {
-		printf("dp_deleted=0\n"); /* not on that dataplane (any more) */
-		return 0;
-	}
-	if (rc < 0)
-		return fail("%s (the daemon deletes it from the dataplane)", d.errstr);
-	print_dict("dp_", rep);
-	json_object_put(rep);
-	return 0;
+		return fs_out_end(&out, 0); /* every node's daemon deletes it from its dataplane */
+	return fs_out_end(&out, dp_delete(g, id, &out));
 }
 
 static int cmd_sale_list(const struct globals *g, int argc, char **argv)
 {
+	enum { HELP = 1, JSON, N_OPTS };
+	static const struct option lo[] = {
+		FS_CTL_STD_OPTS(HELP, JSON),
+		{NULL, 0, NULL, 0},
+	};
+	const char *o[N_OPTS];
 	struct fs_redis r;
+	struct fs_out out;
 	uint32_t *ids;
 	size_t n;
 	int rc;
 
-	if (argc > 1)
-		return usage_err("sale list: unexpected argument '%s'", argv[1]);
+	rc = fs_ctl_parse_opts(argc, argv, "sale ", lo, o, N_OPTS);
+	if (rc != 0)
+		return rc;
 	if (redis_open(g, &r) != 0)
 		return EXIT_FAILURE;
 	rc = redis_done(&r, fs_redis_sale_list(&r, &ids, &n));
 	if (rc != 0)
 		return rc;
-	printf("count=%zu\n", n);
+	fs_out_init(&out, o[JSON] != NULL);
+	fs_out_u64(&out, "count", n);
+	fs_out_list(&out, "sales");
 	for (size_t i = 0; i < n; i++)
-		printf("sale=%" PRIu32 "\n", ids[i]);
+		fs_out_item_u64(&out, "sale", "sales", ids[i]);
 	free(ids);
-	return 0;
+	return fs_out_end(&out, 0);
 }
 
-/* One node of `node list`: its report line, then its lease and sold count of each sale. */
+/*
+ * One node of `node list`: its report line (JSON: an element of "nodes"), then its lease and
+ * sold count of each sale (JSON: elements of "leases").
+ */
 static int node_print(struct fs_redis *r, const struct fs_node_info *v, const uint32_t *ids,
-	size_t n, int64_t now)
+	size_t n, int64_t now, struct fs_out *out)
 {
 	const char *rep = strstr(v->info, "report_ms=");
 	long long report_ms = rep != NULL ? strtoll(rep + 10, NULL, 10) : 0;
+	char line[512];
 	int rc;
 
-	printf("node=%u alive=%d report_age_ms=%lld %s\n", v->node, v->alive_pttl >= 0 ? 1 : 0,
-		report_ms > 0 ? (long long)now - report_ms : -1, v->info);
+	snprintf(line, sizeof(line), "node=%u alive=%d report_age_ms=%lld %s", v->node,
+		v->alive_pttl >= 0 ? 1 : 0, report_ms > 0 ? (long long)now - report_ms : -1,
+		v->info);
+	fs_out_record(out, "nodes", line);
 	for (size_t i = 0; i < n; i++) {
 		int64_t leased, sold;
 
@@ -620,8 +693,10 @@ static int node_print(struct fs_redis *r, const struct fs_node_info *v, const ui
 			return rc;
 		if (leased < 0 && sold < 0)
 			continue; /* the node has no part in this sale */
-		printf("node=%u sale=%" PRIu32 " leased=%" PRId64 " sold=%" PRId64 "\n", v->node,
-			ids[i], leased < 0 ? 0 : leased, sold < 0 ? 0 : sold);
+		snprintf(line, sizeof(line),
+			"node=%u sale=%" PRIu32 " leased=%" PRId64 " sold=%" PRId64, v->node, ids[i],
+			leased < 0 ? 0 : leased, sold < 0 ? 0 : sold);
+		fs_out_record(out, "leases", line);
 	}
 	return 0;
 }
@@ -646,9 +721,10 @@ static int node_alive(struct fs_redis *r, unsigned node)
 /* Each sale of node @p node (PostgreSQL's rows @p rows) released in Redis, one line each.
  * @return 0, a Redis -errno, or exit code 1 after a PostgreSQL error line. */
 static int forget_sales(struct fs_redis *r, struct fs_pgorders *pg, unsigned node,
-	const struct fs_pgleases_row *rows, int n)
+	const struct fs_pgleases_row *rows, int n, struct fs_out *out)
 {
 	struct fs_node_forget f;
+	char line[160];
 	int rc;
 
 	for (int i = 0; i < n; i++) {
@@ -659,18 +735,21 @@ static int forget_sales(struct fs_redis *r, struct fs_pgorders *pg, unsigned nod
 		if (f.sold > rows[i].sold &&
 			(rc = fs_pgleases_final(pg, rows[i].sale_id, (uint16_t)node, f.sold)) < 0)
 			return fs_ctl_pg_fail(pg, rc);
-		printf("sale=%" PRIu32 " node=%u leased=%" PRIu64 " sold=%" PRIu64 " back=%" PRId64
-		       " already=%d\n",
+		snprintf(line, sizeof(line),
+			"sale=%" PRIu32 " node=%u leased=%" PRIu64 " sold=%" PRIu64 " back=%" PRId64
+			" already=%d",
 			rows[i].sale_id, node, rows[i].leased, f.sold, f.back, !f.done_now);
+		fs_out_record(out, "released", line);
 	}
 	return 0;
 }
 
 /* node forget's steps once both stores are open (closes @p r). @return the exit code. */
-static int forget_run(
-	struct fs_redis *r, struct fs_pgorders *pg, unsigned node, struct fs_pgleases_row *rows)
+static int forget_run(struct fs_redis *r, struct fs_pgorders *pg, unsigned node,
+	struct fs_pgleases_row *rows, struct fs_out *out)
 {
 	int n = 0, rc = node_alive(r, node);
+	char line[64];
 
 	if (rc == 1) {
 		fs_redis_close(r);
@@ -688,8 +767,11 @@ static int forget_run(
 		rc = fs_nodes_forget_mark(r, node, fs_time_now_ms());
 	}
 	if (rc == 0) {
-		printf("node=%u forgotten=1 sales=%d\n", node, n);
-		rc = forget_sales(r, pg, node, rows, n < FORGET_SALES_MAX ? n : FORGET_SALES_MAX);
+		snprintf(line, sizeof(line), "node=%u forgotten=1 sales=%d", node, n);
+		fs_out_record(out, NULL, line);
+		fs_out_list(out, "released");
+		rc = forget_sales(
+			r, pg, node, rows, n < FORGET_SALES_MAX ? n : FORGET_SALES_MAX, out);
 		if (rc > 0) {
 			fs_redis_close(r);
 			return rc;
@@ -705,69 +787,98 @@ static int forget_run(
  */
 static int node_forget(const struct globals *g, int argc, char **argv)
 {
-	enum { NODE = 1, PG, N_OPTS };
+	enum { NODE = 1, PG, HELP, JSON, N_OPTS };
 	static const struct option lo[] = {
 		{"node", required_argument, NULL, NODE},
 		{"pg", required_argument, NULL, PG},
+		FS_CTL_STD_OPTS(HELP, JSON),
 		{NULL, 0, NULL, 0},
 	};
 	struct fs_pgleases_row *rows;
 	struct fs_pgorders *pg;
 	const char *o[N_OPTS];
 	struct fs_redis r;
+	struct fs_out out;
 	uint64_t node = 0;
 	int rc;
 
-	rc = fs_ctl_parse_opts(argc, argv, "", lo, o, N_OPTS);
+	rc = fs_ctl_parse_opts(argc, argv, "node ", lo, o, N_OPTS);
 	if (rc == 0 && o[NODE] == NULL)
 		rc = usage_err("node forget needs --node N");
 	if (rc == 0)
 		rc = fs_ctl_opt_u64("node", o[NODE], 1, UINT16_MAX, &node);
 	if (rc != 0 || (pg = fs_ctl_pg_open(o[PG], "node forget", &rc)) == NULL)
 		return rc;
+	fs_out_init(&out, o[JSON] != NULL);
 	rows = calloc(FORGET_SALES_MAX, sizeof(*rows));
 	if (rows == NULL)
 		rc = fail("out of memory");
 	else if (redis_open(g, &r) != 0)
 		rc = EXIT_FAILURE;
 	else
-		rc = forget_run(&r, pg, (unsigned)node, rows);
+		rc = forget_run(&r, pg, (unsigned)node, rows, &out);
 	fs_pgorders_free(pg);
 	free(rows);
-	return rc;
+	return fs_out_end(&out, rc);
 }
 
-/* flashctl node list|forget: the nodes of fs:nodes, their liveness, rate, and part of each sale. */
-static int cmd_node(const struct globals *g, int argc, char **argv)
+/* flashctl node list: the nodes of fs:nodes, their liveness, rate, and part of each sale. */
+static int node_list(const struct globals *g, int argc, char **argv)
 {
+	enum { HELP = 1, JSON, N_OPTS };
+	static const struct option lo[] = {
+		FS_CTL_STD_OPTS(HELP, JSON),
+		{NULL, 0, NULL, 0},
+	};
 	struct fs_node_info *v = NULL;
+	const char *o[N_OPTS];
 	uint32_t *ids = NULL;
 	size_t n = 0, ns = 0;
 	struct fs_redis r;
+	struct fs_out out;
 	int rc;
 
-	if (argc >= 2 && strcmp(argv[1], "forget") == 0)
-		return node_forget(g, argc - 1, argv + 1);
-	if (argc < 2 || strcmp(argv[1], "list") != 0)
-		return usage_err("node needs a sub-command: list or forget");
-	if (argc > 2)
-		return usage_err("node list: unexpected argument '%s'", argv[2]);
+	rc = fs_ctl_parse_opts(argc, argv, "node ", lo, o, N_OPTS);
+	if (rc != 0)
+		return rc;
 	if (redis_open(g, &r) != 0)
 		return EXIT_FAILURE;
+	fs_out_init(&out, o[JSON] != NULL);
 	rc = fs_nodes_list(&r, &v, &n);
 	if (rc == 0)
 		rc = fs_redis_sale_list(&r, &ids, &ns);
-	if (rc == 0)
-		printf("count=%zu\n", n);
+	if (rc == 0) {
+		fs_out_u64(&out, "count", n);
+		fs_out_list(&out, "nodes");
+		fs_out_list(&out, "leases");
+	}
 	for (size_t i = 0; rc == 0 && i < n; i++)
-		rc = node_print(&r, &v[i], ids, ns, fs_time_now_ms());
+		rc = node_print(&r, &v[i], ids, ns, fs_time_now_ms(), &out);
 	free(v);
 	free(ids);
-	return redis_done(&r, rc);
+	return fs_out_end(&out, redis_done(&r, rc));
+}
+
+/* flashctl node list|forget. */
+static int cmd_node(const struct globals *g, int argc, char **argv)
+{
+	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
+		fs_ctl_help("node ", "");
+		return 0;
+	}
+	if (argc >= 2 && strcmp(argv[1], "forget") == 0)
+		return node_forget(g, argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "list") == 0)
+		return node_list(g, argc - 1, argv + 1);
+	return usage_err("node needs a sub-command: list or forget");
 }
 
 static int cmd_sale(const struct globals *g, int argc, char **argv)
 {
+	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
+		fs_ctl_help("sale ", "");
+		return 0;
+	}
 	if (argc < 2)
 		return usage_err(
 			"sale needs a sub-command: create, rekey, status, stop, delete or list");
@@ -786,7 +897,10 @@ static int cmd_sale(const struct globals *g, int argc, char **argv)
 	return usage_err("unknown sale sub-command '%s'", argv[1]);
 }
 
-/* --expiry of token: unix seconds, or a time relative to @p now (+1h, now). 0 or exit code. */
+/*
+ * --expiry of token: unix seconds, or a time as fs_time_parse takes it but unix ms (+1h, now, ISO
+ * 8601; rounded up to a second). 0 or exit code.
+ */
 static int parse_expiry(const char *s, int64_t now, uint32_t *expiry)
 {
 	int64_t ms = -1;
@@ -796,12 +910,15 @@ static int parse_expiry(const char *s, int64_t now, uint32_t *expiry)
 		*expiry = (uint32_t)v;
 		return 0;
 	}
-	if (s[0] != '\0' && (s[0] == '+' || strcmp(s, "now") == 0) &&
-		fs_time_parse(s, now, &ms) == 0 && ms / 1000 <= UINT32_MAX) {
+	/* digits alone are seconds (above): ms only from now, +N or ISO 8601 */
+	if ((s[0] == '+' || strcmp(s, "now") == 0 || strchr(s, 'T') != NULL) &&
+		fs_time_parse(s, now, &ms) == 0 && ms < ((int64_t)UINT32_MAX + 1) * 1000) {
 		*expiry = (uint32_t)((ms + 999) / 1000);
 		return 0;
 	}
-	return usage_err("bad --expiry '%s' (unix seconds or +N[s|m|h])", s);
+	return usage_err("bad --expiry '%s' (unix seconds, now, +N[ms|s|m|h|d] or ISO 8601 such as "
+			 "2026-12-24T12:00:00Z, before 2106)",
+		s);
 }
 
 /* Sale @p id's token key from Redis into @p key, and its end: 0, or the runtime error's code. */
@@ -825,13 +942,14 @@ static int sale_token_key(const struct globals *g, uint32_t id, uint8_t key[16],
 
 static int cmd_token(const struct globals *g, int argc, char **argv)
 {
-	enum { SALE = 1, USER, EXPIRY, NODE, KEY, N_OPTS };
+	enum { SALE = 1, USER, EXPIRY, NODE, KEY, HELP, JSON, N_OPTS };
 	static const struct option lo[] = {
 		{"sale", required_argument, NULL, SALE},
 		{"user", required_argument, NULL, USER},
 		{"expiry", required_argument, NULL, EXPIRY},
 		{"node", required_argument, NULL, NODE},
 		{"key", required_argument, NULL, KEY}, /* hidden: key given, no Redis */
+		FS_CTL_STD_OPTS(HELP, JSON),
 		{NULL, 0, NULL, 0},
 	};
 	const char *o[N_OPTS];
@@ -839,6 +957,7 @@ static int cmd_token(const struct globals *g, int argc, char **argv)
 	uint8_t k[16], wire[FS_FCP_LEN], tok[FS_FCP_TOKEN_LEN];
 	int64_t now = fs_time_now_ms(), end_ms = 0;
 	char hex[33];
+	struct fs_out out;
 	uint64_t v = 0;
 	int c;
 
@@ -876,26 +995,38 @@ static int cmd_token(const struct globals *g, int argc, char **argv)
 	fs_fcp_encode_req(&req, wire);
 	fs_fcp_token(k, wire, tok);
 	sodium_bin2hex(hex, sizeof(hex), tok, sizeof(tok));
-	printf("sale=%" PRIu32 "\n", req.sale_id);
-	printf("user=%" PRIu64 "\n", req.user_id);
-	printf("expiry=%" PRIu32 "\n", req.token_expiry);
-	printf("node=%u\n", (unsigned)req.node_id);
-	printf("token=%s\n", hex);
-	return 0;
+	fs_out_init(&out, o[JSON] != NULL);
+	fs_out_u64(&out, "sale", req.sale_id);
+	fs_out_u64(&out, "user", req.user_id);
+	fs_out_time(&out, "expiry", "expiry_at", req.token_expiry, 1, false);
+	fs_out_u64(&out, "node", req.node_id);
+	fs_out_str(&out, "token", hex);
+	return fs_out_end(&out, 0);
 }
 
 static int cmd_stats(const struct globals *g, int argc, char **argv)
 {
-	if (argc > 1)
-		return usage_err("stats: unexpected argument '%s'", argv[1]);
+	enum { HELP = 1, JSON, N_OPTS };
+	static const struct option lo[] = {
+		FS_CTL_STD_OPTS(HELP, JSON),
+		{NULL, 0, NULL, 0},
+	};
+	const char *o[N_OPTS];
+	struct fs_out out;
+	int rc;
+
+	rc = fs_ctl_parse_opts(argc, argv, "", lo, o, N_OPTS);
+	if (rc != 0)
+		return rc;
 	if (!have_dp(g))
 		return usage_err("stats needs --dp PREFIX or --dp-socket PATH");
-	return dp_show(g, "/flashsale/stats", "", "");
+	fs_out_init(&out, o[JSON] != NULL);
+	return fs_out_end(&out, dp_show(g, "/flashsale/stats", "", "", &out));
 }
 
 static int cmd_daemon(const struct globals *g, int argc, char **argv)
 {
-	enum { INTERVAL = 1, REDIS_TO, DP_TO, PG, PG_TO, LMIN, LMAX, N_OPTS };
+	enum { INTERVAL = 1, REDIS_TO, DP_TO, PG, PG_TO, LMIN, LMAX, HELP, JSON, N_OPTS };
 	static const struct option lo[] = {
 		{"interval-ms", required_argument, NULL, INTERVAL},
 		{"lease-min", required_argument, NULL, LMIN},
@@ -904,6 +1035,7 @@ static int cmd_daemon(const struct globals *g, int argc, char **argv)
 		{"dp-timeout-ms", required_argument, NULL, DP_TO},
 		{"pg", required_argument, NULL, PG},
 		{"pg-timeout-ms", required_argument, NULL, PG_TO},
+		FS_CTL_STD_OPTS(HELP, JSON),
 		{NULL, 0, NULL, 0},
 	};
 	struct fs_daemon_conf conf = {
@@ -937,6 +1069,7 @@ static int cmd_daemon(const struct globals *g, int argc, char **argv)
 	if (o[PG] != NULL && *o[PG] == '\0')
 		return usage_err("bad --pg ''");
 	conf.pg_url = o[PG];
+	conf.json = o[JSON] != NULL;
 	conf.interval_ms = (unsigned)interval;
 	conf.redis_timeout_ms = (int)redis_to;
 	conf.dp_timeout_ms = (int)dp_to;
@@ -967,13 +1100,14 @@ static int cmd_daemon(const struct globals *g, int argc, char **argv)
 
 static int cmd_audit(const struct globals *g, int argc, char **argv)
 {
-	enum { SALE = 1, STATE_DIR, PG, WON_FILE, WAIT, N_OPTS };
+	enum { SALE = 1, STATE_DIR, PG, WON_FILE, WAIT, HELP, JSON, N_OPTS };
 	static const struct option lo[] = {
 		{"sale", required_argument, NULL, SALE},
 		{"state-dir", required_argument, NULL, STATE_DIR},
 		{"pg", required_argument, NULL, PG},
 		{"won-file", required_argument, NULL, WON_FILE},
 		{"wait-s", required_argument, NULL, WAIT},
+		FS_CTL_STD_OPTS(HELP, JSON),
 		{NULL, 0, NULL, 0},
 	};
 	struct fs_audit_conf conf = {
@@ -995,6 +1129,7 @@ static int cmd_audit(const struct globals *g, int argc, char **argv)
 	conf.pg_url = o[PG];
 	conf.won_file = o[WON_FILE];
 	conf.wait_s = (unsigned)wait_s;
+	conf.json = o[JSON] != NULL;
 	if (o[SALE] == NULL)
 		return usage_err("audit needs --sale N");
 	rc = fs_ctl_parse_sale(o[SALE], &conf.sale_id);
@@ -1128,7 +1263,7 @@ static int redis_globals(struct globals *g, const char *pwfile)
 		g->redis_password = g->password_buf;
 	} else if (env != NULL && *env != '\0') {
 		g->redis_password = env;
-	}
+	} /* else the config file's redis-password (main), else the URL's */
 	return 0;
 }
 
@@ -1151,8 +1286,16 @@ int main(int argc, char **argv)
 {
 	static struct globals g = {.node_id = 1};
 	const char *pwfile = NULL;
+	char err[512];
 	int i, rc;
 
+	if (fs_version_asked(argc, argv)) {
+		fs_version_print("flashctl");
+		return 0;
+	}
+	/* the config file's [ctl] keys as options before the command line's (ctlconf.h) */
+	if (fs_ctl_config(&argc, &argv, &g.redis_password, err, sizeof(err)) != 0)
+		return usage_err("%s", err);
 	g.redis_url = getenv("REDIS_URL");
 	if (g.redis_url == NULL || *g.redis_url == '\0')
 		g.redis_url = FS_REDIS_URL_DEFAULT;
@@ -1185,5 +1328,9 @@ int main(int argc, char **argv)
 		return fs_ctl_order(argc, argv);
 	if (strcmp(argv[0], "sweep") == 0)
 		return fs_ctl_sweep(argc, argv);
+	if (strcmp(argv[0], "metrics") == 0)
+		return fs_ctl_metrics(g.dp_socket, g.node_id, argc, argv);
+	if (strcmp(argv[0], "watch") == 0)
+		return fs_ctl_watch(g.dp_socket, g.node_id, argc, argv);
 	return usage_err("unknown command '%s'", argv[0]);
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "cli.h"
+#include "out.h"
 
 /* Usage error: one line on stderr, returns exit code 2. */
 #define usage_err(...) fs_cli_err("flashctl", FS_EXIT_USAGE, __VA_ARGS__)
@@ -28,10 +29,21 @@ enum fs_ctl_order_exit {
 };
 
 /**
+ * The options every printing sub-command has, for its struct option list: --help (val @p help)
+ * and --json (val @p json), both flags.
+ */
+#define FS_CTL_STD_OPTS(help, json)                                                                \
+	{"help", no_argument, NULL, (help)},                                                       \
+	{                                                                                          \
+		"json", no_argument, NULL, (json)                                                  \
+	}
+
+/**
  * A sub-command's options (argv[0] is its name, @p group what comes before it, "sale " or ""):
  * every option takes a value but flags (no_argument, left as "" when given); the value of the
  * option whose val is i (1 <= i < @p n; not 0, which is getopt's optopt for an unknown option) is
- * left in val[i] (NULL when not given; the last one when given twice). Not thread safe (getopt).
+ * left in val[i] (NULL when not given; the last one when given twice). An option named "help"
+ * given prints the command's usage (fs_ctl_help) on stdout and exits 0. Not thread safe (getopt).
  * @return 0, or the usage error's exit code for an unknown option, a missing value or an
  *         argument that is no option.
  */
@@ -49,15 +61,23 @@ int fs_ctl_opt_u64(const char *name, const char *s, uint64_t min, uint64_t max, 
 int fs_ctl_parse_sale(const char *s, uint32_t *id);
 
 /**
+ * Print the usage and options of sub-command @p cmd of @p group ("sale " and "create", or "" and
+ * "sweep") on stdout; with @p cmd "" those of every sub-command of @p group ("sale ", "order ").
+ * Not thread safe (stdout).
+ */
+void fs_ctl_help(const char *group, const char *cmd);
+
+/**
  * `flashctl order pay|cancel|show --sale N (--order ID | --user U) [--pg URL]` (argv[0] is
- * "order"): through persist/pgorders.h. Prints `result=NAME` and the order's fields.
+ * "order"): through persist/pgorders.h. Prints `result=NAME` and the order's fields (one JSON
+ * object with --json).
  * @return the exit code: 0, enum fs_ctl_order_exit, 1 on an error, 2 on bad usage.
  */
 int fs_ctl_order(int argc, char **argv);
 
 /**
  * `flashctl sweep [--batch N] [--until-empty] [--pg URL]`: flashsale.expire_due(N) once, or until
- * it expires fewer than N. Prints `expired=` (rows) and `calls=`.
+ * it expires fewer than N. Prints `expired=` (rows) and `calls=` (a JSON object with --json).
  * @return the exit code: 0, 1 on an error, 2 on bad usage.
  */
 int fs_ctl_sweep(int argc, char **argv);
@@ -65,10 +85,31 @@ int fs_ctl_sweep(int argc, char **argv);
 /**
  * The PostgreSQL lines of `flashctl sale status --pg URL` for sale @p sale of @p stock units:
  * orders by status, returns, re-sold (orders beyond the stock). The dataplane and Redis lines
- * come before.
+ * come before, all into @p out.
  * @return 0, or 1 after an error line on stderr.
  */
-int fs_ctl_sale_pg_status(const char *pg_url, uint32_t sale, uint64_t stock);
+int fs_ctl_sale_pg_status(const char *pg_url, uint32_t sale, uint64_t stock, struct fs_out *out);
+
+/**
+ * `flashctl metrics [--listen ADDR:PORT] [--pg URL] [--once] [--timeout-ms N]`: serve
+ * flashsale_* metrics over HTTP (GET /metrics, Prometheus text format 0.0.4; default
+ * 127.0.0.1:9108) until SIGINT or SIGTERM, each scrape read from the dataplane at @p dp_socket
+ * (and persist's checkpoints from PostgreSQL with --pg); --once prints one scrape and exits.
+ * @p node_id labels the metrics while the dataplane does not answer.
+ * @return the exit code: 0; 1 an error (cannot listen; --once: the dataplane did not answer);
+ *         2 bad usage.
+ */
+int fs_ctl_metrics(const char *dp_socket, unsigned node_id, int argc, char **argv);
+
+/**
+ * `flashctl watch [--sale N] [--interval-ms 1000] [--count N] [--pg URL]`: the node read every
+ * interval (scrape.h) and shown: per sale its state, sold, remaining and claims and replies by
+ * status per second, the node's drops per second and persist's lag (--pg). Redrawn in place
+ * when stdout is a terminal, else one key=value line for the node and one per sale each time.
+ * Runs until killed, or --count times. @p node_id labels it while the dataplane does not answer.
+ * @return the exit code: 0; 1 the dataplane answered no read; 2 bad usage.
+ */
+int fs_ctl_watch(const char *dp_socket, unsigned node_id, int argc, char **argv);
 
 struct fs_pgorders;
 

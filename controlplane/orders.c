@@ -68,23 +68,27 @@ int fs_ctl_pg_fail(struct fs_pgorders *c, int rc)
 	return pg_fail(c, rc);
 }
 
-/* The order's fields, key=value (times unix microseconds; 0: none). */
-static void print_order(const struct fs_pgorders_order *o)
+/* The order's fields (times unix microseconds, and ISO 8601; 0: none). */
+static void print_order(const struct fs_pgorders_order *o, struct fs_out *out)
 {
-	printf("sale=%" PRIu32 "\n", o->sale_id);
-	printf("order_id=%" PRIu64 "\n", o->order_id);
-	printf("order_hex=0x%016" PRIx64 "\n", o->order_id);
-	printf("user_id=%" PRIu64 "\n", o->user_id);
-	printf("node_id=%u\n", (unsigned)o->node_id);
-	printf("status=%s\n", fs_pgorders_status_name(o->status));
-	printf("won_at_us=%" PRId64 "\n", o->won_at_us);
-	printf("hold_until_us=%" PRId64 "\n", o->hold_until_us);
-	printf("settled_at_us=%" PRId64 "\n", o->settled_at_us);
+	char hex[19];
+
+	snprintf(hex, sizeof(hex), "0x%016" PRIx64, o->order_id);
+	fs_out_u64(out, "sale", o->sale_id);
+	fs_out_u64(out, "order_id", o->order_id);
+	fs_out_str(out, "order_hex", hex);
+	fs_out_u64(out, "user_id", o->user_id);
+	fs_out_u64(out, "node_id", o->node_id);
+	fs_out_str(out, "status", fs_pgorders_status_name(o->status));
+	fs_out_time(out, "won_at_us", "won_at", o->won_at_us, 1000000, true);
+	fs_out_time(out, "hold_until_us", "hold_until", o->hold_until_us, 1000000, true);
+	fs_out_time(out, "settled_at_us", "settled_at", o->settled_at_us, 1000000, true);
 }
 
 /* What an order command was asked: the action and the order, by id or by user. */
 struct order_req {
 	const char *action; /* "pay", "cancel" or "show" */
+	bool json;	    /* --json */
 	uint32_t sale;
 	bool by_user;
 	uint64_t key; /* the order id, or the user id when by_user */
@@ -98,7 +102,7 @@ static int lookup(struct fs_pgorders *c, const struct order_req *q, struct fs_pg
 }
 
 /* pay or cancel @p q (by id, or by the id of the user's order): the exit code. */
-static int settle(struct fs_pgorders *c, const struct order_req *q)
+static int settle(struct fs_pgorders *c, const struct order_req *q, struct fs_out *out)
 {
 	bool pay = strcmp(q->action, "pay") == 0;
 	enum fs_pgorders_result res, want = pay ? FS_PGORDERS_PAID : FS_PGORDERS_CANCELLED;
@@ -109,7 +113,7 @@ static int settle(struct fs_pgorders *c, const struct order_req *q)
 	if (q->by_user) {
 		rc = lookup(c, q, &o);
 		if (rc == -ENOENT) {
-			printf("result=unknown\n");
+			fs_out_str(out, "result", "unknown");
 			return FS_CTL_EXIT_UNKNOWN;
 		}
 		if (rc < 0)
@@ -119,11 +123,11 @@ static int settle(struct fs_pgorders *c, const struct order_req *q)
 	rc = pay ? fs_pgorders_pay(c, q->sale, id, &res) : fs_pgorders_cancel(c, q->sale, id, &res);
 	if (rc < 0)
 		return pg_fail(c, rc);
-	printf("result=%s\n", fs_pgorders_result_name(res));
+	fs_out_str(out, "result", fs_pgorders_result_name(res));
 	if (res != FS_PGORDERS_UNKNOWN) {
 		rc = fs_pgorders_show(c, q->sale, id, &o);
 		if (rc == 0)
-			print_order(&o);
+			print_order(&o, out);
 		else if (rc != -ENOENT)
 			return pg_fail(c, rc);
 	}
@@ -131,31 +135,32 @@ static int settle(struct fs_pgorders *c, const struct order_req *q)
 }
 
 /* show @p q: the exit code. */
-static int show(struct fs_pgorders *c, const struct order_req *q)
+static int show(struct fs_pgorders *c, const struct order_req *q, struct fs_out *out)
 {
 	struct fs_pgorders_order o;
 	int rc = lookup(c, q, &o);
 
 	if (rc == -ENOENT) {
-		printf("result=unknown\n");
+		fs_out_str(out, "result", "unknown");
 		return FS_CTL_EXIT_UNKNOWN;
 	}
 	if (rc < 0)
 		return pg_fail(c, rc);
-	printf("result=found\n");
-	print_order(&o);
+	fs_out_str(out, "result", "found");
+	print_order(&o, out);
 	return 0;
 }
 
 /* The options of order ACTION into @p q and the URL: 0, or the usage error's exit code. */
 static int order_opts(int argc, char **argv, struct order_req *q, const char **url)
 {
-	enum { SALE = 1, ORDER, USER, PG, N_OPTS };
+	enum { SALE = 1, ORDER, USER, PG, HELP, JSON, N_OPTS };
 	static const struct option lo[] = {
 		{"sale", required_argument, NULL, SALE},
 		{"order", required_argument, NULL, ORDER},
 		{"user", required_argument, NULL, USER},
 		{"pg", required_argument, NULL, PG},
+		FS_CTL_STD_OPTS(HELP, JSON),
 		{NULL, 0, NULL, 0},
 	};
 	const char *o[N_OPTS];
@@ -164,6 +169,7 @@ static int order_opts(int argc, char **argv, struct order_req *q, const char **u
 	rc = fs_ctl_parse_opts(argc, argv, "order ", lo, o, N_OPTS);
 	if (rc != 0)
 		return rc;
+	q->json = o[JSON] != NULL;
 	if (o[SALE] == NULL || (o[ORDER] == NULL) == (o[USER] == NULL))
 		return usage_err(
 			"order %s needs --sale N and one of --order ID or --user U", q->action);
@@ -184,9 +190,14 @@ int fs_ctl_order(int argc, char **argv)
 {
 	struct order_req q = {0};
 	struct fs_pgorders *c;
+	struct fs_out out;
 	const char *url = NULL;
 	int rc;
 
+	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
+		fs_ctl_help("order ", "");
+		return 0;
+	}
 	if (argc < 2 || (strcmp(argv[1], "pay") != 0 && strcmp(argv[1], "cancel") != 0 &&
 				strcmp(argv[1], "show") != 0))
 		return usage_err("order needs a sub-command: pay, cancel or show");
@@ -197,18 +208,20 @@ int fs_ctl_order(int argc, char **argv)
 	c = pg_open(url, &rc);
 	if (c == NULL)
 		return rc;
-	rc = strcmp(q.action, "show") == 0 ? show(c, &q) : settle(c, &q);
+	fs_out_init(&out, q.json);
+	rc = strcmp(q.action, "show") == 0 ? show(c, &q, &out) : settle(c, &q, &out);
 	fs_pgorders_free(c);
-	return rc;
+	return fs_out_end(&out, rc);
 }
 
 int fs_ctl_sweep(int argc, char **argv)
 {
-	enum { BATCH = 1, UNTIL_EMPTY, PG, N_OPTS };
+	enum { BATCH = 1, UNTIL_EMPTY, PG, HELP, JSON, N_OPTS };
 	static const struct option lo[] = {
 		{"batch", required_argument, NULL, BATCH},
 		{"until-empty", no_argument, NULL, UNTIL_EMPTY},
 		{"pg", required_argument, NULL, PG},
+		FS_CTL_STD_OPTS(HELP, JSON),
 		{NULL, 0, NULL, 0},
 	};
 	const char *o[N_OPTS], *url;
@@ -236,12 +249,18 @@ int fs_ctl_sweep(int argc, char **argv)
 	} while (n == (int)batch && o[UNTIL_EMPTY] != NULL);
 	rc = n < 0 ? pg_fail(c, n) : 0;
 	fs_pgorders_free(c);
-	if (calls > 0)
-		printf("expired=%" PRIu64 "\ncalls=%" PRIu64 "\n", expired, calls);
+	if (calls > 0) {
+		struct fs_out out;
+
+		fs_out_init(&out, o[JSON] != NULL);
+		fs_out_u64(&out, "expired", expired);
+		fs_out_u64(&out, "calls", calls);
+		fs_out_end(&out, 0);
+	}
 	return rc;
 }
 
-int fs_ctl_sale_pg_status(const char *url, uint32_t sale, uint64_t stock)
+int fs_ctl_sale_pg_status(const char *url, uint32_t sale, uint64_t stock, struct fs_out *out)
 {
 	struct fs_pgorders_counts k;
 	struct fs_pgorders *c;
@@ -258,16 +277,16 @@ int fs_ctl_sale_pg_status(const char *url, uint32_t sale, uint64_t stock)
 		return rc;
 	}
 	fs_pgorders_free(c);
-	printf("orders=%" PRIu64 "\n", k.orders);
-	printf("held=%" PRIu64 "\n", k.by_status[FS_PGORDERS_ST_HELD]);
-	printf("paid=%" PRIu64 "\n", k.by_status[FS_PGORDERS_ST_PAID]);
-	printf("cancelled=%" PRIu64 "\n", k.by_status[FS_PGORDERS_ST_CANCELLED]);
-	printf("expired=%" PRIu64 "\n", k.by_status[FS_PGORDERS_ST_EXPIRED]);
-	printf("sold_final=%" PRIu64 "\n", k.by_status[FS_PGORDERS_ST_SOLD]);
-	printf("returns=%" PRIu64 "\n", k.returned);
-	printf("returns_applied=%" PRIu64 "\n", k.applied);
-	printf("returns_released=%" PRIu64 "\n", k.released);
+	fs_out_u64(out, "orders", k.orders);
+	fs_out_u64(out, "held", k.by_status[FS_PGORDERS_ST_HELD]);
+	fs_out_u64(out, "paid", k.by_status[FS_PGORDERS_ST_PAID]);
+	fs_out_u64(out, "cancelled", k.by_status[FS_PGORDERS_ST_CANCELLED]);
+	fs_out_u64(out, "expired", k.by_status[FS_PGORDERS_ST_EXPIRED]);
+	fs_out_u64(out, "sold_final", k.by_status[FS_PGORDERS_ST_SOLD]);
+	fs_out_u64(out, "returns", k.returned);
+	fs_out_u64(out, "returns_applied", k.applied);
+	fs_out_u64(out, "returns_released", k.released);
 	/* each order beyond the stock sold a unit that had come back: a unit sold again */
-	printf("resold=%" PRIu64 "\n", k.orders > stock ? k.orders - stock : 0);
+	fs_out_u64(out, "resold", k.orders > stock ? k.orders - stock : 0);
 	return 0;
 }

@@ -11,6 +11,7 @@
 FS_FCP_STATUSES(FS_X)
 #undef FS_X
 _Static_assert(FS_CNT_ST_WON + FS_ST__COUNT <= FS_CNT__COUNT, "a status counter per status");
+_Static_assert(FS_ST__COUNT <= FS_SALE_ST_SLOTS, "a per-sale counter per status");
 /* FS_ORDER_ID holds the worker index in 8 bits */
 _Static_assert(FS_MAX_WORKERS <= 256, "worker index of an order id");
 
@@ -224,6 +225,12 @@ static inline int claim_take(
 {
 	enum fs_take tk;
 
+	if (__builtin_expect(env->won_full, 0)) {
+		if (env->cnt != NULL)
+			env->cnt[FS_CNT_WON_HELD_FULL]++;
+		claim_retry(rep, FS_RETRY_DURABLE_MS);
+		return -1;
+	}
 	if (env->journal == NULL || fs_journal_ready(env->journal) != 0) {
 		if (env->cnt != NULL)
 			env->cnt[FS_CNT_JOURNAL_ERRORS]++;
@@ -371,6 +378,7 @@ void fs_claim_sale(const struct fs_sale_table *t, struct fs_sale *s, struct fs_c
 			rep->remaining = claim_remaining(s, env);
 		else if (s->hold_ms != 0)
 			rep->retry_after_ms = claim_sold_out_retry(s, env);
+		fs_sale_count(s, env->worker, status_req, rep->status);
 	}
 
 	if (env->cnt != NULL) {

@@ -20,11 +20,14 @@
 #define FS_RETRY_TRANSIT_MS 1u /**< retry_after_ms while units are in transit between slices */
 #define FS_RETRY_JOURNAL_MS 100u /**< retry_after_ms when the journal cannot record an order */
 #define FS_RETRY_LEASE_MS 20u  /**< retry_after_ms when this node waits for a lease */
+/** retry_after_ms when the WONs waiting for the group commit fill the worker's ring (a few
+ *  group commits: the device's fdatasync time is about 1 ms) */
+#define FS_RETRY_DURABLE_MS 5u
 
 /** Per-worker context of fs_claim(); owned by one worker lcore. */
 struct fs_claim_env {
 	uint16_t node_id;
-	uint8_t worker;             /**< 0..n_workers-1: slice index and journal index */
+	uint8_t worker;             /**< 0..n_workers-1: slice, journal and sale counter index */
 	struct fs_journal *journal; /**< this worker's journal */
 	int64_t now_ms;             /**< unix ms, from the TSC clock, refreshed once per burst */
 	uint64_t now_ns;            /**< unix ns, same instant */
@@ -48,6 +51,12 @@ struct fs_claim_env {
 	 */
 	struct fs_journal *const *journals;
 	unsigned n_journals;
+	/**
+	 * true: no claim may win now (RETRY, FS_RETRY_DURABLE_MS, counted as won_held_full),
+	 * checked before a unit or a winner slot is taken: the worker's ring of WON replies waiting
+	 * for the group commit (pending.h) has no room for this burst. Set by the worker per burst.
+	 */
+	bool won_full;
 };
 
 /**
@@ -65,7 +74,8 @@ struct fs_claim_env {
  * returns WON. ALREADY_WON is answered only for an order whose record is durable
  * (env->journals): one recorded but not yet synced (fsync mode) gets RETRY (FS_RETRY_JOURNAL_MS).
  * A SALE_STATUS of a known sale takes from the same bucket (RATE_LIMITED) before its answer.
- * Counts the reply's status in env->cnt. No allocation, lock or syscall (but the rare journal
+ * Counts the reply's status in env->cnt, and in the sale's counters of worker env->worker
+ * (fs_sale_count: env->worker < the table's n_workers). No allocation, lock or syscall (but the rare journal
  * segment roll-over).
  * @param raw  the 48 request bytes as received (the token MAC covers them).
  * @param rep  filled completely (type, ids, status, node_id, ...), ready to encode.

@@ -63,6 +63,7 @@ enum fs_drop {
 	X(ST_RELEASED, "released")                                                                 \
 	X(JOURNAL_ERRORS, "journal_errors") /* WON refused because the journal write failed */  \
 	X(WINNERS_FULL, "winners_full")     /* WON refused because the winner table was full */ \
+	X(WON_HELD_FULL, "won_held_full")   /* WON refused: the WONs awaiting a sync fill the ring */ \
 	X(DROPS, "drops")                   /* sum of every drop reason */                    \
 	X(BUSY_CYCLES, "busy_cycles")       /* TSC, RX burst return to TX return, bursts > 0 */
 

@@ -40,6 +40,16 @@ static inline bool fs_frame_ip_unanswerable(uint32_t ip_be, uint32_t self_be)
 	return ip == 0 || ip == UINT32_MAX || (ip & 0xf0000000u) == 0xe0000000u || ip_be == self_be;
 }
 
+/* An IPv4 packet whose reply (unicast to its source MAC and address) cannot be delivered. */
+static inline bool fs_frame_ipv4_src_unanswerable(
+	const struct fs_frame_cfg *cfg, const uint8_t *frame, const struct rte_ipv4_hdr *ip)
+{
+	const struct rte_ether_hdr *eth = (const struct rte_ether_hdr *)frame;
+
+	return rte_is_multicast_ether_addr(&eth->src_addr) ||
+	       fs_frame_ip_unanswerable(ip->src_addr, cfg->ip);
+}
+
 /*
  * Partial one's complement sum of the RFC 768 pseudo-header (source, destination, zero,
  * protocol 17, UDP length) in host-order words, as fs_cksum_add() sums the datagram.
@@ -98,7 +108,6 @@ static enum fs_frame_kind fs_frame_classify_arp(const struct fs_frame_cfg *cfg,
 static enum fs_frame_kind fs_frame_classify_icmp(const struct fs_frame_cfg *cfg,
 	const uint8_t *frame, const struct rte_ipv4_hdr *ip, struct fs_frame_info *info)
 {
-	const struct rte_ether_hdr *eth = (const struct rte_ether_hdr *)frame;
 	const struct rte_icmp_hdr *icmp;
 
 	/* l4_len bytes are inside the frame: the total length was checked against it. */
@@ -109,8 +118,7 @@ static enum fs_frame_kind fs_frame_classify_icmp(const struct fs_frame_cfg *cfg,
 		return fs_frame_drop(info, FS_DROP_ICMP);
 	if (rte_raw_cksum(icmp, info->l4_len) != 0xffff)
 		return fs_frame_drop(info, FS_DROP_ICMP);
-	if (rte_is_multicast_ether_addr(&eth->src_addr) ||
-		fs_frame_ip_unanswerable(ip->src_addr, cfg->ip))
+	if (fs_frame_ipv4_src_unanswerable(cfg, frame, ip))
 		return fs_frame_drop(info, FS_DROP_SRC_UNANSWERABLE);
 	return FS_FRAME_ICMP;
 }
@@ -118,7 +126,6 @@ static enum fs_frame_kind fs_frame_classify_icmp(const struct fs_frame_cfg *cfg,
 static enum fs_frame_kind fs_frame_classify_udp(const struct fs_frame_cfg *cfg,
 	const uint8_t *frame, const struct rte_ipv4_hdr *ip, struct fs_frame_info *info)
 {
-	const struct rte_ether_hdr *eth = (const struct rte_ether_hdr *)frame;
 	const struct rte_udp_hdr *udp;
 	uint16_t udp_len;
 
@@ -138,8 +145,7 @@ static enum fs_frame_kind fs_frame_classify_udp(const struct fs_frame_cfg *cfg,
 	if (udp_len != FS_FRAME_UDP_HDR + FS_FCP_LEN)
 		return fs_frame_drop(info, FS_DROP_FCP_LEN);
 	/* Source port 0 means "no reply expected" (RFC 768): a reply to it cannot be delivered. */
-	if (rte_is_multicast_ether_addr(&eth->src_addr) ||
-		fs_frame_ip_unanswerable(ip->src_addr, cfg->ip) || udp->src_port == 0)
+	if (fs_frame_ipv4_src_unanswerable(cfg, frame, ip) || udp->src_port == 0)
 		return fs_frame_drop(info, FS_DROP_SRC_UNANSWERABLE);
 	return FS_FRAME_FCP;
 }
@@ -191,54 +197,58 @@ static enum fs_frame_kind fs_frame_classify_ipv4(const struct fs_frame_cfg *cfg,
 	}
 }
 
+/* fs_frame_l2's drop: @p why in @p info, no ethertype. */
+static inline uint16_t fs_frame_l2_drop(struct fs_frame_info *info, enum fs_drop why)
+{
+	info->drop = why;
+	return 0;
+}
+
 /*
- * Zero @p info, then Ethernet and at most one 802.1Q tag: sets info->l3_off (14 or 18) and *type,
- * the ethertype behind the tag. FS_DROP_NONE, or why the frame is dropped (too short, stacked
- * tags).
+ * Zero @p info, then Ethernet and at most one 802.1Q tag: sets info->l3_off (14 or 18).
+ * @return the ethertype behind the tag, RTE_ETHER_TYPE_IPV4 or RTE_ETHER_TYPE_ARP; or 0, the
+ *         frame dropped (info->drop: too short, stacked tags, another ethertype).
  */
-static inline enum fs_drop fs_frame_l2(
-	const uint8_t *frame, uint32_t len, struct fs_frame_info *info, uint16_t *type)
+static inline uint16_t fs_frame_l2(const uint8_t *frame, uint32_t len, struct fs_frame_info *info)
 {
 	const struct rte_ether_hdr *eth = (const struct rte_ether_hdr *)frame;
 	uint16_t t;
 
 	memset(info, 0, sizeof(*info));
 	if (len < sizeof(*eth))
-		return FS_DROP_TRUNCATED;
+		return fs_frame_l2_drop(info, FS_DROP_TRUNCATED);
 	info->l3_off = sizeof(*eth);
 	t = rte_be_to_cpu_16(eth->ether_type);
 	if (t == RTE_ETHER_TYPE_QINQ || t == RTE_ETHER_TYPE_QINQ1)
-		return FS_DROP_VLAN_STACKED;
+		return fs_frame_l2_drop(info, FS_DROP_VLAN_STACKED);
 	if (t == RTE_ETHER_TYPE_VLAN) {
 		const struct rte_vlan_hdr *vlan;
 
 		if (len < sizeof(*eth) + sizeof(*vlan))
-			return FS_DROP_TRUNCATED;
+			return fs_frame_l2_drop(info, FS_DROP_TRUNCATED);
 		vlan = (const struct rte_vlan_hdr *)(eth + 1);
 		t = rte_be_to_cpu_16(vlan->eth_proto);
 		if (t == RTE_ETHER_TYPE_VLAN || t == RTE_ETHER_TYPE_QINQ ||
 			t == RTE_ETHER_TYPE_QINQ1)
-			return FS_DROP_VLAN_STACKED;
+			return fs_frame_l2_drop(info, FS_DROP_VLAN_STACKED);
 		info->l3_off += sizeof(*vlan);
 	}
-	*type = t;
-	return FS_DROP_NONE;
+	if (t != RTE_ETHER_TYPE_IPV4 && t != RTE_ETHER_TYPE_ARP)
+		return fs_frame_l2_drop(info, FS_DROP_NOT_IPV4_OR_ARP);
+	return t;
 }
 
 enum fs_frame_kind fs_frame_classify(const struct fs_frame_cfg *cfg, const uint8_t *frame,
 	uint32_t len, struct fs_frame_info *info)
 {
-	enum fs_drop why;
-	uint16_t type;
-
-	why = fs_frame_l2(frame, len, info, &type);
-	if (why != FS_DROP_NONE)
-		return fs_frame_drop(info, why);
-	if (type == RTE_ETHER_TYPE_IPV4)
+	switch (fs_frame_l2(frame, len, info)) {
+	case RTE_ETHER_TYPE_IPV4:
 		return fs_frame_classify_ipv4(cfg, frame, len, info);
-	if (type == RTE_ETHER_TYPE_ARP)
+	case RTE_ETHER_TYPE_ARP:
 		return fs_frame_classify_arp(cfg, frame, len, info);
-	return fs_frame_drop(info, FS_DROP_NOT_IPV4_OR_ARP);
+	default:
+		return FS_FRAME_DROP; /* info->drop says why */
+	}
 }
 
 enum fs_frame_kind fs_frame_classify_reply(
@@ -247,16 +257,10 @@ enum fs_frame_kind fs_frame_classify_reply(
 	const struct rte_ipv4_hdr *ip;
 	const struct rte_udp_hdr *udp;
 	uint32_t hdr_len, tot_len;
-	enum fs_drop why;
-	uint16_t type;
+	uint16_t type = fs_frame_l2(frame, len, info);
 
-	why = fs_frame_l2(frame, len, info, &type);
-	if (why != FS_DROP_NONE)
-		return fs_frame_drop(info, why);
-	if (type == RTE_ETHER_TYPE_ARP)
-		return FS_FRAME_ARP;
 	if (type != RTE_ETHER_TYPE_IPV4)
-		return fs_frame_drop(info, FS_DROP_NOT_IPV4_OR_ARP);
+		return type == RTE_ETHER_TYPE_ARP ? FS_FRAME_ARP : FS_FRAME_DROP;
 	if (len < (uint32_t)info->l3_off + FS_FRAME_IPV4_MIN_HDR)
 		return fs_frame_drop(info, FS_DROP_TRUNCATED);
 	ip = (const struct rte_ipv4_hdr *)(frame + info->l3_off);

@@ -79,9 +79,32 @@ struct fs_journal {
 	 * Read by other threads (fs_journal_durable()): a cache line of its own, so that a worker
 	 * answering ALREADY_WON never takes the writer's hot line above away from it.
 	 */
-	/** writer: wo (release), once per successful sync; others: ro (acquire) */
+	/** the syncing thread (the writer, or the group-commit thread: fs_journal_set_group):
+	 *  wo (release), once per successful sync; others: ro (acquire) */
 	uint64_t durable_seq __attribute__((aligned(64)));
+	/** group commit: the group-commit thread's last sync error (-errno), 0 after a success:
+	 *  wo (release, after durable_seq); the writer: ro (acquire, once per loop turn) */
+	int gc_err;
 	bool fsync; /**< fs_journal_set_fsync(): set before other threads read it, ro after */
+	bool group; /**< fs_journal_set_group(): set before the first append, ro after */
+	/*
+	 * Group commit, writer to the group-commit thread: a line of its own, which the writer
+	 * stores to once per loop turn that appended and the thread reads once per round.
+	 */
+	/** seq of the last record appended: writer wo (release, after the records), thread ro
+	 *  (acquire: the records' bytes are in the page cache before it syncs them) */
+	uint64_t gc_written __attribute__((aligned(64)));
+	/** 1: the writer saw gc_err and appends nothing more until it clears (writer wo, release,
+	 *  after its last gc_written); the thread resets it (relaxed) before it clears gc_err */
+	uint32_t gc_ack;
+	/* Group commit, the thread's own (never read by the writer). */
+	struct {
+		uint64_t written;	/**< the writer's: the last gc_written it stored */
+		uint64_t synced;	/**< thread: records up to this seq are durable */
+		uint64_t retry_ns;	/**< thread: no new try of a failed sync before */
+		struct fs_jrec *map;	/**< thread: its own mapping of segment map_seg, or NULL */
+		uint64_t map_seg;
+	} gc __attribute__((aligned(64)));
 };
 
 /* A failed roll-over (disk full) or sync is retried at most this often, not on every claim. */
@@ -388,6 +411,9 @@ struct fs_journal *fs_journal_open(const char *dir, unsigned index)
 	}
 	/* what outlived the last process is in the page cache or on disk: durable as it stands */
 	j->durable_seq = j->next_seq - 1;
+	j->gc_written = j->durable_seq;
+	j->gc.written = j->durable_seq;
+	j->gc.synced = j->durable_seq;
 	return j;
 fail:
 	free(j);
@@ -487,7 +513,7 @@ static int journal_roll(struct fs_journal *j)
 	 * keeps its dirty pages and writes them back (what a process crash needs); a 16 MiB
 	 * MS_SYNC here stalled the writer 25-27 ms.
 	 */
-	if (j->prev != NULL && j->fsync) {
+	if (j->prev != NULL && j->fsync && !j->group) {
 		rc = fs_journal_sync(j);
 		if (rc < 0)
 			return rc;
@@ -550,7 +576,8 @@ int fs_journal_append(struct fs_journal *j, struct fs_jrec *rec)
 		sizeof(*rec) - sizeof(rec->magic));
 	__atomic_store_n(&dst->magic, rec->magic, __ATOMIC_RELEASE);
 	__atomic_store_n(&j->h.pos, j->h.pos + 1, __ATOMIC_RELAXED); /* read by fs_journal_prefault */
-	j->next_seq++;
+	/* relaxed: read by fs_journal_heads (a statistic) */
+	__atomic_store_n(&j->next_seq, j->next_seq + 1, __ATOMIC_RELAXED);
 	return 0;
 }
 
@@ -704,11 +731,150 @@ bool fs_journal_durable(const struct fs_journal *j, uint64_t seq)
 	return !j->fsync || seq <= __atomic_load_n(&j->durable_seq, __ATOMIC_ACQUIRE);
 }
 
+void fs_journal_heads(const struct fs_journal *j, uint64_t *written, uint64_t *durable)
+{
+	/* relaxed: a statistic, each value as the writer last stored it */
+	*written = __atomic_load_n(&j->next_seq, __ATOMIC_RELAXED) - 1;
+	*durable = j->fsync ? __atomic_load_n(&j->durable_seq, __ATOMIC_RELAXED) : *written;
+	if (*durable > *written) /* read in this order: a sync between the loads */
+		*durable = *written;
+}
+
 bool fs_journal_sync_due(const struct fs_journal *j)
 {
 	if (j->prev == NULL && j->sync_pos == j->h.pos)
 		return false; /* everything appended is synced */
 	return j->h.sync_err == 0 || coarse_now_ns() >= j->sync_retry_ns;
+}
+
+void fs_journal_set_group(struct fs_journal *j, bool on)
+{
+	j->group = on;
+	if (on)
+		j->fsync = true;
+}
+
+int fs_journal_group_writer(struct fs_journal *j, uint64_t *durable)
+{
+	/* acquire: pairs with the thread's release of gc_err (a 0 after the repaired records'
+	 * durable_seq, so the writer resumes only once they are durable) */
+	int err = __atomic_load_n(&j->gc_err, __ATOMIC_ACQUIRE);
+	uint64_t w = j->next_seq - 1;
+
+	if (__builtin_expect(err != 0, 0)) {
+		if (j->h.sync_err == 0) {
+			/* fs_journal_ready() refuses from now on: w is the last record until the
+			 * thread has written the failed ones anew; release: the records before the
+			 * position, the position before the ack */
+			j->h.sync_err = err;
+			__atomic_store_n(&j->gc_written, w, __ATOMIC_RELEASE);
+			j->gc.written = w;
+			__atomic_store_n(&j->gc_ack, 1, __ATOMIC_RELEASE);
+		}
+		return err;
+	}
+	if (j->h.sync_err != 0)
+		j->h.sync_err = 0; /* the thread made everything durable again */
+	if (w != j->gc.written) {
+		/* release: the records' bytes before the position the thread syncs up to */
+		__atomic_store_n(&j->gc_written, w, __ATOMIC_RELEASE);
+		j->gc.written = w;
+	}
+	/* acquire: pairs with the thread's release after its msync */
+	*durable = __atomic_load_n(&j->durable_seq, __ATOMIC_ACQUIRE);
+	return 0;
+}
+
+/* The group-commit thread's own mapping of segment @p seg (kept until it moves on). */
+static int gc_map(struct fs_journal *j, uint64_t seg, struct fs_jrec **out)
+{
+	bool existed;
+	int rc;
+
+	if (j->gc.map == NULL || j->gc.map_seg != seg) {
+		if (j->gc.map != NULL)
+			munmap(j->gc.map, FS_JSEG_BYTES);
+		j->gc.map = NULL;
+		/* the segment is allocated already (the writer wrote to it): no new block */
+		rc = seg_map_rw(j->dir, j->index, seg, &j->gc.map, &existed);
+		if (rc < 0)
+			return rc;
+		j->gc.map_seg = seg;
+	}
+	*out = j->gc.map;
+	return 0;
+}
+
+/*
+ * Records (@p from, @p to] (seqs) segment by segment through the thread's own mapping: msync
+ * them (msync syncs the file's pages whichever mapping dirtied them), or, @p repair, write them
+ * anew first (seg_repair, after a failed sync; the writer has stopped appending).
+ */
+static int gc_range(struct fs_journal *j, uint64_t from, uint64_t to, bool repair)
+{
+	uint64_t i = from; /* index of record seq from + 1 */
+
+	while (i < to) {
+		uint64_t seg = i / FS_JOURNAL_SEG_RECS, end = (seg + 1) * FS_JOURNAL_SEG_RECS;
+		uint32_t a = (uint32_t)(i % FS_JOURNAL_SEG_RECS);
+		uint32_t b = to < end ? (uint32_t)(to - seg * FS_JOURNAL_SEG_RECS)
+				      : FS_JOURNAL_SEG_RECS;
+		struct fs_jrec *m;
+		int rc = gc_map(j, seg, &m);
+
+		if (rc == 0)
+			rc = repair ? seg_repair(j, seg, m, a, b) : seg_sync(m, a, b);
+		if (rc < 0)
+			return rc;
+		i = seg * FS_JOURNAL_SEG_RECS + b;
+	}
+	return 0;
+}
+
+/* A failed group sync: the writer is told (gc_err), the thread tries again after a while. */
+static int gc_fail(struct fs_journal *j, int rc)
+{
+	if (__atomic_load_n(&j->gc_err, __ATOMIC_RELAXED) == -EOPNOTSUPP)
+		rc = -EOPNOTSUPP; /* cannot be repaired: failed until a restart */
+	j->gc.retry_ns = coarse_now_ns() + FS_JOURNAL_RETRY_NS;
+	/* release: nothing to order, but the writer acquires it */
+	__atomic_store_n(&j->gc_err, rc, __ATOMIC_RELEASE);
+	return rc;
+}
+
+int fs_journal_group_sync(struct fs_journal *j)
+{
+	/* acquire: pairs with the writer's release; the records up to it are in the page cache */
+	uint64_t w = __atomic_load_n(&j->gc_written, __ATOMIC_ACQUIRE);
+	int err = __atomic_load_n(&j->gc_err, __ATOMIC_RELAXED), rc;
+
+	if (err == 0) {
+		if (w == j->gc.synced)
+			return 0;
+		rc = gc_range(j, j->gc.synced, w, false);
+		if (rc < 0)
+			return gc_fail(j, rc);
+	} else {
+		/* the writer first stops appending (ack, acquire: then gc_written is its last) */
+		if (err == -EOPNOTSUPP || coarse_now_ns() < j->gc.retry_ns ||
+			!__atomic_load_n(&j->gc_ack, __ATOMIC_ACQUIRE))
+			return err;
+		w = __atomic_load_n(&j->gc_written, __ATOMIC_ACQUIRE);
+		rc = gc_range(j, j->gc.synced, w, true);
+		if (rc == 0)
+			rc = gc_range(j, j->gc.synced, w, false);
+		if (rc < 0)
+			return gc_fail(j, rc);
+	}
+	j->gc.synced = w;
+	/* release: whoever acquires the position sees the journal as of this sync */
+	__atomic_store_n(&j->durable_seq, w, __ATOMIC_RELEASE);
+	if (err != 0) {
+		__atomic_store_n(&j->gc_ack, 0, __ATOMIC_RELAXED); /* ordered by the release below */
+		/* release: the writer that acquires 0 appends again, after durable_seq and the ack */
+		__atomic_store_n(&j->gc_err, 0, __ATOMIC_RELEASE);
+	}
+	return 1;
 }
 
 void fs_journal_close(struct fs_journal *j)
@@ -724,6 +890,8 @@ void fs_journal_close(struct fs_journal *j)
 		munmap(j->ahead.map, FS_JSEG_BYTES);
 	if (j->ahead.retired != NULL)
 		munmap(j->ahead.retired, FS_JSEG_BYTES);
+	if (j->gc.map != NULL)
+		munmap(j->gc.map, FS_JSEG_BYTES);
 	free(j);
 }
 

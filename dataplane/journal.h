@@ -155,9 +155,9 @@ void fs_journal_set_tended(struct fs_journal *j, bool on);
 
 /**
  * A tended journal's upkeep, for its helper thread every few ms (flashsale-dp: every 5 ms):
- * 1. unmaps the segment the writer let go last (in fsync mode the writer synced its tail first:
- *    its group commit must cover it before the burst's replies leave, so nothing is left to
- *    sync);
+ * 1. unmaps the segment the writer let go last (with fs_journal_sync() the writer synced its
+ *    tail first; under the group commit the thread syncs it through a mapping of its own, and
+ *    unmapping the writer's leaves the dirty pages in the page cache for it);
  * 2. once the writer is FS_JOURNAL_PREPARE_AT records into its segment and none is ready, makes
  *    the next segment (open 0600, posix_fallocate, mmap), hands it to the writer and faults in
  *    its first @p bytes; a failure (disk full) is returned by the writer's roll-over instead of
@@ -181,9 +181,10 @@ void fs_journal_tend(struct fs_journal *j, size_t bytes);
 void fs_journal_rolls(const struct fs_journal *j, uint64_t *ahead, uint64_t *made);
 
 /**
- * Whether the writer msyncs records (`--journal-sync=fsync`, fs_journal_sync() after each burst):
- * then a record is durable only once a sync covering it succeeded (fs_journal_durable()), and a
- * segment dropped at a roll-over is synced first. Off (the default): every appended record counts
+ * Whether records are made durable by msync (fs_journal_sync() by the writer, or the group commit:
+ * fs_journal_set_group): then a record is durable only once a sync covering it succeeded
+ * (fs_journal_durable()), and with fs_journal_sync() a segment dropped at a roll-over is synced
+ * first. Off (the default): every appended record counts
  * as durable (the page cache keeps and writes back dirty pages, which is what a process crash
  * needs); nothing is synced by the journal but at fs_journal_sync(). Call before the first append
  * and before other threads read the journal (fs_journal_durable()); single writer.
@@ -226,6 +227,13 @@ int fs_journal_sync(struct fs_journal *j);
  */
 bool fs_journal_durable(const struct fs_journal *j, uint64_t seq);
 
+/**
+ * The journal's heads for the metrics: @p written the seq of its last record appended (0: none),
+ * @p durable the last one durable (fs_journal_durable(): without fsync, the last appended),
+ * durable <= written. Any thread (relaxed loads: either may lag the writer by a record or a sync).
+ */
+void fs_journal_heads(const struct fs_journal *j, uint64_t *written, uint64_t *durable);
+
 /** fs_journal_ready()'s path past its inline check (end of a segment, failed sync). Writer only. */
 int fs_journal_ready_slow(struct fs_journal *j);
 
@@ -266,6 +274,43 @@ static inline int fs_journal_ready(struct fs_journal *j)
  * (the users whose orders it holds get RETRY until then). Writer only.
  */
 bool fs_journal_sync_due(const struct fs_journal *j);
+
+/**
+ * Group commit (`--journal-sync=fsync` in flashsale-dp): the writer never syncs; a group-commit
+ * thread (fs_journal_group_sync) makes what the writer appended durable, in groups, and
+ * publishes the durable position (fs_journal_durable). Implies fs_journal_set_fsync(on). Call
+ * before the first append and before the thread starts; single writer.
+ */
+void fs_journal_set_group(struct fs_journal *j, bool on);
+
+/**
+ * The writer's side of the group commit, once per loop turn (and once more after it stopped,
+ * before the last fs_journal_group_sync): publishes the seq of the last record appended (release
+ * store, on a line of its own, only when it changed) and takes in the thread's verdict.
+ * After a failed group sync it returns the error from then on, and fs_journal_ready() refuses new
+ * records (the records past the durable position are written anew by the thread once the writer
+ * has stopped: the failed-sync rules of fs_journal_sync()); once the thread made them durable it
+ * returns 0 again and fs_journal_ready() accepts. Writer only; no syscall.
+ * @return 0 and *@p durable = the durable position (acquire: every record up to it is on stable
+ *         storage), or the -errno of the failed sync (nothing past the durable position may be
+ *         promised: the held WONs become RETRY).
+ */
+int fs_journal_group_writer(struct fs_journal *j, uint64_t *durable);
+
+/**
+ * The group-commit thread's side: msync the records the writer published since the last
+ * successful sync (one msync per segment they span, through the thread's own mapping), then
+ * publish them as durable (release store of the durable position). After a failure the writer
+ * is told (fs_journal_group_writer) and, once it has stopped appending and FS_JOURNAL_RETRY_MS
+ * passed, the records past the durable position are written anew (zeroed blocks, records back,
+ * as fs_journal_sync() does) and synced again; a success lets the writer go on. A file system
+ * that cannot zero a range leaves the journal failed until a restart. One thread per journal
+ * (any number of journals per thread), concurrently with the writer; syscalls (not on the claim
+ * path).
+ * @return 1 if records became durable, 0 if there was nothing to do, or the -errno of the failed
+ *         sync (also while a failed one waits for its retry).
+ */
+int fs_journal_group_sync(struct fs_journal *j);
 
 /**
  * Unmap and close (a segment made ahead stays on disk, empty). NULL is a no-op. The writer and

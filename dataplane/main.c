@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <libgen.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -20,10 +21,16 @@
 #include <rte_lcore.h>
 #include <rte_pdump.h>
 
+#include <systemd/sd-daemon.h>
+
 #include "clock.h"
+#include "conf.h"
 #include "fcp.h"
+#include "gcommit.h"
+#include "hugefiles.h"
 #include "journal.h"
 #include "log.h"
+#include "logtime.h"
 #include "parse.h"
 #include "port.h"
 #include "ratelimit.h"
@@ -33,6 +40,7 @@
 #include "telemetry.h"
 #include "unmap_guard.h"
 #include "verify.h"
+#include "version.h"
 #include "worker.h"
 
 #define PROG "flashsale-dp"
@@ -56,6 +64,18 @@ struct dp_opts {
 	uint32_t rl_burst; /* --rate-burst: claims; 0 = as many as the rate (at least 1) */
 };
 
+/* The options after `--`, also the keys of the config file's [dataplane] section. */
+static const struct option longopts[] = {
+	{"addr", required_argument, NULL, 'a'},
+	{"port", required_argument, NULL, 'p'},
+	{"node-id", required_argument, NULL, 'n'},
+	{"state-dir", required_argument, NULL, 's'},
+	{"journal-sync", required_argument, NULL, 'j'},
+	{"rate-burst", required_argument, NULL, 'B'},
+	{"rate-limit", required_argument, NULL, 'R'},
+	{NULL, 0, NULL, 0},
+};
+
 static volatile sig_atomic_t quit_signal;
 
 static struct fs_sale_table table;
@@ -72,8 +92,8 @@ static void usage_error(const char *fmt, const char *arg)
 {
 	fprintf(stderr, PROG ": ");
 	fprintf(stderr, fmt, arg);
-	fprintf(stderr, " (usage: " PROG " [EAL options] -- --addr A.B.C.D --state-dir DIR "
-			"[--port 7777] [--node-id 1] [--journal-sync none|fsync] "
+	fprintf(stderr, " (usage: " PROG " [EAL options] -- [--config FILE] --addr A.B.C.D "
+			"--state-dir DIR [--port 7777] [--node-id 1] [--journal-sync none|fsync] "
 			"[--rate-limit RATE] [--rate-burst N])\n");
 	rte_eal_cleanup();
 	exit(2);
@@ -91,16 +111,6 @@ static unsigned long parse_ulong(
 
 static void parse_args(int argc, char **argv, struct dp_opts *o)
 {
-	static const struct option longopts[] = {
-		{"addr", required_argument, NULL, 'a'},
-		{"port", required_argument, NULL, 'p'},
-		{"node-id", required_argument, NULL, 'n'},
-		{"state-dir", required_argument, NULL, 's'},
-		{"journal-sync", required_argument, NULL, 'j'},
-		{"rate-burst", required_argument, NULL, 'B'},
-		{"rate-limit", required_argument, NULL, 'R'},
-		{NULL, 0, NULL, 0},
-	};
 	struct in_addr in;
 	int c;
 
@@ -255,6 +265,12 @@ static void launch_workers(const struct dp_opts *opt, struct fs_journal *const j
 	unsigned w = 0, lcore;
 	int ret;
 
+	if (opt->journal_fsync) {
+		ret = fs_gcommit_start(journals, n_workers);
+		if (ret != 0)
+			rte_exit(EXIT_FAILURE, "cannot start the group-commit thread: %s\n",
+				strerror(-ret));
+	}
 	RTE_LCORE_FOREACH_WORKER(lcore)
 	{
 		struct fs_worker *wk = &workers[w];
@@ -263,6 +279,11 @@ static void launch_workers(const struct dp_opts *opt, struct fs_journal *const j
 		wk->table = &table;
 		wk->journal = journals[w];
 		wk->journal_fsync = opt->journal_fsync;
+		if (opt->journal_fsync) {
+			wk->held = calloc(1, sizeof(*wk->held)); /* its WONs until durable */
+			if (wk->held == NULL)
+				rte_exit(EXIT_FAILURE, "cannot allocate worker %u's WON ring\n", w);
+		}
 		wk->lcore_id = lcore;
 		wk->env.node_id = opt->node_id;
 		wk->env.worker = (uint8_t)w;
@@ -288,6 +309,8 @@ static unsigned dp_start(int argc, char **argv, struct dp_opts *opt)
 	unsigned n_workers;
 	int ret;
 
+	/* EAL's lines and ours, dated unless journald dates them (logtime.h); NULL: DPDK's */
+	rte_openlog_stream(fs_logtime_open(STDOUT_FILENO));
 	ret = rte_eal_init(argc, argv);
 	if (ret < 0)
 		rte_exit(EXIT_FAILURE, "EAL initialisation failed: %s\n", rte_strerror(rte_errno));
@@ -354,7 +377,8 @@ static struct fs_journal *journals_open(
 		journals[w] = fs_journal_open(opt->state_dir, w);
 		if (journals[w] == NULL)
 			die("cannot open journal %u in %s: %s", w, opt->state_dir, strerror(errno));
-		fs_journal_set_fsync(journals[w], opt->journal_fsync);
+		/* fsync: the group-commit thread syncs it (gcommit.h), never its worker */
+		fs_journal_set_group(journals[w], opt->journal_fsync);
 		fs_journal_set_tended(journals[w], true); /* by run_until_signal: fs_journal_tend */
 	}
 	for (w = 0; w < n_workers; w++) {
@@ -388,7 +412,8 @@ static unsigned ports_start(const struct dp_opts *opt, unsigned n_workers)
 }
 
 /* The /flashsale/ telemetry commands over the table, the control journal and the workers. */
-static void telemetry_start(const struct dp_opts *opt, struct fs_journal *ctl, unsigned n_workers)
+static void telemetry_start(const struct dp_opts *opt, struct fs_journal *ctl,
+	struct fs_journal *const *journals, unsigned n_workers)
 {
 	struct fs_telemetry_ctx tctx;
 	int ret;
@@ -401,6 +426,10 @@ static void telemetry_start(const struct dp_opts *opt, struct fs_journal *ctl, u
 	tctx.node_id = opt->node_id;
 	tctx.journal_fsync = opt->journal_fsync;
 	tctx.start_ms = fs_clock_mono_ms();
+	tctx.journals = journals;
+	/* the journals' identity, as flashsale-persist keys its checkpoints (0: unknown) */
+	if (fs_journal_instance(opt->state_dir, &tctx.instance) != 0)
+		tctx.instance = 0;
 	ret = fs_telemetry_init(&tctx);
 	if (ret != 0)
 		rte_exit(EXIT_FAILURE, "telemetry registration failed: %s\n", strerror(-ret));
@@ -441,6 +470,54 @@ static void run_until_signal(unsigned n_workers)
 	FS_LOG(INFO, "signal %d: stopping", (int)quit_signal);
 }
 
+/*
+ * The options of the config file's [dataplane] section (conf.h) put after `--`, before the
+ * command line's own (which override them), or exit 2. Before EAL: a bad file touches no
+ * hugepage. A command line without `--` gets one at its end.
+ */
+static void dp_config(int *argc, char ***argv)
+{
+	static char *with_sep[512];
+	char err[512];
+	int sep = 1, rc;
+
+	while (sep < *argc && strcmp((*argv)[sep], "--") != 0)
+		sep++;
+	if (sep == *argc) {
+		if (*argc + 2 > (int)(sizeof(with_sep) / sizeof(with_sep[0]))) {
+			fprintf(stderr, PROG ": too many arguments\n");
+			exit(2);
+		}
+		memcpy(with_sep, *argv, (size_t)*argc * sizeof(char *));
+		with_sep[(*argc)++] = "--";
+		with_sep[*argc] = NULL;
+		*argv = with_sep;
+	}
+	rc = fs_conf_apply("dataplane", longopts, argc, argv, sep + 1, *argc, err, sizeof(err));
+	if (rc != 0) {
+		fprintf(stderr, PROG ": %s\n", err);
+		exit(2);
+	}
+}
+
+/*
+ * The last sync of a worker journal, its worker and the group-commit thread stopped: as the
+ * group commit does it (@p group: the writer's last records handed over, then synced) or as the
+ * writer does. Returns 0 or -errno.
+ */
+static int journal_sync_last(struct fs_journal *j, bool group)
+{
+	uint64_t durable;
+	int ret;
+
+	if (!group)
+		return fs_journal_sync(j);
+	ret = fs_journal_group_writer(j, &durable);
+	if (ret == 0)
+		ret = fs_journal_group_sync(j);
+	return ret < 0 ? ret : 0;
+}
+
 /* Workers stopped, capture and telemetry ended, every journal synced and closed, ports closed. */
 static void dp_stop(struct fs_journal *const *journals, struct fs_journal *ctl, unsigned n_workers,
 	unsigned n_ports)
@@ -452,8 +529,9 @@ static void dp_stop(struct fs_journal *const *journals, struct fs_journal *ctl, 
 	rte_eal_mp_wait_lcore();
 	rte_pdump_uninit();
 	fs_telemetry_shutdown();
+	fs_gcommit_stop();
 	for (w = 0; w < n_workers; w++) {
-		ret = fs_journal_sync(journals[w]);
+		ret = journal_sync_last(journals[w], workers[w].journal_fsync);
 		if (ret != 0)
 			FS_LOG(ERR, "journal %u sync: %s", w, strerror(-ret));
 		fs_journal_close(journals[w]);
@@ -467,6 +545,23 @@ static void dp_stop(struct fs_journal *const *journals, struct fs_journal *ctl, 
 		fs_ratelimit_fini(&limiters[w]);
 }
 
+/*
+ * Unlink this process's hugepage files (hugefiles.h), so that a stopped dataplane leaves no
+ * hugepages taken; the mappings stay valid until _exit.
+ */
+static void hugepages_release(void)
+{
+	char dir[4096];
+	int n;
+
+	snprintf(dir, sizeof(dir), "%s", rte_eal_get_runtime_dir());
+	n = fs_hugefiles_unlink(basename(dir));
+	if (n < 0)
+		FS_LOG(WARNING, "hugepage files not removed: %s", strerror(-n));
+	else
+		FS_LOG(INFO, "removed %d hugepage files", n);
+}
+
 int main(int argc, char **argv)
 {
 	/* every worker's journal, for fs_claim's durability check (fs_claim_env.journals) */
@@ -475,13 +570,18 @@ int main(int argc, char **argv)
 	struct dp_opts opt;
 	unsigned n_workers, n_ports;
 
+	if (fs_version_asked(argc, argv)) {
+		fs_version_print(PROG);
+		return 0;
+	}
+	dp_config(&argc, &argv);
 	n_workers = dp_start(argc, argv, &opt);
 	state_dir_setup(opt.state_dir);
 	/* the sales as the journals left them, before any claim is answered */
 	sales_recover(&opt, n_workers);
 	ctl = journals_open(&opt, n_workers, journals);
 	n_ports = ports_start(&opt, n_workers);
-	telemetry_start(&opt, ctl, n_workers);
+	telemetry_start(&opt, ctl, journals, n_workers);
 	capture_init();
 	signals_catch();
 	launch_workers(&opt, journals, n_workers, n_ports);
@@ -489,15 +589,22 @@ int main(int argc, char **argv)
 	printf("flashsale-dp ready node=%u workers=%u ports=%u addr=%s port=%u\n", opt.node_id,
 		n_workers, n_ports, opt.addr_str, opt.udp_port);
 	fflush(stdout);
+	/* systemd's Type=notify: the ports are up, claims are answered (no-op without
+	 * $NOTIFY_SOCKET) */
+	sd_notifyf(0, "READY=1\nSTATUS=serving node %u, %u workers, %u ports", opt.node_id,
+		n_workers, n_ports);
 
 	run_until_signal(n_workers);
+	sd_notify(0, "STOPPING=1");
 	dp_stop(journals, ctl, n_workers, n_ports);
+	hugepages_release();
 	/*
 	 * Journals are synced and closed, ports closed: nothing is left to save. No
 	 * rte_eal_cleanup() and no exit handlers: in DPDK 22.11 the EAL interrupt thread keeps
 	 * running through them and touches interrupt handles they free (seen as a segmentation
 	 * fault in rte_intr_fd_get() while _dl_fini unloads the PMDs, after a clean stop).
-	 * Hugepage files stay either way (the next start with this prefix reuses or clears them).
+	 * The hugepage files are gone already (hugepages_release): the pages return to the system
+	 * when the process ends.
 	 */
 	fflush(stdout);
 	fflush(stderr);

@@ -26,12 +26,9 @@ static int port_setup(struct fs_port *p, uint16_t port_id, unsigned n_workers)
 	struct rte_ether_addr mac;
 	uint16_t nb_rxd = FS_PORT_DESC, nb_txd = FS_PORT_DESC;
 	char pool_name[RTE_MEMPOOL_NAMESIZE];
-	int socket = rte_eth_dev_socket_id(port_id);
-	unsigned nq, q;
+	unsigned socket = fs_port_socket(port_id), nq, q;
 	int ret;
 
-	if (socket < 0)
-		socket = (int)rte_socket_id();
 	ret = rte_eth_dev_info_get(port_id, &info);
 	if (ret != 0)
 		return ret;
@@ -60,7 +57,7 @@ static int port_setup(struct fs_port *p, uint16_t port_id, unsigned n_workers)
 
 	snprintf(pool_name, sizeof(pool_name), "fs_pool_%u", port_id);
 	p->pool = rte_pktmbuf_pool_create(pool_name, FS_PORT_MBUFS * nq, FS_PORT_MBUF_CACHE, 0,
-		RTE_MBUF_DEFAULT_BUF_SIZE, socket);
+		RTE_MBUF_DEFAULT_BUF_SIZE, (int)socket);
 	if (p->pool == NULL)
 		return -rte_errno;
 

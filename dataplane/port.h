@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include <rte_ethdev.h>
+#include <rte_lcore.h>
 #include <rte_mempool.h>
 
 #include "frame.h"
@@ -13,6 +14,18 @@
 #define FS_PORT_DESC 1024u  /**< RX and TX descriptors per queue (adjusted to the port's limits) */
 #define FS_PORT_MBUFS 8191u /**< mbufs per queue pair in the port's pool */
 #define FS_PORT_MBUF_CACHE 256u /**< per-lcore mempool cache */
+
+/**
+ * The NUMA socket for @p port_id's rings and mbuf pool: the port's own, or the calling lcore's
+ * when the port has none (rte_eth_dev_socket_id() < 0: a virtual device, or no NUMA). For
+ * flashsale-dp and flashgen. Thread safe after rte_eal_init().
+ */
+static inline unsigned fs_port_socket(uint16_t port_id)
+{
+	int socket = rte_eth_dev_socket_id(port_id);
+
+	return socket < 0 ? rte_socket_id() : (unsigned)socket;
+}
 
 /** One port in service. Written by fs_port_setup_all() before workers run; read-only after. */
 struct fs_port {

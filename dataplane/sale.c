@@ -22,11 +22,7 @@ _Static_assert(FS_SALE_SLOTS >= 2 * FS_MAX_SALES, "sale slots at most half full"
 void fs_sale_table_init(struct fs_sale_table *t, unsigned n_workers)
 {
 	memset(t, 0, sizeof(*t));
-	if (n_workers == 0)
-		n_workers = 1;
-	if (n_workers > FS_MAX_WORKERS)
-		n_workers = FS_MAX_WORKERS;
-	t->n_workers = n_workers;
+	t->n_workers = fs_stock_workers(n_workers);
 	t->slots = &t->arr[0];
 }
 
@@ -180,6 +176,7 @@ static int sale_def_check(const struct fs_sale_table *t, const struct fs_sale_de
 static struct fs_sale *sale_build(const struct fs_sale_table *t, const struct fs_sale_def *def)
 {
 	struct fs_sale *s;
+	size_t size;
 	int rc;
 
 	rc = sale_def_check(t, def);
@@ -187,12 +184,15 @@ static struct fs_sale *sale_build(const struct fs_sale_table *t, const struct fs
 		errno = -rc;
 		return NULL;
 	}
-	s = aligned_alloc(64, sizeof(*s));
+	/* t->n_workers is clamped to 1..FS_MAX_WORKERS; a multiple of 64 bytes, as aligned_alloc
+	 * asks */
+	size = sizeof(*s) + (size_t)t->n_workers * sizeof(s->wcnt[0]);
+	s = aligned_alloc(64, size);
 	if (s == NULL) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	memset(s, 0, sizeof(*s));
+	memset(s, 0, size);
 	s->sale_id = def->sale_id;
 	s->admission = def->admission;
 	s->start_ms = def->start_ms;
@@ -222,6 +222,23 @@ static struct fs_sale *sale_build(const struct fs_sale_table *t, const struct fs
 	}
 	fs_stock_init(&s->stock, t->n_workers, def->stock, 0);
 	return s;
+}
+
+void fs_sale_counters_sum(const struct fs_sale *s, struct fs_sale_counters *out)
+{
+	unsigned w, i;
+
+	memset(out, 0, sizeof(*out));
+	for (w = 0; w < s->stock.n_workers; w++)
+		for (i = 0; i < FS_SALE_ST_SLOTS; i++) {
+			/* relaxed: pairs with fs_sale_count's store; a statistic */
+			out->claim[i] += __atomic_load_n(&s->wcnt[w].reply[0][i], __ATOMIC_RELAXED);
+			out->status[i] += __atomic_load_n(&s->wcnt[w].reply[1][i], __ATOMIC_RELAXED);
+		}
+	for (i = 0; i < FS_SALE_ST_SLOTS; i++) {
+		out->claims += out->claim[i];
+		out->status_requests += out->status[i];
+	}
 }
 
 /* Insert @p s into the first free slot of its probe in @p a (release: complete when found). */
@@ -368,7 +385,10 @@ const char *fs_sale_state_name(enum fs_sale_state st)
 	return names[st];
 }
 
-/* Append one control record (type, sale, node; body from @p rec) to @p ctl if there is one. */
+/*
+ * Append one control record (type, sale, node; body from @p rec, which the caller initialises
+ * with its body only: every other byte zero) to @p ctl if there is one.
+ */
 static int ctl_append(struct fs_journal *ctl, uint16_t node_id, uint32_t sale_id, uint8_t type,
 	struct fs_jrec *rec)
 {
@@ -397,20 +417,18 @@ int fs_sale_ctl_create(struct fs_sale_table *t, struct fs_journal *ctl, uint16_t
 	s = sale_build(t, &unkeyed);
 	if (s == NULL)
 		return -errno;
-	memset(&rec, 0, sizeof(rec));
-	rec.body.sale.stock = def->stock;
-	rec.body.sale.start_ms = def->start_ms;
-	rec.body.sale.end_ms = def->end_ms;
-	rec.body.sale.admission = def->admission;
-	rec.body.sale.rl_set = def->rl_set;
-	rec.body.sale.rl_rate = def->rl_rate;
-	rec.body.sale.rl_burst = (uint16_t)def->rl_burst;
+	rec = (struct fs_jrec){.body.sale = {.stock = def->stock,
+				       .start_ms = def->start_ms,
+				       .end_ms = def->end_ms,
+				       .admission = def->admission,
+				       .rl_set = def->rl_set,
+				       .rl_burst = (uint16_t)def->rl_burst,
+				       .rl_rate = def->rl_rate}};
 	rc = ctl_append(ctl, node_id, def->sale_id, FS_JREC_SALE, &rec);
 	if (rc == 0 && def->hold_ms > 0) {
 		/* a SALE without its HOLD (this append failed) is completed by a repeated create:
 		 * recovery applies the HOLD that follows the repeated SALE */
-		memset(&rec, 0, sizeof(rec));
-		rec.body.hold.hold_ms = def->hold_ms;
+		rec = (struct fs_jrec){.body.hold.hold_ms = def->hold_ms};
 		rc = ctl_append(ctl, node_id, def->sale_id, FS_JREC_HOLD, &rec);
 	}
 	if (rc < 0) {
@@ -418,7 +436,7 @@ int fs_sale_ctl_create(struct fs_sale_table *t, struct fs_journal *ctl, uint16_t
 		return rc;
 	}
 	if (def->has_key) {
-		memset(&rec, 0, sizeof(rec));
+		rec = (struct fs_jrec){0};
 		memcpy(rec.body.key.key, def->key, sizeof(rec.body.key.key));
 		rc = ctl_append(ctl, node_id, def->sale_id, FS_JREC_KEY, &rec);
 		if (rc == 0)
@@ -439,7 +457,7 @@ int fs_sale_ctl_lease_returned(struct fs_sale_table *t, struct fs_journal *ctl, 
 	uint32_t sale_id, uint64_t units, bool final, uint64_t returned)
 {
 	struct fs_sale *s = fs_sale_lookup(t, sale_id);
-	struct fs_jrec rec;
+	struct fs_jrec rec = {.body.lease = {.units = units, .final = final}};
 	uint64_t cap;
 	int rc;
 
@@ -457,9 +475,6 @@ int fs_sale_ctl_lease_returned(struct fs_sale_table *t, struct fs_journal *ctl, 
 	cap = s->total + returned;
 	if (units > cap || s->stock.leased + units > cap)
 		return -EINVAL;
-	memset(&rec, 0, sizeof(rec));
-	rec.body.lease.units = units;
-	rec.body.lease.final = final;
 	rc = ctl_append(ctl, node_id, sale_id, FS_JREC_LEASE, &rec);
 	if (rc < 0)
 		return rc;
@@ -474,7 +489,7 @@ int fs_sale_ctl_release(struct fs_sale_table *t, struct fs_journal *ctl, uint16_
 	uint32_t sale_id, uint64_t user, uint64_t order)
 {
 	struct fs_sale *s = fs_sale_lookup(t, sale_id);
-	struct fs_jrec rec;
+	struct fs_jrec rec = {.body.release = {.order_id = order, .user_id = user}};
 	uint64_t found = 0;
 	uint32_t won = 0;
 	int rc;
@@ -487,9 +502,6 @@ int fs_sale_ctl_release(struct fs_sale_table *t, struct fs_journal *ctl, uint16_
 		return -ESRCH;
 	if (won == FS_WON_RELEASED)
 		return -EALREADY;
-	memset(&rec, 0, sizeof(rec));
-	rec.body.release.order_id = order;
-	rec.body.release.user_id = user;
 	rc = ctl_append(ctl, node_id, sale_id, FS_JREC_RELEASE, &rec);
 	if (rc < 0)
 		return rc;
@@ -509,12 +521,11 @@ int fs_sale_ctl_stop(
 	struct fs_sale_table *t, struct fs_journal *ctl, uint16_t node_id, uint32_t sale_id)
 {
 	struct fs_sale *s = fs_sale_lookup(t, sale_id);
-	struct fs_jrec rec;
+	struct fs_jrec rec = {0}; /* no body */
 	int rc;
 
 	if (s == NULL)
 		return -ENOENT;
-	memset(&rec, 0, sizeof(rec));
 	rc = ctl_append(ctl, node_id, sale_id, FS_JREC_STOP, &rec);
 	if (rc < 0)
 		return rc;
@@ -526,16 +537,14 @@ int fs_sale_ctl_set_key(struct fs_sale_table *t, struct fs_journal *ctl, uint16_
 	uint32_t sale_id, const uint8_t key[16], int64_t prev_until_ms)
 {
 	struct fs_sale *s = fs_sale_lookup(t, sale_id);
-	struct fs_jrec rec;
+	struct fs_jrec rec = {.body.key.prev_until_ms = prev_until_ms};
 	int rc;
 
 	if (s == NULL)
 		return -ENOENT;
 	if (s->key_set && memcmp(s->key, key, 16) == 0)
 		return 0; /* already the current key: nothing to journal */
-	memset(&rec, 0, sizeof(rec));
 	memcpy(rec.body.key.key, key, sizeof(rec.body.key.key));
-	rec.body.key.prev_until_ms = prev_until_ms;
 	rc = ctl_append(ctl, node_id, sale_id, FS_JREC_KEY, &rec);
 	if (rc < 0)
 		return rc;
@@ -547,7 +556,7 @@ int fs_sale_ctl_delete(struct fs_sale_table *t, struct fs_journal *ctl, uint16_t
 	uint32_t sale_id, int64_t now_ms)
 {
 	struct fs_sale *s = fs_sale_lookup(t, sale_id);
-	struct fs_jrec rec;
+	struct fs_jrec rec = {0}; /* no body */
 	int rc;
 
 	if (s == NULL)
@@ -563,7 +572,6 @@ int fs_sale_ctl_delete(struct fs_sale_table *t, struct fs_journal *ctl, uint16_t
 	rc = ids_reserve(&t->deleted); /* so that nothing can fail once the record is written */
 	if (rc < 0)
 		return rc;
-	memset(&rec, 0, sizeof(rec));
 	rc = ctl_append(ctl, node_id, sale_id, FS_JREC_DELETE, &rec);
 	if (rc < 0)
 		return rc;

@@ -53,6 +53,26 @@ enum fs_sale_state {
 #define FS_KEYST_HAS_PREV 0x20u /**< a previous key is valid until its slot's prev_until_ms */
 #define FS_KEYST_GEN_ONE 0x100u /**< generation counter in bits 8..31 */
 
+#define FS_SALE_ST_SLOTS 16u /**< counter slots per reply kind: every status of fcp.h (< 16) */
+
+/**
+ * One worker's replies for one sale: [0] replies to CLAIMs, [1] replies to SALE_STATUS
+ * requests, by status (fcp.h's values). Its worker: wo (relaxed load and store, no atomic RMW:
+ * one writer), readers: ro (relaxed; fs_sale_counters_sum). 256 bytes, a worker's own lines:
+ * the claim row's common statuses (WON, ALREADY_WON, SOLD_OUT) share its first line.
+ */
+struct fs_sale_wcnt {
+	uint64_t reply[2][FS_SALE_ST_SLOTS];
+} __attribute__((aligned(64)));
+
+/** A sale's replies summed over its workers (fs_sale_counters_sum). */
+struct fs_sale_counters {
+	uint64_t claims;			 /**< CLAIMs answered: the sum of claim[] */
+	uint64_t status_requests;		 /**< SALE_STATUS requests answered: sum of status[] */
+	uint64_t claim[FS_SALE_ST_SLOTS];	 /**< replies to CLAIMs by status */
+	uint64_t status[FS_SALE_ST_SLOTS];	 /**< replies to SALE_STATUS requests by status */
+};
+
 /** One token key slot. */
 struct fs_sale_key {
 	uint8_t key[16];
@@ -103,6 +123,9 @@ struct fs_sale {
 	uint64_t returned; /**< units that came back (the lease's returned=R, the largest); cp only */
 	struct fs_winners *winners;
 	struct fs_stock stock;
+	/** replies by status, one struct per worker (stock.n_workers of them, allocated with the
+	 *  sale; zero at creation and after a restart: counters of this process's life) */
+	struct fs_sale_wcnt wcnt[];
 };
 
 /** Sale pointers by hashed sale id: open addressing, linear probing, half full at most. */
@@ -222,6 +245,28 @@ static inline void fs_sale_limits(const struct fs_sale_table *t, const struct fs
 		*burst = t->rl_burst;
 	}
 }
+
+/**
+ * Count one reply of status @p status (fcp.h, < FS_SALE_ST_SLOTS) to a CLAIM (@p status_req
+ * false) or a SALE_STATUS request of sale @p s, answered by worker @p worker (< the table's
+ * n_workers). One increment of the worker's own line: a relaxed load and store (no lock prefix;
+ * the worker is the only writer, so no increment is lost). Hot path.
+ */
+static inline void fs_sale_count(struct fs_sale *s, unsigned worker, bool status_req,
+	unsigned status)
+{
+	uint64_t *c = &s->wcnt[worker].reply[status_req][status & (FS_SALE_ST_SLOTS - 1)];
+
+	/* relaxed: a statistic; readers sum whatever each line holds (fs_sale_counters_sum) */
+	__atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
+}
+
+/**
+ * Sum @p s's reply counters over its workers into @p out (relaxed loads: each counter as some
+ * worker last stored it; exact once workers are quiet). Any thread that may read @p s (the
+ * control path, or a worker within its turn).
+ */
+void fs_sale_counters_sum(const struct fs_sale *s, struct fs_sale_counters *out);
 
 /** Stop the sale: claims get ENDED from now on; nothing journaled (fs_sale_ctl_stop). cp only. */
 void fs_sale_stop(struct fs_sale *s);

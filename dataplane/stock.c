@@ -29,10 +29,7 @@ _Static_assert(offsetof(struct fs_stock, slices) - offsetof(struct fs_stock, nod
 void fs_stock_init(struct fs_stock *s, unsigned n_workers, uint64_t stock, uint32_t chunk)
 {
 	memset(s, 0, sizeof(*s));
-	if (n_workers == 0)
-		n_workers = 1;
-	if (n_workers > FS_MAX_WORKERS)
-		n_workers = FS_MAX_WORKERS;
+	n_workers = fs_stock_workers(n_workers);
 	s->n_workers = n_workers;
 	if (chunk == 0) {
 		uint64_t c = stock / (8ull * n_workers);

@@ -7,6 +7,15 @@
 
 #define FS_MAX_WORKERS 32 /**< worker lcores per dataplane */
 
+/**
+ * The slices for @p n workers: 1 for 0, FS_MAX_WORKERS for more than FS_MAX_WORKERS, else @p n
+ * (fs_stock_init and fs_sale_table_init take any count). Pure.
+ */
+static inline unsigned fs_stock_workers(unsigned n)
+{
+	return n == 0 ? 1 : n > FS_MAX_WORKERS ? FS_MAX_WORKERS : n;
+}
+
 /** One worker's slice of a sale. */
 struct fs_slice {
 	uint64_t units; /**< units ready to sell; owner and stealers take with CAS (atomic) */

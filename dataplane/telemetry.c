@@ -142,6 +142,35 @@ static void key_fp(const uint8_t key[16], char out[17])
 	sodium_bin2hex(out, 17, h, sizeof(h));
 }
 
+/* A telemetry key: @p pfx and the status's counter name ("claim_" "won"). */
+static const char *reply_key(char *buf, size_t n, const char *pfx, unsigned st)
+{
+	snprintf(buf, n, "%s%s", pfx, fs_counter_name((enum fs_counter)(FS_CNT_ST_WON + st)));
+	return buf;
+}
+
+/*
+ * @p s's replies (fs_sale_counters_sum) into dict @p d: claims, status_requests, then claim_NAME
+ * and status_NAME per status (counters.h's names; UNKNOWN_SALE is never a sale's).
+ */
+static void counters_add(struct rte_tel_data *d, const struct fs_sale *s)
+{
+	struct fs_sale_counters c;
+	char key[64];
+	unsigned st;
+
+	fs_sale_counters_sum(s, &c);
+	rte_tel_data_add_dict_u64(d, "claims", c.claims);
+	rte_tel_data_add_dict_u64(d, "status_requests", c.status_requests);
+	for (st = 0; st < FS_ST__COUNT; st++) {
+		if (st == FS_ST_UNKNOWN_SALE)
+			continue;
+		rte_tel_data_add_dict_u64(d, reply_key(key, sizeof(key), "claim_", st), c.claim[st]);
+		rte_tel_data_add_dict_u64(
+			d, reply_key(key, sizeof(key), "status_", st), c.status[st]);
+	}
+}
+
 /* The status dict of @p s (HACKING.md). Under tel_lock: rekeys and deletes wait for it. */
 static void status_dict(struct rte_tel_data *d, const struct fs_sale *s)
 {
@@ -189,6 +218,7 @@ static void status_dict(struct rte_tel_data *d, const struct fs_sale *s)
 		rte_tel_data_add_dict_u64(d, "returned", s->returned);
 		rte_tel_data_add_dict_u64(d, "released", fs_winners_released(s->winners));
 	}
+	counters_add(d, s);
 }
 
 /* Reply for a control operation's result @p ret on sale @p id (tel_lock held). */
@@ -343,14 +373,19 @@ static int cmd_sale_list(
 	return 0;
 }
 
-static int cmd_sale_status(const char *cmd __rte_unused, const char *params, struct rte_tel_data *d)
+/*
+ * A read-only command on sale ID (parameters "ID"): @p fill writes its dict, under the control
+ * lock (a rekey rewrites the key a status reads, a delete frees the sale); @p usage names the
+ * command in the usage error.
+ */
+static int sale_read_cmd(const char *params, struct rte_tel_data *d, const char *usage,
+	void (*fill)(struct rte_tel_data *d, const struct fs_sale *s))
 {
 	const struct fs_sale *s;
 	uint32_t id;
 
 	if (parse_id_params(params, &id, 0, NULL, NULL) != 0)
-		return reply_error(d, "usage: /flashsale/sale/status,ID");
-	/* the control lock: a rekey rewrites the key the status reads, a delete frees the sale */
+		return reply_error(d, "usage: %s,ID", usage);
 	pthread_mutex_lock(&tel_lock);
 	s = fs_sale_lookup(tel.table, id);
 	if (s == NULL && fs_sale_was_deleted(tel.table, id))
@@ -358,7 +393,69 @@ static int cmd_sale_status(const char *cmd __rte_unused, const char *params, str
 	else if (s == NULL)
 		reply_error(d, "unknown sale %" PRIu32, id);
 	else
-		status_dict(d, s);
+		fill(d, s);
+	pthread_mutex_unlock(&tel_lock);
+	return 0;
+}
+
+static int cmd_sale_status(const char *cmd __rte_unused, const char *params, struct rte_tel_data *d)
+{
+	return sale_read_cmd(params, d, "/flashsale/sale/status", status_dict);
+}
+
+/* A sale's replies by status (counters_add), with its sale_id. */
+static void counters_dict(struct rte_tel_data *d, const struct fs_sale *s)
+{
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_u64(d, "sale_id", s->sale_id);
+	counters_add(d, s);
+}
+
+static int cmd_sale_counters(
+	const char *cmd __rte_unused, const char *params, struct rte_tel_data *d)
+{
+	return sale_read_cmd(params, d, "/flashsale/sale/counters", counters_dict);
+}
+
+/* One journal's heads as a dict under its index ("0", ..., "255" for the control journal). */
+static void journal_add(struct rte_tel_data *d, const struct fs_journal *j, unsigned index)
+{
+	struct rte_tel_data *o = rte_tel_data_alloc();
+	uint64_t written, durable;
+	char name[8];
+
+	if (o == NULL)
+		return;
+	fs_journal_heads(j, &written, &durable);
+	rte_tel_data_start_dict(o);
+	rte_tel_data_add_dict_u64(o, "journal", index);
+	rte_tel_data_add_dict_u64(o, "written", written);
+	rte_tel_data_add_dict_u64(o, "durable", durable);
+	snprintf(name, sizeof(name), "%u", index);
+	if (rte_tel_data_add_dict_container(d, name, o, 0) != 0)
+		rte_tel_data_free(o);
+}
+
+/* Every journal's written and durable seq, and the state directory's instance. */
+static int cmd_journals(
+	const char *cmd __rte_unused, const char *params __rte_unused, struct rte_tel_data *d)
+{
+	char inst[17];
+	unsigned w;
+
+	snprintf(inst, sizeof(inst), "%016" PRIx64, tel.instance);
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_u64(d, "node_id", tel.node_id);
+	rte_tel_data_add_dict_string(d, "instance", inst);
+	rte_tel_data_add_dict_u64(d, "fsync", tel.journal_fsync);
+	for (w = 0; w < tel.n_workers && tel.journals != NULL; w++)
+		if (tel.journals[w] != NULL)
+			journal_add(d, tel.journals[w], w);
+	/* the control journal's writer is the control path: its heads under tel_lock, until
+	 * main closes it (closing) */
+	pthread_mutex_lock(&tel_lock);
+	if (!closing && tel.ctl != NULL)
+		journal_add(d, tel.ctl, FS_JOURNAL_CONTROL);
 	pthread_mutex_unlock(&tel_lock);
 	return 0;
 }
@@ -623,6 +720,11 @@ int fs_telemetry_init(const struct fs_telemetry_ctx *ctx)
 		{"/flashsale/ports", cmd_ports,
 			"Per port: ethdev counters, mbuf pool in use and size. No parameters"},
 		{"/flashsale/sale/status", cmd_sale_status, "Sale status. Parameters: ID"},
+		{"/flashsale/sale/counters", cmd_sale_counters,
+			"A sale's replies by status, summed over workers. Parameters: ID"},
+		{"/flashsale/journals", cmd_journals,
+			"Every journal's written and durable seq, the state directory's instance. "
+			"No parameters"},
 		{"/flashsale/sale/create", cmd_sale_create,
 			"Create a sale. Parameters: "
 			"ID,STOCK,START_MS,END_MS,open|token[,KEYHEX32][,rate=R][,burst=B][,hold=MS]"},

@@ -17,6 +17,9 @@ struct fs_telemetry_ctx {
 	uint16_t node_id;
 	bool journal_fsync; /**< msync the control journal after each control operation */
 	int64_t start_ms;   /**< CLOCK_MONOTONIC ms at start-up (fs_clock_mono_ms), for uptime_ms */
+	struct fs_journal *const *journals; /**< every worker's journal (n_workers), for
+					     *   /flashsale/journals (fs_journal_heads) */
+	uint64_t instance; /**< the state directory's identity (fs_journal_instance), 0: unknown */
 };
 
 /**

@@ -1,4 +1,5 @@
 /* Worker lcores: RX burst, classify, answer ARP/ICMP/FCP in place, one TX burst per queue. */
+#include <sched.h>
 #include <string.h>
 
 #include <rte_branch_prediction.h>
@@ -12,6 +13,7 @@
 #include "fcp.h"
 #include "frame.h"
 #include "log.h"
+#include "pending.h"
 #include "unmap_guard.h"
 #include "verify.h"
 #include "worker.h"
@@ -107,10 +109,11 @@ static inline void rx_classify(const struct fs_worker *w, const struct fs_frame_
 
 /*
  * Second pass, one frame: turn it into its reply in place. Returns true if @p m is to be sent,
- * false if it was dropped (and freed here). *won: the reply is a WON (its IPv4 header at *l3_off).
+ * false if it was dropped (and freed here). *won: the order id if the reply is a WON (its IPv4
+ * header at *l3_off), else left as it was.
  */
 static inline bool handle_pkt(struct fs_worker *w, const struct fs_frame_cfg *cfg,
-	struct rte_mbuf *m, struct rx_meta *rm, struct turn_cnt *tc, bool *won, uint16_t *l3_off)
+	struct rte_mbuf *m, struct rx_meta *rm, struct turn_cnt *tc, uint64_t *won, uint16_t *l3_off)
 {
 	uint8_t *data = rte_pktmbuf_mtod(m, uint8_t *);
 	uint32_t len;
@@ -124,8 +127,10 @@ static inline bool handle_pkt(struct fs_worker *w, const struct fs_frame_cfg *cf
 		fs_claim_sale(w->table, rm->sale, &w->env, &rm->req, data + rm->info.payload_off,
 			&rep);
 		len = fs_frame_fcp_answer(cfg, data, &rm->info, &rep);
-		*won = rep.status == FS_ST_WON;
-		*l3_off = rm->info.l3_off;
+		if (rep.status == FS_ST_WON) {
+			*won = rep.order_id;
+			*l3_off = rm->info.l3_off;
+		}
 		break;
 	}
 	case FS_FRAME_ARP:
@@ -152,21 +157,67 @@ struct burst_won {
 	uint16_t n;
 	uint16_t tx[FS_BURST]; /* each one's index in the burst's tx[] */
 	uint16_t l3[FS_BURST]; /* its IPv4 header's offset */
+	uint64_t seq[FS_BURST]; /* the journal seq of its ORDER record */
 };
 
 /*
- * The group commit's sync failed (fs_journal_sync returned @p rc): no WON of the burst leaves.
+ * Group commit (--journal-sync fsync): the burst's WONs leave tx[] for the worker's ring of held
+ * replies (pending.h), to go out once their records are durable (held_flush). The ring has room:
+ * env.won_full refused every WON of a burst that might not fit.
+ */
+static inline void won_hold(struct fs_worker *w, uint8_t q, struct rte_mbuf **tx, uint16_t *nb_tx,
+	const struct burst_won *won)
+{
+	uint16_t i, kept = 0;
+
+	for (i = 0; i < won->n; i++) {
+		FS_VERIFY(fs_pending_push(w->held, tx[won->tx[i]], won->seq[i], won->l3[i], q) == 0);
+		tx[won->tx[i]] = NULL;
+	}
+	for (i = 0; i < *nb_tx; i++)
+		if (tx[i] != NULL)
+			tx[kept++] = tx[i];
+	*nb_tx = kept;
+}
+
+/* Send @p n replies taken from the ring, each on the TX queue of its rxq. */
+static void held_send(struct fs_worker *w, const struct fs_pending_ent *e, uint32_t n,
+	struct turn_cnt *tc)
+{
+	struct rte_mbuf *tx[FS_BURST];
+	unsigned q;
+
+	for (q = 0; q < w->n_rxq; q++) {
+		uint16_t nb = 0, sent;
+		uint32_t i;
+
+		for (i = 0; i < n; i++)
+			if (e[i].q == q)
+				tx[nb++] = e[i].m;
+		if (nb == 0)
+			continue;
+		sent = rte_eth_tx_burst(w->rxq[q].port_id, w->rxq[q].queue_id, tx, nb);
+		tc->cnt[FS_CNT_TX_PKTS] += sent;
+		if (unlikely(sent < nb)) {
+			tc->cnt[FS_CNT_TX_DROPPED] += (uint64_t)(nb - sent);
+			rte_pktmbuf_free_bulk(&tx[sent], nb - sent);
+		}
+	}
+}
+
+/*
+ * The group sync failed (fs_journal_group_writer returned @p rc): no held WON leaves as a WON.
  * Each becomes a RETRY (FS_RETRY_JOURNAL_MS, fs_frame_won_to_retry), counted as a journal error:
  * the order stays in the journal and the winner table, not durable, and the client's retries get
  * RETRY until a sync covers it (fs_journal_durable), then ALREADY_WON. A WON that cannot be
  * rewritten (never seen: we built it) is dropped, counted as tx_dropped, not sent. The journal
- * then refuses new orders (fs_journal_ready) and the sync is retried every FS_JOURNAL_RETRY_MS
- * (fs_journal_sync_due) until it works. Logged once per episode. Off the claim path.
+ * refuses new orders (fs_journal_ready) until the group-commit thread has written the records
+ * anew and synced them. Logged once per episode. Off the claim path.
  */
-static void __rte_cold __rte_noinline sync_failed(struct fs_worker *w, int rc, struct rte_mbuf **tx,
-	uint16_t *nb_tx, const struct burst_won *won, struct turn_cnt *tc)
+static void __rte_cold __rte_noinline held_failed(struct fs_worker *w, int rc, struct turn_cnt *tc)
 {
-	uint16_t i, kept = 0;
+	struct fs_pending_ent e[FS_BURST];
+	uint32_t n, i;
 
 	if (!w->journal_failing) {
 		w->journal_failing = true;
@@ -174,28 +225,53 @@ static void __rte_cold __rte_noinline sync_failed(struct fs_worker *w, int rc, s
 			"journal %u: sync failed (%s): WON replies are sent as RETRY until it "
 			"works again",
 			w->env.worker, strerror(-rc));
+		tc->cnt[FS_CNT_JOURNAL_ERRORS]++; /* the failure counts once even with no WON held */
 	}
-	for (i = 0; i < won->n; i++) {
-		struct rte_mbuf *m = tx[won->tx[i]];
+	while ((n = fs_pending_pop_all(w->held, e, FS_BURST)) != 0) {
+		uint32_t kept = 0;
 
-		if (fs_frame_won_to_retry(rte_pktmbuf_mtod(m, uint8_t *), m->data_len, won->l3[i],
-			    FS_RETRY_JOURNAL_MS) == 0) {
-			tc->cnt[FS_CNT_ST_RETRY]++;
-			continue;
+		for (i = 0; i < n; i++) {
+			struct rte_mbuf *m = e[i].m;
+
+			if (fs_frame_won_to_retry(rte_pktmbuf_mtod(m, uint8_t *), m->data_len,
+				    e[i].l3, FS_RETRY_JOURNAL_MS) == 0) {
+				e[kept++] = e[i];
+				continue;
+			}
+			rte_pktmbuf_free(m);
+			tc->cnt[FS_CNT_TX_DROPPED]++;
 		}
-		rte_pktmbuf_free(m);
-		tx[won->tx[i]] = NULL;
-		tc->cnt[FS_CNT_TX_DROPPED]++;
+		/* counted WON when answered (maybe in an earlier turn): the sum stays right, as
+		 * stats_add adds modulo 2^64 */
+		tc->cnt[FS_CNT_ST_WON] -= n;
+		tc->cnt[FS_CNT_ST_RETRY] += kept;
+		tc->cnt[FS_CNT_JOURNAL_ERRORS] += n;
+		held_send(w, e, kept, tc);
 	}
-	for (i = 0; i < *nb_tx; i++)
-		if (tx[i] != NULL)
-			tx[kept++] = tx[i];
-	*nb_tx = kept;
-	tc->cnt[FS_CNT_ST_WON] -= won->n;
-	tc->cnt[FS_CNT_JOURNAL_ERRORS] += won->n;
-	/* a sync error with no WON in this burst (an unanswered record) counts once */
-	if (won->n == 0)
-		tc->cnt[FS_CNT_JOURNAL_ERRORS]++;
+}
+
+/*
+ * Once per loop turn in fsync mode: publish what the journal appended to the group-commit
+ * thread, send the held WONs whose records it made durable (oldest first, FS_BURST at a time),
+ * or, if its sync failed, turn them all into RETRY. Returns the replies it sent (0: idle).
+ */
+static inline uint32_t held_flush(struct fs_worker *w, struct turn_cnt *tc)
+{
+	struct fs_pending_ent e[FS_BURST];
+	uint32_t n, total = 0;
+	uint64_t durable;
+	int rc = fs_journal_group_writer(w->journal, &durable);
+
+	if (unlikely(rc != 0)) {
+		total = fs_pending_count(w->held);
+		held_failed(w, rc, tc);
+		return total;
+	}
+	while ((n = fs_pending_pop_durable(w->held, durable, e, FS_BURST)) != 0) {
+		held_send(w, e, n, tc);
+		total += n;
+	}
+	return total;
 }
 
 /*
@@ -210,13 +286,14 @@ static inline uint16_t burst_answer(struct fs_worker *w, const struct fs_rxq *q,
 
 	won->n = 0;
 	for (i = 0; i < nb_rx; i++) {
-		bool is_won = false;
+		uint64_t order = 0;
 		uint16_t l3 = 0;
 
-		if (!handle_pkt(w, q->cfg, pkts[i], &meta[i], tc, &is_won, &l3))
+		if (!handle_pkt(w, q->cfg, pkts[i], &meta[i], tc, &order, &l3))
 			continue;
-		if (is_won) {
+		if (order != 0) {
 			won->l3[won->n] = l3;
+			won->seq[won->n] = FS_ORDER_SEQ(order);
 			won->tx[won->n++] = nb_tx;
 		}
 		tx[nb_tx++] = pkts[i];
@@ -238,6 +315,9 @@ static inline uint16_t poll_rxq(struct fs_worker *w, const struct fs_rxq *q, str
 	if (nb_rx == 0)
 		return 0;
 	tc->cnt[FS_CNT_RX_PKTS] += nb_rx;
+	/* fsync mode: no claim of this burst wins unless its WON fits in the ring */
+	if (w->held != NULL)
+		w->env.won_full = fs_pending_room(w->held) < nb_rx;
 
 	/* one clock read per burst: every claim of the burst sees the same instant; never earlier
 	 * than the last burst's (but for a step of the system clock back) */
@@ -257,14 +337,10 @@ static inline uint16_t poll_rxq(struct fs_worker *w, const struct fs_rxq *q, str
 	/* Pass 2: claim and reply in arrival order. */
 	nb_tx = burst_answer(w, q, pkts, meta, nb_rx, tx, &won, tc);
 
-	/* Group commit (--journal-sync fsync): the burst's WON records reach the disk before any
-	 * of its replies leave; if the sync fails, none of its WONs does (sync_failed). */
-	if (nb_tx != 0 && w->journal_fsync && fs_journal_sync_due(w->journal)) {
-		int rc = fs_journal_sync(w->journal);
-
-		if (unlikely(rc != 0))
-			sync_failed(w, rc, tx, &nb_tx, &won, tc);
-	}
+	/* Group commit (--journal-sync fsync): the burst's WONs wait in the ring until their
+	 * records are durable (held_flush); every other reply leaves now. */
+	if (w->held != NULL && won.n != 0)
+		won_hold(w, (uint8_t)(q - w->rxq), tx, &nb_tx, &won);
 	if (nb_tx != 0) {
 		sent = rte_eth_tx_burst(q->port_id, q->queue_id, tx, nb_tx);
 		tc->cnt[FS_CNT_TX_PKTS] += sent;
@@ -325,6 +401,24 @@ static void journal_health(struct fs_worker *w, const struct turn_cnt *tc)
 	}
 }
 
+/*
+ * At stop: the held WONs are freed unsent (their clients ask again and, once the records are
+ * durable, hear ALREADY_WON, from this process or the next after recovery).
+ */
+static void held_drop(struct fs_worker *w, struct turn_cnt *tc)
+{
+	struct fs_pending_ent e[FS_BURST];
+	uint32_t n, i;
+
+	while ((n = fs_pending_pop_all(w->held, e, FS_BURST)) != 0)
+		for (i = 0; i < n; i++) {
+			rte_pktmbuf_free(e[i].m);
+			tc->cnt[FS_CNT_TX_DROPPED]++;
+		}
+	stats_add(&w->stats, tc);
+	memset(tc, 0, sizeof(*tc));
+}
+
 int fs_worker_main(void *arg)
 {
 	struct fs_worker *w = arg;
@@ -347,8 +441,16 @@ int fs_worker_main(void *arg)
 		fs_unmap_guard_quiescent(qid);
 		for (i = 0; i < w->n_rxq; i++)
 			got += poll_rxq(w, &w->rxq[i], &tc);
+		if (w->held != NULL)
+			got += held_flush(w, &tc);
 		if (got == 0) {
-			rte_pause();
+			/* idle with WONs waiting for the disk: let the threads the sync needs run
+			 * (the group-commit thread, the file system's and block layer's kernel
+			 * workers), which a spinning lcore would hold off for a whole time slice */
+			if (w->held != NULL && fs_pending_count(w->held) != 0)
+				sched_yield();
+			else
+				rte_pause();
 			continue;
 		}
 		if (unlikely(tc.cnt[FS_CNT_JOURNAL_ERRORS] != 0 || w->journal_failing))
@@ -356,6 +458,8 @@ int fs_worker_main(void *arg)
 		stats_add(&w->stats, &tc);
 		memset(&tc, 0, sizeof(tc));
 	}
+	if (w->held != NULL)
+		held_drop(w, &tc);
 	fs_unmap_guard_unregister(qid);
 	w->env.cnt = w->stats.cnt;
 	FS_LOG(INFO, "worker %u stopped", w->env.worker);

@@ -10,6 +10,7 @@
 #include "claim.h"
 #include "counters.h"
 #include "journal.h"
+#include "pending.h"
 #include "port.h"
 #include "sale.h"
 
@@ -32,7 +33,10 @@ struct fs_worker {
 	struct fs_claim_env env;     /**< dp only, set up by main before launch */
 	const struct fs_sale_table *table;
 	struct fs_journal *journal; /**< this worker's journal (also env.journal) */
-	bool journal_fsync;	    /**< --journal-sync fsync: group commit before each TX burst */
+	bool journal_fsync;	    /**< --journal-sync fsync: WONs leave once durable */
+	/** fsync mode: the WON replies waiting for the group commit (pending.h), dp only (set up
+	 *  by main before launch); NULL otherwise */
+	struct fs_pending *held;
 	bool journal_failing;	    /**< dp only: journal errors logged, not yet recovered */
 	unsigned lcore_id;
 	unsigned n_rxq;
@@ -57,8 +61,10 @@ void fs_worker_request_stop(void);
  * answer ARP/ICMP/FCP in place, one TX burst per (port, queue), counters added once per loop turn,
  * until fs_worker_request_stop(). The worker is reader env.worker of the unmap guard
  * (unmap_guard.h): quiescent at the top of each loop turn, where it holds no ring or sale
- * pointer. No allocation, lock or log on the hot path; syscalls only for the fsync group commit
- * and journal segment roll-over.
+ * pointer. In fsync mode (held set) each WON reply waits in held until the group-commit thread
+ * (gcommit.h) made its record durable; every other reply leaves with its burst. No allocation,
+ * lock or log on the hot path; syscalls only for a journal segment roll-over the helper did not
+ * prepare.
  * @return 0.
  */
 int fs_worker_main(void *arg);

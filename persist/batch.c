@@ -131,6 +131,27 @@ void fs_batch_reset(struct fs_batch *b, unsigned journal)
 	b->copy_len = 0;
 	b->orders = 0;
 	b->n_stmts = 0;
+	b->n_groups = 0;
+	b->groups_over = false;
+}
+
+/* Count one order of (@p sale, @p node) in @p b's groups. */
+static void fs_batch_group_add(struct fs_batch *b, uint32_t sale, uint16_t node)
+{
+	unsigned i;
+
+	/* the last pair first: a batch's orders come in runs of one sale */
+	for (i = b->n_groups; i-- > 0;) {
+		if (b->groups[i].sale_id == sale && b->groups[i].node_id == node) {
+			b->groups[i].orders++;
+			return;
+		}
+	}
+	if (b->n_groups == FS_BATCH_GROUPS) {
+		b->groups_over = true;
+		return;
+	}
+	b->groups[b->n_groups++] = (struct fs_batch_group){.sale_id = sale, .node_id = node, .orders = 1};
 }
 
 static int fs_batch_param(struct fs_batch_stmt *st, unsigned i, const char *fmt, ...)
@@ -204,6 +225,7 @@ int fs_batch_add(struct fs_batch *b, const struct fs_jrec *rec)
 			return -EINVAL;
 		b->copy_len += (size_t)n;
 		b->orders++;
+		fs_batch_group_add(b, rec->sale_id, rec->node_id);
 		break;
 	case FS_JREC_SALE:
 	case FS_JREC_STOP:

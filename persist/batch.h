@@ -2,6 +2,7 @@
 #ifndef FS_BATCH_H
 #define FS_BATCH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -51,6 +52,16 @@ struct fs_batch_stmt {
 	char param[FS_BATCH_PARAMS][FS_BATCH_PARAM_LEN];
 };
 
+/** Distinct (sale, node) pairs a batch's orders are counted by (more: groups_over). */
+#define FS_BATCH_GROUPS 8u
+
+/** The orders of one batch with one (sale_id, node_id): one NOTIFY, one hold_ms to look up. */
+struct fs_batch_group {
+	uint32_t sale_id;
+	uint16_t node_id;
+	unsigned orders; /**< ORDER records of the batch with this pair */
+};
+
 /** Records first_seq..last_seq of one journal, to be written in one transaction. */
 struct fs_batch {
 	unsigned journal;   /**< journal index the records came from */
@@ -63,6 +74,9 @@ struct fs_batch {
 	unsigned orders;    /**< rows in copy */
 	struct fs_batch_stmt *stmts; /**< SALE/STOP/HOLD statements, in journal order */
 	unsigned n_stmts;
+	struct fs_batch_group groups[FS_BATCH_GROUPS]; /**< the orders' pairs, first seen first */
+	unsigned n_groups;
+	bool groups_over; /**< the orders have more than FS_BATCH_GROUPS pairs: groups incomplete */
 };
 
 /**
@@ -79,7 +93,8 @@ void fs_batch_fini(struct fs_batch *b);
 void fs_batch_reset(struct fs_batch *b, unsigned journal);
 
 /**
- * Add record @p rec (already validated by the journal reader) to @p b.
+ * Add record @p rec (already validated by the journal reader) to @p b. An ORDER record is also
+ * counted in its (sale_id, node_id) group (groups_over once a ninth pair shows up).
  * @return 0; -ENOSPC when @p b holds cap records; -EINVAL when rec->seq does not follow the
  *         last one added (records of one batch must be consecutive), a field cannot be
  *         formatted, or a HOLD record's hold_ms exceeds FS_BATCH_HOLD_MS_MAX (PostgreSQL would

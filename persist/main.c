@@ -12,10 +12,13 @@
 #include <unistd.h>
 
 #include "batch.h"
+#include "conf.h"
 #include "journal.h"
+#include "logtime.h"
 #include "parse.h"
 #include "pg.h"
 #include "statedir.h"
+#include "version.h"
 
 #define FS_PERSIST_BACKOFF_MIN_MS 100u
 #define FS_PERSIST_BACKOFF_MAX_MS 5000u
@@ -118,11 +121,27 @@ static void fs_persist_sleep(unsigned ms)
 static void fs_persist_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: flashsale-persist --state-dir DIR --pg URL [--node-id 1] [--batch 10000] "
-		"[--interval-ms 20] [--once] [--wait-for-journals]\n"
+		"usage: flashsale-persist [--config FILE] --state-dir DIR --pg URL [--node-id 1] "
+		"[--batch 10000] [--interval-ms 20] [--once] [--wait-for-journals]\n"
 		"  DIR must hold a dataplane's journals (journal-*.fsj), unless --wait-for-journals:\n"
-		"  then it waits for them to appear.\n");
+		"  then it waits for them to appear.\n"
+		"  FILE: the [persist] section of the config file (default $" FS_CONF_ENV ", else "
+		FS_CONF_DEFAULT "),\n"
+		"  its keys the long options; the command line overrides it.\n");
 }
+
+/* The options, also the keys of the config file's [persist] section (but "help"). */
+static const struct option longopts[] = {
+	{"batch", required_argument, NULL, 'b'},
+	{"help", no_argument, NULL, 'h'},
+	{"interval-ms", required_argument, NULL, 'i'},
+	{"node-id", required_argument, NULL, 'n'},
+	{"once", no_argument, NULL, 'o'},
+	{"pg", required_argument, NULL, 'p'},
+	{"state-dir", required_argument, NULL, 's'},
+	{"wait-for-journals", no_argument, NULL, 'w'},
+	{NULL, 0, NULL, 0},
+};
 
 /* --@p name's value (optarg) in [@p min, @p max] into *@p v; -EINVAL after the one-line error. */
 static int opt_range(const char *name, uint64_t min, uint64_t max, uint64_t *v)
@@ -136,17 +155,6 @@ static int opt_range(const char *name, uint64_t min, uint64_t max, uint64_t *v)
 /* @return 0, 1 for --help, or -EINVAL after printing a one-line error. */
 static int fs_persist_parse(int argc, char **argv, struct fs_persist_opts *o)
 {
-	static const struct option longopts[] = {
-		{"batch", required_argument, NULL, 'b'},
-		{"help", no_argument, NULL, 'h'},
-		{"interval-ms", required_argument, NULL, 'i'},
-		{"node-id", required_argument, NULL, 'n'},
-		{"once", no_argument, NULL, 'o'},
-		{"pg", required_argument, NULL, 'p'},
-		{"state-dir", required_argument, NULL, 's'},
-		{"wait-for-journals", no_argument, NULL, 'w'},
-		{NULL, 0, NULL, 0},
-	};
 	uint64_t v;
 	int c;
 
@@ -555,6 +563,15 @@ int main(int argc, char **argv)
 	char why[512];
 	int rc;
 
+	if (fs_version_asked(argc, argv)) {
+		fs_version_print("flashsale-persist");
+		return 0;
+	}
+	rc = fs_conf_apply("persist", longopts, &argc, &argv, 1, argc, why, sizeof(why));
+	if (rc != 0) {
+		fprintf(stderr, "flashsale-persist: %s\n", why);
+		return 2;
+	}
 	p = calloc(1, sizeof(*p));
 	if (p == NULL) {
 		fprintf(stderr, "flashsale-persist: out of memory\n");
@@ -567,6 +584,9 @@ int main(int argc, char **argv)
 		free(p);
 		return rc > 0 ? 0 : 2;
 	}
+	/* from here on every line is a log line: dated, unless journald dates them (logtime.h) */
+	if (fs_logtime_stderr() != 0)
+		fprintf(stderr, "flashsale-persist: log lines undated: %s\n", strerror(errno));
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = fs_persist_on_signal;

@@ -28,6 +28,24 @@ static const char fs_pg_temp_sql[] =
 static const char fs_pg_copy_sql[] = "COPY orders_in (" FS_BATCH_COPY_COLUMNS ") FROM STDIN";
 
 /*
+ * The direct path (fs_pg_direct): the batch's rows COPYed straight into orders, under a
+ * savepoint: status takes its default 'sold' and hold_until stays NULL, which is the staging
+ * INSERT's row for a sale without holds (or without a sales row), so it is taken only when no
+ * sale of the batch has hold_ms > 0 (read in the transaction after the batch's sale statements,
+ * as the staging INSERT's join reads it). A key already there (a re-read after a crash, the same
+ * order twice in the journal) fails the COPY with unique_violation: back to the savepoint and the
+ * staging path, whose ON CONFLICT DO NOTHING skips it. Either way each order is written once.
+ */
+static const char fs_pg_direct_sql[] = "COPY orders (" FS_BATCH_COPY_COLUMNS ") FROM STDIN";
+static const char fs_pg_holds_sql[] =
+	"SELECT count(*) FROM sales WHERE sale_id = ANY($1::bigint[]) AND hold_ms > 0";
+/* the staging INSERT's notification text, for one group */
+static const char fs_pg_notify_sql[] =
+	"SELECT pg_notify('flashsale_orders', json_build_object('sale', $1::bigint, "
+	"'node', $2::int, 'orders', $3::bigint)::text)";
+#define FS_PG_UNIQUE_VIOLATION "23505"
+
+/*
  * DISTINCT ON: the same order twice in one batch (a journal re-read) must not fail the batch.
  * The sale's hold_ms decides the row: held until won_at + hold_ms, or sold (final) without holds
  * or without a sales row. The rows inserted (not those already there) are counted per sale and
@@ -171,14 +189,18 @@ out:
 	return rc;
 }
 
-/* COPY the batch's rows into orders_in. */
-static int fs_pg_copy(struct fs_pg *pg, const struct fs_batch *b)
+/*
+ * COPY the batch's rows with @p sql (COPY ... FROM STDIN). @return 0, -EEXIST when the COPY
+ * failed with unique_violation (the transaction is then aborted: roll back to a savepoint), or
+ * -EIO.
+ */
+static int fs_pg_copy(struct fs_pg *pg, const char *sql, const struct fs_batch *b)
 {
 	PGresult *res;
 	size_t off = 0;
 	int rc = 0;
 
-	res = PQexec(pg->conn, fs_pg_copy_sql);
+	res = PQexec(pg->conn, sql);
 	if (PQresultStatus(res) != PGRES_COPY_IN) {
 		fs_pg_fail(pg, "copy",
 			fs_pgconn_message(pg->conn, res));
@@ -214,10 +236,13 @@ static int fs_pg_copy(struct fs_pg *pg, const struct fs_batch *b)
 		ExecStatusType st = PQresultStatus(res);
 
 		if (st != PGRES_COMMAND_OK && rc == 0) {
+			const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
 			fs_pg_fail(pg, "copy",
 				st == PGRES_COPY_IN ? "copy end not sent"
 						    : PQresultErrorMessage(res));
-			rc = -EIO;
+			rc = state != NULL && strcmp(state, FS_PG_UNIQUE_VIOLATION) == 0 ? -EEXIST
+											   : -EIO;
 		}
 		PQclear(res);
 		if (st == PGRES_COPY_IN)
@@ -242,6 +267,94 @@ static int fs_pg_insert(struct fs_pg *pg)
 	}
 	PQclear(res);
 	return rc;
+}
+
+/* Does any sale of @p b's groups have holds? @return 1, 0, or -EIO. */
+static int fs_pg_holds(struct fs_pg *pg, const struct fs_batch *b)
+{
+	char ids[FS_BATCH_GROUPS * 12 + 3];
+	const char *params[1] = {ids};
+	size_t off = 0;
+	PGresult *res;
+	unsigned i;
+	int rc;
+
+	ids[off++] = '{';
+	for (i = 0; i < b->n_groups; i++)
+		off += (size_t)snprintf(ids + off, sizeof(ids) - off, "%s%" PRIu32, i > 0 ? "," : "",
+			b->groups[i].sale_id);
+	snprintf(ids + off, sizeof(ids) - off, "}");
+	res = PQexecParams(pg->conn, fs_pg_holds_sql, 1, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+		fs_pg_fail(pg, "holds", fs_pgconn_message(pg->conn, res));
+		rc = -EIO;
+	} else {
+		rc = strcmp(PQgetvalue(res, 0, 0), "0") != 0;
+	}
+	PQclear(res);
+	return rc;
+}
+
+/* One notification per group of @p b, as the staging INSERT sends them. */
+static int fs_pg_notify(struct fs_pg *pg, const struct fs_batch *b)
+{
+	char sale[16], node[8], n[16];
+	const char *params[3] = {sale, node, n};
+	unsigned i;
+	int rc = 0;
+
+	for (i = 0; i < b->n_groups && rc == 0; i++) {
+		snprintf(sale, sizeof(sale), "%" PRIu32, b->groups[i].sale_id);
+		snprintf(node, sizeof(node), "%u", (unsigned)b->groups[i].node_id);
+		snprintf(n, sizeof(n), "%u", b->groups[i].orders);
+		rc = fs_pg_exec(pg, PGRES_TUPLES_OK, fs_pg_notify_sql, 3, params, "notify");
+	}
+	return rc;
+}
+
+/*
+ * The direct path (see fs_pg_direct_sql). @return 0 with every order inserted; -EAGAIN: take the
+ * staging path (a sale with holds, too many groups, a key already there); -EIO.
+ */
+static int fs_pg_direct(struct fs_pg *pg, const struct fs_batch *b)
+{
+	int rc;
+
+	if (b->groups_over)
+		return -EAGAIN;
+	rc = fs_pg_holds(pg, b);
+	if (rc != 0)
+		return rc < 0 ? rc : -EAGAIN;
+	rc = fs_pg_exec(pg, PGRES_COMMAND_OK, "SAVEPOINT fs_direct", 0, NULL, "savepoint");
+	if (rc == 0)
+		rc = fs_pg_copy(pg, fs_pg_direct_sql, b);
+	if (rc == -EEXIST) {
+		rc = fs_pg_exec(pg, PGRES_COMMAND_OK, "ROLLBACK TO SAVEPOINT fs_direct", 0, NULL,
+			"rollback to savepoint");
+		if (rc == 0)
+			pg->err[0] = '\0';
+		return rc < 0 ? rc : -EAGAIN;
+	}
+	if (rc == 0)
+		rc = fs_pg_notify(pg, b);
+	if (rc == 0)
+		pg->inserted = b->orders;
+	return rc;
+}
+
+/* The batch's orders into orders: the direct path, else through orders_in. */
+static int fs_pg_orders(struct fs_pg *pg, const struct fs_batch *b)
+{
+	int rc = fs_pg_direct(pg, b);
+
+	if (rc != -EAGAIN)
+		return rc;
+	rc = fs_pg_exec(pg, PGRES_COMMAND_OK, fs_pg_temp_sql, 0, NULL, "temp table");
+	if (rc == 0)
+		rc = fs_pg_copy(pg, fs_pg_copy_sql, b);
+	if (rc == 0)
+		rc = fs_pg_insert(pg);
+	return rc < 0 ? -EIO : 0;
 }
 
 int fs_pg_write_batch(struct fs_pg *pg, uint16_t node_id, uint64_t instance,
@@ -274,11 +387,7 @@ int fs_pg_write_batch(struct fs_pg *pg, uint16_t node_id, uint64_t instance,
 			goto fail;
 	}
 	if (b->orders > 0) {
-		rc = fs_pg_exec(pg, PGRES_COMMAND_OK, fs_pg_temp_sql, 0, NULL, "temp table");
-		if (rc == 0)
-			rc = fs_pg_copy(pg, b);
-		if (rc == 0)
-			rc = fs_pg_insert(pg);
+		rc = fs_pg_orders(pg, b);
 		if (rc < 0)
 			goto fail;
 	}

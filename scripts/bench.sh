@@ -12,18 +12,22 @@
 # (the late flood; flashsale-dp's RSS before/after CLAIMS distinct users), mix (sold-out flood with
 # repeat claims by winners, bad tokens, malformed frames: needs a flashgen with --mix), redis (the
 # Lua claim by redis-benchmark, unpipelined and -P 32), scale (1, 2, 4 workers, all claims from one
-# source: never oversold, every unit sold). More: fsync, token (verification cost per claim),
+# source: never oversold, every unit sold). More: fsync (every claim wins with --journal-sync=fsync:
+# its ratio to win's claims/s, WON latency, and the device's 4 KiB write + fdatasync latency in the
+# state dir, measured in the same run), token (verification cost per claim),
 # flood (per-source limits during a 1-source and a 10M-source spoofed flood; needs --src-ips),
 # pcap (one worker saturated by net_pcap infinite_rx, generator taken away, against testpmd on the
 # same port), flood50 (honest claims during a line flood at 50x capacity, flashgen --line-rate),
 # sweep and pay (PostgreSQL, no DPDK: expiring FS_BENCH_SQL_ROWS due holds with
 # flashsale.expire_due, and paying as many orders through flashsale.pay from 8 connections, each
-# side by side with plain UPDATEs of the same rows).
+# side by side with plain UPDATEs of the same rows), winsat (every claim a new user winning, the
+# worker saturated by a lossy flashgen line: its cycles/claim), persist (CLAIMS orders in
+# journals written by flashsale-persist against psql \copy of the same rows; no DPDK).
 # Env: FS_BUILD_DIR (default build-release), FS_BENCH_WINDOW (2048), FS_BENCH_SCENARIOS (all:
-# "testpmd win soldout mix redis scale fsync token flood flood50 pcap sweep pay"),
+# "testpmd win soldout mix redis scale fsync token flood flood50 pcap winsat sweep pay persist"),
 # FS_BENCH_REPEAT (3: extra open/token runs), FS_BENCH_PREFIX (EAL file-prefix stem, fsbench:
 # runs with different stems coexist), FS_BENCH_FLOOD_RATE (200000/s), FS_BENCH_PCAP_S (3),
-# FS_BENCH_FLOOD50_S (6), FS_BENCH_SQL_ROWS (1000000), FS_BENCH_SWEEP_BATCH (10000), PG_URL (a
+# FS_BENCH_FLOOD50_S (6), FS_BENCH_WINSAT_USERS (30000000), FS_BENCH_WINSAT_S (1.5), FS_BENCH_PERSIST_JOURNALS (2), FS_BENCH_SQL_ROWS (1000000), FS_BENCH_SWEEP_BATCH (10000), PG_URL (a
 # PostgreSQL for sweep and pay, which create and drop a scratch database on it; default: a
 # throwaway server, fsync and synchronous_commit off).
 set -euo pipefail
@@ -35,13 +39,16 @@ claims=${1:-2000000}
 window=${FS_BENCH_WINDOW:-2048}
 build=${FS_BUILD_DIR:-$FS_ROOT/build-release}
 case $build in /*) ;; *) build=$PWD/$build ;; esac
-scenarios=" ${FS_BENCH_SCENARIOS:-testpmd win soldout mix redis scale fsync token flood flood50 pcap sweep pay} "
+scenarios=" ${FS_BENCH_SCENARIOS:-testpmd win soldout mix redis scale fsync token flood flood50 pcap winsat sweep pay persist} "
 want() { [[ $scenarios == *" $1 "* ]]; }
 
 fs_is_root || fs_die "run as root (hugepages, DPDK)"
 fs_deps
 fs_build "$build" release -Dtests=false
-fs_hugepages
+# hugepages only for scenarios that start DPDK programs (redis, sweep, pay, persist do not)
+for s in $scenarios; do
+	case $s in redis | sweep | pay | persist) ;; *) fs_hugepages; break ;; esac
+done
 work=$(mktemp -d /tmp/flashsale-bench.XXXXXX)
 fs_cleanup_add "rm -rf '$work'"
 
@@ -152,7 +159,8 @@ dp_cycles() {
 	tel /flashsale/stats | python3 -c 'import json,sys
 s = json.load(sys.stdin)["/flashsale/stats"]
 n = s["claims"] + s["status_requests"] + s["drops"]
-print("%.0f" % (s["busy_cycles"] / n) if n and "busy_cycles" in s else "-")' >"$work/$1/cyc"
+print("%.0f" % (s["busy_cycles"] / n) if n and "busy_cycles" in s else "-")' >"$work/$1/cyc" ||
+		echo - >"$work/$1/cyc" # telemetry did not answer (seen once in fsync mode): no figure
 }
 
 # half_rate NAME: the rate for the latency run, half of the claims/s NAME measured.
@@ -316,14 +324,38 @@ if want scale; then
 	done
 fi
 
+# fdatasync_probe DIR: the device's sync latency where the journals live: 200 times a 4 KiB
+# write appended to a file in DIR and fdatasync; key=value p50/p99 in us.
+fdatasync_probe() {
+	python3 - "$1" <<'PY'
+import os, sys, time
+path = os.path.join(sys.argv[1], ".fdatasync-probe")
+fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+buf, t = b"\x5a" * 4096, []
+for i in range(200):
+    a = time.perf_counter()
+    os.pwrite(fd, buf, i * 4096)
+    os.fdatasync(fd)
+    t.append(time.perf_counter() - a)
+os.close(fd)
+os.unlink(path)
+t.sort()
+print("fdatasync_p50_us=%.0f fdatasync_p99_us=%.0f" % (t[99] * 1e6, t[197] * 1e6))
+PY
+}
+
 if want fsync; then
 	fs_log "scenario: every claim wins, --journal-sync=fsync"
 	dp_start fsync --journal-sync fsync
-	sale 3 "$claims"
+	sale 3 $((claims + half))
 	gen fsync gen.out 3 1 "$claims"
 	dp_cycles fsync
+	latency fsync 3 $((claims + 1))
 	dp_stop
 	row fsync "flashsale-dp, every claim wins, fsync" "$dp_hwm"
+	fdatasync_probe "$work/fsync/state" >"$work/fsync/fdsync.out"
+	# every reply of the latency run is a WON (new users, stock outlasts the run)
+	notes+=("fsync ratio: $(ratio "$(kv fsync claims_per_s)" "$(kv win claims_per_s)") of the in-memory rate (fsync $(kv fsync claims_per_s) / win $(kv win claims_per_s) claims/s, this run); WON latency at half rate p50 $(kv fsync lat.out p50_us) us, p99 $(kv fsync lat.out p99_us) us; the device (4 KiB write + fdatasync in the state dir, 200 times): p50 $(kv fsync fdsync.out fdatasync_p50_us) us, p99 $(kv fsync fdsync.out fdatasync_p99_us) us")
 fi
 
 if want token; then
@@ -336,9 +368,15 @@ if want token; then
 	row token "token sale, every claim wins" "$dp_hwm"
 
 	# The difference is small against run-to-run noise: open and token runs alternate
-	# FS_BENCH_REPEAT more times (default 3) and the best claims/s of each is compared.
+	# FS_BENCH_REPEAT more times (default 3) and the best claims/s of each is compared. That
+	# end-to-end figure also holds flashgen's own signing (it SipHashes every claim on CPU 0 and
+	# is the limit over memif): the dataplane's share is its busy cycles per claim, token less
+	# open (fewest of each), in TSC cycles.
 	best_open=$(kv win claims_per_s)
 	best_token=$(kv token claims_per_s)
+	cyc_open=$(cat "$work/win/cyc" 2>/dev/null || echo -)
+	cyc_token=$(cat "$work/token/cyc")
+	fewest() { awk -v a="$1" -v b="$2" 'BEGIN { print (a == "-" || (b != "-" && b + 0 < a + 0)) ? b : a }'; }
 	for ((i = 1; i <= ${FS_BENCH_REPEAT:-3}; i++)); do
 		for kind in open token; do
 			fs_log "token cost, run $i: $kind"
@@ -350,17 +388,21 @@ if want token; then
 				sale 4 "$claims" "token,$token_key"
 				gen "rep$kind$i" gen.out 4 1 "$claims" --token-key "$token_key"
 			fi
+			dp_cycles "rep$kind$i"
 			dp_stop
 			r=$(kv "rep$kind$i" claims_per_s)
+			c=$(cat "$work/rep$kind$i/cyc")
 			if [ $kind = open ]; then
 				best_open=$(awk -v a="${best_open:-0}" -v b="$r" 'BEGIN { print (b > a ? b : a) }')
+				cyc_open=$(fewest "$cyc_open" "$c")
 			else
 				best_token=$(awk -v a="$best_token" -v b="$r" 'BEGIN { print (b > a ? b : a) }')
+				cyc_token=$(fewest "$cyc_token" "$c")
 			fi
 		done
 	done
 	notes+=("token verification: $(awk -v a="$best_open" -v b="$best_token" \
-		'BEGIN { printf "%.0f", 1e9 / b - 1e9 / a }') ns/claim (1e9/rate_token - 1e9/rate_open, best of $((${FS_BENCH_REPEAT:-3} + 1)) runs each: open $best_open/s, token $best_token/s)")
+		'BEGIN { printf "%.0f", 1e9 / b - 1e9 / a }') ns/claim (1e9/rate_token - 1e9/rate_open, best of $((${FS_BENCH_REPEAT:-3} + 1)) runs each: open $best_open/s, token $best_token/s; flashgen signs every claim too); on the dataplane: $(awk -v a="$cyc_open" -v b="$cyc_token" 'BEGIN { if (a == "-" || b == "-") print "-"; else printf "%.0f", b - a }') cycles/claim (busy_cycles per claim, token $cyc_token - open $cyc_open, fewest of each)")
 fi
 
 if want flood; then
@@ -456,6 +498,47 @@ if want pcap; then
 	notes+=("pcap rows: one worker never idle (net_pcap infinite_rx replays 4096 claims from memory, TX dropped); /testpmd column is against the pcap testpmd row; sold_out answers in the window: $((so1 - so0)) of $((c1 - c0))")
 fi
 
+if want winsat; then
+	# Issue 14: the winning path saturated. net_pcap cannot do it (its replay needs every frame
+	# in the port's pool, 8191 mbufs, so users would repeat after one pass and win no more):
+	# flashgen --no-reply --rate 0 sends users 1..FS_BENCH_WINSAT_USERS (default 30,000,000) one
+	# claim each as fast as the port takes them (no window, no reply awaited: the RX ring stays
+	# full whenever flashgen is faster than the worker), and every claim the worker answers is a
+	# new user winning (stock = users). Read: the dataplane's own counters over
+	# FS_BENCH_WINSAT_S seconds (default 1.5) from 0.5 s in, while flashgen still sends.
+	ws_users=${FS_BENCH_WINSAT_USERS:-30000000}
+	ws_s=${FS_BENCH_WINSAT_S:-1.5}
+	fs_log "scenario: every claim a new user winning, worker saturated (${ws_s}s window)"
+	dp_start winsat
+	sale 10 "$ws_users"
+	"$build/dataplane/flashgen" --no-pci --file-prefix "$gen_prefix" -m 512 --lcores 0@0 \
+		--vdev "net_memif0,role=client,socket=$work/winsat/memif.sock,rsize=12" \
+		-- --dst-ip "$addr" --src-ip 10.79.1.1 --sale 10 --users "$ws_users" --claims 1 \
+		--user-base 1 --no-reply --rate 0 \
+		--max-seconds 60 >"$work/winsat/gen.out" 2>"$work/winsat/gen.err" &
+	ws_pid=$!
+	fs_cleanup_add "fs_stop $ws_pid 5"
+	for ((i = 0; i < 100; i++)); do [ "$(stat claims)" -gt 0 ] && break; sleep 0.1; done
+	sleep 0.5
+	read -r t0 c0 b0 w0 d0 <<<"$(stats claims busy_cycles won drops)"
+	sleep "$ws_s"
+	read -r t1 c1 b1 w1 d1 <<<"$(stats claims busy_cycles won drops)"
+	kill -0 "$ws_pid" 2>/dev/null ||
+		fs_die "winsat: flashgen ended before the window did: $(tail -n 3 "$work/winsat/gen.err")"
+	fs_stop "$ws_pid" 2
+	wait "$ws_pid" 2>/dev/null || true
+	rm -rf "/var/run/dpdk/$gen_prefix"
+	dp_stop
+	[ $((c1 - c0)) -gt 0 ] && [ $((w1 - w0)) -eq $((c1 - c0)) ] && [ $((d1 - d0)) -eq 0 ] ||
+		fs_die "winsat: not every claim won (claims $c0 -> $c1, won $w0 -> $w1, drops $d0 -> $d1)"
+	ws_rate=$(awk -v a="$c0" -v b="$c1" -v s="$t0" -v e="$t1" 'BEGIN { printf "%.0f", (b - a) / (e - s) }')
+	ws_cyc=$(awk -v a="$c0" -v b="$c1" -v x="$b0" -v y="$b1" 'BEGIN { printf "%.0f", (y - x) / (b - a) }')
+	rows+=("$(printf '%-40s %10s %11s %8s %9s %9s %9s %8s' "winsat: every claim wins, saturated" \
+		$((c1 - c0)) "$ws_rate" "$(ratio "$ws_rate" "${link_rate:-}")" "$ws_cyc" - - \
+		$((dp_hwm / 1024)))")
+	notes+=("winsat: $((c1 - c0)) claims in the ${ws_s}s window, each a distinct user winning (won $((w1 - w0))); $ws_users distinct users offered; flashgen sent $(fs__kv "$work/winsat/gen.out" sent) in all (each user once)")
+fi
+
 if want flood50; then
 	# Issue 4's flood: a line presenting 50x the dataplane's sold-out capacity (below, or a run
 	# here) whatever it takes (flashgen --line-rate: frames that meet a full memif ring are
@@ -494,7 +577,7 @@ if want flood50; then
 	notes+=("50x flood: line $(fs__kv "$fo" offered_per_s) frames/s = $(ratio "$l_off" "$cap")x the sold-out capacity $cap/s for ${l_secs}s; the port took $l_sent ($(awk -v a="$l_sent" -v s="$l_secs" 'BEGIN { if (s > 0) printf "%.0f", a / s }')/s = $(ratio "$(awk -v a="$l_sent" -v s="$l_secs" 'BEGIN { if (s > 0) printf "%.0f", a / s }')" "$cap")x capacity), the line dropped $l_drop (counted); flashsale-dp received $((rx1 - rx0)), answered $((tx1 - tx0)), its TX refused $((txd1 - txd0)) (the flood peer reads replies slower than it sends); honest: $(kv flood50 replies) of $claims answered; mbufs in use $mb0 -> $mb1")
 fi
 
-if want sweep || want pay; then
+if want sweep || want pay || want persist; then
 	# The order lifecycle in PostgreSQL (issue 11). ROWS held orders of sale 1 in a fresh table,
 	# vacuumed and analysed, before each run; rates are rows / wall time of the run alone.
 	sql_rows=${FS_BENCH_SQL_ROWS:-1000000}
@@ -610,6 +693,65 @@ if want pay; then
 		[ "$got_plain" = "$((per * 8)) 0" ] ||
 		fs_die "pay: rows paid: flashsale.pay $got_fn, without notifications $got_quiet, plain $got_plain (want $((per * 8)) 0)"
 	notes+=("pay: $((per * 8)) held orders, 8 connections (pgbench -M prepared -c 8 -j 2, one payment per transaction): flashsale.pay ${p_fn}/s, with flashsale.notify_outcomes=off ${p_quiet}/s; plain UPDATE ${p_plain}/s (flashsale.pay / plain: $(ratio "$p_fn" "$p_plain"), without notifications: $(ratio "$p_quiet" "$p_plain"))")
+fi
+
+if want persist; then
+	# Issue 14: flashsale-persist against PostgreSQL's own \copy of the same rows. CLAIMS orders
+	# of one sale without holds over FS_BENCH_PERSIST_JOURNALS worker journals (default 2, users
+	# 1..CLAIMS, written by tests/integration/persist_jwrite), drained by one --once run into
+	# the empty orders table; then the rows persist wrote are dumped in the order it wrote them
+	# (ctid: the journals' batches interleaved, as a dataplane's workers' are; sorted by key
+	# they would load faster, every index insert at its right end) and loaded with \copy into
+	# a fresh table made LIKE orders INCLUDING ALL (same columns, keys, checks, indexes). A
+	# CHECKPOINT before each; rates are rows / wall time.
+	pj=${FS_BENCH_PERSIST_JOURNALS:-2}
+	mkdir -p "$work/persist/state"
+	fs_jwrite_build "$build" "$work/persist/persist_jwrite"
+	jw=$work/persist/persist_jwrite
+	now=$(($(date +%s%N) / 1000000))
+	"$jw" "$work/persist/state" sale 9 "$claims" "$now" $((now + 3600000)) >/dev/null &&
+		"$jw" "$work/persist/state" lease 9 "$claims" >/dev/null || fs_die "persist: control journal"
+	for ((j = 0; j < pj; j++)); do
+		# journal j: users base.. (the first claims % pj journals one more each)
+		per=$((claims / pj + (j < claims % pj ? 1 : 0)))
+		base=$((1 + j * (claims / pj) + (j < claims % pj ? j : claims % pj)))
+		"$jw" "$work/persist/state" orders "$j" 9 "$per" "$base" >/dev/null ||
+			fs_die "persist: journal $j"
+	done
+	cols="sale_id, order_id, user_id, node_id, won_at, status, hold_until"
+	persist_run() {
+		timeout 600 "$build/persist/flashsale-persist" --state-dir "$work/persist/state" \
+			--pg "$burl" --once >"$work/persist/out" 2>"$work/persist/err"
+	}
+	copy_run() { bq "\\copy orders_copy ($cols) FROM '$work/persist/rows.txt'"; }
+	# The machine is shared: the two alternate FS_BENCH_REPEAT times more (default 3) and the
+	# best of each is compared.
+	s_persist='' s_copy='' all_persist='' all_copy=''
+	for ((i = 0; i <= ${FS_BENCH_REPEAT:-3}; i++)); do
+		bq "TRUNCATE orders, persist_checkpoints, sales; CHECKPOINT"
+		fs_log "persist, run $i: flashsale-persist --once, $claims orders in $pj journal(s)"
+		t=$(sql_time persist_run)
+		got_persist=$(bq "SELECT count(*) FROM orders WHERE sale_id = 9")
+		[ "$i" -gt 0 ] || bq "\\copy (SELECT $cols FROM orders ORDER BY ctid) TO '$work/persist/rows.txt'"
+		s_persist=$(awk -v a="${s_persist:-$t}" -v b="$t" 'BEGIN { print (b < a ? b : a) }')
+		all_persist+=" $t"
+		bq "DROP TABLE IF EXISTS orders_copy; CREATE TABLE orders_copy (LIKE orders INCLUDING ALL); CHECKPOINT"
+		fs_log "persist, run $i: \\copy of the same $got_persist rows into orders_copy"
+		t=$(sql_time copy_run)
+		got_copy=$(bq "SELECT count(*) FROM orders_copy")
+		s_copy=$(awk -v a="${s_copy:-$t}" -v b="$t" 'BEGIN { print (b < a ? b : a) }')
+		all_copy+=" $t"
+		[ "$got_persist" = "$claims" ] && [ "$got_copy" = "$claims" ] ||
+			fs_die "persist: rows: persist $got_persist, \\copy $got_copy (want $claims)"
+	done
+	bq "DROP TABLE orders_copy"
+	p_rate=$(rate "$claims" "$s_persist")
+	c_rate=$(rate "$claims" "$s_copy")
+	rows+=("$(printf '%-40s %10s %11s %8s %9s %9s %9s %8s' "persist: flashsale-persist, $pj journals" \
+		"$claims" "$p_rate" - - - - -)")
+	rows+=("$(printf '%-40s %10s %11s %8s %9s %9s %9s %8s' "persist: psql \\copy, same rows" \
+		"$claims" "$c_rate" - - - - -)")
+	notes+=("persist: $claims orders from $pj journals: flashsale-persist --once ${s_persist}s = $p_rate rows/s; psql \\copy of the same rows into a table LIKE orders INCLUDING ALL ${s_copy}s = $c_rate rows/s (persist / \\copy: $(ratio "$p_rate" "$c_rate"); best of $((${FS_BENCH_REPEAT:-3} + 1)) alternating runs each, all (s): persist$all_persist, \\copy$all_copy)")
 fi
 
 r2=$(kv win claims_per_s)

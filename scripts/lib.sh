@@ -14,7 +14,8 @@
 FS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 FS_DEBIAN_PACKAGES=(dpdk dpdk-dev libdpdk-dev libhiredis-dev libpq-dev libcriterion-dev libsodium-dev
 	libpcap-dev libjson-c-dev redis-server postgresql meson ninja-build pkg-config clang python3
-	iproute2 strace tshark)
+	iproute2 strace tshark libsystemd-dev systemd groff-base man-db libmicrohttpd-dev prometheus
+	python3-prometheus-client)
 # Answers to those packages' debconf questions (debconf-set-selections lines), so apt-get never
 # asks: wireshark-common's "may non-root users capture?" (no: its dumpcap stays root only).
 FS_DEBCONF=("wireshark-common wireshark-common/install-setuid boolean false")
@@ -153,6 +154,17 @@ fs_build() {
 	fi
 	fs_log "building in $dir"
 	ninja -C "$dir" >&2 || fs_die "build failed (ninja -C $dir)"
+}
+
+# fs_jwrite_build BUILD OUT: tests/integration/persist_jwrite (writes test records into journals)
+# compiled to OUT against BUILD's dataplane/libfs_core.a (a build without tests has none of its
+# own). Dies (fs_die) when it cannot.
+fs_jwrite_build() {
+	# shellcheck disable=SC2046
+	cc -O2 -std=gnu11 -o "$2" "$FS_ROOT/tests/integration/persist_jwrite.c" \
+		-I"$FS_ROOT/dataplane" $(pkg-config --cflags libdpdk) "$1/dataplane/libfs_core.a" \
+		$(pkg-config --libs libdpdk libsodium) >"$2.err" 2>&1 ||
+		fs_die "cannot build persist_jwrite: $(head -n 3 "$2.err")"
 }
 
 # fs_hugepages: at least 1024 free 2 MiB pages, hugetlbfs on /dev/hugepages, and no stale files

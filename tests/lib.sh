@@ -24,10 +24,15 @@
 # Redis Cluster: ft_cluster_start DIR [PASSWORD] (6 nodes: 3 masters, 3 replicas), ft_cluster_cli
 #          PORT ARG..., ft_cluster_masters, ft_cluster_replica_of PORT, ft_cluster_wait_ok SECONDS,
 #          ft_cluster_kill PORT, ft_cluster_stop
+# Install: ft_install DEST (meson install --destdir DEST; FT_PREFIX), ft_install_dir OPTION
+# Logs:    FT_LOGTIME (an ERE: the ISO 8601 time that starts a log line, common/logtime.h)
 # Set FS_LOG_TAG before sourcing, FS_BUILD after (each script has its own default).
 
 # shellcheck source=../scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
+
+# The date a log line starts with when not under journald: "2026-12-24T12:00:00.123Z ".
+FT_LOGTIME='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z '
 
 # ---------------------------------------------------------------- skips
 
@@ -94,6 +99,25 @@ ft_workdir() {
 ft_need_stack() {
 	ft_need_tap "tap interface, hugepages" dataplane/flashgen persist/flashsale-persist \
 		controlplane/flashctl controlplane/flashclaim
+}
+
+# ft_install DEST: `meson install` of FS_BUILD (no rebuild) into the directory DEST (--destdir);
+# FT_PREFIX the build's prefix. Dies (fs_die) when it fails. Needs meson and python3.
+ft_install() {
+	local out
+	out=$(meson install -C "$FS_BUILD" --no-rebuild --destdir "$1" 2>&1) ||
+		fs_die "meson install failed: $(tail -n 5 <<<"$out")"
+	FT_OPTS=$(meson introspect "$FS_BUILD" --buildoptions)
+	FT_PREFIX=/ FT_PREFIX=$(ft_install_dir prefix)
+}
+# ft_install_dir OPTION: the build option OPTION (bindir, libdir, mandir, ...; after ft_install)
+# as an absolute path (a relative one is below FT_PREFIX); "" stays "".
+ft_install_dir() {
+	local v
+	v=$(python3 -c 'import json, sys
+print(next(o["value"] for o in json.load(sys.stdin) if o["name"] == sys.argv[1]))' "$1" \
+		<<<"$FT_OPTS")
+	case $v in /* | "") printf '%s\n' "$v" ;; *) printf '%s\n' "$FT_PREFIX/$v" ;; esac
 }
 
 # ---------------------------------------------------------------- TAP

@@ -28,6 +28,38 @@ static void batch_start(struct fs_batch *b, unsigned cap, unsigned journal)
 	fs_batch_reset(b, journal);
 }
 
+/* A batch's bookkeeping, for expect_counts(): a count left out of the literal is 0. */
+struct counts {
+	unsigned records;
+	uint64_t first, last; /* seq */
+	unsigned orders, stmts;
+};
+
+/* @p b's records, first and last seq, orders and statements are @p c's; COPY rows if orders. */
+static void expect_counts(const struct fs_batch *b, struct counts c)
+{
+	cr_assert_eq(b->records, c.records, "records %u, want %u", b->records, c.records);
+	cr_assert_eq(b->first_seq, c.first, "first_seq");
+	cr_assert_eq(b->last_seq, c.last, "last_seq");
+	cr_assert_eq(b->orders, c.orders, "orders %u, want %u", b->orders, c.orders);
+	cr_assert_eq(b->n_stmts, c.stmts, "statements %u, want %u", b->n_stmts, c.stmts);
+	cr_assert_eq(b->copy_len == 0, c.orders == 0, "COPY text %zu bytes", b->copy_len);
+}
+
+/* fs_batch_add() of a copy of @p r. */
+static int add(struct fs_batch *b, struct fs_jrec r)
+{
+	return fs_batch_add(b, &r);
+}
+
+/* @p r again as a record of @p type at @p seq, added: the batch must take it. */
+static void add_as(struct fs_batch *b, struct fs_jrec *r, uint64_t seq, uint8_t type)
+{
+	r->seq = seq;
+	r->type = type;
+	cr_assert_eq(fs_batch_add(b, r), 0, "record %llu, type %u", (unsigned long long)seq, type);
+}
+
 static struct fs_jrec order_rec(
 	uint64_t seq, uint32_t sale, uint64_t order, uint64_t user, uint16_t node, uint64_t time_ns)
 {
@@ -167,28 +199,17 @@ Test(batch, orders_and_control)
 	r.body.sale.admission = 1;
 	cr_assert_eq(fs_batch_add(&b, &r), 0);
 
-	r.seq = 11;
-	r.type = FS_JREC_LEASE;
-	cr_assert_eq(fs_batch_add(&b, &r), 0);
-	r.seq = 12;
-	r.type = FS_JREC_KEY;
-	cr_assert_eq(fs_batch_add(&b, &r), 0);
-	r.seq = 13;
-	r.type = FS_JREC_STOP;
+	add_as(&b, &r, 11, FS_JREC_LEASE);
+	add_as(&b, &r, 12, FS_JREC_KEY);
 	r.time_ns = 1798761630000000000ull;
-	cr_assert_eq(fs_batch_add(&b, &r), 0);
-	r = order_rec(14, 42, 5, 6, 1, 0);
-	cr_assert_eq(fs_batch_add(&b, &r), 0);
+	add_as(&b, &r, 13, FS_JREC_STOP);
+	cr_assert_eq(add(&b, order_rec(14, 42, 5, 6, 1, 0)), 0);
 	/* The same order again: kept here, the INSERT de-duplicates it. */
-	r = order_rec(15, 42, 5, 6, 1, 0);
-	cr_assert_eq(fs_batch_add(&b, &r), 0);
+	cr_assert_eq(add(&b, order_rec(15, 42, 5, 6, 1, 0)), 0);
 
 	cr_assert_eq(b.journal, 255);
-	cr_assert_eq(b.records, 6);
-	cr_assert_eq(b.first_seq, 10);
-	cr_assert_eq(b.last_seq, 15);
-	cr_assert_eq(b.orders, 2);
-	cr_assert_eq(b.n_stmts, 2);
+	expect_counts(&b,
+		(struct counts){.records = 6, .first = 10, .last = 15, .orders = 2, .stmts = 2});
 
 	cr_assert_eq(b.stmts[0].kind, FS_BATCH_SALE_UPSERT);
 	cr_assert_eq(b.stmts[0].nparams, 5);
@@ -217,11 +238,7 @@ Test(batch, orders_and_control)
 	cr_assert_null(fs_batch_stmt_sql(FS_BATCH_STMT_KINDS));
 
 	fs_batch_reset(&b, 3);
-	cr_assert_eq(b.records, 0);
-	cr_assert_eq(b.orders, 0);
-	cr_assert_eq(b.copy_len, 0);
-	cr_assert_eq(b.n_stmts, 0);
-	cr_assert_eq(b.first_seq, 0);
+	expect_counts(&b, (struct counts){0});
 	cr_assert_eq(b.journal, 3);
 	fs_batch_fini(&b);
 }
@@ -230,43 +247,27 @@ Test(batch, orders_and_control)
 Test(batch, delete_keeps_rows)
 {
 	struct fs_batch b;
-	struct fs_jrec r;
 
 	batch_start(&b, 8, 255);
-	r = rec_of(20, FS_JREC_STOP, 42);
-	cr_assert_eq(fs_batch_add(&b, &r), 0);
-	r.seq = 21;
-	r.type = FS_JREC_DELETE;
-	cr_assert_eq(fs_batch_add(&b, &r), 0);
-	cr_assert_eq(b.records, 2);
-	cr_assert_eq(b.last_seq, 21);
-	cr_assert_eq(b.n_stmts, 1, "the stop only");
-	cr_assert_eq(b.stmts[0].kind, FS_BATCH_SALE_STOP);
-	cr_assert_eq(b.orders, 0);
-	cr_assert_eq(b.copy_len, 0);
+	cr_assert_eq(add(&b, rec_of(20, FS_JREC_STOP, 42)), 0);
+	cr_assert_eq(add(&b, rec_of(21, FS_JREC_DELETE, 42)), 0);
+	expect_counts(&b, (struct counts){.records = 2, .first = 20, .last = 21, .stmts = 1});
+	cr_assert_eq(b.stmts[0].kind, FS_BATCH_SALE_STOP, "the stop only");
 	fs_batch_fini(&b);
 }
 
 Test(batch, seq_gap_and_full)
 {
 	struct fs_batch b;
-	struct fs_jrec r;
 
 	batch_start(&b, 2, 0);
-	r = order_rec(5, 1, 1, 1, 1, 0);
-	cr_assert_eq(fs_batch_add(&b, &r), 0);
-	r = order_rec(7, 1, 2, 2, 1, 0);
-	cr_assert_eq(fs_batch_add(&b, &r), -EINVAL, "gap in seq");
-	r = order_rec(5, 1, 2, 2, 1, 0);
-	cr_assert_eq(fs_batch_add(&b, &r), -EINVAL, "seq repeated");
-	cr_assert_eq(b.records, 1);
-	cr_assert_eq(b.orders, 1);
-	r = order_rec(6, 1, 2, 2, 1, 0);
-	cr_assert_eq(fs_batch_add(&b, &r), 0);
-	r = order_rec(7, 1, 3, 3, 1, 0);
-	cr_assert_eq(fs_batch_add(&b, &r), -ENOSPC);
-	cr_assert_eq(b.records, 2);
-	cr_assert_eq(b.last_seq, 6);
+	cr_assert_eq(add(&b, order_rec(5, 1, 1, 1, 1, 0)), 0);
+	cr_assert_eq(add(&b, order_rec(7, 1, 2, 2, 1, 0)), -EINVAL, "gap in seq");
+	cr_assert_eq(add(&b, order_rec(5, 1, 2, 2, 1, 0)), -EINVAL, "seq repeated");
+	expect_counts(&b, (struct counts){.records = 1, .first = 5, .last = 5, .orders = 1});
+	cr_assert_eq(add(&b, order_rec(6, 1, 2, 2, 1, 0)), 0);
+	cr_assert_eq(add(&b, order_rec(7, 1, 3, 3, 1, 0)), -ENOSPC);
+	expect_counts(&b, (struct counts){.records = 2, .first = 5, .last = 6, .orders = 2});
 	fs_batch_fini(&b);
 }
 
@@ -283,7 +284,7 @@ Test(batch, full_of_longest_rows)
 
 		cr_assert_eq(fs_batch_add(&b, &r), 0);
 	}
-	cr_assert_eq(b.orders, CAP);
+	expect_counts(&b, (struct counts){.records = CAP, .first = 1, .last = CAP, .orders = CAP});
 	cr_assert_leq(b.copy_len, (size_t)CAP * FS_BATCH_ROW_MAX);
 	cr_assert_eq(b.copy[b.copy_len - 1], '\n');
 	fs_batch_fini(&b);
@@ -298,7 +299,7 @@ Test(batch, hold_and_release)
 	r = rec_of(1, FS_JREC_HOLD, 42);
 	r.body.hold.hold_ms = FS_BATCH_HOLD_MS_MAX;
 	cr_assert_eq(fs_batch_add(&b, &r), 0);
-	cr_assert_eq(b.n_stmts, 1);
+	expect_counts(&b, (struct counts){.records = 1, .first = 1, .last = 1, .stmts = 1});
 	cr_assert_eq(b.stmts[0].kind, FS_BATCH_SALE_HOLD);
 	cr_assert_eq(b.stmts[0].nparams, 2);
 	cr_assert_str_eq(b.stmts[0].param[0], "42");
@@ -307,21 +308,56 @@ Test(batch, hold_and_release)
 	cr_assert_str_eq(fs_batch_stmt_name(FS_BATCH_SALE_HOLD), "sale hold");
 	cr_assert_str_eq(fs_batch_stmt_name(FS_BATCH_STMT_KINDS), "statement");
 
-	/* Longer than the schema allows: refused, nothing added (PostgreSQL would fail the batch). */
+	/* Longer than the schema allows: refused, nothing added (PostgreSQL would fail it). */
 	r.seq = 2;
 	r.body.hold.hold_ms = FS_BATCH_HOLD_MS_MAX + 1;
 	cr_assert_eq(fs_batch_add(&b, &r), -EINVAL);
-	cr_assert_eq(b.records, 1);
-	cr_assert_eq(b.n_stmts, 1);
+	expect_counts(&b, (struct counts){.records = 1, .first = 1, .last = 1, .stmts = 1});
 
 	/* RELEASE: nothing for PostgreSQL but the checkpoint. */
-	r.type = FS_JREC_RELEASE;
 	r.body.release.order_id = 7;
 	r.body.release.user_id = 8;
+	add_as(&b, &r, 2, FS_JREC_RELEASE);
+	expect_counts(&b, (struct counts){.records = 2, .first = 1, .last = 2, .stmts = 1});
+	fs_batch_fini(&b);
+}
+
+/* Orders are counted per (sale, node) pair, first seen first; a ninth pair marks groups_over. */
+Test(batch, groups)
+{
+	struct fs_batch b;
+	struct fs_jrec r;
+	uint64_t seq = 1;
+	unsigned i;
+
+	batch_start(&b, 64, 0);
+	for (i = 0; i < 3; i++) {
+		r = order_rec(seq++, 7, 100 + i, 100 + i, 1, 0);
+		cr_assert_eq(fs_batch_add(&b, &r), 0);
+	}
+	r = order_rec(seq++, 7, 200, 200, 2, 0);
 	cr_assert_eq(fs_batch_add(&b, &r), 0);
-	cr_assert_eq(b.records, 2);
-	cr_assert_eq(b.last_seq, 2);
-	cr_assert_eq(b.n_stmts, 1);
-	cr_assert_eq(b.orders, 0);
+	r = order_rec(seq++, 7, 300, 300, 1, 0);
+	cr_assert_eq(fs_batch_add(&b, &r), 0);
+	cr_assert_eq(b.n_groups, 2);
+	cr_assert_not(b.groups_over);
+	cr_assert_eq(b.groups[0].sale_id, 7);
+	cr_assert_eq(b.groups[0].node_id, 1);
+	cr_assert_eq(b.groups[0].orders, 4);
+	cr_assert_eq(b.groups[1].node_id, 2);
+	cr_assert_eq(b.groups[1].orders, 1);
+	for (i = 0; i < FS_BATCH_GROUPS - 2; i++) {
+		r = order_rec(seq++, 8 + i, 400 + i, 400 + i, 1, 0);
+		cr_assert_eq(fs_batch_add(&b, &r), 0);
+	}
+	cr_assert_eq(b.n_groups, FS_BATCH_GROUPS);
+	cr_assert_not(b.groups_over);
+	r = order_rec(seq++, 99, 500, 500, 1, 0);
+	cr_assert_eq(fs_batch_add(&b, &r), 0);
+	cr_assert(b.groups_over);
+	cr_assert_eq(b.orders, 5 + FS_BATCH_GROUPS - 2 + 1);
+	fs_batch_reset(&b, 0);
+	cr_assert_eq(b.n_groups, 0);
+	cr_assert_not(b.groups_over);
 	fs_batch_fini(&b);
 }

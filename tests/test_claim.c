@@ -13,6 +13,7 @@
 #include <sodium.h>
 
 #include "claim.h"
+#include "claimenv.h"
 #include "testutil.h"
 
 #define NODE 3
@@ -50,14 +51,7 @@ TestSuite(claim, .init = setup, .fini = teardown);
 
 static struct fs_claim_env env_of(unsigned w, int64_t now_ms)
 {
-	return (struct fs_claim_env){.node_id = NODE,
-		.worker = (uint8_t)w,
-		.journal = jr[w],
-		.journals = jr,
-		.n_journals = N_WORKERS,
-		.now_ms = now_ms,
-		.now_ns = (uint64_t)now_ms * 1000000ull,
-		.cnt = cnt[w]};
+	return fs_test_claim_env(NODE, w, jr, N_WORKERS, cnt[w], now_ms);
 }
 
 /* An open sale of @p stock units, all leased (final), in its window around NOW_MS. */
@@ -1101,4 +1095,84 @@ Test(claim, holds_survive_recovery)
 	cr_assert(fs_soldout_is(s->sold_out));
 	cr_assert_eq(fs_sale_ctl_release(&t2, NULL, NODE, 48, 1, o1), -EALREADY);
 	fs_sale_table_fini(&t2);
+}
+
+/* Every reply of a sale is counted once under its worker, kind and status; other sales apart. */
+Test(claim, per_sale_counters_by_worker_kind_and_status)
+{
+	struct fs_sale *s = open_sale(1, 2);
+	struct fs_sale *other = open_sale(2, 5);
+	struct fs_sale_counters c, o;
+
+	cr_assert_eq(claim(0, NOW_MS, 1, 10, 1).status, FS_ST_WON);
+	cr_assert_eq(claim(3, NOW_MS, 1, 11, 2).status, FS_ST_WON);
+	cr_assert_eq(claim(3, NOW_MS, 1, 10, 3).status, FS_ST_ALREADY_WON);
+	cr_assert_eq(claim(7, NOW_MS, 1, 12, 4).status, FS_ST_SOLD_OUT);
+	cr_assert_eq(claim(7, NOW_MS, 1, 13, 5).status, FS_ST_SOLD_OUT);
+	cr_assert_eq(claim(1, s->start_ms - 10, 1, 14, 6).status, FS_ST_NOT_STARTED);
+	cr_assert_eq(claim(1, s->end_ms, 1, 15, 7).status, FS_ST_ENDED);
+	cr_assert_eq(status(NOW_MS, 1).status, FS_ST_SOLD_OUT);
+	cr_assert_eq(status(s->end_ms, 1).status, FS_ST_ENDED);
+	cr_assert_eq(claim(2, NOW_MS, 2, 10, 8).status, FS_ST_WON);
+	cr_assert_eq(claim(9 % N_WORKERS, NOW_MS, 3, 10, 9).status, FS_ST_UNKNOWN_SALE);
+
+	fs_sale_counters_sum(s, &c);
+	cr_assert_eq(c.claims, 7);
+	cr_assert_eq(c.status_requests, 2);
+	cr_assert_eq(c.claim[FS_ST_WON], 2);
+	cr_assert_eq(c.claim[FS_ST_ALREADY_WON], 1);
+	cr_assert_eq(c.claim[FS_ST_SOLD_OUT], 2);
+	cr_assert_eq(c.claim[FS_ST_NOT_STARTED], 1);
+	cr_assert_eq(c.claim[FS_ST_ENDED], 1);
+	cr_assert_eq(c.status[FS_ST_SOLD_OUT], 1);
+	cr_assert_eq(c.status[FS_ST_ENDED], 1);
+	/* each worker's own slots */
+	cr_assert_eq(s->wcnt[3].reply[0][FS_ST_WON], 1);
+	cr_assert_eq(s->wcnt[3].reply[0][FS_ST_ALREADY_WON], 1);
+	cr_assert_eq(s->wcnt[7].reply[0][FS_ST_SOLD_OUT], 2);
+	cr_assert_eq(s->wcnt[0].reply[1][FS_ST_ENDED], 1);
+	fs_sale_counters_sum(other, &o);
+	cr_assert_eq(o.claims, 1);
+	cr_assert_eq(o.claim[FS_ST_WON], 1);
+	cr_assert_eq(o.status_requests, 0);
+	/* the node-wide counters still count every reply */
+	cr_assert_eq(cnt[7][FS_CNT_ST_SOLD_OUT], 2);
+}
+
+/* One worker's 5000 claims on sale 1 by its own users (per_sale_counters_exact_...). */
+static void *ctr_run(void *p)
+{
+	unsigned w = (unsigned)(uintptr_t)p;
+	struct fs_claim_env env = env_of(w, NOW_MS);
+	uint8_t raw[48] = {0};
+	struct fs_fcp_reply rep;
+
+	for (uint64_t i = 0; i < 5000; i++) {
+		struct fs_fcp_req req = {.type = FS_FCP_CLAIM,
+			.sale_id = 1,
+			.user_id = 1 + w * 5000 + i,
+			.request_id = i};
+
+		env.rem_sale = NULL; /* as the worker does at each burst */
+		fs_claim(&tab, &env, &req, raw, &rep);
+	}
+	return NULL;
+}
+
+/* Many claims from every worker at once: the per-sale sums are exact (one writer per slot). */
+Test(claim, per_sale_counters_exact_under_concurrency, .timeout = 60)
+{
+	struct fs_sale *s = open_sale(1, 1000);
+	struct fs_sale_counters c;
+	pthread_t th[N_WORKERS];
+
+	for (unsigned w = 0; w < N_WORKERS; w++)
+		cr_assert_eq(pthread_create(&th[w], NULL, ctr_run, (void *)(uintptr_t)w), 0);
+	for (unsigned w = 0; w < N_WORKERS; w++)
+		pthread_join(th[w], NULL);
+	fs_sale_counters_sum(s, &c);
+	cr_assert_eq(c.claims, N_WORKERS * 5000);
+	cr_assert_eq(c.claim[FS_ST_WON], 1000);
+	cr_assert_eq(c.claim[FS_ST_WON] + c.claim[FS_ST_SOLD_OUT] + c.claim[FS_ST_RETRY], c.claims);
+	cr_assert_eq(fs_stock_sold(&s->stock), 1000);
 }

@@ -1,6 +1,7 @@
 /* Unit tests of raw-frame classification and in-place replies: every drop reason, every reply. */
 #define ALLOW_EXPERIMENTAL_API 1 /* rte_ipv4_udptcp_cksum_verify */
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <errno.h>
 #include <string.h>
@@ -80,13 +81,6 @@ static void udpfix(uint8_t *f, uint32_t l3)
 		return;
 	udp->dgram_cksum = 0;
 	udp->dgram_cksum = rte_ipv4_udptcp_cksum(ip_at(f, l3), udp);
-}
-
-/* A big-endian 16-bit field at @p p (an EtherType or TPID the case table writes). */
-static void put_be16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
 }
 
 static uint32_t make_fcp(uint8_t *f, uint16_t vlan)
@@ -372,17 +366,72 @@ static struct frame_case frame_cases[] = {
 
 #define NCASES (sizeof(frame_cases) / sizeof(frame_cases[0]))
 
-static void set_src(uint8_t *f, uint32_t ip)
-{
-	ip_at(f, 14)->src_addr = rte_cpu_to_be_32(ip);
-	ipfix(f, 14);
-	udpfix(f, 14);
-}
+/*
+ * The mutations that write one big-endian value into a valid FCP frame (untagged, or tagged
+ * with TCI): where, how wide, what, and which checksums are made right again after it.
+ */
+enum fix { FIX_NONE = 0, FIX_IP = 1, FIX_UDP = 2, FIX_BOTH = 3 };
+struct poke {
+	enum mut mut;
+	uint16_t vlan;
+	uint8_t off; /* from the frame's first byte */
+	uint8_t width;
+	uint32_t val;
+	enum fix fix;
+};
 
-static void set_fcp_byte(uint8_t *f, unsigned off, uint8_t v)
+/* Where a row writes: each names a field's offset and width, two of the row's initialisers. */
+/* clang-format off */
+#define ETHERTYPE 12, 2 /* the EtherType, or a tagged frame's TPID */
+#define INNER_ETHERTYPE 16, 2 /* a tagged frame's EtherType */
+#define SRC_MAC0 6, 1 /* the source MAC's first byte */
+#define AT(type, base, field) (base) + offsetof(type, field), sizeof(((type *)0)->field)
+#define IP(field) AT(struct rte_ipv4_hdr, 14, field)
+#define UDP(field) AT(struct rte_udp_hdr, 14 + 20, field)
+#define FCP(off) 14 + 20 + 8 + (off), 1 /* one byte of the claim */
+/* clang-format on */
+
+static const struct poke pokes[] = {
+	{M_ETHERTYPE_IPV6, 0, ETHERTYPE, 0x86dd, FIX_NONE},
+	{M_ETHERTYPE_LLDP, 0, ETHERTYPE, 0x88cc, FIX_NONE},
+	{M_VLAN_STACKED_8100, TCI, INNER_ETHERTYPE, 0x8100, FIX_NONE},
+	{M_VLAN_QINQ_88A8, TCI, ETHERTYPE, 0x88a8, FIX_NONE},
+	{M_VLAN_QINQ_INNER, TCI, INNER_ETHERTYPE, 0x88a8, FIX_NONE},
+	{M_DST_IP, 0, IP(dst_addr), IPV4(10, 0, 0, 3), FIX_BOTH},
+	{M_IP_VERSION6, 0, IP(version_ihl), 0x65, FIX_IP},
+	{M_IP_IHL4, 0, IP(version_ihl), 0x44, FIX_NONE},
+	{M_IP_IHL0, 0, IP(version_ihl), 0x40, FIX_NONE},
+	{M_IP_TOTLEN_BEYOND, 0, IP(total_length), 77, FIX_IP},
+	{M_IP_TOTLEN_BELOW_HDR, 0, IP(total_length), 19, FIX_IP},
+	{M_IP_MF, 0, IP(fragment_offset), RTE_IPV4_HDR_MF_FLAG, FIX_IP},
+	{M_IP_OFFSET, 0, IP(fragment_offset), 1, FIX_IP},
+	{M_IP_PROTO_TCP, 0, IP(next_proto_id), IPPROTO_TCP, FIX_IP},
+	{M_UDP_PORT, 0, UDP(dst_port), 7778, FIX_UDP},
+	{M_SRC_BCAST, 0, IP(src_addr), IPV4(255, 255, 255, 255), FIX_BOTH},
+	{M_SRC_MCAST_LOW, 0, IP(src_addr), IPV4(224, 0, 0, 1), FIX_BOTH},
+	{M_SRC_MCAST_HIGH, 0, IP(src_addr), IPV4(239, 255, 255, 255), FIX_BOTH},
+	{M_SRC_ZERO, 0, IP(src_addr), 0, FIX_BOTH},
+	{M_SRC_SELF, 0, IP(src_addr), OUR_IP, FIX_BOTH},
+	{M_SRC_MAC_MCAST, 0, SRC_MAC0, 0x01, FIX_NONE},
+	{M_SRC_PORT_ZERO, 0, UDP(src_port), 0, FIX_UDP},
+	{M_FCP_MAGIC, 0, FCP(0), 0x00, FIX_UDP},
+	{M_FCP_VERSION, 0, FCP(2), 2, FIX_UDP},
+	{M_FCP_TYPE, 0, FCP(3), 0x81, FIX_UDP},
+	{M_FCP_FLAGS, 0, FCP(23), 1, FIX_UDP},
+};
+
+/* The frame of @p p's mutation into @p f; returns its length. */
+static uint32_t build_poke(const struct poke *p, uint8_t *f)
 {
-	f[14 + 28 + off] = v;
-	udpfix(f, 14);
+	uint32_t len = make_fcp(f, p->vlan);
+
+	for (unsigned i = 0; i < p->width; i++)
+		f[p->off + i] = (uint8_t)(p->val >> (8 * (p->width - 1 - i)));
+	if (p->fix & FIX_IP)
+		ipfix(f, 14);
+	if (p->fix & FIX_UDP)
+		udpfix(f, 14);
+	return len;
 }
 
 /* Build the frame of @p m into @p f; returns its length. */
@@ -443,24 +492,6 @@ static uint32_t build(enum mut m, uint8_t *f)
 		ip->total_length = rte_cpu_to_be_16(20 + 7);
 		ipfix(f, 14);
 		return 14 + 20 + 7;
-	case M_ETHERTYPE_IPV6:
-		put_be16(f + 12, 0x86dd);
-		return len;
-	case M_ETHERTYPE_LLDP:
-		put_be16(f + 12, 0x88cc);
-		return len;
-	case M_VLAN_STACKED_8100:
-		len = make_fcp(f, TCI);
-		put_be16(f + 16, 0x8100);
-		return len;
-	case M_VLAN_QINQ_88A8:
-		len = make_fcp(f, TCI);
-		put_be16(f + 12, 0x88a8);
-		return len;
-	case M_VLAN_QINQ_INNER:
-		len = make_fcp(f, TCI);
-		put_be16(f + 16, 0x88a8);
-		return len;
 	case M_ARP_REPLY:
 		return make_arp(f, 0, RTE_ARP_OP_REPLY, OUR_IP);
 	case M_ARP_OTHER_IP:
@@ -483,47 +514,12 @@ static uint32_t build(enum mut m, uint8_t *f)
 	case M_DST_MAC_BCAST:
 		memset(f, 0xff, 6);
 		return len;
-	case M_DST_IP:
-		ip->dst_addr = rte_cpu_to_be_32(IPV4(10, 0, 0, 3));
-		ipfix(f, 14);
-		udpfix(f, 14);
-		return len;
-	case M_IP_VERSION6:
-		ip->version_ihl = 0x65;
-		ipfix(f, 14);
-		return len;
-	case M_IP_IHL4:
-		ip->version_ihl = 0x44;
-		return len;
-	case M_IP_IHL0:
-		ip->version_ihl = 0x40;
-		return len;
 	case M_IP_CKSUM:
 		ip->hdr_checksum ^= 0x0100;
 		return len;
 	case M_IP_CKSUM_OPTIONS:
 		len = add_options(f, len, 14, 4);
 		f[14 + 20 + 5] = 0x44; /* an option byte changes, the checksum does not */
-		return len;
-	case M_IP_TOTLEN_BEYOND:
-		ip->total_length = rte_cpu_to_be_16(77);
-		ipfix(f, 14);
-		return len;
-	case M_IP_TOTLEN_BELOW_HDR:
-		ip->total_length = rte_cpu_to_be_16(19);
-		ipfix(f, 14);
-		return len;
-	case M_IP_MF:
-		ip->fragment_offset = rte_cpu_to_be_16(RTE_IPV4_HDR_MF_FLAG);
-		ipfix(f, 14);
-		return len;
-	case M_IP_OFFSET:
-		ip->fragment_offset = rte_cpu_to_be_16(1);
-		ipfix(f, 14);
-		return len;
-	case M_IP_PROTO_TCP:
-		ip->next_proto_id = IPPROTO_TCP;
-		ipfix(f, 14);
 		return len;
 	case M_ICMP_ECHO_REPLY:
 		return make_icmp(f, 0, RTE_IP_ICMP_ECHO_REPLY, 56);
@@ -560,55 +556,23 @@ static uint32_t build(enum mut m, uint8_t *f)
 		if (udp->dgram_cksum == 0)
 			udp->dgram_cksum = 0x0040;
 		return len;
-	case M_UDP_PORT:
-		udp->dst_port = rte_cpu_to_be_16(7778);
-		udpfix(f, 14);
-		return len;
 	case M_PAYLOAD47:
 		return resize_payload(f, 47);
 	case M_PAYLOAD49:
 		return resize_payload(f, 49);
-	case M_SRC_BCAST:
-		set_src(f, IPV4(255, 255, 255, 255));
-		return len;
-	case M_SRC_MCAST_LOW:
-		set_src(f, IPV4(224, 0, 0, 1));
-		return len;
-	case M_SRC_MCAST_HIGH:
-		set_src(f, IPV4(239, 255, 255, 255));
-		return len;
-	case M_SRC_ZERO:
-		set_src(f, 0);
-		return len;
-	case M_SRC_SELF:
-		set_src(f, OUR_IP);
-		return len;
-	case M_SRC_MAC_MCAST:
-		f[6] = 0x01;
-		return len;
 	case M_SRC_MAC_BCAST:
 		memset(f + 6, 0xff, 6);
 		return len;
-	case M_SRC_PORT_ZERO:
-		udp->src_port = 0;
-		udpfix(f, 14);
-		return len;
 	case M_ICMP_SRC_BCAST:
 		len = make_icmp(f, 0, RTE_IP_ICMP_ECHO_REQUEST, 8);
-		set_src(f, IPV4(255, 255, 255, 255));
+		ip->src_addr = rte_cpu_to_be_32(IPV4(255, 255, 255, 255));
+		ipfix(f, 14);
 		return len;
-	case M_FCP_MAGIC:
-		set_fcp_byte(f, 0, 0x00);
-		return len;
-	case M_FCP_VERSION:
-		set_fcp_byte(f, 2, 2);
-		return len;
-	case M_FCP_TYPE:
-		set_fcp_byte(f, 3, 0x81);
-		return len;
-	case M_FCP_FLAGS:
-		set_fcp_byte(f, 23, 1);
-		return len;
+	default: /* a row of pokes[] */
+		for (size_t i = 0; i < sizeof(pokes) / sizeof(pokes[0]); i++)
+			if (pokes[i].mut == m)
+				return build_poke(&pokes[i], f);
+		break;
 	}
 	cr_assert_fail("unknown mutation %d", m);
 	return 0;

@@ -28,6 +28,7 @@
 #include "run.h"
 #include "schedule.h"
 #include "unmap_guard.h"
+#include "version.h"
 
 #define FG_EXIT_SETUP 1	   /* set-up failed (EAL, port, ARP, memory, --won-file) */
 #define FG_EXIT_USAGE 2	   /* bad options */
@@ -238,8 +239,13 @@ int main(int argc, char **argv)
 {
 	static struct fg_ctx ctx;
 	int sep = fg_split_args(argc, argv);
-	int ret = fg_options(argc, argv, sep, &ctx.o);
+	int ret;
 
+	if (fs_version_asked(argc, argv)) { /* anywhere, before EAL: no hugepages needed */
+		fs_version_print("flashgen");
+		return 0;
+	}
+	ret = fg_options(argc, argv, sep, &ctx.o);
 	if (ret != 0)
 		return ret == FG_EXIT_HELP ? 0 : ret;
 	if (sodium_init() < 0) {

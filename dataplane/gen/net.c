@@ -14,6 +14,7 @@
 
 #include "frame.h"
 #include "net.h"
+#include "port.h"
 
 #define FG_NB_DESC 1024 /* RX and TX ring size asked for (the PMD may adjust it) */
 #define FG_ARP_RETRY_MS 100
@@ -25,11 +26,10 @@ int fg_port_init(struct fg_ctx *g)
 	struct rte_eth_dev_info info;
 	struct rte_eth_link link;
 	uint16_t nrx = FG_NB_DESC, ntx = FG_NB_DESC;
-	int rc, socket = rte_eth_dev_socket_id(FG_PORT_ID);
+	unsigned socket = fs_port_socket(FG_PORT_ID);
 	uint64_t start;
+	int rc;
 
-	if (socket < 0)
-		socket = (int)rte_socket_id();
 	rc = rte_eth_dev_info_get(FG_PORT_ID, &info);
 	if (rc != 0)
 		return rc;
@@ -39,10 +39,10 @@ int fg_port_init(struct fg_ctx *g)
 	rc = rte_eth_dev_adjust_nb_rx_tx_desc(FG_PORT_ID, &nrx, &ntx);
 	if (rc != 0)
 		return rc;
-	rc = rte_eth_rx_queue_setup(FG_PORT_ID, 0, nrx, (unsigned)socket, NULL, g->pool);
+	rc = rte_eth_rx_queue_setup(FG_PORT_ID, 0, nrx, socket, NULL, g->pool);
 	if (rc != 0)
 		return rc;
-	rc = rte_eth_tx_queue_setup(FG_PORT_ID, 0, ntx, (unsigned)socket, NULL);
+	rc = rte_eth_tx_queue_setup(FG_PORT_ID, 0, ntx, socket, NULL);
 	if (rc != 0)
 		return rc;
 	rc = rte_eth_dev_start(FG_PORT_ID);

@@ -12,7 +12,9 @@
 # claims resumed without a restart; every order a client heard of (WON, or ALREADY_WON for a
 # user whose WON reply had become RETRY) is in the journal on disk (before: a retry got
 # ALREADY_WON for an order whose sync had failed, lost after the cut); the journal on disk has
-# no hole (recovery stops at the first invalid record: a hole would hide the orders after it).
+# no hole (recovery stops at the first invalid record: a hole would hide the orders after it);
+# the WON replies flashgen received are no more than the orders on disk (a WON leaves only once
+# the group commit made its record durable).
 # Needs root, hugepages, losetup and mkfs.ext4, else skipped. Everything mounted here is
 # unmounted on exit, the loop device detached. Env: FS_BUILD (default ./build-test).
 set -uo pipefail
@@ -28,7 +30,7 @@ ft_need_dp "mount, loop device, hugepages" 512 dataplane/flashsale-dp dataplane/
 ft_need_cmd losetup mkfs.ext4 python3
 [ -e /dev/loop-control ] || ft_skip_all "no loop device support"
 
-ft_plan 7
+ft_plan 8
 FS_DIE_HOOK=ft_setup_failed
 TAG=fssf$$
 PREFIX=${TAG}dp
@@ -128,8 +130,8 @@ heard = set()
 for line in open(won_file):
     user, order = line.split()
     heard.add((int(user), int(order)))
-print("disk_prefix=%d disk_total=%d heard=%d heard_missing=%d" % (
-    seq - 1, total, len(heard), len(heard - prefix)))
+print("disk_prefix=%d disk_total=%d disk_orders=%d heard=%d heard_missing=%d" % (
+    seq - 1, total, len(prefix), len(heard), len(heard - prefix)))
 PY
 cat "$work/disk.out" >&2
 prefix=$(fs__kv "$work/disk.out" disk_prefix)
@@ -138,6 +140,13 @@ missing=$(fs__kv "$work/disk.out" heard_missing)
 heard=$(fs__kv "$work/disk.out" heard)
 ft_tap "$([ "$missing" = 0 ] && [ "${heard:-0}" -gt 0 ] && echo 1)" \
 	"after the cut every order a client heard of (WON or ALREADY_WON) is in the journal on disk ($missing of $heard missing)"
+# The WON replies flashgen received (each for its own user: --claims 1, fresh users) against the
+# orders of the sale the journal holds on disk: a WON sent before its record was durable and then
+# lost with the cut would make them more than the orders.
+won_rx=$(fs__kv "$work/gen.out" won)
+orders=$(fs__kv "$work/disk.out" disk_orders)
+ft_tap "$([ "${won_rx:-0}" -gt 0 ] && [ "$won_rx" -le "${orders:-0}" ] && echo 1)" \
+	"no WON went out for a record that is not on disk: $won_rx WON replies received, $orders orders on disk after the cut"
 ft_tap "$([ -n "$prefix" ] && [ "$prefix" = "$total" ] && echo 1)" \
 	"the journal on disk has no hole: recovery reads all $total records ($prefix before the first missing one)"
 ft_tap "$([ "$prefix" = "$sold" ] && echo 1)" \

@@ -12,6 +12,7 @@
 #include <rte_ip.h>
 #include <rte_udp.h>
 
+#include "../claimenv.h"
 #include "../rmtree.h"
 #include "claim.h"
 #include "counters.h"
@@ -418,17 +419,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	}
 	fz_table_runs++;
-	env = (struct fs_claim_env){
-		.node_id = FZ_NODE,
-		.worker = (uint8_t)w,
-		.journal = fz_journal[w],
-		.journals = fz_journal,
-		.n_journals = FZ_WORKERS,
-		.now_ms = now,
-		.now_ns = (uint64_t)now * 1000000u,
-		.cnt = fz_cnt[w],
-		.rl = &fz_rl[w],
-	};
+	env = fs_test_claim_env(FZ_NODE, w, fz_journal, FZ_WORKERS, fz_cnt[w], now);
+	env.rl = &fz_rl[w];
 
 	/* dataplane/worker.c handle_pkt() */
 	switch (fs_frame_classify(&fz_cfg, f, len, &info)) {

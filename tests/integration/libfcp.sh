@@ -38,16 +38,8 @@ FS_DIE_HOOK=ft_setup_failed
 
 # ---------------------------------------------------------------- install, build the example
 dest=$work/root
-out=$(meson install -C "$FS_BUILD" --no-rebuild --destdir "$dest" 2>&1) ||
-	fs_die "meson install failed: $(tail -n 5 <<<"$out")"
-opts=$(meson introspect "$FS_BUILD" --buildoptions)
-opt() {
-	python3 -c 'import json, sys
-print(next(o["value"] for o in json.load(sys.stdin) if o["name"] == sys.argv[1]))' "$1" <<<"$opts"
-}
-pfx=$(opt prefix) libdir=$(opt libdir) bindir=$(opt bindir)
-case $libdir in /*) ;; *) libdir=$pfx/$libdir ;; esac
-case $bindir in /*) ;; *) bindir=$pfx/$bindir ;; esac
+ft_install "$dest"
+pfx=$FT_PREFIX libdir=$(ft_install_dir libdir) bindir=$(ft_install_dir bindir)
 export PKG_CONFIG_PATH=$dest$libdir/pkgconfig PKG_CONFIG_SYSROOT_DIR=$dest
 flags=$(pkg-config --cflags --libs fcp 2>&1) || flags="pkg-config failed: $flags"
 ft_ok "$([[ $flags == *"-I$dest"* ]] && [[ $flags == *"-L$dest$libdir"* ]] &&

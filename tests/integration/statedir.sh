@@ -55,8 +55,8 @@ refused() {
 	shift
 	timeout 20 "$@" >"$TMP/refused.out" 2>"$TMP/refused.err" || rc=$?
 	REFUSED="exit $rc: $(cat "$TMP/refused.err")"
-	[ "$rc" = 1 ] && [ "$(grep -c "^$prog: " "$TMP/refused.err")" = 1 ] &&
-		grep "^$prog: " "$TMP/refused.err" | grep -qF "$STATE"
+	[ "$rc" = 1 ] && [ "$(grep -cE "^($FT_LOGTIME)?$prog: " "$TMP/refused.err")" = 1 ] &&
+		grep -E "^($FT_LOGTIME)?$prog: " "$TMP/refused.err" | grep -qF "$STATE"
 }
 dp_refused() {
 	refused flashsale-dp "$DP" --no-pci --file-prefix "${PREFIX}r" -m 256 --lcores 0@0,1@1 \

@@ -1,0 +1,110 @@
+/* Unit tests of pending.h: the WON replies a worker holds until their records are durable. */
+#include <stdint.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "pending.h"
+
+static struct fs_pending ring; /* 48 KiB: not on the test's stack */
+
+static void *tag(uint64_t i)
+{
+	return (void *)(uintptr_t)(0x1000 + i);
+}
+
+Test(pending, empty_ring_gives_nothing)
+{
+	struct fs_pending_ent out[4];
+
+	memset(&ring, 0, sizeof(ring));
+	cr_assert_eq(fs_pending_count(&ring), 0);
+	cr_assert_eq(fs_pending_room(&ring), FS_PENDING_CAP);
+	cr_assert_not(fs_pending_ready(&ring, UINT64_MAX));
+	cr_assert_eq(fs_pending_pop_durable(&ring, UINT64_MAX, out, 4), 0);
+	cr_assert_eq(fs_pending_pop_all(&ring, out, 4), 0);
+}
+
+/* Only the replies whose seq the durable position reached leave, oldest first, with what was
+ * held with them; the rest stay for a later position. */
+Test(pending, releases_the_durable_prefix_in_order)
+{
+	struct fs_pending_ent out[8];
+	uint32_t n;
+
+	memset(&ring, 0, sizeof(ring));
+	for (uint64_t s = 10; s < 15; s++)
+		cr_assert_eq(
+			fs_pending_push(&ring, tag(s), s, (uint16_t)(14 + s), (uint8_t)(s & 1)), 0);
+	cr_assert_not(fs_pending_ready(&ring, 9));
+	cr_assert_eq(fs_pending_pop_durable(&ring, 9, out, 8), 0, "nothing durable yet");
+	cr_assert(fs_pending_ready(&ring, 12));
+	n = fs_pending_pop_durable(&ring, 12, out, 8);
+	cr_assert_eq(n, 3);
+	for (uint32_t i = 0; i < n; i++) {
+		cr_assert_eq(out[i].seq, 10 + i);
+		cr_assert_eq(out[i].m, tag(10 + i));
+		cr_assert_eq(out[i].l3, 24 + i);
+		cr_assert_eq(out[i].q, (10 + i) & 1);
+	}
+	cr_assert_eq(fs_pending_count(&ring), 2);
+	n = fs_pending_pop_durable(&ring, 100, out, 1);
+	cr_assert_eq(n, 1, "at most max at a time");
+	cr_assert_eq(out[0].seq, 13);
+	n = fs_pending_pop_durable(&ring, 100, out, 8);
+	cr_assert_eq(n, 1);
+	cr_assert_eq(out[0].seq, 14);
+	cr_assert_eq(fs_pending_count(&ring), 0);
+}
+
+/* A full ring refuses the next reply and holds nothing of it; it takes one again once one left. */
+Test(pending, full_ring_refuses_and_keeps_what_it_holds)
+{
+	struct fs_pending_ent out[1];
+
+	memset(&ring, 0, sizeof(ring));
+	for (uint64_t s = 1; s <= FS_PENDING_CAP; s++)
+		cr_assert_eq(fs_pending_push(&ring, tag(s), s, 14, 0), 0);
+	cr_assert_eq(fs_pending_room(&ring), 0);
+	cr_assert_eq(fs_pending_push(&ring, tag(0), FS_PENDING_CAP + 1, 14, 0), -ENOSPC);
+	cr_assert_eq(fs_pending_count(&ring), FS_PENDING_CAP);
+	cr_assert_eq(fs_pending_pop_durable(&ring, 1, out, 1), 1);
+	cr_assert_eq(out[0].m, tag(1));
+	cr_assert_eq(fs_pending_push(&ring, tag(FS_PENDING_CAP + 1), FS_PENDING_CAP + 1, 14, 0), 0);
+	/* every reply comes out once, in seq order, across the wrap of the indexes */
+	for (uint64_t s = 2; s <= FS_PENDING_CAP + 1; s++) {
+		cr_assert_eq(fs_pending_pop_durable(&ring, UINT64_MAX, out, 1), 1);
+		cr_assert_eq(out[0].seq, s);
+		cr_assert_eq(out[0].m, tag(s));
+	}
+	cr_assert_eq(fs_pending_count(&ring), 0);
+}
+
+/* A failed sync takes every reply out whatever its seq (they become RETRY). */
+Test(pending, pop_all_takes_the_undurable_ones_too)
+{
+	struct fs_pending_ent out[8];
+
+	memset(&ring, 0, sizeof(ring));
+	for (uint64_t s = 5; s < 9; s++)
+		cr_assert_eq(fs_pending_push(&ring, tag(s), s, 14, 0), 0);
+	cr_assert_eq(fs_pending_pop_all(&ring, out, 8), 4);
+	cr_assert_eq(out[3].seq, 8);
+	cr_assert_eq(fs_pending_count(&ring), 0);
+}
+
+/* The 32-bit counters wrap after 4 G replies: count and room stay right. */
+Test(pending, counters_wrap)
+{
+	struct fs_pending_ent out[4];
+
+	memset(&ring, 0, sizeof(ring));
+	ring.head = ring.tail = UINT32_MAX - 1;
+	for (uint64_t s = 1; s <= 4; s++)
+		cr_assert_eq(fs_pending_push(&ring, tag(s), s, 14, 0), 0);
+	cr_assert_eq(fs_pending_count(&ring), 4);
+	cr_assert_eq(fs_pending_room(&ring), FS_PENDING_CAP - 4);
+	cr_assert_eq(fs_pending_pop_durable(&ring, 3, out, 4), 3);
+	cr_assert_eq(out[2].m, tag(3));
+	cr_assert_eq(fs_pending_count(&ring), 1);
+}
