@@ -60,14 +60,15 @@ static const struct {
 		"  --node K        the node id the token is for (0: any; 0..65535)\n" COMMON TIMES},
 	{"stats", "usage: flashctl --dp PREFIX stats\n"
 		  "The dataplane's counters (/flashsale/stats).\n" COMMON},
-	{"node list", "usage: flashctl node list\n"
-		      "The nodes of fs:nodes (alive, last report, rate), then each node's lease and\n"
-		      "sold count of each sale it has a part in.\n" COMMON},
+	{"node list",
+		"usage: flashctl node list\n"
+		"The nodes of fs:nodes (alive, last report, rate), then each node's lease and\n"
+		"sold count of each sale it has a part in.\n" COMMON},
 	{"node forget",
 		"usage: flashctl node forget --node N [--pg URL]\n"
-		"Release a node gone for good: its unsold leased units back to each sale's pool,\n"
-		"once, from its last totals in PostgreSQL; its daemon refused from then on. Refused\n"
-		"(exit 1, nothing changed) while its daemon is alive.\n"
+		"Release a node gone for good: its unsold leased units back to each sale's\n"
+		"pool, once, from its last totals in PostgreSQL; its daemon refused from then\n"
+		"on. Refused (exit 1, nothing changed) while its daemon is alive.\n"
 		"  --node N        the node id (1..65535)\n"
 		"  --pg URL        PostgreSQL (default $PG_URL)\n" COMMON},
 	{"daemon", "usage: flashctl --dp PREFIX daemon [options]\n"

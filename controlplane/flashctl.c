@@ -694,8 +694,8 @@ static int node_print(struct fs_redis *r, const struct fs_node_info *v, const ui
 		if (leased < 0 && sold < 0)
 			continue; /* the node has no part in this sale */
 		snprintf(line, sizeof(line),
-			"node=%u sale=%" PRIu32 " leased=%" PRId64 " sold=%" PRId64, v->node, ids[i],
-			leased < 0 ? 0 : leased, sold < 0 ? 0 : sold);
+			"node=%u sale=%" PRIu32 " leased=%" PRId64 " sold=%" PRId64, v->node,
+			ids[i], leased < 0 ? 0 : leased, sold < 0 ? 0 : sold);
 		fs_out_record(out, "leases", line);
 	}
 	return 0;
