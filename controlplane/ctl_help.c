@@ -60,6 +60,17 @@ static const struct {
 		"  --node K        the node id the token is for (0: any; 0..65535)\n" COMMON TIMES},
 	{"stats", "usage: flashctl --dp PREFIX stats\n"
 		  "The dataplane's counters (/flashsale/stats).\n" COMMON},
+	{"node list",
+		"usage: flashctl node list\n"
+		"The nodes of fs:nodes (alive, last report, rate), then each node's lease and\n"
+		"sold count of each sale it has a part in.\n" COMMON},
+	{"node forget",
+		"usage: flashctl node forget --node N [--pg URL]\n"
+		"Release a node gone for good: its unsold leased units back to each sale's\n"
+		"pool, once, from its last totals in PostgreSQL; its daemon refused from then\n"
+		"on. Refused (exit 1, nothing changed) while its daemon is alive.\n"
+		"  --node N        the node id (1..65535)\n"
+		"  --pg URL        PostgreSQL (default $PG_URL)\n" COMMON},
 	{"daemon", "usage: flashctl --dp PREFIX daemon [options]\n"
 		   "Lease Redis's stock to this node, sync the dataplane, publish totals, until "
 		   "SIGTERM.\n"
@@ -69,6 +80,9 @@ static const struct {
 		   "  --dp-timeout-ms MS    dataplane timeout (10..600000, default 2000)\n"
 		   "  --pg URL              service holds (sweep, returns, releases, hold state)\n"
 		   "  --pg-timeout-ms MS    PostgreSQL timeout (10..600000, default 2000)\n"
+		   "  --lease-min N         smallest chunk leased (1..100000000, default 64)\n"
+		   "  --lease-max N         largest chunk (0..100000000; 0, default: the sale's "
+		   "stock / 4)\n"
 		   "  --json          one JSON object per log line on stdout (JSON lines)\n"
 		   "  --help          this text\n"},
 	{"order pay",

@@ -27,6 +27,8 @@ static const struct {
 	{"redis-password-file", KEY_GLOBAL},
 	{"dp-timeout-ms", KEY_DAEMON},
 	{"interval-ms", KEY_DAEMON},
+	{"lease-max", KEY_DAEMON},
+	{"lease-min", KEY_DAEMON},
 	{"pg", KEY_DAEMON},
 	{"pg-timeout-ms", KEY_DAEMON},
 	{"redis-timeout-ms", KEY_DAEMON},

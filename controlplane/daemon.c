@@ -16,8 +16,10 @@
 #include "daemon.h"
 #include "daemon_int.h"
 #include "dpctl.h"
+#include "leaseplan.h"
 #include "logtime.h"
 #include "monotonic.h"
+#include "nodes.h"
 #include "out.h"
 #include "redis.h"
 #include "timeparse.h"
@@ -451,14 +453,56 @@ static int def_from_status(struct json_object *st, struct fs_redis_sale *def, lo
 }
 
 /*
- * Redis lost sale @p id (not in fs:sales, or its hash gone) and the dataplane has it: rebuild its
- * keys from the dataplane's status (definition, this node's lease, sold) and from memory (token
- * key, stop, events already published, so none is published twice). Missing keys only. A sale
- * deleted in Redis (tombstone) is deleted from the dataplane instead.
+ * The pool of sale @p m is missing: write it (restock.lua) if every node that ever held a lease
+ * of the sale has its lease key again, else say once that it waits for them.
+ */
+static void rebuild_pool(struct daemon *d, struct sale_mem *m)
+{
+	struct fs_redis_restock rs;
+
+	if (fs_redis_restock(&d->redis, m->sale_id, d->conf->node_id, &rs) < 0) {
+		fs_daemon_sale_err(m, "redis restock", d->redis.errstr);
+		return;
+	}
+	if (rs.written)
+		fs_daemon_log("sale %" PRIu32
+			      ": pool rebuilt: every node that held a lease reported "
+			      "(stock + %" PRIu64 " returned - the leases)",
+			m->sale_id, rs.returned);
+	else if (rs.pending > 0 && !m->pending_logged)
+		fs_daemon_log("sale %" PRIu32 ": pool not rebuilt yet: %" PRIu64
+			      " node(s) that held a lease have not reported (this node sells what "
+			      "it holds, RETRY when empty)",
+			m->sale_id, rs.pending);
+	m->pending_logged = rs.pending > 0;
+}
+
+static void log_rebuilt(uint32_t id, unsigned rebuilt, const struct fs_redis_sale *def,
+	long long leased, long long sold, uint32_t events)
+{
+	if (rebuilt == 0)
+		return;
+	fs_daemon_log(
+		"sale %" PRIu32 ": rebuilt in Redis from the dataplane (%s%s%s%s): stock %" PRIu64
+		", lease %lld, sold %lld, state %s, events 0x%" PRIx32 "%s, hold %" PRIu32 " ms",
+		id, rebuilt & 1 ? "hash " : "", rebuilt & 2 ? "fs:sales " : "",
+		rebuilt & 4 ? "pool " : "", rebuilt & 8 ? "lease" : "", def->stock, leased, sold,
+		def->state, events, def->has_key ? ", token key" : "", def->hold_ms);
+}
+
+/*
+ * Redis lost sale @p id (not in fs:sales, its hash or its pool gone) and the dataplane has it:
+ * rebuild its keys from the dataplane's status (definition, this node's lease, sold) and from
+ * memory (token key, stop, events already published, so none is published twice), with the
+ * nodes PostgreSQL knows to have held a lease of it (--pg); then its pool once every such node
+ * reported (rebuild_pool). Missing keys only. A sale deleted in Redis (tombstone) is deleted from
+ * the dataplane instead.
  */
 static void rebuild_sale(struct daemon *d, uint32_t id)
 {
 	struct fs_redis_sale def = {.sale_id = id};
+	struct fs_redis_lessee *others = NULL;
+	size_t n_others = 0;
 	struct json_object *st = NULL;
 	long long leased = 0, fin = 0, sold = -1;
 	const char *state;
@@ -476,14 +520,17 @@ static void rebuild_sale(struct daemon *d, uint32_t id)
 			dp_delete(d, m, dead_ms);
 		return;
 	}
-	rc = fs_daemon_dp_cmd(d, &st, "/flashsale/sale/status,%" PRIu32, id);
-	if (rc == -EREMOTEIO) {
+	if (fs_daemon_lessees(d, id, &others, &n_others) < 0) {
 		fs_daemon_sale_err(
-			m, "redis lost the sale and the dataplane has none", d->dp.errstr);
+			m, "rebuild", "waits for PostgreSQL (the nodes that held a lease)");
 		return;
 	}
+	rc = fs_daemon_dp_cmd(d, &st, "/flashsale/sale/status,%" PRIu32, id);
+	if (rc == -EREMOTEIO)
+		fs_daemon_sale_err(
+			m, "redis lost the sale and the dataplane has none", d->dp.errstr);
 	if (rc < 0)
-		return;
+		goto out;
 	if (def_from_status(st, &def, &leased, &fin, &sold) < 0) {
 		fs_daemon_sale_err(m, "rebuild", "dataplane status incomplete");
 		goto out;
@@ -502,7 +549,7 @@ static void rebuild_sale(struct daemon *d, uint32_t id)
 			m, "rebuild", "token key never seen by this daemon: rebuilt without it");
 	}
 	rc = fs_redis_sale_rebuild(&d->redis, &def, d->conf->node_id, (uint64_t)leased, fin != 0,
-		(uint64_t)sold, &rebuilt);
+		(uint64_t)sold, others, n_others, &rebuilt);
 	if (rc == -ESTALE) {
 		dp_delete(d, m, fs_time_now_ms()); /* deleted between the check and the rebuild */
 		goto out;
@@ -511,31 +558,25 @@ static void rebuild_sale(struct daemon *d, uint32_t id)
 		fs_daemon_sale_err(m, "redis rebuild", d->redis.errstr);
 		goto out;
 	}
-	if (rebuilt != 0)
-		fs_daemon_log("sale %" PRIu32
-			      ": rebuilt in Redis from the dataplane (%s%s%s%s): stock %" PRIu64
-			      ", lease %lld%s, sold %lld, state %s, events 0x%" PRIx32
-			      "%s, hold %" PRIu32 " ms",
-			id, rebuilt & 1 ? "hash " : "", rebuilt & 2 ? "fs:sales " : "",
-			rebuilt & 4 ? "pool " : "", rebuilt & 8 ? "lease" : "", def.stock, leased,
-			fin ? " (final)" : "", sold, def.state, m->events,
-			def.has_key ? ", token key" : "", def.hold_ms);
+	log_rebuilt(id, rebuilt, &def, leased, sold, m->events);
+	rebuild_pool(d, m);
 	if (def.hold_ms > 0)
 		fs_holds_rebuilt(m); /* the returns the lost Redis held are given again */
 	m->last_sold = (uint64_t)sold;
 out:
+	free(others);
 	json_object_put(st);
 }
 
 /*
  * Publish the dataplane's sold count when it changed, when a key it writes is missing (sold,
- * remaining; the pool when this node's lease is final) or every FS_DAEMON_REPUBLISH_MS.
+ * remaining) or every FS_DAEMON_REPUBLISH_MS.
  * Returns the cluster-wide sold count (Redis's when nothing was published), or -1 on an error.
  */
 static int64_t publish_totals(struct daemon *d, struct sale_mem *m, const struct fs_redis_sale *s,
 	long long sold, bool final)
 {
-	bool missing = !s->has_sold || !s->has_remaining || (final && !s->has_pool);
+	bool missing = !s->has_sold || !s->has_remaining;
 	int64_t now = fs_monotonic_ms();
 	uint64_t total;
 	bool pool_set = false;
@@ -551,9 +592,8 @@ static int64_t publish_totals(struct daemon *d, struct sale_mem *m, const struct
 		return -1;
 	}
 	if (missing)
-		fs_daemon_log("sale %" PRIu32 ": republished missing keys:%s%s%s", m->sale_id,
-			s->has_sold ? "" : " sold", s->has_remaining ? "" : " remaining",
-			pool_set ? " pool (0: the final lease was given)" : "");
+		fs_daemon_log("sale %" PRIu32 ": republished missing keys:%s%s", m->sale_id,
+			s->has_sold ? "" : " sold", s->has_remaining ? "" : " remaining");
 	if ((uint64_t)sold != m->last_sold)
 		fs_daemon_log("sale %" PRIu32 ": node %u sold %lld, all nodes %" PRIu64
 			      ", remaining %" PRId64,
@@ -601,6 +641,63 @@ static int read_sale(struct daemon *d, struct sale_mem *m, struct fs_redis_sale 
 	return 0;
 }
 
+/* Live daemons of the registry (at least this one), read at most every second. */
+static unsigned live_nodes(struct daemon *d)
+{
+	struct fs_node_info *v = NULL;
+	int64_t now = fs_monotonic_ms();
+	size_t n = 0;
+	unsigned live = 0;
+
+	if (d->live_nodes > 0 && now - d->live_nodes_ms < 1000)
+		return d->live_nodes;
+	if (fs_nodes_list(&d->redis, &v, &n) == 0)
+		for (size_t i = 0; i < n; i++)
+			live += v[i].alive_pttl >= 0 ? 1 : 0;
+	free(v);
+	d->live_nodes = live > 0 ? live : 1;
+	d->live_nodes_ms = now;
+	return d->live_nodes;
+}
+
+/*
+ * Units to lease to this node now: a chunk sized to its sell rate when its unsold units (its
+ * lease - the dataplane's sold) fall below half a chunk (leaseplan.h); 0 while the dataplane is
+ * not usable (units leased to a node that cannot sell them would be stranded) and before this
+ * process has read the node's lease once (a restarted daemon's node may hold units already).
+ */
+static uint64_t lease_want(struct daemon *d, struct sale_mem *m, const struct fs_redis_sale *s)
+{
+	uint64_t max = d->conf->lease_max;
+	uint64_t chunk, want;
+	bool dry;
+
+	if (!fs_daemon_dp_usable(d) || !m->lease_known || !m->dp_seen)
+		return 0;
+	if (max == 0)
+		max = s->stock / FS_LEASE_MAX_STOCK_DIV;
+	dry = m->leased > 0 && m->dp_sold >= m->leased;
+	if (m->chunk == 0 && m->leased == 0) /* no rate yet: a share of the stock */
+		chunk = fs_lease_first(s->stock, live_nodes(d), d->conf->lease_min, max);
+	else
+		chunk = fs_lease_chunk(m->rate, m->chunk, dry, d->conf->lease_min, max);
+	want = fs_lease_want(m->leased, m->dp_sold, chunk, s->pool > 0 ? (uint64_t)s->pool : 0);
+	if (want > 0)
+		m->chunk = want;
+	return want;
+}
+
+/* The dataplane's sold count of sale @p m at monotonic @p mono: its sell rate. */
+static void note_sold(struct sale_mem *m, uint64_t sold, int64_t mono)
+{
+	/* a restarted dataplane counts from its journal: no sample across that */
+	if (m->dp_seen && sold >= m->dp_sold)
+		m->rate = fs_lease_rate(m->rate, sold - m->dp_sold, mono - m->rate_ms);
+	m->dp_sold = sold;
+	m->rate_ms = mono;
+	m->dp_seen = true;
+}
+
 /* One sale, one tick. Returns a negative errno if Redis failed at the connection level. */
 static int sync_sale(struct daemon *d, uint32_t id, int64_t now)
 {
@@ -608,8 +705,9 @@ static int sync_sale(struct daemon *d, uint32_t id, int64_t now)
 	struct fs_redis_sale s;
 	struct json_object *st = NULL;
 	struct sale_mem *m;
-	long long sold = 0, sold_out = 0, fin = 0;
+	long long sold = 0, sold_out = 0, fin = 0, dp_leased = 0;
 	int64_t total = -1;
+	uint64_t want;
 	int rc;
 
 	m = mem_get(d, id);
@@ -627,21 +725,35 @@ static int sync_sale(struct daemon *d, uint32_t id, int64_t now)
 		return fs_redis_usable(&d->redis) ? 0 : rc;
 	}
 
+	/* Redis lost the pool: this node's lease key and the lessees again, then the pool once
+	 * every node that held a lease reported (nothing is leased meanwhile). */
+	if (!s.has_pool && fs_daemon_dp_usable(d))
+		rebuild_sale(d, id);
 	if (s.hold_ms > 0)
 		fs_holds_returns(d, m, &s); /* returned units are leased below, in this tick */
-	/* Single node: lease the whole pool (want = stock, which the pool never exceeds: it holds
-	 * at most the units not sold yet). */
-	rc = fs_redis_lease(&d->redis, id, d->conf->node_id, s.stock, &lease);
+	/* A chunk when the node runs low (0: the call only reads this node's lease and whether
+	 * the pool is empty, which the dataplane sync needs); a first lease only once PostgreSQL
+	 * knows this node holds one (--pg). */
+	want = lease_want(d, m, &s);
+	if (want > 0 && !fs_daemon_lease_noted(d, m))
+		want = 0;
+	rc = fs_redis_lease(&d->redis, id, d->conf->node_id, want, &lease);
 	if (rc == -ENOENT)
 		return 0; /* flushed since the read above: rebuilt next tick */
 	if (rc < 0) {
 		fs_daemon_sale_err(m, "redis lease", d->redis.errstr);
 		return fs_redis_usable(&d->redis) ? 0 : rc;
 	}
+	m->lease_known = true;
+	m->leased = lease.leased;
+	if (lease.taken > 0)
+		m->pg_note_ms = 0; /* node_leases gets the new total at once (not throttled) */
 	if (lease.taken > 0)
 		fs_daemon_log("sale %" PRIu32 ": leased %" PRIu64 " units from the pool to node %u "
-			      "(node total %" PRIu64 ", pool empty %d)",
-			id, lease.taken, d->conf->node_id, lease.leased, lease.pool_empty);
+			      "(chunk %" PRIu64 ", rate %.0f/s, node total %" PRIu64
+			      ", pool empty %d)",
+			id, lease.taken, d->conf->node_id, want, m->rate, lease.leased,
+			lease.pool_empty);
 
 	if (fs_daemon_dp_usable(d))
 		st = dp_sync(d, m, &s, &lease);
@@ -649,8 +761,12 @@ static int sync_sale(struct daemon *d, uint32_t id, int64_t now)
 		/* sold_out from the same status as sold, and only once that sold is in Redis. */
 		fs_dpctl_get_i64(st, "sold_out", &sold_out);
 		fs_dpctl_get_i64(st, "final", &fin);
-		if (fs_dpctl_get_i64(st, "sold", &sold) == 0 && sold >= 0)
+		if (fs_dpctl_get_i64(st, "sold", &sold) == 0 && sold >= 0) {
+			note_sold(m, (uint64_t)sold, fs_monotonic_ms());
 			total = publish_totals(d, m, &s, sold, fin == 1);
+			if (fs_dpctl_get_i64(st, "leased", &dp_leased) == 0 && dp_leased >= 0)
+				fs_daemon_lease_note(d, m, (uint64_t)dp_leased, (uint64_t)sold);
+		}
 		if (total < 0)
 			sold_out = 0;
 		/* the dataplane has the sale: its releases and hold state */
@@ -790,9 +906,11 @@ static bool tick(struct daemon *d)
 	fs_holds_tick(d); /* PostgreSQL only: the sweep runs whatever Redis does */
 	if (!redis_ready(d, mono))
 		return false;
+	if (!fs_daemon_node_tick(d, mono))
+		goto out; /* another daemon has the node id, or Redis failed */
 	dp_ready(d, mono);
 	if (d->node_c.on)
-		return false; /* another node's dataplane: nothing synced or published */
+		goto out; /* another node's dataplane: nothing synced or published */
 	rc = fs_redis_sale_list(&d->redis, &ids, &n);
 	if (rc < 0) {
 		if (fs_redis_usable(&d->redis))
@@ -826,8 +944,12 @@ int fs_daemon_run(const struct fs_daemon_conf *conf)
 	struct sigaction sa = {.sa_handler = on_signal};
 	struct daemon d = {.conf = conf};
 	struct timespec next, now;
-	bool ready = false;
+	char lease_max[32] = "stock/4";
+	bool up, ready = false;
+	int rc;
 
+	if (conf->lease_max > 0)
+		snprintf(lease_max, sizeof(lease_max), "%" PRIu64, conf->lease_max);
 	if (sodium_init() < 0)
 		return -EIO;
 	fs_dpctl_init(&d.dp);
@@ -837,12 +959,25 @@ int fs_daemon_run(const struct fs_daemon_conf *conf)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* Quiet: a daemon refused for a held node id prints one line only (flashctl's). */
+	d.redis.password = conf->redis_password;
+	up = fs_redis_connect(&d.redis, conf->redis_url, conf->redis_timeout_ms) == 0;
+	rc = fs_daemon_node_start(&d, up);
+	if (rc < 0) {
+		fs_redis_close(&d.redis);
+		return rc;
+	}
 	fs_daemon_log(
 		"started: node %u, interval %u ms, timeouts Redis %d ms, dataplane %d ms, redis "
-		"%s, dataplane %s, holds %s",
+		"%s, dataplane %s, holds %s, lease chunks %" PRIu64 "..%s",
 		conf->node_id, conf->interval_ms, conf->redis_timeout_ms, conf->dp_timeout_ms,
 		d.redis_url, conf->dp_socket,
-		conf->pg_url != NULL ? "serviced (--pg)" : "not serviced (no --pg)");
+		conf->pg_url != NULL ? "serviced (--pg)" : "not serviced (no --pg)",
+		conf->lease_min, lease_max);
+	if (up) {
+		fs_daemon_log("redis connected (%s)", d.redis_url);
+		d.redis_seen = true;
+	}
 
 	clock_gettime(CLOCK_MONOTONIC, &next);
 	while (!stop_requested) {
@@ -866,6 +1001,7 @@ int fs_daemon_run(const struct fs_daemon_conf *conf)
 	}
 	fs_daemon_log("stopping on signal");
 	sd_notify(0, "STOPPING=1");
+	fs_daemon_node_stop(&d);
 	fs_redis_close(&d.redis);
 	fs_dpctl_close(&d.dp);
 	fs_holds_free(&d);

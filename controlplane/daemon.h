@@ -3,6 +3,7 @@
 #define FS_DAEMON_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #define FS_DAEMON_TIMEOUT_MS 2000u     /**< default Redis and dataplane I/O timeouts */
 #define FS_DAEMON_BACKOFF_MAX_MS 5000u /**< reconnect attempts at most this far apart */
@@ -10,6 +11,8 @@
 #define FS_DAEMON_CREATE_RETRY_MS 60000u
 /** Totals are republished at least this often, even unchanged (evicted node_sold). */
 #define FS_DAEMON_REPUBLISH_MS 10000u
+/** A node's totals are written into PostgreSQL's node_leases at most this often (--pg) */
+#define FS_DAEMON_LEASE_NOTE_MS 500u
 /** A sale's hold state is pushed to the dataplane at least this often, even unchanged. */
 #define FS_DAEMON_HOLDS_REPUSH_MS 2000u
 /** Redis's returns of a sale with holds are checked against PostgreSQL's this often. */
@@ -18,6 +21,11 @@
 #define FS_DAEMON_HOLDS_BATCH 1000u
 /** Sweep calls per tick at most (each expires up to FS_DAEMON_HOLDS_BATCH due holds). */
 #define FS_DAEMON_SWEEP_CALLS 8u
+/** The node's liveness key fs:node:{NODE}:alive lives this many intervals (at least ..._MIN). */
+#define FS_DAEMON_ALIVE_INTERVALS 4u
+#define FS_DAEMON_ALIVE_MIN_MS 500u /**< ... */
+/** Exit code of a daemon refused: another live daemon holds its node id, or it was forgotten. */
+#define FS_DAEMON_EXIT_NODE_HELD 3
 
 /** What the daemon needs from flashctl's global options. */
 struct fs_daemon_conf {
@@ -33,6 +41,8 @@ struct fs_daemon_conf {
 	int pg_timeout_ms; /**< PostgreSQL connect (rounded up to s) and statement timeout, > 0 */
 	/** log lines as JSON objects on stdout (fs_out_log_json), one a line, not text on stderr */
 	bool json;
+	uint64_t lease_min; /**< smallest chunk leased (units, > 0): leaseplan.h */
+	uint64_t lease_max; /**< largest chunk; 0: the sale's stock / FS_LEASE_MAX_STOCK_DIV */
 };
 
 /**
@@ -40,7 +50,8 @@ struct fs_daemon_conf {
  * that are due (flashsale.expire_due, bounded per tick); check that the dataplane is node
  * @c node_id (else nothing is synced or published for it); for each sale of fs:sales: on a sale
  * with holds (and @c pg_url) give the units of its stock_returns rows back to its pool
- * (return.lua, idempotent, then marked applied), lease the pool to this node, make sure the
+ * (return.lua, idempotent, then marked applied), lease a chunk of the pool to this node when its
+ * unsold units fall below half a chunk (chunks sized to its sell rate, leaseplan.h), make sure the
  * dataplane has the sale (create, lease, key, stop), publish sold/remaining from the dataplane's
  * sold count (and keys found missing), keep the sale's state current, and publish
  * started/sold_out/ended once each; on a sale with holds tell the dataplane the orders of this
@@ -51,7 +62,11 @@ struct fs_daemon_conf {
  * @c json one JSON object a line on stdout instead); a
  * condition (Redis, dataplane or PostgreSQL unreachable, wrong node id) is logged once when it
  * starts and once when it ends, with its duration.
- * @return 0 when stopped by a signal, a negative errno if it could not start.
+ * The daemon holds its node id in Redis (fs:node:{NODE}:alive, refreshed every tick, and its
+ * report line in fs:nodes); it refuses to start while another live daemon holds it.
+ * @return 0 when stopped by a signal, -EBUSY if another live daemon holds the node id, -EPERM
+ *         if the node was forgotten (flashctl node forget; nothing logged: the caller prints one
+ *         line), a negative errno if it could not start.
  */
 int fs_daemon_run(const struct fs_daemon_conf *conf);
 

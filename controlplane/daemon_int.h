@@ -52,6 +52,20 @@ struct sale_mem {
 	unsigned create_dp_gen;	 /**< ... on the same dataplane connection */
 	char last_err[FS_SALE_ERR_LEN]; /**< last error logged for this sale */
 	struct hold_mem holds;		/**< a sale with holds: holds.c's */
+	/* chunked leases (leaseplan.h) */
+	bool lease_known; /**< leased was read from Redis by this process */
+	uint64_t leased;  /**< this node's lease key after the last lease call */
+	uint64_t chunk;	  /**< the last chunk asked for (0 before the first) */
+	bool dp_seen;	  /**< dp_sold holds a dataplane count */
+	uint64_t dp_sold; /**< the dataplane's sold count at the last status */
+	int64_t rate_ms;  /**< monotonic ms of that status */
+	double rate;	  /**< sell rate, units/s (fs_lease_rate) */
+	/* the node's lease in PostgreSQL (daemon_lease.c; --pg only) */
+	bool pg_noted;	     /**< node_leases has this node's row of the sale */
+	uint64_t pg_leased;  /**< leased in that row, as last written */
+	uint64_t pg_sold;    /**< sold in that row, as last written */
+	int64_t pg_note_ms;  /**< monotonic ms of the last write */
+	bool pending_logged; /**< "pool pending" was logged (until the pool is back) */
 };
 
 /*
@@ -85,6 +99,13 @@ struct daemon {
 	struct cond pg_c;		 /**< PostgreSQL unreachable */
 	bool pg_seen;			 /**< a statement answered once (the first is logged) */
 	bool nopg_logged;		 /**< "sale N has holds and no --pg" was logged */
+	char token[33];			 /**< this instance's hold of fs:node:{NODE}:alive */
+	unsigned alive_ttl_ms;		 /**< the TTL of that key */
+	int64_t started_ms;		 /**< unix ms the daemon started */
+	struct cond alive_c;		 /**< another instance holds the node id */
+	bool reg_err;			 /**< a registry error reply was logged */
+	unsigned live_nodes;		 /**< live daemons of the registry (first chunks) */
+	int64_t live_nodes_ms;		 /**< monotonic ms they were counted */
 };
 
 /**
@@ -121,6 +142,57 @@ bool fs_daemon_dp_usable(const struct daemon *d);
  */
 int fs_daemon_dp_cmd(struct daemon *d, struct json_object **out, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/* ---- daemon_node.c: the node id held in Redis ---- */
+
+/**
+ * Start: this instance's token and liveness TTL; with @p redis_up, claim fs:node:{NODE}:alive,
+ * waiting up to its TTL for the key of a dead daemon to expire.
+ * Logs nothing (the caller prints the refusal). With --pg, PostgreSQL's forgotten_nodes is asked
+ * too (a node forgotten there is marked again in Redis).
+ * @return 0, -EBUSY when another instance refreshes the key (a live daemon), or -EPERM when the
+ *         node was forgotten (flashctl node forget).
+ */
+int fs_daemon_node_start(struct daemon *d, bool redis_up);
+
+/**
+ * Each tick (Redis connected): refresh the liveness key and the report line in fs:nodes.
+ * @return false when the tick must not sync (another instance holds the key: logged once, or
+ *         the connection failed); true after an error reply (logged once: the registry is left
+ *         out, the sales synced).
+ */
+bool fs_daemon_node_tick(struct daemon *d, int64_t mono);
+
+/** Stop: delete the liveness key if it is this instance's. */
+void fs_daemon_node_stop(struct daemon *d);
+
+/* ---- daemon_lease.c: the node's leases in PostgreSQL (--pg) ---- */
+
+/**
+ * Before this node's first lease of sale @p m: its node_leases row (written once per process),
+ * so that the node is known to hold a lease even after Redis loses its data.
+ * @return true when a lease may be taken (written now or before, or no --pg), false when not
+ *         (PostgreSQL failing or in back-off: logged by the PostgreSQL condition).
+ */
+bool fs_daemon_lease_noted(struct daemon *d, struct sale_mem *m);
+
+/**
+ * The dataplane's totals of sale @p m (@p leased, @p sold) into node_leases when they changed,
+ * at most every FS_DAEMON_LEASE_NOTE_MS (only once the row exists; no --pg: nothing).
+ */
+void fs_daemon_lease_note(struct daemon *d, struct sale_mem *m, uint64_t leased, uint64_t sold);
+
+/**
+ * The other nodes that ever held a lease of sale @p sale (node_leases), for a rebuild.
+ * @param out  malloc'ed (caller frees; NULL when none). Without --pg: none, 0.
+ * @return 0, or -EAGAIN when PostgreSQL cannot be asked now (no rebuild then: the pool waits).
+ */
+int fs_daemon_lessees(struct daemon *d, uint32_t sale, struct fs_redis_lessee **out, size_t *n);
+
+/** PostgreSQL helpers shared by holds.c and daemon_lease.c (d->pg made by fs_holds_tick). */
+bool fs_daemon_pg_ready(struct daemon *d);
+void fs_daemon_pg_failed(struct daemon *d);
+void fs_daemon_pg_answered(struct daemon *d);
 
 /* ---- holds.c: sales with holds (nothing happens without --pg but one log line) ---- */
 

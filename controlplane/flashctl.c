@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/un.h>
 
+#include <hiredis/hiredis.h>
 #include <sodium.h>
 
 #include "audit.h"
@@ -18,13 +19,18 @@
 #include "dpctl.h"
 #include "fcp.h"
 #include "flashctl.h"
+#include "leaseplan.h"
+#include "nodes.h"
 #include "parse.h"
+#include "pgleases.h"
 #include "redis.h"
 #include "sale.h"
 #include "timeparse.h"
 #include "version.h"
 
 #define IO_TIMEOUT_MS 2000
+/* Sales of one node that `node forget` releases at most (one run; run it again for more). */
+#define FORGET_SALES_MAX 65536
 /* What a time argument may be (fs_time_parse), for error lines. */
 #define TIME_FORMS "unix ms, now, +90s, +500ms, +10m, +2h, +1d, 2026-12-24T12:00:00Z"
 
@@ -44,7 +50,14 @@ static const char usage_text[] =
 	"  sale list\n"
 	"  token --sale N --user U [--expiry UNIX_S|T] [--node K]\n"
 	"  stats\n"
+	"  node list   (nodes of fs:nodes: alive, last report, rate; lease and sold per sale)\n"
+	"  node forget --node N [--pg URL]   (a node gone for good: its unsold leased units back\n"
+	"              to each sale's pool, once, from its last totals in PostgreSQL; its daemon\n"
+	"              refused from then on; refused while its daemon is alive)\n"
 	"  daemon [--interval-ms 100] [--redis-timeout-ms 2000] [--dp-timeout-ms 2000]\n"
+	"         [--lease-min 64] [--lease-max 0]   (chunks leased to this node: ~150 ms of its\n"
+	"         sell rate within [min, max]; max 0: the sale's stock / 4; exit 3: another live\n"
+	"         daemon holds --node-id)\n"
 	"         [--pg URL [--pg-timeout-ms 2000]]   (--pg: holds serviced: sweep, returns to\n"
 	"         the pool, releases and hold state pushed to the dataplane)\n"
 	"  order pay|cancel|show --sale N (--order ID | --user U) [--pg URL]\n"
@@ -666,6 +679,210 @@ static int cmd_sale_list(const struct globals *g, int argc, char **argv)
 	return fs_out_end(&out, 0);
 }
 
+/*
+ * One node of `node list`: its report line (JSON: an element of "nodes"), then its lease and
+ * sold count of each sale (JSON: elements of "leases").
+ */
+static int node_print(struct fs_redis *r, const struct fs_node_info *v, const uint32_t *ids,
+	size_t n, int64_t now, struct fs_out *out)
+{
+	const char *rep = strstr(v->info, "report_ms=");
+	long long report_ms = rep != NULL ? strtoll(rep + 10, NULL, 10) : 0;
+	char line[512];
+	int rc;
+
+	snprintf(line, sizeof(line), "node=%u alive=%d report_age_ms=%lld %s", v->node,
+		v->alive_pttl >= 0 ? 1 : 0, report_ms > 0 ? (long long)now - report_ms : -1,
+		v->info);
+	fs_out_record(out, "nodes", line);
+	for (size_t i = 0; i < n; i++) {
+		int64_t leased, sold;
+
+		rc = fs_nodes_sale(r, ids[i], v->node, &leased, &sold);
+		if (rc < 0)
+			return rc;
+		if (leased < 0 && sold < 0)
+			continue; /* the node has no part in this sale */
+		snprintf(line, sizeof(line),
+			"node=%u sale=%" PRIu32 " leased=%" PRId64 " sold=%" PRId64, v->node,
+			ids[i], leased < 0 ? 0 : leased, sold < 0 ? 0 : sold);
+		fs_out_record(out, "leases", line);
+	}
+	return 0;
+}
+
+/* Whether node @p node's daemon is alive (fs:node:{NODE}:alive exists): 1, 0, or -errno. */
+static int node_alive(struct fs_redis *r, unsigned node)
+{
+	char key[48];
+	struct redisReply *rep;
+	int rc;
+
+	snprintf(key, sizeof(key), "fs:node:{%u}:alive", node);
+	const char *argv[] = {"EXISTS", key};
+	rc = fs_redis_command(r, &rep, 2, argv);
+	if (rc < 0)
+		return rc;
+	rc = rep->type == REDIS_REPLY_INTEGER && rep->integer == 1 ? 1 : 0;
+	freeReplyObject(rep);
+	return rc;
+}
+
+/* Each sale of node @p node (PostgreSQL's rows @p rows) released in Redis, one line each.
+ * @return 0, a Redis -errno, or exit code 1 after a PostgreSQL error line. */
+static int forget_sales(struct fs_redis *r, struct fs_pgorders *pg, unsigned node,
+	const struct fs_pgleases_row *rows, int n, struct fs_out *out)
+{
+	struct fs_node_forget f;
+	char line[160];
+	int rc;
+
+	for (int i = 0; i < n; i++) {
+		rc = fs_nodes_forget_sale(r, rows[i].sale_id, node, rows[i].sold, &f);
+		if (rc < 0)
+			return rc;
+		/* Redis knew more sold than PostgreSQL: a later rebuild must use that count too */
+		if (f.sold > rows[i].sold &&
+			(rc = fs_pgleases_final(pg, rows[i].sale_id, (uint16_t)node, f.sold)) < 0)
+			return fs_ctl_pg_fail(pg, rc);
+		snprintf(line, sizeof(line),
+			"sale=%" PRIu32 " node=%u leased=%" PRIu64 " sold=%" PRIu64 " back=%" PRId64
+			" already=%d",
+			rows[i].sale_id, node, rows[i].leased, f.sold, f.back, !f.done_now);
+		fs_out_record(out, "released", line);
+	}
+	return 0;
+}
+
+/* node forget's steps once both stores are open (closes @p r). @return the exit code. */
+static int forget_run(struct fs_redis *r, struct fs_pgorders *pg, unsigned node,
+	struct fs_pgleases_row *rows, struct fs_out *out)
+{
+	int n = 0, rc = node_alive(r, node);
+	char line[64];
+
+	if (rc == 1) {
+		fs_redis_close(r);
+		return fail(
+			"node %u has a live daemon (fs:node:{%u}:alive): stop it first; nothing "
+			"changed",
+			node, node);
+	}
+	if (rc == 0) {
+		n = fs_pgleases_forget(pg, (uint16_t)node, rows, FORGET_SALES_MAX);
+		if (n < 0) {
+			fs_redis_close(r);
+			return fs_ctl_pg_fail(pg, n);
+		}
+		rc = fs_nodes_forget_mark(r, node, fs_time_now_ms());
+	}
+	if (rc == 0) {
+		snprintf(line, sizeof(line), "node=%u forgotten=1 sales=%d", node, n);
+		fs_out_record(out, NULL, line);
+		fs_out_list(out, "released");
+		rc = forget_sales(
+			r, pg, node, rows, n < FORGET_SALES_MAX ? n : FORGET_SALES_MAX, out);
+		if (rc > 0) {
+			fs_redis_close(r);
+			return rc;
+		}
+	}
+	return redis_done(r, rc);
+}
+
+/*
+ * flashctl node forget --node N [--pg URL]: release a node gone for good, from its last totals in
+ * PostgreSQL: refused while its daemon is alive; marks it forgotten (PostgreSQL, then Redis), then
+ * gives each sale's unsold units back to its pool (once: a second run changes nothing).
+ */
+static int node_forget(const struct globals *g, int argc, char **argv)
+{
+	enum { NODE = 1, PG, HELP, JSON, N_OPTS };
+	static const struct option lo[] = {
+		{"node", required_argument, NULL, NODE},
+		{"pg", required_argument, NULL, PG},
+		FS_CTL_STD_OPTS(HELP, JSON),
+		{NULL, 0, NULL, 0},
+	};
+	struct fs_pgleases_row *rows;
+	struct fs_pgorders *pg;
+	const char *o[N_OPTS];
+	struct fs_redis r;
+	struct fs_out out;
+	uint64_t node = 0;
+	int rc;
+
+	rc = fs_ctl_parse_opts(argc, argv, "node ", lo, o, N_OPTS);
+	if (rc == 0 && o[NODE] == NULL)
+		rc = usage_err("node forget needs --node N");
+	if (rc == 0)
+		rc = fs_ctl_opt_u64("node", o[NODE], 1, UINT16_MAX, &node);
+	if (rc != 0 || (pg = fs_ctl_pg_open(o[PG], "node forget", &rc)) == NULL)
+		return rc;
+	fs_out_init(&out, o[JSON] != NULL);
+	rows = calloc(FORGET_SALES_MAX, sizeof(*rows));
+	if (rows == NULL)
+		rc = fail("out of memory");
+	else if (redis_open(g, &r) != 0)
+		rc = EXIT_FAILURE;
+	else
+		rc = forget_run(&r, pg, (unsigned)node, rows, &out);
+	fs_pgorders_free(pg);
+	free(rows);
+	return fs_out_end(&out, rc);
+}
+
+/* flashctl node list: the nodes of fs:nodes, their liveness, rate, and part of each sale. */
+static int node_list(const struct globals *g, int argc, char **argv)
+{
+	enum { HELP = 1, JSON, N_OPTS };
+	static const struct option lo[] = {
+		FS_CTL_STD_OPTS(HELP, JSON),
+		{NULL, 0, NULL, 0},
+	};
+	struct fs_node_info *v = NULL;
+	const char *o[N_OPTS];
+	uint32_t *ids = NULL;
+	size_t n = 0, ns = 0;
+	struct fs_redis r;
+	struct fs_out out;
+	int rc;
+
+	rc = fs_ctl_parse_opts(argc, argv, "node ", lo, o, N_OPTS);
+	if (rc != 0)
+		return rc;
+	if (redis_open(g, &r) != 0)
+		return EXIT_FAILURE;
+	fs_out_init(&out, o[JSON] != NULL);
+	rc = fs_nodes_list(&r, &v, &n);
+	if (rc == 0)
+		rc = fs_redis_sale_list(&r, &ids, &ns);
+	if (rc == 0) {
+		fs_out_u64(&out, "count", n);
+		fs_out_list(&out, "nodes");
+		fs_out_list(&out, "leases");
+	}
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		rc = node_print(&r, &v[i], ids, ns, fs_time_now_ms(), &out);
+	free(v);
+	free(ids);
+	return fs_out_end(&out, redis_done(&r, rc));
+}
+
+/* flashctl node list|forget. */
+static int cmd_node(const struct globals *g, int argc, char **argv)
+{
+	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
+		fs_ctl_help("node ", "");
+		return 0;
+	}
+	if (argc >= 2 && strcmp(argv[1], "forget") == 0)
+		return node_forget(g, argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "list") == 0)
+		return node_list(g, argc - 1, argv + 1);
+	return usage_err("node needs a sub-command: list or forget");
+}
+
 static int cmd_sale(const struct globals *g, int argc, char **argv)
 {
 	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
@@ -819,9 +1036,11 @@ static int cmd_stats(const struct globals *g, int argc, char **argv)
 
 static int cmd_daemon(const struct globals *g, int argc, char **argv)
 {
-	enum { INTERVAL = 1, REDIS_TO, DP_TO, PG, PG_TO, HELP, JSON, N_OPTS };
+	enum { INTERVAL = 1, REDIS_TO, DP_TO, PG, PG_TO, LMIN, LMAX, HELP, JSON, N_OPTS };
 	static const struct option lo[] = {
 		{"interval-ms", required_argument, NULL, INTERVAL},
+		{"lease-min", required_argument, NULL, LMIN},
+		{"lease-max", required_argument, NULL, LMAX},
 		{"redis-timeout-ms", required_argument, NULL, REDIS_TO},
 		{"dp-timeout-ms", required_argument, NULL, DP_TO},
 		{"pg", required_argument, NULL, PG},
@@ -837,9 +1056,11 @@ static int cmd_daemon(const struct globals *g, int argc, char **argv)
 	};
 	const char *o[N_OPTS];
 	uint64_t interval = 100, redis_to = FS_DAEMON_TIMEOUT_MS, dp_to = FS_DAEMON_TIMEOUT_MS;
-	uint64_t pg_to = FS_DAEMON_TIMEOUT_MS;
+	uint64_t pg_to = FS_DAEMON_TIMEOUT_MS, lmin = FS_LEASE_MIN_DEFAULT, lmax = 0;
 	const struct fs_ctl_num num[] = {
 		{INTERVAL, "interval-ms", 1, 3600 * 1000, &interval},
+		{LMIN, "lease-min", 1, FS_SALE_MAX_STOCK, &lmin},
+		{LMAX, "lease-max", 0, FS_SALE_MAX_STOCK, &lmax},
 		{REDIS_TO, "redis-timeout-ms", 10, 600000, &redis_to},
 		{DP_TO, "dp-timeout-ms", 10, 600000, &dp_to},
 		{PG_TO, "pg-timeout-ms", 10, 600000, &pg_to},
@@ -848,6 +1069,8 @@ static int cmd_daemon(const struct globals *g, int argc, char **argv)
 	int rc;
 
 	rc = fs_ctl_parse_nums(argc, argv, "", lo, o, N_OPTS, num);
+	if (rc == 0 && lmax != 0 && lmax < lmin)
+		rc = usage_err("--lease-max %" PRIu64 " is below --lease-min %" PRIu64, lmax, lmin);
 	if (rc != 0)
 		return rc;
 	if (o[PG] != NULL && *o[PG] == '\0')
@@ -858,9 +1081,26 @@ static int cmd_daemon(const struct globals *g, int argc, char **argv)
 	conf.redis_timeout_ms = (int)redis_to;
 	conf.dp_timeout_ms = (int)dp_to;
 	conf.pg_timeout_ms = (int)pg_to;
+	conf.lease_min = lmin;
+	conf.lease_max = lmax;
 	if (!have_dp(g))
 		return usage_err("daemon needs --dp PREFIX or --dp-socket PATH");
-	if (fs_daemon_run(&conf) < 0)
+	rc = fs_daemon_run(&conf);
+	if (rc == -EBUSY) {
+		fprintf(stderr,
+			"flashctl: node %u is held by another live daemon (fs:node:{%u}:alive "
+			"refreshed): refused\n",
+			conf.node_id, conf.node_id);
+		return FS_DAEMON_EXIT_NODE_HELD;
+	}
+	if (rc == -EPERM) {
+		fprintf(stderr,
+			"flashctl: node %u was forgotten (flashctl node forget; "
+			"fs:node:{%u}:forgotten or PostgreSQL's forgotten_nodes): refused\n",
+			conf.node_id, conf.node_id);
+		return FS_DAEMON_EXIT_NODE_HELD;
+	}
+	if (rc < 0)
 		return fail("daemon could not start");
 	return 0;
 }
@@ -1088,6 +1328,8 @@ int main(int argc, char **argv)
 		return cmd_daemon(&g, argc, argv);
 	if (strcmp(argv[0], "audit") == 0)
 		return cmd_audit(&g, argc, argv);
+	if (strcmp(argv[0], "node") == 0)
+		return cmd_node(&g, argc, argv);
 	if (strcmp(argv[0], "order") == 0)
 		return fs_ctl_order(argc, argv);
 	if (strcmp(argv[0], "sweep") == 0)

@@ -139,4 +139,16 @@ int fs_ctl_metrics(const char *dp_socket, unsigned node_id, int argc, char **arg
  */
 int fs_ctl_watch(const char *dp_socket, unsigned node_id, int argc, char **argv);
 
+struct fs_pgorders;
+
+/**
+ * A PostgreSQL handle on --pg @p opt, else $PG_URL (@p cmd names the command in the usage error).
+ * @return the handle (fs_pgorders_free it), or NULL after the error line with the exit code in
+ *         *@p rc (2: no URL, 1: out of memory).
+ */
+struct fs_pgorders *fs_ctl_pg_open(const char *opt, const char *cmd, int *rc);
+
+/** A call on @p c failed with -errno @p rc: its error line on stderr. @return exit code 1. */
+int fs_ctl_pg_fail(struct fs_pgorders *c, int rc);
+
 #endif

@@ -35,13 +35,13 @@ static void hold_err_clear(struct sale_mem *m, enum hold_step st)
 /* ---------------------------------------------------------------- PostgreSQL */
 
 /* Whether PostgreSQL may be asked now: --pg given and not in a back-off. */
-static bool pg_ready(struct daemon *d)
+bool fs_daemon_pg_ready(struct daemon *d)
 {
 	return d->pg != NULL && fs_daemon_cond_due(&d->pg_c, fs_monotonic_ms());
 }
 
 /* A statement failed: the condition starts (logged once), nothing more is asked until due. */
-static void pg_failed(struct daemon *d)
+void fs_daemon_pg_failed(struct daemon *d)
 {
 	fs_daemon_cond_fail(&d->pg_c, fs_monotonic_ms(), d->conf->interval_ms,
 		"postgresql failing: %s (holds wait; retrying with back-off up to %u ms; logged "
@@ -50,7 +50,7 @@ static void pg_failed(struct daemon *d)
 }
 
 /* A statement answered: the condition ends (logged once), and the first answer is logged. */
-static void pg_answered(struct daemon *d)
+void fs_daemon_pg_answered(struct daemon *d)
 {
 	if (!d->pg_seen)
 		fs_daemon_log("postgresql answers: holds are serviced");
@@ -77,7 +77,7 @@ void fs_holds_tick(struct daemon *d)
 			return;
 		}
 	}
-	if (!pg_ready(d))
+	if (!fs_daemon_pg_ready(d))
 		return;
 	/* the due holds, FS_DAEMON_HOLDS_BATCH at a time, until fewer are due or the budget */
 	for (calls = 0; calls < FS_DAEMON_SWEEP_CALLS; calls++) {
@@ -89,9 +89,9 @@ void fs_holds_tick(struct daemon *d)
 			break;
 	}
 	if (n < 0) {
-		pg_failed(d);
+		fs_daemon_pg_failed(d);
 	} else {
-		pg_answered(d);
+		fs_daemon_pg_answered(d);
 	}
 	if (total > 0)
 		fs_daemon_log("expired %ld due holds (sweep)", total);
@@ -150,7 +150,7 @@ static void apply_returns(struct daemon *d, struct sale_mem *m)
 	n = fs_pgorders_sale_unapplied(d->pg, m->sale_id, r, FS_DAEMON_HOLDS_BATCH);
 	if (n <= 0) {
 		if (n < 0)
-			pg_failed(d);
+			fs_daemon_pg_failed(d);
 		return;
 	}
 	order_ids(r, n, ids);
@@ -171,7 +171,7 @@ static void apply_returns(struct daemon *d, struct sale_mem *m)
 	}
 	marked = fs_pgorders_returns_applied(d->pg, r, (unsigned)n);
 	if (marked < 0) {
-		pg_failed(d);
+		fs_daemon_pg_failed(d);
 		return;
 	}
 	fs_daemon_log("sale %" PRIu32 ": %d units back in the pool (returns of %d released orders, "
@@ -189,7 +189,7 @@ static void resync_page(struct daemon *d, struct sale_mem *m)
 
 	n = fs_pgorders_sale_applied(d->pg, m->sale_id, h->resync_from, r, FS_DAEMON_HOLDS_BATCH);
 	if (n < 0) {
-		pg_failed(d);
+		fs_daemon_pg_failed(d);
 		return;
 	}
 	if (n > 0) {
@@ -227,7 +227,7 @@ static void check_returns(struct daemon *d, struct sale_mem *m)
 
 	rc = fs_pgorders_sale_returns(d->pg, m->sale_id, &rows, &applied);
 	if (rc < 0) {
-		pg_failed(d);
+		fs_daemon_pg_failed(d);
 		return;
 	}
 	if (fs_redis_restock(&d->redis, m->sale_id, d->conf->node_id, &rs) < 0)
@@ -289,12 +289,12 @@ void fs_holds_returns(struct daemon *d, struct sale_mem *m, const struct fs_redi
 		d->nopg_logged = true;
 		return;
 	}
-	if (d->pg != NULL && pg_ready(d))
+	if (d->pg != NULL && fs_daemon_pg_ready(d))
 		apply_returns(d, m);
-	if (d->pg != NULL && pg_ready(d) && fs_redis_usable(&d->redis) &&
+	if (d->pg != NULL && fs_daemon_pg_ready(d) && fs_redis_usable(&d->redis) &&
 		(m->holds.check_ms == 0 || fs_monotonic_ms() >= m->holds.check_ms))
 		check_returns(d, m);
-	if (d->pg != NULL && pg_ready(d) && fs_redis_usable(&d->redis) && m->holds.resync)
+	if (d->pg != NULL && fs_daemon_pg_ready(d) && fs_redis_usable(&d->redis) && m->holds.resync)
 		resync_page(d, m);
 }
 
@@ -314,7 +314,7 @@ static void releases(struct daemon *d, struct sale_mem *m)
 	n = fs_pgorders_sale_unreleased(
 		d->pg, m->sale_id, (uint16_t)d->conf->node_id, r, FS_DAEMON_HOLDS_BATCH);
 	if (n < 0)
-		pg_failed(d);
+		fs_daemon_pg_failed(d);
 	for (int i = 0; i < n; i++, done++) {
 		rep = NULL;
 		rc = fs_daemon_dp_cmd(d, &rep,
@@ -334,7 +334,7 @@ static void releases(struct daemon *d, struct sale_mem *m)
 		return;
 	marked = fs_pgorders_returns_released(d->pg, (uint16_t)d->conf->node_id, r, (unsigned)done);
 	if (marked < 0) {
-		pg_failed(d); /* told, not marked: told again later ("already released") */
+		fs_daemon_pg_failed(d); /* told, not marked: told again later ("already released") */
 		return;
 	}
 	fs_daemon_log("sale %" PRIu32 ": %d released orders told to the dataplane (%d marked)",
@@ -361,7 +361,7 @@ static void push_holds(
 		return;
 	rc = fs_pgorders_hold_state(d->pg, m->sale_id, sold, &st);
 	if (rc < 0) {
-		pg_failed(d);
+		fs_daemon_pg_failed(d);
 		return;
 	}
 	if (!due && st.open == h->open && st.next_ms == h->next_ms)
@@ -389,9 +389,9 @@ static void push_holds(
 void fs_holds_after_sync(
 	struct daemon *d, struct sale_mem *m, const struct fs_redis_sale *s, uint64_t sold)
 {
-	if (d->pg == NULL || !pg_ready(d) || !fs_daemon_dp_usable(d))
+	if (d->pg == NULL || !fs_daemon_pg_ready(d) || !fs_daemon_dp_usable(d))
 		return;
 	releases(d, m);
-	if (pg_ready(d) && fs_daemon_dp_usable(d))
+	if (fs_daemon_pg_ready(d) && fs_daemon_dp_usable(d))
 		push_holds(d, m, s, sold);
 }

@@ -52,6 +52,18 @@ static int pg_fail(struct fs_pgorders *c, int rc)
 	return fail("postgresql: %s (%s)", fs_pgorders_error(c), strerror(-rc));
 }
 
+struct fs_pgorders *fs_ctl_pg_open(const char *opt, const char *cmd, int *rc)
+{
+	const char *url = pg_url(opt, cmd, rc);
+
+	return url != NULL ? pg_open(url, rc) : NULL;
+}
+
+int fs_ctl_pg_fail(struct fs_pgorders *c, int rc)
+{
+	return pg_fail(c, rc);
+}
+
 /* The order's fields (times unix microseconds, and ISO 8601; 0: none). */
 static void print_order(const struct fs_pgorders_order *o, struct fs_out *out)
 {

@@ -121,17 +121,24 @@ void fs_out_dict(struct fs_out *o, const char *prefix, struct json_object *dict)
 	}
 }
 
-void fs_out_kv_lines(struct fs_out *o, const char *text)
+/* JSON: @p v (owned) as member @p key of @p obj (freed when it cannot be added). */
+static void obj_put(struct json_object *obj, const char *key, struct json_object *v)
+{
+	if (obj == NULL || json_object_object_add(obj, key, v) < 0)
+		json_object_put(v);
+}
+
+/*
+ * The `key=value` fields of @p text, ended by one of @p seps each, as members of @p obj: a decimal
+ * value a number, anything else a string; a field without '=' is left out.
+ */
+static void kv_into(struct json_object *obj, const char *text, const char *seps)
 {
 	char key[128];
 	uint64_t u;
 
-	if (!o->json) {
-		fputs(text, stdout);
-		return;
-	}
 	for (const char *p = text; *p != '\0';) {
-		size_t len = strcspn(p, "\n");
+		size_t len = strcspn(p, seps);
 		const char *eq = memchr(p, '=', len);
 		char *val = NULL;
 
@@ -141,15 +148,26 @@ void fs_out_kv_lines(struct fs_out *o, const char *text)
 			snprintf(key, sizeof(key), "%.*s", (int)(eq - p), p);
 			if (val[0] == '-' &&
 				fs_parse_u64(val + 1, 1, (uint64_t)INT64_MAX + 1, &u) == 0)
-				put(o, key, json_object_new_int64((int64_t)(0 - u)));
+				obj_put(obj, key, json_object_new_int64((int64_t)(0 - u)));
 			else if (fs_parse_u64(val, 0, UINT64_MAX, &u) == 0)
-				put(o, key, json_object_new_uint64(u));
+				obj_put(obj, key, json_object_new_uint64(u));
 			else
-				put(o, key, json_object_new_string(val));
+				obj_put(obj, key, json_object_new_string(val));
 			free(val);
 		}
-		p += len + (p[len] == '\n');
+		p += len + (p[len] != '\0');
 	}
+}
+
+void fs_out_kv_lines(struct fs_out *o, const char *text)
+{
+	if (!o->json) {
+		fputs(text, stdout);
+		return;
+	}
+	if (o->doc == NULL)
+		o->doc = json_object_new_object();
+	kv_into(o->doc, text, "\n");
 }
 
 /* JSON: the array @p json_key of the document, made when missing; NULL when out of memory. */
@@ -186,6 +204,26 @@ void fs_out_item_str(struct fs_out *o, const char *text_prefix, const char *json
 		append(o, json_key, json_object_new_string(v));
 	else
 		printf("%s%s\n", text_prefix, v);
+}
+
+void fs_out_record(struct fs_out *o, const char *json_key, const char *line)
+{
+	struct json_object *rec;
+
+	if (!o->json) {
+		printf("%s\n", line);
+		return;
+	}
+	if (json_key == NULL) {
+		if (o->doc == NULL)
+			o->doc = json_object_new_object();
+		kv_into(o->doc, line, " ");
+		return;
+	}
+	rec = json_object_new_object();
+	kv_into(rec, line, " ");
+	if (rec != NULL)
+		append(o, json_key, rec);
 }
 
 void fs_out_list(struct fs_out *o, const char *json_key)

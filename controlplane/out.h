@@ -68,6 +68,14 @@ void fs_out_item_u64(struct fs_out *o, const char *text_key, const char *json_ke
 void fs_out_item_str(
 	struct fs_out *o, const char *text_prefix, const char *json_key, const char *v);
 
+/**
+ * One line of space-separated `key=value` fields (@p line, NUL-terminated, no '\n'): text prints
+ * it as is on one line; JSON makes it an object (a decimal value a number, anything else a
+ * string) appended to the array @p json_key, or with @p json_key NULL adds its fields to the
+ * command's object. Out of memory (JSON): the record or field is left out.
+ */
+void fs_out_record(struct fs_out *o, const char *json_key, const char *line);
+
 /** JSON: array @p json_key made now, empty (a list with no element is still there). */
 void fs_out_list(struct fs_out *o, const char *json_key);
 

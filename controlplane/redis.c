@@ -123,6 +123,11 @@ static int command(struct fs_redis *r, redisReply **out, int argc, const char **
 	return 0;
 }
 
+int fs_redis_command(struct fs_redis *r, struct redisReply **out, int argc, const char **argv)
+{
+	return command(r, out, argc, argv);
+}
+
 /* Percent-decode @p n bytes of @p in into @p out (@p cap bytes with the NUL); 0 or -EINVAL. */
 static int pct_decode(const char *in, size_t n, char *out, size_t cap)
 {
@@ -482,7 +487,7 @@ static void key_of(char *out, uint32_t sale_id, const char *what)
 /* Every key of one sale (HACKING.md, Redis keys); lease is node @p node's. */
 struct sale_keys {
 	char sale[KEYLEN], pool[KEYLEN], sold[KEYLEN], rem[KEYLEN], dead[KEYLEN], ret[KEYLEN];
-	char ns[KEYLEN], lease[KEYLEN];
+	char ns[KEYLEN], lease[KEYLEN], who[KEYLEN];
 };
 
 static void keys_of(struct sale_keys *k, uint32_t sale_id, unsigned node)
@@ -496,6 +501,7 @@ static void keys_of(struct sale_keys *k, uint32_t sale_id, unsigned node)
 	key_of(k->dead, sale_id, "deleted");
 	key_of(k->ret, sale_id, "returned");
 	key_of(k->ns, sale_id, "node_sold");
+	key_of(k->who, sale_id, "lessees");
 	snprintf(what, sizeof(what), "lease:%u", node);
 	key_of(k->lease, sale_id, what);
 }
@@ -860,9 +866,9 @@ out:
 }
 
 /* lease.lua's reply: 3 or 4 integers into v (the 4th 0 when absent). */
-static int lease_reply(struct fs_redis *r, const redisReply *rep, long long v[4])
+static int lease_reply(struct fs_redis *r, const redisReply *rep, long long v[5])
 {
-	if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 3 || rep->elements > 4)
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 3 || rep->elements > 5)
 		return set_err(r, -EPROTO, "redis: unexpected lease reply");
 	for (size_t i = 0; i < rep->elements; i++) {
 		if (rep->element[i]->type != REDIS_REPLY_INTEGER)
@@ -875,19 +881,21 @@ static int lease_reply(struct fs_redis *r, const redisReply *rep, long long v[4]
 int fs_redis_lease(struct fs_redis *r, uint32_t sale_id, unsigned node, uint64_t want,
 	struct fs_redis_lease *out)
 {
-	long long v[4] = {0, 0, 0, 0};
+	long long v[5] = {0, 0, 0, 0, 0};
 	struct sale_keys k;
 	redisReply *rep;
-	char wants[24];
+	char wants[24], nodes[16];
 	int rc;
 
 	keys_of(&k, sale_id, node);
 	snprintf(wants, sizeof(wants), "%" PRIu64, want);
-	const char *argv[] = {"EVAL", fs_lua_lease, "4", k.pool, k.lease, k.sale, k.ret, wants};
-	rc = command(r, &rep, 8, argv);
+	snprintf(nodes, sizeof(nodes), "%u", node);
+	const char *argv[] = {
+		"EVAL", fs_lua_lease, "6", k.pool, k.lease, k.sale, k.ret, k.who, k.ns, wants, nodes};
+	rc = command(r, &rep, 11, argv);
 	if (rc < 0)
 		return rc;
-	/* {taken, empty, lease, returned}, or {-1, 0, 0} when the hash is gone */
+	/* {taken, empty, lease, returned, pool_missing}, or {-1, 0, 0} when the hash is gone */
 	rc = lease_reply(r, rep, v);
 	freeReplyObject(rep);
 	if (rc < 0)
@@ -900,6 +908,7 @@ int fs_redis_lease(struct fs_redis *r, uint32_t sale_id, unsigned node, uint64_t
 	out->pool_empty = v[1] != 0;
 	out->leased = (uint64_t)v[2];
 	out->returned = (uint64_t)v[3];
+	out->pool_missing = v[4] == 1;
 	return 0;
 }
 
@@ -930,8 +939,11 @@ int fs_redis_publish_totals(struct fs_redis *r, uint32_t sale_id, unsigned node,
 
 const char *fs_redis_state_name(enum fs_redis_state st)
 {
-	static const char *const names[] = {[FS_RS_CREATED] = "created", [FS_RS_ACTIVE] = "active",
-		[FS_RS_SOLD_OUT] = "sold_out", [FS_RS_ENDED] = "ended", [FS_RS_STOPPED] = "stopped"};
+	static const char *const names[] = {[FS_RS_CREATED] = "created",
+		[FS_RS_ACTIVE] = "active",
+		[FS_RS_SOLD_OUT] = "sold_out",
+		[FS_RS_ENDED] = "ended",
+		[FS_RS_STOPPED] = "stopped"};
 
 	return (unsigned)st < sizeof(names) / sizeof(names[0]) ? names[st] : NULL;
 }
@@ -1000,14 +1012,34 @@ int fs_redis_publish_event(
 	return v[0] ? 1 : 0;
 }
 
-int fs_redis_sale_rebuild(struct fs_redis *r, const struct fs_redis_sale *def, unsigned node,
-	uint64_t leased, bool final, uint64_t sold, unsigned *rebuilt)
+/* ARGV of the other lessees of rebuild.lua: "NODE", or "NODE=SOLD" when forgotten. */
+static int lessee_args(struct fs_redis *r, const struct fs_redis_lessee *o, size_t n,
+	const char **argv, char (**buf)[32])
 {
-	char ev[16], nodes[16], leaseds[24], solds[24];
+	*buf = n > 0 ? calloc(n, sizeof(**buf)) : NULL;
+	if (n > 0 && *buf == NULL)
+		return set_err(r, -ENOMEM, "redis: out of memory");
+	for (size_t i = 0; i < n; i++) {
+		if (o[i].forgotten)
+			snprintf((*buf)[i], 32, "%u=%" PRIu64, o[i].node, o[i].sold);
+		else
+			snprintf((*buf)[i], 32, "%u", o[i].node);
+		argv[i] = (*buf)[i];
+	}
+	return 0;
+}
+
+int fs_redis_sale_rebuild(struct fs_redis *r, const struct fs_redis_sale *def, unsigned node,
+	uint64_t leased, bool final, uint64_t sold, const struct fs_redis_lessee *others,
+	size_t n_others, unsigned *rebuilt)
+{
+	char ev[16], nodes[16], leaseds[24], solds[24], (*obuf)[32] = NULL;
+	const char **argv = NULL;
 	struct sale_keys k;
 	struct def_args a;
 	bool added = false;
 	long long v = 0;
+	size_t argc;
 	int rc;
 
 	keys_of(&k, def->sale_id, node);
@@ -1016,11 +1048,20 @@ int fs_redis_sale_rebuild(struct fs_redis *r, const struct fs_redis_sale *def, u
 	snprintf(nodes, sizeof(nodes), "%u", node);
 	snprintf(leaseds, sizeof(leaseds), "%" PRIu64, leased);
 	snprintf(solds, sizeof(solds), "%" PRIu64, sold);
-	const char *argv[] = {"EVAL", fs_lua_rebuild, "8", k.sale, k.pool, k.lease, k.ns, k.sold,
-		k.rem, k.dead, k.ret, a.id, a.stock, a.start, a.end, def->admission,
+	const char *fixed[] = {"EVAL", fs_lua_rebuild, "9", k.sale, k.pool, k.lease, k.ns, k.sold,
+		k.rem, k.dead, k.ret, k.who, a.id, a.stock, a.start, a.end, def->admission,
 		def->state[0] ? def->state : "created", ev, a.hex, nodes, leaseds,
 		final ? "1" : "0", solds, a.rate, a.burst, a.hold};
-	rc = command_int(r, &v, (int)(sizeof(argv) / sizeof(argv[0])), argv);
+	argc = sizeof(fixed) / sizeof(fixed[0]);
+	argv = calloc(argc + n_others, sizeof(*argv));
+	if (argv == NULL)
+		return set_err(r, -ENOMEM, "redis: out of memory");
+	memcpy(argv, fixed, sizeof(fixed));
+	rc = lessee_args(r, others, n_others, argv + argc, &obuf);
+	if (rc == 0)
+		rc = command_int(r, &v, (int)(argc + n_others), argv);
+	free(argv);
+	free(obuf);
 	if (rc == 0 && v < 0)
 		return set_err(r, -ESTALE, "sale %" PRIu32 " was deleted", def->sale_id);
 	if (rc == 0)
@@ -1203,7 +1244,7 @@ static int collect_key(struct fs_redis *r, const char *key, void *arg)
 	return 0;
 }
 
-#define DEL_FIXED 6	    /* keys of delete.lua before the lease keys */
+#define DEL_FIXED 8	    /* keys of delete.lua before the lease keys */
 #define DEL_MAX_LEASES 4096 /* nodes of one sale (node ids are 16 bits; 4096 is plenty) */
 
 /* Run delete.lua on the sale's keys and the lease keys in @p lk[0..nl). */
@@ -1211,8 +1252,8 @@ static int delete_eval(struct fs_redis *r, uint32_t sale_id, int64_t now_ms, cha
 	size_t nl, long long v[2])
 {
 	char fixed[DEL_FIXED][KEYLEN], id[16], nows[24], nkeys[16];
-	static const char *const what[] = {
-		"sale", "deleted", "sold", "pool", "remaining", "node_sold"};
+	static const char *const what[] = {"sale", "deleted", "sold", "pool", "remaining",
+		"node_sold", "lessees", "forgotten"};
 	const char **argv;
 	size_t argc = 0;
 	int rc;
@@ -1343,9 +1384,9 @@ int fs_redis_restock(
 	struct fs_redis *r, uint32_t sale_id, unsigned node, struct fs_redis_restock *out)
 {
 	struct key_list l = {.cap = DEL_MAX_LEASES, .sale_id = sale_id};
-	char fixed[4][KEYLEN], what[32];
+	char fixed[5][KEYLEN], what[32];
 	const char **argv = NULL;
-	long long v[3] = {0, 0, 0};
+	long long v[4] = {0, 0, 0, 0};
 	size_t argc = 0;
 	int rc;
 
@@ -1353,7 +1394,7 @@ int fs_redis_restock(
 	if (l.keys == NULL)
 		return set_err(r, -ENOMEM, "redis: out of memory");
 	rc = scan_keys(r, sale_id, "lease:*", collect_key, &l);
-	argv = rc == 0 ? calloc(7 + l.n, sizeof(*argv)) : NULL;
+	argv = rc == 0 ? calloc(8 + l.n, sizeof(*argv)) : NULL;
 	if (rc == 0 && argv == NULL)
 		rc = set_err(r, -ENOMEM, "redis: out of memory");
 	if (rc < 0)
@@ -1361,25 +1402,27 @@ int fs_redis_restock(
 	key_of(fixed[0], sale_id, "sale");
 	key_of(fixed[1], sale_id, "pool");
 	key_of(fixed[2], sale_id, "returned");
+	key_of(fixed[3], sale_id, "lessees");
 	snprintf(what, sizeof(what), "lease:%u", node);
-	key_of(fixed[3], sale_id, what); /* this node's, which the SCAN may not have seen */
+	key_of(fixed[4], sale_id, what); /* this node's, which the SCAN may not have seen */
 	argv[argc++] = "EVAL";
 	argv[argc++] = fs_lua_restock;
 	argv[argc++] = NULL; /* the key count, below */
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 5; i++)
 		argv[argc++] = fixed[i];
 	for (size_t i = 0; i < l.n; i++)
-		if (strcmp(l.keys[i], fixed[3]) != 0)
+		if (strcmp(l.keys[i], fixed[4]) != 0)
 			argv[argc++] = l.keys[i];
 	snprintf(what, sizeof(what), "%zu", argc - 3);
 	argv[2] = what;
-	rc = command_ints(r, 3, v, "restock", (int)argc, argv);
+	rc = command_ints(r, 4, v, "restock", (int)argc, argv);
 	if (rc == 0 && v[0] == -1)
 		rc = set_err(r, -ENOENT, "sale %" PRIu32 " not found (hash gone)", sale_id);
 	if (rc == 0) {
 		out->written = v[0] == 1;
 		out->consistent = v[1] == 1;
 		out->returned = v[2] < 0 ? 0 : (uint64_t)v[2];
+		out->pending = v[3] < 0 ? 0 : (uint64_t)v[3];
 	}
 out:
 	free(argv);

@@ -96,8 +96,17 @@ struct fs_redis_sale {
 struct fs_redis_lease {
 	uint64_t taken;	   /**< units moved from the pool to the node by this call */
 	uint64_t leased;   /**< fs:{N}:lease:{NODE} after the call: all units this node ever got */
-	bool pool_empty;   /**< the pool is 0 after the call */
+	bool pool_empty;   /**< the pool is 0 after the call and no other node has unsold units */
 	uint64_t returned; /**< members of fs:{N}:returned: units that came back to the pool */
+	bool pool_missing; /**< no pool (Redis lost it; rebuilt once every lessee reported): not
+			    *   empty, nothing taken */
+};
+
+/** A node that held a lease of a sale, as PostgreSQL knows it (fs_redis_sale_rebuild). */
+struct fs_redis_lessee {
+	unsigned node;
+	bool forgotten; /**< released by flashctl node forget */
+	uint64_t sold;	/**< when forgotten: its final sold count (its lease from then on) */
 };
 
 /**
@@ -147,6 +156,17 @@ void fs_redis_close(struct fs_redis *r);
  */
 bool fs_redis_usable(const struct fs_redis *r);
 
+struct redisReply; /* hiredis's */
+
+/**
+ * Run one command (an argv of NUL-terminated strings) for the files of fs_ctl that speak Redis
+ * beyond this one (nodes.c); on a cluster it goes to the master of EVAL's first key, else of the
+ * first argument. One thread at a time per @p r.
+ * @param out  on success the reply (free it with freeReplyObject); an error reply is freed here.
+ * @return 0, -EREMOTEIO (an error reply: text in r->errstr) or a connection error.
+ */
+int fs_redis_command(struct fs_redis *r, struct redisReply **out, int argc, const char **argv);
+
 /**
  * Create a sale atomically (Lua): fails if fs:{N}:sale or the tombstone fs:{N}:deleted exists
  * (sale ids are never reused); sets the hash (state "created",
@@ -190,9 +210,11 @@ int fs_redis_sale_list(struct fs_redis *r, uint32_t **ids, size_t *n);
 
 /**
  * Lease up to @p want units from fs:{N}:pool to @p node (Lua, atomic): takes min(want, pool),
- * never leaving the pool below zero, and INCRBYs fs:{N}:lease:{NODE} by what it took.
- * Conserves pool + sum of leases = stock + members of fs:{N}:returned (returned in
- * @p out). Leases nothing if the sale hash is gone.
+ * never leaving the pool below zero, INCRBYs fs:{N}:lease:{NODE} by what it took and adds
+ * @p node to fs:{N}:lessees when it took units. Conserves pool + sum of leases = stock + members
+ * of fs:{N}:returned (returned in @p out). Leases nothing if the sale hash is gone, nor from a
+ * missing pool (out->pool_missing; not empty: fs_redis_restock rebuilds it). out->pool_empty
+ * only when the pool is empty and no other lessee has unsold units (lease above node_sold).
  * @return 0, -ENOENT if fs:{N}:sale does not exist (Redis lost it), or a negative errno on a
  *         Redis error.
  */
@@ -203,12 +225,11 @@ int fs_redis_lease(struct fs_redis *r, uint32_t sale_id, unsigned node, uint64_t
  * Publish this node's sold count (Lua, atomic): fs:{N}:node_sold[NODE] = max(its value, @p sold)
  * (a count read earlier, by a second daemon of the node, never lowers it), then
  * fs:{N}:sold = sum over nodes and fs:{N}:remaining = stock + members of fs:{N}:returned - that
- * sum (both rewritten, so keys evicted one at a time come back). With @p final (this node's
- * lease was given when the pool was empty, and the pool of a sale without holds never grows) a
- * missing fs:{N}:pool is rewritten as 0, on a sale without holds only (fs_redis_restock does it
- * for the others). Writes nothing if the sale hash is gone (no stock to subtract from).
+ * sum (both rewritten, so keys evicted one at a time come back). A missing pool is left to
+ * fs_redis_restock (@p final is unused). Writes nothing if the sale hash is gone (no stock to
+ * subtract from).
  * @param total  out (may be NULL): the cluster-wide sold count.
- * @param pool_set  out (may be NULL): the pool was missing and was written 0.
+ * @param pool_set  out (may be NULL): always false (kept for callers).
  * @return 0, -ENOENT if fs:{N}:sale does not exist, or a negative errno on a Redis error.
  */
 int fs_redis_publish_totals(struct fs_redis *r, uint32_t sale_id, unsigned node, uint64_t sold,
@@ -287,19 +308,20 @@ int fs_redis_publish_event(
  *   in fs:sales;
  * - the hash's hold_ms if def->hold_ms > 0;
  * - fs:{N}:lease:{NODE} = @p leased (the dataplane's), taken from the pool when the pool exists;
- *   a missing pool becomes, on a sale with holds, stock + members of fs:{N}:returned - leased
- *   (below 0 until the returns the set lost are given again with fs_redis_return), else 0 if
- *   @p final (the pool was empty when the final lease was given), else stock - leased (never
- *   below 0);
+ *   a missing pool is not written (fs_redis_restock writes it once every lessee reported);
+ * - @p node and the @p n_others nodes of @p others (PostgreSQL's node_leases of the sale) join
+ *   fs:{N}:lessees; a forgotten one's missing lease key becomes its final sold count;
  * - node_sold[NODE] = max(its value, @p sold), then fs:{N}:sold = sum and remaining = stock - sum.
  * Counter fields of @p def are ignored. Nothing is written for a deleted sale (tombstone).
+ * @param final  unused (kept for callers).
  * @param rebuilt  out (may be NULL): bits of what was missing: 1 hash, 2 fs:sales member,
- *                 4 pool, 8 lease.
+ *                 4 pool (existing, lowered by this node's missing lease), 8 lease.
  * @return 0, -ESTALE if the sale was deleted (fs:{N}:deleted exists: remove it from the
  *         dataplane instead), or a negative errno on a Redis error.
  */
 int fs_redis_sale_rebuild(struct fs_redis *r, const struct fs_redis_sale *def, unsigned node,
-	uint64_t leased, bool final, uint64_t sold, unsigned *rebuilt);
+	uint64_t leased, bool final, uint64_t sold, const struct fs_redis_lessee *others,
+	size_t n_others, unsigned *rebuilt);
 
 /**
  * Give released orders' units back to sale @p sale_id's pool (Lua return.lua, atomic), each
@@ -316,13 +338,16 @@ struct fs_redis_restock {
 	bool written;	   /**< the pool was missing and was written */
 	bool consistent;   /**< pool + every lease = stock + members of fs:{N}:returned, after */
 	uint64_t returned; /**< members of fs:{N}:returned */
+	uint64_t pending;  /**< lessees (fs:{N}:lessees) without a lease key: pool not written */
 };
 
 /**
- * Rewrite the missing pool of sale @p sale_id, a sale with holds (Lua restock.lua, atomic): pool
- * = stock + members of fs:{N}:returned - the sum of every node's lease (found with SCAN, plus
- * @p node's), below 0 when the nodes hold units of returns the set lost (given again with
- * fs_redis_return, each adding its unit); a pool that exists is kept. Also says whether the sale's
+ * Rewrite the missing pool of sale @p sale_id (Lua restock.lua, atomic) once every member of
+ * fs:{N}:lessees has its lease key (out->pending counts those without: nothing written): pool
+ * = stock + members of fs:{N}:returned - the sum of the leases (the lessees', plus any found
+ * with SCAN and @p node's), on a sale with holds below 0 when the nodes hold units of returns
+ * the set lost (given again with fs_redis_return, each adding its unit), else at least 0; a
+ * pool that exists is kept. Also says whether the sale's
  * keys hold the invariant pool + leases = stock + returned (false: a key was evicted on its own).
  * @return 0, -ENOENT if the sale hash is gone, or a negative errno on a Redis error.
  */

@@ -11,6 +11,7 @@
 #include "parse.h"
 #include "pgconn.h"
 #include "pgorders.h"
+#include "pgorders_int.h"
 
 #define FS_PGORDERS_TIMEOUT_MS 5000u
 
@@ -270,7 +271,7 @@ const char *fs_pgorders_error(const struct fs_pgorders *c)
 	return c->err;
 }
 
-static int fs_pgorders_fail(struct fs_pgorders *c, int rc, const char *what, const char *detail)
+int fs_pgorders_fail(struct fs_pgorders *c, int rc, const char *what, const char *detail)
 {
 	fs_pgconn_error(c->err, sizeof(c->err), what, detail);
 	return rc;
@@ -304,11 +305,7 @@ static int fs_pgorders_connect(struct fs_pgorders *c)
 	return rc;
 }
 
-/*
- * Run @p sql with @p n text parameters; expect @p want. @return the result (the caller clears
- * it), or NULL with c->err set and *rc the -errno. A broken connection is dropped.
- */
-static PGresult *fs_pgorders_exec(struct fs_pgorders *c, const char *what, const char *sql, int n,
+PGresult *fs_pgorders_exec(struct fs_pgorders *c, const char *what, const char *sql, int n,
 	const char *const *params, ExecStatusType want, int *rc)
 {
 	PGresult *res;

@@ -146,6 +146,28 @@ BEGIN
 END
 $$;
 
+-- Chunked leases of several nodes (flashctl daemon --pg writes them; flashctl node forget reads
+-- them). A node's row of a sale is written before its first lease of that sale is taken from
+-- Redis, so the nodes that ever held a lease of a sale are known here even after Redis lost its
+-- data: the sale's pool is rebuilt only once each of them reported its dataplane's totals to
+-- Redis again (or was forgotten). leased and sold: the node's dataplane's journaled totals at
+-- reported_at (leased net of units given back). forgotten_at: the node was released by
+-- `flashctl node forget` (leased then equals sold: its unsold units went back to the pool).
+CREATE TABLE IF NOT EXISTS node_leases (
+	sale_id bigint NOT NULL,
+	node_id int NOT NULL,
+	leased bigint NOT NULL DEFAULT 0 CHECK (leased >= 0),
+	sold bigint NOT NULL DEFAULT 0 CHECK (sold >= 0),
+	reported_at timestamptz NOT NULL DEFAULT now(),
+	forgotten_at timestamptz,
+	PRIMARY KEY (sale_id, node_id)
+);
+-- Nodes released for good (flashctl node forget): their daemons are refused from then on.
+CREATE TABLE IF NOT EXISTS forgotten_nodes (
+	node_id int PRIMARY KEY,
+	forgotten_at timestamptz NOT NULL DEFAULT now()
+);
+
 -- ---------------------------------------------------------------- the merchant API
 -- Functions in schema flashsale: the only writers of an order's outcome. Each judges time with
 -- clock_timestamp() read once just before its single conditional UPDATE of the row (so the same

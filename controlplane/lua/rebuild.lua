@@ -2,16 +2,21 @@
 -- persistence): fs_redis_sale_rebuild in controlplane/redis.c. Atomic; touches only what is
 -- missing, so a second daemon racing it is harmless.
 -- KEYS: sale hash, pool, this node's lease, node_sold hash, sold, remaining,
---       tombstone (fs:{N}:deleted)[, the returned set (fs:{N}:returned)]: all of the tag {N}, one
---       cluster slot. The caller adds N to fs:sales (a key of another slot) afterwards.
+--       tombstone (fs:{N}:deleted), the returned set (fs:{N}:returned), the lessees set
+--       (fs:{N}:lessees): all of the tag {N}, one cluster slot. The caller adds N to fs:sales (a key of another slot) afterwards.
 -- ARGV: id, stock, start_ms, end_ms, admission, state, events_published, key hex or "", node,
---       leased (the dataplane's), final (0/1), sold (the dataplane's), rate limit or "",
+--       leased (the dataplane's), final (0/1, unused), sold (the dataplane's), rate limit or "",
 --       rate burst[, hold_ms or "" (no holds)].
--- The pool, when missing: on a sale without holds 0 if this node's lease is final (it was empty
--- when that lease was given), else stock - lease; on a sale with holds stock + returned - lease
--- (returned: members of the returned set; the units it lost are given again by the daemon
--- through return.lua, so it may be below 0 until then); else clamped at 0. The lease, when missing: the dataplane's, taken from the
--- pool. node_sold only ever goes up; sold and remaining (stock + returned - sold) follow.
+-- ARGV[16...]: the other nodes that ever held a lease of the sale, as PostgreSQL knows them
+--       (flashctl daemon --pg): "NODE", or "NODE=SOLD" for a forgotten node (its lease key, when
+--       missing, is written as SOLD: its unsold units went back to the pool when it was forgotten).
+-- Every node named, and this one, joins the lessees set (KEYS[9]); this node's lease key, when
+-- missing, is the dataplane's leased total (journaled: its leases net of units given back). A
+-- missing pool is NOT written here: restock.lua writes it once every lessee has its lease key
+-- again, so a pool is never rebuilt from some nodes' leases while another node still holds
+-- units. A pool that exists while this node's lease key is missing (a key evicted alone) gives
+-- the node's lease: pool - leased (at least 0 on a sale without holds).
+-- node_sold only ever goes up; sold and remaining (stock + returned - sold) follow.
 -- Returns a bit mask of what was rebuilt: 1 hash, 4 pool, 8 lease; or -1
 -- (nothing written) when the sale was deleted: the daemon removes it from its dataplane instead.
 if redis.call('EXISTS', KEYS[7]) == 1 then return -1 end
@@ -33,27 +38,26 @@ else
   stock = tonumber(redis.call('HGET', KEYS[1], 'stock') or ARGV[2])
 end
 local holds = tonumber(redis.call('HGET', KEYS[1], 'hold_ms') or '0') > 0
-local back = 0
-if KEYS[8] then back = redis.call('SCARD', KEYS[8]) end
-local lease_missing = redis.call('EXISTS', KEYS[3]) == 0
-local pool = nil
-if redis.call('EXISTS', KEYS[2]) == 0 then
-  if holds then
-    pool = stock + back - leased
-  elseif ARGV[11] == '1' then
-    pool = 0
+local back = redis.call('SCARD', KEYS[8])
+local prefix = string.sub(KEYS[2], 1, #KEYS[2] - 4) .. 'lease:'
+redis.call('SADD', KEYS[9], ARGV[9])
+for i = 16, #ARGV do
+  local n, sold = string.match(ARGV[i], '^(%d+)=(%d+)$')
+  if n then
+    redis.call('SADD', KEYS[9], n)
+    if redis.call('EXISTS', prefix .. n) == 0 then redis.call('SET', prefix .. n, sold) end
   else
-    pool = stock - leased
+    redis.call('SADD', KEYS[9], ARGV[i])
   end
-elseif lease_missing then
-  pool = tonumber(redis.call('GET', KEYS[2])) - leased
 end
-if pool ~= nil then
-  if pool < 0 and not holds then pool = 0 end
-  redis.call('SET', KEYS[2], string.format('%d', pool))
-  done = done + 4
-end
-if lease_missing then
+if redis.call('EXISTS', KEYS[3]) == 0 then
+  local p = redis.call('GET', KEYS[2])
+  if p then
+    local pool = tonumber(p) - leased
+    if pool < 0 and not holds then pool = 0 end
+    redis.call('SET', KEYS[2], string.format('%d', pool))
+    done = done + 4
+  end
   redis.call('SET', KEYS[3], ARGV[10])
   done = done + 8
 end

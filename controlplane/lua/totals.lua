@@ -5,11 +5,9 @@
 -- node_sold[node] only ever goes up (a count read earlier, by a second daemon of the node, does
 -- not lower it); sold = the sum over nodes and remaining = stock + returned - sold (returned:
 -- members of the returned set, units that came back; 0 on a sale without holds) are always
--- rewritten, so keys evicted one at a time come back. With final = 1 (the node's lease was given
--- when the pool was empty; the pool of a sale without holds never grows) a missing pool is
--- rewritten as 0; never on a sale with holds (hold_ms set), whose pool grows with returns:
--- restock.lua rewrites it.
--- Returns {cluster-wide sold, 1 if the pool was rewritten else 0}, or {-1, 0} (nothing written)
+-- rewritten, so keys evicted one at a time come back. A missing pool is never written here
+-- (final is unused): restock.lua rewrites it once every node that held a lease reported it.
+-- Returns {cluster-wide sold, 0}, or {-1, 0} (nothing written)
 -- when the sale hash is gone: a total without its stock would publish a wrong remaining.
 if redis.call('EXISTS', KEYS[4]) == 0 then return {-1, 0} end
 local cur = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '-1')
@@ -21,10 +19,4 @@ redis.call('SET', KEYS[2], string.format('%d', s))
 local back = 0
 if KEYS[6] then back = redis.call('SCARD', KEYS[6]) end
 redis.call('SET', KEYS[3], string.format('%d', stock + back - s))
-local holds = tonumber(redis.call('HGET', KEYS[4], 'hold_ms') or '0') > 0
-local pool_set = 0
-if ARGV[3] == '1' and not holds and redis.call('EXISTS', KEYS[5]) == 0 then
-  redis.call('SET', KEYS[5], '0')
-  pool_set = 1
-end
-return {s, pool_set}
+return {s, 0}

@@ -103,11 +103,13 @@ fs_cleanup_add "fs_stop $CTL_PID"
 
 timeout 10 "$CTL" --redis "$REDIS_URL" sale create --sale "$SALE" --stock "$STOCK" --start +2s \
 	--end +600s >"$work/create.out" 2>&1 || fs_die "sale create: $(cat "$work/create.out")"
+# loaded SALE: its first chunk leased (the daemon leases the rest in chunks as the node sells)
+loaded() { local v; v=$(fs__kv <(dp_status "$1") dp_leased); [[ $v =~ ^[0-9]+$ ]] && [ "$v" -gt 0 ]; }
 for ((i = 0; i < 100; i++)); do
-	[ "$(fs__kv <(dp_status "$SALE") dp_leased)" = "$STOCK" ] && break
+	loaded "$SALE" && break
 	sleep 0.1
 done
-[ "$(fs__kv <(dp_status "$SALE") dp_leased)" = "$STOCK" ] ||
+loaded "$SALE" ||
 	fs_die "the daemon did not load sale $SALE: $(dp_status "$SALE") $(tail -n 5 "$work/ctl.log")"
 FS_DIE_HOOK=
 
@@ -199,7 +201,7 @@ STOCK2=100000000
 timeout 10 "$CTL" --redis "$REDIS_URL" sale create --sale "$SALE2" --stock "$STOCK2" --start now \
 	--end +600s >"$work/create2.out" 2>&1 || fs_log "warning: sale create: $(cat "$work/create2.out")"
 for ((i = 0; i < 100; i++)); do
-	[ "$(fs__kv <(dp_status "$SALE2") dp_leased)" = "$STOCK2" ] && break
+	loaded "$SALE2" && break
 	sleep 0.1
 done
 

@@ -36,6 +36,11 @@ unset REDIS_URL
 fs_redis_start "$work"
 rport=${REDIS_URL##*:}
 fs_pg_start "$work"
+# Chunks of 40000 (2 s of this flood at 20000 claims/s; the pool of 100000 goes in two leases, the
+# second one final, taken at about 20000 sold): the node holds units through the outages below, so
+# claiming goes on while Redis is down, and the FLUSHALL (at 10000 sold) finds a lease that is not
+# final, rebuilt with the rest of the stock in the pool.
+FS_CTL_ARGS="--lease-min 40000"
 fs_stack_start "$work"
 
 ctl=$FS_BUILD/controlplane/flashctl

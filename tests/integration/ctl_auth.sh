@@ -85,7 +85,8 @@ ft_ok $? "a bad URL holding a password: exit 2, the password masked" "exit $rc: 
 	2>"$TMP/daemon.log" &
 D=$!
 fs_cleanup_add "fs_stop $D 2"
-REDIS_PASSWORD=$APW "$CTL" --redis "unix://alice@$SOCK" --dp-socket "$TMP/no-dp" daemon \
+# node 2: one live daemon per node id (node 1 is the first one's)
+REDIS_PASSWORD=$APW "$CTL" --redis "unix://alice@$SOCK" --dp-socket "$TMP/no-dp" --node-id 2 daemon \
 	--interval-ms 50 2>"$TMP/daemon2.log" &
 D2=$!
 fs_cleanup_add "fs_stop $D2 2"

@@ -7,6 +7,13 @@ ctl_json.py same JSON KV [IGNORE...] doc JSON, and it holds the same fields as t
                                      lines of KV with the same values (repeated `sale=` lines: the
                                      array `sales`; `drift: TEXT` lines: the array `drift`); the
                                      values of the IGNORE keys may differ (they must be there).
+ctl_json.py recs JSON KV SPEC...     doc JSON, and it holds the key=value output KV whose lines
+                                     have several space-separated fields (node list, node
+                                     forget): SPEC ARRAY=KEY puts a line whose second field is KEY
+                                     into the array ARRAY (objects with the same fields, in
+                                     order), -=KEY its fields into the object itself; one-field
+                                     lines go into the object too; a SPEC without '=' is a key
+                                     whose values may differ (it must be there).
 ctl_json.py get FILE KEY...          doc FILE, then its fields KEY... on one line, space
                                      separated (strings bare, others as JSON text, "(missing)").
 ctl_json.py lines FILE               each line of FILE is a JSON object with ts_ms, time (ISO of
@@ -116,6 +123,38 @@ def same(jpath, kvpath, ignore):
             fail("%s: JSON %r, key=value %r" % (k, doc[k], v))
 
 
+def same_fields(what, j, fields, ignore):
+    if set(j) != set(fields):
+        fail("%s: keys differ: JSON %s, key=value %s" % (what, sorted(j), sorted(fields)))
+    for k, v in fields.items():
+        if k not in ignore and not same_value(j[k], v):
+            fail("%s: %s: JSON %r, key=value %r" % (what, k, j[k], v))
+
+
+def recs(jpath, kvpath, specs):
+    doc = load_doc(jpath)
+    arrays = dict(s.split("=", 1)[::-1] for s in specs if "=" in s)  # second key -> array
+    ignore = {s for s in specs if "=" not in s}
+    top, want = {}, {a: [] for a in arrays.values() if a != "-"}
+    for line in open(kvpath, encoding="utf-8").read().splitlines():
+        fields = dict(f.partition("=")[::2] for f in line.split(" "))
+        keys = list(fields)
+        arr = arrays.get(keys[1]) if len(keys) > 1 else "-"
+        if arr is None:
+            fail("%s: no SPEC for the line %r" % (kvpath, line))
+        if arr == "-":
+            top.update(fields)
+        else:
+            want[arr].append(fields)
+    for arr, rows in want.items():
+        got = doc.get(arr)
+        if not isinstance(got, list) or len(got) != len(rows):
+            fail("%s: JSON %r, key=value %d lines" % (arr, got, len(rows)))
+        for i, (j, fields) in enumerate(zip(got, rows)):
+            same_fields("%s[%d]" % (arr, i), j, fields, ignore)
+    same_fields("object", {k: v for k, v in doc.items() if k not in want}, top, ignore)
+
+
 def lines(path):
     n = 0
     for line in open(path, encoding="utf-8"):
@@ -141,6 +180,8 @@ def main():
         load_doc(args[0])
     elif cmd == "same":
         same(args[0], args[1], set(args[2:]))
+    elif cmd == "recs":
+        recs(args[0], args[1], args[2:])
     elif cmd == "get":
         doc = load_doc(args[0])
         vals = [doc.get(k, "(missing)") for k in args[1:]]

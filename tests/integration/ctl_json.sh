@@ -25,7 +25,7 @@ q() { timeout 30 psql "$PG_URL" -XAtq -v ON_ERROR_STOP=1 -c "$1"; }
 R() { timeout 5 redis-cli -u "$REDIS_URL" --raw "$@" 2>/dev/null; }
 PY=$(dirname "$0")/ctl_json.py
 
-ft_plan 66
+ft_plan 72
 is() { ft_ok "$([ "$1" = "$2" ] && echo 0 || echo 1)" "$3" "got:  $1"$'\n'"want: $2"; }
 KEY=000102030405060708090a0b0c0d0e0f KEY2=0f0e0d0c0b0a09080706050403020100
 BASE=$(((RANDOM << 15 | RANDOM) % 1000000000 + 1000000000))
@@ -127,6 +127,21 @@ pair stats --dp "$PREFIX" stats
 json_same stats "stats --json: the same fields as key=value (counters may move)" \
 	$(sed -n 's/=.*//p' "$TMP/stats.kv" | grep -vx node_id)
 is "$(jget stats node_id)" 1 "... node_id 1, a number"
+
+# --- node list / node forget: one object, a line of several fields an element of an array ----------
+pair nl node list
+ft_ok_file "$(python3 "$PY" recs "$TMP/nl.json" "$TMP/nl.kv" nodes=alive leases=sale report_age_ms \
+	report_ms rate 2>"$TMP/nl.chk"; echo $?)" \
+	"node list --json: count, nodes and leases (one object per line) as key=value" "$TMP/nl.chk"
+is "$KV_RC $JSON_RC $(jget nl count)" "0 0 1" "... exit 0 both ways, count 1 (node 1)"
+run nf1 node forget --node 1 --pg "$PG_URL" --json
+is "$RC $(wc -l <"$TMP/nf1.err") $(wc -c <"$TMP/nf1.out")" "1 1 0" \
+	"node forget --json of a node whose daemon is alive: exit 1, one line on stderr, stdout empty"
+NF=$((BASE % 60000 + 2))
+pair nf node forget --node $NF --pg "$PG_URL"
+ft_ok_file "$(python3 "$PY" recs "$TMP/nf.json" "$TMP/nf.kv" -=forgotten released=node \
+	2>"$TMP/nf.chk"; echo $?)" \
+	"node forget --json: node forgotten sales and the array released as key=value" "$TMP/nf.chk"
 
 # --- sale rekey / stop / delete: the known state ---------------------------------------------------
 run rk --dp "$PREFIX" sale rekey --sale $S --key $KEY2 --grace-s 30 --json
@@ -236,7 +251,9 @@ help_of "--sale" sale delete
 help_of "" sale list
 help_of "--sale --user --expiry --node" token
 help_of "" stats
-help_of "--interval-ms --redis-timeout-ms --dp-timeout-ms --pg --pg-timeout-ms" daemon
+help_of "--interval-ms --redis-timeout-ms --dp-timeout-ms --pg --pg-timeout-ms --lease-min --lease-max" daemon
+help_of "" node list
+help_of "--node --pg" node forget
 help_of "--sale --order --user --pg" order pay
 help_of "--sale --order --user --pg" order cancel
 help_of "--sale --order --user --pg" order show
@@ -247,11 +264,11 @@ help_of "--sale --interval-ms --count --pg" watch
 run help --help
 miss=
 for c in "sale create" "sale rekey" "sale status" "sale stop" "sale delete" "sale list" token stats \
-	daemon "order pay" sweep audit --json --help; do grep -q -- "$c" "$TMP/help.out" || miss+=" '$c'"; done
+	daemon "order pay" sweep audit "node list" "node forget" --json --help; do grep -q -- "$c" "$TMP/help.out" || miss+=" '$c'"; done
 ft_ok "$([ $RC = 0 ] && [ -z "$miss" ] && echo 0 || echo 1)" "flashctl --help: exit 0, lists the commands" "missing:$miss"
 bad=
 for c in "sale create" "sale rekey" "sale status" "sale stop" "sale delete" "sale list" token stats \
-	daemon "order pay" "order cancel" "order show" sweep audit; do
+	daemon "order pay" "order cancel" "order show" sweep audit "node list" "node forget"; do
 	# shellcheck disable=SC2086
 	run bad $c --no-such-option
 	[ $RC = 2 ] && [ "$(wc -l <"$TMP/bad.err")" = 1 ] && [ ! -s "$TMP/bad.out" ] || bad+=" '$c' (exit $RC)"

@@ -233,7 +233,9 @@ ft_wait_for 15 ft_eq 15 R SCARD "fs:{$H}:returned"
 sleep 0.2
 is "$(R SCARD "fs:{$H}:returned") $(units)" "15 45" "... repaired once its pool is gone too"
 
-# A daemon without --pg says once that holds are not serviced.
+# A daemon without --pg says once that holds are not serviced (the daemon of node 1 stopped
+# first: one live daemon per node id).
+fs_stop $DPID 5
 "$CTL" --dp "$PREFIX" daemon --interval-ms 50 2>"$TMP/nopg.log" &
 NP=$!
 fs_cleanup_add "fs_stop $NP 2"
@@ -243,7 +245,6 @@ is "$(grep -c "has holds (600000 ms) and this daemon has no --pg" "$TMP/nopg.log
 	"a daemon without --pg logs once that the sale's holds are not serviced"
 
 # --- sale status --pg, audit ----------------------------------------------------------------------
-fs_stop $DPID 5
 # what the daemons of nodes 1 and 2 publish: sold 22, remaining = stock + returned - sold
 R SET "fs:{$H}:remaining" 23 >/dev/null
 out=$("$CTL" sale status --sale $H --pg "$PG_URL" 2>&1)

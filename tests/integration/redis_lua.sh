@@ -19,7 +19,7 @@ if [ -z "${REDIS_URL:-}" ] && ! command -v redis-server >/dev/null; then
 fi
 fs_redis_start "$TMP"
 
-ft_plan 20
+ft_plan 22
 # ev SCRIPT KEY... , ARG...: run controlplane/lua/SCRIPT.lua; its reply, one value a line.
 ev() {
 	local s=$1
@@ -27,6 +27,12 @@ ev() {
 	timeout 10 redis-cli -u "$REDIS_URL" --raw --eval "$LUA/$s.lua" "$@" 2>&1
 }
 r() { fs_redis "$@"; }
+# L NODE SALE WANT: lease.lua for NODE on SALE; its reply on one line
+# ({taken, empty, lease, returned, pool missing}).
+L() {
+	ev lease "fs:{$2}:pool" "fs:{$2}:lease:$1" "fs:{$2}:sale" "fs:{$2}:returned" "fs:{$2}:lessees" \
+		"fs:{$2}:node_sold" , "$3" "$1" | tr '\n' ' '
+}
 S=$(((RANDOM << 15 | RANDOM) % 1000000000 + 3000000000))
 
 # Every script compiles (SCRIPT LOAD compiles without running it).
@@ -43,16 +49,22 @@ K_SALE="fs:{$S}:sale" K_POOL="fs:{$S}:pool"
 ev create "$K_SALE" "$K_POOL" "fs:{$S}:sold" "fs:{$S}:remaining" "fs:{$S}:deleted" , \
 	"$S" 10 1 2 open '' '' '' >/dev/null
 fs_cleanup_add "redis-cli -u '$REDIS_URL' del '$K_SALE' '$K_POOL' 'fs:{$S}:sold' 'fs:{$S}:remaining' \
-	'fs:{$S}:lease:1' 'fs:{$S}:lease:2' >/dev/null"
-a=$(ev lease "$K_POOL" "fs:{$S}:lease:1" "$K_SALE" , 4 | tr '\n' ' ')
-b=$(ev lease "$K_POOL" "fs:{$S}:lease:2" "$K_SALE" , 100 | tr '\n' ' ')
-c=$(ev lease "$K_POOL" "fs:{$S}:lease:1" "$K_SALE" , 5 | tr '\n' ' ')
-[ "$a" = "4 0 4 " ] && [ "$b" = "6 1 6 " ] && [ "$c" = "0 1 4 " ] && [ "$(r GET "$K_POOL")" = 0 ]
-ft_ok $? "lease.lua takes min(want, pool), never more: {taken, empty, lease} 4 0 4 / 6 1 6 / 0 1 4, pool 0" \
+	'fs:{$S}:lease:1' 'fs:{$S}:lease:2' 'fs:{$S}:lessees' 'fs:{$S}:node_sold' >/dev/null"
+a=$(L 1 "$S" 4) b=$(L 2 "$S" 100) c=$(L 1 "$S" 5)
+[ "$a" = "4 0 4 0 0 " ] && [ "$b" = "6 0 6 0 0 " ] && [ "$c" = "0 0 4 0 0 " ] &&
+	[ "$(r GET "$K_POOL")" = 0 ] && [ "$(r SMEMBERS "fs:{$S}:lessees" | sort | tr '\n' ' ')" = "1 2 " ]
+ft_ok $? "lease.lua takes min(want, pool), never more: {taken, empty, lease, ...} 4 0 4 / 6 0 6 / 0 0 4, pool 0, lessees 1 2" \
 	"$a / $b / $c / pool $(r GET "$K_POOL")"
+r HSET "fs:{$S}:node_sold" 2 5 >/dev/null
+a=$(L 1 "$S" 5)
+r HSET "fs:{$S}:node_sold" 2 6 >/dev/null
+b=$(L 1 "$S" 5)
+[ "$a" = "0 0 4 0 0 " ] && [ "$b" = "0 1 4 0 0 " ]
+ft_ok $? "lease.lua: empty (final) only once the other lessee sold its lease (node_sold 5 of 6: 0; 6: 1)" \
+	"$a / $b"
 
-d=$(ev lease "$K_POOL" "fs:{$S}:lease:1" "$K_SALE" , -3 | tr '\n' ' ')
-[ "$d" = "0 1 4 " ] && [ "$(r GET "$K_POOL")" = 0 ] && [ "$(r GET "fs:{$S}:lease:1")" = 4 ]
+d=$(L 1 "$S" -3)
+[ "$d" = "0 1 4 0 0 " ] && [ "$(r GET "$K_POOL")" = 0 ] && [ "$(r GET "fs:{$S}:lease:1")" = 4 ]
 ft_ok $? "lease.lua with a negative want takes nothing" "$d"
 
 # Many leases at once from 4 nodes on a pool of 1000: never below zero, stock conserved.
@@ -61,7 +73,7 @@ r DEL "fs:{$S}:lease:1" "fs:{$S}:lease:2" >/dev/null
 for n in 1 2 3 4; do
 	fs_cleanup_add "redis-cli -u '$REDIS_URL' del 'fs:{$S}:lease:$n' >/dev/null"
 	(for i in $(seq 40); do
-		ev lease "$K_POOL" "fs:{$S}:lease:$n" "$K_SALE" , $(((i * 7 + n * 3) % 40)) | head -n 1
+		L "$n" "$S" $(((i * 7 + n * 3) % 40)) | cut -d' ' -f1
 	done >"$TMP/taken.$n") &
 done
 wait
@@ -79,9 +91,13 @@ ft_ok $? "the pool ran dry and no lease took a negative amount" "pool=$pool nega
 # A sale whose hash is gone leases nothing.
 r DEL "$K_SALE" >/dev/null
 r SET "$K_POOL" 5 >/dev/null
-e=$(ev lease "$K_POOL" "fs:{$S}:lease:1" "$K_SALE" , 5 | tr '\n' ' ')
-[ "$e" = "-1 0 0 " ] && [ "$(r GET "$K_POOL")" = 5 ]
-ft_ok $? "lease.lua leases nothing once the sale hash is gone ({-1, 0, 0})" "$e"
+e=$(L 1 "$S" 5)
+r HSET "$K_SALE" stock 1000 >/dev/null
+r DEL "$K_POOL" >/dev/null
+f=$(L 1 "$S" 5)
+[ "$e" = "-1 0 0 " ] && [ "$f" = "0 0 $(r GET "fs:{$S}:lease:1") 0 1 " ] && [ -z "$(r GET "$K_POOL")" ]
+ft_ok $? "lease.lua leases nothing once the sale hash is gone ({-1, 0, 0}), nor from a missing pool (not empty, pool missing 1)" \
+	"$e / $f"
 
 # totals.lua: a node's sold count only goes up (issue 9: two daemons of one node made sold go
 # down 26694 -> 26693); sold and remaining are rewritten from node_sold.
@@ -98,8 +114,8 @@ ft_ok $? "totals.lua keeps each node's maximum: 26694 then 26693 leaves sold 266
 r DEL "fs:{$TS}:sold" "fs:{$TS}:remaining" "fs:{$TS}:pool" >/dev/null
 ev totals "${KT[@]}" , 1 26694 1 >/dev/null
 [ "$(r GET "fs:{$TS}:sold")" = 26694 ] && [ "$(r GET "fs:{$TS}:remaining")" = 3306 ] &&
-	[ "$(r GET "fs:{$TS}:pool")" = 0 ]
-ft_ok $? "totals.lua rewrites evicted sold and remaining, and the pool (0) after the final lease" \
+	[ -z "$(r GET "fs:{$TS}:pool")" ]
+ft_ok $? "totals.lua rewrites evicted sold and remaining, never the pool (restock.lua writes it)" \
 	"sold $(r GET "fs:{$TS}:sold") remaining $(r GET "fs:{$TS}:remaining") pool $(r GET "fs:{$TS}:pool")"
 
 # state.lua: forward only, never over an operator's stop.
@@ -139,13 +155,14 @@ ft_ok $? "delete.lua of an ended sale leaves only fs:{N}:deleted; create.lua the
 HS=$((S + 3))
 KH=("fs:{$HS}:pool" "fs:{$HS}:returned" "fs:{$HS}:sale")
 fs_cleanup_add "redis-cli -u '$REDIS_URL' del ${KH[*]} 'fs:{$HS}:sold' 'fs:{$HS}:remaining' \
-	'fs:{$HS}:lease:1' 'fs:{$HS}:lease:2' 'fs:{$HS}:node_sold' 'fs:{$HS}:deleted' >/dev/null"
+	'fs:{$HS}:lease:1' 'fs:{$HS}:lease:2' 'fs:{$HS}:node_sold' 'fs:{$HS}:deleted' \
+	'fs:{$HS}:lessees' 'fs:{$HS}:lease:5' 'fs:{$HS}:lease:7' >/dev/null"
 ev create "fs:{$HS}:sale" "fs:{$HS}:pool" "fs:{$HS}:sold" "fs:{$HS}:remaining" \
 	"fs:{$HS}:deleted" , "$HS" 10 1 2 open '' '' '' 600000 >/dev/null
-a=$(ev lease "fs:{$HS}:pool" "fs:{$HS}:lease:1" "fs:{$HS}:sale" "fs:{$HS}:returned" , 10 | tr '\n' ' ')
+a=$(L 1 "$HS" 10)
 [ "$(r HGET "fs:{$HS}:sale" hold_ms)" = 600000 ] && [ -z "$(r HGET "fs:{$S}:sale" hold_ms)" ] &&
-	[ "$a" = "10 1 10 0 " ]
-ft_ok $? "create.lua stores hold_ms (a sale without: none); lease.lua with the returned set: {10, 1, 10, 0}" \
+	[ "$a" = "10 1 10 0 0 " ]
+ft_ok $? "create.lua stores hold_ms (a sale without: none); lease.lua with the returned set: {10, 1, 10, 0, 0}" \
 	"hold_ms $(r HGET "fs:{$HS}:sale" hold_ms); lease $a"
 
 # return.lua: each order's unit back once, whatever runs it again.
@@ -157,9 +174,9 @@ m=$(r SMEMBERS "fs:{$HS}:returned" | sort | tr '\n' ' ')
 	[ "$m" = "18446744073709551615 7 8 " ]
 ft_ok $? "return.lua: 1, then 0 for the same order, then 2 of 4 ids (one new twice): pool 3, 3 members" \
 	"replies $a $b $c; pool $(r GET "fs:{$HS}:pool"); members $m"
-a=$(ev lease "fs:{$HS}:pool" "fs:{$HS}:lease:1" "fs:{$HS}:sale" "fs:{$HS}:returned" , 10 | tr '\n' ' ')
-[ "$a" = "3 1 13 3 " ]
-ft_ok $? "lease.lua leases the returned units after a final lease: {3, 1, 13, 3} (pool + leases = stock + returned)" "$a"
+a=$(L 1 "$HS" 10)
+[ "$a" = "3 1 13 3 0 " ]
+ft_ok $? "lease.lua leases the returned units after a final lease: {3, 1, 13, 3, 0} (pool + leases = stock + returned)" "$a"
 
 # a missing pool or hash: return.lua changes nothing (the daemon rebuilds first).
 r DEL "fs:{$HS}:pool" >/dev/null
@@ -175,23 +192,35 @@ ft_ok $? "return.lua without the pool or the sale hash: -1, nothing changed" "$a
 # restock.lua: a missing pool = stock + returned - every lease, even below 0; an existing one kept.
 r SET "fs:{$HS}:lease:2" 2 >/dev/null
 r DEL "fs:{$HS}:pool" >/dev/null
-a=$(ev restock "${KH[2]}" "${KH[0]}" "${KH[1]}" "fs:{$HS}:lease:1" "fs:{$HS}:lease:2" | tr '\n' ' ')
+a=$(ev restock "${KH[2]}" "${KH[0]}" "${KH[1]}" "fs:{$HS}:lessees" "fs:{$HS}:lease:1" "fs:{$HS}:lease:2" | tr '\n' ' ')
 p1=$(r GET "fs:{$HS}:pool")
-b=$(ev restock "${KH[2]}" "${KH[0]}" "${KH[1]}" "fs:{$HS}:lease:1" "fs:{$HS}:lease:2" | tr '\n' ' ')
+b=$(ev restock "${KH[2]}" "${KH[0]}" "${KH[1]}" "fs:{$HS}:lessees" "fs:{$HS}:lease:1" "fs:{$HS}:lease:2" | tr '\n' ' ')
 r DEL "fs:{$HS}:pool" "fs:{$HS}:returned" >/dev/null
-c=$(ev restock "${KH[2]}" "${KH[0]}" "${KH[1]}" "fs:{$HS}:lease:1" "fs:{$HS}:lease:2" | tr '\n' ' ')
+c=$(ev restock "${KH[2]}" "${KH[0]}" "${KH[1]}" "fs:{$HS}:lessees" "fs:{$HS}:lease:1" "fs:{$HS}:lease:2" | tr '\n' ' ')
 p2=$(r GET "fs:{$HS}:pool")
 d=$(ev return "${KH[@]}" , 7 8 18446744073709551615)
 p3=$(r GET "fs:{$HS}:pool")
-[ "$a" = "1 1 3 " ] && [ "$p1" = -2 ] && [ "$b" = "0 1 3 " ] && [ "$c" = "1 1 0 " ] &&
+[ "$a" = "1 1 3 0 " ] && [ "$p1" = -2 ] && [ "$b" = "0 1 3 0 " ] && [ "$c" = "1 1 0 0 " ] &&
 	[ "$p2" = -5 ] && [ "$d" = 3 ] && [ "$p3" = -2 ]
 ft_ok $? "restock.lua: pool 10 + 3 - 15 = -2, kept when it exists; lost with its set: -5, and the 3 returns given again: -2" \
 	"restock $a pool $p1; again $b; set lost $c pool $p2; returns $d pool $p3"
 r SET "fs:{$HS}:pool" 1 >/dev/null
-a=$(ev restock "${KH[2]}" "${KH[0]}" "${KH[1]}" "fs:{$HS}:lease:1" "fs:{$HS}:lease:2" | tr '\n' ' ')
-[ "$a" = "0 0 3 " ] && [ "$(r GET "fs:{$HS}:pool")" = 1 ]
+a=$(ev restock "${KH[2]}" "${KH[0]}" "${KH[1]}" "fs:{$HS}:lessees" "fs:{$HS}:lease:1" "fs:{$HS}:lease:2" | tr '\n' ' ')
+[ "$a" = "0 0 3 0 " ] && [ "$(r GET "fs:{$HS}:pool")" = 1 ]
 ft_ok $? "restock.lua reports keys that disagree (pool + leases != stock + returned) and changes nothing" "$a"
-r SET "fs:{$HS}:pool" -2 >/dev/null
+# a lessee without its lease key (a node that has not reported since Redis lost the sale): the
+# missing pool waits for it
+r DEL "fs:{$HS}:pool" >/dev/null
+r SADD "fs:{$HS}:lessees" 5 >/dev/null
+a=$(ev restock "${KH[2]}" "${KH[0]}" "${KH[1]}" "fs:{$HS}:lessees" "fs:{$HS}:lease:1" \
+	"fs:{$HS}:lease:2" | tr '\n' ' ')
+p1=$(r GET "fs:{$HS}:pool")
+r SET "fs:{$HS}:lease:5" 0 >/dev/null
+b=$(ev restock "${KH[2]}" "${KH[0]}" "${KH[1]}" "fs:{$HS}:lessees" "fs:{$HS}:lease:1" \
+	"fs:{$HS}:lease:2" | tr '\n' ' ')
+[ "$a" = "0 0 3 1 " ] && [ -z "$p1" ] && [ "$b" = "1 1 3 0 " ] && [ "$(r GET "fs:{$HS}:pool")" = -2 ]
+ft_ok $? "restock.lua writes no pool while a lessee (5) has no lease key (pending 1); once it has: 10 + 3 - 15 = -2" \
+	"$a pool '$p1' / $b pool $(r GET "fs:{$HS}:pool")"
 
 # totals.lua: remaining = stock + returned - sold; never a pool of 0 on a sale with holds.
 KT2=("fs:{$HS}:node_sold" "fs:{$HS}:sold" "fs:{$HS}:remaining" "fs:{$HS}:sale" "fs:{$HS}:pool" "fs:{$HS}:returned")
@@ -201,14 +230,23 @@ a=$(ev totals "${KT2[@]}" , 1 12 1 | tr '\n' ' ')
 ft_ok $? "totals.lua on a sale with holds: remaining 10 + 3 - 12 = 1, the missing pool left to restock" \
 	"$a remaining $(r GET "fs:{$HS}:remaining") pool $(r GET "fs:{$HS}:pool")"
 
-# rebuild.lua of a sale with holds whose keys are gone but the set: hold_ms, pool = stock +
-# returned - leased (final ignored, not clamped).
+# rebuild.lua of a sale with holds whose keys are gone but the set: hold_ms, this node's lease,
+# the lessees from PostgreSQL (7, then 7 forgotten with sold 2); the pool waits for node 7, then
+# restock.lua writes stock + returned - the leases (not clamped).
 r DEL "fs:{$HS}:sale" "fs:{$HS}:lease:1" "fs:{$HS}:lease:2" "fs:{$HS}:node_sold" >/dev/null
-a=$(ev rebuild "fs:{$HS}:sale" "fs:{$HS}:pool" "fs:{$HS}:lease:1" "fs:{$HS}:node_sold" "fs:{$HS}:sold" \
-	"fs:{$HS}:remaining" "fs:{$HS}:deleted" "fs:{$HS}:returned" , "$HS" 10 1 2 open ended 0 '' 1 \
-	14 1 12 '' '' 600000)
-[ "$a" = 13 ] && [ "$(r HGET "fs:{$HS}:sale" hold_ms)" = 600000 ] && [ "$(r GET "fs:{$HS}:pool")" = -1 ] &&
-	[ "$(r GET "fs:{$HS}:lease:1")" = 14 ] && [ "$(r GET "fs:{$HS}:remaining")" = 1 ]
-ft_ok $? "rebuild.lua of a sale with holds: hold_ms kept, pool 10 + 3 - 14 = -1, remaining 10 + 3 - 12" \
-	"mask $a hold_ms $(r HGET "fs:{$HS}:sale" hold_ms) pool $(r GET "fs:{$HS}:pool") remaining $(r GET "fs:{$HS}:remaining")"
+KR=("fs:{$HS}:sale" "fs:{$HS}:pool" "fs:{$HS}:lease:1" "fs:{$HS}:node_sold" "fs:{$HS}:sold"
+	"fs:{$HS}:remaining" "fs:{$HS}:deleted" "fs:{$HS}:returned" "fs:{$HS}:lessees")
+AR=("$HS" 10 1 2 open ended 0 '' 1 14 1 12 '' '' 600000)
+RS=("${KH[2]}" "${KH[0]}" "${KH[1]}" "fs:{$HS}:lessees" "fs:{$HS}:lease:1")
+a=$(ev rebuild "${KR[@]}" , "${AR[@]}" 7)
+b=$(ev restock "${RS[@]}" | tr '\n' ' ')
+p1=$(r GET "fs:{$HS}:pool")
+c=$(ev rebuild "${KR[@]}" , "${AR[@]}" 7=2)
+d=$(ev restock "${RS[@]}" | tr '\n' ' ')
+[ "$a" = 9 ] && [ "$(r HGET "fs:{$HS}:sale" hold_ms)" = 600000 ] && [ "$b" = "0 0 3 1 " ] &&
+	[ -z "$p1" ] && [ "$c" = 0 ] && [ "$(r GET "fs:{$HS}:lease:7")" = 2 ] && [ "$d" = "1 1 3 0 " ] &&
+	[ "$(r GET "fs:{$HS}:pool")" = -3 ] && [ "$(r GET "fs:{$HS}:lease:1")" = 14 ] &&
+	[ "$(r GET "fs:{$HS}:remaining")" = 1 ]
+ft_ok $? "rebuild.lua of a sale with holds: hold_ms kept, lease 14, no pool while lessee 7 has not reported; 7 forgotten (sold 2): pool 10 + 3 - 14 - 0 - 2 = -3, remaining 10 + 3 - 12" \
+	"mask $a, restock $b pool '$p1'; mask $c, restock $d pool $(r GET "fs:{$HS}:pool") remaining $(r GET "fs:{$HS}:remaining")"
 exit $((FAILS > 0))

@@ -1,0 +1,225 @@
+/* The node registry in Redis (nodes.h): liveness keys and report lines. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <hiredis/hiredis.h>
+
+#include "nodes.h"
+
+#include "lua_alive.h"
+#include "lua_forget.h"
+
+static int set_err(struct fs_redis *r, int e, const char *what)
+{
+	r->err = e;
+	snprintf(r->errstr, sizeof(r->errstr), "redis: unexpected %s reply", what);
+	return e;
+}
+
+int fs_nodes_alive(struct fs_redis *r, unsigned node, const char *token, unsigned ttl_ms,
+	bool release, int64_t *pttl)
+{
+	char key[48], gone[48], ttl[16];
+	redisReply *rep;
+	int rc;
+
+	snprintf(key, sizeof(key), "fs:node:{%u}:alive", node);
+	snprintf(gone, sizeof(gone), "fs:node:{%u}:forgotten", node);
+	snprintf(ttl, sizeof(ttl), "%u", ttl_ms);
+	const char *argv[] = {
+		"EVAL", fs_lua_alive, "2", key, gone, token, ttl, release ? "release" : "claim"};
+	rc = fs_redis_command(r, &rep, 8, argv);
+	if (rc < 0)
+		return rc;
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
+		rep->element[0]->type != REDIS_REPLY_INTEGER ||
+		rep->element[1]->type != REDIS_REPLY_INTEGER) {
+		freeReplyObject(rep);
+		return set_err(r, -EPROTO, "alive");
+	}
+	rc = rep->element[0]->integer == 1 ? 1 : 0;
+	if (rep->element[0]->integer == -1) {
+		r->err = -EPERM;
+		snprintf(r->errstr, sizeof(r->errstr),
+			"node %u was forgotten (flashctl node forget, fs:node:{%u}:forgotten)",
+			node, node);
+		rc = -EPERM;
+	}
+	if (pttl != NULL)
+		*pttl = rep->element[1]->integer;
+	freeReplyObject(rep);
+	return rc;
+}
+
+int fs_nodes_report(struct fs_redis *r, unsigned node, const char *info)
+{
+	char id[16];
+	redisReply *rep;
+	int rc;
+
+	snprintf(id, sizeof(id), "%u", node);
+	const char *argv[] = {"HSET", FS_NODES_KEY, id, info};
+	rc = fs_redis_command(r, &rep, 4, argv);
+	if (rc == 0)
+		freeReplyObject(rep);
+	return rc;
+}
+
+/* An integer reply, or -1 for nil / absent, -2 for another type. */
+static long long int_or(const redisReply *e)
+{
+	if (e->type == REDIS_REPLY_INTEGER)
+		return e->integer;
+	if (e->type == REDIS_REPLY_STRING)
+		return strtoll(e->str, NULL, 10);
+	return e->type == REDIS_REPLY_NIL ? -1 : -2;
+}
+
+static int cmp_node(const void *a, const void *b)
+{
+	unsigned x = ((const struct fs_node_info *)a)->node;
+	unsigned y = ((const struct fs_node_info *)b)->node;
+
+	return (x > y) - (x < y);
+}
+
+/* The PTTL of each node's liveness key. */
+static int list_alive(struct fs_redis *r, struct fs_node_info *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char key[48];
+		redisReply *rep;
+		int rc;
+
+		snprintf(key, sizeof(key), "fs:node:{%u}:alive", v[i].node);
+		const char *argv[] = {"PTTL", key};
+		rc = fs_redis_command(r, &rep, 2, argv);
+		if (rc < 0)
+			return rc;
+		v[i].alive_pttl = int_or(rep);
+		freeReplyObject(rep);
+	}
+	return 0;
+}
+
+int fs_nodes_list(struct fs_redis *r, struct fs_node_info **out, size_t *n)
+{
+	const char *argv[] = {"HGETALL", FS_NODES_KEY};
+	struct fs_node_info *v = NULL;
+	redisReply *rep;
+	size_t k = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	rc = fs_redis_command(r, &rep, 2, argv);
+	if (rc < 0)
+		return rc;
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements % 2 != 0) {
+		freeReplyObject(rep);
+		return set_err(r, -EPROTO, "HGETALL fs:nodes");
+	}
+	if (rep->elements > 0 && (v = calloc(rep->elements / 2, sizeof(*v))) == NULL) {
+		freeReplyObject(rep);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i + 1 < rep->elements; i += 2) {
+		const redisReply *f = rep->element[i], *val = rep->element[i + 1];
+		char *end;
+		unsigned long id;
+
+		if (f->type != REDIS_REPLY_STRING || val->type != REDIS_REPLY_STRING)
+			continue;
+		id = strtoul(f->str, &end, 10);
+		if (*end != '\0' || id == 0 || id > UINT16_MAX)
+			continue; /* not a node id: not ours */
+		v[k].node = (unsigned)id;
+		snprintf(v[k].info, sizeof(v[k].info), "%s", val->str);
+		k++;
+	}
+	freeReplyObject(rep);
+	qsort(v, k, sizeof(*v), cmp_node);
+	rc = list_alive(r, v, k);
+	if (rc < 0) {
+		free(v);
+		return rc;
+	}
+	*out = v;
+	*n = k;
+	return 0;
+}
+
+int fs_nodes_sale(
+	struct fs_redis *r, uint32_t sale_id, unsigned node, int64_t *leased, int64_t *sold)
+{
+	char lk[64], nk[64], id[16];
+	redisReply *rep;
+	int rc;
+
+	snprintf(lk, sizeof(lk), "fs:{%" PRIu32 "}:lease:%u", sale_id, node);
+	snprintf(nk, sizeof(nk), "fs:{%" PRIu32 "}:node_sold", sale_id);
+	snprintf(id, sizeof(id), "%u", node);
+	const char *get[] = {"GET", lk};
+	rc = fs_redis_command(r, &rep, 2, get);
+	if (rc < 0)
+		return rc;
+	*leased = int_or(rep);
+	freeReplyObject(rep);
+	const char *hget[] = {"HGET", nk, id};
+	rc = fs_redis_command(r, &rep, 3, hget);
+	if (rc < 0)
+		return rc;
+	*sold = int_or(rep);
+	freeReplyObject(rep);
+	return 0;
+}
+
+int fs_nodes_forget_mark(struct fs_redis *r, unsigned node, int64_t now_ms)
+{
+	char key[48], ms[24];
+	redisReply *rep;
+	int rc;
+
+	snprintf(key, sizeof(key), "fs:node:{%u}:forgotten", node);
+	snprintf(ms, sizeof(ms), "%" PRId64, now_ms);
+	const char *argv[] = {"SET", key, ms, "NX"};
+	rc = fs_redis_command(r, &rep, 4, argv);
+	if (rc == 0)
+		freeReplyObject(rep);
+	return rc;
+}
+
+int fs_nodes_forget_sale(struct fs_redis *r, uint32_t sale_id, unsigned node, uint64_t sold,
+	struct fs_node_forget *out)
+{
+	char pool[48], lease[48], gone[48], who[48], ns[48], id[16], solds[24];
+	redisReply *rep;
+	int rc;
+
+	snprintf(pool, sizeof(pool), "fs:{%" PRIu32 "}:pool", sale_id);
+	snprintf(lease, sizeof(lease), "fs:{%" PRIu32 "}:lease:%u", sale_id, node);
+	snprintf(gone, sizeof(gone), "fs:{%" PRIu32 "}:forgotten", sale_id);
+	snprintf(who, sizeof(who), "fs:{%" PRIu32 "}:lessees", sale_id);
+	snprintf(ns, sizeof(ns), "fs:{%" PRIu32 "}:node_sold", sale_id);
+	snprintf(id, sizeof(id), "%u", node);
+	snprintf(solds, sizeof(solds), "%" PRIu64, sold);
+	const char *argv[] = {"EVAL", fs_lua_forget, "5", pool, lease, gone, who, ns, id, solds};
+	rc = fs_redis_command(r, &rep, 10, argv);
+	if (rc < 0)
+		return rc;
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 3 ||
+		rep->element[0]->type != REDIS_REPLY_INTEGER ||
+		rep->element[1]->type != REDIS_REPLY_INTEGER ||
+		rep->element[2]->type != REDIS_REPLY_INTEGER || rep->element[2]->integer < 0) {
+		freeReplyObject(rep);
+		return set_err(r, -EPROTO, "forget");
+	}
+	out->done_now = rep->element[0]->integer == 1;
+	out->back = rep->element[1]->integer;
+	out->sold = (uint64_t)rep->element[2]->integer;
+	freeReplyObject(rep);
+	return 0;
+}
