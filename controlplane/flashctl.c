@@ -284,6 +284,16 @@ int fs_ctl_parse_opts(
 	return 0;
 }
 
+/* A sub-command whose only option is --json (and --help): *@p json when given; 0 or exit code. */
+static int parse_json_only(int argc, char **argv, const char *group, bool *json)
+{
+	const char *o[2];
+	int rc = fs_ctl_parse_opts(argc, argv, group, "json", o, 2);
+
+	*json = o[1] != NULL;
+	return rc;
+}
+
 /*
  * --start and --end of sale create into @p def: the end after the start and not passed, the start
  * not in the past unless @p past_ok (--start-in-past). 0, or the usage error's exit code.
@@ -651,16 +661,14 @@ static int cmd_sale_delete(const struct globals *g, int argc, char **argv)
 
 static int cmd_sale_list(const struct globals *g, int argc, char **argv)
 {
-	enum { JSON = 1, N_OPTS };
-	static const char spec[] = "json";
-	const char *o[N_OPTS];
 	struct fs_redis r;
 	struct fs_out out;
 	uint32_t *ids;
 	size_t n;
+	bool json;
 	int rc;
 
-	rc = fs_ctl_parse_opts(argc, argv, "sale ", spec, o, N_OPTS);
+	rc = parse_json_only(argc, argv, "sale ", &json);
 	if (rc != 0)
 		return rc;
 	if (redis_open(g, &r) != 0)
@@ -668,7 +676,7 @@ static int cmd_sale_list(const struct globals *g, int argc, char **argv)
 	rc = redis_done(&r, fs_redis_sale_list(&r, &ids, &n));
 	if (rc != 0)
 		return rc;
-	fs_out_init(&out, o[JSON] != NULL);
+	fs_out_init(&out, json);
 	fs_out_u64(&out, "count", n);
 	fs_out_list(&out, "sales");
 	for (size_t i = 0; i < n; i++)
@@ -828,22 +836,20 @@ static int node_forget(const struct globals *g, int argc, char **argv)
 /* flashctl node list: the nodes of fs:nodes, their liveness, rate, and part of each sale. */
 static int node_list(const struct globals *g, int argc, char **argv)
 {
-	enum { JSON = 1, N_OPTS };
-	static const char spec[] = "json";
 	struct fs_node_info *v = NULL;
-	const char *o[N_OPTS];
 	uint32_t *ids = NULL;
 	size_t n = 0, ns = 0;
 	struct fs_redis r;
 	struct fs_out out;
+	bool json;
 	int rc;
 
-	rc = fs_ctl_parse_opts(argc, argv, "node ", spec, o, N_OPTS);
+	rc = parse_json_only(argc, argv, "node ", &json);
 	if (rc != 0)
 		return rc;
 	if (redis_open(g, &r) != 0)
 		return EXIT_FAILURE;
-	fs_out_init(&out, o[JSON] != NULL);
+	fs_out_init(&out, json);
 	rc = fs_nodes_list(&r, &v, &n);
 	if (rc == 0)
 		rc = fs_redis_sale_list(&r, &ids, &ns);
@@ -999,18 +1005,16 @@ static int cmd_token(const struct globals *g, int argc, char **argv)
 
 static int cmd_stats(const struct globals *g, int argc, char **argv)
 {
-	enum { JSON = 1, N_OPTS };
-	static const char spec[] = "json";
-	const char *o[N_OPTS];
 	struct fs_out out;
+	bool json;
 	int rc;
 
-	rc = fs_ctl_parse_opts(argc, argv, "", spec, o, N_OPTS);
+	rc = parse_json_only(argc, argv, "", &json);
 	if (rc != 0)
 		return rc;
 	if (!have_dp(g))
 		return usage_err("stats needs --dp PREFIX or --dp-socket PATH");
-	fs_out_init(&out, o[JSON] != NULL);
+	fs_out_init(&out, json);
 	return fs_out_end(&out, dp_show(g, "/flashsale/stats", "", "", &out));
 }
 
