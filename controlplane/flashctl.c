@@ -100,10 +100,10 @@ int fs_ctl_opt_u64(const char *name, const char *s, uint64_t min, uint64_t max, 
 	return 0;
 }
 
-int fs_ctl_parse_nums(int argc, char **argv, const char *group, const struct option *lo,
-	const char **val, int n, const struct fs_ctl_num *num)
+int fs_ctl_parse_nums(int argc, char **argv, const char *group, const char *spec, const char **val,
+	int n, const struct fs_ctl_num *num)
 {
-	int rc = fs_ctl_parse_opts(argc, argv, group, lo, val, n);
+	int rc = fs_ctl_parse_opts(argc, argv, group, spec, val, n);
 
 	for (; rc == 0 && num->name != NULL; num++)
 		rc = fs_ctl_opt_u64(num->name, val[num->opt], num->min, num->max, num->v);
@@ -217,14 +217,56 @@ static int dp_show(const struct globals *g, const char *cmd, const char *prefix,
 	return 0;
 }
 
-int fs_ctl_parse_opts(
-	int argc, char **argv, const char *group, const struct option *lo, const char **val, int n)
+/* getopt_long's val for --help, which every sub-command has: above any index of val[]. */
+#define HELP_VAL 256
+/* At most this many words in an option spec (fs_ctl_parse_opts). */
+#define SPEC_MAX 24
+
+/*
+ * The struct option list of option spec @p spec into @p lo (names pointing into @p buf, a copy of
+ * the spec): word i (from 0) has val i + 1, then --help (HELP_VAL). Returns the number of words;
+ * aborts when the spec does not fit, a programming error.
+ */
+static int spec_options(const char *spec, char buf[256], struct option lo[SPEC_MAX + 2])
 {
+	char *save = NULL, *w;
+	int k = 0;
+
+	if (snprintf(buf, 256, "%s", spec) >= 256)
+		abort();
+	for (w = strtok_r(buf, " ", &save); w != NULL; w = strtok_r(NULL, " ", &save)) {
+		size_t len = strlen(w);
+		bool arg = w[len - 1] == '=';
+
+		if (k == SPEC_MAX)
+			abort();
+		if (arg)
+			w[len - 1] = '\0';
+		lo[k] = (struct option){w, arg ? required_argument : no_argument, NULL, k + 1};
+		k++;
+	}
+	lo[k] = (struct option){"help", no_argument, NULL, HELP_VAL};
+	lo[k + 1] = (struct option){NULL, 0, NULL, 0};
+	return k;
+}
+
+int fs_ctl_parse_opts(
+	int argc, char **argv, const char *group, const char *spec, const char **val, int n)
+{
+	struct option lo[SPEC_MAX + 2];
+	char buf[256];
+	bool help = false;
 	int c;
 
+	if (spec_options(spec, buf, lo) >= n)
+		abort(); /* val[] too short for the spec: a programming error */
 	for (int i = 0; i < n; i++)
 		val[i] = NULL;
 	for (optind = 1, opterr = 0; (c = getopt_long(argc, argv, "", lo, NULL)) != -1;) {
+		if (c == HELP_VAL) {
+			help = true;
+			continue;
+		}
 		if (c >= 1 && c < n && c != '?') {
 			val[c] = optarg != NULL ? optarg : ""; /* "": a flag without value, given */
 			continue;
@@ -235,13 +277,21 @@ int fs_ctl_parse_opts(
 	}
 	if (optind < argc)
 		return usage_err("%s%s: unexpected argument '%s'", group, argv[0], argv[optind]);
-	for (int i = 0; lo[i].name != NULL; i++)
-		if (strcmp(lo[i].name, "help") == 0 && lo[i].val > 0 && lo[i].val < n &&
-			val[lo[i].val] != NULL) {
-			fs_ctl_help(group, argv[0]);
-			exit(0);
-		}
+	if (help) {
+		fs_ctl_help(group, argv[0]);
+		exit(0);
+	}
 	return 0;
+}
+
+/* A sub-command whose only option is --json (and --help): *@p json when given; 0 or exit code. */
+static int parse_json_only(int argc, char **argv, const char *group, bool *json)
+{
+	const char *o[2];
+	int rc = fs_ctl_parse_opts(argc, argv, group, "json", o, 2);
+
+	*json = o[1] != NULL;
+	return rc;
 }
 
 /*
@@ -313,35 +363,11 @@ static int parse_hold(const char *s, struct fs_redis_sale *def)
 
 static int cmd_sale_create(const struct globals *g, int argc, char **argv)
 {
-	enum {
-		SALE = 1,
-		STOCK,
-		START,
-		END,
-		ADMISSION,
-		KEY,
-		RATE,
-		BURST,
-		PAST,
-		HOLD,
-		HELP,
-		JSON,
-		N_OPTS
-	};
-	static const struct option lo[] = {
-		{"sale", required_argument, NULL, SALE},
-		{"start-in-past", no_argument, NULL, PAST},
-		{"stock", required_argument, NULL, STOCK},
-		{"start", required_argument, NULL, START},
-		{"end", required_argument, NULL, END},
-		{"admission", required_argument, NULL, ADMISSION},
-		{"key", required_argument, NULL, KEY}, /* hidden: fixed token key, for tests */
-		{"rate-limit", required_argument, NULL, RATE},
-		{"rate-burst", required_argument, NULL, BURST},
-		{"hold", required_argument, NULL, HOLD},
-		FS_CTL_STD_OPTS(HELP, JSON),
-		{NULL, 0, NULL, 0},
-	};
+	enum { SALE = 1, STOCK, START, END, ADMISSION, KEY, RATE, BURST, PAST, HOLD, JSON, N_OPTS };
+	/* --key: hidden, a fixed token key, for tests */
+	static const char spec[] =
+		"sale= stock= start= end= admission= key= rate-limit= rate-burst= "
+		"start-in-past hold= json";
 	const char *o[N_OPTS];
 	struct fs_redis_sale def = {0};
 	struct fs_redis r;
@@ -349,7 +375,7 @@ static int cmd_sale_create(const struct globals *g, int argc, char **argv)
 	int64_t now = fs_time_now_ms();
 	int rc;
 
-	rc = fs_ctl_parse_opts(argc, argv, "sale ", lo, o, N_OPTS);
+	rc = fs_ctl_parse_opts(argc, argv, "sale ", spec, o, N_OPTS);
 	if (rc != 0)
 		return rc;
 	const char *sale = o[SALE], *stock = o[STOCK], *start = o[START], *end = o[END];
@@ -400,14 +426,8 @@ static int cmd_sale_create(const struct globals *g, int argc, char **argv)
  */
 static int cmd_sale_rekey(const struct globals *g, int argc, char **argv)
 {
-	enum { SALE = 1, GRACE, KEY, HELP, JSON, N_OPTS };
-	static const struct option lo[] = {
-		{"sale", required_argument, NULL, SALE},
-		{"grace-s", required_argument, NULL, GRACE},
-		{"key", required_argument, NULL, KEY}, /* hidden: fixed new key, for tests */
-		FS_CTL_STD_OPTS(HELP, JSON),
-		{NULL, 0, NULL, 0},
-	};
+	enum { SALE = 1, GRACE, KEY, JSON, N_OPTS };
+	static const char spec[] = "sale= grace-s= key= json"; /* --key: hidden, a fixed new key */
 	const char *o[N_OPTS];
 	uint64_t grace_s = 60;
 	uint32_t id;
@@ -418,7 +438,7 @@ static int cmd_sale_rekey(const struct globals *g, int argc, char **argv)
 	struct fs_out out;
 	int rc;
 
-	rc = fs_ctl_parse_opts(argc, argv, "sale ", lo, o, N_OPTS);
+	rc = fs_ctl_parse_opts(argc, argv, "sale ", spec, o, N_OPTS);
 	if (rc != 0)
 		return rc;
 	rc = fs_ctl_opt_u64("grace-s", o[GRACE], 0, 7 * 24 * 3600, &grace_s);
@@ -455,22 +475,13 @@ static int cmd_sale_rekey(const struct globals *g, int argc, char **argv)
  */
 static int parse_sale_only(int argc, char **argv, uint32_t *id, const char **pg, struct fs_out *out)
 {
-	enum { SALE = 1, HELP, JSON, PG, N_OPTS };
-	static const struct option lo[] = {
-		{"sale", required_argument, NULL, SALE},
-		FS_CTL_STD_OPTS(HELP, JSON),
-		{"pg", required_argument, NULL, PG}, /* status only */
-		{NULL, 0, NULL, 0},
-	};
-	static const struct option lo_sale[] = {
-		{"sale", required_argument, NULL, SALE},
-		FS_CTL_STD_OPTS(HELP, JSON),
-		{NULL, 0, NULL, 0},
-	};
+	enum { SALE = 1, JSON, PG, N_OPTS };
+	/* --pg: status only */
+	static const char spec[] = "sale= json pg=", spec_sale[] = "sale= json";
 	const char *o[N_OPTS];
 	int rc;
 
-	rc = fs_ctl_parse_opts(argc, argv, "sale ", pg != NULL ? lo : lo_sale, o, N_OPTS);
+	rc = fs_ctl_parse_opts(argc, argv, "sale ", pg != NULL ? spec : spec_sale, o, N_OPTS);
 	if (rc != 0)
 		return rc;
 	const char *sale = o[SALE];
@@ -650,19 +661,14 @@ static int cmd_sale_delete(const struct globals *g, int argc, char **argv)
 
 static int cmd_sale_list(const struct globals *g, int argc, char **argv)
 {
-	enum { HELP = 1, JSON, N_OPTS };
-	static const struct option lo[] = {
-		FS_CTL_STD_OPTS(HELP, JSON),
-		{NULL, 0, NULL, 0},
-	};
-	const char *o[N_OPTS];
 	struct fs_redis r;
 	struct fs_out out;
 	uint32_t *ids;
 	size_t n;
+	bool json;
 	int rc;
 
-	rc = fs_ctl_parse_opts(argc, argv, "sale ", lo, o, N_OPTS);
+	rc = parse_json_only(argc, argv, "sale ", &json);
 	if (rc != 0)
 		return rc;
 	if (redis_open(g, &r) != 0)
@@ -670,7 +676,7 @@ static int cmd_sale_list(const struct globals *g, int argc, char **argv)
 	rc = redis_done(&r, fs_redis_sale_list(&r, &ids, &n));
 	if (rc != 0)
 		return rc;
-	fs_out_init(&out, o[JSON] != NULL);
+	fs_out_init(&out, json);
 	fs_out_u64(&out, "count", n);
 	fs_out_list(&out, "sales");
 	for (size_t i = 0; i < n; i++)
@@ -797,13 +803,8 @@ static int forget_run(struct fs_redis *r, struct fs_pgorders *pg, unsigned node,
  */
 static int node_forget(const struct globals *g, int argc, char **argv)
 {
-	enum { NODE = 1, PG, HELP, JSON, N_OPTS };
-	static const struct option lo[] = {
-		{"node", required_argument, NULL, NODE},
-		{"pg", required_argument, NULL, PG},
-		FS_CTL_STD_OPTS(HELP, JSON),
-		{NULL, 0, NULL, 0},
-	};
+	enum { NODE = 1, PG, JSON, N_OPTS };
+	static const char spec[] = "node= pg= json";
 	struct fs_pgleases_row *rows;
 	struct fs_pgorders *pg;
 	const char *o[N_OPTS];
@@ -812,7 +813,7 @@ static int node_forget(const struct globals *g, int argc, char **argv)
 	uint64_t node = 0;
 	int rc;
 
-	rc = fs_ctl_parse_opts(argc, argv, "node ", lo, o, N_OPTS);
+	rc = fs_ctl_parse_opts(argc, argv, "node ", spec, o, N_OPTS);
 	if (rc == 0 && o[NODE] == NULL)
 		rc = usage_err("node forget needs --node N");
 	if (rc == 0)
@@ -835,25 +836,20 @@ static int node_forget(const struct globals *g, int argc, char **argv)
 /* flashctl node list: the nodes of fs:nodes, their liveness, rate, and part of each sale. */
 static int node_list(const struct globals *g, int argc, char **argv)
 {
-	enum { HELP = 1, JSON, N_OPTS };
-	static const struct option lo[] = {
-		FS_CTL_STD_OPTS(HELP, JSON),
-		{NULL, 0, NULL, 0},
-	};
 	struct fs_node_info *v = NULL;
-	const char *o[N_OPTS];
 	uint32_t *ids = NULL;
 	size_t n = 0, ns = 0;
 	struct fs_redis r;
 	struct fs_out out;
+	bool json;
 	int rc;
 
-	rc = fs_ctl_parse_opts(argc, argv, "node ", lo, o, N_OPTS);
+	rc = parse_json_only(argc, argv, "node ", &json);
 	if (rc != 0)
 		return rc;
 	if (redis_open(g, &r) != 0)
 		return EXIT_FAILURE;
-	fs_out_init(&out, o[JSON] != NULL);
+	fs_out_init(&out, json);
 	rc = fs_nodes_list(&r, &v, &n);
 	if (rc == 0)
 		rc = fs_redis_sale_list(&r, &ids, &ns);
@@ -952,16 +948,9 @@ static int sale_token_key(const struct globals *g, uint32_t id, uint8_t key[16],
 
 static int cmd_token(const struct globals *g, int argc, char **argv)
 {
-	enum { SALE = 1, USER, EXPIRY, NODE, KEY, HELP, JSON, N_OPTS };
-	static const struct option lo[] = {
-		{"sale", required_argument, NULL, SALE},
-		{"user", required_argument, NULL, USER},
-		{"expiry", required_argument, NULL, EXPIRY},
-		{"node", required_argument, NULL, NODE},
-		{"key", required_argument, NULL, KEY}, /* hidden: key given, no Redis */
-		FS_CTL_STD_OPTS(HELP, JSON),
-		{NULL, 0, NULL, 0},
-	};
+	enum { SALE = 1, USER, EXPIRY, NODE, KEY, JSON, N_OPTS };
+	static const char spec[] =
+		"sale= user= expiry= node= key= json"; /* --key: hidden, no Redis */
 	const char *o[N_OPTS];
 	struct fs_fcp_req req = {.type = FS_FCP_CLAIM};
 	uint8_t k[16], wire[FS_FCP_LEN], tok[FS_FCP_TOKEN_LEN];
@@ -971,7 +960,7 @@ static int cmd_token(const struct globals *g, int argc, char **argv)
 	uint64_t v = 0;
 	int c;
 
-	c = fs_ctl_parse_opts(argc, argv, "", lo, o, N_OPTS);
+	c = fs_ctl_parse_opts(argc, argv, "", spec, o, N_OPTS);
 	if (c != 0)
 		return c;
 	const char *sale = o[SALE], *user = o[USER], *expiry = o[EXPIRY], *node = o[NODE];
@@ -1016,38 +1005,25 @@ static int cmd_token(const struct globals *g, int argc, char **argv)
 
 static int cmd_stats(const struct globals *g, int argc, char **argv)
 {
-	enum { HELP = 1, JSON, N_OPTS };
-	static const struct option lo[] = {
-		FS_CTL_STD_OPTS(HELP, JSON),
-		{NULL, 0, NULL, 0},
-	};
-	const char *o[N_OPTS];
 	struct fs_out out;
+	bool json;
 	int rc;
 
-	rc = fs_ctl_parse_opts(argc, argv, "", lo, o, N_OPTS);
+	rc = parse_json_only(argc, argv, "", &json);
 	if (rc != 0)
 		return rc;
 	if (!have_dp(g))
 		return usage_err("stats needs --dp PREFIX or --dp-socket PATH");
-	fs_out_init(&out, o[JSON] != NULL);
+	fs_out_init(&out, json);
 	return fs_out_end(&out, dp_show(g, "/flashsale/stats", "", "", &out));
 }
 
 static int cmd_daemon(const struct globals *g, int argc, char **argv)
 {
-	enum { INTERVAL = 1, REDIS_TO, DP_TO, PG, PG_TO, LMIN, LMAX, HELP, JSON, N_OPTS };
-	static const struct option lo[] = {
-		{"interval-ms", required_argument, NULL, INTERVAL},
-		{"lease-min", required_argument, NULL, LMIN},
-		{"lease-max", required_argument, NULL, LMAX},
-		{"redis-timeout-ms", required_argument, NULL, REDIS_TO},
-		{"dp-timeout-ms", required_argument, NULL, DP_TO},
-		{"pg", required_argument, NULL, PG},
-		{"pg-timeout-ms", required_argument, NULL, PG_TO},
-		FS_CTL_STD_OPTS(HELP, JSON),
-		{NULL, 0, NULL, 0},
-	};
+	enum { INTERVAL = 1, REDIS_TO, DP_TO, PG, PG_TO, LMIN, LMAX, JSON, N_OPTS };
+	static const char spec[] =
+		"interval-ms= redis-timeout-ms= dp-timeout-ms= pg= pg-timeout-ms= "
+		"lease-min= lease-max= json";
 	struct fs_daemon_conf conf = {
 		.redis_url = g->redis_url,
 		.redis_password = g->redis_password,
@@ -1068,7 +1044,7 @@ static int cmd_daemon(const struct globals *g, int argc, char **argv)
 	};
 	int rc;
 
-	rc = fs_ctl_parse_nums(argc, argv, "", lo, o, N_OPTS, num);
+	rc = fs_ctl_parse_nums(argc, argv, "", spec, o, N_OPTS, num);
 	if (rc == 0 && lmax != 0 && lmax < lmin)
 		rc = usage_err("--lease-max %" PRIu64 " is below --lease-min %" PRIu64, lmax, lmin);
 	if (rc != 0)
@@ -1107,16 +1083,8 @@ static int cmd_daemon(const struct globals *g, int argc, char **argv)
 
 static int cmd_audit(const struct globals *g, int argc, char **argv)
 {
-	enum { SALE = 1, STATE_DIR, PG, WON_FILE, WAIT, HELP, JSON, N_OPTS };
-	static const struct option lo[] = {
-		{"sale", required_argument, NULL, SALE},
-		{"state-dir", required_argument, NULL, STATE_DIR},
-		{"pg", required_argument, NULL, PG},
-		{"won-file", required_argument, NULL, WON_FILE},
-		{"wait-s", required_argument, NULL, WAIT},
-		FS_CTL_STD_OPTS(HELP, JSON),
-		{NULL, 0, NULL, 0},
-	};
+	enum { SALE = 1, STATE_DIR, PG, WON_FILE, WAIT, JSON, N_OPTS };
+	static const char spec[] = "sale= state-dir= pg= won-file= wait-s= json";
 	struct fs_audit_conf conf = {
 		.redis_url = g->redis_url,
 		.redis_password = g->redis_password,
@@ -1128,7 +1096,7 @@ static int cmd_audit(const struct globals *g, int argc, char **argv)
 	const struct fs_ctl_num num[] = {{WAIT, "wait-s", 0, 3600, &wait_s}, FS_CTL_NUM_END};
 	int rc;
 
-	rc = fs_ctl_parse_nums(argc, argv, "", lo, o, N_OPTS, num);
+	rc = fs_ctl_parse_nums(argc, argv, "", spec, o, N_OPTS, num);
 	if (rc != 0)
 		return rc;
 	conf.state_dir = o[STATE_DIR];

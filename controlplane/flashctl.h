@@ -2,7 +2,6 @@
 #ifndef FS_FLASHCTL_H
 #define FS_FLASHCTL_H
 
-#include <getopt.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -28,33 +27,20 @@ enum fs_ctl_order_exit {
 	FS_CTL_EXIT_UNKNOWN = 9,   /**< no such order (or sale) */
 };
 
-/** --help alone (val @p help), for the sub-commands that print no JSON (metrics, watch). */
-#define FS_CTL_HELP_OPT(help)                                                                      \
-	{                                                                                          \
-		"help", no_argument, NULL, (help)                                                  \
-	}
-
 /**
- * The options every printing sub-command has, for its struct option list: --help (val @p help)
- * and --json (val @p json), both flags.
- */
-#define FS_CTL_STD_OPTS(help, json)                                                                \
-	{"help", no_argument, NULL, (help)},                                                       \
-	{                                                                                          \
-		"json", no_argument, NULL, (json)                                                  \
-	}
-
-/**
- * A sub-command's options (argv[0] is its name, @p group what comes before it, "sale " or ""):
- * every option takes a value but flags (no_argument, left as "" when given); the value of the
- * option whose val is i (1 <= i < @p n; not 0, which is getopt's optopt for an unknown option) is
- * left in val[i] (NULL when not given; the last one when given twice). An option named "help"
- * given prints the command's usage (fs_ctl_help) on stdout and exits 0. Not thread safe (getopt).
+ * A sub-command's options (argv[0] is its name, @p group what comes before it, "sale " or ""),
+ * declared by @p spec: words separated by one space, each an option's name, followed by '=' when
+ * it takes a value (e.g. "sale= grace-s= json"); at most 24 words, 255 characters. --help is added
+ * to every spec. The value of word i (from 0) is left in val[i + 1] (NULL when not given, "" for
+ * a flag given, the last one when given twice; val[0] unused), so a command's enum of its options
+ * starts at 1 and follows its spec. @p n is the size of @p val, more than the number of words (a
+ * spec that does not fit aborts: a programming error). --help given prints the command's usage
+ * (fs_ctl_help) on stdout and exits 0. Not thread safe (getopt).
  * @return 0, or the usage error's exit code for an unknown option, a missing value or an
  *         argument that is no option.
  */
 int fs_ctl_parse_opts(
-	int argc, char **argv, const char *group, const struct option *lo, const char **val, int n);
+	int argc, char **argv, const char *group, const char *spec, const char **val, int n);
 
 /**
  * Option --@p name's value @p s, when given (not NULL), as a number in [@p min, @p max] into *v
@@ -65,7 +51,7 @@ int fs_ctl_opt_u64(const char *name, const char *s, uint64_t min, uint64_t max, 
 
 /** A numeric option of a sub-command: val[@p opt] (fs_ctl_parse_opts) into *@p v. */
 struct fs_ctl_num {
-	int opt;	   /**< the option's val in its struct option list */
+	int opt;	   /**< the option's index in val[] (fs_ctl_parse_opts) */
 	const char *name;  /**< its name, for the error line; NULL ends a list */
 	uint64_t min, max; /**< the accepted range */
 	uint64_t *v;	   /**< where the number goes (untouched when not given) */
@@ -82,8 +68,8 @@ struct fs_ctl_num {
  * order, stopping at the first error. Not thread safe (getopt).
  * @return 0, or the usage error's exit code.
  */
-int fs_ctl_parse_nums(int argc, char **argv, const char *group, const struct option *lo,
-	const char **val, int n, const struct fs_ctl_num *num);
+int fs_ctl_parse_nums(int argc, char **argv, const char *group, const char *spec, const char **val,
+	int n, const struct fs_ctl_num *num);
 
 /** --sale N into @p id. @return 0, or the usage error's exit code. */
 int fs_ctl_parse_sale(const char *s, uint32_t *id);

@@ -132,15 +132,8 @@ static int serve(struct fs_scrape_src *x, const char *listen, const struct socka
 
 int fs_ctl_metrics(const char *dp_socket, unsigned node_id, int argc, char **argv)
 {
-	enum { LISTEN = 1, PG, ONCE, TIMEOUT, HELP, N_OPTS };
-	static const struct option lo[] = {
-		{"listen", required_argument, NULL, LISTEN},
-		{"pg", required_argument, NULL, PG},
-		{"once", no_argument, NULL, ONCE},
-		{"timeout-ms", required_argument, NULL, TIMEOUT},
-		FS_CTL_HELP_OPT(HELP),
-		{NULL, 0, NULL, 0},
-	};
+	enum { LISTEN = 1, PG, ONCE, TIMEOUT, N_OPTS };
+	static const char spec[] = "listen= pg= once timeout-ms=";
 	static struct fs_scrape_src x; /* the HTTP thread's, for the whole run */
 	struct sockaddr_storage sa;
 	const char *o[N_OPTS], *listen;
@@ -149,7 +142,7 @@ int fs_ctl_metrics(const char *dp_socket, unsigned node_id, int argc, char **arg
 		{TIMEOUT, "timeout-ms", 10, 600000, &timeout}, FS_CTL_NUM_END};
 	int rc;
 
-	rc = fs_ctl_parse_nums(argc, argv, "", lo, o, N_OPTS, num);
+	rc = fs_ctl_parse_nums(argc, argv, "", spec, o, N_OPTS, num);
 	if (rc != 0)
 		return rc;
 	listen = o[LISTEN] != NULL ? o[LISTEN] : METRICS_LISTEN_DEFAULT;

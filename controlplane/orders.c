@@ -150,19 +150,12 @@ static int show(struct fs_pgorders *c, const struct order_req *q, struct fs_out 
 /* The options of order ACTION into @p q and the URL: 0, or the usage error's exit code. */
 static int order_opts(int argc, char **argv, struct order_req *q, const char **url)
 {
-	enum { SALE = 1, ORDER, USER, PG, HELP, JSON, N_OPTS };
-	static const struct option lo[] = {
-		{"sale", required_argument, NULL, SALE},
-		{"order", required_argument, NULL, ORDER},
-		{"user", required_argument, NULL, USER},
-		{"pg", required_argument, NULL, PG},
-		FS_CTL_STD_OPTS(HELP, JSON),
-		{NULL, 0, NULL, 0},
-	};
+	enum { SALE = 1, ORDER, USER, PG, JSON, N_OPTS };
+	static const char spec[] = "sale= order= user= pg= json";
 	const char *o[N_OPTS];
 	int rc;
 
-	rc = fs_ctl_parse_opts(argc, argv, "order ", lo, o, N_OPTS);
+	rc = fs_ctl_parse_opts(argc, argv, "order ", spec, o, N_OPTS);
 	if (rc != 0)
 		return rc;
 	q->json = o[JSON] != NULL;
@@ -212,14 +205,8 @@ int fs_ctl_order(int argc, char **argv)
 
 int fs_ctl_sweep(int argc, char **argv)
 {
-	enum { BATCH = 1, UNTIL_EMPTY, PG, HELP, JSON, N_OPTS };
-	static const struct option lo[] = {
-		{"batch", required_argument, NULL, BATCH},
-		{"until-empty", no_argument, NULL, UNTIL_EMPTY},
-		{"pg", required_argument, NULL, PG},
-		FS_CTL_STD_OPTS(HELP, JSON),
-		{NULL, 0, NULL, 0},
-	};
+	enum { BATCH = 1, UNTIL_EMPTY, PG, JSON, N_OPTS };
+	static const char spec[] = "batch= until-empty pg= json";
 	const char *o[N_OPTS], *url;
 	struct fs_pgorders *c;
 	uint64_t batch = 1000, expired = 0, calls = 0;
@@ -227,7 +214,7 @@ int fs_ctl_sweep(int argc, char **argv)
 		{BATCH, "batch", 1, SWEEP_BATCH_MAX, &batch}, FS_CTL_NUM_END};
 	int rc, n;
 
-	rc = fs_ctl_parse_nums(argc, argv, "", lo, o, N_OPTS, num);
+	rc = fs_ctl_parse_nums(argc, argv, "", spec, o, N_OPTS, num);
 	if (rc != 0)
 		return rc;
 	url = pg_url(o[PG], "sweep", &rc);

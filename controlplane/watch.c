@@ -287,15 +287,8 @@ static unsigned watch_loop(struct fs_scrape_src *x, uint32_t sale, uint64_t inte
 
 int fs_ctl_watch(const char *dp_socket, unsigned node_id, int argc, char **argv)
 {
-	enum { SALE = 1, INTERVAL, COUNT, PG, HELP, JSON, N_OPTS };
-	static const struct option lo[] = {
-		{"sale", required_argument, NULL, SALE},
-		{"interval-ms", required_argument, NULL, INTERVAL},
-		{"count", required_argument, NULL, COUNT},
-		{"pg", required_argument, NULL, PG},
-		FS_CTL_STD_OPTS(HELP, JSON),
-		{NULL, 0, NULL, 0},
-	};
+	enum { SALE = 1, INTERVAL, COUNT, PG, JSON, N_OPTS };
+	static const char spec[] = "sale= interval-ms= count= pg= json";
 	static struct fs_scrape_src x; /* its checkpoints are large */
 	const char *o[N_OPTS];
 	uint64_t interval = 1000, count = 0;
@@ -308,7 +301,7 @@ int fs_ctl_watch(const char *dp_socket, unsigned node_id, int argc, char **argv)
 	unsigned up;
 	int rc;
 
-	rc = fs_ctl_parse_nums(argc, argv, "", lo, o, N_OPTS, num);
+	rc = fs_ctl_parse_nums(argc, argv, "", spec, o, N_OPTS, num);
 	if (rc == 0 && o[SALE] != NULL)
 		rc = fs_ctl_parse_sale(o[SALE], &sale);
 	if (rc != 0)
