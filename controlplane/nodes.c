@@ -155,12 +155,13 @@ int fs_nodes_list(struct fs_redis *r, struct fs_node_info **out, size_t *n)
 int fs_nodes_sale(
 	struct fs_redis *r, uint32_t sale_id, unsigned node, int64_t *leased, int64_t *sold)
 {
-	char lk[64], nk[64], id[16];
+	char lk[FS_REDIS_KEYLEN], nk[FS_REDIS_KEYLEN], id[16];
 	redisReply *rep;
 	int rc;
 
-	snprintf(lk, sizeof(lk), "fs:{%" PRIu32 "}:lease:%u", sale_id, node);
-	snprintf(nk, sizeof(nk), "fs:{%" PRIu32 "}:node_sold", sale_id);
+	snprintf(id, sizeof(id), "lease:%u", node);
+	fs_redis_sale_key(lk, sale_id, id);
+	fs_redis_sale_key(nk, sale_id, "node_sold");
 	snprintf(id, sizeof(id), "%u", node);
 	const char *get[] = {"GET", lk};
 	rc = fs_redis_command(r, &rep, 2, get);
@@ -195,31 +196,27 @@ int fs_nodes_forget_mark(struct fs_redis *r, unsigned node, int64_t now_ms)
 int fs_nodes_forget_sale(struct fs_redis *r, uint32_t sale_id, unsigned node, uint64_t sold,
 	struct fs_node_forget *out)
 {
-	char pool[48], lease[48], gone[48], who[48], ns[48], id[16], solds[24];
-	redisReply *rep;
+	char pool[FS_REDIS_KEYLEN], lease[FS_REDIS_KEYLEN], gone[FS_REDIS_KEYLEN];
+	char who[FS_REDIS_KEYLEN], ns[FS_REDIS_KEYLEN], id[16], solds[24];
+	long long v[3];
 	int rc;
 
-	snprintf(pool, sizeof(pool), "fs:{%" PRIu32 "}:pool", sale_id);
-	snprintf(lease, sizeof(lease), "fs:{%" PRIu32 "}:lease:%u", sale_id, node);
-	snprintf(gone, sizeof(gone), "fs:{%" PRIu32 "}:forgotten", sale_id);
-	snprintf(who, sizeof(who), "fs:{%" PRIu32 "}:lessees", sale_id);
-	snprintf(ns, sizeof(ns), "fs:{%" PRIu32 "}:node_sold", sale_id);
+	snprintf(id, sizeof(id), "lease:%u", node);
+	fs_redis_sale_key(lease, sale_id, id);
+	fs_redis_sale_key(pool, sale_id, "pool");
+	fs_redis_sale_key(gone, sale_id, "forgotten");
+	fs_redis_sale_key(who, sale_id, "lessees");
+	fs_redis_sale_key(ns, sale_id, "node_sold");
 	snprintf(id, sizeof(id), "%u", node);
 	snprintf(solds, sizeof(solds), "%" PRIu64, sold);
 	const char *argv[] = {"EVAL", fs_lua_forget, "5", pool, lease, gone, who, ns, id, solds};
-	rc = fs_redis_command(r, &rep, 10, argv);
+	rc = fs_redis_command_ints(r, 3, v, "forget", 10, argv);
 	if (rc < 0)
 		return rc;
-	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 3 ||
-		rep->element[0]->type != REDIS_REPLY_INTEGER ||
-		rep->element[1]->type != REDIS_REPLY_INTEGER ||
-		rep->element[2]->type != REDIS_REPLY_INTEGER || rep->element[2]->integer < 0) {
-		freeReplyObject(rep);
+	if (v[2] < 0)
 		return set_err(r, -EPROTO, "forget");
-	}
-	out->done_now = rep->element[0]->integer == 1;
-	out->back = rep->element[1]->integer;
-	out->sold = (uint64_t)rep->element[2]->integer;
-	freeReplyObject(rep);
+	out->done_now = v[0] == 1;
+	out->back = v[1];
+	out->sold = (uint64_t)v[2];
 	return 0;
 }

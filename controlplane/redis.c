@@ -18,7 +18,7 @@
 #include "rcluster.h"
 #include "redis.h"
 
-#define KEYLEN 64
+#define KEYLEN FS_REDIS_KEYLEN
 
 /*
  * The Lua scripts, one file each in controlplane/lua/ (their KEYS, ARGV and replies are written
@@ -479,10 +479,11 @@ bool fs_redis_usable(const struct fs_redis *r)
 	return r->cl != NULL || (c != NULL && c->err == 0);
 }
 
-static void key_of(char *out, uint32_t sale_id, const char *what)
+void fs_redis_sale_key(char out[FS_REDIS_KEYLEN], uint32_t sale_id, const char *what)
 {
 	snprintf(out, KEYLEN, "fs:{%" PRIu32 "}:%s", sale_id, what);
 }
+
 
 /* Every key of one sale (HACKING.md, Redis keys); lease is node @p node's. */
 struct sale_keys {
@@ -494,16 +495,16 @@ static void keys_of(struct sale_keys *k, uint32_t sale_id, unsigned node)
 {
 	char what[32];
 
-	key_of(k->sale, sale_id, "sale");
-	key_of(k->pool, sale_id, "pool");
-	key_of(k->sold, sale_id, "sold");
-	key_of(k->rem, sale_id, "remaining");
-	key_of(k->dead, sale_id, "deleted");
-	key_of(k->ret, sale_id, "returned");
-	key_of(k->ns, sale_id, "node_sold");
-	key_of(k->who, sale_id, "lessees");
+	fs_redis_sale_key(k->sale, sale_id, "sale");
+	fs_redis_sale_key(k->pool, sale_id, "pool");
+	fs_redis_sale_key(k->sold, sale_id, "sold");
+	fs_redis_sale_key(k->rem, sale_id, "remaining");
+	fs_redis_sale_key(k->dead, sale_id, "deleted");
+	fs_redis_sale_key(k->ret, sale_id, "returned");
+	fs_redis_sale_key(k->ns, sale_id, "node_sold");
+	fs_redis_sale_key(k->who, sale_id, "lessees");
 	snprintf(what, sizeof(what), "lease:%u", node);
-	key_of(k->lease, sale_id, what);
+	fs_redis_sale_key(k->lease, sale_id, what);
 }
 
 /* Run a command whose reply is an integer, into *v. */
@@ -523,8 +524,7 @@ static int command_int(struct fs_redis *r, long long *v, int argc, const char **
 	return rc;
 }
 
-/* Run a command whose reply is an array of @p n integers, into v[0..n-1]; @p what names it. */
-static int command_ints(
+int fs_redis_command_ints(
 	struct fs_redis *r, size_t n, long long *v, const char *what, int argc, const char **argv)
 {
 	redisReply *rep;
@@ -623,7 +623,7 @@ int fs_redis_sale_rekey(
 	long long v = 0;
 	int rc;
 
-	key_of(k_sale, sale_id, "sale");
+	fs_redis_sale_key(k_sale, sale_id, "sale");
 	sodium_bin2hex(hex, sizeof(hex), key, 16);
 	snprintf(until, sizeof(until), "%" PRId64, prev_until_ms);
 	const char *argv[] = {"EVAL", fs_lua_rekey, "1", k_sale, hex, until};
@@ -725,7 +725,7 @@ static int returned_count(struct fs_redis *r, uint32_t sale_id, uint64_t *n)
 	long long v = 0;
 	int rc;
 
-	key_of(k_ret, sale_id, "returned");
+	fs_redis_sale_key(k_ret, sale_id, "returned");
 	const char *argv[] = {"SCARD", k_ret};
 	rc = command_int(r, &v, 2, argv);
 	if (rc == 0)
@@ -741,9 +741,9 @@ static int sale_counters(struct fs_redis *r, struct fs_redis_sale *out)
 	int64_t v[3];
 	int rc = 0;
 
-	key_of(k_pool, out->sale_id, "pool");
-	key_of(k_sold, out->sale_id, "sold");
-	key_of(k_rem, out->sale_id, "remaining");
+	fs_redis_sale_key(k_pool, out->sale_id, "pool");
+	fs_redis_sale_key(k_sold, out->sale_id, "sold");
+	fs_redis_sale_key(k_rem, out->sale_id, "remaining");
 	const char *mget[] = {"MGET", k_pool, k_sold, k_rem};
 	rc = command(r, &rep, 4, mget);
 	if (rc < 0)
@@ -777,7 +777,7 @@ int fs_redis_sale_get(struct fs_redis *r, uint32_t sale_id, struct fs_redis_sale
 	redisReply *rep = NULL;
 	int rc;
 
-	key_of(k_sale, sale_id, "sale");
+	fs_redis_sale_key(k_sale, sale_id, "sale");
 	argv[0] = "HMGET";
 	argv[1] = k_sale;
 	for (int i = 0; i < N_SALE_FIELDS; i++)
@@ -805,7 +805,7 @@ int fs_redis_sale_stop(struct fs_redis *r, uint32_t sale_id)
 	long long v = 0;
 	int rc;
 
-	key_of(k_sale, sale_id, "sale");
+	fs_redis_sale_key(k_sale, sale_id, "sale");
 	const char *argv[] = {"EVAL", fs_lua_stop, "1", k_sale};
 	rc = command_int(r, &v, 4, argv);
 	if (rc < 0)
@@ -925,7 +925,7 @@ int fs_redis_publish_totals(struct fs_redis *r, uint32_t sale_id, unsigned node,
 	snprintf(solds, sizeof(solds), "%" PRIu64, sold);
 	const char *argv[] = {"EVAL", fs_lua_totals, "6", k.ns, k.sold, k.rem, k.sale, k.pool,
 		k.ret, nodes, solds, final ? "1" : "0"};
-	rc = command_ints(r, 2, v, "totals", (int)(sizeof(argv) / sizeof(argv[0])), argv);
+	rc = fs_redis_command_ints(r, 2, v, "totals", (int)(sizeof(argv) / sizeof(argv[0])), argv);
 	if (rc < 0)
 		return rc;
 	if (v[0] < 0)
@@ -971,7 +971,7 @@ int fs_redis_sale_set_state(struct fs_redis *r, uint32_t sale_id, enum fs_redis_
 
 	if (name == NULL || st == FS_RS_STOPPED)
 		return set_err(r, -EINVAL, "state %d is not set by the daemon", (int)st);
-	key_of(k_sale, sale_id, "sale");
+	fs_redis_sale_key(k_sale, sale_id, "sale");
 	const char *argv[] = {"EVAL", fs_lua_state, "1", k_sale, name};
 	rc = command_int(r, &v, 5, argv);
 	return rc < 0 ? rc : v != 0;
@@ -1000,11 +1000,11 @@ int fs_redis_publish_event(
 
 	if (name == NULL)
 		return set_err(r, -EINVAL, "unknown event %d", (int)ev);
-	key_of(k_sale, sale_id, "sale");
-	key_of(k_chan, sale_id, "events");
+	fs_redis_sale_key(k_sale, sale_id, "sale");
+	fs_redis_sale_key(k_chan, sale_id, "events");
 	snprintf(bits, sizeof(bits), "%u", (unsigned)ev);
 	const char *argv[] = {"EVAL", fs_lua_event, "2", k_sale, k_chan, bits, name};
-	rc = command_ints(r, 2, v, "event", 7, argv);
+	rc = fs_redis_command_ints(r, 2, v, "event", 7, argv);
 	if (rc < 0)
 		return rc;
 	if (mask != NULL)
@@ -1097,7 +1097,7 @@ static int audit_hash(struct fs_redis *r, uint32_t sale_id, struct fs_redis_audi
 	int64_t v;
 	int rc;
 
-	key_of(k_sale, sale_id, "sale");
+	fs_redis_sale_key(k_sale, sale_id, "sale");
 	snprintf(id, sizeof(id), "%" PRIu32, sale_id);
 	const char *ism[] = {"SISMEMBER", "fs:sales", id};
 	rc = command(r, &rep, 3, ism);
@@ -1137,7 +1137,7 @@ static int audit_node_sold(struct fs_redis *r, uint32_t sale_id, struct fs_redis
 	int64_t v;
 	int rc;
 
-	key_of(k_ns, sale_id, "node_sold");
+	fs_redis_sale_key(k_ns, sale_id, "node_sold");
 	const char *hvals[] = {"HVALS", k_ns};
 	rc = command(r, &rep, 2, hvals);
 	if (rc < 0)
@@ -1164,7 +1164,7 @@ static int scan_keys(struct fs_redis *r, uint32_t sale_id, const char *what,
 	redisReply *rep;
 	int rc;
 
-	key_of(pattern, sale_id, what);
+	fs_redis_sale_key(pattern, sale_id, what);
 	do {
 		const char *scan[] = {"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"};
 		rc = command(r, &rep, 6, scan);
@@ -1214,9 +1214,9 @@ int fs_redis_audit_read(struct fs_redis *r, uint32_t sale_id, struct fs_redis_au
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	key_of(k_pool, sale_id, "pool");
-	key_of(k_sold, sale_id, "sold");
-	key_of(k_rem, sale_id, "remaining");
+	fs_redis_sale_key(k_pool, sale_id, "pool");
+	fs_redis_sale_key(k_sold, sale_id, "sold");
+	fs_redis_sale_key(k_rem, sale_id, "remaining");
 	if ((rc = audit_hash(r, sale_id, out)) < 0 ||
 		(rc = get_i64(r, k_pool, &out->has_pool, &out->pool)) < 0 ||
 		(rc = get_i64(r, k_sold, &out->has_sold, &out->sold)) < 0 ||
@@ -1268,14 +1268,14 @@ static int delete_eval(struct fs_redis *r, uint32_t sale_id, int64_t now_ms, cha
 	argv[argc++] = fs_lua_delete;
 	argv[argc++] = nkeys;
 	for (int i = 0; i < DEL_FIXED; i++) {
-		key_of(fixed[i], sale_id, what[i]);
+		fs_redis_sale_key(fixed[i], sale_id, what[i]);
 		argv[argc++] = fixed[i];
 	}
 	for (size_t i = 0; i < nl; i++)
 		argv[argc++] = lk[i];
 	argv[argc++] = id;
 	argv[argc++] = nows;
-	rc = command_ints(r, 2, v, "delete", (int)argc, argv);
+	rc = fs_redis_command_ints(r, 2, v, "delete", (int)argc, argv);
 	free(argv);
 	return rc;
 }
@@ -1326,7 +1326,7 @@ int fs_redis_sale_deleted(struct fs_redis *r, uint32_t sale_id, int64_t *ms)
 	bool has = false;
 	int rc;
 
-	key_of(k_dead, sale_id, "deleted");
+	fs_redis_sale_key(k_dead, sale_id, "deleted");
 	rc = get_i64(r, k_dead, &has, &v);
 	if (rc < 0)
 		return rc;
@@ -1353,9 +1353,9 @@ int fs_redis_return(struct fs_redis *r, uint32_t sale_id, const uint64_t *order_
 		rc = set_err(r, -ENOMEM, "redis: out of memory");
 		goto out;
 	}
-	key_of(k_pool, sale_id, "pool");
-	key_of(k_ret, sale_id, "returned");
-	key_of(k_sale, sale_id, "sale");
+	fs_redis_sale_key(k_pool, sale_id, "pool");
+	fs_redis_sale_key(k_ret, sale_id, "returned");
+	fs_redis_sale_key(k_sale, sale_id, "sale");
 	argv[0] = "EVAL";
 	argv[1] = fs_lua_return;
 	argv[2] = "3";
@@ -1399,12 +1399,12 @@ int fs_redis_restock(
 		rc = set_err(r, -ENOMEM, "redis: out of memory");
 	if (rc < 0)
 		goto out;
-	key_of(fixed[0], sale_id, "sale");
-	key_of(fixed[1], sale_id, "pool");
-	key_of(fixed[2], sale_id, "returned");
-	key_of(fixed[3], sale_id, "lessees");
+	fs_redis_sale_key(fixed[0], sale_id, "sale");
+	fs_redis_sale_key(fixed[1], sale_id, "pool");
+	fs_redis_sale_key(fixed[2], sale_id, "returned");
+	fs_redis_sale_key(fixed[3], sale_id, "lessees");
 	snprintf(what, sizeof(what), "lease:%u", node);
-	key_of(fixed[4], sale_id, what); /* this node's, which the SCAN may not have seen */
+	fs_redis_sale_key(fixed[4], sale_id, what); /* this node's, which the SCAN may not have seen */
 	argv[argc++] = "EVAL";
 	argv[argc++] = fs_lua_restock;
 	argv[argc++] = NULL; /* the key count, below */
@@ -1415,7 +1415,7 @@ int fs_redis_restock(
 			argv[argc++] = l.keys[i];
 	snprintf(what, sizeof(what), "%zu", argc - 3);
 	argv[2] = what;
-	rc = command_ints(r, 4, v, "restock", (int)argc, argv);
+	rc = fs_redis_command_ints(r, 4, v, "restock", (int)argc, argv);
 	if (rc == 0 && v[0] == -1)
 		rc = set_err(r, -ENOENT, "sale %" PRIu32 " not found (hash gone)", sale_id);
 	if (rc == 0) {

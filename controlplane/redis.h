@@ -158,6 +158,23 @@ bool fs_redis_usable(const struct fs_redis *r);
 
 struct redisReply; /* hiredis's */
 
+/** Bytes of a sale key built by fs_redis_sale_key(), its NUL included. */
+#define FS_REDIS_KEYLEN 64
+
+/**
+ * Sale @p sale_id's key `fs:{ID}:WHAT` (HACKING.md, Redis keys: the hash tag keeps every key of a
+ * sale in one Redis Cluster slot) into @p out (FS_REDIS_KEYLEN bytes). Thread safe.
+ */
+void fs_redis_sale_key(char out[FS_REDIS_KEYLEN], uint32_t sale_id, const char *what);
+
+/**
+ * fs_redis_command() whose reply must be an array of @p n integers, into v[0..n-1]; @p what
+ * names the command in the error. @return 0, -EPROTO (another reply: r->errstr says so), or as
+ * fs_redis_command(). One thread at a time per @p r.
+ */
+int fs_redis_command_ints(
+	struct fs_redis *r, size_t n, long long *v, const char *what, int argc, const char **argv);
+
 /**
  * Run one command (an argv of NUL-terminated strings) for the files of fs_ctl that speak Redis
  * beyond this one (nodes.c); on a cluster it goes to the master of EVAL's first key, else of the
