@@ -14,6 +14,7 @@
 
 #include "claim.h"
 #include "claimenv.h"
+#include "loop.h"
 #include "testutil.h"
 
 #define NODE 3
@@ -693,41 +694,30 @@ Test(claim, rekey_grace_survives_recovery)
 	fs_sale_table_fini(&t2);
 }
 
-struct rekeyer {
-	struct fs_sale *s;
-	volatile int stop;
-	unsigned n;
-};
-
-static void *rekey_run(void *arg)
+/* Turn @p turn of the rekeying thread on sale @p arg. */
+static void rekey_step(void *arg, unsigned long turn)
 {
-	struct rekeyer *r = arg;
-
 	/* alternate KEY2 and KEY with an endless grace: KEY is always current or previous */
-	while (!r->stop) {
-		fs_sale_set_key(r->s, r->n % 2 ? KEY : KEY2, INT64_MAX);
-		r->n++;
-	}
-	return NULL;
+	fs_sale_set_key(arg, turn % 2 ? KEY : KEY2, INT64_MAX);
 }
 
 Test(claim, rekey_never_tears_a_key, .timeout = 60)
 {
-	struct rekeyer r = {0};
-	pthread_t th;
+	struct fs_test_loop r = {.step = rekey_step};
 	uint8_t raw[48] = {0x46, 0x43, 1, FS_FCP_CLAIM, 0, 0, 0, 42};
+	struct fs_sale *s;
 	unsigned bad = 0;
 
 	token_sale(42, true);
-	r.s = fs_sale_lookup(&tab, 42);
+	s = fs_sale_lookup(&tab, 42);
+	r.arg = s;
 	crypto_shorthash_siphashx24(raw + 24, raw + 4, 20, KEY);
-	cr_assert_eq(pthread_create(&th, NULL, rekey_run, &r), 0);
+	cr_assert_eq(fs_test_loop_start(&r), 0);
 	for (int i = 0; i < 2000000; i++)
-		bad += fs_sale_token_check(r.s, raw, NOW_MS) <= 0;
-	r.stop = 1;
-	pthread_join(th, NULL);
-	cr_assert_eq(bad, 0, "%u of 2M checks refused a valid key during %u rekeys", bad, r.n);
-	cr_assert_gt(r.n, 100);
+		bad += fs_sale_token_check(s, raw, NOW_MS) <= 0;
+	fs_test_loop_stop(&r);
+	cr_assert_eq(bad, 0, "%u of 2M checks refused a valid key during %lu rekeys", bad, r.turns);
+	cr_assert_gt(r.turns, 100);
 }
 
 /* One request through fs_claim with the caller's env (a burst: the env lives across requests). */
