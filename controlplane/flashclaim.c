@@ -61,6 +61,10 @@ static const int status_exit[FCP_STATUS_COUNT] = {
 enum { N_EXPIRY, N_MAX_WAIT, N_NODE, N_PORT, N_RETRIES, N_SALE, N_TIMEOUT, N_USER, N_NUMS };
 #define NUM_VAL 256 /* getopt's val of numeric option i: NUM_VAL + i (above every char) */
 
+/* The other options (but --help): indexes of claim_opts' str[]. */
+enum { S_JSON, S_REQUEST_ID, S_SERVER, S_TOKEN, S_TOKEN_KEY, S_TYPE, S_WAIT, N_STRS };
+#define STR_VAL (NUM_VAL + N_NUMS) /* getopt's val of option i of str[]: STR_VAL + i */
+
 /* Their ranges, and what follows "bad --NAME 'VALUE'" in the usage error. */
 static const struct num_opt {
 	uint64_t min, max;
@@ -78,52 +82,37 @@ static const struct num_opt {
 
 /* What the command line asks for. */
 struct claim_opts {
-	const char *server, *token, *token_key, *request_id;
-	uint64_t num[N_NUMS];	/* the numeric options (defaults: port, timeout, retries, wait) */
-	bool given[N_NUMS];	/* ... given on the command line */
-	bool wait, json;	/* --wait, --json */
-	struct fcp_request req; /* the request as sent (--type at once, the rest by check_args) */
-	struct sockaddr_in dst; /* --server, --port */
+	const char *str[N_STRS]; /* the other options' values (NULL: not given; "": a flag given) */
+	uint64_t num[N_NUMS];	 /* the numeric options (defaults: port, timeout, retries, wait) */
+	bool given[N_NUMS];	 /* ... given on the command line */
+	struct fcp_request req;	 /* the request as sent (--type at once, the rest by check_args) */
+	struct sockaddr_in dst;	 /* --server, --port */
 };
 
-/* One option @p c (not a numeric one) with value @p arg: 0, or the usage error's exit code. */
+/*
+ * One option @p c of getopt_long (not a numeric one, maybe its '?') with value @p arg: 0, or the
+ * usage error's exit code; --help: the usage on stdout, exit 0.
+ */
 static int set_opt(struct claim_opts *o, int c, const char *arg, char **argv)
 {
-	switch (c) {
-	case 'h':
+	if (c == 'h') {
 		fputs(usage_text, stdout);
 		exit(0);
-	case 'S':
-		o->server = arg;
-		return 0;
-	case 'T':
-		o->token = arg;
-		return 0;
-	case 'K':
-		o->token_key = arg;
-		return 0;
-	case 'R':
-		o->request_id = arg;
-		return 0;
-	case 'W':
-		o->wait = true;
-		return 0;
-	case 'J':
-		o->json = true;
-		return 0;
-	case 'y':
-		if (strcmp(arg, "claim") == 0)
-			o->req.type = FCP_CLAIM;
-		else if (strcmp(arg, "status") == 0)
-			o->req.type = FCP_SALE_STATUS;
-		else
-			return usage_err("--type must be claim or status");
-		return 0;
-	default: /* getopt's '?' */
-		if (optopt != 0)
-			return usage_err("option '%s' needs a value", argv[optind - 1]);
-		return usage_err("unknown option '%s'", argv[optind - 1]);
 	}
+	if (c < STR_VAL && optopt != 0) /* getopt's '?' */
+		return usage_err("option '%s' needs a value", argv[optind - 1]);
+	if (c < STR_VAL)
+		return usage_err("unknown option '%s'", argv[optind - 1]);
+	o->str[c - STR_VAL] = arg != NULL ? arg : "";
+	if (c != STR_VAL + S_TYPE)
+		return 0;
+	if (strcmp(arg, "claim") == 0)
+		o->req.type = FCP_CLAIM;
+	else if (strcmp(arg, "status") == 0)
+		o->req.type = FCP_SALE_STATUS;
+	else
+		return usage_err("--type must be claim or status");
+	return 0;
 }
 
 /* The options into @p o (--help: the usage on stdout, exit 0): 0, or the usage error's code. */
@@ -132,20 +121,20 @@ static int parse_args(int argc, char **argv, struct claim_opts *o)
 	static const struct option lo[] = {
 		{"expiry", required_argument, NULL, NUM_VAL + N_EXPIRY},
 		{"help", no_argument, NULL, 'h'},
-		{"json", no_argument, NULL, 'J'},
+		{"json", no_argument, NULL, STR_VAL + S_JSON},
 		{"max-wait-ms", required_argument, NULL, NUM_VAL + N_MAX_WAIT},
 		{"node", required_argument, NULL, NUM_VAL + N_NODE},
 		{"port", required_argument, NULL, NUM_VAL + N_PORT},
-		{"request-id", required_argument, NULL, 'R'},
+		{"request-id", required_argument, NULL, STR_VAL + S_REQUEST_ID},
 		{"retries", required_argument, NULL, NUM_VAL + N_RETRIES},
 		{"sale", required_argument, NULL, NUM_VAL + N_SALE},
-		{"server", required_argument, NULL, 'S'},
+		{"server", required_argument, NULL, STR_VAL + S_SERVER},
 		{"timeout-ms", required_argument, NULL, NUM_VAL + N_TIMEOUT},
-		{"token", required_argument, NULL, 'T'},
-		{"token-key", required_argument, NULL, 'K'},
-		{"type", required_argument, NULL, 'y'},
+		{"token", required_argument, NULL, STR_VAL + S_TOKEN},
+		{"token-key", required_argument, NULL, STR_VAL + S_TOKEN_KEY},
+		{"type", required_argument, NULL, STR_VAL + S_TYPE},
 		{"user", required_argument, NULL, NUM_VAL + N_USER},
-		{"wait", no_argument, NULL, 'W'},
+		{"wait", no_argument, NULL, STR_VAL + S_WAIT},
 		{NULL, 0, NULL, 0},
 	};
 	int c, i, idx, rc;
@@ -153,7 +142,7 @@ static int parse_args(int argc, char **argv, struct claim_opts *o)
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", lo, &idx)) != -1) {
 		i = c - NUM_VAL;
-		if (i < 0) {
+		if (i < 0 || i >= N_NUMS) {
 			rc = set_opt(o, c, optarg, argv);
 			if (rc != 0)
 				return rc;
@@ -171,16 +160,17 @@ static int parse_args(int argc, char **argv, struct claim_opts *o)
 /* The token options into @p req (after its other fields): 0, or the usage error's code. */
 static int set_token(const struct claim_opts *o, struct fcp_request *req)
 {
+	const char *token = o->str[S_TOKEN], *token_key = o->str[S_TOKEN_KEY];
 	uint8_t key[FCP_TOKEN_LEN];
 
-	if (o->token != NULL && o->token_key != NULL)
+	if (token != NULL && token_key != NULL)
 		return usage_err("give --token or --token-key, not both");
-	if (o->token != NULL && !o->given[N_EXPIRY])
+	if (token != NULL && !o->given[N_EXPIRY])
 		return usage_err("--token needs --expiry");
-	if (o->token != NULL && fs_parse_hex(o->token, req->token, sizeof(req->token)) < 0)
+	if (token != NULL && fs_parse_hex(token, req->token, sizeof(req->token)) < 0)
 		return usage_err("bad --token (32 hex digits)");
-	if (o->token_key != NULL) {
-		if (fs_parse_hex(o->token_key, key, sizeof(key)) < 0)
+	if (token_key != NULL) {
+		if (fs_parse_hex(token_key, key, sizeof(key)) < 0)
 			return usage_err("bad --token-key (32 hex digits)");
 		if (!o->given[N_EXPIRY])
 			req->token_expiry = (uint32_t)(time(NULL) + 3600);
@@ -195,21 +185,22 @@ static int set_token(const struct claim_opts *o, struct fcp_request *req)
  */
 static int check_args(struct claim_opts *o)
 {
+	const char *server = o->str[S_SERVER], *rid = o->str[S_REQUEST_ID];
 	struct fcp_request *req = &o->req;
 	uint8_t type = req->type;
 	int rc;
 
-	if (o->server == NULL || !o->given[N_SALE] || (!o->given[N_USER] && type == FCP_CLAIM))
+	if (server == NULL || !o->given[N_SALE] || (!o->given[N_USER] && type == FCP_CLAIM))
 		return usage_err("needs --server, --sale and --user");
-	if (inet_pton(AF_INET, o->server, &o->dst.sin_addr) != 1)
-		return usage_err("bad --server '%s' (IPv4 address)", o->server);
-	if (o->given[N_MAX_WAIT] && !o->wait)
+	if (inet_pton(AF_INET, server, &o->dst.sin_addr) != 1)
+		return usage_err("bad --server '%s' (IPv4 address)", server);
+	if (o->given[N_MAX_WAIT] && o->str[S_WAIT] == NULL)
 		return usage_err("--max-wait-ms needs --wait");
-	if (o->request_id != NULL && fs_parse_id64(o->request_id, &req->request_id) < 0)
-		return usage_err("bad --request-id '%s' (decimal, or 0x and 1..16 hex digits)",
-			o->request_id);
+	if (rid != NULL && fs_parse_id64(rid, &req->request_id) < 0)
+		return usage_err(
+			"bad --request-id '%s' (decimal, or 0x and 1..16 hex digits)", rid);
 	o->dst.sin_port = htons((uint16_t)o->num[N_PORT]);
-	if (o->request_id == NULL) {
+	if (rid == NULL) {
 		rc = fcp_request_init(req, type, (uint32_t)o->num[N_SALE], o->num[N_USER]);
 		if (rc < 0)
 			return fail("getrandom: %s", strerror(-rc));
@@ -264,6 +255,8 @@ static int print_json(const struct claim_opts *o, const struct fcp_reply *rep,
 /* Claim through libfcp and print the outcome: the exit code (usage text). */
 static int claim(const struct claim_opts *o)
 {
+	const char *server = o->str[S_SERVER];
+	bool wait = o->str[S_WAIT] != NULL, json = o->str[S_JSON] != NULL;
 	struct fcp_claim_stats st;
 	struct fcp_reply rep;
 	struct fcp_opts fo;
@@ -272,19 +265,19 @@ static int claim(const struct claim_opts *o)
 	fcp_opts_init(&fo);
 	fo.timeout_ms = (uint32_t)o->num[N_TIMEOUT];
 	fo.retries = (uint32_t)o->num[N_RETRIES];
-	fo.flags = o->wait ? FCP_WAIT_NOT_STARTED | FCP_WAIT_RETRY : 0;
+	fo.flags = wait ? FCP_WAIT_NOT_STARTED | FCP_WAIT_RETRY : 0;
 	/* without --wait the retries alone bound the call */
-	fo.max_wait_ms = o->wait ? (uint32_t)o->num[N_MAX_WAIT] : UINT32_MAX;
+	fo.max_wait_ms = wait ? (uint32_t)o->num[N_MAX_WAIT] : UINT32_MAX;
 	rc = fcp_claim(&o->dst, &o->req, &fo, &rep, &st);
 	if (rc < 0 && rc != -ETIMEDOUT)
-		return fail("claim to %s: %s", o->server, strerror(-rc));
+		return fail("claim to %s: %s", server, strerror(-rc));
 	if (rc == -ETIMEDOUT) {
 		fs_cli_err("flashclaim", EXIT_NO_REPLY, "no reply from %s after %" PRIu32 " tries",
-			o->server, st.sent);
-		return o->json && print_json(o, NULL, &st, EXIT_NO_REPLY) ? 1 : EXIT_NO_REPLY;
+			server, st.sent);
+		return json && print_json(o, NULL, &st, EXIT_NO_REPLY) ? 1 : EXIT_NO_REPLY;
 	}
 	code = reply_exit(&rep);
-	if (o->json)
+	if (json)
 		return print_json(o, &rep, &st, code) ? 1 : code;
 	printf("status=%s order_id=%" PRIu64 " remaining=%" PRIu32 " retry_after_ms=%" PRIu32
 	       " hold_left_ms=%" PRIu32 " request_id=%" PRIu64 " node_id=%u\n",

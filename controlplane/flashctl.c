@@ -284,14 +284,28 @@ int fs_ctl_parse_opts(
 	return 0;
 }
 
-/* A sub-command whose only option is --json (and --help): *@p json when given; 0 or exit code. */
-static int parse_json_only(int argc, char **argv, const char *group, bool *json)
+/*
+ * A sub-command whose only option is --json (and --help): the output *@p out (JSON when given).
+ * 0, or the usage error's exit code.
+ */
+static int parse_json_only(int argc, char **argv, const char *group, struct fs_out *out)
 {
 	const char *o[2];
 	int rc = fs_ctl_parse_opts(argc, argv, group, "json", o, 2);
 
-	*json = o[1] != NULL;
+	fs_out_init(out, o[1] != NULL);
 	return rc;
+}
+
+/* parse_json_only, then Redis opened: 0, or the exit code. */
+static int json_and_redis(const struct globals *g, int argc, char **argv, const char *group,
+	struct fs_redis *r, struct fs_out *out)
+{
+	int rc = parse_json_only(argc, argv, group, out);
+
+	if (rc != 0)
+		return rc;
+	return redis_open(g, r) != 0 ? EXIT_FAILURE : 0;
 }
 
 /*
@@ -665,18 +679,12 @@ static int cmd_sale_list(const struct globals *g, int argc, char **argv)
 	struct fs_out out;
 	uint32_t *ids;
 	size_t n;
-	bool json;
-	int rc;
+	int rc = json_and_redis(g, argc, argv, "sale ", &r, &out);
 
-	rc = parse_json_only(argc, argv, "sale ", &json);
+	if (rc == 0)
+		rc = redis_done(&r, fs_redis_sale_list(&r, &ids, &n));
 	if (rc != 0)
 		return rc;
-	if (redis_open(g, &r) != 0)
-		return EXIT_FAILURE;
-	rc = redis_done(&r, fs_redis_sale_list(&r, &ids, &n));
-	if (rc != 0)
-		return rc;
-	fs_out_init(&out, json);
 	fs_out_u64(&out, "count", n);
 	fs_out_list(&out, "sales");
 	for (size_t i = 0; i < n; i++)
@@ -841,15 +849,10 @@ static int node_list(const struct globals *g, int argc, char **argv)
 	size_t n = 0, ns = 0;
 	struct fs_redis r;
 	struct fs_out out;
-	bool json;
-	int rc;
+	int rc = json_and_redis(g, argc, argv, "node ", &r, &out);
 
-	rc = parse_json_only(argc, argv, "node ", &json);
 	if (rc != 0)
 		return rc;
-	if (redis_open(g, &r) != 0)
-		return EXIT_FAILURE;
-	fs_out_init(&out, json);
 	rc = fs_nodes_list(&r, &v, &n);
 	if (rc == 0)
 		rc = fs_redis_sale_list(&r, &ids, &ns);
@@ -865,42 +868,82 @@ static int node_list(const struct globals *g, int argc, char **argv)
 	return fs_out_end(&out, redis_done(&r, rc));
 }
 
+/* A sub-command: its name and what runs it (argv[0] is its name). */
+struct ctl_cmd {
+	const char *name;
+	int (*run)(const struct globals *g, int argc, char **argv);
+};
+
+/* Command @p name of table @p t (ended by a NULL name), or NULL. */
+static const struct ctl_cmd *cmd_find(const struct ctl_cmd *t, const char *name)
+{
+	for (; t->name != NULL; t++)
+		if (strcmp(t->name, name) == 0)
+			return t;
+	return NULL;
+}
+
+/* The names of table @p t as "a, b or c" into @p buf (@p len bytes). */
+static const char *cmd_names(const struct ctl_cmd *t, char *buf, size_t len)
+{
+	size_t at = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; t[i].name != NULL && at < len; i++) {
+		const char *sep = t[i + 1].name == NULL ? " or " : ", ";
+
+		at += (size_t)snprintf(buf + at, len - at, "%s%s", i == 0 ? "" : sep, t[i].name);
+	}
+	return buf;
+}
+
+/*
+ * Sub-command argv[1] of command group @p group ("sale ", "node ") from table @p t; argv[1]
+ * --help alone: the help of every sub-command. An unknown one is a usage error, naming it when
+ * @p name_unknown (else saying which there are, as when none is given). The exit code.
+ */
+static int cmd_group(const char *group, const struct ctl_cmd *t, bool name_unknown,
+	const struct globals *g, int argc, char **argv)
+{
+	const struct ctl_cmd *c = argc >= 2 ? cmd_find(t, argv[1]) : NULL;
+	char names[128];
+
+	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
+		fs_ctl_help(group, "");
+		return 0;
+	}
+	if (c != NULL)
+		return c->run(g, argc - 1, argv + 1);
+	if (argc >= 2 && name_unknown)
+		return usage_err("unknown %ssub-command '%s'", group, argv[1]);
+	return usage_err("%sneeds a sub-command: %s", group, cmd_names(t, names, sizeof(names)));
+}
+
 /* flashctl node list|forget. */
 static int cmd_node(const struct globals *g, int argc, char **argv)
 {
-	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
-		fs_ctl_help("node ", "");
-		return 0;
-	}
-	if (argc >= 2 && strcmp(argv[1], "forget") == 0)
-		return node_forget(g, argc - 1, argv + 1);
-	if (argc >= 2 && strcmp(argv[1], "list") == 0)
-		return node_list(g, argc - 1, argv + 1);
-	return usage_err("node needs a sub-command: list or forget");
+	static const struct ctl_cmd node_cmds[] = {
+		{"list", node_list},
+		{"forget", node_forget},
+		{NULL, NULL},
+	};
+
+	return cmd_group("node ", node_cmds, false, g, argc, argv);
 }
 
 static int cmd_sale(const struct globals *g, int argc, char **argv)
 {
-	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
-		fs_ctl_help("sale ", "");
-		return 0;
-	}
-	if (argc < 2)
-		return usage_err(
-			"sale needs a sub-command: create, rekey, status, stop, delete or list");
-	if (strcmp(argv[1], "create") == 0)
-		return cmd_sale_create(g, argc - 1, argv + 1);
-	if (strcmp(argv[1], "rekey") == 0)
-		return cmd_sale_rekey(g, argc - 1, argv + 1);
-	if (strcmp(argv[1], "status") == 0)
-		return cmd_sale_status(g, argc - 1, argv + 1);
-	if (strcmp(argv[1], "stop") == 0)
-		return cmd_sale_stop(g, argc - 1, argv + 1);
-	if (strcmp(argv[1], "delete") == 0)
-		return cmd_sale_delete(g, argc - 1, argv + 1);
-	if (strcmp(argv[1], "list") == 0)
-		return cmd_sale_list(g, argc - 1, argv + 1);
-	return usage_err("unknown sale sub-command '%s'", argv[1]);
+	static const struct ctl_cmd sale_cmds[] = {
+		{"create", cmd_sale_create},
+		{"rekey", cmd_sale_rekey},
+		{"status", cmd_sale_status},
+		{"stop", cmd_sale_stop},
+		{"delete", cmd_sale_delete},
+		{"list", cmd_sale_list},
+		{NULL, NULL},
+	};
+
+	return cmd_group("sale ", sale_cmds, true, g, argc, argv);
 }
 
 /*
@@ -1006,15 +1049,12 @@ static int cmd_token(const struct globals *g, int argc, char **argv)
 static int cmd_stats(const struct globals *g, int argc, char **argv)
 {
 	struct fs_out out;
-	bool json;
-	int rc;
+	int rc = parse_json_only(argc, argv, "", &out);
 
-	rc = parse_json_only(argc, argv, "", &json);
 	if (rc != 0)
 		return rc;
 	if (!have_dp(g))
 		return usage_err("stats needs --dp PREFIX or --dp-socket PATH");
-	fs_out_init(&out, json);
 	return fs_out_end(&out, dp_show(g, "/flashsale/stats", "", "", &out));
 }
 
@@ -1062,18 +1102,15 @@ static int cmd_daemon(const struct globals *g, int argc, char **argv)
 	if (!have_dp(g))
 		return usage_err("daemon needs --dp PREFIX or --dp-socket PATH");
 	rc = fs_daemon_run(&conf);
-	if (rc == -EBUSY) {
-		fprintf(stderr,
-			"flashctl: node %u is held by another live daemon (fs:node:{%u}:alive "
-			"refreshed): refused\n",
-			conf.node_id, conf.node_id);
-		return FS_DAEMON_EXIT_NODE_HELD;
-	}
-	if (rc == -EPERM) {
-		fprintf(stderr,
-			"flashctl: node %u was forgotten (flashctl node forget; "
-			"fs:node:{%u}:forgotten or PostgreSQL's forgotten_nodes): refused\n",
-			conf.node_id, conf.node_id);
+	if (rc == -EBUSY || rc == -EPERM) { /* held by a live daemon, or forgotten */
+		bool held = rc == -EBUSY;
+
+		fprintf(stderr, "flashctl: node %u %s%u%s: refused\n", conf.node_id,
+			held ? "is held by another live daemon (fs:node:{"
+			     : "was forgotten (flashctl node forget; fs:node:{",
+			conf.node_id,
+			held ? "}:alive refreshed)"
+			     : "}:forgotten or PostgreSQL's forgotten_nodes)");
 		return FS_DAEMON_EXIT_NODE_HELD;
 	}
 	if (rc < 0)
@@ -1256,9 +1293,48 @@ static int dp_globals(struct globals *g)
 	return 0;
 }
 
+/* The commands of other files, called as a struct ctl_cmd. */
+static int cmd_order(const struct globals *g, int argc, char **argv)
+{
+	(void)g;
+	return fs_ctl_order(argc, argv);
+}
+
+static int cmd_sweep(const struct globals *g, int argc, char **argv)
+{
+	(void)g;
+	return fs_ctl_sweep(argc, argv);
+}
+
+static int cmd_metrics(const struct globals *g, int argc, char **argv)
+{
+	return fs_ctl_metrics(g->dp_socket, g->node_id, argc, argv);
+}
+
+static int cmd_watch(const struct globals *g, int argc, char **argv)
+{
+	return fs_ctl_watch(g->dp_socket, g->node_id, argc, argv);
+}
+
+/* The commands (after the global options). */
+static const struct ctl_cmd cmds[] = {
+	{"sale", cmd_sale},
+	{"token", cmd_token},
+	{"stats", cmd_stats},
+	{"daemon", cmd_daemon},
+	{"audit", cmd_audit},
+	{"node", cmd_node},
+	{"order", cmd_order},
+	{"sweep", cmd_sweep},
+	{"metrics", cmd_metrics},
+	{"watch", cmd_watch},
+	{NULL, NULL},
+};
+
 int main(int argc, char **argv)
 {
 	static struct globals g = {.node_id = 1};
+	const struct ctl_cmd *cmd;
 	const char *pwfile = NULL;
 	char err[512];
 	int i, rc;
@@ -1286,25 +1362,8 @@ int main(int argc, char **argv)
 
 	argc -= i;
 	argv += i;
-	if (strcmp(argv[0], "sale") == 0)
-		return cmd_sale(&g, argc, argv);
-	if (strcmp(argv[0], "token") == 0)
-		return cmd_token(&g, argc, argv);
-	if (strcmp(argv[0], "stats") == 0)
-		return cmd_stats(&g, argc, argv);
-	if (strcmp(argv[0], "daemon") == 0)
-		return cmd_daemon(&g, argc, argv);
-	if (strcmp(argv[0], "audit") == 0)
-		return cmd_audit(&g, argc, argv);
-	if (strcmp(argv[0], "node") == 0)
-		return cmd_node(&g, argc, argv);
-	if (strcmp(argv[0], "order") == 0)
-		return fs_ctl_order(argc, argv);
-	if (strcmp(argv[0], "sweep") == 0)
-		return fs_ctl_sweep(argc, argv);
-	if (strcmp(argv[0], "metrics") == 0)
-		return fs_ctl_metrics(g.dp_socket, g.node_id, argc, argv);
-	if (strcmp(argv[0], "watch") == 0)
-		return fs_ctl_watch(g.dp_socket, g.node_id, argc, argv);
-	return usage_err("unknown command '%s'", argv[0]);
+	cmd = cmd_find(cmds, argv[0]);
+	if (cmd == NULL)
+		return usage_err("unknown command '%s'", argv[0]);
+	return cmd->run(&g, argc, argv);
 }

@@ -130,17 +130,30 @@ static void fs_persist_usage(FILE *f)
 		"  its keys the long options; the command line overrides it.\n");
 }
 
-/* The options, also the keys of the config file's [persist] section (but "help"). */
+/*
+ * The options, also the keys of the config file's [persist] section (but "help"): getopt's val is
+ * the index of the option's value in fs_persist_parse's v[].
+ */
+enum { O_BATCH = 1, O_HELP, O_INTERVAL, O_NODE, O_ONCE, O_PG, O_STATE_DIR, O_WAIT, N_OPTS };
 static const struct option longopts[] = {
-	{"batch", required_argument, NULL, 'b'},
-	{"help", no_argument, NULL, 'h'},
-	{"interval-ms", required_argument, NULL, 'i'},
-	{"node-id", required_argument, NULL, 'n'},
-	{"once", no_argument, NULL, 'o'},
-	{"pg", required_argument, NULL, 'p'},
-	{"state-dir", required_argument, NULL, 's'},
-	{"wait-for-journals", no_argument, NULL, 'w'},
+	{"batch", required_argument, NULL, O_BATCH},
+	{"help", no_argument, NULL, O_HELP},
+	{"interval-ms", required_argument, NULL, O_INTERVAL},
+	{"node-id", required_argument, NULL, O_NODE},
+	{"once", no_argument, NULL, O_ONCE},
+	{"pg", required_argument, NULL, O_PG},
+	{"state-dir", required_argument, NULL, O_STATE_DIR},
+	{"wait-for-journals", no_argument, NULL, O_WAIT},
 	{NULL, 0, NULL, 0},
+};
+
+/* The numeric options' ranges (max 0: not a numeric option). */
+static const struct {
+	uint64_t min, max;
+} opt_ranges[N_OPTS] = {
+	[O_BATCH] = {1, 1000000},
+	[O_INTERVAL] = {0, 60000},
+	[O_NODE] = {1, 65535},
 };
 
 /* --@p name's value (optarg) in [@p min, @p max] into *@p v; -EINVAL after the one-line error. */
@@ -155,47 +168,32 @@ static int opt_range(const char *name, uint64_t min, uint64_t max, uint64_t *v)
 /* @return 0, 1 for --help, or -EINVAL after printing a one-line error. */
 static int fs_persist_parse(int argc, char **argv, struct fs_persist_opts *o)
 {
-	uint64_t v;
-	int c;
+	uint64_t num[N_OPTS] = {[O_BATCH] = 10000, [O_INTERVAL] = 20, [O_NODE] = 1};
+	const char *v[N_OPTS] = {NULL}; /* each option's value ("": a flag given) */
+	int c, idx;
 
-	*o = (struct fs_persist_opts){.node_id = 1, .batch = 10000, .interval_ms = 20};
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'b':
-			if (opt_range("batch", 1, 1000000, &v) < 0)
-				return -EINVAL;
-			o->batch = (unsigned)v;
-			break;
-		case 'h':
-			return 1;
-		case 'i':
-			if (opt_range("interval-ms", 0, 60000, &v) < 0)
-				return -EINVAL;
-			o->interval_ms = (unsigned)v;
-			break;
-		case 'n':
-			if (opt_range("node-id", 1, 65535, &v) < 0)
-				return -EINVAL;
-			o->node_id = (uint16_t)v;
-			break;
-		case 'o':
-			o->once = true;
-			break;
-		case 'p':
-			o->pg_url = optarg;
-			break;
-		case 's':
-			o->state_dir = optarg;
-			break;
-		case 'w':
-			o->wait_journals = true;
-			break;
-		default:
+	while ((c = getopt_long(argc, argv, "", longopts, &idx)) != -1) {
+		if (c == '?') {
 			fprintf(stderr, "flashsale-persist: bad option %s\n", argv[optind - 1]);
 			return -EINVAL;
 		}
+		if (c == O_HELP)
+			return 1;
+		v[c] = optarg != NULL ? optarg : "";
+		if (opt_ranges[c].max != 0 && opt_range(longopts[idx].name, opt_ranges[c].min,
+						      opt_ranges[c].max, &num[c]) < 0)
+			return -EINVAL;
 	}
+	*o = (struct fs_persist_opts){
+		.state_dir = v[O_STATE_DIR],
+		.pg_url = v[O_PG],
+		.node_id = (uint16_t)num[O_NODE],
+		.batch = (unsigned)num[O_BATCH],
+		.interval_ms = (unsigned)num[O_INTERVAL],
+		.once = v[O_ONCE] != NULL,
+		.wait_journals = v[O_WAIT] != NULL,
+	};
 	if (optind < argc) {
 		fprintf(stderr, "flashsale-persist: unexpected argument %s\n", argv[optind]);
 		return -EINVAL;

@@ -53,26 +53,24 @@ static const char fs_pgorders_show_user_sql[] =
 	"SELECT " FS_PGORDERS_ORDER_COLS " FROM flashsale.order_by_user($1::bigint, $2::numeric)";
 
 #define FS_PGORDERS_RETURN_COLS "sale_id, order_id, user_id::text, node_id, reason"
+/* The rows of stock_returns WHERE @p where, ORDER BY @p order, at most $1 of them. */
+#define FS_PGORDERS_RETURNS_SQL(where, order)                                                      \
+	"SELECT " FS_PGORDERS_RETURN_COLS " FROM stock_returns WHERE " where " ORDER BY " order    \
+	" LIMIT $1::int"
 
 static const char fs_pgorders_unapplied_sql[] =
-	"SELECT " FS_PGORDERS_RETURN_COLS " FROM stock_returns WHERE NOT applied "
-	"ORDER BY returned_at LIMIT $1::int";
+	FS_PGORDERS_RETURNS_SQL("NOT applied", "returned_at");
 static const char fs_pgorders_unreleased_sql[] =
-	"SELECT " FS_PGORDERS_RETURN_COLS " FROM stock_returns "
-	"WHERE node_id = $2::int AND NOT released_on_node ORDER BY returned_at LIMIT $1::int";
+	FS_PGORDERS_RETURNS_SQL("node_id = $2::int AND NOT released_on_node", "returned_at");
 /* One sale's queues: a row a daemon cannot handle yet (its sale gone from Redis or from the
  * dataplane) then stays out of the way of every other sale's rows. */
 static const char fs_pgorders_sale_unapplied_sql[] =
-	"SELECT " FS_PGORDERS_RETURN_COLS " FROM stock_returns "
-	"WHERE sale_id = $2::bigint AND NOT applied ORDER BY returned_at LIMIT $1::int";
-static const char fs_pgorders_sale_unreleased_sql[] =
-	"SELECT " FS_PGORDERS_RETURN_COLS " FROM stock_returns WHERE node_id = $3::int "
-	"AND sale_id = $2::bigint AND NOT released_on_node ORDER BY returned_at LIMIT $1::int";
+	FS_PGORDERS_RETURNS_SQL("sale_id = $2::bigint AND NOT applied", "returned_at");
+static const char fs_pgorders_sale_unreleased_sql[] = FS_PGORDERS_RETURNS_SQL(
+	"node_id = $3::int AND sale_id = $2::bigint AND NOT released_on_node", "returned_at");
 /* Applied rows in key order from a bigint order id on (the primary key's range). */
-static const char fs_pgorders_sale_applied_sql[] =
-	"SELECT " FS_PGORDERS_RETURN_COLS " FROM stock_returns "
-	"WHERE sale_id = $2::bigint AND order_id >= $3::bigint AND applied "
-	"ORDER BY order_id LIMIT $1::int";
+static const char fs_pgorders_sale_applied_sql[] = FS_PGORDERS_RETURNS_SQL(
+	"sale_id = $2::bigint AND order_id >= $3::bigint AND applied", "order_id");
 static const char fs_pgorders_sale_returns_sql[] =
 	"SELECT count(*), count(*) FILTER (WHERE applied) FROM stock_returns "
 	"WHERE sale_id = $1::bigint";

@@ -35,6 +35,7 @@
 
 #include "claim.h"
 #include "parse.h"
+#include "loop.h"
 #include "rmtree.h"
 
 #define NODE 1
@@ -54,23 +55,15 @@ struct run {
 #define HELPER_MS 5		       /* flashsale-dp's FS_PREFAULT_MS */
 #define HELPER_BYTES ((size_t)4 << 20) /* flashsale-dp's FS_PREFAULT_BYTES */
 
-/* The main lcore's journal upkeep (fs_journal_tend), on its own thread while a round runs. */
-struct helper {
-	struct fs_journal *j;
-	volatile int stop;
-	pthread_t th;
-};
-
-static void *helper_run(void *arg)
+/* The main lcore's journal upkeep (fs_journal_tend) of journal @p arg, every HELPER_MS: a turn
+ * of the helper thread that runs beside a round. */
+static void helper_step(void *arg, unsigned long turn)
 {
-	struct helper *h = arg;
 	struct timespec ts = {.tv_sec = 0, .tv_nsec = HELPER_MS * 1000 * 1000};
 
-	while (!__atomic_load_n(&h->stop, __ATOMIC_RELAXED)) {
-		fs_journal_tend(h->j, HELPER_BYTES);
-		nanosleep(&ts, NULL);
-	}
-	return NULL;
+	(void)turn;
+	fs_journal_tend(arg, HELPER_BYTES);
+	nanosleep(&ts, NULL);
 }
 
 static uint64_t mono_ns(void)
@@ -196,7 +189,7 @@ static uint64_t round_of(enum kind k, const struct run *r, uint64_t *ns)
 	char dir[512];
 	struct fs_sale_table t;
 	struct fs_journal *j;
-	struct helper hp;
+	struct fs_test_loop hp = {.step = helper_step};
 	volatile unsigned ok = 0;
 	uint64_t i, c;
 
@@ -222,8 +215,8 @@ static uint64_t round_of(enum kind k, const struct run *r, uint64_t *ns)
 		die("cannot open the journal");
 	fs_journal_set_tended(j, true);
 	fs_journal_tend(j, HELPER_BYTES);
-	hp = (struct helper){.j = j};
-	if (pthread_create(&hp.th, NULL, helper_run, &hp) != 0)
+	hp.arg = j;
+	if (fs_test_loop_start(&hp) != 0)
 		die("cannot start the helper thread");
 	if (k == K_SOLDOUT) {
 		struct fs_fcp_reply rep;
@@ -243,8 +236,7 @@ static uint64_t round_of(enum kind k, const struct run *r, uint64_t *ns)
 		sale_new(&t, r->n, k == K_TOKEN);
 		c = claims(&t, j, r, FS_ST_WON, ns);
 	}
-	__atomic_store_n(&hp.stop, 1, __ATOMIC_RELAXED);
-	pthread_join(hp.th, NULL);
+	fs_test_loop_stop(&hp);
 	fs_journal_close(j);
 	fs_sale_table_fini(&t);
 	fs_test_rmtree(dir);

@@ -100,6 +100,14 @@ ft_need_stack() {
 	ft_need_tap "tap interface, hugepages" dataplane/flashgen persist/flashsale-persist \
 		controlplane/flashctl controlplane/flashclaim
 }
+# ft_stack_test BUILD TAG OCTET: a test of the whole stack (fs_stack_start): ft_build BUILD, the
+# stack's names FS_NAME=TAG$$ and FS_NET=10.OCTET.($$ % 250), then ft_need_stack (skips without).
+ft_stack_test() {
+	ft_build "$1"
+	FS_NAME=$2$$
+	FS_NET=10.$3.$(($$ % 250))
+	ft_need_stack
+}
 
 # ft_install DEST: `meson install` of FS_BUILD (no rebuild) into the directory DEST (--destdir);
 # FT_PREFIX the build's prefix. Dies (fs_die) when it fails. Needs meson and python3.

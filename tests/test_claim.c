@@ -14,6 +14,7 @@
 
 #include "claim.h"
 #include "claimenv.h"
+#include "loop.h"
 #include "testutil.h"
 
 #define NODE 3
@@ -54,15 +55,21 @@ static struct fs_claim_env env_of(unsigned w, int64_t now_ms)
 	return fs_test_claim_env(NODE, w, jr, N_WORKERS, cnt[w], now_ms);
 }
 
+/* Sale @p def created with @p leased of its units leased (final). */
+static struct fs_sale *open_def(const struct fs_sale_def *def, uint64_t leased)
+{
+	cr_assert_eq(fs_sale_ctl_create(&tab, NULL, NODE, def), 0);
+	cr_assert_eq(fs_sale_ctl_lease(&tab, NULL, NODE, def->sale_id, leased, true), 0);
+	return fs_sale_lookup(&tab, def->sale_id);
+}
+
 /* An open sale of @p stock units, all leased (final), in its window around NOW_MS. */
 static struct fs_sale *open_sale(uint32_t id, uint64_t stock)
 {
 	struct fs_sale_def def = {
 		.sale_id = id, .stock = stock, .start_ms = NOW_MS - 1000, .end_ms = NOW_MS + 60000};
 
-	cr_assert_eq(fs_sale_ctl_create(&tab, NULL, NODE, &def), 0);
-	cr_assert_eq(fs_sale_ctl_lease(&tab, NULL, NODE, id, stock, true), 0);
-	return fs_sale_lookup(&tab, id);
+	return open_def(&def, stock);
 }
 
 /* Run one request through fs_claim; @p raw NULL means 48 zero bytes (open sales). */
@@ -301,8 +308,7 @@ static void token_sale(uint32_t id, bool has_key)
 		.has_key = has_key};
 
 	memcpy(def.key, KEY, 16);
-	cr_assert_eq(fs_sale_ctl_create(&tab, NULL, NODE, &def), 0);
-	cr_assert_eq(fs_sale_ctl_lease(&tab, NULL, NODE, id, 10, true), 0);
+	open_def(&def, 10);
 }
 
 /* Encode a token CLAIM by hand (PROTOCOL.md, big-endian) with a SipHash-2-4-128 token computed
@@ -522,6 +528,20 @@ Test(claim, one_per_user_across_workers, .timeout = 120)
 
 static struct fs_ratelimit lim;
 
+/* Sale @p id of @p stock units from @p start_ms to NOW_MS + 60 s, its own per-source limit
+ * (@p rate claims/s, @p burst; rate 0: none). */
+static struct fs_sale_def rl_def(
+	uint32_t id, uint64_t stock, int64_t start_ms, uint32_t rate, uint32_t burst)
+{
+	return (struct fs_sale_def){.sale_id = id,
+		.stock = stock,
+		.start_ms = start_ms,
+		.end_ms = NOW_MS + 60000,
+		.rl_set = true,
+		.rl_rate = rate,
+		.rl_burst = burst};
+}
+
 /* One request from source @p src (dotted quad's last byte: 10.1.1.SRC) through the limiter. */
 static struct fs_fcp_reply limited_req(
 	uint8_t type, int64_t now_ms, uint32_t sale, uint64_t user, uint8_t src)
@@ -539,18 +559,11 @@ static struct fs_fcp_reply limited_req(
 
 Test(claim, rate_limited_per_source)
 {
-	struct fs_sale_def def = {.sale_id = 70,
-		.stock = 100,
-		.start_ms = NOW_MS - 1000,
-		.end_ms = NOW_MS + 60000,
-		.rl_set = true,
-		.rl_rate = 2,
-		.rl_burst = 3};
+	struct fs_sale_def def = rl_def(70, 100, NOW_MS - 1000, 2, 3);
 	struct fs_fcp_reply rep;
 
 	cr_assert_eq(fs_ratelimit_init(&lim, 7), 0);
-	cr_assert_eq(fs_sale_ctl_create(&tab, NULL, NODE, &def), 0);
-	cr_assert_eq(fs_sale_ctl_lease(&tab, NULL, NODE, 70, 100, true), 0);
+	open_def(&def, 100);
 	for (uint64_t u = 1; u <= 3; u++)
 		cr_assert_eq(limited_req(FS_FCP_CLAIM, NOW_MS, 70, u, 1).status, FS_ST_WON);
 	rep = limited_req(FS_FCP_CLAIM, NOW_MS, 70, 4, 1);
@@ -575,12 +588,7 @@ Test(claim, rate_limited_per_source)
 
 Test(claim, rate_limit_node_default_and_sale_override)
 {
-	struct fs_sale_def own_off = {.sale_id = 72,
-		.stock = 100,
-		.start_ms = NOW_MS - 1000,
-		.end_ms = NOW_MS + 60000,
-		.rl_set = true,
-		.rl_rate = 0};
+	struct fs_sale_def own_off = rl_def(72, 100, NOW_MS - 1000, 0, 0);
 	struct fs_sale_def bad = own_off;
 
 	cr_assert_eq(fs_ratelimit_init(&lim, 0), 0);
@@ -590,8 +598,7 @@ Test(claim, rate_limit_node_default_and_sale_override)
 	cr_assert_eq(limited_req(FS_FCP_CLAIM, NOW_MS, 71, 1, 9).status, FS_ST_WON);
 	cr_assert_eq(limited_req(FS_FCP_CLAIM, NOW_MS, 71, 2, 9).retry_after_ms, 1000);
 	/* a sale that turns limits off for itself */
-	cr_assert_eq(fs_sale_ctl_create(&tab, NULL, NODE, &own_off), 0);
-	cr_assert_eq(fs_sale_ctl_lease(&tab, NULL, NODE, 72, 100, true), 0);
+	open_def(&own_off, 100);
 	for (uint64_t u = 1; u <= 10; u++)
 		cr_assert_eq(limited_req(FS_FCP_CLAIM, NOW_MS, 72, u, 9).status, FS_ST_WON);
 	/* a rate with no burst, or beyond the maxima, is refused */
@@ -605,13 +612,7 @@ Test(claim, rate_limit_node_default_and_sale_override)
 
 Test(claim, rate_limit_before_window_checks_not)
 {
-	struct fs_sale_def def = {.sale_id = 74,
-		.stock = 5,
-		.start_ms = NOW_MS + 1000,
-		.end_ms = NOW_MS + 60000,
-		.rl_set = true,
-		.rl_rate = 1,
-		.rl_burst = 1};
+	struct fs_sale_def def = rl_def(74, 5, NOW_MS + 1000, 1, 1);
 
 	cr_assert_eq(fs_ratelimit_init(&lim, 0), 0);
 	cr_assert_eq(fs_sale_ctl_create(&tab, NULL, NODE, &def), 0);
@@ -693,41 +694,30 @@ Test(claim, rekey_grace_survives_recovery)
 	fs_sale_table_fini(&t2);
 }
 
-struct rekeyer {
-	struct fs_sale *s;
-	volatile int stop;
-	unsigned n;
-};
-
-static void *rekey_run(void *arg)
+/* Turn @p turn of the rekeying thread on sale @p arg. */
+static void rekey_step(void *arg, unsigned long turn)
 {
-	struct rekeyer *r = arg;
-
 	/* alternate KEY2 and KEY with an endless grace: KEY is always current or previous */
-	while (!r->stop) {
-		fs_sale_set_key(r->s, r->n % 2 ? KEY : KEY2, INT64_MAX);
-		r->n++;
-	}
-	return NULL;
+	fs_sale_set_key(arg, turn % 2 ? KEY : KEY2, INT64_MAX);
 }
 
 Test(claim, rekey_never_tears_a_key, .timeout = 60)
 {
-	struct rekeyer r = {0};
-	pthread_t th;
+	struct fs_test_loop r = {.step = rekey_step};
 	uint8_t raw[48] = {0x46, 0x43, 1, FS_FCP_CLAIM, 0, 0, 0, 42};
+	struct fs_sale *s;
 	unsigned bad = 0;
 
 	token_sale(42, true);
-	r.s = fs_sale_lookup(&tab, 42);
+	s = fs_sale_lookup(&tab, 42);
+	r.arg = s;
 	crypto_shorthash_siphashx24(raw + 24, raw + 4, 20, KEY);
-	cr_assert_eq(pthread_create(&th, NULL, rekey_run, &r), 0);
+	cr_assert_eq(fs_test_loop_start(&r), 0);
 	for (int i = 0; i < 2000000; i++)
-		bad += fs_sale_token_check(r.s, raw, NOW_MS) <= 0;
-	r.stop = 1;
-	pthread_join(th, NULL);
-	cr_assert_eq(bad, 0, "%u of 2M checks refused a valid key during %u rekeys", bad, r.n);
-	cr_assert_gt(r.n, 100);
+		bad += fs_sale_token_check(s, raw, NOW_MS) <= 0;
+	fs_test_loop_stop(&r);
+	cr_assert_eq(bad, 0, "%u of 2M checks refused a valid key during %lu rekeys", bad, r.turns);
+	cr_assert_gt(r.turns, 100);
 }
 
 /* One request through fs_claim with the caller's env (a burst: the env lives across requests). */
@@ -870,9 +860,7 @@ static struct fs_sale *hold_sale_leased(uint32_t id, uint64_t stock, uint64_t le
 		.end_ms = NOW_MS + 600000,
 		.hold_ms = HOLD_MS};
 
-	cr_assert_eq(fs_sale_ctl_create(&tab, NULL, NODE, &def), 0);
-	cr_assert_eq(fs_sale_ctl_lease(&tab, NULL, NODE, id, leased, true), 0);
-	return fs_sale_lookup(&tab, id);
+	return open_def(&def, leased);
 }
 
 /* A sale with holds of @p stock units, all leased (final), started 1 s before NOW_MS. */

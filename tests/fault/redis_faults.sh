@@ -16,11 +16,8 @@ FS_LOG_TAG=redis_faults
 # shellcheck source=../lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
-ft_build build-test
-FS_NAME=fsrf$$ FS_NET=10.82.$(($$ % 250))
+ft_stack_test build-test fsrf 82
 STOCK=100000 USERS=150000 RATE=20000 START_IN=3
-
-ft_need_stack
 
 ft_plan 11
 # shellcheck disable=SC2034 # read by ft_ok_file (tests/lib.sh): a failed test's log lines

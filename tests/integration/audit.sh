@@ -11,11 +11,8 @@ FS_LOG_TAG=audit
 # shellcheck source=../lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
-ft_build build-test
-FS_NAME=fsaud$$ FS_NET=10.81.$(($$ % 250)) FS_STOCK=40 FS_USERS=400 FS_CLAIMS=1 FS_CLIENTS=0
-FS_START_IN=2 FS_END_IN=120 FS_LIVE=none
-
-ft_need_stack
+ft_stack_test build-test fsaud 81
+FS_STOCK=40 FS_USERS=400 FS_CLAIMS=1 FS_CLIENTS=0 FS_START_IN=2 FS_END_IN=120 FS_LIVE=none
 
 ft_plan 10
 setup_failed() {

@@ -10,11 +10,9 @@ FS_LOG_TAG=e2e
 # shellcheck source=../lib.sh disable=SC2034
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
-ft_build build-test
-FS_NAME=fse2e$$ FS_NET=10.78.$(($$ % 250)) FS_STOCK=50 FS_USERS=2000 FS_CLAIMS=2 FS_CLIENTS=3
+ft_stack_test build-test fse2e 78
+FS_STOCK=50 FS_USERS=2000 FS_CLAIMS=2 FS_CLIENTS=3
 FS_START_IN=3 FS_END_IN=40 FS_LIVE=none FS_REPORT_PREFIX='# '
-
-ft_need_stack
 
 n_checks=$((1 + FS_CHECK_COUNT))
 echo "1..$n_checks"

@@ -11,10 +11,8 @@ FS_LOG_TAG=metrics
 # shellcheck source=../lib.sh disable=SC2034
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
-ft_build build-test
-FS_NAME=fsmet$$ FS_NET=10.83.$(($$ % 250)) FS_STOCK=40 FS_USERS=600 FS_CLAIMS=2 FS_CLIENTS=2
-FS_START_IN=3 FS_END_IN=40 FS_LIVE=none
-ft_need_stack
+ft_stack_test build-test fsmet 83
+FS_STOCK=40 FS_USERS=600 FS_CLAIMS=2 FS_CLIENTS=2 FS_START_IN=3 FS_END_IN=40 FS_LIVE=none
 ft_need_cmd curl promtool script
 [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import prometheus_client' 2>/dev/null ||
 	ft_skip_all "no python3-prometheus-client"
