@@ -21,8 +21,7 @@ _Static_assert(FS_BATCH_TUPLE_MAX <= FS_BATCH_ROW_MAX, "FS_BATCH_ROW_MAX too sma
 
 const char fs_batch_copy_header[FS_BATCH_COPY_HEADER_LEN] = {
 	'P', 'G', 'C', 'O', 'P', 'Y', '\n', '\377', '\r', '\n', '\0', /* signature */
-	0, 0, 0, 0, /* flags: no OIDs */
-	0, 0, 0, 0, /* header extension: none */
+	0, 0, 0, 0, 0, 0, 0, 0, /* flags (no OIDs), header extension length (none) */
 };
 const char fs_batch_copy_trailer[FS_BATCH_COPY_TRAILER_LEN] = {'\377', '\377'};
 
@@ -131,10 +130,11 @@ int fs_batch_numeric_u64(uint64_t v, char *buf, size_t len)
 		low++;
 	if (len < 8u + 2u * (n - low))
 		return -ENOSPC;
-	p = fs_batch_put16(p, (uint16_t)(n - low));	     /* ndigits */
-	p = fs_batch_put16(p, (uint16_t)(n > 0 ? n - 1 : 0)); /* weight of the first digit */
-	p = fs_batch_put16(p, 0);			     /* sign: positive */
-	p = fs_batch_put16(p, 0);			     /* dscale */
+	/* ndigits, the weight of the first digit, sign (positive), dscale */
+	p = fs_batch_put16(p, (uint16_t)(n - low));
+	p = fs_batch_put16(p, (uint16_t)(n > 0 ? n - 1 : 0));
+	p = fs_batch_put16(p, 0);
+	p = fs_batch_put16(p, 0);
 	for (i = n; i-- > low;)
 		p = fs_batch_put16(p, d[i]);
 	return (int)(p - buf);

@@ -49,7 +49,8 @@ static const char fs_pg_copy_sql[] =
 static const char fs_pg_direct_sql[] =
 	"COPY orders (" FS_BATCH_COPY_COLUMNS ") FROM STDIN (FORMAT binary)";
 /* the sales of the batch's groups follow, then ")" */
-static const char fs_pg_holds_sql[] = "SELECT count(*) FROM sales WHERE hold_ms > 0 AND sale_id IN (";
+static const char fs_pg_holds_sql[] =
+	"SELECT count(*) FROM sales WHERE hold_ms > 0 AND sale_id IN (";
 /* the staging INSERT's notification text, for one group: sale, node, orders */
 static const char fs_pg_notify_fmt[] =
 	"SELECT pg_notify('flashsale_orders', json_build_object('sale', %" PRIu32 "::bigint, "
@@ -288,7 +289,7 @@ static int fs_pg_insert(struct fs_pg *pg)
 	return rc;
 }
 
-/* Append printf output to the query @p sql (FS_PG_SQL_MAX bytes) at *@p off. @return 0 or -ENOSPC. */
+/* Append printf output to query @p sql (FS_PG_SQL_MAX bytes) at *@p off. @return 0, -ENOSPC. */
 static int fs_pg_sql_add(char *sql, size_t *off, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 

@@ -143,19 +143,19 @@ Test(batch, time_too_small_buffer)
 /* @p len bytes of @p got equal @p want (a C string literal of the expected bytes). */
 #define expect_bytes(got, len, want)                                                               \
 	do {                                                                                       \
-		cr_assert_eq((size_t)(len), sizeof(want) - 1, "%zu bytes, want %zu", (size_t)(len), \
-			sizeof(want) - 1);                                                         \
+		cr_assert_eq((size_t)(len), sizeof(want) - 1, "%zu bytes, want %zu",               \
+			(size_t)(len), sizeof(want) - 1);                                          \
 		cr_assert(memcmp((got), (want), sizeof(want) - 1) == 0, "bytes differ");           \
 	} while (0)
 
 /* The binary COPY tuple: 5 fields; bigint 42, bigint 7, numeric 1001 (one base-10000 digit),
  * int 3, timestamptz 2027-01-01T00:00:00.123456Z = 852076800123456 us after 2000-01-01. */
-#define ROW_42 \
-	"\x00\x05" \
-	"\x00\x00\x00\x08\x00\x00\x00\x00\x00\x00\x00\x2a" \
-	"\x00\x00\x00\x08\x00\x00\x00\x00\x00\x00\x00\x07" \
-	"\x00\x00\x00\x0a\x00\x01\x00\x00\x00\x00\x00\x00\x03\xe9" \
-	"\x00\x00\x00\x04\x00\x00\x00\x03" \
+#define ROW_42                                                                                     \
+	"\x00\x05"                                                                                 \
+	"\x00\x00\x00\x08\x00\x00\x00\x00\x00\x00\x00\x2a"                                         \
+	"\x00\x00\x00\x08\x00\x00\x00\x00\x00\x00\x00\x07"                                         \
+	"\x00\x00\x00\x0a\x00\x01\x00\x00\x00\x00\x00\x00\x03\xe9"                                 \
+	"\x00\x00\x00\x04\x00\x00\x00\x03"                                                         \
 	"\x00\x00\x00\x08\x00\x03\x06\xf5\x96\xfe\x22\x40"
 
 Test(batch, order_row)
