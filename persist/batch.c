@@ -1,4 +1,5 @@
-/* Batch building: journal records to COPY rows (orders) and parameterized statements (sales). */
+/* Batch building: journal records to binary COPY tuples (orders) and statements (sales). */
+#include <endian.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -12,6 +13,17 @@
 /* Unix seconds of 0001-01-01T00:00:00Z and of 10000-01-01T00:00:00Z (proleptic Gregorian). */
 #define FS_BATCH_MIN_S (-62135596800LL)
 #define FS_BATCH_END_S (253402300800LL)
+/* Microseconds from the unix epoch to PostgreSQL's, 2000-01-01T00:00:00Z (timestamptz's zero). */
+#define FS_BATCH_PG_EPOCH_US (946684800000000LL)
+/* The longest tuple: field count, 2 bigints, a 5-digit numeric, an int, a timestamptz. */
+#define FS_BATCH_TUPLE_MAX (2u + 12u + 12u + 22u + 8u + 12u)
+_Static_assert(FS_BATCH_TUPLE_MAX <= FS_BATCH_ROW_MAX, "FS_BATCH_ROW_MAX too small");
+
+const char fs_batch_copy_header[FS_BATCH_COPY_HEADER_LEN] = {
+	'P', 'G', 'C', 'O', 'P', 'Y', '\n', '\377', '\r', '\n', '\0', /* signature */
+	0, 0, 0, 0, 0, 0, 0, 0, /* flags (no OIDs), header extension length (none) */
+};
+const char fs_batch_copy_trailer[FS_BATCH_COPY_TRAILER_LEN] = {'\377', '\377'};
 
 static const char *const fs_batch_sql[FS_BATCH_STMT_KINDS] = {
 	[FS_BATCH_SALE_UPSERT] =
@@ -81,23 +93,73 @@ int fs_batch_time_ms(int64_t ms, char *buf, size_t len)
 	return fs_batch_time_fmt(secs, (unsigned)rem * 1000u, buf, len);
 }
 
+static char *fs_batch_put16(char *p, uint16_t v)
+{
+	v = htobe16(v);
+	memcpy(p, &v, sizeof(v));
+	return p + sizeof(v);
+}
+
+static char *fs_batch_put32(char *p, uint32_t v)
+{
+	v = htobe32(v);
+	memcpy(p, &v, sizeof(v));
+	return p + sizeof(v);
+}
+
+/* A field of 8 bytes: its length, then @p v. */
+static char *fs_batch_field64(char *p, uint64_t v)
+{
+	p = fs_batch_put32(p, sizeof(v));
+	v = htobe64(v);
+	memcpy(p, &v, sizeof(v));
+	return p + sizeof(v);
+}
+
+int fs_batch_numeric_u64(uint64_t v, char *buf, size_t len)
+{
+	uint16_t d[5]; /* base-10000 digits, least significant first: 2^64 < 10000^5 */
+	unsigned n = 0, low = 0, i;
+	char *p = buf;
+
+	while (v > 0) {
+		d[n++] = (uint16_t)(v % 10000u);
+		v /= 10000u;
+	}
+	while (low < n && d[low] == 0) /* trailing zero digits: implied by the weight */
+		low++;
+	if (len < 8u + 2u * (n - low))
+		return -ENOSPC;
+	/* ndigits, the weight of the first digit, sign (positive), dscale */
+	p = fs_batch_put16(p, (uint16_t)(n - low));
+	p = fs_batch_put16(p, (uint16_t)(n > 0 ? n - 1 : 0));
+	p = fs_batch_put16(p, 0);
+	p = fs_batch_put16(p, 0);
+	for (i = n; i-- > low;)
+		p = fs_batch_put16(p, d[i]);
+	return (int)(p - buf);
+}
+
 int fs_batch_order_row(const struct fs_jrec *rec, char *buf, size_t len)
 {
-	char won_at[FS_BATCH_TIME_MAX];
+	/* u64 ns since 1970 ends in 2554: as int64 us since 2000 it cannot overflow */
+	int64_t won_us = (int64_t)(rec->time_ns / 1000u) - FS_BATCH_PG_EPOCH_US;
+	char *p = buf;
 	int n;
 
 	if (rec->type != FS_JREC_ORDER)
 		return -EINVAL;
-	n = fs_batch_time_ns(rec->time_ns, won_at, sizeof(won_at));
-	if (n < 0)
-		return n;
-	/* order_id: the int64 with the u64's bits (schema.sql); user_id: numeric(20,0). */
-	n = snprintf(buf, len, "%" PRIu32 "\t%" PRId64 "\t%" PRIu64 "\t%u\t%s\n", rec->sale_id,
-		(int64_t)rec->body.order.order_id, rec->body.order.user_id, (unsigned)rec->node_id,
-		won_at);
-	if (n < 0 || (size_t)n >= len)
+	if (len < FS_BATCH_TUPLE_MAX)
 		return -ENOSPC;
-	return n;
+	p = fs_batch_put16(p, 5); /* fields */
+	p = fs_batch_field64(p, rec->sale_id);
+	p = fs_batch_field64(p, rec->body.order.order_id); /* the u64's bits as the bigint */
+	n = fs_batch_numeric_u64(rec->body.order.user_id, p + 4, 18);
+	p = fs_batch_put32(p, (uint32_t)n) + n;
+	p = fs_batch_put32(p, 4);
+	p = fs_batch_put32(p, rec->node_id);
+	p = fs_batch_field64(p, (uint64_t)won_us);
+	return (int)(p - buf);
 }
 
 int fs_batch_init(struct fs_batch *b, unsigned cap)

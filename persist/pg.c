@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +26,8 @@ static const char fs_pg_temp_sql[] =
 	"CREATE TEMP TABLE IF NOT EXISTS orders_in (LIKE orders INCLUDING DEFAULTS) "
 	"ON COMMIT DELETE ROWS";
 
-static const char fs_pg_copy_sql[] = "COPY orders_in (" FS_BATCH_COPY_COLUMNS ") FROM STDIN";
+static const char fs_pg_copy_sql[] =
+	"COPY orders_in (" FS_BATCH_COPY_COLUMNS ") FROM STDIN (FORMAT binary)";
 
 /*
  * The direct path (fs_pg_direct): the batch's rows COPYed straight into orders, under a
@@ -35,14 +37,24 @@ static const char fs_pg_copy_sql[] = "COPY orders_in (" FS_BATCH_COPY_COLUMNS ")
  * as the staging INSERT's join reads it). A key already there (a re-read after a crash, the same
  * order twice in the journal) fails the COPY with unique_violation: back to the savepoint and the
  * staging path, whose ON CONFLICT DO NOTHING skips it. Either way each order is written once.
+ *
+ * Round trips: the statements of a batch go in as few simple queries as they can (one PQexec of
+ * several statements separated by ';', all in the transaction BEGIN opened; their values are
+ * integers formatted here, never text from outside): BEGIN with the checkpoint and the holds
+ * check; the savepoint, the notifications and the COPY; COMMIT alone. The checkpoint row is
+ * written first but commits with the rows, as before: only the order inside the transaction
+ * changed. The notifications are sent inside the savepoint, so that a COPY rolled back to it
+ * takes them back with it (the staging INSERT sends its own).
  */
-static const char fs_pg_direct_sql[] = "COPY orders (" FS_BATCH_COPY_COLUMNS ") FROM STDIN";
+static const char fs_pg_direct_sql[] =
+	"COPY orders (" FS_BATCH_COPY_COLUMNS ") FROM STDIN (FORMAT binary)";
+/* the sales of the batch's groups follow, then ")" */
 static const char fs_pg_holds_sql[] =
-	"SELECT count(*) FROM sales WHERE sale_id = ANY($1::bigint[]) AND hold_ms > 0";
-/* the staging INSERT's notification text, for one group */
-static const char fs_pg_notify_sql[] =
-	"SELECT pg_notify('flashsale_orders', json_build_object('sale', $1::bigint, "
-	"'node', $2::int, 'orders', $3::bigint)::text)";
+	"SELECT count(*) FROM sales WHERE hold_ms > 0 AND sale_id IN (";
+/* the staging INSERT's notification text, for one group: sale, node, orders */
+static const char fs_pg_notify_fmt[] =
+	"SELECT pg_notify('flashsale_orders', json_build_object('sale', %" PRIu32 "::bigint, "
+	"'node', %u::int, 'orders', %u::bigint)::text); ";
 #define FS_PG_UNIQUE_VIOLATION "23505"
 
 /*
@@ -66,11 +78,14 @@ static const char fs_pg_insert_sql[] =
 	"'node', node_id, 'orders', count(*))::text) "
 	"FROM ins GROUP BY sale_id, node_id";
 
-static const char fs_pg_checkpoint_sql[] =
+/* node_id, instance (the u64 as the bigint of the same bits), journal, seq */
+static const char fs_pg_checkpoint_fmt[] =
 	"INSERT INTO persist_checkpoints (node_id, instance, journal, seq, updated_at) "
-	"VALUES ($1::int, $4::bigint, $2::int, $3::bigint, now()) "
+	"VALUES (%u, %" PRId64 ", %u, %" PRIu64 ", now()) "
 	"ON CONFLICT (node_id, instance, journal) DO UPDATE SET seq = EXCLUDED.seq, "
 	"updated_at = EXCLUDED.updated_at";
+
+#define FS_PG_SQL_MAX 2048u /* the longest query built here: 8 notifications and a COPY */
 
 static const char fs_pg_load_sql[] =
 	"SELECT journal, seq FROM persist_checkpoints WHERE node_id = $1::int AND instance = $2::bigint";
@@ -209,18 +224,23 @@ static int fs_pg_copy(struct fs_pg *pg, const char *sql, const struct fs_batch *
 	}
 	PQclear(res);
 
-	while (off < b->copy_len) {
+	/* binary COPY: the header, the batch's tuples (batch.h), the trailer */
+	if (PQputCopyData(pg->conn, fs_batch_copy_header, FS_BATCH_COPY_HEADER_LEN) != 1)
+		rc = -EIO;
+	while (rc == 0 && off < b->copy_len) {
 		size_t n = b->copy_len - off;
 
 		if (n > FS_PG_COPY_CHUNK)
 			n = FS_PG_COPY_CHUNK;
-		if (PQputCopyData(pg->conn, b->copy + off, (int)n) != 1) {
-			fs_pg_fail(pg, "copy data", PQerrorMessage(pg->conn));
+		if (PQputCopyData(pg->conn, b->copy + off, (int)n) != 1)
 			rc = -EIO;
-			break;
-		}
 		off += n;
 	}
+	if (rc == 0 &&
+		PQputCopyData(pg->conn, fs_batch_copy_trailer, FS_BATCH_COPY_TRAILER_LEN) != 1)
+		rc = -EIO;
+	if (rc < 0)
+		fs_pg_fail(pg, "copy data", PQerrorMessage(pg->conn));
 	/* End the COPY even after a failed send, so the connection leaves COPY_IN state. */
 	if (PQputCopyEnd(pg->conn, rc == 0 ? NULL : "flashsale-persist: send failed") != 1) {
 		if (rc == 0)
@@ -269,65 +289,123 @@ static int fs_pg_insert(struct fs_pg *pg)
 	return rc;
 }
 
-/* Does any sale of @p b's groups have holds? @return 1, 0, or -EIO. */
-static int fs_pg_holds(struct fs_pg *pg, const struct fs_batch *b)
-{
-	char ids[FS_BATCH_GROUPS * 12 + 3];
-	const char *params[1] = {ids};
-	size_t off = 0;
-	PGresult *res;
-	unsigned i;
-	int rc;
+/* Append printf output to query @p sql (FS_PG_SQL_MAX bytes) at *@p off. @return 0, -ENOSPC. */
+static int fs_pg_sql_add(char *sql, size_t *off, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
-	ids[off++] = '{';
-	for (i = 0; i < b->n_groups; i++)
-		off += (size_t)snprintf(ids + off, sizeof(ids) - off, "%s%" PRIu32, i > 0 ? "," : "",
-			b->groups[i].sale_id);
-	snprintf(ids + off, sizeof(ids) - off, "}");
-	res = PQexecParams(pg->conn, fs_pg_holds_sql, 1, NULL, params, NULL, NULL, 0);
+static int fs_pg_sql_add(char *sql, size_t *off, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (*off >= FS_PG_SQL_MAX)
+		return -ENOSPC;
+	va_start(ap, fmt);
+	n = vsnprintf(sql + *off, FS_PG_SQL_MAX - *off, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= FS_PG_SQL_MAX - *off)
+		return -ENOSPC;
+	*off += (size_t)n;
+	return 0;
+}
+
+/* The holds check of @p b's groups (fs_pg_holds_sql), appended to @p sql. */
+static int fs_pg_holds_add(char *sql, size_t *off, const struct fs_batch *b)
+{
+	unsigned i;
+	int rc = fs_pg_sql_add(sql, off, "%s", fs_pg_holds_sql);
+
+	for (i = 0; i < b->n_groups && rc == 0; i++)
+		rc = fs_pg_sql_add(sql, off, "%s%" PRIu32, i > 0 ? ", " : "", b->groups[i].sale_id);
+	return rc == 0 ? fs_pg_sql_add(sql, off, ")") : rc;
+}
+
+/*
+ * Run @p sql (one or several statements, holds check last when @p holds is not NULL: its answer
+ * into *@p holds, 1 or 0). @p sql_rc: the query's building (< 0: it did not fit, nothing is
+ * sent). @return 0 or -EIO.
+ */
+static int fs_pg_exec_holds(struct fs_pg *pg, const char *sql, int sql_rc, int *holds,
+	const char *what)
+{
+	PGresult *res;
+	int rc = 0;
+
+	if (sql_rc < 0) {
+		fs_pg_fail(pg, what, "query too long");
+		return -EIO;
+	}
+	if (holds == NULL)
+		return fs_pg_exec(pg, PGRES_COMMAND_OK, sql, 0, NULL, what);
+	res = PQexec(pg->conn, sql);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-		fs_pg_fail(pg, "holds", fs_pgconn_message(pg->conn, res));
+		fs_pg_fail(pg, what, fs_pgconn_message(pg->conn, res));
 		rc = -EIO;
 	} else {
-		rc = strcmp(PQgetvalue(res, 0, 0), "0") != 0;
+		*holds = strcmp(PQgetvalue(res, 0, 0), "0") != 0;
 	}
 	PQclear(res);
 	return rc;
 }
 
-/* One notification per group of @p b, as the staging INSERT sends them. */
-static int fs_pg_notify(struct fs_pg *pg, const struct fs_batch *b)
+/*
+ * BEGIN, the checkpoint of @p b, and when @p b has orders (of at most FS_BATCH_GROUPS pairs)
+ * but no sale statement (these must run before it), the holds check: *@p holds 1 or 0; else
+ * *@p holds stays -1 (not asked). @return 0 or -EIO.
+ */
+static int fs_pg_begin(struct fs_pg *pg, uint16_t node_id, uint64_t instance,
+	const struct fs_batch *b, int *holds)
 {
-	char sale[16], node[8], n[16];
-	const char *params[3] = {sale, node, n};
-	unsigned i;
-	int rc = 0;
+	char sql[FS_PG_SQL_MAX];
+	size_t off = 0;
+	bool ask = b->orders > 0 && b->n_stmts == 0 && !b->groups_over;
+	int rc = fs_pg_sql_add(sql, &off, "BEGIN; ");
 
-	for (i = 0; i < b->n_groups && rc == 0; i++) {
-		snprintf(sale, sizeof(sale), "%" PRIu32, b->groups[i].sale_id);
-		snprintf(node, sizeof(node), "%u", (unsigned)b->groups[i].node_id);
-		snprintf(n, sizeof(n), "%u", b->groups[i].orders);
-		rc = fs_pg_exec(pg, PGRES_TUPLES_OK, fs_pg_notify_sql, 3, params, "notify");
-	}
-	return rc;
+	if (rc == 0)
+		rc = fs_pg_sql_add(sql, &off, fs_pg_checkpoint_fmt, (unsigned)node_id,
+			(int64_t)instance, b->journal, b->last_seq);
+	if (rc == 0 && ask)
+		rc = fs_pg_sql_add(sql, &off, "; ");
+	if (rc == 0 && ask)
+		rc = fs_pg_holds_add(sql, &off, b);
+	*holds = -1;
+	return fs_pg_exec_holds(pg, sql, rc, ask ? holds : NULL, "begin");
 }
 
 /*
- * The direct path (see fs_pg_direct_sql). @return 0 with every order inserted; -EAGAIN: take the
- * staging path (a sale with holds, too many groups, a key already there); -EIO.
+ * The direct path (see fs_pg_direct_sql); @p holds: the holds check's answer, or -1 (ask it
+ * here). @return 0 with every order inserted; -EAGAIN: take the staging path (a sale with holds,
+ * too many groups, a key already there); -EIO.
  */
-static int fs_pg_direct(struct fs_pg *pg, const struct fs_batch *b)
+static int fs_pg_direct(struct fs_pg *pg, const struct fs_batch *b, int holds)
 {
-	int rc;
+	char sql[FS_PG_SQL_MAX];
+	size_t off = 0;
+	unsigned i;
+	int rc = 0;
 
 	if (b->groups_over)
 		return -EAGAIN;
-	rc = fs_pg_holds(pg, b);
-	if (rc != 0)
-		return rc < 0 ? rc : -EAGAIN;
-	rc = fs_pg_exec(pg, PGRES_COMMAND_OK, "SAVEPOINT fs_direct", 0, NULL, "savepoint");
+	if (holds < 0) {
+		rc = fs_pg_holds_add(sql, &off, b);
+		rc = fs_pg_exec_holds(pg, sql, rc, &holds, "holds");
+		if (rc < 0)
+			return rc;
+	}
+	if (holds)
+		return -EAGAIN;
+	off = 0;
+	rc = fs_pg_sql_add(sql, &off, "SAVEPOINT fs_direct; ");
+	for (i = 0; i < b->n_groups && rc == 0; i++)
+		rc = fs_pg_sql_add(sql, &off, fs_pg_notify_fmt, b->groups[i].sale_id,
+			(unsigned)b->groups[i].node_id, b->groups[i].orders);
 	if (rc == 0)
-		rc = fs_pg_copy(pg, fs_pg_direct_sql, b);
+		rc = fs_pg_sql_add(sql, &off, "%s", fs_pg_direct_sql);
+	if (rc < 0) {
+		fs_pg_fail(pg, "copy", "query too long");
+		return -EIO;
+	}
+	rc = fs_pg_copy(pg, sql, b);
 	if (rc == -EEXIST) {
 		rc = fs_pg_exec(pg, PGRES_COMMAND_OK, "ROLLBACK TO SAVEPOINT fs_direct", 0, NULL,
 			"rollback to savepoint");
@@ -336,16 +414,14 @@ static int fs_pg_direct(struct fs_pg *pg, const struct fs_batch *b)
 		return rc < 0 ? rc : -EAGAIN;
 	}
 	if (rc == 0)
-		rc = fs_pg_notify(pg, b);
-	if (rc == 0)
 		pg->inserted = b->orders;
 	return rc;
 }
 
 /* The batch's orders into orders: the direct path, else through orders_in. */
-static int fs_pg_orders(struct fs_pg *pg, const struct fs_batch *b)
+static int fs_pg_orders(struct fs_pg *pg, const struct fs_batch *b, int holds)
 {
-	int rc = fs_pg_direct(pg, b);
+	int rc = fs_pg_direct(pg, b, holds);
 
 	if (rc != -EAGAIN)
 		return rc;
@@ -360,19 +436,20 @@ static int fs_pg_orders(struct fs_pg *pg, const struct fs_batch *b)
 int fs_pg_write_batch(struct fs_pg *pg, uint16_t node_id, uint64_t instance,
 	const struct fs_batch *b)
 {
-	char node[8], journal[8], seq[24], inst[24];
-	const char *ckpt[4] = {node, journal, seq, inst};
 	unsigned i;
-	int rc;
+	int holds, rc;
 
 	pg->inserted = 0;
 	pg->err[0] = '\0';
 	if (b->records == 0)
 		return 0;
-
-	rc = fs_pg_exec(pg, PGRES_COMMAND_OK, "BEGIN", 0, NULL, "begin");
+	if (pg->conn == NULL) {
+		fs_pg_fail(pg, "begin", "not connected");
+		return -EIO;
+	}
+	rc = fs_pg_begin(pg, node_id, instance, b, &holds);
 	if (rc < 0)
-		return rc;
+		goto fail;
 	/* Sale statements first: orders of the same transaction see the sale's hold_ms. */
 	for (i = 0; i < b->n_stmts; i++) {
 		const struct fs_batch_stmt *st = &b->stmts[i];
@@ -387,17 +464,10 @@ int fs_pg_write_batch(struct fs_pg *pg, uint16_t node_id, uint64_t instance,
 			goto fail;
 	}
 	if (b->orders > 0) {
-		rc = fs_pg_orders(pg, b);
+		rc = fs_pg_orders(pg, b, holds);
 		if (rc < 0)
 			goto fail;
 	}
-	snprintf(node, sizeof(node), "%u", (unsigned)node_id);
-	snprintf(journal, sizeof(journal), "%u", b->journal);
-	snprintf(seq, sizeof(seq), "%" PRIu64, b->last_seq);
-	snprintf(inst, sizeof(inst), "%" PRId64, (int64_t)instance);
-	rc = fs_pg_exec(pg, PGRES_COMMAND_OK, fs_pg_checkpoint_sql, 4, ckpt, "checkpoint");
-	if (rc < 0)
-		goto fail;
 	/* A broken connection here leaves the outcome unknown: the caller reloads checkpoints. */
 	return fs_pg_exec(pg, PGRES_COMMAND_OK, "COMMIT", 0, NULL, "commit");
 

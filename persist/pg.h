@@ -51,16 +51,18 @@ int fs_pg_load_checkpoints(struct fs_pg *pg, uint16_t node_id, uint64_t instance
 	uint64_t seq[FS_JOURNAL_MAX]);
 
 /**
- * Write batch @p b of node @p node_id in ONE transaction: run its sale statements in journal
- * order; when none of its orders' sales has holds, COPY the order rows straight into orders
- * (status 'sold') under a savepoint; else, or when that COPY meets a key already there, COPY
- * them into orders_in and INSERT them into orders (de-duplicated within the batch, ON CONFLICT
- * DO NOTHING against rows already there; status 'held' with hold_until = won_at +
- * sales.hold_ms when the sale has holds, else 'sold'); NOTIFY flashsale_orders once per sale and
- * node with the rows inserted; set the checkpoint of (node_id, instance, b->journal) to
- * b->last_seq, COMMIT. An empty batch is a no-op. The caller makes sure that the sales row (and
- * its HOLD) of every order is committed first (flashsale-persist: the control journal is
- * drained after a worker batch is read and before it is written).
+ * Write batch @p b of node @p node_id in ONE transaction: BEGIN and set the checkpoint of
+ * (node_id, instance, b->journal) to b->last_seq (one query); run its sale statements in journal
+ * order; when none of its orders' sales has holds (asked with the BEGIN when the batch has no
+ * sale statement), COPY the order rows (binary format, batch.h) straight into orders (status
+ * 'sold') under a savepoint, with one NOTIFY flashsale_orders per sale and node (one query);
+ * else, or when that COPY meets a key already there, COPY them into orders_in and INSERT them
+ * into orders (de-duplicated within the batch, ON CONFLICT DO NOTHING against rows already
+ * there; status 'held' with hold_until = won_at + sales.hold_ms when the sale has holds, else
+ * 'sold'), notifying the rows inserted; COMMIT (a query of its own). An empty batch is a no-op.
+ * The caller makes sure that the sales row (and its HOLD) of every order is committed first
+ * (flashsale-persist: the control journal is drained after a worker batch is read and before it
+ * is written).
  * @return 0 when committed; -EIO otherwise (the transaction may or may not have committed if
  *         the connection broke during COMMIT: reload the checkpoints).
  */
