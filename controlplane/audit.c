@@ -921,8 +921,9 @@ static void check_node(struct pass *p, const struct sources *s, const struct nod
 	if (!s->pg.src.ok)
 		return;
 	if (g->foreign_ids > 0)
-		drift(p, false, "node %u: %" PRIu64 " orders whose order id names another node", n,
-			g->foreign_ids);
+		drift(p, false,
+			"node %u: %" PRIu64 " orders whose order id names another node of the sale",
+			n, g->foreign_ids);
 	if (g->orders != (uint64_t)sold)
 		drift(p, true,
 			"node %u: %" PRIu64 " orders in postgresql, sold %" PRId64 " in Redis", n,

@@ -94,7 +94,9 @@ const char fs_pgleases_nodes_sql[] =
 	"l.forgotten_at IS NOT NULL "
 	"FROM (SELECT * FROM node_leases WHERE sale_id = $1) l FULL JOIN "
 	"(SELECT node_id, count(*) AS n, "
-	"count(*) FILTER (WHERE ((order_id >> 48) & 65535) <> node_id) AS foreign_ids "
+	"count(*) FILTER (WHERE ((order_id >> 48) & 65535) <> node_id AND "
+	"((order_id >> 48) & 65535) IN (SELECT node_id FROM orders WHERE sale_id = $1 UNION "
+	"SELECT node_id FROM node_leases WHERE sale_id = $1)) AS foreign_ids "
 	"FROM orders WHERE sale_id = $1 GROUP BY node_id) o ON o.node_id = l.node_id ORDER BY 1";
 
 int fs_pgleases_node_parse(const struct pg_result *res, int row, struct fs_pgleases_node *out)

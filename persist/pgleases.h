@@ -44,7 +44,9 @@ struct fs_pgleases_node {
 	uint64_t leased; /**< node_leases.leased: its dataplane's leased total at its last report */
 	uint64_t sold;	 /**< node_leases.sold then (a forgotten node: its final count) */
 	uint64_t orders; /**< its orders rows of the sale (orders.node_id) */
-	uint64_t foreign_ids; /**< ... of them whose order id names another node (bits 48..63) */
+	uint64_t foreign_ids; /**< ... of them whose order id (bits 48..63) names another node of
+				 the sale (one with orders or a node_leases row): ids that
+				 could be that node's */
 	int64_t reported_ms;  /**< node_leases.reported_at, unix ms; 0: no row */
 	bool forgotten;	      /**< node_leases.forgotten_at is set (flashctl node forget) */
 };
