@@ -8,11 +8,12 @@
  * check_journals, check_dp, check_pg (with check_pg_holds: orders by status, returns, the rules
  * of outcomes), check_pg_orders (journals against PostgreSQL), check_redis, check_stock (no
  * source above the stock plus the units returned), check_units (Redis against PostgreSQL: every
- * unit somewhere, once), check_won. Each check prints its
- * source's problems first (src_check), then its figures (kv), then its drifts. A check may compare
- * its source with any source checked before it; the stock to compare with (struct stock) is the
- * first one known: the journals' SALE record, else the dataplane's total, else PostgreSQL's
- * sales row, else Redis's hash.
+ * unit somewhere, once, from each node's figures), check_nodes (each node's lease key and sold
+ * count in Redis against its orders and node_leases row in PostgreSQL: one line per node, and a
+ * drift names the node), check_won. Each check prints its source's problems first (src_check), then
+ * its figures (kv), then its drifts. A check may compare its source with any source checked before
+ * it; the stock to compare with (struct stock) is the first one known: the journals' SALE record,
+ * else the dataplane's total, else PostgreSQL's sales row, else Redis's hash.
  *
  * To add a figure (say held orders): read it into the source's struct (PostgreSQL: a field of
  * struct fs_pgaudit_sale, read by one read_* more in pgaudit.c's read_snapshot(); Redis: a field
@@ -35,6 +36,7 @@
 #include "dpctl.h"
 #include "journal.h"
 #include "monotonic.h"
+#include "nodes.h"
 #include "out.h"
 #include "pgaudit.h"
 #include "redis.h"
@@ -47,9 +49,9 @@
 
 /* One pass over every source: what it printed and what drifted. */
 struct pass {
-	FILE *kv, *drift;
-	char *kv_buf, *drift_buf;
-	size_t kv_len, drift_len;
+	FILE *kv, *nodes, *drift; /* nodes: one line of several key=value fields per node */
+	char *kv_buf, *nodes_buf, *drift_buf;
+	size_t kv_len, nodes_len, drift_len;
 	unsigned drifts;
 	bool final; /* a drift that no lagging writer can close */
 };
@@ -95,6 +97,7 @@ struct journals_src {
 	struct order_set orders; /* every ORDER record of the sale (all.v malloc'd here) */
 	bool has_stock;
 	uint64_t stock; /* the last SALE record's stock */
+	unsigned node;	/* the node id of the sale's records (0: none): a state dir is one node's */
 };
 
 /* The dataplane's status of the sale (--dp). */
@@ -114,6 +117,8 @@ struct pg_src {
 struct redis_src {
 	struct src src; /* always given */
 	struct fs_redis_audit ra;
+	struct fs_node_sale *nodes; /* each node's part (fs_nodes_sale_all), malloc'd */
+	size_t n_nodes;
 };
 
 /* The won-file (--won-file): every WON a client saw. */
@@ -238,6 +243,7 @@ static int pairs_add(struct pairs *a, uint64_t order_id, uint64_t user_id)
 	a->v = v;
 	a->v[a->n].order_id = order_id;
 	a->v[a->n].user_id = user_id;
+	a->v[a->n].node_id = 0;
 	a->n++;
 	return 0;
 }
@@ -345,6 +351,7 @@ static int read_journal(const char *dir, unsigned idx, uint32_t sale_id, struct 
 
 			if (rec->sale_id != sale_id)
 				continue;
+			j->node = rec->node_id;
 			if (rec->type == FS_JREC_ORDER) {
 				rc = pairs_add(&j->orders.all, rec->body.order.order_id,
 					rec->body.order.user_id);
@@ -447,6 +454,8 @@ static int read_redis(const struct fs_audit_conf *c, struct redis_src *rs)
 	rc = fs_redis_connect(&r, c->redis_url, c->timeout_ms);
 	if (rc == 0)
 		rc = fs_redis_audit_read(&r, c->sale_id, &rs->ra);
+	if (rc == 0)
+		rc = fs_nodes_sale_all(&r, c->sale_id, &rs->nodes, &rs->n_nodes);
 	fs_redis_close(&r);
 	if (rc < 0)
 		return problem(&rs->src.probs, rc != -EPROTO, "redis: %s", r.errstr);
@@ -503,6 +512,7 @@ static void sources_free(struct sources *s)
 	free(s->j.orders.all.v);
 	fs_pgaudit_free(&s->pg.sale);
 	free(s->won.lines.v);
+	free(s->redis.nodes);
 	src_free(&s->j.src);
 	src_free(&s->dp.src);
 	src_free(&s->pg.src);
@@ -659,7 +669,27 @@ static void diff_add(struct diff *d, uint64_t order_id)
 	d->n++;
 }
 
-/* PostgreSQL holds the journals' (order, user) set, no more, no less: merged by order id. */
+/*
+ * Whether @p node is another node than the journals' with a part in the sale: a node of Redis's
+ * (fs_nodes_sale_all) or with a node_leases row.
+ */
+static bool other_lessee(const struct sources *s, unsigned node)
+{
+	if (node == s->j.node)
+		return false;
+	for (size_t i = 0; i < s->redis.n_nodes; i++)
+		if (s->redis.nodes[i].node == node)
+			return true;
+	for (size_t i = 0; s->pg.src.ok && i < s->pg.sale.n_nodes; i++)
+		if (s->pg.sale.nodes[i].node_id == node && s->pg.sale.nodes[i].has_row)
+			return true;
+	return false;
+}
+
+/*
+ * PostgreSQL holds the journals' (order, user) set, no more, no less: merged by order id. The
+ * journals are one node's: the rows of another node with a part in the sale are not theirs.
+ */
 static void check_pg_orders(struct pass *p, const struct sources *s)
 {
 	const struct fs_pgaudit_order *a = s->j.orders.all.v, *b = s->pg.orders.all.v;
@@ -672,7 +702,9 @@ static void check_pg_orders(struct pass *p, const struct sources *s)
 	while (i < na || k < nb) {
 		int cmp = i == na ? 1 : k == nb ? -1 : cmp_u64(a[i].order_id, b[k].order_id);
 
-		if (cmp < 0) {
+		if (cmp >= 0 && other_lessee(s, b[k].node_id)) {
+			k++; /* another node's order */
+		} else if (cmp < 0) {
 			diff_add(&miss, a[i++].order_id); /* journals only */
 		} else if (cmp > 0) {
 			diff_add(&extra, b[k++].order_id); /* PostgreSQL only */
@@ -701,6 +733,15 @@ static void check_pg_orders(struct pass *p, const struct sources *s)
 			wrong.n,
 			list_u64(list, sizeof(list), wrong.ex,
 				wrong.n < EXAMPLES ? wrong.n : EXAMPLES));
+}
+
+/* Node @p node of Redis's part of the sale (fs_nodes_sale_all), or NULL. */
+static const struct fs_node_sale *redis_node(const struct sources *s, unsigned node)
+{
+	for (size_t i = 0; i < s->redis.n_nodes; i++)
+		if (s->redis.nodes[i].node == node)
+			return &s->redis.nodes[i];
+	return NULL;
 }
 
 /* Redis's counters against its own stock, leases, node_sold and the journals. */
@@ -732,10 +773,21 @@ static void check_redis_counters(struct pass *p, const struct sources *s)
 	if (ra->node_sold != ra->sold)
 		drift(p, true, "redis: node_sold sums to %" PRId64 ", sold %" PRId64, ra->node_sold,
 			ra->sold);
-	if (s->j.src.ok && ra->sold >= 0 && (uint64_t)ra->sold != s->j.orders.all.n)
+	if (!s->j.src.ok)
+		return;
+	if (s->redis.n_nodes > 1) { /* the journals are one node's: its own count */
+		const struct fs_node_sale *n = redis_node(s, s->j.node);
+		int64_t sold = n != NULL && n->sold > 0 ? n->sold : 0;
+
+		if ((uint64_t)sold != s->j.orders.all.n)
+			drift(p, (uint64_t)sold < s->j.orders.all.n,
+				"redis: node %u sold %" PRId64 ", its journals hold %zu orders",
+				s->j.node, sold, s->j.orders.all.n);
+	} else if (ra->sold >= 0 && (uint64_t)ra->sold != s->j.orders.all.n) {
 		drift(p, (uint64_t)ra->sold < s->j.orders.all.n,
 			"redis: sold %" PRId64 ", journals hold %zu orders", ra->sold,
 			s->j.orders.all.n);
+	}
 }
 
 /* Redis: the published view. */
@@ -786,21 +838,27 @@ static void check_stock(struct pass *p, const struct sources *s, const struct st
 
 /*
  * Redis against PostgreSQL: every unit is somewhere, once. stock = pool + what the nodes hold
- * unsold (leases - sold) + held + paid (a sale without holds: + sold), and the returns
- * PostgreSQL recorded are the members of fs:{N}:returned. Both settle when the daemon and
- * persist catch up.
+ * unsold (Σ over nodes of its lease key - its node_sold) + held + paid (a sale without holds: +
+ * sold), and the returns PostgreSQL recorded are the members of fs:{N}:returned. Both settle when
+ * the daemon and persist catch up.
  */
 static void check_units(struct pass *p, const struct sources *s, const struct stock *stock)
 {
 	const struct fs_redis_audit *ra = &s->redis.ra;
 	const struct fs_pgaudit_holds *h = &s->pg.sale.holds;
 	bool holds = s->pg.sale.hold_ms > 0 || ra->hold_ms > 0;
-	int64_t unsold = (int64_t)ra->leases - ra->sold;
+	int64_t unsold = 0;
 	uint64_t owned = holds ? h->held + h->paid : h->sold;
-	int64_t total = ra->pool + unsold + (int64_t)owned;
+	int64_t total;
 
 	if (!stock->have || !s->pg.src.ok || !s->redis.src.ok || !ra->has_hash)
 		return;
+	for (size_t i = 0; i < s->redis.n_nodes; i++) { /* each node's lease - its sold */
+		const struct fs_node_sale *n = &s->redis.nodes[i];
+
+		unsold += (n->leased > 0 ? n->leased : 0) - (n->sold > 0 ? n->sold : 0);
+	}
+	total = ra->pool + unsold + (int64_t)owned;
 	kv(p, "units_pool=%" PRId64, ra->pool);
 	kv(p, "units_unsold=%" PRId64, unsold);
 	kv(p, holds ? "units_held_paid=%" PRIu64 : "units_sold=%" PRIu64, owned);
@@ -817,6 +875,103 @@ static void check_units(struct pass *p, const struct sources *s, const struct st
 			"units: %" PRIu64 " returns in Redis (fs:{%" PRIu32 "}:returned), %" PRIu64
 			" stock_returns rows (%" PRIu64 " applied)",
 			ra->returned, s->sale_id, h->returns, h->applied);
+}
+
+/* One node's figures: Redis's and PostgreSQL's part of it (NULL: that source has none). */
+struct node_fig {
+	unsigned node;
+	const struct fs_node_sale *r;
+	const struct fs_pgleases_node *pg;
+};
+
+/* Node @p f's line: its figures from Redis, and with --pg from PostgreSQL. */
+static void node_line(struct pass *p, bool pg, const struct node_fig *f, int64_t leased,
+	int64_t sold, bool forgotten)
+{
+	const struct fs_pgleases_node none = {0}, *g = f->pg != NULL ? f->pg : &none;
+
+	fprintf(p->nodes, "node=%u leased=%" PRId64 " sold=%" PRId64 " unsold=%" PRId64, f->node,
+		leased, sold, leased < 0 ? -1 : leased - sold);
+	if (pg)
+		fprintf(p->nodes, " pg_orders=%" PRIu64 " pg_leased=%" PRIu64 " pg_sold=%" PRIu64,
+			g->orders, g->leased, g->sold);
+	fprintf(p->nodes, " forgotten=%d\n", forgotten ? 1 : 0);
+}
+
+/*
+ * Node @p f: its lease key in Redis (missing while it has a part: Redis lost it and the node has
+ * not reported again), its sold count at most its lease; with --pg its orders rows = its sold
+ * count, each order id naming it, and Redis's figures not below what it reported in node_leases.
+ */
+static void check_node(struct pass *p, const struct sources *s, const struct node_fig *f)
+{
+	const struct fs_pgleases_node none = {0}, *g = f->pg != NULL ? f->pg : &none;
+	int64_t leased = f->r != NULL ? f->r->leased : -1;
+	int64_t sold = f->r != NULL && f->r->sold > 0 ? f->r->sold : 0;
+	bool forgotten = (f->r != NULL && f->r->forgotten) || g->forgotten;
+	unsigned n = f->node;
+
+	node_line(p, s->pg.src.ok, f, leased, sold, forgotten);
+	if (leased < 0 && (sold > 0 || g->has_row || (f->r != NULL && f->r->lessee)))
+		drift(p, true, "node %u: no lease key in Redis (fs:{%" PRIu32 "}:lease:%u)", n,
+			s->sale_id, n);
+	if (leased >= 0 && sold > leased)
+		drift(p, false, "node %u: sold %" PRId64 " above its lease %" PRId64 " in Redis", n,
+			sold, leased);
+	if (!s->pg.src.ok)
+		return;
+	if (g->foreign_ids > 0)
+		drift(p, false,
+			"node %u: %" PRIu64 " orders whose order id names another node of the sale",
+			n, g->foreign_ids);
+	if (g->orders != (uint64_t)sold)
+		drift(p, true,
+			"node %u: %" PRIu64 " orders in postgresql, sold %" PRId64 " in Redis", n,
+			g->orders, sold);
+	if (g->has_row && !forgotten && leased >= 0 && g->leased > (uint64_t)leased)
+		drift(p, true,
+			"node %u: lease %" PRId64 " in Redis below the %" PRIu64
+			" leased it reported (node_leases)",
+			n, leased, g->leased);
+	if (g->has_row && g->sold > (uint64_t)sold)
+		drift(p, true,
+			"node %u: sold %" PRId64 " in Redis below the %" PRIu64
+			" it reported (node_leases)",
+			n, sold, g->sold);
+}
+
+/*
+ * Every node with a part in the sale, in Redis (fs_nodes_sale_all) or PostgreSQL (node_leases,
+ * orders), merged by node id: one line each and its drifts (check_node); the nodes' lease keys
+ * are every lease key of the sale.
+ */
+static void check_nodes(struct pass *p, const struct sources *s)
+{
+	const struct fs_node_sale *r = s->redis.nodes;
+	const struct fs_pgleases_node *g = s->pg.src.ok ? s->pg.sale.nodes : NULL;
+	size_t nr = s->redis.src.ok ? s->redis.n_nodes : 0, ng = g != NULL ? s->pg.sale.n_nodes : 0;
+	uint64_t leases = 0;
+
+	if (!s->redis.src.ok || !s->redis.ra.has_hash)
+		return;
+	for (size_t i = 0, k = 0; i < nr || k < ng;) {
+		unsigned a = i < nr ? r[i].node : UINT32_MAX,
+			 b = k < ng ? g[k].node_id : UINT32_MAX;
+		struct node_fig f = {.node = a < b ? a : b};
+
+		if (a <= b)
+			f.r = &r[i++];
+		if (b <= a)
+			f.pg = &g[k++];
+		check_node(p, s, &f);
+	}
+	for (size_t i = 0; i < nr; i++)
+		leases += r[i].leased > 0 ? (uint64_t)r[i].leased : 0;
+	if (leases != s->redis.ra.leases)
+		drift(p, true,
+			"redis: lease keys sum to %" PRIu64 " (%u keys), the nodes of fs:{%" PRIu32
+			"}:lessees and node_sold hold %" PRIu64,
+			s->redis.ra.leases, s->redis.ra.n_leases, s->sale_id, leases);
 }
 
 /* The won-file: every WON a client saw has its row (PostgreSQL, else the journals). */
@@ -874,6 +1029,7 @@ static void compare(const struct sources *s, struct pass *p)
 	check_redis(p, s, &stock);
 	check_stock(p, s, &stock);
 	check_units(p, s, &stock);
+	check_nodes(p, s);
 	check_won(p, s);
 }
 
@@ -898,6 +1054,11 @@ static void print_result(const struct fs_audit_conf *c, const struct pass *p, in
 
 	fs_out_init(&out, c->json);
 	fs_out_kv_lines(&out, p->kv_buf);
+	fs_out_list(&out, "nodes");
+	for (char *line = p->nodes_buf, *nl; (nl = strchr(line, '\n')) != NULL; line = nl + 1) {
+		*nl = '\0';
+		fs_out_record(&out, "nodes", line); /* "node=N leased=L ..." (check_node) */
+	}
 	fs_out_i64(&out, "waited_ms", waited_ms);
 	fs_out_u64(&out, "drifts", p->drifts);
 	if (!c->json) {
@@ -917,6 +1078,36 @@ static void print_result(const struct fs_audit_conf *c, const struct pass *p, in
 	fs_out_end(&out, 0);
 }
 
+/* A pass's three streams closed (their buffers kept); with @p bufs_too their buffers freed. */
+static void pass_close(struct pass *p, bool bufs_too)
+{
+	FILE **f[] = {&p->kv, &p->nodes, &p->drift};
+	char **b[] = {&p->kv_buf, &p->nodes_buf, &p->drift_buf};
+
+	for (size_t i = 0; i < 3; i++) {
+		if (*f[i] != NULL)
+			fclose(*f[i]);
+		*f[i] = NULL;
+		if (bufs_too) {
+			free(*b[i]);
+			*b[i] = NULL;
+		}
+	}
+}
+
+/* A new pass: its streams open. 0 or -ENOMEM. */
+static int pass_open(struct pass *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->kv = open_memstream(&p->kv_buf, &p->kv_len);
+	p->nodes = open_memstream(&p->nodes_buf, &p->nodes_len);
+	p->drift = open_memstream(&p->drift_buf, &p->drift_len);
+	if (p->kv != NULL && p->nodes != NULL && p->drift != NULL)
+		return 0;
+	pass_close(p, true);
+	return -ENOMEM;
+}
+
 int fs_audit_run(const struct fs_audit_conf *c)
 {
 	int64_t start = fs_monotonic_ms(), deadline = start + (int64_t)c->wait_s * 1000;
@@ -924,30 +1115,19 @@ int fs_audit_run(const struct fs_audit_conf *c)
 	int rc;
 
 	for (;;) {
-		memset(&p, 0, sizeof(p));
-		p.kv = open_memstream(&p.kv_buf, &p.kv_len);
-		p.drift = open_memstream(&p.drift_buf, &p.drift_len);
-		if (p.kv == NULL || p.drift == NULL) {
-			if (p.kv != NULL)
-				fclose(p.kv);
-			if (p.drift != NULL)
-				fclose(p.drift);
-			rc = -ENOMEM;
+		rc = pass_open(&p);
+		if (rc < 0)
 			break;
-		}
 		rc = audit_pass(c, &p);
-		fclose(p.kv);
-		fclose(p.drift);
+		pass_close(&p, false);
 		if (rc < 0 || p.drifts == 0 || p.final || fs_monotonic_ms() >= deadline)
 			break;
-		free(p.kv_buf);
-		free(p.drift_buf);
+		pass_close(&p, true);
 		nanosleep(&(struct timespec){.tv_nsec = RETRY_MS * 1000000L}, NULL);
 	}
 	if (rc == 0)
 		print_result(c, &p, fs_monotonic_ms() - start);
-	free(p.kv_buf);
-	free(p.drift_buf);
+	pass_close(&p, true);
 	if (rc < 0)
 		return rc;
 	return p.drifts > 0 ? 1 : 0;

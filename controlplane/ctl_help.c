@@ -39,10 +39,11 @@ static const struct {
 		       "60)\n" COMMON},
 	{"sale status",
 		"usage: flashctl sale status --sale N [--pg URL]\n"
-		"Redis's view of sale N, then the dataplane's (dp_*, with --dp), then "
-		"PostgreSQL's.\n"
+		"Redis's view of sale N (a line per node: its lease, sold, unsold, last "
+		"report),\nthen the dataplane's (dp_*, with --dp), then PostgreSQL's.\n"
 		"  --sale N        the sale id\n"
-		"  --pg URL        also orders by status, returns, re-sold (a libpq URL)\n" COMMON},
+		"  --pg URL        also orders by status, returns, re-sold, a line per node (a "
+		"libpq URL)\n" COMMON},
 	{"sale stop", "usage: flashctl sale stop --sale N\n"
 		      "Stop sale N in Redis (and on the dataplane at once with --dp).\n"
 		      "  --sale N        the sale id\n" COMMON},
@@ -114,8 +115,8 @@ static const struct {
 		  "  --until-empty   call again until a call expires fewer than N\n"
 		  "  --pg URL        PostgreSQL (default $PG_URL)\n" COMMON},
 	{"audit", "usage: flashctl audit --sale N [options]\n"
-		  "Compare the sale's journals, dataplane (--dp), PostgreSQL and Redis. Exit 0\n"
-		  "consistent, 1 drift, 2 bad usage.\n"
+		  "Compare the sale's journals, dataplane (--dp), PostgreSQL and Redis, and each\n"
+		  "node's figures (a line per node). Exit 0 consistent, 1 drift, 2 bad usage.\n"
 		  "  --sale N        the sale id\n"
 		  "  --state-dir DIR the dataplane's journals\n"
 		  "  --pg URL        PostgreSQL\n"

@@ -573,10 +573,12 @@ static int cmd_sale_status(const struct globals *g, int argc, char **argv)
 		return fail("sale %" PRIu32 " was deleted at %" PRId64 " (unix ms, %s)", id,
 			s.end_ms, iso);
 	}
-	rc = redis_done(&r, rc);
-	if (rc != 0)
-		return rc;
+	if (rc < 0)
+		return redis_done(&r, rc);
 	print_sale(&s, true, &out);
+	rc = redis_done(&r, fs_ctl_sale_nodes(&r, id, &out));
+	if (rc != 0)
+		return fs_out_end(&out, rc);
 	if (have_dp(g))
 		dp_status_lines(g, id, &out);
 	return fs_out_end(&out, pg != NULL ? fs_ctl_sale_pg_status(pg, id, s.stock, &out) : 0);

@@ -104,6 +104,27 @@ int fs_ctl_sweep(int argc, char **argv);
  */
 int fs_ctl_sale_pg_status(const char *pg_url, uint32_t sale, uint64_t stock, struct fs_out *out);
 
+struct fs_redis;
+struct fs_pgorders;
+
+/**
+ * The per-node lines of `flashctl sale status` from Redis (salenodes.c): one record per node with
+ * a part in sale @p sale (fs_nodes_sale_all: lessees, node_sold, forgotten), `node leased sold
+ * unsold report_ms report alive forgotten` (leased -1: no lease key; sold 0 when never published;
+ * unsold leased - sold, -1 without a lease key; report_ms its daemon's last report in fs:nodes, 0
+ * when not registered), JSON: the array `nodes`. A registry Redis refuses (an ACL) is left out.
+ * @return 0 or a negative errno (Redis: r->errstr says why).
+ */
+int fs_ctl_sale_nodes(struct fs_redis *r, uint32_t sale, struct fs_out *out);
+
+/**
+ * The per-node lines of `flashctl sale status --pg` (salenodes.c): one record per node of
+ * fs_pgleases_nodes, `pg_node pg_leased pg_sold pg_orders pg_reported_ms pg_reported
+ * pg_forgotten`, JSON: the array `pg_nodes`.
+ * @return 0 or a negative errno (the handle's error says why).
+ */
+int fs_ctl_sale_pg_nodes(struct fs_pgorders *c, uint32_t sale, struct fs_out *out);
+
 /**
  * `flashctl metrics [--listen ADDR:PORT] [--pg URL] [--once] [--timeout-ms N]`: serve
  * flashsale_* metrics over HTTP (GET /metrics, Prometheus text format 0.0.4; default
@@ -124,8 +145,6 @@ int fs_ctl_metrics(const char *dp_socket, unsigned node_id, int argc, char **arg
  * @return the exit code: 0; 1 the dataplane answered no read; 2 bad usage.
  */
 int fs_ctl_watch(const char *dp_socket, unsigned node_id, int argc, char **argv);
-
-struct fs_pgorders;
 
 /**
  * A PostgreSQL handle on --pg @p opt, else $PG_URL (@p cmd names the command in the usage error).

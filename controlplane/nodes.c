@@ -8,6 +8,7 @@
 #include <hiredis/hiredis.h>
 
 #include "nodes.h"
+#include "parse.h"
 
 #include "lua_alive.h"
 #include "lua_forget.h"
@@ -175,6 +176,106 @@ int fs_nodes_sale(
 		return rc;
 	*sold = int_or(rep);
 	freeReplyObject(rep);
+	return 0;
+}
+
+/* A growable list of the nodes of one sale, sorted by id. */
+struct sale_nodes {
+	struct fs_node_sale *v;
+	size_t n, cap;
+};
+
+/* Node @p s (text) of @p l, added when missing (leased, sold -1). NULL: no node id or no memory
+ * (*@p rc -EPROTO or -ENOMEM). */
+static struct fs_node_sale *node_of(struct sale_nodes *l, const char *s, int *rc)
+{
+	uint64_t id;
+	size_t i;
+
+	if (fs_parse_u64(s, 1, UINT16_MAX, &id) < 0) {
+		*rc = -EPROTO;
+		return NULL;
+	}
+	for (i = 0; i < l->n && l->v[i].node < id; i++)
+		;
+	if (i < l->n && l->v[i].node == id)
+		return &l->v[i];
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 8;
+		struct fs_node_sale *v = realloc(l->v, cap * sizeof(*v));
+
+		if (v == NULL) {
+			*rc = -ENOMEM;
+			return NULL;
+		}
+		l->v = v;
+		l->cap = cap;
+	}
+	memmove(&l->v[i + 1], &l->v[i], (l->n - i) * sizeof(*l->v));
+	l->n++;
+	l->v[i] = (struct fs_node_sale){.node = (unsigned)id, .leased = -1, .sold = -1};
+	return &l->v[i];
+}
+
+/*
+ * The members (@p hash false: SMEMBERS) or fields and values (@p hash true: HGETALL) of sale key
+ * @p what into @p l: a member marks lessee (@p what "lessees") or forgotten, a field's value is
+ * its sold count. 0 or a negative errno.
+ */
+static int sale_nodes_read(
+	struct fs_redis *r, uint32_t sale_id, const char *what, bool hash, struct sale_nodes *l)
+{
+	char key[FS_REDIS_KEYLEN];
+	redisReply *rep;
+	int rc;
+
+	fs_redis_sale_key(key, sale_id, what);
+	const char *argv[] = {hash ? "HGETALL" : "SMEMBERS", key};
+	rc = fs_redis_command(r, &rep, 2, argv);
+	if (rc < 0)
+		return rc;
+	if (rep->type != REDIS_REPLY_ARRAY) {
+		freeReplyObject(rep);
+		return set_err(r, -EPROTO, what);
+	}
+	for (size_t i = 0; rc == 0 && i < rep->elements; i += hash ? 2 : 1) {
+		const redisReply *e = rep->element[i];
+		struct fs_node_sale *ns;
+
+		if (e->type != REDIS_REPLY_STRING || (ns = node_of(l, e->str, &rc)) == NULL) {
+			rc = rc < 0 ? rc : -EPROTO;
+			break;
+		}
+		if (!hash)
+			*(strcmp(what, "lessees") == 0 ? &ns->lessee : &ns->forgotten) = true;
+		else if (i + 1 >= rep->elements || (ns->sold = int_or(rep->element[i + 1])) < 0)
+			rc = -EPROTO;
+	}
+	freeReplyObject(rep);
+	return rc == -EPROTO ? set_err(r, rc, what) : rc;
+}
+
+int fs_nodes_sale_all(struct fs_redis *r, uint32_t sale_id, struct fs_node_sale **out, size_t *n)
+{
+	struct sale_nodes l = {0};
+	int64_t sold;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	rc = sale_nodes_read(r, sale_id, "lessees", false, &l);
+	if (rc == 0)
+		rc = sale_nodes_read(r, sale_id, "node_sold", true, &l);
+	if (rc == 0)
+		rc = sale_nodes_read(r, sale_id, "forgotten", false, &l);
+	for (size_t i = 0; rc == 0 && i < l.n; i++)
+		rc = fs_nodes_sale(r, sale_id, l.v[i].node, &l.v[i].leased, &sold);
+	if (rc < 0) {
+		free(l.v);
+		return rc;
+	}
+	*out = l.v;
+	*n = l.n;
 	return 0;
 }
 

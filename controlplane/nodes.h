@@ -54,6 +54,26 @@ int fs_nodes_list(struct fs_redis *r, struct fs_node_info **out, size_t *n);
 int fs_nodes_sale(
 	struct fs_redis *r, uint32_t sale_id, unsigned node, int64_t *leased, int64_t *sold);
 
+/** One node's part in a sale (fs_nodes_sale_all). */
+struct fs_node_sale {
+	unsigned node;
+	int64_t leased; /**< its lease key fs:{S}:lease:{NODE}: units leased in all; -1 absent */
+	int64_t sold;	/**< its fs:{S}:node_sold field: the sold count it last published; -1 absent
+			 */
+	bool lessee;	/**< a member of fs:{S}:lessees (it took a lease) */
+	bool forgotten; /**< a member of fs:{S}:forgotten (node forget released it) */
+};
+
+/**
+ * Every node with a part in sale @p sale_id: the members of fs:{S}:lessees and fs:{S}:forgotten
+ * and the fields of fs:{S}:node_sold, sorted by id, each with its lease key and sold count (one
+ * SMEMBERS, HGETALL, SMEMBERS, then a GET per node; not atomic).
+ * @param out  a malloc'ed array (caller frees), NULL when no node has a part.
+ * @return 0, -EPROTO (a field or member that is no node id, a value that is no integer),
+ *         -ENOMEM or a negative errno (Redis).
+ */
+int fs_nodes_sale_all(struct fs_redis *r, uint32_t sale_id, struct fs_node_sale **out, size_t *n);
+
 /**
  * Mark node @p node forgotten for good: fs:node:{NODE}:forgotten = @p now_ms (kept if set), so
  * fs_nodes_alive refuses its daemons from then on.

@@ -259,7 +259,6 @@ int fs_ctl_sale_pg_status(const char *url, uint32_t sale, uint64_t stock, struct
 		fs_pgorders_free(c);
 		return rc;
 	}
-	fs_pgorders_free(c);
 	fs_out_u64(out, "orders", k.orders);
 	fs_out_u64(out, "held", k.by_status[FS_PGORDERS_ST_HELD]);
 	fs_out_u64(out, "paid", k.by_status[FS_PGORDERS_ST_PAID]);
@@ -271,5 +270,11 @@ int fs_ctl_sale_pg_status(const char *url, uint32_t sale, uint64_t stock, struct
 	fs_out_u64(out, "returns_released", k.released);
 	/* each order beyond the stock sold a unit that had come back: a unit sold again */
 	fs_out_u64(out, "resold", k.orders > stock ? k.orders - stock : 0);
-	return 0;
+	rc = fs_ctl_sale_pg_nodes(c, sale, out);
+	if (rc < 0) {
+		fflush(stdout);
+		rc = pg_fail(c, rc);
+	}
+	fs_pgorders_free(c);
+	return rc;
 }

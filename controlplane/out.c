@@ -226,6 +226,70 @@ void fs_out_record(struct fs_out *o, const char *json_key, const char *line)
 		append(o, json_key, rec);
 }
 
+void fs_out_rec_init(struct fs_out_rec *rec, const struct fs_out *o)
+{
+	fs_out_init(&rec->fields, o->json);
+	rec->line[0] = '\0';
+	rec->len = 0;
+}
+
+/* Text: field @p key=@p val appended to the record's line (space separated). */
+static void rec_text(struct fs_out_rec *rec, const char *key, const char *val)
+{
+	size_t room = sizeof(rec->line) - rec->len;
+	int n = snprintf(rec->line + rec->len, room, "%s%s=%s", rec->len ? " " : "", key, val);
+
+	rec->len += n < 0 ? 0 : (size_t)n < room ? (size_t)n : room - 1;
+}
+
+void fs_out_rec_i64(struct fs_out_rec *rec, const char *key, int64_t v)
+{
+	char num[24];
+
+	if (rec->fields.json) {
+		fs_out_i64(&rec->fields, key, v);
+		return;
+	}
+	snprintf(num, sizeof(num), "%" PRId64, v);
+	rec_text(rec, key, num);
+}
+
+void fs_out_rec_bool(struct fs_out_rec *rec, const char *key, bool v)
+{
+	if (rec->fields.json)
+		fs_out_bool(&rec->fields, key, v);
+	else
+		rec_text(rec, key, v ? "1" : "0");
+}
+
+void fs_out_rec_time(struct fs_out_rec *rec, const char *key, const char *iso_key, int64_t t,
+	int64_t per_s, bool zero_none)
+{
+	char iso[FS_TIME_ISO_LEN];
+
+	if (rec->fields.json) {
+		fs_out_time(&rec->fields, key, iso_key, t, per_s, zero_none);
+		return;
+	}
+	fs_out_rec_i64(rec, key, t);
+	if ((zero_none && t == 0) || fs_time_format(t, per_s, iso, sizeof(iso)) < 0)
+		iso[0] = '\0';
+	rec_text(rec, iso_key, iso);
+}
+
+void fs_out_rec_end(struct fs_out *o, const char *json_key, struct fs_out_rec *rec)
+{
+	if (!o->json) {
+		printf("%s\n", rec->line);
+		return;
+	}
+	if (rec->fields.doc == NULL)
+		rec->fields.doc = json_object_new_object();
+	if (rec->fields.doc != NULL)
+		append(o, json_key, rec->fields.doc);
+	rec->fields.doc = NULL;
+}
+
 void fs_out_list(struct fs_out *o, const char *json_key)
 {
 	if (o->json)

@@ -76,6 +76,35 @@ void fs_out_item_str(
  */
 void fs_out_record(struct fs_out *o, const char *json_key, const char *line);
 
+/** A record built field by field: one line of `key=value` fields in text, one JSON object. */
+struct fs_out_rec {
+	struct fs_out fields; /**< JSON: the record's object so far (fields.doc) */
+	char line[512];	      /**< text: the line so far (a field that does not fit is cut) */
+	size_t len;	      /**< text: bytes of line used */
+};
+
+/** Start a record of @p o's kind (text or JSON). */
+void fs_out_rec_init(struct fs_out_rec *rec, const struct fs_out *o);
+
+/** Field @p key of the record, a signed number. */
+void fs_out_rec_i64(struct fs_out_rec *rec, const char *key, int64_t v);
+
+/** Field @p key of the record, a flag: `key=0|1` in text, false/true in JSON. */
+void fs_out_rec_bool(struct fs_out_rec *rec, const char *key, bool v);
+
+/**
+ * A unix time twice in the record, as fs_out_time does: field @p key, the number, then field
+ * @p iso_key, its ISO 8601 UTC (`key=` empty in text, null in JSON when none).
+ */
+void fs_out_rec_time(struct fs_out_rec *rec, const char *key, const char *iso_key, int64_t t,
+	int64_t per_s, bool zero_none);
+
+/**
+ * End the record: text prints its line; JSON appends its object to the array @p json_key of
+ * @p o (made on the first record, also by fs_out_list). Out of memory (JSON): left out.
+ */
+void fs_out_rec_end(struct fs_out *o, const char *json_key, struct fs_out_rec *rec);
+
 /** JSON: array @p json_key made now, empty (a list with no element is still there). */
 void fs_out_list(struct fs_out *o, const char *json_key);
 

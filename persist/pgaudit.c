@@ -86,7 +86,7 @@ static int read_orders(
 	PGresult *res;
 	int rc = 0, n;
 
-	res = exec1(c, "SELECT order_id, user_id::text FROM orders WHERE sale_id = $1", id,
+	res = exec1(c, "SELECT order_id, user_id::text, node_id FROM orders WHERE sale_id = $1", id,
 		PGRES_TUPLES_OK, err, errlen);
 	if (res == NULL)
 		return -EIO;
@@ -97,11 +97,15 @@ static int read_orders(
 			rc = set_err(err, errlen, -ENOMEM, "out of memory for %d rows", n);
 	}
 	for (int i = 0; i < n && rc == 0; i++) {
+		uint64_t node = 0;
+
 		if (parse_order_id(PQgetvalue(res, i, 0), &out->orders[i].order_id) < 0 ||
-			fs_parse_u64(
-				PQgetvalue(res, i, 1), 0, UINT64_MAX, &out->orders[i].user_id) < 0)
+			fs_parse_u64(PQgetvalue(res, i, 1), 0, UINT64_MAX,
+				&out->orders[i].user_id) < 0 ||
+			fs_parse_u64(PQgetvalue(res, i, 2), 0, UINT16_MAX, &node) < 0)
 			rc = set_err(
 				err, errlen, -EPROTO, "postgresql: orders row %d malformed", i);
+		out->orders[i].node_id = (uint16_t)node;
 	}
 	if (rc == 0)
 		out->n_orders = (size_t)n;
@@ -156,6 +160,29 @@ static int read_holds(
 	return rc;
 }
 
+/* Each node's part in the sale ($1 = @p id): fs_pgleases_nodes_sql. 0, -EIO, -EPROTO or -ENOMEM. */
+static int read_nodes(
+	PGconn *c, const char *id, struct fs_pgaudit_sale *out, char *err, size_t errlen)
+{
+	PGresult *res;
+	int rc = 0, n;
+
+	res = exec1(c, fs_pgleases_nodes_sql, id, PGRES_TUPLES_OK, err, errlen);
+	if (res == NULL)
+		return -EIO;
+	n = PQntuples(res);
+	if (n > 0 && (out->nodes = calloc((size_t)n, sizeof(*out->nodes))) == NULL)
+		rc = set_err(err, errlen, -ENOMEM, "out of memory for %d nodes", n);
+	for (int i = 0; i < n && rc == 0; i++)
+		if (fs_pgleases_node_parse(res, i, &out->nodes[i]) < 0)
+			rc = set_err(err, errlen, -EPROTO,
+				"postgresql: node totals row %d malformed", i);
+	if (rc == 0)
+		out->n_nodes = (size_t)n;
+	PQclear(res);
+	return rc;
+}
+
 /* One statement without parameters that returns no rows (BEGIN, COMMIT). 0 or -EIO. */
 static int exec0(PGconn *c, const char *sql, char *err, size_t errlen)
 {
@@ -182,6 +209,8 @@ static int read_snapshot(
 		rc = read_orders(c, id, out, err, errlen);
 	if (rc == 0)
 		rc = read_holds(c, id, out, err, errlen);
+	if (rc == 0)
+		rc = read_nodes(c, id, out, err, errlen);
 	if (rc == 0)
 		rc = exec0(c, "COMMIT", err, errlen);
 	return rc;
@@ -218,5 +247,6 @@ void fs_pgaudit_free(struct fs_pgaudit_sale *s)
 	if (s == NULL)
 		return;
 	free(s->orders);
+	free(s->nodes);
 	memset(s, 0, sizeof(*s));
 }

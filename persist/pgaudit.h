@@ -7,10 +7,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pgleases.h"
+
 /** One row of orders, as the dataplane numbered it. */
 struct fs_pgaudit_order {
 	uint64_t order_id; /**< the u64 order id (orders.order_id holds its bits as a bigint) */
 	uint64_t user_id;
+	uint16_t node_id; /**< orders.node_id (0 in the audit's other sources' pairs) */
 };
 
 /** A sale's orders by status and its stock_returns rows, with what would break their rules. */
@@ -32,13 +35,16 @@ struct fs_pgaudit_sale {
 	uint32_t hold_ms;		 /**< sales.hold_ms, when has_sale (0: no holds) */
 	struct fs_pgaudit_order *orders; /**< malloc'd, n_orders rows, in no particular order */
 	size_t n_orders;
-	struct fs_pgaudit_holds holds; /**< from the same snapshot as the rows */
+	struct fs_pgaudit_holds holds;	/**< from the same snapshot as the rows */
+	struct fs_pgleases_node *nodes; /**< malloc'd: each node's part (fs_pgleases_nodes_sql) */
+	size_t n_nodes;
 };
 
 /**
  * Connect to @p url (any libpq connection string or URI; connect_timeout @p timeout_s seconds),
- * read the sales row, every orders row of @p sale_id and the counts of its orders by status
- * and of its stock_returns rows in one read-only transaction (one snapshot), and disconnect.
+ * read the sales row, every orders row of @p sale_id, the counts of its orders by status and of
+ * its stock_returns rows, and each node's part (node_leases and orders by node) in one read-only
+ * transaction (one snapshot), and disconnect.
  * @param out  filled on success; release with fs_pgaudit_free().
  * @param err  one line of text on failure (@p errlen bytes).
  * @return 0, -ECONNREFUSED (cannot connect), -EIO (a query failed), -EPROTO (a malformed value),

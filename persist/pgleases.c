@@ -87,6 +87,63 @@ int fs_pgleases_sale(struct fs_pgorders *c, uint32_t sale, struct fs_pgleases_ro
 		1, params, out, max);
 }
 
+const char fs_pgleases_nodes_sql[] =
+	"SELECT coalesce(l.node_id, o.node_id), l.node_id IS NOT NULL, coalesce(l.leased, 0), "
+	"coalesce(l.sold, 0), coalesce(o.n, 0), coalesce(o.foreign_ids, 0), "
+	"coalesce((extract(epoch FROM l.reported_at) * 1000)::bigint, 0), "
+	"l.forgotten_at IS NOT NULL "
+	"FROM (SELECT * FROM node_leases WHERE sale_id = $1) l FULL JOIN "
+	"(SELECT node_id, count(*) AS n, "
+	"count(*) FILTER (WHERE ((order_id >> 48) & 65535) <> node_id AND "
+	"((order_id >> 48) & 65535) IN (SELECT node_id FROM orders WHERE sale_id = $1 UNION "
+	"SELECT node_id FROM node_leases WHERE sale_id = $1)) AS foreign_ids "
+	"FROM orders WHERE sale_id = $1 GROUP BY node_id) o ON o.node_id = l.node_id ORDER BY 1";
+
+int fs_pgleases_node_parse(const struct pg_result *res, int row, struct fs_pgleases_node *out)
+{
+	const PGresult *r = res;
+	uint64_t v[5], id;
+	int64_t ms;
+
+	if (PQnfields(r) != 8 || fs_parse_u64(PQgetvalue(r, row, 0), 0, UINT16_MAX, &id) < 0 ||
+		fs_parse_i64(PQgetvalue(r, row, 6), 0, INT64_MAX, &ms) < 0)
+		return -EPROTO;
+	for (int j = 0; j < 4; j++)
+		if (fs_parse_u64(PQgetvalue(r, row, 2 + j), 0, UINT64_MAX, &v[j]) < 0)
+			return -EPROTO;
+	*out = (struct fs_pgleases_node){.node_id = (uint16_t)id,
+		.has_row = strcmp(PQgetvalue(r, row, 1), "t") == 0,
+		.leased = v[0],
+		.sold = v[1],
+		.orders = v[2],
+		.foreign_ids = v[3],
+		.reported_ms = ms,
+		.forgotten = strcmp(PQgetvalue(r, row, 7), "t") == 0};
+	return 0;
+}
+
+int fs_pgleases_nodes(struct fs_pgorders *c, uint32_t sale, struct fs_pgleases_node *out, int max)
+{
+	char s[16];
+	const char *params[1] = {s};
+	PGresult *res;
+	int rc, n;
+
+	snprintf(s, sizeof(s), "%" PRIu32, sale);
+	res = fs_pgorders_exec(
+		c, "node totals", fs_pgleases_nodes_sql, 1, params, PGRES_TUPLES_OK, &rc);
+	if (res == NULL)
+		return rc;
+	n = PQntuples(res);
+	for (int i = 0; i < n && i < max; i++)
+		if (fs_pgleases_node_parse(res, i, &out[i]) < 0) {
+			PQclear(res);
+			return fs_pgorders_fail(c, -EPROTO, "node totals", "malformed row");
+		}
+	PQclear(res);
+	return n;
+}
+
 int fs_pgleases_forget(struct fs_pgorders *c, uint16_t node, struct fs_pgleases_row *out, int max)
 {
 	char n[8];

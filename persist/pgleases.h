@@ -37,6 +37,42 @@ int fs_pgleases_note(
  */
 int fs_pgleases_sale(struct fs_pgorders *c, uint32_t sale, struct fs_pgleases_row *out, int max);
 
+/** One node's part in a sale as PostgreSQL knows it (node_leases and orders; fs_pgleases_nodes). */
+struct fs_pgleases_node {
+	uint16_t node_id;
+	bool has_row;	 /**< a node_leases row (else only orders rows: leased, sold 0) */
+	uint64_t leased; /**< node_leases.leased: its dataplane's leased total at its last report */
+	uint64_t sold;	 /**< node_leases.sold then (a forgotten node: its final count) */
+	uint64_t orders; /**< its orders rows of the sale (orders.node_id) */
+	uint64_t foreign_ids; /**< ... of them whose order id (bits 48..63) names another node of
+				 the sale (one with orders or a node_leases row): ids that
+				 could be that node's */
+	int64_t reported_ms;  /**< node_leases.reported_at, unix ms; 0: no row */
+	bool forgotten;	      /**< node_leases.forgotten_at is set (flashctl node forget) */
+};
+
+/**
+ * The per-node query of sale $1 (one parameter, the sale id): one row per node that has a
+ * node_leases row or an orders row of the sale, in node order, with the columns of struct
+ * fs_pgleases_node in its order (fs_pgleases_node_parse reads a row). Shared with pgaudit.c,
+ * which runs it inside its snapshot.
+ */
+extern const char fs_pgleases_nodes_sql[];
+
+struct pg_result;
+
+/**
+ * Row @p row of a result of fs_pgleases_nodes_sql into @p out.
+ * @return 0, or -EPROTO (a column count or value that is not the query's).
+ */
+int fs_pgleases_node_parse(const struct pg_result *res, int row, struct fs_pgleases_node *out);
+
+/**
+ * Every node's part in sale @p sale (fs_pgleases_nodes_sql): at most @p max rows into @p out.
+ * @return the number of rows (more than @p max: only @p max written), or -errno.
+ */
+int fs_pgleases_nodes(struct fs_pgorders *c, uint32_t sale, struct fs_pgleases_node *out, int max);
+
 /**
  * Forget node @p node for good (flashctl node forget): add it to forgotten_nodes and mark its
  * rows forgotten, each with sold raised to its orders rows of that sale (the WON records its

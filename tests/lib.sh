@@ -20,7 +20,9 @@
 #          ft_wait_dp_final PREFIX SALE S,
 #          ft_sale_open PREFIX ID STOCK [OPENS_IN_MS] (an open sale on it, its stock leased),
 #          ft_dp_holds PREFIX ID (the dataplane takes hold=: a probe sale ID, deleted),
-#          ft_persist_start STATE_DIR LOG NODE
+#          ft_persist_start STATE_DIR LOG NODE, ft_memif_dp_start PREFIX DIR NET NODE (one of
+#          several nodes, on a memif socket in DIR), ft_memif_gen PREFIX DIR NET SALE USERS BASE
+#          SECONDS OUT (flashgen against it)
 # Redis Cluster: ft_cluster_start DIR [PASSWORD] (6 nodes: 3 masters, 3 replicas), ft_cluster_cli
 #          PORT ARG..., ft_cluster_masters, ft_cluster_replica_of PORT, ft_cluster_wait_ok SECONDS,
 #          ft_cluster_kill PORT, ft_cluster_stop
@@ -319,6 +321,29 @@ ft_dp_start() {
 	fs_cleanup_add "fs_stop $FT_DP_PID 15"
 	fs_wait_line "$log" '^flashsale-dp ready' 60 "$FT_DP_PID" ||
 		fs_die "flashsale-dp did not start: $(tail -n 10 "$log")"
+}
+
+# ft_memif_dp_start PREFIX DIR NET NODE: ft_dp_start of node NODE with a net_memif server on
+# DIR/memif.sock, address NET.2, state directory DIR/state, log DIR/dp.log (a node of a test that
+# runs several; flashgen reaches it with ft_memif_gen).
+ft_memif_dp_start() {
+	mkdir -p "$2/state"
+	ft_dp_start "$1" "$2/dp.log" --vdev "net_memif0,role=server,socket=$2/memif.sock" \
+		-- --addr "$3.2" --state-dir "$2/state" --node-id "$4"
+}
+# ft_memif_gen PREFIX DIR NET SALE USERS BASE SECONDS OUT: flashgen (file prefix PREFIX, CPU 0)
+# over the net_memif client of DIR/memif.sock to NET.2 from NET.100: USERS users from BASE claim
+# SALE for at most SECONDS; its report in OUT, its WONs in OUT.won, stderr in OUT.err. Returns
+# flashgen's exit code; its runtime directory is removed.
+ft_memif_gen() {
+	rm -rf "/var/run/dpdk/$1"
+	timeout $(($7 + 40)) "$FS_BUILD/dataplane/flashgen" --no-pci --file-prefix "$1" -m 128 \
+		--lcores 0@0 --vdev "net_memif0,role=client,socket=$2/memif.sock,rsize=12" \
+		-- --dst-ip "$3.2" --src-ip "$3.100" --sale "$4" --users "$5" --user-base "$6" \
+		--won-file "$8.won" --max-seconds "$7" >"$8" 2>"$8.err"
+	local rc=$?
+	rm -rf "/var/run/dpdk/$1"
+	return $rc
 }
 
 # ft_dp_start_ok PREFIX LOG ARG...: ft_dp_start as the test "flashsale-dp starts": when it does

@@ -12,8 +12,10 @@ ctl_json.py recs JSON KV SPEC...     doc JSON, and it holds the key=value output
                                      forget): SPEC ARRAY=KEY puts a line whose second field is KEY
                                      into the array ARRAY (objects with the same fields, in
                                      order), -=KEY its fields into the object itself; one-field
-                                     lines go into the object too; a SPEC without '=' is a key
-                                     whose values may differ (it must be there).
+                                     lines go into the object too; `drift: TEXT` lines are the
+                                     array `drift`; a SPEC without '=' is a key whose values may
+                                     differ (it must be there). Each object's ISO 8601 fields
+                                     agree with their unix numbers.
 ctl_json.py get FILE KEY...          doc FILE, then its fields KEY... on one line, space
                                      separated (strings bare, others as JSON text, "(missing)").
 ctl_json.py lines FILE               each line of FILE is a JSON object with ts_ms, time (ISO of
@@ -135,8 +137,11 @@ def recs(jpath, kvpath, specs):
     doc = load_doc(jpath)
     arrays = dict(s.split("=", 1)[::-1] for s in specs if "=" in s)  # second key -> array
     ignore = {s for s in specs if "=" not in s}
-    top, want = {}, {a: [] for a in arrays.values() if a != "-"}
+    top, want, drift = {}, {a: [] for a in arrays.values() if a != "-"}, []
     for line in open(kvpath, encoding="utf-8").read().splitlines():
+        if line.startswith("drift: "):
+            drift.append(line[len("drift: "):])
+            continue
         fields = dict(f.partition("=")[::2] for f in line.split(" "))
         keys = list(fields)
         arr = arrays.get(keys[1]) if len(keys) > 1 else "-"
@@ -151,7 +156,14 @@ def recs(jpath, kvpath, specs):
         if not isinstance(got, list) or len(got) != len(rows):
             fail("%s: JSON %r, key=value %d lines" % (arr, got, len(rows)))
         for i, (j, fields) in enumerate(zip(got, rows)):
+            check_times(j)
             same_fields("%s[%d]" % (arr, i), j, fields, ignore)
+    if "drift" in doc:
+        if doc["drift"] != drift:
+            fail("drift %r, key=value %r" % (doc["drift"], drift))
+        want["drift"] = None
+    elif drift:
+        fail("drift lines %r, no array drift" % drift)
     same_fields("object", {k: v for k, v in doc.items() if k not in want}, top, ignore)
 
 

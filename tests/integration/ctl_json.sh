@@ -25,7 +25,7 @@ q() { timeout 30 psql "$PG_URL" -XAtq -v ON_ERROR_STOP=1 -c "$1"; }
 R() { timeout 5 redis-cli -u "$REDIS_URL" --raw "$@" 2>/dev/null; }
 PY=$(dirname "$0")/ctl_json.py
 
-ft_plan 72
+ft_plan 73
 is() { ft_ok "$([ "$1" = "$2" ] && echo 0 || echo 1)" "$3" "got:  $1"$'\n'"want: $2"; }
 KEY=000102030405060708090a0b0c0d0e0f KEY2=0f0e0d0c0b0a09080706050403020100
 BASE=$(((RANDOM << 15 | RANDOM) % 1000000000 + 1000000000))
@@ -101,10 +101,22 @@ fs_cleanup_add "fs_stop $DPID 2"
 ft_wait_for 15 grep -q "\"sale\":$S2,\"msg\":\"sale $S2: leased [0-9]* units to the dataplane" "$TMP/daemon.json"
 ft_ok_file $? "daemon --json: a JSON line of sale $S2's lease to the dataplane" "$TMP/daemon.json"
 sleep 0.3
+# json_recs NAME DESC SPEC...: ctl_json.py recs of $TMP/NAME.json and $TMP/NAME.kv (lines of several
+# fields: elements of arrays; a node's report_ms and report move with its daemon's every tick)
+json_recs() {
+	local name=$1 desc=$2
+	shift 2
+	ft_ok_file "$(python3 "$PY" recs "$TMP/$name.json" "$TMP/$name.kv" "$@" 2>"$TMP/$name.chk"; echo $?)" \
+		"$desc" "$TMP/$name.chk"
+}
 pair st sale status --sale $S2
-json_same st "sale status --json: the same fields and values as key=value"
+json_recs st "sale status --json: the same fields and values as key=value, a node line an element of nodes" \
+	nodes=leased report_ms report
+is "$(python3 -c 'import json,sys; n=json.load(open(sys.argv[1]))["nodes"]; print(len(n), n[0]["node"], n[0]["leased"] > 0, n[0]["alive"], n[0]["report"] is not None)' "$TMP/st.json" 2>&1)" \
+	"1 1 True True True" "... node 1 (the daemon's) in nodes: leased > 0, alive, its last report in ISO 8601"
 pair stdp --dp "$PREFIX" sale status --sale $S --pg "$PG_URL"
-json_same stdp "sale status --json with --dp and --pg: Redis's, the dataplane's (dp_*) and PostgreSQL's fields"
+json_recs stdp "sale status --json with --dp and --pg: Redis's, the dataplane's (dp_*) and PostgreSQL's fields (nodes, pg_nodes)" \
+	nodes=leased pg_nodes=pg_leased report_ms report
 is "$KV_RC $JSON_RC $(jget stdp dp_sale_id dp_total dp_start orders)" \
 	"0 0 $S 7 2026-12-24T12:00:00.250Z 0" "... dp_sale_id, dp_total, dp_start (ISO), orders (numbers)"
 pair ls sale list
@@ -151,7 +163,8 @@ d=$((${until:-0} - $(date +%s%3N) - 30000))
 is "$RC $rk_rest $(R HGET "fs:{$S}:sale" token_key) $([ ${d#-} -lt 5000 ] && echo near)" \
 	"0 $KEY2 $S $KEY2 near" "sale rekey --json: one object: token_key as in Redis, the dataplane's reply, prev_key_until_ms now + 30 s"
 pair st2 sale status --sale $S
-json_same st2 "sale status --json after the rekey: prev_key_until_ms and prev_key_until too"
+json_recs st2 "sale status --json after the rekey: prev_key_until_ms and prev_key_until too" nodes=leased \
+	report_ms report
 is "$(jget st2 prev_key_until_ms)" "$until" "... the deadline the rekey printed"
 run stop --dp "$PREFIX" sale stop --sale $S2 --json
 mv "$TMP/stop.out" "$TMP/stop.json"
@@ -217,7 +230,8 @@ json_same sw2 "sweep --json again: the same fields and values as key=value (none
 
 # --- audit -----------------------------------------------------------------------------------------
 pair au --dp "$PREFIX" audit --sale $S --state-dir "$TMP/state" --wait-s 2
-json_same au "audit --json: the same fields and values as key=value, drift lines as the array drift" waited_ms
+json_recs au "audit --json: the same fields and values as key=value, node lines as the array nodes, drift lines as the array drift" \
+	nodes=leased waited_ms
 is "$JSON_RC $KV_RC $(jget au sale drifts)" "$KV_RC $KV_RC $S $(ft_val "$(cat "$TMP/au.kv")" drifts)" \
 	"... the same exit code, sale, drifts"
 
