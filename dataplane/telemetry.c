@@ -813,11 +813,9 @@ int fs_telemetry_init(const struct fs_telemetry_ctx *ctx)
 			"Hold state: units may come back (OPEN 0/1), next expiry (unix ms, 0 unknown). "
 			"Parameters: ID,OPEN,NEXT_MS"},
 		{"/flashsale/sale/giveback", cmd_sale_giveback,
-			"Give back up to UNITS unsold units to the pool; SEQ: the last give-back's "
-			"+ 1 (the last again: a repeat). Parameters: ID,UNITS,SEQ"},
+			"Give back up to UNITS unsold units (SEQ: last + 1). Parameters: ID,UNITS,SEQ"},
 		{"/flashsale/sale/retry", cmd_sale_retry,
-			"RETRY's retry_after_ms while the node waits for a lease (0: default). "
-			"Parameters: ID,MS"},
+			"RETRY's retry_after_ms while waiting for a lease. Parameters: ID,MS"},
 		{"/flashsale/sale/key", cmd_sale_key,
 			"Set the token key, the old one valid GRACE_MS more (default 60000). "
 			"Parameters: ID,KEYHEX32[,GRACE_MS]"},
