@@ -663,6 +663,29 @@ static unsigned live_nodes(struct daemon *d)
 	return d->live_nodes;
 }
 
+/* The dataplane's RETRY answers to claims of sale @p m since the last status (retry_new). */
+static void note_retries(struct sale_mem *m, struct json_object *st)
+{
+	long long retry = 0;
+
+	if (fs_dpctl_get_i64(st, "claim_retry", &retry) < 0 || retry < 0)
+		return;
+	m->retry_new = (uint64_t)retry > m->dp_retry; /* a restarted dataplane counts anew */
+	m->dp_retry = (uint64_t)retry;
+}
+
+/*
+ * Whether the node has buyers for sale @p s: before the opening, a crowd beyond its lease; once
+ * open, a sell rate or RETRY answers since the last tick. An idle node that gave its units back
+ * and asks for a chunk does not mark itself starved (that would take units from busy nodes).
+ */
+static bool lease_demand(const struct sale_mem *m, const struct fs_redis_sale *s, int64_t now)
+{
+	if (now < s->start_ms)
+		return m->waiting > m->leased;
+	return m->rate >= 1.0 || m->retry_new;
+}
+
 /*
  * Before sale @p s opens: the node's lease up to fs_lease_opening (the crowd its dataplane
  * answered NOT_STARTED, at least a share of the stock, at most the stock / live nodes or
@@ -699,6 +722,8 @@ static uint64_t lease_want(struct daemon *d, struct sale_mem *m, const struct fs
 		return 0; /* nothing is sold after the end: what is left goes back (giveback) */
 	if (now < s->start_ms) /* the crowd waiting, up to a node's share */
 		return lease_opening(d, m, s);
+	if (m->starved > 0 && !lease_demand(m, s, now))
+		return 0; /* an idle node leaves the units to the starved ones */
 	if (max == 0)
 		max = s->stock / FS_LEASE_MAX_STOCK_DIV;
 	dry = m->leased > 0 && m->dp_sold >= m->leased;
@@ -723,29 +748,6 @@ static void note_sold(struct sale_mem *m, uint64_t sold, int64_t mono)
 	m->dp_sold = sold;
 	m->rate_ms = mono;
 	m->dp_seen = true;
-}
-
-/* The dataplane's RETRY answers to claims of sale @p m since the last status (retry_new). */
-static void note_retries(struct sale_mem *m, struct json_object *st)
-{
-	long long retry = 0;
-
-	if (fs_dpctl_get_i64(st, "claim_retry", &retry) < 0 || retry < 0)
-		return;
-	m->retry_new = (uint64_t)retry > m->dp_retry; /* a restarted dataplane counts anew */
-	m->dp_retry = (uint64_t)retry;
-}
-
-/*
- * Whether the node has buyers for sale @p s: before the opening, a crowd beyond its lease; once
- * open, a sell rate or RETRY answers since the last tick. An idle node that gave its units back
- * and asks for a chunk does not mark itself starved (that would take units from busy nodes).
- */
-static bool lease_demand(const struct sale_mem *m, const struct fs_redis_sale *s, int64_t now)
-{
-	if (now < s->start_ms)
-		return m->waiting > m->leased;
-	return m->rate >= 1.0 || m->retry_new;
 }
 
 /* One sale, one tick. Returns a negative errno if Redis failed at the connection level. */
@@ -798,6 +800,7 @@ static int sync_sale(struct daemon *d, uint32_t id, int64_t now)
 	}
 	m->lease_known = true;
 	m->leased = lease.leased;
+	m->starved = lease.starved;
 	if (lease.taken > 0)
 		m->pg_note_ms = 0; /* node_leases gets the new total at once (not throttled) */
 	if (lease.taken > 0)

@@ -70,6 +70,7 @@ struct sale_mem {
 	uint64_t waiting;  /**< the dataplane's NOT_STARTED answers to claims (the crowd) */
 	uint64_t dp_retry; /**< the dataplane's RETRY answers to claims at the last status */
 	bool retry_new;	   /**< ... more than at the status before */
+	unsigned starved;  /**< other nodes starved at the last lease call (fs:{N}:starved) */
 	uint64_t opening;  /**< the node's lease before the opening (fs_lease_opening) */
 	bool gb_known;	   /**< gb_done holds a give-back seq known to be in Redis */
 	uint64_t gb_done;  /**< ... the dataplane's last give-back given to the pool */

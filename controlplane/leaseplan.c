@@ -69,10 +69,13 @@ uint64_t fs_lease_opening(
 	return c;
 }
 
-/* Units the node sells in @p ms at @p rate, rounded up. */
+/*
+ * Units the node sells in @p ms at @p rate, to the nearest (halves down): a rate that decays
+ * towards 0 (fs_lease_rate halves it each idle tick, never reaching 0) keeps no unit back.
+ */
 static uint64_t units_in(double rate, int64_t ms)
 {
-	return ceil_u64(rate * (double)ms / 1000.0);
+	return ceil_u64(rate * (double)ms / 1000.0 - 0.5);
 }
 
 uint64_t fs_lease_giveback(const struct fs_lease_gb *gb)

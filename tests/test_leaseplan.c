@@ -121,3 +121,18 @@ Test(leaseplan, before_the_opening_only_a_starved_node_gets_units_back)
 	gb.unsold = 4000;
 	cr_expect_eq(fs_lease_giveback(&gb), 0);
 }
+
+/*
+ * A node whose rate decays towards 0 (halved each idle tick, never 0) keeps no unit: before, it
+ * kept ceil(rate x 150 ms) = 1 unit for good while another node starved (giveback.sh: 3999 of
+ * 4000 sold, the busy node's claims RETRY until they gave up).
+ */
+Test(leaseplan, a_decayed_rate_keeps_no_unit)
+{
+	struct fs_lease_gb gb = {.unsold = 1, .rate = 1e-30, .min = 64, .now_ms = 100000,
+		.start_ms = 50000, .end_ms = 1000000, .starved = 1};
+
+	cr_expect_eq(fs_lease_giveback(&gb), 1);
+	gb.rate = 5; /* 0.75 units in 150 ms: it keeps one */
+	cr_expect_eq(fs_lease_giveback(&gb), 0);
+}
