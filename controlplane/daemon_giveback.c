@@ -149,8 +149,8 @@ void fs_daemon_retry_hint(struct daemon *d, struct sale_mem *m, const struct fs_
 		ms = FS_DAEMON_RETRY_MAX_MS;
 	if (m->retry_known && m->retry_ms == ms && m->retry_gen == d->dp_gen)
 		return;
-	if (fs_daemon_dp_cmd(d, &rep, "/flashsale/sale/retry,%" PRIu32 ",%" PRIu32, m->sale_id,
-		    ms) == 0) {
+	if (fs_daemon_dp_cmd(
+		    d, &rep, "/flashsale/sale/retry,%" PRIu32 ",%" PRIu32, m->sale_id, ms) == 0) {
 		m->retry_known = true;
 		m->retry_ms = ms;
 		m->retry_gen = d->dp_gen;

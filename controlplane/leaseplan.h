@@ -86,8 +86,8 @@ uint64_t fs_lease_ahead(double rate, unsigned interval_ms, double rtt_ms);
  * opening's burst finds its units on the node instead of RETRY while the pool holds them; units
  * a crowd did not take go back when another node starves (fs_lease_giveback). Pure, thread safe.
  */
-uint64_t fs_lease_opening(uint64_t stock, unsigned nodes, uint64_t waiting, uint64_t min,
-	uint64_t max);
+uint64_t fs_lease_opening(
+	uint64_t stock, unsigned nodes, uint64_t waiting, uint64_t min, uint64_t max);
 
 /** A node gives units back for its rate only when it holds this many times what it keeps. */
 #define FS_LEASE_GB_FAR 4u

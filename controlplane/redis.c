@@ -901,8 +901,8 @@ int fs_redis_lease_marked(struct fs_redis *r, uint32_t sale_id, unsigned node, u
 	snprintf(nodes, sizeof(nodes), "%u", node);
 	snprintf(nows, sizeof(nows), "%" PRId64, now_ms);
 	snprintf(sinces, sizeof(sinces), "%" PRId64, since_ms);
-	const char *plain[] = {
-		"EVAL", fs_lua_lease, "6", k.pool, k.lease, k.sale, k.ret, k.who, k.ns, wants, nodes};
+	const char *plain[] = {"EVAL", fs_lua_lease, "6", k.pool, k.lease, k.sale, k.ret, k.who,
+		k.ns, wants, nodes};
 	const char *marked[] = {"EVAL", fs_lua_lease, "7", k.pool, k.lease, k.sale, k.ret, k.who,
 		k.ns, k.starved, wants, nodes, nows, sinces, demand ? "1" : "0"};
 	if (now_ms < 0)
@@ -943,14 +943,15 @@ int fs_redis_giveback(struct fs_redis *r, uint32_t sale_id, unsigned node, uint6
 	snprintf(unitss, sizeof(unitss), "%" PRIu64, units);
 	const char *argv[] = {"EVAL", fs_lua_giveback, "4", k.pool, k.lease, k.sale, k.given, nodes,
 		seqs, unitss};
-	rc = fs_redis_command_ints(r, 2, v, "giveback", (int)(sizeof(argv) / sizeof(argv[0])), argv);
+	rc = fs_redis_command_ints(
+		r, 2, v, "giveback", (int)(sizeof(argv) / sizeof(argv[0])), argv);
 	if (rc < 0)
 		return rc;
 	if (v[0] == -1)
 		return set_err(r, -ENOENT, "sale %" PRIu32 " not found (hash gone)", sale_id);
 	if (v[0] == -2)
-		return set_err(r, -EAGAIN, "sale %" PRIu32 ": no lease key of node %u yet", sale_id,
-			node);
+		return set_err(
+			r, -EAGAIN, "sale %" PRIu32 ": no lease key of node %u yet", sale_id, node);
 	if (v[0] == -3)
 		return set_err(r, -ERANGE,
 			"sale %" PRIu32 ": lease key %lld of node %u below the %" PRIu64

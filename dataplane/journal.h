@@ -65,7 +65,7 @@ enum fs_jrec_type {
 	FS_JREC_DELETE = 6, /**< a sale deleted by the operator (ended, stopped or sold out): no body */
 	FS_JREC_HOLD = 7,   /**< the sale's hold time, right after its SALE record: body.hold */
 	FS_JREC_RELEASE = 8, /**< an order released (hold expired or cancelled): body.release */
-	FS_JREC_GIVEBACK = 9, /**< unsold units given back from this node to the pool: body.giveback */
+	FS_JREC_GIVEBACK = 9, /**< unsold units given back to the pool: body.giveback */
 };
 
 struct fs_jrec {

@@ -124,7 +124,7 @@ struct fs_sale {
 	/* give-backs (fs_sale_ctl_giveback); cp only (recovery: the last GIVEBACK record) */
 	uint64_t gb_seq;   /**< the last give-back's seq (0: none yet) */
 	uint64_t gb_units; /**< ... the units it took */
-	uint64_t given;    /**< units given back in all (this process: since its recovery) */
+	uint64_t given;	   /**< units given back in all (this process: since its recovery) */
 	/**
 	 * RETRY's retry_after_ms while this node waits for a lease (its units sold, the lease
 	 * not final): the daemon's expected time to its next lease (/flashsale/sale/retry; not

@@ -40,9 +40,9 @@ struct fs_stock {
 	 * dp: ro (acquire, then an acquire fence before the re-load).
 	 */
 	uint32_t gen;
-	uint8_t final;      /**< 1: the pool was empty at the last lease (no more can come but
-			     *   units released on a sale with holds); 0 after a give-back (units
-			     *   went back to the pool); cp: wo, dp: ro (under gen) */
+	uint8_t final; /**< 1: the pool was empty at the last lease (no more can come but
+			*   units released on a sale with holds); 0 after a give-back (units
+			*   went back to the pool); cp: wo, dp: ro (under gen) */
 	/**
 	 * Units not yet in any slice; atomic (CAS) by every worker that refills its slice and by
 	 * the control path's leases. On a cache line of its own: its writes do not invalidate the

@@ -723,7 +723,9 @@ static int cmd_sale_giveback(
 	ret = fs_sale_ctl_giveback(tel.table, tel.ctl, tel.node_id, id, v[0], v[1], &given);
 	s = fs_sale_lookup(tel.table, id);
 	if (ret == -ERANGE) {
-		reply_error(d, "sale %" PRIu32 ": give-back %" PRIu64 " out of order (the last is %" PRIu64 ")",
+		reply_error(d,
+			"sale %" PRIu32 ": give-back %" PRIu64 " out of order (the last is %" PRIu64
+			")",
 			id, v[1], s->gb_seq);
 	} else {
 		control_reply(d, ret, id);
@@ -731,8 +733,9 @@ static int cmd_sale_giveback(
 			rte_tel_data_add_dict_u64(d, "given", given);
 	}
 	if (ret == 0 && s->gb_seq == v[1] && given > 0)
-		FS_LOG(INFO, "sale %" PRIu32 ": give-back %" PRIu64 ": %" PRIu64 " units (%" PRIu64
-			     " asked) back to the pool",
+		FS_LOG(INFO,
+			"sale %" PRIu32 ": give-back %" PRIu64 ": %" PRIu64 " units (%" PRIu64
+			" asked) back to the pool",
 			id, v[1], given, v[0]);
 	pthread_mutex_unlock(&tel_lock);
 	return 0;
@@ -803,17 +806,20 @@ int fs_telemetry_init(const struct fs_telemetry_ctx *ctx)
 			"No parameters"},
 		{"/flashsale/sale/create", cmd_sale_create,
 			"Create a sale. Parameters: "
-			"ID,STOCK,START_MS,END_MS,open|token[,KEYHEX32][,rate=R][,burst=B][,hold=MS]"},
+			"ID,STOCK,START_MS,END_MS,open|token[,KEYHEX32][,rate=R][,burst=B][,hold="
+			"MS]"},
 		{"/flashsale/sale/lease", cmd_sale_lease,
 			"Lease units to this node (R: units that came back, in all). "
 			"Parameters: ID,UNITS,FINAL(0/1)[,returned=R]"},
 		{"/flashsale/sale/release", cmd_sale_release,
 			"Release an order: its user gets RELEASED. Parameters: ID,USER,ORDER"},
 		{"/flashsale/sale/holds", cmd_sale_holds,
-			"Hold state: units may come back (OPEN 0/1), next expiry (unix ms, 0 unknown). "
+			"Hold state: units may come back (OPEN 0/1), next expiry (unix ms, 0 "
+			"unknown). "
 			"Parameters: ID,OPEN,NEXT_MS"},
 		{"/flashsale/sale/giveback", cmd_sale_giveback,
-			"Give back up to UNITS unsold units (SEQ: last + 1). Parameters: ID,UNITS,SEQ"},
+			"Give back up to UNITS unsold units (SEQ: last + 1). Parameters: "
+			"ID,UNITS,SEQ"},
 		{"/flashsale/sale/retry", cmd_sale_retry,
 			"RETRY's retry_after_ms while waiting for a lease. Parameters: ID,MS"},
 		{"/flashsale/sale/key", cmd_sale_key,

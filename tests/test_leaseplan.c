@@ -84,8 +84,12 @@ Test(leaseplan, the_opening_lease_covers_the_crowd_up_to_a_node_share)
 
 Test(leaseplan, gives_back_what_it_does_not_need)
 {
-	struct fs_lease_gb gb = {.unsold = 5000, .rate = 10000, .min = 64, .now_ms = 100000,
-		.start_ms = 50000, .end_ms = 1000000};
+	struct fs_lease_gb gb = {.unsold = 5000,
+		.rate = 10000,
+		.min = 64,
+		.now_ms = 100000,
+		.start_ms = 50000,
+		.end_ms = 1000000};
 
 	/* open, 10000/s: it keeps 1500 (150 ms); 5000 < 4 x 3000: no give-back for its rate */
 	cr_expect_eq(fs_lease_giveback(&gb), 0);
@@ -112,8 +116,13 @@ Test(leaseplan, gives_back_what_it_does_not_need)
 
 Test(leaseplan, before_the_opening_only_a_starved_node_gets_units_back)
 {
-	struct fs_lease_gb gb = {.unsold = 8000, .rate = 0, .min = 64, .opening = 5000,
-		.now_ms = 1000, .start_ms = 5000, .end_ms = 100000};
+	struct fs_lease_gb gb = {.unsold = 8000,
+		.rate = 0,
+		.min = 64,
+		.opening = 5000,
+		.now_ms = 1000,
+		.start_ms = 5000,
+		.end_ms = 100000};
 
 	cr_expect_eq(fs_lease_giveback(&gb), 0);
 	gb.starved = 1;
@@ -129,8 +138,13 @@ Test(leaseplan, before_the_opening_only_a_starved_node_gets_units_back)
  */
 Test(leaseplan, a_decayed_rate_keeps_no_unit)
 {
-	struct fs_lease_gb gb = {.unsold = 1, .rate = 1e-30, .min = 64, .now_ms = 100000,
-		.start_ms = 50000, .end_ms = 1000000, .starved = 1};
+	struct fs_lease_gb gb = {.unsold = 1,
+		.rate = 1e-30,
+		.min = 64,
+		.now_ms = 100000,
+		.start_ms = 50000,
+		.end_ms = 1000000,
+		.starved = 1};
 
 	cr_expect_eq(fs_lease_giveback(&gb), 1);
 	gb.rate = 5; /* 0.75 units in 150 ms: it keeps one */
