@@ -663,11 +663,16 @@ static unsigned live_nodes(struct daemon *d)
 	return d->live_nodes;
 }
 
-/* The dataplane's RETRY answers to claims of sale @p m since the last status (retry_new). */
-static void note_retries(struct sale_mem *m, struct json_object *st)
+/*
+ * The buyers sale @p m's status @p st shows: the crowd answered NOT_STARTED (waiting), RETRY
+ * answers to claims since the last status (retry_new).
+ */
+static void note_buyers(struct sale_mem *m, struct json_object *st)
 {
-	long long retry = 0;
+	long long waiting = 0, retry = 0;
 
+	if (fs_dpctl_get_i64(st, "claim_not_started", &waiting) == 0 && waiting >= 0)
+		m->waiting = (uint64_t)waiting;
 	if (fs_dpctl_get_i64(st, "claim_retry", &retry) < 0 || retry < 0)
 		return;
 	m->retry_new = (uint64_t)retry > m->dp_retry; /* a restarted dataplane counts anew */
@@ -801,25 +806,21 @@ static int sync_sale(struct daemon *d, uint32_t id, int64_t now)
 	m->lease_known = true;
 	m->leased = lease.leased;
 	m->starved = lease.starved;
-	if (lease.taken > 0)
+	if (lease.taken > 0) {
 		m->pg_note_ms = 0; /* node_leases gets the new total at once (not throttled) */
-	if (lease.taken > 0)
 		fs_daemon_log("sale %" PRIu32 ": leased %" PRIu64 " units from the pool to node %u "
 			      "(chunk %" PRIu64 ", rate %.0f/s, node total %" PRIu64
 			      ", pool empty %d)",
 			id, lease.taken, d->conf->node_id, want, m->rate, lease.leased,
 			lease.pool_empty);
+	}
 
 	if (fs_daemon_dp_usable(d))
 		st = dp_sync(d, m, &s, &lease);
 	if (lease.taken > 0 && st != NULL) /* a lease's round trip: Redis, then the dataplane */
 		d->lease_rtt_ms = 0.5 * d->lease_rtt_ms + 0.5 * (double)(fs_monotonic_ms() - t0);
 	if (st != NULL) {
-		long long waiting = 0;
-
-		if (fs_dpctl_get_i64(st, "claim_not_started", &waiting) == 0 && waiting >= 0)
-			m->waiting = (uint64_t)waiting;
-		note_retries(m, st);
+		note_buyers(m, st);
 		/* sold_out from the same status as sold, and only once that sold is in Redis. */
 		fs_dpctl_get_i64(st, "sold_out", &sold_out);
 		fs_dpctl_get_i64(st, "final", &fin);
