@@ -195,9 +195,12 @@ bool fs_stock_sold_out(const struct fs_stock *s)
 	uint64_t leased;
 	bool final;
 
-	while (!stock_snapshot(s, &final, &leased))
+	for (unsigned i = 0; i < FS_STOCK_SPIN_ROUNDS; i++) {
+		if (stock_snapshot(s, &final, &leased))
+			return final && fs_stock_sold(s) >= leased;
 		rte_pause(); /* a write of the control path, a few ns */
-	return final && fs_stock_sold(s) >= leased;
+	}
+	return false; /* the writer was preempted mid-write: not known sold out (no wait) */
 }
 
 uint64_t fs_stock_remaining(const struct fs_stock *s)

@@ -117,7 +117,11 @@ uint64_t fs_stock_sold(const struct fs_stock *s);
 /** Units leased and not yet sold (leased - sold, never negative). */
 uint64_t fs_stock_remaining(const struct fs_stock *s);
 
-/** True when the lease is final and sold == leased. */
+/**
+ * True when the lease is final and sold == leased, read from one instant (the seqlock gen);
+ * false, never a wait, when a lease or give-back stays half-written for a bounded number of
+ * tries (its writer preempted). Thread safe.
+ */
 bool fs_stock_sold_out(const struct fs_stock *s);
 
 #endif
