@@ -750,6 +750,8 @@ static void note_sold(struct sale_mem *m, uint64_t sold, int64_t mono)
 	/* a restarted dataplane counts from its journal: no sample across that */
 	if (m->dp_seen && sold >= m->dp_sold)
 		m->rate = fs_lease_rate(m->rate, sold - m->dp_sold, mono - m->rate_ms);
+	if (!m->dp_seen)
+		m->seen_ms = mono; /* the rate has samples from here on */
 	m->dp_sold = sold;
 	m->rate_ms = mono;
 	m->dp_seen = true;

@@ -122,6 +122,11 @@ void fs_daemon_giveback(struct daemon *d, struct sale_mem *m, const struct fs_re
 	units = fs_lease_giveback(&gb);
 	if (units == 0)
 		return;
+	/* a daemon that came back knows no rate yet: its node may have buyers (not before the
+	 * end: what is left then goes back at once) */
+	if (!gb.over && gb.now_ms < gb.end_ms &&
+		fs_monotonic_ms() - m->seen_ms < FS_LEASE_GB_SETTLE_MS)
+		return;
 	/* for its rate: at most every FS_DAEMON_GB_PERIOD_MS (a starved node, the end: at once) */
 	if (gb.starved == 0 && !gb.over && gb.now_ms < gb.end_ms - FS_LEASE_END_MS &&
 		fs_monotonic_ms() - m->gb_ms < FS_DAEMON_GB_PERIOD_MS)

@@ -59,6 +59,7 @@ struct sale_mem {
 	bool dp_seen;	  /**< dp_sold holds a dataplane count */
 	uint64_t dp_sold; /**< the dataplane's sold count at the last status */
 	int64_t rate_ms;  /**< monotonic ms of that status */
+	int64_t seen_ms;  /**< monotonic ms of this process's first status of the sale */
 	double rate;	  /**< sell rate, units/s (fs_lease_rate) */
 	/* the node's lease in PostgreSQL (daemon_lease.c; --pg only) */
 	bool pg_noted;	     /**< node_leases has this node's row of the sale */
