@@ -19,7 +19,7 @@ if [ -z "${REDIS_URL:-}" ] && ! command -v redis-server >/dev/null; then
 fi
 fs_redis_start "$TMP"
 
-ft_plan 22
+ft_plan 24
 # ev SCRIPT KEY... , ARG...: run controlplane/lua/SCRIPT.lua; its reply, one value a line.
 ev() {
 	local s=$1
@@ -66,6 +66,33 @@ ft_ok $? "lease.lua: empty (final) only once the other lessee sold its lease (no
 d=$(L 1 "$S" -3)
 [ "$d" = "0 1 4 0 0 " ] && [ "$(r GET "$K_POOL")" = 0 ] && [ "$(r GET "fs:{$S}:lease:1")" = 4 ]
 ft_ok $? "lease.lua with a negative want takes nothing" "$d"
+
+# giveback.lua: lease key down and pool up by the units, once per (node, seq).
+KG=("$K_POOL" "fs:{$S}:lease:1" "$K_SALE" "fs:{$S}:given")
+fs_cleanup_add "redis-cli -u '$REDIS_URL' del 'fs:{$S}:given' 'fs:{$S}:starved' >/dev/null"
+a=$(ev giveback "${KG[@]}" , 1 1 3 | tr '\n' ' ') p1=$(r GET "$K_POOL")
+b=$(ev giveback "${KG[@]}" , 1 1 3 | tr '\n' ' ')
+c=$(ev giveback "${KG[@]}" , 1 2 9 | tr '\n' ' ')
+d=$(ev giveback "$K_POOL" "fs:{$S}:lease:3" "$K_SALE" "fs:{$S}:given" , 3 1 1 | tr '\n' ' ')
+[ "$a" = "1 1 " ] && [ "$p1" = 3 ] && [ "$b" = "0 1 " ] && [ "$c" = "-3 1 " ] && [ "$d" = "-2 0 " ] &&
+	[ "$(r GET "$K_POOL")" = 3 ] && [ "$(r GET "fs:{$S}:lease:1")" = 1 ] &&
+	[ "$(r HGET "fs:{$S}:given" 1)" = 1 ]
+ft_ok $? "giveback.lua: lease 4 -> 1 and pool 0 -> 3 once (seq 1 again: {0, 1}), more than the lease refused ({-3, 1}), no lease key ({-2, 0})" \
+	"$a / $b / $c / $d, pool $(r GET "$K_POOL")"
+# lease.lua's starved marks: node 2 wants 5 with buyers, gets 3: marked; node 1 sees 1 starved;
+# node 2 again without buyers: its mark cleared.
+LM() {
+	ev lease "fs:{$2}:pool" "fs:{$2}:lease:$1" "fs:{$2}:sale" "fs:{$2}:returned" "fs:{$2}:lessees" \
+		"fs:{$2}:node_sold" "fs:{$2}:starved" , "$3" "$1" 5000 4000 "$4" | tr '\n' ' '
+}
+r SET "$K_POOL" 3 >/dev/null
+a=$(LM 2 "$S" 5 1) b=$(LM 1 "$S" 0 1) c=$(LM 2 "$S" 5 0) e=$(LM 1 "$S" 0 1)
+[ "$a" = "3 0 9 0 0 0 " ] && [ "$b" = "0 0 1 0 0 1 " ] && [ "$c" = "0 0 9 0 0 0 " ] &&
+	[ "$e" = "0 0 1 0 0 0 " ]
+ft_ok $? "lease.lua: a node with buyers that got fewer units than it wanted is starved for the others ({..., 1}); without buyers its mark goes" \
+	"$a / $b / $c / $e"
+r DEL "fs:{$S}:lease:1" "fs:{$S}:lease:2" "fs:{$S}:given" "fs:{$S}:starved" "fs:{$S}:lessees" >/dev/null
+r SET "$K_POOL" 0 >/dev/null
 
 # Many leases at once from 4 nodes on a pool of 1000: never below zero, stock conserved.
 r SET "$K_POOL" 1000 >/dev/null
