@@ -540,19 +540,19 @@ PY
 }
 
 if want winsat; then
-	# Issue 14: the winning path saturated: every claim a new user winning (stock = users) while
-	# the worker's RX ring is full at every poll. flashgen --no-reply --rate 0 sends users
-	# 1..FS_BENCH_WINSAT_USERS one claim each as fast as memif takes them (no window, no reply
-	# awaited). Default 4,194,272 users: the largest stock whose winner table (2 x stock + 64
-	# slots, 128 MiB) winners.c faults in at the sale's creation; a larger one is faulted in 4 KiB
-	# at a time by the claims themselves, and a run on 30 M users measured that instead (two page
-	# faults per new user: 148,171 cycles/claim, 14,215 claims/s). The window: FS_BENCH_WINSAT_S
-	# seconds (default 0.3) from 0.1 s after the first claim, while flashgen still sends. Saturated
-	# when rx_pkts / rx_bursts (the mean RX burst) is near 32 (FS_BURST: a full ring at each poll)
-	# and the busy share (busy_cycles / TSC cycles of the window) is near 1; the worker thread's
-	# time on a CPU (schedstat) gives CPU cycles per claim apart from time the shared machine
-	# took from it. Checked: every claim of the window WON, no drop, flashgen still sending when
-	# it ended.
+	# Issue 14: the winning path saturated: every claim a new user winning (stock = users)
+	# while the worker's RX ring is full at every poll. flashgen --no-reply --rate 0 sends
+	# users 1..FS_BENCH_WINSAT_USERS one claim each as fast as memif takes them (no window, no
+	# reply awaited). Default 4,194,272 users: the largest stock whose winner table (2 x stock
+	# + 64 slots, 128 MiB) winners.c faults in at the sale's creation; a larger one is faulted
+	# in 4 KiB at a time by the claims themselves, and a run on 30 M users measured that
+	# instead (two page faults per new user: 148,171 cycles/claim, 14,215 claims/s). The
+	# window: FS_BENCH_WINSAT_S seconds (default 0.3) from 0.1 s after the first claim, while
+	# flashgen still sends. Saturated when rx_pkts / rx_bursts (the mean RX burst) is 32
+	# (FS_BURST: the ring held a full burst at each poll); the busy share is busy_cycles / TSC
+	# cycles of the window; the worker thread's time on a CPU (schedstat) gives CPU cycles per
+	# claim apart from time the shared machine took from it. Checked: every claim of the
+	# window WON, no drop, flashgen still sending when it ended.
 	ws_users=${FS_BENCH_WINSAT_USERS:-4194272}
 	ws_s=${FS_BENCH_WINSAT_S:-0.3}
 	fs_log "scenario: every claim a new user winning, worker saturated (${ws_s}s window)"

@@ -282,13 +282,12 @@ int main(int argc, char **argv)
 	}
 	if (cpu >= 0) {
 		cpu_set_t set;
+		int rc = pthread_getaffinity_np(pthread_self(), sizeof(helper_cpus), &helper_cpus);
 
 		CPU_ZERO(&set);
 		CPU_SET(cpu, &set);
-		if (pthread_getaffinity_np(pthread_self(), sizeof(helper_cpus), &helper_cpus) == 0) {
-			CPU_CLR(cpu, &helper_cpus);
-			helper_pinned = CPU_COUNT(&helper_cpus) > 0;
-		}
+		CPU_CLR(cpu, &helper_cpus);
+		helper_pinned = rc == 0 && CPU_COUNT(&helper_cpus) > 0;
 		if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set) != 0)
 			fprintf(stderr, "bench_claim: cannot pin to CPU %d (not pinned)\n", cpu);
 	}
