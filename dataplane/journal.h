@@ -171,7 +171,10 @@ void fs_journal_set_tended(struct fs_journal *j, bool on);
  *    FS_JOURNAL_RETRY_MS;
  * 3. faults in the pages the next @p bytes of records go to (MADV_POPULATE_WRITE, Linux 5.14),
  *    so the writer does not take the first-write faults (about 1 us per 4 KiB page, once per 64
- *    records).
+ *    records), and writes once to each of them and to the next segment's first @p bytes (an
+ *    atomic add of 0 to a record's magic: no value changes), which on a VM takes the host's
+ *    backing of the page (measured: 27,000-53,000 cycles per page after the populate) off the
+ *    writer too. Each page once per segment: from the second call on only the new pages.
  * The hand-over is two one-slot mailboxes (the next segment to the writer, the spent one back),
  * release/acquire, so neither thread waits for the other; if the writer reaches the end of its
  * segment with none ready and the helper not at it, it makes the segment itself. Thread safety:

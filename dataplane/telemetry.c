@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <rte_cycles.h>
 #include <rte_telemetry.h>
 #include <sodium.h>
 
@@ -333,6 +334,9 @@ static int cmd_stats(
 	rte_tel_data_add_dict_u64(d, "sales", sales);
 	rte_tel_data_add_dict_u64(d, "uptime_ms", (uint64_t)(fs_clock_mono_ms() - tel.start_ms));
 	rte_tel_data_add_dict_u64(d, "mbuf_in_use", mbuf_in_use());
+	/* the TSC now and its rate: busy_cycles read against elapsed cycles */
+	rte_tel_data_add_dict_u64(d, "tsc", rte_rdtsc());
+	rte_tel_data_add_dict_u64(d, "tsc_hz", rte_get_tsc_hz());
 	return 0;
 }
 

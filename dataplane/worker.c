@@ -315,6 +315,7 @@ static inline uint16_t poll_rxq(struct fs_worker *w, const struct fs_rxq *q, str
 	if (nb_rx == 0)
 		return 0;
 	tc->cnt[FS_CNT_RX_PKTS] += nb_rx;
+	tc->cnt[FS_CNT_RX_BURSTS]++;
 	/* fsync mode: no claim of this burst wins unless its WON fits in the ring */
 	if (w->held != NULL)
 		w->env.won_full = fs_pending_room(w->held) < nb_rx;
