@@ -381,7 +381,7 @@ static struct json_object *dp_sync_stop(
  * reference) or NULL if the dataplane is down or refused.
  */
 static struct json_object *dp_sync(struct daemon *d, struct sale_mem *m,
-	const struct fs_redis_sale *s, const struct fs_redis_lease *lease)
+	const struct fs_redis_sale *s, struct fs_redis_lease *lease)
 {
 	struct json_object *st = NULL;
 	int rc;
@@ -391,7 +391,9 @@ static struct json_object *dp_sync(struct daemon *d, struct sale_mem *m,
 		st = dp_create(d, m, s); /* not on the dataplane yet: define it */
 	if (st == NULL)
 		return NULL;
-	st = dp_sync_lease(d, m, lease, st);
+	/* a give-back the pool has not got yet goes first: its units are not leased again */
+	if (fs_daemon_giveback_settle(d, m, st, lease))
+		st = dp_sync_lease(d, m, lease, st);
 	if (st != NULL && s->has_key && strcmp(s->admission, "token") == 0)
 		st = dp_sync_key(d, m, s, st);
 	if (st != NULL && strcmp(s->state, "stopped") == 0)
@@ -504,7 +506,7 @@ static void rebuild_sale(struct daemon *d, uint32_t id)
 	struct fs_redis_lessee *others = NULL;
 	size_t n_others = 0;
 	struct json_object *st = NULL;
-	long long leased = 0, fin = 0, sold = -1;
+	long long leased = 0, fin = 0, sold = -1, given = 0;
 	const char *state;
 	struct sale_mem *m;
 	unsigned rebuilt = 0;
@@ -548,8 +550,9 @@ static void rebuild_sale(struct daemon *d, uint32_t id)
 		fs_daemon_sale_err(
 			m, "rebuild", "token key never seen by this daemon: rebuilt without it");
 	}
+	fs_dpctl_get_i64(st, "giveback_seq", &given); /* its leased is net of them */
 	rc = fs_redis_sale_rebuild(&d->redis, &def, d->conf->node_id, (uint64_t)leased, fin != 0,
-		(uint64_t)sold, others, n_others, &rebuilt);
+		(uint64_t)sold, given > 0 ? (uint64_t)given : 0, others, n_others, &rebuilt);
 	if (rc == -ESTALE) {
 		dp_delete(d, m, fs_time_now_ms()); /* deleted between the check and the rebuild */
 		goto out;
@@ -660,6 +663,47 @@ static unsigned live_nodes(struct daemon *d)
 	return d->live_nodes;
 }
 
+/* The dataplane's RETRY answers to claims of sale @p m since the last status (retry_new). */
+static void note_retries(struct sale_mem *m, struct json_object *st)
+{
+	long long retry = 0;
+
+	if (fs_dpctl_get_i64(st, "claim_retry", &retry) < 0 || retry < 0)
+		return;
+	m->retry_new = (uint64_t)retry > m->dp_retry; /* a restarted dataplane counts anew */
+	m->dp_retry = (uint64_t)retry;
+}
+
+/*
+ * Whether the node has buyers for sale @p s: before the opening, a crowd beyond its lease; once
+ * open, a sell rate or RETRY answers since the last tick. An idle node that gave its units back
+ * and asks for a chunk does not mark itself starved (that would take units from busy nodes).
+ */
+static bool lease_demand(const struct sale_mem *m, const struct fs_redis_sale *s, int64_t now)
+{
+	if (now < s->start_ms)
+		return m->waiting > m->leased;
+	return m->rate >= 1.0 || m->retry_new;
+}
+
+/*
+ * Before sale @p s opens: the node's lease up to fs_lease_opening (the crowd its dataplane
+ * answered NOT_STARTED, at least a share of the stock, at most the stock / live nodes or
+ * --lease-max), so the opening's burst sells from the node instead of answering RETRY.
+ */
+static uint64_t lease_opening(struct daemon *d, struct sale_mem *m, const struct fs_redis_sale *s)
+{
+	unsigned nodes = live_nodes(d);
+	uint64_t max = d->conf->lease_max > 0 ? d->conf->lease_max : s->stock / nodes;
+	uint64_t target = fs_lease_opening(s->stock, nodes, m->waiting, d->conf->lease_min, max);
+
+	m->opening = target;
+	if (m->leased >= target)
+		return 0;
+	m->chunk = target; /* a node that runs dry at the opening doubles from there */
+	return target - m->leased;
+}
+
 /*
  * Units to lease to this node now: a chunk sized to its sell rate when its unsold units (its
  * lease - the dataplane's sold) fall below half a chunk (leaseplan.h); 0 while the dataplane is
@@ -669,11 +713,17 @@ static unsigned live_nodes(struct daemon *d)
 static uint64_t lease_want(struct daemon *d, struct sale_mem *m, const struct fs_redis_sale *s)
 {
 	uint64_t max = d->conf->lease_max;
-	uint64_t chunk, want;
+	uint64_t chunk, want, ahead;
+	int64_t now = fs_time_now_ms();
 	bool dry;
 
-	if (!fs_daemon_dp_usable(d) || !m->lease_known || !m->dp_seen)
-		return 0;
+	if (!fs_daemon_dp_usable(d) || !m->lease_known || !m->dp_seen || m->stopped ||
+		now >= s->end_ms)
+		return 0; /* nothing is sold after the end: what is left goes back (giveback) */
+	if (now < s->start_ms) /* the crowd waiting, up to a node's share */
+		return lease_opening(d, m, s);
+	if (m->starved > 0 && !lease_demand(m, s, now))
+		return 0; /* an idle node leaves the units to the starved ones */
 	if (max == 0)
 		max = s->stock / FS_LEASE_MAX_STOCK_DIV;
 	dry = m->leased > 0 && m->dp_sold >= m->leased;
@@ -681,7 +731,9 @@ static uint64_t lease_want(struct daemon *d, struct sale_mem *m, const struct fs
 		chunk = fs_lease_first(s->stock, live_nodes(d), d->conf->lease_min, max);
 	else
 		chunk = fs_lease_chunk(m->rate, m->chunk, dry, d->conf->lease_min, max);
-	want = fs_lease_want(m->leased, m->dp_sold, chunk, s->pool > 0 ? (uint64_t)s->pool : 0);
+	ahead = fs_lease_ahead(m->rate, d->conf->interval_ms, d->lease_rtt_ms);
+	want = fs_lease_want_ahead(
+		m->leased, m->dp_sold, chunk, s->pool > 0 ? (uint64_t)s->pool : 0, ahead);
 	if (want > 0)
 		m->chunk = want;
 	return want;
@@ -706,7 +758,7 @@ static int sync_sale(struct daemon *d, uint32_t id, int64_t now)
 	struct json_object *st = NULL;
 	struct sale_mem *m;
 	long long sold = 0, sold_out = 0, fin = 0, dp_leased = 0;
-	int64_t total = -1;
+	int64_t total = -1, t0;
 	uint64_t want;
 	int rc;
 
@@ -737,7 +789,9 @@ static int sync_sale(struct daemon *d, uint32_t id, int64_t now)
 	want = lease_want(d, m, &s);
 	if (want > 0 && !fs_daemon_lease_noted(d, m))
 		want = 0;
-	rc = fs_redis_lease(&d->redis, id, d->conf->node_id, want, &lease);
+	t0 = fs_monotonic_ms();
+	rc = fs_redis_lease_marked(&d->redis, id, d->conf->node_id, want, now,
+		now - FS_DAEMON_STARVED_MS, lease_demand(m, &s, now), &lease);
 	if (rc == -ENOENT)
 		return 0; /* flushed since the read above: rebuilt next tick */
 	if (rc < 0) {
@@ -746,6 +800,7 @@ static int sync_sale(struct daemon *d, uint32_t id, int64_t now)
 	}
 	m->lease_known = true;
 	m->leased = lease.leased;
+	m->starved = lease.starved;
 	if (lease.taken > 0)
 		m->pg_note_ms = 0; /* node_leases gets the new total at once (not throttled) */
 	if (lease.taken > 0)
@@ -757,7 +812,14 @@ static int sync_sale(struct daemon *d, uint32_t id, int64_t now)
 
 	if (fs_daemon_dp_usable(d))
 		st = dp_sync(d, m, &s, &lease);
+	if (lease.taken > 0 && st != NULL) /* a lease's round trip: Redis, then the dataplane */
+		d->lease_rtt_ms = 0.5 * d->lease_rtt_ms + 0.5 * (double)(fs_monotonic_ms() - t0);
 	if (st != NULL) {
+		long long waiting = 0;
+
+		if (fs_dpctl_get_i64(st, "claim_not_started", &waiting) == 0 && waiting >= 0)
+			m->waiting = (uint64_t)waiting;
+		note_retries(m, st);
 		/* sold_out from the same status as sold, and only once that sold is in Redis. */
 		fs_dpctl_get_i64(st, "sold_out", &sold_out);
 		fs_dpctl_get_i64(st, "final", &fin);
@@ -772,6 +834,9 @@ static int sync_sale(struct daemon *d, uint32_t id, int64_t now)
 		/* the dataplane has the sale: its releases and hold state */
 		if (s.hold_ms > 0)
 			fs_holds_after_sync(d, m, &s, (uint64_t)(total > s.sold ? total : s.sold));
+		fs_daemon_giveback(d, m, &s, &lease, st);
+		if (fs_daemon_dp_usable(d))
+			fs_daemon_retry_hint(d, m, &s, &lease);
 		json_object_put(st);
 		m->last_err[0] = '\0';
 	}

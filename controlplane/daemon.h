@@ -21,6 +21,12 @@
 #define FS_DAEMON_HOLDS_BATCH 1000u
 /** Sweep calls per tick at most (each expires up to FS_DAEMON_HOLDS_BATCH due holds). */
 #define FS_DAEMON_SWEEP_CALLS 8u
+/** A node gives units back for its rate (leaseplan.h) at most this often (ms) */
+#define FS_DAEMON_GB_PERIOD_MS 1000
+/** Another node's starved mark counts this long (ms; fs:{N}:starved) */
+#define FS_DAEMON_STARVED_MS 1000
+/** The most retry_after_ms the daemon asks RETRY to carry (/flashsale/sale/retry) */
+#define FS_DAEMON_RETRY_MAX_MS 60000u
 /** The node's liveness key fs:node:{NODE}:alive lives this many intervals (at least ..._MIN). */
 #define FS_DAEMON_ALIVE_INTERVALS 4u
 #define FS_DAEMON_ALIVE_MIN_MS 500u /**< ... */

@@ -66,6 +66,18 @@ struct sale_mem {
 	uint64_t pg_sold;    /**< sold in that row, as last written */
 	int64_t pg_note_ms;  /**< monotonic ms of the last write */
 	bool pending_logged; /**< "pool pending" was logged (until the pool is back) */
+	/* give-backs and the RETRY hint (daemon_giveback.c) */
+	uint64_t waiting;  /**< the dataplane's NOT_STARTED answers to claims (the crowd) */
+	uint64_t dp_retry; /**< the dataplane's RETRY answers to claims at the last status */
+	bool retry_new;	   /**< ... more than at the status before */
+	unsigned starved;  /**< other nodes starved at the last lease call (fs:{N}:starved) */
+	uint64_t opening;  /**< the node's lease before the opening (fs_lease_opening) */
+	bool gb_known;	   /**< gb_done holds a give-back seq known to be in Redis */
+	uint64_t gb_done;  /**< ... the dataplane's last give-back given to the pool */
+	int64_t gb_ms;	   /**< monotonic ms of the last give-back asked for */
+	bool retry_known;  /**< retry_ms was pushed on dataplane connection retry_gen */
+	uint32_t retry_ms; /**< ... the retry_after_ms pushed */
+	unsigned retry_gen;
 };
 
 /*
@@ -106,6 +118,7 @@ struct daemon {
 	bool reg_err;			 /**< a registry error reply was logged */
 	unsigned live_nodes;		 /**< live daemons of the registry (first chunks) */
 	int64_t live_nodes_ms;		 /**< monotonic ms they were counted */
+	double lease_rtt_ms;		 /**< a lease's round trip (Redis, dataplane), mean */
 };
 
 /**
@@ -193,6 +206,34 @@ int fs_daemon_lessees(struct daemon *d, uint32_t sale, struct fs_redis_lessee **
 bool fs_daemon_pg_ready(struct daemon *d);
 void fs_daemon_pg_failed(struct daemon *d);
 void fs_daemon_pg_answered(struct daemon *d);
+
+/* ---- daemon_giveback.c: units back to the pool, RETRY's hint ---- */
+
+/**
+ * Before the dataplane's lease is synced: the dataplane's last give-back (status giveback_seq,
+ * giveback_units from @p st) given to the pool (giveback.lua, once per seq) unless this process
+ * knows it is; then @p lease->leased is the lease key after it.
+ * @return true when the dataplane's lease may be synced, false when that give-back could not be
+ *         given now (logged once): the lease key still counts its units.
+ */
+bool fs_daemon_giveback_settle(
+	struct daemon *d, struct sale_mem *m, struct json_object *st, struct fs_redis_lease *lease);
+
+/**
+ * After the sync of sale @p s (@p st its status): give units back when fs_lease_giveback says
+ * so (another node starved, the rate fell, the end near or passed), never in a tick that
+ * leased nor while a give-back is not in Redis yet.
+ */
+void fs_daemon_giveback(struct daemon *d, struct sale_mem *m, const struct fs_redis_sale *s,
+	const struct fs_redis_lease *lease, struct json_object *st);
+
+/**
+ * RETRY's retry_after_ms while the node waits for a lease, pushed when it changes
+ * (/flashsale/sale/retry): the interval and a lease's round trip while the pool has units,
+ * twice that when another node must give units back first.
+ */
+void fs_daemon_retry_hint(struct daemon *d, struct sale_mem *m, const struct fs_redis_sale *s,
+	const struct fs_redis_lease *lease);
 
 /* ---- holds.c: sales with holds (nothing happens without --pg but one log line) ---- */
 

@@ -2,6 +2,7 @@
 #ifndef FS_LEASEPLAN_H
 #define FS_LEASEPLAN_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 /** A chunk holds about this long of the node's claims (issue 12: ~100-200 ms). */
@@ -58,5 +59,63 @@ uint64_t fs_lease_chunk(double rate, uint64_t last_chunk, int ran_dry, uint64_t 
  * @param pool    the pool as last read (the lease takes at most what it holds then).
  */
 uint64_t fs_lease_want(uint64_t leased, uint64_t sold, uint64_t chunk, uint64_t pool);
+
+/**
+ * fs_lease_want, also due when the node's unsold units fall below @p ahead (fs_lease_ahead: what
+ * it sells until a lease asked for now arrives), so a node whose chunks are small beside its
+ * daemon's interval leases before it runs dry. Pure, thread safe.
+ */
+uint64_t fs_lease_want_ahead(
+	uint64_t leased, uint64_t sold, uint64_t chunk, uint64_t pool, uint64_t ahead);
+
+/** Margin on fs_lease_ahead's time: the next lease is asked for a quarter early (x 5/4). */
+#define FS_LEASE_AHEAD_NUM 5u
+#define FS_LEASE_AHEAD_DEN 4u
+
+/**
+ * Units the node sells at @p rate (units/s) until a lease asked for at the next tick arrives:
+ * rate x (@p interval_ms + @p rtt_ms) x 5/4, rounded up. Pure, thread safe.
+ */
+uint64_t fs_lease_ahead(double rate, unsigned interval_ms, double rtt_ms);
+
+/**
+ * The node's lease before its sale opens: the crowd already there (@p waiting: NOT_STARTED
+ * answers to claims so far, an upper bound of the users waiting, each wanting one unit) or the
+ * share of fs_lease_first, whichever is larger, clamped to [@p min, @p max] (@p max: the most one
+ * node takes before the opening, e.g. stock / live nodes; below @p min counts as @p min). So the
+ * opening's burst finds its units on the node instead of RETRY while the pool holds them; units
+ * a crowd did not take go back when another node starves (fs_lease_giveback). Pure, thread safe.
+ */
+uint64_t fs_lease_opening(uint64_t stock, unsigned nodes, uint64_t waiting, uint64_t min,
+	uint64_t max);
+
+/** A node gives units back for its rate only when it holds this many times what it keeps. */
+#define FS_LEASE_GB_FAR 4u
+/** ... and only once its sale has been open this long (ms: its rate has samples). */
+#define FS_LEASE_GB_SETTLE_MS 1000
+/** The last stretch of a sale (ms) in which a node keeps only what it sells until the end. */
+#define FS_LEASE_END_MS 2000
+
+/** What fs_lease_giveback decides from. */
+struct fs_lease_gb {
+	uint64_t unsold;  /**< the node's units leased and not sold */
+	double rate;	  /**< its sell rate, units/s (fs_lease_rate) */
+	uint64_t min;	  /**< the smallest chunk (--lease-min) */
+	uint64_t opening; /**< before the opening: what the node keeps (fs_lease_opening) */
+	int64_t now_ms, start_ms, end_ms; /**< unix ms */
+	bool over;	  /**< stopped (or the end passed): nothing more is sold here */
+	unsigned starved; /**< other nodes that found the pool short (fs_redis_lease_marked) */
+};
+
+/**
+ * Units to give back to the pool now (0: none). Over: every unsold unit. Before the opening:
+ * only when another node is starved, what is above gb->opening. Open: the node keeps what it
+ * sells in FS_LEASE_HORIZON_MS at its rate and gives back what it holds above that when another
+ * node is starved (it keeps no smallest chunk: an idle node gives everything); in the last
+ * FS_LEASE_END_MS it keeps what it sells until the end (x 2) and gives back the rest; or, once
+ * open FS_LEASE_GB_SETTLE_MS, when it holds more than FS_LEASE_GB_FAR x max(2 x that, @p min)
+ * (its rate fell), keeping that much. Pure, thread safe.
+ */
+uint64_t fs_lease_giveback(const struct fs_lease_gb *gb);
 
 #endif

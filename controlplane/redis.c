@@ -27,6 +27,7 @@
 #include "lua_create.h"
 #include "lua_delete.h"
 #include "lua_event.h"
+#include "lua_giveback.h"
 #include "lua_lease.h"
 #include "lua_rebuild.h"
 #include "lua_rekey.h"
@@ -488,7 +489,7 @@ void fs_redis_sale_key(char out[FS_REDIS_KEYLEN], uint32_t sale_id, const char *
 /* Every key of one sale (HACKING.md, Redis keys); lease is node @p node's. */
 struct sale_keys {
 	char sale[KEYLEN], pool[KEYLEN], sold[KEYLEN], rem[KEYLEN], dead[KEYLEN], ret[KEYLEN];
-	char ns[KEYLEN], lease[KEYLEN], who[KEYLEN];
+	char ns[KEYLEN], lease[KEYLEN], who[KEYLEN], given[KEYLEN], starved[KEYLEN];
 };
 
 static void keys_of(struct sale_keys *k, uint32_t sale_id, unsigned node)
@@ -503,6 +504,8 @@ static void keys_of(struct sale_keys *k, uint32_t sale_id, unsigned node)
 	fs_redis_sale_key(k->ret, sale_id, "returned");
 	fs_redis_sale_key(k->ns, sale_id, "node_sold");
 	fs_redis_sale_key(k->who, sale_id, "lessees");
+	fs_redis_sale_key(k->given, sale_id, "given");
+	fs_redis_sale_key(k->starved, sale_id, "starved");
 	snprintf(what, sizeof(what), "lease:%u", node);
 	fs_redis_sale_key(k->lease, sale_id, what);
 }
@@ -865,10 +868,10 @@ out:
 	return rc;
 }
 
-/* lease.lua's reply: 3 or 4 integers into v (the 4th 0 when absent). */
-static int lease_reply(struct fs_redis *r, const redisReply *rep, long long v[5])
+/* lease.lua's reply: 3 to 6 integers into v (the rest left as they are). */
+static int lease_reply(struct fs_redis *r, const redisReply *rep, long long v[6])
 {
-	if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 3 || rep->elements > 5)
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 3 || rep->elements > 6)
 		return set_err(r, -EPROTO, "redis: unexpected lease reply");
 	for (size_t i = 0; i < rep->elements; i++) {
 		if (rep->element[i]->type != REDIS_REPLY_INTEGER)
@@ -881,18 +884,31 @@ static int lease_reply(struct fs_redis *r, const redisReply *rep, long long v[5]
 int fs_redis_lease(struct fs_redis *r, uint32_t sale_id, unsigned node, uint64_t want,
 	struct fs_redis_lease *out)
 {
-	long long v[5] = {0, 0, 0, 0, 0};
+	return fs_redis_lease_marked(r, sale_id, node, want, -1, 0, false, out);
+}
+
+int fs_redis_lease_marked(struct fs_redis *r, uint32_t sale_id, unsigned node, uint64_t want,
+	int64_t now_ms, int64_t since_ms, bool demand, struct fs_redis_lease *out)
+{
+	long long v[6] = {0, 0, 0, 0, 0, 0};
 	struct sale_keys k;
 	redisReply *rep;
-	char wants[24], nodes[16];
+	char wants[24], nodes[16], nows[24], sinces[24];
 	int rc;
 
 	keys_of(&k, sale_id, node);
 	snprintf(wants, sizeof(wants), "%" PRIu64, want);
 	snprintf(nodes, sizeof(nodes), "%u", node);
-	const char *argv[] = {
+	snprintf(nows, sizeof(nows), "%" PRId64, now_ms);
+	snprintf(sinces, sizeof(sinces), "%" PRId64, since_ms);
+	const char *plain[] = {
 		"EVAL", fs_lua_lease, "6", k.pool, k.lease, k.sale, k.ret, k.who, k.ns, wants, nodes};
-	rc = command(r, &rep, 11, argv);
+	const char *marked[] = {"EVAL", fs_lua_lease, "7", k.pool, k.lease, k.sale, k.ret, k.who,
+		k.ns, k.starved, wants, nodes, nows, sinces, demand ? "1" : "0"};
+	if (now_ms < 0)
+		rc = command(r, &rep, (int)(sizeof(plain) / sizeof(plain[0])), plain);
+	else
+		rc = command(r, &rep, (int)(sizeof(marked) / sizeof(marked[0])), marked);
 	if (rc < 0)
 		return rc;
 	/* {taken, empty, lease, returned, pool_missing}, or {-1, 0, 0} when the hash is gone */
@@ -909,7 +925,42 @@ int fs_redis_lease(struct fs_redis *r, uint32_t sale_id, unsigned node, uint64_t
 	out->leased = (uint64_t)v[2];
 	out->returned = (uint64_t)v[3];
 	out->pool_missing = v[4] == 1;
+	out->starved = v[5] > 0 ? (unsigned)v[5] : 0;
 	return 0;
+}
+
+int fs_redis_giveback(struct fs_redis *r, uint32_t sale_id, unsigned node, uint64_t seq,
+	uint64_t units, uint64_t *lease)
+{
+	char nodes[16], seqs[24], unitss[24];
+	long long v[2] = {0, 0};
+	struct sale_keys k;
+	int rc;
+
+	keys_of(&k, sale_id, node);
+	snprintf(nodes, sizeof(nodes), "%u", node);
+	snprintf(seqs, sizeof(seqs), "%" PRIu64, seq);
+	snprintf(unitss, sizeof(unitss), "%" PRIu64, units);
+	const char *argv[] = {"EVAL", fs_lua_giveback, "4", k.pool, k.lease, k.sale, k.given, nodes,
+		seqs, unitss};
+	rc = fs_redis_command_ints(r, 2, v, "giveback", (int)(sizeof(argv) / sizeof(argv[0])), argv);
+	if (rc < 0)
+		return rc;
+	if (v[0] == -1)
+		return set_err(r, -ENOENT, "sale %" PRIu32 " not found (hash gone)", sale_id);
+	if (v[0] == -2)
+		return set_err(r, -EAGAIN, "sale %" PRIu32 ": no lease key of node %u yet", sale_id,
+			node);
+	if (v[0] == -3)
+		return set_err(r, -ERANGE,
+			"sale %" PRIu32 ": lease key %lld of node %u below the %" PRIu64
+			" units given back",
+			sale_id, v[1], node, units);
+	if (v[0] < 0 || v[1] < 0)
+		return set_err(r, -EPROTO, "redis: unexpected giveback reply");
+	if (lease != NULL)
+		*lease = (uint64_t)v[1];
+	return (int)v[0];
 }
 
 int fs_redis_publish_totals(struct fs_redis *r, uint32_t sale_id, unsigned node, uint64_t sold,
@@ -1030,10 +1081,10 @@ static int lessee_args(struct fs_redis *r, const struct fs_redis_lessee *o, size
 }
 
 int fs_redis_sale_rebuild(struct fs_redis *r, const struct fs_redis_sale *def, unsigned node,
-	uint64_t leased, bool final, uint64_t sold, const struct fs_redis_lessee *others,
-	size_t n_others, unsigned *rebuilt)
+	uint64_t leased, bool final, uint64_t sold, uint64_t given_seq,
+	const struct fs_redis_lessee *others, size_t n_others, unsigned *rebuilt)
 {
-	char ev[16], nodes[16], leaseds[24], solds[24], (*obuf)[32] = NULL;
+	char ev[16], nodes[16], leaseds[24], solds[24], given[32], (*obuf)[32] = NULL;
 	const char **argv = NULL;
 	struct sale_keys k;
 	struct def_args a;
@@ -1048,10 +1099,11 @@ int fs_redis_sale_rebuild(struct fs_redis *r, const struct fs_redis_sale *def, u
 	snprintf(nodes, sizeof(nodes), "%u", node);
 	snprintf(leaseds, sizeof(leaseds), "%" PRIu64, leased);
 	snprintf(solds, sizeof(solds), "%" PRIu64, sold);
-	const char *fixed[] = {"EVAL", fs_lua_rebuild, "9", k.sale, k.pool, k.lease, k.ns, k.sold,
-		k.rem, k.dead, k.ret, k.who, a.id, a.stock, a.start, a.end, def->admission,
+	snprintf(given, sizeof(given), "given=%" PRIu64, given_seq);
+	const char *fixed[] = {"EVAL", fs_lua_rebuild, "10", k.sale, k.pool, k.lease, k.ns, k.sold,
+		k.rem, k.dead, k.ret, k.who, k.given, a.id, a.stock, a.start, a.end, def->admission,
 		def->state[0] ? def->state : "created", ev, a.hex, nodes, leaseds,
-		final ? "1" : "0", solds, a.rate, a.burst, a.hold};
+		final ? "1" : "0", solds, a.rate, a.burst, a.hold, given};
 	argc = sizeof(fixed) / sizeof(fixed[0]);
 	argv = calloc(argc + n_others, sizeof(*argv));
 	if (argv == NULL)

@@ -100,6 +100,8 @@ struct fs_redis_lease {
 	uint64_t returned; /**< members of fs:{N}:returned: units that came back to the pool */
 	bool pool_missing; /**< no pool (Redis lost it; rebuilt once every lessee reported): not
 			    *   empty, nothing taken */
+	unsigned starved;  /**< fs_redis_lease_marked: other nodes that marked themselves starved
+			    *   (wanted units, the pool ran short) since its @p since_ms */
 };
 
 /** A node that held a lease of a sale, as PostgreSQL knows it (fs_redis_sale_rebuild). */
@@ -239,6 +241,32 @@ int fs_redis_lease(struct fs_redis *r, uint32_t sale_id, unsigned node, uint64_t
 	struct fs_redis_lease *out);
 
 /**
+ * fs_redis_lease with the starved marks (fs:{N}:starved, a hash NODE -> unix ms): when the node
+ * has buyers (@p demand: it sells, or answered RETRY since its last call) and wanted units
+ * (@p want > 0) and got fewer, it is marked starved at @p now_ms, else its mark is
+ * cleared; out->starved counts the other nodes marked since @p since_ms (unix ms, the daemons'
+ * clocks), so a node that holds more than it needs gives units back. @p now_ms < 0: exactly
+ * fs_redis_lease (no marks, out->starved 0). Same returns.
+ */
+int fs_redis_lease_marked(struct fs_redis *r, uint32_t sale_id, unsigned node, uint64_t want,
+	int64_t now_ms, int64_t since_ms, bool demand, struct fs_redis_lease *out);
+
+/**
+ * Units @p node took back from its dataplane (/flashsale/sale/giveback, seq @p seq) go to the
+ * pool (Lua giveback.lua, atomic): fs:{N}:lease:{NODE} - @p units and fs:{N}:pool + @p units,
+ * once per (node, seq) (fs:{N}:given[NODE] keeps the last seq applied): a second call with a
+ * seq applied before changes nothing, so the daemon may run it again whenever it does not know
+ * the first run's outcome. A missing pool is left to fs_redis_restock (which counts the lowered
+ * lease).
+ * @param lease  out (may be NULL): the node's lease key after the call.
+ * @return 1 applied now, 0 applied before, -ENOENT (no sale hash), -EAGAIN (no lease key of the
+ *         node: Redis lost it; fs_redis_sale_rebuild writes it net of the give-back, with its
+ *         seq), -ERANGE (the lease key holds fewer units: nothing changed), or a Redis error.
+ */
+int fs_redis_giveback(struct fs_redis *r, uint32_t sale_id, unsigned node, uint64_t seq,
+	uint64_t units, uint64_t *lease);
+
+/**
  * Publish this node's sold count (Lua, atomic): fs:{N}:node_sold[NODE] = max(its value, @p sold)
  * (a count read earlier, by a second daemon of the node, never lowers it), then
  * fs:{N}:sold = sum over nodes and fs:{N}:remaining = stock + members of fs:{N}:returned - that
@@ -328,7 +356,9 @@ int fs_redis_publish_event(
  *   a missing pool is not written (fs_redis_restock writes it once every lessee reported);
  * - @p node and the @p n_others nodes of @p others (PostgreSQL's node_leases of the sale) join
  *   fs:{N}:lessees; a forgotten one's missing lease key becomes its final sold count;
- * - node_sold[NODE] = max(its value, @p sold), then fs:{N}:sold = sum and remaining = stock - sum.
+ * - node_sold[NODE] = max(its value, @p sold), then fs:{N}:sold = sum and remaining = stock - sum;
+ * - when the lease key is written: fs:{N}:given[NODE] raised to @p given_seq (the dataplane's
+ *   last give-back, which @p leased is net of), so fs_redis_giveback does not apply it again.
  * Counter fields of @p def are ignored. Nothing is written for a deleted sale (tombstone).
  * @param final  unused (kept for callers).
  * @param rebuilt  out (may be NULL): bits of what was missing: 1 hash, 2 fs:sales member,
@@ -337,8 +367,8 @@ int fs_redis_publish_event(
  *         dataplane instead), or a negative errno on a Redis error.
  */
 int fs_redis_sale_rebuild(struct fs_redis *r, const struct fs_redis_sale *def, unsigned node,
-	uint64_t leased, bool final, uint64_t sold, const struct fs_redis_lessee *others,
-	size_t n_others, unsigned *rebuilt);
+	uint64_t leased, bool final, uint64_t sold, uint64_t given_seq,
+	const struct fs_redis_lessee *others, size_t n_others, unsigned *rebuilt);
 
 /**
  * Give released orders' units back to sale @p sale_id's pool (Lua return.lua, atomic), each

@@ -215,6 +215,20 @@ static inline int claim_known(struct fs_sale *s, const struct fs_claim_env *env,
 }
 
 /*
+ * RETRY's retry_after_ms when no unit was at hand: units in transit (the lease is final), else
+ * the wait for the next lease, as the daemon expects it (/flashsale/sale/retry), or the default.
+ */
+static inline uint32_t claim_lease_retry(const struct fs_sale *s)
+{
+	/* relaxed: hints (final: a flag written under stock.gen, read alone as a hint) */
+	uint32_t ms = __atomic_load_n(&s->lease_retry_ms, __ATOMIC_RELAXED);
+
+	if (__atomic_load_n(&s->stock.final, __ATOMIC_RELAXED))
+		return FS_RETRY_TRANSIT_MS;
+	return ms != 0 ? ms : FS_RETRY_LEASE_MS;
+}
+
+/*
  * One unit for this claim: 0 with a unit in hand (commit it or put it back), else the answer.
  * A journal that cannot record now (disk full, failed sync) answers RETRY before a unit or a
  * winner slot is taken, so an outage of any length leaves the table as it was. @p epoch: the
@@ -244,10 +258,7 @@ static inline int claim_take(
 		return -1;
 	}
 	if (tk == FS_TAKE_RETRY) {
-		/* acquire: pairs with the release store of final (stock.c). */
-		claim_retry(rep, __atomic_load_n(&s->stock.final, __ATOMIC_ACQUIRE)
-					 ? FS_RETRY_TRANSIT_MS
-					 : FS_RETRY_LEASE_MS);
+		claim_retry(rep, claim_lease_retry(s));
 		return -1;
 	}
 	return 0;

@@ -19,7 +19,9 @@
 
 #define FS_RETRY_TRANSIT_MS 1u /**< retry_after_ms while units are in transit between slices */
 #define FS_RETRY_JOURNAL_MS 100u /**< retry_after_ms when the journal cannot record an order */
-#define FS_RETRY_LEASE_MS 20u  /**< retry_after_ms when this node waits for a lease */
+#define FS_RETRY_LEASE_MS 20u  /**< retry_after_ms when this node waits for a lease (default) */
+/** Largest retry_after_ms the daemon may set for the wait for a lease (/flashsale/sale/retry) */
+#define FS_LEASE_RETRY_MAX_MS 60000u
 /** retry_after_ms when the WONs waiting for the group commit fill the worker's ring (a few
  *  group commits: the device's fdatasync time is about 1 ms) */
 #define FS_RETRY_DURABLE_MS 5u

@@ -65,6 +65,7 @@ enum fs_jrec_type {
 	FS_JREC_DELETE = 6, /**< a sale deleted by the operator (ended, stopped or sold out): no body */
 	FS_JREC_HOLD = 7,   /**< the sale's hold time, right after its SALE record: body.hold */
 	FS_JREC_RELEASE = 8, /**< an order released (hold expired or cancelled): body.release */
+	FS_JREC_GIVEBACK = 9, /**< unsold units given back from this node to the pool: body.giveback */
 };
 
 struct fs_jrec {
@@ -111,6 +112,11 @@ struct fs_jrec {
 			uint64_t user_id;  /**< its user: later claims get RELEASED */
 			uint8_t reserved[16];
 		} release;
+		struct {
+			uint64_t units; /**< units taken back (leased lowered by them), may be 0 */
+			uint64_t seq;	/**< the sale's give-backs on this node: 1, 2, ... */
+			uint8_t reserved[16];
+		} giveback;
 	} body;
 };
 _Static_assert(sizeof(struct fs_jrec) == 64, "journal record is 64 bytes");

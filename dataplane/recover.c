@@ -46,6 +46,13 @@ static int recover_control_fn(
 		/* the journal holds accepted leases only (after a final one: units that came back) */
 		fs_stock_lease(&s->stock, rec->body.lease.units, rec->body.lease.final);
 		break;
+	case FS_JREC_GIVEBACK:
+		/* the units were unsold: they are in the node pool now (orders come later) */
+		if (fs_stock_reclaim(&s->stock, rec->body.giveback.units) !=
+			rec->body.giveback.units)
+			return -ERANGE; /* more given back than leased: a corrupt directory */
+		fs_sale_giveback_replay(s, rec->body.giveback.units, rec->body.giveback.seq);
+		break;
 	case FS_JREC_KEY:
 		fs_sale_set_key(s, rec->body.key.key, rec->body.key.prev_until_ms);
 		break;

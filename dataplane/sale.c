@@ -485,6 +485,53 @@ int fs_sale_ctl_lease_returned(struct fs_sale_table *t, struct fs_journal *ctl, 
 	return 0;
 }
 
+int fs_sale_ctl_giveback(struct fs_sale_table *t, struct fs_journal *ctl, uint16_t node_id,
+	uint32_t sale_id, uint64_t units, uint64_t seq, uint64_t *given)
+{
+	struct fs_sale *s = fs_sale_lookup(t, sale_id);
+	struct fs_jrec rec = {0};
+	uint64_t taken;
+	int rc;
+
+	if (s == NULL)
+		return -ENOENT;
+	if (seq != 0 && seq == s->gb_seq) {
+		*given = s->gb_units; /* a repeat: the reply was lost */
+		return 0;
+	}
+	if (seq != s->gb_seq + 1)
+		return -ERANGE;
+	taken = fs_stock_reclaim(&s->stock, units);
+	rec.body.giveback.units = taken;
+	rec.body.giveback.seq = seq;
+	rc = ctl_append(ctl, node_id, sale_id, FS_JREC_GIVEBACK, &rec);
+	if (rc < 0) {
+		fs_stock_unreclaim(&s->stock, taken);
+		return rc;
+	}
+	/* The record is written: in effect as a restart replays it (a process crash keeps it
+	 * in the page cache); synced so a power loss does not undo it either (Redis's pool gets
+	 * the units). A failed sync is returned with the give-back made: the status shows its
+	 * seq, and the daemon gives its units to the pool from there. */
+	fs_sale_giveback_replay(s, taken, seq);
+	*given = taken;
+	return ctl != NULL ? fs_journal_sync(ctl) : 0;
+}
+
+void fs_sale_giveback_replay(struct fs_sale *s, uint64_t units, uint64_t seq)
+{
+	fs_stock_unlease(&s->stock, units);
+	s->gb_seq = seq;
+	s->gb_units = units;
+	s->given += units;
+}
+
+void fs_sale_lease_retry_set(struct fs_sale *s, uint32_t ms)
+{
+	/* relaxed: a retry hint (struct fs_sale) */
+	__atomic_store_n(&s->lease_retry_ms, ms, __ATOMIC_RELAXED);
+}
+
 int fs_sale_ctl_release(struct fs_sale_table *t, struct fs_journal *ctl, uint16_t node_id,
 	uint32_t sale_id, uint64_t user, uint64_t order)
 {

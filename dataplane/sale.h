@@ -121,6 +121,16 @@ struct fs_sale {
 	uint8_t holds_open;
 	int64_t holds_next_ms;
 	uint64_t returned; /**< units that came back (the lease's returned=R, the largest); cp only */
+	/* give-backs (fs_sale_ctl_giveback); cp only (recovery: the last GIVEBACK record) */
+	uint64_t gb_seq;   /**< the last give-back's seq (0: none yet) */
+	uint64_t gb_units; /**< ... the units it took */
+	uint64_t given;    /**< units given back in all (this process: since its recovery) */
+	/**
+	 * RETRY's retry_after_ms while this node waits for a lease (its units sold, the lease
+	 * not final): the daemon's expected time to its next lease (/flashsale/sale/retry; not
+	 * journaled), 0: FS_RETRY_LEASE_MS. cp: wo (relaxed), dp: ro (relaxed): a hint.
+	 */
+	uint32_t lease_retry_ms;
 	struct fs_winners *winners;
 	struct fs_stock stock;
 	/** replies by status, one struct per worker (stock.n_workers of them, allocated with the
@@ -313,6 +323,27 @@ int fs_sale_ctl_lease_returned(struct fs_sale_table *t, struct fs_journal *ctl, 
  */
 int fs_sale_ctl_release(struct fs_sale_table *t, struct fs_journal *ctl, uint16_t node_id,
 	uint32_t sale_id, uint64_t user, uint64_t order);
+/**
+ * Give back up to @p units unsold units of sale @p sale_id from this node to the pool: taken
+ * from the node pool, then the workers' slices (fs_stock_reclaim: the workers' own CAS, no
+ * lock), the GIVEBACK record (its seq and the units taken) journaled and synced (a give-back
+ * must never be undone by a restart: Redis's pool gets the units), then leased lowered and the
+ * lease no longer final (fs_stock_unlease). @p seq must be the sale's last give-back seq + 1;
+ * the last seq again is a repeat (the daemon lost the reply): nothing taken, *@p given = the
+ * units that give-back took. A failed append puts the units back (nothing changed); a failed
+ * sync after it is returned with the give-back made (as a restart would replay it).
+ * @return 0, -ENOENT (unknown sale), -ERANGE (@p seq neither the last nor the next), journal
+ *         errors.
+ */
+int fs_sale_ctl_giveback(struct fs_sale_table *t, struct fs_journal *ctl, uint16_t node_id,
+	uint32_t sale_id, uint64_t units, uint64_t seq, uint64_t *given);
+/**
+ * A GIVEBACK record replayed (recovery, before workers run): the units leave the node pool and
+ * the lease, the sale's last seq is @p seq. Journals nothing.
+ */
+void fs_sale_giveback_replay(struct fs_sale *s, uint64_t units, uint64_t seq);
+/** RETRY's retry_after_ms while this node waits for a lease (0: the default). Control path. */
+void fs_sale_lease_retry_set(struct fs_sale *s, uint32_t ms);
 /**
  * Set the hold state the control plane pushes (not journaled: pushed again each tick; after a
  * restart the default is open with no deadline). @p next_ms unix ms, 0 unknown. Control path.

@@ -33,8 +33,16 @@ struct fs_stock {
 	uint64_t sold_base; /**< sold before this process started (journals); set before workers run */
 	uint32_t chunk;     /**< refill size from node_pool to a slice */
 	uint32_t n_workers; /**< slices in use, <= FS_MAX_WORKERS */
+	/**
+	 * Sequence count of (leased, final), a seqlock: odd while a lease or a give-back writes
+	 * them, so a worker deciding SOLD_OUT reads both from one instant (a give-back lowers
+	 * leased, a lease raises it: no single order of two loads is right for both). cp: wo,
+	 * dp: ro (acquire, then an acquire fence before the re-load).
+	 */
+	uint32_t gen;
 	uint8_t final;      /**< 1: the pool was empty at the last lease (no more can come but
-			     *   units released on a sale with holds); cp: wo, dp: ro */
+			     *   units released on a sale with holds); 0 after a give-back (units
+			     *   went back to the pool); cp: wo, dp: ro (under gen) */
 	/**
 	 * Units not yet in any slice; atomic (CAS) by every worker that refills its slice and by
 	 * the control path's leases. On a cache line of its own: its writes do not invalidate the
@@ -61,6 +69,27 @@ void fs_stock_init(struct fs_stock *s, unsigned n_workers, uint64_t stock, uint3
  * later lease of units that came back stores it again, 0 or 1). Control path.
  */
 void fs_stock_lease(struct fs_stock *s, uint64_t units, bool final);
+
+/**
+ * Take up to @p units that no worker holds back from the node (a give-back): the node pool
+ * first, then the workers' slices, each with the CAS the workers' refills and steals use, so a
+ * worker's claim never waits on it (a worker that finds nothing meanwhile sees units in transit
+ * and answers RETRY). Units in a worker's hand (taken, not yet committed or put) are never
+ * taken. The units are then in the caller's hand: fs_stock_unlease() them, or
+ * fs_stock_unreclaim() them when the give-back fails. Control path (one writer).
+ * @return the units taken, <= @p units.
+ */
+uint64_t fs_stock_reclaim(struct fs_stock *s, uint64_t units);
+
+/** Put back @p units reclaimed and not given back (to the node pool). Control path. */
+void fs_stock_unreclaim(struct fs_stock *s, uint64_t units);
+
+/**
+ * Give back @p units reclaimed (fs_stock_reclaim): leased lowered by them and final cleared
+ * (the pool has units again), as one write of the seqlock gen; 0 units change nothing. Control
+ * path (recovery too).
+ */
+void fs_stock_unlease(struct fs_stock *s, uint64_t units);
 
 /**
  * Account @p sold units recovered from the journals: moved from the node pool to sold_base.

@@ -10,6 +10,7 @@
 #include <rte_telemetry.h>
 #include <sodium.h>
 
+#include "claim.h"
 #include "clock.h"
 #include "counters.h"
 #include "log.h"
@@ -26,7 +27,8 @@
  * The most parameters a command takes, so split_params can hold every one of them; more is a usage
  * error. The longest is /flashsale/sale/create: 5 fixed (ID,STOCK,START_MS,END_MS,open|token) and
  * 4 optional (KEYHEX32,rate=R,burst=B,hold=MS), all 9 of which the daemon sends for a token sale
- * with a rate limit and a hold. The others: lease 4, key 3, release 3, holds 3; status, counters,
+ * with a rate limit and a hold. The others: lease 4, key 3, release 3, holds 3, giveback 3,
+ * retry 2; status, counters,
  * stop, delete 1.
  */
 #define TEL_CREATE_FIXED 5
@@ -219,6 +221,12 @@ static void status_dict(struct rte_tel_data *d, const struct fs_sale *s)
 		rte_tel_data_add_dict_u64(d, "rate_burst", burst);
 		rte_tel_data_add_dict_u64(d, "rate_own", s->rl_set);
 	}
+	rte_tel_data_add_dict_u64(d, "giveback_seq", s->gb_seq);
+	rte_tel_data_add_dict_u64(d, "giveback_units", s->gb_units);
+	rte_tel_data_add_dict_u64(d, "given_back", s->given);
+	/* relaxed: the pushed hint (struct fs_sale) */
+	rte_tel_data_add_dict_u64(
+		d, "lease_retry_ms", __atomic_load_n(&s->lease_retry_ms, __ATOMIC_RELAXED));
 	rte_tel_data_add_dict_u64(d, "hold_ms", s->hold_ms);
 	if (s->hold_ms > 0) {
 		/* relaxed: the pushed hint (struct fs_sale) */
@@ -694,6 +702,63 @@ static int cmd_sale_release(const char *cmd __rte_unused, const char *params, st
 	return 0;
 }
 
+/*
+ * Give back up to UNITS unsold units of the sale to the pool (fs_sale_ctl_giveback): the status
+ * dict and "given", the units this give-back SEQ took (a repeat of the last SEQ: the same).
+ */
+static int cmd_sale_giveback(
+	const char *cmd __rte_unused, const char *params, struct rte_tel_data *d)
+{
+	/* UNITS, SEQ */
+	static const struct param_range range[] = {{0, UINT32_MAX}, {1, UINT64_MAX}};
+	uint64_t v[RTE_DIM(range)], given = 0;
+	const struct fs_sale *s;
+	uint32_t id;
+	int ret;
+
+	if (parse_id_params(params, &id, RTE_DIM(range), range, v) != 0)
+		return reply_error(d, "usage: /flashsale/sale/giveback,ID,UNITS,SEQ");
+	if (!control_begin(d))
+		return 0;
+	ret = fs_sale_ctl_giveback(tel.table, tel.ctl, tel.node_id, id, v[0], v[1], &given);
+	s = fs_sale_lookup(tel.table, id);
+	if (ret == -ERANGE) {
+		reply_error(d, "sale %" PRIu32 ": give-back %" PRIu64 " out of order (the last is %" PRIu64 ")",
+			id, v[1], s->gb_seq);
+	} else {
+		control_reply(d, ret, id);
+		if (ret == 0)
+			rte_tel_data_add_dict_u64(d, "given", given);
+	}
+	if (ret == 0 && s->gb_seq == v[1] && given > 0)
+		FS_LOG(INFO, "sale %" PRIu32 ": give-back %" PRIu64 ": %" PRIu64 " units (%" PRIu64
+			     " asked) back to the pool",
+			id, v[1], given, v[0]);
+	pthread_mutex_unlock(&tel_lock);
+	return 0;
+}
+
+/* RETRY's retry_after_ms while the node waits for a lease, pushed by the daemon (not journaled). */
+static int cmd_sale_retry(const char *cmd __rte_unused, const char *params, struct rte_tel_data *d)
+{
+	static const struct param_range range[] = {{0, FS_LEASE_RETRY_MAX_MS}};
+	uint64_t ms;
+	struct fs_sale *s;
+	uint32_t id;
+
+	if (parse_id_params(params, &id, RTE_DIM(range), range, &ms) != 0)
+		return reply_error(d, "usage: /flashsale/sale/retry,ID,MS (0..%u, 0: default %u)",
+			FS_LEASE_RETRY_MAX_MS, FS_RETRY_LEASE_MS);
+	if (!control_begin(d))
+		return 0;
+	s = fs_sale_lookup(tel.table, id);
+	if (s != NULL)
+		fs_sale_lease_retry_set(s, (uint32_t)ms);
+	control_reply(d, s == NULL ? -ENOENT : 0, id);
+	pthread_mutex_unlock(&tel_lock);
+	return 0;
+}
+
 /* The hold state the daemon pushes each tick (not journaled). */
 static int cmd_sale_holds(const char *cmd __rte_unused, const char *params, struct rte_tel_data *d)
 {
@@ -747,6 +812,10 @@ int fs_telemetry_init(const struct fs_telemetry_ctx *ctx)
 		{"/flashsale/sale/holds", cmd_sale_holds,
 			"Hold state: units may come back (OPEN 0/1), next expiry (unix ms, 0 unknown). "
 			"Parameters: ID,OPEN,NEXT_MS"},
+		{"/flashsale/sale/giveback", cmd_sale_giveback,
+			"Give back up to UNITS unsold units (SEQ: last + 1). Parameters: ID,UNITS,SEQ"},
+		{"/flashsale/sale/retry", cmd_sale_retry,
+			"RETRY's retry_after_ms while waiting for a lease. Parameters: ID,MS"},
 		{"/flashsale/sale/key", cmd_sale_key,
 			"Set the token key, the old one valid GRACE_MS more (default 60000). "
 			"Parameters: ID,KEYHEX32[,GRACE_MS]"},

@@ -437,3 +437,63 @@ Test(sale, lookups_during_deletes, .timeout = 120)
 	tab.synchronize = NULL;
 	free(rd_qsbr);
 }
+
+/*
+ * A give-back is journaled (GIVEBACK, its seq and units) and replayed by recovery: the units
+ * left the node for good, a restart does not bring them back; the last seq again is a repeat
+ * (nothing more taken), any other seq is refused.
+ */
+Test(sale, giveback_journaled_and_recovered, .timeout = 120)
+{
+	struct fs_journal *ctl = fs_journal_open(tmpdir, FS_JOURNAL_CONTROL);
+	struct fs_journal *j0 = fs_journal_open(tmpdir, 0);
+	static struct fs_sale_table t2;
+	struct fs_recovery out;
+	struct fs_jrec recs[8], rec = {0};
+	struct fs_sale *s;
+	uint64_t given = 0;
+	int n;
+
+	cr_assert_not_null(ctl);
+	cr_assert_not_null(j0);
+	define(ctl, 21, 100);
+	s = fs_sale_lookup(&tab, 21);
+	cr_assert_eq(fs_stock_take(&s->stock, 0), FS_TAKE_OK); /* one sold, journaled */
+	fs_stock_commit(&s->stock, 0);
+	rec.type = FS_JREC_ORDER;
+	rec.sale_id = 21;
+	rec.body.order.order_id = FS_ORDER_ID(NODE, 0, fs_journal_next_seq(j0));
+	rec.body.order.user_id = 5;
+	cr_assert_eq(fs_journal_append(j0, &rec), 0);
+	cr_assert_eq(fs_sale_ctl_giveback(&tab, ctl, NODE, 21, 60, 2, &given), -ERANGE);
+	cr_assert_eq(fs_sale_ctl_giveback(&tab, ctl, NODE, 21, 60, 1, &given), 0);
+	cr_assert_eq(given, 60);
+	cr_assert_eq(fs_sale_ctl_giveback(&tab, ctl, NODE, 21, 60, 1, &given), 0); /* repeat */
+	cr_assert_eq(given, 60);
+	cr_assert_eq(s->stock.leased, 40);
+	cr_assert_eq(s->stock.final, 0);
+	cr_assert_eq(fs_sale_ctl_giveback(&tab, ctl, NODE, 21, 1000, 2, &given), 0);
+	cr_assert_eq(given, 39); /* all it had unsold */
+	cr_assert_eq(fs_stock_take(&s->stock, 1), FS_TAKE_RETRY);
+	n = ctl_records(recs, 8);
+	cr_assert_eq(n, 4); /* SALE, LEASE, 2 GIVEBACK */
+	cr_assert_eq(recs[2].type, FS_JREC_GIVEBACK);
+	cr_assert_eq(recs[2].body.giveback.units, 60);
+	cr_assert_eq(recs[2].body.giveback.seq, 1);
+	cr_assert_eq(recs[3].body.giveback.units, 39);
+	fs_journal_close(ctl);
+	fs_journal_close(j0);
+
+	fs_sale_table_init(&t2, N_WORKERS);
+	cr_assert_eq(fs_sale_recover(&t2, tmpdir, &out), 0);
+	s = fs_sale_lookup(&t2, 21);
+	cr_assert_not_null(s);
+	cr_assert_eq(s->stock.leased, 1);
+	cr_assert_eq(fs_stock_sold(&s->stock), 1);
+	cr_assert_eq(fs_stock_remaining(&s->stock), 0);
+	cr_assert_eq(s->gb_seq, 2);
+	cr_assert_eq(s->gb_units, 39);
+	cr_assert_eq(fs_stock_take(&s->stock, 0), FS_TAKE_RETRY); /* not resurrected */
+	cr_assert_not(fs_stock_sold_out(&s->stock));
+	fs_sale_table_fini(&t2);
+}

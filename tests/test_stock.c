@@ -197,3 +197,127 @@ Test(stock, recover_moves_pool_to_sold)
 	cr_assert_eq(fs_stock_take(&s, 0), FS_TAKE_SOLD_OUT);
 	cr_assert_eq(fs_stock_sold(&s), 10);
 }
+
+/*
+ * A give-back takes the node pool first, then the slices, never a unit in a worker's hand; the
+ * lease is no longer final after it, so the node answers RETRY (not SOLD_OUT) once it sold what
+ * it kept, until a final lease again.
+ */
+Test(stock, giveback_takes_free_units_only)
+{
+	struct fs_stock s;
+
+	fs_stock_init(&s, 2, 100, 10);
+	fs_stock_lease(&s, 100, true);
+	cr_assert_eq(fs_stock_take(&s, 0), FS_TAKE_OK); /* one in hand, 9 in slice 0 */
+	cr_assert_eq(s.slices[0].units, 9);
+	cr_assert_eq(fs_stock_reclaim(&s, 95), 95); /* the pool's 90, then 5 of slice 0 */
+	cr_assert_eq(s.node_pool, 0);
+	cr_assert_eq(s.slices[0].units, 4);
+	fs_stock_unlease(&s, 95);
+	cr_assert_eq(s.leased, 5);
+	cr_assert_eq(s.final, 0);
+	cr_assert_eq(fs_stock_reclaim(&s, 1000), 4); /* never the unit in hand */
+	fs_stock_unreclaim(&s, 1);		     /* a failed give-back puts back */
+	fs_stock_unlease(&s, 3);
+	cr_assert_eq(s.leased, 2);
+	fs_stock_commit(&s, 0);
+	cr_assert_eq(fs_stock_take(&s, 1), FS_TAKE_OK);
+	fs_stock_commit(&s, 1);
+	cr_assert_eq(fs_stock_sold(&s), 2);
+	cr_assert_eq(fs_stock_take(&s, 0), FS_TAKE_RETRY); /* the pool has the rest */
+	cr_assert_not(fs_stock_sold_out(&s));
+	fs_stock_lease(&s, 0, true);
+	cr_assert_eq(fs_stock_take(&s, 0), FS_TAKE_SOLD_OUT);
+}
+
+struct gb_ctl {
+	struct fs_stock *s;
+	volatile int *stop;
+	uint64_t given; /* units given back and not leased again */
+	unsigned rounds;
+};
+
+/* The control path: give back up to 7 units, lease them again (final), over and over. */
+static void *gb_run(void *arg)
+{
+	struct gb_ctl *c = arg;
+
+	while (!__atomic_load_n(c->stop, __ATOMIC_RELAXED)) {
+		uint64_t n = fs_stock_reclaim(c->s, 7);
+
+		fs_stock_unlease(c->s, n);
+		if ((c->rounds++ & 3) != 3) /* every 4th give-back stays given */
+			fs_stock_lease(c->s, n, true);
+		else
+			c->given += n;
+	}
+	return NULL;
+}
+
+struct gb_taker {
+	struct fs_stock *s;
+	unsigned w;
+	unsigned ok;
+	unsigned bad_sold_out; /* SOLD_OUT while a unit was left on the node */
+};
+
+static void *gb_take_run(void *arg)
+{
+	struct gb_taker *t = arg;
+
+	for (unsigned i = 0; i < 200000; i++) {
+		enum fs_take r = fs_stock_take(t->s, t->w);
+
+		if (r == FS_TAKE_OK) {
+			fs_stock_commit(t->s, t->w);
+			t->ok++;
+		} else if (r == FS_TAKE_SOLD_OUT &&
+			   fs_stock_sold(t->s) < __atomic_load_n(&t->s->leased, __ATOMIC_ACQUIRE) &&
+			   __atomic_load_n(&t->s->final, __ATOMIC_ACQUIRE)) {
+			t->bad_sold_out++;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * Give-backs and leases racing four takers: every unit is sold once or given back (sold + given
+ * + what the node still holds = the units leased), and no worker sells more than leased.
+ */
+Test(stock, giveback_races_takers, .timeout = 120)
+{
+	struct fs_stock *s = aligned_alloc(64, sizeof(*s));
+	struct gb_taker tk[4];
+	pthread_t th[4], cth;
+	volatile int stop = 0;
+	struct gb_ctl c = {.s = s, .stop = &stop};
+	uint64_t ok = 0, held;
+
+	cr_assert_not_null(s);
+	fs_stock_init(s, 4, 20000, 8);
+	fs_stock_lease(s, 20000, true);
+	cr_assert_eq(pthread_create(&cth, NULL, gb_run, &c), 0);
+	for (unsigned i = 0; i < 4; i++) {
+		tk[i] = (struct gb_taker){.s = s, .w = i};
+		cr_assert_eq(pthread_create(&th[i], NULL, gb_take_run, &tk[i]), 0);
+	}
+	for (unsigned i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		ok += tk[i].ok;
+		cr_assert_eq(tk[i].bad_sold_out, 0, "worker %u: SOLD_OUT with units left", i);
+	}
+	stop = 1;
+	pthread_join(cth, NULL);
+	held = s->node_pool;
+	for (unsigned i = 0; i < 4; i++)
+		held += s->slices[i].units;
+	cr_assert_eq(fs_stock_sold(s), ok);
+	cr_assert_eq(s->leased, 20000 - c.given, "leased %lu given %lu", (unsigned long)s->leased,
+		(unsigned long)c.given);
+	cr_assert_eq(ok + held, s->leased, "sold %lu + held %lu != leased %lu", (unsigned long)ok,
+		(unsigned long)held, (unsigned long)s->leased);
+	fprintf(stderr, "# giveback_races_takers: %u give-backs, %lu given, %lu sold\n", c.rounds,
+		(unsigned long)c.given, (unsigned long)ok);
+	free(s);
+}

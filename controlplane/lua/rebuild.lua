@@ -9,7 +9,11 @@
 --       rate burst[, hold_ms or "" (no holds)].
 -- ARGV[16...]: the other nodes that ever held a lease of the sale, as PostgreSQL knows them
 --       (flashctl daemon --pg): "NODE", or "NODE=SOLD" for a forgotten node (its lease key, when
---       missing, is written as SOLD: its unsold units went back to the pool when it was forgotten).
+--       missing, is written as SOLD: its unsold units went back to the pool when it was forgotten);
+--       and "given=SEQ", the seq of the dataplane's last give-back, with optional KEYS[10], the
+--       given hash (fs:{N}:given): when this node's lease key is written from the dataplane's
+--       total (net of every give-back), its field there is raised to SEQ, so giveback.lua does
+--       not give those units to the pool a second time.
 -- Every node named, and this one, joins the lessees set (KEYS[9]); this node's lease key, when
 -- missing, is the dataplane's leased total (journaled: its leases net of units given back). A
 -- missing pool is NOT written here: restock.lua writes it once every lessee has its lease key
@@ -41,9 +45,13 @@ local holds = tonumber(redis.call('HGET', KEYS[1], 'hold_ms') or '0') > 0
 local back = redis.call('SCARD', KEYS[8])
 local prefix = string.sub(KEYS[2], 1, #KEYS[2] - 4) .. 'lease:'
 redis.call('SADD', KEYS[9], ARGV[9])
+local given = nil
 for i = 16, #ARGV do
   local n, sold = string.match(ARGV[i], '^(%d+)=(%d+)$')
-  if n then
+  local g = string.match(ARGV[i], '^given=(%d+)$')
+  if g then
+    given = tonumber(g)
+  elseif n then
     redis.call('SADD', KEYS[9], n)
     if redis.call('EXISTS', prefix .. n) == 0 then redis.call('SET', prefix .. n, sold) end
   else
@@ -60,6 +68,9 @@ if redis.call('EXISTS', KEYS[3]) == 0 then
   end
   redis.call('SET', KEYS[3], ARGV[10])
   done = done + 8
+  if KEYS[10] and given and tonumber(redis.call('HGET', KEYS[10], ARGV[9]) or '0') < given then
+    redis.call('HSET', KEYS[10], ARGV[9], string.format('%d', given))
+  end
 end
 local cur = tonumber(redis.call('HGET', KEYS[4], ARGV[9]) or '-1')
 if cur < tonumber(ARGV[12]) then redis.call('HSET', KEYS[4], ARGV[9], ARGV[12]) end

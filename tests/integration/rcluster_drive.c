@@ -139,7 +139,7 @@ static bool ops_end(const struct fs_redis_sale *def, int64_t now)
 	if (fs_rcl_command_int(&cl, k, 2, del_hash, &v) < 0 ||
 		fs_rcl_command_int(&cl, "fs:sales", 3, srem, &v) < 0)
 		return ops_check(id, "drop hash", -1, false);
-	rc = fs_redis_sale_rebuild(&R, def, 1, 4, false, 2, NULL, 0, &rebuilt);
+	rc = fs_redis_sale_rebuild(&R, def, 1, 4, false, 2, 0, NULL, 0, &rebuilt);
 	if (!ops_check(id, "rebuild", rc, rc == 0 && (rebuilt & 3) == 3))
 		return false;
 	rc = fs_redis_sale_stop(&R, id);
