@@ -28,8 +28,9 @@
 #          ft_node_gen_stop OUT,
 #          ft_node_id/ft_node_addr/ft_node_prefix I, ft_node_sale I SALE KEY
 # Redis Cluster: ft_cluster_start DIR [PASSWORD] (6 nodes: 3 masters, 3 replicas), ft_cluster_cli
-#          PORT ARG..., ft_cluster_masters, ft_cluster_replica_of PORT, ft_cluster_wait_ok SECONDS,
-#          ft_cluster_kill PORT, ft_cluster_stop
+#          PORT ARG..., ft_cluster_redis ARG... (-c, any node), ft_cluster_masters,
+#          ft_cluster_replica_of PORT, ft_cluster_wait_ok SECONDS, ft_cluster_kill PORT,
+#          ft_cluster_stop
 # Install: ft_install DEST (meson install --destdir DEST; FT_PREFIX), ft_install_dir OPTION
 # Logs:    FT_LOGTIME (an ERE: the ISO 8601 time that starts a log line, common/logtime.h)
 # Set FS_LOG_TAG before sourcing, FS_BUILD after (each script has its own default).
@@ -312,7 +313,8 @@ ft_dp_start() {
 	local prefix=$1 log=$2
 	shift 2
 	nice -n "${FT_DP_NICE:-0}" stdbuf -oL "$FS_BUILD/dataplane/flashsale-dp" --no-pci \
-		--file-prefix "$prefix" -m "${FT_DP_MEM:-256}" --lcores "${FT_DP_LCORES:-0@0,1@1}" "$@" >"$log" 2>&1 &
+		--file-prefix "$prefix" -m "${FT_DP_MEM:-256}" --lcores "${FT_DP_LCORES:-0@0,1@1}" \
+		"$@" >"$log" 2>&1 &
 	FT_DP_PID=$!
 	fs_cleanup_add "rm -rf /var/run/dpdk/$prefix; rm -f /dev/hugepages/${prefix}map_*"
 	fs_cleanup_add "fs_stop $FT_DP_PID 15"
@@ -482,13 +484,14 @@ ft_node_restart() {
 }
 
 # ft_node_gen I OUT SALE USERS BASE MAX_S [OPTION...]: flashgen against node I (a memif client on
-# the CPU of the node's main lcore, 128 MiB, niceness 10), users BASE.., report in OUT, WONs in OUT.won, stderr
-# in OUT.err, more flashgen options after; returns its exit status. OUT.pid: the pid to signal to
-# end it early (ft_node_gen_stop).
+# the CPU of the node's main lcore, 128 MiB, niceness 10), users BASE.., report in OUT, WONs in
+# OUT.won, stderr in OUT.err, more flashgen options after; returns its exit status. OUT.pid: the
+# pid to signal to end it early (ft_node_gen_stop).
 ft_node_gen() {
 	local i=$1 out=$2 p=${FT_NODES_TAG}g$1 rc=0
 	rm -rf "/var/run/dpdk/$p"
-	nice -n 10 timeout $(($6 + 20)) "$GEN" --no-pci --file-prefix "$p" -m 128 --lcores "0@$(((i + 1) % 2))" \
+	nice -n 10 timeout $(($6 + 20)) "$GEN" --no-pci --file-prefix "$p" -m 128 \
+		--lcores "0@$(((i + 1) % 2))" \
 		--vdev "net_memif0,role=client,socket=$FT_NODES_DIR/$i/memif.sock,rsize=12" \
 		-- --dst-ip "$(ft_node_addr "$i")" --src-ip "10.$FT_NODES_NET.$i.100" --sale "$3" \
 		--users "$4" --user-base "$5" --max-seconds "$6" --won-file "$out.won" "${@:7}" \
@@ -540,6 +543,16 @@ ft_cluster_cli() {
 	local port=$1
 	shift
 	REDISCLI_AUTH=$FT_CLUSTER_PASS timeout 10 redis-cli --no-auth-warning -p "$port" "$@"
+}
+
+# ft_cluster_redis ARG...: redis-cli -c --raw (redirections followed) to a running node of the
+# cluster; 1 when none answers.
+ft_cluster_redis() {
+	local p
+	for p in "${!FT_CLUSTER_PID[@]}"; do
+		ft_cluster_cli "$p" -c --raw "$@" 2>/dev/null && return 0
+	done
+	return 1
 }
 
 # ft_cluster_start DIR [PASSWORD]: a Redis Cluster on loopback: six redis-server (Debian's 7.0),
