@@ -23,9 +23,16 @@
 #          ft_persist_start STATE_DIR LOG NODE, ft_memif_dp_start PREFIX DIR NET NODE (one of
 #          several nodes, on a memif socket in DIR), ft_memif_gen PREFIX DIR NET SALE USERS BASE
 #          SECONDS OUT (flashgen against it)
+# Nodes:   ft_nodes_init DIR TAG NET BASE, ft_node_start I (dataplane, persist, daemon of node I
+#          of a multi-node test),
+#          ft_node_dp/ft_node_persist/ft_node_daemon I, ft_node_kill I [PART...] (kill -9),
+#          ft_node_restart I [PART...], ft_node_gen I OUT SALE USERS BASE MAX_S [OPTION...],
+#          ft_node_gen_stop OUT,
+#          ft_node_id/ft_node_addr/ft_node_prefix I, ft_node_sale I SALE KEY
 # Redis Cluster: ft_cluster_start DIR [PASSWORD] (6 nodes: 3 masters, 3 replicas), ft_cluster_cli
-#          PORT ARG..., ft_cluster_masters, ft_cluster_replica_of PORT, ft_cluster_wait_ok SECONDS,
-#          ft_cluster_kill PORT, ft_cluster_stop
+#          PORT ARG..., ft_cluster_redis ARG... (-c, any node), ft_cluster_masters,
+#          ft_cluster_replica_of PORT, ft_cluster_wait_ok SECONDS, ft_cluster_kill PORT,
+#          ft_cluster_stop
 # Install: ft_install DEST (meson install --destdir DEST; FT_PREFIX), ft_install_dir OPTION
 # Logs:    FT_LOGTIME (an ERE: the ISO 8601 time that starts a log line, common/logtime.h)
 # Set FS_LOG_TAG before sourcing, FS_BUILD after (each script has its own default).
@@ -308,14 +315,16 @@ SQL
 # ---------------------------------------------------------------- programs
 
 # ft_dp_start PREFIX LOG ARG...: flashsale-dp in the background (pid FT_DP_PID) with
-# --no-pci --file-prefix PREFIX -m 256 --lcores 0@0,1@1 ARG... (--vdev ... -- --addr ...), output
-# in LOG; on exit it is stopped and its runtime files removed. Dies (fs_die) unless it prints its
-# ready line within 60 s.
+# --no-pci --file-prefix PREFIX -m FT_DP_MEM (MiB, default 256) --lcores FT_DP_LCORES (default
+# 0@0,1@1) ARG... (--vdev ... -- --addr ...), at niceness FT_DP_NICE (default 0), output in LOG;
+# on exit it is stopped and its runtime files removed. Dies (fs_die) unless it prints its ready
+# line within 60 s.
 ft_dp_start() {
 	local prefix=$1 log=$2
 	shift 2
-	stdbuf -oL "$FS_BUILD/dataplane/flashsale-dp" --no-pci --file-prefix "$prefix" -m 256 \
-		--lcores 0@0,1@1 "$@" >"$log" 2>&1 &
+	nice -n "${FT_DP_NICE:-0}" stdbuf -oL "$FS_BUILD/dataplane/flashsale-dp" --no-pci \
+		--file-prefix "$prefix" -m "${FT_DP_MEM:-256}" --lcores "${FT_DP_LCORES:-0@0,1@1}" \
+		"$@" >"$log" 2>&1 &
 	FT_DP_PID=$!
 	fs_cleanup_add "rm -rf /var/run/dpdk/$prefix; rm -f /dev/hugepages/${prefix}map_*"
 	fs_cleanup_add "fs_stop $FT_DP_PID 15"
@@ -403,6 +412,145 @@ ft_persist_start() {
 		fs_die "flashsale-persist did not start: $(tail -n 15 "$2")"
 }
 
+# ---------------------------------------------------------------- several nodes
+# Nodes of one multi-node test (issue 12), each as an appliance of its own: flashsale-dp (one
+# worker, a net_memif server), flashsale-persist and flashctl daemon --pg, against REDIS_URL and
+# PG_URL (its schema applied), with ft_build's programs. FT_NODE_DAEMON_ARGS: more daemon options.
+declare -gA FT_NODE_DP=() FT_NODE_PERSIST=() FT_NODE_DAEMON=()
+
+# ft_nodes_init DIR TAG NET BASE: node I's files go to DIR/I, its file prefixes are TAGdpI
+# (dataplane) and TAGgI (flashgen), its address 10.NET.I.2, its node id BASE + I (FT_NODES_DIR,
+# FT_NODES_TAG, FT_NODES_NET, FT_NODE_BASE); flashgen's runtime files removed on exit.
+ft_nodes_init() {
+	FT_NODES_DIR=$1 FT_NODES_TAG=$2 FT_NODES_NET=$3 FT_NODE_BASE=$4
+	fs_cleanup_add "rm -rf /var/run/dpdk/${2}g*; rm -f /dev/hugepages/${2}g*map_*"
+}
+
+# ft_node_id I: node I's node id. ft_node_addr I: its dataplane's address. ft_node_prefix I: its
+# dataplane's EAL file prefix (telemetry).
+ft_node_id() { echo $((FT_NODE_BASE + $1)); }
+ft_node_addr() { echo "10.$FT_NODES_NET.$1.2"; }
+ft_node_prefix() { echo "${FT_NODES_TAG}dp$1"; }
+
+# ft_node_start I: node I (1..9) started, or started again on its state directory: its dataplane,
+# persist and daemon (ft_node_dp, ft_node_persist, ft_node_daemon). Dies (fs_die) when one does
+# not start.
+ft_node_start() {
+	ft_node_dp "$1"
+	ft_node_persist "$1"
+	ft_node_daemon "$1"
+}
+
+# ft_node_dp I: node I's flashsale-dp (pid FT_NODE_DP[I], 128 MiB): memif server on
+# FT_NODES_DIR/I/memif.sock, main lcore on CPU (I+1) % 2 and one worker on CPU I % 2 (three
+# dataplanes share two CPUs), the state directory FT_NODES_DIR/I/state; the log of its K-th start
+# FT_NODES_DIR/I/dp.K.log. Once ready, its threads run at niceness 10, as the flashgens
+# (ft_node_gen): their lcores poll without a pause, and on two CPUs six of them would starve the
+# daemons, persist and the test (it starts at 0: an EAL start among them takes seconds more).
+ft_node_dp() {
+	local i=$1 d=$FT_NODES_DIR/$1
+	mkdir -p "$d/state"
+	FT_DP_MEM=128 FT_DP_LCORES="0@$(((i + 1) % 2)),1@$((i % 2))" \
+		ft_dp_start "$(ft_node_prefix "$i")" "$(ft__node_log "$d" dp)" \
+		--vdev "net_memif0,role=server,socket=$d/memif.sock" \
+		-- --addr "$(ft_node_addr "$i")" --state-dir "$d/state" --node-id "$(ft_node_id "$i")"
+	FT_NODE_DP[$i]=$FT_DP_PID
+	renice -n 10 -p $(ls "/proc/$FT_DP_PID/task") >/dev/null 2>&1 || true
+}
+# ft__node_log DIR NAME: DIR/NAME.K.log, K the first number not taken.
+ft__node_log() {
+	local k=1
+	while [ -e "$1/$2.$k.log" ]; do k=$((k + 1)); done
+	echo "$1/$2.$k.log"
+}
+
+# ft_node_persist I: node I's flashsale-persist (pid FT_NODE_PERSIST[I]) into PG_URL; the log of
+# its K-th start FT_NODES_DIR/I/persist.K.log.
+ft_node_persist() {
+	local d=$FT_NODES_DIR/$1
+	ft_persist_start "$d/state" "$(ft__node_log "$d" persist)" "$(ft_node_id "$1")"
+	FT_NODE_PERSIST[$1]=$FT_PERSIST_PID
+}
+
+# ft_node_daemon I: node I's flashctl daemon --pg PG_URL --interval-ms 50 FT_NODE_DAEMON_ARGS
+# (pid FT_NODE_DAEMON[I]), its lines appended to FT_NODES_DIR/I/daemon.log.
+ft_node_daemon() {
+	local i=$1
+	# shellcheck disable=SC2086
+	"$CTL" --dp "$(ft_node_prefix "$i")" --node-id "$(ft_node_id "$i")" daemon --interval-ms 50 \
+		--pg "$PG_URL" ${FT_NODE_DAEMON_ARGS:-} >>"$FT_NODES_DIR/$i/daemon.log" 2>&1 &
+	FT_NODE_DAEMON[$i]=$!
+	fs_cleanup_add "fs_stop $! 2"
+}
+
+# ft_node_kill I [PART...]: kill -9 of node I's PARTs (dp, persist, daemon; default all three,
+# in that order), each reaped.
+ft_node_kill() {
+	local i=$1 part pid parts
+	shift
+	parts=("$@")
+	[ $# -gt 0 ] || parts=(dp persist daemon)
+	for part in "${parts[@]}"; do
+		case $part in
+		dp) pid=${FT_NODE_DP[$i]:-} ;;
+		persist) pid=${FT_NODE_PERSIST[$i]:-} ;;
+		daemon) pid=${FT_NODE_DAEMON[$i]:-} ;;
+		*) fs_die "ft_node_kill: no part '$part'" ;;
+		esac
+		[ -n "$pid" ] || continue
+		kill -KILL "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	done
+	return 0
+}
+
+# ft_node_restart I [PART...]: ft_node_kill I PART..., then those parts started again (dataplane,
+# persist, daemon in that order). Dies (fs_die) when one does not start.
+ft_node_restart() {
+	local i=$1 parts
+	shift
+	parts=" ${*:-dp persist daemon} "
+	ft_node_kill "$i" "$@"
+	[[ $parts != *" dp "* ]] || ft_node_dp "$i"
+	[[ $parts != *" persist "* ]] || ft_node_persist "$i"
+	[[ $parts != *" daemon "* ]] || ft_node_daemon "$i"
+}
+
+# ft_node_gen I OUT SALE USERS BASE MAX_S [OPTION...]: flashgen against node I (a memif client on
+# the CPU of the node's main lcore, 128 MiB, niceness 10), users BASE.., report in OUT, WONs in
+# OUT.won, stderr in OUT.err, more flashgen options after; returns its exit status. OUT.pid: the
+# pid to signal to end it early (ft_node_gen_stop).
+ft_node_gen() {
+	local i=$1 out=$2 p=${FT_NODES_TAG}g$1 rc=0
+	rm -rf "/var/run/dpdk/$p"
+	nice -n 10 timeout $(($6 + 20)) "$GEN" --no-pci --file-prefix "$p" -m 128 \
+		--lcores "0@$(((i + 1) % 2))" \
+		--vdev "net_memif0,role=client,socket=$FT_NODES_DIR/$i/memif.sock,rsize=12" \
+		-- --dst-ip "$(ft_node_addr "$i")" --src-ip "10.$FT_NODES_NET.$i.100" --sale "$3" \
+		--users "$4" --user-base "$5" --max-seconds "$6" --won-file "$out.won" "${@:7}" \
+		>"$out" 2>"$out.err" &
+	echo $! >"$out.pid"
+	wait $! || rc=$?
+	rm -rf "/var/run/dpdk/$p"
+	return $rc
+}
+# ft_node_gen_stop OUT: SIGTERM to ft_node_gen OUT's flashgen (it reports what it did so far): to
+# flashgen itself, the child of OUT.pid (timeout, which would send it a second one, and a second
+# signal ends flashgen at once, without its report).
+ft_node_gen_stop() {
+	local t c
+	t=$(cat "$1.pid" 2>/dev/null) || return 0
+	for c in $(cat "/proc/$t/task/$t/children" 2>/dev/null); do kill -TERM "$c" 2>/dev/null; done
+	return 0
+}
+
+# ft_node_sale I SALE KEY: KEY of SALE's status on node I's dataplane (flashctl sale status's
+# dp_KEY), empty if none.
+ft_node_sale() {
+	timeout 10 "$CTL" --dp "$(ft_node_prefix "$1")" sale status --sale "$2" 2>/dev/null |
+		sed -n "s/^dp_$3=//p"
+}
+
 # ---------------------------------------------------------------- Redis Cluster
 
 declare -gA FT_CLUSTER_PID=()
@@ -428,6 +576,16 @@ ft_cluster_cli() {
 	local port=$1
 	shift
 	REDISCLI_AUTH=$FT_CLUSTER_PASS timeout 10 redis-cli --no-auth-warning -p "$port" "$@"
+}
+
+# ft_cluster_redis ARG...: redis-cli -c --raw (redirections followed) to a running node of the
+# cluster; 1 when none answers.
+ft_cluster_redis() {
+	local p
+	for p in "${!FT_CLUSTER_PID[@]}"; do
+		ft_cluster_cli "$p" -c --raw "$@" 2>/dev/null && return 0
+	done
+	return 1
 }
 
 # ft_cluster_start DIR [PASSWORD]: a Redis Cluster on loopback: six redis-server (Debian's 7.0),

@@ -28,14 +28,7 @@ ft_plan 8
 FS_DIE_HOOK=ft_setup_failed
 ft_cluster_start "$TMP" "pw-$RANDOM$RANDOM"
 FS_DIE_HOOK=
-# R ARG...: redis-cli -c (redirections followed) to a running node.
-R() {
-	local p
-	for p in "${!FT_CLUSTER_PID[@]}"; do
-		ft_cluster_cli "$p" -c --raw "$@" 2>/dev/null && return 0
-	done
-	return 1
-}
+R() { ft_cluster_redis "$@"; }
 is() { [ "$(R "${@:2}")" = "$1" ]; }
 export REDIS_URL=$FT_CLUSTER_URL
 
