@@ -415,7 +415,7 @@ $(for ((k = 1; k <= n; k++)); do echo "node $k: $(cat "$d/$k/gen.out")"; grep -h
 		done
 		fs_sale_create "$d"
 		for ((k = 1; k <= n; k++)); do FS_NAME=${prefix}n$k fs_sale_wait_dp "$d/$k"; done
-		opens=$(fs__kv "$d/1/status.out" dp_start_ms)
+		opens=$(fs__kv "$d/1/status.out" dp_start_ms) || true
 		[[ $opens =~ ^[0-9]+$ ]] || fs_die "nodes $n: no opening time in $d/1/status.out"
 		for ((k = 1; k <= n; k++)); do
 			GEN_PREFIX=${prefix}n${k}gen GEN_MEM=256 GEN_LCORES="0@$(((k + 1) % 2))" \

@@ -143,12 +143,12 @@ fs_nodes_collect() {
 	FS_N_WON=() FS_N_RETRY=() FS_N_LEASED=() FS_N_SOLD=() FS_N_ORDERS=()
 	for ((k = 1; k <= FS_NODES; k++)); do
 		fs__node_use "$k"
-		FS_N_WON[k]=$(fs__kv "$dir/n$k/gen.out" won)
-		FS_N_RETRY[k]=$(fs__kv "$dir/n$k/gen.out" retry)
+		FS_N_WON[k]=$(fs__kv "$dir/n$k/gen.out" won) || true
+		FS_N_RETRY[k]=$(fs__kv "$dir/n$k/gen.out" retry) || true
 		timeout 5 "$ctl" --redis "$REDIS_URL" --dp "${FS_NAME}dp" sale status --sale "$FS_SALE" \
 			>"$dir/n$k/status.end" 2>&1 || true
-		FS_N_LEASED[k]=$(fs__kv "$dir/n$k/status.end" dp_leased)
-		FS_N_SOLD[k]=$(fs__kv "$dir/n$k/status.end" dp_sold)
+		FS_N_LEASED[k]=$(fs__kv "$dir/n$k/status.end" dp_leased) || true
+		FS_N_SOLD[k]=$(fs__kv "$dir/n$k/status.end" dp_sold) || true
 		FS_N_ORDERS[k]=$(awk -F'|' -v n="$FS_NODE" '$1 == n { print $2 }' <<<"$pg")
 		: "${FS_N_WON[k]:=0}" "${FS_N_RETRY[k]:=0}" "${FS_N_LEASED[k]:=?}" "${FS_N_SOLD[k]:=?}" \
 			"${FS_N_ORDERS[k]:=0}"

@@ -537,7 +537,7 @@ fs_sale_wait_dp() {
 	for ((i = 0; i < 100; i++)); do
 		timeout 5 "$ctl" --redis "$REDIS_URL" --dp "${FS_NAME}dp" sale status --sale "$FS_SALE" \
 			>"$dir/status.out" 2>&1 || true
-		v=$(fs__kv "$dir/status.out" dp_leased)
+		v=$(fs__kv "$dir/status.out" dp_leased) || true # (none yet: not loaded; under set -e too)
 		[[ $v =~ ^[0-9]+$ ]] && [ "$v" -gt 0 ] && break
 		sleep 0.1
 	done
