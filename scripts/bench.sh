@@ -12,7 +12,10 @@
 # (the late flood; flashsale-dp's RSS before/after CLAIMS distinct users), mix (sold-out flood with
 # repeat claims by winners, bad tokens, malformed frames: needs a flashgen with --mix), redis (the
 # Lua claim by redis-benchmark, unpipelined and -P 32), scale (1, 2, 4 workers, all claims from one
-# source: never oversold, every unit sold). More: fsync (every claim wins with --journal-sync=fsync:
+# source: never oversold, every unit sold), nodes (1, 2 and 3 nodes selling one sale, each its own
+# flashsale-dp with one worker and flashctl daemon leasing chunks from one Redis: claims/s per node
+# and in all, Redis commands per 1,000 claims, the time from a node running dry to its next
+# lease). More: fsync (every claim wins with --journal-sync=fsync:
 # its ratio to win's claims/s, WON latency, and the device's 4 KiB write + fdatasync latency in the
 # state dir, measured in the same run), token (verification cost per claim),
 # flood (per-source limits during a 1-source and a 10M-source spoofed flood; needs --src-ips),
@@ -24,7 +27,8 @@
 # worker's RX ring full at every poll: its cycles/claim), persist (CLAIMS orders in
 # journals written by flashsale-persist against psql \copy of the same rows; no DPDK).
 # Env: FS_BUILD_DIR (default build-release), FS_BENCH_WINDOW (2048), FS_BENCH_SCENARIOS (all:
-# "testpmd win soldout mix redis scale fsync token flood flood50 pcap winsat sweep pay persist"),
+# "testpmd win soldout mix redis scale nodes fsync token flood flood50 pcap winsat sweep pay
+# persist"), FS_BENCH_NODES_OPEN_S (6: the nodes scenario's sale opens that long after it is made),
 # FS_BENCH_REPEAT (3: extra open/token runs), FS_BENCH_PREFIX (EAL file-prefix stem, fsbench:
 # runs with different stems coexist), FS_BENCH_FLOOD_RATE (200000/s), FS_BENCH_PCAP_S (3),
 # FS_BENCH_FLOOD50_S (6), FS_BENCH_WINSAT_USERS (4194272), FS_BENCH_WINSAT_S (0.3), FS_BENCH_PERSIST_JOURNALS (2), FS_BENCH_SQL_ROWS (1000000), FS_BENCH_SWEEP_BATCH (10000), PG_URL (a
@@ -39,7 +43,7 @@ claims=${1:-2000000}
 window=${FS_BENCH_WINDOW:-2048}
 build=${FS_BUILD_DIR:-$FS_ROOT/build-release}
 case $build in /*) ;; *) build=$PWD/$build ;; esac
-scenarios=" ${FS_BENCH_SCENARIOS:-testpmd win soldout mix redis scale fsync token flood flood50 pcap winsat sweep pay persist} "
+scenarios=" ${FS_BENCH_SCENARIOS:-testpmd win soldout mix redis scale nodes fsync token flood flood50 pcap winsat sweep pay persist} "
 want() { [[ $scenarios == *" $1 "* ]]; }
 
 fs_is_root || fs_die "run as root (hugepages, DPDK)"
@@ -78,14 +82,15 @@ print(" ".join(["%.6f" % time.time()] + [str(s[k]) for k in sys.argv[1:]]))' "$@
 
 # dp_start NAME [OPTIONS]: flashsale-dp, memif server, fresh state. One worker lcore on CPU 1
 # (DP_LCORES overrides the --lcores map); with DP_FLOOD_PORT=1 a second memif port
-# (NAME/flood.sock) for a flood generator; DP_VDEV replaces the memif port.
+# (NAME/flood.sock) for a flood generator; DP_VDEV replaces the memif port; DP_MEM MiB of
+# hugepages (default 512).
 dp_start() {
 	local name=$1 vdevs
 	mkdir -p "$work/$name"
 	vdevs=(--vdev "${DP_VDEV:-net_memif0,role=server,socket=$work/$name/memif.sock}")
 	[ "${DP_FLOOD_PORT:-0}" = 1 ] &&
 		vdevs+=(--vdev "net_memif1,role=server,socket=$work/$name/flood.sock")
-	"$build/dataplane/flashsale-dp" --no-pci --file-prefix "$dp_prefix" -m 512 \
+	"$build/dataplane/flashsale-dp" --no-pci --file-prefix "$dp_prefix" -m "${DP_MEM:-512}" \
 		--lcores "${DP_LCORES:-0@0,1@1}" "${vdevs[@]}" \
 		-- --addr "$addr" --state-dir "$work/$name/state" "${@:2}" >"$work/$name/dp.log" 2>&1 &
 	dp_pid=$!
@@ -113,15 +118,17 @@ sale() {
 }
 
 # gen NAME OUT SALE USER_BASE USERS [FLASHGEN OPTIONS]: flashgen over NAME's memif link, CPU 0;
-# key=value report in NAME/OUT.
+# key=value report in NAME/OUT. GEN_PREFIX, GEN_LCORES, GEN_MEM override its EAL file prefix
+# (gen_prefix), --lcores (0@0) and -m (512).
 gen() {
-	local name=$1 out=$2
-	"$build/dataplane/flashgen" --no-pci --file-prefix "$gen_prefix" -m 512 --lcores 0@0 \
+	local name=$1 out=$2 pfx=${GEN_PREFIX:-$gen_prefix}
+	"$build/dataplane/flashgen" --no-pci --file-prefix "$pfx" -m "${GEN_MEM:-512}" \
+		--lcores "${GEN_LCORES:-0@0}" \
 		--vdev "net_memif0,role=client,socket=$work/$name/memif.sock,rsize=12" \
 		-- --dst-ip "$addr" --src-ip 10.79.1.1 --sale "$3" --users "$5" --claims 1 \
 		--user-base "$4" --window "$window" --max-seconds 120 "${@:6}" >"$work/$name/$out" \
 		2>"$work/$name/$out.err" || fs_die "flashgen failed: $(tail -n 5 "$work/$name/$out.err")"
-	rm -rf "/var/run/dpdk/$gen_prefix"
+	rm -rf "/var/run/dpdk/$pfx"
 }
 
 # flood_start NAME SALE SOURCES RATE SECONDS [OUT]: a second flashgen (own prefix, CPU 0, nice 10
@@ -330,6 +337,107 @@ if want scale; then
 		row "scale$n" "scale: $n worker(s), one source" "$dp_hwm"
 		notes+=("scale $n worker(s): won=$won sold=$sold of stock $stock (never oversold, every unit sold)")
 	done
+fi
+
+if want nodes; then
+	# Issue 12: one sale sold by 1, 2 and 3 nodes on this machine, each its own flashsale-dp (one
+	# worker: node k's on CPU k % 2, its main lcore and its flashgen on the other CPU, so the two
+	# CPUs are shared), flashctl daemon (default tick and chunk bounds) leasing chunks of the pool
+	# from one throwaway Redis, and flashgen (CLAIMS / N users of its own, one claim each). Stock =
+	# 2 x CLAIMS, so the pool outlasts the run (units a node leased and does not sell stay there
+	# until a daemon gives them back): every claim wins once, on its node's chunks (a node that ran
+	# dry answers RETRY and flashgen resends). The sale opens FS_BENCH_NODES_OPEN_S (default 6) s after it is created,
+	# so the flashgens start together at the opening. claims/s: a node's WONs / the time from the
+	# opening to its last reply (flashgen's open_s); total: all WONs / the longest open_s. Redis
+	# commands: INFO commandstats, the calls of every command but INFO (the bench's own reads), at
+	# the opening and once every flashgen is done (and before the opening: the idle daemons' rate).
+	# Dry to lease: scripts/bench-dry.py on the nodes' journals.
+	open_s=${FS_BENCH_NODES_OPEN_S:-6}
+	sv_redis=${REDIS_URL:-}
+	REDIS_URL=
+	fs_redis_start "$work/nodes"
+	FS_BUILD=$build FS_STOCK=$((2 * claims)) FS_START_IN=$open_s FS_END_IN=600
+	# cmd_snap OUT: INFO commandstats into OUT; prints the unix ms and the calls of every command
+	# but INFO.
+	cmd_snap() {
+		fs_redis INFO commandstats >"$1" || fs_die "nodes: INFO commandstats failed"
+		echo "$(date +%s%3N) $(awk -F'[:=,]' '/^cmdstat_/ && $1 != "cmdstat_info" { n += $3 }
+			END { print n + 0 }' "$1")"
+	}
+	# cmd_top A B: the four commands called most between INFO commandstats A and B.
+	cmd_top() {
+		awk -F'[:=,]' '/^cmdstat_/ && $1 != "cmdstat_info" { k = substr($1, 9)
+			if (FILENAME == ARGV[1]) a[k] = $3; else d[k] = $3 - a[k] }
+			END { for (k in d) if (d[k] > 0) print d[k], k }' "$1" "$2" | sort -rn |
+			awk 'NR <= 4 { printf "%s%s %s", (NR > 1 ? ", " : ""), $2, $1 }'
+	}
+	# nodes_report N USERS T0 C0 T1 C1 T2 C2: the rows and notes of the run with N nodes (Tx Cx:
+	# cmd_snap's unix ms and calls, 0 after the flashgens started, 1 at the opening, 2 at the end).
+	nodes_report() {
+		local n=$1 per=$2 d=$work/nodes$1 t0=$3 c0=$4 t1=$5 c1=$6 t2=$7 c2=$8
+		local k won=0 retry='' wons='' slow=0 o w rate dry
+		for ((k = 1; k <= n; k++)); do
+			# winners: WONs, and ALREADY_WON answers to the resend of a lost WON
+			o=$(kv "nodes$n/$k" open_s) w=$(kv "nodes$n/$k" winners)
+			won=$((won + w)) wons+="${wons:+/}$w" retry+="${retry:+/}$(kv "nodes$n/$k" retry)"
+			slow=$(awk -v a="$slow" -v b="$o" 'BEGIN { print (b > a ? b : a) }')
+			rate=$(awk -v w="$w" -v o="$o" 'BEGIN { if (o > 0) printf "%.0f", w / o }')
+			rows+=("$(printf '%-40s %10s %11s %8s %9s %9s %9s %8s' "nodes $n: node $k of $n" \
+				"$(kv "nodes$n/$k" replies)" "$rate" "$(ratio "$rate" "${link_rate:-}")" \
+				"$(cat "$d/$k/cyc")" - - $((nd_hwm[k] / 1024)))")
+		done
+		[ "$won" = $((n * per)) ] || fs_die "nodes $n: $won WON of $((n * per)) claims (stock $FS_STOCK):
+$(for ((k = 1; k <= n; k++)); do echo "node $k: $(cat "$d/$k/gen.out")"; grep -h 'leased' "$d/$k/ctl.log"; done)"
+		rate=$(awk -v w="$won" -v o="$slow" 'BEGIN { if (o > 0) printf "%.0f", w / o }')
+		[ "$n" = 1 ] || rows+=("$(printf '%-40s %10s %11s %8s %9s %9s %9s %8s' \
+			"nodes $n: all $n together" "$won" "$rate" "$(ratio "$rate" "${link_rate:-}")" - - - -)")
+		python3 "$FS_ROOT/scripts/bench-dry.py" "$FS_SALE" "$d"/[0-9]*/state >"$d/dry.out" ||
+			fs_die "nodes $n: bench-dry.py failed"
+		dry=$(grep '^node=all ' "$d/dry.out")
+		notes+=("nodes $n: WON per node $wons (RETRY answers $retry); Redis: $((c2 - c1)) commands in the $((t2 - t1)) ms from the opening to the last flashgen's end = $(awk -v c=$((c2 - c1)) -v w="$won" 'BEGIN { printf "%.1f", 1000 * c / w }') per 1,000 claims ($(cmd_top "$d/cmd1" "$d/cmd2")); idle daemons before the opening: $(awk -v c=$((c1 - c0)) -v t=$((t1 - t0)) 'BEGIN { if (t > 0) printf "%.0f", 1000 * c / t }') commands/s; dry -> next lease (journals: the WON of a node's last leased unit to its next LEASE record): $(sed -n 's/.*gaps=\([0-9]*\).*/\1/p' <<<"$dry") of $(sed -n 's/.*leases=\([0-9]*\).*/\1/p' <<<"$dry") leases after a dry spell, p50 $(sed -n 's/.*p50_ms=\([^ ]*\).*/\1/p' <<<"$dry") ms, p90 $(sed -n 's/.*p90_ms=\([^ ]*\).*/\1/p' <<<"$dry") ms, max $(sed -n 's/.*max_ms=\([^ ]*\).*/\1/p' <<<"$dry") ms, dry in all $(sed -n 's/.*dry_ms=\([^ ]*\).*/\1/p' <<<"$dry") ms")
+	}
+	for n in ${FS_BENCH_NODES:-1 2 3}; do
+		fs_log "nodes: $n node(s), one worker each, $claims claims over them, stock $FS_STOCK"
+		fs_redis FLUSHALL >/dev/null
+		fs_redis CONFIG RESETSTAT >/dev/null
+		FS_SALE=$((30 + n))
+		per=$((claims / n))
+		d=$work/nodes$n
+		nd_pids=() nd_ctl=() nd_hwm=() gens=()
+		for ((k = 1; k <= n; k++)); do
+			DP_MEM=256 DP_LCORES="0@$(((k + 1) % 2)),1@$((k % 2))" dp_prefix=${prefix}n${k}dp \
+				dp_start "nodes$n/$k" --node-id "$k"
+			nd_pids[k]=$dp_pid
+			"$build/controlplane/flashctl" --redis "$REDIS_URL" --dp "${prefix}n${k}dp" \
+				--node-id "$k" daemon >"$d/$k/ctl.log" 2>&1 &
+			nd_ctl[k]=$!
+			fs_cleanup_add "fs_stop ${nd_ctl[k]}"
+		done
+		fs_sale_create "$d"
+		for ((k = 1; k <= n; k++)); do FS_NAME=${prefix}n$k fs_sale_wait_dp "$d/$k"; done
+		opens=$(fs__kv "$d/1/status.out" dp_start_ms) || true
+		[[ $opens =~ ^[0-9]+$ ]] || fs_die "nodes $n: no opening time in $d/1/status.out"
+		for ((k = 1; k <= n; k++)); do
+			GEN_PREFIX=${prefix}n${k}gen GEN_MEM=256 GEN_LCORES="0@$(((k + 1) % 2))" \
+				gen "nodes$n/$k" gen.out "$FS_SALE" $(((k - 1) * per + 1)) "$per" &
+			gens+=($!)
+			fs_cleanup_add "fs_stop $! 5"
+		done
+		snap0=$(cmd_snap "$d/cmd0")
+		while [ "$(date +%s%3N)" -lt "$opens" ]; do sleep 0.01; done
+		snap1=$(cmd_snap "$d/cmd1")
+		for p in "${gens[@]}"; do wait "$p" || fs_die "nodes $n: a flashgen failed"; done
+		snap2=$(cmd_snap "$d/cmd2")
+		for ((k = n; k >= 1; k--)); do fs_stop "${nd_ctl[k]}"; done
+		for ((k = 1; k <= n; k++)); do
+			dp_prefix=${prefix}n${k}dp dp_cycles "nodes$n/$k"
+			dp_pid=${nd_pids[k]} dp_prefix=${prefix}n${k}dp dp_stop
+			nd_hwm[k]=$dp_hwm
+		done
+		# shellcheck disable=SC2086 # the snapshots' two words each
+		nodes_report "$n" "$per" $snap0 $snap1 $snap2
+	done
+	REDIS_URL=$sv_redis
 fi
 
 # fdatasync_probe DIR: the device's sync latency where the journals live: 200 times a 4 KiB

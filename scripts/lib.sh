@@ -470,12 +470,18 @@ fs_claim_loop() {
 	return 1
 }
 
+# fs__live_line DIR: the live line: flashgen's progress (DIR/gen.err, or summed over the nodes'
+# DIR/nK/gen.err: the longest elapsed time, the replies added up), Redis's sold and remaining.
 fs__live_line() {
-	local dir=$1 line ems replies sold rem rate to_open phase
-	line=$(tail -n 50 "$dir/gen.err" 2>/dev/null | grep '^progress' | tail -n 1)
-	ems=$(sed -n 's/.*elapsed_ms=\([0-9]*\).*/\1/p' <<<"$line")
-	replies=$(sed -n 's/.*replies=\([0-9]*\).*/\1/p' <<<"$line")
-	ems=${ems:-0} replies=${replies:-0}
+	local dir=$1 f line e r ems=0 replies=0 sold rem rate to_open phase
+	for f in "$dir/gen.err" "$dir"/n[0-9]*/gen.err; do
+		[ -e "$f" ] || continue
+		line=$(tail -n 50 "$f" 2>/dev/null | grep '^progress' | tail -n 1)
+		e=$(sed -n 's/.*elapsed_ms=\([0-9]*\).*/\1/p' <<<"$line")
+		r=$(sed -n 's/.*replies=\([0-9]*\).*/\1/p' <<<"$line")
+		[ "${e:-0}" -le "$ems" ] || ems=$e
+		replies=$((replies + ${r:-0}))
+	done
 	rate=0
 	if [ "$ems" -gt "$FS__LIVE_MS" ]; then
 		rate=$(((replies - FS__LIVE_REPLIES) * 1000 / (ems - FS__LIVE_MS)))
@@ -510,48 +516,50 @@ fs_gen_start() {
 	fs_cleanup_add "fs_stop $FS_GEN_PID"
 }
 
-# fs_sale_run DIR: create the sale (FS_STOCK units, opens in FS_START_IN s), wait until the
-# dataplane has it, run flashgen (FS_USERS users x FS_CLAIMS claims over memif) and FS_CLIENTS
-# flashclaim clients (through the tap) until every claim has a final answer. Shows the live line
-# (FS_LIVE). Returns non-zero if flashgen failed.
-fs_sale_run() {
-	local dir=$1 ctl i v deadline rc=0 pids=() hold=()
-	ctl=$(fs__prog controlplane/flashctl)
+# fs_sale_create DIR: create the sale (FS_STOCK units, opens in FS_START_IN s, each order held
+# FS_HOLD_S s when > 0) in Redis; output in DIR/create.out.
+fs_sale_create() {
+	local dir=$1 hold=()
 	[ "$FS_HOLD_S" = 0 ] || hold=(--hold "${FS_HOLD_S}s")
 	fs_log "creating sale $FS_SALE: $FS_STOCK units, opens in ${FS_START_IN}s${hold[*]:+, each order held ${FS_HOLD_S}s for its payment}"
-	timeout 10 "$ctl" --redis "$REDIS_URL" sale create --sale "$FS_SALE" --stock "$FS_STOCK" \
-		--start "+${FS_START_IN}s" --end "+${FS_END_IN}s" "${hold[@]}" >"$dir/create.out" 2>&1 ||
-		fs_die "flashctl sale create failed: $(cat "$dir/create.out")"
-	# Redis has the sale at once; wait until the daemon has loaded it into the dataplane with its
-	# first chunk leased (else the first claims would get UNKNOWN_SALE, a final answer; the
-	# daemon leases further chunks as the node sells).
+	timeout 10 "$(fs__prog controlplane/flashctl)" --redis "$REDIS_URL" sale create --sale "$FS_SALE" \
+		--stock "$FS_STOCK" --start "+${FS_START_IN}s" --end "+${FS_END_IN}s" "${hold[@]}" \
+		>"$dir/create.out" 2>&1 || fs_die "flashctl sale create failed: $(cat "$dir/create.out")"
+}
+
+# fs_sale_wait_dp DIR: wait (at most 10 s) until the daemon has loaded the sale into the dataplane
+# ${FS_NAME}dp with its first chunk leased (else the first claims would get UNKNOWN_SALE, a final
+# answer; the daemon leases further chunks as the node sells). Its status in DIR/status.out; dies
+# (fs_die) when it does not come, or comes without the hold.
+fs_sale_wait_dp() {
+	local dir=$1 i v ctl
+	ctl=$(fs__prog controlplane/flashctl)
 	for ((i = 0; i < 100; i++)); do
 		timeout 5 "$ctl" --redis "$REDIS_URL" --dp "${FS_NAME}dp" sale status --sale "$FS_SALE" \
 			>"$dir/status.out" 2>&1 || true
-		v=$(fs__kv "$dir/status.out" dp_leased)
+		v=$(fs__kv "$dir/status.out" dp_leased) || true # (none yet: not loaded; under set -e too)
 		[[ $v =~ ^[0-9]+$ ]] && [ "$v" -gt 0 ] && break
 		sleep 0.1
 	done
-	[[ $v =~ ^[0-9]+$ ]] && [ "$v" -gt 0 ] || fs_die "the daemon did not load sale $FS_SALE into the dataplane in 10 s
+	[[ $v =~ ^[0-9]+$ ]] && [ "$v" -gt 0 ] || fs_die "the daemon did not load sale $FS_SALE into the dataplane ${FS_NAME}dp in 10 s
 $(cat "$dir/status.out")
 $(tail -n 15 "$dir/ctl.log")"
 	[ "$FS_HOLD_S" = 0 ] || [ "$(fs__kv "$dir/status.out" dp_hold_ms)" = $((FS_HOLD_S * 1000)) ] ||
 		fs_die "the dataplane has sale $FS_SALE without its hold (it has no holds: FS_DEMO_HOLD=0 runs the sale without them)
 $(cat "$dir/status.out")"
+}
 
-	fs_log "flashgen: $FS_USERS users x $FS_CLAIMS claims (lcores $FS_GEN_LCORES); $FS_CLIENTS kernel clients"
-	fs_gen_start "$dir" gen 1 "$FS_USERS" "$FS_CLAIMS" $((FS_START_IN + 40))
-	deadline=$(($(date +%s) + FS_START_IN + 30))
-	for ((i = 1; i <= FS_CLIENTS; i++)); do
-		fs_claim_loop "$FS_SALE" $((FS_CLIENT_BASE + i)) "$deadline" >"$dir/claim.$i.out" 2>&1 &
-		pids+=($!)
-		fs_cleanup_add "fs_stop $! 2"
-	done
-
+# fs_sale_watch DIR PID...: show the live line (FS_LIVE) until every PID (the flashgens) has exited.
+fs_sale_watch() {
+	local dir=$1 p live=1
+	shift
 	FS__LIVE_MS=0 FS__LIVE_REPLIES=0
 	FS__OPEN_MS=$(fs__kv "$dir/status.out" dp_start_ms)
 	FS__OPEN_MS=${FS__OPEN_MS:-0}
-	while fs__alive "$FS_GEN_PID"; do
+	while [ $live = 1 ]; do
+		live=0
+		for p in "$@"; do fs__alive "$p" && live=1; done
+		[ $live = 1 ] || break
 		case $FS_LIVE in
 		tty)
 			sleep 0.5
@@ -565,6 +573,28 @@ $(cat "$dir/status.out")"
 		esac
 	done
 	[ "$FS_LIVE" = tty ] && printf '\r%s \033[K\n' "$(fs__live_line "$dir")"
+	return 0
+}
+
+# fs_sale_run DIR: create the sale (fs_sale_create), wait until the dataplane has it, run flashgen
+# (FS_USERS users x FS_CLAIMS claims over memif) and FS_CLIENTS flashclaim clients (through the tap)
+# until every claim has a final answer. Shows the live line (FS_LIVE). Returns non-zero if
+# flashgen failed.
+fs_sale_run() {
+	local dir=$1 i deadline rc=0 pids=()
+	fs_sale_create "$dir"
+	fs_sale_wait_dp "$dir"
+
+	fs_log "flashgen: $FS_USERS users x $FS_CLAIMS claims (lcores $FS_GEN_LCORES); $FS_CLIENTS kernel clients"
+	fs_gen_start "$dir" gen 1 "$FS_USERS" "$FS_CLAIMS" $((FS_START_IN + 40))
+	deadline=$(($(date +%s) + FS_START_IN + 30))
+	for ((i = 1; i <= FS_CLIENTS; i++)); do
+		fs_claim_loop "$FS_SALE" $((FS_CLIENT_BASE + i)) "$deadline" >"$dir/claim.$i.out" 2>&1 &
+		pids+=($!)
+		fs_cleanup_add "fs_stop $! 2"
+	done
+
+	fs_sale_watch "$dir" "$FS_GEN_PID"
 	wait "$FS_GEN_PID" || rc=$?
 	[ $rc -eq 0 ] || fs_log "flashgen exited with status $rc; $dir/gen.err:
 $(grep -v '^progress' "$dir/gen.err" | tail -n 15)"
@@ -682,12 +712,24 @@ fs_stack_settle() {
 # fs__collect) must agree, drift that settles re-checked for FS_AUDIT_WAIT_S seconds (default 5).
 # Sets FS_R_AUDIT_RC (0 consistent) and FS_R_DRIFTS; output in DIR/audit.out.
 fs_stack_audit() {
-	local dir=$1 ctl
+	fs__audit "$1" --dp "${FS_NAME}dp" --node-id "$FS_NODE" --state-dir "$1/state"
+}
+
+# fs__audit DIR [OPTION...]: flashctl audit of the sale against Redis, PostgreSQL and DIR/won.all,
+# and the sources OPTIONs name; into FS_R_AUDIT_RC, FS_R_DRIFTS and DIR/audit.out.
+fs__audit() {
+	local dir=$1 ctl g=() a=()
+	shift
 	ctl=$(fs__prog controlplane/flashctl)
+	# --dp and --node-id are flashctl's options, --state-dir audit's
+	while [ $# -gt 0 ]; do
+		case $1 in --state-dir) a+=("$1" "$2") ;; *) g+=("$1" "$2") ;; esac
+		shift 2
+	done
 	FS_R_AUDIT_RC=0
-	timeout 60 "$ctl" --redis "$REDIS_URL" --dp "${FS_NAME}dp" --node-id "$FS_NODE" audit \
-		--sale "$FS_SALE" --state-dir "$dir/state" --pg "$PG_URL" --won-file "$dir/won.all" \
-		--wait-s "${FS_AUDIT_WAIT_S:-5}" >"$dir/audit.out" 2>&1 || FS_R_AUDIT_RC=$?
+	timeout 60 "$ctl" --redis "$REDIS_URL" "${g[@]}" audit --sale "$FS_SALE" "${a[@]}" \
+		--pg "$PG_URL" --won-file "$dir/won.all" --wait-s "${FS_AUDIT_WAIT_S:-5}" \
+		>"$dir/audit.out" 2>&1 || FS_R_AUDIT_RC=$?
 	FS_R_DRIFTS=$(fs__kv "$dir/audit.out" drifts)
 	FS_R_DRIFTS=${FS_R_DRIFTS:-?}
 }
@@ -805,21 +847,24 @@ fs__report_holds() {
 	echo "still held:           ${FS_H_HELD:-?} (hold open ${FS_H_OPEN:-?})"
 }
 
+# fs__check NAME OK: one invariant's line (OK 1: it holds) in its caller's format, numbered and
+# counted in its caller's locals fmt (plain|tap), n and fail (fs_checks, fs_nodes_checks).
+fs__check() {
+	local name=$1 ok=$2
+	if [ "$fmt" = tap ]; then
+		if [ "$ok" = 1 ]; then echo "ok $n - $name"; else echo "not ok $n - $name"; fi
+	else
+		if [ "$ok" = 1 ]; then echo "PASS  $name"; else echo "FAIL  $name"; fi
+	fi
+	[ "$ok" = 1 ] || fail=$((fail + 1))
+	n=$((n + 1))
+}
+
 # fs_checks plain|tap [FIRST]: the invariants, one line each: "PASS name" / "FAIL name (why)", or
 # TAP "ok N - name" numbered from FIRST (default 1). Returns the number of failures (capped).
 FS_CHECK_COUNT=7
 fs_checks() {
 	local fmt=$1 n=${2:-1} fail=0
-	fs__check() {
-		local name=$1 ok=$2
-		if [ "$fmt" = tap ]; then
-			if [ "$ok" = 1 ]; then echo "ok $n - $name"; else echo "not ok $n - $name"; fi
-		else
-			if [ "$ok" = 1 ]; then echo "PASS  $name"; else echo "FAIL  $name"; fi
-		fi
-		[ "$ok" = 1 ] || fail=$((fail + 1))
-		n=$((n + 1))
-	}
 	# with holds, every unit that came back (FS_R_RETURNED) is sold again: stock + returned
 	local s=$((FS_STOCK + ${FS_R_RETURNED:-0})) w=stock
 	[ "${FS_R_RETURNED:-0}" = 0 ] || w="stock + returned"
