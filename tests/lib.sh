@@ -354,6 +354,16 @@ ft_memif_gen() {
 	rm -rf "/var/run/dpdk/$1"
 	return $rc
 }
+# ft_memif_daemon PREFIX NODE LOG [OPTION...]: flashctl daemon --interval-ms 50 OPTION... of node
+# NODE for the dataplane of file prefix PREFIX (e.g. one of ft_memif_dp_start), in the background
+# (pid FT_DAEMON_PID, stopped on exit), its stderr appended to LOG.
+ft_memif_daemon() {
+	local prefix=$1 node=$2 log=$3
+	shift 3
+	"$CTL" --dp "$prefix" --node-id "$node" daemon --interval-ms 50 "$@" 2>>"$log" &
+	FT_DAEMON_PID=$!
+	fs_cleanup_add "fs_stop $FT_DAEMON_PID 2"
+}
 
 # ft_dp_start_ok PREFIX LOG ARG...: ft_dp_start as the test "flashsale-dp starts": when it does
 # not start, that test fails with the log's last lines, the rest are skipped, the script exits 1.
