@@ -22,7 +22,8 @@
 #          ft_dp_holds PREFIX ID (the dataplane takes hold=: a probe sale ID, deleted),
 #          ft_persist_start STATE_DIR LOG NODE, ft_memif_dp_start PREFIX DIR NET NODE (one of
 #          several nodes, on a memif socket in DIR), ft_memif_gen PREFIX DIR NET SALE USERS BASE
-#          SECONDS OUT (flashgen against it)
+#          SECONDS OUT (flashgen against it), ft_memif_daemon PREFIX NODE LOG [OPTION...] (its
+#          flashctl daemon)
 # Nodes:   ft_nodes_init DIR TAG NET BASE, ft_node_start I (dataplane, persist, daemon of node I
 #          of a multi-node test),
 #          ft_node_dp/ft_node_persist/ft_node_daemon I, ft_node_kill I [PART...] (kill -9),
