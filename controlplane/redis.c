@@ -486,10 +486,11 @@ void fs_redis_sale_key(char out[FS_REDIS_KEYLEN], uint32_t sale_id, const char *
 }
 
 
-/* Every key of one sale (HACKING.md, Redis keys); lease is node @p node's. */
+/* Every key of one sale (HACKING.md, Redis keys); lease is node @p node's, node its id (ARGV). */
 struct sale_keys {
 	char sale[KEYLEN], pool[KEYLEN], sold[KEYLEN], rem[KEYLEN], dead[KEYLEN], ret[KEYLEN];
 	char ns[KEYLEN], lease[KEYLEN], who[KEYLEN], given[KEYLEN], starved[KEYLEN];
+	char node[16];
 };
 
 static void keys_of(struct sale_keys *k, uint32_t sale_id, unsigned node)
@@ -508,6 +509,7 @@ static void keys_of(struct sale_keys *k, uint32_t sale_id, unsigned node)
 	fs_redis_sale_key(k->starved, sale_id, "starved");
 	snprintf(what, sizeof(what), "lease:%u", node);
 	fs_redis_sale_key(k->lease, sale_id, what);
+	snprintf(k->node, sizeof(k->node), "%u", node);
 }
 
 /* Run a command whose reply is an integer, into *v. */
@@ -550,6 +552,22 @@ int fs_redis_command_ints(
 out:
 	freeReplyObject(rep);
 	return rc;
+}
+
+/*
+ * fs_redis_command_ints of a script of sale @p sale_id whose reply is two integers (@p v), the
+ * first -1 when the script found the sale's hash gone: -ENOENT then. 0 or -errno.
+ */
+static int eval_ints2(struct fs_redis *r, uint32_t sale_id, long long v[2], const char *what,
+	int argc, const char **argv)
+{
+	int rc = fs_redis_command_ints(r, 2, v, what, argc, argv);
+
+	if (rc < 0)
+		return rc;
+	if (v[0] == -1)
+		return set_err(r, -ENOENT, "sale %" PRIu32 " not found (hash gone)", sale_id);
+	return 0;
 }
 
 /* A sale definition as the strings create.lua and rebuild.lua take (empty: not set). */
@@ -893,18 +911,17 @@ int fs_redis_lease_marked(struct fs_redis *r, uint32_t sale_id, unsigned node, u
 	long long v[6] = {0, 0, 0, 0, 0, 0};
 	struct sale_keys k;
 	redisReply *rep;
-	char wants[24], nodes[16], nows[24], sinces[24];
+	char wants[24], nows[24], sinces[24];
 	int rc;
 
 	keys_of(&k, sale_id, node);
 	snprintf(wants, sizeof(wants), "%" PRIu64, want);
-	snprintf(nodes, sizeof(nodes), "%u", node);
 	snprintf(nows, sizeof(nows), "%" PRId64, now_ms);
 	snprintf(sinces, sizeof(sinces), "%" PRId64, since_ms);
 	const char *plain[] = {"EVAL", fs_lua_lease, "6", k.pool, k.lease, k.sale, k.ret, k.who,
-		k.ns, wants, nodes};
+		k.ns, wants, k.node};
 	const char *marked[] = {"EVAL", fs_lua_lease, "7", k.pool, k.lease, k.sale, k.ret, k.who,
-		k.ns, k.starved, wants, nodes, nows, sinces, demand ? "1" : "0"};
+		k.ns, k.starved, wants, k.node, nows, sinces, demand ? "1" : "0"};
 	if (now_ms < 0)
 		rc = command(r, &rep, (int)(sizeof(plain) / sizeof(plain[0])), plain);
 	else
@@ -932,23 +949,19 @@ int fs_redis_lease_marked(struct fs_redis *r, uint32_t sale_id, unsigned node, u
 int fs_redis_giveback(struct fs_redis *r, uint32_t sale_id, unsigned node, uint64_t seq,
 	uint64_t units, uint64_t *lease)
 {
-	char nodes[16], seqs[24], unitss[24];
+	char seqs[24], unitss[24];
 	long long v[2] = {0, 0};
 	struct sale_keys k;
 	int rc;
 
 	keys_of(&k, sale_id, node);
-	snprintf(nodes, sizeof(nodes), "%u", node);
 	snprintf(seqs, sizeof(seqs), "%" PRIu64, seq);
 	snprintf(unitss, sizeof(unitss), "%" PRIu64, units);
-	const char *argv[] = {"EVAL", fs_lua_giveback, "4", k.pool, k.lease, k.sale, k.given, nodes,
-		seqs, unitss};
-	rc = fs_redis_command_ints(
-		r, 2, v, "giveback", (int)(sizeof(argv) / sizeof(argv[0])), argv);
+	const char *argv[] = {"EVAL", fs_lua_giveback, "4", k.pool, k.lease, k.sale, k.given,
+		k.node, seqs, unitss};
+	rc = eval_ints2(r, sale_id, v, "giveback", (int)(sizeof(argv) / sizeof(argv[0])), argv);
 	if (rc < 0)
 		return rc;
-	if (v[0] == -1)
-		return set_err(r, -ENOENT, "sale %" PRIu32 " not found (hash gone)", sale_id);
 	if (v[0] == -2)
 		return set_err(
 			r, -EAGAIN, "sale %" PRIu32 ": no lease key of node %u yet", sale_id, node);
@@ -967,21 +980,18 @@ int fs_redis_giveback(struct fs_redis *r, uint32_t sale_id, unsigned node, uint6
 int fs_redis_publish_totals(struct fs_redis *r, uint32_t sale_id, unsigned node, uint64_t sold,
 	bool final, uint64_t *total, bool *pool_set)
 {
-	char nodes[16], solds[24];
+	char solds[24];
 	long long v[2] = {0, 0};
 	struct sale_keys k;
 	int rc;
 
 	keys_of(&k, sale_id, node);
-	snprintf(nodes, sizeof(nodes), "%u", node);
 	snprintf(solds, sizeof(solds), "%" PRIu64, sold);
 	const char *argv[] = {"EVAL", fs_lua_totals, "6", k.ns, k.sold, k.rem, k.sale, k.pool,
-		k.ret, nodes, solds, final ? "1" : "0"};
-	rc = fs_redis_command_ints(r, 2, v, "totals", (int)(sizeof(argv) / sizeof(argv[0])), argv);
+		k.ret, k.node, solds, final ? "1" : "0"};
+	rc = eval_ints2(r, sale_id, v, "totals", (int)(sizeof(argv) / sizeof(argv[0])), argv);
 	if (rc < 0)
 		return rc;
-	if (v[0] < 0)
-		return set_err(r, -ENOENT, "sale %" PRIu32 " not found (hash gone)", sale_id);
 	if (total != NULL)
 		*total = (uint64_t)v[0];
 	if (pool_set != NULL)
@@ -1085,7 +1095,7 @@ int fs_redis_sale_rebuild(struct fs_redis *r, const struct fs_redis_sale *def, u
 	uint64_t leased, bool final, uint64_t sold, uint64_t given_seq,
 	const struct fs_redis_lessee *others, size_t n_others, unsigned *rebuilt)
 {
-	char ev[16], nodes[16], leaseds[24], solds[24], given[32], (*obuf)[32] = NULL;
+	char ev[16], leaseds[24], solds[24], given[32], (*obuf)[32] = NULL;
 	const char **argv = NULL;
 	struct sale_keys k;
 	struct def_args a;
@@ -1097,13 +1107,12 @@ int fs_redis_sale_rebuild(struct fs_redis *r, const struct fs_redis_sale *def, u
 	keys_of(&k, def->sale_id, node);
 	def_args_of(def, &a);
 	snprintf(ev, sizeof(ev), "%" PRIu32, def->events_published);
-	snprintf(nodes, sizeof(nodes), "%u", node);
 	snprintf(leaseds, sizeof(leaseds), "%" PRIu64, leased);
 	snprintf(solds, sizeof(solds), "%" PRIu64, sold);
 	snprintf(given, sizeof(given), "given=%" PRIu64, given_seq);
 	const char *fixed[] = {"EVAL", fs_lua_rebuild, "10", k.sale, k.pool, k.lease, k.ns, k.sold,
 		k.rem, k.dead, k.ret, k.who, k.given, a.id, a.stock, a.start, a.end, def->admission,
-		def->state[0] ? def->state : "created", ev, a.hex, nodes, leaseds,
+		def->state[0] ? def->state : "created", ev, a.hex, k.node, leaseds,
 		final ? "1" : "0", solds, a.rate, a.burst, a.hold, given};
 	argc = sizeof(fixed) / sizeof(fixed[0]);
 	argv = calloc(argc + n_others, sizeof(*argv));

@@ -79,37 +79,61 @@ static int read_sale_row(
 	return rc;
 }
 
+/* A row reader of read_rows: row @p i of @p res into element @p i of @p rows. 0 or -EPROTO. */
+typedef int (*row_fn)(const PGresult *res, int i, void *rows);
+
+/*
+ * The rows of @p sql ($1 = @p id), each read by @p parse into a calloc'd array of @p size-byte
+ * elements: *@p rows (kept when a row is malformed, for the caller to free), *@p n its count
+ * (set on success only). @p noun names the rows in the out of memory error, @p row a row in
+ * the malformed one. 0, -EIO, -EPROTO or -ENOMEM.
+ */
+static int read_rows(PGconn *c, const char *sql, const char *id, size_t size, row_fn parse,
+	void **rows, size_t *n, const char *noun, const char *row, char *err, size_t errlen)
+{
+	PGresult *res;
+	int rc = 0, k;
+
+	res = exec1(c, sql, id, PGRES_TUPLES_OK, err, errlen);
+	if (res == NULL)
+		return -EIO;
+	k = PQntuples(res);
+	if (k > 0 && (*rows = calloc((size_t)k, size)) == NULL)
+		rc = set_err(err, errlen, -ENOMEM, "out of memory for %d %s", k, noun);
+	for (int i = 0; i < k && rc == 0; i++)
+		if (parse(res, i, *rows) < 0)
+			rc = set_err(err, errlen, -EPROTO, "postgresql: %s %d malformed", row, i);
+	if (rc == 0)
+		*n = (size_t)k;
+	PQclear(res);
+	return rc;
+}
+
+/* Row @p i of read_orders' statement into ((struct fs_pgaudit_order *)@p rows)[i]. */
+static int order_row(const PGresult *res, int i, void *rows)
+{
+	struct fs_pgaudit_order *o = (struct fs_pgaudit_order *)rows + i;
+	uint64_t node = 0;
+
+	if (parse_order_id(PQgetvalue(res, i, 0), &o->order_id) < 0 ||
+		fs_parse_u64(PQgetvalue(res, i, 1), 0, UINT64_MAX, &o->user_id) < 0 ||
+		fs_parse_u64(PQgetvalue(res, i, 2), 0, UINT16_MAX, &node) < 0)
+		return -EPROTO;
+	o->node_id = (uint16_t)node;
+	return 0;
+}
+
 /* The orders rows of the sale ($1 = @p id) into @p out. 0, -EIO, -EPROTO or -ENOMEM. */
 static int read_orders(
 	PGconn *c, const char *id, struct fs_pgaudit_sale *out, char *err, size_t errlen)
 {
-	PGresult *res;
-	int rc = 0, n;
+	void *rows = NULL;
+	int rc;
 
-	res = exec1(c, "SELECT order_id, user_id::text, node_id FROM orders WHERE sale_id = $1", id,
-		PGRES_TUPLES_OK, err, errlen);
-	if (res == NULL)
-		return -EIO;
-	n = PQntuples(res);
-	if (n > 0) {
-		out->orders = calloc((size_t)n, sizeof(*out->orders));
-		if (out->orders == NULL)
-			rc = set_err(err, errlen, -ENOMEM, "out of memory for %d rows", n);
-	}
-	for (int i = 0; i < n && rc == 0; i++) {
-		uint64_t node = 0;
-
-		if (parse_order_id(PQgetvalue(res, i, 0), &out->orders[i].order_id) < 0 ||
-			fs_parse_u64(PQgetvalue(res, i, 1), 0, UINT64_MAX,
-				&out->orders[i].user_id) < 0 ||
-			fs_parse_u64(PQgetvalue(res, i, 2), 0, UINT16_MAX, &node) < 0)
-			rc = set_err(
-				err, errlen, -EPROTO, "postgresql: orders row %d malformed", i);
-		out->orders[i].node_id = (uint16_t)node;
-	}
-	if (rc == 0)
-		out->n_orders = (size_t)n;
-	PQclear(res);
+	rc = read_rows(c, "SELECT order_id, user_id::text, node_id FROM orders WHERE sale_id = $1",
+		id, sizeof(*out->orders), order_row, &rows, &out->n_orders, "rows", "orders row",
+		err, errlen);
+	out->orders = rows;
 	return rc;
 }
 
@@ -160,26 +184,22 @@ static int read_holds(
 	return rc;
 }
 
+/* Row @p i of fs_pgleases_nodes_sql into ((struct fs_pgleases_node *)@p rows)[i]. */
+static int node_row(const PGresult *res, int i, void *rows)
+{
+	return fs_pgleases_node_parse(res, i, (struct fs_pgleases_node *)rows + i);
+}
+
 /* Each node's part in the sale ($1 = @p id): fs_pgleases_nodes_sql. 0, -EIO, -EPROTO or -ENOMEM. */
 static int read_nodes(
 	PGconn *c, const char *id, struct fs_pgaudit_sale *out, char *err, size_t errlen)
 {
-	PGresult *res;
-	int rc = 0, n;
+	void *rows = NULL;
+	int rc;
 
-	res = exec1(c, fs_pgleases_nodes_sql, id, PGRES_TUPLES_OK, err, errlen);
-	if (res == NULL)
-		return -EIO;
-	n = PQntuples(res);
-	if (n > 0 && (out->nodes = calloc((size_t)n, sizeof(*out->nodes))) == NULL)
-		rc = set_err(err, errlen, -ENOMEM, "out of memory for %d nodes", n);
-	for (int i = 0; i < n && rc == 0; i++)
-		if (fs_pgleases_node_parse(res, i, &out->nodes[i]) < 0)
-			rc = set_err(err, errlen, -EPROTO,
-				"postgresql: node totals row %d malformed", i);
-	if (rc == 0)
-		out->n_nodes = (size_t)n;
-	PQclear(res);
+	rc = read_rows(c, fs_pgleases_nodes_sql, id, sizeof(*out->nodes), node_row, &rows,
+		&out->n_nodes, "nodes", "node totals row", err, errlen);
+	out->nodes = rows;
 	return rc;
 }
 

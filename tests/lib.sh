@@ -22,7 +22,8 @@
 #          ft_dp_holds PREFIX ID (the dataplane takes hold=: a probe sale ID, deleted),
 #          ft_persist_start STATE_DIR LOG NODE, ft_memif_dp_start PREFIX DIR NET NODE (one of
 #          several nodes, on a memif socket in DIR), ft_memif_gen PREFIX DIR NET SALE USERS BASE
-#          SECONDS OUT (flashgen against it)
+#          SECONDS OUT (flashgen against it), ft_memif_daemon PREFIX NODE LOG [OPTION...] (its
+#          flashctl daemon)
 # Nodes:   ft_nodes_init DIR TAG NET BASE, ft_node_start I (dataplane, persist, daemon of node I
 #          of a multi-node test),
 #          ft_node_dp/ft_node_persist/ft_node_daemon I, ft_node_kill I [PART...] (kill -9),
@@ -353,6 +354,16 @@ ft_memif_gen() {
 	local rc=$?
 	rm -rf "/var/run/dpdk/$1"
 	return $rc
+}
+# ft_memif_daemon PREFIX NODE LOG [OPTION...]: flashctl daemon --interval-ms 50 OPTION... of node
+# NODE for the dataplane of file prefix PREFIX (e.g. one of ft_memif_dp_start), in the background
+# (pid FT_DAEMON_PID, stopped on exit), its stderr appended to LOG.
+ft_memif_daemon() {
+	local prefix=$1 node=$2 log=$3
+	shift 3
+	"$CTL" --dp "$prefix" --node-id "$node" daemon --interval-ms 50 "$@" 2>>"$log" &
+	FT_DAEMON_PID=$!
+	fs_cleanup_add "fs_stop $FT_DAEMON_PID 2"
 }
 
 # ft_dp_start_ok PREFIX LOG ARG...: ft_dp_start as the test "flashsale-dp starts": when it does

@@ -82,53 +82,73 @@ Test(leaseplan, the_opening_lease_covers_the_crowd_up_to_a_node_share)
 	cr_expect_eq(fs_lease_opening(2000, 2, 9000, 500, 500), 500); /* --lease-max 500 */
 }
 
+/*
+ * A case of fs_lease_giveback: the node's state (--lease-min 64) and the units it gives back.
+ * Times in unix ms.
+ */
+struct gb_case {
+	uint64_t unsold;
+	double rate;
+	uint64_t opening;
+	int64_t now_ms, start_ms, end_ms;
+	unsigned starved;
+	bool over;
+	uint64_t back;
+};
+
+/* Each of the @p n cases of @p c gives back what it says. */
+static void expect_givebacks(const struct gb_case *c, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct fs_lease_gb gb = {.unsold = c[i].unsold,
+			.rate = c[i].rate,
+			.min = 64,
+			.opening = c[i].opening,
+			.now_ms = c[i].now_ms,
+			.start_ms = c[i].start_ms,
+			.end_ms = c[i].end_ms,
+			.over = c[i].over,
+			.starved = c[i].starved};
+
+		cr_expect_eq(fs_lease_giveback(&gb), c[i].back, "case %zu", i);
+	}
+}
+
 Test(leaseplan, gives_back_what_it_does_not_need)
 {
-	struct fs_lease_gb gb = {.unsold = 5000,
-		.rate = 10000,
-		.min = 64,
-		.now_ms = 100000,
-		.start_ms = 50000,
-		.end_ms = 1000000};
+	/* opened at 50000, ends at 1000000 */
+	static const struct gb_case c[] = {
+		/* open, 10000/s: keeps 1500 (150 ms); 5000 < 4 x 3000: no give-back for its rate */
+		{5000, 10000, 0, 100000, 50000, 1000000, 0, false, 0},
+		/* another node starves: all above 1500 */
+		{5000, 10000, 0, 100000, 50000, 1000000, 1, false, 3500},
+		/* the rate fell: 5000 > 4 x 64, it keeps max(2 x 15, 64) */
+		{5000, 100, 0, 100000, 50000, 1000000, 0, false, 5000 - 64},
+		/* just opened: not for the rate */
+		{5000, 100, 0, 50000 + FS_LEASE_GB_SETTLE_MS - 1, 50000, 1000000, 0, false, 0},
+		/* an idle node gives everything to a starved one */
+		{5000, 0, 0, 50000 + FS_LEASE_GB_SETTLE_MS - 1, 50000, 1000000, 2, false, 5000},
+		/* 500 ms left at 1000/s: keeps 2 x 500 */
+		{5000, 1000, 0, 1000000 - 500, 50000, 1000000, 0, false, 4000},
+		/* over: everything */
+		{5000, 1000, 0, 1000000, 50000, 1000000, 0, false, 5000},
+		/* stopped */
+		{5000, 1000, 0, 100000, 50000, 1000000, 0, true, 5000},
+	};
 
-	/* open, 10000/s: it keeps 1500 (150 ms); 5000 < 4 x 3000: no give-back for its rate */
-	cr_expect_eq(fs_lease_giveback(&gb), 0);
-	gb.starved = 1; /* another node starves: all above 1500 */
-	cr_expect_eq(fs_lease_giveback(&gb), 3500);
-	gb.starved = 0;
-	gb.rate = 100; /* the rate fell: 5000 > 4 x 64, it keeps max(2 x 15, 64) */
-	cr_expect_eq(fs_lease_giveback(&gb), 5000 - 64);
-	gb.now_ms = gb.start_ms + FS_LEASE_GB_SETTLE_MS - 1; /* just opened: not for the rate */
-	cr_expect_eq(fs_lease_giveback(&gb), 0);
-	gb.rate = 0;
-	gb.starved = 2; /* an idle node gives everything to a starved one */
-	cr_expect_eq(fs_lease_giveback(&gb), 5000);
-	gb.now_ms = gb.end_ms - 500; /* 500 ms left at 1000/s: keeps 2 x 500 */
-	gb.starved = 0;
-	gb.rate = 1000;
-	cr_expect_eq(fs_lease_giveback(&gb), 4000);
-	gb.now_ms = gb.end_ms; /* over: everything */
-	cr_expect_eq(fs_lease_giveback(&gb), 5000);
-	gb.now_ms = 100000;
-	gb.over = true; /* stopped */
-	cr_expect_eq(fs_lease_giveback(&gb), 5000);
+	expect_givebacks(c, sizeof(c) / sizeof(c[0]));
 }
 
 Test(leaseplan, before_the_opening_only_a_starved_node_gets_units_back)
 {
-	struct fs_lease_gb gb = {.unsold = 8000,
-		.rate = 0,
-		.min = 64,
-		.opening = 5000,
-		.now_ms = 1000,
-		.start_ms = 5000,
-		.end_ms = 100000};
+	/* opens at 5000 with 5000 units to keep, now 1000 */
+	static const struct gb_case c[] = {
+		{8000, 0, 5000, 1000, 5000, 100000, 0, false, 0},
+		{8000, 0, 5000, 1000, 5000, 100000, 1, false, 3000},
+		{4000, 0, 5000, 1000, 5000, 100000, 1, false, 0},
+	};
 
-	cr_expect_eq(fs_lease_giveback(&gb), 0);
-	gb.starved = 1;
-	cr_expect_eq(fs_lease_giveback(&gb), 3000);
-	gb.unsold = 4000;
-	cr_expect_eq(fs_lease_giveback(&gb), 0);
+	expect_givebacks(c, sizeof(c) / sizeof(c[0]));
 }
 
 /*
@@ -138,15 +158,11 @@ Test(leaseplan, before_the_opening_only_a_starved_node_gets_units_back)
  */
 Test(leaseplan, a_decayed_rate_keeps_no_unit)
 {
-	struct fs_lease_gb gb = {.unsold = 1,
-		.rate = 1e-30,
-		.min = 64,
-		.now_ms = 100000,
-		.start_ms = 50000,
-		.end_ms = 1000000,
-		.starved = 1};
+	static const struct gb_case c[] = {
+		{1, 1e-30, 0, 100000, 50000, 1000000, 1, false, 1},
+		/* 0.75 units in 150 ms: it keeps one */
+		{1, 5, 0, 100000, 50000, 1000000, 1, false, 0},
+	};
 
-	cr_expect_eq(fs_lease_giveback(&gb), 1);
-	gb.rate = 5; /* 0.75 units in 150 ms: it keeps one */
-	cr_expect_eq(fs_lease_giveback(&gb), 0);
+	expect_givebacks(c, sizeof(c) / sizeof(c[0]));
 }

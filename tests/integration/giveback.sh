@@ -29,31 +29,18 @@ NA=$((600 + $$ % 20000)) NB=$((20700 + $$ % 20000))
 BASE=$(((RANDOM << 15 | RANDOM) % 1000000000 + 1000000000))
 S=$BASE S2=$((BASE + 1))
 
-# dp_start N NODE: dataplane N (node id NODE), memif server on TMP/N/memif.sock, telemetry prefix
-# ${TAG}dpN, address 10.87.N.2 (pid DP_N).
+# dp_start N NODE: dataplane N (node id NODE; TMP/N, prefix ${TAG}dpN, address 10.87.N.2; pid DP_N).
 dp_start() {
-	mkdir -p "$TMP/$1/state"
-	ft_dp_start "${TAG}dp$1" "$TMP/$1/dp.log" --vdev "net_memif0,role=server,socket=$TMP/$1/memif.sock" \
-		-- --addr "10.87.$1.2" --state-dir "$TMP/$1/state" --node-id "$2"
-	eval "DP_$1=\$FT_DP_PID"
+	ft_memif_dp_start "${TAG}dp$1" "$TMP/$1" "10.87.$1" "$2"
+	printf -v "DP_$1" %s "$FT_DP_PID"
 }
 # daemon N NODE: flashctl daemon of node NODE for dataplane N (pid DM_N), log TMP/dN.log.
 daemon() {
-	"$CTL" --dp "${TAG}dp$1" --node-id "$2" daemon --interval-ms 50 2>>"$TMP/d$1.log" &
-	eval "DM_$1=\$!"
-	fs_cleanup_add "fs_stop $! 2"
+	ft_memif_daemon "${TAG}dp$1" "$2" "$TMP/d$1.log"
+	printf -v "DM_$1" %s "$FT_DAEMON_PID"
 }
-# gen N OUT USERS BASE [SALE]: flashgen against dataplane N (CPU 0), report in OUT.
-gen() {
-	rm -rf "/var/run/dpdk/${TAG}gen$1"
-	timeout 60 "$GEN" --no-pci --file-prefix "${TAG}gen$1" -m 128 --lcores 0@0 \
-		--vdev "net_memif0,role=client,socket=$TMP/$1/memif.sock,rsize=12" \
-		-- --dst-ip "10.87.$1.2" --src-ip "10.87.$1.100" --sale "${5:-$S}" --users "$3" \
-		--user-base "$4" --won-file "$2.won" --max-seconds 45 >"$2" 2>"$2.err"
-	local rc=$?
-	rm -rf "/var/run/dpdk/${TAG}gen$1"
-	return $rc
-}
+# gen N OUT USERS BASE [SALE]: flashgen against dataplane N (at most 45 s), report in OUT.
+gen() { ft_memif_gen "${TAG}gen$1" "$TMP/$1" "10.87.$1" "${5:-$S}" "$3" "$4" 45 "$2"; }
 fs_cleanup_add "rm -rf /var/run/dpdk/${TAG}gen1 /var/run/dpdk/${TAG}gen2; rm -f /dev/hugepages/${TAG}gen*map_*"
 
 dp_start 1 $NA

@@ -27,34 +27,15 @@ N1=$((200 + $$ % 20000)) N2=$((20300 + $$ % 20000))
 BASE=$(((RANDOM << 15 | RANDOM) % 1000000000 + 1000000000))
 S1=$BASE S2=$((BASE + 1))
 
-# dp_start N NODE: dataplane N (node id NODE) as the memif server on TMP/N/memif.sock, telemetry
-# prefix ${TAG}dpN, address 10.85.N.2.
-dp_start() {
-	local n=$1 node=$2
-	mkdir -p "$TMP/$n/state"
-	ft_dp_start "${TAG}dp$n" "$TMP/$n/dp.log" --vdev "net_memif0,role=server,socket=$TMP/$n/memif.sock" \
-		-- --addr "10.85.$n.2" --state-dir "$TMP/$n/state" --node-id "$node"
-}
+# dp_start N NODE: dataplane N (node id NODE; TMP/N, prefix ${TAG}dpN, address 10.85.N.2).
+dp_start() { ft_memif_dp_start "${TAG}dp$1" "$TMP/$1" "10.85.$1" "$2"; }
 # daemon N NODE LOG ARG...: flashctl daemon of node NODE for dataplane N in the background (pid DPID).
 daemon() {
-	local n=$1 node=$2 log=$3
-	shift 3
-	"$CTL" --dp "${TAG}dp$n" --node-id "$node" daemon --interval-ms 50 "$@" 2>"$log" &
-	DPID=$!
-	fs_cleanup_add "fs_stop $DPID 2"
+	ft_memif_daemon "${TAG}dp$1" "$2" "$3" "${@:4}"
+	DPID=$FT_DAEMON_PID
 }
-# gen N OUT SALE USERS BASE: flashgen against dataplane N (CPU 0), report in OUT.
-gen() {
-	local n=$1 out=$2
-	rm -rf "/var/run/dpdk/${TAG}gen$n"
-	timeout 60 "$GEN" --no-pci --file-prefix "${TAG}gen$n" -m 128 --lcores 0@0 \
-		--vdev "net_memif0,role=client,socket=$TMP/$n/memif.sock,rsize=12" \
-		-- --dst-ip "10.85.$n.2" --src-ip "10.85.$n.100" --sale "$3" --users "$4" \
-		--user-base "$5" --won-file "$out.won" --max-seconds 45 >"$out" 2>"$out.err"
-	local rc=$?
-	rm -rf "/var/run/dpdk/${TAG}gen$n"
-	return $rc
-}
+# gen N OUT SALE USERS BASE: flashgen against dataplane N (at most 45 s), report in OUT.
+gen() { ft_memif_gen "${TAG}gen$1" "$TMP/$1" "10.85.$1" "$3" "$4" "$5" 45 "$2"; }
 fs_cleanup_add "rm -rf /var/run/dpdk/${TAG}gen1 /var/run/dpdk/${TAG}gen2; rm -f /dev/hugepages/${TAG}gen*map_*"
 
 # --- one node: chunks ---------------------------------------------------------------------------

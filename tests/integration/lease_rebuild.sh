@@ -38,31 +38,15 @@ kv() { fs__kv "$1" "$2"; }
 NA=$((400 + $$ % 20000)) NB=$((20500 + $$ % 20000))
 S=$(((RANDOM << 15 | RANDOM) % 1000000000 + 1000000000))
 
-# dp_start N NODE: dataplane N (node id NODE), memif server on TMP/N/memif.sock, telemetry
-# prefix ${TAG}dpN, address 10.86.N.2.
-dp_start() {
-	mkdir -p "$TMP/$1/state"
-	ft_dp_start "${TAG}dp$1" "$TMP/$1/dp.log" --vdev "net_memif0,role=server,socket=$TMP/$1/memif.sock" \
-		-- --addr "10.86.$1.2" --state-dir "$TMP/$1/state" --node-id "$2"
-}
+# dp_start N NODE: dataplane N (node id NODE; TMP/N, prefix ${TAG}dpN, address 10.86.N.2).
+dp_start() { ft_memif_dp_start "${TAG}dp$1" "$TMP/$1" "10.86.$1" "$2"; }
 # daemon N NODE: flashctl daemon --pg of node NODE for dataplane N, chunks of 500 (pid DPID).
 daemon() {
-	"$CTL" --dp "${TAG}dp$1" --node-id "$2" daemon --interval-ms 50 --pg "$PG_URL" \
-		--lease-min 500 --lease-max 500 2>>"$TMP/d$1.log" &
-	DPID=$!
-	fs_cleanup_add "fs_stop $DPID 2"
+	ft_memif_daemon "${TAG}dp$1" "$2" "$TMP/d$1.log" --pg "$PG_URL" --lease-min 500 --lease-max 500
+	DPID=$FT_DAEMON_PID
 }
-# gen N OUT USERS BASE SECONDS [SALE]: flashgen against dataplane N (CPU 0), report in OUT.
-gen() {
-	rm -rf "/var/run/dpdk/${TAG}gen$1"
-	timeout 60 "$GEN" --no-pci --file-prefix "${TAG}gen$1" -m 128 --lcores 0@0 \
-		--vdev "net_memif0,role=client,socket=$TMP/$1/memif.sock,rsize=12" \
-		-- --dst-ip "10.86.$1.2" --src-ip "10.86.$1.100" --sale "${6:-$S}" --users "$3" \
-		--user-base "$4" --won-file "$2.won" --max-seconds "$5" >"$2" 2>"$2.err"
-	local rc=$?
-	rm -rf "/var/run/dpdk/${TAG}gen$1"
-	return $rc
-}
+# gen N OUT USERS BASE SECONDS [SALE]: flashgen against dataplane N, report in OUT.
+gen() { ft_memif_gen "${TAG}gen$1" "$TMP/$1" "10.86.$1" "${6:-$S}" "$3" "$4" "$5" "$2"; }
 fs_cleanup_add "rm -rf /var/run/dpdk/${TAG}gen1 /var/run/dpdk/${TAG}gen2; rm -f /dev/hugepages/${TAG}gen*map_*"
 # dp_field N FIELD [SALE]: FIELD of the sale's status on dataplane N (sale status's dp_FIELD).
 dp_field() {

@@ -141,6 +141,35 @@ sampler() {
 		sleep 0.1
 	done
 }
+# sampled_crowd STEP STOCK MAX_S RATE: sale S<STEP> = BASE + STEP - 1 of STOCK units opening in
+# 2 s, leased to nodes 1 to 3 (sale_leased), Redis's sold sampled into TMP/s<STEP>.sold (sampler,
+# pid SAMPLER), STOCK users a node at RATE claims/s each (crowd STEP); returns once a tenth of the
+# stock is sold (waited for up to 15 s).
+sampled_crowd() {
+	local s=$((BASE + $1 - 1))
+	printf -v "S$1" %s "$s"
+	sale_leased "$s" "$2" +2s 1 2 3
+	sampler "$s" "$TMP/s$1.sold" &
+	SAMPLER=$!
+	crowd "$s" "$1" "$2" "$3" "$4" 1 2 3
+	ft_wait_for 15 sold_at_least "$s" $(($2 / 10))
+}
+# sampled_crowd_end STEP STOCK WAIT_S: sampled_crowd STEP's sale sold out (waited for up to WAIT_S
+# s), its crowd and sampler ended, then the test "sold never exceeds the stock, then every unit
+# sold once" (orders_ok).
+sampled_crowd_end() {
+	local s=$((BASE + $1 - 1)) f=$TMP/s$1.sold g=$TMP/g$1 mx ok
+	ft_wait_for "$3" ft_eq "$2" sold "$s"
+	gens_stop "${g}1" "${g}2" "${g}3"
+	touch "$f.stop"
+	wait "$SAMPLER"
+	mx=$(sampled_max "$f")
+	orders_ok "$s" "$2" "${g}1" "${g}2" "${g}3"
+	ok=$?
+	[ "$mx" -le "$2" ] && [ $ok = 0 ]
+	ft_ok $? "sold never exceeds the stock (Redis sold at most $mx of $2 over $(grep -c . "$f") samples), then every unit sold once" \
+		"$OK_DIAG"
+}
 # sampled_max FILE: the largest count sampler wrote (0 if none).
 sampled_max() { grep -E '^[0-9]+$' "$1" | sort -n | tail -n 1 | grep . || echo 0; }
 # sold SALE: Redis's sold count.
@@ -232,12 +261,7 @@ echo "# at $(($(date +%s) - T0)) s"
 # reconnect and go on; at the same time node 2 is killed (-9: dataplane, persist, daemon) and
 # restarted: its new daemon reads the node's lease and sold before it leases. Redis's sold is
 # sampled meanwhile.
-S2=$((BASE + 1))
-sale_leased "$S2" 3000 +2s 1 2 3
-sampler "$S2" "$TMP/s2.sold" &
-SAMPLER=$!
-crowd "$S2" 2 3000 40 200 1 2 3
-ft_wait_for 15 sold_at_least "$S2" 300
+sampled_crowd 2 3000 40 200
 # both at once: node 3's dataplane alone, node 2 whole; node 3's dataplane up again first
 at_kill=$(sold "$S2") dp2_before=$(ft_node_sale 2 "$S2" leased)
 reconn=$(grep -c "dataplane answers again" "$TMP/3/daemon.log")
@@ -261,16 +285,7 @@ dp2=$(ft_node_sale 2 "$S2" leased) l2=$(R GET "fs:{$S2}:lease:$N2")
 [ $ok = 0 ] && [ "$at_kill" -lt 3000 ] && [ "${dp2:-0}" -ge "${dp2_before:-0}" ]
 ft_ok $? "node 2 killed -9 at the same time (dataplane, persist, daemon) and restarted: its dataplane holds what Redis leased it ($dp2 = lease $l2, $dp2_before before the kill) within $(($(date +%s%3N) - t2)) ms" \
 	"$(grep -h "sale $S2:" "$TMP/2/daemon.log" | tail -n 5)"
-ft_wait_for 30 ft_eq 3000 sold "$S2"
-gens_stop "$TMP/g21" "$TMP/g22" "$TMP/g23"
-touch "$TMP/s2.sold.stop"
-wait "$SAMPLER"
-mx=$(sampled_max "$TMP/s2.sold")
-orders_ok "$S2" 3000 "$TMP/g21" "$TMP/g22" "$TMP/g23"
-ok=$?
-[ "$mx" -le 3000 ] && [ $ok = 0 ]
-ft_ok $? "sold never exceeds the stock (Redis sold at most $mx of 3000 over $(grep -c . "$TMP/s2.sold") samples), then every unit sold once" \
-	"$OK_DIAG"
+sampled_crowd_end 2 3000 30
 p=$(R GET "fs:{$S2}:pool") ls=$(lease_sum "$S2" 1 2 3) dl=$(dp_sum "$S2" leased 1 2 3)
 [ "$p" = 0 ] && [ "$ls" = 3000 ] && [ "$dl" = 3000 ]
 ft_ok $? "nothing leased twice: pool $p + leases $ls = 3000 = the dataplanes' leased ($dl)" \
@@ -335,12 +350,7 @@ echo "# at $(($(date +%s) - T0)) s"
 # --- 5. Redis loses everything mid-sale ---------------------------------------------------------
 # Stock 6000, 6000 users per node at 500 claims/s each. Node 3's daemon is stopped, then Redis
 # flushed: nodes 1 and 2 rebuild the sale, not its pool, until node 3's daemon reported.
-S5=$((BASE + 4))
-sale_leased "$S5" 6000 +2s 1 2 3
-sampler "$S5" "$TMP/s5.sold" &
-SAMPLER=$!
-crowd "$S5" 5 6000 60 500 1 2 3
-ft_wait_for 15 sold_at_least "$S5" 600
+sampled_crowd 5 6000 60 500
 
 # pool_absent_while SECONDS SALE: the pool key of SALE is absent at every check (every 50 ms)
 # for SECONDS; ABSENT counts the checks.
@@ -419,16 +429,7 @@ if [ "$MODE" = cluster ]; then
 else
 	redis_lost_test 1 "Redis restarted without persistence" fs_redis_restart "$TMP"
 fi
-ft_wait_for 40 ft_eq 6000 sold "$S5"
-gens_stop "$TMP/g51" "$TMP/g52" "$TMP/g53"
-touch "$TMP/s5.sold.stop"
-wait "$SAMPLER"
-mx=$(sampled_max "$TMP/s5.sold")
-orders_ok "$S5" 6000 "$TMP/g51" "$TMP/g52" "$TMP/g53"
-ok=$?
-[ "$mx" -le 6000 ] && [ $ok = 0 ]
-ft_ok $? "sold never exceeds the stock (Redis sold at most $mx of 6000 over $(grep -c . "$TMP/s5.sold") samples), then every unit sold once" \
-	"$OK_DIAG"
+sampled_crowd_end 5 6000 40
 echo "# wall time $(($(date +%s) - T0)) s"
 if [ "$FAILS" -ne 0 ]; then
 	FS_KEEP=1
