@@ -240,8 +240,10 @@ ft_ok $? "skewed load: every unit sold, none twice (WON $w1 + $w2 + $w3; orders 
 	"$OK_DIAG" "node 1: $(tr '\n' ' ' <"$TMP/g1a")"
 ns=$(R HVALS "fs:{$S1}:node_sold" | awk '{ t += $1 } END { print t + 0 }')
 ds=$(dp_sum "$S1" sold 1 2 3)
-row=$(fs_sql "select string_agg(node_id || ':' || n, ' ' order by node_id) from (select node_id,
-	count(*) n from orders where sale_id = $S1 group by node_id) x")
+# a node that sold nothing has no orders row: counted 0 through the list of the three nodes
+row=$(fs_sql "select string_agg(x.id || ':' || (select count(*) from orders o
+	where o.sale_id = $S1 and o.node_id = x.id), ' ' order by x.id)
+	from (values ($N1), ($N2), ($N3)) x(id)")
 [ "$ns" = 4000 ] && [ "$ds" = 4000 ] && [ "$(sold "$S1")" = 4000 ] &&
 	[ "$row" = "$N1:$w1 $N2:$w2 $N3:$w3" ]
 ft_ok $? "the nodes' sold counts add up to the stock (Redis node_sold $ns, dataplanes $ds, sold $(sold "$S1")), each node's orders = its WONs" \
@@ -350,7 +352,8 @@ echo "# at $(($(date +%s) - T0)) s"
 # --- 5. Redis loses everything mid-sale ---------------------------------------------------------
 # Stock 6000, 6000 users per node at 500 claims/s each. Node 3's daemon is stopped, then Redis
 # flushed: nodes 1 and 2 rebuild the sale, not its pool, until node 3's daemon reported.
-sampled_crowd 5 6000 60 500
+# on the cluster the sale must outlast a failover and a killed master: 150 claims/s a node
+if [ "$MODE" = cluster ]; then sampled_crowd 5 6000 60 150; else sampled_crowd 5 6000 60 500; fi
 
 # pool_absent_while SECONDS SALE: the pool key of SALE is absent at every check (every 50 ms)
 # for SECONDS; ABSENT counts the checks.
