@@ -276,7 +276,8 @@ static inline uint32_t held_flush(struct fs_worker *w, struct turn_cnt *tc)
 
 /*
  * Answer the burst's @p nb_rx frames (classified in @p meta) into @p tx, in arrival order; in
- * fsync mode the WONs are noted in @p won for the group commit (won->n stays 0 otherwise). Returns how many replies are in @p tx.
+ * fsync mode the WONs are noted in @p won for the group commit (won->n stays 0 otherwise).
+ * Returns how many replies are in @p tx.
  */
 static inline uint16_t burst_answer(struct fs_worker *w, const struct fs_rxq *q,
 	struct rte_mbuf **pkts, struct rx_meta *meta, uint16_t nb_rx, struct rte_mbuf **tx,
