@@ -18,33 +18,51 @@
 #include "monotonic.h"
 #include "timeparse.h"
 
+/*
+ * Give-back @p seq's @p units (taken by the dataplane) to the pool and note it done; false
+ * (logged) when Redis did not answer: settled next tick, before any lease. *@p after: the
+ * node's lease key then; *@p applied: this call applied it (not a repeat).
+ */
+static bool giveback_to_pool(struct daemon *d, struct sale_mem *m, uint64_t seq, uint64_t units,
+	uint64_t *after, bool *applied)
+{
+	int rc = 0;
+
+	*applied = false;
+	if (units > 0) {
+		rc = fs_redis_giveback(&d->redis, m->sale_id, d->conf->node_id, seq, units, after);
+		if (rc < 0) {
+			fs_daemon_sale_err(m, "redis giveback", d->redis.errstr);
+			return false;
+		}
+		m->leased = *after;
+		*applied = rc == 1;
+	}
+	m->gb_done = seq;
+	m->gb_known = true;
+	return true;
+}
+
 bool fs_daemon_giveback_settle(
 	struct daemon *d, struct sale_mem *m, struct json_object *st, struct fs_redis_lease *lease)
 {
 	long long seq = 0, units = 0;
 	uint64_t after = 0;
-	int rc;
+	bool applied;
 
 	if (fs_dpctl_get_i64(st, "giveback_seq", &seq) < 0 || seq <= 0 ||
 		(m->gb_known && (uint64_t)seq <= m->gb_done))
 		return true;
 	fs_dpctl_get_i64(st, "giveback_units", &units);
-	if (units > 0) {
-		rc = fs_redis_giveback(&d->redis, m->sale_id, d->conf->node_id, (uint64_t)seq,
-			(uint64_t)units, &after);
-		if (rc < 0) {
-			fs_daemon_sale_err(m, "redis giveback", d->redis.errstr);
-			return false; /* the dataplane's lease waits: its key still counts them */
-		}
+	if (!giveback_to_pool(d, m, (uint64_t)seq, units > 0 ? (uint64_t)units : 0, &after,
+		    &applied))
+		return false; /* the dataplane's lease waits: its key still counts them */
+	if (units > 0)
 		lease->leased = after;
-		m->leased = after;
-		if (rc == 1)
-			fs_daemon_log("sale %" PRIu32 ": give-back %lld: %lld units to the pool "
-				      "(node %u lease %" PRIu64 ")",
-				m->sale_id, seq, units, d->conf->node_id, after);
-	}
-	m->gb_done = (uint64_t)seq;
-	m->gb_known = true;
+	if (applied)
+		fs_daemon_log("sale %" PRIu32 ": give-back %lld: %lld units to the pool "
+			      "(node %u lease %" PRIu64 ")",
+			m->sale_id, seq, units, d->conf->node_id, after);
 	return true;
 }
 
@@ -67,6 +85,7 @@ static void giveback_run(struct daemon *d, struct sale_mem *m, uint64_t units, u
 	struct json_object *rep = NULL;
 	long long given = -1;
 	uint64_t after = 0;
+	bool applied;
 	int rc;
 
 	rc = fs_daemon_dp_cmd(d, &rep, "/flashsale/sale/giveback,%" PRIu32 ",%" PRIu64 ",%" PRIu64,
@@ -77,19 +96,8 @@ static void giveback_run(struct daemon *d, struct sale_mem *m, uint64_t units, u
 		fs_dpctl_get_i64(rep, "given", &given);
 	json_object_put(rep);
 	m->gb_ms = fs_monotonic_ms();
-	if (given < 0)
-		return; /* the next status says what it took, if anything (settle) */
-	if (given > 0) {
-		rc = fs_redis_giveback(
-			&d->redis, m->sale_id, d->conf->node_id, seq, (uint64_t)given, &after);
-		if (rc < 0) {
-			fs_daemon_sale_err(m, "redis giveback", d->redis.errstr);
-			return; /* settled next tick, before any lease */
-		}
-		m->leased = after;
-	}
-	m->gb_done = seq;
-	m->gb_known = true;
+	if (given < 0 || !giveback_to_pool(d, m, seq, (uint64_t)given, &after, &applied))
+		return; /* settled next tick from the dataplane's status, before any lease */
 	fs_daemon_log("sale %" PRIu32 ": gave back %lld units to the pool (asked %" PRIu64
 		      ": %s; unsold %" PRIu64 ", rate %.0f/s, %u starved; give-back %" PRIu64
 		      ", node lease %" PRIu64 ")",
