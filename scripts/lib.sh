@@ -167,10 +167,11 @@ fs_jwrite_build() {
 		fs_die "cannot build persist_jwrite: $(head -n 3 "$2.err")"
 }
 
-# fs_hugepages: at least 1024 free 2 MiB pages, hugetlbfs on /dev/hugepages, and no stale files
-# left by our own processes (file prefixes fs*) after a kill -9.
+# fs_hugepages [PAGES]: at least PAGES (default 1536: 3 GiB, what the largest test, nodes.sh with
+# four dataplanes and their flashgens, asks for) free 2 MiB pages, hugetlbfs on /dev/hugepages,
+# and no stale files left by our own processes (file prefixes fs*) after a kill -9.
 fs_hugepages() {
-	local sys=/sys/kernel/mm/hugepages/hugepages-2048kB want=1024 free total f
+	local sys=/sys/kernel/mm/hugepages/hugepages-2048kB want=${1:-1536} free total f
 	free=$(cat "$sys/free_hugepages" 2>/dev/null || echo 0)
 	if [ "$free" -lt "$want" ]; then
 		total=$(cat "$sys/nr_hugepages" 2>/dev/null || echo 0)

@@ -41,6 +41,25 @@
 # shellcheck source=../scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
 
+# A test ended by its timeout (meson sends SIGTERM and shows only stderr, not the TAP) says on
+# stderr where it was: the bash functions it was in, the TAP tests done so far, and the
+# processes below it (state, seconds running, the kernel function each one sleeps in).
+trap ft__terminated TERM
+ft__terminated() {
+	local i pids
+	trap - TERM
+	fs_log "terminated at $(date -u +%T), test ${T:-0} done (${FAILS:-0} failed), in:"
+	for ((i = 1; i < ${#FUNCNAME[@]} - 1; i++)); do
+		fs_log "  ${FUNCNAME[i]}, called from ${BASH_SOURCE[i + 1]##*/}:${BASH_LINENO[i]}"
+	done
+	pids=$(ps -e -o pid=,ppid= | awk -v top=$$ '{ up[$1] = $2 } END {
+		for (p in up) for (q = up[p]; q > 1; q = up[q]) if (q == top) { print p; break } }')
+	[ -z "$pids" ] || ps -o pid,ppid,stat,etimes,wchan:22,args -p "$(echo $pids | tr ' ' ,)" |
+		cut -c1-220 | sed "s/^/[$FS_LOG_TAG]   /" >&2
+	fs_log "stopping"
+	exit 143
+}
+
 # The date a log line starts with when not under journald: "2026-12-24T12:00:00.123Z ".
 FT_LOGTIME='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z '
 
