@@ -549,11 +549,15 @@ ft_node_restart() {
 # ft_node_gen I OUT SALE USERS BASE MAX_S [OPTION...]: flashgen against node I (a memif client on
 # the CPU of the node's main lcore, 128 MiB, niceness 10), users BASE.., report in OUT, WONs in
 # OUT.won, stderr in OUT.err, more flashgen options after; returns its exit status. OUT.pid: the
-# pid to signal to end it early (ft_node_gen_stop).
+# pid to signal to end it early (ft_node_gen_stop). Only flashgen is niced, not `timeout`, which
+# reaps it: on this machine's kernel (6.18) the reap of a DPDK process (release_task ->
+# proc_invalidate_siblings_dcache -> shrink_dcache_parent, seen with /proc/PID/stack and perf)
+# sometimes spins in the reaper for seconds; a reaper at niceness 10 among the busy-polling lcores
+# took 40 s to over 8 minutes (nodes.sh timed out in CI), one at 0 took at most 12 s in 7 runs.
 ft_node_gen() {
 	local i=$1 out=$2 p=${FT_NODES_TAG}g$1 rc=0
 	rm -rf "/var/run/dpdk/$p"
-	nice -n 10 timeout $(($6 + 20)) "$GEN" --no-pci --file-prefix "$p" -m 128 \
+	timeout -k 5 $(($6 + 20)) nice -n 10 "$GEN" --no-pci --file-prefix "$p" -m 128 \
 		--lcores "0@$(((i + 1) % 2))" \
 		--vdev "net_memif0,role=client,socket=$FT_NODES_DIR/$i/memif.sock,rsize=12" \
 		-- --dst-ip "$(ft_node_addr "$i")" --src-ip "10.$FT_NODES_NET.$i.100" --sale "$3" \
