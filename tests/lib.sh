@@ -14,7 +14,8 @@
 #          "error": FT_TEL), ft_json_num JSON KEY
 # Waiting: ft_wait_for SECONDS CMD... (until CMD succeeds), ft_eq WANT CMD... (CMD prints WANT),
 #          ft_wait_exit PID SECONDS (a child's end and exit status)
-# Programs: ft_dp_start PREFIX LOG ARG... (flashsale-dp, stopped on exit), ft_dp_start_ok (a test),
+# Programs: ft_reaped PIDFILE OUT ERR CMD... (a program whose end never holds up the test),
+#          ft_dp_start PREFIX LOG ARG... (flashsale-dp, stopped on exit), ft_dp_start_ok (a test),
 #          ft_tap_dp_start_ok NAME DIR ARG... (on a tap of its own), ft_tap_up IFACE CIDR (a
 #          dataplane's tap: IPv6 off, addressed, up), ft_gen_names TAG OCTET (flashgen tests' names),
 #          ft_wait_dp_final PREFIX SALE S,
@@ -28,7 +29,7 @@
 #          of a multi-node test),
 #          ft_node_dp/ft_node_persist/ft_node_daemon I, ft_node_kill I [PART...] (kill -9),
 #          ft_node_restart I [PART...], ft_node_gen I OUT SALE USERS BASE MAX_S [OPTION...],
-#          ft_node_gen_stop OUT,
+#          ft_node_gen_wait OUT, ft_node_gen_stop OUT,
 #          ft_node_id/ft_node_addr/ft_node_prefix I, ft_node_sale I SALE KEY
 # Redis Cluster: ft_cluster_start DIR [PASSWORD] (6 nodes: 3 masters, 3 replicas), ft_cluster_cli
 #          PORT ARG..., ft_cluster_redis ARG... (-c, any node), ft_cluster_masters,
@@ -334,18 +335,48 @@ SQL
 
 # ---------------------------------------------------------------- programs
 
+# ft_reaped PIDFILE OUT ERR CMD...: CMD (which must exec the program, e.g. through nice or stdbuf)
+# in the background, its stdout in OUT and stderr in ERR (may be OUT), as the child of a subshell of its own
+# that waits for it and writes its exit status to PIDFILE.rc; its pid in PIDFILE and
+# FT_REAPED_PID. Why: on this machine's kernel (6.18) reaping a DPDK process that ended
+# (wait4 -> release_task -> proc_invalidate_siblings_dcache -> shrink_dcache_parent, seen with
+# /proc/PID/stack and perf) sometimes spins in the reaper for seconds to minutes while the lcores
+# poll (nodes.sh timed out in CI, waiting on one flashgen for over 8 minutes); the reaper is then
+# that subshell, not the test. Wait for such a process with ft_wait_for ft__gone PID.
+ft_reaped() {
+	local f=$1 out=$2 err=$3
+	shift 3
+	rm -f "$f" "$f.rc"
+	(
+		if [ "$err" = "$out" ]; then "$@" >"$out" 2>&1 & else "$@" >"$out" 2>"$err" & fi
+		echo $! >"$f.tmp" && mv "$f.tmp" "$f"
+		wait $!
+		echo $? >"$f.rc"
+	) </dev/null >/dev/null 2>&1 &
+	ft_wait_for 10 test -s "$f" || fs_die "ft_reaped: no pid from $*"
+	FT_REAPED_PID=$(cat "$f")
+}
+
 # ft_dp_start PREFIX LOG ARG...: flashsale-dp in the background (pid FT_DP_PID) with
 # --no-pci --file-prefix PREFIX -m FT_DP_MEM (MiB, default 256) --lcores FT_DP_LCORES (default
 # 0@0,1@1) ARG... (--vdev ... -- --addr ...), at niceness FT_DP_NICE (default 0), output in LOG;
 # on exit it is stopped and its runtime files removed. Dies (fs_die) unless it prints its ready
-# line within 60 s.
+# line within 60 s. FT_DP_REAPER=1: not a child of this shell but of a subshell of its own
+# (ft_reaped), so that its end never holds up the test (end it with kill and ft_wait_for ft__gone).
 ft_dp_start() {
 	local prefix=$1 log=$2
 	shift 2
-	nice -n "${FT_DP_NICE:-0}" stdbuf -oL "$FS_BUILD/dataplane/flashsale-dp" --no-pci \
-		--file-prefix "$prefix" -m "${FT_DP_MEM:-256}" --lcores "${FT_DP_LCORES:-0@0,1@1}" \
-		"$@" >"$log" 2>&1 &
-	FT_DP_PID=$!
+	if [ "${FT_DP_REAPER:-0}" = 1 ]; then
+		ft_reaped "$log.pid" "$log" "$log" nice -n "${FT_DP_NICE:-0}" stdbuf -oL \
+			"$FS_BUILD/dataplane/flashsale-dp" --no-pci --file-prefix "$prefix" \
+			-m "${FT_DP_MEM:-256}" --lcores "${FT_DP_LCORES:-0@0,1@1}" "$@"
+		FT_DP_PID=$FT_REAPED_PID
+	else
+		nice -n "${FT_DP_NICE:-0}" stdbuf -oL "$FS_BUILD/dataplane/flashsale-dp" --no-pci \
+			--file-prefix "$prefix" -m "${FT_DP_MEM:-256}" \
+			--lcores "${FT_DP_LCORES:-0@0,1@1}" "$@" >"$log" 2>&1 &
+		FT_DP_PID=$!
+	fi
 	fs_cleanup_add "rm -rf /var/run/dpdk/$prefix; rm -f /dev/hugepages/${prefix}map_*"
 	fs_cleanup_add "fs_stop $FT_DP_PID 15"
 	fs_wait_line "$log" '^flashsale-dp ready' 60 "$FT_DP_PID" ||
@@ -480,7 +511,7 @@ ft_node_start() {
 ft_node_dp() {
 	local i=$1 d=$FT_NODES_DIR/$1
 	mkdir -p "$d/state"
-	FT_DP_MEM=128 FT_DP_LCORES="0@$(((i + 1) % 2)),1@$((i % 2))" \
+	FT_DP_MEM=128 FT_DP_LCORES="0@$(((i + 1) % 2)),1@$((i % 2))" FT_DP_REAPER=1 \
 		ft_dp_start "$(ft_node_prefix "$i")" "$(ft__node_log "$d" dp)" \
 		--vdev "net_memif0,role=server,socket=$d/memif.sock" \
 		-- --addr "$(ft_node_addr "$i")" --state-dir "$d/state" --node-id "$(ft_node_id "$i")"
@@ -529,6 +560,8 @@ ft_node_kill() {
 		esac
 		[ -n "$pid" ] || continue
 		kill -KILL "$pid" 2>/dev/null
+		# the dataplane is not our child (ft_reaped): ended, not yet reaped, is enough
+		[ "$part" != dp ] || ft_wait_for 30 ft__gone "$pid"
 		wait "$pid" 2>/dev/null
 	done
 	return 0
@@ -547,34 +580,46 @@ ft_node_restart() {
 }
 
 # ft_node_gen I OUT SALE USERS BASE MAX_S [OPTION...]: flashgen against node I (a memif client on
-# the CPU of the node's main lcore, 128 MiB, niceness 10), users BASE.., report in OUT, WONs in
-# OUT.won, stderr in OUT.err, more flashgen options after; returns its exit status. OUT.pid: the
-# pid to signal to end it early (ft_node_gen_stop). Only flashgen is niced, not `timeout`, which
-# reaps it: on this machine's kernel (6.18) the reap of a DPDK process (release_task ->
-# proc_invalidate_siblings_dcache -> shrink_dcache_parent, seen with /proc/PID/stack and perf)
-# sometimes spins in the reaper for seconds; a reaper at niceness 10 among the busy-polling lcores
-# took 40 s to over 8 minutes (nodes.sh timed out in CI), one at 0 took at most 12 s in 7 runs.
+# the CPU of the node's main lcore, 128 MiB, niceness 10) in the background (ft_reaped: OUT.pid
+# its pid, OUT.rc its exit status once reaped), users BASE.., report in OUT, WONs in OUT.won,
+# stderr in OUT.err, more flashgen options after. ft_node_gen_wait OUT waits for its end,
+# ft_node_gen_stop OUT ends it early.
 ft_node_gen() {
-	local i=$1 out=$2 p=${FT_NODES_TAG}g$1 rc=0
+	local i=$1 out=$2 p=${FT_NODES_TAG}g$1
 	rm -rf "/var/run/dpdk/$p"
-	timeout -k 5 $(($6 + 20)) nice -n 10 "$GEN" --no-pci --file-prefix "$p" -m 128 \
-		--lcores "0@$(((i + 1) % 2))" \
+	echo $(($(date +%s) + $6 + 20)) >"$out.end"
+	ft_reaped "$out.pid" "$out" "$out.err" nice -n 10 "$GEN" --no-pci --file-prefix "$p" \
+		-m 128 --lcores "0@$(((i + 1) % 2))" \
 		--vdev "net_memif0,role=client,socket=$FT_NODES_DIR/$i/memif.sock,rsize=12" \
 		-- --dst-ip "$(ft_node_addr "$i")" --src-ip "10.$FT_NODES_NET.$i.100" --sale "$3" \
-		--users "$4" --user-base "$5" --max-seconds "$6" --won-file "$out.won" "${@:7}" \
-		>"$out" 2>"$out.err" &
-	echo $! >"$out.pid"
-	wait $! || rc=$?
-	rm -rf "/var/run/dpdk/$p"
-	return $rc
+		--users "$4" --user-base "$5" --max-seconds "$6" --won-file "$out.won" "${@:7}"
+	fs_cleanup_add "ft__gen_signal KILL $FT_REAPED_PID; rm -rf /var/run/dpdk/$p"
 }
-# ft_node_gen_stop OUT: SIGTERM to ft_node_gen OUT's flashgen (it reports what it did so far): to
-# flashgen itself, the child of OUT.pid (timeout, which would send it a second one, and a second
-# signal ends flashgen at once, without its report).
+# ft_node_gen_wait OUT: until ft_node_gen OUT's flashgen has ended (its report and files written;
+# reaped or not), at most until MAX_S + 20 s after its start; then SIGTERM (it reports what it
+# did so far), and SIGKILL 5 s later.
+ft_node_gen_wait() {
+	local pid end
+	pid=$(cat "$1.pid" 2>/dev/null) || return 0
+	end=$(cat "$1.end")
+	ft_wait_for $((end - $(date +%s))) ft__gone "$pid" && return 0
+	ft__gen_signal TERM "$pid"
+	ft_wait_for 5 ft__gone "$pid" && return 0
+	ft__gen_signal KILL "$pid"
+	ft_wait_for 10 ft__gone "$pid"
+}
+# ft_node_gen_stop OUT: SIGTERM to ft_node_gen OUT's flashgen if it still runs (it reports what it
+# did so far); ft_node_gen_wait OUT waits for its end.
 ft_node_gen_stop() {
-	local t c
-	t=$(cat "$1.pid" 2>/dev/null) || return 0
-	for c in $(cat "/proc/$t/task/$t/children" 2>/dev/null); do kill -TERM "$c" 2>/dev/null; done
+	local pid
+	pid=$(cat "$1.pid" 2>/dev/null) || return 0
+	ft__gen_signal TERM "$pid"
+}
+# ft__gen_signal SIG PID: signal SIG to PID if it is a flashgen still running (not a pid used
+# again by another process).
+ft__gen_signal() {
+	fs__alive "$2" && grep -qa "dataplane/flashgen" "/proc/$2/cmdline" 2>/dev/null &&
+		kill -"$1" "$2" 2>/dev/null
 	return 0
 }
 

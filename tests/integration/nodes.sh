@@ -190,17 +190,16 @@ node_sold() { R HGET "fs:{$1}:node_sold" "$(ft_node_id "$2")"; }
 sold_below() { local v; v=$(sold "$1"); [ -n "$v" ] && [ "$v" -lt "$2" ]; }
 # sold_at_least SALE N
 sold_at_least() { local v; v=$(sold "$1"); [ -n "$v" ] && [ "$v" -ge "$2" ]; }
-# gen I OUT SALE USERS BASE MAX_S [OPTION...]: ft_node_gen in the background, its pid added to
-# GENS.
+# gen I OUT SALE USERS BASE MAX_S [OPTION...]: ft_node_gen (in the background), OUT added to GENS.
 GENS=()
 gen() {
-	ft_node_gen "$@" &
-	GENS+=($!)
+	ft_node_gen "$@"
+	GENS+=("$2")
 }
 # gens_wait: wait for the flashgen runs of GENS to end (GENS emptied).
 gens_wait() {
-	local p
-	for p in "${GENS[@]}"; do wait "$p"; done
+	local o
+	for o in "${GENS[@]}"; do ft_node_gen_wait "$o"; done
 	GENS=()
 }
 # gens_stop OUT...: end those flashgen runs that still run (SIGTERM), then gens_wait.
