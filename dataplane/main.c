@@ -401,7 +401,9 @@ static unsigned ports_start(const struct dp_opts *opt, unsigned n_workers)
 	unsigned n_ports = 0;
 	int ret;
 
-	ret = fs_port_setup_all(n_workers, opt->addr, opt->udp_port, ports, &n_ports);
+	/* fsync mode: each worker may hold FS_PENDING_CAP WON replies (mbufs of its queues' pools) */
+	ret = fs_port_setup_all(n_workers, opt->journal_fsync ? FS_PENDING_CAP : 0, opt->addr,
+		opt->udp_port, ports, &n_ports);
 	if (ret != 0) {
 		fs_port_close_all(ports, n_ports);
 		rte_exit(EXIT_FAILURE, "port set-up failed: %s\n", rte_strerror(-ret));

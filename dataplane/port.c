@@ -19,7 +19,7 @@ static pthread_mutex_t port_pub_lock = PTHREAD_MUTEX_INITIALIZER;
 static const struct fs_port *port_pub; /* under port_pub_lock */
 static unsigned port_pub_n;	       /* under port_pub_lock */
 
-static int port_setup(struct fs_port *p, uint16_t port_id, unsigned n_workers)
+static int port_setup(struct fs_port *p, uint16_t port_id, unsigned n_workers, unsigned held)
 {
 	struct rte_eth_conf conf;
 	struct rte_eth_dev_info info;
@@ -56,7 +56,7 @@ static int port_setup(struct fs_port *p, uint16_t port_id, unsigned n_workers)
 		return ret;
 
 	snprintf(pool_name, sizeof(pool_name), "fs_pool_%u", port_id);
-	p->pool = rte_pktmbuf_pool_create(pool_name, FS_PORT_MBUFS * nq, FS_PORT_MBUF_CACHE, 0,
+	p->pool = rte_pktmbuf_pool_create(pool_name, (FS_PORT_MBUFS + held) * nq, FS_PORT_MBUF_CACHE, 0,
 		RTE_MBUF_DEFAULT_BUF_SIZE, (int)socket);
 	if (p->pool == NULL)
 		return -rte_errno;
@@ -85,8 +85,8 @@ static int port_setup(struct fs_port *p, uint16_t port_id, unsigned n_workers)
 	return 0;
 }
 
-int fs_port_setup_all(unsigned n_workers, uint32_t ip, uint16_t udp_port, struct fs_port *ports,
-	unsigned *n_ports)
+int fs_port_setup_all(unsigned n_workers, unsigned held_per_queue, uint32_t ip, uint16_t udp_port,
+	struct fs_port *ports, unsigned *n_ports)
 {
 	uint16_t port_id;
 	int ret;
@@ -103,7 +103,7 @@ int fs_port_setup_all(unsigned n_workers, uint32_t ip, uint16_t udp_port, struct
 		memset(p, 0, sizeof(*p));
 		p->cfg.ip = ip;
 		p->cfg.udp_port = udp_port;
-		ret = port_setup(p, port_id, n_workers);
+		ret = port_setup(p, port_id, n_workers, held_per_queue);
 		if (ret != 0) {
 			FS_LOG(ERR, "port %u set-up failed: %s", port_id, rte_strerror(-ret));
 			rte_eth_dev_close(port_id);

@@ -39,9 +39,12 @@ struct fs_port {
 
 /**
  * Configure and start every available port (RTE_ETH_FOREACH_DEV): a pool of
- * FS_PORT_MBUFS * nq mbufs, nq = min(@p n_workers, max_rx_queues, max_tx_queues) queue pairs,
+ * (FS_PORT_MBUFS + @p held_per_queue) * nq mbufs, nq = min(@p n_workers, max_rx_queues,
+ * max_tx_queues) queue pairs,
  * RSS over IP/UDP when nq > 1 and the port offers it, FS_PORT_DESC descriptors. Logs each port.
  * Start-up only (allocates, not thread safe).
+ * @param held_per_queue  mbufs a queue's worker may keep out of the pool beyond the rings and
+ *                  bursts (fsync mode: the WON replies it holds, FS_PENDING_CAP; else 0).
  * @param ip        the node's IPv4 address, network byte order.
  * @param udp_port  the claim port, host byte order.
  * @param ports     array of FS_MAX_PORTS entries, filled from index 0.
@@ -49,8 +52,8 @@ struct fs_port {
  * @return 0, or -errno from the ethdev/mempool call that failed (ports started so far stay up:
  *         call fs_port_close_all()).
  */
-int fs_port_setup_all(unsigned n_workers, uint32_t ip, uint16_t udp_port, struct fs_port *ports,
-	unsigned *n_ports);
+int fs_port_setup_all(unsigned n_workers, unsigned held_per_queue, uint32_t ip, uint16_t udp_port,
+	struct fs_port *ports, unsigned *n_ports);
 
 /** Stop and close @p n ports (net_tap removes its kernel interface). Workers must be stopped. */
 void fs_port_close_all(struct fs_port *ports, unsigned n);

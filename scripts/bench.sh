@@ -15,8 +15,9 @@
 # source: never oversold, every unit sold), nodes (1, 2 and 3 nodes selling one sale, each its own
 # flashsale-dp with one worker and flashctl daemon leasing chunks from one Redis: claims/s per node
 # and in all, Redis commands per 1,000 claims, the time from a node running dry to its next
-# lease). More: fsync (every claim wins with --journal-sync=fsync:
-# its ratio to win's claims/s, WON latency, and the device's 4 KiB write + fdatasync latency in the
+# lease). More: fsync (every claim wins with --journal-sync=fsync, flashgen's window
+# FS_BENCH_FSYNC_WINDOW: its WONs/s over win's (RETRY answers, when the worker's ring of held WONs
+# is full, are not counted), WON latency, and the device's 4 KiB write + fdatasync latency in the
 # state dir, measured in the same run), token (verification cost per claim),
 # flood (per-source limits during a 1-source and a 10M-source spoofed flood; needs --src-ips),
 # pcap (one worker saturated by net_pcap infinite_rx, generator taken away, against testpmd on the
@@ -26,7 +27,9 @@
 # side by side with plain UPDATEs of the same rows), winsat (every claim a new user winning, the
 # worker's RX ring full at every poll: its cycles/claim), persist (CLAIMS orders in
 # journals written by flashsale-persist against psql \copy of the same rows; no DPDK).
-# Env: FS_BUILD_DIR (default build-release), FS_BENCH_WINDOW (2048), FS_BENCH_SCENARIOS (all:
+# Env: FS_BUILD_DIR (default build-release), FS_BENCH_WINDOW (2048), FS_BENCH_FSYNC_WINDOW (16384:
+# a WON waits for the disk, 2-7 ms, so the claims in flight a rate needs are that many times more
+# than in memory; the worker holds up to 16384), FS_BENCH_SCENARIOS (all:
 # "testpmd win soldout mix redis scale nodes fsync token flood flood50 pcap winsat sweep pay
 # persist"), FS_BENCH_NODES_OPEN_S (6: the nodes scenario's sale opens that long after it is made),
 # FS_BENCH_REPEAT (3: extra open/token runs), FS_BENCH_PREFIX (EAL file-prefix stem, fsbench:
@@ -41,6 +44,7 @@ FS_LOG_TAG=bench
 claims=${1:-2000000}
 [[ $claims =~ ^[0-9]+$ ]] && [ "$claims" -ge 1000 ] || fs_die "usage: scripts/bench.sh [CLAIMS >= 1000]"
 window=${FS_BENCH_WINDOW:-2048}
+fsync_window=${FS_BENCH_FSYNC_WINDOW:-16384}
 build=${FS_BUILD_DIR:-$FS_ROOT/build-release}
 case $build in /*) ;; *) build=$PWD/$build ;; esac
 scenarios=" ${FS_BENCH_SCENARIOS:-testpmd win soldout mix redis scale nodes fsync token flood flood50 pcap winsat sweep pay persist} "
@@ -170,8 +174,16 @@ print("%.0f" % (s["busy_cycles"] / n) if n and "busy_cycles" in s else "-")' >"$
 		echo - >"$work/$1/cyc" # telemetry did not answer (seen once in fsync mode): no figure
 }
 
-# half_rate NAME: the rate for the latency run, half of the claims/s NAME measured.
-half_rate() { awk -v r="$(kv "$1" claims_per_s)" 'BEGIN { printf "%d", r / 2 }'; }
+# won_rate NAME: NAME's WONs/s (WON answers over the time from the sale's opening to the last
+# reply): claims_per_s counts every answer, RETRY included.
+won_rate() { awk -v w="$(kv "$1" won)" -v s="$(kv "$1" open_s)" 'BEGIN { if (s > 0) printf "%.0f", w / s }'; }
+
+# half_rate NAME: the rate for the latency run, half of the claims/s NAME measured, RETRY answers
+# left out (fsync: the worker's ring of held WONs full).
+half_rate() {
+	awk -v r="$(kv "$1" claims_per_s)" -v n="$(kv "$1" replies)" -v t="$(kv "$1" retry)" \
+		'BEGIN { printf "%d", (n > 0 ? r * (n - t) / n : r) / 2 }'
+}
 
 # latency NAME SALE USER_BASE [FLASHGEN OPTIONS]: the latency run (half of the measured capacity,
 # claims/2 users from USER_BASE) into NAME/lat.out.
@@ -462,10 +474,14 @@ PY
 
 if want fsync; then
 	fs_log "scenario: every claim wins, --journal-sync=fsync"
+	win_window=$window
+	window=$fsync_window
 	allwin fsync 3 "flashsale-dp, every claim wins, fsync" --journal-sync fsync
+	window=$win_window
 	fdatasync_probe "$work/fsync/state" >"$work/fsync/fdsync.out"
-	# every reply of the latency run is a WON (new users, stock outlasts the run)
-	notes+=("fsync ratio: $(ratio "$(kv fsync claims_per_s)" "$(kv win claims_per_s)") of the in-memory rate (fsync $(kv fsync claims_per_s) / win $(kv win claims_per_s) claims/s, this run); WON latency at half rate p50 $(kv fsync lat.out p50_us) us, p99 $(kv fsync lat.out p99_us) us; the device (4 KiB write + fdatasync in the state dir, 200 times): p50 $(kv fsync fdsync.out fdatasync_p50_us) us, p99 $(kv fsync fdsync.out fdatasync_p99_us) us")
+	# WONs/s: a RETRY (the worker's ring of held WONs full) is an answer, not a win. Every reply
+	# of the latency run is a WON unless it is a RETRY (new users, stock outlasts the run).
+	notes+=("fsync ratio: $(ratio "$(won_rate fsync)" "$(won_rate win)") of the in-memory rate (fsync $(won_rate fsync) / win $(won_rate win) WONs/s, this run; fsync window $fsync_window: $(kv fsync won) WON, $(kv fsync already_won) ALREADY_WON, $(kv fsync retry) RETRY, $(kv fsync lost) lost, $(kv fsync sent) sent); WON latency at half rate p50 $(kv fsync lat.out p50_us) us, p99 $(kv fsync lat.out p99_us) us; the device (4 KiB write + fdatasync in the state dir, 200 times): p50 $(kv fsync fdsync.out fdatasync_p50_us) us, p99 $(kv fsync fdsync.out fdatasync_p99_us) us")
 fi
 
 if want token; then

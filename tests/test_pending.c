@@ -108,3 +108,31 @@ Test(pending, counters_wrap)
 	cr_assert_eq(out[2].m, tag(3));
 	cr_assert_eq(fs_pending_count(&ring), 1);
 }
+
+/*
+ * Peek and drop (the worker's send when a TX ring takes part of a burst): peeking takes nothing
+ * out and stops at the first reply not durable; dropping the sent ones leaves the rest held, in
+ * order, the first unsent one oldest.
+ */
+Test(pending, peek_then_drop_what_was_sent)
+{
+	const struct fs_pending_ent *e;
+
+	memset(&ring, 0, sizeof(ring));
+	for (uint64_t s = 1; s <= 6; s++)
+		cr_assert_eq(fs_pending_push(&ring, tag(s), s, 14, (uint8_t)(s & 1)), 0);
+	e = fs_pending_peek_durable(&ring, 0, 4);
+	cr_assert_not_null(e);
+	cr_assert_eq(e->m, tag(1));
+	cr_assert_eq(fs_pending_peek_durable(&ring, 3, 4)->m, tag(4));
+	cr_assert_null(fs_pending_peek_durable(&ring, 4, 4), "seq 5 is not durable at 4");
+	cr_assert_null(fs_pending_peek_durable(&ring, 6, UINT64_MAX), "only 6 held");
+	cr_assert_eq(fs_pending_count(&ring), 6, "peeking takes nothing out");
+	fs_pending_drop(&ring, 2); /* a TX burst took 2 of 4 */
+	cr_assert_eq(fs_pending_count(&ring), 4);
+	e = fs_pending_peek_durable(&ring, 0, 4);
+	cr_assert_eq(e->m, tag(3), "the first unsent one is the oldest held");
+	cr_assert_eq(e->seq, 3);
+	cr_assert_eq(e->q, 1);
+	cr_assert_eq(fs_pending_room(&ring), FS_PENDING_CAP - 4);
+}
