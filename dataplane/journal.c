@@ -41,7 +41,10 @@ struct fs_journal {
 	struct fs_journal_head h; /**< first: journal.h's inline fs_journal_ready() reads it */
 	uint64_t next_seq;	  /**< seq of the next append */
 	uint64_t seg_no;	  /**< segment mapped in base; helper: ro (relaxed), see next_prepare */
-	struct fs_jrec *base;	  /**< current segment, read-write; helper: ro (relaxed), prefault */
+	struct fs_jrec *base;	  /**< current segment, read-write */
+	/** where fs_journal_append stores records: base, or under the group commit the segment's
+	 *  buffer (gbuf); helper: ro (relaxed), prefault */
+	struct fs_jrec *wbase;
 	uint32_t sync_pos;	  /**< records of base before it are synced */
 	struct fs_jrec *prev; /**< previous segment kept mapped until its tail is synced */
 	uint32_t prev_sync;   /**< records of prev before it are synced */
@@ -107,7 +110,7 @@ struct fs_journal {
 	 * stores to once per loop turn that appended and the thread reads once per round.
 	 */
 	/** seq of the last record appended: writer wo (release, after the records), thread ro
-	 *  (acquire: the records' bytes are in the page cache before it syncs them) */
+	 *  (acquire: the records' bytes are in the writer's buffer before it writes them) */
 	uint64_t gc_written __attribute__((aligned(64)));
 	/** 1: the writer saw gc_err and appends nothing more until it clears (writer wo, release,
 	 *  after its last gc_written); the thread resets it (relaxed) before it clears gc_err */
@@ -117,9 +120,16 @@ struct fs_journal {
 		uint64_t written;	/**< the writer's: the last gc_written it stored */
 		uint64_t synced;	/**< thread: records up to this seq are durable */
 		uint64_t retry_ns;	/**< thread: no new try of a failed sync before */
-		struct fs_jrec *map;	/**< thread: its own mapping of segment map_seg, or NULL */
-		uint64_t map_seg;
+		int fd;			/**< thread: segment fd_seg open for writing, or -1 */
+		uint64_t fd_seg;
 	} gc __attribute__((aligned(64)));
+	/**
+	 * Group commit: the writer's records of segment s go to gbuf[s % 2] (anonymous memory,
+	 * FS_JSEG_BYTES each, record i at index i), not to the shared file mapping; the thread
+	 * pwrite()s them to the file. The writer reuses a buffer only once the segment it held is
+	 * durable (journal_roll), so the thread and a repair always find the records there.
+	 */
+	struct fs_jrec *gbuf[2];
 };
 
 /* A failed roll-over (disk full) or sync is retried at most this often, not on every claim. */
@@ -390,6 +400,7 @@ struct fs_journal *fs_journal_open(const char *dir, unsigned index)
 	strcpy(j->dir, dir);
 	j->index = index;
 	j->next_seq = 1;
+	j->gc.fd = -1;
 	for (;;) {
 		uint32_t i;
 
@@ -424,6 +435,7 @@ struct fs_journal *fs_journal_open(const char *dir, unsigned index)
 		munmap(j->base, FS_JSEG_BYTES);
 		goto fail;
 	}
+	j->wbase = j->base;
 	/* what outlived the last process is in the page cache or on disk: durable as it stands */
 	j->durable_seq = j->next_seq - 1;
 	j->gc_written = j->durable_seq;
@@ -533,6 +545,11 @@ static int journal_roll(struct fs_journal *j)
 		if (rc < 0)
 			return rc;
 	}
+	/* group commit: the next buffer held segment seg_no - 1; reused once it is all durable
+	 * (acquire: pairs with the thread's release after it wrote and synced it) */
+	if (j->group && __atomic_load_n(&j->durable_seq, __ATOMIC_ACQUIRE) <
+				j->seg_no * FS_JOURNAL_SEG_RECS)
+		return -EAGAIN;
 	/* acquire: as in seg_retire, which then cannot fail (only the writer fills the slot) */
 	if (j->prev != NULL && j->tended &&
 		__atomic_load_n(&j->ahead.retired, __ATOMIC_ACQUIRE) != NULL)
@@ -544,8 +561,11 @@ static int journal_roll(struct fs_journal *j)
 		seg_retire(j, j->prev);
 	j->prev = j->base;
 	j->prev_sync = j->sync_pos;
-	/* relaxed atomic stores: the helper reads them (prefault; seg_no after next_release) */
-	__atomic_store_n(&j->base, next, __ATOMIC_RELAXED);
+	/* relaxed atomic stores: the helper reads them (prefault: wbase; seg_no after
+	 * next_release) */
+	j->base = next;
+	__atomic_store_n(&j->wbase, j->group ? j->gbuf[(j->seg_no + 1) % 2] : next,
+		__ATOMIC_RELAXED);
 	__atomic_store_n(&j->seg_no, j->seg_no + 1, __ATOMIC_RELAXED);
 	__atomic_store_n(&j->h.pos, 0, __ATOMIC_RELAXED);
 	j->sync_pos = 0;
@@ -584,7 +604,7 @@ int fs_journal_append(struct fs_journal *j, struct fs_jrec *rec)
 	rec->seq = j->next_seq;
 	rec->journal = (uint8_t)j->index;
 	fs_jrec_seal(rec);
-	dst = &j->base[j->h.pos];
+	dst = &j->wbase[j->h.pos];
 	/* Body first, the magic word last (release): a reader that acquires the magic sees the
 	 * whole record; a crash before the store leaves no magic, or a CRC mismatch. */
 	memcpy((uint8_t *)dst + sizeof(dst->magic), (const uint8_t *)rec + sizeof(rec->magic),
@@ -638,7 +658,7 @@ static void journal_touch(struct fs_journal *j, struct fs_jrec *seg, uintptr_t f
  */
 static void journal_prefault(struct fs_journal *j, size_t bytes)
 {
-	struct fs_jrec *base = __atomic_load_n(&j->base, __ATOMIC_RELAXED);
+	struct fs_jrec *base = __atomic_load_n(&j->wbase, __ATOMIC_RELAXED);
 	uint32_t pos = __atomic_load_n(&j->h.pos, __ATOMIC_RELAXED);
 	uintptr_t from, to, end;
 
@@ -693,6 +713,10 @@ static void next_prepare(struct fs_journal *j, size_t bytes)
 	if (rc == 0) {
 		size_t n = bytes < FS_JSEG_BYTES ? bytes : FS_JSEG_BYTES;
 
+		/* group commit: the writer stores to the segment's buffer, never to the file's
+		 * mapping (a dirtied shared page costs its writeback a TLB flush on the worker) */
+		if (j->group)
+			m = j->gbuf[(__atomic_load_n(&j->seg_no, __ATOMIC_RELAXED) + 1) % 2];
 		(void)madvise(m, n, MADV_POPULATE_WRITE);
 		journal_touch(j, m, (uintptr_t)m, (uintptr_t)m + n);
 	}
@@ -798,11 +822,22 @@ bool fs_journal_sync_due(const struct fs_journal *j)
 	return j->h.sync_err == 0 || coarse_now_ns() >= j->sync_retry_ns;
 }
 
-void fs_journal_set_group(struct fs_journal *j, bool on)
+int fs_journal_set_group(struct fs_journal *j, bool on)
 {
+	if (on && j->gbuf[0] == NULL)
+		for (unsigned k = 0; k < 2; k++) {
+			void *p = mmap(NULL, FS_JSEG_BYTES, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+			if (p == MAP_FAILED)
+				return -errno; /* fs_journal_close unmaps the other */
+			j->gbuf[k] = p;
+		}
 	j->group = on;
+	j->wbase = on ? j->gbuf[j->seg_no % 2] : j->base;
 	if (on)
 		j->fsync = true;
+	return 0;
 }
 
 int fs_journal_group_writer(struct fs_journal *j, uint64_t *durable)
@@ -831,35 +866,72 @@ int fs_journal_group_writer(struct fs_journal *j, uint64_t *durable)
 		__atomic_store_n(&j->gc_written, w, __ATOMIC_RELEASE);
 		j->gc.written = w;
 	}
-	/* acquire: pairs with the thread's release after its msync */
+	/* acquire: pairs with the thread's release after its fdatasync */
 	*durable = __atomic_load_n(&j->durable_seq, __ATOMIC_ACQUIRE);
 	return 0;
 }
 
-/* The group-commit thread's own mapping of segment @p seg (kept until it moves on). */
-static int gc_map(struct fs_journal *j, uint64_t seg, struct fs_jrec **out)
+/* The group-commit thread's descriptor of segment @p seg, open for writing (kept until it
+ * moves on). The segment exists at full size: the writer rolled onto it. */
+static int gc_fd(struct fs_journal *j, uint64_t seg)
 {
-	bool existed;
-	int rc;
+	struct stat st;
+	int fd;
 
-	if (j->gc.map == NULL || j->gc.map_seg != seg) {
-		if (j->gc.map != NULL)
-			munmap(j->gc.map, FS_JSEG_BYTES);
-		j->gc.map = NULL;
-		/* the segment is allocated already (the writer wrote to it): no new block */
-		rc = seg_map_rw(j->dir, j->index, seg, &j->gc.map, &existed);
-		if (rc < 0)
-			return rc;
-		j->gc.map_seg = seg;
-	}
-	*out = j->gc.map;
-	return 0;
+	if (j->gc.fd >= 0 && j->gc.fd_seg == seg)
+		return j->gc.fd;
+	if (j->gc.fd >= 0)
+		close(j->gc.fd);
+	j->gc.fd = -1;
+	fd = seg_open(j->dir, j->index, seg, O_RDWR, &st);
+	if (fd < 0)
+		return fd;
+	j->gc.fd = fd;
+	j->gc.fd_seg = seg;
+	return fd;
 }
 
 /*
- * Records (@p from, @p to] (seqs) segment by segment through the thread's own mapping: msync
- * them (msync syncs the file's pages whichever mapping dirtied them), or, @p repair, write them
- * anew first (seg_repair, after a failed sync; the writer has stopped appending).
+ * After a failed sync (fs_journal_sync's rules, seg_repair): the file blocks from the first one
+ * that holds only records from byte @p a on to the end of the segment zeroed
+ * (FALLOC_FL_ZERO_RANGE: their pages leave the page cache, their extents are written anew), so
+ * that the pwrite that follows is a real write. The block holding the last durable record keeps
+ * its bytes (on disk; the pwrite dirties its page again).
+ */
+static int gc_zero(int fd, size_t a)
+{
+	struct stat st;
+	size_t blk, z;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	blk = st.st_blksize > 0 ? (size_t)st.st_blksize : 4096;
+	z = (a + blk - 1) / blk * blk;
+	if (z < FS_JSEG_BYTES && fallocate(fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, (off_t)z,
+					 (off_t)(FS_JSEG_BYTES - z)) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Bytes [@p a, @p b) of segment buffer @p buf to the same offsets of @p fd, then fdatasync. */
+static int gc_write(int fd, const struct fs_jrec *buf, size_t a, size_t b)
+{
+	while (a < b) {
+		ssize_t n = pwrite(fd, (const char *)buf + a, b - a, (off_t)a);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		a += (size_t)n;
+	}
+	return fdatasync(fd) < 0 ? -errno : 0;
+}
+
+/*
+ * Records (@p from, @p to] (seqs) segment by segment from the writer's buffers to the files:
+ * pwrite and fdatasync them, after a failed sync (@p repair; the writer has stopped appending)
+ * with their blocks zeroed first (gc_zero).
  */
 static int gc_range(struct fs_journal *j, uint64_t from, uint64_t to, bool repair)
 {
@@ -867,14 +939,17 @@ static int gc_range(struct fs_journal *j, uint64_t from, uint64_t to, bool repai
 
 	while (i < to) {
 		uint64_t seg = i / FS_JOURNAL_SEG_RECS, end = (seg + 1) * FS_JOURNAL_SEG_RECS;
-		uint32_t a = (uint32_t)(i % FS_JOURNAL_SEG_RECS);
+		size_t a = (size_t)(i % FS_JOURNAL_SEG_RECS) * sizeof(struct fs_jrec);
 		uint32_t b = to < end ? (uint32_t)(to - seg * FS_JOURNAL_SEG_RECS)
 				      : FS_JOURNAL_SEG_RECS;
-		struct fs_jrec *m;
-		int rc = gc_map(j, seg, &m);
+		int rc = 0, fd = gc_fd(j, seg);
 
+		if (fd < 0)
+			return fd;
+		if (repair)
+			rc = gc_zero(fd, a);
 		if (rc == 0)
-			rc = repair ? seg_repair(j, seg, m, a, b) : seg_sync(m, a, b);
+			rc = gc_write(fd, j->gbuf[seg % 2], a, (size_t)b * sizeof(struct fs_jrec));
 		if (rc < 0)
 			return rc;
 		i = seg * FS_JOURNAL_SEG_RECS + b;
@@ -912,8 +987,6 @@ int fs_journal_group_sync(struct fs_journal *j)
 			return err;
 		w = __atomic_load_n(&j->gc_written, __ATOMIC_ACQUIRE);
 		rc = gc_range(j, j->gc.synced, w, true);
-		if (rc == 0)
-			rc = gc_range(j, j->gc.synced, w, false);
 		if (rc < 0)
 			return gc_fail(j, rc);
 	}
@@ -941,8 +1014,11 @@ void fs_journal_close(struct fs_journal *j)
 		munmap(j->ahead.map, FS_JSEG_BYTES);
 	if (j->ahead.retired != NULL)
 		munmap(j->ahead.retired, FS_JSEG_BYTES);
-	if (j->gc.map != NULL)
-		munmap(j->gc.map, FS_JSEG_BYTES);
+	if (j->gc.fd >= 0)
+		close(j->gc.fd);
+	for (unsigned k = 0; k < 2; k++)
+		if (j->gbuf[k] != NULL)
+			munmap(j->gbuf[k], FS_JSEG_BYTES);
 	free(j);
 }
 

@@ -287,10 +287,19 @@ bool fs_journal_sync_due(const struct fs_journal *j);
 /**
  * Group commit (`--journal-sync=fsync` in flashsale-dp): the writer never syncs; a group-commit
  * thread (fs_journal_group_sync) makes what the writer appended durable, in groups, and
- * publishes the durable position (fs_journal_durable). Implies fs_journal_set_fsync(on). Call
- * before the first append and before the thread starts; single writer.
+ * publishes the durable position (fs_journal_durable). Implies fs_journal_set_fsync(on).
+ * The writer then appends to two anonymous buffers of a segment's size (32 MiB per journal,
+ * mmap), segment s in buffer s % 2, not to the file's shared mapping: the thread pwrite()s the
+ * records to the segment file (same format) and fdatasyncs it, so no page the writer stores to
+ * is ever written back (a shared page's writeback write-protects it and flushes the writer's
+ * TLB, then the writer's next store faults). Readers of the files (recovery, persist, audit)
+ * see a record once the thread has written it, shortly before it is durable; a process crash
+ * loses what was appended and not yet written, none of it confirmed. A roll-over onto a buffer
+ * waits (-EAGAIN) until the segment it held is durable. Call before the first append and before
+ * the thread starts; single writer.
+ * @return 0, or -errno (-ENOMEM: the buffers could not be mapped; the journal is unchanged).
  */
-void fs_journal_set_group(struct fs_journal *j, bool on);
+int fs_journal_set_group(struct fs_journal *j, bool on);
 
 /**
  * The writer's side of the group commit, once per loop turn (and once more after it stopped,
@@ -307,12 +316,13 @@ void fs_journal_set_group(struct fs_journal *j, bool on);
 int fs_journal_group_writer(struct fs_journal *j, uint64_t *durable);
 
 /**
- * The group-commit thread's side: msync the records the writer published since the last
- * successful sync (one msync per segment they span, through the thread's own mapping), then
- * publish them as durable (release store of the durable position). After a failure the writer
- * is told (fs_journal_group_writer) and, once it has stopped appending and FS_JOURNAL_RETRY_MS
- * passed, the records past the durable position are written anew (zeroed blocks, records back,
- * as fs_journal_sync() does) and synced again; a success lets the writer go on. A file system
+ * The group-commit thread's side: pwrite the records the writer published since the last
+ * successful sync from its buffers to the segment files and fdatasync them (one pwrite and one
+ * fdatasync per segment they span, through a descriptor of the thread's own), then publish them
+ * as durable (release store of the durable position). After a failure the writer is told
+ * (fs_journal_group_writer) and, once it has stopped appending and FS_JOURNAL_RETRY_MS passed,
+ * the records past the durable position are written anew (their blocks zeroed first, as
+ * fs_journal_sync() does, then written from the buffers) and synced again; a success lets the writer go on. A file system
  * that cannot zero a range leaves the journal failed until a restart. One thread per journal
  * (any number of journals per thread), concurrently with the writer; syscalls (not on the claim
  * path).

@@ -378,7 +378,9 @@ static struct fs_journal *journals_open(
 		if (journals[w] == NULL)
 			die("cannot open journal %u in %s: %s", w, opt->state_dir, strerror(errno));
 		/* fsync: the group-commit thread syncs it (gcommit.h), never its worker */
-		fs_journal_set_group(journals[w], opt->journal_fsync);
+		ret = fs_journal_set_group(journals[w], opt->journal_fsync);
+		if (ret < 0)
+			die("cannot map journal %u's buffers: %s", w, strerror(-ret));
 		fs_journal_set_tended(journals[w], true); /* by run_until_signal: fs_journal_tend */
 	}
 	for (w = 0; w < n_workers; w++) {

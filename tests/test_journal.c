@@ -1124,6 +1124,41 @@ Test(journal, group_commit_publishes_only_what_the_writer_handed_over, .timeout 
 }
 
 /*
+ * Group commit: the writer's records reach the file only through the thread (its buffers are not
+ * the file's mapping), so a reader sees them once a group sync wrote them; a roll-over onto the
+ * buffer of a segment not yet durable waits (-EAGAIN, nothing written) and goes on once it is.
+ */
+Test(journal, group_commit_files_see_written_records_and_buffers_wait, .timeout = 120)
+{
+	struct fs_journal *j = fs_journal_open(tmpdir, 7);
+	uint64_t durable = 0, n = 2 * (uint64_t)FS_JOURNAL_SEG_RECS;
+	struct fs_jrec rec;
+
+	cr_assert_not_null(j);
+	cr_assert_eq(fs_journal_set_group(j, true), 0);
+	append_n(j, 1, 10);
+	cr_assert_eq(read_check(7, 1), 1, "appended, not written by the thread: not in the file");
+	cr_assert_eq(fs_journal_group_writer(j, &durable), 0);
+	cr_assert_eq(fs_journal_group_sync(j), 1);
+	cr_assert_eq(read_check(7, 1), 11, "written and synced: in the file");
+	/* segments 0 and 1 filled with no sync of segment 0's rest: segment 2 needs buffer 0 */
+	append_n(j, 11, n - 10);
+	order_rec(&rec, n + 1);
+	cr_assert_eq(fs_journal_ready(j), -EAGAIN, "buffer 0 holds records not durable");
+	cr_assert_eq(fs_journal_append(j, &rec), -EAGAIN);
+	cr_assert_eq(fs_journal_group_writer(j, &durable), 0);
+	cr_assert_eq(fs_journal_group_sync(j), 1);
+	cr_assert_eq(fs_journal_group_writer(j, &durable), 0);
+	cr_assert_eq(durable, n);
+	cr_assert_eq(fs_journal_ready(j), 0, "segment 1 durable: buffer 0 is free again");
+	append_n(j, n + 1, 5);
+	cr_assert_eq(fs_journal_group_writer(j, &durable), 0);
+	cr_assert_eq(fs_journal_group_sync(j), 1);
+	fs_journal_close(j);
+	cr_assert_eq(read_check(7, 1), n + 6);
+}
+
+/*
  * A disk that fails writes (as tests/fault/sync_fail.sh makes one): ext4 (4 KiB blocks, no fs
  * journal) on a loop device whose backing file is sparse on a small tmpfs; filling the tmpfs
  * makes every write to a block never written before fail (ENOSPC). The loop device takes
