@@ -336,8 +336,8 @@ SQL
 # ---------------------------------------------------------------- programs
 
 # ft_reaped PIDFILE OUT ERR CMD...: CMD (which must exec the program, e.g. through nice or stdbuf)
-# in the background, its stdout in OUT and stderr in ERR (may be OUT), as the child of a subshell of its own
-# that waits for it and writes its exit status to PIDFILE.rc; its pid in PIDFILE and
+# in the background, its stdout in OUT and stderr in ERR (may be OUT), as the child of a subshell
+# of its own that waits for it and writes its exit status to PIDFILE.rc; its pid in PIDFILE and
 # FT_REAPED_PID. Why: on this machine's kernel (6.18) reaping a DPDK process that ended
 # (wait4 -> release_task -> proc_invalidate_siblings_dcache -> shrink_dcache_parent, seen with
 # /proc/PID/stack and perf) sometimes spins in the reaper for seconds to minutes while the lcores

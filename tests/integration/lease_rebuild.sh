@@ -34,6 +34,9 @@ export PG_URL=$FS_DB_URL
 psql "$PG_URL" -XAtq -1 -v ON_ERROR_STOP=1 -f "$(dirname "${BASH_SOURCE[0]}")/../../persist/schema.sql" \
 	>/dev/null 2>"$TMP/schema.err" || fs_die "schema: $(head -3 "$TMP/schema.err")"
 R() { timeout 5 redis-cli -u "$REDIS_URL" --raw "$@" 2>/dev/null; }
+# at_once KEY...: those keys' values read at once (one MGET: the daemons lease meanwhile, so two
+# GETs can see a lease before and the pool after it), space separated, "-" for a missing key.
+at_once() { R MGET "$@" | sed 's/^$/-/' | tr '\n' ' '; }
 kv() { fs__kv "$1" "$2"; }
 NA=$((400 + $$ % 20000)) NB=$((20500 + $$ % 20000))
 S=$(((RANDOM << 15 | RANDOM) % 1000000000 + 1000000000))
@@ -88,8 +91,8 @@ daemon 2 "$NB"
 gen 2 "$TMP/g2" 1000 100000 15 &
 G2=$!
 ft_wait_for 10 ft_eq 1 R EXISTS "fs:{$S}:pool"
-p=$(R GET "fs:{$S}:pool") la=$(R GET "fs:{$S}:lease:$NA") lb=$(R GET "fs:{$S}:lease:$NB")
-[ -n "$p" ] && [ "$lb" = 500 ] && [ $((p + la + lb)) = 2000 ]
+read -r p la lb <<<"$(at_once "fs:{$S}:pool" "fs:{$S}:lease:$NA" "fs:{$S}:lease:$NB")"
+[ "$p" != - ] && [ "$lb" = 500 ] && [ $((p + la + lb)) = 2000 ]
 ft_ok $? "B's daemon reports: pool rebuilt, pool + leases = 2000 (B's lease 500)" \
 	"pool '$p' leases '$la' '$lb'"
 wait $G1
@@ -131,7 +134,7 @@ ft_ok $? "pool empty while B holds 500 unsold: A (sold 1500) is not sold out, it
 	"sold $(dp_field 1 sold "$S2") pool $(R GET "fs:{$S2}:pool") sold_out '$so' final '$fin'"
 out=$("$CTL" node forget --node "$NB" --pg "$PG_URL" 2>&1)
 rc=$?
-la=$(R GET "fs:{$S2}:lease:$NA") p=$(R GET "fs:{$S2}:pool")
+read -r la p <<<"$(at_once "fs:{$S2}:lease:$NA" "fs:{$S2}:pool")"
 [ $rc = 0 ] && grep -q "^sale=$S2 node=$NB leased=[0-9]* sold=0 back=500 already=0$" <<<"$out" &&
 	[ "$(R GET "fs:{$S2}:lease:$NB")" = 0 ] && [ $((la + p)) = 2000 ]
 ft_ok $? "node forget: B's 500 unsold units back in the pool, its lease 0 (A $la + pool $p = 2000)" \
