@@ -49,8 +49,10 @@ exec unshare --mount --propagation private -- /bin/sh -c '
 		[ -z "$(ls -A /sys/bus/pci)" ]
 		mkdir /sys/bus/pci/none
 	fi
-	# No --no-pci here: dpdk-dumpcap 22.11 makes its own EAL arguments and takes none. The two
-	# guards above stand in for it (an empty /sys/bus/pci checked before, SYSFS_PCI_DEVICES on
-	# an empty directory): its PCI scan finds no device, so it cannot probe the machine NIC.
-	SYSFS_PCI_DEVICES=/sys/bus/pci/none exec dpdk-dumpcap --file-prefix "$prefix" "$@"
+	# dpdk-dumpcap 22.11 makes its own EAL arguments (--file-prefix, --proc-type, --log-level:
+	# its binary has no other) and takes none, so it cannot be given --no-pci. The two guards
+	# above stand in for it (an empty /sys/bus/pci checked before, SYSFS_PCI_DEVICES on an empty
+	# directory): its PCI scan finds no device, so it cannot probe the machine NIC.
+	export SYSFS_PCI_DEVICES=/sys/bus/pci/none
+	exec dpdk-dumpcap --file-prefix "$prefix" "$@" # no --no-pci: it takes none (above)
 ' fs-dumpcap "$prefix" "$@"

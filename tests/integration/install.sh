@@ -5,9 +5,9 @@
 # units pass `systemd-analyze verify` (their ExecStart pointed into the destdir, the only change,
 # and their Documentation= man pages found there through MANPATH) with nothing printed; each
 # manual page renders with groff -man -ww and man -l without a warning; each installed program's
-# --version exits 0 and prints its name and meson's project version, flashsale-dp's and
-# flashgen's without starting EAL (no runtime directory made for their --file-prefix); they
-# are still given --no-pci, as every DPDK program started here is.
+# --version exits 0 and prints its name and meson's project version; the two DPDK programs
+# answer it without starting EAL (no runtime directory made for their --file-prefix), and are
+# run with --no-pci all the same, as every DPDK program started here is.
 # Needs systemd-analyze, groff, man, python3. No DPDK process, no hugepage. Env: FS_BUILD.
 set -euo pipefail
 FS_LOG_TAG=install
