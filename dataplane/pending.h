@@ -3,7 +3,6 @@
 #define FS_PENDING_H
 
 #include <errno.h>
-#include <stdbool.h>
 #include <stdint.h>
 
 /*
@@ -79,34 +78,18 @@ static inline int fs_pending_push(
 }
 
 /**
- * Take out, oldest first, up to @p max replies whose record is durable (seq <= @p durable) into
- * @p out. The ring is in seq order, so it stops at the first one that is not.
- * @return how many were taken.
- */
-static inline uint32_t fs_pending_pop_durable(
-	struct fs_pending *p, uint64_t durable, struct fs_pending_ent *out, uint32_t max)
-{
-	uint32_t n = 0;
-
-	while (n < max && p->head != p->tail) {
-		const struct fs_pending_ent *e = &p->ent[p->head & (FS_PENDING_CAP - 1)];
-
-		if (e->seq > durable)
-			break;
-		out[n++] = *e;
-		p->head++;
-	}
-	return n;
-}
-
-/**
  * Take out, oldest first, up to @p max replies whatever their seq (a failed sync: each becomes a
- * RETRY; shutdown: each is freed). @return how many were taken.
+ * RETRY; shutdown: each is freed). Durable replies leave by fs_pending_peek_durable() and
+ * fs_pending_drop(). @return how many were taken.
  */
 static inline uint32_t fs_pending_pop_all(
 	struct fs_pending *p, struct fs_pending_ent *out, uint32_t max)
 {
-	return fs_pending_pop_durable(p, UINT64_MAX, out, max);
+	uint32_t n = 0;
+
+	while (n < max && p->head != p->tail)
+		out[n++] = p->ent[p->head++ & (FS_PENDING_CAP - 1)];
+	return n;
 }
 
 /**
@@ -128,12 +111,6 @@ static inline const struct fs_pending_ent *fs_pending_peek_durable(
 static inline void fs_pending_drop(struct fs_pending *p, uint32_t n)
 {
 	p->head += n;
-}
-
-/** Whether the oldest held reply may leave now (its record durable at @p durable). */
-static inline bool fs_pending_ready(const struct fs_pending *p, uint64_t durable)
-{
-	return p->head != p->tail && p->ent[p->head & (FS_PENDING_CAP - 1)].seq <= durable;
 }
 
 #endif

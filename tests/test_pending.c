@@ -20,41 +20,35 @@ Test(pending, empty_ring_gives_nothing)
 	memset(&ring, 0, sizeof(ring));
 	cr_assert_eq(fs_pending_count(&ring), 0);
 	cr_assert_eq(fs_pending_room(&ring), FS_PENDING_CAP);
-	cr_assert_not(fs_pending_ready(&ring, UINT64_MAX));
-	cr_assert_eq(fs_pending_pop_durable(&ring, UINT64_MAX, out, 4), 0);
+	cr_assert_null(fs_pending_peek_durable(&ring, 0, UINT64_MAX));
 	cr_assert_eq(fs_pending_pop_all(&ring, out, 4), 0);
 }
 
-/* Only the replies whose seq the durable position reached leave, oldest first, with what was
+/* Only the replies whose seq the durable position reached may leave, oldest first, with what was
  * held with them; the rest stay for a later position. */
 Test(pending, releases_the_durable_prefix_in_order)
 {
-	struct fs_pending_ent out[8];
-	uint32_t n;
+	const struct fs_pending_ent *e;
+	uint32_t n = 0;
 
 	memset(&ring, 0, sizeof(ring));
 	for (uint64_t s = 10; s < 15; s++)
 		cr_assert_eq(
 			fs_pending_push(&ring, tag(s), s, (uint16_t)(14 + s), (uint8_t)(s & 1)), 0);
-	cr_assert_not(fs_pending_ready(&ring, 9));
-	cr_assert_eq(fs_pending_pop_durable(&ring, 9, out, 8), 0, "nothing durable yet");
-	cr_assert(fs_pending_ready(&ring, 12));
-	n = fs_pending_pop_durable(&ring, 12, out, 8);
-	cr_assert_eq(n, 3);
-	for (uint32_t i = 0; i < n; i++) {
-		cr_assert_eq(out[i].seq, 10 + i);
-		cr_assert_eq(out[i].m, tag(10 + i));
-		cr_assert_eq(out[i].l3, 24 + i);
-		cr_assert_eq(out[i].q, (10 + i) & 1);
+	cr_assert_null(fs_pending_peek_durable(&ring, 0, 9), "nothing durable yet");
+	while ((e = fs_pending_peek_durable(&ring, n, 12)) != NULL) {
+		cr_assert_eq(e->seq, 10 + n);
+		cr_assert_eq(e->m, tag(10 + n));
+		cr_assert_eq(e->l3, 24 + n);
+		cr_assert_eq(e->q, (10 + n) & 1);
+		n++;
 	}
+	cr_assert_eq(n, 3, "seqs 10 to 12 are durable at 12, 13 is not");
+	fs_pending_drop(&ring, n);
 	cr_assert_eq(fs_pending_count(&ring), 2);
-	n = fs_pending_pop_durable(&ring, 100, out, 1);
-	cr_assert_eq(n, 1, "at most max at a time");
-	cr_assert_eq(out[0].seq, 13);
-	n = fs_pending_pop_durable(&ring, 100, out, 8);
-	cr_assert_eq(n, 1);
-	cr_assert_eq(out[0].seq, 14);
-	cr_assert_eq(fs_pending_count(&ring), 0);
+	cr_assert_eq(fs_pending_peek_durable(&ring, 0, 100)->seq, 13);
+	cr_assert_eq(fs_pending_peek_durable(&ring, 1, 100)->seq, 14);
+	cr_assert_null(fs_pending_peek_durable(&ring, 2, 100));
 }
 
 /* A full ring refuses the next reply and holds nothing of it; it takes one again once one left. */
@@ -68,19 +62,19 @@ Test(pending, full_ring_refuses_and_keeps_what_it_holds)
 	cr_assert_eq(fs_pending_room(&ring), 0);
 	cr_assert_eq(fs_pending_push(&ring, tag(0), FS_PENDING_CAP + 1, 14, 0), -ENOSPC);
 	cr_assert_eq(fs_pending_count(&ring), FS_PENDING_CAP);
-	cr_assert_eq(fs_pending_pop_durable(&ring, 1, out, 1), 1);
-	cr_assert_eq(out[0].m, tag(1));
+	cr_assert_eq(fs_pending_peek_durable(&ring, 0, 1)->m, tag(1));
+	fs_pending_drop(&ring, 1);
 	cr_assert_eq(fs_pending_push(&ring, tag(FS_PENDING_CAP + 1), FS_PENDING_CAP + 1, 14, 0), 0);
 	/* every reply comes out once, in seq order, across the wrap of the indexes */
 	for (uint64_t s = 2; s <= FS_PENDING_CAP + 1; s++) {
-		cr_assert_eq(fs_pending_pop_durable(&ring, UINT64_MAX, out, 1), 1);
+		cr_assert_eq(fs_pending_pop_all(&ring, out, 1), 1);
 		cr_assert_eq(out[0].seq, s);
 		cr_assert_eq(out[0].m, tag(s));
 	}
 	cr_assert_eq(fs_pending_count(&ring), 0);
 }
 
-/* A failed sync takes every reply out whatever its seq (they become RETRY). */
+/* A failed sync takes every reply out whatever its seq (they become RETRY), at most max a time. */
 Test(pending, pop_all_takes_the_undurable_ones_too)
 {
 	struct fs_pending_ent out[8];
@@ -88,25 +82,27 @@ Test(pending, pop_all_takes_the_undurable_ones_too)
 	memset(&ring, 0, sizeof(ring));
 	for (uint64_t s = 5; s < 9; s++)
 		cr_assert_eq(fs_pending_push(&ring, tag(s), s, 14, 0), 0);
-	cr_assert_eq(fs_pending_pop_all(&ring, out, 8), 4);
-	cr_assert_eq(out[3].seq, 8);
+	cr_assert_eq(fs_pending_pop_all(&ring, out, 3), 3, "at most max at a time");
+	cr_assert_eq(out[2].seq, 7);
+	cr_assert_eq(fs_pending_pop_all(&ring, out, 8), 1);
+	cr_assert_eq(out[0].seq, 8);
 	cr_assert_eq(fs_pending_count(&ring), 0);
 }
 
-/* The 32-bit counters wrap after 4 G replies: count and room stay right. */
+/* The 32-bit counters wrap after 4 G replies: count, room and peeking stay right. */
 Test(pending, counters_wrap)
 {
-	struct fs_pending_ent out[4];
-
 	memset(&ring, 0, sizeof(ring));
 	ring.head = ring.tail = UINT32_MAX - 1;
 	for (uint64_t s = 1; s <= 4; s++)
 		cr_assert_eq(fs_pending_push(&ring, tag(s), s, 14, 0), 0);
 	cr_assert_eq(fs_pending_count(&ring), 4);
 	cr_assert_eq(fs_pending_room(&ring), FS_PENDING_CAP - 4);
-	cr_assert_eq(fs_pending_pop_durable(&ring, 3, out, 4), 3);
-	cr_assert_eq(out[2].m, tag(3));
+	cr_assert_eq(fs_pending_peek_durable(&ring, 2, 3)->m, tag(3));
+	cr_assert_null(fs_pending_peek_durable(&ring, 3, 3));
+	fs_pending_drop(&ring, 3);
 	cr_assert_eq(fs_pending_count(&ring), 1);
+	cr_assert_eq(fs_pending_peek_durable(&ring, 0, 4)->m, tag(4));
 }
 
 /*
