@@ -11,6 +11,7 @@
 static struct {
 	struct fs_journal *const *journals; /**< set before the thread starts, ro after */
 	unsigned n;
+	uint64_t interval_ns; /**< set before the thread starts, ro after */
 	pthread_t tid;
 	bool started; /**< the starting thread's only */
 	/** the caller of fs_gcommit_stop: wo (release); the thread: ro (acquire, every round) */
@@ -30,35 +31,55 @@ static void gcommit_priority(void)
 	(void)pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
 }
 
+static void ts_add_ns(struct timespec *t, uint64_t ns)
+{
+	uint64_t v = (uint64_t)t->tv_nsec + ns;
+
+	t->tv_sec += (time_t)(v / 1000000000u);
+	t->tv_nsec = (long)(v % 1000000000u);
+}
+
 static void *gcommit_run(void *arg)
 {
-	struct timespec idle = {.tv_sec = 0, .tv_nsec = FS_GCOMMIT_IDLE_US * 1000};
-
 	(void)arg;
-	/* the idle pause is 100 µs, not the default slack of 50 µs on top of it */
+	/* the pauses are 100 µs and up, not with the default slack of 50 µs on top of them */
 	(void)prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
 	gcommit_priority();
 	while (!__atomic_load_n(&gc.stop, __ATOMIC_ACQUIRE)) {
+		struct timespec next;
 		bool synced = false;
 		unsigned i;
 
+		clock_gettime(CLOCK_MONOTONIC, &next);
 		for (i = 0; i < gc.n; i++)
 			if (gc.journals[i] != NULL && fs_journal_group_sync(gc.journals[i]) > 0)
 				synced = true;
 		/* a failed sync is told to its worker by the journal (fs_journal_group_writer),
 		 * which logs it: nothing to log here, and the retry waits FS_JOURNAL_RETRY_MS */
-		if (!synced)
-			nanosleep(&idle, NULL);
+		if (synced && gc.interval_ns == 0)
+			continue;
+		/* the next round: an interval after this one started, or the idle pause from now */
+		if (synced) {
+			ts_add_ns(&next, gc.interval_ns);
+		} else {
+			clock_gettime(CLOCK_MONOTONIC, &next);
+			ts_add_ns(&next, FS_GCOMMIT_IDLE_US * 1000u);
+		}
+		/* a time already past returns at once; EINTR: the loop looks at stop first */
+		(void)clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
 	}
 	return NULL;
 }
 
-int fs_gcommit_start(struct fs_journal *const *journals, unsigned n)
+int fs_gcommit_start(struct fs_journal *const *journals, unsigned n, unsigned interval_us)
 {
 	int rc;
 
+	if (interval_us > FS_GCOMMIT_INTERVAL_US_MAX)
+		return -EINVAL;
 	gc.journals = journals;
 	gc.n = n;
+	gc.interval_ns = (uint64_t)interval_us * 1000u;
 	rc = pthread_create(&gc.tid, NULL, gcommit_run, NULL);
 	if (rc != 0)
 		return -rc;

@@ -16,6 +16,7 @@
 
 #include "crc32c.h"
 #include "journal.h"
+#include "synchist.h"
 
 #define FS_JSEG_BYTES ((size_t)FS_JOURNAL_SEG_RECS * sizeof(struct fs_jrec))
 /*
@@ -122,6 +123,10 @@ struct fs_journal {
 		uint64_t retry_ns;	/**< thread: no new try of a failed sync before */
 		int fd;			/**< thread: segment fd_seg open for writing, or -1 */
 		uint64_t fd_seg;
+		/** the successful syncs' durations (pwrite + fdatasync) by synchist.h's buckets,
+		 *  and their sum in ns: thread wo (relaxed), telemetry ro (relaxed) */
+		uint64_t hist[FS_SYNC_HIST_N];
+		uint64_t sum_ns;
 	} gc __attribute__((aligned(64)));
 	/**
 	 * Group commit: the writer's records of segment s go to gbuf[s % 2] (anonymous memory,
@@ -327,12 +332,17 @@ out:
 }
 
 /* CLOCK_MONOTONIC_COARSE in ns: a vDSO read, no syscall. */
-static uint64_t coarse_now_ns(void)
+static uint64_t clock_ns(clockid_t clk)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	clock_gettime(clk, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t coarse_now_ns(void)
+{
+	return clock_ns(CLOCK_MONOTONIC_COARSE);
 }
 
 /* Clear the magic of every record from @p from on (only pages that hold data are written). */
@@ -968,11 +978,28 @@ static int gc_fail(struct fs_journal *j, int rc)
 	return rc;
 }
 
+/* One successful sync of @p ns into the thread's histogram (relaxed: telemetry reads it). */
+static void gc_count(struct fs_journal *j, uint64_t ns)
+{
+	uint64_t *c = &j->gc.hist[fs_sync_hist_index(ns)];
+
+	__atomic_store_n(c, *c + 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&j->gc.sum_ns, j->gc.sum_ns + ns, __ATOMIC_RELAXED);
+}
+
+void fs_journal_sync_hist(const struct fs_journal *j, uint64_t *counts, uint64_t *sum_ns)
+{
+	for (unsigned i = 0; i < FS_SYNC_HIST_N; i++)
+		counts[i] = __atomic_load_n(&j->gc.hist[i], __ATOMIC_RELAXED);
+	*sum_ns = __atomic_load_n(&j->gc.sum_ns, __ATOMIC_RELAXED);
+}
+
 int fs_journal_group_sync(struct fs_journal *j)
 {
 	/* acquire: pairs with the writer's release; the records up to it are in the page cache */
 	uint64_t w = __atomic_load_n(&j->gc_written, __ATOMIC_ACQUIRE);
 	int err = __atomic_load_n(&j->gc_err, __ATOMIC_RELAXED), rc;
+	uint64_t t0 = clock_ns(CLOCK_MONOTONIC);
 
 	if (err == 0) {
 		if (w == j->gc.synced)
@@ -993,6 +1020,7 @@ int fs_journal_group_sync(struct fs_journal *j)
 	j->gc.synced = w;
 	/* release: whoever acquires the position sees the journal as of this sync */
 	__atomic_store_n(&j->durable_seq, w, __ATOMIC_RELEASE);
+	gc_count(j, clock_ns(CLOCK_MONOTONIC) - t0);
 	if (err != 0) {
 		__atomic_store_n(&j->gc_ack, 0, __ATOMIC_RELAXED); /* ordered by the release below */
 		/* release: the writer that acquires 0 appends again, after durable_seq and the ack */

@@ -332,6 +332,14 @@ int fs_journal_group_writer(struct fs_journal *j, uint64_t *durable);
 int fs_journal_group_sync(struct fs_journal *j);
 
 /**
+ * Group commit: how long the successful syncs of @p j took (fs_journal_group_sync's pwrite and
+ * fdatasync, CLOCK_MONOTONIC), @p counts[i] of them in synchist.h's bucket i (FS_SYNC_HIST_N
+ * counts), @p sum_ns their total in ns. Zeros for a journal that is not in group mode. Any
+ * thread (relaxed loads: a count may lag its sum, or another count, by a sync).
+ */
+void fs_journal_sync_hist(const struct fs_journal *j, uint64_t *counts, uint64_t *sum_ns);
+
+/**
  * Unmap and close (a segment made ahead stays on disk, empty). NULL is a no-op. The writer and
  * the helper must have stopped.
  */

@@ -60,6 +60,7 @@ struct dp_opts {
 	uint16_t node_id;
 	const char *state_dir;
 	bool journal_fsync;
+	long group_interval_us; /* --group-interval-us: µs (fsync only), -1 = not given */
 	uint32_t rl_rate;  /* --rate-limit: claims/s per source, 0 = off */
 	uint32_t rl_burst; /* --rate-burst: claims; 0 = as many as the rate (at least 1) */
 };
@@ -71,6 +72,7 @@ static const struct option longopts[] = {
 	{"node-id", required_argument, NULL, 'n'},
 	{"state-dir", required_argument, NULL, 's'},
 	{"journal-sync", required_argument, NULL, 'j'},
+	{"group-interval-us", required_argument, NULL, 'G'},
 	{"rate-burst", required_argument, NULL, 'B'},
 	{"rate-limit", required_argument, NULL, 'R'},
 	{NULL, 0, NULL, 0},
@@ -94,7 +96,7 @@ static void usage_error(const char *fmt, const char *arg)
 	fprintf(stderr, fmt, arg);
 	fprintf(stderr, " (usage: " PROG " [EAL options] -- [--config FILE] --addr A.B.C.D "
 			"--state-dir DIR [--port 7777] [--node-id 1] [--journal-sync none|fsync] "
-			"[--rate-limit RATE] [--rate-burst N])\n");
+			"[--group-interval-us 500] [--rate-limit RATE] [--rate-burst N])\n");
 	rte_eal_cleanup();
 	exit(2);
 }
@@ -117,6 +119,7 @@ static void parse_args(int argc, char **argv, struct dp_opts *o)
 	memset(o, 0, sizeof(*o));
 	o->udp_port = FS_FCP_PORT;
 	o->node_id = 1;
+	o->group_interval_us = -1;
 	opterr = 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
@@ -146,6 +149,11 @@ static void parse_args(int argc, char **argv, struct dp_opts *o)
 			else
 				usage_error("bad --journal-sync '%s' (none or fsync)", optarg);
 			break;
+		case 'G':
+			o->group_interval_us = (long)parse_ulong(
+				"bad --group-interval-us '%s' (0..100000 microseconds)", optarg, 0,
+				FS_GCOMMIT_INTERVAL_US_MAX);
+			break;
 		case 'R':
 			o->rl_rate =
 				(uint32_t)parse_ulong("bad --rate-limit '%s' (0..1000000 claims/s)",
@@ -168,6 +176,10 @@ static void parse_args(int argc, char **argv, struct dp_opts *o)
 		usage_error("--addr is required%s", "");
 	if (o->state_dir == NULL)
 		usage_error("--state-dir is required%s", "");
+	if (o->group_interval_us >= 0 && !o->journal_fsync)
+		usage_error("--group-interval-us needs --journal-sync fsync%s", "");
+	if (o->group_interval_us < 0)
+		o->group_interval_us = FS_GCOMMIT_INTERVAL_US;
 	if (o->rl_burst == 0)
 		o->rl_burst = o->rl_rate == 0 ? 1 : o->rl_rate;
 	if (o->rl_burst > FS_RL_BURST_MAX)
@@ -266,7 +278,7 @@ static void launch_workers(const struct dp_opts *opt, struct fs_journal *const j
 	int ret;
 
 	if (opt->journal_fsync) {
-		ret = fs_gcommit_start(journals, n_workers);
+		ret = fs_gcommit_start(journals, n_workers, (unsigned)opt->group_interval_us);
 		if (ret != 0)
 			rte_exit(EXIT_FAILURE, "cannot start the group-commit thread: %s\n",
 				strerror(-ret));
@@ -429,6 +441,7 @@ static void telemetry_start(const struct dp_opts *opt, struct fs_journal *ctl,
 	tctx.n_workers = n_workers;
 	tctx.node_id = opt->node_id;
 	tctx.journal_fsync = opt->journal_fsync;
+	tctx.group_interval_us = opt->journal_fsync ? (unsigned)opt->group_interval_us : 0;
 	tctx.start_ms = fs_clock_mono_ms();
 	tctx.journals = journals;
 	/* the journals' identity, as flashsale-persist keys its checkpoints (0: unknown) */

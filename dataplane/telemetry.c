@@ -20,6 +20,7 @@
 #include "ratelimit.h"
 #include "sale.h"
 #include "stock.h"
+#include "synchist.h"
 #include "telemetry.h"
 #include "verify.h"
 #include "worker.h"
@@ -483,6 +484,50 @@ static int cmd_journals(
 	return 0;
 }
 
+/* One array of @p n u64 values (@p v) under @p name in @p d. */
+static void add_u64_array(struct rte_tel_data *d, const char *name, const uint64_t *v, unsigned n)
+{
+	struct rte_tel_data *a = rte_tel_data_alloc();
+
+	if (a == NULL)
+		return;
+	rte_tel_data_start_array(a, RTE_TEL_U64_VAL);
+	for (unsigned i = 0; i < n; i++)
+		rte_tel_data_add_array_u64(a, v[i]);
+	if (rte_tel_data_add_dict_container(d, name, a, 0) != 0)
+		rte_tel_data_free(a);
+}
+
+/*
+ * A worker journal's group syncs (--journal-sync fsync): the group interval, how many syncs
+ * succeeded, their total time and their histogram (synchist.h: "le_us" each bucket's exclusive
+ * upper bound in µs, the last 0 for none; "count" the syncs in it).
+ */
+static int cmd_journal_syncs(
+	const char *cmd __rte_unused, const char *params, struct rte_tel_data *d)
+{
+	uint64_t counts[FS_SYNC_HIST_N], le[FS_SYNC_HIST_N], sum_ns, n = 0, idx;
+
+	if (params == NULL || fs_parse_u64(params, 0, FS_JOURNAL_CONTROL - 1, &idx) != 0 ||
+		idx >= tel.n_workers || tel.journals == NULL || tel.journals[idx] == NULL)
+		return reply_error(d, "usage: /flashsale/journal/syncs,N (a worker journal, 0..%u)",
+			tel.n_workers > 0 ? tel.n_workers - 1 : 0);
+	fs_journal_sync_hist(tel.journals[idx], counts, &sum_ns);
+	for (unsigned i = 0; i < FS_SYNC_HIST_N; i++) {
+		n += counts[i];
+		le[i] = i + 1 < FS_SYNC_HIST_N ? fs_sync_hist_upper_us(i) : 0;
+	}
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_u64(d, "journal", idx);
+	rte_tel_data_add_dict_u64(d, "fsync", tel.journal_fsync);
+	rte_tel_data_add_dict_u64(d, "group_interval_us", tel.group_interval_us);
+	rte_tel_data_add_dict_u64(d, "syncs", n);
+	rte_tel_data_add_dict_u64(d, "sync_ns_sum", sum_ns);
+	add_u64_array(d, "le_us", le, FS_SYNC_HIST_N);
+	add_u64_array(d, "count", counts, FS_SYNC_HIST_N);
+	return 0;
+}
+
 /* Same definition as @p def: the idempotent re-create of the daemon. */
 static bool same_def(const struct fs_sale *s, const struct fs_sale_def *def)
 {
@@ -808,6 +853,9 @@ int fs_telemetry_init(const struct fs_telemetry_ctx *ctx)
 		{"/flashsale/journals", cmd_journals,
 			"Every journal's written and durable seq, the state directory's instance. "
 			"No parameters"},
+		{"/flashsale/journal/syncs", cmd_journal_syncs,
+			"A worker journal's group syncs: interval, count, time, histogram. "
+			"Parameters: N"},
 		{"/flashsale/sale/create", cmd_sale_create,
 			"Create a sale. Parameters: "
 			"ID,STOCK,START_MS,END_MS,open|token[,KEYHEX32][,rate=R][,burst=B][,hold="

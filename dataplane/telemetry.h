@@ -16,6 +16,7 @@ struct fs_telemetry_ctx {
 	unsigned n_workers;
 	uint16_t node_id;
 	bool journal_fsync; /**< msync the control journal after each control operation */
+	unsigned group_interval_us; /**< --group-interval-us (fsync), for /flashsale/journal/syncs */
 	int64_t start_ms;   /**< CLOCK_MONOTONIC ms at start-up (fs_clock_mono_ms), for uptime_ms */
 	struct fs_journal *const *journals; /**< every worker's journal (n_workers), for
 					     *   /flashsale/journals (fs_journal_heads) */

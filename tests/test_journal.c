@@ -2,6 +2,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -21,6 +22,7 @@
 
 #include "claim.h"
 #include "journal.h"
+#include "synchist.h"
 #include "sale.h"
 #include "testutil.h"
 
@@ -1121,6 +1123,44 @@ Test(journal, group_commit_publishes_only_what_the_writer_handed_over, .timeout 
 	cr_assert_eq(fs_journal_ready(j), 0, "a healthy group commit leaves the journal ready");
 	fs_journal_close(j);
 	cr_assert_eq(read_check(6, 1), n + 1);
+}
+
+/* The sync histogram counts each successful group sync once, in the bucket of its duration, and
+ * nothing for a round with nothing to sync; a journal never synced has an empty one. */
+Test(journal, group_sync_histogram_counts_each_sync)
+{
+	struct fs_journal *j = fs_journal_open(tmpdir, 7);
+	uint64_t counts[FS_SYNC_HIST_N], sum_ns = 1, total = 0, durable;
+	unsigned i;
+
+	cr_assert_not_null(j);
+	fs_journal_set_group(j, true);
+	fs_journal_sync_hist(j, counts, &sum_ns);
+	for (i = 0; i < FS_SYNC_HIST_N; i++)
+		total += counts[i];
+	cr_assert_eq(total, 0);
+	cr_assert_eq(sum_ns, 0);
+	for (uint64_t k = 0; k < 3; k++) {
+		append_n(j, 1 + 5 * k, 5);
+		cr_assert_eq(fs_journal_group_writer(j, &durable), 0);
+		cr_assert_eq(fs_journal_group_sync(j), 1);
+		cr_assert_eq(fs_journal_group_sync(j), 0, "nothing new: no sync, no count");
+	}
+	fs_journal_sync_hist(j, counts, &sum_ns);
+	total = 0;
+	for (i = 0; i < FS_SYNC_HIST_N; i++)
+		total += counts[i];
+	cr_assert_eq(total, 3, "three syncs, %" PRIu64 " counted", total);
+	cr_assert_gt(sum_ns, 0, "each sync took some time (a write and an fdatasync)");
+	/* each sync lies in its bucket: [lower, upper) µs, lower the previous bucket's upper */
+	uint64_t lo = 0, hi = 0;
+	for (i = 0; i < FS_SYNC_HIST_N; i++) {
+		lo += counts[i] * (i == 0 ? 0 : fs_sync_hist_upper_us(i - 1) * 1000u);
+		hi += counts[i] * fs_sync_hist_upper_us(i) * 1000u;
+	}
+	cr_assert(lo <= sum_ns && sum_ns < hi,
+		"buckets say [%" PRIu64 ", %" PRIu64 ") ns, sum %" PRIu64, lo, hi, sum_ns);
+	fs_journal_close(j);
 }
 
 /*
