@@ -121,3 +121,10 @@ const char *fs_expo_ms(char *out, int64_t ms)
 		(unsigned)(a % 1000));
 	return out;
 }
+
+const char *fs_expo_ns(char *out, uint64_t ns)
+{
+	snprintf(out, FS_EXPO_VALUE_LEN, "%" PRIu64 ".%09u", ns / 1000000000u,
+		(unsigned)(ns % 1000000000u));
+	return out;
+}

@@ -27,7 +27,8 @@ void fs_expo_free(struct fs_expo *e);
 
 /**
  * The `# HELP` and `# TYPE` lines of a metric family: every sample of @p name must follow
- * before another family starts (the format's rule). @p type "counter" or "gauge"; @p help one
+ * before another family starts (the format's rule). @p type "counter", "gauge" or "histogram"
+ * (its samples NAME_bucket with a label le, NAME_sum, NAME_count); @p help one
  * line (backslashes and newlines escaped here).
  */
 void fs_expo_family(struct fs_expo *e, const char *name, const char *type, const char *help);
@@ -51,5 +52,8 @@ const char *fs_expo_i64(char *out, int64_t v);
 
 /** @p ms milliseconds as seconds, exactly (e.g. 1500 -> "1.500"); returns @p out. */
 const char *fs_expo_ms(char *out, int64_t ms);
+
+/** @p ns nanoseconds as seconds, exactly (e.g. 16000 -> "0.000016000"); returns @p out. */
+const char *fs_expo_ns(char *out, uint64_t ns);
 
 #endif

@@ -302,6 +302,74 @@ static void write_journals(struct fs_expo *e, const struct fs_metrics_scrape *s,
 			2);
 }
 
+/* Integer @p i of json array member @p key of @p o, or 0. */
+static uint64_t json_u64_at(struct json_object *o, const char *key, size_t i)
+{
+	struct json_object *a;
+
+	if (!json_object_object_get_ex(o, key, &a) || !json_object_is_type(a, json_type_array) ||
+		i >= json_object_array_length(a))
+		return 0;
+	return (uint64_t)json_object_get_int64(json_object_array_get_idx(a, i));
+}
+
+/* One worker journal's group syncs (a /flashsale/journal/syncs reply) as histogram samples:
+ * a cumulative NAME_bucket per bucket (le from le_us, "+Inf" for the last), NAME_sum, _count. */
+static void write_sync_hist(
+	struct fs_expo *e, struct json_object *o, const char *node, const char *name)
+{
+	char jid[FS_EXPO_VALUE_LEN], le[FS_EXPO_VALUE_LEN], val[FS_EXPO_VALUE_LEN], nm[96];
+	const char *lab[] = {"node", node, "journal", jid, "le", le, NULL};
+	struct json_object *a;
+	uint64_t j, n, sum_ns, acc = 0;
+	size_t i, len;
+
+	if (fs_metrics_json_u64(o, "journal", &j) != 0 || fs_metrics_json_u64(o, "syncs", &n) != 0 ||
+		fs_metrics_json_u64(o, "sync_ns_sum", &sum_ns) != 0 ||
+		!json_object_object_get_ex(o, "count", &a) || !json_object_is_type(a, json_type_array))
+		return;
+	fs_expo_u64(jid, j);
+	len = json_object_array_length(a);
+	snprintf(nm, sizeof(nm), "%s_bucket", name);
+	for (i = 0; i < len; i++) {
+		uint64_t bound = json_u64_at(o, "le_us", i);
+
+		acc += json_u64_at(o, "count", i);
+		if (bound == 0)
+			snprintf(le, sizeof(le), "+Inf");
+		else
+			fs_expo_ns(le, bound * 1000u);
+		fs_expo_sample(e, nm, lab, fs_expo_u64(val, acc));
+	}
+	lab[4] = NULL; /* _sum and _count: node and journal */
+	snprintf(nm, sizeof(nm), "%s_sum", name);
+	fs_expo_sample(e, nm, lab, fs_expo_ns(val, sum_ns));
+	snprintf(nm, sizeof(nm), "%s_count", name);
+	fs_expo_sample(e, nm, lab, fs_expo_u64(val, n));
+}
+
+static void write_syncs(struct fs_expo *e, const struct fs_metrics_scrape *s, const char *node)
+{
+	static const char name[] = "flashsale_journal_sync_seconds";
+	const char *lab[] = {"node", node, NULL};
+	char val[FS_EXPO_VALUE_LEN];
+	uint64_t us;
+
+	if (s->n_syncs == 0)
+		return;
+	fs_expo_family(e, name, "histogram",
+		"How long the group commit's syncs of the journal took (pwrite and fdatasync, "
+		"--journal-sync fsync).");
+	for (size_t i = 0; i < s->n_syncs; i++)
+		write_sync_hist(e, s->syncs[i], node, name);
+	if (fs_metrics_json_u64(s->syncs[0], "group_interval_us", &us) != 0)
+		return;
+	fs_expo_family(e, "flashsale_group_interval_seconds", "gauge",
+		"The group commit's interval (--group-interval-us): at most one sync per journal "
+		"in it.");
+	fs_expo_sample(e, "flashsale_group_interval_seconds", lab, fs_expo_ns(val, us * 1000u));
+}
+
 /* One family over persist's checkpoints: their seq, or (@p when) their updated_at. */
 static void write_ckpt_fam(struct fs_expo *e, const struct fs_metrics_scrape *s, const char *node,
 	const char *name, const char *help, bool when)
@@ -352,6 +420,7 @@ int fs_metrics_write(struct fs_expo *e, const struct fs_metrics_scrape *s)
 			STATUS_STATUSES);
 	}
 	write_journals(e, s, node);
+	write_syncs(e, s, node);
 	write_persist(e, s, node);
 	return e->err;
 }

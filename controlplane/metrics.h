@@ -19,6 +19,9 @@ struct fs_metrics_scrape {
 	unsigned node_id;	   /**< the node label: the dataplane's node_id, else --node-id */
 	struct json_object *stats; /**< /flashsale/stats; NULL: the dataplane did not answer */
 	struct json_object *journals; /**< /flashsale/journals, or NULL */
+	/** /flashsale/journal/syncs of each worker journal (--journal-sync fsync only) */
+	struct json_object **syncs;
+	size_t n_syncs;
 	struct json_object **sales;   /**< /flashsale/sale/status of each sale read */
 	size_t n_sales;
 	bool pg_given;			      /**< --pg: persist's checkpoints were asked for */
@@ -31,7 +34,8 @@ struct fs_metrics_scrape {
 /**
  * Write every family of @p s into @p e (HACKING.md "Metrics" lists them): flashsale_up, the
  * node's counters (replies by status, drops by reason, packets), per sale its units, state,
- * window and replies by status, per journal its written and durable seq, and with --pg persist's
+ * window and replies by status, per journal its written and durable seq (and in fsync mode
+ * its group syncs' latency histogram), and with --pg persist's
  * checkpoints and lag (written - checkpoint) per journal. Families are written whole (all their
  * samples together), the labels node, sale, status, reason, journal, state. Pure (no I/O);
  * thread safe for distinct @p e.

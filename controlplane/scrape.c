@@ -73,6 +73,33 @@ done:
 	return out;
 }
 
+/* With --journal-sync fsync: /flashsale/journal/syncs of every worker journal /flashsale/journals
+ * named into s->syncs (n_syncs). */
+static void read_syncs(struct fs_scrape_src *x, struct fs_metrics_scrape *s)
+{
+	uint64_t fsync = 0, j;
+	char cmd[64];
+	size_t n = 0;
+
+	if (s->journals == NULL || fs_metrics_json_u64(s->journals, "fsync", &fsync) != 0 ||
+		fsync == 0)
+		return;
+	s->syncs = calloc((size_t)json_object_object_length(s->journals), sizeof(*s->syncs));
+	if (s->syncs == NULL)
+		return;
+	json_object_object_foreach(s->journals, k, o)
+	{
+		(void)k;
+		if (!json_object_is_type(o, json_type_object) ||
+			fs_metrics_json_u64(o, "journal", &j) != 0 || j >= 255)
+			continue; /* the control journal is synced by its writer, not the group */
+		snprintf(cmd, sizeof(cmd), "/flashsale/journal/syncs,%" PRIu64, j);
+		if ((s->syncs[n] = dp_get(x, cmd)) != NULL)
+			n++;
+	}
+	s->n_syncs = n;
+}
+
 /* Persist's checkpoints of the dataplane's instance into x->ckpt; sets pg_ok and n_ckpt. */
 static void read_checkpoints(struct fs_scrape_src *x, struct fs_metrics_scrape *s)
 {
@@ -113,6 +140,7 @@ int fs_scrape_read(struct fs_scrape_src *x, uint32_t only_sale, struct fs_metric
 			s->node_id = (unsigned)node;
 		s->sales = read_sales(x, only_sale, &s->n_sales);
 		s->journals = dp_get(x, "/flashsale/journals");
+		read_syncs(x, s);
 	}
 	read_checkpoints(x, s);
 	s->scrape_ms = fs_monotonic_ms() - t0;
@@ -124,6 +152,9 @@ void fs_scrape_release(struct fs_metrics_scrape *s)
 	for (size_t i = 0; i < s->n_sales; i++)
 		json_object_put(s->sales[i]);
 	free(s->sales);
+	for (size_t i = 0; i < s->n_syncs; i++)
+		json_object_put(s->syncs[i]);
+	free(s->syncs);
 	json_object_put(s->journals);
 	json_object_put(s->stats);
 	memset(s, 0, sizeof(*s));

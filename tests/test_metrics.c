@@ -61,8 +61,16 @@ static void assert_families_whole(const char *text)
 		} else if (line[0] != '#') {
 			size_t f = strlen(fam);
 
-			cr_assert(f > 0 && strncmp(line, fam, f) == 0 &&
-					  (line[f] == '{' || line[f] == ' '),
+			const char *rest = line + f;
+
+			/* a histogram's samples are NAME_bucket, NAME_sum and NAME_count */
+			if (f > 0 && strncmp(line, fam, f) == 0 && strncmp(rest, "_bucket", 7) == 0)
+				rest += 7;
+			else if (f > 0 && strncmp(line, fam, f) == 0 && strncmp(rest, "_count", 6) == 0)
+				rest += 6;
+			else if (f > 0 && strncmp(line, fam, f) == 0 && strncmp(rest, "_sum", 4) == 0)
+				rest += 4;
+			cr_assert(f > 0 && strncmp(line, fam, f) == 0 && (*rest == '{' || *rest == ' '),
 				"sample '%s' outside its family (%s)", line, fam);
 		}
 		p += len + (nl != NULL);
@@ -175,6 +183,7 @@ Test(metrics, a_node_with_sales_journals_and_checkpoints)
 	cr_assert(has_line(e.buf, "flashsale_persist_checkpoint_timestamp_seconds{node=\"7\","
 				  "journal=\"0\"} 1798000001.250"));
 	cr_assert(has_line(e.buf, "flashsale_persist_up{node=\"7\"} 1"));
+	cr_assert_null(strstr(e.buf, "flashsale_journal_sync_seconds"), "no syncs read: no histogram");
 	for (int i = 0; i < 2; i++)
 		json_object_put(sales[i]);
 	json_object_put(s.stats);
@@ -193,6 +202,40 @@ Test(metrics, postgresql_failing_is_persist_up_0_without_lag)
 	cr_assert(has_line(e.buf, "flashsale_persist_up{node=\"7\"} 0"));
 	cr_assert_null(strstr(e.buf, "flashsale_persist_lag_records"));
 	cr_assert(has_line(e.buf, "flashsale_journal_written_seq{node=\"7\",journal=\"255\"} 8"));
+	json_object_put(s.stats);
+	json_object_put(s.journals);
+}
+
+/* Three buckets where the dataplane sends 58 (the layout does not matter here): cumulative. */
+static const char syncs_json[] =
+	"{\"journal\": 1, \"fsync\": 1, \"group_interval_us\": 500, \"syncs\": 5, "
+	"\"sync_ns_sum\": 1500000, \"le_us\": [256, 320, 0], \"count\": [1, 3, 1]}";
+
+/* In fsync mode: each worker journal's sync latency as a Prometheus histogram (cumulative
+ * buckets, le in seconds, +Inf = count), its sum in seconds, and the group interval. */
+Test(metrics, fsync_sync_latency_histogram)
+{
+	struct json_object *syncs[1] = {json_tokener_parse(syncs_json)};
+	struct fs_metrics_scrape s = {.node_id = 7,
+		.stats = json_tokener_parse(stats_json),
+		.journals = json_tokener_parse(journals_json),
+		.syncs = syncs,
+		.n_syncs = 1};
+
+	cr_assert_eq(fs_metrics_write(&e, &s), 0);
+	assert_families_whole(e.buf);
+	cr_assert(has_line(e.buf, "# TYPE flashsale_journal_sync_seconds histogram"));
+	cr_assert(has_line(e.buf, "flashsale_journal_sync_seconds_bucket{node=\"7\",journal=\"1\","
+				  "le=\"0.000256000\"} 1"));
+	cr_assert(has_line(e.buf, "flashsale_journal_sync_seconds_bucket{node=\"7\",journal=\"1\","
+				  "le=\"0.000320000\"} 4"));
+	cr_assert(has_line(e.buf, "flashsale_journal_sync_seconds_bucket{node=\"7\",journal=\"1\","
+				  "le=\"+Inf\"} 5"));
+	cr_assert(has_line(
+		e.buf, "flashsale_journal_sync_seconds_sum{node=\"7\",journal=\"1\"} 0.001500000"));
+	cr_assert(has_line(e.buf, "flashsale_journal_sync_seconds_count{node=\"7\",journal=\"1\"} 5"));
+	cr_assert(has_line(e.buf, "flashsale_group_interval_seconds{node=\"7\"} 0.000500000"));
+	json_object_put(syncs[0]);
 	json_object_put(s.stats);
 	json_object_put(s.journals);
 }

@@ -14,10 +14,10 @@ FS_LOG_TAG=group_commit
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 ft_build build-test
-ft_need_dp "hugepages" 512 dataplane/flashsale-dp dataplane/flashgen
+ft_need_dp "hugepages" 512 dataplane/flashsale-dp dataplane/flashgen controlplane/flashctl
 ft_need_cmd dpdk-telemetry.py python3
 
-ft_plan 10
+ft_plan 11
 TAG=fsgc$$
 ADDR=10.86.0.2
 USERS=3000
@@ -69,6 +69,7 @@ run() {
 		--rate "$USERS" --max-seconds 20 >"$work/$name/gen.out" 2>"$work/$name/gen.err"
 	RUN_KV=$(syncs_kv "$TAG$name")
 	RUN_MS=$((($(date +%s%N) - t0) / 1000000))
+	"$CTL" --dp "$TAG$name" metrics --once >"$work/$name/metrics.txt" 2>&1
 	rm -rf "/var/run/dpdk/${TAG}gen"
 	kill -TERM "$FT_DP_PID" 2>/dev/null
 	ft_wait_for 30 ft__gone "$FT_DP_PID" || fs_die "flashsale-dp $name did not stop"
@@ -89,6 +90,17 @@ ft_tap "$([ "${s20:-0}" -ge 1 ] && [ "$s20" -le $((RUN_MS / 20 + 1)) ] &&
 	"20 ms interval: $s20 syncs in $RUN_MS ms, at most one per 20 ms ($((RUN_MS / 20 + 1))), each in the histogram" \
 	"$RUN_KV"
 slow_ms=$RUN_MS
+# flashctl metrics: the same syncs as a histogram that promtool accepts
+inf=$(grep -F 'flashsale_journal_sync_seconds_bucket{node="1",journal="0",le="+Inf"}' \
+	"$work/slow/metrics.txt" | awk '{print $2}')
+cnt=$(grep -F 'flashsale_journal_sync_seconds_count{node="1",journal="0"}' "$work/slow/metrics.txt" |
+	awk '{print $2}')
+lint=skipped
+command -v promtool >/dev/null && { lint=$(promtool check metrics <"$work/slow/metrics.txt" 2>&1) && lint=ok; }
+ft_tap "$([ "${inf:-x}" = "$s20" ] && [ "${cnt:-x}" = "$s20" ] && { [ "$lint" = ok ] || [ "$lint" = skipped ]; } &&
+	grep -qF 'flashsale_group_interval_seconds{node="1"} 0.020000000' "$work/slow/metrics.txt" && echo 1)" \
+	"flashctl metrics: flashsale_journal_sync_seconds counts the $s20 syncs, interval 0.02 s, promtool: $lint" \
+	"$(grep -E '^flashsale_(journal_sync_seconds_(count|sum)|group_interval)' "$work/slow/metrics.txt")"
 
 run fast 12 --journal-sync fsync --group-interval-us 0
 s0=$(kvv "$RUN_KV" syncs)
