@@ -314,7 +314,7 @@ static inline uint32_t held_send_durable(struct fs_worker *w, uint64_t durable, 
 static inline uint32_t held_flush(struct fs_worker *w, struct turn_cnt *tc)
 {
 	uint32_t total;
-	uint64_t durable;
+	uint64_t durable, tsc;
 	int rc = fs_journal_group_writer(w->journal, &durable);
 
 	if (unlikely(rc != 0)) {
@@ -322,7 +322,13 @@ static inline uint32_t held_flush(struct fs_worker *w, struct turn_cnt *tc)
 		held_failed(w, rc, tc);
 		return total;
 	}
-	return held_send_durable(w, durable, tc);
+	/* the sends are the claims' work too: busy, like a burst's answers (nothing held: idle) */
+	if (fs_pending_peek_durable(w->held, 0, durable) == NULL)
+		return 0;
+	tsc = rte_rdtsc();
+	total = held_send_durable(w, durable, tc);
+	tc->cnt[FS_CNT_BUSY_CYCLES] += rte_rdtsc() - tsc;
+	return total;
 }
 
 /*
