@@ -320,7 +320,7 @@ static void write_sync_hist(
 {
 	char jid[FS_EXPO_VALUE_LEN], le[FS_EXPO_VALUE_LEN], val[FS_EXPO_VALUE_LEN], nm[96];
 	const char *lab[] = {"node", node, "journal", jid, "le", le, NULL};
-	struct json_object *a;
+	struct json_object *a, *le_a;
 	uint64_t j, n, sum_ns, acc = 0;
 	size_t i, len;
 
@@ -328,14 +328,23 @@ static void write_sync_hist(
 		fs_metrics_json_u64(o, "sync_ns_sum", &sum_ns) != 0 ||
 		!json_object_object_get_ex(o, "count", &a) || !json_object_is_type(a, json_type_array))
 		return;
-	fs_expo_u64(jid, j);
 	len = json_object_array_length(a);
+	/* le_us as long, rising, the last 0 (+Inf): else no series of this journal at all (two
+	 * +Inf buckets, or none, would make the scraper refuse the whole text) */
+	if (len == 0 || !json_object_object_get_ex(o, "le_us", &le_a) ||
+		!json_object_is_type(le_a, json_type_array) || json_object_array_length(le_a) != len ||
+		json_u64_at(o, "le_us", len - 1) != 0)
+		return;
+	for (i = 0; i + 1 < len; i++)
+		if (json_u64_at(o, "le_us", i) <= (i == 0 ? 0 : json_u64_at(o, "le_us", i - 1)))
+			return;
+	fs_expo_u64(jid, j);
 	snprintf(nm, sizeof(nm), "%s_bucket", name);
 	for (i = 0; i < len; i++) {
 		uint64_t bound = json_u64_at(o, "le_us", i);
 
 		acc += json_u64_at(o, "count", i);
-		if (bound == 0)
+		if (i + 1 == len)
 			snprintf(le, sizeof(le), "+Inf");
 		else
 			fs_expo_ns(le, bound * 1000u);

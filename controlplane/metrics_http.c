@@ -153,6 +153,7 @@ int fs_ctl_metrics(const char *dp_socket, unsigned node_id, int argc, char **arg
 	if (dp_socket == NULL)
 		return usage_err("metrics needs --dp PREFIX or --dp-socket PATH");
 	fs_scrape_src_init(&x, dp_socket, o[PG], node_id, (int)timeout);
+	x.syncs = true;
 	if (o[ONCE] != NULL) {
 		struct fs_expo e;
 

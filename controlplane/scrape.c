@@ -81,7 +81,8 @@ static void read_syncs(struct fs_scrape_src *x, struct fs_metrics_scrape *s)
 	char cmd[64];
 	size_t n = 0;
 
-	if (s->journals == NULL || fs_metrics_json_u64(s->journals, "fsync", &fsync) != 0 ||
+	if (!x->syncs || s->journals == NULL ||
+		fs_metrics_json_u64(s->journals, "fsync", &fsync) != 0 ||
 		fsync == 0)
 		return;
 	s->syncs = calloc((size_t)json_object_object_length(s->journals), sizeof(*s->syncs));

@@ -18,6 +18,7 @@ struct fs_scrape_src {
 	unsigned node_id;      /**< the node label until the dataplane says its own */
 	int timeout_ms; /**< each telemetry read, and the PostgreSQL connect (rounded up to s) */
 	struct fs_dpctl dp; /**< kept open between reads, reconnected after an error */
+	bool syncs; /**< read /flashsale/journal/syncs too (false after init: flashctl watch) */
 	struct fs_pgmetrics_ckpt ckpt[FS_SCRAPE_MAX_CKPT]; /**< the last read's checkpoints */
 };
 
@@ -27,7 +28,8 @@ void fs_scrape_src_init(struct fs_scrape_src *x, const char *dp_socket, const ch
 
 /**
  * Read the node into @p s (struct fs_metrics_scrape: /flashsale/stats, the status of every live
- * sale, or of @p only_sale alone when not 0, /flashsale/journals, and with a pg_url the
+ * sale, or of @p only_sale alone when not 0, /flashsale/journals, with x->syncs and fsync the
+ * /flashsale/journal/syncs of each worker journal, and with a pg_url the
  * checkpoints of the dataplane's node and instance; scrape_ms how long it took). A failed
  * PostgreSQL read leaves pg_ok false and one line on stderr. Release @p s with
  * fs_scrape_release().

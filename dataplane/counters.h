@@ -65,7 +65,7 @@ enum fs_drop {
 	X(WINNERS_FULL, "winners_full")     /* WON refused because the winner table was full */ \
 	X(WON_HELD_FULL, "won_held_full")   /* WON refused: the WONs awaiting a sync fill the ring */ \
 	X(DROPS, "drops")                   /* sum of every drop reason */                    \
-	X(BUSY_CYCLES, "busy_cycles")       /* TSC, RX burst return to TX return, bursts > 0 */ \
+	X(BUSY_CYCLES, "busy_cycles")       /* TSC: RX burst return to TX return, bursts > 0; sends of held WONs */ \
 	X(RX_BURSTS, "rx_bursts")           /* RX bursts with frames (rx_pkts / rx_bursts) */
 
 enum fs_counter {

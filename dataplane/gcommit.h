@@ -18,7 +18,7 @@
  * each with its interrupt (on a virtual machine, exits to the host). Measured on the
  * development machine (scripts/bench.sh's fsync scenario, 2 vCPUs, virtio disk, fdatasync
  * p50 ~150-270 µs): 500 µs against back-to-back rounds, WONs/s at full load median +25% over
- * 5 alternating runs, WON p50 at 1 M claims/s +200 µs. A WON waits at most the interval in
+ * 5 alternating runs, WON p50 at 1-1.9 M claims/s about +250 µs. A WON waits at most the interval in
  * progress, plus its own sync (and the idle pause when the thread was idle).
  */
 #define FS_GCOMMIT_INTERVAL_US 500u
@@ -35,7 +35,8 @@
 int fs_gcommit_start(struct fs_journal *const *journals, unsigned n, unsigned interval_us);
 
 /**
- * Stop the thread (after its current round) and join it; then, with the writers stopped, the
+ * Stop the thread (after its current round and pause: at most the interval, or 100 µs idle,
+ * after the round's start) and join it; then, with the writers stopped, the
  * last records of each journal are synced by the caller: fs_journal_group_writer() then
  * fs_journal_group_sync(). A no-op if it was not started.
  */

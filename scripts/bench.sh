@@ -34,7 +34,8 @@
 # than in memory; the worker holds up to 16384), FS_BENCH_SCENARIOS (all:
 # "testpmd win soldout mix redis scale nodes fsync token flood flood50 pcap winsat sweep pay
 # persist"), FS_BENCH_NODES_OPEN_S (6: the nodes scenario's sale opens that long after it is made),
-# FS_BENCH_REPEAT (3: extra open/token runs, win/fsync pairs), FS_BENCH_PREFIX (EAL file-prefix stem, fsbench:
+# FS_BENCH_REPEAT (3: extra open/token runs, win/fsync pairs, at least 1 pair),
+# FS_BENCH_GROUP_INTERVAL_US (the fsync runs' --group-interval-us; default flashsale-dp's), FS_BENCH_PREFIX (EAL file-prefix stem, fsbench:
 # runs with different stems coexist), FS_BENCH_FLOOD_RATE (200000/s), FS_BENCH_PCAP_S (3),
 # FS_BENCH_FLOOD50_S (6), FS_BENCH_WINSAT_USERS (4194272), FS_BENCH_WINSAT_S (0.3), FS_BENCH_PERSIST_JOURNALS (2), FS_BENCH_SQL_ROWS (1000000), FS_BENCH_SWEEP_BATCH (10000), PG_URL (a
 # PostgreSQL for sweep and pay, which create and drop a scratch database on it; default: a
@@ -47,6 +48,8 @@ claims=${1:-2000000}
 [[ $claims =~ ^[0-9]+$ ]] && [ "$claims" -ge 1000 ] || fs_die "usage: scripts/bench.sh [CLAIMS >= 1000]"
 window=${FS_BENCH_WINDOW:-2048}
 fsync_window=${FS_BENCH_FSYNC_WINDOW:-16384}
+fsync_opts=(--journal-sync fsync)
+[ -z "${FS_BENCH_GROUP_INTERVAL_US:-}" ] || fsync_opts+=(--group-interval-us "$FS_BENCH_GROUP_INTERVAL_US")
 build=${FS_BUILD_DIR:-$FS_ROOT/build-release}
 case $build in /*) ;; *) build=$PWD/$build ;; esac
 scenarios=" ${FS_BENCH_SCENARIOS:-testpmd win soldout mix redis scale nodes fsync token flood flood50 pcap winsat sweep pay persist} "
@@ -195,8 +198,8 @@ latency() {
 }
 
 # syncs NAME OUT: the dataplane's group syncs of journal 0 (/flashsale/journal/syncs) into
-# NAME/OUT, JSON.
-syncs() { tel /flashsale/journal/syncs,0 >"$work/$1/$2"; }
+# NAME/OUT, JSON (empty when telemetry did not answer).
+syncs() { tel /flashsale/journal/syncs,0 >"$work/$1/$2" || : >"$work/$1/$2"; }
 
 # sync_stats NAME BEFORE AFTER: the syncs between two readings (syncs): key=value n, p50_us,
 # p99_us, max_us (the upper bound of the histogram bucket that holds each, synchist.h), and
@@ -204,7 +207,11 @@ syncs() { tel /flashsale/journal/syncs,0 >"$work/$1/$2"; }
 sync_stats() {
 	python3 - "$work/$1/$2" "$work/$1/$3" <<'PY'
 import json, sys
-a, b = (json.load(open(f))["/flashsale/journal/syncs"] for f in sys.argv[1:3])
+try:
+    a, b = (json.load(open(f))["/flashsale/journal/syncs"] for f in sys.argv[1:3])
+except (OSError, ValueError, KeyError):
+    print("n=- p50_us=- p99_us=- max_us=- group_interval_us=-")  # telemetry did not answer
+    sys.exit(0)
 c = [y - x for x, y in zip(a["count"], b["count"])]
 n = sum(c)
 def q(p):
@@ -245,9 +252,10 @@ allwin() {
 	sale "$sale" $((claims + half))
 	gen "$name" gen.out "$sale" 1 "$claims"
 	dp_cycles "$name"
-	syncs "$name" syncs.0 # fsync: the group syncs of the latency run are read against these
+	# fsync: the group syncs of the latency run, read before and after it
+	[[ " ${*:4} " != *" fsync "* ]] || syncs "$name" syncs.0
 	latency "$name" "$sale" $((claims + 1))
-	syncs "$name" syncs.1
+	[[ " ${*:4} " != *" fsync "* ]] || syncs "$name" syncs.1
 	dp_stop
 	row "$name" "$label" "$dp_hwm"
 }
@@ -506,19 +514,19 @@ if want fsync; then
 	fs_log "scenario: every claim wins, --journal-sync=fsync"
 	win_window=$window
 	window=$fsync_window
-	allwin fsync 3 "flashsale-dp, every claim wins, fsync" --journal-sync fsync
+	allwin fsync 3 "flashsale-dp, every claim wins, fsync" "${fsync_opts[@]}"
 	sync_stats fsync syncs.0 syncs.1 >"$work/fsync/latsync.out"
 	fdatasync_probe "$work/fsync/state" >"$work/fsync/fdsync.out"
 	# The ratio: run to run the machine's speed moves more than the difference measured, and
 	# the table's win run may be minutes older; so win and fsync capacity runs alternate, each
 	# pair back to back with fresh dataplanes, FS_BENCH_REPEAT times; the median pair counts.
 	pairs=()
-	for ((i = 1; i <= ${FS_BENCH_REPEAT:-3}; i++)); do
+	for ((i = 1; i <= (${FS_BENCH_REPEAT:-3} > 0 ? ${FS_BENCH_REPEAT:-3} : 1); i++)); do
 		for kind in win fsync; do
 			fs_log "fsync ratio, pair $i: $kind"
 			window=$win_window
 			opts=()
-			[ $kind = fsync ] && window=$fsync_window && opts=(--journal-sync fsync)
+			[ $kind = fsync ] && window=$fsync_window && opts=("${fsync_opts[@]}")
 			dp_start "ratio$kind$i" "${opts[@]}"
 			sale 1 "$claims"
 			gen "ratio$kind$i" gen.out 1 1 "$claims"
@@ -527,7 +535,9 @@ if want fsync; then
 		pairs+=("$(ratio "$(won_rate "ratiofsync$i")" "$(won_rate "ratiowin$i")")")
 	done
 	window=$win_window
-	fsync_ratio=$(printf '%s\n' "${pairs[@]}" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
+	# the median (the lower one of an even count); a pair without a figure ("-") left out
+	fsync_ratio=$(printf '%s\n' "${pairs[@]}" | grep -v '^-$' | sort -n |
+		awk '{ v[NR] = $1 } END { print NR ? v[int((NR + 1) / 2)] : "-" }')
 	# WONs/s: a RETRY (the worker's ring of held WONs full) is an answer, not a win. Every reply
 	# of the latency run is a WON unless it is a RETRY (new users, stock outlasts the run).
 	notes+=("fsync ratio: $fsync_ratio of the in-memory rate (median of ${#pairs[@]} alternating win/fsync pairs: ${pairs[*]}; the table's runs: fsync $(won_rate fsync) / win $(won_rate win) WONs/s; fsync window $fsync_window: $(kv fsync won) WON, $(kv fsync already_won) ALREADY_WON, $(kv fsync retry) RETRY, $(kv fsync lost) lost, $(kv fsync sent) sent)")

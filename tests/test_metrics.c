@@ -239,3 +239,38 @@ Test(metrics, fsync_sync_latency_histogram)
 	json_object_put(s.stats);
 	json_object_put(s.journals);
 }
+
+/* A reply whose bounds do not match its counts (shorter, or without the open last bucket) gives
+ * no series for that journal: two +Inf buckets, or none, would make the whole scrape refused. */
+Test(metrics, sync_histogram_with_bad_bounds_is_left_out)
+{
+	static const char *bad[] = {
+		"{\"journal\": 0, \"syncs\": 2, \"sync_ns_sum\": 9, \"le_us\": [256], "
+		"\"count\": [1, 1]}",
+		"{\"journal\": 0, \"syncs\": 2, \"sync_ns_sum\": 9, \"le_us\": [256, 320], "
+		"\"count\": [1, 1]}",
+		"{\"journal\": 0, \"syncs\": 2, \"sync_ns_sum\": 9, \"le_us\": [320, 256, 0], "
+		"\"count\": [1, 1, 0]}",
+	};
+
+	for (unsigned k = 0; k < 3; k++) {
+		struct json_object *syncs[2] = {
+			json_tokener_parse(bad[k]), json_tokener_parse(syncs_json)};
+		struct fs_metrics_scrape s = {.node_id = 7,
+			.stats = json_tokener_parse(stats_json),
+			.syncs = syncs,
+			.n_syncs = 2};
+
+		fs_expo_free(&e);
+		fs_expo_init(&e);
+		cr_assert_eq(fs_metrics_write(&e, &s), 0);
+		assert_families_whole(e.buf);
+		cr_assert_null(strstr(e.buf, "sync_seconds_bucket{node=\"7\",journal=\"0\""),
+			"reply %u: %s", k, e.buf);
+		cr_assert(has_line(e.buf, "flashsale_journal_sync_seconds_count{node=\"7\",journal=\"1\"} 5"),
+			"the good journal still there");
+		for (unsigned i = 0; i < 2; i++)
+			json_object_put(syncs[i]);
+		json_object_put(s.stats);
+	}
+}
