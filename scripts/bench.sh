@@ -517,6 +517,12 @@ if want fsync; then
 	allwin fsync 3 "flashsale-dp, every claim wins, fsync" "${fsync_opts[@]}"
 	sync_stats fsync syncs.0 syncs.1 >"$work/fsync/latsync.out"
 	fdatasync_probe "$work/fsync/state" >"$work/fsync/fdsync.out"
+	# What a WON's path costs without the disk at that rate: in-memory WONs at the same rate
+	# as the fsync latency run (its window), a fresh dataplane.
+	dp_start fsyncmem
+	sale 3 "$half"
+	gen fsyncmem lat.out 3 1 "$half" --rate "$(half_rate fsync)"
+	dp_stop
 	# The ratio: run to run the machine's speed moves more than the difference measured, and
 	# the table's win run may be minutes older; so win and fsync capacity runs alternate, each
 	# pair back to back with fresh dataplanes, FS_BENCH_REPEAT times; the median pair counts.
@@ -541,7 +547,7 @@ if want fsync; then
 	# WONs/s: a RETRY (the worker's ring of held WONs full) is an answer, not a win. Every reply
 	# of the latency run is a WON unless it is a RETRY (new users, stock outlasts the run).
 	notes+=("fsync ratio: $fsync_ratio of the in-memory rate (median of ${#pairs[@]} alternating win/fsync pairs: ${pairs[*]}; the table's runs: fsync $(won_rate fsync) / win $(won_rate win) WONs/s; fsync window $fsync_window: $(kv fsync won) WON, $(kv fsync already_won) ALREADY_WON, $(kv fsync retry) RETRY, $(kv fsync lost) lost, $(kv fsync sent) sent)")
-	notes+=("fsync WON latency at half rate: p50 $(kv fsync lat.out p50_us) us, p99 $(kv fsync lat.out p99_us) us; goal p99 <= group interval $(kv fsync latsync.out group_interval_us) us + fdatasync p99 $(kv fsync latsync.out p99_us) us (the dataplane's $(kv fsync latsync.out n) syncs of that run: p50 $(kv fsync latsync.out p50_us) us, max $(kv fsync latsync.out max_us) us, bucket bounds); the device (4 KiB write + fdatasync in the state dir, 200 times): p50 $(kv fsync fdsync.out fdatasync_p50_us) us, p99 $(kv fsync fdsync.out fdatasync_p99_us) us")
+	notes+=("fsync WON latency at half rate: p50 $(kv fsync lat.out p50_us) us, p99 $(kv fsync lat.out p99_us) us (in memory at that rate: p50 $(kv fsyncmem lat.out p50_us) us, p99 $(kv fsyncmem lat.out p99_us) us); goal p99 <= group interval $(kv fsync latsync.out group_interval_us) us + fdatasync p99 $(kv fsync latsync.out p99_us) us (the dataplane's $(kv fsync latsync.out n) syncs of that run: p50 $(kv fsync latsync.out p50_us) us, max $(kv fsync latsync.out max_us) us, bucket bounds); the device (4 KiB write + fdatasync in the state dir, 200 times): p50 $(kv fsync fdsync.out fdatasync_p50_us) us, p99 $(kv fsync fdsync.out fdatasync_p99_us) us")
 fi
 
 if want token; then
