@@ -393,17 +393,23 @@ ft_memif_dp_start() {
 }
 # ft_memif_gen PREFIX DIR NET SALE USERS BASE SECONDS OUT: flashgen (file prefix PREFIX, CPU 0)
 # over the net_memif client of DIR/memif.sock to NET.2 from NET.100: USERS users from BASE claim
-# SALE for at most SECONDS; its report in OUT, its WONs in OUT.won, stderr in OUT.err. Returns
-# flashgen's exit code; its runtime directory is removed.
+# SALE for at most SECONDS; its report in OUT, its WONs in OUT.won, stderr in OUT.err. flashgen
+# is reaped by a subshell of its own (ft_reaped) and waited for at most SECONDS + 40 s
+# (ft_node_gen_wait: then SIGTERM, SIGKILL). Returns flashgen's exit code, 125 when its reaper
+# did not report it within 5 s of its end; its runtime directory is removed.
 ft_memif_gen() {
+	local rc=125
 	rm -rf "/var/run/dpdk/$1"
-	timeout $(($7 + 40)) "$FS_BUILD/dataplane/flashgen" --no-pci --file-prefix "$1" -m 128 \
-		--lcores 0@0 --vdev "net_memif0,role=client,socket=$2/memif.sock,rsize=12" \
+	echo $(($(date +%s) + $7 + 40)) >"$8.end"
+	ft_reaped "$8.pid" "$8" "$8.err" "$FS_BUILD/dataplane/flashgen" --no-pci --file-prefix "$1" \
+		-m 128 --lcores 0@0 --vdev "net_memif0,role=client,socket=$2/memif.sock,rsize=12" \
 		-- --dst-ip "$3.2" --src-ip "$3.100" --sale "$4" --users "$5" --user-base "$6" \
-		--won-file "$8.won" --max-seconds "$7" >"$8" 2>"$8.err"
-	local rc=$?
+		--won-file "$8.won" --max-seconds "$7"
+	fs_cleanup_add "ft__gen_signal KILL $FT_REAPED_PID"
+	ft_node_gen_wait "$8"
+	ft_wait_for 5 test -s "$8.pid.rc" && rc=$(cat "$8.pid.rc")
 	rm -rf "/var/run/dpdk/$1"
-	return $rc
+	return "$rc"
 }
 # ft_memif_daemon PREFIX NODE LOG [OPTION...]: flashctl daemon --interval-ms 50 OPTION... of node
 # NODE for the dataplane of file prefix PREFIX (e.g. one of ft_memif_dp_start), in the background
