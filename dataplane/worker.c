@@ -322,12 +322,11 @@ static inline uint32_t held_flush(struct fs_worker *w, struct turn_cnt *tc)
 		held_failed(w, rc, tc);
 		return total;
 	}
-	/* the sends are the claims' work too: busy, like a burst's answers (nothing held: idle) */
-	if (fs_pending_peek_durable(w->held, 0, durable) == NULL)
-		return 0;
+	/* the sends are the claims' work too: busy, like a burst's answers (none sent: idle) */
 	tsc = rte_rdtsc();
 	total = held_send_durable(w, durable, tc);
-	tc->cnt[FS_CNT_BUSY_CYCLES] += rte_rdtsc() - tsc;
+	if (total != 0)
+		tc->cnt[FS_CNT_BUSY_CYCLES] += rte_rdtsc() - tsc;
 	return total;
 }
 
