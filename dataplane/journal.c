@@ -331,7 +331,7 @@ out:
 	return rc;
 }
 
-/* CLOCK_MONOTONIC_COARSE in ns: a vDSO read, no syscall. */
+/* Clock @p clk in ns (a vDSO read, no syscall). */
 static uint64_t clock_ns(clockid_t clk)
 {
 	struct timespec ts;
@@ -340,6 +340,7 @@ static uint64_t clock_ns(clockid_t clk)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* CLOCK_MONOTONIC_COARSE in ns: for retry times, a tick is fine. */
 static uint64_t coarse_now_ns(void)
 {
 	return clock_ns(CLOCK_MONOTONIC_COARSE);
@@ -996,14 +997,14 @@ void fs_journal_sync_hist(const struct fs_journal *j, uint64_t *counts, uint64_t
 
 int fs_journal_group_sync(struct fs_journal *j)
 {
-	/* acquire: pairs with the writer's release; the records up to it are in the page cache */
-	uint64_t w = __atomic_load_n(&j->gc_written, __ATOMIC_ACQUIRE);
+	/* acquire: pairs with the writer's release; the records up to it are in its buffer */
+	uint64_t w = __atomic_load_n(&j->gc_written, __ATOMIC_ACQUIRE), t0;
 	int err = __atomic_load_n(&j->gc_err, __ATOMIC_RELAXED), rc;
-	uint64_t t0 = clock_ns(CLOCK_MONOTONIC);
 
+	if (err == 0 && w == j->gc.synced)
+		return 0; /* nothing new: an idle round, no clock read */
+	t0 = clock_ns(CLOCK_MONOTONIC);
 	if (err == 0) {
-		if (w == j->gc.synced)
-			return 0;
 		rc = gc_range(j, j->gc.synced, w, false);
 		if (rc < 0)
 			return gc_fail(j, rc);
