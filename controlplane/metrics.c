@@ -302,15 +302,20 @@ static void write_journals(struct fs_expo *e, const struct fs_metrics_scrape *s,
 			2);
 }
 
-/* Integer @p i of json array member @p key of @p o, or 0. */
-static uint64_t json_u64_at(struct json_object *o, const char *key, size_t i)
+/* Integer @p i of json array @p a (unsigned, as the dataplane sends u64). */
+static uint64_t arr_u64(struct json_object *a, size_t i)
+{
+	return (uint64_t)json_object_get_int64(json_object_array_get_idx(a, i));
+}
+
+/* Json array member @p key of @p o, or NULL. */
+static struct json_object *json_array(struct json_object *o, const char *key)
 {
 	struct json_object *a;
 
-	if (!json_object_object_get_ex(o, key, &a) || !json_object_is_type(a, json_type_array) ||
-		i >= json_object_array_length(a))
-		return 0;
-	return (uint64_t)json_object_get_int64(json_object_array_get_idx(a, i));
+	return json_object_object_get_ex(o, key, &a) && json_object_is_type(a, json_type_array)
+		       ? a
+		       : NULL;
 }
 
 /* One worker journal's group syncs (a /flashsale/journal/syncs reply) as histogram samples:
@@ -320,34 +325,28 @@ static void write_sync_hist(
 {
 	char jid[FS_EXPO_VALUE_LEN], le[FS_EXPO_VALUE_LEN], val[FS_EXPO_VALUE_LEN], nm[96];
 	const char *lab[] = {"node", node, "journal", jid, "le", le, NULL};
-	struct json_object *a, *le_a;
+	struct json_object *cnt = json_array(o, "count"), *les = json_array(o, "le_us");
 	uint64_t j, n, sum_ns, acc = 0;
-	size_t i, len;
+	size_t i, len = cnt != NULL ? json_object_array_length(cnt) : 0;
 
 	if (fs_metrics_json_u64(o, "journal", &j) != 0 || fs_metrics_json_u64(o, "syncs", &n) != 0 ||
-		fs_metrics_json_u64(o, "sync_ns_sum", &sum_ns) != 0 ||
-		!json_object_object_get_ex(o, "count", &a) || !json_object_is_type(a, json_type_array))
+		fs_metrics_json_u64(o, "sync_ns_sum", &sum_ns) != 0 || len == 0 || les == NULL ||
+		json_object_array_length(les) != len)
 		return;
-	len = json_object_array_length(a);
-	/* le_us as long, rising, the last 0 (+Inf): else no series of this journal at all (two
-	 * +Inf buckets, or none, would make the scraper refuse the whole text) */
-	if (len == 0 || !json_object_object_get_ex(o, "le_us", &le_a) ||
-		!json_object_is_type(le_a, json_type_array) || json_object_array_length(le_a) != len ||
-		json_u64_at(o, "le_us", len - 1) != 0)
-		return;
-	for (i = 0; i + 1 < len; i++)
-		if (json_u64_at(o, "le_us", i) <= (i == 0 ? 0 : json_u64_at(o, "le_us", i - 1)))
+	/* bounds rising, the last 0 (+Inf): else no series of this journal at all (two +Inf
+	 * buckets, or none, would make the scraper refuse the whole text) */
+	for (i = 0; i < len; i++)
+		if (i + 1 == len ? arr_u64(les, i) != 0
+				 : arr_u64(les, i) <= (i == 0 ? 0 : arr_u64(les, i - 1)))
 			return;
 	fs_expo_u64(jid, j);
 	snprintf(nm, sizeof(nm), "%s_bucket", name);
 	for (i = 0; i < len; i++) {
-		uint64_t bound = json_u64_at(o, "le_us", i);
-
-		acc += json_u64_at(o, "count", i);
+		acc += arr_u64(cnt, i);
 		if (i + 1 == len)
 			snprintf(le, sizeof(le), "+Inf");
 		else
-			fs_expo_ns(le, bound * 1000u);
+			fs_expo_ns(le, arr_u64(les, i) * 1000u);
 		fs_expo_sample(e, nm, lab, fs_expo_u64(val, acc));
 	}
 	lab[4] = NULL; /* _sum and _count: node and journal */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "journal.h"
 #include "monotonic.h"
 #include "parse.h"
 #include "scrape.h"
@@ -92,7 +93,7 @@ static void read_syncs(struct fs_scrape_src *x, struct fs_metrics_scrape *s)
 	{
 		(void)k;
 		if (!json_object_is_type(o, json_type_object) ||
-			fs_metrics_json_u64(o, "journal", &j) != 0 || j >= 255)
+			fs_metrics_json_u64(o, "journal", &j) != 0 || j >= FS_JOURNAL_CONTROL)
 			continue; /* the control journal is synced by its writer, not the group */
 		snprintf(cmd, sizeof(cmd), "/flashsale/journal/syncs,%" PRIu64, j);
 		if ((s->syncs[n] = dp_get(x, cmd)) != NULL)
