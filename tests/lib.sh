@@ -391,21 +391,29 @@ ft_memif_dp_start() {
 	ft_dp_start "$1" "$2/dp.log" --vdev "net_memif0,role=server,socket=$2/memif.sock" \
 		-- --addr "$3.2" --state-dir "$2/state" --node-id "$4"
 }
-# ft_memif_gen PREFIX DIR NET SALE USERS BASE SECONDS OUT: flashgen (file prefix PREFIX, CPU 0)
-# over the net_memif client of DIR/memif.sock to NET.2 from NET.100: USERS users from BASE claim
-# SALE for at most SECONDS; its report in OUT, its WONs in OUT.won, stderr in OUT.err. flashgen
-# is reaped by a subshell of its own (ft_reaped) and waited for at most SECONDS + 40 s
-# (ft_node_gen_wait: then SIGTERM, SIGKILL). Returns flashgen's exit code, 125 when its reaper
-# did not report it within 5 s of its end; its runtime directory is removed.
+# ft__gen_reaped PREFIX OUT MAX_S CMD...: CMD (which execs flashgen with --file-prefix PREFIX and
+# --max-seconds MAX_S) started by ft_reaped: report OUT, stderr OUT.err, pid OUT.pid, exit status
+# OUT.pid.rc once reaped, OUT.end the time (s) after which ft_node_gen_wait ends it (MAX_S + 30 s
+# from now); killed and its runtime directory removed on exit.
+ft__gen_reaped() {
+	rm -rf "/var/run/dpdk/$1"
+	echo $(($(date +%s) + $3 + 30)) >"$2.end"
+	ft_reaped "$2.pid" "$2" "$2.err" "${@:4}"
+	fs_cleanup_add "ft__gen_signal KILL $FT_REAPED_PID; rm -rf /var/run/dpdk/$1"
+}
+# ft_memif_gen PREFIX DIR NET SALE USERS BASE SECONDS OUT [OPTION...]: flashgen (file prefix
+# PREFIX, CPU 0) over the net_memif client of DIR/memif.sock to NET.2 from NET.100: USERS users
+# from BASE claim SALE for at most SECONDS, more flashgen options after; its report in OUT, its
+# WONs in OUT.won, stderr in OUT.err. Started by ft__gen_reaped and waited for by
+# ft_node_gen_wait (at most SECONDS + 30 s, then SIGTERM, SIGKILL). Returns flashgen's exit
+# code, 125 when its reaper did not report it within 5 s of its end; its runtime directory is
+# removed.
 ft_memif_gen() {
 	local rc=125
-	rm -rf "/var/run/dpdk/$1"
-	echo $(($(date +%s) + $7 + 40)) >"$8.end"
-	ft_reaped "$8.pid" "$8" "$8.err" "$FS_BUILD/dataplane/flashgen" --no-pci --file-prefix "$1" \
+	ft__gen_reaped "$1" "$8" "$7" "$FS_BUILD/dataplane/flashgen" --no-pci --file-prefix "$1" \
 		-m 128 --lcores 0@0 --vdev "net_memif0,role=client,socket=$2/memif.sock,rsize=12" \
 		-- --dst-ip "$3.2" --src-ip "$3.100" --sale "$4" --users "$5" --user-base "$6" \
-		--won-file "$8.won" --max-seconds "$7"
-	fs_cleanup_add "ft__gen_signal KILL $FT_REAPED_PID"
+		--won-file "$8.won" --max-seconds "$7" "${@:9}"
 	ft_node_gen_wait "$8"
 	ft_wait_for 5 test -s "$8.pid.rc" && rc=$(cat "$8.pid.rc")
 	rm -rf "/var/run/dpdk/$1"
@@ -592,18 +600,15 @@ ft_node_restart() {
 # ft_node_gen_stop OUT ends it early.
 ft_node_gen() {
 	local i=$1 out=$2 p=${FT_NODES_TAG}g$1
-	rm -rf "/var/run/dpdk/$p"
-	echo $(($(date +%s) + $6 + 20)) >"$out.end"
-	ft_reaped "$out.pid" "$out" "$out.err" nice -n 10 "$GEN" --no-pci --file-prefix "$p" \
+	ft__gen_reaped "$p" "$out" "$6" nice -n 10 "$GEN" --no-pci --file-prefix "$p" \
 		-m 128 --lcores "0@$(((i + 1) % 2))" \
 		--vdev "net_memif0,role=client,socket=$FT_NODES_DIR/$i/memif.sock,rsize=12" \
 		-- --dst-ip "$(ft_node_addr "$i")" --src-ip "10.$FT_NODES_NET.$i.100" --sale "$3" \
 		--users "$4" --user-base "$5" --max-seconds "$6" --won-file "$out.won" "${@:7}"
-	fs_cleanup_add "ft__gen_signal KILL $FT_REAPED_PID; rm -rf /var/run/dpdk/$p"
 }
-# ft_node_gen_wait OUT: until ft_node_gen OUT's flashgen has ended (its report and files written;
-# reaped or not), at most until MAX_S + 20 s after its start; then SIGTERM (it reports what it
-# did so far), and SIGKILL 5 s later.
+# ft_node_gen_wait OUT: until the flashgen of ft__gen_reaped OUT (ft_node_gen, ft_memif_gen) has
+# ended (its report and files written; reaped or not), at most until MAX_S + 30 s after its
+# start; then SIGTERM (it reports what it did so far), and SIGKILL 5 s later.
 ft_node_gen_wait() {
 	local pid end
 	pid=$(cat "$1.pid" 2>/dev/null) || return 0

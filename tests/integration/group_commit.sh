@@ -64,20 +64,11 @@ run() {
 	ft_sale_open "$TAG$name" "$sale" "$USERS"
 	RUN_KV0=$(syncs_kv "$TAG$name")
 	t0=$(date +%s%N)
-	# flashgen reaped by a subshell of its own (ft_reaped: a reap that spins in the kernel
-	# holds up that subshell, not the test), its end bounded by ft_node_gen_wait
-	echo $(($(date +%s) + 40)) >"$work/$name/gen.out.end"
-	ft_reaped "$work/$name/gen.out.pid" "$work/$name/gen.out" "$work/$name/gen.err" \
-		"$GEN" --no-pci --file-prefix "${TAG}gen" -m 128 --lcores 0@0 \
-		--vdev "net_memif0,role=client,socket=$work/$name/memif.sock" \
-		-- --dst-ip "$ADDR" --src-ip 10.86.0.100 --sale "$sale" --users "$USERS" --claims 1 \
-		--rate "$USERS" --max-seconds 20
-	fs_cleanup_add "ft__gen_signal KILL $FT_REAPED_PID"
-	ft_node_gen_wait "$work/$name/gen.out"
+	ft_memif_gen "${TAG}gen" "$work/$name" 10.86.0 "$sale" "$USERS" 1 20 "$work/$name/gen.out" \
+		--claims 1 --rate "$USERS"
 	RUN_KV=$(syncs_kv "$TAG$name")
 	RUN_MS=$((($(date +%s%N) - t0) / 1000000))
 	"$CTL" --dp "$TAG$name" metrics --once >"$work/$name/metrics.txt" 2>"$work/$name/metrics.err"
-	rm -rf "/var/run/dpdk/${TAG}gen"
 	kill -TERM "$FT_DP_PID" 2>/dev/null
 	ft_wait_for 30 ft__gone "$FT_DP_PID" || fs_die "flashsale-dp $name did not stop"
 }
