@@ -19,9 +19,10 @@
 /*
  * Replies held per worker; a power of two. A WON waits about the group interval in progress
  * (gcommit.h) and its own sync, or two syncs when they take longer (2-7 ms on a slow disk), so
- * by Little's law a worker wins at most FS_PENDING_CAP over that wait (at the largest
- * --group-interval-us, 100 ms, about 160 k WONs/s): 2048 gave 0.3-0.4 M WONs/s, less than a third of the in-memory rate; 16384 gives
- * 2.3-8 M/s, above what a worker's lcore does. The ring is 16384 * 24 bytes = 384 KiB per worker;
+ * by Little's law a worker wins at most FS_PENDING_CAP over that wait: 2048 gave 0.3-0.4 M
+ * WONs/s (measured), less than a third of the in-memory rate; 16384 allows 2.3-8 M/s by that
+ * law, above what a worker's lcore does (at the largest --group-interval-us, 100 ms, about
+ * 160 k/s). The ring is 16384 * 24 bytes = 384 KiB per worker;
  * the mbufs it holds come from the ports' pools, which fsync mode enlarges by as many per queue
  * (fs_port_setup_all's held_per_queue: 16384 * 2.3 KiB = 37 MiB of hugepages per queue).
  */

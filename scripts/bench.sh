@@ -30,13 +30,13 @@
 # worker's RX ring full at every poll: its cycles/claim), persist (CLAIMS orders in
 # journals written by flashsale-persist against psql \copy of the same rows; no DPDK).
 # Env: FS_BUILD_DIR (default build-release), FS_BENCH_WINDOW (2048), FS_BENCH_FSYNC_WINDOW (16384:
-# a WON waits for the disk, 2-7 ms, so the claims in flight a rate needs are that many times more
-# than in memory; the worker holds up to 16384), FS_BENCH_SCENARIOS (all:
+# a WON waits for the group interval and a sync, ms, so the claims in flight a rate needs are that
+# many times more than in memory; the worker holds up to 16384), FS_BENCH_SCENARIOS (all:
 # "testpmd win soldout mix redis scale nodes fsync token flood flood50 pcap winsat sweep pay
 # persist"), FS_BENCH_NODES_OPEN_S (6: the nodes scenario's sale opens that long after it is made),
 # FS_BENCH_REPEAT (3: extra open/token runs, win/fsync pairs, at least 1 pair),
-# FS_BENCH_GROUP_INTERVAL_US (the fsync runs' --group-interval-us; default flashsale-dp's), FS_BENCH_PREFIX (EAL file-prefix stem, fsbench:
-# runs with different stems coexist), FS_BENCH_FLOOD_RATE (200000/s), FS_BENCH_PCAP_S (3),
+# FS_BENCH_GROUP_INTERVAL_US (the fsync runs' --group-interval-us; default flashsale-dp's),
+# FS_BENCH_PREFIX (EAL file-prefix stem, fsbench: runs with different stems coexist), FS_BENCH_FLOOD_RATE (200000/s), FS_BENCH_PCAP_S (3),
 # FS_BENCH_FLOOD50_S (6), FS_BENCH_WINSAT_USERS (4194272), FS_BENCH_WINSAT_S (0.3), FS_BENCH_PERSIST_JOURNALS (2), FS_BENCH_SQL_ROWS (1000000), FS_BENCH_SWEEP_BATCH (10000), PG_URL (a
 # PostgreSQL for sweep and pay, which create and drop a scratch database on it; default: a
 # throwaway server, fsync and synchronous_commit off).
@@ -526,8 +526,9 @@ if want fsync; then
 	# The ratio: run to run the machine's speed moves more than the difference measured, and
 	# the table's win run may be minutes older; so win and fsync capacity runs alternate, each
 	# pair back to back with fresh dataplanes, FS_BENCH_REPEAT times; the median pair counts.
-	pairs=()
-	for ((i = 1; i <= (${FS_BENCH_REPEAT:-3} > 0 ? ${FS_BENCH_REPEAT:-3} : 1); i++)); do
+	pairs=() npairs=${FS_BENCH_REPEAT:-3}
+	[ "$npairs" -ge 1 ] || npairs=1
+	for ((i = 1; i <= npairs; i++)); do
 		for kind in win fsync; do
 			fs_log "fsync ratio, pair $i: $kind"
 			window=$win_window

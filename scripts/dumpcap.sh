@@ -49,8 +49,8 @@ exec unshare --mount --propagation private -- /bin/sh -c '
 		[ -z "$(ls -A /sys/bus/pci)" ]
 		mkdir /sys/bus/pci/none
 	fi
-	# dpdk-dumpcap 22.11 makes its own EAL arguments (--file-prefix, --proc-type, --log-level:
-	# its binary has no other) and takes none, so it cannot be given --no-pci. The two guards
+	# No --no-pci for dpdk-dumpcap 22.11: it makes its own EAL arguments (--file-prefix,
+	# --proc-type, --log-level; its binary has no other) and takes none. The two guards
 	# above stand in for it (an empty /sys/bus/pci checked before, SYSFS_PCI_DEVICES on an empty
 	# directory): its PCI scan finds no device, so it cannot probe the machine NIC.
 	export SYSFS_PCI_DEVICES=/sys/bus/pci/none

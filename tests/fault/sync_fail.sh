@@ -4,9 +4,9 @@
 # flashsale-dp's state dir is on an ext4 file system (4 KiB blocks, no fs journal) on a loop
 # device whose backing file is a sparse file on a small tmpfs mounted here. Filling that tmpfs
 # makes every write to a block the file system has never written fail (the loop device answers
-# ENOSPC; one page per request, see below): the worker's group commit (msync) fails for real.
-# flashgen (memif) claims a sale with 40,000 distinct users at 10,000/s; the tmpfs is filled after the first 5,000 WONs and
-# emptied 2 s later. Then flashsale-dp is killed and the ext4 unmounted and mounted again: what
+# ENOSPC; one page per request, see below): the group commit's pwrite and fdatasync fail for
+# real. flashgen (memif) claims a sale with 40,000 distinct users at 10,000/s; the tmpfs is
+# filled after the first 5,000 WONs and emptied 2 s later. Then flashsale-dp is killed and the ext4 unmounted and mounted again: what
 # is left of the journal is what a power cut would have left (the pages whose writeback failed
 # are clean in the page cache and never written again by Linux). Checks: the syncs failed and
 # claims resumed without a restart; every order a client heard of (WON, or ALREADY_WON for a
