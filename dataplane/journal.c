@@ -20,12 +20,14 @@
 
 #define FS_JSEG_BYTES ((size_t)FS_JOURNAL_SEG_RECS * sizeof(struct fs_jrec))
 /*
- * Bytes journal_touch writes to at most per call (every 5 ms in flashsale-dp): 128 pages, ~5 M
- * cycles where a page costs 38,000, so the helper's next turn (which unmaps the segment the
- * writer let go: the writer's second roll-over waits for it, answering RETRY meanwhile) is
- * never held up long; faster writers take the rest of the first writes themselves, as before.
+ * Pages fs_journal_tend prepares at most per call (journal_prepare: populate, then one write
+ * each): on the firecracker VM this was measured on a page costs ~38,000 cycles (2026-12-02:
+ * a 4 MiB MADV_POPULATE_WRITE of pages the kernel had written back took 1.5-10 ms), so one call
+ * holds its CPU (shared with other processes on small machines) and the mm's lock for under a
+ * millisecond; a call that used it all asks for its next turn soon (FS_PREFAULT_BEHIND_US in
+ * flashsale-dp). Faster writers take the rest of the first writes themselves, as before.
  */
-#define FS_JOURNAL_TOUCH_MAX ((uintptr_t)128 * 4096)
+#define FS_JOURNAL_PREP_PAGES 32u
 /* records ahead of the one written whose line fs_journal_append prefetches for writing */
 #define FS_JOURNAL_AHEAD 8u
 
@@ -83,11 +85,15 @@ struct fs_journal {
 		struct fs_jrec *map;
 		uint64_t retry_ns; /**< helper only: no new try before, after a failed one */
 		/**
-		 * helper only (journal_touch): the pages of segment touched_seg below touched_end
-		 * had their write; a hint (a segment mapped again at the same address is skipped)
+		 * helper only (journal_prepare): the first end bytes of segment seg1 - 1 (mapped,
+		 * or its buffer, at base) are prepared; slot seg % 2, so the writer's segment and
+		 * the one made ahead each have one. seg1 0: none.
 		 */
-		struct fs_jrec *touched_seg;
-		uintptr_t touched_end;
+		struct {
+			uint64_t seg1;
+			struct fs_jrec *base;
+			size_t end;
+		} prep[2];
 		/**
 		 * a segment the writer let go: writer wo (release) when NULL; the helper takes it
 		 * (exchange, acquire) and unmaps it
@@ -633,66 +639,85 @@ int fs_journal_append(struct fs_journal *j, struct fs_jrec *rec)
 }
 
 /*
- * Write once to each page of [@p from, @p to) in segment @p seg that has not had it from here:
- * an atomic add of 0 to the magic word of the page's first record (so the value never changes,
- * even when the writer stores that magic at the same time: both accesses are atomic). A page
- * that madvise(MADV_POPULATE_WRITE) faulted in can still cost its first write a fault below the
- * kernel: on the firecracker VM this was measured on, ~27,000-53,000 cycles per 4 KiB page (the
- * guest counts no fault; the host backs the page at that write), the same on ext4 and tmpfs
- * files and on anonymous memory; a second write costs ~15-25 cycles per 64 bytes. Spread over
- * the page's 64 records, that was most of a winning claim's cost. Helper thread only.
+ * Prepare for the writer the pages of bytes [@p from, @p to) of segment @p seg (mapped, or its
+ * buffer, at @p base) that this thread has not prepared yet, at most @p budget pages from the
+ * first not prepared: madvise(MADV_POPULATE_WRITE, Linux 5.14) faults them in, then an atomic
+ * add of 0 to the magic word of each page's first record writes once to each (the value never
+ * changes, even when the writer stores that magic at the same time: both accesses are atomic).
+ * A page that the populate faulted in can still cost its first write a fault below the kernel:
+ * on the firecracker VM this was measured on, ~27,000-53,000 cycles per 4 KiB page (the guest
+ * counts no fault; the host backs the page at that write), the same on ext4 and tmpfs files and
+ * on anonymous memory; a second write costs ~15-25 cycles per 64 bytes. Spread over the page's
+ * 64 records, that was most of a winning claim's cost. Each page once: a populate of pages
+ * already in (every turn, as before 2026-12-02) redirties those the kernel wrote back meanwhile
+ * and took ms. Errors are ignored (the writer then faults itself). Helper thread only; returns
+ * the pages prepared.
  */
-static void journal_touch(struct fs_journal *j, struct fs_jrec *seg, uintptr_t from, uintptr_t to)
+static unsigned journal_prepare(struct fs_journal *j, uint64_t seg, struct fs_jrec *base,
+	size_t from, size_t to, unsigned budget)
 {
-	uintptr_t p;
+	__typeof__(j->ahead.prep[0]) *c = &j->ahead.prep[seg % 2];
+	size_t p;
 
-	if (j->ahead.touched_seg == seg && j->ahead.touched_end > from)
-		from = j->ahead.touched_end;
-	if (to > from + FS_JOURNAL_TOUCH_MAX)
-		to = from + FS_JOURNAL_TOUCH_MAX; /* the rest on the next calls */
+	if (c->seg1 != seg + 1 || c->base != base) {
+		c->seg1 = seg + 1;
+		c->base = base;
+		c->end = 0;
+	}
+	from &= ~(size_t)4095;
+	if (from < c->end)
+		from = c->end;
+	if (to > FS_JSEG_BYTES)
+		to = FS_JSEG_BYTES;
+	if (from >= to || budget == 0)
+		return 0;
+	if (to - from > (size_t)budget * 4096)
+		to = from + (size_t)budget * 4096;
+	to = (to + 4095) & ~(size_t)4095; /* FS_JSEG_BYTES is a whole number of pages */
+	(void)madvise((char *)base + from, to - from, MADV_POPULATE_WRITE);
 	for (p = from; p < to; p += 4096)
 		/* relaxed: changes nothing, orders nothing; only the write matters */
-		__atomic_fetch_add((uint32_t *)p, 0, __ATOMIC_RELAXED);
-	if (p > from || j->ahead.touched_seg != seg) {
-		j->ahead.touched_seg = seg;
-		j->ahead.touched_end = p > from ? p : from;
-	}
+		__atomic_fetch_add((uint32_t *)((char *)base + p), 0, __ATOMIC_RELAXED);
+	c->end = to;
+	return (unsigned)((to - from) / 4096);
 }
 
 /*
- * Fault in the pages the next @p bytes of records of @p j will be written to (from the next
- * record on, within the current segment): madvise(MADV_POPULATE_WRITE, Linux 5.14). It reads
- * the writer's segment pointer and position without ordering, so racing a roll-over it may
- * populate pages that are not needed any more; populating never changes data and errors are
- * ignored. The mapping cannot go away meanwhile: only this thread, the helper, unmaps a tended
- * journal's segments.
+ * Prepare (journal_prepare) the pages the next @p bytes of records of @p j will be written to,
+ * from the next record on: in the writer's segment, then, where the bytes reach past its end,
+ * at the head of the segment this thread made ahead (next_prepare). It reads the writer's
+ * segment, pointer and position without ordering, so racing a roll-over it may prepare pages
+ * that are not needed any more, or some twice; preparing never changes data. The mappings
+ * cannot go away meanwhile: only this thread, the helper, unmaps a tended journal's segments.
+ * True when it stopped at its budget (FS_JOURNAL_PREP_PAGES) rather than at the end of the
+ * bytes.
  */
-static void journal_prefault(struct fs_journal *j, size_t bytes)
+static bool journal_prefault(struct fs_journal *j, size_t bytes)
 {
+	uint64_t seg = __atomic_load_n(&j->seg_no, __ATOMIC_RELAXED);
 	struct fs_jrec *base = __atomic_load_n(&j->wbase, __ATOMIC_RELAXED);
 	uint32_t pos = __atomic_load_n(&j->h.pos, __ATOMIC_RELAXED);
-	uintptr_t from, to, end;
+	size_t at = (size_t)pos * sizeof(struct fs_jrec);
+	unsigned used;
 
 	if (base == NULL || pos >= FS_JOURNAL_SEG_RECS)
-		return;
-	from = (uintptr_t)(base + pos) & ~(uintptr_t)4095;
-	end = (uintptr_t)(base + FS_JOURNAL_SEG_RECS);
-	to = (uintptr_t)(base + pos) + bytes;
-	if (to > end || to < from)
-		to = end;
-	(void)madvise((void *)from, to - from, MADV_POPULATE_WRITE);
-	journal_touch(j, base, from, to);
+		return false;
+	used = journal_prepare(j, seg, base, at, at + bytes, FS_JOURNAL_PREP_PAGES);
+	if (at + bytes > FS_JSEG_BYTES && j->ahead.prep[(seg + 1) % 2].seg1 == seg + 2)
+		used += journal_prepare(j, seg + 1, j->ahead.prep[(seg + 1) % 2].base, 0,
+			at + bytes - FS_JSEG_BYTES, FS_JOURNAL_PREP_PAGES - used);
+	return used == FS_JOURNAL_PREP_PAGES;
 }
 
 /*
  * Make the writer's next segment ahead, once it is FS_JOURNAL_PREPARE_AT records into the
  * current one and no segment is ready: create it (0600), allocate it, map it, hand it over
- * (NEXT_READY), then fault in its first @p bytes (after the hand-over: the first write faults
- * of a fresh file take ms, and populating never changes data, so the writer may already write
- * there; only this thread unmaps it). A failure is left in ahead.err for the writer and tried
- * again after FS_JOURNAL_RETRY_NS.
+ * (NEXT_READY) and note it for journal_prefault, which prepares its head once the writer's
+ * next bytes reach it (the writer may already write there: preparing never changes data, and
+ * only this thread unmaps it). A failure is left in ahead.err for the writer and tried again
+ * after FS_JOURNAL_RETRY_NS.
  */
-static void next_prepare(struct fs_journal *j, size_t bytes)
+static void next_prepare(struct fs_journal *j)
 {
 	uint32_t st = NEXT_NONE;
 	struct fs_jrec *m = NULL;
@@ -722,29 +747,30 @@ static void next_prepare(struct fs_journal *j, size_t bytes)
 	/* release: ahead.map and ahead.err are the writer's once it acquires the state */
 	__atomic_store_n(&j->ahead.state, rc == 0 ? NEXT_READY : NEXT_NONE, __ATOMIC_RELEASE);
 	if (rc == 0) {
-		size_t n = bytes < FS_JSEG_BYTES ? bytes : FS_JSEG_BYTES;
+		uint64_t next = __atomic_load_n(&j->seg_no, __ATOMIC_RELAXED) + 1;
+		__typeof__(j->ahead.prep[0]) *c = &j->ahead.prep[next % 2];
 
-		/* group commit: the writer stores to the segment's buffer, never to the file's
+		/* its head is prepared once the writer's next bytes reach it (journal_prefault);
+		 * group commit: the writer stores to the segment's buffer, never to the file's
 		 * mapping (a dirtied shared page costs its writeback a TLB flush on the worker) */
-		if (j->group)
-			m = j->gbuf[(__atomic_load_n(&j->seg_no, __ATOMIC_RELAXED) + 1) % 2];
-		(void)madvise(m, n, MADV_POPULATE_WRITE);
-		journal_touch(j, m, (uintptr_t)m, (uintptr_t)m + n);
+		c->seg1 = next + 1;
+		c->base = j->group ? j->gbuf[next % 2] : m;
+		c->end = 0;
 	}
 }
 
-void fs_journal_tend(struct fs_journal *j, size_t bytes)
+bool fs_journal_tend(struct fs_journal *j, size_t bytes)
 {
 	if (!j->tended)
-		return; /* its writer unmaps its segments: a prefault could touch one going away */
+		return false; /* its writer unmaps its segments: a prefault could touch one going away */
 	/* a load first: no read-modify-write of the writer's hand-over line when there is nothing
 	 * (almost always); acquire on the exchange: pairs with the writer's release in seg_retire
 	 */
 	if (__atomic_load_n(&j->ahead.retired, __ATOMIC_RELAXED) != NULL)
 		munmap(__atomic_exchange_n(&j->ahead.retired, NULL, __ATOMIC_ACQUIRE),
 			FS_JSEG_BYTES);
-	next_prepare(j, bytes);
-	journal_prefault(j, bytes);
+	next_prepare(j);
+	return journal_prefault(j, bytes);
 }
 
 void fs_journal_set_tended(struct fs_journal *j, bool on)

@@ -165,23 +165,24 @@ void fs_journal_set_tended(struct fs_journal *j, bool on);
  *    tail first; under the group commit the thread syncs it through a mapping of its own, and
  *    unmapping the writer's leaves the dirty pages in the page cache for it);
  * 2. once the writer is FS_JOURNAL_PREPARE_AT records into its segment and none is ready, makes
- *    the next segment (open 0600, posix_fallocate, mmap), hands it to the writer and faults in
- *    its first @p bytes; a failure (disk full) is returned by the writer's roll-over instead of
- *    a try of its own (fs_journal_ready: claims get RETRY) and tried again here after
- *    FS_JOURNAL_RETRY_MS;
- * 3. faults in the pages the next @p bytes of records go to (MADV_POPULATE_WRITE, Linux 5.14),
- *    so the writer does not take the first-write faults (about 1 us per 4 KiB page, once per 64
- *    records), and writes once to each of them and to the next segment's first @p bytes (an
- *    atomic add of 0 to a record's magic: no value changes), which on a VM takes the host's
- *    backing of the page (measured: 27,000-53,000 cycles per page after the populate) off the
- *    writer too. Each page once per segment: from the second call on only the new pages.
+ *    the next segment (open 0600, posix_fallocate, mmap) and hands it to the writer; a failure
+ *    (disk full) is returned by the writer's roll-over instead of a try of its own
+ *    (fs_journal_ready: claims get RETRY) and tried again here after FS_JOURNAL_RETRY_MS;
+ * 3. prepares the pages the next @p bytes of records go to, in the writer's segment and the
+ *    head of the one made ahead, each page once and at most 32 per call: faults them in
+ *    (MADV_POPULATE_WRITE, Linux 5.14), so the writer does not take the first-write faults
+ *    (about 1 us per 4 KiB page, once per 64 records), and writes once to each (an atomic add
+ *    of 0 to a record's magic: no value changes), which on a VM takes the host's backing of the
+ *    page (measured: 27,000-53,000 cycles per page after the populate) off the writer too.
  * The hand-over is two one-slot mailboxes (the next segment to the writer, the spent one back),
  * release/acquire, so neither thread waits for the other; if the writer reaches the end of its
  * segment with none ready and the helper not at it, it makes the segment itself. Thread safety:
  * one helper thread, concurrently with the single writer; not on the claim path (syscalls).
- * A no-op on a journal that is not tended.
+ * Returns true when step 3 stopped at its 32 pages with more to prepare: call again soon (a
+ * call holds its CPU for under a millisecond so; flashsale-dp: 100 us later instead of 5 ms);
+ * false otherwise, and always for a journal that is not tended (then a no-op).
  */
-void fs_journal_tend(struct fs_journal *j, size_t bytes);
+bool fs_journal_tend(struct fs_journal *j, size_t bytes);
 
 /**
  * Roll-overs so far: *@p ahead onto a segment the helper made (a pointer swap), *@p made onto
