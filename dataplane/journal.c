@@ -23,9 +23,11 @@
  * Pages fs_journal_tend prepares at most per call (journal_prepare: populate, then one write
  * each): on the firecracker VM this was measured on a page costs ~38,000 cycles (2026-12-02:
  * a 4 MiB MADV_POPULATE_WRITE of pages the kernel had written back took 1.5-10 ms), so one call
- * holds its CPU (shared with other processes on small machines) and the mm's lock for under a
- * millisecond; a call that used it all asks for its next turn soon (FS_PREFAULT_BEHIND_US in
- * flashsale-dp). Faster writers take the rest of the first writes themselves, as before.
+ * holds its CPU (shared with other processes on small machines) and the mm's lock for 32 pages'
+ * faults (perf trace of flashsale-dp at 500k WONs/s: 0.3 ms a call on average, 4.5-5.2 ms at
+ * worst, against 0.55 and 7.8-8.5 ms before); a call that used it all asks for its next turn
+ * soon (FS_PREFAULT_BEHIND_US in flashsale-dp). Faster writers take the rest of the first
+ * writes themselves, as before.
  */
 #define FS_JOURNAL_PREP_PAGES 32u
 /* records ahead of the one written whose line fs_journal_append prefetches for writing */
