@@ -87,9 +87,10 @@ struct fs_journal {
 		struct fs_jrec *map;
 		uint64_t retry_ns; /**< helper only: no new try before, after a failed one */
 		/**
-		 * helper only (journal_prepare): the first end bytes of segment seg1 - 1 (mapped,
-		 * or its buffer, at base) are prepared; slot seg % 2, so the writer's segment and
-		 * the one made ahead each have one. seg1 0: none.
+		 * helper only (journal_prepare): the pages of segment seg1 - 1 (mapped, or its
+		 * buffer, at base) below end are prepared, or were behind the writer when this
+		 * thread came to them; slot seg % 2, so the writer's segment and the one made
+		 * ahead each have one. seg1 0: none.
 		 */
 		struct {
 			uint64_t seg1;
@@ -580,13 +581,13 @@ static int journal_roll(struct fs_journal *j)
 		seg_retire(j, j->prev);
 	j->prev = j->base;
 	j->prev_sync = j->sync_pos;
-	/* relaxed atomic stores: the helper reads them (prefault: wbase; seg_no after
-	 * next_release) */
+	/* atomic stores: the helper reads them (journal_prefault: the position and the base
+	 * before the segment number, whose release it acquires; seg_no after next_release) */
 	j->base = next;
+	__atomic_store_n(&j->h.pos, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&j->wbase, j->group ? j->gbuf[(j->seg_no + 1) % 2] : next,
 		__ATOMIC_RELAXED);
-	__atomic_store_n(&j->seg_no, j->seg_no + 1, __ATOMIC_RELAXED);
-	__atomic_store_n(&j->h.pos, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&j->seg_no, j->seg_no + 1, __ATOMIC_RELEASE);
 	j->sync_pos = 0;
 	next_release(j);
 	return 0;
@@ -687,23 +688,29 @@ static unsigned journal_prepare(struct fs_journal *j, uint64_t seg, struct fs_jr
 /*
  * Prepare (journal_prepare) the pages the next @p bytes of records of @p j will be written to,
  * from the next record on: in the writer's segment, then, where the bytes reach past its end,
- * at the head of the segment this thread made ahead (next_prepare). It reads the writer's
- * segment, pointer and position without ordering, so racing a roll-over it may prepare pages
- * that are not needed any more, or some twice; preparing never changes data. The mappings
- * cannot go away meanwhile: only this thread, the helper, unmaps a tended journal's segments.
- * True when it stopped at its budget (FS_JOURNAL_PREP_PAGES) rather than at the end of the
- * bytes.
+ * at the head of the segment this thread made ahead (next_prepare). The writer's segment number,
+ * read before and after its position and base, must not change in between: the writer stores
+ * the position and the base of a new segment before its number (release), so a number seen
+ * twice comes with that segment's base and a position in it; racing a roll-over it may still
+ * prepare pages of a segment the writer just left (each page once: nothing or a little). The
+ * mappings cannot go away meanwhile: only this thread, the helper, unmaps a tended journal's
+ * segments. True when it used its whole budget (FS_JOURNAL_PREP_PAGES: there may be more).
  */
 static bool journal_prefault(struct fs_journal *j, size_t bytes)
 {
-	uint64_t seg = __atomic_load_n(&j->seg_no, __ATOMIC_RELAXED);
+	uint64_t seg = __atomic_load_n(&j->seg_no, __ATOMIC_ACQUIRE);
 	struct fs_jrec *base = __atomic_load_n(&j->wbase, __ATOMIC_RELAXED);
-	uint32_t pos = __atomic_load_n(&j->h.pos, __ATOMIC_RELAXED);
-	size_t at = (size_t)pos * sizeof(struct fs_jrec);
+	uint32_t pos = __atomic_load_n(&j->h.pos, __ATOMIC_ACQUIRE);
+	size_t at;
 	unsigned used;
 
-	if (base == NULL || pos >= FS_JOURNAL_SEG_RECS)
-		return false;
+	if (base == NULL || __atomic_load_n(&j->seg_no, __ATOMIC_RELAXED) != seg)
+		return false; /* a roll-over in between: the next turn */
+	if (pos > FS_JOURNAL_SEG_RECS)
+		pos = FS_JOURNAL_SEG_RECS;
+	if (bytes > FS_JSEG_BYTES)
+		bytes = FS_JSEG_BYTES;
+	at = (size_t)pos * sizeof(struct fs_jrec);
 	used = journal_prepare(j, seg, base, at, at + bytes, FS_JOURNAL_PREP_PAGES);
 	if (at + bytes > FS_JSEG_BYTES && j->ahead.prep[(seg + 1) % 2].seg1 == seg + 2)
 		used += journal_prepare(j, seg + 1, j->ahead.prep[(seg + 1) % 2].base, 0,
@@ -723,6 +730,7 @@ static void next_prepare(struct fs_journal *j)
 {
 	uint32_t st = NEXT_NONE;
 	struct fs_jrec *m = NULL;
+	uint64_t next;
 	bool existed;
 	int rc;
 
@@ -740,8 +748,8 @@ static void next_prepare(struct fs_journal *j)
 		__atomic_store_n(&j->ahead.state, NEXT_NONE, __ATOMIC_RELEASE);
 		return;
 	}
-	rc = seg_map_rw(
-		j->dir, j->index, __atomic_load_n(&j->seg_no, __ATOMIC_RELAXED) + 1, &m, &existed);
+	next = __atomic_load_n(&j->seg_no, __ATOMIC_RELAXED) + 1;
+	rc = seg_map_rw(j->dir, j->index, next, &m, &existed);
 	if (rc < 0)
 		j->ahead.retry_ns = coarse_now_ns() + FS_JOURNAL_RETRY_NS;
 	j->ahead.map = m;
@@ -749,7 +757,7 @@ static void next_prepare(struct fs_journal *j)
 	/* release: ahead.map and ahead.err are the writer's once it acquires the state */
 	__atomic_store_n(&j->ahead.state, rc == 0 ? NEXT_READY : NEXT_NONE, __ATOMIC_RELEASE);
 	if (rc == 0) {
-		uint64_t next = __atomic_load_n(&j->seg_no, __ATOMIC_RELAXED) + 1;
+		/* next, not seg_no + 1 again: once READY, the writer may have rolled onto it */
 		__typeof__(j->ahead.prep[0]) *c = &j->ahead.prep[next % 2];
 
 		/* its head is prepared once the writer's next bytes reach it (journal_prefault);

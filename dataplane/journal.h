@@ -178,7 +178,7 @@ void fs_journal_set_tended(struct fs_journal *j, bool on);
  * release/acquire, so neither thread waits for the other; if the writer reaches the end of its
  * segment with none ready and the helper not at it, it makes the segment itself. Thread safety:
  * one helper thread, concurrently with the single writer; not on the claim path (syscalls).
- * Returns true when step 3 stopped at its 32 pages with more to prepare: call again soon
+ * Returns true when step 3 used its 32 pages (there may be more to prepare): call again soon
  * (flashsale-dp: 100 us later instead of 5 ms; a call's 32 pages took 0.3 ms on average);
  * false otherwise, and always for a journal that is not tended (then a no-op).
  */

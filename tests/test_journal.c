@@ -836,6 +836,26 @@ Test(journal, tend_prepares_each_page_once_a_few_at_a_time, .timeout = 120)
 	cr_assert_eq(read_check(7, 1), SEG + 101);
 }
 
+/* A writer at the very end of its segment (full, not rolled over yet): the helper still makes
+ * the next segment and prepares its head, so the roll-over's first writes find it ready. */
+Test(journal, tend_prepares_the_next_head_for_a_writer_at_the_end, .timeout = 120)
+{
+	struct fs_journal *j = fs_journal_open(tmpdir, 8);
+
+	fs_journal_set_tended(j, true);
+	append_n(j, 1, SEG); /* position SEG: the next append rolls over */
+	populated_pages = 0;
+	cr_assert_eq(tend_until_done(j), 8, "the next segment's first 1 MiB, 32 pages a call");
+	cr_assert_eq(populated_pages, 256);
+	append_n(j, SEG + 1, 1);
+	rolls_are(j, 1, 0);
+	populated_pages = 0;
+	cr_assert_not(fs_journal_tend(j, TEND_BYTES));
+	cr_assert_eq(populated_pages, 1, "one record in: only the page the window gained");
+	fs_journal_close(j);
+	cr_assert_eq(read_check(8, 1), SEG + 2);
+}
+
 Test(journal, untended_writer_makes_and_unmaps_its_segments, .timeout = 120)
 {
 	struct fs_journal *j = fs_journal_open(tmpdir, 6);
