@@ -801,6 +801,21 @@ static unsigned tend_until_done(struct fs_journal *j)
 	return more;
 }
 
+/* Append @p n records from @p first to tended journal @p j (index @p index) over its roll-over
+ * onto the segment made ahead, whose head the helper prepared; then one tend prepares only the
+ * @p pages the window gained, and the journal reads back whole. Closes @p j. */
+static void roll_onto_prepared(
+	struct fs_journal *j, unsigned index, uint64_t first, uint64_t n, uint64_t pages)
+{
+	append_n(j, first, n);
+	rolls_are(j, 1, 0);
+	populated_pages = 0;
+	cr_assert_not(fs_journal_tend(j, TEND_BYTES));
+	cr_assert_eq(populated_pages, pages, "the head prepared before the roll-over is not again");
+	fs_journal_close(j);
+	cr_assert_eq(read_check(index, 1), first + n);
+}
+
 /* The helper's prefault (journal_prepare): each page once, at most 32 a call (a 4 MiB populate
  * of pages already in, every 5 ms, took 1.5-10 ms on the VM), then the next segment's head. */
 Test(journal, tend_prepares_each_page_once_a_few_at_a_time, .timeout = 120)
@@ -827,13 +842,7 @@ Test(journal, tend_prepares_each_page_once_a_few_at_a_time, .timeout = 120)
 	cr_assert_eq(populated_pages, 256);
 	cr_assert_eq(populated_max, 32);
 	/* over the roll-over onto it: 100 records in, only the 4 pages the window gained */
-	append_n(j, SEG - 127, 128 + 100);
-	rolls_are(j, 1, 0);
-	populated_pages = 0;
-	cr_assert_not(fs_journal_tend(j, TEND_BYTES));
-	cr_assert_eq(populated_pages, 4, "the head prepared before the roll-over is not again");
-	fs_journal_close(j);
-	cr_assert_eq(read_check(7, 1), SEG + 101);
+	roll_onto_prepared(j, 7, SEG - 127, 128 + 100, 4);
 }
 
 /* A writer at the very end of its segment (full, not rolled over yet): the helper still makes
@@ -847,13 +856,7 @@ Test(journal, tend_prepares_the_next_head_for_a_writer_at_the_end, .timeout = 12
 	populated_pages = 0;
 	cr_assert_eq(tend_until_done(j), 8, "the next segment's first 1 MiB, 32 pages a call");
 	cr_assert_eq(populated_pages, 256);
-	append_n(j, SEG + 1, 1);
-	rolls_are(j, 1, 0);
-	populated_pages = 0;
-	cr_assert_not(fs_journal_tend(j, TEND_BYTES));
-	cr_assert_eq(populated_pages, 1, "one record in: only the page the window gained");
-	fs_journal_close(j);
-	cr_assert_eq(read_check(8, 1), SEG + 2);
+	roll_onto_prepared(j, 8, SEG + 1, 1, 1); /* one record in: the page the window gained */
 }
 
 Test(journal, untended_writer_makes_and_unmaps_its_segments, .timeout = 120)
