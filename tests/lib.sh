@@ -391,7 +391,7 @@ ft_memif_dp_start() {
 	ft_dp_start "$1" "$2/dp.log" --vdev "net_memif0,role=server,socket=$2/memif.sock" \
 		-- --addr "$3.2" --state-dir "$2/state" --node-id "$4"
 }
-# ft__gen_reaped PREFIX OUT MAX_S CMD...: CMD (which execs flashgen with --file-prefix PREFIX and
+# ft__gen_reaped PREFIX OUT MAX_S CMD...: CMD (flashgen with --no-pci, --file-prefix PREFIX,
 # --max-seconds MAX_S) started by ft_reaped: report OUT, stderr OUT.err, pid OUT.pid, exit status
 # OUT.pid.rc once reaped, OUT.end the time (s) after which ft_node_gen_wait ends it (MAX_S + 30 s
 # from now); killed and its runtime directory removed on exit.
