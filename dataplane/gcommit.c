@@ -58,13 +58,9 @@ static void *gcommit_run(void *arg)
 		 * which logs it: nothing to log here, and the retry waits FS_JOURNAL_RETRY_MS */
 		if (synced && gc.interval_ns == 0)
 			continue;
-		/* the next round: an interval after this one started, or the idle pause from now */
-		if (synced) {
-			ts_add_ns(&next, gc.interval_ns);
-		} else {
-			clock_gettime(CLOCK_MONOTONIC, &next);
-			ts_add_ns(&next, FS_GCOMMIT_IDLE_US * 1000u);
-		}
+		/* the next round: an interval, or the idle pause, after this one started (an
+		 * idle round takes a few loads) */
+		ts_add_ns(&next, synced ? gc.interval_ns : FS_GCOMMIT_IDLE_US * 1000u);
 		/* a time already past returns at once; EINTR: the loop looks at stop first */
 		(void)clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
 	}

@@ -282,11 +282,16 @@ static inline void held_prefetch(struct fs_worker *w, uint32_t from, uint64_t du
  */
 static inline uint32_t held_send_durable(struct fs_worker *w, uint64_t durable, struct turn_cnt *tc)
 {
-	const struct fs_pending_ent *e;
+	const struct fs_pending_ent *e = fs_pending_peek_durable(w->held, 0, durable);
 	struct rte_mbuf *tx[FS_BURST];
 	uint32_t total = 0;
+	uint64_t tsc;
 
-	while ((e = fs_pending_peek_durable(w->held, 0, durable)) != NULL) {
+	if (e == NULL)
+		return 0; /* nothing durable yet (most turns): no clock read */
+	/* the sends are the claims' work too: busy, like a burst's answers */
+	tsc = rte_rdtsc();
+	do {
 		const struct fs_rxq *rq = &w->rxq[e->q];
 		uint8_t q = e->q;
 		uint16_t nb = 0, sent;
@@ -302,7 +307,8 @@ static inline uint32_t held_send_durable(struct fs_worker *w, uint64_t durable, 
 		total += sent;
 		if (sent < nb)
 			break; /* the TX ring is full: the rest next turn */
-	}
+	} while ((e = fs_pending_peek_durable(w->held, 0, durable)) != NULL);
+	tc->cnt[FS_CNT_BUSY_CYCLES] += rte_rdtsc() - tsc;
 	return total;
 }
 
@@ -314,7 +320,7 @@ static inline uint32_t held_send_durable(struct fs_worker *w, uint64_t durable, 
 static inline uint32_t held_flush(struct fs_worker *w, struct turn_cnt *tc)
 {
 	uint32_t total;
-	uint64_t durable, tsc;
+	uint64_t durable;
 	int rc = fs_journal_group_writer(w->journal, &durable);
 
 	if (unlikely(rc != 0)) {
@@ -322,12 +328,7 @@ static inline uint32_t held_flush(struct fs_worker *w, struct turn_cnt *tc)
 		held_failed(w, rc, tc);
 		return total;
 	}
-	/* the sends are the claims' work too: busy, like a burst's answers (none sent: idle) */
-	tsc = rte_rdtsc();
-	total = held_send_durable(w, durable, tc);
-	if (total != 0)
-		tc->cnt[FS_CNT_BUSY_CYCLES] += rte_rdtsc() - tsc;
-	return total;
+	return held_send_durable(w, durable, tc);
 }
 
 /*
