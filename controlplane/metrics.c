@@ -326,10 +326,10 @@ static void write_sync_hist(
 	char jid[FS_EXPO_VALUE_LEN], le[FS_EXPO_VALUE_LEN], val[FS_EXPO_VALUE_LEN], nm[96];
 	const char *lab[] = {"node", node, "journal", jid, "le", le, NULL};
 	struct json_object *cnt = json_array(o, "count"), *les = json_array(o, "le_us");
-	uint64_t j, n, sum_ns, acc = 0;
+	uint64_t j, sum_ns, acc = 0;
 	size_t i, len = cnt != NULL ? json_object_array_length(cnt) : 0;
 
-	if (fs_metrics_json_u64(o, "journal", &j) != 0 || fs_metrics_json_u64(o, "syncs", &n) != 0 ||
+	if (fs_metrics_json_u64(o, "journal", &j) != 0 ||
 		fs_metrics_json_u64(o, "sync_ns_sum", &sum_ns) != 0 || len == 0 || les == NULL ||
 		json_object_array_length(les) != len)
 		return;
@@ -352,8 +352,8 @@ static void write_sync_hist(
 	lab[4] = NULL; /* _sum and _count: node and journal */
 	snprintf(nm, sizeof(nm), "%s_sum", name);
 	fs_expo_sample(e, nm, lab, fs_expo_ns(val, sum_ns));
-	snprintf(nm, sizeof(nm), "%s_count", name);
-	fs_expo_sample(e, nm, lab, fs_expo_u64(val, n));
+	snprintf(nm, sizeof(nm), "%s_count", name); /* the +Inf bucket's, as Prometheus wants */
+	fs_expo_sample(e, nm, lab, fs_expo_u64(val, acc));
 }
 
 static void write_syncs(struct fs_expo *e, const struct fs_metrics_scrape *s, const char *node)

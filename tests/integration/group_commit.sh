@@ -43,13 +43,12 @@ refused "--group-interval-us without --journal-sync fsync is refused" \
 	"--group-interval-us needs --journal-sync fsync" --group-interval-us 500
 
 # syncs_kv PREFIX: journal 0's /flashsale/journal/syncs reply, one line of key=value:
-# interval, syncs, the histogram's total and bucket count, sync_ns_sum.
+# interval, syncs (the histogram's total, as the dataplane adds it up), bucket count, sync_ns_sum.
 syncs_kv() {
 	ft_tel "$1" /flashsale/journal/syncs,0 | python3 -c 'import json, sys
 d = json.load(sys.stdin)["/flashsale/journal/syncs"]
-print("fsync=%d interval=%d syncs=%d hist_total=%d buckets=%d les=%d ns_sum=%d" % (d["fsync"],
-      d["group_interval_us"], d["syncs"], sum(d["count"]), len(d["count"]), len(d["le_us"]),
-      d["sync_ns_sum"]))'
+print("fsync=%d interval=%d syncs=%d buckets=%d les=%d ns_sum=%d" % (d["fsync"],
+      d["group_interval_us"], d["syncs"], len(d["count"]), len(d["le_us"]), d["sync_ns_sum"]))'
 }
 # run NAME SALE [DP OPTIONS]: a fresh dataplane (state NAME/state), sale SALE with USERS units,
 # flashgen's USERS users at USERS/s; RUN_MS the time from flashgen's start to the read of the
@@ -84,8 +83,8 @@ ft_tap "$([ "$(fs__kv "$work/slow/gen.out" winners)" = "$USERS" ] && echo 1)" \
 	"50 ms interval: all $USERS users hold an order ($(fs__kv "$work/slow/gen.out" winners))" \
 	"$(grep -E '^(sent|replies|won|retry|lost|p50_us|p99_us)=' "$work/slow/gen.out" | tr '\n' ' ')"
 ft_tap "$([ "${s50:-0}" -ge 1 ] && [ "$s50" -le $((RUN_MS / 50 + 1)) ] &&
-	[ "$(kvv "$RUN_KV" hist_total)" = "$s50" ] && [ "$(kvv "$RUN_KV" ns_sum)" -gt 0 ] && echo 1)" \
-	"50 ms interval: $s50 syncs in $RUN_MS ms, at most one per 50 ms ($((RUN_MS / 50 + 1))), each in the histogram" \
+	[ "$(kvv "$RUN_KV" ns_sum)" -gt 0 ] && echo 1)" \
+	"50 ms interval: $s50 syncs in $RUN_MS ms, at most one per 50 ms ($((RUN_MS / 50 + 1))), their time summed" \
 	"$RUN_KV"
 slow_ms=$RUN_MS
 # flashctl metrics: the same syncs as a histogram that promtool accepts
