@@ -225,10 +225,8 @@ def q(w, p):
         if k and seen >= p * n:
             return h or "inf"
     return "-"
-top = max((i for i, k in enumerate(c) if k), default=None)
 print("n=%d p50_us=%s p99_us=%s max_us=%s tw_p99_us=%s group_interval_us=%d" % (sum(c),
-      q(c, 0.5), q(c, 0.99), "-" if top is None else (le[top] or "inf"), q(t, 0.99),
-      b["group_interval_us"]))
+      q(c, 0.5), q(c, 0.99), q(c, 1.0), q(t, 0.99), b["group_interval_us"]))
 PY
 }
 
