@@ -22,7 +22,8 @@
 /*
  * Pages fs_journal_tend prepares at most per call (journal_prepare: populate, then one write
  * each): on the firecracker VM this was measured on a page costs ~38,000 cycles (2026-12-02:
- * a 4 MiB MADV_POPULATE_WRITE of pages the kernel had written back took 1.5-10 ms), so one call
+ * a 4 MiB MADV_POPULATE_WRITE, every 5 ms, of pages mostly in already took 1.5-10 ms, perf
+ * trace; presumably those the kernel had written back meanwhile faulting again), so one call
  * holds its CPU (shared with other processes on small machines) and the mm's lock for 32 pages'
  * faults (perf trace of flashsale-dp at 500k WONs/s: 0.3 ms a call on average, 4.5-5.2 ms at
  * worst, against 0.55 and 7.8-8.5 ms before); a call that used it all asks for its next turn
@@ -92,7 +93,7 @@ struct fs_journal {
 		 * thread came to them; slot seg % 2, so the writer's segment and the one made
 		 * ahead each have one. seg1 0: none.
 		 */
-		struct {
+		struct prep_cursor {
 			uint64_t seg1;
 			struct fs_jrec *base;
 			size_t end;
@@ -652,14 +653,14 @@ int fs_journal_append(struct fs_journal *j, struct fs_jrec *rec)
  * counts no fault; the host backs the page at that write), the same on ext4 and tmpfs files and
  * on anonymous memory; a second write costs ~15-25 cycles per 64 bytes. Spread over the page's
  * 64 records, that was most of a winning claim's cost. Each page once: a populate of pages
- * already in (every turn, as before 2026-12-02) redirties those the kernel wrote back meanwhile
- * and took ms. Errors are ignored (the writer then faults itself). Helper thread only; returns
+ * already in (every turn, as before 2026-12-02) took ms (presumably redirtying those the kernel
+ * wrote back meanwhile). Errors are ignored (the writer then faults itself). Helper thread only; returns
  * the pages prepared.
  */
 static unsigned journal_prepare(struct fs_journal *j, uint64_t seg, struct fs_jrec *base,
 	size_t from, size_t to, unsigned budget)
 {
-	__typeof__(j->ahead.prep[0]) *c = &j->ahead.prep[seg % 2];
+	struct prep_cursor *c = &j->ahead.prep[seg % 2];
 	size_t p;
 
 	if (c->seg1 != seg + 1 || c->base != base) {
@@ -701,6 +702,7 @@ static bool journal_prefault(struct fs_journal *j, size_t bytes)
 	uint64_t seg = __atomic_load_n(&j->seg_no, __ATOMIC_ACQUIRE);
 	struct fs_jrec *base = __atomic_load_n(&j->wbase, __ATOMIC_RELAXED);
 	uint32_t pos = __atomic_load_n(&j->h.pos, __ATOMIC_ACQUIRE);
+	const struct prep_cursor *next;
 	size_t at;
 	unsigned used;
 
@@ -712,9 +714,10 @@ static bool journal_prefault(struct fs_journal *j, size_t bytes)
 		bytes = FS_JSEG_BYTES;
 	at = (size_t)pos * sizeof(struct fs_jrec);
 	used = journal_prepare(j, seg, base, at, at + bytes, FS_JOURNAL_PREP_PAGES);
-	if (at + bytes > FS_JSEG_BYTES && j->ahead.prep[(seg + 1) % 2].seg1 == seg + 2)
-		used += journal_prepare(j, seg + 1, j->ahead.prep[(seg + 1) % 2].base, 0,
-			at + bytes - FS_JSEG_BYTES, FS_JOURNAL_PREP_PAGES - used);
+	next = &j->ahead.prep[(seg + 1) % 2];
+	if (at + bytes > FS_JSEG_BYTES && next->seg1 == seg + 2) /* made ahead (next_prepare) */
+		used += journal_prepare(j, seg + 1, next->base, 0, at + bytes - FS_JSEG_BYTES,
+			FS_JOURNAL_PREP_PAGES - used);
 	return used == FS_JOURNAL_PREP_PAGES;
 }
 
@@ -758,7 +761,7 @@ static void next_prepare(struct fs_journal *j)
 	__atomic_store_n(&j->ahead.state, rc == 0 ? NEXT_READY : NEXT_NONE, __ATOMIC_RELEASE);
 	if (rc == 0) {
 		/* next, not seg_no + 1 again: once READY, the writer may have rolled onto it */
-		__typeof__(j->ahead.prep[0]) *c = &j->ahead.prep[next % 2];
+		struct prep_cursor *c = &j->ahead.prep[next % 2];
 
 		/* its head is prepared once the writer's next bytes reach it (journal_prefault);
 		 * group commit: the writer stores to the segment's buffer, never to the file's
